@@ -1,0 +1,202 @@
+"""Device dispatch: the one place where the framework meets a kernel backend.
+
+A *backend* is two things:
+
+* an array namespace for generic ops (elementwise math, reductions, reshapes), taken from
+  array-api-compat so numpy, torch and cupy arrays are driven by the same code, and
+* a kernel package ``kernels/<name>`` with the five hot families (``conv2d``, ``maxpool2d``,
+  ``linear_relu``, ``softmax_xent``, ``dropout``), all with the same function names and meaning.
+
+Adding a device is one call to :func:`register_backend` with a loader that builds a :class:`Backend`.
+The loader runs lazily, the first time the device is asked for, so a missing optional dependency
+(triton, cupy) only makes that device unavailable; ``cpu`` always works.
+
+``cuda`` is not a backend of its own: it names the best GPU backend present (see
+:data:`GPU_PREFERENCE`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Backend",
+    "register_backend",
+    "get_backend",
+    "available_devices",
+    "set_default_device",
+    "get_default_device",
+    "GPU_PREFERENCE",
+]
+
+#: Order in which ``cuda`` picks a GPU backend.
+GPU_PREFERENCE = ("triton", "cupy")
+
+#: Every dtype name the framework knows; a backend lists the subset it supports.
+DTYPE_NAMES = ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64",
+               "uint8", "bool")
+
+
+@dataclass(frozen=True)
+class Backend:
+    """What the framework needs from a device.
+
+    Attributes:
+        name: device name (``"cpu"``, ``"triton"``, ``"cupy"``).
+        xp: array-api namespace for generic ops (``array_api_compat.numpy``, ``.torch``, ``.cupy``).
+        kernels: package exposing the five kernel families as attributes.
+        from_numpy: ``(ndarray, dtype_name) -> native array`` on this device.
+        to_numpy: ``native array -> numpy.ndarray`` (a copy or a view on the host).
+        dtype_name: ``native array -> str`` such as ``"float32"``.
+        native_dtype: ``str -> native dtype object``.
+        index_add: ``(dst, index, src)``: ``dst[index] += src`` that accumulates repeated indices.
+        dtypes: names of the dtypes this backend can store.
+        is_gpu: whether it counts for the ``cuda`` alias.
+    """
+
+    name: str
+    xp: Any
+    kernels: Any
+    from_numpy: Callable[[np.ndarray, str], Any]
+    to_numpy: Callable[[Any], np.ndarray]
+    dtype_name: Callable[[Any], str]
+    native_dtype: Callable[[str], Any]
+    index_add: Callable[[Any, Any, Any], None]
+    dtypes: frozenset[str] = field(default_factory=lambda: frozenset(DTYPE_NAMES))
+    is_gpu: bool = False
+
+    def __repr__(self) -> str:
+        return f"Backend({self.name!r})"
+
+
+_LOADERS: dict[str, Callable[[], Backend]] = {}
+_LOADED: dict[str, Backend] = {}
+_FAILED: dict[str, str] = {}
+_default_device = "cpu"
+
+
+def register_backend(name: str, loader: Callable[[], Backend]) -> None:
+    """Register a device. ``loader`` builds the :class:`Backend` or raises ImportError/RuntimeError."""
+    if name == "cuda":
+        raise ValueError("'cuda' is an alias for the best GPU backend and cannot be registered")
+    _LOADERS[name] = loader
+    _LOADED.pop(name, None)
+    _FAILED.pop(name, None)
+
+
+def _try_load(name: str) -> Backend | None:
+    if name in _LOADED:
+        return _LOADED[name]
+    if name in _FAILED:
+        return None
+    try:
+        backend = _LOADERS[name]()
+    except (ImportError, RuntimeError, OSError) as exc:
+        _FAILED[name] = f"{type(exc).__name__}: {exc}"
+        return None
+    _LOADED[name] = backend
+    return backend
+
+
+def get_backend(device: str | Backend | None = None) -> Backend:
+    """Resolve a device name (or ``None`` for the default) to its loaded :class:`Backend`.
+
+    Raises:
+        ValueError: unknown device name.
+        RuntimeError: the device is known but not usable on this machine (the reason is given).
+    """
+    if isinstance(device, Backend):
+        return device
+    if device is None:
+        device = _default_device
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a str such as 'cpu' or 'cuda', got {type(device).__name__}")
+    name = device.split(":")[0]  # accept 'cuda:0' the way torch does; there is one GPU per process here
+    if name == "cuda":
+        for candidate in GPU_PREFERENCE:
+            if candidate in _LOADERS and (backend := _try_load(candidate)) is not None and backend.is_gpu:
+                return backend
+        reasons = "; ".join(f"{n}: {_FAILED.get(n, 'not registered')}" for n in GPU_PREFERENCE)
+        raise RuntimeError(f"device 'cuda' requested but no GPU backend is available ({reasons})")
+    if name not in _LOADERS:
+        raise ValueError(f"unknown device {device!r}; known devices: {sorted(_LOADERS)} and 'cuda'")
+    backend = _try_load(name)
+    if backend is None:
+        raise RuntimeError(f"device {name!r} is not available on this machine: {_FAILED[name]}")
+    return backend
+
+
+def available_devices() -> list[str]:
+    """Names of the devices usable here, ``cpu`` first; ``cuda`` is listed when a GPU backend works."""
+    present = [name for name in _LOADERS if _try_load(name) is not None]
+    if any(_LOADED[name].is_gpu for name in present):
+        present.append("cuda")
+    return present
+
+
+def unavailable_devices() -> dict[str, str]:
+    """Registered devices that failed to load, with the reason."""
+    for name in _LOADERS:
+        _try_load(name)
+    return dict(_FAILED)
+
+
+def set_default_device(device: str) -> None:
+    """Make ``device`` the default for new tensors (validated now, not at first use)."""
+    global _default_device
+    _default_device = get_backend(device).name
+
+
+def get_default_device() -> str:
+    return _default_device
+
+
+def best_device() -> str:
+    """``cuda``'s backend name when a GPU backend works, else ``cpu``."""
+    try:
+        return get_backend("cuda").name
+    except RuntimeError:
+        return "cpu"
+
+
+# --------------------------------------------------------------------------------------------------
+# Registrations. Each loader imports its kernel package; nothing else in the framework does.
+# --------------------------------------------------------------------------------------------------
+
+
+def _load_cpu() -> Backend:
+    from array_api_compat import numpy as xp
+
+    import kernels.numpy as numpy_kernels
+
+    def from_numpy(array: np.ndarray, dtype: str) -> np.ndarray:
+        if dtype == "bfloat16":
+            raise TypeError("dtype bfloat16 is not supported on device 'cpu' (numpy has no bfloat16)")
+        return np.asarray(array, dtype=dtype)
+
+    def index_add(dst: np.ndarray, index: Any, src: np.ndarray) -> None:
+        np.add.at(dst, index, src)
+
+    return Backend(
+        name="cpu",
+        xp=xp,
+        kernels=numpy_kernels,
+        from_numpy=from_numpy,
+        to_numpy=np.asarray,
+        dtype_name=lambda a: a.dtype.name,
+        native_dtype=np.dtype,
+        index_add=index_add,
+        dtypes=frozenset(DTYPE_NAMES) - {"bfloat16"},
+        is_gpu=False,
+    )
+
+
+register_backend("cpu", _load_cpu)
+
+if os.environ.get("KERNELGRAD_DEFAULT_DEVICE"):
+    _default_device = os.environ["KERNELGRAD_DEFAULT_DEVICE"]
