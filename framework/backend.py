@@ -55,6 +55,8 @@ class Backend:
         dtype_name: ``native array -> str`` such as ``"float32"``.
         native_dtype: ``str -> native dtype object``.
         index_add: ``(dst, index, src)``: ``dst[index] += src`` that accumulates repeated indices.
+        ascontiguous: ``native array -> C-contiguous native array`` (no copy when already so); the
+            kernels' contract is C-contiguous NCHW, and reshapes/permutes upstream may hand them views.
         dtypes: names of the dtypes this backend can store.
         is_gpu: whether it counts for the ``cuda`` alias.
     """
@@ -67,6 +69,7 @@ class Backend:
     dtype_name: Callable[[Any], str]
     native_dtype: Callable[[str], Any]
     index_add: Callable[[Any, Any, Any], None]
+    ascontiguous: Callable[[Any], Any]
     dtypes: frozenset[str] = field(default_factory=lambda: frozenset(DTYPE_NAMES))
     is_gpu: bool = False
 
@@ -191,6 +194,7 @@ def _load_cpu() -> Backend:
         dtype_name=lambda a: a.dtype.name,
         native_dtype=np.dtype,
         index_add=index_add,
+        ascontiguous=np.ascontiguousarray,
         dtypes=frozenset(DTYPE_NAMES) - {"bfloat16"},
         is_gpu=False,
     )

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from . import ops
-from .autograd import Function
 from . import random as _random
+from .autograd import Function
 from .backend import Backend, get_backend
 from .dtypes import DType, as_dtype
 

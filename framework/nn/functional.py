@@ -1,0 +1,744 @@
+"""``framework.nn.functional`` (import as ``F``): PyTorch's functional API on kernelgrad tensors.
+
+The five kernel families are reached only here, through ``ctx.backend.kernels`` (the device's kernel
+package, see :mod:`framework.backend`):
+
+=====================  ==============================================================================
+op                     kernels used (forward / backward)
+=====================  ==============================================================================
+conv2d                 conv2d_forward / conv2d_backward_input, conv2d_backward_weight (+ dy summed for db)
+conv_transpose2d       conv2d_backward_input / conv2d_forward, conv2d_backward_weight
+max_pool2d             maxpool2d_forward (compact argmax) / maxpool2d_backward
+linear, linear_relu    linear_forward (bias+ReLU epilogue) / linear_backward (mask applied inside)
+cross_entropy          softmax_cross_entropy_forward (loss and dlogits in one pass) / ..._backward
+dropout                dropout_forward / dropout_backward (mask regenerated from (seed, offset))
+=====================  ==============================================================================
+
+What the kernel contract does not cover is built here from the kernels or from generic ops, so the
+public API accepts what PyTorch's accepts: ``groups`` (one kernel call per group), ``dilation`` (the
+weight is dilated with zeros, which is exactly a dilated convolution), ``padding='same'/'valid'``,
+padding modes (``pad`` with reflect/replicate/circular as a gather), unbatched inputs, ``reduction``,
+class weights and label smoothing (through ``log_softmax``). What is still unsupported raises a
+``ValueError`` that says so, never a silently different answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from .. import random as _random
+from ..autograd import Function
+from ..tensor import Tensor, cat
+
+__all__ = [
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d", "conv_transpose2d",
+    "cross_entropy", "dropout", "leaky_relu", "linear", "linear_relu", "log_softmax", "max_pool2d",
+    "mse_loss", "nll_loss", "one_hot", "pad", "relu", "sigmoid", "softmax", "tanh",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+# --------------------------------------------------------------------------------- arg helpers
+
+
+def _pair(value: Any, name: str, minimum: int = 0) -> tuple[int, int]:
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        pair = (int(value), int(value))
+    elif isinstance(value, tuple | list) and len(value) == 2 and all(isinstance(v, int | np.integer) for v in value):
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if min(pair) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return pair
+
+
+def _check_tensor(value: Any, name: str, ndims: tuple[int, ...] | None = None) -> None:
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name} must be a Tensor, got {type(value).__name__}")
+    if ndims is not None and value.ndim not in ndims:
+        raise ValueError(f"{name} must be {' or '.join(map(str, ndims))}-D, got shape {value.shape}")
+
+
+def _check_float(value: Tensor, name: str) -> None:
+    if not value.dtype.is_floating_point:
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {value.dtype}")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _batched(input: Tensor, name: str, batched_ndim: int) -> tuple[Tensor, bool]:
+    """Accept an unbatched input (one dim fewer) the way PyTorch does: add, then remove, a batch dim."""
+    _check_tensor(input, name, (batched_ndim - 1, batched_ndim))
+    if input.ndim == batched_ndim - 1:
+        return input.unsqueeze(0), True
+    return input, False
+
+
+# ---------------------------------------------------------------------------------- activations
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    return ops.Relu.apply(input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    return ops.LeakyRelu.apply(input, float(negative_slope))
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    return ops.Sigmoid.apply(input)
+
+
+def tanh(input: Tensor) -> Tensor:
+    return ops.Tanh.apply(input)
+
+
+class _Softmax(Function):
+    @staticmethod
+    def forward(ctx, x, dim):
+        xp = ctx.xp
+        e = xp.exp(x - xp.max(x, axis=dim, keepdims=True))
+        out = e / xp.sum(e, axis=dim, keepdims=True)
+        ctx.save_for_backward(out)
+        ctx.dim = dim
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return out * (grad - ctx.xp.sum(grad * out, axis=ctx.dim, keepdims=True)), None
+
+
+class _LogSoftmax(Function):
+    @staticmethod
+    def forward(ctx, x, dim):
+        xp = ctx.xp
+        shifted = x - xp.max(x, axis=dim, keepdims=True)
+        out = shifted - xp.log(xp.sum(xp.exp(shifted), axis=dim, keepdims=True))
+        ctx.save_for_backward(out)
+        ctx.dim = dim
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        xp = ctx.xp
+        return grad - xp.exp(out) * xp.sum(grad, axis=ctx.dim, keepdims=True), None
+
+
+def _softmax_dim(input: Tensor, dim: int | None, name: str) -> int:
+    if dim is None:
+        # PyTorch's legacy implicit choice, kept so ported code gives the same answer.
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+    if not -max(input.ndim, 1) <= dim < max(input.ndim, 1):
+        raise ValueError(f"{name}(): dim {dim} out of range for input of shape {input.shape}")
+    return dim % max(input.ndim, 1)
+
+
+def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    _check_tensor(input, "input")
+    if dtype is not None:
+        input = input.to(dtype=dtype)
+    return _Softmax.apply(input, _softmax_dim(input, dim, "softmax"))
+
+
+def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    _check_tensor(input, "input")
+    if dtype is not None:
+        input = input.to(dtype=dtype)
+    return _LogSoftmax.apply(input, _softmax_dim(input, dim, "log_softmax"))
+
+
+# --------------------------------------------------------------------------------------- conv2d
+
+
+class _Conv2d(Function):
+    @staticmethod
+    def forward(ctx, x, w, b, stride, padding):
+        kern = ctx.backend.kernels.conv2d
+        ctx.save_for_backward(x, w)
+        ctx.stride, ctx.padding = stride, padding
+        return kern.conv2d_forward(x, w, b, stride, padding)
+
+    @staticmethod
+    def backward(ctx, dy):
+        kern = ctx.backend.kernels.conv2d
+        x, w = ctx.saved_tensors
+        dy = ctx.backend.ascontiguous(dy)
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        dx = kern.conv2d_backward_input(dy, w, tuple(x.shape), ctx.stride, ctx.padding) if need_x else None
+        dw = kern.conv2d_backward_weight(dy, x, tuple(w.shape), ctx.stride, ctx.padding) if need_w else None
+        db = ctx.xp.sum(dy, axis=(0, 2, 3)) if need_b else None
+        return dx, dw, db, None, None
+
+
+class _ConvTranspose2d(Function):
+    """Transposed convolution = the adjoint of conv2d: its forward is conv2d's backward-input."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, stride, padding, output_shape):
+        kern = ctx.backend.kernels.conv2d
+        ctx.save_for_backward(x, w)
+        ctx.stride, ctx.padding = stride, padding
+        y = kern.conv2d_backward_input(x, w, output_shape, stride, padding)
+        if b is not None:
+            y = y + ctx.xp.reshape(b, (1, -1, 1, 1))
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        kern = ctx.backend.kernels.conv2d
+        x, w = ctx.saved_tensors
+        dy = ctx.backend.ascontiguous(dy)
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        dx = kern.conv2d_forward(dy, w, None, ctx.stride, ctx.padding) if need_x else None
+        dw = kern.conv2d_backward_weight(x, dy, tuple(w.shape), ctx.stride, ctx.padding) if need_w else None
+        db = ctx.xp.sum(dy, axis=(0, 2, 3)) if need_b else None
+        return dx, dw, db, None, None, None
+
+
+class _DilateWeight(Function):
+    """Insert (d-1) zeros between kernel taps: a dilated conv is a plain conv with this weight."""
+
+    @staticmethod
+    def forward(ctx, w, dilation):
+        dh, dw = dilation
+        K, C, R, S = w.shape
+        out = ctx.xp.zeros((K, C, (R - 1) * dh + 1, (S - 1) * dw + 1), dtype=w.dtype)
+        out[:, :, ::dh, ::dw] = w
+        ctx.dilation = dilation
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        dh, dw = ctx.dilation
+        return ctx.backend.ascontiguous(grad[:, :, ::dh, ::dw]), None
+
+
+def _prepare_conv(input: Tensor, weight: Tensor, bias: Tensor | None, name: str):
+    _check_tensor(weight, "weight", (4,))
+    input, unbatched = _batched(input, "input", 4)
+    _check_float(input, "input")
+    if bias is not None:
+        _check_tensor(bias, "bias", (1,))
+    if input.dtype != weight.dtype:
+        raise TypeError(f"{name}(): input dtype {input.dtype} and weight dtype {weight.dtype} differ")
+    return input, unbatched
+
+
+def _same_padding(weight_hw: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(left, right, top, bottom) so the output has the input's size at stride 1 (extra on the right)."""
+    total = [d * (k - 1) for k, d in zip(weight_hw, dilation)]
+    top, left = total[0] // 2, total[1] // 2
+    return left, total[1] - left, top, total[0] - top
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,
+           dilation: Any = 1, groups: int = 1) -> Tensor:
+    """2-D cross-correlation, PyTorch's ``F.conv2d``.
+
+    Args:
+        input: [N, C, H, W] or unbatched [C, H, W].
+        weight: [K, C/groups, R, S]. bias: [K] or None.
+        stride, dilation: int or (h, w) pair, >= 1. padding: int, (h, w) pair, ``'valid'`` or ``'same'``.
+        groups: int dividing both C and K.
+    Returns: [N, K, P, Q] (or [K, P, Q] for unbatched input).
+    Raises: TypeError/ValueError naming the argument on bad shapes, dtypes or values.
+    """
+    input, unbatched = _prepare_conv(input, weight, bias, "conv2d")
+    stride = _pair(stride, "stride", 1)
+    dilation = _pair(dilation, "dilation", 1)
+    if not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    N, C, H, W = input.shape
+    K, Cg, R, S = weight.shape
+    if C % groups or K % groups or Cg * groups != C:
+        raise ValueError(f"conv2d(): input has {C} channels and weight has shape {weight.shape} with "
+                         f"groups={groups}; expected weight.shape[1] * groups == C and K divisible by groups")
+    if bias is not None and bias.shape != (K,):
+        raise ValueError(f"conv2d(): bias must have shape ({K},) for weight {weight.shape}, got {bias.shape}")
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = (0, 0)
+        elif padding == "same":
+            if stride != (1, 1):
+                raise ValueError("conv2d(): padding='same' is not supported for strided convolutions "
+                                 f"(stride={stride}), as in PyTorch")
+            left, right, top, bottom = _same_padding((R, S), dilation)
+            if (left, top) != (right, bottom):
+                input = pad(input, (left, right, top, bottom))
+                padding = (0, 0)
+            else:
+                padding = (top, left)
+        else:
+            raise ValueError(f"padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+    padding = _pair(padding, "padding", 0)
+    if dilation != (1, 1):
+        weight = _DilateWeight.apply(weight, dilation)
+        R, S = weight.shape[2:]
+    Hp, Wp = input.shape[2] + 2 * padding[0], input.shape[3] + 2 * padding[1]
+    if R > Hp or S > Wp:
+        raise ValueError(f"conv2d(): kernel size ({R}, {S}) (dilated) is larger than the padded input "
+                         f"({Hp}, {Wp}) for input shape {input.shape} and padding {padding}")
+    if groups == 1:
+        out = _Conv2d.apply(input, weight, bias, stride, padding)
+    else:
+        Kg = K // groups
+        parts = [
+            _Conv2d.apply(input[:, g * Cg:(g + 1) * Cg], weight[g * Kg:(g + 1) * Kg],
+                          None if bias is None else bias[g * Kg:(g + 1) * Kg], stride, padding)
+            for g in range(groups)
+        ]
+        out = cat(parts, dim=1)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1, dilation: Any = 1) -> Tensor:
+    """Transposed 2-D convolution, PyTorch's ``F.conv_transpose2d``.
+
+    Args:
+        input: [N, Cin, H, W] or unbatched. weight: [Cin, Cout/groups, R, S] (PyTorch's layout).
+        output_padding: extra rows/cols on the bottom/right, smaller than stride (or dilation).
+    Returns: [N, Cout, (H-1)*sh - 2*ph + dh*(R-1) + oph + 1, ...].
+    """
+    input, unbatched = _prepare_conv(input, weight, bias, "conv_transpose2d")
+    stride = _pair(stride, "stride", 1)
+    padding = _pair(padding, "padding", 0) if not isinstance(padding, str) else None
+    if padding is None:
+        raise ValueError("conv_transpose2d(): string padding is not supported (as in PyTorch)")
+    output_padding = _pair(output_padding, "output_padding", 0)
+    dilation = _pair(dilation, "dilation", 1)
+    if any(op >= max(s, d) for op, s, d in zip(output_padding, stride, dilation)):
+        raise ValueError(f"output_padding {output_padding} must be smaller than stride {stride} or dilation "
+                         f"{dilation}")
+    N, Cin, H, W = input.shape
+    if weight.shape[0] != Cin or Cin % groups:
+        raise ValueError(f"conv_transpose2d(): input has {Cin} channels but weight has shape {weight.shape} "
+                         f"(expected weight.shape[0] == {Cin}, divisible by groups={groups})")
+    Cout_g = weight.shape[1]
+    if bias is not None and bias.shape != (Cout_g * groups,):
+        raise ValueError(f"conv_transpose2d(): bias must have shape ({Cout_g * groups},), got {bias.shape}")
+    if dilation != (1, 1):
+        weight = _DilateWeight.apply(weight, dilation)
+    R, S = weight.shape[2:]
+    Ho = (H - 1) * stride[0] - 2 * padding[0] + R + output_padding[0]
+    Wo = (W - 1) * stride[1] - 2 * padding[1] + S + output_padding[1]
+    if Ho <= 0 or Wo <= 0:
+        raise ValueError(f"conv_transpose2d(): output size ({Ho}, {Wo}) is not positive for input "
+                         f"{input.shape}, kernel ({R}, {S}), stride {stride}, padding {padding}")
+    Cg = Cin // groups
+    parts = []
+    for g in range(groups):
+        x_g = input if groups == 1 else input[:, g * Cg:(g + 1) * Cg]
+        w_g = weight if groups == 1 else weight[g * Cg:(g + 1) * Cg]
+        b_g = bias if groups == 1 or bias is None else bias[g * Cout_g:(g + 1) * Cout_g]
+        parts.append(_ConvTranspose2d.apply(x_g, w_g, b_g, stride, padding, (N, Cout_g, Ho, Wo)))
+    out = parts[0] if groups == 1 else cat(parts, dim=1)
+    return out.squeeze(0) if unbatched else out
+
+
+def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: float = 0.0) -> Tensor:
+    """PyTorch's ``F.pad`` for the last two dims: ``pad = (left, right[, top, bottom])``.
+
+    ``mode`` is ``'constant'``, ``'reflect'``, ``'replicate'`` or ``'circular'``; the non-constant
+    modes are an index gather, so their gradient accumulates into the source pixels.
+    """
+    _check_tensor(input, "input")
+    if len(pad) not in (2, 4) or any(not isinstance(p, int) or p < 0 for p in pad):
+        raise ValueError(f"pad must be 2 or 4 non-negative ints (left, right, top, bottom), got {pad!r}")
+    amounts = list(pad) + [0] * (4 - len(pad))
+    out = input
+    for axis, (before, after) in ((-1, amounts[0:2]), (-2, amounts[2:4])):
+        if before == 0 and after == 0:
+            continue
+        n = out.shape[axis]
+        index = np.arange(-before, n + after)
+        if mode == "constant":
+            parts = []
+            if before:
+                parts.append(_full_like_slab(out, axis, before, value))
+            parts.append(out)
+            if after:
+                parts.append(_full_like_slab(out, axis, after, value))
+            out = cat(parts, dim=axis)
+            continue
+        if mode == "reflect":
+            if before >= n or after >= n:
+                raise ValueError(f"pad(): reflect padding {pad} must be smaller than the input size {n}")
+            index = np.abs(index)
+            index = np.where(index >= n, 2 * (n - 1) - index, index)
+        elif mode == "replicate":
+            index = np.clip(index, 0, n - 1)
+        elif mode == "circular":
+            if before > n or after > n:
+                raise ValueError(f"pad(): circular padding {pad} must not exceed the input size {n}")
+            index = index % n
+        else:
+            raise ValueError(f"mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+        selector = (slice(None),) * (out.ndim + axis) + (Tensor(index, device=out.backend),)
+        out = out[selector]
+    return out
+
+
+def _full_like_slab(t: Tensor, axis: int, size: int, value: float) -> Tensor:
+    shape = list(t.shape)
+    shape[axis] = size
+    return Tensor(np.full(shape, value), dtype=t.dtype, device=t.backend)
+
+
+# ------------------------------------------------------------------------------------ max_pool2d
+
+
+class _MaxPool2d(Function):
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding, want_argmax):
+        y, argmax = ctx.backend.kernels.maxpool2d.maxpool2d_forward(x, kernel, stride, padding)
+        if want_argmax is not None:  # a list that receives the argmax, for return_indices=True
+            want_argmax.append(argmax)
+        ctx.argmax, ctx.shape = argmax, tuple(x.shape)
+        ctx.kernel, ctx.stride, ctx.padding = kernel, stride, padding
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        dx = ctx.backend.kernels.maxpool2d.maxpool2d_backward(
+            ctx.backend.ascontiguous(dy), ctx.argmax, ctx.shape, ctx.kernel, ctx.stride, ctx.padding)
+        return dx, None, None, None, None
+
+
+def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+               ceil_mode: bool = False, return_indices: bool = False):
+    """2-D max pooling, PyTorch's ``F.max_pool2d`` (``dilation`` 1 and ``ceil_mode=False`` only).
+
+    ``return_indices=True`` also returns PyTorch's flat ``h * W + w`` input index of each maximum.
+    """
+    input, unbatched = _batched(input, "input", 4)
+    kernel = _pair(kernel_size, "kernel_size", 1)
+    no_stride = stride is None or (isinstance(stride, list | tuple) and not stride)  # torch allows stride=[]
+    stride = kernel if no_stride else _pair(stride, "stride", 1)
+    padding = _pair(padding, "padding", 0)
+    if _pair(dilation, "dilation", 1) != (1, 1):
+        raise ValueError(f"max_pool2d(): dilation={dilation} is not supported (only 1)")
+    if ceil_mode:
+        raise ValueError("max_pool2d(): ceil_mode=True is not supported (only floor mode)")
+    if any(p > k // 2 for p, k in zip(padding, kernel)):
+        raise ValueError(f"max_pool2d(): padding {padding} must be at most half the kernel size {kernel}")
+    H, W = input.shape[2:]
+    if kernel[0] > H + 2 * padding[0] or kernel[1] > W + 2 * padding[1]:
+        raise ValueError(f"max_pool2d(): kernel_size {kernel} is larger than the padded input "
+                         f"({H + 2 * padding[0]}, {W + 2 * padding[1]}) for input shape {input.shape}")
+    argmax: list | None = [] if return_indices else None
+    out = _MaxPool2d.apply(input, kernel, stride, padding, argmax)
+    if not return_indices:
+        return out.squeeze(0) if unbatched else out
+    indices = _flat_pool_indices(out, argmax[0], input.shape, kernel, stride, padding)
+    if unbatched:
+        out, indices = out.squeeze(0), indices.squeeze(0)
+    return out, indices
+
+
+def _flat_pool_indices(out: Tensor, argmax: Any, shape, kernel, stride, padding) -> Tensor:
+    """PyTorch's indices (h * W + w in the unpadded input) from the compact in-window argmax."""
+    xp = out.backend.xp
+    argmax = xp.astype(argmax, xp.int64)
+    P, Q = out.shape[2:]
+    r, s = argmax // kernel[1], argmax % kernel[1]
+    rows = xp.reshape(xp.arange(P, dtype=xp.int64), (P, 1)) * stride[0] - padding[0] + r
+    cols = xp.reshape(xp.arange(Q, dtype=xp.int64), (1, Q)) * stride[1] - padding[1] + s
+    return Tensor._wrap(rows * shape[3] + cols, out.backend)
+
+
+# ---------------------------------------------------------------------------------------- linear
+
+
+class _Linear(Function):
+    @staticmethod
+    def forward(ctx, x, w, b, relu):
+        y = ctx.backend.kernels.linear_relu.linear_forward(x, w, b, relu)
+        ctx.save_for_backward(x, w, y if relu else None)
+        ctx.relu = relu
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, w, y = ctx.saved_tensors
+        dx, dw, db = ctx.backend.kernels.linear_relu.linear_backward(
+            ctx.backend.ascontiguous(dy), x, w, y, ctx.relu)
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        return (dx if need_x else None), (dw if need_w else None), (db if need_b else None), None
+
+
+def _linear(input: Tensor, weight: Tensor, bias: Tensor | None, relu: bool, name: str) -> Tensor:
+    _check_tensor(input, "input")
+    _check_tensor(weight, "weight", (2,))
+    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        raise ValueError(f"{name}(): input shape {input.shape} does not match weight shape {weight.shape} "
+                         f"(input.shape[-1] must equal weight.shape[1] = {weight.shape[1]})")
+    if bias is not None:
+        _check_tensor(bias, "bias", (1,))
+        if bias.shape[0] != weight.shape[0]:
+            raise ValueError(f"{name}(): bias shape {bias.shape} does not match weight shape {weight.shape}")
+    if input.dtype != weight.dtype:
+        raise TypeError(f"{name}(): input dtype {input.dtype} and weight dtype {weight.dtype} differ")
+    lead = input.shape[:-1]
+    _check_float(input, "input")
+    x2 = input if input.ndim == 2 else input.reshape(-1, input.shape[-1])
+    y = _Linear.apply(x2, weight, bias, relu)
+    return y if input.ndim == 2 else y.reshape(lead + (weight.shape[0],))
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``input @ weight.T + bias``; input [*, in], weight [out, in], bias [out] -> [*, out]."""
+    return _linear(input, weight, bias, False, "linear")
+
+
+def linear_relu(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``relu(linear(input, weight, bias))`` as one fused kernel call (bias and ReLU in the epilogue)."""
+    return _linear(input, weight, bias, True, "linear_relu")
+
+
+# -------------------------------------------------------------------------------------- losses
+
+
+class _SoftmaxCrossEntropy(Function):
+    @staticmethod
+    def forward(ctx, logits, target, ignore_index):
+        kern = ctx.backend.kernels.softmax_xent
+        loss, ctx.dlogits = kern.softmax_cross_entropy_forward(logits, target, ignore_index)
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad):
+        kern = ctx.backend.kernels.softmax_xent
+        return kern.softmax_cross_entropy_backward(ctx.dlogits, grad), None, None
+
+
+def _class_targets(input: Tensor, target: Tensor, name: str) -> tuple[Tensor, Tensor]:
+    """Validate and flatten (input [N, C, d1...] or [C], target [N, d1...] or []) to ([M, C], [M])."""
+    _check_tensor(input, "input")
+    _check_tensor(target, "target")
+    _check_float(input, "input")
+    if target.dtype not in ("int64", "int32", "int16", "int8", "uint8"):
+        raise TypeError(f"{name}(): target must be an integer tensor of class indices, got dtype "
+                        f"{target.dtype} (for class probabilities pass a float target of input's shape)")
+    if input.ndim == 1:
+        input, target = input.unsqueeze(0), target.reshape(1)
+    expected = (input.shape[0],) + input.shape[2:]
+    if input.ndim == 0 or target.shape != expected:
+        raise ValueError(f"{name}(): target shape {target.shape} does not match input shape {input.shape} "
+                         f"(expected {expected})")
+    C = input.shape[1]
+    if input.ndim > 2:  # [N, C, d...] -> [N*d..., C]
+        dims = (0,) + tuple(range(2, input.ndim)) + (1,)
+        input = input.permute(*dims).reshape(-1, C)
+        target = target.reshape(-1)
+    return input, target.to(dtype="int64")
+
+
+def _check_class_range(target: Tensor, num_classes: int, ignore_index: int, name: str) -> None:
+    values = target.numpy()
+    bad = values[(values != ignore_index) & ((values < 0) | (values >= num_classes))]
+    if bad.size:
+        raise ValueError(f"{name}(): target contains class index {int(bad[0])} outside [0, {num_classes}) "
+                         f"(ignore_index={ignore_index})")
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Softmax cross-entropy, PyTorch's ``F.cross_entropy``.
+
+    Class-index targets with ``reduction='mean'``, no class weights and no smoothing run the fused
+    kernel (loss and gradient in one pass); every other combination, and probability targets, is
+    built from :func:`log_softmax` so the answer is PyTorch's either way.
+
+    Args:
+        input: logits [N, C], [N, C, d1, ...] or unbatched [C].
+        target: int class indices [N] / [N, d1, ...] / [], or float probabilities of input's shape.
+    Raises:
+        TypeError: non-float input, or a target that is neither integer nor float of input's shape.
+        ValueError: shape mismatch, class index outside [0, C), bad reduction or label_smoothing.
+    """
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    _check_tensor(target, "target")
+    if target.dtype.is_floating_point:
+        return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing)
+    logits, flat_target = _class_targets(input, target, "cross_entropy")
+    C = logits.shape[1]
+    _check_class_range(flat_target, C, ignore_index, "cross_entropy")
+    if weight is not None:
+        _check_tensor(weight, "weight", (1,))
+        if weight.shape != (C,):
+            raise ValueError(f"cross_entropy(): weight must have shape ({C},), got {weight.shape}")
+    if reduction == "mean" and weight is None and label_smoothing == 0.0:
+        return _SoftmaxCrossEntropy.apply(logits, flat_target, int(ignore_index))
+    return _cross_entropy_composite(logits, flat_target, weight, ignore_index, reduction, label_smoothing,
+                                    target.shape if input.ndim > 1 else ())
+
+
+def _cross_entropy_composite(logits, target, weight, ignore_index, reduction, smoothing, out_shape):
+    logp = log_softmax(logits, dim=1)
+    valid = target != ignore_index
+    safe = Tensor._wrap(logits.backend.xp.where(valid.data, target.data, 0), logits.backend)
+    picked = -ops.TakeAlongAxis.apply(logp, safe.data[:, None], 1).reshape(-1)
+    C = logits.shape[1]
+    w = weight.to(dtype=logits.dtype) if weight is not None else None
+    w_target = w[safe] if w is not None else None
+    if w_target is not None:
+        picked = picked * w_target
+    loss = picked
+    if smoothing:
+        smooth = -(logp * w).sum(dim=1) if w is not None else -logp.sum(dim=1)
+        loss = picked * (1 - smoothing) + smooth * (smoothing / C)
+    mask = valid.to(dtype=logits.dtype)
+    loss = loss * mask
+    if reduction == "none":
+        return loss.reshape(out_shape)
+    if reduction == "sum":
+        return loss.sum()
+    denominator = (w_target * mask).sum() if w_target is not None else mask.sum()
+    return loss.sum() / denominator
+
+
+def _cross_entropy_probabilities(input, target, weight, reduction, smoothing):
+    _check_float(input, "input")
+    if target.shape != input.shape:
+        raise ValueError(f"cross_entropy(): probability target shape {target.shape} must equal input shape "
+                         f"{input.shape}")
+    dim = 0 if input.ndim == 1 else 1
+    C = input.shape[dim]
+    if smoothing:
+        target = target * (1 - smoothing) + smoothing / C
+    logp = log_softmax(input, dim=dim)
+    if weight is not None:
+        shape = [1] * input.ndim
+        shape[dim] = C
+        logp = logp * weight.reshape(shape)
+    loss = -(logp * target).sum(dim=dim)
+    if reduction == "mean":
+        return loss.sum() / (loss.numel() if loss.ndim else 1)
+    return _reduce(loss, reduction)
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood on log-probabilities, PyTorch's ``F.nll_loss``."""
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    logp, flat_target = _class_targets(input, target, "nll_loss")
+    _check_class_range(flat_target, logp.shape[1], ignore_index, "nll_loss")
+    valid = flat_target != ignore_index
+    safe = logp.backend.xp.where(valid.data, flat_target.data, 0)
+    picked = -ops.TakeAlongAxis.apply(logp, safe[:, None], 1).reshape(-1)
+    w = weight[Tensor._wrap(safe, logp.backend)] if weight is not None else None
+    mask = valid.to(dtype=logp.dtype)
+    loss = picked * mask * (w if w is not None else 1.0)
+    if reduction == "none":
+        return loss.reshape(target.shape if input.ndim > 1 else ())
+    if reduction == "sum":
+        return loss.sum()
+    return loss.sum() / ((w * mask).sum() if w is not None else mask.sum())
+
+
+def _check_same_shape(input: Tensor, target: Tensor, name: str) -> None:
+    _check_tensor(input, "input")
+    _check_tensor(target, "target")
+    if input.shape != target.shape:
+        raise ValueError(f"{name}(): target shape {target.shape} must equal input shape {input.shape}")
+
+
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    _check_same_shape(input, target, "mse_loss")
+    diff = input - target
+    return _reduce(diff * diff, reduction)
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                         reduction: str = "mean") -> Tensor:
+    """BCE on probabilities; like PyTorch, each log is clamped at -100 so 0 and 1 stay finite."""
+    _check_same_shape(input, target, "binary_cross_entropy")
+    values = input.numpy()
+    if values.size and (values.min() < 0 or values.max() > 1):
+        raise ValueError("binary_cross_entropy(): input values must be in [0, 1] (apply sigmoid first, or "
+                         "use binary_cross_entropy_with_logits)")
+    log_p = input.log().clamp(min=-100.0)
+    log_1mp = (1 - input).log().clamp(min=-100.0)
+    loss = -(target * log_p + (1 - target) * log_1mp)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                     reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
+    """Sigmoid + BCE in the stable form ``max(x, 0) - x*t + log(1 + exp(-|x|))``."""
+    _check_same_shape(input, target, "binary_cross_entropy_with_logits")
+    softplus_neg_abs = (1 + (-input.abs()).exp()).log()
+    if pos_weight is None:
+        loss = input.clamp(min=0.0) - input * target + softplus_neg_abs
+    else:
+        log_weight = 1 + (pos_weight - 1) * target
+        loss = (1 - target) * input + log_weight * (softplus_neg_abs + (-input).clamp(min=0.0))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 one-hot encoding (no gradient), PyTorch's ``F.one_hot``."""
+    values = tensor.numpy()
+    if num_classes < 0:
+        num_classes = int(values.max()) + 1 if values.size else 0
+    if values.size and (values.min() < 0 or values.max() >= num_classes):
+        raise ValueError(f"one_hot(): class values must be in [0, {num_classes})")
+    return Tensor(np.eye(num_classes, dtype=np.int64)[values], device=tensor.backend)
+
+
+# --------------------------------------------------------------------------------------- dropout
+
+
+class _Dropout(Function):
+    @staticmethod
+    def forward(ctx, x, p, seed, offset):
+        ctx.p, ctx.seed, ctx.offset = p, seed, offset
+        return ctx.backend.kernels.dropout.dropout_forward(x, p, seed, offset)
+
+    @staticmethod
+    def backward(ctx, dy):
+        dx = ctx.backend.kernels.dropout.dropout_backward(
+            ctx.backend.ascontiguous(dy), ctx.p, ctx.seed, ctx.offset)
+        return dx, None, None, None
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (identity when not training).
+
+    The mask is never stored: it is regenerated in backward from the Philox stream position
+    ``(seed, offset)`` that :func:`framework.manual_seed` controls, bit-identically on every backend.
+    Raises ValueError unless ``0 <= p < 1``.
+    """
+    _check_tensor(input, "input")
+    if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout probability p must be in [0, 1), got {p!r}")
+    if not training or p == 0.0:
+        return input
+    _check_float(input, "input")
+    seed, offset = _random.next_philox(input.numel())
+    return _Dropout.apply(input, float(p), seed, offset)
+
