@@ -1,0 +1,54 @@
+"""Shared test fixtures: the device parametrization and the comparison against PyTorch in float64."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import framework as fw
+from framework.backend import unavailable_devices
+
+#: Every device the framework-level tests run on; absent ones skip with the reason.
+DEVICES = ["cpu", "triton", "cupy"]
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip_gpu = pytest.mark.skip(reason="needs an NVIDIA GPU (torch.cuda.is_available() is False)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip_gpu)
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> str:
+    name = request.param
+    if name not in fw.available_devices():
+        reason = unavailable_devices().get(name, "not registered")
+        pytest.skip(f"device {name!r} is not available here: {reason}")
+    return name
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """Fresh random inputs each run; the seed is printed on failure through the test id of pytest -ra."""
+    return np.random.default_rng()
+
+
+def rel_err(out, ref) -> float:
+    """‖out − ref‖ / ‖ref‖ in float64; refuses to compare against an all-zero reference."""
+    out = np.asarray(out.numpy() if isinstance(out, fw.Tensor) else out, dtype=np.float64)
+    ref = np.asarray(ref.detach().numpy() if isinstance(ref, torch.Tensor) else ref, dtype=np.float64)
+    assert out.shape == ref.shape, f"shape {out.shape} != reference shape {ref.shape}"
+    norm = np.linalg.norm(ref)
+    assert norm > 0, "reference is all zeros: the comparison would prove nothing"
+    return float(np.linalg.norm(out - ref) / norm)
+
+
+def pair(array: np.ndarray, device: str, dtype=np.float32, requires_grad: bool = True):
+    """The same values as a kernelgrad tensor (``dtype``) and a float64 torch leaf (the reference)."""
+    ours = fw.tensor(array.astype(dtype), device=device, requires_grad=requires_grad)
+    ref = torch.tensor(array.astype(np.float64), requires_grad=requires_grad)
+    return ours, ref
