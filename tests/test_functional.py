@@ -136,7 +136,7 @@ def test_linear_without_bias(device, rng):
 
 @pytest.mark.parametrize("shape, kwargs", [
     ((6, 5), {}),
-    ((1, 1), {}),
+    ((1, 3), {}),
     ((7, 4), {"ignore_index": 2}),
     ((5, 3), {"reduction": "sum"}),
     ((5, 3), {"reduction": "none"}),
@@ -163,6 +163,13 @@ def test_cross_entropy_matches_torch(device, rng, shape, kwargs):
     assert rel_err(out, ref) < TOL
     _backward_both(out, ref, rng)
     _check_grads([x], [tx])
+
+
+def test_cross_entropy_with_one_class_is_zero(device):
+    x = fw.tensor([[3.0], [-2.0]], device=device, requires_grad=True)
+    loss = F.cross_entropy(x, fw.tensor([0, 0], device=device))
+    loss.backward()
+    assert loss.item() == 0.0 and np.array_equal(x.grad.numpy(), np.zeros((2, 1), np.float32))
 
 
 def test_cross_entropy_probability_targets(device, rng):

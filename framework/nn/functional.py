@@ -325,6 +325,10 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     if any(op >= max(s, d) for op, s, d in zip(output_padding, stride, dilation)):
         raise ValueError(f"output_padding {output_padding} must be smaller than stride {stride} or dilation "
                          f"{dilation}")
+    if any(op >= s for op, s in zip(output_padding, stride)):
+        # PyTorch allows stride <= output_padding < dilation; those extra rows only get the bias.
+        raise ValueError(f"conv_transpose2d(): output_padding {output_padding} >= stride {stride} is not "
+                         "supported (only output_padding < stride)")
     N, Cin, H, W = input.shape
     if weight.shape[0] != Cin or Cin % groups:
         raise ValueError(f"conv_transpose2d(): input has {Cin} channels but weight has shape {weight.shape} "
@@ -578,6 +582,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     _check_tensor(target, "target")
     if target.dtype.is_floating_point:
+        if isinstance(input, Tensor) and target.shape != input.shape:
+            raise TypeError(f"cross_entropy(): target must be an integer tensor of class indices, got dtype "
+                            f"{target.dtype} with shape {target.shape}; a float target holds class "
+                            f"probabilities and must have input's shape {input.shape}")
         return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing)
     logits, flat_target = _class_targets(input, target, "cross_entropy")
     C = logits.shape[1]
