@@ -52,3 +52,16 @@ def pair(array: np.ndarray, device: str, dtype=np.float32, requires_grad: bool =
     ours = fw.tensor(array.astype(dtype), device=device, requires_grad=requires_grad)
     ref = torch.tensor(array.astype(np.float64), requires_grad=requires_grad)
     return ours, ref
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per skip reason (instead of one per test), so absent devices are visible but not noisy."""
+    counts: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        counts[reason] = counts.get(reason, 0) + 1
+    if counts:
+        terminalreporter.section("skipped, by reason")
+        for reason, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+            terminalreporter.write_line(f"{n:5d}  {reason}")
