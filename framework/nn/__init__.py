@@ -1,0 +1,36 @@
+"""``framework.nn``: modules, parameters, initialisation and the functional API, with PyTorch's names.
+
+``Module`` (module.py) is the base class; ``layers.py`` has Linear/conv/pooling/activation/reshaping
+layers, ``container.py`` Sequential/ModuleList/ModuleDict, ``loss.py`` the loss modules,
+``functional.py`` (``F``) the differentiable ops they call and ``init.py`` the initialisers.
+"""
+
+from . import functional, init
+from .container import ModuleDict, ModuleList, Sequential
+from .layers import (
+    Conv2d,
+    ConvTranspose2d,
+    Dropout,
+    Flatten,
+    Identity,
+    LeakyReLU,
+    Linear,
+    LinearReLU,
+    LogSoftmax,
+    MaxPool2d,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    Unflatten,
+)
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .module import IncompatibleKeys, Module
+from .parameter import Parameter
+
+__all__ = [
+    "BCELoss", "BCEWithLogitsLoss", "Conv2d", "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Flatten",
+    "Identity", "IncompatibleKeys", "LeakyReLU", "Linear", "LinearReLU", "LogSoftmax", "MSELoss", "MaxPool2d",
+    "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax",
+    "Tanh", "Unflatten", "functional", "init",
+]

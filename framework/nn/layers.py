@@ -1,0 +1,487 @@
+"""Layers: Linear, convolutions, pooling, activations, dropout and reshaping, with PyTorch's names,
+arguments, parameter layouts and default initialisation.
+
+Each layer holds its Parameters and calls :mod:`framework.nn.functional` in ``forward``; the arithmetic
+lives there. Constructor arguments are validated here, with a ``ValueError`` that names the argument.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..dtypes import as_dtype, float32
+from ..tensor import Tensor, zeros
+from . import functional as F
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+__all__ = [
+    "Conv2d", "ConvTranspose2d", "Dropout", "Flatten", "Identity", "LeakyReLU", "Linear", "LinearReLU",
+    "LogSoftmax", "MaxPool2d", "ReLU", "Sigmoid", "Softmax", "Tanh", "Unflatten",
+]
+
+
+# ------------------------------------------------------------------------------- argument checks
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _positive_int(value: Any, name: str, owner: str) -> int:
+    if not _is_int(value) or value <= 0:
+        raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _int_pair(value: Any, name: str, owner: str, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints, each >= ``minimum``, as a pair."""
+    if _is_int(value):
+        pair = (int(value), int(value))
+    elif isinstance(value, tuple | list) and len(value) == 2 and all(_is_int(v) for v in value):
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise ValueError(f"{owner}: {name} must be an int or a pair of ints, got {value!r}")
+    if min(pair) < minimum:
+        raise ValueError(f"{owner}: {name} must be >= {minimum}, got {value!r}")
+    return pair
+
+
+def _new_parameter(shape: tuple[int, ...], device: Any, dtype: Any, owner: str) -> Parameter:
+    """A zero Parameter of ``shape`` (filled by ``reset_parameters`` right after)."""
+    dtype = as_dtype(dtype) if dtype is not None else float32
+    if not dtype.is_floating_point:
+        raise TypeError(f"{owner}: dtype must be floating point, got {dtype}")
+    return Parameter(zeros(shape, dtype=dtype, device=device))
+
+
+def _reset_weight_and_bias(weight: Parameter, bias: Parameter | None) -> None:
+    # PyTorch's default for Linear and every conv: kaiming_uniform_(a=sqrt(5)) gives U(-1/sqrt(fan_in),
+    # 1/sqrt(fan_in)) for the weight, and the bias uses the same bound.
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = init._calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        init.uniform_(bias, -bound, bound)
+
+
+# ----------------------------------------------------------------------------------------- linear
+
+
+class Linear(Module):
+    """``y = x @ weight.T + bias``.
+
+    Args:
+        in_features, out_features: positive ints. bias: whether to learn an additive bias.
+        device, dtype: where and how to store the parameters (default device, float32).
+    Shapes: input ``[*, in_features]`` -> ``[*, out_features]``; ``weight [out, in]``, ``bias [out]``.
+    Raises: ValueError for non-positive sizes, TypeError for a non-float dtype.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device: Any = None,
+                 dtype: Any = None):
+        super().__init__()
+        name = type(self).__name__
+        self.in_features = _positive_int(in_features, "in_features", name)
+        self.out_features = _positive_int(out_features, "out_features", name)
+        self.weight = _new_parameter((self.out_features, self.in_features), device, dtype, name)
+        if bias:
+            self.bias = _new_parameter((self.out_features,), device, dtype, name)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default initialisation (see :func:`_reset_weight_and_bias`)."""
+        _reset_weight_and_bias(self.weight, self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class LinearReLU(Linear):
+    """``relu(x @ weight.T + bias)`` as one fused kernel call; same arguments and parameters as Linear."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.linear_relu(input, self.weight, self.bias)
+
+
+# ------------------------------------------------------------------------------------------ convs
+
+
+class Conv2d(Module):
+    """2-D convolution (cross-correlation), PyTorch's ``nn.Conv2d``.
+
+    Args:
+        in_channels, out_channels: positive ints, both divisible by ``groups``.
+        kernel_size, stride, dilation: int or (h, w) pair, >= 1.
+        padding: int or (h, w) pair >= 0, ``'valid'`` (no padding) or ``'same'`` (output size = input
+            size; needs stride 1, extra padding goes bottom/right as in PyTorch).
+        groups: positive int. bias: whether to learn a bias.
+        padding_mode: ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'`` (non-zero modes pad with
+            ``F.pad`` first, then convolve without padding, as PyTorch does).
+    Shapes: input ``[N, C_in, H, W]`` (or unbatched ``[C_in, H, W]``) -> ``[N, C_out, P, Q]``;
+        ``weight [C_out, C_in/groups, R, S]``, ``bias [C_out]``.
+    Raises: ValueError naming the argument for any invalid value.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 dilation: Any = 1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 device: Any = None, dtype: Any = None):
+        super().__init__()
+        name = type(self).__name__
+        self.in_channels = _positive_int(in_channels, "in_channels", name)
+        self.out_channels = _positive_int(out_channels, "out_channels", name)
+        self.groups = _positive_int(groups, "groups", name)
+        if self.in_channels % self.groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) must be divisible by groups ({groups})")
+        if self.out_channels % self.groups:
+            raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by groups ({groups})")
+        self.kernel_size = _int_pair(kernel_size, "kernel_size", name, 1)
+        self.stride = _int_pair(stride, "stride", name, 1)
+        self.dilation = _int_pair(dilation, "dilation", name, 1)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"{name}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+            if padding == "same" and self.stride != (1, 1):
+                raise ValueError(f"{name}: padding='same' is not supported for strided convolutions "
+                                 f"(stride={self.stride})")
+            self.padding: tuple[int, int] | str = padding
+        else:
+            self.padding = _int_pair(padding, "padding", name, 0)
+        _check_padding_mode(padding_mode, name, _CONV_PADDING_MODES)
+        self.padding_mode = padding_mode
+        self.output_padding = (0, 0)
+        self.transposed = False
+        R, S = self.kernel_size
+        self.weight = _new_parameter((self.out_channels, self.in_channels // self.groups, R, S), device, dtype, name)
+        if bias:
+            self.bias = _new_parameter((self.out_channels,), device, dtype, name)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        _reset_weight_and_bias(self.weight, self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if self.padding_mode == "zeros":
+            return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        if self.padding == "valid":
+            pads = (0, 0, 0, 0)
+        elif self.padding == "same":
+            pads = F._same_padding(self.kernel_size, self.dilation)
+        else:
+            pads = (self.padding[1], self.padding[1], self.padding[0], self.padding[0])
+        input = F.pad(input, pads, mode=self.padding_mode)
+        return F.conv2d(input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+    def extra_repr(self) -> str:
+        return _conv_extra_repr(self)
+
+
+class ConvTranspose2d(Module):
+    """Transposed 2-D convolution (the gradient of Conv2d w.r.t. its input), PyTorch's ``nn.ConvTranspose2d``.
+
+    Args:
+        in_channels, out_channels: positive ints, both divisible by ``groups``.
+        kernel_size, stride, dilation: int or pair, >= 1. padding: int or pair >= 0 (no strings).
+        output_padding: int or pair added to the bottom/right of the output; each must be smaller
+            than the stride or the dilation of its dimension.
+        padding_mode: only ``'zeros'``.
+    Shapes: input ``[N, C_in, H, W]`` -> ``[N, C_out, (H-1)*sh - 2*ph + dh*(R-1) + oph + 1, ...]``;
+        ``weight [C_in, C_out/groups, R, S]`` (PyTorch's layout), ``bias [C_out]``.
+    Raises: ValueError naming the argument for any invalid value.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 output_padding: Any = 0, groups: int = 1, bias: bool = True, dilation: Any = 1,
+                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None):
+        super().__init__()
+        name = type(self).__name__
+        self.in_channels = _positive_int(in_channels, "in_channels", name)
+        self.out_channels = _positive_int(out_channels, "out_channels", name)
+        self.groups = _positive_int(groups, "groups", name)
+        if self.in_channels % self.groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) must be divisible by groups ({groups})")
+        if self.out_channels % self.groups:
+            raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by groups ({groups})")
+        self.kernel_size = _int_pair(kernel_size, "kernel_size", name, 1)
+        self.stride = _int_pair(stride, "stride", name, 1)
+        self.dilation = _int_pair(dilation, "dilation", name, 1)
+        if isinstance(padding, str):
+            raise ValueError(f"{name}: padding must be an int or a pair (string padding is not supported for "
+                             f"transposed convolutions), got {padding!r}")
+        self.padding = _int_pair(padding, "padding", name, 0)
+        self.output_padding = _int_pair(output_padding, "output_padding", name, 0)
+        for op, s, d in zip(self.output_padding, self.stride, self.dilation):
+            if op >= max(s, d):
+                raise ValueError(f"{name}: output_padding {self.output_padding} must be smaller than either "
+                                 f"stride {self.stride} or dilation {self.dilation}")
+        _check_padding_mode(padding_mode, name)
+        self.padding_mode = padding_mode
+        self.transposed = True
+        R, S = self.kernel_size
+        self.weight = _new_parameter((self.in_channels, self.out_channels // self.groups, R, S), device, dtype, name)
+        if bias:
+            self.bias = _new_parameter((self.out_channels,), device, dtype, name)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # fan_in comes from weight dim 1 (C_out/groups x R x S), exactly as PyTorch computes it.
+        _reset_weight_and_bias(self.weight, self.bias)
+
+    def forward(self, input: Tensor, output_size: Any = None) -> Tensor:
+        """``output_size`` (the full or spatial target shape) picks the output_padding, as in PyTorch."""
+        output_padding = self._output_padding(input, output_size)
+        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, output_padding,
+                                  self.groups, self.dilation)
+
+    def _output_padding(self, input: Tensor, output_size: Any) -> tuple[int, int]:
+        if output_size is None:
+            return self.output_padding
+        size = tuple(int(n) for n in output_size)
+        if len(size) == input.ndim:
+            size = size[-2:]
+        if len(size) != 2:
+            raise ValueError(f"{type(self).__name__}: output_size must have 2 or {input.ndim} elements, "
+                             f"got {output_size!r}")
+        padding = []
+        for d in range(2):
+            smallest = ((input.shape[d - 2] - 1) * self.stride[d] - 2 * self.padding[d]
+                        + self.dilation[d] * (self.kernel_size[d] - 1) + 1)
+            largest = smallest + self.stride[d] - 1
+            if not smallest <= size[d] <= largest:
+                raise ValueError(f"{type(self).__name__}: requested output_size {tuple(size)} is not reachable "
+                                 f"for input shape {input.shape}; dim {d} must be in [{smallest}, {largest}]")
+            padding.append(size[d] - smallest)
+        return padding[0], padding[1]
+
+    def extra_repr(self) -> str:
+        return _conv_extra_repr(self)
+
+
+_CONV_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _check_padding_mode(padding_mode: Any, owner: str, supported: tuple[str, ...] = ("zeros",)) -> None:
+    if padding_mode not in supported:
+        raise ValueError(f"{owner}: padding_mode={padding_mode!r} is not supported; supported: {list(supported)}")
+
+
+def _conv_extra_repr(m: Conv2d | ConvTranspose2d) -> str:
+    s = f"{m.in_channels}, {m.out_channels}, kernel_size={m.kernel_size}, stride={m.stride}"
+    if m.padding != (0, 0):
+        s += f", padding={m.padding}"
+    if m.dilation != (1, 1):
+        s += f", dilation={m.dilation}"
+    if m.output_padding != (0, 0):
+        s += f", output_padding={m.output_padding}"
+    if m.groups != 1:
+        s += f", groups={m.groups}"
+    if m.bias is None:
+        s += ", bias=False"
+    return s
+
+
+# --------------------------------------------------------------------------------------- pooling
+
+
+class MaxPool2d(Module):
+    """2-D max pooling, PyTorch's ``nn.MaxPool2d``.
+
+    Args:
+        kernel_size: int or pair >= 1. stride: int or pair >= 1 (default: ``kernel_size``).
+        padding: int or pair >= 0, at most half the kernel. dilation, ceil_mode: as PyTorch's arguments;
+            :func:`F.max_pool2d` raises for values it does not support rather than answer differently.
+        return_indices: also return the flat ``h * W + w`` index of each maximum.
+    Shapes: ``[N, C, H, W]`` -> ``[N, C, floor((H + 2p - k) / s) + 1, ...]``.
+    Raises: ValueError naming the argument for an invalid value.
+    """
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                 return_indices: bool = False, ceil_mode: bool = False):
+        super().__init__()
+        name = type(self).__name__
+        _int_pair(kernel_size, "kernel_size", name, 1)
+        if stride is not None:
+            _int_pair(stride, "stride", name, 1)
+        _int_pair(padding, "padding", name, 0)
+        _int_pair(dilation, "dilation", name, 1)
+        # Stored as given, like PyTorch (so the repr reads the same).
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = bool(return_indices)
+        self.ceil_mode = bool(ceil_mode)
+
+    def forward(self, input: Tensor):
+        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+# ----------------------------------------------------------------------------------- activations
+
+
+class ReLU(Module):
+    """``max(x, 0)``. ``inplace`` is accepted for PyTorch compatibility and has no effect (no aliasing here)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.relu(input)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class LeakyReLU(Module):
+    """``x if x > 0 else negative_slope * x``."""
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
+        super().__init__()
+        self.negative_slope = negative_slope
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.leaky_relu(input, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+class Sigmoid(Module):
+    """``1 / (1 + exp(-x))``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.sigmoid(input)
+
+
+class Tanh(Module):
+    """``tanh(x)``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.tanh(input)
+
+
+class Softmax(Module):
+    """Softmax along ``dim`` (``None`` picks PyTorch's legacy implicit dim)."""
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softmax(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    """Log-softmax along ``dim`` (``None`` picks PyTorch's legacy implicit dim)."""
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.log_softmax(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Dropout(Module):
+    """Zero elements with probability ``p`` and scale the rest by ``1/(1-p)`` in training; identity in eval.
+
+    Raises: ValueError unless ``0 <= p <= 1`` (``F.dropout`` itself rejects ``p = 1`` in training).
+    """
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
+            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
+        self.p = float(p)
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout(input, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+# ------------------------------------------------------------------------------------- reshaping
+
+
+class Flatten(Module):
+    """Merge dims ``start_dim..end_dim`` into one: ``[N, C, H, W]`` -> ``[N, C*H*W]`` by default."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        if not _is_int(start_dim) or not _is_int(end_dim):
+            raise ValueError(f"Flatten: start_dim and end_dim must be ints, got {start_dim!r}, {end_dim!r}")
+        self.start_dim = int(start_dim)
+        self.end_dim = int(end_dim)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split dim ``dim`` into ``unflattened_size`` (one entry may be -1): ``[N, 12]`` -> ``[N, 3, 4]``."""
+
+    def __init__(self, dim: int, unflattened_size: tuple[int, ...] | list[int]):
+        super().__init__()
+        if not _is_int(dim):
+            raise ValueError(f"Unflatten: dim must be an int, got {dim!r}")
+        if (not isinstance(unflattened_size, tuple | list) or not unflattened_size
+                or not all(_is_int(n) and (n > 0 or n == -1) for n in unflattened_size)
+                or list(unflattened_size).count(-1) > 1):
+            raise ValueError(f"Unflatten: unflattened_size must be a non-empty tuple of positive ints (at most "
+                             f"one -1), got {unflattened_size!r}")
+        self.dim = int(dim)
+        self.unflattened_size = tuple(int(n) for n in unflattened_size)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if not -input.ndim <= self.dim < input.ndim:
+            raise ValueError(f"Unflatten: dim {self.dim} is out of range for input of shape {input.shape}")
+        dim = self.dim % input.ndim
+        known = math.prod(n for n in self.unflattened_size if n != -1)
+        if (-1 not in self.unflattened_size and known != input.shape[dim]) or input.shape[dim] % known:
+            raise ValueError(f"Unflatten: unflattened_size {self.unflattened_size} does not fit dim {self.dim} "
+                             f"of size {input.shape[dim]} (input shape {input.shape})")
+        return input.reshape(input.shape[:dim] + self.unflattened_size + input.shape[dim + 1:])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class Identity(Module):
+    """Returns its input unchanged (constructor arguments are accepted and ignored, as in PyTorch)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__()
+
+    def forward(self, input: Any) -> Any:
+        return input

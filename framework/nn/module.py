@@ -1,0 +1,471 @@
+"""``Module``: the base class of layers and models, with PyTorch's registration and naming rules.
+
+Assigning an attribute registers it: a :class:`Parameter` goes to ``_parameters``, a ``Module`` to
+``_modules``, a tensor named in ``register_buffer`` to ``_buffers`` (all insertion-ordered dicts kept
+by ``__setattr__``, which is what makes the order of ``parameters()`` and ``state_dict()``
+deterministic and equal to PyTorch's). Plain ``list`` / ``tuple`` / ``dict`` attributes are walked
+too, so ``self.blocks = [Linear(...), Linear(...)]`` is found and named ``blocks.0.weight``, exactly
+the names a ``ModuleList`` would give. Their position in the walk is where the attribute was first
+assigned, among the sub-modules.
+
+Parameters are never rebound by the machinery here: ``to()``, ``load_state_dict()`` and the
+optimizers replace ``p.data`` on the same :class:`Parameter` object, so references held elsewhere (an
+optimizer's ``param_groups``) stay valid.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from ..autograd import no_grad
+from ..backend import Backend, get_backend
+from ..dtypes import DType, as_dtype
+from ..tensor import Tensor
+from .parameter import Parameter
+
+__all__ = ["Module", "IncompatibleKeys"]
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+_PLAIN_CONTAINERS = (list, tuple, dict)
+
+
+def _walk_container(prefix: str, value: Any) -> Iterator[tuple[str, Module | Parameter]]:
+    """Modules and Parameters inside (nested) plain containers, named ``prefix.index`` / ``prefix.key``."""
+    if isinstance(value, Module | Parameter):
+        yield prefix, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk_container(f"{prefix}.{key}", item)
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _walk_container(f"{prefix}.{i}", item)
+
+
+def _host_copy(value: Any) -> np.ndarray:
+    """A fresh host array from a Tensor, a numpy array, a torch tensor or anything with ``__array__``."""
+    if isinstance(value, Tensor):
+        return np.array(value.numpy(), copy=True)  # np.array(tensor) would alias (Tensor.__array__ ignores copy)
+    if hasattr(value, "detach"):  # a torch tensor (one that requires grad refuses __array__)
+        value = value.detach().cpu().numpy()
+    return np.array(value, copy=True)
+
+
+def _addindent(text: str, spaces: int) -> str:
+    lines = text.split("\n")
+    return lines[0] if len(lines) == 1 else lines[0] + "\n" + "\n".join(" " * spaces + s for s in lines[1:])
+
+
+def _check_name(owner: Module, name: Any, kind: str, registry: dict) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"{kind} name should be a str, got {type(name).__name__}")
+    if not name or "." in name:
+        raise KeyError(f"{kind} name can't be empty or contain '.', got {name!r}")
+    if hasattr(owner, name) and name not in registry:
+        raise KeyError(f"attribute {name!r} already exists")
+
+
+class Module:
+    """Base class for layers and models: subclasses set attributes in ``__init__`` and define ``forward``.
+
+    Attributes:
+        training: True in training mode (``train()``), False after ``eval()``; dropout reads it.
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_non_persistent_buffers", set())
+        object.__setattr__(self, "_modules", {})
+        # Names of sub-module and plain-container attributes in first-assignment order: the walk order.
+        object.__setattr__(self, "_child_order", {})
+
+    # ------------------------------------------------------------------------------ registration
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        d = self.__dict__
+        if "_parameters" not in d:
+            if isinstance(value, Parameter | Module):
+                raise AttributeError(f"cannot assign {type(value).__name__} {name!r} before "
+                                     f"{type(self).__name__}.__init__() called super().__init__()")
+            object.__setattr__(self, name, value)
+            return
+        params, buffers, modules = d["_parameters"], d["_buffers"], d["_modules"]
+        if isinstance(value, Parameter):
+            self._forget(name)
+            params[name] = value
+        elif name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} as parameter {name!r} "
+                                "(fw.nn.Parameter or None expected)")
+            params[name] = None
+        elif isinstance(value, Module):
+            self._forget(name)
+            modules[name] = value
+            self._child_order[name] = None
+        elif name in modules:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} as child module {name!r} "
+                                "(fw.nn.Module or None expected)")
+            modules[name] = None
+        elif name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign {type(value).__name__} as buffer {name!r} (Tensor or None expected)")
+            buffers[name] = value
+        else:
+            if isinstance(value, _PLAIN_CONTAINERS):
+                self._child_order[name] = None  # may hold modules now or after later appends
+            else:
+                self._child_order.pop(name, None)
+            object.__setattr__(self, name, value)
+
+    def _forget(self, name: str) -> None:
+        """Drop ``name`` from every registry (but not from the walk order, so a rebinding keeps its place)."""
+        self.__dict__.pop(name, None)
+        self._parameters.pop(name, None)
+        self._buffers.pop(name, None)
+        self._non_persistent_buffers.discard(name)
+        self._modules.pop(name, None)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails: registered parameters, buffers and modules live in dicts.
+        d = self.__dict__
+        for registry in ("_parameters", "_buffers", "_modules"):
+            if registry in d and name in d[registry]:
+                return d[registry][name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        if name in self._parameters or name in self._buffers or name in self._modules:
+            self._forget(name)
+        else:
+            object.__delattr__(self, name)
+        self._child_order.pop(name, None)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register ``param`` (or a None placeholder) as ``self.<name>``. Raises TypeError/KeyError."""
+        if "_parameters" not in self.__dict__:
+            raise AttributeError("cannot register a parameter before Module.__init__() call")
+        _check_name(self, name, "parameter", self._parameters)
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot assign {type(param).__name__} as parameter {name!r} "
+                            "(fw.nn.Parameter or None expected)")
+        self._forget(name)
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Register a non-trainable tensor (running statistics, class weights) as ``self.<name>``.
+
+        Buffers follow ``to()`` and, when ``persistent``, appear in ``state_dict()``.
+        Raises: TypeError for a non-Tensor, KeyError for a bad or taken name.
+        """
+        if "_buffers" not in self.__dict__:
+            raise AttributeError("cannot register a buffer before Module.__init__() call")
+        _check_name(self, name, "buffer", self._buffers)
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot assign {type(tensor).__name__} as buffer {name!r} (Tensor or None expected)")
+        self._forget(name)
+        self._buffers[name] = tensor
+        if not persistent:
+            self._non_persistent_buffers.add(name)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register ``module`` as the child ``self.<name>``. Raises TypeError/KeyError."""
+        if "_modules" not in self.__dict__:
+            raise AttributeError("cannot add a module before Module.__init__() call")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        _check_name(self, name, "module", self._modules)
+        self._forget(name)
+        self._modules[name] = module
+        self._child_order[name] = None
+
+    register_module = add_module
+
+    def _set_children(self, named: list[tuple[str, Module]]) -> None:
+        """Replace all registered children at once (containers renumber after insert/delete)."""
+        for name in list(self._modules):
+            del self._modules[name]
+            self._child_order.pop(name, None)
+        for name, module in named:
+            self.add_module(name, module)
+
+    # ------------------------------------------------------------------------------------ forward
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"Module [{type(self).__name__}] is missing the required 'forward' function")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # -------------------------------------------------------------------------------------- walks
+
+    def _slots(self) -> Iterator[tuple[str, Module | Parameter | None]]:
+        """Direct children in walk order: registered modules, plus Modules/Parameters in plain containers."""
+        order = list(self._child_order) + [n for n in self._modules if n not in self._child_order]
+        for name in order:
+            if name in self._modules:
+                yield name, self._modules[name]
+            elif name in self.__dict__:
+                yield from _walk_container(name, self.__dict__[name])
+
+    def _named_tensors(self, prefix: str, recurse: bool, memo: set | None, params: bool, buffers: bool,
+                       persistent_only: bool) -> Iterator[tuple[str, Tensor]]:
+        """Pre-order walk: own parameters, own buffers, then each child's (PyTorch's state_dict order)."""
+        dot = prefix + "." if prefix else ""
+        if params:
+            yield from ((dot + n, p) for n, p in self._parameters.items() if p is not None)
+        if buffers:
+            yield from ((dot + n, b) for n, b in self._buffers.items()
+                        if b is not None and not (persistent_only and n in self._non_persistent_buffers))
+        for name, child in self._slots():
+            if isinstance(child, Parameter):
+                if params:
+                    yield dot + name, child
+            elif isinstance(child, Module) and recurse:
+                if memo is not None:
+                    if id(child) in memo:
+                        continue
+                    memo.add(id(child))
+                yield from child._named_tensors(dot + name, recurse, memo, params, buffers, persistent_only)
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """``(name, parameter)`` pairs, named like PyTorch (``features.0.weight``); shared ones once."""
+        seen: set[int] = set()
+        memo = set() if remove_duplicate else None
+        for name, p in self._named_tensors(prefix, recurse, memo, True, False, False):
+            if remove_duplicate:
+                if id(p) in seen:
+                    continue
+                seen.add(id(p))
+            yield name, p
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """All parameters (of sub-modules too when ``recurse``), each once, in registration order."""
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """``(name, buffer)`` pairs, persistent or not."""
+        seen: set[int] = set()
+        memo = set() if remove_duplicate else None
+        for name, b in self._named_tensors(prefix, recurse, memo, False, True, False):
+            if remove_duplicate:
+                if id(b) in seen:
+                    continue
+                seen.add(id(b))
+            yield name, b
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """Direct sub-modules with their names (``'0'``, ``'conv'``, ``'blocks.0'`` for a plain list)."""
+        seen: set[int] = set()
+        for name, child in self._slots():
+            if isinstance(child, Module) and id(child) not in seen:
+                seen.add(id(child))
+                yield name, child
+
+    def children(self) -> Iterator[Module]:
+        for _, module in self.named_children():
+            yield module
+
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """This module and every descendant, pre-order, named by dotted path (``''`` for self)."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, child in self._slots():
+            if isinstance(child, Module):
+                yield from child.named_modules(memo, prefix + "." + name if prefix else name, remove_duplicate)
+
+    def modules(self) -> Iterator[Module]:
+        for _, module in self.named_modules():
+            yield module
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        """Number of scalar parameters (only those with ``requires_grad`` when ``trainable_only``)."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    # --------------------------------------------------------------------------------- state dict
+
+    def state_dict(self, *, prefix: str = "", keep_vars: bool = False) -> dict[str, Tensor]:
+        """Ordered ``name -> Tensor`` of parameters and persistent buffers, named like PyTorch.
+
+        Values are detached tensors sharing storage with the module (the Parameters themselves when
+        ``keep_vars``). Optimizers replace arrays rather than write into them, so in practice a state
+        dict taken now keeps today's values.
+        """
+        out: dict[str, Tensor] = {}
+        for name, t in self._named_tensors(prefix, True, None, True, True, True):
+            out[name] = t if keep_vars else t.detach()
+        return out
+
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy values into this module's parameters and persistent buffers (same objects, new arrays).
+
+        Args:
+            state_dict: ``name -> value``; a value may be a Tensor, a numpy array, a torch tensor or
+                anything with ``__array__``. Values are copied onto each parameter's device and dtype.
+            strict: whether missing and unexpected keys are errors.
+        Returns: ``IncompatibleKeys(missing_keys, unexpected_keys)``.
+        Raises:
+            RuntimeError: (as PyTorch) listing every unexpected/missing key (when ``strict``) and every
+                shape mismatch, naming the key and both shapes; the module is left unchanged.
+        """
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"expected state_dict to be a dict, got {type(state_dict).__name__}")
+        own = dict(self._named_tensors("", True, None, True, True, True))
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        errors = []
+        if strict and unexpected:
+            errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
+        if strict and missing:
+            errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
+        arrays: dict[str, np.ndarray] = {}
+        for key, target in own.items():
+            if key not in state_dict:
+                continue
+            array = _host_copy(state_dict[key])
+            if tuple(array.shape) != target.shape:
+                errors.append(f'size mismatch for "{key}": copying a param with shape {tuple(array.shape)} from '
+                              f"checkpoint, the shape in current model is {target.shape}.")
+            arrays[key] = array
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
+        for key, array in arrays.items():
+            target = own[key]
+            target.data = target.backend.from_numpy(array, str(target.dtype))
+        return IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------------------------- mode, grads
+
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode on this module and every descendant; returns self."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"training mode is expected to be a bool, got {mode!r}")
+        self.training = mode
+        for child in self.children():  # through train() so a subclass override is honoured, as in PyTorch
+            child.train(mode)
+        return self
+
+    def eval(self) -> Module:
+        """``train(False)``: dropout becomes the identity."""
+        return self.train(False)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's ``.grad`` (to None, or to zeros when ``set_to_none=False``)."""
+        for p in self.parameters():
+            if p.grad is not None:
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.zero_()
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set ``requires_grad`` on every parameter; returns self."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def freeze(self) -> Module:
+        """Stop training these parameters (``requires_grad_(False)``); returns self."""
+        return self.requires_grad_(False)
+
+    def unfreeze(self) -> Module:
+        """``requires_grad_(True)``; returns self."""
+        return self.requires_grad_(True)
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call ``fn`` on every sub-module (children first) and then on self; returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    # ---------------------------------------------------------------------------- device / dtype
+
+    def to(self, *args: Any, device: Any = None, dtype: Any = None) -> Module:
+        """Move parameters and buffers in place: ``to(device)``, ``to(dtype)`` or ``to(device, dtype)``.
+
+        The same Parameter objects get new arrays (so an optimizer built before stays valid); a dtype
+        applies to floating-point tensors only, as in PyTorch; gradients are converted too.
+        Raises: TypeError for a non-floating dtype, ValueError/RuntimeError for an unknown/absent device.
+        """
+        for arg in args:
+            if isinstance(arg, Backend):
+                device = arg
+            elif isinstance(arg, str) and not isinstance(arg, DType):
+                try:
+                    dtype = as_dtype(arg)
+                except TypeError:
+                    device = arg
+            else:
+                dtype = as_dtype(arg)
+        backend = get_backend(device) if device is not None else None
+        if dtype is not None:
+            dtype = as_dtype(dtype)
+            if not dtype.is_floating_point:
+                raise TypeError(f"Module.to only accepts floating point dtypes, got {dtype}")
+        tensors = {id(t): t for t in self.parameters()}
+        tensors.update((id(b), b) for b in self.buffers())
+        with no_grad():
+            for t in tensors.values():
+                _convert_in_place(t, backend, dtype)
+                if t.grad is not None:
+                    _convert_in_place(t.grad, backend, dtype)
+        return self
+
+    def float(self) -> Module:
+        return self.to(dtype="float32")
+
+    def double(self) -> Module:
+        return self.to(dtype="float64")
+
+    def half(self) -> Module:
+        return self.to(dtype="float16")
+
+    def cpu(self) -> Module:
+        return self.to("cpu")
+
+    def cuda(self) -> Module:
+        return self.to("cuda")
+
+    # ------------------------------------------------------------------------------------- repr
+
+    def extra_repr(self) -> str:
+        """One line of constructor arguments shown inside ``repr`` (override in layers)."""
+        return ""
+
+    def __repr__(self) -> str:
+        extra = self.extra_repr()
+        lines = extra.split("\n") if extra else []
+        children = [f"({name}): {_addindent(repr(m), 2)}" for name, m in self.named_children()]
+        lines += children
+        body = ""
+        if lines:
+            body = lines[0] if len(lines) == 1 and not children else "\n  " + "\n  ".join(lines) + "\n"
+        return f"{type(self).__name__}({body})"
+
+
+def _convert_in_place(t: Tensor, backend: Backend | None, dtype: DType | None) -> None:
+    target_dtype = dtype if dtype is not None and t.dtype.is_floating_point else None
+    moved = t.detach().to(dtype=target_dtype, device=backend)
+    t.data, t.backend = moved.data, moved.backend

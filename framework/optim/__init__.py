@@ -1,0 +1,12 @@
+"""``framework.optim``: PyTorch's optimizers (same update rules, defaults and state-dict layout) and
+learning-rate schedulers (``framework.optim.lr_scheduler``)."""
+
+from . import lr_scheduler
+from .adadelta import Adadelta
+from .adagrad import Adagrad
+from .adam import Adam, AdamW
+from .optimizer import Optimizer
+from .rmsprop import RMSprop
+from .sgd import SGD
+
+__all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler"]

@@ -1,0 +1,51 @@
+"""Adadelta (PyTorch's ``optim.Adadelta``): step sizes from running averages of squared gradients and updates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..tensor import Tensor
+from .optimizer import Optimizer, check_in_range, check_non_negative, wrap
+
+__all__ = ["Adadelta"]
+
+
+class Adadelta(Optimizer):
+    """``sq = rho*sq + (1-rho)*g²``; ``delta = sqrt(acc + eps) / sqrt(sq + eps) * g``;
+    ``acc = rho*acc + (1-rho)*delta²``; ``p -= lr*delta`` (``g`` includes ``weight_decay * p``).
+
+    Args:
+        params: parameters or param-group dicts. lr: >= 0. rho: in [0, 1]. eps, weight_decay: >= 0.
+    Raises: ValueError naming the first invalid argument.
+    """
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1.0, rho: float = 0.9,
+                 eps: float = 1e-6, weight_decay: float = 0, *, maximize: bool = False):
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        check_non_negative(group["lr"], "learning rate (lr)")
+        check_in_range(group["rho"], "rho value (rho)", 0.0, 1.0, high_inclusive=True)
+        check_non_negative(group["eps"], "epsilon value (eps)")
+        check_non_negative(group["weight_decay"], "weight_decay")
+
+    def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
+        xp = p.backend.xp
+        rho, eps = group["rho"], group["eps"]
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = wrap(xp.zeros_like(p.data), p)
+            state["acc_delta"] = wrap(xp.zeros_like(p.data), p)
+        g = -grad if group["maximize"] else grad
+        if group["weight_decay"] != 0:
+            g = g + group["weight_decay"] * p.data
+        square_avg = state["square_avg"].data * rho + (1 - rho) * (g * g)
+        acc_delta = state["acc_delta"].data
+        delta = xp.sqrt(acc_delta + eps) / xp.sqrt(square_avg + eps) * g
+        acc_delta = acc_delta * rho + (1 - rho) * (delta * delta)
+        p.data = p.data - group["lr"] * delta
+        state["step"] += 1
+        state["square_avg"] = wrap(square_avg, p)
+        state["acc_delta"] = wrap(acc_delta, p)

@@ -1,0 +1,224 @@
+"""``Optimizer``: parameter groups, per-parameter state, ``step``/``zero_grad`` and PyTorch-shaped state dicts.
+
+A subclass gives its defaults, validates a group's hyperparameters (``_check_group``) and implements
+``_update(p, grad, state, group)`` for one parameter. Updates work on the raw device arrays through
+``p.backend.xp`` and never record a graph. They are written functionally (new arrays, no in-place
+writes): ``p.data`` and every state entry are *replaced*, so a state dict or a ``p.detach()`` taken
+earlier is never changed behind the caller's back, and the same code runs on numpy, torch or cupy
+arrays.
+
+State entries are Tensors on the parameter's device (``step`` is a Python int), so
+``state_dict()`` can go straight to a safetensors checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from ..autograd import enable_grad, no_grad
+from ..tensor import Tensor
+
+__all__ = ["Optimizer"]
+
+
+def _host_copy(value: Any) -> np.ndarray:
+    if isinstance(value, Tensor):
+        return np.array(value.numpy(), copy=True)  # np.array(tensor) would alias (Tensor.__array__ ignores copy)
+    if hasattr(value, "detach"):  # a torch tensor (one that requires grad refuses __array__)
+        value = value.detach().cpu().numpy()
+    return np.array(value, copy=True)
+
+
+def check_non_negative(value: Any, name: str) -> None:
+    """Raise ValueError naming ``name`` unless ``value`` is a real number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating) or not value >= 0:
+        raise ValueError(f"Invalid {name}: must be a number >= 0, got {value!r}")
+
+
+def check_in_range(value: Any, name: str, low: float, high: float, high_inclusive: bool) -> None:
+    """Raise ValueError naming ``name`` unless ``low <= value < high`` (``<= high`` if inclusive)."""
+    ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+    ok = ok and low <= value and (value <= high if high_inclusive else value < high)
+    if not ok:
+        bracket = "]" if high_inclusive else ")"
+        raise ValueError(f"Invalid {name}: must be in [{low}, {high}{bracket}, got {value!r}")
+
+
+class Optimizer:
+    """Base class of the optimizers.
+
+    Args:
+        params: an iterable of Parameters, or of dicts ``{'params': [...], <hyperparameter>: value}``
+            (param groups, each overriding the defaults).
+        defaults: hyperparameters used where a group does not set them.
+    Attributes:
+        param_groups: list of dicts with ``'params'`` and every hyperparameter (schedulers edit ``'lr'``).
+        state: ``parameter -> dict`` of per-parameter state (moments, ``step``).
+    Raises:
+        TypeError: ``params`` is a single Tensor, a set, or holds a non-Tensor.
+        ValueError: empty ``params``, a parameter in two groups (or twice in one), a non-leaf tensor,
+            an invalid hyperparameter (named).
+    """
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any]):
+        self.defaults = dict(defaults)
+        self.state: dict[Tensor, dict[str, Any]] = {}
+        self.param_groups: list[dict[str, Any]] = []
+        if isinstance(params, Tensor):
+            raise TypeError("params must be an iterable of Tensors or dicts, got a single Tensor "
+                            "(wrap it in a list)")
+        params = list(params)
+        if not params:
+            raise ValueError("optimizer got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters with its own hyperparameters (missing ones from the defaults)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param group must be a dict, got {type(param_group).__name__}")
+        if "params" not in param_group:
+            raise ValueError("param group must have a 'params' entry")
+        group = dict(param_group)
+        params = group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError("optimizer parameters must be an ordered collection; a set's order changes "
+                            "between runs, use a list")
+        else:
+            params = list(params)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, got {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor")
+        ids = [id(p) for p in params]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a parameter group contains the same parameter more than once")
+        taken = {id(p) for g in self.param_groups for p in g["params"]}
+        if taken.intersection(ids):
+            raise ValueError("some parameters appear in more than one parameter group")
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        self._check_group(group)
+        group["params"] = params
+        self.param_groups.append(group)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        """Validate a group's hyperparameters (raise ValueError naming the argument)."""
+        check_non_negative(group.get("lr", 0.0), "learning rate (lr)")
+
+    def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
+        """Update one parameter: read ``p.data`` and ``grad`` (raw arrays), replace ``p.data`` and state."""
+        raise NotImplementedError
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the gradients of every optimized parameter (to None, or zeros if ``set_to_none=False``)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    if set_to_none:
+                        p.grad = None
+                    else:
+                        p.grad.zero_()
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every parameter that has a gradient (others are skipped).
+
+        Args:
+            closure: optional callable that re-evaluates the model and returns the loss (run with
+                grad enabled before the update).
+        Returns: the closure's loss, or None.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    grad = p.grad.data
+                    if p.grad.backend is not p.backend or tuple(grad.shape) != p.shape:
+                        raise ValueError(f"gradient of shape {tuple(grad.shape)} on {p.grad.device!r} does not "
+                                         f"match its parameter of shape {p.shape} on {p.device!r}")
+                    self._update(p, grad, self.state.setdefault(p, {}), group)
+        return loss
+
+    # ------------------------------------------------------------------------------- state dict
+
+    def state_dict(self) -> dict[str, Any]:
+        """PyTorch's layout: ``{'state': {index: {name: value}}, 'param_groups': [{..., 'params': [index]}]}``.
+
+        Parameters are numbered in group order; array state is returned as Tensors (on the
+        parameter's device) and ``step`` as an int.
+        """
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            packed["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append(packed)
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p in self.state:
+                    state[index[id(p)]] = {k: v.detach() if isinstance(v, Tensor) else v
+                                           for k, v in self.state[p].items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore state and hyperparameters saved by :meth:`state_dict` (ours or PyTorch's).
+
+        Array values may be Tensors, numpy arrays or torch tensors; they are copied onto each
+        parameter's device (floating ones in its dtype). Groups must match in number and size.
+        Raises: ValueError for a malformed state dict or groups that do not match.
+        """
+        if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
+            raise ValueError("optimizer state dict must be a dict with 'state' and 'param_groups'")
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"loaded state dict has {len(saved_groups)} parameter groups, the optimizer has "
+                             f"{len(self.param_groups)}")
+        by_index: dict[int, Tensor] = {}
+        for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"parameter group {i} has {len(saved['params'])} parameters in the loaded state "
+                                 f"dict but {len(group['params'])} in the optimizer")
+            by_index.update((int(k), p) for k, p in zip(saved["params"], group["params"]))
+        state: dict[Tensor, dict[str, Any]] = {}
+        for key, values in state_dict["state"].items():
+            p = by_index.get(int(key))
+            if p is not None:
+                state[p] = {name: _state_value(name, value, p) for name, value in values.items()}
+        for saved, group in zip(saved_groups, self.param_groups):
+            group.update((k, v) for k, v in saved.items() if k != "params")
+        self.state = state
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
+        return "\n".join(lines) + "\n)"
+
+
+def _state_value(name: str, value: Any, p: Tensor) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if name == "step":  # PyTorch keeps it as a float32 scalar tensor
+        return int(float(value))
+    array = _host_copy(value)
+    dtype = str(p.dtype) if array.dtype.kind == "f" else array.dtype.name
+    return Tensor._wrap(p.backend.from_numpy(array, dtype), p.backend)
+
+
+def wrap(array: Any, like: Tensor) -> Tensor:
+    """A state Tensor holding ``array`` on ``like``'s device."""
+    return Tensor._wrap(array, like.backend)
