@@ -165,7 +165,13 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         array = self.numpy()
-        return array.astype(dtype) if dtype is not None else array
+        if dtype is not None:
+            return array.astype(dtype, copy=bool(copy) or array.dtype != np.dtype(dtype))
+        return array.copy() if copy else array
+
+    def __reduce__(self):
+        """Pickle and deepcopy through the host values and the device *name* (a Backend holds modules)."""
+        return (_rebuild_tensor, (type(self), self.numpy().copy(), str(self.dtype), self.device, self.requires_grad))
 
     def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Tensor:
         """``t.to(device)``, ``t.to(dtype)`` or both; differentiable (gradients flow back)."""
@@ -515,6 +521,12 @@ class Tensor:
     def __iter__(self):
         for i in range(len(self)):
             yield self[i]
+
+
+def _rebuild_tensor(cls: type, array: np.ndarray, dtype: str, device: str, requires_grad: bool) -> Tensor:
+    obj = cls.__new__(cls)
+    Tensor.__init__(obj, array, dtype=dtype, device=device, requires_grad=requires_grad)
+    return obj
 
 
 def _is_device(name: str) -> bool:
