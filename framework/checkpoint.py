@@ -1,0 +1,164 @@
+"""Checkpoints: one ``.safetensors`` file holding the model, the optimizer state and JSON metadata.
+
+Layout of the file:
+
+* tensors ``model.<name>`` for every entry of ``model.state_dict()``;
+* tensors ``optimizer.<n>`` for every array inside ``optimizer.state_dict()`` (moments, step counts
+  kept as tensors, ...), numbered in the order they are met;
+* the safetensors metadata key ``kernelgrad`` holds a JSON document with the format version, ``epoch``,
+  ``extra`` and the optimizer state dict with each array replaced by ``{"__tensor__": "optimizer.<n>"}``
+  (so hyper-parameters, param groups and Python-number state survive exactly).
+
+The file is written to a temporary name in the destination directory, flushed to disk and then
+``os.replace``d over the target, so a crash never leaves a half-written checkpoint behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .tensor import Tensor
+
+__all__ = ["save_checkpoint", "load_checkpoint"]
+
+_FORMAT = "kernelgrad-checkpoint"
+_VERSION = 1
+_META_KEY = "kernelgrad"
+
+
+def _to_host(value: Any) -> np.ndarray:
+    # safetensors wants C-contiguous host arrays; Tensors on a GPU come back through .numpy().
+    return np.ascontiguousarray(value.numpy() if isinstance(value, Tensor) else value)
+
+
+def _split_arrays(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
+    """Copy ``obj`` (nested dicts/lists) with every array moved into ``arrays`` and a reference left behind."""
+    if isinstance(obj, Tensor | np.ndarray):
+        key = f"optimizer.{len(arrays)}"
+        arrays[key] = _to_host(obj)
+        return {"__tensor__": key}
+    if isinstance(obj, dict):
+        # JSON keys are strings; remember int keys (torch's optimizer state is keyed by param index).
+        return {"__dict__": [[k, _split_arrays(v, arrays)] for k, v in obj.items()]}
+    if isinstance(obj, list | tuple):
+        items = [_split_arrays(v, arrays) for v in obj]
+        return {"__tuple__": items} if isinstance(obj, tuple) else items
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def _join_arrays(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
+    """Inverse of :func:`_split_arrays`: references become fw Tensors again (on the default device)."""
+    if isinstance(obj, dict):
+        if "__tensor__" in obj:
+            return Tensor(arrays[obj["__tensor__"]])
+        if "__tuple__" in obj:
+            return tuple(_join_arrays(v, arrays) for v in obj["__tuple__"])
+        if "__dict__" in obj:
+            return {k: _join_arrays(v, arrays) for k, v in obj["__dict__"]}
+        return {k: _join_arrays(v, arrays) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_join_arrays(v, arrays) for v in obj]
+    return obj
+
+
+def save_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None, epoch: int | None = None,
+                    extra: dict | None = None) -> Path:
+    """Write ``model`` (and ``optimizer``) state atomically to a safetensors file.
+
+    Args:
+        path: destination file (conventionally ``*.safetensors``); its directory must exist.
+        model: a ``framework.nn.Module``.
+        optimizer: optional ``framework.optim`` optimizer whose ``state_dict()`` is saved too.
+        epoch: optional epoch number stored in the metadata.
+        extra: optional JSON-serialisable dict stored in the metadata (e.g. the CLI arguments).
+
+    Returns:
+        the path written.
+
+    Raises:
+        TypeError: ``extra`` (or the optimizer's non-array state) is not JSON-serialisable.
+    """
+    from safetensors.numpy import save_file
+
+    path = Path(path)
+    tensors = {f"model.{name}": _to_host(value) for name, value in model.state_dict().items()}
+    optimizer_arrays: dict[str, np.ndarray] = {}
+    optimizer_state = _split_arrays(optimizer.state_dict(), optimizer_arrays) if optimizer is not None else None
+    tensors.update(optimizer_arrays)
+    meta = {"format": _FORMAT, "version": _VERSION, "epoch": epoch, "extra": extra, "optimizer": optimizer_state}
+    metadata = {_META_KEY: json.dumps(meta)}
+
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp_name, metadata=metadata)
+        with open(tmp_name, "rb+") as f:  # make the bytes durable before the rename publishes them
+            os.fsync(f.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.remove(tmp_name)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None) -> dict[str, Any]:
+    """Restore ``model`` (and ``optimizer``) from a file written by :func:`save_checkpoint`.
+
+    Args:
+        path: the checkpoint file.
+        model: a module with the same parameter and buffer names and shapes as the saved one.
+        optimizer: optional optimizer to restore (built over ``model``'s parameters).
+
+    Returns:
+        ``{"epoch": ..., "extra": ...}`` as saved.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a kernelgrad checkpoint; a missing, unexpected or wrongly shaped model entry
+            (named with both shapes); an optimizer requested but none saved.
+    """
+    from safetensors import safe_open
+    from safetensors.numpy import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"load_checkpoint: no such file {path}")
+    with safe_open(str(path), framework="numpy") as f:
+        raw_meta = (f.metadata() or {}).get(_META_KEY)
+    if raw_meta is None:
+        raise ValueError(f"{path}: not a kernelgrad checkpoint (no '{_META_KEY}' metadata)")
+    meta = json.loads(raw_meta)
+    arrays = load_file(str(path))
+
+    state = {name.removeprefix("model."): array for name, array in arrays.items() if name.startswith("model.")}
+    _check_model_state(model, state, path)
+    model.load_state_dict(state)  # copies each array onto its parameter's device and dtype
+
+    if optimizer is not None:
+        if meta.get("optimizer") is None:
+            raise ValueError(f"{path}: the checkpoint has no optimizer state to restore")
+        optimizer.load_state_dict(_join_arrays(meta["optimizer"], arrays))
+    return {"epoch": meta.get("epoch"), "extra": meta.get("extra")}
+
+
+def _check_model_state(model: Any, state: dict[str, np.ndarray], path: Path) -> None:
+    """Raise a ValueError naming the first key that is missing, unexpected or has another shape."""
+    expected = {name: tuple(value.shape) for name, value in model.state_dict().items()}
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        raise ValueError(f"{path}: checkpoint does not match the model: missing keys {missing}, "
+                         f"unexpected keys {unexpected}")
+    for name, shape in expected.items():
+        if tuple(state[name].shape) != shape:
+            raise ValueError(f"{path}: shape mismatch for '{name}': checkpoint has {tuple(state[name].shape)}, "
+                             f"model has {shape}")

@@ -1,0 +1,332 @@
+"""Datasets, batching and the small image datasets the examples train on.
+
+``Dataset``/``TensorDataset``/``Subset``/``DataLoader`` follow ``torch.utils.data``'s names. The loader
+builds each batch with one fancy-indexing gather per array when the dataset is a :class:`TensorDataset`
+(or a :class:`Subset` of one, however nested), so an epoch costs one Python iteration per *batch*, not
+per sample; any other :class:`Dataset` falls back to fetching items one by one and stacking them.
+
+Batches are assembled on the host as numpy arrays (where an optional ``transform`` can augment the
+inputs) and only then copied to the target device, once per array per batch.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import random as _random
+from .tensor import Tensor
+
+__all__ = [
+    "Dataset",
+    "TensorDataset",
+    "Subset",
+    "DataLoader",
+    "RandomShift",
+    "load_digits",
+    "load_mnist",
+    "train_val_test_split",
+]
+
+
+class Dataset:
+    """Abstract map-style dataset: subclasses define ``__len__`` and ``__getitem__(i)``."""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> Any:
+        raise NotImplementedError
+
+
+def _as_numpy(value: Any) -> np.ndarray:
+    return value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+
+
+class TensorDataset(Dataset):
+    """Samples are rows of equally long arrays: ``TensorDataset(images, labels)[i] == (images[i], labels[i])``.
+
+    Args:
+        *tensors: numpy arrays or fw Tensors (copied to the host), all with the same first dimension.
+
+    Raises:
+        ValueError: no arrays, a 0-d array, or first dimensions that differ.
+    """
+
+    def __init__(self, *tensors: Any):
+        if not tensors:
+            raise ValueError("TensorDataset needs at least one array")
+        self.arrays = tuple(_as_numpy(t) for t in tensors)
+        lengths = [a.shape[0] if a.ndim else None for a in self.arrays]
+        if None in lengths or len(set(lengths)) != 1:
+            shapes = [a.shape for a in self.arrays]
+            raise ValueError(f"TensorDataset: all arrays need the same first dimension, got shapes {shapes}")
+
+    def __len__(self) -> int:
+        return self.arrays[0].shape[0]
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
+        return tuple(a[index] for a in self.arrays)
+
+
+class Subset(Dataset):
+    """The items of ``dataset`` at ``indices`` (in that order).
+
+    Raises:
+        IndexError: an index outside ``[-len(dataset), len(dataset))``.
+    """
+
+    def __init__(self, dataset: Dataset, indices: Sequence[int] | np.ndarray):
+        self.dataset = dataset
+        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        n = len(dataset)
+        if self.indices.size and (self.indices.min() < -n or self.indices.max() >= n):
+            raise IndexError(f"Subset: indices must lie in [-{n}, {n}) for a dataset of {n} items")
+        self.indices = self.indices % max(n, 1)  # negative indices count from the end, like a list
+
+    def __len__(self) -> int:
+        return self.indices.shape[0]
+
+    def __getitem__(self, index: int) -> Any:
+        return self.dataset[int(self.indices[index])]
+
+
+def _resolve_arrays(dataset: Dataset) -> tuple[tuple[np.ndarray, ...], np.ndarray | None] | None:
+    """``(arrays, index_map)`` when ``dataset`` is a TensorDataset seen through Subsets, else None.
+
+    ``index_map`` maps the dataset's positions to rows of ``arrays`` (None: identity).
+    """
+    index_map = None
+    while isinstance(dataset, Subset):
+        index_map = dataset.indices if index_map is None else dataset.indices[index_map]
+        dataset = dataset.dataset
+    if type(dataset) is TensorDataset:  # a subclass may override __getitem__: take the generic path
+        return dataset.arrays, index_map
+    return None
+
+
+def _collate(items: list[Any]) -> Any:
+    """Stack a list of items (arrays, numbers, Tensors, or tuples of those) field by field."""
+    first = items[0]
+    if isinstance(first, tuple | list):
+        return tuple(np.stack([_as_numpy(item[k]) for item in items]) for k in range(len(first)))
+    return np.stack([_as_numpy(item) for item in items])
+
+
+class DataLoader:
+    """Iterate over a dataset in batches of fw Tensors.
+
+    Args:
+        dataset: a :class:`Dataset` (fast path for :class:`TensorDataset` and Subsets of one).
+        batch_size: items per batch; the last one may be smaller unless ``drop_last``.
+        shuffle: draw a fresh permutation every epoch from the loader's own numpy Generator.
+        drop_last: skip the final incomplete batch.
+        seed: seed of the loader's Generator; None seeds it from ``fw.random.generator()`` (so
+            ``fw.manual_seed`` before building the loader makes the order reproducible).
+        device: where batches go (None: the default device at iteration time).
+        transform: ``f(inputs: np.ndarray) -> np.ndarray`` applied to the first array of each batch
+            (the inputs) on the host before the copy to the device, e.g. for augmentation.
+
+    Yields:
+        a tuple of Tensors matching the dataset's items (a single Tensor if items are not tuples).
+
+    Raises:
+        ValueError: batch_size < 1.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
+                 seed: int | None = None, device: Any = None,
+                 transform: Callable[[np.ndarray], np.ndarray] | None = None):
+        if not isinstance(batch_size, int | np.integer) or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.device = device
+        self.transform = transform
+        if seed is None:
+            seed = int(_random.generator().integers(2**63))
+        self.generator = np.random.default_rng(seed)
+        self._resolved = _resolve_arrays(dataset)
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def _batch_arrays(self, positions: np.ndarray) -> Any:
+        if self._resolved is not None:
+            arrays, index_map = self._resolved
+            rows = positions if index_map is None else index_map[positions]
+            return tuple(a[rows] for a in arrays)
+        return _collate([self.dataset[int(i)] for i in positions])
+
+    def __iter__(self) -> Iterator[Any]:
+        n = len(self.dataset)
+        order = self.generator.permutation(n) if self.shuffle else np.arange(n)
+        for b in range(len(self)):
+            batch = self._batch_arrays(order[b * self.batch_size:(b + 1) * self.batch_size])
+            single = not isinstance(batch, tuple)
+            fields = [batch] if single else list(batch)
+            if self.transform is not None:
+                fields[0] = self.transform(fields[0])
+            tensors = tuple(Tensor(np.ascontiguousarray(f), device=self.device) for f in fields)
+            yield tensors[0] if single else tensors
+
+
+class RandomShift:
+    """Augmentation: move each image by a random whole number of pixels, filling with zeros.
+
+    A ``DataLoader`` ``transform``. Each image of a batch gets its own shift ``(dy, dx)``, drawn
+    uniformly from ``[-max_shift, max_shift]`` per axis (the no-shift case included).
+
+    Args:
+        max_shift: largest shift in pixels along each axis.
+        seed: seed of this transform's own numpy Generator (None: drawn from ``fw.random.generator()``).
+
+    Shapes: ``[N, C, H, W] -> [N, C, H, W]``, same dtype.
+
+    Raises:
+        ValueError: a negative ``max_shift``, or an input that is not 4-D.
+    """
+
+    def __init__(self, max_shift: int = 1, seed: int | None = None):
+        if max_shift < 0:
+            raise ValueError(f"RandomShift: max_shift must be >= 0, got {max_shift}")
+        self.max_shift = int(max_shift)
+        if seed is None:
+            seed = int(_random.generator().integers(2**63))
+        self.generator = np.random.default_rng(seed)
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        if images.ndim != 4:
+            raise ValueError(f"RandomShift: expected images [N, C, H, W], got shape {images.shape}")
+        m = self.max_shift
+        n, _, h, w = images.shape
+        padded = np.pad(images, ((0, 0), (0, 0), (m, m), (m, m)))
+        # windows[i, c, y, x] is the H x W crop of padded image i whose top-left corner is (y, x);
+        # corner (m, m) is the unshifted image.
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (h, w), axis=(2, 3))
+        corner_y, corner_x = self.generator.integers(0, 2 * m + 1, size=(2, n))
+        return np.ascontiguousarray(windows[np.arange(n), :, corner_y, corner_x])
+
+
+# ---------------------------------------------------------------------------------------- datasets
+
+
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 handwritten digits (ships with sklearn, no download).
+
+    Returns:
+        ``(images, labels)``: float32 ``[1797, 1, 8, 8]`` in [0, 1] and int64 ``[1797]`` in 0..9.
+    """
+    from sklearn.datasets import load_digits as _sk_load_digits
+
+    digits = _sk_load_digits()
+    images = (digits.images / 16.0).astype(np.float32)[:, None, :, :]  # pixel values are 0..16
+    return images, digits.target.astype(np.int64)
+
+
+_IDX_IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dims
+_IDX_LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dim
+
+
+def _find_idx_file(root: Path, prefix: str, kind: str) -> Path:
+    # Accept the canonical names, the '.idx3-ubyte' spelling some mirrors use, and gzip'd copies.
+    names = [f"{prefix}-{kind}", f"{prefix}-{kind.replace('-idx', '.idx')}"]
+    for name in names:
+        for candidate in (root / name, root / f"{name}.gz"):
+            if candidate.is_file():
+                return candidate
+    raise FileNotFoundError(f"load_mnist: no {names[0]}[.gz] in {root}")
+
+
+def _read_idx(path: Path, magic: int, ndim: int) -> np.ndarray:
+    """Read one IDX file (raw or .gz) of unsigned bytes, checking its magic number and size."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        raise ValueError(f"{path}: cannot read IDX file ({exc})") from exc
+    header_size = 4 + 4 * ndim
+    if len(raw) < header_size:
+        raise ValueError(f"{path}: too short for an IDX header ({len(raw)} bytes)")
+    found = int.from_bytes(raw[:4], "big")
+    if found != magic:
+        raise ValueError(f"{path}: bad IDX magic number {found}, expected {magic}")
+    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    expected = header_size + math.prod(dims)
+    if len(raw) != expected:
+        raise ValueError(f"{path}: header says dims {dims} ({expected} bytes) but the file has {len(raw)} bytes")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(dims)
+
+
+def load_mnist(path: str | os.PathLike, kind: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """Read MNIST or Fashion-MNIST from IDX files already on disk (nothing is downloaded).
+
+    Args:
+        path: folder holding ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte`` (``kind='train'``)
+            or ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte`` (``kind='test'``), raw or ``.gz``.
+        kind: ``'train'`` or ``'test'`` (``'t10k'`` is accepted too).
+
+    Returns:
+        ``(images, labels)``: float32 ``[N, 1, H, W]`` in [0, 1] and int64 ``[N]``.
+
+    Raises:
+        FileNotFoundError: a file is missing.
+        ValueError: unknown ``kind``; a file with a wrong magic number (2051 images, 2049 labels), a size
+            that disagrees with its header, or image and label counts that differ (the file is named).
+    """
+    prefixes = {"train": "train", "test": "t10k", "t10k": "t10k"}
+    if kind not in prefixes:
+        raise ValueError(f"load_mnist: kind must be 'train' or 'test', got {kind!r}")
+    root = Path(path)
+    images_path = _find_idx_file(root, prefixes[kind], "images-idx3-ubyte")
+    labels_path = _find_idx_file(root, prefixes[kind], "labels-idx1-ubyte")
+    images = _read_idx(images_path, _IDX_IMAGES_MAGIC, 3)
+    labels = _read_idx(labels_path, _IDX_LABELS_MAGIC, 1)
+    if images.shape[0] != labels.shape[0]:
+        raise ValueError(f"{labels_path}: {labels.shape[0]} labels but {images_path} has {images.shape[0]} images")
+    return (images.astype(np.float32) / 255.0)[:, None, :, :], labels.astype(np.int64)
+
+
+def train_val_test_split(x: np.ndarray, y: np.ndarray, val_size: float = 0.1, test_size: float = 0.2,
+                         seed: int = 0, stratify: bool = True) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Split into train/validation/test with ``sklearn.model_selection.train_test_split``.
+
+    Args:
+        x, y: inputs ``[N, ...]`` and labels ``[N]``.
+        val_size: fraction of the *training part* (what remains after the test split) held out for
+            validation; 0 gives an empty validation set.
+        test_size: fraction of the whole data held out for testing; 0 gives an empty test set.
+        seed: ``random_state`` of both splits (the same seed always gives the same test set).
+        stratify: keep the label proportions in every part.
+
+    Returns:
+        ``((x_train, y_train), (x_val, y_val), (x_test, y_test))``.
+
+    Raises:
+        ValueError: fractions outside [0, 1), or an error from sklearn (e.g. too few items per class).
+    """
+    from sklearn.model_selection import train_test_split
+
+    for name, value in (("val_size", val_size), ("test_size", test_size)):
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"train_val_test_split: {name} must be in [0, 1), got {value}")
+    x, y = np.asarray(x), np.asarray(y)
+
+    def split(a: np.ndarray, b: np.ndarray, size: float):
+        if size == 0.0:  # sklearn rejects test_size=0; an empty part is what the caller means
+            return a, a[:0], b, b[:0]
+        return train_test_split(a, b, test_size=size, random_state=seed, stratify=b if stratify else None)
+
+    x_rest, x_test, y_rest, y_test = split(x, y, test_size)
+    x_train, x_val, y_train, y_val = split(x_rest, y_rest, val_size)
+    return (x_train, y_train), (x_val, y_val), (x_test, y_test)

@@ -1,0 +1,5 @@
+"""Ready-made models built from :mod:`framework.nn`."""
+
+from .cnn import DigitsCNN
+
+__all__ = ["DigitsCNN"]

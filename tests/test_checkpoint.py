@@ -1,0 +1,108 @@
+"""Checkpoints: round trips, mismatches and atomic writes."""
+
+import numpy as np
+import pytest
+
+import framework as fw
+from framework import nn, optim
+from framework.checkpoint import load_checkpoint, save_checkpoint
+
+
+def _model(hidden=8):
+    return nn.Sequential(nn.Linear(4, hidden), nn.ReLU(), nn.Linear(hidden, 3))
+
+
+def _train_a_few_steps(model, optimizer, steps=3):
+    rng = np.random.default_rng(0)
+    x = fw.tensor(rng.standard_normal((16, 4)).astype(np.float32))
+    y = fw.tensor(rng.integers(0, 3, 16))
+    for _ in range(steps):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+
+
+def _assert_optimizer_states_equal(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa["param_groups"] == sb["param_groups"]
+    assert sa["state"].keys() == sb["state"].keys()
+    for index, entries in sa["state"].items():
+        assert entries.keys() == sb["state"][index].keys()
+        for name, value in entries.items():
+            other = sb["state"][index][name]
+            if isinstance(value, fw.Tensor):
+                np.testing.assert_array_equal(value.numpy(), other.numpy())
+            else:
+                assert value == other
+
+
+def test_round_trip_restores_parameters_optimizer_and_metadata(tmp_path):
+    fw.manual_seed(0)
+    model = _model()
+    optimizer = optim.Adam(model.parameters(), lr=3e-3, betas=(0.8, 0.99))
+    _train_a_few_steps(model, optimizer)
+    path = save_checkpoint(tmp_path / "ck.safetensors", model, optimizer, epoch=3, extra={"note": "hi", "n": [1, 2]})
+
+    fw.manual_seed(1)  # different initial values, fresh optimizer state
+    restored = _model()
+    restored_opt = optim.Adam(restored.parameters(), lr=1.0)
+    meta = load_checkpoint(path, restored, restored_opt)
+
+    assert meta == {"epoch": 3, "extra": {"note": "hi", "n": [1, 2]}}
+    for (name, a), (_, b) in zip(model.state_dict().items(), restored.state_dict().items()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
+    _assert_optimizer_states_equal(optimizer, restored_opt)
+    assert restored_opt.param_groups[0]["betas"] == (0.8, 0.99)
+    # training continues identically from the restored state
+    _train_a_few_steps(model, optimizer, 2)
+    _train_a_few_steps(restored, restored_opt, 2)
+    for a, b in zip(model.parameters(), restored.parameters()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_model_only_checkpoint(tmp_path):
+    model = _model()
+    save_checkpoint(tmp_path / "m.safetensors", model)
+    other = _model()
+    assert load_checkpoint(tmp_path / "m.safetensors", other) == {"epoch": None, "extra": None}
+    np.testing.assert_array_equal(model[0].weight.numpy(), other[0].weight.numpy())
+    with pytest.raises(ValueError, match="no optimizer state"):
+        load_checkpoint(tmp_path / "m.safetensors", other, optim.SGD(other.parameters(), lr=0.1))
+
+
+def test_shape_mismatch_names_the_key(tmp_path):
+    save_checkpoint(tmp_path / "m.safetensors", _model(hidden=8))
+    with pytest.raises(ValueError, match=r"'0\.weight'.*\(8, 4\).*\(5, 4\)"):
+        load_checkpoint(tmp_path / "m.safetensors", _model(hidden=5))
+
+
+def test_missing_and_unexpected_keys_are_named(tmp_path):
+    save_checkpoint(tmp_path / "m.safetensors", _model())
+    bigger = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3), nn.Linear(3, 3))
+    with pytest.raises(ValueError, match=r"missing keys \['3\.weight', '3\.bias'\]"):
+        load_checkpoint(tmp_path / "m.safetensors", bigger)
+
+
+def test_no_temp_files_left_behind(tmp_path):
+    model = _model()
+    save_checkpoint(tmp_path / "m.safetensors", model)
+    save_checkpoint(tmp_path / "m.safetensors", model, epoch=2)  # overwrite in place
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+
+    class Unserialisable:
+        pass
+
+    with pytest.raises(TypeError):
+        save_checkpoint(tmp_path / "bad.safetensors", model, extra={"x": Unserialisable()})
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+    assert load_checkpoint(tmp_path / "m.safetensors", _model())["epoch"] == 2
+
+
+def test_not_a_checkpoint(tmp_path):
+    from safetensors.numpy import save_file
+
+    save_file({"w": np.zeros(2, np.float32)}, str(tmp_path / "plain.safetensors"))
+    with pytest.raises(ValueError, match="not a kernelgrad checkpoint"):
+        load_checkpoint(tmp_path / "plain.safetensors", _model())
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "absent.safetensors", _model())
