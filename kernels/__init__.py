@@ -1,0 +1,1 @@
+"""Raw compute kernels, no autograd; subpackages ``numpy``, ``triton``, ``cupy`` share function names."""

@@ -1,0 +1,144 @@
+"""2-D max pooling (like ``torch.nn.functional.max_pool2d``) on the CPU with numpy.
+
+Math (NCHW, no dilation, floor mode)::
+
+    x[N, C, H, W]  ->  y[N, C, P, Q],  P = (H + 2*ph - R) // sh + 1,  Q = (W + 2*pw - S) // sw + 1
+    y[n, c, p, q] = max_{r < R, s < S} xpad[n, c, p*sh + r, q*sw + s]       (xpad padded with -inf)
+
+``argmax[n, c, p, q] = r*S + s`` is the *compact* position of the winner inside its window (not a
+flat index into x).  It is stored in the smallest signed integer dtype that holds R*S: int8 if
+R*S <= 127, int16 if R*S <= 32767, else int32, which keeps the saved tensor 4x smaller than int32
+for the usual 2x2 / 3x3 windows.  Ties go to the first maximum in row-major window order (as in
+PyTorch).  Padded positions are -inf and are excluded from ties, so they never win (with
+padding <= kernel//2 every window holds at least one real element).  A NaN in a window makes y NaN
+(np.maximum propagates it); its argmax is then an unspecified valid position.
+
+Algorithm: the windows come from conv2d's cached ``window_index`` (a ``sliding_window_view`` of an
+index image), reordered to ``[R*S, C*P*Q]`` and gathered with one ``np.take`` per call into
+``win[N, R*S, C*P*Q]`` (x with one extra -inf element appended when padded).  Every later pass is
+then a long contiguous elementwise op: ``y = win.max(1)``; the first index where ``win == y``
+comes out of one more max over ``(win == y) * (R*S - k)``.  (numpy's argmax over a short last axis,
+or strided ops on small feature maps, pay a per-row overhead that made them 3-5x slower.)
+Backward scatters dy to the winners: the winner's input position is looked up in the same index
+table and ``np.add.at`` accumulates, so overlapping windows add up correctly.
+
+Cost: forward gathers R*S*N*C*P*Q elements (~= |x| for 2x2/s2) and does ~3 passes over them;
+backward ~5 passes over N*C*P*Q plus zeroing |x|.  No FLOPs worth counting.
+
+Limits (PyTorch's rules): stride >= 1, 0 <= padding <= kernel // 2 per axis, and the kernel must
+fit in the padded input.  float16/32/64 supported, computed in the input dtype.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ._checks import check_float_array, check_pair, check_shape, check_shape_tuple, out_size
+from .conv2d import gather_windows, window_index
+
+__all__ = ["maxpool2d_forward", "maxpool2d_backward", "argmax_dtype"]
+
+
+def argmax_dtype(window_size: int) -> np.dtype:
+    """Smallest signed integer dtype used to store window positions for windows of ``window_size`` = R*S."""
+    if window_size <= 127:
+        return np.dtype(np.int8)
+    if window_size <= 32767:
+        return np.dtype(np.int16)
+    return np.dtype(np.int32)
+
+
+def _check_geometry(name: str, H: int, W: int, kernel, stride, padding):
+    R, S = check_pair("kernel", kernel, 1)
+    sh, sw = check_pair("stride", stride, 1)
+    ph, pw = check_pair("padding", padding, 0)
+    if ph > R // 2 or pw > S // 2:
+        raise ValueError(f"padding {(ph, pw)} must be at most half the kernel {(R, S)} (PyTorch's rule)")
+    P = out_size(name, H, ph, R, sh)
+    Q = out_size(name, W, pw, S, sw)
+    return R, S, sh, sw, ph, pw, P, Q
+
+
+@functools.lru_cache(maxsize=64)
+def _pool_index(*geometry: int) -> np.ndarray:
+    """``idx[R*S, C*P*Q]``: input position (or the padding slot C*H*W) of window element k of each output."""
+    R, S = geometry[3], geometry[4]
+    idx = window_index(*geometry)  # [C, R, S, P, Q]
+    out = np.ascontiguousarray(idx.transpose(1, 2, 0, 3, 4)).reshape(R * S, -1)
+    out.flags.writeable = False
+    return out
+
+
+def maxpool2d_forward(x: np.ndarray, kernel, stride, padding) -> tuple[np.ndarray, np.ndarray]:
+    """Max-pool ``x[N, C, H, W]`` with windows ``kernel`` = (R, S).
+
+    Returns ``(y[N, C, P, Q], argmax[N, C, P, Q])`` where argmax holds ``r*S + s`` in
+    :func:`argmax_dtype` ``(R*S)``.  Raises TypeError for a non-numpy / non-float x and ValueError
+    for wrong ndim, bad kernel/stride/padding, padding > kernel//2, or a kernel larger than the
+    padded input.
+    """
+    check_float_array("x", x, 4)
+    N, C, H, W = x.shape
+    R, S, sh, sw, ph, pw, P, Q = _check_geometry("maxpool2d_forward", H, W, kernel, stride, padding)
+    RS = R * S
+    idx_dtype = argmax_dtype(RS)
+
+    idx = _pool_index(C, H, W, R, S, sh, sw, ph, pw)
+    padded = bool(ph or pw)
+    win = gather_windows(x.reshape(N, C * H * W), idx, -np.inf, padded=padded)  # [N, RS, CPQ]
+    y = win.max(axis=1)
+    if RS == 1:
+        return y.reshape(N, C, P, Q), np.zeros((N, C, P, Q), dtype=idx_dtype)
+    # first maximum: weight position k by (RS - k), so the largest weight among ties is the first k
+    weights = np.arange(RS, 0, -1, dtype=idx_dtype).reshape(RS, 1)
+    is_max = win == y[:, None, :]
+    if padded:
+        is_max &= idx != C * H * W  # a pad only ties when the real values are -inf; torch never picks it
+    score = np.multiply(is_max, weights, dtype=idx_dtype)
+    argmax = score.max(axis=1)
+    np.subtract(idx_dtype.type(RS), argmax, out=argmax)
+    np.minimum(argmax, idx_dtype.type(RS - 1), out=argmax)  # NaN windows match nothing (score 0)
+    return y.reshape(N, C, P, Q), argmax.reshape(N, C, P, Q)
+
+
+def maxpool2d_backward(
+    dy: np.ndarray, argmax: np.ndarray, input_shape, kernel, stride, padding
+) -> np.ndarray:
+    """Scatter ``dy[N, C, P, Q]`` to the window winners recorded in ``argmax``; returns ``dx[N, C, H, W]``.
+
+    ``input_shape`` is the forward x's shape.  Overlapping windows accumulate.  Raises TypeError for a
+    non-numpy / non-float dy or a non-integer argmax, ValueError for shape mismatches between dy,
+    argmax and the output shape implied by input_shape/kernel/stride/padding, for bad geometry, and
+    for argmax values outside [0, R*S).
+    """
+    check_float_array("dy", dy, 4)
+    if not isinstance(argmax, np.ndarray):
+        raise TypeError(f"argmax must be a numpy.ndarray, got {type(argmax).__name__}")
+    if not np.issubdtype(argmax.dtype, np.integer):
+        raise TypeError(f"argmax must have an integer dtype, got {argmax.dtype}")
+    N, C, H, W = check_shape_tuple("input_shape", input_shape, 4)
+    R, S, sh, sw, ph, pw, P, Q = _check_geometry("maxpool2d_backward", H, W, kernel, stride, padding)
+    check_shape("dy", dy, (N, C, P, Q))
+    check_shape("argmax", argmax, (N, C, P, Q))
+
+    if argmax.size and (int(argmax.min()) < 0 or int(argmax.max()) >= R * S):
+        raise ValueError(
+            f"argmax holds values in [{argmax.min()}, {argmax.max()}], "
+            f"outside [0, R*S={R * S}) for kernel {(R, S)}"
+        )
+
+    idx = _pool_index(C, H, W, R, S, sh, sw, ph, pw)  # [RS, CPQ]
+    CPQ, CHW = C * P * Q, C * H * W
+    # flat position of (argmax, j) in idx, then the input pixel it names
+    flat = argmax.reshape(N, CPQ).astype(np.intp) * CPQ
+    flat += np.arange(CPQ, dtype=np.intp)
+    pos = np.take(idx, flat)  # [N, CPQ], CHW = padding slot (only if a pad ties for max)
+    row = CHW + 1 if (ph or pw) else CHW
+    pos += (np.arange(N, dtype=np.intp) * row)[:, None]
+    dx = np.zeros(N * row, dtype=dy.dtype)
+    np.add.at(dx, pos.reshape(-1), dy.reshape(-1))
+    if row != CHW:
+        return np.ascontiguousarray(dx.reshape(N, row)[:, :CHW]).reshape(N, C, H, W)
+    return dx.reshape(N, C, H, W)

@@ -1,0 +1,79 @@
+"""Shared fixtures for the kernel tests: one parametrised ``kernel_backend`` per kernel package.
+
+Every value test runs against ``kernels.numpy`` (the reference) and, when importable, against
+``kernels.triton`` and ``kernels.cupy``; a backend whose package or hardware is missing is skipped
+with the reason.  References are computed with PyTorch in float64 on the CPU.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+
+BACKEND_NAMES = ["numpy", "triton", "cupy"]
+
+
+@dataclass(frozen=True)
+class KernelBackend:
+    """A kernel package plus the converters between numpy and its native arrays."""
+
+    name: str
+    module: Any
+    to_native: Any
+    to_numpy: Any
+
+    def family(self, name: str) -> Any:
+        """The kernel-family module, e.g. ``kb.family("conv2d").conv2d_forward``."""
+        return getattr(self.module, name)
+
+
+def _load(name: str) -> KernelBackend:
+    try:
+        module = importlib.import_module(f"kernels.{name}")
+    except Exception as exc:  # any import failure (missing package, no GPU) means unavailable
+        pytest.skip(f"kernels.{name} not importable: {type(exc).__name__}: {exc}")
+    if name == "numpy":
+        return KernelBackend(name, module, lambda a: a, np.asarray)
+    if name == "triton":
+        torch = pytest.importorskip("torch")
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        return KernelBackend(
+            name,
+            module,
+            lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device),
+            lambda t: t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t),
+        )
+    cupy = pytest.importorskip("cupy")
+    return KernelBackend(name, module, cupy.asarray, cupy.asnumpy)
+
+
+@pytest.fixture(params=BACKEND_NAMES)
+def kernel_backend(request) -> KernelBackend:
+    return _load(request.param)
+
+
+def rel_err(out, ref) -> float:
+    """``||out - ref|| / ||ref||`` in float64; refuses an all-zero reference (it would prove nothing)."""
+    out = np.asarray(out, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    assert out.shape == ref.shape, f"shape {out.shape} != reference shape {ref.shape}"
+    norm = np.linalg.norm(ref)
+    assert norm > 0, "reference is all zeros; pick inputs that exercise the kernel"
+    return float(np.linalg.norm(out - ref) / norm)
+
+
+def tolerance(dtype) -> float:
+    """Relative-error bound against the float64 PyTorch reference."""
+    return 1e-4 if np.dtype(dtype) == np.float32 else 1e-10
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """Fresh inputs every run; the seed is printed so a failure (captured stdout) can be replayed."""
+    seed = np.random.SeedSequence().entropy
+    print(f"rng seed = {seed}")
+    return np.random.default_rng(seed)

@@ -1,0 +1,204 @@
+"""conv2d kernels against torch.nn.functional.conv2d (float64 CPU), finite differences, and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from .conftest import rel_err, tolerance
+
+F = torch.nn.functional
+
+# (N, C, H, W, K, R, S, stride, padding): odd sizes, batch 1, strides 2/3, non-square kernels,
+# H + 2p - R not divisible by the stride, odd C*R*S, padding wider than R - 1.
+CASES = [
+    (1, 1, 7, 7, 1, 3, 3, (1, 1), (0, 0)),
+    (2, 3, 7, 13, 5, 3, 2, (2, 1), (1, 0)),
+    (3, 3, 13, 7, 4, 1, 3, (3, 3), (0, 1)),
+    (1, 5, 8, 9, 3, 3, 3, (2, 2), (1, 1)),
+    (2, 1, 5, 5, 2, 5, 5, (1, 1), (2, 2)),
+    (2, 7, 10, 11, 3, 4, 3, (3, 2), (2, 1)),
+    (1, 2, 4, 3, 2, 2, 2, (1, 1), (2, 3)),
+    (2, 3, 7, 7, 4, 3, 3, (3, 3), (0, 0)),
+    (4, 16, 4, 4, 8, 3, 3, (1, 1), (1, 1)),
+]
+IDS = ["x".join(map(str, c[:4])) + "-k{}x{}x{}-s{}{}-p{}{}".format(*c[4:7], *c[7], *c[8]) for c in CASES]
+
+
+def _inputs(rng, case, dtype):
+    N, C, H, W, K, R, S, stride, padding = case
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((K, C, R, S)).astype(dtype)
+    b = rng.standard_normal(K).astype(dtype)
+    return x, w, b
+
+
+def _torch_reference(x, w, b, stride, padding, dy):
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    wt = torch.tensor(w, dtype=torch.float64, requires_grad=True)
+    bt = torch.tensor(b, dtype=torch.float64, requires_grad=True)
+    yt = F.conv2d(xt, wt, bt, stride=stride, padding=padding)
+    if dy is None:
+        return yt.detach().numpy(), None
+    grads = torch.autograd.grad(yt, (xt, wt, bt), torch.tensor(dy, dtype=torch.float64))
+    return yt.detach().numpy(), [g.numpy() for g in grads]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_forward_matches_torch(kernel_backend, rng, case, dtype):
+    kb = kernel_backend
+    conv = kb.family("conv2d")
+    stride, padding = case[7], case[8]
+    x, w, b = _inputs(rng, case, dtype)
+    ref, _ = _torch_reference(x, w, b, stride, padding, None)
+
+    y = kb.to_numpy(conv.conv2d_forward(kb.to_native(x), kb.to_native(w), kb.to_native(b), stride, padding))
+    assert y.dtype == dtype and y.shape == ref.shape
+    assert rel_err(y, ref) <= tolerance(dtype)
+
+    y0 = kb.to_numpy(conv.conv2d_forward(kb.to_native(x), kb.to_native(w), None, stride, padding))
+    assert rel_err(y0, ref - b[None, :, None, None]) <= tolerance(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_backward_matches_torch(kernel_backend, rng, case, dtype):
+    kb = kernel_backend
+    conv = kb.family("conv2d")
+    stride, padding = case[7], case[8]
+    x, w, b = _inputs(rng, case, dtype)
+    ref_y, _ = _torch_reference(x, w, b, stride, padding, None)
+    dy = rng.standard_normal(ref_y.shape).astype(dtype)
+    _, (ref_dx, ref_dw, ref_db) = _torch_reference(x, w, b, stride, padding, dy)
+
+    dx = kb.to_numpy(conv.conv2d_backward_input(kb.to_native(dy), kb.to_native(w), x.shape, stride, padding))
+    dw = kb.to_numpy(conv.conv2d_backward_weight(kb.to_native(dy), kb.to_native(x), w.shape, stride, padding))
+    assert dx.dtype == dtype and dw.dtype == dtype
+    assert rel_err(dx, ref_dx) <= tolerance(dtype)
+    assert rel_err(dw, ref_dw) <= tolerance(dtype)
+    if hasattr(conv, "conv2d_backward_bias"):
+        db = kb.to_numpy(conv.conv2d_backward_bias(kb.to_native(dy)))
+        assert rel_err(db, ref_db) <= tolerance(dtype)
+
+
+def test_backward_input_remainder_rows_get_zero(kernel_backend, rng):
+    """H + 2p - R = 8 is not a multiple of the stride 3: the last input rows/cols feed no window."""
+    kb = kernel_backend
+    conv = kb.family("conv2d")
+    x_shape, w = (2, 3, 11, 10), rng.standard_normal((4, 3, 3, 3))
+    dy = rng.standard_normal((2, 4, 3, 3))
+    dx = kb.to_numpy(conv.conv2d_backward_input(kb.to_native(dy), kb.to_native(w), x_shape, (3, 3), (0, 0)))
+    assert dx.shape == x_shape
+    assert np.all(dx[:, :, 9:, :] == 0) and np.all(dx[:, :, :, 9:] == 0)
+    assert np.all(np.abs(dx[:, :, :9, :9]).sum(axis=(0, 1)) > 0)
+
+
+def test_float16_computed_in_float32(kernel_backend, rng):
+    kb = kernel_backend
+    conv = kb.family("conv2d")
+    x, w, b = _inputs(rng, CASES[3], np.float16)
+    ref, _ = _torch_reference(x, w, b, CASES[3][7], CASES[3][8], None)
+    y = kb.to_numpy(conv.conv2d_forward(kb.to_native(x), kb.to_native(w), kb.to_native(b), (2, 2), (1, 1)))
+    assert y.dtype == np.float16
+    assert rel_err(y, ref) <= 2e-3
+
+
+def _numeric_grad(f, a, eps=1e-6):
+    """Central differences of the scalar f() w.r.t. every element of a (modified in place)."""
+    g = np.zeros_like(a)
+    flat, gflat = a.reshape(-1), g.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        fp = f()
+        flat[i] = old - eps
+        fm = f()
+        flat[i] = old
+        gflat[i] = (fp - fm) / (2 * eps)
+    return g
+
+
+@pytest.mark.parametrize("case", [CASES[1], CASES[5], CASES[6]], ids=[IDS[1], IDS[5], IDS[6]])
+def test_finite_differences_float64(kernel_backend, rng, case):
+    kb = kernel_backend
+    conv = kb.family("conv2d")
+    stride, padding = case[7], case[8]
+    x, w, b = _inputs(rng, case, np.float64)
+    y = kb.to_numpy(conv.conv2d_forward(kb.to_native(x), kb.to_native(w), kb.to_native(b), stride, padding))
+    g = rng.standard_normal(y.shape)  # loss = sum(g * y)
+
+    def loss():
+        yy = conv.conv2d_forward(kb.to_native(x), kb.to_native(w), kb.to_native(b), stride, padding)
+        return float(np.sum(g * kb.to_numpy(yy)))
+
+    dx = kb.to_numpy(conv.conv2d_backward_input(kb.to_native(g), kb.to_native(w), x.shape, stride, padding))
+    dw = kb.to_numpy(conv.conv2d_backward_weight(kb.to_native(g), kb.to_native(x), w.shape, stride, padding))
+    assert rel_err(dx, _numeric_grad(loss, x)) <= 1e-7
+    assert rel_err(dw, _numeric_grad(loss, w)) <= 1e-7
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def _good(rng):
+    return rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+
+
+def test_bad_forward_inputs(kernel_backend, rng):
+    kb = kernel_backend
+    conv = kb.family("conv2d")
+    x, w, b = _good(rng)
+    nat = kb.to_native
+    with pytest.raises(ValueError, match=r"\bx\b"):
+        conv.conv2d_forward(nat(x[0]), nat(w), nat(b), 1, 0)
+    with pytest.raises(ValueError, match=r"\bw\b"):
+        conv.conv2d_forward(nat(x), nat(w[0]), nat(b), 1, 0)
+    with pytest.raises(ValueError, match=r"\bC\b"):
+        conv.conv2d_forward(nat(x), nat(w[:, :2].copy()), nat(b), 1, 0)
+    with pytest.raises(ValueError, match=r"\bb\b"):
+        conv.conv2d_forward(nat(x), nat(w), nat(b[:3].copy()), 1, 0)
+    with pytest.raises(ValueError, match=r"kernel"):
+        conv.conv2d_forward(nat(x[:, :, :2].copy()), nat(w), nat(b), 1, 0)
+    with pytest.raises(ValueError, match=r"stride"):
+        conv.conv2d_forward(nat(x), nat(w), nat(b), (0, 1), 0)
+    with pytest.raises(ValueError, match=r"padding"):
+        conv.conv2d_forward(nat(x), nat(w), nat(b), 1, (-1, 0))
+    with pytest.raises(TypeError, match=r"\bx\b"):
+        conv.conv2d_forward(nat(x.astype(np.int32)), nat(w.astype(np.int32)), None, 1, 0)
+    with pytest.raises(TypeError, match=r"dtype"):
+        conv.conv2d_forward(nat(x.astype(np.float32)), nat(w), nat(b), 1, 0)
+
+
+def test_bad_backward_inputs(kernel_backend, rng):
+    kb = kernel_backend
+    conv = kb.family("conv2d")
+    x, w, _ = _good(rng)
+    nat = kb.to_native
+    dy = rng.standard_normal((2, 4, 4, 4))
+    with pytest.raises(ValueError, match=r"\bdy\b"):
+        conv.conv2d_backward_input(nat(dy[:, :, :3].copy()), nat(w), x.shape, 1, 0)
+    with pytest.raises(ValueError, match=r"\bdy\b"):
+        conv.conv2d_backward_weight(nat(dy[:, :3].copy()), nat(x), w.shape, 1, 0)
+    with pytest.raises(ValueError, match=r"\bC\b"):
+        conv.conv2d_backward_input(nat(dy), nat(w), (2, 5, 6, 6), 1, 0)
+    with pytest.raises(ValueError, match=r"\bC\b"):
+        conv.conv2d_backward_weight(nat(dy), nat(x), (4, 5, 3, 3), 1, 0)
+    with pytest.raises(ValueError, match=r"input_shape"):
+        conv.conv2d_backward_input(nat(dy), nat(w), (2, 3, 6), 1, 0)
+    with pytest.raises(ValueError, match=r"weight_shape"):
+        conv.conv2d_backward_weight(nat(dy), nat(x), (4, 3, 3), 1, 0)
+    with pytest.raises(ValueError, match=r"kernel"):
+        conv.conv2d_backward_weight(nat(dy), nat(x), (4, 3, 9, 3), 1, 0)
+    with pytest.raises(TypeError, match=r"dtype"):
+        conv.conv2d_backward_input(nat(dy.astype(np.float32)), nat(w), x.shape, 1, 0)
+
+
+def test_non_numpy_input_is_a_type_error():
+    conv = pytest.importorskip("kernels.numpy").conv2d
+    w = np.ones((1, 1, 1, 1))
+    with pytest.raises(TypeError, match=r"\bx\b.*numpy"):
+        conv.conv2d_forward([[[[1.0]]]], w, None, 1, 0)
+    with pytest.raises(TypeError, match=r"stride"):
+        conv.conv2d_forward(np.ones((1, 1, 2, 2)), w, None, 1.5, 0)

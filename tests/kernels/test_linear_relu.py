@@ -1,0 +1,150 @@
+"""linear(+bias)(+ReLU) kernels against torch (float64 CPU), finite differences, and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from .conftest import rel_err, tolerance
+
+F = torch.nn.functional
+
+SHAPES = [(1, 1, 1), (7, 13, 3), (64, 128, 64), (3, 1, 5), (13, 7, 1), (1, 9, 11)]  # (M, K, N)
+IDS = [f"M{m}K{k}N{n}" for m, k, n in SHAPES]
+
+
+def _inputs(rng, shape, dtype, margin=1e-2):
+    """x, w, b with every pre-activation at least ``margin`` away from 0 (the ReLU kink), at least one
+    active unit, and (when there are several outputs) at least one masked one."""
+    M, K, N = shape
+    for _ in range(1000):
+        x = rng.standard_normal((M, K))
+        w = rng.standard_normal((N, K))
+        b = rng.standard_normal(N)
+        y = x @ w.T + b
+        if np.abs(y).min() > margin and np.any(y > 0) and (y.size == 1 or np.any(y < 0)):
+            return x.astype(dtype), w.astype(dtype), b.astype(dtype)
+    raise AssertionError("could not draw inputs away from the ReLU kink")
+
+
+def _torch_reference(x, w, b, relu, dy):
+    xt, wt, bt = (torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (x, w, b))
+    yt = F.linear(xt, wt, bt)
+    if relu:
+        yt = F.relu(yt)
+    grads = torch.autograd.grad(yt, (xt, wt, bt), torch.tensor(dy, dtype=torch.float64))
+    return yt.detach().numpy(), [g.numpy() for g in grads]
+
+
+@pytest.mark.parametrize("relu", [True, False], ids=["relu", "linear"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES, ids=IDS)
+def test_forward_backward_match_torch(kernel_backend, rng, shape, dtype, relu):
+    kb = kernel_backend
+    lin = kb.family("linear_relu")
+    x, w, b = _inputs(rng, shape, dtype)
+    dy = rng.standard_normal((shape[0], shape[2])).astype(dtype)
+    ref_y, (ref_dx, ref_dw, ref_db) = _torch_reference(x, w, b, relu, dy)
+    tol = tolerance(dtype)
+
+    y = lin.linear_forward(kb.to_native(x), kb.to_native(w), kb.to_native(b), relu)
+    y_np = kb.to_numpy(y)
+    assert y_np.dtype == dtype and y_np.shape == ref_y.shape
+    assert rel_err(y_np, ref_y) <= tol
+    if relu:
+        assert np.all(y_np >= 0)
+
+    dx, dw, db = lin.linear_backward(kb.to_native(dy), kb.to_native(x), kb.to_native(w), y, relu)
+    assert rel_err(kb.to_numpy(dx), ref_dx) <= tol
+    assert rel_err(kb.to_numpy(dw), ref_dw) <= tol
+    assert rel_err(kb.to_numpy(db), ref_db) <= tol
+
+
+def test_no_bias(kernel_backend, rng):
+    kb = kernel_backend
+    lin = kb.family("linear_relu")
+    x, w, _ = _inputs(rng, (5, 7, 3), np.float64)
+    y = kb.to_numpy(lin.linear_forward(kb.to_native(x), kb.to_native(w), None, True))
+    assert rel_err(y, np.maximum(x @ w.T, 0)) <= 1e-12
+
+
+def test_relu_mask_comes_from_y(kernel_backend):
+    """dy is masked where y <= 0, including exact zeros (torch's ReLU gradient at 0 is 0)."""
+    kb = kernel_backend
+    lin = kb.family("linear_relu")
+    x = np.array([[1.0, 0.0], [0.0, 1.0]])
+    w = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 0.0]])
+    y = lin.linear_forward(kb.to_native(x), kb.to_native(w), None, True)
+    np.testing.assert_array_equal(kb.to_numpy(y), [[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    dy = np.full((2, 3), 2.0)
+    dx, dw, db = lin.linear_backward(kb.to_native(dy), kb.to_native(x), kb.to_native(w), y, True)
+    np.testing.assert_array_equal(kb.to_numpy(db), [2.0, 0.0, 0.0])
+    np.testing.assert_array_equal(kb.to_numpy(dw), [[2.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    np.testing.assert_array_equal(kb.to_numpy(dx), [[2.0, 0.0], [0.0, 0.0]])
+
+
+@pytest.mark.parametrize("relu", [True, False], ids=["relu", "linear"])
+def test_finite_differences_float64(kernel_backend, rng, relu):
+    kb = kernel_backend
+    lin = kb.family("linear_relu")
+    x, w, b = _inputs(rng, (4, 5, 3), np.float64, margin=0.05)
+    g = rng.standard_normal((4, 3))
+
+    def loss():
+        y = lin.linear_forward(kb.to_native(x), kb.to_native(w), kb.to_native(b), relu)
+        return float(np.sum(g * kb.to_numpy(y)))
+
+    def numeric(a, eps=1e-6):
+        out = np.zeros_like(a)
+        for i in range(a.size):
+            old = a.flat[i]
+            a.flat[i] = old + eps
+            fp = loss()
+            a.flat[i] = old - eps
+            fm = loss()
+            a.flat[i] = old
+            out.flat[i] = (fp - fm) / (2 * eps)
+        return out
+
+    y = lin.linear_forward(kb.to_native(x), kb.to_native(w), kb.to_native(b), relu)
+    dx, dw, db = lin.linear_backward(kb.to_native(g), kb.to_native(x), kb.to_native(w), y, relu)
+    assert rel_err(kb.to_numpy(dx), numeric(x)) <= 1e-7
+    assert rel_err(kb.to_numpy(dw), numeric(w)) <= 1e-7
+    assert rel_err(kb.to_numpy(db), numeric(b)) <= 1e-7
+
+
+def test_bad_inputs(kernel_backend, rng):
+    kb = kernel_backend
+    lin = kb.family("linear_relu")
+    nat = kb.to_native
+    x, w, b = rng.standard_normal((4, 5)), rng.standard_normal((3, 5)), rng.standard_normal(3)
+    with pytest.raises(ValueError, match=r"\bK\b"):
+        lin.linear_forward(nat(x), nat(w[:, :4].copy()), nat(b), True)
+    with pytest.raises(ValueError, match=r"\bb\b"):
+        lin.linear_forward(nat(x), nat(w), nat(b[:2].copy()), True)
+    with pytest.raises(ValueError, match=r"\bx\b"):
+        lin.linear_forward(nat(x[None]), nat(w), nat(b), True)
+    with pytest.raises(ValueError, match=r"\bw\b"):
+        lin.linear_forward(nat(x), nat(w[0]), nat(b), True)
+    with pytest.raises(TypeError, match=r"dtype"):
+        lin.linear_forward(nat(x.astype(np.float32)), nat(w), nat(b), True)
+    with pytest.raises(TypeError, match=r"\bx\b"):
+        lin.linear_forward(nat(x.astype(np.int64)), nat(w.astype(np.int64)), None, False)
+
+    y = lin.linear_forward(nat(x), nat(w), nat(b), True)
+    dy = rng.standard_normal((4, 3))
+    with pytest.raises(ValueError, match=r"\bdy\b"):
+        lin.linear_backward(nat(dy[:, :2].copy()), nat(x), nat(w), y, True)
+    with pytest.raises(ValueError, match=r"\by\b"):
+        lin.linear_backward(nat(dy), nat(x), nat(w), nat(kb.to_numpy(y)[:2].copy()), True)
+    with pytest.raises(ValueError, match=r"\by\b"):
+        lin.linear_backward(nat(dy), nat(x), nat(w), None, True)
+    with pytest.raises(ValueError, match=r"\bK\b"):
+        lin.linear_backward(nat(dy), nat(x), nat(w[:, :4].copy()), y, True)
+
+
+def test_non_numpy_input_is_a_type_error():
+    lin = pytest.importorskip("kernels.numpy").linear_relu
+    with pytest.raises(TypeError, match=r"\bx\b.*numpy"):
+        lin.linear_forward([[1.0]], np.ones((1, 1)), None, False)

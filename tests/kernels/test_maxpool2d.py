@@ -1,0 +1,201 @@
+"""maxpool2d kernels against torch.nn.functional.max_pool2d (float64 CPU), finite differences, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from .conftest import rel_err, tolerance
+
+F = torch.nn.functional
+
+# (N, C, H, W, kernel, stride, padding): overlapping windows (k3 s1, k3 s2 p1), non-square kernels,
+# stride 3 with a remainder, batch 1, odd sizes.
+CASES = [
+    (2, 3, 8, 8, (2, 2), (2, 2), (0, 0)),
+    (2, 3, 7, 7, (2, 2), (2, 2), (0, 0)),
+    (1, 2, 13, 7, (3, 3), (2, 2), (1, 1)),
+    (2, 1, 7, 13, (3, 2), (1, 2), (1, 1)),
+    (1, 3, 8, 9, (3, 3), (1, 1), (1, 1)),
+    (2, 2, 9, 9, (3, 3), (2, 2), (1, 1)),
+    (1, 1, 7, 7, (1, 3), (1, 3), (0, 1)),
+    (1, 2, 5, 8, (3, 3), (3, 3), (0, 0)),
+    (3, 2, 6, 6, (2, 3), (3, 1), (1, 1)),
+]
+IDS = [
+    f"{c[0]}x{c[1]}x{c[2]}x{c[3]}-k{c[4][0]}{c[4][1]}-s{c[5][0]}{c[5][1]}-p{c[6][0]}{c[6][1]}" for c in CASES
+]
+
+
+def _distinct(rng, shape, dtype):
+    """Distinct values spaced >= 0.01 apart, so argmax is unique and stable under small perturbations."""
+    n = int(np.prod(shape))
+    return (rng.permutation(n).reshape(shape) * 0.01 - n * 0.005).astype(dtype)
+
+
+def _torch_pool(x, kernel, stride, padding, dy=None):
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    yt, it = F.max_pool2d(xt, kernel, stride, padding, return_indices=True)
+    dx = None
+    if dy is not None:
+        (dx,) = torch.autograd.grad(yt, xt, torch.tensor(dy, dtype=torch.float64))
+        dx = dx.numpy()
+    return yt.detach().numpy(), it.numpy(), dx
+
+
+def _compact(flat_idx, W, kernel, stride, padding):
+    """torch's flat per-plane index h*W + w -> the window-relative position r*S + s."""
+    P, Q = flat_idx.shape[2:]
+    h, w = np.divmod(flat_idx, W)
+    r = h - (np.arange(P)[:, None] * stride[0] - padding[0])
+    s = w - (np.arange(Q)[None, :] * stride[1] - padding[1])
+    return r * kernel[1] + s
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_forward_and_backward_match_torch(kernel_backend, rng, case, dtype):
+    kb = kernel_backend
+    pool = kb.family("maxpool2d")
+    N, C, H, W, kernel, stride, padding = case
+    x = _distinct(rng, (N, C, H, W), dtype)
+    ref_y, ref_idx, _ = _torch_pool(x, kernel, stride, padding)
+    dy = rng.standard_normal(ref_y.shape).astype(dtype)
+    _, _, ref_dx = _torch_pool(x, kernel, stride, padding, dy)
+
+    y, argmax = pool.maxpool2d_forward(kb.to_native(x), kernel, stride, padding)
+    y_np, am_np = kb.to_numpy(y), kb.to_numpy(argmax)
+    assert y_np.dtype == dtype and y_np.shape == ref_y.shape
+    np.testing.assert_array_equal(y_np, ref_y)  # max is exact
+    np.testing.assert_array_equal(am_np, _compact(ref_idx, W, kernel, stride, padding))
+
+    dx = kb.to_numpy(pool.maxpool2d_backward(kb.to_native(dy), argmax, x.shape, kernel, stride, padding))
+    assert dx.dtype == dtype and dx.shape == x.shape
+    assert rel_err(dx, ref_dx) <= tolerance(dtype)
+
+
+@pytest.mark.parametrize(
+    "kernel, expected",
+    [((2, 2), np.int8), ((3, 3), np.int8), ((11, 11), np.int8), ((12, 12), np.int16), ((182, 181), np.int32)],
+)
+def test_argmax_dtype_is_the_smallest_that_fits(kernel_backend, kernel, expected):
+    kb = kernel_backend
+    pool = kb.family("maxpool2d")
+    x = np.zeros((1, 1, kernel[0], kernel[1]), dtype=np.float32)
+    x[0, 0, -1, -1] = 1.0  # winner at the last window position R*S - 1
+    y, argmax = pool.maxpool2d_forward(kb.to_native(x), kernel, kernel, (0, 0))
+    am = kb.to_numpy(argmax)
+    assert am.dtype == expected
+    assert am.shape == (1, 1, 1, 1) and am[0, 0, 0, 0] == kernel[0] * kernel[1] - 1
+    assert kb.to_numpy(y)[0, 0, 0, 0] == 1.0
+
+
+def test_ties_resolve_to_first_maximum(kernel_backend):
+    kb = kernel_backend
+    pool = kb.family("maxpool2d")
+    x = np.zeros((1, 1, 2, 4), dtype=np.float32)
+    x[0, 0] = [[0.0, 5.0, 5.0, 1.0], [5.0, 2.0, 1.0, 1.0]]  # window 0: 5 at positions 1 and 2
+    _, argmax = pool.maxpool2d_forward(kb.to_native(x), (2, 2), (2, 2), (0, 0))
+    np.testing.assert_array_equal(kb.to_numpy(argmax)[0, 0, 0], [1, 0])
+
+    # constant input: the first *real* element wins, padding never does; torch agrees
+    c = np.full((2, 3, 7, 7), 0.5)
+    geometries = [((3, 3), (2, 2), (1, 1)), ((3, 3), (1, 1), (1, 1)), ((2, 2), (2, 2), (0, 0))]
+    for kernel, stride, padding in geometries:
+        _, ref_idx, _ = _torch_pool(c, kernel, stride, padding)
+        y, argmax = pool.maxpool2d_forward(kb.to_native(c), kernel, stride, padding)
+        np.testing.assert_array_equal(kb.to_numpy(argmax), _compact(ref_idx, 7, kernel, stride, padding))
+        assert np.all(kb.to_numpy(y) == 0.5)
+
+
+def test_padding_never_wins_even_against_minus_inf(kernel_backend):
+    kb = kernel_backend
+    pool = kb.family("maxpool2d")
+    x = np.full((1, 2, 5, 5), -np.inf)
+    _, ref_idx, ref_dx = _torch_pool(x, 3, 2, 1, np.ones((1, 2, 3, 3)))
+    _, argmax = pool.maxpool2d_forward(kb.to_native(x), (3, 3), (2, 2), (1, 1))
+    np.testing.assert_array_equal(kb.to_numpy(argmax), _compact(ref_idx, 5, (3, 3), (2, 2), (1, 1)))
+    dx = pool.maxpool2d_backward(kb.to_native(np.ones((1, 2, 3, 3))), argmax, x.shape, 3, 2, 1)
+    np.testing.assert_array_equal(kb.to_numpy(dx), ref_dx)
+
+
+def test_overlapping_windows_accumulate(kernel_backend):
+    """k3 s1 p1 on a single peak: the peak wins all 9 windows covering it and collects 9 gradients."""
+    kb = kernel_backend
+    pool = kb.family("maxpool2d")
+    x = -np.arange(25, dtype=np.float64).reshape(1, 1, 5, 5)
+    x[0, 0, 2, 2] = 100.0
+    y, argmax = pool.maxpool2d_forward(kb.to_native(x), (3, 3), (1, 1), (1, 1))
+    dx = kb.to_numpy(pool.maxpool2d_backward(kb.to_native(np.ones((1, 1, 5, 5))), argmax, x.shape, 3, 1, 1))
+    assert dx[0, 0, 2, 2] == 9.0
+    assert dx.sum() == 25.0
+    _, _, ref_dx = _torch_pool(x, 3, 1, 1, np.ones((1, 1, 5, 5)))
+    np.testing.assert_array_equal(dx, ref_dx)
+
+
+@pytest.mark.parametrize("case", [CASES[2], CASES[5], CASES[8]], ids=[IDS[2], IDS[5], IDS[8]])
+def test_finite_differences_float64(kernel_backend, rng, case):
+    kb = kernel_backend
+    pool = kb.family("maxpool2d")
+    N, C, H, W, kernel, stride, padding = case
+    x = _distinct(rng, (N, C, H, W), np.float64)
+    y, argmax = pool.maxpool2d_forward(kb.to_native(x), kernel, stride, padding)
+    g = rng.standard_normal(kb.to_numpy(y).shape)
+
+    def loss(a):
+        y = pool.maxpool2d_forward(kb.to_native(a), kernel, stride, padding)[0]
+        return float(np.sum(g * kb.to_numpy(y)))
+
+    eps = 1e-4  # values are 0.01 apart: the argmax cannot change
+    num = np.zeros_like(x)
+    for i in range(x.size):
+        d = np.zeros(x.size)
+        d[i] = eps
+        d = d.reshape(x.shape)
+        num.reshape(-1)[i] = (loss(x + d) - loss(x - d)) / (2 * eps)
+    dx = kb.to_numpy(pool.maxpool2d_backward(kb.to_native(g), argmax, x.shape, kernel, stride, padding))
+    assert rel_err(dx, num) <= 1e-8
+
+
+def test_bad_inputs(kernel_backend, rng):
+    kb = kernel_backend
+    pool = kb.family("maxpool2d")
+    nat = kb.to_native
+    x = rng.standard_normal((2, 3, 6, 6))
+    with pytest.raises(ValueError, match=r"padding"):
+        pool.maxpool2d_forward(nat(x), (3, 3), (1, 1), (2, 1))  # padding > kernel // 2
+    with pytest.raises(ValueError, match=r"padding"):
+        pool.maxpool2d_forward(nat(x), (2, 2), (2, 2), (0, 2))
+    with pytest.raises(ValueError, match=r"kernel"):
+        pool.maxpool2d_forward(nat(x), (9, 2), (1, 1), (1, 1))  # larger than the padded input
+    with pytest.raises(ValueError, match=r"\bx\b"):
+        pool.maxpool2d_forward(nat(x[0]), (2, 2), (2, 2), (0, 0))
+    with pytest.raises(ValueError, match=r"stride"):
+        pool.maxpool2d_forward(nat(x), (2, 2), (0, 2), (0, 0))
+    with pytest.raises(TypeError, match=r"\bx\b"):
+        pool.maxpool2d_forward(nat(x.astype(np.int64)), (2, 2), (2, 2), (0, 0))
+
+    y, argmax = pool.maxpool2d_forward(nat(x), (2, 2), (2, 2), (0, 0))
+    dy = kb.to_numpy(y)
+    with pytest.raises(ValueError, match=r"\bdy\b"):
+        pool.maxpool2d_backward(nat(dy[:, :, :2].copy()), argmax, x.shape, 2, 2, 0)
+    with pytest.raises(ValueError, match=r"argmax"):
+        pool.maxpool2d_backward(nat(dy), nat(kb.to_numpy(argmax)[:1].copy()), x.shape, 2, 2, 0)
+    with pytest.raises(ValueError, match=r"\bdy\b"):
+        pool.maxpool2d_backward(nat(dy), argmax, (2, 3, 8, 8), 2, 2, 0)
+    with pytest.raises(ValueError, match=r"padding"):
+        pool.maxpool2d_backward(nat(dy), argmax, x.shape, 2, 2, 2)
+
+
+def test_numpy_specific_bad_inputs():
+    pool = pytest.importorskip("kernels.numpy").maxpool2d
+    with pytest.raises(TypeError, match=r"\bx\b.*numpy"):
+        pool.maxpool2d_forward([[[[1.0]]]], 1, 1, 0)
+    y, argmax = pool.maxpool2d_forward(np.ones((1, 1, 4, 4)), 2, 2, 0)
+    with pytest.raises(TypeError, match=r"argmax"):
+        pool.maxpool2d_backward(y, argmax.astype(np.float64), (1, 1, 4, 4), 2, 2, 0)
+    with pytest.raises(ValueError, match=r"argmax"):
+        pool.maxpool2d_backward(y, argmax + 4, (1, 1, 4, 4), 2, 2, 0)
+    with pytest.raises(ValueError, match=r"argmax"):
+        pool.maxpool2d_backward(y, argmax - 1, (1, 1, 4, 4), 2, 2, 0)

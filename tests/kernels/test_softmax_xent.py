@@ -1,0 +1,166 @@
+"""Fused softmax + cross-entropy against torch.nn.functional.cross_entropy (float64 CPU)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from .conftest import rel_err, tolerance
+
+F = torch.nn.functional
+
+SHAPES = [(1, 2), (7, 13), (64, 10), (3, 1000), (5, 3)]  # (M, V)
+IDS = [f"M{m}V{v}" for m, v in SHAPES]
+
+
+def _torch_reference(logits, target, ignore_index=-100):
+    lt = torch.tensor(logits, dtype=torch.float64, requires_grad=True)
+    loss = F.cross_entropy(lt, torch.tensor(target), ignore_index=ignore_index)
+    (grad,) = torch.autograd.grad(loss, lt)
+    return loss.detach().numpy(), grad.numpy()
+
+
+def _run(kb, logits, target, **kw):
+    sx = kb.family("softmax_xent")
+    loss, dlogits = sx.softmax_cross_entropy_forward(kb.to_native(logits), kb.to_native(target), **kw)
+    return kb.to_numpy(loss), kb.to_numpy(dlogits)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES, ids=IDS)
+def test_matches_torch(kernel_backend, rng, shape, dtype):
+    M, V = shape
+    logits = (3 * rng.standard_normal((M, V))).astype(dtype)
+    target = rng.integers(0, V, M).astype(np.int64)
+    ref_loss, ref_grad = _torch_reference(logits, target)
+    loss, dlogits = _run(kernel_backend, logits, target)
+    assert loss.shape == () and loss.dtype == dtype
+    assert dlogits.shape == (M, V) and dlogits.dtype == dtype
+    assert rel_err(loss, ref_loss) <= tolerance(dtype)
+    assert rel_err(dlogits, ref_grad) <= tolerance(dtype)
+
+
+@pytest.mark.parametrize("ignore_index", [-100, 2])
+def test_ignored_rows_have_zero_grad_and_leave_the_mean(kernel_backend, rng, ignore_index):
+    M, V = 9, 5
+    logits = rng.standard_normal((M, V))
+    target = rng.integers(0, V, M).astype(np.int64)
+    ignored = np.array([0, 3, 4, 8])
+    target[ignored] = ignore_index
+    target[[1, 2]] = [(ignore_index + 1) % V, (ignore_index + 2) % V]  # at least two valid rows
+    ref_loss, ref_grad = _torch_reference(logits, target, ignore_index)
+    loss, dlogits = _run(kernel_backend, logits, target, ignore_index=ignore_index)
+    assert rel_err(loss, ref_loss) <= 1e-12
+    assert rel_err(dlogits, ref_grad) <= 1e-12
+    valid = target != ignore_index
+    assert np.all(dlogits[~valid] == 0)
+    # the mean is over valid rows only: each valid row's gradient sums to 0 and has -(1 - p)/n at the target
+    expected_loss = np.mean(
+        [np.log(np.exp(logits[m]).sum()) - logits[m, target[m]] for m in np.flatnonzero(valid)]
+    )
+    assert abs(float(loss) - expected_loss) <= 1e-12 * abs(expected_loss)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_extreme_logits_are_finite_and_exact(kernel_backend, rng, dtype):
+    M, V = 6, 7
+    logits = np.where(rng.random((M, V)) < 0.5, -1e4, 1e4).astype(dtype)
+    logits[:, 0] = 1e4
+    logits[[1, 3], [1, 3]] = -1e4  # these targets sit 2e4 below their row's max
+    logits += rng.standard_normal((M, V)).astype(dtype)
+    target = np.array([0, 1, 2, 3, 4, 5], dtype=np.int64)
+    ref_loss, ref_grad = _torch_reference(logits, target)
+    loss, dlogits = _run(kernel_backend, logits, target)
+    assert np.isfinite(loss) and np.all(np.isfinite(dlogits))
+    assert ref_loss > 1e3
+    assert rel_err(loss, ref_loss) <= tolerance(dtype)
+    assert rel_err(dlogits, ref_grad) <= tolerance(dtype)
+
+
+def test_confident_predictions_keep_float32_precision(kernel_backend):
+    """loss = log(1 + e^-10) ~ 4.5e-5: a float32 log(sum) - z_t would cancel (torch float32: 2.5e-4 off)."""
+    logits = np.array([[0.0, -10.0], [3.0, -9.5], [-2.0, 11.0]], dtype=np.float32)
+    target = np.array([0, 0, 1], dtype=np.int64)
+    ref_loss, ref_grad = _torch_reference(logits, target)
+    loss, dlogits = _run(kernel_backend, logits, target)
+    assert rel_err(loss, ref_loss) <= 1e-5
+    assert rel_err(dlogits, ref_grad) <= 1e-5
+
+
+def test_single_class_gives_zero_loss_and_grad(kernel_backend, rng):
+    logits = rng.standard_normal((4, 1))
+    loss, dlogits = _run(kernel_backend, logits, np.zeros(4, dtype=np.int64))
+    ref_loss, ref_grad = _torch_reference(logits, np.zeros(4, dtype=np.int64))
+    assert float(loss) == 0.0 == float(ref_loss)
+    assert dlogits.shape == (4, 1)
+    np.testing.assert_array_equal(dlogits, 0.0)
+    np.testing.assert_array_equal(ref_grad, 0.0)
+
+
+def test_all_rows_ignored_gives_nan_loss_and_zero_grad(kernel_backend, rng):
+    logits = rng.standard_normal((3, 4)).astype(np.float32)
+    target = np.full(3, -100, dtype=np.int64)
+    ref_loss, _ = _torch_reference(logits, target)
+    loss, dlogits = _run(kernel_backend, logits, target)
+    assert np.isnan(ref_loss) and np.isnan(loss)
+    assert loss.dtype == np.float32
+    np.testing.assert_array_equal(dlogits, 0.0)
+
+
+def test_backward_scales_by_the_upstream_gradient(kernel_backend, rng):
+    kb = kernel_backend
+    sx = kb.family("softmax_xent")
+    logits = rng.standard_normal((5, 4))
+    target = rng.integers(0, 4, 5).astype(np.int64)
+    _, dlogits = sx.softmax_cross_entropy_forward(kb.to_native(logits), kb.to_native(target))
+    base = kb.to_numpy(dlogits)
+    for g in (2.5, np.float64(-0.5), np.array(3.0)):
+        out = kb.to_numpy(sx.softmax_cross_entropy_backward(dlogits, g))
+        assert rel_err(out, base * float(g)) <= 1e-15
+
+
+def test_finite_differences_float64(kernel_backend, rng):
+    M, V = 4, 6
+    logits = rng.standard_normal((M, V))
+    target = np.array([1, -100, 5, 0], dtype=np.int64)
+    _, dlogits = _run(kernel_backend, logits, target)
+    eps, num = 1e-6, np.zeros_like(logits)
+    for i in range(logits.size):
+        old = logits.flat[i]
+        logits.flat[i] = old + eps
+        lp = float(_run(kernel_backend, logits, target)[0])
+        logits.flat[i] = old - eps
+        lm = float(_run(kernel_backend, logits, target)[0])
+        logits.flat[i] = old
+        num.flat[i] = (lp - lm) / (2 * eps)
+    assert rel_err(dlogits, num) <= 1e-7
+
+
+def test_bad_inputs(kernel_backend, rng):
+    kb = kernel_backend
+    sx = kb.family("softmax_xent")
+    nat = kb.to_native
+    logits = rng.standard_normal((4, 5))
+    with pytest.raises(TypeError, match=r"target.*float32|float32.*target"):
+        sx.softmax_cross_entropy_forward(nat(logits), nat(np.zeros(4, dtype=np.float32)))
+    with pytest.raises(ValueError, match=r"target"):
+        sx.softmax_cross_entropy_forward(nat(logits), nat(np.zeros(3, dtype=np.int64)))
+    with pytest.raises(ValueError, match=r"target"):
+        sx.softmax_cross_entropy_forward(nat(logits), nat(np.zeros((4, 1), dtype=np.int64)))
+    with pytest.raises(ValueError, match=r"\b7\b.*\b5\b"):
+        sx.softmax_cross_entropy_forward(nat(logits), nat(np.array([0, 1, 7, 2], dtype=np.int64)))
+    with pytest.raises(ValueError, match=r"-3\b.*\b5\b"):
+        sx.softmax_cross_entropy_forward(nat(logits), nat(np.array([0, -3, 1, 2], dtype=np.int64)))
+    with pytest.raises(ValueError, match=r"logits"):
+        sx.softmax_cross_entropy_forward(nat(logits[0]), nat(np.zeros(5, dtype=np.int64)))
+    with pytest.raises(TypeError, match=r"logits"):
+        sx.softmax_cross_entropy_forward(nat(logits.astype(np.int64)), nat(np.zeros(4, dtype=np.int64)))
+
+
+def test_numpy_specific_bad_inputs():
+    sx = pytest.importorskip("kernels.numpy").softmax_xent
+    with pytest.raises(TypeError, match=r"target.*numpy"):
+        sx.softmax_cross_entropy_forward(np.zeros((2, 3)), [0, 1])
+    with pytest.raises(ValueError, match=r"grad_loss"):
+        sx.softmax_cross_entropy_backward(np.zeros((2, 3)), np.ones(2))
