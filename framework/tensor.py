@@ -22,6 +22,7 @@ from .backend import Backend, get_backend
 from .dtypes import DType, as_dtype
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
+_DTYPE_OF_NATIVE: dict[Any, DType] = {}
 
 
 def _normalize_shape(shape: tuple) -> tuple[int, ...]:
@@ -87,7 +88,13 @@ class Tensor:
 
     @property
     def dtype(self) -> DType:
-        return as_dtype(self.backend.dtype_name(self.data))
+        # Cached per native dtype object: every F op checks dtypes, and numpy's dtype.name is slow.
+        native = self.data.dtype
+        try:
+            return _DTYPE_OF_NATIVE[native]
+        except KeyError:
+            name = _DTYPE_OF_NATIVE[native] = as_dtype(self.backend.dtype_name(self.data))
+            return name
 
     @property
     def device(self) -> str:
@@ -228,7 +235,7 @@ class Tensor:
         backward(self, gradient, retain_graph=retain_graph)
 
     def _accumulate_grad(self, grad: Any) -> None:
-        if self.backend.dtype_name(grad) != self.backend.dtype_name(self.data):
+        if grad.dtype != self.data.dtype:
             grad = self.backend.xp.astype(grad, self.data.dtype)
         if self.grad is None:
             # Copy: the engine may hand the same array to several leaves, and optimizers update in place.

@@ -60,21 +60,30 @@ class Adam(Optimizer):
                 param = param * (1 - lr * wd)
             else:
                 g = g + wd * param
+        # The moments are updated in place (in-place operators are part of the array API, so this
+        # works on every backend); state_dict() hands out copies, so saved snapshots never change.
         m = state["exp_avg"].data
-        m = m + (1 - beta1) * (g - m)  # torch's lerp_(g, 1 - beta1)
-        v = state["exp_avg_sq"].data * beta2 + (1 - beta2) * (g * g)
+        m += (1 - beta1) * (g - m)  # torch's lerp_(g, 1 - beta1)
+        v = state["exp_avg_sq"].data
+        v *= beta2
+        v += (1 - beta2) * (g * g)
         bias_correction1 = 1 - beta1**step
         bias_correction2_sqrt = math.sqrt(1 - beta2**step)
         if group["amsgrad"]:
             v_max = xp.maximum(state["max_exp_avg_sq"].data, v)
             state["max_exp_avg_sq"] = wrap(v_max, p)
-            denom = xp.sqrt(v_max) / bias_correction2_sqrt + eps
+            denom = xp.sqrt(v_max)
         else:
-            denom = xp.sqrt(v) / bias_correction2_sqrt + eps
-        p.data = param - (lr / bias_correction1) * (m / denom)
+            denom = xp.sqrt(v)
+        denom /= bias_correction2_sqrt
+        denom += eps
+        update = m / denom
+        update *= lr / bias_correction1
+        if param is p.data:
+            param -= update
+        else:
+            p.data = param - update
         state["step"] = step
-        state["exp_avg"] = wrap(m, p)
-        state["exp_avg_sq"] = wrap(v, p)
 
 
 class AdamW(Adam):

@@ -169,7 +169,8 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p in self.state:
-                    state[index[id(p)]] = {k: v.detach() if isinstance(v, Tensor) else v
+                    # Copies: the optimizers update their state arrays in place.
+                    state[index[id(p)]] = {k: v.detach().clone() if isinstance(v, Tensor) else v
                                            for k, v in self.state[p].items()}
         return {"state": state, "param_groups": groups}
 
