@@ -17,7 +17,6 @@ The loader runs lazily, the first time the device is asked for, so a missing opt
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -201,6 +200,3 @@ def _load_cpu() -> Backend:
 
 
 register_backend("cpu", _load_cpu)
-
-if os.environ.get("KERNELGRAD_DEFAULT_DEVICE"):
-    _default_device = os.environ["KERNELGRAD_DEFAULT_DEVICE"]
