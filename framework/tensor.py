@@ -530,6 +530,16 @@ class Tensor:
             yield self[i]
 
 
+def host_copy(value: Any) -> np.ndarray:
+    """A fresh host numpy array from a Tensor, a numpy array, a torch tensor or anything with ``__array__``
+    (how state dicts from kernelgrad, numpy or PyTorch are loaded without aliasing the caller's arrays)."""
+    if isinstance(value, Tensor):
+        return value.numpy().copy()
+    if hasattr(value, "detach"):  # a torch tensor (one that requires grad refuses __array__)
+        value = value.detach().cpu().numpy()
+    return np.array(value, copy=True)
+
+
 def _rebuild_tensor(cls: type, array: np.ndarray, dtype: str, device: str, requires_grad: bool) -> Tensor:
     obj = cls.__new__(cls)
     Tensor.__init__(obj, array, dtype=dtype, device=device, requires_grad=requires_grad)

@@ -24,7 +24,7 @@ import numpy as np
 from ..autograd import no_grad
 from ..backend import Backend, get_backend
 from ..dtypes import DType, as_dtype
-from ..tensor import Tensor
+from ..tensor import Tensor, host_copy
 from .parameter import Parameter
 
 __all__ = ["Module", "IncompatibleKeys"]
@@ -44,15 +44,6 @@ def _walk_container(prefix: str, value: Any) -> Iterator[tuple[str, Module | Par
     elif isinstance(value, list | tuple):
         for i, item in enumerate(value):
             yield from _walk_container(f"{prefix}.{i}", item)
-
-
-def _host_copy(value: Any) -> np.ndarray:
-    """A fresh host array from a Tensor, a numpy array, a torch tensor or anything with ``__array__``."""
-    if isinstance(value, Tensor):
-        return np.array(value.numpy(), copy=True)  # np.array(tensor) would alias (Tensor.__array__ ignores copy)
-    if hasattr(value, "detach"):  # a torch tensor (one that requires grad refuses __array__)
-        value = value.detach().cpu().numpy()
-    return np.array(value, copy=True)
 
 
 def _addindent(text: str, spaces: int) -> str:
@@ -343,7 +334,7 @@ class Module:
         for key, target in own.items():
             if key not in state_dict:
                 continue
-            array = _host_copy(state_dict[key])
+            array = host_copy(state_dict[key])
             if tuple(array.shape) != target.shape:
                 errors.append(f'size mismatch for "{key}": copying a param with shape {tuple(array.shape)} from '
                               f"checkpoint, the shape in current model is {target.shape}.")

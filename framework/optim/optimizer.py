@@ -19,17 +19,9 @@ from typing import Any
 import numpy as np
 
 from ..autograd import enable_grad, no_grad
-from ..tensor import Tensor
+from ..tensor import Tensor, host_copy
 
 __all__ = ["Optimizer"]
-
-
-def _host_copy(value: Any) -> np.ndarray:
-    if isinstance(value, Tensor):
-        return np.array(value.numpy(), copy=True)  # np.array(tensor) would alias (Tensor.__array__ ignores copy)
-    if hasattr(value, "detach"):  # a torch tensor (one that requires grad refuses __array__)
-        value = value.detach().cpu().numpy()
-    return np.array(value, copy=True)
 
 
 def check_non_negative(value: Any, name: str) -> None:
@@ -215,7 +207,7 @@ def _state_value(name: str, value: Any, p: Tensor) -> Any:
         return value
     if name == "step":  # PyTorch keeps it as a float32 scalar tensor
         return int(float(value))
-    array = _host_copy(value)
+    array = host_copy(value)
     dtype = str(p.dtype) if array.dtype.kind == "f" else array.dtype.name
     return Tensor._wrap(p.backend.from_numpy(array, dtype), p.backend)
 
