@@ -200,3 +200,51 @@ def _load_cpu() -> Backend:
 
 
 register_backend("cpu", _load_cpu)
+
+
+def _load_triton() -> Backend:
+    """torch tensors as storage; CUDA, or the CPU under Triton's interpreter (``TRITON_INTERPRET=1``)."""
+    import torch
+    from array_api_compat import torch as xp
+
+    import kernels.triton as triton_kernels  # raises ImportError without triton, or without a GPU
+    from kernels.triton._common import expected_device_type
+
+    for family in triton_kernels.FAMILIES:  # the device exists only when all five families load
+        getattr(triton_kernels, family)
+
+    device = torch.device(expected_device_type())
+
+    def from_numpy(array: np.ndarray, dtype: str) -> torch.Tensor:
+        host = np.asarray(array, order="C")  # not ascontiguousarray: it turns 0-d into 1-d
+        if dtype == "bfloat16":  # numpy has no bfloat16: go through float32
+            return torch.from_numpy(host.astype(np.float32)).to(device=device, dtype=torch.bfloat16)
+        return torch.from_numpy(host.astype(dtype, copy=False)).to(device)
+
+    def to_numpy(t: torch.Tensor) -> np.ndarray:
+        t = t.detach()
+        if t.dtype == torch.bfloat16:
+            t = t.float()
+        return t.cpu().numpy()
+
+    def index_add(dst: torch.Tensor, index: Any, src: torch.Tensor) -> None:
+        # Any index (slices, ints, tensors, repeats) becomes flat positions, which index_add_ accumulates.
+        flat = torch.arange(dst.numel(), device=dst.device).reshape(dst.shape)[index]
+        dst.view(-1).index_add_(0, flat.reshape(-1), src.reshape(-1).to(dst.dtype))
+
+    return Backend(
+        name="triton",
+        xp=xp,
+        kernels=triton_kernels,
+        from_numpy=from_numpy,
+        to_numpy=to_numpy,
+        dtype_name=lambda t: str(t.dtype).removeprefix("torch."),
+        native_dtype=lambda name: getattr(torch, name),
+        index_add=index_add,
+        ascontiguous=lambda t: t.contiguous(),
+        dtypes=frozenset(DTYPE_NAMES),
+        is_gpu=device.type == "cuda",
+    )
+
+
+register_backend("triton", _load_triton)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
+import os
+
 import torch
 
-import framework as fw
-from framework.backend import unavailable_devices
+# Without a GPU, Triton kernels run under its CPU interpreter; it must be chosen before any kernel is
+# compiled, i.e. before the first test imports kernels.triton.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import framework as fw  # noqa: E402
+from framework.backend import unavailable_devices  # noqa: E402
 
 #: Every device the framework-level tests run on; absent ones skip with the reason.
 DEVICES = ["cpu", "triton", "cupy"]

@@ -116,9 +116,11 @@ def test_max_pool2d_unbatched(device, rng):
 @pytest.mark.parametrize("xshape", [(5, 7), (1, 3), (2, 3, 7), (7,)])
 def test_linear_and_fused_linear_relu(device, rng, fn, tfn, xshape):
     K = xshape[-1]
-    x, tx = pair(rng.standard_normal(xshape), device)
-    w, tw = pair(rng.standard_normal((4, K)), device)
-    b, tb = pair(rng.standard_normal(4), device)
+    xv, wv, bv = rng.standard_normal(xshape), rng.standard_normal((4, K)), rng.standard_normal(4)
+    bv[0] += max(0.0, -(xv @ wv[0] + bv[0]).min()) + 1.0  # output 0 stays positive: ReLU never zeroes it all
+    x, tx = pair(xv, device)
+    w, tw = pair(wv, device)
+    b, tb = pair(bv, device)
     out, ref = fn(x, w, b), tfn(tx, tw, tb)
     assert rel_err(out, ref) < TOL
     _backward_both(out, ref, rng)
@@ -126,8 +128,10 @@ def test_linear_and_fused_linear_relu(device, rng, fn, tfn, xshape):
 
 
 def test_linear_without_bias(device, rng):
-    x, tx = pair(rng.standard_normal((3, 5)), device)
-    w, tw = pair(rng.standard_normal((2, 5)), device)
+    xv, wv = rng.standard_normal((3, 5)), rng.standard_normal((2, 5))
+    xv[:, 0], wv[0] = np.abs(xv[:, 0]) + 1, np.eye(5)[0]  # output 0 is positive: ReLU never zeroes it all
+    x, tx = pair(xv, device)
+    w, tw = pair(wv, device)
     out, ref = F.linear_relu(x, w), TF.relu(TF.linear(tx, tw))
     assert rel_err(out, ref) < TOL
     _backward_both(out, ref, rng)
