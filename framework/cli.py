@@ -1,4 +1,4 @@
-"""The ``kernelgrad`` command line: ``kernelgrad train cnn`` and ``kernelgrad devices``.
+"""The ``kernelgrad`` command line: ``kernelgrad train cnn``, ``kernelgrad devices`` and ``kernelgrad bench``.
 
 ``train cnn`` trains :class:`~framework.models.DigitsCNN` with Adam and writes a run folder with the
 checkpoint, learning curves, the test confusion matrix and ``metrics.json``. The data split is fixed
@@ -55,6 +55,22 @@ def _build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("devices", help="list devices and whether they work here",
                         description="List registered devices, their availability and what 'cuda' resolves to.")
+
+    # The options mirror benchmarks/kernels.py's build_parser; they are spelled out here so that parsing
+    # (and --help) does not import torch or the benchmarks package.
+    bench = commands.add_parser("bench", help="benchmark the GPU kernels against PyTorch (run from the repository)",
+                                description="Time every kernel family, forward and forward+backward, for each GPU "
+                                            "kernel backend against PyTorch eager; print a table and write JSON.")
+    bench.add_argument("--family", action="append", default=None,
+                       choices=["conv2d", "maxpool2d", "linear_relu", "softmax_xent", "dropout"],
+                       help="benchmark only this family (repeatable; default: all five)")
+    bench.add_argument("--backends", default="triton,cupy",
+                       help="comma-separated kernel backends (default triton,cupy; "
+                            "one that fails to import is skipped)")
+    bench.add_argument("--quick", action="store_true", help="one shape per family instead of the full suite")
+    bench.add_argument("--out", default=None, help="JSON path (default benchmarks/results/kernels-<gpu>-<date>.json)")
+    bench.add_argument("--allow-cpu", action="store_true",
+                       help="without a GPU, run a tiny smoke suite on the CPU (tests the harness; not a benchmark)")
     return parser
 
 
@@ -65,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         argv: arguments without the program name (None: ``sys.argv[1:]``).
 
     Returns:
-        the exit status (0).
+        the exit status (0; ``bench`` returns 2 when there is no GPU and no ``--allow-cpu``).
 
     Raises:
         SystemExit: code 2 for a usage error, an unknown or unavailable device, or unusable data.
@@ -74,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "devices":
         return _devices()
+    if args.command == "bench":
+        return _bench(args)
     return _train_cnn(args.parser, args)
 
 
@@ -97,6 +115,23 @@ def _devices() -> int:
         print(f"{'cuda':<{width}}  -> unavailable (no GPU backend works here)")
     print(f"best device: {backend.best_device()}")
     return 0
+
+
+# -------------------------------------------------------------------------------------------- bench
+
+
+def _bench(args: argparse.Namespace) -> int:
+    try:
+        # Imported here: benchmarks/ is part of the repository, not of the installed package.
+        from benchmarks import kernels as kernel_bench
+    except ImportError as exc:
+        print(f"kernelgrad bench: cannot import the benchmarks package ({exc}). The benchmarks live in the "
+              "repository, not in the installed package: run this from the repository root "
+              "(or `python -m benchmarks.kernels` there).", file=sys.stderr)
+        return 2
+    backends = [name.strip() for name in args.backends.split(",") if name.strip()]
+    return kernel_bench.run_bench(families=args.family, backends=backends, quick=args.quick, out=args.out,
+                                  allow_cpu=args.allow_cpu)
 
 
 # -------------------------------------------------------------------------------------------- train

@@ -96,8 +96,10 @@ class Pow(Function):
         a, b, out = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
         ga = grad * b * a ** (b - 1) if need_a else None
-        log_a = math.log(a) if isinstance(a, int | float) else ctx.xp.log(a)  # a Python base in 2.0 ** t
-        gb = grad * out * log_a if need_b else None
+        gb = None
+        if need_b:
+            log_a = math.log(a) if isinstance(a, int | float) else ctx.xp.log(a)  # a Python base in 2.0 ** t
+            gb = grad * out * log_a
         return ga, gb
 
 

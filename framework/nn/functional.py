@@ -57,6 +57,11 @@ def _pair(value: Any, name: str, minimum: int = 0) -> tuple[int, int]:
     return pair
 
 
+def _contiguous(ctx, *arrays: Any) -> tuple:
+    """The kernel contract takes C-contiguous arrays; views from slicing or permuting are copied here."""
+    return tuple(None if a is None else ctx.backend.ascontiguous(a) for a in arrays)
+
+
 def _check_tensor(value: Any, name: str, ndims: tuple[int, ...] | None = None) -> None:
     if not isinstance(value, Tensor):
         raise TypeError(f"{name} must be a Tensor, got {type(value).__name__}")
@@ -169,6 +174,7 @@ class _Conv2d(Function):
     @staticmethod
     def forward(ctx, x, w, b, stride, padding):
         kern = ctx.backend.kernels.conv2d
+        x, w, b = _contiguous(ctx, x, w, b)  # group slices and permuted views are not C-contiguous
         ctx.save_for_backward(x, w)
         ctx.stride, ctx.padding = stride, padding
         return kern.conv2d_forward(x, w, b, stride, padding)
@@ -191,6 +197,7 @@ class _ConvTranspose2d(Function):
     @staticmethod
     def forward(ctx, x, w, b, stride, padding, output_shape):
         kern = ctx.backend.kernels.conv2d
+        x, w, b = _contiguous(ctx, x, w, b)
         ctx.save_for_backward(x, w)
         ctx.stride, ctx.padding = stride, padding
         y = kern.conv2d_backward_input(x, w, output_shape, stride, padding)
@@ -410,6 +417,7 @@ def _full_like_slab(t: Tensor, axis: int, size: int, value: float) -> Tensor:
 class _MaxPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, want_argmax):
+        (x,) = _contiguous(ctx, x)
         y, argmax = ctx.backend.kernels.maxpool2d.maxpool2d_forward(x, kernel, stride, padding)
         if want_argmax is not None:  # a list that receives the argmax, for return_indices=True
             want_argmax.append(argmax)
@@ -472,6 +480,7 @@ def _flat_pool_indices(out: Tensor, argmax: Any, shape, kernel, stride, padding)
 class _Linear(Function):
     @staticmethod
     def forward(ctx, x, w, b, relu):
+        x, w, b = _contiguous(ctx, x, w, b)
         y = ctx.backend.kernels.linear_relu.linear_forward(x, w, b, relu)
         ctx.save_for_backward(x, w, y if relu else None)
         ctx.relu = relu
@@ -522,6 +531,7 @@ class _SoftmaxCrossEntropy(Function):
     @staticmethod
     def forward(ctx, logits, target, ignore_index):
         kern = ctx.backend.kernels.softmax_xent
+        logits, target = _contiguous(ctx, logits, target)
         loss, ctx.dlogits = kern.softmax_cross_entropy_forward(logits, target, ignore_index)
         return loss
 
@@ -724,6 +734,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 class _Dropout(Function):
     @staticmethod
     def forward(ctx, x, p, seed, offset):
+        (x,) = _contiguous(ctx, x)
         ctx.p, ctx.seed, ctx.offset = p, seed, offset
         return ctx.backend.kernels.dropout.dropout_forward(x, p, seed, offset)
 

@@ -199,3 +199,57 @@ def test_numpy_specific_bad_inputs():
         pool.maxpool2d_backward(y, argmax + 4, (1, 1, 4, 4), 2, 2, 0)
     with pytest.raises(ValueError, match=r"argmax"):
         pool.maxpool2d_backward(y, argmax - 1, (1, 1, 4, 4), 2, 2, 0)
+
+
+# ---------------------------------------------------------------- triton-specific details
+
+
+def _triton_pool():
+    triton_kernels = pytest.importorskip("kernels.triton", reason="needs a CUDA GPU or TRITON_INTERPRET=1")
+    return triton_kernels.maxpool2d, ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_triton_matches_numpy_on_ties_nan_and_minus_inf(rng, dtype):
+    """Many ties, NaNs, -inf planes and big windows (several BLOCK_K chunks): y and argmax bit-equal numpy's."""
+    pool, device = _triton_pool()
+    ref = pytest.importorskip("kernels.numpy").maxpool2d
+    geometries = [((2, 2), (2, 2), (0, 0)), ((3, 3), (1, 1), (1, 1)), ((3, 2), (1, 2), (1, 1)),
+                  ((9, 9), (4, 3), (4, 2)), ((12, 12), (5, 5), (0, 6))]
+    for kernel, stride, padding in geometries:
+        x = rng.integers(-3, 3, (2, 3, 13, 14)).astype(dtype)
+        x[0, 0, 2, 3] = np.nan
+        x[1, 1, 0, 0] = np.nan
+        x[1, 2, 5:9, 5:9] = -np.inf
+        x[0, 1] = -np.inf
+        y, argmax = pool.maxpool2d_forward(torch.from_numpy(x).to(device), kernel, stride, padding)
+        ref_y, ref_argmax = ref.maxpool2d_forward(x, kernel, stride, padding)
+        assert str(argmax.dtype) == f"torch.{ref_argmax.dtype}"  # int8, or int16 for the 12x12 window
+        np.testing.assert_array_equal(y.cpu().numpy(), ref_y)
+        np.testing.assert_array_equal(argmax.cpu().numpy(), ref_argmax)
+        dy = rng.standard_normal(ref_y.shape).astype(dtype)
+        dx = pool.maxpool2d_backward(torch.from_numpy(dy).to(device), argmax, x.shape, kernel, stride, padding)
+        ref_dx = ref.maxpool2d_backward(dy, ref_argmax, x.shape, kernel, stride, padding)
+        assert rel_err(dx.cpu().numpy(), ref_dx) <= tolerance(dtype)
+
+
+def test_triton_specific_bad_inputs():
+    pool, device = _triton_pool()
+    with pytest.raises(TypeError, match=r"\bx\b.*torch.Tensor"):
+        pool.maxpool2d_forward(np.ones((1, 1, 4, 4)), 1, 1, 0)
+    x = torch.ones((1, 1, 4, 4), device=device)
+    with pytest.raises(ValueError, match=r"\bx\b.*contiguous"):
+        pool.maxpool2d_forward(x.transpose(2, 3), 2, 2, 0)
+    y, argmax = pool.maxpool2d_forward(x, 2, 2, 0)
+    assert argmax.dtype == pool.argmax_dtype(4) == torch.int8
+    with pytest.raises(TypeError, match=r"argmax"):
+        pool.maxpool2d_backward(y, argmax.float(), (1, 1, 4, 4), 2, 2, 0)
+    with pytest.raises(TypeError, match=r"argmax"):
+        pool.maxpool2d_backward(y, argmax.cpu().numpy(), (1, 1, 4, 4), 2, 2, 0)
+    with pytest.raises(ValueError, match=r"argmax"):
+        pool.maxpool2d_backward(y, argmax + 4, (1, 1, 4, 4), 2, 2, 0)
+    with pytest.raises(ValueError, match=r"argmax"):
+        pool.maxpool2d_backward(y, argmax - 1, (1, 1, 4, 4), 2, 2, 0)
+    # any integer dtype is accepted, like numpy
+    dx = pool.maxpool2d_backward(y, argmax.long(), (1, 1, 4, 4), 2, 2, 0)
+    assert float(dx.sum()) == 4.0

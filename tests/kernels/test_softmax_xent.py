@@ -164,3 +164,53 @@ def test_numpy_specific_bad_inputs():
         sx.softmax_cross_entropy_forward(np.zeros((2, 3)), [0, 1])
     with pytest.raises(ValueError, match=r"grad_loss"):
         sx.softmax_cross_entropy_backward(np.zeros((2, 3)), np.ones(2))
+
+
+def _triton_backend():
+    return pytest.importorskip("tests.kernels.conftest")._load("triton")
+
+
+@pytest.mark.parametrize("shape", [(3, 5003), (37, 3), (70, 2)], ids=["M3V5003", "M37V3", "M70V2"])
+def test_triton_chunked_vocab_and_row_blocks(rng, shape):
+    """Many vocabulary chunks with a ragged tail (the max may sit in any chunk), and many rows per program."""
+    kb = _triton_backend()
+    M, V = shape
+    logits = (3 * rng.standard_normal((M, V))).astype(np.float32)
+    logits[0, -1] = 40.0  # the row max in the last, partial chunk: s must be rescaled
+    target = rng.integers(0, V, M).astype(np.int64)
+    target[0] = V - 1
+    if M > 1:
+        target[1] = -100
+    ref_loss, ref_grad = _torch_reference(logits, target)
+    loss, dlogits = _run(kb, logits, target)
+    assert rel_err(loss, ref_loss) <= 1e-4
+    assert rel_err(dlogits, ref_grad) <= 1e-4
+    assert np.all(dlogits[1] == 0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=["float16", "bfloat16"])
+def test_triton_half_precision_logits(rng, dtype):
+    kb = _triton_backend()
+    sx = kb.family("softmax_xent")
+    logits = torch.from_numpy(3 * rng.standard_normal((6, 50))).to(dtype)
+    target = torch.from_numpy(rng.integers(0, 50, 6).astype(np.int64))
+    ref_loss, ref_grad = _torch_reference(logits.double().numpy(), target.numpy())
+    loss, dlogits = sx.softmax_cross_entropy_forward(logits, target)
+    assert loss.dtype == dtype and dlogits.dtype == dtype
+    assert rel_err(loss.double().numpy(), ref_loss) <= 1e-2
+    assert rel_err(dlogits.double().numpy(), ref_grad) <= 1e-2
+    out = sx.softmax_cross_entropy_backward(dlogits, torch.tensor(2.0))
+    assert rel_err(out.double().numpy(), 2 * dlogits.double().numpy()) <= 1e-2
+
+
+def test_triton_bad_grad_loss_and_int32_target(rng):
+    kb = _triton_backend()
+    sx = kb.family("softmax_xent")
+    logits = rng.standard_normal((4, 5))
+    target = np.array([0, 4, 2, 1])
+    ref_loss, _ = _torch_reference(logits, target)
+    target32 = torch.from_numpy(target.astype(np.int32))
+    loss, dlogits = sx.softmax_cross_entropy_forward(torch.from_numpy(logits), target32)
+    assert rel_err(loss.numpy(), ref_loss) <= 1e-12
+    with pytest.raises(ValueError, match=r"grad_loss"):
+        sx.softmax_cross_entropy_backward(dlogits, torch.ones(2))

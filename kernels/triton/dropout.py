@@ -1,0 +1,130 @@
+"""Inverted dropout in Triton with a counter-based RNG (no stored mask), bit-identical to ``kernels.numpy``.
+
+Math (see ``kernels/numpy/dropout.py`` for the full RNG contract): for x with numel elements, flat
+C-order index i, and ``scale = float32(1 / (1 - p))``::
+
+    u_i  = tl.rand(seed, offset + i)          (Philox4x32-10, first word -> float32 in [0, 1))
+    keep = u_i > float32(p)
+    y_i  = x_i * scale if keep else 0
+
+Work split: one program per BLOCK of flat elements.  Each program builds its counters
+``offset + block_start + arange(BLOCK)`` in **int64**, so ``tl.rand`` sees the full 64-bit counter
+(hi32 included) exactly like numpy's ``offset + i``; with int32 counters Triton would drop hi32 past
+2**32.  The seed needs no widening: Triton passes a Python int below 2**31 as int32 and a larger
+one as int64, and ``tl.rand`` converts either (non-negative) to the same uint64 key
+(lo32(seed), hi32(seed)); the tests compare seeds on both sides of 2**31 and 2**32 with numpy.
+
+Compute dtype: float32 for float16/bfloat16/float32 (the scale is the float32 number itself), float64
+for float64 (the float32 scale widened exactly); the product is cast back to x's dtype.  That is
+the numpy module's documented formula, so y matches numpy bit for bit (bfloat16 has no numpy
+counterpart; it follows the same float32 rule).
+
+The mask is never stored: backward regenerates it from the same (seed, offset) with the same kernel,
+``dy`` in place of ``x``.
+
+Bytes moved: reads and writes numel elements once (2 * numel * itemsize); no mask tensor.  FLOPs:
+~10 Philox rounds x ~12 integer ops per element, which on a GPU is hidden under the memory traffic,
+so the kernel should run near copy bandwidth.  (GPU speed and correctness are unverified: this was
+written and tested under ``TRITON_INTERPRET=1`` without a GPU.)
+
+Layout: any shape, contiguous (C-order) tensors; flat indexing.  Limits: 0 <= p < 1 (p == 0 returns
+a copy without launching), seed an int in [0, 2**63), offset an int >= 0 with offset + numel <= 2**63.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+import triton
+import triton.language as tl
+
+from ._common import autotune_configs, check_float_tensor
+
+__all__ = ["dropout_forward", "dropout_backward"]
+
+
+@triton.autotune(
+    configs=autotune_configs(
+        [triton.Config({"BLOCK": b}, num_warps=w) for b in (1024, 2048, 4096) for w in (4, 8)],
+        # the interpreter pays ~10 ms per program in Python overhead, whatever BLOCK is: 64-element
+        # blocks made a 100k-element call take ~18 s, 1024 keeps it under 2 s
+        triton.Config({"BLOCK": 1024}, num_warps=1),
+    ),
+    key=["numel"],
+)
+@triton.jit
+def _dropout_kernel(
+    x_ptr, y_ptr, numel, p, scale, seed, offset,
+    COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
+):
+    """y[i] = x[i] * scale where tl.rand(seed, offset + i) > p, else 0; i < numel."""
+    idx = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = idx < numel
+    # int64 counter: tl.rand then feeds hi32(offset + i) into Philox, as numpy does
+    # (offset is int32 or int64 by value; adding the int64 idx widens it before any wrap-around)
+    counters = offset + idx
+    u = tl.rand(seed, counters)
+    keep = u > p
+    x = tl.load(x_ptr + idx, mask=mask, other=0.0)
+    y = tl.where(keep, x.to(COMPUTE) * scale, 0.0)
+    tl.store(y_ptr + idx, y.to(y_ptr.dtype.element_ty), mask=mask)
+
+
+def _check_p(p) -> float:
+    if isinstance(p, bool) or not isinstance(p, numbers.Real):
+        raise TypeError(f"p must be a float, got {type(p).__name__}")
+    if not 0.0 <= float(p) < 1.0:
+        raise ValueError(f"dropout probability p must satisfy 0 <= p < 1, got p={p}")
+    return float(p)
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if not 0 <= int(seed) < 2**63:
+        raise ValueError(f"seed must be in [0, 2**63), got {seed}")
+    return int(seed)
+
+
+def _apply(name: str, x: torch.Tensor, p, seed, offset) -> torch.Tensor:
+    check_float_tensor(name, x)
+    p = _check_p(p)
+    seed = _check_seed(seed)
+    if isinstance(offset, bool) or not isinstance(offset, numbers.Integral):
+        raise TypeError(f"offset must be an int, got {type(offset).__name__}")
+    offset = int(offset)
+    numel = x.numel()
+    if offset < 0 or offset + numel > 2**63:
+        raise ValueError(f"offset must satisfy 0 <= offset and offset + numel <= 2**63, got {offset}")
+    if p == 0.0:
+        return x.clone()
+    y = torch.empty_like(x)
+    if numel == 0:
+        return y
+    # both rounded to float32 here, so the kernel's fp32 arguments carry them exactly
+    p32 = float(torch.tensor(p, dtype=torch.float32))
+    scale32 = float(torch.tensor(1.0 / (1.0 - p), dtype=torch.float32))
+    compute = tl.float64 if x.dtype == torch.float64 else tl.float32
+    grid = lambda meta: (triton.cdiv(numel, meta["BLOCK"]),)  # noqa: E731
+    _dropout_kernel[grid](x, y, numel, p32, scale32, seed, offset, COMPUTE=compute)
+    return y
+
+
+def dropout_forward(x: torch.Tensor, p: float, seed: int, offset: int) -> torch.Tensor:
+    """Inverted dropout of ``x`` (any shape): keep element i iff ``tl.rand(seed, offset + i) > p``.
+
+    Returns y, same shape and dtype as x.  Raises TypeError for a non-tensor / non-float x or non-int
+    seed/offset, ValueError for p outside [0, 1), seed outside [0, 2**63), a negative offset, or a
+    non-contiguous x / x on the wrong device.
+    """
+    return _apply("x", x, p, seed, offset)
+
+
+def dropout_backward(dy: torch.Tensor, p: float, seed: int, offset: int) -> torch.Tensor:
+    """Gradient of :func:`dropout_forward`: the same regenerated mask and scale applied to ``dy``.
+
+    Must be called with the forward's (p, seed, offset).  Raises like :func:`dropout_forward`.
+    """
+    return _apply("dy", dy, p, seed, offset)
+

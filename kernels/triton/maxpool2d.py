@@ -1,0 +1,237 @@
+"""2-D max pooling (like ``torch.nn.functional.max_pool2d``) in Triton: a tiled forward and a gather backward.
+
+Math (NCHW, no dilation, floor mode), names as in ``kernels/numpy/maxpool2d.py``::
+
+    x[N, C, H, W]  ->  y[N, C, P, Q],  P = (H + 2*ph - R) // sh + 1,  Q = (W + 2*pw - S) // sw + 1
+    y[n, c, p, q] = max_{r < R, s < S} xpad[n, c, p*sh + r, q*sw + s]       (xpad padded with -inf)
+
+``argmax[n, c, p, q] = r*S + s`` is the compact window position of the winner, stored in the
+smallest signed integer dtype that holds R*S (int8 if R*S <= 127, int16 if <= 32767, else int32),
+exactly the numpy backend's rule.
+
+Forward: one program per block of BLOCK_OUT output elements (flattened N*C*P*Q, int64 index math).
+The window is flattened to k = r*S + s and walked in chunks of BLOCK_K = min(next_pow2(R*S), 64)
+positions, so each step is a [BLOCK_OUT, BLOCK_K] tile (BLOCK = BLOCK_OUT * BLOCK_K elements):
+a 2x2 or 3x3 window is one masked tile load and two row reductions; huge windows loop.  Per
+chunk: padded / out-of-range positions are masked (never loaded, never eligible); the chunk max,
+then the smallest k holding it; a chunk replaces the running best only if strictly greater (or
+no real element was seen yet), so the first maximum in row-major window order wins, a real -inf
+beats padding, and padding never wins.  NaN: a window holding a NaN yields y = NaN and
+argmax = R*S - 1, which is what the numpy reference produces (its "unspecified" position).
+
+Backward (gather, deterministic, no atomics): one program per BLOCK of input elements (n, c, h, w).
+The windows that can contain (h, w) are p in [ceil((h+ph-R+1)/sh), floor((h+ph)/sh)] ∩ [0, P) and
+likewise q: at most ceil(R/sh) * ceil(S/sw) candidates, a static loop.  Each candidate adds
+dy[n, c, p, q] when argmax[n, c, p, q] == (h+ph-p*sh)*S + (w+pw-q*sw), so overlapping windows
+accumulate in a register (float32, float64 for float64) and every dx element is written once.
+argmax is never used as an address, so a corrupt value can only drop gradient, never fault.
+
+Bytes moved: forward reads each window element once per window (~|x| for 2x2/s2, ~(R/sh)(S/sw)|x|
+with overlap; the overlap hits in cache) and writes |y| + |argmax| (1 byte/output for small
+windows); backward reads argmax and the selected dy of each candidate window and writes |dx|.
+No FLOPs worth counting: both kernels are memory-bound.  Why fast: no im2col buffer, no
+zero-fill + scatter for dx, no atomics, int8 indices.  GPU speed and correctness are unverified
+(written and tested under ``TRITON_INTERPRET=1`` without a GPU).
+
+Layout: contiguous NCHW.  Limits (PyTorch's rules, as numpy): stride >= 1,
+0 <= padding <= kernel // 2 per axis, kernel fits the padded input.  float32/float64 (interpreter
+and GPU), float16/bfloat16 (GPU; compared in the input dtype, which is exact for max).
+R, S, strides and paddings are compile-time constants: each pooling geometry compiles once.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from ._common import (
+    autotune_configs,
+    check_float_tensor,
+    check_pair,
+    check_placement,
+    check_shape,
+    check_shape_tuple,
+    out_size,
+)
+
+__all__ = ["maxpool2d_forward", "maxpool2d_backward", "argmax_dtype"]
+
+_MAX_BLOCK_K = 64  # window positions per tile column block; keeps BLOCK_OUT >= 16 for BLOCK >= 1024
+
+
+def argmax_dtype(window_size: int) -> torch.dtype:
+    """Smallest signed integer dtype used to store window positions for windows of ``window_size`` = R*S."""
+    if window_size <= 127:
+        return torch.int8
+    if window_size <= 32767:
+        return torch.int16
+    return torch.int32
+
+
+@triton.autotune(
+    configs=autotune_configs(
+        [triton.Config({"BLOCK": b}, num_warps=w) for b in (1024, 2048, 4096) for w in (4, 8)],
+        # the interpreter pays ~40 ms per program in Python overhead, not per element: a 1024-element
+        # tile (64 outputs of a 3x3 window) keeps the finite-difference tests fast
+        triton.Config({"BLOCK": 1024}, num_warps=1),
+    ),
+    key=["total", "R", "S", "SH", "SW"],
+)
+@triton.jit
+def _maxpool2d_forward_kernel(
+    x_ptr, y_ptr, argmax_ptr, total, H, W, P, Q,
+    R: tl.constexpr, S: tl.constexpr, SH: tl.constexpr, SW: tl.constexpr, PH: tl.constexpr, PW: tl.constexpr,
+    BLOCK_K: tl.constexpr, BLOCK: tl.constexpr,
+):
+    BLOCK_OUT: tl.constexpr = BLOCK // BLOCK_K
+    RS: tl.constexpr = R * S
+    out = tl.program_id(0).to(tl.int64) * BLOCK_OUT + tl.arange(0, BLOCK_OUT)
+    out_mask = out < total
+    q = out % Q
+    t = out // Q
+    p = t % P
+    nc = t // P
+    h0 = p * SH - PH
+    w0 = q * SW - PW
+    plane = nc * H * W
+
+    best = tl.full([BLOCK_OUT], float("-inf"), x_ptr.dtype.element_ty)
+    best_k = tl.full([BLOCK_OUT], RS, tl.int32)  # RS = "no real element seen yet"
+    has_nan = tl.zeros([BLOCK_OUT], tl.int1)
+    for k0 in range(0, RS, BLOCK_K):
+        k = k0 + tl.arange(0, BLOCK_K)
+        h = h0[:, None] + (k // S)[None, :]
+        w = w0[:, None] + (k % S)[None, :]
+        real = out_mask[:, None] & (k < RS)[None, :] & (h >= 0) & (h < H) & (w >= 0) & (w < W)
+        v = tl.load(x_ptr + plane[:, None] + h * W + w, mask=real, other=float("-inf"))
+        is_nan = real & (v != v)
+        chunk_max = tl.max(tl.where(is_nan, float("-inf"), v), axis=1)
+        # smallest k holding the chunk max, or -1 if the chunk holds a NaN (one reduction for both)
+        chunk_k = tl.min(tl.where(is_nan, -1, tl.where(real & (v == chunk_max[:, None]), k[None, :], RS)), axis=1)
+        has_nan = has_nan | (chunk_k < 0)
+        # strict >: an equal value in a later chunk never displaces the first maximum
+        take = (chunk_k >= 0) & (chunk_k < RS) & ((chunk_max > best) | (best_k == RS))
+        best = tl.where(take, chunk_max, best)
+        best_k = tl.where(take, chunk_k, best_k)
+
+    best = tl.where(has_nan, float("nan"), best)
+    best_k = tl.where(has_nan, RS - 1, best_k)  # the numpy reference's choice for NaN windows
+    tl.store(y_ptr + out, best, mask=out_mask)
+    tl.store(argmax_ptr + out, best_k.to(argmax_ptr.dtype.element_ty), mask=out_mask)
+
+
+@triton.autotune(
+    configs=autotune_configs(
+        [triton.Config({"BLOCK": b}, num_warps=w) for b in (1024, 2048, 4096) for w in (4, 8)],
+        triton.Config({"BLOCK": 64}, num_warps=1),
+    ),
+    key=["total"],
+)
+@triton.jit
+def _maxpool2d_backward_kernel(
+    dy_ptr, argmax_ptr, dx_ptr, total, H, W, P, Q,
+    R: tl.constexpr, S: tl.constexpr, SH: tl.constexpr, SW: tl.constexpr, PH: tl.constexpr, PW: tl.constexpr,
+    ACC: tl.constexpr, BLOCK: tl.constexpr,
+):
+    CAND_H: tl.constexpr = (R + SH - 1) // SH
+    CAND_W: tl.constexpr = (S + SW - 1) // SW
+    idx = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = idx < total
+    w = idx % W
+    t = idx // W
+    h = t % H
+    nc = t // H
+    hp = h + PH  # coordinates in the padded image
+    wp = w + PW
+    p_lo = (tl.maximum(hp - R + 1, 0) + SH - 1) // SH
+    p_hi = tl.minimum(hp // SH, P - 1)
+    q_lo = (tl.maximum(wp - S + 1, 0) + SW - 1) // SW
+    q_hi = tl.minimum(wp // SW, Q - 1)
+    out_plane = nc * P * Q
+
+    acc = tl.zeros([BLOCK], ACC)
+    for i in range(CAND_H):
+        p = p_lo + i
+        r = hp - p * SH
+        for j in range(CAND_W):
+            q = q_lo + j
+            s = wp - q * SW
+            ok = mask & (p <= p_hi) & (q <= q_hi)
+            o = out_plane + p * Q + q
+            won = tl.load(argmax_ptr + o, mask=ok, other=-1).to(tl.int32) == r * S + s
+            g = tl.load(dy_ptr + o, mask=ok & won, other=0.0)
+            acc += g.to(ACC)
+    tl.store(dx_ptr + idx, acc.to(dx_ptr.dtype.element_ty), mask=mask)
+
+
+def _check_geometry(name: str, H: int, W: int, kernel, stride, padding):
+    R, S = check_pair("kernel", kernel, 1)
+    sh, sw = check_pair("stride", stride, 1)
+    ph, pw = check_pair("padding", padding, 0)
+    if ph > R // 2 or pw > S // 2:
+        raise ValueError(f"padding {(ph, pw)} must be at most half the kernel {(R, S)} (PyTorch's rule)")
+    P = out_size(name, H, ph, R, sh)
+    Q = out_size(name, W, pw, S, sw)
+    return R, S, sh, sw, ph, pw, P, Q
+
+
+def maxpool2d_forward(x: torch.Tensor, kernel, stride, padding) -> tuple[torch.Tensor, torch.Tensor]:
+    """Max-pool ``x[N, C, H, W]`` with windows ``kernel`` = (R, S).
+
+    Returns ``(y[N, C, P, Q], argmax[N, C, P, Q])`` where argmax holds ``r*S + s`` in
+    :func:`argmax_dtype` ``(R*S)``.  Raises TypeError for a non-tensor / non-float x and ValueError
+    for wrong ndim, a non-contiguous x or one on the wrong device, bad kernel/stride/padding,
+    padding > kernel//2, or a kernel larger than the padded input.
+    """
+    check_float_tensor("x", x, 4)
+    N, C, H, W = x.shape
+    R, S, sh, sw, ph, pw, P, Q = _check_geometry("maxpool2d_forward", H, W, kernel, stride, padding)
+    y = torch.empty((N, C, P, Q), dtype=x.dtype, device=x.device)
+    argmax = torch.empty((N, C, P, Q), dtype=argmax_dtype(R * S), device=x.device)
+    total = N * C * P * Q
+    if total == 0:
+        return y, argmax
+    block_k = min(triton.next_power_of_2(R * S), _MAX_BLOCK_K)
+    grid = lambda meta: (triton.cdiv(total, meta["BLOCK"] // block_k),)  # noqa: E731
+    _maxpool2d_forward_kernel[grid](
+        x, y, argmax, total, H, W, P, Q, R=R, S=S, SH=sh, SW=sw, PH=ph, PW=pw, BLOCK_K=block_k
+    )
+    return y, argmax
+
+
+def maxpool2d_backward(
+    dy: torch.Tensor, argmax: torch.Tensor, input_shape, kernel, stride, padding
+) -> torch.Tensor:
+    """Route ``dy[N, C, P, Q]`` to the window winners recorded in ``argmax``; returns ``dx[N, C, H, W]``.
+
+    ``input_shape`` is the forward x's shape.  Overlapping windows accumulate (a gather: deterministic,
+    no atomics).  Raises TypeError for a non-tensor / non-float dy or a non-tensor / non-integer
+    argmax, ValueError for shape mismatches between dy, argmax and the output shape implied by
+    input_shape/kernel/stride/padding, for bad geometry, for argmax values outside [0, R*S), and for
+    non-contiguous tensors or tensors on the wrong device.
+    """
+    check_float_tensor("dy", dy, 4)
+    if not isinstance(argmax, torch.Tensor):
+        raise TypeError(f"argmax must be a torch.Tensor, got {type(argmax).__name__}")
+    if argmax.dtype.is_floating_point or argmax.dtype.is_complex or argmax.dtype == torch.bool:
+        raise TypeError(f"argmax must have an integer dtype, got {argmax.dtype}")
+    check_placement("argmax", argmax)
+    N, C, H, W = check_shape_tuple("input_shape", input_shape, 4)
+    R, S, sh, sw, ph, pw, P, Q = _check_geometry("maxpool2d_backward", H, W, kernel, stride, padding)
+    check_shape("dy", dy, (N, C, P, Q))
+    check_shape("argmax", argmax, (N, C, P, Q))
+    if argmax.numel():
+        # one device sync, kept for parity with numpy's contract (the kernel itself is safe either way)
+        lo, hi = (int(v) for v in torch.aminmax(argmax))
+        if lo < 0 or hi >= R * S:
+            raise ValueError(f"argmax holds values in [{lo}, {hi}], outside [0, R*S={R * S}) for kernel {(R, S)}")
+
+    dx = torch.empty((N, C, H, W), dtype=dy.dtype, device=dy.device)
+    total = N * C * H * W
+    acc = tl.float64 if dy.dtype == torch.float64 else tl.float32
+    grid = lambda meta: (triton.cdiv(total, meta["BLOCK"]),)  # noqa: E731
+    _maxpool2d_backward_kernel[grid](
+        dy, argmax, dx, total, H, W, P, Q, R=R, S=S, SH=sh, SW=sw, PH=ph, PW=pw, ACC=acc
+    )
+    return dx
