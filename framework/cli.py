@@ -52,6 +52,9 @@ def _build_parser() -> argparse.ArgumentParser:
                             "too small to gain from more, and spinning BLAS threads slow to a crawl on a busy CPU)")
     train.add_argument("--no-augment", action="store_true", help="no random 1-pixel shifts of training images")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--limit", type=int, default=None,
+                       help="use at most this many samples of each split (quick smoke runs, e.g. on the Triton "
+                            "interpreter without a GPU)")
 
     commands.add_parser("devices", help="list devices and whether they work here",
                         description="List registered devices, their availability and what 'cuda' resolves to.")
@@ -202,7 +205,12 @@ def _train_cnn(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
     if args.seed < 0:
         parser.error("--seed must be >= 0")
     device = _resolve_device(parser, args.device)
-    dataset, ((x_train, y_train), (x_val, y_val), (x_test, y_test)) = _load_data(parser, args.data)
+    dataset, splits = _load_data(parser, args.data)
+    if args.limit is not None:
+        if args.limit < 1:
+            parser.error("--limit must be >= 1")
+        splits = tuple((x[: args.limit], y[: args.limit]) for x, y in splits)  # splits are already shuffled
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits
     start = time.perf_counter()
     print(f"device: {device}" + (f"  (BLAS threads: {args.threads})" if device == "cpu" else ""))
     print(f"data: {dataset}  train {len(y_train)}  val {len(y_val)}  test {len(y_test)}  "

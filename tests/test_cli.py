@@ -1,6 +1,7 @@
 """The ``kernelgrad`` command line, run in-process."""
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -37,6 +38,26 @@ def test_train_cnn_one_epoch_writes_a_run_folder(tmp_path, capsys):
     assert "numpy" in metrics["versions"]
     meta = load_checkpoint(out / "checkpoint.safetensors", DigitsCNN())
     assert meta["epoch"] == 1
+
+
+def test_train_cnn_on_the_triton_device(tmp_path, capsys):
+    """``--device triton`` trains end to end (on the CPU this is the Triton interpreter: a tiny run)."""
+    import framework as fw
+
+    if "triton" not in fw.available_devices():
+        pytest.skip("device 'triton' is not available here")
+    out = tmp_path / "run"
+    args = ["train", "cnn", "--device", "triton", "--epochs", "2", "--limit", "32", "--batch-size", "16",
+            "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "device: triton" in text and re.search(r"^test accuracy: \d+\.\d%$", text, re.MULTILINE)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["device"] == "triton" and metrics["sizes"] == {"train": 32, "val": 32, "test": 32}
+    losses = metrics["history"]["train_loss"]
+    assert len(losses) == 2 and all(math.isfinite(v) for v in losses) and losses[1] < losses[0]
+    meta = load_checkpoint(out / "checkpoint.safetensors", DigitsCNN())
+    assert meta["epoch"] == 2
 
 
 def test_devices_lists_cpu(capsys):
