@@ -1,0 +1,61 @@
+"""Backend-agnostic argument checks shared by every kernel package (numpy, triton, cupy).
+
+They look only at Python values, shapes and ``.dtype``, so one implementation gives the same
+``TypeError`` / ``ValueError`` messages on every backend.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def check_same_dtype(**arrays: np.ndarray | None) -> np.dtype:
+    """Require all non-None arrays to share one dtype; return it."""
+    present = {k: v for k, v in arrays.items() if v is not None}
+    dtypes = {v.dtype for v in present.values()}
+    if len(dtypes) > 1:
+        desc = ", ".join(f"{k}={v.dtype}" for k, v in present.items())
+        raise TypeError(f"dtype mismatch: {desc} (all must share one dtype)")
+    return next(iter(present.values())).dtype
+
+
+def check_shape(name: str, a: np.ndarray, expected: tuple[int, ...]) -> None:
+    if tuple(a.shape) != tuple(expected):
+        raise ValueError(f"{name} has shape {tuple(a.shape)}, expected {tuple(expected)}")
+
+
+def _is_int(v: object) -> bool:
+    # plain type checks: numbers.Integral goes through the ABC machinery, ~1 us per call
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def check_pair(name: str, value: object, minimum: int) -> tuple[int, int]:
+    """Normalise an int or an (h, w) pair of ints, each >= ``minimum``."""
+    pair = (value, value) if _is_int(value) else value
+    if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and _is_int(pair[0]) and _is_int(pair[1])):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+    h, w = int(pair[0]), int(pair[1])
+    if h < minimum or w < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return h, w
+
+
+def check_shape_tuple(name: str, shape: object, ndim: int) -> tuple[int, ...]:
+    """Require a sequence of ``ndim`` positive ints (e.g. ``input_shape``)."""
+    try:
+        dims = tuple(shape)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{name} must be a tuple of {ndim} ints, got {shape!r}") from None
+    if len(dims) != ndim or not all(_is_int(d) and d > 0 for d in dims):
+        raise ValueError(f"{name} must be a tuple of {ndim} positive ints, got {shape!r}")
+    return tuple(int(d) for d in dims)
+
+
+def out_size(name: str, size: int, pad: int, kernel: int, stride: int) -> int:
+    """Output length along one axis; raise if the kernel does not fit in the padded input."""
+    if size + 2 * pad < kernel:
+        raise ValueError(
+            f"{name}: kernel size {kernel} is larger than the padded input "
+            f"({size} + 2*{pad} = {size + 2 * pad})"
+        )
+    return (size + 2 * pad - kernel) // stride + 1
