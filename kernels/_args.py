@@ -6,6 +6,8 @@ They look only at Python values, shapes and ``.dtype``, so one implementation gi
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 
@@ -59,3 +61,27 @@ def out_size(name: str, size: int, pad: int, kernel: int, stride: int) -> int:
             f"({size} + 2*{pad} = {size + 2 * pad})"
         )
     return (size + 2 * pad - kernel) // stride + 1
+
+
+def check_seed(seed) -> int:
+    """A Philox seed: an int in [0, 2**63)."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if not 0 <= int(seed) < 2**63:
+        raise ValueError(f"seed must be in [0, 2**63), got {seed}")
+    return int(seed)
+
+
+def check_dropout_args(p, seed, offset, numel: int) -> tuple[float, int, int]:
+    """Validate dropout's ``p`` (0 <= p < 1), ``seed`` and ``offset`` (offset + numel <= 2**63)."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real):
+        raise TypeError(f"p must be a float, got {type(p).__name__}")
+    if not 0.0 <= float(p) < 1.0:
+        raise ValueError(f"dropout probability p must satisfy 0 <= p < 1, got p={p}")
+    seed = check_seed(seed)
+    if isinstance(offset, bool) or not isinstance(offset, numbers.Integral):
+        raise TypeError(f"offset must be an int, got {type(offset).__name__}")
+    offset = int(offset)
+    if offset < 0 or offset + numel > 2**63:
+        raise ValueError(f"offset must satisfy 0 <= offset and offset + numel <= 2**63, got {offset}")
+    return float(p), seed, offset

@@ -38,10 +38,9 @@ offset + numel <= 2**63.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from .._args import check_dropout_args, check_seed
 from ._checks import check_float_array, compute_dtype
 
 __all__ = ["dropout_forward", "dropout_backward", "philox4x32", "uniform_from_uint32", "rand"]
@@ -104,14 +103,6 @@ def uniform_from_uint32(x) -> np.ndarray:
     return xi.astype(np.float32) * _UNIFORM_SCALE
 
 
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if not 0 <= int(seed) < 2**63:
-        raise ValueError(f"seed must be in [0, 2**63), got {seed}")
-    return int(seed)
-
-
 def _rand_uint64(seed: int, counters: np.ndarray) -> np.ndarray:
     """Word c0 of Philox4x32-10 for each uint64 counter, as uint32.
 
@@ -151,7 +142,7 @@ def rand(seed: int, offsets) -> np.ndarray:
     ``offsets`` is an int or an integer array of non-negative 64-bit counters.  Raises TypeError /
     ValueError for a bad seed or negative / non-integer offsets.
     """
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     off = np.asarray(offsets)
     if not np.issubdtype(off.dtype, np.integer):
         raise TypeError(f"offsets must hold integers, got dtype {off.dtype}")
@@ -160,23 +151,9 @@ def rand(seed: int, offsets) -> np.ndarray:
     return uniform_from_uint32(_rand_uint64(seed, off.astype(np.uint64))).reshape(off.shape)
 
 
-def _check_p(p) -> float:
-    if isinstance(p, bool) or not isinstance(p, numbers.Real):
-        raise TypeError(f"p must be a float, got {type(p).__name__}")
-    if not 0.0 <= float(p) < 1.0:
-        raise ValueError(f"dropout probability p must satisfy 0 <= p < 1, got p={p}")
-    return float(p)
-
-
 def _apply(name: str, x: np.ndarray, p, seed, offset) -> np.ndarray:
     check_float_array(name, x)
-    p = _check_p(p)
-    seed = _check_seed(seed)
-    if isinstance(offset, bool) or not isinstance(offset, numbers.Integral):
-        raise TypeError(f"offset must be an int, got {type(offset).__name__}")
-    offset = int(offset)
-    if offset < 0 or offset + x.size > 2**63:
-        raise ValueError(f"offset must satisfy 0 <= offset and offset + numel <= 2**63, got {offset}")
+    p, seed, offset = check_dropout_args(p, seed, offset, x.size)
     if p == 0.0:
         return x.copy()
 

@@ -33,12 +33,11 @@ a copy without launching), seed an int in [0, 2**63), offset an int >= 0 with of
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 import triton
 import triton.language as tl
 
+from .._args import check_dropout_args
 from ._common import autotune_configs, check_float_tensor
 
 __all__ = ["dropout_forward", "dropout_backward"]
@@ -71,32 +70,10 @@ def _dropout_kernel(
     tl.store(y_ptr + idx, y.to(y_ptr.dtype.element_ty), mask=mask)
 
 
-def _check_p(p) -> float:
-    if isinstance(p, bool) or not isinstance(p, numbers.Real):
-        raise TypeError(f"p must be a float, got {type(p).__name__}")
-    if not 0.0 <= float(p) < 1.0:
-        raise ValueError(f"dropout probability p must satisfy 0 <= p < 1, got p={p}")
-    return float(p)
-
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if not 0 <= int(seed) < 2**63:
-        raise ValueError(f"seed must be in [0, 2**63), got {seed}")
-    return int(seed)
-
-
 def _apply(name: str, x: torch.Tensor, p, seed, offset) -> torch.Tensor:
     check_float_tensor(name, x)
-    p = _check_p(p)
-    seed = _check_seed(seed)
-    if isinstance(offset, bool) or not isinstance(offset, numbers.Integral):
-        raise TypeError(f"offset must be an int, got {type(offset).__name__}")
-    offset = int(offset)
     numel = x.numel()
-    if offset < 0 or offset + numel > 2**63:
-        raise ValueError(f"offset must satisfy 0 <= offset and offset + numel <= 2**63, got {offset}")
+    p, seed, offset = check_dropout_args(p, seed, offset, numel)
     if p == 0.0:
         return x.clone()
     y = torch.empty_like(x)
