@@ -85,3 +85,15 @@ def check_dropout_args(p, seed, offset, numel: int) -> tuple[float, int, int]:
     if offset < 0 or offset + numel > 2**63:
         raise ValueError(f"offset must satisfy 0 <= offset and offset + numel <= 2**63, got {offset}")
     return float(p), seed, offset
+
+
+def check_pool_geometry(name: str, H: int, W: int, kernel, stride, padding):
+    """Max-pool window geometry: ``(R, S, sh, sw, ph, pw, P, Q)``; padding at most half the kernel."""
+    R, S = check_pair("kernel", kernel, 1)
+    sh, sw = check_pair("stride", stride, 1)
+    ph, pw = check_pair("padding", padding, 0)
+    if ph > R // 2 or pw > S // 2:
+        raise ValueError(f"padding {(ph, pw)} must be at most half the kernel {(R, S)} (PyTorch's rule)")
+    P = out_size(name, H, ph, R, sh)
+    Q = out_size(name, W, pw, S, sw)
+    return R, S, sh, sw, ph, pw, P, Q

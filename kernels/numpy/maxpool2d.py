@@ -35,7 +35,8 @@ import functools
 
 import numpy as np
 
-from ._checks import check_float_array, check_pair, check_shape, check_shape_tuple, out_size
+from .._args import check_pool_geometry
+from ._checks import check_float_array, check_shape, check_shape_tuple
 from .conv2d import gather_windows, window_index
 
 __all__ = ["maxpool2d_forward", "maxpool2d_backward", "argmax_dtype"]
@@ -48,17 +49,6 @@ def argmax_dtype(window_size: int) -> np.dtype:
     if window_size <= 32767:
         return np.dtype(np.int16)
     return np.dtype(np.int32)
-
-
-def _check_geometry(name: str, H: int, W: int, kernel, stride, padding):
-    R, S = check_pair("kernel", kernel, 1)
-    sh, sw = check_pair("stride", stride, 1)
-    ph, pw = check_pair("padding", padding, 0)
-    if ph > R // 2 or pw > S // 2:
-        raise ValueError(f"padding {(ph, pw)} must be at most half the kernel {(R, S)} (PyTorch's rule)")
-    P = out_size(name, H, ph, R, sh)
-    Q = out_size(name, W, pw, S, sw)
-    return R, S, sh, sw, ph, pw, P, Q
 
 
 @functools.lru_cache(maxsize=64)
@@ -81,7 +71,7 @@ def maxpool2d_forward(x: np.ndarray, kernel, stride, padding) -> tuple[np.ndarra
     """
     check_float_array("x", x, 4)
     N, C, H, W = x.shape
-    R, S, sh, sw, ph, pw, P, Q = _check_geometry("maxpool2d_forward", H, W, kernel, stride, padding)
+    R, S, sh, sw, ph, pw, P, Q = check_pool_geometry("maxpool2d_forward", H, W, kernel, stride, padding)
     RS = R * S
     idx_dtype = argmax_dtype(RS)
 
@@ -119,7 +109,7 @@ def maxpool2d_backward(
     if not np.issubdtype(argmax.dtype, np.integer):
         raise TypeError(f"argmax must have an integer dtype, got {argmax.dtype}")
     N, C, H, W = check_shape_tuple("input_shape", input_shape, 4)
-    R, S, sh, sw, ph, pw, P, Q = _check_geometry("maxpool2d_backward", H, W, kernel, stride, padding)
+    R, S, sh, sw, ph, pw, P, Q = check_pool_geometry("maxpool2d_backward", H, W, kernel, stride, padding)
     check_shape("dy", dy, (N, C, P, Q))
     check_shape("argmax", argmax, (N, C, P, Q))
 

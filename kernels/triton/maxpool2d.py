@@ -45,14 +45,13 @@ import torch
 import triton
 import triton.language as tl
 
+from .._args import check_pool_geometry
 from ._common import (
     autotune_configs,
     check_float_tensor,
-    check_pair,
     check_placement,
     check_shape,
     check_shape_tuple,
-    out_size,
 )
 
 __all__ = ["maxpool2d_forward", "maxpool2d_backward", "argmax_dtype"]
@@ -165,17 +164,6 @@ def _maxpool2d_backward_kernel(
     tl.store(dx_ptr + idx, acc.to(dx_ptr.dtype.element_ty), mask=mask)
 
 
-def _check_geometry(name: str, H: int, W: int, kernel, stride, padding):
-    R, S = check_pair("kernel", kernel, 1)
-    sh, sw = check_pair("stride", stride, 1)
-    ph, pw = check_pair("padding", padding, 0)
-    if ph > R // 2 or pw > S // 2:
-        raise ValueError(f"padding {(ph, pw)} must be at most half the kernel {(R, S)} (PyTorch's rule)")
-    P = out_size(name, H, ph, R, sh)
-    Q = out_size(name, W, pw, S, sw)
-    return R, S, sh, sw, ph, pw, P, Q
-
-
 def maxpool2d_forward(x: torch.Tensor, kernel, stride, padding) -> tuple[torch.Tensor, torch.Tensor]:
     """Max-pool ``x[N, C, H, W]`` with windows ``kernel`` = (R, S).
 
@@ -186,7 +174,7 @@ def maxpool2d_forward(x: torch.Tensor, kernel, stride, padding) -> tuple[torch.T
     """
     check_float_tensor("x", x, 4)
     N, C, H, W = x.shape
-    R, S, sh, sw, ph, pw, P, Q = _check_geometry("maxpool2d_forward", H, W, kernel, stride, padding)
+    R, S, sh, sw, ph, pw, P, Q = check_pool_geometry("maxpool2d_forward", H, W, kernel, stride, padding)
     y = torch.empty((N, C, P, Q), dtype=x.dtype, device=x.device)
     argmax = torch.empty((N, C, P, Q), dtype=argmax_dtype(R * S), device=x.device)
     total = N * C * P * Q
@@ -218,7 +206,7 @@ def maxpool2d_backward(
         raise TypeError(f"argmax must have an integer dtype, got {argmax.dtype}")
     check_placement("argmax", argmax)
     N, C, H, W = check_shape_tuple("input_shape", input_shape, 4)
-    R, S, sh, sw, ph, pw, P, Q = _check_geometry("maxpool2d_backward", H, W, kernel, stride, padding)
+    R, S, sh, sw, ph, pw, P, Q = check_pool_geometry("maxpool2d_backward", H, W, kernel, stride, padding)
     check_shape("dy", dy, (N, C, P, Q))
     check_shape("argmax", argmax, (N, C, P, Q))
     if argmax.numel():
