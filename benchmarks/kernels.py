@@ -623,6 +623,33 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(line[:-1], widths)) + "  " + line[-1] for line in lines)
 
 
+def compare_backends(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per (family, case, dtype, pass): PyTorch's and every backend's median side by side, and
+    ``cupy_vs_triton`` = triton ms / cupy ms (>= 0.8 is the CuPy backend's target; > 1: CuPy is faster)."""
+    table: dict[tuple, dict[str, Any]] = {}
+    for r in rows:
+        key = (r["family"], r["case"], r["dtype"], r["pass"])
+        entry = table.setdefault(key, {"family": key[0], "case": key[1], "dtype": key[2], "pass": key[3],
+                                       "torch_ms": r["torch_ms"], "ms": {}})
+        entry["ms"][r["backend"]] = r["ours_ms"]
+    for entry in table.values():
+        tri, cu = entry["ms"].get("triton"), entry["ms"].get("cupy")
+        entry["cupy_vs_triton"] = tri / cu if tri and cu else None
+    return list(table.values())
+
+
+def format_comparison(entries: Sequence[dict[str, Any]]) -> str:
+    """The side-by-side table: torch ms, one column per backend, and triton/cupy."""
+    names = sorted({b for e in entries for b in e["ms"]})
+    lines = [["family", "case", "dtype", "pass", "torch ms", *(f"{b} ms" for b in names), "triton/cupy"]]
+    for e in entries:
+        ratio = e["cupy_vs_triton"]
+        lines.append([e["family"], e["case"], e["dtype"], e["pass"], _fmt_ms(e["torch_ms"]),
+                      *(_fmt_ms(e["ms"].get(b)) for b in names), "-" if ratio is None else f"{ratio:.2f}x"])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines)
+
+
 def run_bench(families: Sequence[str] | None = None, backends: Sequence[str] = GPU_BACKENDS, quick: bool = False,
               out: str | Path | None = None, allow_cpu: bool = False, dtypes: Sequence[str] = DEFAULT_DTYPES,
               reps: int | None = None) -> int:
@@ -685,6 +712,10 @@ def run_bench(families: Sequence[str] | None = None, backends: Sequence[str] = G
 
     table = format_table(rows)
     print(table)
+    comparison = compare_backends(rows)
+    if len(loaded) > 1:
+        print()
+        print(format_comparison(comparison))
     date = datetime.date.today().isoformat()
     if out is None:
         out = RESULTS / f"kernels-{slug(env['gpu']) if device == 'cuda' else 'cpu-smoke'}-{date}.json"
@@ -701,6 +732,7 @@ def run_bench(families: Sequence[str] | None = None, backends: Sequence[str] = G
         "backends": [b.name for b in loaded],
         "skipped_backends": skipped,
         "rows": rows,
+        "comparison": comparison,
     }
     write_json(Path(out), result)
     print(f"wrote {out}")

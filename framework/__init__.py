@@ -15,6 +15,7 @@ from .tensor import (
     arange,
     cat,
     exp,
+    from_dlpack,
     full,
     log,
     matmul,
@@ -43,7 +44,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DType", "Function", "Tensor", "arange", "available_devices", "bfloat16", "bool_", "cat", "double",
-    "dtypes", "enable_grad", "exp", "float16", "float32", "float64", "full", "get_backend",
+    "dtypes", "enable_grad", "exp", "float16", "from_dlpack", "float32", "float64", "full", "get_backend",
     "get_default_device", "half", "int8", "int16", "int32", "int64", "is_grad_enabled", "log", "long",
     "manual_seed", "matmul", "maximum", "minimum", "no_grad", "ones", "ones_like", "rand", "rand_like",
     "randint", "randn", "randn_like", "register_backend", "relu", "set_default_device", "sigmoid",

@@ -56,6 +56,8 @@ class Backend:
         index_add: ``(dst, index, src)``: ``dst[index] += src`` that accumulates repeated indices.
         ascontiguous: ``native array -> C-contiguous native array`` (no copy when already so); the
             kernels' contract is C-contiguous NCHW, and reshapes/permutes upstream may hand them views.
+        from_dlpack: ``DLPack-capable object -> native array`` sharing its memory (raises when the
+            object lives in memory this device cannot address; :func:`framework.from_dlpack` then copies).
         dtypes: names of the dtypes this backend can store.
         is_gpu: whether it counts for the ``cuda`` alias.
     """
@@ -69,6 +71,7 @@ class Backend:
     native_dtype: Callable[[str], Any]
     index_add: Callable[[Any, Any, Any], None]
     ascontiguous: Callable[[Any], Any]
+    from_dlpack: Callable[[Any], Any]
     dtypes: frozenset[str] = field(default_factory=lambda: frozenset(DTYPE_NAMES))
     is_gpu: bool = False
 
@@ -194,6 +197,7 @@ def _load_cpu() -> Backend:
         native_dtype=np.dtype,
         index_add=index_add,
         ascontiguous=np.ascontiguousarray,
+        from_dlpack=np.from_dlpack,
         dtypes=frozenset(DTYPE_NAMES) - {"bfloat16"},
         is_gpu=False,
     )
@@ -242,9 +246,64 @@ def _load_triton() -> Backend:
         native_dtype=lambda name: getattr(torch, name),
         index_add=index_add,
         ascontiguous=lambda t: t.contiguous(),
+        from_dlpack=torch.from_dlpack,
         dtypes=frozenset(DTYPE_NAMES),
         is_gpu=device.type == "cuda",
     )
 
 
 register_backend("triton", _load_triton)
+
+
+def _load_cupy() -> Backend:
+    """CuPy arrays as storage and the CUDA C kernels of ``kernels.cupy``.
+
+    Under ``KERNELGRAD_CUDA_EMULATE=1`` (no GPU; what CI uses) the same CUDA C kernels run on the CPU
+    emulator and the storage is numpy: the device then exercises exactly the kernel code a GPU would run,
+    slowly, and does not count for ``cuda``.
+    """
+    import kernels.cupy as cupy_kernels  # raises ImportError without cupy + a GPU, or without the emulator
+    from kernels.cupy._runtime import emulating
+
+    for family in cupy_kernels.FAMILIES:  # the device exists only when all five families load
+        getattr(cupy_kernels, family)
+
+    if emulating():
+        from array_api_compat import numpy as xp
+
+        module, asnumpy, from_dlpack = np, np.asarray, np.from_dlpack
+
+        def index_add(dst: Any, index: Any, src: Any) -> None:
+            np.add.at(dst, index, src)
+    else:
+        import cupy
+        import cupyx
+        from array_api_compat import cupy as xp
+
+        module, asnumpy, from_dlpack = cupy, cupy.asnumpy, cupy.from_dlpack
+
+        def index_add(dst: Any, index: Any, src: Any) -> None:
+            cupyx.scatter_add(dst, index, src)
+
+    def from_numpy(array: np.ndarray, dtype: str) -> Any:
+        if dtype == "bfloat16":
+            raise TypeError("dtype bfloat16 is not supported on device 'cupy' (CuPy has no bfloat16)")
+        return module.asarray(np.asarray(array, dtype=dtype))
+
+    return Backend(
+        name="cupy",
+        xp=xp,
+        kernels=cupy_kernels,
+        from_numpy=from_numpy,
+        to_numpy=asnumpy,
+        dtype_name=lambda a: a.dtype.name,
+        native_dtype=np.dtype,
+        index_add=index_add,
+        ascontiguous=module.ascontiguousarray,
+        from_dlpack=from_dlpack,
+        dtypes=frozenset(DTYPE_NAMES) - {"bfloat16"},
+        is_gpu=not emulating(),
+    )
+
+
+register_backend("cupy", _load_cupy)

@@ -176,6 +176,13 @@ class Tensor:
             return array.astype(dtype, copy=bool(copy) or array.dtype != np.dtype(dtype))
         return array.copy() if copy else array
 
+    def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
+        """DLPack export of the values (no copy): ``torch.from_dlpack(t)``, ``numpy.from_dlpack(t)``, ..."""
+        return self.data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self) -> Any:
+        return self.data.__dlpack_device__()
+
     def __reduce__(self):
         """Pickle and deepcopy through the host values and the device *name* (a Backend holds modules)."""
         return (_rebuild_tensor, (type(self), self.numpy().copy(), str(self.dtype), self.device, self.requires_grad))
@@ -537,6 +544,8 @@ def host_copy(value: Any) -> np.ndarray:
         return value.numpy().copy()
     if hasattr(value, "detach"):  # a torch tensor (one that requires grad refuses __array__)
         value = value.detach().cpu().numpy()
+    elif hasattr(value, "__cuda_array_interface__") and hasattr(value, "get"):  # cupy refuses __array__
+        value = value.get()
     return np.array(value, copy=True)
 
 
@@ -622,6 +631,30 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if a.ndim == 1:
         out = out.squeeze(-2 if b.ndim > 1 else -1)
     return out
+
+
+def from_dlpack(obj: Any, device: Any = None) -> Tensor:
+    """A tensor sharing ``obj``'s memory through DLPack (a torch/cupy/numpy array or anything with
+    ``__dlpack__``), like ``torch.from_dlpack``.
+
+    ``device`` defaults to where ``obj`` lives (``cpu`` for host memory, ``cuda`` for GPU memory).  When
+    ``obj`` lives elsewhere than ``device`` (a CUDA tensor for ``cpu``, or host memory for a GPU device)
+    the values are copied instead, as ``tensor.to(device)`` would.  Raises TypeError for an object
+    without ``__dlpack__`` and for dtypes the device cannot store.
+    """
+    if not hasattr(obj, "__dlpack__"):
+        raise TypeError(f"from_dlpack(): {type(obj).__name__} does not implement the DLPack protocol (__dlpack__)")
+    if device is None:
+        kDLCPU = 1
+        device = "cpu" if int(obj.__dlpack_device__()[0]) == kDLCPU else "cuda"
+    backend = get_backend(device)
+    try:
+        data = backend.from_dlpack(obj)
+    except (BufferError, RuntimeError, TypeError, ValueError):
+        data = None  # memory this device cannot address (or a dtype its array type lacks): copy below
+    if data is not None and backend.dtype_name(data) in backend.dtypes:
+        return Tensor._wrap(data, backend)
+    return Tensor(host_copy(obj), device=backend)
 
 
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:

@@ -8,8 +8,10 @@ import torch
 
 # Without a GPU, Triton kernels run under its CPU interpreter; it must be chosen before any kernel is
 # compiled, i.e. before the first test imports kernels.triton.
+# Likewise the CUDA C kernels of kernels.cupy run on the CPU emulator (g++ + the CUDA headers).
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
+    os.environ.setdefault("KERNELGRAD_CUDA_EMULATE", "1")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

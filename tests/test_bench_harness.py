@@ -152,3 +152,17 @@ def test_write_json_is_atomic(tmp_path):
     kb.write_json(path, {"a": 1})
     assert json.loads(path.read_text()) == {"a": 1}
     assert [p.name for p in path.parent.iterdir()] == ["r.json"]  # no temp file left behind
+
+
+def test_comparison_puts_backends_side_by_side():
+    base = {"family": "conv2d", "case": "c", "dtype": "float16", "pass": "fwd", "torch_ms": 2.0}
+    rows = [dict(base, backend="triton", ours_ms=1.0), dict(base, backend="cupy", ours_ms=1.25),
+            dict(base, **{"pass": "fwd+bwd"}, backend="triton", ours_ms=3.0),
+            dict(base, **{"pass": "fwd+bwd"}, backend="cupy", ours_ms=None)]
+    entries = kb.compare_backends(rows)
+    assert len(entries) == 2
+    assert entries[0]["ms"] == {"triton": 1.0, "cupy": 1.25}
+    assert entries[0]["cupy_vs_triton"] == pytest.approx(0.8)
+    assert entries[1]["cupy_vs_triton"] is None  # a failed cupy run has no ratio
+    text = kb.format_comparison(entries)
+    assert "cupy ms" in text and "triton ms" in text and "0.80x" in text
