@@ -1,0 +1,232 @@
+// softmax_xent.cu — fused softmax + cross-entropy loss (mean over valid rows) and its gradient, in CUDA C.
+//
+// Math (same as kernels/numpy/softmax_xent.py and torch.nn.functional.cross_entropy):
+//
+//     logits[M, V], target[M] (int64)  ->  valid[m] = target[m] != ignore_index,  n = sum(valid)
+//     loss     = (1/n) * sum_{valid m} ( logsumexp(logits[m]) - logits[m, target[m]] )
+//     dlogits  = (softmax(logits[m]) - onehot(target[m])) / n   for valid rows, 0 for ignored rows
+//
+// Work split.  A *row group* of ROW_THREADS threads owns one row; a block holds ROWS_PER_BLOCK groups:
+//   * warp per row (ROW_THREADS = 32, 4 rows per 128-thread block) for small V (<= 1024): the row's
+//     reductions are pure warp shuffles, no shared memory and no __syncthreads;
+//   * block per row (ROW_THREADS = blockDim.x = 256 or 1024) for large V: warp shuffles, then the
+//     per-warp results are combined through a small static __shared__ array, in warp order.
+// Blocks walk the row groups with a grid-stride loop, so any M (2^31 rows and beyond) fits the
+// grid-size limit.  Row offsets are row * V in long long: M * V may exceed 2^31.
+//
+// Each row is read in chunks of ROW_THREADS * ITEMS columns, thread j of the group taking columns
+// c0 + j + k * ROW_THREADS (k < ITEMS), so every load instruction of a warp is one coalesced segment.
+//   pass 1 (online softmax): a thread keeps a running max m and a running sum s_other of exp(x - m)
+//     over the non-target columns it has seen; a chunk that raises the max rescales s_other once by
+//     exp(m_old - m_new).  Then the group reduces: row max mx = max(m), then sum of
+//     s_other * exp(m - mx).  The chunk tail is loaded as -inf: exp(-inf) = 0, it never wins the max.
+//   pass 2: re-reads the row and writes dlogits = exp(x - mx) / (s * n), and -s_other / (s * n) at the
+//     target.  Ignored rows skip both passes and write zeros (a store, not a multiply, so inf/nan logits
+//     in an ignored row cannot leak into the gradient).
+//   The per-row losses go to row_loss[M] (accumulation type); softmax_xent_mean_kernel, one block,
+//   sums them in float64 in a fixed order and divides by n: the mean is deterministic, no atomics.
+//
+// Precision without float64 (the Triton kernel's formulation): s_other excludes the target, whose
+// term e_t = exp(x_t - mx) is added afterwards, s = e_t + s_other, and
+//     loss_m   = (mx - x_t) + log1p((e_t - 1) + s_other)
+//     dlogit_t = -s_other / (s * n)
+// For a confident prediction the target is the max: e_t - 1 = 0 exactly and log1p(s_other) keeps full
+// relative precision even when the loss is ~1e-5 (log(s) - x_t + mx in float32 cancels nearly every
+// digit, as PyTorch's float32 result does); the target's gradient never forms p_t - 1.  If the target
+// is not the max, another class has p >= 1/2 and nothing cancels.  Logits of +-1e4 are exact: every
+// exponent is x - max <= 0.  float16/bfloat16 logits compute in float32, float64 in float64.
+//
+// Cost per forward: about 6*M*V FLOPs plus 2*M*V exp (one per element per pass; the chunk rescale adds
+// one exp per chunk); reads the logits twice (M*V elements each pass; the second read usually hits L2
+// for a row of moderate V), writes dlogits once (M*V), plus O(M) for targets and row losses.
+// softmax_xent_scale_kernel (the backward) reads and writes M*V elements and does M*V multiplies.
+//
+// Layout / limits: logits and dlogits [M, V] C-contiguous; target [M] int64 (the wrapper converts and
+// validates: every valid target is in [0, V)).  n >= 1 whenever a row is valid (the wrapper handles
+// n = 0 without launching).  ROW_THREADS is a multiple of 32 and BLOCK = ROW_THREADS * ROWS_PER_BLOCK.
+//
+// Why fast: a memory-bound op done in two streaming passes with the softmax, the loss and the gradient
+// fused (no [M, V] temporaries), coalesced loads with ITEMS independent loads in flight per thread,
+// shuffle reductions, and no float64 arithmetic on the float32/float16 path.
+#include "common.cuh"
+
+namespace {
+
+constexpr int ITEMS = 4;              // columns per thread per chunk (independent loads in flight)
+constexpr int MEAN_THREADS = 256;     // softmax_xent_mean_kernel's block size
+
+// log(1 + u); the overloads pick log1pf for float.
+__device__ __forceinline__ float log1p_acc(float u) { return log1pf(u); }
+__device__ __forceinline__ double log1p_acc(double u) { return log1p(u); }
+
+// A max that is still -inf (a thread that saw no finite column) would make exp(x - max) = exp(nan);
+// using 0 instead keeps exp(-inf - 0) = 0.
+template <typename A> __device__ __forceinline__ A finite_ref(A m) { return m == kg::neg_inf<A>() ? A(0) : m; }
+
+// Factor that moves a sum of exp(x - m) to the reference ref >= m: exp(m - ref), and 0 while m is still
+// -inf (the sum is 0 then, and exp(0 - ref) could overflow to inf, giving 0 * inf = nan).
+template <typename A> __device__ __forceinline__ A rescale(A m, A ref) {
+    return m == kg::neg_inf<A>() ? A(0) : exp(m - ref);
+}
+
+// Reductions over one row group.  For ROW_THREADS = 32 the warp shuffle is the whole reduction; for a
+// block-wide group the warps' partials meet in `scratch` and every thread folds them in warp order
+// (fixed order: deterministic).  The trailing barrier lets the next reduction reuse scratch.
+template <typename A, int ROW_THREADS>
+__device__ __forceinline__ A group_max(A v, A* scratch) {
+    v = kg::warp_max(v);
+    if constexpr (ROW_THREADS > 32) {
+        if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = v;
+        __syncthreads();
+        v = scratch[0];
+        for (int w = 1; w < ROW_THREADS / 32; ++w) v = fmax(v, scratch[w]);
+        __syncthreads();
+    }
+    return v;
+}
+
+template <typename A, int ROW_THREADS>
+__device__ __forceinline__ A group_sum(A v, A* scratch) {
+    v = kg::warp_sum(v);
+    if constexpr (ROW_THREADS > 32) {
+        if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = v;
+        __syncthreads();
+        v = scratch[0];
+        for (int w = 1; w < ROW_THREADS / 32; ++w) v += scratch[w];
+        __syncthreads();
+    }
+    return v;
+}
+
+}  // namespace
+
+// Forward: row_loss[m] (0 for ignored rows) and dlogits[m, :] for every row m.
+// grid: min(ceil(M / ROWS_PER_BLOCK), 2^31 - 1) blocks (grid-stride); block: ROW_THREADS * ROWS_PER_BLOCK.
+template <typename T, int ROW_THREADS, int ROWS_PER_BLOCK>
+__global__ void __launch_bounds__(ROW_THREADS * ROWS_PER_BLOCK)
+softmax_xent_forward_kernel(const T* __restrict__ logits, const long long* __restrict__ target,
+                            T* __restrict__ dlogits, kg::acc_t<T>* __restrict__ row_loss,
+                            long long M, long long V, long long ignore_index, long long n_valid) {
+    using A = kg::acc_t<T>;
+    static_assert(ROW_THREADS % 32 == 0, "a row group is whole warps");
+    static_assert(ROWS_PER_BLOCK == 1 || ROW_THREADS == 32, "several rows per block only for warp rows");
+    // Only block-wide groups use it; one slot per warp, sized at least 1 to stay a legal array.
+    __shared__ A scratch[ROW_THREADS / 32];
+
+    const int j = threadIdx.x % ROW_THREADS;                 // column offset of this thread in a chunk
+    const int group = threadIdx.x / ROW_THREADS;             // row group within the block
+    const long long n_groups = kg::ceil_div(M, ROWS_PER_BLOCK);
+    const long long chunk = (long long)ROW_THREADS * ITEMS;
+    const A n = A(n_valid);
+    const A ninf = kg::neg_inf<A>();
+
+    // Uniform over the block (depends on blockIdx only), so the barriers inside group_* are safe.
+    for (long long g = blockIdx.x; g < n_groups; g += gridDim.x) {
+        const long long row = g * ROWS_PER_BLOCK + group;
+        if (row >= M) continue;  // only the last block's spare warps (warp rows: no block barriers)
+        const long long row_base = row * V;  // long long: M * V may exceed 2^31
+        const long long t = target[row];
+
+        if (t == ignore_index) {  // uniform over the group: the whole group skips together
+            for (long long c = j; c < V; c += ROW_THREADS) dlogits[row_base + c] = kg::from_acc<T>(A(0));
+            if (j == 0) row_loss[row] = A(0);
+            continue;
+        }
+
+        // pass 1: per-thread online max / non-target sum, one rescale per chunk
+        A m = ninf;
+        A s_other = A(0);
+        for (long long c0 = 0; c0 < V; c0 += chunk) {
+            A x[ITEMS];
+#pragma unroll
+            for (int k = 0; k < ITEMS; ++k) {
+                const long long c = c0 + j + (long long)k * ROW_THREADS;
+                x[k] = c < V ? kg::to_acc(logits[row_base + c]) : ninf;
+            }
+            A m_new = m;
+#pragma unroll
+            for (int k = 0; k < ITEMS; ++k) m_new = fmax(m_new, x[k]);
+            const A ref = finite_ref(m_new);
+            A e = A(0);
+#pragma unroll
+            for (int k = 0; k < ITEMS; ++k) {
+                const long long c = c0 + j + (long long)k * ROW_THREADS;
+                e += c != t ? exp(x[k] - ref) : A(0);
+            }
+            s_other = s_other * rescale(m, ref) + e;
+            m = m_new;
+        }
+
+        const A mx = finite_ref(group_max<A, ROW_THREADS>(m, scratch));
+        s_other = group_sum<A, ROW_THREADS>(s_other * rescale(m, mx), scratch);
+
+        const A x_t = kg::to_acc(logits[row_base + t]);
+        const A e_t = exp(x_t - mx);
+        const A s = e_t + s_other;
+        if (j == 0) row_loss[row] = (mx - x_t) + log1p_acc((e_t - A(1)) + s_other);
+
+        // pass 2: dlogits = softmax / n, and (softmax_t - 1) / n = -s_other / (s * n) at the target
+        const A inv = A(1) / (s * n);
+        const A g_t = -s_other * inv;
+        for (long long c0 = 0; c0 < V; c0 += chunk) {
+#pragma unroll
+            for (int k = 0; k < ITEMS; ++k) {
+                const long long c = c0 + j + (long long)k * ROW_THREADS;
+                if (c < V) {
+                    const A x = kg::to_acc(logits[row_base + c]);
+                    dlogits[row_base + c] = kg::from_acc<T>(c == t ? g_t : exp(x - mx) * inv);
+                }
+            }
+        }
+    }
+}
+
+// loss = (sum of row_loss[0..M)) / n_valid, summed in float64 in a fixed order (deterministic).
+// grid: 1 block of MEAN_THREADS threads.
+template <typename T>
+__global__ void __launch_bounds__(MEAN_THREADS)
+softmax_xent_mean_kernel(const kg::acc_t<T>* __restrict__ row_loss, T* __restrict__ loss, long long M,
+                         long long n_valid) {
+    __shared__ double partial[MEAN_THREADS];
+    double acc = 0.0;
+    for (long long i = threadIdx.x; i < M; i += MEAN_THREADS) acc += double(row_loss[i]);
+    partial[threadIdx.x] = acc;
+    __syncthreads();
+    for (int stride = MEAN_THREADS / 2; stride > 0; stride >>= 1) {
+        if (threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) loss[0] = kg::from_acc<T>(kg::acc_t<T>(partial[0] / double(n_valid)));
+}
+
+// Backward: dst = src * scale[0] (the upstream gradient of the scalar loss, read on the device).
+// grid-stride over numel elements.
+template <typename T>
+__global__ void softmax_xent_scale_kernel(const T* __restrict__ src, const T* __restrict__ scale,
+                                          T* __restrict__ dst, long long numel) {
+    using A = kg::acc_t<T>;
+    const A g = kg::to_acc(scale[0]);
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < numel; i += stride)
+        dst[i] = kg::from_acc<T>(kg::to_acc(src[i]) * g);
+}
+
+// Every body compiled for every storage type (nvcc builds them all; the wrapper launches
+// __half / float / double: CuPy has no bfloat16 arrays).
+#define KG_SOFTMAX_XENT_INSTANTIATE(T)                                                                       \
+    template __global__ void softmax_xent_forward_kernel<T, 32, 4>(const T*, const long long*, T*,          \
+                                                                   kg::acc_t<T>*, long long, long long,     \
+                                                                   long long, long long);                   \
+    template __global__ void softmax_xent_forward_kernel<T, 256, 1>(const T*, const long long*, T*,         \
+                                                                    kg::acc_t<T>*, long long, long long,    \
+                                                                    long long, long long);                  \
+    template __global__ void softmax_xent_forward_kernel<T, 1024, 1>(const T*, const long long*, T*,        \
+                                                                     kg::acc_t<T>*, long long, long long,   \
+                                                                     long long, long long);                 \
+    template __global__ void softmax_xent_mean_kernel<T>(const kg::acc_t<T>*, T*, long long, long long);    \
+    template __global__ void softmax_xent_scale_kernel<T>(const T*, const T*, T*, long long);
+
+KG_SOFTMAX_XENT_INSTANTIATE(__half)
+KG_SOFTMAX_XENT_INSTANTIATE(__nv_bfloat16)
+KG_SOFTMAX_XENT_INSTANTIATE(float)
+KG_SOFTMAX_XENT_INSTANTIATE(double)
