@@ -1,0 +1,140 @@
+"""Fully connected layer with fused bias and ReLU (``relu(x @ w.T + b)``) and its backward, in CUDA C.
+
+Math (same as ``kernels/numpy/linear_relu.py``)::
+
+    x[M, K], w[N, K], b[N] or None  ->  y[M, N] = x @ w.T + b,   then max(y, 0) if relu
+    g = dy masked by (y > 0) when relu, else dy
+    dx[M, K] = g @ w,   dw[N, K] = g.T @ x,   db[N] = g.sum(0)
+
+The kernels live in ``linear_relu.cu`` (read its header for the algorithm): one shared-memory tiled GEMM
+mainloop, parameterised by operand transposition, serves ``x @ w.T``, ``g @ w`` and ``g.T @ x``.
+float16 runs on tensor cores (nvcuda::wmma 16x16x16, fp32 accumulation), float32/float64 on an FMA
+register-tiled path.  The forward fuses bias + ReLU into the epilogue; the backward applies the mask
+``y > 0`` while loading dy tiles (no masked-dy temporary) and sums db deterministically inside the dw
+kernel (the blocks of the first tile-column, one thread per row, fixed order; no atomics).
+
+Launch configuration (:func:`_launch_config`): one block of ``THREADS`` = 256 threads per
+``TILE_M x TILE_N`` = 64 x 64 output tile on a 1-D grid (tiles in grouped order, up to 2**31 - 1 of them):
+
+- forward:          ``cdiv(M, 64) * cdiv(N, 64)`` blocks
+- backward (dx):    ``cdiv(M, 64) * cdiv(K, 64)`` blocks
+- backward (dw+db): ``cdiv(N, 64) * max(cdiv(K, 64), 1)`` blocks (db is written even when K == 0)
+
+Empty outputs launch nothing; an empty reduction (K == 0 forward, M == 0 or N == 0 backward) runs the
+kernel with no stages, which writes the bias (or 0).
+
+Limits: 2-D C-contiguous arrays of one dtype (float16/32/64; CuPy has no bfloat16, although the .cu
+instantiates it).  Sizes are 64-bit in the kernels.  float32 uses FMA, not TF32.
+
+Verification: correctness is tested only under the CPU emulator (``KERNELGRAD_CUDA_EMULATE=1``), which
+runs this CUDA C with g++ and models WMMA as a whole-tile fp32 multiply.  GPU correctness and speed are
+unverified -- no GPU was available when this was written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _runtime
+from ._runtime import SourceModule, cdiv, check_float_array, check_same_dtype, check_shape, cuda_type
+
+__all__ = ["linear_forward", "linear_backward"]
+
+TILE_M = 64  # output tile rows (TILE_M in linear_relu.cu)
+TILE_N = 64  # output tile cols (TILE_N)
+THREADS = 256  # threads per block (THREADS)
+
+_KERNELS = ("linear_forward_kernel", "linear_backward_input_kernel", "linear_backward_weight_kernel")
+MODULE = SourceModule(
+    "linear_relu.cu",
+    [f"{kernel}<{ctype}>" for kernel in _KERNELS for ctype in ("__half", "float", "double")],
+)
+
+
+def _launch_config(rows: int, cols: int, *, min_col_tiles: int = 0) -> tuple[tuple[int], tuple[int]] | None:
+    """``(grid, block)`` for a GEMM with a ``rows x cols`` output, or None when there is nothing to launch.
+
+    ``min_col_tiles=1`` keeps one column of tiles when ``cols == 0`` (the dw kernel must still write db).
+    Pure arithmetic, checked against the CUDA limits (ValueError when the tile count exceeds the grid).
+    """
+    tiles = cdiv(rows, TILE_M) * max(cdiv(cols, TILE_N), min_col_tiles)
+    if tiles == 0:
+        return None
+    grid, block = (tiles,), (THREADS,)
+    _runtime.check_launch(grid, block)
+    return grid, block
+
+
+def _check_k(x: Any, w: Any) -> tuple[int, int, int]:
+    M, K = x.shape
+    N, Kw = w.shape
+    if Kw != K:
+        raise ValueError(
+            f"feature mismatch: x has K={K} (shape {tuple(x.shape)}), w has K={Kw} (shape {tuple(w.shape)})"
+        )
+    return M, N, K
+
+
+def linear_forward(x: Any, w: Any, b: Any | None, relu: bool) -> Any:
+    """``y[M, N] = x[M, K] @ w[N, K].T + b[N]``, then ReLU if ``relu``; y has x's dtype.
+
+    Raises TypeError for non-array / non-float / mixed-dtype inputs and ValueError for wrong ndim,
+    non-contiguous arrays, or mismatched K / N between x, w and b.
+    """
+    check_float_array("x", x, 2)
+    check_float_array("w", w, 2)
+    if b is not None:
+        check_float_array("b", b, 1)
+    dtype = check_same_dtype(x=x, w=w, b=b)
+    M, N, K = _check_k(x, w)
+    if b is not None:
+        check_shape("b", b, (N,))
+
+    y = _runtime.empty((M, N), dtype)
+    config = _launch_config(M, N)
+    if config is not None:
+        bias = b if b is not None else x  # never read without has_bias
+        MODULE.launch(
+            f"linear_forward_kernel<{cuda_type(dtype)}>",
+            *config,
+            (x, w, bias, y, np.int64(M), np.int64(N), np.int64(K), np.int32(b is not None), np.int32(bool(relu))),
+        )
+    return y
+
+
+def linear_backward(dy: Any, x: Any, w: Any, y: Any | None, relu: bool) -> tuple[Any, Any, Any]:
+    """Gradients ``(dx[M, K], dw[N, K], db[N])`` of :func:`linear_forward` for upstream ``dy[M, N]``.
+
+    ``y`` is the forward output (required when ``relu``; ``y > 0`` gates dy inside both GEMMs).
+    db is always returned.  Raises TypeError / ValueError like :func:`linear_forward`, and
+    ValueError when dy or y is not [M, N] or y is missing with ``relu``.
+    """
+    check_float_array("dy", dy, 2)
+    check_float_array("x", x, 2)
+    check_float_array("w", w, 2)
+    if relu:
+        if y is None:
+            raise ValueError("y (the forward output) is required when relu=True")
+        check_float_array("y", y, 2)
+    dtype = check_same_dtype(dy=dy, x=x, w=w, y=y if relu else None)
+    M, N, K = _check_k(x, w)
+    check_shape("dy", dy, (M, N))
+    if relu:
+        check_shape("y", y, (M, N))
+
+    dx = _runtime.empty((M, K), dtype)
+    dw = _runtime.empty((N, K), dtype)
+    db = _runtime.empty((N,), dtype)
+    ctype = cuda_type(dtype)
+    gate = y if relu else dy  # never read without relu
+    sizes = (np.int64(M), np.int64(N), np.int64(K), np.int32(bool(relu)))
+
+    config = _launch_config(M, K)
+    if config is not None:
+        MODULE.launch(f"linear_backward_input_kernel<{ctype}>", *config, (dy, gate, w, dx, *sizes))
+    config = _launch_config(N, K, min_col_tiles=1)
+    if config is not None:
+        MODULE.launch(f"linear_backward_weight_kernel<{ctype}>", *config, (dy, gate, x, dw, db, *sizes))
+    return dx, dw, db
