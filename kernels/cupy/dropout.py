@@ -1,0 +1,103 @@
+"""Inverted dropout in CUDA C through CuPy: a counter-based RNG (no stored mask), bit-identical to ``kernels.numpy``.
+
+Math (see ``kernels/numpy/dropout.py`` for the full RNG contract): for x with numel elements, flat
+C-order index i, and ``scale = float32(1 / (1 - p))``::
+
+    u_i  = tl.rand(seed, offset + i)          (Philox4x32-10, first word -> float32 in [0, 1))
+    keep = u_i > float32(p)
+    y_i  = x_i * scale if keep else 0
+
+The RNG is ``kernels/cupy/philox.cuh``: a small Philox4x32-10 written as ``__host__ __device__``
+functions (no curand) that reproduces Triton's ``tl.rand`` bit for bit; a host program includes the
+same header in the tests (``tests/kernels/cuda/philox_host_test.cpp``) and is compared with the numpy
+reference for seeds and counters past 2**31 and 2**32.
+
+Kernel (``dropout.cu``): one thread per element in a grid-stride loop with 64-bit indices and
+counters; each element draws its own Philox counter ``offset + i`` and keeps the first word, exactly
+what ``tl.rand`` does.  The product is formed in float32 for float16/float32 (the float32 scale itself)
+and in float64 for float64 (the float32 scale widened exactly), then rounded once to x's dtype: numpy's
+formula, so y equals the numpy reference bit for bit.  Backward is the same kernel on ``dy`` with the
+forward's (p, seed, offset), which regenerates the mask.
+
+Launch configuration (:func:`_launch_config`): 1-D blocks of up to 256 threads (fewer, in whole warps,
+for tiny tensors), ``cdiv(numel, block)`` blocks capped at 65535; past that the threads loop.
+p == 0 returns a copy without launching; an empty array launches nothing.
+
+Arrays are ``cupy.ndarray`` on a GPU and ``numpy.ndarray`` under ``KERNELGRAD_CUDA_EMULATE=1``; any
+shape, C-contiguous, float16/float32/float64.  Limits: 0 <= p < 1, seed an int in [0, 2**63), offset an
+int >= 0 with offset + numel <= 2**63.
+
+GPU speed and correctness are unverified: this was written and tested only under the CPU emulator
+(no GPU was available); nvcc compiles the file for sm_80 and sm_90.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._args import check_dropout_args
+from . import _runtime
+from ._runtime import SourceModule, cdiv, check_float_array, cuda_type
+
+__all__ = ["dropout_forward", "dropout_backward"]
+
+BLOCK = 256  # threads per block
+MAX_BLOCKS = 65535  # grid cap; threads then loop (grid-stride)
+
+MODULE = SourceModule("dropout.cu", [f"dropout_kernel<{t}>" for t in ("__half", "float", "double")])
+
+
+def _launch_config(
+    numel: int, block: int | None = None, max_blocks: int | None = None
+) -> tuple[tuple[int], tuple[int]]:
+    """``(grid, block)`` for a grid-stride loop over ``numel`` >= 1 elements (tiny arrays: one small block)."""
+    block = BLOCK if block is None else block  # module constants read per call: tests may shrink them
+    max_blocks = MAX_BLOCKS if max_blocks is None else max_blocks
+    threads = min(block, 32 * cdiv(numel, 32))
+    return (min(cdiv(numel, threads), max_blocks),), (threads,)
+
+
+def _scalars(dtype: np.dtype, p: float) -> tuple[np.float32, np.floating]:
+    """``(float32(p), scale)`` with scale = float32(1 / (1 - p)) (computed in float64, rounded once) in
+    the kernel's compute type: float32, or float64 for float64 arrays (the float32 value widened exactly)."""
+    scale32 = np.float32(1.0 / (1.0 - p))
+    scale = np.float64(scale32) if dtype == np.float64 else scale32
+    return np.float32(p), scale
+
+
+def _apply(name: str, x, p, seed, offset):
+    check_float_array(name, x)
+    numel = x.size
+    p, seed, offset = check_dropout_args(p, seed, offset, numel)
+    if p == 0.0:
+        return x.copy()
+    y = _runtime.empty(x.shape, x.dtype)
+    if numel == 0:
+        return y
+    p32, scale = _scalars(x.dtype, p)
+    grid, block = _launch_config(numel)
+    MODULE.launch(
+        f"dropout_kernel<{cuda_type(x.dtype)}>",
+        grid,
+        block,
+        [x, y, np.int64(numel), p32, scale, np.uint64(seed), np.uint64(offset)],
+    )
+    return y
+
+
+def dropout_forward(x, p: float, seed: int, offset: int):
+    """Inverted dropout of ``x`` (any shape): keep element i iff ``tl.rand(seed, offset + i) > p``.
+
+    Returns y, same shape and dtype as x.  Raises TypeError for a non-array (cupy, or numpy under
+    emulation) / non-float x or non-int seed/offset, ValueError for p outside [0, 1), seed outside
+    [0, 2**63), a negative offset, or a non-contiguous x.
+    """
+    return _apply("x", x, p, seed, offset)
+
+
+def dropout_backward(dy, p: float, seed: int, offset: int):
+    """Gradient of :func:`dropout_forward`: the same regenerated mask and scale applied to ``dy``.
+
+    Must be called with the forward's (p, seed, offset).  Raises like :func:`dropout_forward`.
+    """
+    return _apply("dy", dy, p, seed, offset)

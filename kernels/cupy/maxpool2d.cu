@@ -1,0 +1,138 @@
+// maxpool2d.cu — 2-D max pooling (like torch.nn.functional.max_pool2d) in CUDA C: forward and a
+// deterministic gather backward.
+//
+// Math (NCHW, no dilation, floor mode), names as in kernels/numpy/maxpool2d.py:
+//
+//     x[N, C, H, W]  ->  y[N, C, P, Q],  P = (H + 2*ph - R) / sh + 1,  Q = (W + 2*pw - S) / sw + 1
+//     y[n, c, p, q] = max_{r < R, s < S} xpad[n, c, p*sh + r, q*sw + s]      (xpad padded with -inf)
+//     argmax[n, c, p, q] = r*S + s of the winner (the compact window position, not a flat index into x)
+//
+// argmax is stored in the smallest signed integer type that holds R*S (signed char if R*S <= 127, short
+// if <= 32767, else int), the numpy backend's argmax_dtype rule; the kernels are templated on it (I).
+//
+// Forward (maxpool2d_forward_kernel): one thread per output element o = ((n*C + c)*P + p)*Q + q, in a
+// grid-stride loop so any N*C*P*Q fits a bounded 1-D grid.  The thread walks the real (unpadded) part of
+// its window in row-major order, r outer, s inner, and replaces its running best only when a value is
+// strictly greater, or when no real element has been seen yet: ties go to the first maximum (PyTorch's
+// rule), a real -inf still beats padding, and padding is never read, so it never wins.  A NaN anywhere
+// in the window gives y = NaN and argmax = R*S - 1, which is what the numpy reference produces for NaN
+// windows.  Comparisons are in acc_t<T> (float for __half, exact: max needs no rounding).
+//
+// Backward (maxpool2d_backward_kernel): a gather, one thread per INPUT element (n, c, h, w).  The windows
+// that contain (h, w) are p in [ceil((h+ph-R+1)/sh), floor((h+ph)/sh)] ∩ [0, P), likewise q: at most
+// ceil(R/sh) * ceil(S/sw) of them.  Each adds dy[n, c, p, q] when argmax[n, c, p, q] ==
+// (h+ph-p*sh)*S + (w+pw-q*sw), so overlapping windows accumulate in a register and every dx element is
+// written exactly once: no zero-fill pass, no atomics, bitwise deterministic.  Candidates are visited in
+// increasing (p, q), the order in which numpy's np.add.at adds them, and the running sum is rounded to T
+// after every add (a no-op for float and double; for __half it repeats numpy's float16 additions), so
+// dx equals the numpy reference bit for bit.  argmax is only compared, never used as an address, so a
+// corrupt value can drop gradient but never fault (the wrapper validates the range anyway).
+//
+// Bytes moved: forward reads each window element once per window (~|x| for 2x2/s2; overlapping windows
+// re-read neighbours, which hit in L1/L2) and writes |y| + |argmax| (1 byte per output for windows up to
+// 127 positions).  Backward reads argmax and dy of each candidate window (~|y| + |argmax| for
+// non-overlapping windows) and writes |dx| once.  No FLOPs worth counting: both kernels are memory-bound.
+// Why fast: consecutive threads take consecutive q (forward) or w (backward), so loads and stores
+// coalesce; no im2col buffer, no dx memset + scatter, no atomics, small argmax.
+//
+// Layout: contiguous NCHW.  Index math is in long long so tensors past 2^31 elements work; per-plane
+// sizes (H, W, P, Q) are ints.  Limits (checked by the wrapper, PyTorch's rules): stride >= 1,
+// 0 <= padding <= kernel / 2 per axis, so every window holds at least one real element.
+#include "common.cuh"
+
+// y[o], argmax[o] for o < total = N*C*P*Q.
+template <typename T, typename I>
+__global__ void maxpool2d_forward_kernel(const T* __restrict__ x, T* __restrict__ y, I* __restrict__ argmax,
+                                         long long total, int H, int W, int P, int Q, int R, int S, int sh,
+                                         int sw, int ph, int pw) {
+    using A = kg::acc_t<T>;
+    const int RS = R * S;
+    const long long step = (long long)gridDim.x * blockDim.x;
+    for (long long o = (long long)blockIdx.x * blockDim.x + threadIdx.x; o < total; o += step) {
+        const int q = (int)(o % Q);
+        const long long t = o / Q;
+        const int p = (int)(t % P);
+        const long long nc = t / P;
+        const int h0 = p * sh - ph;
+        const int w0 = q * sw - pw;
+        // clip the window to the real image: padded positions are never loaded, so they cannot win
+        const int r_lo = max(0, -h0), r_hi = min(R, H - h0);
+        const int s_lo = max(0, -w0), s_hi = min(S, W - w0);
+        const T* plane = x + nc * H * W;
+
+        A best = kg::neg_inf<A>();
+        int best_k = RS;  // RS = no real element seen yet
+        bool has_nan = false;
+        for (int r = r_lo; r < r_hi; ++r) {
+            const T* row = plane + (long long)(h0 + r) * W + w0;
+            for (int s = s_lo; s < s_hi; ++s) {
+                const A v = kg::to_acc(row[s]);
+                if (v != v) {
+                    if (!has_nan) best = v;  // keep x's NaN as y
+                    has_nan = true;
+                } else if (!has_nan && (best_k == RS || v > best)) {  // strict >: first maximum wins ties
+                    best = v;
+                    best_k = r * S + s;
+                }
+            }
+        }
+        y[o] = kg::from_acc<T>(best);
+        argmax[o] = (I)(has_nan ? RS - 1 : best_k);
+    }
+}
+
+// dx[i] for i < total = N*C*H*W: the sum of dy over the windows whose argmax names input pixel i.
+template <typename T, typename I>
+__global__ void maxpool2d_backward_kernel(const T* __restrict__ dy, const I* __restrict__ argmax,
+                                          T* __restrict__ dx, long long total, int H, int W, int P, int Q, int R,
+                                          int S, int sh, int sw, int ph, int pw) {
+    using A = kg::acc_t<T>;
+    const long long step = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += step) {
+        const int w = (int)(i % W);
+        const long long t = i / W;
+        const int h = (int)(t % H);
+        const long long nc = t / H;
+        const int hp = h + ph;  // coordinates in the padded image
+        const int wp = w + pw;
+        // windows p with p*sh <= hp < p*sh + R; hp - R + 1 may be negative, hence the max before dividing
+        const int p_lo = (max(hp - R + 1, 0) + sh - 1) / sh;
+        const int p_hi = min(hp / sh, P - 1);
+        const int q_lo = (max(wp - S + 1, 0) + sw - 1) / sw;
+        const int q_hi = min(wp / sw, Q - 1);
+        const long long out_plane = nc * P * Q;
+
+        A acc = A(0);
+        for (int p = p_lo; p <= p_hi; ++p) {
+            const int r = hp - p * sh;
+            for (int q = q_lo; q <= q_hi; ++q) {
+                const long long o = out_plane + (long long)p * Q + q;
+                if ((int)argmax[o] == r * S + (wp - q * sw)) {
+                    // round to T after each add: numpy's np.add.at accumulates in T, in this order
+                    acc = kg::to_acc(kg::from_acc<T>(acc + kg::to_acc(dy[o])));
+                }
+            }
+        }
+        dx[i] = kg::from_acc<T>(acc);
+    }
+}
+
+// Every storage type x every argmax index type, so nvcc compiles every body.
+#define KG_MAXPOOL2D_INSTANTIATE(T, I)                                                                    \
+    template __global__ void maxpool2d_forward_kernel<T, I>(const T*, T*, I*, long long, int, int, int, int, \
+                                                            int, int, int, int, int, int);               \
+    template __global__ void maxpool2d_backward_kernel<T, I>(const T*, const I*, T*, long long, int, int, int, \
+                                                             int, int, int, int, int, int, int);
+
+KG_MAXPOOL2D_INSTANTIATE(__half, signed char)
+KG_MAXPOOL2D_INSTANTIATE(__half, short)
+KG_MAXPOOL2D_INSTANTIATE(__half, int)
+KG_MAXPOOL2D_INSTANTIATE(__nv_bfloat16, signed char)
+KG_MAXPOOL2D_INSTANTIATE(__nv_bfloat16, short)
+KG_MAXPOOL2D_INSTANTIATE(__nv_bfloat16, int)
+KG_MAXPOOL2D_INSTANTIATE(float, signed char)
+KG_MAXPOOL2D_INSTANTIATE(float, short)
+KG_MAXPOOL2D_INSTANTIATE(float, int)
+KG_MAXPOOL2D_INSTANTIATE(double, signed char)
+KG_MAXPOOL2D_INSTANTIATE(double, short)
+KG_MAXPOOL2D_INSTANTIATE(double, int)

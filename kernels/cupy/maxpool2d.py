@@ -1,0 +1,145 @@
+"""2-D max pooling (like ``torch.nn.functional.max_pool2d``) in CUDA C through CuPy: forward and a gather backward.
+
+Math (NCHW, no dilation, floor mode), names as in ``kernels/numpy/maxpool2d.py``::
+
+    x[N, C, H, W]  ->  y[N, C, P, Q],  P = (H + 2*ph - R) // sh + 1,  Q = (W + 2*pw - S) // sw + 1
+    y[n, c, p, q] = max_{r < R, s < S} xpad[n, c, p*sh + r, q*sw + s]       (xpad padded with -inf)
+
+``argmax[n, c, p, q] = r*S + s`` is the compact window position of the winner, in
+:func:`argmax_dtype` ``(R*S)`` (int8 / int16 / int32, the numpy backend's rule).  Ties go to the first
+maximum, padding never wins, a NaN window gives y = NaN and argmax = R*S - 1 (what numpy gives).
+
+Kernels (``maxpool2d.cu``, templated on the storage type and the argmax index type):
+
+* forward: one thread per output element, walking the real part of its window in row-major order;
+* backward: a deterministic gather, one thread per input element, summing dy over the (at most
+  ceil(R/sh) * ceil(S/sw)) windows whose argmax names it, in numpy's order and rounding, so dx equals
+  the numpy reference bit for bit (float16 included).  No atomics, no zero-fill.
+
+Launch configuration (:func:`_launch_config`): 1-D blocks of up to 256 threads (fewer, in whole warps,
+for tiny tensors), a 1-D grid of ``cdiv(total, block)`` blocks capped at 65535; the kernels loop
+grid-stride with ``long long`` indices, so N*C*P*Q or N*C*H*W past 2**31 still launch.
+
+Backward validates ``argmax`` like numpy (values in [0, R*S)) with one reduction and one host sync:
+the array viewed as unsigned makes negative values huge, so a single ``max`` catches both ends.  An
+argmax of another integer dtype is converted to ``argmax_dtype(R*S)`` (values already checked to fit).
+
+Arrays are ``cupy.ndarray`` on a GPU and ``numpy.ndarray`` under ``KERNELGRAD_CUDA_EMULATE=1``;
+C-contiguous, float16/float32/float64.  Limits (PyTorch's rules, as numpy): stride >= 1,
+0 <= padding <= kernel // 2, kernel fits the padded input; H, W, P, Q below 2**31.
+
+GPU speed and correctness are unverified: this was written and tested only under the CPU emulator
+(no GPU was available); nvcc compiles the file for sm_80 and sm_90.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._args import check_pool_geometry, check_shape_tuple
+from ..numpy.maxpool2d import argmax_dtype
+from . import _runtime
+from ._runtime import SourceModule, cdiv, check_array, check_float_array, check_shape, cuda_type
+
+__all__ = ["maxpool2d_forward", "maxpool2d_backward", "argmax_dtype"]
+
+#: C type of each argmax dtype (the kernels' second template argument).
+INDEX_TYPES = {np.dtype(np.int8): "signed char", np.dtype(np.int16): "short", np.dtype(np.int32): "int"}
+
+BLOCK = 256  # threads per block: 8 warps, enough to hide load latency in a memory-bound kernel
+MAX_BLOCKS = 65535  # grid cap; threads then loop (grid-stride), which also amortises the index math
+
+_TYPES = [(t, i) for t in ("__half", "float", "double") for i in INDEX_TYPES.values()]
+MODULE = SourceModule(
+    "maxpool2d.cu",
+    [f"maxpool2d_forward_kernel<{t}, {i}>" for t, i in _TYPES]
+    + [f"maxpool2d_backward_kernel<{t}, {i}>" for t, i in _TYPES],
+)
+
+
+def _launch_config(
+    total: int, block: int | None = None, max_blocks: int | None = None
+) -> tuple[tuple[int], tuple[int]]:
+    """``(grid, block)`` for a grid-stride loop over ``total`` >= 1 elements.
+
+    Tiny tensors get one block of just enough whole warps (no idle warps; under the emulator every
+    thread is an OS thread).
+    """
+    block = BLOCK if block is None else block  # module constants read per call: tests may shrink them
+    max_blocks = MAX_BLOCKS if max_blocks is None else max_blocks
+    threads = min(block, 32 * cdiv(total, 32))
+    return (min(cdiv(total, threads), max_blocks),), (threads,)
+
+
+def _geometry_args(H, W, P, Q, R, S, sh, sw, ph, pw) -> list[np.int32]:
+    return [np.int32(v) for v in (H, W, P, Q, R, S, sh, sw, ph, pw)]
+
+
+def maxpool2d_forward(x, kernel, stride, padding):
+    """Max-pool ``x[N, C, H, W]`` with windows ``kernel`` = (R, S).
+
+    Returns ``(y[N, C, P, Q], argmax[N, C, P, Q])`` where argmax holds ``r*S + s`` in
+    :func:`argmax_dtype` ``(R*S)``.  Raises TypeError for a non-array (cupy, or numpy under emulation)
+    or non-float x and ValueError for wrong ndim, a non-contiguous x, bad kernel/stride/padding,
+    padding > kernel//2, or a kernel larger than the padded input.
+    """
+    check_float_array("x", x, 4)
+    N, C, H, W = x.shape
+    R, S, sh, sw, ph, pw, P, Q = check_pool_geometry("maxpool2d_forward", H, W, kernel, stride, padding)
+    idx_dtype = argmax_dtype(R * S)
+    y = _runtime.empty((N, C, P, Q), x.dtype)
+    argmax = _runtime.empty((N, C, P, Q), idx_dtype)
+    total = N * C * P * Q
+    if total == 0:
+        return y, argmax
+    grid, block = _launch_config(total)
+    MODULE.launch(
+        f"maxpool2d_forward_kernel<{cuda_type(x.dtype)}, {INDEX_TYPES[idx_dtype]}>",
+        grid,
+        block,
+        [x, y, argmax, np.int64(total), *_geometry_args(H, W, P, Q, R, S, sh, sw, ph, pw)],
+    )
+    return y, argmax
+
+
+def _check_argmax_range(argmax, RS: int, kernel: tuple[int, int]) -> None:
+    """ValueError unless every value is in [0, RS); one reduction, one host sync."""
+    if argmax.size == 0:
+        return
+    as_unsigned = argmax.view(np.dtype(argmax.dtype.str.replace("i", "u")))  # negatives become >= 2**(bits-1)
+    if int(as_unsigned.max()) >= RS:
+        lo, hi = int(argmax.min()), int(argmax.max())
+        raise ValueError(f"argmax holds values in [{lo}, {hi}], outside [0, R*S={RS}) for kernel {kernel}")
+
+
+def maxpool2d_backward(dy, argmax, input_shape, kernel, stride, padding):
+    """Route ``dy[N, C, P, Q]`` to the window winners recorded in ``argmax``; returns ``dx[N, C, H, W]``.
+
+    ``input_shape`` is the forward x's shape.  Overlapping windows accumulate (a gather: deterministic,
+    no atomics).  Raises TypeError for a non-array / non-float dy or a non-array / non-integer argmax,
+    ValueError for non-contiguous arrays, shape mismatches between dy, argmax and the output shape
+    implied by input_shape/kernel/stride/padding, bad geometry, and argmax values outside [0, R*S).
+    """
+    check_float_array("dy", dy, 4)
+    check_array("argmax", argmax)
+    if not np.issubdtype(argmax.dtype, np.integer):
+        raise TypeError(f"argmax must have an integer dtype, got {argmax.dtype}")
+    N, C, H, W = check_shape_tuple("input_shape", input_shape, 4)
+    R, S, sh, sw, ph, pw, P, Q = check_pool_geometry("maxpool2d_backward", H, W, kernel, stride, padding)
+    check_shape("dy", dy, (N, C, P, Q))
+    check_shape("argmax", argmax, (N, C, P, Q))
+    _check_argmax_range(argmax, R * S, (R, S))
+    idx_dtype = argmax_dtype(R * S)
+    if argmax.dtype != idx_dtype:
+        argmax = argmax.astype(idx_dtype)  # exact: the range check above proved every value fits
+
+    dx = _runtime.empty((N, C, H, W), dy.dtype)
+    total = N * C * H * W
+    grid, block = _launch_config(total)
+    MODULE.launch(
+        f"maxpool2d_backward_kernel<{cuda_type(dy.dtype)}, {INDEX_TYPES[idx_dtype]}>",
+        grid,
+        block,
+        [dy, argmax, dx, np.int64(total), *_geometry_args(H, W, P, Q, R, S, sh, sw, ph, pw)],
+    )
+    return dx
