@@ -1,0 +1,534 @@
+// conv2d.cu — 2-D convolution (cross-correlation, like torch.nn.functional.conv2d) as implicit GEMMs.
+//
+// Math (NCHW, no dilation, no groups), the same as kernels/numpy/conv2d.py:
+//
+//     x[N, C, H, W], w[K, C, R, S], b[K] or none  ->  y[N, K, P, Q]
+//     P = (H + 2*ph - R) / sh + 1,   Q = (W + 2*pw - S) / sw + 1
+//     y[n, k, p, q] = b[k] + sum_{c, r, s} w[k, c, r, s] * xpad[n, c, p*sh + r, q*sw + s]
+//
+// Each of the three products is a GEMM  out[M, Ncols] = A[M, D] @ B[D, Ncols]  whose operands are never
+// materialised in global memory (no im2col buffer): a block owns one BM x BN tile of `out`, walks the
+// reduction D in BK-wide steps, and at every step gathers its BK x BM slice of A and BK x BN slice of B
+// straight from the tensors into shared memory, writing 0 for padding and for indices past the edges.
+// Padding, stride and remainders are therefore handled by the gather, and the multiply sees dense tiles.
+//
+//   forward          M = N*P*Q rows (n, p, q), Ncols = K, D = C*R*S (c, r, s)
+//                    A[m, j] = xpad[n, c, p*sh + r, q*sw + s],  B[j, k] = w[k, j];  bias in the epilogue.
+//   backward_input   M = N*H*W rows (n, h, w), Ncols = C, D = K*R*S (k, r, s)
+//                    A[m, j] = dy[n, k, p, q] with p = (h + ph - r) / sh, q = (w + pw - s) / sw when both
+//                    divisions are exact and land inside [0, P) x [0, Q), else 0;  B[j, c] = w[k, c, r, s].
+//                    This direct gather (as in kernels/triton/conv2d.py) writes every dx element exactly
+//                    once, so it is deterministic and input pixels that no window reads get exactly 0.
+//   backward_weight  M = K rows, Ncols = C*R*S (c, r, s), D = N*P*Q (n, p, q)
+//                    A[k, j] = dy[n, k, p, q],  B[j, (c, r, s)] = xpad[n, c, p*sh + r, q*sw + s].
+//                    When K x C*R*S has too few tiles to fill the GPU, the long N*P*Q axis is split into
+//                    gridDim.z chunks (multiples of BK); chunk z writes its partial sums to partial[z] and
+//                    conv2d_backward_weight_reduce_kernel adds the chunks in a fixed order (no atomics, so
+//                    the result is bit-for-bit reproducible).
+//   backward_bias    one block per output channel k sums dy[:, k] with a fixed-order tree (deterministic).
+//
+// Blocks and threads: grid = (ceil(M / BM), ceil(Ncols / BN), splits), 1-D blocks.
+//   * __half / __nv_bfloat16 — tensor cores through WMMA: BM = BN = 64, BK = 32, 128 threads = 4 warps in a
+//     2 x 2 arrangement, each warp owning a 32 x 32 sub-tile = 2 x 2 fragments of 16x16x16 with fp32
+//     accumulators.  The A tile is stored k-major (As[j][m], a col_major matrix_a), the B tile row-major
+//     (Bs[j][n]); both as T with leading dimensions that are multiples of 8 elements (16 bytes) and every
+//     fragment pointer 32-byte aligned, as load_matrix_sync requires.  After the reduction the
+//     accumulators go to a shared fp32 tile, and the epilogue (bias, narrowing, NCHW scatter) reads that
+//     tile, so nothing depends on the per-lane fragment layout.
+//   * float / double — FMA tiling: BM = BN = 64, BK = 16, 256 threads as a 16 x 16 grid, each thread
+//     accumulating a 4 x 4 micro-tile (rows tr + 16*i, cols tc + 16*j) in registers in acc_t<T>.  Lanes of
+//     a warp differ in tr, so their A reads are consecutive (conflict-free) and their B reads broadcast,
+//     and the epilogue's stores of y / dx are consecutive along the spatial axis.
+// Gathers are arranged so consecutive threads read consecutive addresses of the tensor they walk: along m
+// (the spatial axis) for x / dy rows, along j for w in forward and backward_input and for dy in
+// backward_weight.  Every thread keeps the decode of its fixed row (or column) for the whole reduction.
+//
+// Bytes and FLOPs: 2*N*K*C*R*S*P*Q FLOPs per GEMM (backward_input also multiplies the zeros of the stride
+// holes: sh*sw times as many).  Each block reads BM*D + D*BN elements (mostly L1/L2 hits: a window
+// overlaps its neighbours R*S/(sh*sw) times) and writes its tile once, so DRAM traffic is close to
+// reading x, w (or dy) once and writing y (dx, dw) once; im2col's N*C*R*S*P*Q-element buffer is gone.
+//
+// Layout and limits: contiguous NCHW / KCRS tensors of one storage type.  Index math that can exceed
+// 2^31 (offsets into x, y, dx, dy; M; N*P*Q) is long long.  Per-plane quantities are int, so one image
+// plane H*W, one output plane P*Q, and the weight K*C*R*S must each stay below 2^31 elements (the
+// wrapper checks).  The launcher must use blockDim.x == Tiles<T>::THREADS.
+//
+// Why it is fast: one launch per op, no im2col round trip through DRAM, tensor cores for 16-bit types,
+// register micro-tiles for fp32/fp64, coalesced gathers.  Not done (would be next): double-buffered
+// cp.async pipelining of the gathers, a stride-decomposed backward_input that skips the stride holes,
+// and swizzled block order for L2 reuse.  Written without a GPU: verified with nvcc (sm_80, sm_90) and
+// the CPU emulator only.
+#include <mma.h>
+
+#include "common.cuh"
+
+namespace conv2d {
+
+using kg::acc_t;
+using kg::from_acc;
+using kg::to_acc;
+
+// Tile shape per storage type.  FMA tiling for float / double ...
+template <typename T>
+struct Tiles {
+    static constexpr bool kTensorCores = false;
+    static constexpr int BM = 64, BN = 64, BK = 16, THREADS = 256;
+    // +1 keeps the j-fastest gathers (column writes into As / Bs) off a single shared-memory bank
+    static constexpr int LDA = BM + 1, LDB = BN + 1;
+};
+
+// ... and WMMA tiles for the 16-bit types.
+struct TensorCoreTiles {
+    static constexpr bool kTensorCores = true;
+    static constexpr int BM = 64, BN = 64, BK = 32, THREADS = 128;
+    // +8 elements (16 bytes): WMMA needs ldm % 8 == 0 for 16-bit types, and the pad staggers banks
+    static constexpr int LDA = BM + 8, LDB = BN + 8;
+    static constexpr int LDC = (BM > BN ? BM : BN) + 4;  // fp32 staging tile: ldm % 4 == 0
+};
+template <> struct Tiles<__half> : TensorCoreTiles {};
+template <> struct Tiles<__nv_bfloat16> : TensorCoreTiles {};
+
+template <typename T>
+__device__ __forceinline__ T zero() { return from_acc<T>(acc_t<T>(0)); }
+
+// ------------------------------------------------------------------------------------------ problems
+// A problem describes one implicit GEMM: its sizes, how a block gathers A and B tiles, and the epilogue.
+// a_row / b_col decode, once per block, the part of a thread's gather coordinates that stays fixed over
+// the whole reduction; load_a / load_b fill As[BK][LDA] (k-major) and Bs[BK][LDB] for reduction step d0.
+
+template <typename T>
+struct ForwardProblem {
+    const T* x;
+    const T* w;
+    const T* b;  // nullptr: no bias
+    T* y;
+    int N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw;
+
+    static constexpr bool kRowsFastest = true;  // y is contiguous along m = (p, q)
+    __device__ long long rows() const { return (long long)N * P * Q; }
+    __device__ long long cols() const { return K; }
+    __device__ long long depth() const { return (long long)C * R * S; }
+
+    struct Row {
+        const T* x_n;  // image n of x; nullptr when the row is past M
+        int h0, w0;    // top-left corner of the window in unpadded coordinates
+    };
+    // A is gathered m-fastest (coalesced along q), so THREADS % BM == 0 fixes each thread's row.
+    template <typename Cfg>
+    __device__ Row a_row(long long m0) const {
+        const long long m = m0 + threadIdx.x % Cfg::BM;
+        if (m >= rows()) return Row{nullptr, 0, 0};
+        const int PQ = P * Q;
+        const long long n = m / PQ;
+        const int pq = int(m - n * PQ);
+        return Row{x + n * C * (long long)(H * W), (pq / Q) * sh - ph, (pq % Q) * sw - pw};
+    }
+    template <typename Cfg>
+    __device__ void load_a(T* As, const Row& row, long long d0) const {
+        const int RS = R * S, CRS = C * RS, HW = H * W;
+        const int ml = threadIdx.x % Cfg::BM;
+        for (int jl = threadIdx.x / Cfg::BM; jl < Cfg::BK; jl += Cfg::THREADS / Cfg::BM) {
+            const long long j = d0 + jl;
+            T v = zero<T>();
+            if (row.x_n != nullptr && j < CRS) {
+                const int c = int(j) / RS, rs = int(j) - c * RS;
+                const int h = row.h0 + rs / S, wc = row.w0 + rs % S;
+                if (h >= 0 && h < H && wc >= 0 && wc < W) v = row.x_n[(long long)c * HW + h * W + wc];
+            }
+            As[jl * Cfg::LDA + ml] = v;
+        }
+    }
+
+    struct Col {};
+    template <typename Cfg>
+    __device__ Col b_col(long long) const { return Col{}; }
+    // B[j, k] = w[k, j]: j-fastest, so a warp reads a contiguous run of one filter.
+    template <typename Cfg>
+    __device__ void load_b(T* Bs, const Col&, long long d0, long long n0) const {
+        const long long CRS = depth();
+        for (int e = threadIdx.x; e < Cfg::BK * Cfg::BN; e += Cfg::THREADS) {
+            const int jl = e % Cfg::BK, nl = e / Cfg::BK;
+            const long long j = d0 + jl, k = n0 + nl;
+            Bs[jl * Cfg::LDB + nl] = (j < CRS && k < K) ? w[k * CRS + j] : zero<T>();
+        }
+    }
+
+    __device__ void store(long long m, long long k, acc_t<T> v) const {
+        const int PQ = P * Q;
+        const long long n = m / PQ;
+        if (b != nullptr) v += to_acc(b[k]);
+        y[(n * K + k) * PQ + (m - n * PQ)] = from_acc<T>(v);
+    }
+};
+
+template <typename T>
+struct BackwardInputProblem {
+    const T* dy;
+    const T* w;
+    T* dx;
+    int N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw;
+
+    static constexpr bool kRowsFastest = true;  // dx is contiguous along m = (h, w)
+    __device__ long long rows() const { return (long long)N * H * W; }
+    __device__ long long cols() const { return C; }
+    __device__ long long depth() const { return (long long)K * R * S; }
+
+    struct Row {
+        const T* dy_n;  // image n of dy; nullptr past M
+        int hp, wp;     // the pixel in padded coordinates
+    };
+    template <typename Cfg>
+    __device__ Row a_row(long long m0) const {
+        const long long m = m0 + threadIdx.x % Cfg::BM;
+        if (m >= rows()) return Row{nullptr, 0, 0};
+        const int HW = H * W;
+        const long long n = m / HW;
+        const int hw = int(m - n * HW);
+        return Row{dy + n * K * (long long)(P * Q), hw / W + ph, hw % W + pw};
+    }
+    template <typename Cfg>
+    __device__ void load_a(T* As, const Row& row, long long d0) const {
+        const int RS = R * S, KRS = K * RS, PQ = P * Q;
+        const int ml = threadIdx.x % Cfg::BM;
+        for (int jl = threadIdx.x / Cfg::BM; jl < Cfg::BK; jl += Cfg::THREADS / Cfg::BM) {
+            const long long j = d0 + jl;
+            T v = zero<T>();
+            if (row.dy_n != nullptr && j < KRS) {
+                const int k = int(j) / RS, rs = int(j) - k * RS;
+                // output (p, q) whose window puts tap (r, s) on this pixel; it must exist exactly
+                const int p_num = row.hp - rs / S, q_num = row.wp - rs % S;
+                if (p_num >= 0 && q_num >= 0 && p_num % sh == 0 && q_num % sw == 0) {
+                    const int p = p_num / sh, q = q_num / sw;
+                    if (p < P && q < Q) v = row.dy_n[(long long)k * PQ + p * Q + q];
+                }
+            }
+            As[jl * Cfg::LDA + ml] = v;
+        }
+    }
+
+    struct Col {};
+    template <typename Cfg>
+    __device__ Col b_col(long long) const { return Col{}; }
+    // B[(k, r, s), c] = w[k, c, r, s]: j-fastest reads runs of R*S contiguous taps.
+    template <typename Cfg>
+    __device__ void load_b(T* Bs, const Col&, long long d0, long long n0) const {
+        const int RS = R * S, KRS = K * RS;
+        for (int e = threadIdx.x; e < Cfg::BK * Cfg::BN; e += Cfg::THREADS) {
+            const int jl = e % Cfg::BK, nl = e / Cfg::BK;
+            const long long j = d0 + jl, c = n0 + nl;
+            T v = zero<T>();
+            if (j < KRS && c < C) {
+                const int k = int(j) / RS, rs = int(j) - k * RS;
+                v = w[((long long)k * C + c) * RS + rs];
+            }
+            Bs[jl * Cfg::LDB + nl] = v;
+        }
+    }
+
+    __device__ void store(long long m, long long c, acc_t<T> v) const {
+        const int HW = H * W;
+        const long long n = m / HW;
+        dx[(n * C + c) * HW + (m - n * HW)] = from_acc<T>(v);
+    }
+};
+
+template <typename T>
+struct BackwardWeightProblem {
+    const T* dy;
+    const T* x;
+    acc_t<T>* partial;  // [gridDim.z, K, C*R*S]; dw itself when there is one chunk and T == acc_t<T>
+    int N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw;
+
+    static constexpr bool kRowsFastest = false;  // dw is contiguous along (c, r, s)
+    __device__ long long rows() const { return K; }
+    __device__ long long cols() const { return (long long)C * R * S; }
+    __device__ long long depth() const { return (long long)N * P * Q; }
+
+    struct Row {};
+    template <typename Cfg>
+    __device__ Row a_row(long long) const { return Row{}; }
+    // A[k, (n, pq)] = dy[n, k, pq]: j-fastest, coalesced along pq.  The tile start (n0, pq0) is decoded
+    // once per step; the thread's offset jl < BK then needs only an int division.
+    template <typename Cfg>
+    __device__ void load_a(T* As, const Row&, long long d0, long long m0) const {
+        const int PQ = P * Q;
+        const long long n0 = d0 / PQ;
+        const int pq0 = int(d0 - n0 * PQ);
+        for (int e = threadIdx.x; e < Cfg::BK * Cfg::BM; e += Cfg::THREADS) {
+            const int jl = e % Cfg::BK, ml = e / Cfg::BK;
+            const long long k = m0 + ml;
+            const long long n = n0 + (pq0 + jl) / PQ;
+            const int pq = (pq0 + jl) % PQ;
+            As[jl * Cfg::LDA + ml] = (n < N && k < K) ? dy[(n * K + k) * PQ + pq] : zero<T>();
+        }
+    }
+
+    struct Col {
+        long long c_off;  // c*H*W, or -1 past C*R*S
+        int r, s;
+    };
+    // B is gathered column-fastest (consecutive taps s are consecutive pixels), so THREADS % BN == 0
+    // fixes each thread's (c, r, s).
+    template <typename Cfg>
+    __device__ Col b_col(long long n0) const {
+        const long long col = n0 + threadIdx.x % Cfg::BN;
+        if (col >= cols()) return Col{-1, 0, 0};
+        const int RS = R * S;
+        const int c = int(col) / RS, rs = int(col) - c * RS;
+        return Col{(long long)c * (H * W), rs / S, rs % S};
+    }
+    template <typename Cfg>
+    __device__ void load_b(T* Bs, const Col& col, long long d0, long long) const {
+        const int PQ = P * Q;
+        const long long n0 = d0 / PQ;
+        const int pq0 = int(d0 - n0 * PQ);
+        const int nl = threadIdx.x % Cfg::BN;
+        for (int jl = threadIdx.x / Cfg::BN; jl < Cfg::BK; jl += Cfg::THREADS / Cfg::BN) {
+            const long long n = n0 + (pq0 + jl) / PQ;
+            T v = zero<T>();
+            if (col.c_off >= 0 && n < N) {
+                const int pq = (pq0 + jl) % PQ;
+                const int h = (pq / Q) * sh - ph + col.r, wc = (pq % Q) * sw - pw + col.s;
+                if (h >= 0 && h < H && wc >= 0 && wc < W)
+                    v = x[n * C * (long long)(H * W) + col.c_off + h * W + wc];
+            }
+            Bs[jl * Cfg::LDB + nl] = v;
+        }
+    }
+
+    __device__ void store(long long k, long long col, acc_t<T> v) const {
+        partial[((long long)blockIdx.z * K + k) * cols() + col] = v;
+    }
+};
+
+// load_a of backward_weight needs the tile's first row; the other problems decoded it in a_row.
+template <typename Cfg, typename T, typename Problem>
+__device__ __forceinline__ void load_a_tile(const Problem& prob, T* As, const typename Problem::Row& row,
+                                            long long d0, long long) {
+    prob.template load_a<Cfg>(As, row, d0);
+}
+template <typename Cfg, typename T>
+__device__ __forceinline__ void load_a_tile(const BackwardWeightProblem<T>& prob, T* As,
+                                            const typename BackwardWeightProblem<T>::Row& row, long long d0,
+                                            long long m0) {
+    prob.template load_a<Cfg>(As, row, d0, m0);
+}
+
+// ------------------------------------------------------------------------------ block-level GEMMs
+
+// float / double: 16 x 16 threads, 4 x 4 register micro-tile each.
+template <typename T, typename Problem>
+__device__ __forceinline__ void gemm_fma(const Problem& prob, long long d_begin, long long d_end) {
+    using Cfg = Tiles<T>;
+    using A = acc_t<T>;
+    constexpr int TM = Cfg::BM / 16, TN = Cfg::BN / 16;
+    static_assert(Cfg::THREADS == 256, "gemm_fma arranges its threads as 16 x 16");
+    static_assert(Cfg::THREADS % Cfg::BM == 0 && Cfg::THREADS % Cfg::BN == 0, "row-fixed gathers");
+    __shared__ T As[Cfg::BK * Cfg::LDA];
+    __shared__ T Bs[Cfg::BK * Cfg::LDB];
+
+    const long long m0 = (long long)blockIdx.x * Cfg::BM;
+    const long long n0 = (long long)blockIdx.y * Cfg::BN;
+    const auto row = prob.template a_row<Cfg>(m0);
+    const auto col = prob.template b_col<Cfg>(n0);
+    const int tr = threadIdx.x % 16, tc = threadIdx.x / 16;
+
+    A acc[TM][TN];
+#pragma unroll
+    for (int i = 0; i < TM; ++i)
+#pragma unroll
+        for (int j = 0; j < TN; ++j) acc[i][j] = A(0);
+
+    for (long long d0 = d_begin; d0 < d_end; d0 += Cfg::BK) {
+        load_a_tile<Cfg>(prob, As, row, d0, m0);
+        prob.template load_b<Cfg>(Bs, col, d0, n0);
+        __syncthreads();
+#pragma unroll
+        for (int kk = 0; kk < Cfg::BK; ++kk) {
+            A a[TM], b[TN];
+#pragma unroll
+            for (int i = 0; i < TM; ++i) a[i] = to_acc(As[kk * Cfg::LDA + tr + 16 * i]);
+#pragma unroll
+            for (int j = 0; j < TN; ++j) b[j] = to_acc(Bs[kk * Cfg::LDB + tc + 16 * j]);
+#pragma unroll
+            for (int i = 0; i < TM; ++i)
+#pragma unroll
+                for (int j = 0; j < TN; ++j) acc[i][j] += a[i] * b[j];
+        }
+        __syncthreads();  // the next step overwrites the tiles
+    }
+
+    const long long M = prob.rows(), NC = prob.cols();
+#pragma unroll
+    for (int i = 0; i < TM; ++i)
+#pragma unroll
+        for (int j = 0; j < TN; ++j) {
+            const long long m = m0 + tr + 16 * i, n = n0 + tc + 16 * j;
+            if (m < M && n < NC) prob.store(m, n, acc[i][j]);
+        }
+}
+
+// __half / __nv_bfloat16: 4 warps (2 x 2), each a 32 x 32 sub-tile of 2 x 2 WMMA fragments.
+template <typename T, typename Problem>
+__device__ __forceinline__ void gemm_tensor_cores(const Problem& prob, long long d_begin, long long d_end) {
+    using namespace nvcuda;
+    using Cfg = Tiles<T>;
+    static_assert(Cfg::THREADS == 128 && Cfg::BM == 64 && Cfg::BN == 64, "2 x 2 warps of 32 x 32");
+    static_assert(Cfg::BK % 16 == 0 && Cfg::LDA % 8 == 0 && Cfg::LDB % 8 == 0 && Cfg::LDC % 4 == 0,
+                  "WMMA leading dimensions must be multiples of 16 bytes");
+    static_assert(Cfg::THREADS % Cfg::BM == 0 && Cfg::THREADS % Cfg::BN == 0, "row-fixed gathers");
+    __align__(32) __shared__ T As[Cfg::BK * Cfg::LDA];
+    __align__(32) __shared__ T Bs[Cfg::BK * Cfg::LDB];
+    __align__(32) __shared__ float Cs[(Cfg::BM > Cfg::BN ? Cfg::BM : Cfg::BN) * Cfg::LDC];
+
+    const long long m0 = (long long)blockIdx.x * Cfg::BM;
+    const long long n0 = (long long)blockIdx.y * Cfg::BN;
+    const auto row = prob.template a_row<Cfg>(m0);
+    const auto col = prob.template b_col<Cfg>(n0);
+    const int warp = threadIdx.x / 32;
+    const int wm = (warp % 2) * 32, wn = (warp / 2) * 32;  // the warp's sub-tile inside the block tile
+
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
+#pragma unroll
+    for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+
+    for (long long d0 = d_begin; d0 < d_end; d0 += Cfg::BK) {
+        load_a_tile<Cfg>(prob, As, row, d0, m0);
+        prob.template load_b<Cfg>(Bs, col, d0, n0);
+        __syncthreads();
+#pragma unroll
+        for (int kk = 0; kk < Cfg::BK; kk += 16) {
+            // As is k-major: element (m, j) at As[j*LDA + m], i.e. a column-major 16 x 16 A fragment
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::col_major> a[2];
+            wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> b[2];
+#pragma unroll
+            for (int i = 0; i < 2; ++i) wmma::load_matrix_sync(a[i], As + kk * Cfg::LDA + wm + 16 * i, Cfg::LDA);
+#pragma unroll
+            for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(b[j], Bs + kk * Cfg::LDB + wn + 16 * j, Cfg::LDB);
+#pragma unroll
+            for (int i = 0; i < 2; ++i)
+#pragma unroll
+                for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
+        }
+        __syncthreads();
+    }
+
+    // Stage in shared memory so the epilogue walks the output's contiguous axis: column-major (m fastest)
+    // for y / dx, row-major for dw.
+#pragma unroll
+    for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int j = 0; j < 2; ++j) {
+            const int r = wm + 16 * i, c = wn + 16 * j;
+            if (Problem::kRowsFastest)
+                wmma::store_matrix_sync(Cs + c * Cfg::LDC + r, acc[i][j], Cfg::LDC, wmma::mem_col_major);
+            else
+                wmma::store_matrix_sync(Cs + r * Cfg::LDC + c, acc[i][j], Cfg::LDC, wmma::mem_row_major);
+        }
+    __syncthreads();
+
+    const long long M = prob.rows(), NC = prob.cols();
+    for (int e = threadIdx.x; e < Cfg::BM * Cfg::BN; e += Cfg::THREADS) {
+        const int ml = Problem::kRowsFastest ? e % Cfg::BM : e / Cfg::BN;
+        const int nl = Problem::kRowsFastest ? e / Cfg::BM : e % Cfg::BN;
+        const long long m = m0 + ml, n = n0 + nl;
+        if (m < M && n < NC)
+            prob.store(m, n, Cs[Problem::kRowsFastest ? nl * Cfg::LDC + ml : ml * Cfg::LDC + nl]);
+    }
+}
+
+template <typename T, typename Problem>
+__device__ __forceinline__ void implicit_gemm(const Problem& prob, long long d_begin, long long d_end) {
+    if constexpr (Tiles<T>::kTensorCores)
+        gemm_tensor_cores<T>(prob, d_begin, d_end);
+    else
+        gemm_fma<T>(prob, d_begin, d_end);
+}
+
+}  // namespace conv2d
+
+// --------------------------------------------------------------------------------------------- kernels
+// Sizes are the math's names.  grid = (ceil(M/64), ceil(Ncols/64), 1 or splits),
+// block = Tiles<T>::THREADS.
+
+// has_bias == 0: b is ignored (the launcher passes any valid pointer; CuPy has no null array).
+template <typename T>
+__global__ void conv2d_forward_kernel(const T* x, const T* w, const T* b, T* y, int N, int C, int H, int W,
+                                      int K, int R, int S, int P, int Q, int sh, int sw, int ph, int pw,
+                                      int has_bias) {
+    const conv2d::ForwardProblem<T> prob{x, w, has_bias ? b : nullptr, y, N, C, H, W, K, R, S, P, Q,
+                                         sh, sw, ph, pw};
+    conv2d::implicit_gemm<T>(prob, 0, prob.depth());
+}
+
+template <typename T>
+__global__ void conv2d_backward_input_kernel(const T* dy, const T* w, T* dx, int N, int C, int H, int W, int K,
+                                             int R, int S, int P, int Q, int sh, int sw, int ph, int pw) {
+    const conv2d::BackwardInputProblem<T> prob{dy, w, dx, N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw};
+    conv2d::implicit_gemm<T>(prob, 0, prob.depth());
+}
+
+// Chunk blockIdx.z covers reduction indices [z*split_depth, (z+1)*split_depth); split_depth % BK == 0.
+template <typename T>
+__global__ void conv2d_backward_weight_kernel(const T* dy, const T* x, kg::acc_t<T>* partial, int N, int C,
+                                              int H, int W, int K, int R, int S, int P, int Q, int sh, int sw,
+                                              int ph, int pw, long long split_depth) {
+    const conv2d::BackwardWeightProblem<T> prob{dy, x, partial, N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw};
+    const long long d_begin = (long long)blockIdx.z * split_depth;
+    const long long d_end = min(prob.depth(), d_begin + split_depth);
+    conv2d::implicit_gemm<T>(prob, d_begin, d_end);
+}
+
+// dw[i] = sum_z partial[z, i] in z order (fixed order: reproducible), narrowed to T.
+template <typename T>
+__global__ void conv2d_backward_weight_reduce_kernel(const kg::acc_t<T>* partial, T* dw, long long count,
+                                                     int splits) {
+    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= count) return;
+    kg::acc_t<T> sum = partial[i];
+    for (int z = 1; z < splits; ++z) sum += partial[(long long)z * count + i];
+    dw[i] = kg::from_acc<T>(sum);
+}
+
+// db[k] = sum over (n, p, q) of dy[n, k, p, q]: block k, any multiple of 32 threads up to 1024.  Each
+// thread strides over the N*P*Q elements, then warps and the block reduce in a fixed order.
+template <typename T>
+__global__ void conv2d_backward_bias_kernel(const T* dy, T* db, int N, int K, int PQ) {
+    using A = kg::acc_t<T>;
+    __shared__ A warp_sums[32];
+    const int k = blockIdx.x;
+    const long long NPQ = (long long)N * PQ;
+    A sum = A(0);
+    for (long long e = threadIdx.x; e < NPQ; e += blockDim.x) {
+        const long long n = e / PQ;
+        sum += kg::to_acc(dy[(n * K + k) * PQ + (e - n * PQ)]);
+    }
+    sum = kg::warp_sum(sum);
+    if (threadIdx.x % 32 == 0) warp_sums[threadIdx.x / 32] = sum;
+    __syncthreads();
+    if (threadIdx.x < 32) {
+        const int n_warps = blockDim.x / 32;
+        A v = threadIdx.x < n_warps ? warp_sums[threadIdx.x] : A(0);
+        v = kg::warp_sum(v);
+        if (threadIdx.x == 0) db[k] = kg::from_acc<T>(v);
+    }
+}
+
+// ------------------------------------------------------------------------- explicit instantiations
+#define KG_CONV2D_INSTANTIATE(T)                                                                          \
+    template __global__ void conv2d_forward_kernel<T>(const T*, const T*, const T*, T*, int, int, int, int,  \
+                                                      int, int, int, int, int, int, int, int, int, int);    \
+    template __global__ void conv2d_backward_input_kernel<T>(const T*, const T*, T*, int, int, int, int, int, \
+                                                             int, int, int, int, int, int, int, int);       \
+    template __global__ void conv2d_backward_weight_kernel<T>(const T*, const T*, kg::acc_t<T>*, int, int,  \
+                                                              int, int, int, int, int, int, int, int, int,  \
+                                                              int, int, long long);                        \
+    template __global__ void conv2d_backward_weight_reduce_kernel<T>(const kg::acc_t<T>*, T*, long long, int); \
+    template __global__ void conv2d_backward_bias_kernel<T>(const T*, T*, int, int, int);
+
+KG_CONV2D_INSTANTIATE(__half)
+KG_CONV2D_INSTANTIATE(__nv_bfloat16)
+KG_CONV2D_INSTANTIATE(float)
+KG_CONV2D_INSTANTIATE(double)

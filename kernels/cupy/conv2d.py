@@ -1,0 +1,237 @@
+"""2-D convolution (cross-correlation, like ``torch.nn.functional.conv2d``) as CUDA C implicit GEMMs.
+
+Math (NCHW, no dilation, no groups), the same as ``kernels/numpy/conv2d.py``::
+
+    x[N, C, H, W], w[K, C, R, S], b[K] or None  ->  y[N, K, P, Q]
+    P = (H + 2*ph - R) // sh + 1,   Q = (W + 2*pw - S) // sw + 1
+    y[n, k, p, q] = b[k] + sum_{c, r, s} w[k, c, r, s] * xpad[n, c, p*sh + r, q*sw + s]
+
+The kernels live in ``conv2d.cu`` (its header has the algorithm, bytes and FLOPs).  In short, every
+product is a GEMM whose operand tiles are gathered straight from the tensors into shared memory (no
+im2col buffer; padding and stride are handled in the gather):
+
+* forward:          GEMM M = N*P*Q, Ncols = K, reduction C*R*S; bias fused into the epilogue.
+* backward_input:   GEMM M = N*H*W, Ncols = C, reduction K*R*S, a direct gather of dy (deterministic).
+* backward_weight:  GEMM M = K, Ncols = C*R*S, reduction N*P*Q.  When the K x C*R*S tiles are too few to
+                    fill a GPU, the reduction is split into chunks (grid z) that write fp32/fp64 partial
+                    tiles, summed in a fixed order by a second kernel: deterministic, no atomics.
+* backward_bias:    one block per output channel, fixed-order tree reduction.
+
+Launch configuration (:func:`_gemm_launch`, pure Python): grid = (ceil(M/64), ceil(Ncols/64), splits),
+1-D blocks.  float16 runs on tensor cores (WMMA 16x16x16, fp32 accumulation): 64x64 tiles, BK = 32,
+128 threads.  float32 / float64 use FMA register tiling: 64x64 tiles, BK = 16, 256 threads, accumulating
+in float32 / float64 (IEEE fp32 products, no TF32).  float16 outputs are computed in float32 and rounded
+once.  Index math is 64-bit where tensors can exceed 2**31 elements; one image plane H*W, one output plane P*Q
+and the weight K*C*R*S must stay below 2**31 elements (ValueError otherwise), and ceil(Ncols/64) must
+not exceed 65535 (the grid's y limit: K for forward, C for backward_input, C*R*S for backward_weight).
+
+Caveat: written without a GPU.  The .cu compiles with nvcc for sm_80 and sm_90, and these wrappers and
+kernels were run only on the CPU emulator (``KERNELGRAD_CUDA_EMULATE=1``); GPU speed and correctness
+(NVRTC compilation included) are unverified.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import _args
+from . import _runtime
+from ._runtime import SourceModule, cdiv, check_float_array, check_same_dtype, check_shape, cuda_type
+
+__all__ = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias"]
+
+_TYPES = ("__half", "float", "double")
+_KERNELS = (
+    "conv2d_forward_kernel",
+    "conv2d_backward_input_kernel",
+    "conv2d_backward_weight_kernel",
+    "conv2d_backward_weight_reduce_kernel",
+    "conv2d_backward_bias_kernel",
+)
+MODULE = SourceModule("conv2d.cu", [f"{k}<{t}>" for k in _KERNELS for t in _TYPES])
+
+#: (BM, BN, BK, threads) of the block tile per dtype: must match ``Tiles<T>`` in conv2d.cu.
+TILES = {
+    np.dtype(np.float16): (64, 64, 32, 128),  # WMMA: 4 warps, 2 x 2 fragments of 16x16 each
+    np.dtype(np.float32): (64, 64, 16, 256),  # FMA: 16 x 16 threads, 4 x 4 micro-tiles
+    np.dtype(np.float64): (64, 64, 16, 256),
+}
+#: Accumulator dtype (acc_t<T>) of the backward_weight partial sums.
+ACC_DTYPES = {
+    np.dtype(np.float16): np.dtype(np.float32),
+    np.dtype(np.float32): np.dtype(np.float32),
+    np.dtype(np.float64): np.dtype(np.float64),
+}
+
+#: Blocks that keep a large GPU busy (2 per SM on a 132-SM H100): backward_weight splits its reduction
+#: only while its tile grid is smaller than this.
+TARGET_BLOCKS = 264
+#: Shortest reduction chunk worth a split (its partial tile costs a BM x BN write and read).
+MIN_SPLIT_DEPTH = 2048
+MAX_SPLITS = 64
+BIAS_THREADS = 256
+REDUCE_THREADS = 256
+
+
+def _gemm_launch(rows: int, cols: int, dtype: Any) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """``(grid, block)`` for an implicit GEMM with a ``rows x cols`` output (one block per 64x64 tile)."""
+    bm, bn, _, threads = TILES[np.dtype(dtype)]
+    return (cdiv(rows, bm), cdiv(cols, bn), 1), (threads, 1, 1)
+
+
+def _backward_weight_launch(
+    K: int, CRS: int, NPQ: int, dtype: Any, target_blocks: int = TARGET_BLOCKS, min_split_depth: int = MIN_SPLIT_DEPTH
+) -> tuple[tuple[int, int, int], tuple[int, int, int], int, int]:
+    """``(grid, block, splits, split_depth)`` for backward_weight.
+
+    The N*P*Q reduction is cut into ``splits`` chunks of ``split_depth`` indices (a multiple of BK, so no
+    reduction tile straddles two chunks), only as far as needed to reach ``target_blocks`` blocks and
+    never below ``min_split_depth`` indices per chunk.
+    """
+    (gx, gy, _), block = _gemm_launch(K, CRS, dtype)
+    bk = TILES[np.dtype(dtype)][2]
+    splits = min(cdiv(target_blocks, gx * gy), max(NPQ // max(min_split_depth, 1), 1), MAX_SPLITS)
+    splits = max(splits, 1)
+    split_depth = cdiv(cdiv(NPQ, splits), bk) * bk
+    splits = cdiv(NPQ, split_depth)  # rounding split_depth up may leave the last chunks empty: drop them
+    return (gx, gy, splits), block, splits, split_depth
+
+
+def _bias_launch(K: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    return (K, 1, 1), (BIAS_THREADS, 1, 1)
+
+
+def _check_common(stride, padding):
+    return _args.check_pair("stride", stride, 1), _args.check_pair("padding", padding, 0)
+
+
+def _check_int32_planes(name: str, sizes: dict[str, int]) -> None:
+    """conv2d.cu indexes within one plane (H*W, P*Q) and the weight (K*C*R*S) with 32-bit ints."""
+    for what, size in sizes.items():
+        if size >= 2**31:
+            raise ValueError(f"{name}: {what} = {size} elements is too large for the CUDA kernels (< 2**31)")
+
+
+def _i32(*values: int) -> list[np.int32]:
+    return [np.int32(v) for v in values]
+
+
+def conv2d_forward(x: Any, w: Any, b: Any | None, stride, padding) -> Any:
+    """Convolve ``x[N, C, H, W]`` with ``w[K, C, R, S]`` plus optional bias ``b[K]``.
+
+    Returns ``y[N, K, P, Q]`` in x's dtype.  Raises TypeError for arrays of the wrong kind (not
+    cupy, or not numpy under emulation) / non-float / mixed dtype inputs and ValueError for wrong ndim,
+    non-contiguous arrays, mismatched C, a bias that is not [K], bad stride/padding, or a kernel larger
+    than the padded input.
+    """
+    check_float_array("x", x, 4)
+    check_float_array("w", w, 4)
+    if b is not None:
+        check_float_array("b", b, 1)
+    dtype = check_same_dtype(x=x, w=w, b=b)
+    (sh, sw), (ph, pw) = _check_common(stride, padding)
+    N, C, H, W = x.shape
+    K, Cw, R, S = w.shape
+    if Cw != C:
+        raise ValueError(f"channel mismatch: x has C={C} (shape {x.shape}), w has C={Cw} (shape {w.shape})")
+    if b is not None:
+        check_shape("b", b, (K,))
+    P = _args.out_size("conv2d_forward", H, ph, R, sh)
+    Q = _args.out_size("conv2d_forward", W, pw, S, sw)
+    _check_int32_planes("conv2d_forward", {"H*W": H * W, "P*Q": P * Q, "K*C*R*S": K * C * R * S})
+
+    y = _runtime.empty((N, K, P, Q), dtype)
+    if y.size == 0:  # an empty batch: a grid of zero blocks is not a valid launch
+        return y
+    grid, block = _gemm_launch(N * P * Q, K, dtype)
+    # no bias: w stands in for the pointer and has_bias = 0 makes the kernel ignore it
+    MODULE.launch(
+        f"conv2d_forward_kernel<{cuda_type(dtype)}>", grid, block,
+        [x, w, b if b is not None else w, y, *_i32(N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, b is not None)],
+    )  # fmt: skip
+    return y
+
+
+def conv2d_backward_input(dy: Any, w: Any, input_shape, stride, padding) -> Any:
+    """Gradient w.r.t. the input: ``dx[N, C, H, W]`` for ``dy[N, K, P, Q]`` and ``w[K, C, R, S]``.
+
+    ``input_shape`` is the forward x's shape (several H give the same P when ``sh > 1``).  Raises
+    TypeError / ValueError like :func:`conv2d_forward`, and ValueError when dy's shape does not match
+    the output shape implied by input_shape, w, stride and padding.
+    """
+    check_float_array("dy", dy, 4)
+    check_float_array("w", w, 4)
+    dtype = check_same_dtype(dy=dy, w=w)
+    N, C, H, W = _args.check_shape_tuple("input_shape", input_shape, 4)
+    (sh, sw), (ph, pw) = _check_common(stride, padding)
+    K, Cw, R, S = w.shape
+    if Cw != C:
+        raise ValueError(f"channel mismatch: input_shape has C={C} but w has C={Cw} (shape {w.shape})")
+    P = _args.out_size("conv2d_backward_input", H, ph, R, sh)
+    Q = _args.out_size("conv2d_backward_input", W, pw, S, sw)
+    check_shape("dy", dy, (N, K, P, Q))
+    _check_int32_planes("conv2d_backward_input", {"H*W": H * W, "P*Q": P * Q, "K*C*R*S": K * C * R * S})
+
+    dx = _runtime.empty((N, C, H, W), dtype)
+    grid, block = _gemm_launch(N * H * W, C, dtype)
+    MODULE.launch(
+        f"conv2d_backward_input_kernel<{cuda_type(dtype)}>", grid, block,
+        [dy, w, dx, *_i32(N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw)],
+    )  # fmt: skip
+    return dx
+
+
+def conv2d_backward_weight(dy: Any, x: Any, weight_shape, stride, padding) -> Any:
+    """Gradient w.r.t. the weight: ``dw[K, C, R, S]`` for ``dy[N, K, P, Q]`` and ``x[N, C, H, W]``.
+
+    Raises TypeError / ValueError like :func:`conv2d_forward`, and ValueError when dy's shape does
+    not match the output shape implied by x, weight_shape, stride and padding.
+    """
+    check_float_array("dy", dy, 4)
+    check_float_array("x", x, 4)
+    dtype = check_same_dtype(dy=dy, x=x)
+    K, C, R, S = _args.check_shape_tuple("weight_shape", weight_shape, 4)
+    (sh, sw), (ph, pw) = _check_common(stride, padding)
+    N, Cx, H, W = x.shape
+    if Cx != C:
+        raise ValueError(f"channel mismatch: x has C={Cx} (shape {x.shape}) but weight_shape has C={C}")
+    P = _args.out_size("conv2d_backward_weight", H, ph, R, sh)
+    Q = _args.out_size("conv2d_backward_weight", W, pw, S, sw)
+    check_shape("dy", dy, (N, K, P, Q))
+    _check_int32_planes("conv2d_backward_weight", {"H*W": H * W, "P*Q": P * Q, "K*C*R*S": K * C * R * S})
+
+    CRS = C * R * S
+    if N == 0:  # nothing to reduce
+        return _runtime.zeros((K, C, R, S), dtype)
+    grid, block, splits, split_depth = _backward_weight_launch(K, CRS, N * P * Q, dtype, TARGET_BLOCKS, MIN_SPLIT_DEPTH)
+    acc_dtype = ACC_DTYPES[np.dtype(dtype)]
+    dw = _runtime.empty((K, C, R, S), dtype)
+    # one chunk whose accumulator type is the storage type: the GEMM writes dw directly
+    direct = splits == 1 and acc_dtype == dtype
+    partial = dw if direct else _runtime.empty((splits, K, CRS), acc_dtype)
+    ctype = cuda_type(dtype)
+    MODULE.launch(
+        f"conv2d_backward_weight_kernel<{ctype}>", grid, block,
+        [dy, x, partial, *_i32(N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw), np.int64(split_depth)],
+    )  # fmt: skip
+    if not direct:
+        count = K * CRS
+        MODULE.launch(
+            f"conv2d_backward_weight_reduce_kernel<{ctype}>", (cdiv(count, REDUCE_THREADS),), (REDUCE_THREADS,),
+            [partial, dw, np.int64(count), np.int32(splits)],
+        )  # fmt: skip
+    return dw
+
+
+def conv2d_backward_bias(dy: Any) -> Any:
+    """Gradient w.r.t. the bias: ``db[K] = dy.sum over (N, P, Q)`` for ``dy[N, K, P, Q]``."""
+    check_float_array("dy", dy, 4)
+    N, K, P, Q = dy.shape
+    db = _runtime.empty((K,), dy.dtype)
+    if K == 0:
+        return db
+    grid, block = _bias_launch(K)
+    MODULE.launch(f"conv2d_backward_bias_kernel<{cuda_type(dy.dtype)}>", grid, block, [dy, db, *_i32(N, K, P * Q)])
+    return db
