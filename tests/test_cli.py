@@ -40,20 +40,21 @@ def test_train_cnn_one_epoch_writes_a_run_folder(tmp_path, capsys):
     assert meta["epoch"] == 1
 
 
-def test_train_cnn_on_the_triton_device(tmp_path, capsys):
-    """``--device triton`` trains end to end (on the CPU this is the Triton interpreter: a tiny run)."""
+@pytest.mark.parametrize("gpu_device", ["triton", "cupy"])
+def test_train_cnn_on_a_gpu_backend(gpu_device, tmp_path, capsys):
+    """``--device triton|cupy`` trains end to end (on the CPU: Triton's interpreter / the CUDA emulator, a tiny run)."""
     import framework as fw
 
-    if "triton" not in fw.available_devices():
-        pytest.skip("device 'triton' is not available here")
+    if gpu_device not in fw.available_devices():
+        pytest.skip(f"device {gpu_device!r} is not available here")
     out = tmp_path / "run"
-    args = ["train", "cnn", "--device", "triton", "--epochs", "2", "--limit", "32", "--batch-size", "16",
+    args = ["train", "cnn", "--device", gpu_device, "--epochs", "2", "--limit", "32", "--batch-size", "16",
             "--out", str(out), "--no-progress"]
     assert main(args) == 0
     text = capsys.readouterr().out
-    assert "device: triton" in text and re.search(r"^test accuracy: \d+\.\d%$", text, re.MULTILINE)
+    assert f"device: {gpu_device}" in text and re.search(r"^test accuracy: \d+\.\d%$", text, re.MULTILINE)
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["device"] == "triton" and metrics["sizes"] == {"train": 32, "val": 32, "test": 32}
+    assert metrics["device"] == gpu_device and metrics["sizes"] == {"train": 32, "val": 32, "test": 32}
     losses = metrics["history"]["train_loss"]
     assert len(losses) == 2 and all(math.isfinite(v) for v in losses) and losses[1] < losses[0]
     meta = load_checkpoint(out / "checkpoint.safetensors", DigitsCNN())
