@@ -1,0 +1,119 @@
+"""Helpers shared by the ``kernelgrad`` commands: device resolution, data, run folders, plots, metrics."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Seed of the fixed train/val/test split: test accuracies of different ``--seed`` values (which only change
+#: initialisation, shuffling and dropout) are then comparable.
+SPLIT_SEED = 0
+
+
+def resolve_device(parser: argparse.ArgumentParser, device: str | None) -> str:
+    from .. import backend
+
+    if device is None:
+        return backend.best_device()
+    try:
+        return backend.get_backend(device).name
+    except (ValueError, RuntimeError, TypeError) as exc:
+        parser.error(str(exc))  # exits with status 2
+    raise AssertionError("unreachable")
+
+
+def load_data(parser: argparse.ArgumentParser, spec: str):
+    from ..data import load_digits, load_mnist, train_val_test_split
+
+    try:
+        if spec == "digits":
+            x, y = load_digits()
+            return spec, train_val_test_split(x, y, val_size=0.1, test_size=0.2, seed=SPLIT_SEED)
+        if spec.startswith("mnist:"):
+            folder = spec.removeprefix("mnist:")
+            x, y = load_mnist(folder, "train")
+            test = load_mnist(folder, "test")
+            # val_size only: the official test files are the test split.
+            train, val, _ = train_val_test_split(x, y, val_size=0.1, test_size=0.0, seed=SPLIT_SEED)
+            return "mnist", (train, val, test)
+    except (OSError, ValueError) as exc:
+        parser.error(f"--data {spec}: {exc}")
+    parser.error(f"--data must be 'digits' or 'mnist:PATH', got {spec!r}")
+    raise AssertionError("unreachable")
+
+
+def run_folder(out: str | None, prefix: str = "cnn") -> Path:
+    if out is not None:
+        folder = Path(out)
+    else:
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        folder = Path("runs") / f"{prefix}-{stamp}"
+        suffix = 1
+        while folder.exists():  # two runs started within one second
+            folder = Path("runs") / f"{prefix}-{stamp}-{suffix}"
+            suffix += 1
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def format_confusion(matrix: np.ndarray) -> str:
+    width = max(3, len(str(int(matrix.max()))) + 1)
+    header = "     " + "".join(f"{c:>{width}}" for c in range(matrix.shape[1]))
+    rows = [f"{r:>4} " + "".join(f"{v:>{width}}" for v in row) for r, row in enumerate(matrix)]
+    return "\n".join([header, *rows])
+
+
+def plot_learning_curve(history: Any, path: Path) -> None:
+    # The object-oriented Figure API renders with Agg and never touches pyplot's global backend.
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    epochs = history.epochs
+    loss_ax.plot(epochs, history.train_loss, marker="o", label="train")
+    acc_ax.plot(epochs, [100 * a for a in history.train_acc], marker="o", label="train")
+    if any(v is not None for v in history.val_loss):
+        loss_ax.plot(epochs, history.val_loss, marker="o", label="validation")
+        acc_ax.plot(epochs, [100 * a for a in history.val_acc], marker="o", label="validation")
+    loss_ax.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    for ax in (loss_ax, acc_ax):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.savefig(path, dpi=100)
+
+
+def plot_confusion(matrix: np.ndarray, accuracy: float, path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 5.5), layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(matrix, cmap="Blues")
+    fig.colorbar(image, ax=ax)
+    threshold = matrix.max() / 2
+    for (r, c), value in np.ndenumerate(matrix):
+        ax.text(c, r, str(value), ha="center", va="center", fontsize=8,
+                color="white" if value > threshold else "black")
+    ticks = np.arange(matrix.shape[0])
+    ax.set(xticks=ticks, yticks=ticks, xlabel="predicted class", ylabel="true class",
+           title=f"test confusion matrix (accuracy {100 * accuracy:.1f}%)")
+    fig.savefig(path, dpi=100)
+
+
+def versions() -> dict[str, str]:
+    import matplotlib
+    import sklearn
+
+    import framework
+
+    versions = {"kernelgrad": framework.__version__, "python": platform.python_version(),
+                "numpy": np.__version__, "scikit-learn": sklearn.__version__, "matplotlib": matplotlib.__version__}
+    if "torch" in sys.modules:  # only report torch if a backend already imported it (importing is slow)
+        versions["torch"] = sys.modules["torch"].__version__
+    return versions
