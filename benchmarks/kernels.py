@@ -55,7 +55,8 @@ import torch.nn.functional as F
 FAMILIES = ("conv2d", "maxpool2d", "linear_relu", "softmax_xent", "dropout")
 GPU_BACKENDS = ("triton", "cupy")
 PASSES = ("fwd", "fwd+bwd")
-DEFAULT_DTYPES = ("float32", "bfloat16")
+# float16 is where the CuPy kernels use tensor cores (CuPy has no bfloat16); bfloat16 is Triton-only.
+DEFAULT_DTYPES = ("float32", "float16", "bfloat16")
 RESULTS = Path(__file__).resolve().parent / "results"
 CPU_DEVICE_LABEL = "cpu (smoke test, not a benchmark)"
 # Rotate among input copies until they total this much: about twice an H100/H200's 50 MB L2.

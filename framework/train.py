@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from .autograd import no_grad
 
-__all__ = ["History", "EvalResult", "fit", "evaluate"]
+__all__ = ["History", "EvalResult", "fit", "evaluate", "bootstrap_accuracy_ci"]
 
 
 @dataclass
@@ -55,6 +55,11 @@ class EvalResult:
     confusion_matrix: np.ndarray
     predictions: np.ndarray
     targets: np.ndarray
+
+    @property
+    def correct(self) -> np.ndarray:
+        """bool ``[N]``: whether each sample's prediction equals its target (for :func:`bootstrap_accuracy_ci`)."""
+        return self.predictions == self.targets
 
 
 def _current_lr(optimizer: Any) -> float:
@@ -185,3 +190,55 @@ def evaluate(model: Any, loader: Any, loss_fn: Callable | None = None,
         predictions=preds,
         targets=truth,
     )
+
+
+def bootstrap_accuracy_ci(correct: np.ndarray, confidence: float = 0.95, n_resamples: int = 2000,
+                          seed: int = 0) -> tuple[float, float]:
+    """Bootstrap confidence interval of an accuracy, from per-sample correctness.
+
+    Uses ``scipy.stats.bootstrap`` with the BCa method (falling back to the percentile method when BCa is
+    undefined). When every sample is right (or every one wrong) all resamples agree, so the interval is the
+    point ``(acc, acc)`` — the bootstrap cannot say more from such a sample.
+
+    Args:
+        correct: bool (or 0/1) ``[N]``, e.g. :attr:`EvalResult.correct`.
+        confidence: confidence level in (0, 1).
+        n_resamples: number of bootstrap resamples (>= 1).
+        seed: seed of the resampling, so the interval is reproducible.
+
+    Returns:
+        ``(low, high)`` accuracies as fractions in [0, 1], ``low <= mean <= high``.
+
+    Raises:
+        ValueError: ``correct`` is empty or not 1-D, holds values other than 0/1, or ``confidence`` /
+            ``n_resamples`` is out of range.
+    """
+    from scipy import stats
+
+    values = np.asarray(correct)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"bootstrap_accuracy_ci: correct must be a non-empty 1-D array, got shape {values.shape}")
+    if values.dtype != np.bool_:
+        if not np.isin(values, (0, 1)).all():
+            raise ValueError(f"bootstrap_accuracy_ci: correct must hold bools (or 0/1), got dtype {values.dtype}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"bootstrap_accuracy_ci: confidence must be in (0, 1), got {confidence}")
+    if n_resamples < 1:
+        raise ValueError(f"bootstrap_accuracy_ci: n_resamples must be >= 1, got {n_resamples}")
+    values = values.astype(np.float64)
+    mean = float(values.mean())
+    if np.all(values == values[0]):  # degenerate: every resample has the same mean (BCa would divide by 0)
+        return mean, mean
+    method = "BCa"
+    try:
+        with np.errstate(all="ignore"):
+            result = stats.bootstrap((values,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
+                                     method=method, rng=np.random.default_rng(seed))
+        low, high = result.confidence_interval
+        if not (np.isfinite(low) and np.isfinite(high)):
+            raise ValueError("BCa interval is not finite")
+    except ValueError:  # e.g. n = 1 or too few distinct resamples: the percentile method always works
+        result = stats.bootstrap((values,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
+                                 method="percentile", rng=np.random.default_rng(seed))
+        low, high = result.confidence_interval
+    return float(min(low, mean)), float(max(high, mean))

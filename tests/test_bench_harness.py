@@ -22,7 +22,7 @@ def test_full_suite_covers_every_family_and_dtype():
     cases = kb.build_cases()
     assert {c.family for c in cases} == set(kb.FAMILIES)
     for family in kb.FAMILIES:
-        assert {c.dtype for c in cases if c.family == family} == {"float32", "bfloat16"}
+        assert {c.dtype for c in cases if c.family == family} == {"float32", "float16", "bfloat16"}
     assert len({(c.family, c.name, c.dtype) for c in cases}) == len(cases), "duplicate case names"
 
 

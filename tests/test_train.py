@@ -86,3 +86,40 @@ def test_evaluate_without_loss_and_empty_loader():
     assert result.loss is None and result.confusion_matrix.shape == (3, 3)
     with pytest.raises(ValueError, match="no samples"):
         evaluate(model, DataLoader(TensorDataset(x[:0], y[:0]), batch_size=4))
+
+
+# ------------------------------------------------------------------------------- bootstrap CI
+
+
+def test_bootstrap_accuracy_ci_brackets_the_accuracy_and_matches_the_normal_approximation():
+    from framework.train import bootstrap_accuracy_ci
+
+    correct = np.zeros(400, bool)
+    correct[:360] = True  # accuracy 0.9
+    np.random.default_rng(0).shuffle(correct)
+    low, high = bootstrap_accuracy_ci(correct)
+    assert low < 0.9 < high
+    half_width = 1.96 * np.sqrt(0.9 * 0.1 / 400)  # ~0.0294: the bootstrap agrees with the Wald interval
+    assert low == pytest.approx(0.9 - half_width, abs=0.01)
+    assert high == pytest.approx(0.9 + half_width, abs=0.01)
+    assert bootstrap_accuracy_ci(correct) == (low, high)  # seeded: reproducible
+    narrow = bootstrap_accuracy_ci(correct, confidence=0.5)
+    assert low < narrow[0] < narrow[1] < high
+
+
+def test_bootstrap_accuracy_ci_degenerate_and_bad_input():
+    from framework.train import EvalResult, bootstrap_accuracy_ci
+
+    assert bootstrap_accuracy_ci(np.ones(50, bool)) == (1.0, 1.0)
+    assert bootstrap_accuracy_ci(np.zeros(7, bool)) == (0.0, 0.0)
+    assert bootstrap_accuracy_ci(np.array([True])) == (1.0, 1.0)
+    low, high = bootstrap_accuracy_ci(np.array([1, 0, 1, 1]))  # 0/1 ints are accepted
+    assert 0.0 <= low <= 0.75 <= high <= 1.0
+    for bad in (np.zeros(0, bool), np.ones((2, 2), bool), np.array([0.5, 1.0])):
+        with pytest.raises(ValueError, match="correct"):
+            bootstrap_accuracy_ci(bad)
+    with pytest.raises(ValueError, match="confidence"):
+        bootstrap_accuracy_ci(np.ones(3, bool), confidence=1.0)
+    result = EvalResult(loss=None, accuracy=0.5, confusion_matrix=np.zeros((2, 2), np.int64),
+                        predictions=np.array([0, 1, 1, 0]), targets=np.array([0, 1, 0, 1]))
+    np.testing.assert_array_equal(result.correct, [True, True, False, False])
