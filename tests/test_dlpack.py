@@ -46,3 +46,21 @@ def test_round_trip_through_numpy(device, rng):
     t = fw.tensor(x, device=device)
     back = fw.from_dlpack(t, device=device)
     np.testing.assert_array_equal(back.numpy(), x)
+
+
+def test_cupy_is_optional_at_import():
+    """Without cupy (and without the emulator) the cupy device is unavailable with a reason; cpu still works."""
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("cupy") is not None:
+        pytest.skip("cupy is installed here")
+    code = ("import framework as fw; from framework.backend import unavailable_devices; "
+            "t = fw.tensor([1.0, 2.0]); assert (t * 2).sum().item() == 6.0; "
+            "assert 'cupy' not in fw.available_devices(); print(unavailable_devices()['cupy'])")
+    env = dict(os.environ, KERNELGRAD_CUDA_EMULATE="0")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "cupy" in proc.stdout.lower()
