@@ -22,8 +22,13 @@ def check_same_dtype(**arrays: np.ndarray | None) -> np.dtype:
 
 
 def check_shape(name: str, a: np.ndarray, expected: tuple[int, ...]) -> None:
-    if tuple(a.shape) != tuple(expected):
-        raise ValueError(f"{name} has shape {tuple(a.shape)}, expected {tuple(expected)}")
+    check_dims(name, a.shape, expected)
+
+
+def check_dims(name: str, shape: tuple[int, ...], expected: tuple[int, ...]) -> None:
+    """:func:`check_shape` on a shape rather than an array."""
+    if tuple(shape) != tuple(expected):
+        raise ValueError(f"{name} has shape {tuple(shape)}, expected {tuple(expected)}")
 
 
 def _is_int(v: object) -> bool:
@@ -97,3 +102,128 @@ def check_pool_geometry(name: str, H: int, W: int, kernel, stride, padding):
     P = out_size(name, H, ph, R, sh)
     Q = out_size(name, W, pw, S, sw)
     return R, S, sh, sw, ph, pw, P, Q
+
+
+# ------------------------------------------------------------------------------------ per-kernel contracts
+# One function per public kernel: the checks that need only shapes and Python values.  Each backend first
+# checks its own array types, dtypes, ndim and layout, then calls the function named after its kernel.
+
+
+def linear_forward_shapes(x_shape, w_shape, b_shape) -> tuple[int, int, int]:
+    """``linear_forward``: ``(M, N, K)`` for x[M, K], w[N, K] and b[N] (``b_shape`` None without a bias)."""
+    M, N, K = _linear_mnk(x_shape, w_shape)
+    if b_shape is not None:
+        check_dims("b", b_shape, (N,))
+    return M, N, K
+
+
+def check_relu_output(y, relu) -> None:
+    """``linear_backward``: the ReLU mask comes from the forward output, so y is required when ``relu``."""
+    if relu and y is None:
+        raise ValueError("y (the forward output) is required when relu=True")
+
+
+def linear_backward_shapes(dy_shape, x_shape, w_shape, y_shape) -> tuple[int, int, int]:
+    """``linear_backward``: ``(M, N, K)``; dy and y (``y_shape`` None without relu) must be [M, N]."""
+    M, N, K = _linear_mnk(x_shape, w_shape)
+    check_dims("dy", dy_shape, (M, N))
+    if y_shape is not None:
+        check_dims("y", y_shape, (M, N))
+    return M, N, K
+
+
+def _linear_mnk(x_shape, w_shape) -> tuple[int, int, int]:
+    M, K = x_shape
+    N, Kw = w_shape
+    if Kw != K:
+        raise ValueError(
+            f"feature mismatch: x has K={K} (shape {tuple(x_shape)}), w has K={Kw} (shape {tuple(w_shape)})"
+        )
+    return M, N, K
+
+
+def conv2d_forward_geometry(x_shape, w_shape, b_shape, stride, padding):
+    """``conv2d_forward``: ``(N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q)`` for x[N, C, H, W], w[K, C, R, S].
+
+    Checks stride (ints >= 1) and padding (ints >= 0), that x and w agree on C, that b (``b_shape``
+    None without a bias) is [K], and that the kernel fits in the padded input.
+    """
+    (sh, sw), (ph, pw) = _conv_stride_padding(stride, padding)
+    N, C, H, W = x_shape
+    K, Cw, R, S = w_shape
+    if Cw != C:
+        raise ValueError(
+            f"channel mismatch: x has C={C} (shape {tuple(x_shape)}), w has C={Cw} (shape {tuple(w_shape)})"
+        )
+    if b_shape is not None:
+        check_dims("b", b_shape, (K,))
+    P = out_size("conv2d_forward", H, ph, R, sh)
+    Q = out_size("conv2d_forward", W, pw, S, sw)
+    return N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q
+
+
+def conv2d_backward_input_geometry(dy_shape, w_shape, input_shape, stride, padding):
+    """``conv2d_backward_input``: the forward geometry (as :func:`conv2d_forward_geometry`) from ``input_shape``.
+
+    Also checks input_shape (4 positive ints), its C against w's, and that dy is [N, K, P, Q].
+    """
+    N, C, H, W = check_shape_tuple("input_shape", input_shape, 4)
+    (sh, sw), (ph, pw) = _conv_stride_padding(stride, padding)
+    K, Cw, R, S = w_shape
+    if Cw != C:
+        raise ValueError(f"channel mismatch: input_shape has C={C} but w has C={Cw} (shape {tuple(w_shape)})")
+    P = out_size("conv2d_backward_input", H, ph, R, sh)
+    Q = out_size("conv2d_backward_input", W, pw, S, sw)
+    check_dims("dy", dy_shape, (N, K, P, Q))
+    return N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q
+
+
+def conv2d_backward_weight_geometry(dy_shape, x_shape, weight_shape, stride, padding):
+    """``conv2d_backward_weight``: the forward geometry (as :func:`conv2d_forward_geometry`) from ``weight_shape``.
+
+    Also checks weight_shape (4 positive ints), its C against x's, and that dy is [N, K, P, Q].
+    """
+    K, C, R, S = check_shape_tuple("weight_shape", weight_shape, 4)
+    (sh, sw), (ph, pw) = _conv_stride_padding(stride, padding)
+    N, Cx, H, W = x_shape
+    if Cx != C:
+        raise ValueError(f"channel mismatch: x has C={Cx} (shape {tuple(x_shape)}) but weight_shape has C={C}")
+    P = out_size("conv2d_backward_weight", H, ph, R, sh)
+    Q = out_size("conv2d_backward_weight", W, pw, S, sw)
+    check_dims("dy", dy_shape, (N, K, P, Q))
+    return N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q
+
+
+def _conv_stride_padding(stride, padding) -> tuple[tuple[int, int], tuple[int, int]]:
+    return check_pair("stride", stride, 1), check_pair("padding", padding, 0)
+
+
+def maxpool2d_backward_geometry(dy_shape, argmax_shape, input_shape, kernel, stride, padding):
+    """``maxpool2d_backward``: ``(N, C, H, W, R, S, sh, sw, ph, pw, P, Q)`` from ``input_shape``.
+
+    Checks input_shape (4 positive ints), the window geometry (:func:`check_pool_geometry`) and that dy
+    and argmax are both [N, C, P, Q].  The range of argmax's values is the backend's to check.
+    """
+    N, C, H, W = check_shape_tuple("input_shape", input_shape, 4)
+    R, S, sh, sw, ph, pw, P, Q = check_pool_geometry("maxpool2d_backward", H, W, kernel, stride, padding)
+    check_dims("dy", dy_shape, (N, C, P, Q))
+    check_dims("argmax", argmax_shape, (N, C, P, Q))
+    return N, C, H, W, R, S, sh, sw, ph, pw, P, Q
+
+
+def softmax_xent_shapes(logits_shape, target_shape, ignore_index) -> tuple[int, int]:
+    """``softmax_cross_entropy_forward``: ``(M, V)`` for logits[M, V] and target[M].
+
+    Checks that ignore_index is an int (not a bool), that there is at least one class, and target's shape.
+    The target values (in [0, V) or ignore_index) are the backend's to check.
+    """
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
+        raise TypeError(f"ignore_index must be an int, got {ignore_index!r}")
+    M, V = logits_shape
+    if V < 1:
+        raise ValueError(f"logits must have at least one class (V >= 1), got shape {tuple(logits_shape)}")
+    if tuple(target_shape) != (M,):
+        raise ValueError(
+            f"target has shape {tuple(target_shape)}, expected ({M},) to match logits {tuple(logits_shape)}"
+        )
+    return M, V

@@ -117,7 +117,6 @@ def check_float_array(name: str, a: object, ndim: int | None = None) -> Any:
 
 
 check_same_dtype = _args.check_same_dtype
-check_shape = _args.check_shape
 
 
 def check_launch(grid: Sequence[int], block: Sequence[int]) -> tuple[tuple[int, int, int], tuple[int, int, int]]:

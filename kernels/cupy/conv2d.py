@@ -36,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import _args
+from .._args import conv2d_backward_input_geometry, conv2d_backward_weight_geometry, conv2d_forward_geometry
 from . import _runtime
-from ._runtime import SourceModule, cdiv, check_float_array, check_same_dtype, check_shape, cuda_type
+from ._runtime import SourceModule, cdiv, check_float_array, check_same_dtype, cuda_type
 
 __all__ = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias"]
 
@@ -103,10 +103,6 @@ def _bias_launch(K: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
     return (K, 1, 1), (BIAS_THREADS, 1, 1)
 
 
-def _check_common(stride, padding):
-    return _args.check_pair("stride", stride, 1), _args.check_pair("padding", padding, 0)
-
-
 def _check_int32_planes(name: str, sizes: dict[str, int]) -> None:
     """conv2d.cu indexes within one plane (H*W, P*Q) and the weight (K*C*R*S) with 32-bit ints."""
     for what, size in sizes.items():
@@ -131,15 +127,9 @@ def conv2d_forward(x: Any, w: Any, b: Any | None, stride, padding) -> Any:
     if b is not None:
         check_float_array("b", b, 1)
     dtype = check_same_dtype(x=x, w=w, b=b)
-    (sh, sw), (ph, pw) = _check_common(stride, padding)
-    N, C, H, W = x.shape
-    K, Cw, R, S = w.shape
-    if Cw != C:
-        raise ValueError(f"channel mismatch: x has C={C} (shape {x.shape}), w has C={Cw} (shape {w.shape})")
-    if b is not None:
-        check_shape("b", b, (K,))
-    P = _args.out_size("conv2d_forward", H, ph, R, sh)
-    Q = _args.out_size("conv2d_forward", W, pw, S, sw)
+    N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_forward_geometry(
+        x.shape, w.shape, None if b is None else b.shape, stride, padding
+    )
     _check_int32_planes("conv2d_forward", {"H*W": H * W, "P*Q": P * Q, "K*C*R*S": K * C * R * S})
 
     y = _runtime.empty((N, K, P, Q), dtype)
@@ -164,14 +154,9 @@ def conv2d_backward_input(dy: Any, w: Any, input_shape, stride, padding) -> Any:
     check_float_array("dy", dy, 4)
     check_float_array("w", w, 4)
     dtype = check_same_dtype(dy=dy, w=w)
-    N, C, H, W = _args.check_shape_tuple("input_shape", input_shape, 4)
-    (sh, sw), (ph, pw) = _check_common(stride, padding)
-    K, Cw, R, S = w.shape
-    if Cw != C:
-        raise ValueError(f"channel mismatch: input_shape has C={C} but w has C={Cw} (shape {w.shape})")
-    P = _args.out_size("conv2d_backward_input", H, ph, R, sh)
-    Q = _args.out_size("conv2d_backward_input", W, pw, S, sw)
-    check_shape("dy", dy, (N, K, P, Q))
+    N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_backward_input_geometry(
+        dy.shape, w.shape, input_shape, stride, padding
+    )
     _check_int32_planes("conv2d_backward_input", {"H*W": H * W, "P*Q": P * Q, "K*C*R*S": K * C * R * S})
 
     dx = _runtime.empty((N, C, H, W), dtype)
@@ -192,14 +177,9 @@ def conv2d_backward_weight(dy: Any, x: Any, weight_shape, stride, padding) -> An
     check_float_array("dy", dy, 4)
     check_float_array("x", x, 4)
     dtype = check_same_dtype(dy=dy, x=x)
-    K, C, R, S = _args.check_shape_tuple("weight_shape", weight_shape, 4)
-    (sh, sw), (ph, pw) = _check_common(stride, padding)
-    N, Cx, H, W = x.shape
-    if Cx != C:
-        raise ValueError(f"channel mismatch: x has C={Cx} (shape {x.shape}) but weight_shape has C={C}")
-    P = _args.out_size("conv2d_backward_weight", H, ph, R, sh)
-    Q = _args.out_size("conv2d_backward_weight", W, pw, S, sw)
-    check_shape("dy", dy, (N, K, P, Q))
+    N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_backward_weight_geometry(
+        dy.shape, x.shape, weight_shape, stride, padding
+    )
     _check_int32_planes("conv2d_backward_weight", {"H*W": H * W, "P*Q": P * Q, "K*C*R*S": K * C * R * S})
 
     CRS = C * R * S

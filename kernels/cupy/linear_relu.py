@@ -37,8 +37,9 @@ from typing import Any
 
 import numpy as np
 
+from .._args import check_relu_output, linear_backward_shapes, linear_forward_shapes
 from . import _runtime
-from ._runtime import SourceModule, cdiv, check_float_array, check_same_dtype, check_shape, cuda_type
+from ._runtime import SourceModule, cdiv, check_float_array, check_same_dtype, cuda_type
 
 __all__ = ["linear_forward", "linear_backward"]
 
@@ -67,16 +68,6 @@ def _launch_config(rows: int, cols: int, *, min_col_tiles: int = 0) -> tuple[tup
     return grid, block
 
 
-def _check_k(x: Any, w: Any) -> tuple[int, int, int]:
-    M, K = x.shape
-    N, Kw = w.shape
-    if Kw != K:
-        raise ValueError(
-            f"feature mismatch: x has K={K} (shape {tuple(x.shape)}), w has K={Kw} (shape {tuple(w.shape)})"
-        )
-    return M, N, K
-
-
 def linear_forward(x: Any, w: Any, b: Any | None, relu: bool) -> Any:
     """``y[M, N] = x[M, K] @ w[N, K].T + b[N]``, then ReLU if ``relu``; y has x's dtype.
 
@@ -88,9 +79,7 @@ def linear_forward(x: Any, w: Any, b: Any | None, relu: bool) -> Any:
     if b is not None:
         check_float_array("b", b, 1)
     dtype = check_same_dtype(x=x, w=w, b=b)
-    M, N, K = _check_k(x, w)
-    if b is not None:
-        check_shape("b", b, (N,))
+    M, N, K = linear_forward_shapes(x.shape, w.shape, None if b is None else b.shape)
 
     y = _runtime.empty((M, N), dtype)
     config = _launch_config(M, N)
@@ -114,15 +103,11 @@ def linear_backward(dy: Any, x: Any, w: Any, y: Any | None, relu: bool) -> tuple
     check_float_array("dy", dy, 2)
     check_float_array("x", x, 2)
     check_float_array("w", w, 2)
+    check_relu_output(y, relu)
     if relu:
-        if y is None:
-            raise ValueError("y (the forward output) is required when relu=True")
         check_float_array("y", y, 2)
     dtype = check_same_dtype(dy=dy, x=x, w=w, y=y if relu else None)
-    M, N, K = _check_k(x, w)
-    check_shape("dy", dy, (M, N))
-    if relu:
-        check_shape("y", y, (M, N))
+    M, N, K = linear_backward_shapes(dy.shape, x.shape, w.shape, y.shape if relu else None)
 
     dx = _runtime.empty((M, K), dtype)
     dw = _runtime.empty((N, K), dtype)

@@ -36,10 +36,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._args import check_pool_geometry, check_shape_tuple
+from .._args import check_pool_geometry, maxpool2d_backward_geometry
 from ..numpy.maxpool2d import argmax_dtype
 from . import _runtime
-from ._runtime import SourceModule, cdiv, check_array, check_float_array, check_shape, cuda_type
+from ._runtime import SourceModule, cdiv, check_array, check_float_array, cuda_type
 
 __all__ = ["maxpool2d_forward", "maxpool2d_backward", "argmax_dtype"]
 
@@ -124,10 +124,9 @@ def maxpool2d_backward(dy, argmax, input_shape, kernel, stride, padding):
     check_array("argmax", argmax)
     if not np.issubdtype(argmax.dtype, np.integer):
         raise TypeError(f"argmax must have an integer dtype, got {argmax.dtype}")
-    N, C, H, W = check_shape_tuple("input_shape", input_shape, 4)
-    R, S, sh, sw, ph, pw, P, Q = check_pool_geometry("maxpool2d_backward", H, W, kernel, stride, padding)
-    check_shape("dy", dy, (N, C, P, Q))
-    check_shape("argmax", argmax, (N, C, P, Q))
+    N, C, H, W, R, S, sh, sw, ph, pw, P, Q = maxpool2d_backward_geometry(
+        dy.shape, argmax.shape, input_shape, kernel, stride, padding
+    )
     _check_argmax_range(argmax, R * S, (R, S))
     idx_dtype = argmax_dtype(R * S)
     if argmax.dtype != idx_dtype:

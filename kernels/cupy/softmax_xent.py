@@ -35,10 +35,9 @@ for sm_80/sm_90; GPU correctness and speed are unverified -- no GPU was availabl
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from .._args import softmax_xent_shapes
 from . import _runtime
 
 __all__ = ["softmax_cross_entropy_forward", "softmax_cross_entropy_backward"]
@@ -110,16 +109,8 @@ def softmax_cross_entropy_forward(logits, target, ignore_index: int = -100):
     _runtime.check_array("target", target)
     if not np.issubdtype(target.dtype, np.integer):
         raise TypeError(f"target must have an integer dtype, got {target.dtype}")
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
-        raise TypeError(f"ignore_index must be an int, got {ignore_index!r}")
+    M, V = softmax_xent_shapes(logits.shape, target.shape, ignore_index)
     ignore_index = int(ignore_index)
-    M, V = logits.shape
-    if V < 1:
-        raise ValueError(f"logits must have at least one class (V >= 1), got shape {tuple(logits.shape)}")
-    if tuple(target.shape) != (M,):
-        raise ValueError(
-            f"target has shape {tuple(target.shape)}, expected ({M},) to match logits {tuple(logits.shape)}"
-        )
 
     xp = _runtime.xp()
     target64 = target.astype(np.int64, copy=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._args import check_pair, check_same_dtype, check_shape, check_shape_tuple, out_size  # noqa: F401
+from .._args import check_same_dtype  # noqa: F401  (re-exported for the kernel modules)
 
 FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 

@@ -41,15 +41,8 @@ import functools
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._checks import (
-    check_float_array,
-    check_pair,
-    check_same_dtype,
-    check_shape,
-    check_shape_tuple,
-    compute_dtype,
-    out_size,
-)
+from .._args import conv2d_backward_input_geometry, conv2d_backward_weight_geometry, conv2d_forward_geometry
+from ._checks import check_float_array, check_same_dtype, compute_dtype
 
 __all__ = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias"]
 
@@ -114,10 +107,6 @@ def _col2im_table(*geometry: int) -> np.ndarray:
     return table
 
 
-def _check_common(stride, padding):
-    return check_pair("stride", stride, 1), check_pair("padding", padding, 0)
-
-
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, padding) -> np.ndarray:
     """Convolve ``x[N, C, H, W]`` with ``w[K, C, R, S]`` plus optional bias ``b[K]``.
 
@@ -130,15 +119,9 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, p
     if b is not None:
         check_float_array("b", b, 1)
     dtype = check_same_dtype(x=x, w=w, b=b)
-    (sh, sw), (ph, pw) = _check_common(stride, padding)
-    N, C, H, W = x.shape
-    K, Cw, R, S = w.shape
-    if Cw != C:
-        raise ValueError(f"channel mismatch: x has C={C} (shape {x.shape}), w has C={Cw} (shape {w.shape})")
-    if b is not None:
-        check_shape("b", b, (K,))
-    P = out_size("conv2d_forward", H, ph, R, sh)
-    Q = out_size("conv2d_forward", W, pw, S, sw)
+    N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_forward_geometry(
+        x.shape, w.shape, None if b is None else b.shape, stride, padding
+    )
 
     ct = compute_dtype(dtype)
     geometry = (C, H, W, R, S, sh, sw, ph, pw)
@@ -161,14 +144,9 @@ def conv2d_backward_input(dy: np.ndarray, w: np.ndarray, input_shape, stride, pa
     check_float_array("dy", dy, 4)
     check_float_array("w", w, 4)
     dtype = check_same_dtype(dy=dy, w=w)
-    N, C, H, W = check_shape_tuple("input_shape", input_shape, 4)
-    (sh, sw), (ph, pw) = _check_common(stride, padding)
-    K, Cw, R, S = w.shape
-    if Cw != C:
-        raise ValueError(f"channel mismatch: input_shape has C={C} but w has C={Cw} (shape {w.shape})")
-    P = out_size("conv2d_backward_input", H, ph, R, sh)
-    Q = out_size("conv2d_backward_input", W, pw, S, sw)
-    check_shape("dy", dy, (N, K, P, Q))
+    N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_backward_input_geometry(
+        dy.shape, w.shape, input_shape, stride, padding
+    )
 
     ct = compute_dtype(dtype)
     n_cols = C * R * S * P * Q
@@ -193,14 +171,9 @@ def conv2d_backward_weight(dy: np.ndarray, x: np.ndarray, weight_shape, stride, 
     check_float_array("dy", dy, 4)
     check_float_array("x", x, 4)
     dtype = check_same_dtype(dy=dy, x=x)
-    K, C, R, S = check_shape_tuple("weight_shape", weight_shape, 4)
-    (sh, sw), (ph, pw) = _check_common(stride, padding)
-    N, Cx, H, W = x.shape
-    if Cx != C:
-        raise ValueError(f"channel mismatch: x has C={Cx} (shape {x.shape}) but weight_shape has C={C}")
-    P = out_size("conv2d_backward_weight", H, ph, R, sh)
-    Q = out_size("conv2d_backward_weight", W, pw, S, sw)
-    check_shape("dy", dy, (N, K, P, Q))
+    N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_backward_weight_geometry(
+        dy.shape, x.shape, weight_shape, stride, padding
+    )
 
     ct = compute_dtype(dtype)
     idx = _weight_grad_index(C, H, W, R, S, sh, sw, ph, pw)

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_float_array, check_same_dtype, check_shape, compute_dtype
+from .._args import check_relu_output, linear_backward_shapes, linear_forward_shapes
+from ._checks import check_float_array, check_same_dtype, compute_dtype
 
 __all__ = ["linear_forward", "linear_backward"]
 
@@ -40,12 +41,7 @@ def linear_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, relu: boo
     if b is not None:
         check_float_array("b", b, 1)
     dtype = check_same_dtype(x=x, w=w, b=b)
-    M, K = x.shape
-    N, Kw = w.shape
-    if Kw != K:
-        raise ValueError(f"feature mismatch: x has K={K} (shape {x.shape}), w has K={Kw} (shape {w.shape})")
-    if b is not None:
-        check_shape("b", b, (N,))
+    M, N, K = linear_forward_shapes(x.shape, w.shape, None if b is None else b.shape)
 
     ct = compute_dtype(dtype)
     y = np.matmul(x.astype(ct, copy=False), w.astype(ct, copy=False).T)
@@ -68,18 +64,11 @@ def linear_backward(
     check_float_array("dy", dy, 2)
     check_float_array("x", x, 2)
     check_float_array("w", w, 2)
+    check_relu_output(y, relu)
     if relu:
-        if y is None:
-            raise ValueError("y (the forward output) is required when relu=True")
         check_float_array("y", y, 2)
     dtype = check_same_dtype(dy=dy, x=x, w=w, y=y if relu else None)
-    M, K = x.shape
-    N, Kw = w.shape
-    if Kw != K:
-        raise ValueError(f"feature mismatch: x has K={K} (shape {x.shape}), w has K={Kw} (shape {w.shape})")
-    check_shape("dy", dy, (M, N))
-    if relu:
-        check_shape("y", y, (M, N))
+    M, N, K = linear_backward_shapes(dy.shape, x.shape, w.shape, y.shape if relu else None)
 
     ct = compute_dtype(dtype)
     g = dy.astype(ct, copy=False)

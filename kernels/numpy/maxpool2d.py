@@ -35,8 +35,8 @@ import functools
 
 import numpy as np
 
-from .._args import check_pool_geometry
-from ._checks import check_float_array, check_shape, check_shape_tuple
+from .._args import check_pool_geometry, maxpool2d_backward_geometry
+from ._checks import check_float_array
 from .conv2d import gather_windows, window_index
 
 __all__ = ["maxpool2d_forward", "maxpool2d_backward", "argmax_dtype"]
@@ -108,10 +108,9 @@ def maxpool2d_backward(
         raise TypeError(f"argmax must be a numpy.ndarray, got {type(argmax).__name__}")
     if not np.issubdtype(argmax.dtype, np.integer):
         raise TypeError(f"argmax must have an integer dtype, got {argmax.dtype}")
-    N, C, H, W = check_shape_tuple("input_shape", input_shape, 4)
-    R, S, sh, sw, ph, pw, P, Q = check_pool_geometry("maxpool2d_backward", H, W, kernel, stride, padding)
-    check_shape("dy", dy, (N, C, P, Q))
-    check_shape("argmax", argmax, (N, C, P, Q))
+    N, C, H, W, R, S, sh, sw, ph, pw, P, Q = maxpool2d_backward_geometry(
+        dy.shape, argmax.shape, input_shape, kernel, stride, padding
+    )
 
     if argmax.size and (int(argmax.min()) < 0 or int(argmax.max()) >= R * S):
         raise ValueError(

@@ -25,10 +25,9 @@ ignore_index.  float16 logits are computed in float32 and cast back.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from .._args import softmax_xent_shapes
 from ._checks import check_float_array, compute_dtype
 
 __all__ = ["softmax_cross_entropy_forward", "softmax_cross_entropy_backward"]
@@ -48,13 +47,7 @@ def softmax_cross_entropy_forward(
         raise TypeError(f"target must be a numpy.ndarray, got {type(target).__name__}")
     if not np.issubdtype(target.dtype, np.integer):
         raise TypeError(f"target must have an integer dtype, got {target.dtype}")
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
-        raise TypeError(f"ignore_index must be an int, got {ignore_index!r}")
-    M, V = logits.shape
-    if V < 1:
-        raise ValueError(f"logits must have at least one class (V >= 1), got shape {logits.shape}")
-    if target.shape != (M,):
-        raise ValueError(f"target has shape {target.shape}, expected ({M},) to match logits {logits.shape}")
+    M, V = softmax_xent_shapes(logits.shape, target.shape, ignore_index)
     valid = target != ignore_index
     bad = valid & ((target < 0) | (target >= V))
     if bad.any():

@@ -13,7 +13,7 @@ import os
 import torch
 import triton
 
-from .._args import check_pair, check_same_dtype, check_shape, check_shape_tuple, out_size  # noqa: F401
+from .._args import check_same_dtype  # noqa: F401  (re-exported for the kernel modules)
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 

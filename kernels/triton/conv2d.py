@@ -52,16 +52,8 @@ import torch
 import triton
 import triton.language as tl
 
-from ._common import (
-    autotune_configs,
-    check_float_tensor,
-    check_pair,
-    check_same_dtype,
-    check_shape,
-    check_shape_tuple,
-    interpreting,
-    out_size,
-)
+from .._args import conv2d_backward_input_geometry, conv2d_backward_weight_geometry, conv2d_forward_geometry
+from ._common import autotune_configs, check_float_tensor, check_same_dtype, interpreting
 
 __all__ = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias"]
 
@@ -265,10 +257,6 @@ def _grid(rows: int, cols: int):
     return lambda meta: (triton.cdiv(rows, meta["BLOCK_M"]) * triton.cdiv(cols, meta["BLOCK_N"]),)
 
 
-def _check_common(stride, padding):
-    return check_pair("stride", stride, 1), check_pair("padding", padding, 0)
-
-
 def conv2d_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, stride, padding) -> torch.Tensor:
     """Convolve ``x[N, C, H, W]`` with ``w[K, C, R, S]`` plus optional bias ``b[K]``.
 
@@ -281,16 +269,9 @@ def conv2d_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, str
     if b is not None:
         check_float_tensor("b", b, 1)
     dtype = check_same_dtype(x=x, w=w, b=b)
-    (sh, sw), (ph, pw) = _check_common(stride, padding)
-    N, C, H, W = x.shape
-    K, Cw, R, S = w.shape
-    if Cw != C:
-        raise ValueError(f"channel mismatch: x has C={C} (shape {tuple(x.shape)}), w has C={Cw} "
-                         f"(shape {tuple(w.shape)})")
-    if b is not None:
-        check_shape("b", b, (K,))
-    P = out_size("conv2d_forward", H, ph, R, sh)
-    Q = out_size("conv2d_forward", W, pw, S, sw)
+    N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_forward_geometry(
+        x.shape, w.shape, None if b is None else b.shape, stride, padding
+    )
 
     y = torch.empty((N, K, P, Q), dtype=dtype, device=x.device)
     _conv2d_forward_kernel[_grid(N * P * Q, K)](
@@ -311,14 +292,9 @@ def conv2d_backward_input(dy: torch.Tensor, w: torch.Tensor, input_shape, stride
     check_float_tensor("dy", dy, 4)
     check_float_tensor("w", w, 4)
     dtype = check_same_dtype(dy=dy, w=w)
-    N, C, H, W = check_shape_tuple("input_shape", input_shape, 4)
-    (sh, sw), (ph, pw) = _check_common(stride, padding)
-    K, Cw, R, S = w.shape
-    if Cw != C:
-        raise ValueError(f"channel mismatch: input_shape has C={C} but w has C={Cw} (shape {tuple(w.shape)})")
-    P = out_size("conv2d_backward_input", H, ph, R, sh)
-    Q = out_size("conv2d_backward_input", W, pw, S, sw)
-    check_shape("dy", dy, (N, K, P, Q))
+    N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_backward_input_geometry(
+        dy.shape, w.shape, input_shape, stride, padding
+    )
 
     dx = torch.empty((N, C, H, W), dtype=dtype, device=dy.device)
     _conv2d_backward_input_kernel[_grid(N * H * W, C)](
@@ -338,14 +314,9 @@ def conv2d_backward_weight(dy: torch.Tensor, x: torch.Tensor, weight_shape, stri
     check_float_tensor("dy", dy, 4)
     check_float_tensor("x", x, 4)
     dtype = check_same_dtype(dy=dy, x=x)
-    K, C, R, S = check_shape_tuple("weight_shape", weight_shape, 4)
-    (sh, sw), (ph, pw) = _check_common(stride, padding)
-    N, Cx, H, W = x.shape
-    if Cx != C:
-        raise ValueError(f"channel mismatch: x has C={Cx} (shape {tuple(x.shape)}) but weight_shape has C={C}")
-    P = out_size("conv2d_backward_weight", H, ph, R, sh)
-    Q = out_size("conv2d_backward_weight", W, pw, S, sw)
-    check_shape("dy", dy, (N, K, P, Q))
+    N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_backward_weight_geometry(
+        dy.shape, x.shape, weight_shape, stride, padding
+    )
 
     dw = torch.empty((K, C, R, S), dtype=dtype, device=x.device)
     _conv2d_backward_weight_kernel[_grid(K, C * R * S)](

@@ -52,7 +52,8 @@ import torch
 import triton
 import triton.language as tl
 
-from ._common import autotune_configs, check_float_tensor, check_same_dtype, check_shape, interpreting, tl_dtype
+from .._args import check_relu_output, linear_backward_shapes, linear_forward_shapes
+from ._common import autotune_configs, check_float_tensor, check_same_dtype, interpreting, tl_dtype
 
 __all__ = ["linear_forward", "linear_backward"]
 
@@ -195,16 +196,6 @@ def _precision(dtype: torch.dtype) -> dict[str, object]:
     return dict(ACC_DTYPE=acc, OUT_DTYPE=tl_dtype(dtype), INPUT_PRECISION=precision, DOT_DTYPE=dot)
 
 
-def _check_k(x: torch.Tensor, w: torch.Tensor) -> tuple[int, int, int]:
-    M, K = x.shape
-    N, Kw = w.shape
-    if Kw != K:
-        raise ValueError(
-            f"feature mismatch: x has K={K} (shape {tuple(x.shape)}), w has K={Kw} (shape {tuple(w.shape)})"
-        )
-    return M, N, K
-
-
 def linear_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, relu: bool) -> torch.Tensor:
     """``y[M, N] = x[M, K] @ w[N, K].T + b[N]``, then ReLU if ``relu``; y has x's dtype.
 
@@ -216,9 +207,7 @@ def linear_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, rel
     if b is not None:
         check_float_tensor("b", b, 1)
     dtype = check_same_dtype(x=x, w=w, b=b)
-    M, N, K = _check_k(x, w)
-    if b is not None:
-        check_shape("b", b, (N,))
+    M, N, K = linear_forward_shapes(x.shape, w.shape, None if b is None else b.shape)
 
     y = torch.empty((M, N), dtype=dtype, device=x.device)
     if y.numel() == 0:
@@ -251,15 +240,11 @@ def linear_backward(
     check_float_tensor("dy", dy, 2)
     check_float_tensor("x", x, 2)
     check_float_tensor("w", w, 2)
+    check_relu_output(y, relu)
     if relu:
-        if y is None:
-            raise ValueError("y (the forward output) is required when relu=True")
         check_float_tensor("y", y, 2)
     dtype = check_same_dtype(dy=dy, x=x, w=w, y=y if relu else None)
-    M, N, K = _check_k(x, w)
-    check_shape("dy", dy, (M, N))
-    if relu:
-        check_shape("y", y, (M, N))
+    M, N, K = linear_backward_shapes(dy.shape, x.shape, w.shape, y.shape if relu else None)
 
     dx = torch.empty((M, K), dtype=dtype, device=x.device)
     dw = torch.empty((N, K), dtype=dtype, device=x.device)

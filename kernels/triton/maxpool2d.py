@@ -45,14 +45,8 @@ import torch
 import triton
 import triton.language as tl
 
-from .._args import check_pool_geometry
-from ._common import (
-    autotune_configs,
-    check_float_tensor,
-    check_placement,
-    check_shape,
-    check_shape_tuple,
-)
+from .._args import check_pool_geometry, maxpool2d_backward_geometry
+from ._common import autotune_configs, check_float_tensor, check_placement
 
 __all__ = ["maxpool2d_forward", "maxpool2d_backward", "argmax_dtype"]
 
@@ -205,10 +199,9 @@ def maxpool2d_backward(
     if argmax.dtype.is_floating_point or argmax.dtype.is_complex or argmax.dtype == torch.bool:
         raise TypeError(f"argmax must have an integer dtype, got {argmax.dtype}")
     check_placement("argmax", argmax)
-    N, C, H, W = check_shape_tuple("input_shape", input_shape, 4)
-    R, S, sh, sw, ph, pw, P, Q = check_pool_geometry("maxpool2d_backward", H, W, kernel, stride, padding)
-    check_shape("dy", dy, (N, C, P, Q))
-    check_shape("argmax", argmax, (N, C, P, Q))
+    N, C, H, W, R, S, sh, sw, ph, pw, P, Q = maxpool2d_backward_geometry(
+        dy.shape, argmax.shape, input_shape, kernel, stride, padding
+    )
     if argmax.numel():
         # one device sync, kept for parity with numpy's contract (the kernel itself is safe either way)
         lo, hi = (int(v) for v in torch.aminmax(argmax))

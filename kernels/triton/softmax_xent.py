@@ -51,12 +51,11 @@ unverified -- no GPU was available this session.
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 import triton
 import triton.language as tl
 
+from .._args import softmax_xent_shapes
 from ._common import check_float_tensor, check_placement, interpreting, tl_dtype
 
 __all__ = ["softmax_cross_entropy_forward", "softmax_cross_entropy_backward"]
@@ -152,16 +151,8 @@ def softmax_cross_entropy_forward(
         raise TypeError(f"target must be a torch.Tensor, got {type(target).__name__}")
     if target.dtype.is_floating_point or target.dtype.is_complex or target.dtype == torch.bool:
         raise TypeError(f"target must have an integer dtype, got {target.dtype}")
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
-        raise TypeError(f"ignore_index must be an int, got {ignore_index!r}")
+    M, V = softmax_xent_shapes(logits.shape, target.shape, ignore_index)
     ignore_index = int(ignore_index)
-    M, V = logits.shape
-    if V < 1:
-        raise ValueError(f"logits must have at least one class (V >= 1), got shape {tuple(logits.shape)}")
-    if tuple(target.shape) != (M,):
-        raise ValueError(
-            f"target has shape {tuple(target.shape)}, expected ({M},) to match logits {tuple(logits.shape)}"
-        )
     check_placement("target", target)
     if target.device != logits.device:
         raise ValueError(f"target is on device {target.device}, logits on {logits.device} (must match)")
