@@ -123,21 +123,31 @@ def load_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None) 
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: not a kernelgrad checkpoint; a missing, unexpected or wrongly shaped model entry
-            (named with both shapes); an optimizer requested but none saved.
+        ValueError: not a kernelgrad checkpoint; a corrupted file (truncated, overwritten bytes, bad
+            metadata); a missing, unexpected or wrongly shaped model entry (named with both shapes); an
+            optimizer requested but none saved, or saved for other parameter groups.
     """
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
     from safetensors.numpy import load_file
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"load_checkpoint: no such file {path}")
-    with safe_open(str(path), framework="numpy") as f:
-        raw_meta = (f.metadata() or {}).get(_META_KEY)
-    if raw_meta is None:
-        raise ValueError(f"{path}: not a kernelgrad checkpoint (no '{_META_KEY}' metadata)")
-    meta = json.loads(raw_meta)
-    arrays = load_file(str(path))
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            raw_meta = (f.metadata() or {}).get(_META_KEY)
+        if raw_meta is None:
+            raise ValueError(f"{path}: not a kernelgrad checkpoint (no '{_META_KEY}' metadata)")
+        meta = json.loads(raw_meta)
+        if not isinstance(meta, dict):
+            raise ValueError("the metadata is not a JSON object")
+        arrays = load_file(str(path))
+    except SafetensorError as exc:  # truncated or overwritten bytes: say so instead of a Rust error
+        raise ValueError(f"{path}: corrupted or not a safetensors file ({exc})") from exc
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError
+        if "not a kernelgrad checkpoint" in str(exc):
+            raise
+        raise ValueError(f"{path}: corrupted checkpoint metadata ({exc})") from exc
 
     state = {name.removeprefix("model."): array for name, array in arrays.items() if name.startswith("model.")}
     _check_model_state(model, state, path)

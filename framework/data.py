@@ -29,6 +29,9 @@ __all__ = [
     "Subset",
     "DataLoader",
     "RandomShift",
+    "RandomRotation",
+    "GaussianNoise",
+    "Compose",
     "load_digits",
     "load_mnist",
     "train_val_test_split",
@@ -215,6 +218,103 @@ class RandomShift:
         windows = np.lib.stride_tricks.sliding_window_view(padded, (h, w), axis=(2, 3))
         corner_y, corner_x = self.generator.integers(0, 2 * m + 1, size=(2, n))
         return np.ascontiguousarray(windows[np.arange(n), :, corner_y, corner_x])
+
+
+def _transform_generator(seed: int | None) -> np.random.Generator:
+    if seed is None:
+        seed = int(_random.generator().integers(2**63))
+    return np.random.default_rng(seed)
+
+
+class RandomRotation:
+    """Augmentation: rotate each image by its own random angle, uniform in ``[-degrees, degrees]``.
+
+    A ``DataLoader`` ``transform``. Rotates about the image centre with ``scipy.ndimage.rotate``
+    (bilinear interpolation, same size, zeros outside the original image); every channel of an image gets
+    the same angle.
+
+    Args:
+        degrees: largest rotation in degrees, either way (>= 0).
+        seed: seed of this transform's own numpy Generator (None: drawn from ``fw.random.generator()``).
+
+    Shapes: ``[N, C, H, W] -> [N, C, H, W]``, same dtype.
+
+    Raises:
+        ValueError: a negative ``degrees``, or an input that is not 4-D.
+    """
+
+    def __init__(self, degrees: float = 10.0, seed: int | None = None):
+        if not degrees >= 0:
+            raise ValueError(f"RandomRotation: degrees must be >= 0, got {degrees!r}")
+        self.degrees = float(degrees)
+        self.generator = _transform_generator(seed)
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        from scipy.ndimage import rotate
+
+        if images.ndim != 4:
+            raise ValueError(f"RandomRotation: expected images [N, C, H, W], got shape {images.shape}")
+        angles = self.generator.uniform(-self.degrees, self.degrees, size=images.shape[0])
+        out = np.empty_like(images)
+        for i, angle in enumerate(angles):  # one scipy call per image: the angle differs per image
+            out[i] = rotate(images[i], angle, axes=(2, 1), reshape=False, order=1, mode="constant", cval=0.0)
+        return out
+
+
+class GaussianNoise:
+    """Augmentation: add independent ``N(0, std²)`` noise to every pixel, optionally clipped to a range.
+
+    A ``DataLoader`` ``transform``.
+
+    Args:
+        std: standard deviation of the noise (>= 0).
+        clip: ``(low, high)`` to clip the result to (e.g. ``(0, 1)`` for images in [0, 1]); None: no clipping.
+        seed: seed of this transform's own numpy Generator (None: drawn from ``fw.random.generator()``).
+
+    Shapes: any shape, kept; the dtype is kept.
+
+    Raises:
+        ValueError: a negative ``std`` or ``clip`` with ``low > high``.
+    """
+
+    def __init__(self, std: float = 0.05, clip: tuple[float, float] | None = (0.0, 1.0), seed: int | None = None):
+        if not std >= 0:
+            raise ValueError(f"GaussianNoise: std must be >= 0, got {std!r}")
+        if clip is not None and not clip[0] <= clip[1]:
+            raise ValueError(f"GaussianNoise: clip must be (low, high) with low <= high, got {clip!r}")
+        self.std, self.clip = float(std), clip
+        self.generator = _transform_generator(seed)
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        noisy = images + self.generator.normal(0.0, self.std, size=images.shape).astype(images.dtype)
+        if self.clip is not None:
+            noisy = np.clip(noisy, self.clip[0], self.clip[1])
+        return noisy.astype(images.dtype, copy=False)
+
+
+class Compose:
+    """Apply transforms one after the other (``torchvision.transforms.Compose``'s name).
+
+    Args:
+        transforms: callables ``np.ndarray -> np.ndarray``, applied in order.
+
+    Raises:
+        TypeError: an element is not callable.
+    """
+
+    def __init__(self, transforms: Sequence[Callable[[np.ndarray], np.ndarray]]):
+        self.transforms = list(transforms)
+        for i, t in enumerate(self.transforms):
+            if not callable(t):
+                raise TypeError(f"Compose: transforms[{i}] is not callable ({type(t).__name__})")
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        for t in self.transforms:
+            images = t(images)
+        return images
+
+    def __repr__(self) -> str:
+        return f"Compose({', '.join(type(t).__name__ for t in self.transforms)})"
 
 
 # ---------------------------------------------------------------------------------------- datasets

@@ -106,3 +106,37 @@ def test_not_a_checkpoint(tmp_path):
         load_checkpoint(tmp_path / "plain.safetensors", _model())
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path / "absent.safetensors", _model())
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "bad_header", "bad_metadata"])
+def test_corrupted_checkpoint_raises_a_clear_error(tmp_path, damage):
+    model = _model()
+    path = save_checkpoint(tmp_path / "m.safetensors", model, optim.SGD(model.parameters(), lr=0.1), epoch=1)
+    data = path.read_bytes()
+    if damage == "truncated":
+        data = data[: len(data) - 20]
+    elif damage == "garbage":
+        data = b"not a checkpoint at all" * 4
+    elif damage == "empty":
+        data = b""
+    elif damage == "bad_header":
+        data = data[:8] + b"{" * 16 + data[24:]
+    else:  # valid safetensors whose kernelgrad metadata is not JSON
+        from safetensors.numpy import save_file
+
+        save_file({"model.0.weight": np.zeros((8, 4), np.float32)}, str(path), metadata={"kernelgrad": "{oops"})
+        data = path.read_bytes()
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=r"m\.safetensors: corrupted"):
+        load_checkpoint(path, _model())
+
+
+def test_optimizer_of_another_model_is_rejected(tmp_path):
+    model = _model()
+    optimizer = optim.Adam(model.parameters(), lr=1e-3)
+    _train_a_few_steps(model, optimizer)
+    path = save_checkpoint(tmp_path / "m.safetensors", model, optimizer)
+    same = _model()
+    two_groups = optim.Adam([{"params": [same[0].weight, same[0].bias]}, {"params": [same[2].weight, same[2].bias]}])
+    with pytest.raises(ValueError, match="parameter groups"):
+        load_checkpoint(path, same, two_groups)

@@ -92,3 +92,156 @@ def test_python_dash_m_framework_runs_the_cli():
                           timeout=60, env=env)
     assert done.returncode == 0, done.stderr
     assert "cpu" in done.stdout
+
+
+# ------------------------------------- train cnn: CI, pictures, --augment, --resume, --transfer; cv; visualize
+
+
+def _last_line(text):
+    return text.rstrip().splitlines()[-1]
+
+
+def test_train_cnn_prints_a_bootstrap_ci_and_draws_filters(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "cnn", "--epochs", "2", "--limit", "120", "--out", str(out), "--no-progress",
+                 "--checkpoint-every", "1"]) == 0
+    lines = capsys.readouterr().out.rstrip().splitlines()
+    acc = re.fullmatch(r"test accuracy: (\d+\.\d)%", lines[-1])
+    ci = re.fullmatch(r"test accuracy 95% CI: \[(\d+\.\d)%, (\d+\.\d)%\] \(bootstrap\)", lines[-2])
+    assert acc and ci
+    assert float(ci.group(1)) <= float(acc.group(1)) <= float(ci.group(2))
+    metrics = json.loads((out / "metrics.json").read_text())
+    low, high = metrics["test_accuracy_ci95"]
+    assert low <= metrics["test_accuracy"] <= high and high - low > 0.02  # 120 test images: a wide interval
+    assert metrics["augment"] == "RandomShift(1)"
+    for png in ("filters.png", "feature_maps.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+    for epoch in (1, 2):
+        meta = load_checkpoint(out / f"checkpoint-epoch{epoch:04d}.safetensors", DigitsCNN())
+        assert meta["epoch"] == epoch and meta["extra"]["model"] == "DigitsCNN"
+
+
+def test_train_cnn_augment_flag(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "cnn", "--augment", "--epochs", "1", "--limit", "64", "--out", str(out),
+                 "--no-progress"]) == 0
+    assert re.fullmatch(r"test accuracy: \d+\.\d%", _last_line(capsys.readouterr().out))
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["augment"] == "RandomShift(1) + RandomRotation(10) + GaussianNoise(0.05)"
+    with pytest.raises(SystemExit) as info:
+        main(["train", "cnn", "--augment", "--no-augment", "--out", str(tmp_path / "x")])
+    assert info.value.code == 2
+
+
+def test_train_cnn_resume_continues_from_the_checkpoint(tmp_path, capsys):
+    first = tmp_path / "first"
+    assert main(["train", "cnn", "--epochs", "3", "--limit", "64", "--checkpoint-every", "1", "--out", str(first),
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    second = tmp_path / "second"
+    assert main(["train", "cnn", "--epochs", "4", "--limit", "64", "--resume",
+                 str(first / "checkpoint-epoch0002.safetensors"), "--out", str(second), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "resumed from" in text and "at epoch 2" in text
+    assert re.search(r"^epoch 3/4 ", text, re.MULTILINE) and not re.search(r"^epoch [12]/4 ", text, re.MULTILINE)
+    metrics = json.loads((second / "metrics.json").read_text())
+    assert metrics["history"]["epochs"] == [3, 4] and metrics["resumed_from"]["epoch"] == 2
+    # the schedule continues a 4-epoch cosine: epoch 3 runs at lr0 * (1 + cos(pi * 2/4)) / 2 = lr0 / 2
+    assert metrics["history"]["lr"][0] == pytest.approx(3e-3 / 2)
+    assert load_checkpoint(second / "checkpoint.safetensors", DigitsCNN())["epoch"] == 4
+
+
+def test_train_cnn_resume_rejects_bad_checkpoints(tmp_path, capsys):
+    from framework import nn
+    from framework.checkpoint import save_checkpoint
+
+    other = save_checkpoint(tmp_path / "other.safetensors", nn.Linear(3, 2), epoch=1)
+    corrupted = tmp_path / "corrupted.safetensors"
+    corrupted.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    for path, message in ((other, "does not match the model"), (corrupted, "corrupted"),
+                          (tmp_path / "absent.safetensors", "no such file")):
+        with pytest.raises(SystemExit) as info:
+            main(["train", "cnn", "--epochs", "1", "--limit", "16", "--resume", str(path), "--out",
+                  str(tmp_path / "run"), "--no-progress"])
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert f"--resume {path}" in err and message in err and "Traceback" not in err
+
+
+def test_train_cnn_transfer_compares_frozen_features_with_scratch(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "cnn", "--transfer", "--epochs", "2", "--limit", "200", "--out", str(out),
+                 "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    scratch = re.search(r"^from-scratch test accuracy on digits 5-9: (\d+\.\d)%$", text, re.MULTILINE)
+    transfer = re.search(r"^transfer \(frozen conv features\) test accuracy on digits 5-9: (\d+\.\d)%$", text,
+                         re.MULTILINE)
+    assert scratch and transfer
+    assert _last_line(text) == f"test accuracy: {transfer.group(1)}%"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["transfer_test_accuracy"] == pytest.approx(float(transfer.group(1)) / 100, abs=0.0006)
+    assert metrics["scratch_test_accuracy"] == pytest.approx(float(scratch.group(1)) / 100, abs=0.0006)
+    assert metrics["trainable_parameters"]["transfer"] < metrics["trainable_parameters"]["scratch"]
+    assert metrics["transfer_classes"] == [5, 6, 7, 8, 9]
+    assert len(metrics["history"]["epochs"]) == len(metrics["scratch_history"]["epochs"]) == 2
+    transferred, pretrained = DigitsCNN(num_classes=5), DigitsCNN(num_classes=5)
+    assert load_checkpoint(out / "checkpoint.safetensors", transferred)["extra"]["classes"] == [5, 6, 7, 8, 9]
+    assert load_checkpoint(out / "pretrained.safetensors", pretrained)["extra"]["classes"] == [0, 1, 2, 3, 4]
+    for name, value in pretrained.state_dict().items():  # frozen conv layers: exactly the pretrained weights
+        same = (value.numpy() == transferred.state_dict()[name].numpy()).all()
+        assert same == (name.split(".")[0] in ("0", "3")), name
+
+
+def test_cv_cnn_tiny_run(tmp_path, capsys):
+    out = tmp_path / "cv"
+    assert main(["cv", "cnn", "--k", "3", "--epochs", "1", "--limit", "90", "--out", str(out),
+                 "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    folds = re.findall(r"^fold (\d)/3: accuracy (\d+\.\d)%", text, re.MULTILINE)
+    assert [f for f, _ in folds] == ["1", "2", "3"]
+    last = re.fullmatch(r"cv accuracy: (\d+\.\d)% ± (\d+\.\d)% \(3 folds\)", _last_line(text))
+    assert last
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["scores"]) == 3 and metrics["k"] == 3 and metrics["samples"] == 90
+    assert metrics["mean_accuracy"] == pytest.approx(float(last.group(1)) / 100, abs=0.0006)
+    assert (out / "cv_scores.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SystemExit) as info:
+        main(["cv", "cnn", "--k", "1", "--out", str(tmp_path / "x")])
+    assert info.value.code == 2
+
+
+def test_visualize_filters_and_kernels_write_pngs(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "cnn", "--epochs", "1", "--limit", "32", "--out", str(run), "--no-progress"]) == 0
+    (run / "filters.png").unlink()
+    assert main(["visualize", "filters", str(run)]) == 0
+    assert (run / "filters.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    out = tmp_path / "k" / "china.png"
+    assert main(["visualize", "kernels", "china.jpg", "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert _last_line(capsys.readouterr().out) == f"kernels: {out}"
+    with pytest.raises(SystemExit) as info:
+        main(["visualize", "kernels", str(tmp_path / "missing.png")])
+    assert info.value.code == 2 and "neither" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["visualize", "filters", str(tmp_path / "nowhere")])
+    assert info.value.code == 2
+
+
+def test_image_kernels_equal_torch_conv2d(device):
+    import numpy as np
+    import torch
+
+    from framework.commands.visualize import apply_image_kernels, image_kernels, load_grayscale
+
+    gray, name = load_grayscale("flower.jpg")
+    assert name == "flower" and gray.ndim == 2 and 0.0 <= gray.min() < gray.max() <= 1.0
+    crop = gray[100:124, 200:230] if device != "cpu" else gray  # the GPU backends are slow on the CPU
+    ours = apply_image_kernels(crop, device)
+    image = torch.tensor(crop[None, None], dtype=torch.float64)
+    assert set(ours) == set(image_kernels())
+    for kname, kernel in image_kernels().items():
+        weight = torch.tensor(kernel[None, None], dtype=torch.float64)
+        ref = torch.nn.functional.conv2d(image, weight, padding=kernel.shape[0] // 2)[0, 0].numpy()
+        assert ours[kname].shape == crop.shape
+        np.testing.assert_allclose(ours[kname], ref, atol=1e-4, rtol=0, err_msg=kname)

@@ -213,3 +213,74 @@ def test_load_mnist_missing_files(tmp_path):
         load_mnist(tmp_path, "test")
     with pytest.raises(ValueError, match="kind"):
         load_mnist(tmp_path, "validation")
+
+
+# ------------------------------------------------------------------------ rotation, noise, compose
+
+
+def test_random_rotation_matches_scipy_per_image_and_is_seeded():
+    from scipy.ndimage import rotate
+
+    from framework.data import RandomRotation
+
+    images = np.random.default_rng(0).random((6, 2, 8, 8)).astype(np.float32)
+    out = RandomRotation(10, seed=3)(images)
+    assert out.shape == images.shape and out.dtype == np.float32
+    angles = np.random.default_rng(3).uniform(-10, 10, size=6)  # the transform's own stream
+    for i, angle in enumerate(angles):
+        expected = rotate(images[i], angle, axes=(2, 1), reshape=False, order=1, mode="constant", cval=0.0)
+        np.testing.assert_allclose(out[i], expected, rtol=1e-6, atol=1e-6)
+    assert not np.allclose(out, images)
+    np.testing.assert_array_equal(RandomRotation(10, seed=3)(images), out)  # same seed, same angles
+    np.testing.assert_allclose(RandomRotation(0, seed=0)(images), images, atol=1e-6)  # 0 degrees: identity
+
+
+def test_random_rotation_quarter_turn_is_exact():
+    from framework.data import RandomRotation
+
+    images = np.random.default_rng(1).random((3, 1, 5, 5)).astype(np.float32)
+    rot = RandomRotation(90, seed=0)
+    rot.generator = type("Fixed", (), {"uniform": staticmethod(lambda low, high, size: np.full(size, 90.0))})()
+    # +90 degrees is counter-clockwise as displayed (row 0 at the top): np.rot90 in the (H, W) plane
+    np.testing.assert_allclose(rot(images), np.rot90(images, 1, axes=(2, 3)), atol=1e-5)
+    with pytest.raises(ValueError, match="degrees"):
+        RandomRotation(-1)
+    with pytest.raises(ValueError, match=r"\[N, C, H, W\]"):
+        RandomRotation(5)(images[0])
+
+
+def test_gaussian_noise_statistics_clipping_and_seed():
+    from framework.data import GaussianNoise
+
+    images = np.full((200, 1, 8, 8), 0.5, np.float32)
+    out = GaussianNoise(0.1, clip=None, seed=0)(images)
+    assert out.dtype == np.float32 and out.shape == images.shape
+    noise = out - images
+    assert abs(noise.mean()) < 0.005 and noise.std() == pytest.approx(0.1, rel=0.02)
+    np.testing.assert_array_equal(GaussianNoise(0.1, clip=None, seed=0)(images), out)
+    clipped = GaussianNoise(1.0, clip=(0.0, 1.0), seed=0)(images)
+    assert clipped.min() == 0.0 and clipped.max() == 1.0
+    with pytest.raises(ValueError, match="std"):
+        GaussianNoise(-0.1)
+    with pytest.raises(ValueError, match="clip"):
+        GaussianNoise(0.1, clip=(1.0, 0.0))
+
+
+def test_compose_applies_in_order_in_the_loader():
+    from framework.data import Compose, GaussianNoise, RandomRotation
+
+    calls = []
+    double = Compose([lambda a: calls.append("a") or a * 2, lambda a: calls.append("b") or a + 1])
+    np.testing.assert_array_equal(double(np.ones(3)), np.full(3, 3.0))
+    assert calls == ["a", "b"]
+    with pytest.raises(TypeError, match=r"transforms\[1\]"):
+        Compose([abs, 3])
+
+    x = np.random.default_rng(0).random((10, 1, 8, 8)).astype(np.float32)
+    augment = Compose([RandomShift(1, seed=0), RandomRotation(10, seed=1), GaussianNoise(0.05, seed=2)])
+    expected = GaussianNoise(0.05, seed=2)(RandomRotation(10, seed=1)(RandomShift(1, seed=0)(x)))
+    loader = DataLoader(TensorDataset(x, np.arange(10)), batch_size=10, transform=augment)
+    (inputs, labels), = list(loader)
+    np.testing.assert_allclose(inputs.numpy(), expected, rtol=1e-6)
+    np.testing.assert_array_equal(labels.numpy(), np.arange(10))
+    assert repr(augment) == "Compose(RandomShift, RandomRotation, GaussianNoise)"

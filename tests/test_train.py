@@ -6,7 +6,7 @@ import pytest
 import framework as fw
 from framework import nn, optim
 from framework.data import DataLoader, TensorDataset
-from framework.train import History, evaluate, fit
+from framework.train import Callback, EarlyStopping, History, ModelCheckpoint, evaluate, fit
 
 
 def _blobs(n=120, classes=3, seed=0):
@@ -123,3 +123,202 @@ def test_bootstrap_accuracy_ci_degenerate_and_bad_input():
     result = EvalResult(loss=None, accuracy=0.5, confusion_matrix=np.zeros((2, 2), np.int64),
                         predictions=np.array([0, 1, 1, 0]), targets=np.array([0, 1, 0, 1]))
     np.testing.assert_array_equal(result.correct, [True, True, False, False])
+
+
+# -------------------------------------------------------------------------------- callbacks
+
+
+def _weights(model):
+    return {name: t.numpy().copy() for name, t in model.state_dict().items()}
+
+
+class _CraftedValLoss(Callback):
+    """Overwrites each epoch's val_loss with a crafted value and snapshots the weights of every epoch."""
+
+    def __init__(self, losses):
+        self.losses, self.snapshots = losses, {}
+
+    def on_epoch_end(self, epoch, history, model, optimizer):
+        history.val_loss[-1] = self.losses[epoch - 1]
+        self.snapshots[epoch] = _weights(model)
+        return False
+
+
+def test_early_stopping_stops_at_the_right_epoch_and_restores_the_best_weights():
+    x, y = _blobs(48)
+    model, optimizer = _setup()
+    loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True, seed=0)
+    # best 0.8 at epoch 2; epoch 4's 0.79 is not better by more than min_delta; patience 2 -> stop after epoch 4
+    crafted = _CraftedValLoss([1.0, 0.8, 0.85, 0.79, 0.5, 0.4, 0.3, 0.2])
+    stopper = EarlyStopping(monitor="val_loss", patience=2, min_delta=0.02)
+    lines = []
+    history = fit(model, nn.CrossEntropyLoss(), optimizer, loader, loader, epochs=8, progress=False,
+                  log=lines.append, callbacks=[crafted, stopper])
+    assert history.epochs == [1, 2, 3, 4] and len(history) == 4
+    assert stopper.stopped_epoch == 4 and stopper.best_epoch == 2 and stopper.best == 0.8
+    assert lines[-1] == "stopping early after epoch 4"
+    weights = _weights(model)
+    assert not np.array_equal(weights["0.weight"], crafted.snapshots[4]["0.weight"])  # training moved them
+    for name, value in crafted.snapshots[2].items():
+        np.testing.assert_array_equal(weights[name], value, err_msg=name)
+
+
+def test_early_stopping_mode_max_without_restore_and_bad_arguments():
+    stopper = EarlyStopping(monitor="val_acc", patience=1, mode="max", restore_best_weights=False)
+    history = History()
+    model, optimizer = _setup()
+    stops = []
+    for epoch, acc in enumerate([0.5, 0.7, 0.7], start=1):
+        history.val_acc.append(acc)
+        stops.append(stopper.on_epoch_end(epoch, history, model, optimizer))
+    assert stops == [False, False, True] and stopper.best_epoch == 2 and stopper.best_state is None
+    with pytest.raises(ValueError, match="monitor"):
+        EarlyStopping(monitor="accuracy")
+    with pytest.raises(ValueError, match="mode"):
+        EarlyStopping(mode="lowest")
+    with pytest.raises(ValueError, match="patience"):
+        EarlyStopping(patience=0)
+    x, y = _blobs(16)
+    with pytest.raises(ValueError, match="needs a val_loader"):  # val_loss without validation data
+        fit(model, nn.CrossEntropyLoss(), optimizer, DataLoader(TensorDataset(x, y), batch_size=8), epochs=2,
+            progress=False, log=None, callbacks=[EarlyStopping()])
+
+
+def test_model_checkpoint_every_n_epochs_writes_the_expected_files(tmp_path):
+    from framework.checkpoint import load_checkpoint
+
+    x, y = _blobs(32)
+    model, optimizer = _setup()
+    loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True, seed=0)
+    snapshots = _CraftedValLoss([0.0] * 5)
+    saver = ModelCheckpoint(tmp_path / "ck", every=2, save_last=True)
+    fit(model, nn.CrossEntropyLoss(), optimizer, loader, epochs=5, progress=False, log=None,
+        callbacks=[snapshots, saver])
+    names = sorted(p.name for p in (tmp_path / "ck").iterdir())
+    assert names == [f"checkpoint-epoch000{e}.safetensors" for e in (2, 4, 5)]  # 5: save_last; no temp files
+    for epoch in (2, 4, 5):
+        fresh, fresh_opt = _setup(seed=9)
+        meta = load_checkpoint(tmp_path / "ck" / f"checkpoint-epoch{epoch:04d}.safetensors", fresh, fresh_opt)
+        assert meta["epoch"] == epoch
+        for name, value in snapshots.snapshots[epoch].items():
+            np.testing.assert_array_equal(fresh.state_dict()[name].numpy(), value, err_msg=name)
+    with pytest.raises(ValueError, match="every"):
+        ModelCheckpoint(tmp_path, every=0)
+
+
+def test_fit_initial_epoch_continues_the_numbering():
+    x, y = _blobs(32)
+    model, optimizer = _setup()
+    loader = DataLoader(TensorDataset(x, y), batch_size=16)
+    history = fit(model, nn.CrossEntropyLoss(), optimizer, loader, epochs=5, initial_epoch=3, progress=False,
+                  log=None)
+    assert history.epochs == [4, 5]
+    with pytest.raises(ValueError, match="initial_epoch"):
+        fit(model, nn.CrossEntropyLoss(), optimizer, loader, epochs=2, initial_epoch=3, progress=False, log=None)
+
+
+def test_history_round_trip_and_plot(tmp_path):
+    import json
+
+    x, y = _blobs(32)
+    model, optimizer = _setup()
+    loader = DataLoader(TensorDataset(x, y), batch_size=16)
+    history = fit(model, nn.CrossEntropyLoss(), optimizer, loader, loader, epochs=3, progress=False, log=None)
+    restored = History.from_dict(json.loads(json.dumps(history.to_dict())))
+    assert restored == history and restored.val_acc == history.val_acc
+    path = restored.plot(tmp_path / "curve.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="unknown keys"):
+        History.from_dict({"epochs": [1], "bogus": [2]})
+    with pytest.raises(ValueError, match="different lengths"):
+        History.from_dict({"epochs": [1, 2], "train_loss": [0.1]})
+
+
+def test_adamw_weight_decay_is_decoupled_from_the_gradient():
+    # With a zero gradient Adam's normalised step is 0, so AdamW only shrinks: p <- p * (1 - lr * wd).
+    # Adam's weight_decay is L2 (added to the gradient) and so goes through the normalisation: a step of ~lr.
+    results = {}
+    for name in ("AdamW", "Adam"):
+        p = nn.Parameter(fw.tensor(np.array([2.0, -4.0], np.float32)))
+        opt = getattr(optim, name)([p], lr=0.1, weight_decay=0.1)
+        p.grad = fw.tensor(np.zeros(2, np.float32))
+        opt.step()
+        results[name] = p.numpy()
+    np.testing.assert_allclose(results["AdamW"], [2.0 * 0.99, -4.0 * 0.99], rtol=1e-6)
+    np.testing.assert_allclose(results["Adam"], [2.0 - 0.1, -4.0 + 0.1], rtol=1e-5)
+
+
+# -------------------------------------------------------------------------- cross-validation
+
+
+def test_cross_validate_returns_k_scores_on_a_tiny_config():
+    from framework.train import CVResult, cross_validate
+
+    x, y = _blobs(90)
+    built = []
+
+    def model_fn():
+        built.append(1)
+        return nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 3))
+
+    lines = []
+    result = cross_validate(model_fn, TensorDataset(x, y), k=3, epochs=5, batch_size=16, lr=0.02, seed=0,
+                            log=lines.append)
+    assert isinstance(result, CVResult) and len(built) == 3  # a fresh model per fold
+    assert len(result.scores) == 3 and all(0.8 < s <= 1.0 for s in result.scores)  # separable blobs
+    assert sum(test for _, test in result.fold_sizes) == 90
+    assert all(train + test == 90 for train, test in result.fold_sizes)
+    assert result.mean == pytest.approx(np.mean(result.scores)) and result.std == pytest.approx(np.std(result.scores))
+    assert [len(h) for h in result.histories] == [5, 5, 5]
+    assert len(lines) == 3 and lines[0].startswith("fold 1/3: accuracy")
+    assert str(result).endswith("(3 folds)")
+    again = cross_validate(model_fn, (x, y), k=3, epochs=5, batch_size=16, lr=0.02, seed=0)
+    assert again.scores == result.scores  # seeded: folds, initialisation and shuffling are reproducible
+    plain = cross_validate(model_fn, (x, y), k=2, stratified=False, epochs=1, batch_size=16, lr=0.02)
+    assert len(plain.scores) == 2
+
+
+def test_cross_validate_bad_arguments():
+    from framework.train import cross_validate
+
+    x, y = _blobs(30)
+    model_fn = lambda: nn.Linear(2, 3)  # noqa: E731
+    with pytest.raises(ValueError, match="k must be"):
+        cross_validate(model_fn, (x, y), k=1)
+    y_rare = y.copy()
+    y_rare[:] = 0
+    y_rare[:2] = 1  # class 1 has 2 samples: 3 stratified folds are impossible
+    with pytest.raises(ValueError, match="smallest class has only 2"):
+        cross_validate(model_fn, (x, y_rare), k=3)
+    with pytest.raises(TypeError, match="dataset"):
+        cross_validate(model_fn, x, k=3)
+    with pytest.raises(ValueError, match="shapes"):
+        cross_validate(model_fn, (x, y[:-1]), k=3)
+
+
+# -------------------------------------------------------------------------- frozen parameters
+
+
+def test_frozen_layers_get_no_gradient_and_are_not_updated(device):
+    from framework.models import DigitsCNN
+
+    fw.manual_seed(0)
+    model = DigitsCNN(width=2, hidden=8).to(device)
+    model[0].freeze()
+    model[3].freeze()
+    assert model.num_parameters(trainable_only=True) == model[7].weight.numel() + 8 + model[10].weight.numel() + 10
+    before = _weights(model)
+    optimizer = optim.AdamW(model.parameters(), lr=0.1, weight_decay=0.1)  # decay must not touch frozen ones
+    x = fw.tensor(np.random.default_rng(0).random((4, 1, 8, 8), np.float32), device=device)
+    y = fw.tensor(np.array([0, 1, 2, 3]), device=device)
+    for _ in range(2):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        for layer in (model[0], model[3]):
+            assert layer.weight.grad is None and layer.bias.grad is None
+        assert model[10].weight.grad is not None
+        optimizer.step()
+    after = _weights(model)
+    for name in ("0.weight", "0.bias", "3.weight", "3.bias"):
+        np.testing.assert_array_equal(after[name], before[name], err_msg=name)
+    assert not np.array_equal(after["10.weight"], before["10.weight"])

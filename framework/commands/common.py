@@ -69,24 +69,11 @@ def format_confusion(matrix: np.ndarray) -> str:
     return "\n".join([header, *rows])
 
 
-def plot_learning_curve(history: Any, path: Path) -> None:
-    # The object-oriented Figure API renders with Agg and never touches pyplot's global backend.
-    from matplotlib.figure import Figure
+def plot_learning_curve(history: Any, path: Path, loss_label: str = "cross-entropy") -> None:
+    """Learning curves of a :class:`framework.train.History` (or anything with its fields): see ``History.plot``."""
+    from ..train import History
 
-    fig = Figure(figsize=(10, 4), layout="constrained")
-    loss_ax, acc_ax = fig.subplots(1, 2)
-    epochs = history.epochs
-    loss_ax.plot(epochs, history.train_loss, marker="o", label="train")
-    acc_ax.plot(epochs, [100 * a for a in history.train_acc], marker="o", label="train")
-    if any(v is not None for v in history.val_loss):
-        loss_ax.plot(epochs, history.val_loss, marker="o", label="validation")
-        acc_ax.plot(epochs, [100 * a for a in history.val_acc], marker="o", label="validation")
-    loss_ax.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
-    for ax in (loss_ax, acc_ax):
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.savefig(path, dpi=100)
+    History.plot(history, path, loss_label=loss_label)  # unbound: works for History-like objects too
 
 
 def plot_confusion(matrix: np.ndarray, accuracy: float, path: Path) -> None:

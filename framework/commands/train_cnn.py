@@ -1,14 +1,22 @@
 """``kernelgrad train cnn``: the DigitsCNN on the digits bundled with scikit-learn (or MNIST IDX files).
 
 Trains with Adam and a cosine schedule and writes a run folder with the checkpoint, learning curves, the test
-confusion matrix and ``metrics.json``. The data split is fixed (seed 0: 20% test, then 10% of the rest for
-validation).
+confusion matrix, the learned first/second-layer filters (``filters.png``), one test image's feature maps
+(``feature_maps.png``) and ``metrics.json``; prints a bootstrap 95% confidence interval of the test accuracy.
+The data split is fixed (seed 0: 20% test, then 10% of the rest for validation).
+
+``--augment`` adds small random rotations and Gaussian noise to the default 1-pixel shifts; ``--resume
+CHECKPOINT`` continues a run from its checkpoint up to ``--epochs``; ``--transfer`` pretrains on digits 0-4,
+freezes the convolutions and trains a new head on digits 5-9, compared with a model trained from scratch on
+the same 5-9 data for as many epochs (the run folder then holds the 5-9 model's ``checkpoint.safetensors`` and
+the 0-4 model's ``pretrained.safetensors``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 
 from .common import (
@@ -31,6 +39,8 @@ DEFAULT_EPOCHS = 40
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_LR = 3e-3
 DEFAULT_THREADS = 1
+AUGMENT_DEGREES = 10.0
+AUGMENT_NOISE = 0.05
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,7 +56,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
                         help=f"BLAS threads on the cpu device (default {DEFAULT_THREADS}: this model's matrices are "
                              "too small to gain from more, and spinning BLAS threads slow to a crawl on a busy CPU)")
-    parser.add_argument("--no-augment", action="store_true", help="no random 1-pixel shifts of training images")
+    augment = parser.add_mutually_exclusive_group()
+    augment.add_argument("--no-augment", action="store_true", help="no random 1-pixel shifts of training images")
+    augment.add_argument("--augment", action="store_true",
+                         help=f"stronger augmentation: 1-pixel shifts, rotations up to ±{AUGMENT_DEGREES:g}° and "
+                              f"Gaussian noise (std {AUGMENT_NOISE:g})")
+    parser.add_argument("--resume", default=None, metavar="CHECKPOINT",
+                        help="continue from a checkpoint.safetensors of an earlier run (model, optimizer, epoch) "
+                             "up to --epochs")
+    parser.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
+                        help="also save checkpoint-epochNNNN.safetensors in the run folder every N epochs "
+                             "(for --resume; default 0: only the final checkpoint)")
+    parser.add_argument("--transfer", action="store_true",
+                        help="pretrain on digits 0-4, freeze the conv layers, train a new head on 5-9; compare with "
+                             "a from-scratch model (--epochs each)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--limit", type=int, default=None,
                         help="use at most this many samples of each split (quick smoke runs, e.g. on the Triton "
@@ -54,16 +77,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from threadpoolctl import threadpool_limits  # installed with scikit-learn
-
-    import framework as fw
-
-    from .. import nn, optim
-    from ..checkpoint import save_checkpoint
-    from ..data import DataLoader, RandomShift, TensorDataset
-    from ..models import DigitsCNN
-    from ..train import evaluate, fit
-
     for name in ("epochs", "batch_size", "threads"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
@@ -71,12 +84,49 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error("--lr must be > 0")
     if args.seed < 0:
         parser.error("--seed must be >= 0")
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be >= 1")
+    if args.checkpoint_every < 0:
+        parser.error("--checkpoint-every must be >= 0")
+    if args.transfer and args.resume:
+        parser.error("--transfer and --resume cannot be combined")
     device = resolve_device(parser, args.device)
     dataset, splits = load_data(parser, args.data)
     if args.limit is not None:
-        if args.limit < 1:
-            parser.error("--limit must be >= 1")
         splits = tuple((x[: args.limit], y[: args.limit]) for x, y in splits)  # splits are already shuffled
+    if args.transfer:
+        return _run_transfer(parser, args, device, dataset, splits)
+    return _run_train(parser, args, device, dataset, splits)
+
+
+def _augmentation(args: argparse.Namespace, seed: int):
+    from ..data import Compose, GaussianNoise, RandomRotation, RandomShift
+
+    if args.no_augment:
+        return None, "none"
+    if args.augment:
+        transform = Compose([RandomShift(1, seed=seed + 1), RandomRotation(AUGMENT_DEGREES, seed=seed + 2),
+                             GaussianNoise(AUGMENT_NOISE, clip=(0.0, 1.0), seed=seed + 3)])
+        return transform, f"RandomShift(1) + RandomRotation({AUGMENT_DEGREES:g}) + GaussianNoise({AUGMENT_NOISE:g})"
+    return RandomShift(1, seed=seed + 1), "RandomShift(1)"
+
+
+def _print_ci(ci: tuple[float, float]) -> None:
+    print(f"test accuracy 95% CI: [{100 * ci[0]:.1f}%, {100 * ci[1]:.1f}%] (bootstrap)")
+
+
+def _run_train(parser: argparse.ArgumentParser, args: argparse.Namespace, device: str, dataset: str, splits) -> int:
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
+
+    import framework as fw
+
+    from .. import nn, optim
+    from ..checkpoint import load_checkpoint, save_checkpoint
+    from ..data import DataLoader, TensorDataset
+    from ..models import DigitsCNN
+    from ..train import ModelCheckpoint, bootstrap_accuracy_ci, evaluate, fit
+    from .visualize import plot_feature_maps, plot_filters
+
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits
     start = time.perf_counter()
     print(f"device: {device}" + (f"  (BLAS threads: {args.threads})" if device == "cpu" else ""))
@@ -89,45 +139,72 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     model.to(device)
     optimizer = optim.Adam(model.parameters(), lr=args.lr)
     scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
+    initial_epoch = 0
+    if args.resume is not None:
+        try:
+            meta = load_checkpoint(args.resume, model, optimizer)
+        except (OSError, ValueError) as exc:
+            parser.error(f"--resume {args.resume}: {exc}")
+        initial_epoch = meta["epoch"]
+        if not isinstance(initial_epoch, int) or initial_epoch < 0:
+            parser.error(f"--resume {args.resume}: the checkpoint has no epoch number")
+        if initial_epoch > args.epochs:
+            parser.error(f"--resume {args.resume}: the checkpoint is at epoch {initial_epoch}, past --epochs "
+                         f"{args.epochs}")
+        # Put the cosine schedule of this run (T_max = --epochs, which may differ from the first run's) at the
+        # epoch reached: the closed form sets the rate, and the recursive steps that follow continue from it.
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"] * (1 + math.cos(math.pi * initial_epoch / args.epochs)) / 2
+        scheduler.last_epoch = initial_epoch
+        print(f"resumed from {args.resume} at epoch {initial_epoch}")
     loss_fn = nn.CrossEntropyLoss()
 
-    augment = None if args.no_augment else RandomShift(1, seed=args.seed + 1)
+    # Resumed runs draw fresh augmentation/shuffling streams (seeded by the epoch reached): replaying the
+    # first run's streams would repeat its first epochs' batches.
+    augment, augment_name = _augmentation(args, args.seed + 7919 * initial_epoch)
     train_loader = DataLoader(TensorDataset(x_train, y_train), batch_size=args.batch_size, shuffle=True,
-                              seed=args.seed, device=device, transform=augment)
+                              seed=args.seed + 7919 * initial_epoch, device=device, transform=augment)
     eval_batch = max(args.batch_size, 256)  # no gradients kept: larger batches are cheaper per sample
     val_loader = DataLoader(TensorDataset(x_val, y_val), batch_size=eval_batch, device=device) if len(y_val) else None
     test_loader = DataLoader(TensorDataset(x_test, y_test), batch_size=eval_batch, device=device)
 
+    folder = run_folder(args.out)
+    extra = {"model": "DigitsCNN", "num_classes": num_classes, "image_size": int(x_train.shape[-1]),
+             "in_channels": int(x_train.shape[1]), "data": args.data}
+    callbacks = [ModelCheckpoint(folder, every=args.checkpoint_every, extra=extra)] if args.checkpoint_every else []
     with threadpool_limits(limits=args.threads, user_api="blas"):
         history = fit(model, loss_fn, optimizer, train_loader, val_loader, epochs=args.epochs, scheduler=scheduler,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, initial_epoch=initial_epoch, callbacks=callbacks)
         result = evaluate(model, test_loader, loss_fn, num_classes=num_classes)
+    ci = bootstrap_accuracy_ci(result.correct, confidence=0.95, seed=args.seed)
     elapsed = time.perf_counter() - start
 
     print("confusion matrix (rows: true class, columns: predicted class):")
     print(format_confusion(result.confusion_matrix))
 
-    folder = run_folder(args.out)
-    save_checkpoint(folder / "checkpoint.safetensors", model, optimizer, epoch=args.epochs,
-                    extra={"model": "DigitsCNN", "num_classes": num_classes, "image_size": int(x_train.shape[-1]),
-                           "in_channels": int(x_train.shape[1]), "data": args.data})
-    plot_learning_curve(history, folder / "learning_curve.png")
+    save_checkpoint(folder / "checkpoint.safetensors", model, optimizer, epoch=args.epochs, extra=extra)
+    if len(history):
+        plot_learning_curve(history, folder / "learning_curve.png")
     plot_confusion(result.confusion_matrix, result.accuracy, folder / "confusion_matrix.png")
+    plot_filters(model, folder / "filters.png")
+    plot_feature_maps(model, x_test[0], folder / "feature_maps.png", label=int(y_test[0]))
     metrics = {
         "model": "DigitsCNN",
         "device": device,
         "data": args.data,
         "sizes": {"train": len(y_train), "val": len(y_val), "test": len(y_test)},
         "epochs": args.epochs,
+        "resumed_from": None if args.resume is None else {"path": str(args.resume), "epoch": initial_epoch},
         "batch_size": args.batch_size,
         "lr": args.lr,
         "optimizer": "Adam",
         "scheduler": "CosineAnnealingLR",
         "seed": args.seed,
         "split_seed": SPLIT_SEED,
-        "augment": "none" if args.no_augment else "RandomShift(1)",
+        "augment": augment_name,
         "threads": args.threads,
         "test_accuracy": result.accuracy,
+        "test_accuracy_ci95": list(ci),
         "test_loss": result.loss,
         "confusion_matrix": result.confusion_matrix.tolist(),
         "history": history.to_dict(),
@@ -137,5 +214,129 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     print(f"run folder: {folder}")
     print(f"elapsed: {elapsed:.1f}s")
+    _print_ci(ci)
     print(f"test accuracy: {100 * result.accuracy:.1f}%")
+    return 0
+
+
+#: ``--transfer``: pretrain on these digits, then train a new head on the others.
+PRETRAIN_CLASSES = (0, 1, 2, 3, 4)
+TRANSFER_CLASSES = (5, 6, 7, 8, 9)
+
+
+def _run_transfer(parser: argparse.ArgumentParser, args: argparse.Namespace, device: str, dataset: str,
+                  splits) -> int:
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    import framework as fw
+
+    from .. import nn, optim
+    from ..checkpoint import save_checkpoint
+    from ..data import DataLoader, TensorDataset
+    from ..models import DigitsCNN
+    from ..train import bootstrap_accuracy_ci, evaluate, fit
+    from .visualize import plot_filters
+
+    def subset(x, y, classes):
+        keep = np.isin(y, classes)
+        return x[keep], np.searchsorted(np.asarray(classes), y[keep])  # labels 0..len(classes)-1
+
+    parts = [(subset(x, y, PRETRAIN_CLASSES), subset(x, y, TRANSFER_CLASSES)) for x, y in splits]
+    (pre_train, new_train), (pre_val, new_val), (_, new_test) = parts
+    if min(len(pre_train[1]), len(new_train[1]), len(new_test[1])) == 0:
+        parser.error("--transfer: some split has no digits 0-4 or 5-9 (raise --limit)")
+    in_channels, image_size = int(splits[0][0].shape[1]), int(splits[0][0].shape[-1])
+    k = len(TRANSFER_CLASSES)
+    start = time.perf_counter()
+    print(f"device: {device}")
+    print(f"transfer: pretrain on digits 0-4 (train {len(pre_train[1])}), new head on digits 5-9 "
+          f"(train {len(new_train[1])}, test {len(new_test[1])}), {args.epochs} epochs each")
+    loss_fn = nn.CrossEntropyLoss()
+    eval_batch = max(args.batch_size, 256)
+
+    def train(model, params, train_xy, val_xy, seed, label):
+        print(f"--- {label}")
+        optimizer = optim.Adam(params, lr=args.lr)
+        scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
+        augment, _ = _augmentation(args, seed)
+        loader = DataLoader(TensorDataset(*train_xy), batch_size=args.batch_size, shuffle=True, seed=seed,
+                            device=device, transform=augment)
+        val = DataLoader(TensorDataset(*val_xy), batch_size=eval_batch, device=device) if len(val_xy[1]) else None
+        history = fit(model, loss_fn, optimizer, loader, val, epochs=args.epochs, scheduler=scheduler,
+                      progress=not args.no_progress)
+        return optimizer, history
+
+    def new_model(seed):
+        fw.manual_seed(seed)
+        return DigitsCNN(in_channels=in_channels, num_classes=k, image_size=image_size).to(device)
+
+    test_loader = DataLoader(TensorDataset(*new_test), batch_size=eval_batch, device=device)
+    with threadpool_limits(limits=args.threads, user_api="blas"):
+        pretrained = new_model(args.seed)
+        train(pretrained, pretrained.parameters(), pre_train, pre_val, args.seed, "pretraining on digits 0-4")
+
+        # Same seed for both 5-9 models: the heads start from identical weights; only the features differ.
+        transfer = new_model(args.seed + 1)
+        conv_state = {name: t for name, t in pretrained.state_dict().items() if name.split(".")[0] in ("0", "3")}
+        transfer.load_state_dict(conv_state, strict=False)
+        transfer[0].freeze()
+        transfer[3].freeze()
+        trainable = [p for p in transfer.parameters() if p.requires_grad]
+        transfer_opt, transfer_history = train(transfer, trainable, new_train, new_val, args.seed + 1,
+                                               "new head on digits 5-9, frozen conv features")
+        scratch = new_model(args.seed + 1)
+        _, scratch_history = train(scratch, scratch.parameters(), new_train, new_val, args.seed + 1,
+                                   "from scratch on digits 5-9")
+        transfer_result = evaluate(transfer, test_loader, loss_fn, num_classes=k)
+        scratch_result = evaluate(scratch, test_loader, loss_fn, num_classes=k)
+    ci = bootstrap_accuracy_ci(transfer_result.correct, seed=args.seed)
+    elapsed = time.perf_counter() - start
+
+    folder = run_folder(args.out, prefix="cnn-transfer")
+    save_checkpoint(folder / "checkpoint.safetensors", transfer, transfer_opt, epoch=args.epochs,
+                    extra={"model": "DigitsCNN", "num_classes": k, "image_size": image_size,
+                           "in_channels": in_channels, "data": args.data, "classes": list(TRANSFER_CLASSES),
+                           "frozen": ["0", "3"]})
+    save_checkpoint(folder / "pretrained.safetensors", pretrained, epoch=args.epochs,
+                    extra={"model": "DigitsCNN", "num_classes": k, "image_size": image_size,
+                           "in_channels": in_channels, "data": args.data, "classes": list(PRETRAIN_CLASSES)})
+    plot_learning_curve(transfer_history, folder / "learning_curve.png")
+    plot_learning_curve(scratch_history, folder / "learning_curve_scratch.png")
+    plot_confusion(transfer_result.confusion_matrix, transfer_result.accuracy, folder / "confusion_matrix.png")
+    plot_filters(transfer, folder / "filters.png")
+    metrics = {
+        "model": "DigitsCNN",
+        "mode": "transfer",
+        "device": device,
+        "data": args.data,
+        "pretrain_classes": list(PRETRAIN_CLASSES),
+        "transfer_classes": list(TRANSFER_CLASSES),
+        "sizes": {"pretrain_train": len(pre_train[1]), "train": len(new_train[1]), "val": len(new_val[1]),
+                  "test": len(new_test[1])},
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "seed": args.seed,
+        "split_seed": SPLIT_SEED,
+        "frozen_layers": ["0 (Conv2d)", "3 (Conv2d)"],
+        "trainable_parameters": {"transfer": transfer.num_parameters(trainable_only=True),
+                                 "scratch": scratch.num_parameters(trainable_only=True)},
+        "test_accuracy": transfer_result.accuracy,
+        "test_accuracy_ci95": list(ci),
+        "transfer_test_accuracy": transfer_result.accuracy,
+        "scratch_test_accuracy": scratch_result.accuracy,
+        "confusion_matrix": transfer_result.confusion_matrix.tolist(),
+        "history": transfer_history.to_dict(),
+        "scratch_history": scratch_history.to_dict(),
+        "elapsed_seconds": elapsed,
+        "versions": versions(),
+    }
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    print(f"run folder: {folder}")
+    print(f"elapsed: {elapsed:.1f}s")
+    print(f"from-scratch test accuracy on digits 5-9: {100 * scratch_result.accuracy:.1f}%")
+    print(f"transfer (frozen conv features) test accuracy on digits 5-9: {100 * transfer_result.accuracy:.1f}%")
+    _print_ci(ci)
+    print(f"test accuracy: {100 * transfer_result.accuracy:.1f}%")
     return 0
