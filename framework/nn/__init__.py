@@ -7,6 +7,7 @@ layers, ``container.py`` Sequential/ModuleList/ModuleDict, ``loss.py`` the loss 
 
 from . import functional, init
 from .container import ModuleDict, ModuleList, Sequential
+from .embedding import Embedding, Upsample
 from .layers import (
     Conv2d,
     ConvTranspose2d,
@@ -27,10 +28,12 @@ from .layers import (
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import IncompatibleKeys, Module
 from .parameter import Parameter
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "Conv2d", "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Flatten",
     "Identity", "IncompatibleKeys", "LeakyReLU", "Linear", "LinearReLU", "LogSoftmax", "MSELoss", "MaxPool2d",
     "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax",
     "Tanh", "Unflatten", "functional", "init",
+    "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell", "Upsample",
 ]

@@ -35,8 +35,8 @@ from ..tensor import Tensor, cat
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d", "conv_transpose2d",
-    "cross_entropy", "dropout", "leaky_relu", "linear", "linear_relu", "log_softmax", "max_pool2d",
-    "mse_loss", "nll_loss", "one_hot", "pad", "relu", "sigmoid", "softmax", "tanh",
+    "cross_entropy", "dropout", "embedding", "interpolate", "leaky_relu", "linear", "linear_relu", "log_softmax",
+    "max_pool2d", "mse_loss", "nll_loss", "one_hot", "pad", "relu", "sigmoid", "softmax", "tanh",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -761,3 +761,138 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     seed, offset = _random.next_philox(input.numel())
     return _Dropout.apply(input, float(p), seed, offset)
 
+
+
+# ------------------------------------------------------------------------------------- embedding
+
+
+class _Embedding(Function):
+    """``weight[indices]``; backward scatters rows with the backend's accumulating ``index_add`` (an index
+    that appears k times gets the sum of its k row gradients) and skips ``padding_idx`` rows."""
+
+    @staticmethod
+    def forward(ctx, weight, indices, padding_idx):
+        ctx.weight_shape, ctx.dtype, ctx.indices, ctx.padding_idx = weight.shape, weight.dtype, indices, padding_idx
+        xp = ctx.xp
+        rows = xp.take(weight, xp.reshape(indices, (-1,)), axis=0)
+        return xp.reshape(rows, tuple(indices.shape) + (weight.shape[1],))
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = ctx.xp
+        flat = xp.reshape(ctx.indices, (-1,))
+        rows = xp.reshape(grad, (-1, ctx.weight_shape[1]))
+        if ctx.padding_idx is not None:
+            keep = xp.astype(flat != ctx.padding_idx, rows.dtype)
+            rows = rows * xp.reshape(keep, (-1, 1))
+        out = xp.zeros(tuple(ctx.weight_shape), dtype=ctx.dtype)
+        ctx.backend.index_add(out, flat, rows)
+        return out, None, None
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Look up rows of ``weight``: ``out[..., :] = weight[input[...], :]``, PyTorch's ``F.embedding``.
+
+    Args:
+        input: integer indices, any shape ``[*]``, each in ``[0, num_embeddings)``.
+        weight: ``[num_embeddings, embedding_dim]`` float.
+        padding_idx: rows looked up at this index get no gradient (negative counts from the end).
+    Returns: ``[*, embedding_dim]``. The gradient of a row used several times is the sum of its uses.
+    Raises: TypeError for non-integer indices or a non-float weight; ValueError for an index or
+        ``padding_idx`` out of range, or a weight that is not 2-D.
+    """
+    _check_tensor(input, "input")
+    _check_tensor(weight, "weight", (2,))
+    _check_float(weight, "weight")
+    if input.dtype.is_floating_point or input.dtype == "bool":
+        raise TypeError(f"embedding(): input must hold integer indices, got dtype {input.dtype}")
+    num = weight.shape[0]
+    if padding_idx is not None:
+        if not -num <= int(padding_idx) < num:
+            raise ValueError(f"embedding(): padding_idx must be in [-{num}, {num}), got {padding_idx}")
+        padding_idx = int(padding_idx) % num
+    if input.numel():
+        values = input.numpy()  # one host sync: an out-of-range index must fail loudly, not read garbage
+        low, high = int(values.min()), int(values.max())
+        if low < 0 or high >= num:
+            raise ValueError(f"embedding(): indices must be in [0, {num}) for weight of shape {weight.shape}, "
+                             f"got values in [{low}, {high}]")
+    if input.backend is not weight.backend:
+        raise ValueError(f"embedding(): input is on {input.device!r} but weight is on {weight.device!r}")
+    return _Embedding.apply(weight, input.data, padding_idx)
+
+
+# ---------------------------------------------------------------------------------- interpolation
+
+_INTERPOLATE_MODES = ("nearest", "nearest-exact")
+
+
+def _nearest_source(in_size: int, out_size: int, scale: float, exact: bool) -> np.ndarray:
+    """PyTorch's nearest-neighbour source index of every output position along one dim."""
+    # In float32, as PyTorch's kernels compute it, so rounding at the cell borders agrees.
+    dst = np.arange(out_size, dtype=np.float32)
+    scale = np.float32(scale)
+    src = np.floor((dst + np.float32(0.5)) * scale) if exact else np.floor(dst * scale)
+    return np.minimum(src.astype(np.int64), in_size - 1)
+
+
+def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
+                align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
+                antialias: bool = False) -> Tensor:
+    """Resize the spatial dims of ``[N, C, *spatial]`` (1 to 3 spatial dims), PyTorch's ``F.interpolate``.
+
+    Only ``mode='nearest'`` (PyTorch's legacy floor rule) and ``'nearest-exact'`` are implemented; the output
+    is a gather, so the gradient sums over the output positions that read each input element.
+
+    Args:
+        input: ``[N, C, L]``, ``[N, C, H, W]`` or ``[N, C, D, H, W]``.
+        size: output spatial size (an int for every dim, or one per dim). Exactly one of size / scale_factor.
+        scale_factor: a positive float (or one per dim); the output size is ``floor(in * scale_factor)``.
+        mode: ``'nearest'`` or ``'nearest-exact'``.
+        align_corners: must be None (it only applies to the interpolating modes).
+        recompute_scale_factor: True computes the source positions from the output size instead of the
+            given ``scale_factor`` (as PyTorch does).
+        antialias: must be False.
+    Returns: ``[N, C, *out_spatial]``.
+    Raises: ValueError for another mode (naming it), both or neither of size / scale_factor, a size or
+        scale of the wrong length or not positive, align_corners or antialias set.
+    """
+    _check_tensor(input, "input", (3, 4, 5))
+    if mode not in _INTERPOLATE_MODES:
+        raise ValueError(f"interpolate(): mode {mode!r} is not supported; supported modes: {list(_INTERPOLATE_MODES)}")
+    if align_corners is not None:
+        raise ValueError(f"interpolate(): align_corners can only be set with the interpolating modes "
+                         f"(linear, bilinear, bicubic, trilinear), not mode {mode!r}")
+    if antialias:
+        raise ValueError(f"interpolate(): antialias is not supported for mode {mode!r}")
+    dims = input.ndim - 2
+    in_sizes = input.shape[2:]
+
+    def per_dim(value: Any, name: str, kind: type) -> tuple:
+        values = tuple(value) if isinstance(value, tuple | list) else (value,) * dims
+        if len(values) != dims:
+            raise ValueError(f"interpolate(): {name} must have {dims} elements for input of shape {input.shape}, "
+                             f"got {value!r}")
+        if not all(isinstance(v, kind) and not isinstance(v, bool) and v > 0 for v in values):
+            raise ValueError(f"interpolate(): {name} must be positive, got {value!r}")
+        return values
+
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate(): give exactly one of size and scale_factor")
+    if size is not None:
+        out_sizes = tuple(int(n) for n in per_dim(size, "size", int | np.integer))
+        scales = [i / o for i, o in zip(in_sizes, out_sizes)]
+    else:
+        factors = tuple(float(f) for f in per_dim(scale_factor, "scale_factor", int | float | np.number))
+        out_sizes = tuple(int(np.floor(i * f)) for i, f in zip(in_sizes, factors))
+        if min(out_sizes) < 1:
+            raise ValueError(f"interpolate(): scale_factor {scale_factor!r} gives an empty output for input of "
+                             f"shape {input.shape}")
+        scales = [i / o if recompute_scale_factor else 1.0 / f for i, o, f in zip(in_sizes, out_sizes, factors)]
+    out = input
+    for d in range(dims):
+        if out_sizes[d] == in_sizes[d] and scales[d] == 1.0:
+            continue
+        src = _nearest_source(in_sizes[d], out_sizes[d], scales[d], mode == "nearest-exact")
+        out = out[(slice(None),) * (2 + d) + (src,)]
+    return out

@@ -1,0 +1,110 @@
+"""Lookup and resampling layers: ``Embedding`` (a trainable table of vectors) and ``Upsample``
+(nearest-neighbour resizing), with PyTorch's names, arguments and default initialisation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..tensor import Tensor
+from . import functional as F
+from . import init
+from .layers import _new_parameter, _positive_int
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["Embedding", "Upsample"]
+
+
+class Embedding(Module):
+    """A table of ``num_embeddings`` vectors of size ``embedding_dim``, looked up by integer index.
+
+    Args:
+        num_embeddings, embedding_dim: positive ints.
+        padding_idx: the row at this index (negative counts from the end) starts at zero and gets no
+            gradient, so it stays a fixed "padding" vector.
+        device, dtype: parameter placement (default device, float32).
+    Shapes: input integer ``[*]`` -> ``[*, embedding_dim]``; ``weight [num_embeddings, embedding_dim]``,
+        initialised N(0, 1) as in PyTorch.
+    Raises: ValueError for non-positive sizes or a padding_idx out of range.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 device: Any = None, dtype: Any = None):
+        super().__init__()
+        name = type(self).__name__
+        self.num_embeddings = _positive_int(num_embeddings, "num_embeddings", name)
+        self.embedding_dim = _positive_int(embedding_dim, "embedding_dim", name)
+        if padding_idx is not None:
+            if isinstance(padding_idx, bool) or not isinstance(padding_idx, int | np.integer) \
+                    or not -self.num_embeddings <= padding_idx < self.num_embeddings:
+                raise ValueError(f"{name}: padding_idx must be an int in [-{self.num_embeddings}, "
+                                 f"{self.num_embeddings}), got {padding_idx!r}")
+            padding_idx = int(padding_idx) % self.num_embeddings
+        self.padding_idx = padding_idx
+        self.weight = _new_parameter((self.num_embeddings, self.embedding_dim), device, dtype, name)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """N(0, 1) entries, the padding row (if any) zero — PyTorch's default."""
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            values = self.weight.numpy().copy()
+            values[self.padding_idx] = 0
+            self.weight.data = self.weight.backend.from_numpy(values, str(self.weight.dtype))
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.embedding(input, self.weight, self.padding_idx)
+
+    @classmethod
+    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True, padding_idx: int | None = None) -> Embedding:
+        """An Embedding whose weight is a copy of ``embeddings [num, dim]``; ``freeze`` turns its gradient off.
+
+        Raises: ValueError unless ``embeddings`` is 2-D.
+        """
+        if not isinstance(embeddings, Tensor) or embeddings.ndim != 2:
+            shape = getattr(embeddings, "shape", None)
+            raise ValueError(f"Embedding.from_pretrained: embeddings must be a 2-D Tensor, got shape {shape}")
+        module = cls(embeddings.shape[0], embeddings.shape[1], padding_idx, device=embeddings.backend,
+                     dtype=embeddings.dtype)
+        module.weight = Parameter(embeddings.detach().clone(), requires_grad=not freeze)
+        return module
+
+    def extra_repr(self) -> str:
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        return s + (f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
+
+
+class Upsample(Module):
+    """Nearest-neighbour upsampling of ``[N, C, *spatial]``, PyTorch's ``nn.Upsample`` (see :func:`F.interpolate`).
+
+    Args:
+        size: output spatial size (int or one per dim). scale_factor: multiplier (float or one per dim).
+            Exactly one of the two.
+        mode: ``'nearest'`` or ``'nearest-exact'``; any other mode raises ValueError naming it.
+        align_corners, recompute_scale_factor: as in :func:`F.interpolate`.
+    Raises: ValueError for an unsupported mode (at construction) or invalid sizes (in forward).
+    """
+
+    def __init__(self, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
+                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None):
+        super().__init__()
+        if mode not in F._INTERPOLATE_MODES:
+            raise ValueError(f"Upsample: mode {mode!r} is not supported; supported modes: "
+                             f"{list(F._INTERPOLATE_MODES)}")
+        if (size is None) == (scale_factor is None):
+            raise ValueError("Upsample: give exactly one of size and scale_factor")
+        self.size = size
+        self.scale_factor = float(scale_factor) if isinstance(scale_factor, int | float) else scale_factor
+        self.mode = mode
+        self.align_corners = align_corners
+        self.recompute_scale_factor = recompute_scale_factor
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
+                             self.recompute_scale_factor)
+
+    def extra_repr(self) -> str:
+        what = f"scale_factor={self.scale_factor}" if self.scale_factor is not None else f"size={self.size}"
+        return f"{what}, mode={self.mode!r}"

@@ -1,0 +1,468 @@
+"""Recurrent layers: ``RNNCell``, ``LSTMCell``, ``GRUCell`` and the multi-layer ``RNN``, ``LSTM``, ``GRU``,
+with PyTorch's names, arguments, gate orders, parameter names and default initialisation, so a PyTorch
+``state_dict`` loads and gives PyTorch's outputs and gradients.
+
+Everything is built from generic differentiable ops (``F.linear`` for the input and recurrent projections,
+so they run on the device's linear kernel; ``sigmoid``, ``tanh``, slicing, ``stack`` and ``cat``); autograd
+unrolls the time loop. The autograd engine walks the graph with an explicit stack, so sequences of thousands
+of steps backpropagate without recursion limits, and the work per step does not grow with the sequence length
+(see :meth:`RNNBase._run`).
+
+Gate layouts (rows of ``weight_ih`` / ``weight_hh`` / biases, ``H = hidden_size``):
+
+- LSTM ``[4H]`` = input, forget, cell (g), output gates::
+
+      i = σ(W_ii x + b_ii + W_hi h + b_hi)    f = σ(...)    g = tanh(...)    o = σ(...)
+      c' = f * c + i * g                      h' = o * tanh(c')
+
+- GRU ``[3H]`` = reset, update, new::
+
+      r = σ(W_ir x + b_ir + W_hr h + b_hr)    z = σ(W_iz x + b_iz + W_hz h + b_hz)
+      n = tanh(W_in x + b_in + r * (W_hn h + b_hn))    h' = (1 - z) * n + z * h
+
+- RNN ``[H]``: ``h' = tanh(W_ih x + b_ih + W_hh h + b_hh)`` (or ReLU).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..tensor import Tensor, cat, stack, zeros
+from . import functional as F
+from . import init
+from .layers import _new_parameter, _positive_int
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["RNNCellBase", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "RNN", "LSTM", "GRU"]
+
+#: Rows of the stacked gate matrices per hidden unit, by mode.
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+# ------------------------------------------------------------------------------------ one time step
+# Each step takes the precomputed input projection ``gi = x @ W_ih.T + b_ih`` ([B, gates*H]) and the
+# previous state, and returns the new state. Cells and the multi-layer modules share them.
+
+
+def _rnn_step(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, relu: bool) -> Tensor:
+    pre = gi + F.linear(h, w_hh, b_hh)
+    return F.relu(pre) if relu else F.tanh(pre)
+
+
+def _lstm_step(gi: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> tuple[Tensor, Tensor]:
+    H = h.shape[-1]
+    gates = gi + F.linear(h, w_hh, b_hh)
+    i = F.sigmoid(gates[..., 0:H])
+    f = F.sigmoid(gates[..., H:2 * H])
+    g = F.tanh(gates[..., 2 * H:3 * H])
+    o = F.sigmoid(gates[..., 3 * H:4 * H])
+    c = f * c + i * g
+    return o * F.tanh(c), c
+
+
+def _gru_step(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor:
+    H = h.shape[-1]
+    gh = F.linear(h, w_hh, b_hh)  # b_hn must stay inside r * (...), so the two projections are not summed
+    r = F.sigmoid(gi[..., 0:H] + gh[..., 0:H])
+    z = F.sigmoid(gi[..., H:2 * H] + gh[..., H:2 * H])
+    n = F.tanh(gi[..., 2 * H:3 * H] + r * gh[..., 2 * H:3 * H])
+    return (1 - z) * n + z * h
+
+
+# -------------------------------------------------------------------------------------------- checks
+
+
+def _check_input(input: Any, owner: str) -> None:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{owner}: input must be a Tensor, got {type(input).__name__}")
+    if not input.dtype.is_floating_point:
+        raise TypeError(f"{owner}: input must be a floating-point tensor, got dtype {input.dtype}")
+
+
+def _check_state(state: Any, expected: tuple[int, ...], name: str, owner: str, like: Tensor) -> None:
+    if not isinstance(state, Tensor):
+        raise TypeError(f"{owner}: {name} must be a Tensor, got {type(state).__name__}")
+    if tuple(state.shape) != expected:
+        raise ValueError(f"{owner}: expected {name} of shape {expected}, got {tuple(state.shape)}")
+    if state.dtype != like.dtype:
+        raise TypeError(f"{owner}: {name} dtype {state.dtype} differs from input dtype {like.dtype}")
+
+
+def _check_nonlinearity(nonlinearity: Any, owner: str) -> str:
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"{owner}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    return nonlinearity
+
+
+# ---------------------------------------------------------------------------------------------- cells
+
+
+class RNNCellBase(Module):
+    """Parameters and checks shared by the cells: ``weight_ih [G*H, input_size]``, ``weight_hh [G*H, H]``,
+    ``bias_ih [G*H]``, ``bias_hh [G*H]`` (G gates), all initialised U(-1/sqrt(H), 1/sqrt(H)) as in PyTorch."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int, device: Any = None,
+                 dtype: Any = None):
+        super().__init__()
+        name = type(self).__name__
+        self.input_size = _positive_int(input_size, "input_size", name)
+        self.hidden_size = _positive_int(hidden_size, "hidden_size", name)
+        self.bias = bool(bias)
+        rows = num_chunks * self.hidden_size
+        self.weight_ih = _new_parameter((rows, self.input_size), device, dtype, name)
+        self.weight_hh = _new_parameter((rows, self.hidden_size), device, dtype, name)
+        if self.bias:
+            self.bias_ih = _new_parameter((rows,), device, dtype, name)
+            self.bias_hh = _new_parameter((rows,), device, dtype, name)
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every weight and bias ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), PyTorch's default."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    def _prepare_input(self, input: Any) -> tuple[Tensor, bool]:
+        """Validate; return ``(input [B, input_size], unbatched)``."""
+        owner = type(self).__name__
+        _check_input(input, owner)
+        if input.ndim not in (1, 2):
+            raise ValueError(f"{owner}: expected input of shape [batch, {self.input_size}] or [{self.input_size}], "
+                             f"got {tuple(input.shape)}")
+        if input.shape[-1] != self.input_size:
+            raise ValueError(f"{owner}: input has {input.shape[-1]} features (shape {tuple(input.shape)}), "
+                             f"expected input_size={self.input_size}")
+        unbatched = input.ndim == 1
+        return (input.unsqueeze(0) if unbatched else input), unbatched
+
+    def _prepare_state(self, state: Any, name: str, input: Tensor, unbatched: bool) -> Tensor:
+        """A state ``[B, H]`` (zeros when ``state`` is None), validated against the (batched) input."""
+        expected = (input.shape[0], self.hidden_size)
+        if state is None:
+            return zeros(expected, dtype=input.dtype, device=input.backend)
+        _check_state(state, expected[1:] if unbatched else expected, name, type(self).__name__, input)
+        return state.unsqueeze(0) if unbatched else state
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            s += ", bias=False"
+        if getattr(self, "nonlinearity", "tanh") != "tanh":
+            s += f", nonlinearity={self.nonlinearity!r}"
+        return s
+
+
+class RNNCell(RNNCellBase):
+    """One Elman RNN step: ``h' = tanh(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)`` (or ReLU).
+
+    Args:
+        input_size, hidden_size: positive ints. bias: learn ``bias_ih`` and ``bias_hh``.
+        nonlinearity: ``'tanh'`` or ``'relu'``. device, dtype: parameter placement (default device, float32).
+    Shapes: input ``[B, input_size]`` or ``[input_size]``; hx (optional, default zeros) ``[B, H]`` or ``[H]``
+        -> ``h' [B, H]`` or ``[H]``.
+    Raises: ValueError for a non-positive size, an unknown nonlinearity, or input / hx of the wrong shape.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
+                 device: Any = None, dtype: Any = None):
+        self.nonlinearity = _check_nonlinearity(nonlinearity, type(self).__name__)
+        super().__init__(input_size, hidden_size, bias, 1, device, dtype)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        input, unbatched = self._prepare_input(input)
+        hx = self._prepare_state(hx, "hx", input, unbatched)
+        gi = F.linear(input, self.weight_ih, self.bias_ih)
+        h = _rnn_step(gi, hx, self.weight_hh, self.bias_hh, self.nonlinearity == "relu")
+        return h.squeeze(0) if unbatched else h
+
+
+class LSTMCell(RNNCellBase):
+    """One LSTM step (gate order i, f, g, o as in PyTorch; see the module docstring for the equations).
+
+    Args:
+        input_size, hidden_size: positive ints. bias: learn ``bias_ih`` and ``bias_hh``.
+        device, dtype: parameter placement (default device, float32).
+    Shapes: input ``[B, input_size]`` or ``[input_size]``; hx (optional, default zeros) a pair ``(h, c)``,
+        each ``[B, H]`` or ``[H]`` -> ``(h', c')`` of the same shapes. ``weight_ih [4H, input_size]``.
+    Raises: ValueError for a non-positive size or input / states of the wrong shape; TypeError when ``hx`` is
+        not a pair of tensors.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None, dtype: Any = None):
+        super().__init__(input_size, hidden_size, bias, 4, device, dtype)
+
+    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        if hx is None:
+            h, c = None, None
+        elif isinstance(hx, tuple | list) and len(hx) == 2:
+            h, c = hx
+        else:
+            raise TypeError(f"LSTMCell: hx must be a pair (h_0, c_0) of tensors, got {type(hx).__name__}")
+        input, unbatched = self._prepare_input(input)
+        h = self._prepare_state(h, "h_0", input, unbatched)
+        c = self._prepare_state(c, "c_0", input, unbatched)
+        gi = F.linear(input, self.weight_ih, self.bias_ih)
+        h, c = _lstm_step(gi, h, c, self.weight_hh, self.bias_hh)
+        return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
+
+
+class GRUCell(RNNCellBase):
+    """One GRU step (gate order r, z, n as in PyTorch; ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``).
+
+    Args:
+        input_size, hidden_size: positive ints. bias: learn ``bias_ih`` and ``bias_hh``.
+        device, dtype: parameter placement (default device, float32).
+    Shapes: input ``[B, input_size]`` or ``[input_size]``; hx (optional, default zeros) ``[B, H]`` or ``[H]``
+        -> ``h' [B, H]`` or ``[H]``. ``weight_ih [3H, input_size]``.
+    Raises: ValueError for a non-positive size or input / hx of the wrong shape.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None, dtype: Any = None):
+        super().__init__(input_size, hidden_size, bias, 3, device, dtype)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        input, unbatched = self._prepare_input(input)
+        hx = self._prepare_state(hx, "hx", input, unbatched)
+        gi = F.linear(input, self.weight_ih, self.bias_ih)
+        h = _gru_step(gi, hx, self.weight_hh, self.bias_hh)
+        return h.squeeze(0) if unbatched else h
+
+
+# ------------------------------------------------------------------------------------ multi-layer
+
+
+class RNNBase(Module):
+    """Stacked, optionally bidirectional recurrent layers; the base of :class:`RNN`, :class:`LSTM`, :class:`GRU`.
+
+    Parameters are registered in PyTorch's order and with its names: for each layer ``k`` and direction
+    (``''``, then ``'_reverse'``): ``weight_ih_l{k}{sfx}``, ``weight_hh_l{k}{sfx}``, ``bias_ih_l{k}{sfx}``,
+    ``bias_hh_l{k}{sfx}``. Layer 0 reads ``input_size`` features, later layers ``num_directions * H``.
+    """
+
+    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device: Any = None,
+                 dtype: Any = None):
+        super().__init__()
+        owner = type(self).__name__
+        if mode not in _GATES:
+            raise ValueError(f"{owner}: unknown mode {mode!r}; expected one of {sorted(_GATES)}")
+        self.mode = mode
+        self.input_size = _positive_int(input_size, "input_size", owner)
+        self.hidden_size = _positive_int(hidden_size, "hidden_size", owner)
+        self.num_layers = _positive_int(num_layers, "num_layers", owner)
+        if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
+            raise ValueError(f"{owner}: dropout must be a probability in [0, 1), got {dropout!r}")
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.dropout = float(dropout)
+        self.bidirectional = bool(bidirectional)
+        num_directions = 2 if self.bidirectional else 1
+        rows = _GATES[mode] * self.hidden_size
+        self._flat_weights_names: list[str] = []
+        for layer in range(self.num_layers):
+            layer_input = self.input_size if layer == 0 else self.hidden_size * num_directions
+            for direction in range(num_directions):
+                sfx = f"_l{layer}" + ("_reverse" if direction == 1 else "")
+                shapes = [("weight_ih", (rows, layer_input)), ("weight_hh", (rows, self.hidden_size))]
+                if self.bias:
+                    shapes += [("bias_ih", (rows,)), ("bias_hh", (rows,))]
+                for kind, shape in shapes:
+                    setattr(self, kind + sfx, _new_parameter(shape, device, dtype, owner))
+                    self._flat_weights_names.append(kind + sfx)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every weight and bias ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), PyTorch's default."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def _layer_params(self, layer: int, direction: int) -> tuple[Parameter, Parameter, Any, Any]:
+        sfx = f"_l{layer}" + ("_reverse" if direction == 1 else "")
+        if self.bias:
+            return (getattr(self, "weight_ih" + sfx), getattr(self, "weight_hh" + sfx),
+                    getattr(self, "bias_ih" + sfx), getattr(self, "bias_hh" + sfx))
+        return getattr(self, "weight_ih" + sfx), getattr(self, "weight_hh" + sfx), None, None
+
+    def _prepare_input(self, input: Any) -> tuple[Tensor, bool]:
+        """Validate and return ``(input [T, B, in], unbatched)``."""
+        owner = type(self).__name__
+        _check_input(input, owner)
+        if input.ndim not in (2, 3):
+            layout = "[batch, seq, feature]" if self.batch_first else "[seq, batch, feature]"
+            raise ValueError(f"{owner}: expected a 3-D input {layout} or an unbatched 2-D input [seq, feature], "
+                             f"got shape {tuple(input.shape)}")
+        if input.shape[-1] != self.input_size:
+            raise ValueError(f"{owner}: input has {input.shape[-1]} features (shape {tuple(input.shape)}), "
+                             f"expected input_size={self.input_size}")
+        if input.shape[0 if input.ndim == 2 or not self.batch_first else 1] == 0:
+            raise ValueError(f"{owner}: the sequence is empty (input shape {tuple(input.shape)})")
+        unbatched = input.ndim == 2
+        if unbatched:
+            input = input.unsqueeze(1)
+        elif self.batch_first:
+            input = input.transpose(0, 1)
+        return input, unbatched
+
+    def _prepare_state(self, state: Any, name: str, input: Tensor, unbatched: bool) -> Tensor:
+        """A state ``[L*D, B, H]`` (zeros when ``state`` is None), validated against the input."""
+        batch = input.shape[1]
+        expected = (self.num_layers * self.num_directions, batch, self.hidden_size)
+        if state is None:
+            return zeros(expected, dtype=input.dtype, device=input.backend)
+        _check_state(state, (expected[0], expected[2]) if unbatched else expected, name, type(self).__name__, input)
+        return state.unsqueeze(1) if unbatched else state
+
+    def _run(self, input: Tensor, h0: Tensor, c0: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None]:
+        """The unrolled recurrence on ``input [T, B, in]``; returns ``(output [T, B, D*H], h_n, c_n)``.
+
+        Sequences travel between layers as lists of per-step ``[B, *]`` tensors, and each step projects its own
+        input: slicing step t out of a stacked ``[T, B, *]`` tensor that requires grad would cost a full
+        ``[T, B, *]`` gradient per step in backward, i.e. O(T^2) for the sequence.
+        """
+        T = input.shape[0]
+        h_n: list[Tensor] = []
+        c_n: list[Tensor] = []
+        layer_input = [input[t] for t in range(T)]
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(self.num_directions):
+                index = layer * self.num_directions + direction
+                w_ih, w_hh, b_ih, b_hh = self._layer_params(layer, direction)
+                h = h0[index]
+                c = c0[index] if c0 is not None else None
+                steps: list[Tensor] = [None] * T  # type: ignore[list-item]
+                for t in (range(T - 1, -1, -1) if direction == 1 else range(T)):
+                    gi = F.linear(layer_input[t], w_ih, b_ih)
+                    if self.mode == "LSTM":
+                        h, c = _lstm_step(gi, h, c, w_hh, b_hh)
+                    elif self.mode == "GRU":
+                        h = _gru_step(gi, h, w_hh, b_hh)
+                    else:
+                        h = _rnn_step(gi, h, w_hh, b_hh, self.mode == "RNN_RELU")
+                    steps[t] = h
+                outputs.append(steps)
+                h_n.append(h)
+                if c is not None:
+                    c_n.append(c)
+            layer_input = outputs[0] if len(outputs) == 1 else [cat(pair, dim=1) for pair in zip(*outputs)]
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_input = [F.dropout(step, self.dropout, True) for step in layer_input]
+        return stack(layer_input, 0), stack(h_n, 0), (stack(c_n, 0) if c_n else None)
+
+    def _finish_output(self, output: Tensor, unbatched: bool) -> Tensor:
+        if unbatched:
+            return output.squeeze(1)
+        return output.transpose(0, 1) if self.batch_first else output
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if getattr(self, "nonlinearity", "tanh") != "tanh":
+            s += f", nonlinearity={self.nonlinearity!r}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s
+
+
+_RNN_SHAPES_DOC = """
+    Args:
+        input_size, hidden_size, num_layers: positive ints.
+        bias: learn ``bias_ih_l*`` and ``bias_hh_l*``.
+        batch_first: input and output are ``[B, T, *]`` instead of ``[T, B, *]`` (states are not affected).
+        dropout: dropout probability on the outputs of every layer but the last, in training mode only.
+        bidirectional: run a second, reversed recurrence per layer and concatenate the two outputs.
+        device, dtype: parameter placement (default device, float32).
+    Shapes (``D = 2 if bidirectional else 1``, ``L = num_layers``):
+        input ``[T, B, input_size]`` (``[B, T, input_size]`` if batch_first) or unbatched ``[T, input_size]``;
+        states ``[L*D, B, H]`` (unbatched ``[L*D, H]``), zeros when not given;
+        output ``[T, B, D*H]`` (``[B, T, D*H]`` if batch_first; unbatched ``[T, D*H]``) — the last layer's
+        hidden state at every step, both directions concatenated (forward first).
+    Raises:
+        ValueError: invalid constructor arguments, input of the wrong rank or feature size, an empty sequence,
+            or states of the wrong shape. TypeError: non-float input, mismatched dtypes.
+"""
+
+
+class RNN(RNNBase):
+    __doc__ = """Multi-layer Elman RNN: ``h_t = tanh(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)`` (or ReLU),
+    PyTorch's ``nn.RNN(input_size, hidden_size, num_layers=1, nonlinearity='tanh', bias=True, batch_first=False,
+    dropout=0.0, bidirectional=False)``; ``forward(input, h_0=None) -> (output, h_n)``.
+    """ + _RNN_SHAPES_DOC + """        nonlinearity: ``'tanh'`` or ``'relu'``.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device: Any = None, dtype: Any = None):
+        self.nonlinearity = _check_nonlinearity(nonlinearity, "RNN")
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size, num_layers,
+                         bias, batch_first, dropout, bidirectional, device, dtype)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        input, unbatched = self._prepare_input(input)
+        h0 = self._prepare_state(hx, "h_0", input, unbatched)
+        output, h_n, _ = self._run(input, h0, None)
+        return self._finish_output(output, unbatched), (h_n.squeeze(1) if unbatched else h_n)
+
+
+class LSTM(RNNBase):
+    __doc__ = """Multi-layer LSTM (gates i, f, g, o), PyTorch's ``nn.LSTM(input_size, hidden_size, num_layers=1,
+    bias=True, batch_first=False, dropout=0.0, bidirectional=False)``;
+    ``forward(input, (h_0, c_0)=None) -> (output, (h_n, c_n))``.
+    """ + _RNN_SHAPES_DOC
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device: Any = None,
+                 dtype: Any = None):
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device, dtype)
+
+    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        if hx is None:
+            h0, c0 = None, None
+        elif isinstance(hx, tuple | list) and len(hx) == 2:
+            h0, c0 = hx
+        else:
+            raise TypeError(f"LSTM: hx must be a pair (h_0, c_0) of tensors, got {type(hx).__name__}")
+        input, unbatched = self._prepare_input(input)
+        h0 = self._prepare_state(h0, "h_0", input, unbatched)
+        c0 = self._prepare_state(c0, "c_0", input, unbatched)
+        output, h_n, c_n = self._run(input, h0, c0)
+        if unbatched:
+            h_n, c_n = h_n.squeeze(1), c_n.squeeze(1)
+        return self._finish_output(output, unbatched), (h_n, c_n)
+
+
+class GRU(RNNBase):
+    __doc__ = """Multi-layer GRU (gates r, z, n; ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``), PyTorch's
+    ``nn.GRU(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+    bidirectional=False)``; ``forward(input, h_0=None) -> (output, h_n)``.
+    """ + _RNN_SHAPES_DOC
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device: Any = None,
+                 dtype: Any = None):
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device, dtype)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        input, unbatched = self._prepare_input(input)
+        h0 = self._prepare_state(hx, "h_0", input, unbatched)
+        output, h_n, _ = self._run(input, h0, None)
+        return self._finish_output(output, unbatched), (h_n.squeeze(1) if unbatched else h_n)
