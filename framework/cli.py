@@ -11,14 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .commands import train_cnn
+from .commands import cv, train_autoencoder, train_cnn, train_gan, train_rnn, train_vae, visualize
 
 __all__ = ["main", "TRAIN_COMMANDS", "OTHER_COMMANDS"]
 
 #: ``kernelgrad train <NAME>`` commands.
-TRAIN_COMMANDS = [train_cnn]
+TRAIN_COMMANDS = [train_cnn, train_autoencoder, train_vae, train_gan, train_rnn]
 #: Other top-level commands (besides ``devices`` and ``bench``).
-OTHER_COMMANDS: list = []
+OTHER_COMMANDS: list = [cv, visualize]
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -1,5 +1,13 @@
 """Ready-made models built from :mod:`framework.nn`."""
 
+from .autoencoder import ConvAutoencoder, add_gaussian_noise
 from .cnn import DigitsCNN
+from .gan import Discriminator, Generator, discriminator_step, gan_train_step, generator_step, update_ema
+from .rnn import SequenceClassifier, SequenceRegressor
+from .vae import VAE, reparameterize, vae_loss_terms
 
-__all__ = ["DigitsCNN"]
+__all__ = [
+    "ConvAutoencoder", "DigitsCNN", "Discriminator", "Generator", "VAE", "add_gaussian_noise",
+    "discriminator_step", "gan_train_step", "generator_step", "reparameterize", "update_ema", "vae_loss_terms",
+    "SequenceClassifier", "SequenceRegressor",
+]

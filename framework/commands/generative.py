@@ -1,0 +1,134 @@
+"""Helpers shared by the generative-model commands (``train autoencoder``, ``train vae``, ``train gan``).
+
+The common command-line options, the digit images of the fixed split, image grids and loss curves.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .common import load_data, resolve_device
+
+DEFAULT_THREADS = 1
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, name: str, epochs: int, batch_size: int,
+                         lr: float) -> None:
+    """The options every generative command shares (--device, --epochs, --batch-size, --lr, --seed, --out, ...)."""
+    parser.add_argument("--device", default=None,
+                        help="cpu, triton, cupy or cuda (default: the best device present)")
+    parser.add_argument("--epochs", type=int, default=epochs, help=f"default {epochs}")
+    parser.add_argument("--batch-size", type=int, default=batch_size, help=f"default {batch_size}")
+    parser.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate, default {lr}")
+    parser.add_argument("--seed", type=int, default=0, help="seed for initialisation, shuffling and sampling")
+    parser.add_argument("--out", default=None, help=f"run folder (default runs/{name}-YYYYmmdd-HHMMSS)")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                        help=f"BLAS threads on the cpu device (default {DEFAULT_THREADS}: the matrices are small)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="use at most this many images of each split (quick smoke runs)")
+
+
+def check_common_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """Validate the shared options (exit 2 with a usage message on a bad value); returns the device name."""
+    for name in ("epochs", "batch_size", "threads"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    if args.lr <= 0:
+        parser.error("--lr must be > 0")
+    if args.seed < 0:
+        parser.error("--seed must be >= 0")
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be >= 1")
+    return resolve_device(parser, args.device)
+
+
+def load_digit_splits(parser: argparse.ArgumentParser, limit: int | None):
+    """The bundled digits in the fixed split of ``train cnn``: ``((x, y) train, (x, y) val, (x, y) test)``.
+
+    Images are float32 ``[N, 1, 8, 8]`` in [0, 1]; ``limit`` keeps the first ``limit`` of each split.
+    """
+    _, splits = load_data(parser, "digits")
+    if limit is not None:
+        splits = tuple((x[:limit], y[:limit]) for x, y in splits)  # the splits are already shuffled
+    return splits
+
+
+def plot_image_rows(rows: Sequence[tuple[str, np.ndarray]], path: Path, title: str | None = None) -> None:
+    """Save a grid with one labelled row per entry of ``rows`` (``(label, images [N, 1, H, W] in [0, 1])``)."""
+    from matplotlib.figure import Figure
+
+    columns = max(len(images) for _, images in rows)
+    fig = Figure(figsize=(0.8 * columns + 1.2, 0.9 * len(rows) + (0.4 if title else 0)), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(len(rows), columns, squeeze=False))
+    for r, (label, images) in enumerate(rows):
+        for c in range(columns):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < len(images):
+                ax.imshow(images[c, 0], cmap="gray_r", vmin=0.0, vmax=1.0)
+            else:
+                ax.axis("off")
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center")
+    if title:
+        fig.suptitle(title)
+    fig.savefig(path, dpi=100)
+
+
+def tile_images(images: np.ndarray, columns: int = 10, gap: int = 1) -> np.ndarray:
+    """Tile ``images [N, 1, H, W]`` into one ``[rows*(H+gap)-gap, columns*(W+gap)-gap]`` array (gaps are NaN)."""
+    n, _, h, w = images.shape
+    rows = max(1, -(-n // columns))
+    mosaic = np.full((rows * (h + gap) - gap, columns * (w + gap) - gap), np.nan)
+    for i in range(n):
+        r, c = divmod(i, columns)
+        mosaic[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = images[i, 0]
+    return mosaic
+
+
+def plot_image_grid(images: np.ndarray, path: Path, columns: int = 10, title: str | None = None) -> None:
+    """Save ``images [N, 1, H, W]`` (values in [0, 1]) as a grid ``columns`` wide.
+
+    One ``imshow`` of a tiled mosaic rather than one axes per image: the GAN writes a grid every epoch, and a
+    50-axes figure takes about half a second to draw.
+    """
+    from matplotlib.figure import Figure
+
+    mosaic = tile_images(images, columns)
+    scale = 0.065  # inches per pixel
+    fig = Figure(figsize=(mosaic.shape[1] * scale + 0.2, mosaic.shape[0] * scale + (0.5 if title else 0.2)),
+                 layout="constrained")
+    ax = fig.subplots()
+    cmap = _gray_with_gap_color()
+    ax.imshow(mosaic, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.savefig(path, dpi=100)
+
+
+def _gray_with_gap_color():
+    """``gray_r`` (dark ink on white) with NaN, the gaps between tiles, drawn in light blue."""
+    from matplotlib import colormaps
+
+    return colormaps["gray_r"].with_extremes(bad="#dde6f0")
+
+
+def plot_curves(epochs: Sequence[int], series: dict[str, Sequence[float]], path: Path, ylabel: str,
+                title: str = "loss") -> None:
+    """Save a learning-curve picture: one line per entry of ``series`` (name -> one value per epoch)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
+    for name, values in series.items():
+        ax.plot(list(epochs), list(values), marker="o", label=name)
+    ax.set(xlabel="epoch", ylabel=ylabel, title=title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.savefig(path, dpi=100)

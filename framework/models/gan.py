@@ -1,0 +1,186 @@
+"""A small DCGAN-style generator/discriminator pair for 8x8 images and the alternating training step.
+
+The step follows Goodfellow et al. (2014) with the non-saturating generator loss: the discriminator learns to
+tell real images (label ``real_label``) from generated ones (label 0) on a *detached* fake batch, then the
+generator learns to make the (updated) discriminator say "real". Each half clears and steps only its own
+network's optimizer, so one half never moves the other network's weights.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import nn
+from ..autograd import no_grad
+from ..nn import functional as F
+from ..tensor import Tensor, full, randn
+
+
+class Generator(nn.Sequential):
+    """Noise ``z [N, latent_dim]`` -> images ``[N, out_channels, s, s]`` in (0, 1).
+
+    ``Linear(latent_dim, 2w·(s/2)²) → ReLU → Unflatten → ConvTranspose2d(2w, w, 4, stride 2, pad 1) → ReLU →
+    Conv2d(w, out, 3, pad 1) → Sigmoid`` (the Linear+ReLU runs as one fused kernel).
+
+    Args:
+        latent_dim: size of the noise vector.
+        out_channels: image channels (1 for grey images).
+        image_size: output height = width, a positive even number (8 for the digits).
+        width: channels after the transposed convolution (the projection has ``2 * width``).
+
+    Raises:
+        ValueError: ``image_size`` not a positive even number or ``latent_dim`` < 1.
+    """
+
+    def __init__(self, latent_dim: int = 32, out_channels: int = 1, image_size: int = 8, width: int = 32):
+        if image_size <= 0 or image_size % 2:
+            raise ValueError(f"Generator: image_size must be a positive even number, got {image_size}")
+        if latent_dim < 1:
+            raise ValueError(f"Generator: latent_dim must be >= 1, got {latent_dim}")
+        side = image_size // 2
+        super().__init__(
+            nn.Linear(latent_dim, 2 * width * side * side),
+            nn.ReLU(),
+            nn.Unflatten(1, (2 * width, side, side)),
+            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(width, out_channels, 3, padding=1),
+            nn.Sigmoid(),
+        )
+        self.latent_dim = latent_dim
+        self.image_size = image_size
+
+
+class Discriminator(nn.Sequential):
+    """Images ``[N, in_channels, s, s]`` -> one real-vs-fake logit ``[N, 1]``.
+
+    ``Conv2d(in, w, 3, stride 2, pad 1) → LeakyReLU(0.2) → Dropout → Conv2d(w, 2w, 3, stride 2, pad 1) →
+    LeakyReLU(0.2) → Dropout → Flatten → Linear(2w·(s/4)², 1)``.
+
+    Args:
+        in_channels: image channels (1 for grey images).
+        image_size: input height = width, a positive multiple of 4 (8 for the digits).
+        width: channels of the first conv (the second has ``2 * width``).
+        dropout: drop probability after each activation (keeps the discriminator from memorising the small
+            training set and overpowering the generator).
+
+    Raises:
+        ValueError: ``image_size`` not a positive multiple of 4.
+    """
+
+    def __init__(self, in_channels: int = 1, image_size: int = 8, width: int = 32, dropout: float = 0.3):
+        if image_size <= 0 or image_size % 4:
+            raise ValueError(f"Discriminator: image_size must be a positive multiple of 4, got {image_size}")
+        side = image_size // 4
+        super().__init__(
+            nn.Conv2d(in_channels, width, 3, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Dropout(dropout),
+            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Dropout(dropout),
+            nn.Flatten(),
+            nn.Linear(2 * width * side * side, 1),
+        )
+
+
+def discriminator_step(discriminator: nn.Module, d_optimizer: Any, real: Tensor, fake: Tensor,
+                       real_label: float = 1.0) -> float:
+    """One discriminator update: ``BCE(D(real), real_label) + BCE(D(fake), 0)``; only ``d_optimizer`` steps.
+
+    ``fake`` is detached here, so no gradient reaches the generator (its ``.grad`` stays as it was).
+
+    Args:
+        discriminator: maps images ``[N, ...]`` to logits ``[N, 1]``.
+        d_optimizer: optimizer over the discriminator's parameters only.
+        real, fake: image batches (``fake`` typically ``generator(z)``, with or without a graph).
+        real_label: target for real images (e.g. 0.9 for one-sided label smoothing).
+
+    Returns:
+        the discriminator loss (a float).
+    """
+    d_optimizer.zero_grad()
+    logits_real = discriminator(real)
+    logits_fake = discriminator(fake.detach())
+    loss = (F.binary_cross_entropy_with_logits(logits_real, full(logits_real.shape, real_label,
+                                                                 dtype=logits_real.dtype,
+                                                                 device=logits_real.backend))
+            + F.binary_cross_entropy_with_logits(logits_fake, full(logits_fake.shape, 0.0, dtype=logits_fake.dtype,
+                                                                   device=logits_fake.backend)))
+    loss.backward()
+    d_optimizer.step()
+    return loss.item()
+
+
+def generator_step(discriminator: nn.Module, g_optimizer: Any, fake: Tensor) -> float:
+    """One generator update with the non-saturating loss ``BCE(D(fake), 1)``; only ``g_optimizer`` steps.
+
+    The discriminator's parameters are frozen (``requires_grad=False``) for the backward pass, so neither
+    their weights nor their ``.grad`` change, and no time is spent on their weight gradients.
+
+    Args:
+        discriminator: maps images to logits ``[N, 1]``.
+        g_optimizer: optimizer over the generator's parameters only.
+        fake: ``generator(z)`` *with* its graph.
+
+    Returns:
+        the generator loss (a float).
+
+    Raises:
+        ValueError: ``fake`` has no graph (it was detached or made without gradients).
+    """
+    if not fake.requires_grad:
+        raise ValueError("generator_step: fake must be generator(z) with its autograd graph (not detached)")
+    g_optimizer.zero_grad()
+    flags = [p.requires_grad for p in discriminator.parameters()]
+    discriminator.requires_grad_(False)
+    try:
+        logits = discriminator(fake)
+        loss = F.binary_cross_entropy_with_logits(logits, full(logits.shape, 1.0, dtype=logits.dtype,
+                                                               device=logits.backend))
+        loss.backward()
+    finally:
+        for p, flag in zip(discriminator.parameters(), flags):
+            p.requires_grad_(flag)
+    g_optimizer.step()
+    return loss.item()
+
+
+def gan_train_step(generator: Generator, discriminator: nn.Module, g_optimizer: Any, d_optimizer: Any,
+                   real: Tensor, real_label: float = 1.0) -> tuple[float, float]:
+    """One alternating GAN update on a batch of real images: the discriminator first, then the generator.
+
+    The fake batch ``generator(z)`` (``z`` from the framework's seeded generator, on ``real``'s device) is
+    made once: the discriminator step sees it detached, the generator step back-propagates through it.
+
+    Returns:
+        ``(discriminator loss, generator loss)`` as floats.
+    """
+    z = randn(real.shape[0], generator.latent_dim, dtype=real.dtype, device=real.backend)
+    fake = generator(z)
+    d_loss = discriminator_step(discriminator, d_optimizer, real, fake, real_label)
+    g_loss = generator_step(discriminator, g_optimizer, fake)
+    return d_loss, g_loss
+
+
+def update_ema(average: nn.Module, model: nn.Module, decay: float) -> None:
+    """``average ← decay * average + (1 - decay) * model``, parameter by parameter, without recording a graph.
+
+    An exponential moving average of the generator's weights (Karras et al. 2018; Yazici et al. 2019) smooths the
+    oscillation of the adversarial game: its samples are cleaner than the last iterate's. ``average`` must have
+    the same architecture as ``model`` (e.g. a copy made with ``load_state_dict``) and is never trained itself.
+
+    Raises:
+        ValueError: ``decay`` outside [0, 1], or parameter names/shapes that differ.
+    """
+    if not 0.0 <= decay <= 1.0:
+        raise ValueError(f"update_ema: decay must be in [0, 1], got {decay!r}")
+    averaged = dict(average.named_parameters())
+    current = dict(model.named_parameters())
+    if averaged.keys() != current.keys() or any(averaged[k].shape != current[k].shape for k in current):
+        raise ValueError("update_ema: average and model must have the same parameter names and shapes")
+    with no_grad():
+        for name, p in current.items():
+            target = averaged[name]
+            # A new array (not an in-place write), like the optimizers: earlier detached views stay valid.
+            target.data = decay * target.data + (1.0 - decay) * p.data
