@@ -104,3 +104,35 @@ def versions() -> dict[str, str]:
     if "torch" in sys.modules:  # only report torch if a backend already imported it (importing is slow)
         versions["torch"] = sys.modules["torch"].__version__
     return versions
+
+
+def write_metrics(folder: Path, metrics: dict[str, Any]) -> None:
+    """Write ``folder/metrics.json`` atomically (a temporary file, then a rename: never half a file)."""
+    import json
+    import os
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", dir=folder, prefix=".metrics-", suffix=".json", delete=False) as tmp:
+        tmp.write(json.dumps(metrics, indent=2) + "\n")
+    os.replace(tmp.name, folder / "metrics.json")
+
+
+def report_classification(result: Any, seed: int) -> tuple[tuple[float, float], dict[str, Any]]:
+    """Print the test confusion matrix; return the bootstrap 95% CI of the accuracy and the metrics entries."""
+    from ..train import bootstrap_accuracy_ci
+
+    ci = bootstrap_accuracy_ci(result.correct, confidence=0.95, seed=seed)
+    print("confusion matrix (rows: true class, columns: predicted class):")
+    print(format_confusion(result.confusion_matrix))
+    return ci, {"test_accuracy": result.accuracy, "test_accuracy_ci95": list(ci), "test_loss": result.loss,
+                "confusion_matrix": result.confusion_matrix.tolist()}
+
+
+def finish_classification(folder: Path, metrics: dict[str, Any], elapsed: float, accuracy: float,
+                          ci: tuple[float, float]) -> None:
+    """Write metrics.json and print the closing lines; "test accuracy: NN.N%" is always the last one."""
+    write_metrics(folder, metrics)
+    print(f"run folder: {folder}")
+    print(f"elapsed: {elapsed:.1f}s")
+    print(f"test accuracy 95% CI: [{100 * ci[0]:.1f}%, {100 * ci[1]:.1f}%] (bootstrap)")
+    print(f"test accuracy: {100 * accuracy:.1f}%")

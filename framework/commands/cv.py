@@ -10,10 +10,9 @@ deviation; writes ``metrics.json`` and a per-fold bar chart to a run folder.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
-from .common import SPLIT_SEED, load_data, resolve_device, run_folder, versions
+from .common import SPLIT_SEED, load_data, resolve_device, run_folder, versions, write_metrics
 
 NAME = "cv"
 HELP = "k-fold cross-validation of a model (cnn) on the bundled digits"
@@ -111,7 +110,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         "elapsed_seconds": elapsed,
         "versions": versions(),
     }
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_metrics(folder, metrics)
     print(f"run folder: {folder}")
     print(f"elapsed: {elapsed:.1f}s")
     print(f"cv accuracy: {result}")

@@ -10,10 +10,9 @@ inputs (noisy inputs) and reconstructions, and ``metrics.json``. The data split 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
-from .common import SPLIT_SEED, run_folder, versions
+from .common import SPLIT_SEED, run_folder, versions, write_metrics
 from .generative import add_common_arguments, check_common_arguments, load_digit_splits, plot_curves, plot_image_rows
 
 NAME = "autoencoder"
@@ -170,7 +169,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         "elapsed_seconds": elapsed,
         "versions": versions(),
     }
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_metrics(folder, metrics)
     print(f"run folder: {folder}")
     print(f"elapsed: {elapsed:.1f}s")
     if args.denoise:

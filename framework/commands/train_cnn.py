@@ -15,16 +15,16 @@ the 0-4 model's ``pretrained.safetensors``).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 
 from .common import (
     SPLIT_SEED,
-    format_confusion,
+    finish_classification,
     load_data,
     plot_confusion,
     plot_learning_curve,
+    report_classification,
     resolve_device,
     run_folder,
     versions,
@@ -111,10 +111,6 @@ def _augmentation(args: argparse.Namespace, seed: int):
     return RandomShift(1, seed=seed + 1), "RandomShift(1)"
 
 
-def _print_ci(ci: tuple[float, float]) -> None:
-    print(f"test accuracy 95% CI: [{100 * ci[0]:.1f}%, {100 * ci[1]:.1f}%] (bootstrap)")
-
-
 def _run_train(parser: argparse.ArgumentParser, args: argparse.Namespace, device: str, dataset: str, splits) -> int:
     from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
@@ -124,7 +120,7 @@ def _run_train(parser: argparse.ArgumentParser, args: argparse.Namespace, device
     from ..checkpoint import load_checkpoint, save_checkpoint
     from ..data import DataLoader, TensorDataset
     from ..models import DigitsCNN
-    from ..train import ModelCheckpoint, bootstrap_accuracy_ci, evaluate, fit
+    from ..train import ModelCheckpoint, evaluate, fit
     from .visualize import plot_feature_maps, plot_filters
 
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits
@@ -176,11 +172,8 @@ def _run_train(parser: argparse.ArgumentParser, args: argparse.Namespace, device
         history = fit(model, loss_fn, optimizer, train_loader, val_loader, epochs=args.epochs, scheduler=scheduler,
                       progress=not args.no_progress, initial_epoch=initial_epoch, callbacks=callbacks)
         result = evaluate(model, test_loader, loss_fn, num_classes=num_classes)
-    ci = bootstrap_accuracy_ci(result.correct, confidence=0.95, seed=args.seed)
     elapsed = time.perf_counter() - start
-
-    print("confusion matrix (rows: true class, columns: predicted class):")
-    print(format_confusion(result.confusion_matrix))
+    ci, test_metrics = report_classification(result, args.seed)
 
     save_checkpoint(folder / "checkpoint.safetensors", model, optimizer, epoch=args.epochs, extra=extra)
     if len(history):
@@ -203,19 +196,12 @@ def _run_train(parser: argparse.ArgumentParser, args: argparse.Namespace, device
         "split_seed": SPLIT_SEED,
         "augment": augment_name,
         "threads": args.threads,
-        "test_accuracy": result.accuracy,
-        "test_accuracy_ci95": list(ci),
-        "test_loss": result.loss,
-        "confusion_matrix": result.confusion_matrix.tolist(),
+        **test_metrics,
         "history": history.to_dict(),
         "elapsed_seconds": elapsed,
         "versions": versions(),
     }
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    print(f"run folder: {folder}")
-    print(f"elapsed: {elapsed:.1f}s")
-    _print_ci(ci)
-    print(f"test accuracy: {100 * result.accuracy:.1f}%")
+    finish_classification(folder, metrics, elapsed, result.accuracy, ci)
     return 0
 
 
@@ -332,11 +318,7 @@ def _run_transfer(parser: argparse.ArgumentParser, args: argparse.Namespace, dev
         "elapsed_seconds": elapsed,
         "versions": versions(),
     }
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    print(f"run folder: {folder}")
-    print(f"elapsed: {elapsed:.1f}s")
     print(f"from-scratch test accuracy on digits 5-9: {100 * scratch_result.accuracy:.1f}%")
     print(f"transfer (frozen conv features) test accuracy on digits 5-9: {100 * transfer_result.accuracy:.1f}%")
-    _print_ci(ci)
-    print(f"test accuracy: {100 * transfer_result.accuracy:.1f}%")
+    finish_classification(folder, metrics, elapsed, transfer_result.accuracy, ci)
     return 0

@@ -16,7 +16,6 @@ Both write a run folder with the checkpoint, ``metrics.json``, the learning curv
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -26,13 +25,15 @@ import numpy as np
 
 from .common import (
     SPLIT_SEED,
-    format_confusion,
+    finish_classification,
     load_data,
     plot_confusion,
     plot_learning_curve,
+    report_classification,
     resolve_device,
     run_folder,
     versions,
+    write_metrics,
 )
 
 NAME = "rnn"
@@ -133,7 +134,7 @@ def _classify(parser: argparse.ArgumentParser, args: argparse.Namespace, device:
     from ..checkpoint import save_checkpoint
     from ..data import DataLoader, TensorDataset
     from ..models import SequenceClassifier
-    from ..train import bootstrap_accuracy_ci, evaluate, fit
+    from ..train import evaluate, fit
 
     _, splits = load_data(parser, "digits")
     if args.limit is not None:
@@ -164,11 +165,8 @@ def _classify(parser: argparse.ArgumentParser, args: argparse.Namespace, device:
     history = fit(model, loss_fn, optimizer, train_loader, val_loader, epochs=args.epochs, scheduler=scheduler,
                   progress=not args.no_progress)
     result = evaluate(model, test_loader, loss_fn, num_classes=num_classes)
-    ci = bootstrap_accuracy_ci(result.correct, confidence=0.95, seed=args.seed)
     elapsed = time.perf_counter() - start
-
-    print("confusion matrix (rows: true class, columns: predicted class):")
-    print(format_confusion(result.confusion_matrix))
+    ci, test_metrics = report_classification(result, args.seed)
 
     folder = run_folder(args.out, prefix="rnn-classify")
     extra = {"model": "SequenceClassifier", "task": "classify", "input_size": int(x_train.shape[2]),
@@ -191,19 +189,12 @@ def _classify(parser: argparse.ArgumentParser, args: argparse.Namespace, device:
         "seed": args.seed,
         "split_seed": SPLIT_SEED,
         "threads": args.threads,
-        "test_accuracy": result.accuracy,
-        "test_accuracy_ci95": list(ci),
-        "test_loss": result.loss,
-        "confusion_matrix": result.confusion_matrix.tolist(),
+        **test_metrics,
         "history": history.to_dict(),
         "elapsed_seconds": elapsed,
         "versions": versions(),
     }
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    print(f"run folder: {folder}")
-    print(f"elapsed: {elapsed:.1f}s")
-    print(f"test accuracy 95% CI: [{100 * ci[0]:.1f}%, {100 * ci[1]:.1f}%] (bootstrap)")
-    print(f"test accuracy: {100 * result.accuracy:.1f}%")
+    finish_classification(folder, metrics, elapsed, result.accuracy, ci)
     return 0
 
 
@@ -357,7 +348,7 @@ def _forecast(parser: argparse.ArgumentParser, args: argparse.Namespace, device:
         "elapsed_seconds": elapsed,
         "versions": {**versions(), "statsmodels": sys.modules["statsmodels"].__version__},
     }
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_metrics(folder, metrics)
     print(f"run folder: {folder}")
     print(f"elapsed: {elapsed:.1f}s")
     print(f"test MAE: {test_mae:.2f} (persistence: {pers_mae:.2f})")

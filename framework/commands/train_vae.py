@@ -10,10 +10,9 @@ one of ``train cnn``.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
-from .common import SPLIT_SEED, run_folder, versions
+from .common import SPLIT_SEED, run_folder, versions, write_metrics
 from .generative import (
     add_common_arguments,
     check_common_arguments,
@@ -195,7 +194,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         "elapsed_seconds": elapsed,
         "versions": versions(),
     }
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_metrics(folder, metrics)
     print(f"run folder: {folder}")
     print(f"elapsed: {elapsed:.1f}s")
     print(f"test BCE: {test_bce:.2f}  test KL: {test_kl:.2f}  (nats per image)")
