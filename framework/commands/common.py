@@ -14,6 +14,48 @@ import numpy as np
 #: Seed of the fixed train/val/test split: test accuracies of different ``--seed`` values (which only change
 #: initialisation, shuffling and dropout) are then comparable.
 SPLIT_SEED = 0
+#: BLAS threads on the cpu device: the models' matrices are too small to gain from more, and spinning BLAS
+#: threads slow to a crawl on a busy CPU.
+DEFAULT_THREADS = 1
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, name: str, epochs: int, batch_size: int,
+                         lr: float) -> None:
+    """The options every training command shares (--device, --epochs, --batch-size, --lr, --seed, --out, ...)."""
+    parser.add_argument("--device", default=None,
+                        help="cpu, triton, cupy or cuda (default: the best device present)")
+    parser.add_argument("--epochs", type=int, default=epochs, help=f"default {epochs}")
+    parser.add_argument("--batch-size", type=int, default=batch_size, help=f"default {batch_size}")
+    parser.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate, default {lr}")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed for initialisation, shuffling, dropout and sampling")
+    parser.add_argument("--out", default=None, help=f"run folder (default runs/{name}-YYYYmmdd-HHMMSS)")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                        help=f"BLAS threads on the cpu device (default {DEFAULT_THREADS}: the matrices are small)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="use at most this many samples of each split (quick smoke runs, e.g. on the Triton "
+                             "interpreter or the CUDA emulator without a GPU)")
+
+
+def check_training_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                             positive: tuple[str, ...] = ()) -> None:
+    """Validate the shared options and the command's own ``positive`` ones (>= 1); exit 2 with a usage message."""
+    for name in ("epochs", "batch_size", "threads", *positive):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    if args.lr <= 0:
+        parser.error("--lr must be > 0")
+    if args.seed < 0:
+        parser.error("--seed must be >= 0")
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be >= 1")
+
+
+def check_common_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """:func:`check_training_arguments`, then the device; returns the device name."""
+    check_training_arguments(parser, args)
+    return resolve_device(parser, args.device)
 
 
 def resolve_device(parser: argparse.ArgumentParser, device: str | None) -> str:

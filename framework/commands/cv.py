@@ -12,7 +12,16 @@ from __future__ import annotations
 import argparse
 import time
 
-from .common import SPLIT_SEED, load_data, resolve_device, run_folder, versions, write_metrics
+from .common import (
+    SPLIT_SEED,
+    add_common_arguments,
+    check_training_arguments,
+    load_data,
+    resolve_device,
+    run_folder,
+    versions,
+    write_metrics,
+)
 
 NAME = "cv"
 HELP = "k-fold cross-validation of a model (cnn) on the bundled digits"
@@ -28,18 +37,8 @@ DEFAULT_LR = 3e-3
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", choices=MODELS, help="the model to cross-validate")
     parser.add_argument("--k", type=int, default=DEFAULT_K, help=f"number of folds, default {DEFAULT_K}")
-    parser.add_argument("--device", default=None,
-                        help="cpu, triton, cupy or cuda (default: the best device present)")
-    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"epochs per fold, default {DEFAULT_EPOCHS}")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help=f"default {DEFAULT_BATCH_SIZE}")
-    parser.add_argument("--lr", type=float, default=DEFAULT_LR, help=f"Adam learning rate, default {DEFAULT_LR}")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the folds, initialisation, shuffling, dropout")
+    add_common_arguments(parser, "cv-cnn", DEFAULT_EPOCHS, DEFAULT_BATCH_SIZE, DEFAULT_LR)
     parser.add_argument("--no-stratify", action="store_true", help="plain KFold instead of StratifiedKFold")
-    parser.add_argument("--out", default=None, help="run folder (default runs/cv-cnn-YYYYmmdd-HHMMSS)")
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads on the cpu device (default 1)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--limit", type=int, default=None,
-                        help="use at most this many samples (quick smoke runs)")
 
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -51,17 +50,9 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from ..models import DigitsCNN
     from ..train import cross_validate
 
-    for name in ("epochs", "batch_size", "threads"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    check_training_arguments(parser, args)
     if args.k < 2:
         parser.error("--k must be >= 2")
-    if args.lr <= 0:
-        parser.error("--lr must be > 0")
-    if args.seed < 0:
-        parser.error("--seed must be >= 0")
-    if args.limit is not None and args.limit < 1:
-        parser.error("--limit must be >= 1")
     device = resolve_device(parser, args.device)
     _, ((x_train, y_train), (x_val, y_val), _) = load_data(parser, "digits")
     x, y = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])

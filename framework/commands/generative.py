@@ -1,6 +1,6 @@
 """Helpers shared by the generative-model commands (``train autoencoder``, ``train vae``, ``train gan``).
 
-The common command-line options, the digit images of the fixed split, image grids and loss curves.
+The digit images of the fixed split, image grids and loss curves.
 """
 
 from __future__ import annotations
@@ -11,40 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import load_data, resolve_device
-
-DEFAULT_THREADS = 1
-
-
-def add_common_arguments(parser: argparse.ArgumentParser, name: str, epochs: int, batch_size: int,
-                         lr: float) -> None:
-    """The options every generative command shares (--device, --epochs, --batch-size, --lr, --seed, --out, ...)."""
-    parser.add_argument("--device", default=None,
-                        help="cpu, triton, cupy or cuda (default: the best device present)")
-    parser.add_argument("--epochs", type=int, default=epochs, help=f"default {epochs}")
-    parser.add_argument("--batch-size", type=int, default=batch_size, help=f"default {batch_size}")
-    parser.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate, default {lr}")
-    parser.add_argument("--seed", type=int, default=0, help="seed for initialisation, shuffling and sampling")
-    parser.add_argument("--out", default=None, help=f"run folder (default runs/{name}-YYYYmmdd-HHMMSS)")
-    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
-                        help=f"BLAS threads on the cpu device (default {DEFAULT_THREADS}: the matrices are small)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--limit", type=int, default=None,
-                        help="use at most this many images of each split (quick smoke runs)")
-
-
-def check_common_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
-    """Validate the shared options (exit 2 with a usage message on a bad value); returns the device name."""
-    for name in ("epochs", "batch_size", "threads"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1")
-    if args.lr <= 0:
-        parser.error("--lr must be > 0")
-    if args.seed < 0:
-        parser.error("--seed must be >= 0")
-    if args.limit is not None and args.limit < 1:
-        parser.error("--limit must be >= 1")
-    return resolve_device(parser, args.device)
+from .common import load_data
 
 
 def load_digit_splits(parser: argparse.ArgumentParser, limit: int | None):

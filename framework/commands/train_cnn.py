@@ -20,6 +20,8 @@ import time
 
 from .common import (
     SPLIT_SEED,
+    add_common_arguments,
+    check_training_arguments,
     finish_classification,
     load_data,
     plot_confusion,
@@ -38,24 +40,14 @@ HELP = "the DigitsCNN on the bundled digits (or MNIST)"
 DEFAULT_EPOCHS = 40
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_LR = 3e-3
-DEFAULT_THREADS = 1
 AUGMENT_DEGREES = 10.0
 AUGMENT_NOISE = 0.05
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default=None,
-                        help="cpu, triton, cupy or cuda (default: the best device present)")
-    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"default {DEFAULT_EPOCHS}")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help=f"default {DEFAULT_BATCH_SIZE}")
-    parser.add_argument("--lr", type=float, default=DEFAULT_LR, help=f"Adam learning rate, default {DEFAULT_LR}")
-    parser.add_argument("--seed", type=int, default=0, help="seed for initialisation, shuffling and dropout")
+    add_common_arguments(parser, NAME, DEFAULT_EPOCHS, DEFAULT_BATCH_SIZE, DEFAULT_LR)
     parser.add_argument("--data", default="digits",
                         help="'digits' (sklearn, built in) or 'mnist:PATH' (a folder of MNIST IDX files)")
-    parser.add_argument("--out", default=None, help="run folder (default runs/cnn-YYYYmmdd-HHMMSS)")
-    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
-                        help=f"BLAS threads on the cpu device (default {DEFAULT_THREADS}: this model's matrices are "
-                             "too small to gain from more, and spinning BLAS threads slow to a crawl on a busy CPU)")
     augment = parser.add_mutually_exclusive_group()
     augment.add_argument("--no-augment", action="store_true", help="no random 1-pixel shifts of training images")
     augment.add_argument("--augment", action="store_true",
@@ -70,22 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transfer", action="store_true",
                         help="pretrain on digits 0-4, freeze the conv layers, train a new head on 5-9; compare with "
                              "a from-scratch model (--epochs each)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--limit", type=int, default=None,
-                        help="use at most this many samples of each split (quick smoke runs, e.g. on the Triton "
-                             "interpreter without a GPU)")
 
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    for name in ("epochs", "batch_size", "threads"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1")
-    if args.lr <= 0:
-        parser.error("--lr must be > 0")
-    if args.seed < 0:
-        parser.error("--seed must be >= 0")
-    if args.limit is not None and args.limit < 1:
-        parser.error("--limit must be >= 1")
+    check_training_arguments(parser, args)
     if args.checkpoint_every < 0:
         parser.error("--checkpoint-every must be >= 0")
     if args.transfer and args.resume:

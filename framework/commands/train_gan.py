@@ -17,8 +17,8 @@ import argparse
 import json
 import time
 
-from .common import SPLIT_SEED, run_folder, versions
-from .generative import add_common_arguments, check_common_arguments, load_digit_splits, plot_curves, plot_image_grid
+from .common import SPLIT_SEED, add_common_arguments, check_common_arguments, run_folder, versions
+from .generative import load_digit_splits, plot_curves, plot_image_grid
 
 NAME = "gan"
 HELP = "a small DCGAN on the bundled digits, scored by a digit classifier"

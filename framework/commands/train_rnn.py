@@ -24,7 +24,9 @@ from typing import Any
 import numpy as np
 
 from .common import (
+    DEFAULT_THREADS,
     SPLIT_SEED,
+    check_training_arguments,
     finish_classification,
     load_data,
     plot_confusion,
@@ -49,7 +51,6 @@ DEFAULTS = {
 }
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_WINDOW = 20
-DEFAULT_THREADS = 1
 FORECAST_VAL, FORECAST_TEST = 0.15, 0.15
 
 
@@ -86,17 +87,9 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     for name, value in DEFAULTS[args.task].items():
         if getattr(args, name) is None:
             setattr(args, name, value)
-    for name in ("epochs", "batch_size", "threads", "hidden", "layers", "window"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1")
-    if args.lr <= 0:
-        parser.error("--lr must be > 0")
-    if args.seed < 0:
-        parser.error("--seed must be >= 0")
+    check_training_arguments(parser, args, positive=("hidden", "layers", "window"))
     if not 0.0 <= args.dropout < 1.0:
         parser.error("--dropout must be in [0, 1)")
-    if args.limit is not None and args.limit < 1:
-        parser.error("--limit must be >= 1")
     if args.task == "forecast":
         try:
             import statsmodels.api  # noqa: F401 - only checks that the optional extra is installed

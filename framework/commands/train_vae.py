@@ -12,10 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from .common import SPLIT_SEED, run_folder, versions, write_metrics
+from .common import SPLIT_SEED, add_common_arguments, check_common_arguments, run_folder, versions, write_metrics
 from .generative import (
-    add_common_arguments,
-    check_common_arguments,
     load_digit_splits,
     plot_curves,
     plot_image_grid,
