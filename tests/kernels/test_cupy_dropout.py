@@ -1,5 +1,6 @@
 """CuPy (CUDA C) dropout details: philox.cuh on the host vs numpy, launch arithmetic, bit-equality with
-numpy across 2**31 / 2**32 seeds and counters, the grid-stride loop, dtypes and bad arguments.
+numpy through the grid-stride loop, dtypes and bad arguments (the masks across 2**31 / 2**32 seeds and
+counters are checked for every backend in test_dropout.py).
 
 The shared tests (test_dropout.py) run the cupy backend too; these cover what they do not reach.  Under
 ``KERNELGRAD_CUDA_EMULATE=1`` (set by tests/conftest.py without a GPU) the kernels run on the CPU.
@@ -21,10 +22,19 @@ from .test_dropout import PHILOX_KAT, TRITON_RAND_BITS
 # ImportError (no cupy / no GPU, and no emulator) skips the module with the reason
 pytest.importorskip("kernels.cupy", reason="needs CuPy and a CUDA GPU, or the CPU emulator (g++)")
 from kernels.cupy import dropout as do  # noqa: E402
-from kernels.cupy._runtime import KERNEL_DIR, check_launch, emulating  # noqa: E402
+from kernels.cupy._runtime import KERNEL_DIR, check_launch, emulating, xp  # noqa: E402
 
 ref = pytest.importorskip("kernels.numpy").dropout
 HOST_TEST = Path(__file__).parent / "cuda" / "philox_host_test.cpp"
+
+
+def _dev(a: np.ndarray):
+    """The runtime's array (cupy on a GPU, the numpy array itself under the emulator)."""
+    return xp().asarray(a)
+
+
+def _host(a) -> np.ndarray:
+    return a.get() if hasattr(a, "get") else np.asarray(a)
 
 SEEDS = [0, 1, 42, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**32 + 3, 2**40 + 7, 2**63 - 1]
 COUNTERS = [0, 1, 12345, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**32 + 5, 2**62 + 11, 2**64 - 1]
@@ -114,28 +124,16 @@ def test_launch_config_respects_a_smaller_cap():
 # ---------------------------------------------------------------- values
 
 
-def test_masks_equal_numpy_across_seed_and_counter_words():
-    """Seeds on both sides of 2**31 / 2**32, counters crossing 2**31, 2**32 and near 2**62, sizes that are
-    not multiples of the block."""
-    seeds = [0, 7, 2**31 - 1, 2**31, 2**32 + 3, 2**40 + 7, 2**63 - 1]
-    offsets = [0, 2**31 - 700, 2**32 - 1500, 2**62 + 11]
-    for n in (1, 2500):
-        x = np.linspace(1.0, 2.0, n, dtype=np.float32)
-        for seed in seeds:
-            for offset in offsets:
-                y = np.asarray(do.dropout_forward(x, 0.5, seed, offset))
-                expected = ref.dropout_forward(x, 0.5, seed, offset)
-                np.testing.assert_array_equal(y, expected, err_msg=f"seed={seed} offset={offset} n={n}")
-
-
 @pytest.mark.parametrize("max_blocks", [1, 3])
 def test_grid_stride_loop_covers_large_arrays(monkeypatch, rng, max_blocks):
     """With the grid capped at 1 or 3 blocks every thread loops many times; the result must not change."""
     monkeypatch.setattr(do, "MAX_BLOCKS", max_blocks)
     x = rng.standard_normal(5000).astype(np.float32) + 4.0
     seed, offset = 2**32 + 9, 2**32 - 2000  # the counter's high word changes half-way through
-    np.testing.assert_array_equal(do.dropout_forward(x, 0.3, seed, offset), ref.dropout_forward(x, 0.3, seed, offset))
-    np.testing.assert_array_equal(do.dropout_backward(x, 0.3, seed, offset), ref.dropout_backward(x, 0.3, seed, offset))
+    np.testing.assert_array_equal(_host(do.dropout_forward(_dev(x), 0.3, seed, offset)),
+                                  ref.dropout_forward(x, 0.3, seed, offset))
+    np.testing.assert_array_equal(_host(do.dropout_backward(_dev(x), 0.3, seed, offset)),
+                                  ref.dropout_backward(x, 0.3, seed, offset))
 
 
 @pytest.mark.parametrize("dtype, tol", [(np.float16, 1e-2), (np.float32, 1e-4), (np.float64, 1e-10)])
@@ -146,8 +144,8 @@ def test_values_match_numpy_and_torch(rng, dtype, tol, shape):
     p, seed, offset = 0.35, int(rng.integers(0, 2**63)), int(rng.integers(0, 2**62))
     x = (rng.standard_normal(shape) + 3.0).astype(dtype)
     dy = rng.standard_normal(shape).astype(dtype)
-    y = np.asarray(do.dropout_forward(x, p, seed, offset))
-    dx = np.asarray(do.dropout_backward(dy, p, seed, offset))
+    y = _host(do.dropout_forward(_dev(x), p, seed, offset))
+    dx = _host(do.dropout_backward(_dev(dy), p, seed, offset))
     assert y.dtype == dtype and y.shape == shape and dx.dtype == dtype and dx.shape == shape
     np.testing.assert_array_equal(y, ref.dropout_forward(x, p, seed, offset))
     np.testing.assert_array_equal(dx, ref.dropout_backward(dy, p, seed, offset))
@@ -165,11 +163,11 @@ def test_empty_and_p_zero_do_not_launch(monkeypatch):
         raise AssertionError("launched a kernel")
 
     monkeypatch.setattr(do.MODULE, "launch", no_launch)
-    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    x = _dev(np.arange(6, dtype=np.float32).reshape(2, 3))
     y = do.dropout_forward(x, 0.0, 1, 0)
     assert y is not x and y.dtype == x.dtype
-    np.testing.assert_array_equal(y, x)
-    empty = do.dropout_forward(np.empty((0, 3), dtype=np.float16), 0.5, 1, 0)
+    np.testing.assert_array_equal(_host(y), _host(x))
+    empty = do.dropout_forward(_dev(np.empty((0, 3), dtype=np.float16)), 0.5, 1, 0)
     assert empty.shape == (0, 3) and empty.dtype == np.float16
 
 

@@ -18,12 +18,33 @@ from .conftest import rel_err
 
 pytest.importorskip("kernels.cupy", reason="needs CuPy and a CUDA GPU, or the CPU emulator (g++)")
 from kernels.cupy import maxpool2d as pool  # noqa: E402
-from kernels.cupy._runtime import check_launch, emulating  # noqa: E402
+from kernels.cupy._runtime import check_launch, emulating, xp  # noqa: E402
 
 ref = pytest.importorskip("kernels.numpy").maxpool2d
 F = torch.nn.functional
 
 TOL = {np.float16: 1e-2, np.float32: 1e-4, np.float64: 1e-10}
+
+
+class _HostPool:
+    """The cupy wrapper's two functions on numpy arrays: inputs go to the runtime (cupy on a GPU; the same
+    numpy arrays under the emulator) and results come back to the host, so these tests run on both."""
+
+    @staticmethod
+    def maxpool2d_forward(x, *geometry):
+        y, argmax = pool.maxpool2d_forward(xp().asarray(x), *geometry)
+        return _host(y), _host(argmax)
+
+    @staticmethod
+    def maxpool2d_backward(dy, argmax, *geometry):
+        return _host(pool.maxpool2d_backward(xp().asarray(dy), xp().asarray(argmax), *geometry))
+
+
+def _host(a) -> np.ndarray:
+    return a.get() if hasattr(a, "get") else np.asarray(a)
+
+
+host_pool = _HostPool()
 
 
 # ---------------------------------------------------------------- launch configuration (pure Python)
@@ -110,7 +131,7 @@ AWKWARD_IDS = [
 def test_awkward_shapes_match_torch_and_numpy(rng, case, dtype):
     N, C, H, W, kernel, stride, padding = case
     x = _distinct(rng, (N, C, H, W), dtype)
-    y, argmax = pool.maxpool2d_forward(x, kernel, stride, padding)
+    y, argmax = host_pool.maxpool2d_forward(x, kernel, stride, padding)
     dy = rng.standard_normal(y.shape).astype(dtype)
     ref_y, ref_idx, ref_dx = _torch_pool(x, dy, kernel, stride, padding)
     assert y.dtype == dtype and argmax.dtype == np.int8
@@ -122,7 +143,7 @@ def test_awkward_shapes_match_torch_and_numpy(rng, case, dtype):
     s = w - (np.arange(Q)[None, :] * stride[1] - padding[1])
     np.testing.assert_array_equal(argmax, r * kernel[1] + s)
 
-    dx = pool.maxpool2d_backward(dy, argmax, x.shape, kernel, stride, padding)
+    dx = host_pool.maxpool2d_backward(dy, argmax, x.shape, kernel, stride, padding)
     assert dx.dtype == dtype and dx.shape == x.shape
     assert rel_err(dx, ref_dx) <= TOL[dtype]
     # bit for bit with numpy, float16 too (same order of additions, rounded to float16 after each)
@@ -136,10 +157,10 @@ def test_float16_backward_rounds_like_numpy_where_windows_overlap():
     float16 running sum for these gradients."""
     x = -np.arange(25, dtype=np.float16).reshape(1, 1, 5, 5)
     x[0, 0, 2, 2] = 100.0
-    y, argmax = pool.maxpool2d_forward(x, 3, 1, 1)
+    y, argmax = host_pool.maxpool2d_forward(x, 3, 1, 1)
     dy = np.full((1, 1, 5, 5), 1.0, dtype=np.float16)
     dy[0, 0, 1:4, 1:4] = [[2048.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
-    dx = pool.maxpool2d_backward(dy, argmax, x.shape, 3, 1, 1)
+    dx = host_pool.maxpool2d_backward(dy, argmax, x.shape, 3, 1, 1)
     expected = ref.maxpool2d_backward(dy, argmax, x.shape, 3, 1, 1)
     # numpy: 2048 + 1 rounds back to 2048 each time -> 2048; float32 sum would give 2056
     assert expected[0, 0, 2, 2] == 2048.0
@@ -163,25 +184,25 @@ def test_ties_nan_and_minus_inf_equal_numpy(rng, dtype):
         x[1, 1, 0, 0] = np.nan
         x[1, 2, 5:9, 5:9] = -np.inf
         x[0, 1] = -np.inf
-        y, argmax = pool.maxpool2d_forward(x, kernel, stride, padding)
+        y, argmax = host_pool.maxpool2d_forward(x, kernel, stride, padding)
         ref_y, ref_argmax = ref.maxpool2d_forward(x, kernel, stride, padding)
         assert argmax.dtype == ref_argmax.dtype
         np.testing.assert_array_equal(y, ref_y)
         np.testing.assert_array_equal(argmax, ref_argmax)
         dy = rng.standard_normal(ref_y.shape).astype(dtype)
-        dx = pool.maxpool2d_backward(dy, argmax, x.shape, kernel, stride, padding)
+        dx = host_pool.maxpool2d_backward(dy, argmax, x.shape, kernel, stride, padding)
         np.testing.assert_array_equal(dx, ref.maxpool2d_backward(dy, ref_argmax, x.shape, kernel, stride, padding))
 
 
 def test_int16_argmax_for_big_overlapping_windows(rng):
     x = rng.standard_normal((1, 2, 20, 19))
-    y, argmax = pool.maxpool2d_forward(x, (13, 12), (3, 2), (6, 5))  # R*S = 156 > 127
+    y, argmax = host_pool.maxpool2d_forward(x, (13, 12), (3, 2), (6, 5))  # R*S = 156 > 127
     assert argmax.dtype == np.int16
     dy = rng.standard_normal(y.shape)
     ref_y, ref_idx, ref_dx = _torch_pool(x, dy, (13, 12), (3, 2), (6, 5))
     np.testing.assert_array_equal(y, ref_y)
     assert argmax.max() > 127  # the winners really need the wider type
-    dx = pool.maxpool2d_backward(dy, argmax, x.shape, (13, 12), (3, 2), (6, 5))
+    dx = host_pool.maxpool2d_backward(dy, argmax, x.shape, (13, 12), (3, 2), (6, 5))
     assert rel_err(dx, ref_dx) <= TOL[np.float64]
 
 
@@ -190,22 +211,22 @@ def test_grid_stride_loop(monkeypatch, rng, max_blocks):
     """With the grid capped at 1 or 2 blocks each thread loops over many outputs / inputs."""
     monkeypatch.setattr(pool, "MAX_BLOCKS", max_blocks)
     x = _distinct(rng, (2, 3, 17, 15), np.float32)
-    y, argmax = pool.maxpool2d_forward(x, (3, 2), (2, 1), (1, 1))
+    y, argmax = host_pool.maxpool2d_forward(x, (3, 2), (2, 1), (1, 1))
     ref_y, ref_argmax = ref.maxpool2d_forward(x, (3, 2), (2, 1), (1, 1))
     np.testing.assert_array_equal(y, ref_y)
     np.testing.assert_array_equal(argmax, ref_argmax)
     dy = rng.standard_normal(y.shape).astype(np.float32)
-    dx = pool.maxpool2d_backward(dy, argmax, x.shape, (3, 2), (2, 1), (1, 1))
+    dx = host_pool.maxpool2d_backward(dy, argmax, x.shape, (3, 2), (2, 1), (1, 1))
     np.testing.assert_array_equal(dx, ref.maxpool2d_backward(dy, ref_argmax, x.shape, (3, 2), (2, 1), (1, 1)))
 
 
 @pytest.mark.parametrize("dtype", [np.int64, np.uint8, np.int32, np.uint16])
 def test_backward_accepts_any_integer_argmax(rng, dtype):
     x = _distinct(rng, (2, 3, 7, 7), np.float64)
-    y, argmax = pool.maxpool2d_forward(x, 3, 2, 1)
+    y, argmax = host_pool.maxpool2d_forward(x, 3, 2, 1)
     dy = rng.standard_normal(y.shape)
-    expected = pool.maxpool2d_backward(dy, argmax, x.shape, 3, 2, 1)
-    np.testing.assert_array_equal(pool.maxpool2d_backward(dy, argmax.astype(dtype), x.shape, 3, 2, 1), expected)
+    expected = host_pool.maxpool2d_backward(dy, argmax, x.shape, 3, 2, 1)
+    np.testing.assert_array_equal(host_pool.maxpool2d_backward(dy, argmax.astype(dtype), x.shape, 3, 2, 1), expected)
 
 
 def test_empty_batch_launches_nothing(monkeypatch):
@@ -213,7 +234,7 @@ def test_empty_batch_launches_nothing(monkeypatch):
         raise AssertionError("launched a kernel")
 
     monkeypatch.setattr(pool.MODULE, "launch", no_launch)
-    y, argmax = pool.maxpool2d_forward(np.empty((0, 3, 8, 8), dtype=np.float32), 2, 2, 0)
+    y, argmax = host_pool.maxpool2d_forward(np.empty((0, 3, 8, 8), dtype=np.float32), 2, 2, 0)
     assert y.shape == (0, 3, 4, 4) and argmax.shape == (0, 3, 4, 4) and argmax.dtype == np.int8
 
 

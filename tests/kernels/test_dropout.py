@@ -238,20 +238,20 @@ def test_numpy_rand_rejects_bad_offsets():
 # ---------------------------------------------------------------- triton-specific details
 
 
-def test_triton_masks_equal_numpy_bit_for_bit():
+def test_gpu_backend_masks_equal_numpy_bit_for_bit(kernel_backend):
     """Seeds on both sides of 2**31 / 2**32 (Triton passes them as int32 / int64), offsets whose counters
-    cross 2**31, 2**32 and sit near 2**62, and sizes that are not multiples of any BLOCK."""
-    triton_kernels = pytest.importorskip("kernels.triton", reason="needs a CUDA GPU or TRITON_INTERPRET=1")
-    torch = pytest.importorskip("torch")
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    do = triton_kernels.dropout
+    cross 2**31, 2**32 and sit near 2**62, and sizes that are not multiples of any block."""
+    kb = kernel_backend
+    if kb.name == "numpy":
+        pytest.skip("numpy is the reference these masks are compared with")
+    do = kb.family("dropout")
     seeds = [0, 7, 2**31 - 1, 2**31, 2**32 + 3, 2**40 + 7, 2**63 - 1]
     offsets = [0, 2**31 - 700, 2**32 - 1500, 2**62 + 11]
     for n in (1, 2500):
         x = np.linspace(1.0, 2.0, n, dtype=np.float32)
         for seed in seeds:
             for offset in offsets:
-                y = do.dropout_forward(torch.from_numpy(x).to(device), 0.5, seed, offset).cpu().numpy()
+                y = kb.to_numpy(do.dropout_forward(kb.to_native(x), 0.5, seed, offset))
                 ref = ref_dropout.dropout_forward(x, 0.5, seed, offset)
                 np.testing.assert_array_equal(y != 0, ref != 0, err_msg=f"seed={seed} offset={offset} n={n}")
                 np.testing.assert_array_equal(y, ref, err_msg=f"seed={seed} offset={offset} n={n}")
