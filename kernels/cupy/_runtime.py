@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .. import _args
+from .emulator import SCALAR_CTYPES
 
 __all__ = [
     "EMULATE_ENV",
@@ -132,17 +133,12 @@ def check_launch(grid: Sequence[int], block: Sequence[int]) -> tuple[tuple[int, 
     return g, b  # type: ignore[return-value]
 
 
-_SCALAR_DTYPES = frozenset(
-    np.dtype(t) for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint32, np.uint64, np.float32, np.float64)
-)
-
-
 def check_kernel_args(args: Sequence[object]) -> None:
     kind = array_type()
     for i, a in enumerate(args):
         if isinstance(a, kind):
             continue
-        if isinstance(a, np.generic) and a.dtype in _SCALAR_DTYPES:
+        if isinstance(a, np.generic) and a.dtype in SCALAR_CTYPES:
             continue
         raise TypeError(
             f"kernel argument {i} is a {type(a).__name__}; pass arrays of the runtime or numpy scalars "

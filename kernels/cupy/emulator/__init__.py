@@ -33,7 +33,8 @@ __all__ = ["EmulatedModule", "available", "cuda_include_dir"]
 HEADER = Path(__file__).with_name("cuda_emulator.h")
 CXX_FLAGS = ("-std=c++20", "-O2", "-fPIC", "-shared", "-pthread", "-ffp-contract=off", "-w")
 
-_SCALAR_CTYPES = {
+#: The scalar kernel parameters a launch may pass (numpy dtype -> the C type ctypes passes it as).
+SCALAR_CTYPES = {
     np.dtype(np.bool_): ctypes.c_bool,
     np.dtype(np.int8): ctypes.c_int8,
     np.dtype(np.int16): ctypes.c_int16,
@@ -156,7 +157,7 @@ class EmulatedModule:
             if isinstance(a, np.ndarray):
                 holders.append(ctypes.c_void_p(a.ctypes.data))
             else:
-                holders.append(_SCALAR_CTYPES[np.asarray(a).dtype](a.item()))
+                holders.append(SCALAR_CTYPES[a.dtype](a.item()))
         argv = (ctypes.c_void_p * max(len(holders), 1))(
             *(ctypes.cast(ctypes.pointer(h), ctypes.c_void_p) for h in holders)
         )
@@ -167,9 +168,3 @@ class EmulatedModule:
         if fn(g, b, argv) != 0:
             raise RuntimeError(f"the CUDA emulator could not start {block} threads for {name_expression}")
 
-
-def scalar_ctype(value: object):
-    """The ctypes type a numpy scalar is passed as, or None if it is not a supported kernel scalar."""
-    if not isinstance(value, np.generic):
-        return None
-    return _SCALAR_CTYPES.get(value.dtype)
