@@ -2,7 +2,8 @@
 
 ``Module`` (module.py) is the base class; ``layers.py`` has Linear/conv/pooling/activation/reshaping
 layers, ``container.py`` Sequential/ModuleList/ModuleDict, ``loss.py`` the loss modules,
-``functional.py`` (``F``) the differentiable ops they call and ``init.py`` the initialisers.
+``normalization.py`` BatchNorm1d/BatchNorm2d, ``functional.py`` (``F``) the differentiable ops they call
+and ``init.py`` the initialisers.
 """
 
 from . import functional, init
@@ -27,6 +28,7 @@ from .layers import (
 )
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import IncompatibleKeys, Module
+from .normalization import BatchNorm1d, BatchNorm2d
 from .parameter import Parameter
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
@@ -35,5 +37,5 @@ __all__ = [
     "Identity", "IncompatibleKeys", "LeakyReLU", "Linear", "LinearReLU", "LogSoftmax", "MSELoss", "MaxPool2d",
     "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax",
     "Tanh", "Unflatten", "functional", "init",
-    "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell", "Upsample",
+    "BatchNorm1d", "BatchNorm2d", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell", "Upsample",
 ]

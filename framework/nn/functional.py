@@ -30,11 +30,11 @@ import numpy as np
 
 from .. import ops
 from .. import random as _random
-from ..autograd import Function
+from ..autograd import Function, no_grad
 from ..tensor import Tensor, cat
 
 __all__ = [
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d", "conv_transpose2d",
+    "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d", "conv_transpose2d",
     "cross_entropy", "dropout", "embedding", "interpolate", "leaky_relu", "linear", "linear_relu", "log_softmax",
     "max_pool2d", "mse_loss", "nll_loss", "one_hot", "pad", "relu", "sigmoid", "softmax", "tanh",
 ]
@@ -761,6 +761,83 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     seed, offset = _random.next_philox(input.numel())
     return _Dropout.apply(input, float(p), seed, offset)
 
+
+
+# ---------------------------------------------------------------------------------- normalization
+
+
+def _check_channel_vector(value: Any, name: str, input: Tensor) -> None:
+    """``value`` must be None or a ``[C]`` tensor on ``input``'s device (C = ``input.shape[1]``)."""
+    if value is None:
+        return
+    _check_tensor(value, name)
+    channels = input.shape[1]
+    if value.shape != (channels,):
+        raise ValueError(f"batch_norm(): {name} must have shape ({channels},) for input of shape {input.shape} "
+                         f"(one value per channel, dim 1), got shape {value.shape}")
+    if value.backend is not input.backend:
+        raise ValueError(f"batch_norm(): {name} is on {value.device!r} but input is on {input.device!r}")
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
+               bias: Tensor | None = None, training: bool = False, momentum: float = 0.1,
+               eps: float = 1e-5) -> Tensor:
+    """Batch normalisation over every dim but the channel dim 1, PyTorch's ``F.batch_norm``.
+
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias``, per channel. In training, ``mean``/``var`` are
+    the batch's (biased variance), and running statistics that are given are updated in place, outside
+    the graph: ``running = (1 - momentum) * running + momentum * batch`` with the *unbiased* batch
+    variance, as PyTorch does. Otherwise the running statistics are used. Built from differentiable
+    tensor ops, so gradients flow to ``input``, ``weight`` and ``bias`` on every device.
+
+    Args:
+        input: ``[N, C, *]`` float, at least 2-D.
+        running_mean, running_var: ``[C]`` buffers (or None, only when ``training``); each is updated
+            by replacing its ``.data`` with a new array of its own dtype.
+        weight, bias: optional ``[C]`` affine scale and shift.
+        training: use (and update the running statistics with) batch statistics.
+        momentum: weight of the new batch statistics in the running update.
+        eps: added to the variance for numerical stability.
+    Returns: a tensor of ``input``'s shape.
+    Raises: TypeError for a non-Tensor or non-float input; ValueError for input with fewer than 2 dims,
+        a ``[C]`` argument of another shape or on another device, missing running statistics outside
+        training, or (in training) only one value per channel.
+    """
+    _check_tensor(input, "input")
+    _check_float(input, "input")
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm(): input must be at least 2-D ([N, C, *]), got shape {input.shape}")
+    for value, name in ((running_mean, "running_mean"), (running_var, "running_var"), (weight, "weight"),
+                        (bias, "bias")):
+        _check_channel_vector(value, name, input)
+    axes = (0,) + tuple(range(2, input.ndim))
+    count = input.numel() // input.shape[1]
+    # [C] -> [1, C, 1, ...]: broadcasts against the input.
+    view = (1, input.shape[1]) + (1,) * (input.ndim - 2)
+    if training:
+        if count <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
+        mean = input.mean(dim=axes, keepdim=True)
+        centered = input - mean
+        var = (centered * centered).mean(dim=axes, keepdim=True)
+        with no_grad():
+            if running_mean is not None:
+                batch_mean = mean.detach().reshape(-1).to(dtype=running_mean.dtype)
+                running_mean.data = (running_mean * (1.0 - momentum) + batch_mean * momentum).data
+            if running_var is not None:
+                unbiased = var.detach().reshape(-1).to(dtype=running_var.dtype) * (count / (count - 1))
+                running_var.data = (running_var * (1.0 - momentum) + unbiased * momentum).data
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm(): running_mean and running_var must be given when training is False")
+        centered = input - running_mean.detach().reshape(view).to(dtype=input.dtype)
+        var = running_var.detach().reshape(view).to(dtype=input.dtype)
+    out = centered * (var + eps) ** -0.5
+    if weight is not None:
+        out = out * weight.reshape(view)
+    if bias is not None:
+        out = out + bias.reshape(view)
+    return out
 
 
 # ------------------------------------------------------------------------------------- embedding
