@@ -33,8 +33,10 @@ _META_KEY = "kernelgrad"
 
 
 def _to_host(value: Any) -> np.ndarray:
-    # safetensors wants C-contiguous host arrays; Tensors on a GPU come back through .numpy().
-    return np.ascontiguousarray(value.numpy() if isinstance(value, Tensor) else value)
+    # safetensors wants C-contiguous host arrays; Tensors on a GPU come back through .numpy(). (Not
+    # np.ascontiguousarray: it turns a 0-d array such as BatchNorm's num_batches_tracked into shape (1,).)
+    array = np.asarray(value.numpy() if isinstance(value, Tensor) else value)
+    return array if array.flags.c_contiguous else array.copy(order="C")
 
 
 def _split_arrays(obj: Any, arrays: dict[str, np.ndarray]) -> Any:

@@ -70,6 +70,21 @@ def test_model_only_checkpoint(tmp_path):
         load_checkpoint(tmp_path / "m.safetensors", other, optim.SGD(other.parameters(), lr=0.1))
 
 
+def test_buffers_round_trip_with_their_shapes_and_dtypes(tmp_path):
+    """BatchNorm's buffers, the 0-d int64 ``num_batches_tracked`` included, come back exactly."""
+    fw.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3))
+    model(fw.randn(4, 1, 5, 5))  # training mode: moves the running statistics and counts the batch
+    save_checkpoint(tmp_path / "bn.safetensors", model, epoch=1)
+    restored = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3))
+    load_checkpoint(tmp_path / "bn.safetensors", restored)
+    for name, b in model.named_buffers():
+        other = dict(restored.named_buffers())[name]
+        assert other.shape == b.shape and other.dtype == b.dtype, name
+        np.testing.assert_array_equal(other.numpy(), b.numpy(), err_msg=name)
+    assert restored[1].num_batches_tracked.shape == () and restored[1].num_batches_tracked.item() == 1
+
+
 def test_shape_mismatch_names_the_key(tmp_path):
     save_checkpoint(tmp_path / "m.safetensors", _model(hidden=8))
     with pytest.raises(ValueError, match=r"'0\.weight'.*\(8, 4\).*\(5, 4\)"):

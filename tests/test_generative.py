@@ -13,6 +13,7 @@ from framework.models import (
     ConvAutoencoder,
     Discriminator,
     Generator,
+    MinibatchStdDev,
     add_gaussian_noise,
     discriminator_step,
     gan_train_step,
@@ -216,3 +217,42 @@ def test_update_ema_averages_parameters_without_a_graph():
         update_ema(average, model, 1.5)
     with pytest.raises(ValueError, match="same parameter"):
         update_ema(Generator(latent_dim=3, width=2), model, 0.5)
+
+
+def test_update_ema_copies_the_batch_norm_statistics():
+    fw.manual_seed(0)
+    model, average = Generator(latent_dim=2, width=2), Generator(latent_dim=2, width=2)
+    model(fw.randn(5, 2))  # training mode: moves the running statistics of the model only
+    update_ema(average, model, 0.9)
+    buffers = dict(average.named_buffers())
+    assert len(buffers) == 3  # running_mean, running_var, num_batches_tracked of the BatchNorm2d
+    for name, b in model.named_buffers():
+        np.testing.assert_array_equal(buffers[name].numpy(), b.numpy())
+    model(fw.randn(5, 2))
+    assert not np.array_equal(buffers["4.running_mean"].numpy(), dict(model.named_buffers())["4.running_mean"].numpy())
+
+
+# ------------------------------------------------------------------------------------ minibatch stddev
+
+
+@pytest.mark.parametrize("shape", [(5, 3, 2, 3), (2, 1, 1, 1)])
+def test_minibatch_stddev_matches_torch(device, rng, shape):
+    x = rng.standard_normal(shape)
+    ours, ref = pair(x, device)
+    out = MinibatchStdDev()(ours)
+    spread = ref.std(dim=0).mean()
+    expected = torch.cat([ref, spread.expand(shape[0], 1, *shape[2:])], dim=1)
+    assert out.shape == tuple(expected.shape)
+    assert rel_err(out, expected) <= 1e-5
+    weights = rng.standard_normal(expected.shape)
+    (out * fw.tensor(weights.astype(np.float32), device=device)).sum().backward()
+    (expected * torch.tensor(weights)).sum().backward()
+    assert rel_err(ours.grad, ref.grad) <= 1e-4
+
+
+def test_minibatch_stddev_batch_of_one_and_bad_input():
+    out = MinibatchStdDev()(fw.randn(1, 2, 3, 3))
+    assert out.shape == (1, 3, 3, 3)
+    np.testing.assert_array_equal(out.numpy()[:, 2], 0.0)
+    with pytest.raises(ValueError, match="4-D"):
+        MinibatchStdDev()(fw.randn(2, 3))

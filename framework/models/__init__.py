@@ -2,12 +2,20 @@
 
 from .autoencoder import ConvAutoencoder, add_gaussian_noise
 from .cnn import DigitsCNN
-from .gan import Discriminator, Generator, discriminator_step, gan_train_step, generator_step, update_ema
+from .gan import (
+    Discriminator,
+    Generator,
+    MinibatchStdDev,
+    discriminator_step,
+    gan_train_step,
+    generator_step,
+    update_ema,
+)
 from .rnn import SequenceClassifier, SequenceRegressor
 from .vae import VAE, reparameterize, vae_loss_terms
 
 __all__ = [
-    "ConvAutoencoder", "DigitsCNN", "Discriminator", "Generator", "VAE", "add_gaussian_noise",
+    "ConvAutoencoder", "DigitsCNN", "Discriminator", "Generator", "MinibatchStdDev", "VAE", "add_gaussian_noise",
     "discriminator_step", "gan_train_step", "generator_step", "reparameterize", "update_ema", "vae_loss_terms",
     "SequenceClassifier", "SequenceRegressor",
 ]
