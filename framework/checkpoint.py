@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,8 @@ def save_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None, 
     Args:
         path: destination file (conventionally ``*.safetensors``); its directory must exist.
         model: a ``framework.nn.Module``.
-        optimizer: optional ``framework.optim`` optimizer whose ``state_dict()`` is saved too.
+        optimizer: optional ``framework.optim`` optimizer whose ``state_dict()`` is saved too, or a dict of
+            named optimizers (e.g. a GAN's ``{"generator": g_opt, "discriminator": d_opt}``).
         epoch: optional epoch number stored in the metadata.
         extra: optional JSON-serialisable dict stored in the metadata (e.g. the CLI arguments).
 
@@ -93,9 +95,15 @@ def save_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None, 
     path = Path(path)
     tensors = {f"model.{name}": _to_host(value) for name, value in model.state_dict().items()}
     optimizer_arrays: dict[str, np.ndarray] = {}
-    optimizer_state = _split_arrays(optimizer.state_dict(), optimizer_arrays) if optimizer is not None else None
+    optimizer_state = named_states = None
+    if isinstance(optimizer, Mapping):
+        named_states = {str(name): _split_arrays(opt.state_dict(), optimizer_arrays) for name, opt in optimizer.items()}
+    elif optimizer is not None:
+        optimizer_state = _split_arrays(optimizer.state_dict(), optimizer_arrays)
     tensors.update(optimizer_arrays)
     meta = {"format": _FORMAT, "version": _VERSION, "epoch": epoch, "extra": extra, "optimizer": optimizer_state}
+    if named_states is not None:
+        meta["optimizers"] = named_states
     metadata = {_META_KEY: json.dumps(meta)}
 
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -118,7 +126,8 @@ def load_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None) 
     Args:
         path: the checkpoint file.
         model: a module with the same parameter and buffer names and shapes as the saved one.
-        optimizer: optional optimizer to restore (built over ``model``'s parameters).
+        optimizer: optional optimizer to restore (built over ``model``'s parameters), or a dict of named
+            optimizers with the names they were saved under.
 
     Returns:
         ``{"epoch": ..., "extra": ...}`` as saved.
@@ -127,7 +136,8 @@ def load_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None) 
         FileNotFoundError: no such file.
         ValueError: not a kernelgrad checkpoint; a corrupted file (truncated, overwritten bytes, bad
             metadata); a missing, unexpected or wrongly shaped model entry (named with both shapes); an
-            optimizer requested but none saved, or saved for other parameter groups.
+            optimizer requested but none saved, or saved for other parameter groups; named optimizers whose
+            names differ from the saved ones (or one optimizer where named ones were saved, or the reverse).
     """
     from safetensors import SafetensorError, safe_open
     from safetensors.numpy import load_file
@@ -155,9 +165,20 @@ def load_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None) 
     _check_model_state(model, state, path)
     model.load_state_dict(state)  # copies each array onto its parameter's device and dtype
 
-    if optimizer is not None:
+    saved_named = meta.get("optimizers")
+    if isinstance(optimizer, Mapping):
+        if saved_named is None:
+            raise ValueError(f"{path}: the checkpoint has no named optimizer states to restore "
+                             f"(asked for {sorted(optimizer)})")
+        if set(optimizer) != set(saved_named):
+            raise ValueError(f"{path}: the checkpoint has optimizers {sorted(saved_named)}, "
+                             f"asked for {sorted(optimizer)}")
+        for name, opt in optimizer.items():
+            opt.load_state_dict(_join_arrays(saved_named[name], arrays))
+    elif optimizer is not None:
         if meta.get("optimizer") is None:
-            raise ValueError(f"{path}: the checkpoint has no optimizer state to restore")
+            hint = f" (it has named optimizers {sorted(saved_named)}: pass a dict)" if saved_named else ""
+            raise ValueError(f"{path}: the checkpoint has no optimizer state to restore{hint}")
         optimizer.load_state_dict(_join_arrays(meta["optimizer"], arrays))
     return {"epoch": meta.get("epoch"), "extra": meta.get("extra")}
 

@@ -85,6 +85,28 @@ def test_buffers_round_trip_with_their_shapes_and_dtypes(tmp_path):
     assert restored[1].num_batches_tracked.shape == () and restored[1].num_batches_tracked.item() == 1
 
 
+def test_named_optimizers_round_trip(tmp_path):
+    """Two optimizers (a GAN's) in one checkpoint, restored by name; wrong names or kinds are refused."""
+    fw.manual_seed(0)
+    models = nn.ModuleDict({"a": _model(), "b": _model(5)})
+    optimizers = {"a": optim.Adam(models["a"].parameters(), lr=1e-2), "b": optim.SGD(models["b"].parameters(),
+                                                                                    lr=0.1, momentum=0.9)}
+    for name in ("a", "b"):
+        _train_a_few_steps(models[name], optimizers[name])
+    path = save_checkpoint(tmp_path / "two.safetensors", models, optimizers, epoch=2)
+    restored = {"a": optim.Adam(models["a"].parameters()), "b": optim.SGD(models["b"].parameters(), lr=1.0)}
+    assert load_checkpoint(path, models, restored)["epoch"] == 2
+    for name in ("a", "b"):
+        _assert_optimizer_states_equal(optimizers[name], restored[name])
+    with pytest.raises(ValueError, match=r"has optimizers \['a', 'b'\], asked for \['a'\]"):
+        load_checkpoint(path, models, {"a": restored["a"]})
+    with pytest.raises(ValueError, match="named optimizers"):
+        load_checkpoint(path, models, restored["a"])
+    single = save_checkpoint(tmp_path / "one.safetensors", models["a"], optimizers["a"])
+    with pytest.raises(ValueError, match="no named optimizer states"):
+        load_checkpoint(single, models["a"], {"a": restored["a"]})
+
+
 def test_shape_mismatch_names_the_key(tmp_path):
     save_checkpoint(tmp_path / "m.safetensors", _model(hidden=8))
     with pytest.raises(ValueError, match=r"'0\.weight'.*\(8, 4\).*\(5, 4\)"):

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from framework import nn
+from framework import nn, optim
 from framework.checkpoint import load_checkpoint
 from framework.cli import main
 from framework.models import VAE, ConvAutoencoder, Discriminator, Generator
@@ -87,7 +87,9 @@ def test_train_gan_tiny_run(tmp_path, capsys):
     assert metrics["confident_samples"] == pytest.approx(float(match.group(1)) / 100, abs=6e-4)
     networks = nn.ModuleDict({"generator": Generator(), "generator_ema": Generator(),
                               "discriminator": Discriminator()})
-    assert load_checkpoint(out / "checkpoint.safetensors", networks)["epoch"] == 2
+    optimizers = {name: optim.Adam(networks[name].parameters()) for name in ("generator", "discriminator")}
+    assert load_checkpoint(out / "checkpoint.safetensors", networks, optimizers)["epoch"] == 2
+    assert all(opt.state_dict()["state"] for opt in optimizers.values())  # Adam moments restored
 
 
 @pytest.mark.parametrize("command", ["autoencoder", "vae", "gan"])

@@ -200,9 +200,10 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         confident, shares = _score(shown, classifier, noise, device)
     elapsed = time.perf_counter() - start
 
-    # One file for the networks (keys generator.*, generator_ema.*, discriminator.*); the optimizers are not saved.
+    # One file: the networks (keys generator.*, generator_ema.*, discriminator.*) and both optimizers.
     networks = nn.ModuleDict({"generator": generator, "generator_ema": average, "discriminator": discriminator})
-    save_checkpoint(folder / "checkpoint.safetensors", networks, epoch=args.epochs,
+    save_checkpoint(folder / "checkpoint.safetensors", networks,
+                    {"generator": g_optimizer, "discriminator": d_optimizer}, epoch=args.epochs,
                     extra={"model": "GAN", "latent_dim": args.latent_dim, "image_size": int(x_train.shape[-1])})
     plot_curves(history["epochs"], {"discriminator": history["d_loss"], "generator": history["g_loss"]},
                 folder / "learning_curve.png", ylabel="binary cross-entropy", title="GAN losses (mean per epoch)")
