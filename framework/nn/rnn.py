@@ -15,6 +15,9 @@ Gate layouts (rows of ``weight_ih`` / ``weight_hh`` / biases, ``H = hidden_size`
       i = σ(W_ii x + b_ii + W_hi h + b_hi)    f = σ(...)    g = tanh(...)    o = σ(...)
       c' = f * c + i * g                      h' = o * tanh(c')
 
+  With ``proj_size = P > 0`` (LSTM only) the hidden state is projected down, ``h' = W_hr (o * tanh(c'))``
+  with ``weight_hr [P, H]``, so ``h`` and the outputs have ``P`` features while ``c`` keeps ``H``.
+
 - GRU ``[3H]`` = reset, update, new::
 
       r = σ(W_ir x + b_ir + W_hr h + b_hr)    z = σ(W_iz x + b_iz + W_hz h + b_hz)
@@ -51,15 +54,17 @@ def _rnn_step(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, relu: bo
     return F.relu(pre) if relu else F.tanh(pre)
 
 
-def _lstm_step(gi: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> tuple[Tensor, Tensor]:
-    H = h.shape[-1]
+def _lstm_step(gi: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh: Tensor | None,
+               w_hr: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    H = c.shape[-1]  # not h's: with a projection h has proj_size features
     gates = gi + F.linear(h, w_hh, b_hh)
     i = F.sigmoid(gates[..., 0:H])
     f = F.sigmoid(gates[..., H:2 * H])
     g = F.tanh(gates[..., 2 * H:3 * H])
     o = F.sigmoid(gates[..., 3 * H:4 * H])
     c = f * c + i * g
-    return o * F.tanh(c), c
+    h = o * F.tanh(c)
+    return (h if w_hr is None else F.linear(h, w_hr)), c
 
 
 def _gru_step(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor:
@@ -241,12 +246,13 @@ class RNNBase(Module):
 
     Parameters are registered in PyTorch's order and with its names: for each layer ``k`` and direction
     (``''``, then ``'_reverse'``): ``weight_ih_l{k}{sfx}``, ``weight_hh_l{k}{sfx}``, ``bias_ih_l{k}{sfx}``,
-    ``bias_hh_l{k}{sfx}``. Layer 0 reads ``input_size`` features, later layers ``num_directions * H``.
+    ``bias_hh_l{k}{sfx}`` and, for an LSTM with ``proj_size > 0``, ``weight_hr_l{k}{sfx}``. Layer 0 reads
+    ``input_size`` features, later layers ``num_directions * (proj_size or H)``.
     """
 
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device: Any = None,
-                 dtype: Any = None):
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
+                 device: Any = None, dtype: Any = None):
         super().__init__()
         owner = type(self).__name__
         if mode not in _GATES:
@@ -257,20 +263,31 @@ class RNNBase(Module):
         self.num_layers = _positive_int(num_layers, "num_layers", owner)
         if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
             raise ValueError(f"{owner}: dropout must be a probability in [0, 1), got {dropout!r}")
+        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size < 0:
+            raise ValueError(f"{owner}: proj_size must be an int >= 0, got {proj_size!r}")
+        if proj_size and mode != "LSTM":
+            raise ValueError(f"{owner}: proj_size is only supported by LSTM, got proj_size={proj_size}")
+        if proj_size >= self.hidden_size:
+            raise ValueError(f"{owner}: proj_size must be smaller than hidden_size={self.hidden_size}, "
+                             f"got proj_size={proj_size}")
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
         self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
+        self.proj_size = proj_size
         num_directions = 2 if self.bidirectional else 1
         rows = _GATES[mode] * self.hidden_size
+        out_size = self._output_size
         self._flat_weights_names: list[str] = []
         for layer in range(self.num_layers):
-            layer_input = self.input_size if layer == 0 else self.hidden_size * num_directions
+            layer_input = self.input_size if layer == 0 else out_size * num_directions
             for direction in range(num_directions):
                 sfx = f"_l{layer}" + ("_reverse" if direction == 1 else "")
-                shapes = [("weight_ih", (rows, layer_input)), ("weight_hh", (rows, self.hidden_size))]
+                shapes = [("weight_ih", (rows, layer_input)), ("weight_hh", (rows, out_size))]
                 if self.bias:
                     shapes += [("bias_ih", (rows,)), ("bias_hh", (rows,))]
+                if self.proj_size:
+                    shapes.append(("weight_hr", (self.proj_size, self.hidden_size)))
                 for kind, shape in shapes:
                     setattr(self, kind + sfx, _new_parameter(shape, device, dtype, owner))
                     self._flat_weights_names.append(kind + sfx)
@@ -286,12 +303,16 @@ class RNNBase(Module):
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
 
-    def _layer_params(self, layer: int, direction: int) -> tuple[Parameter, Parameter, Any, Any]:
+    @property
+    def _output_size(self) -> int:
+        """Features of ``h`` and of each direction's output: ``proj_size`` when projecting, else ``hidden_size``."""
+        return self.proj_size or self.hidden_size
+
+    def _layer_params(self, layer: int, direction: int) -> tuple[Parameter, Parameter, Any, Any, Any]:
+        """``(weight_ih, weight_hh, bias_ih, bias_hh, weight_hr)``, None for those the layer does not have."""
         sfx = f"_l{layer}" + ("_reverse" if direction == 1 else "")
-        if self.bias:
-            return (getattr(self, "weight_ih" + sfx), getattr(self, "weight_hh" + sfx),
-                    getattr(self, "bias_ih" + sfx), getattr(self, "bias_hh" + sfx))
-        return getattr(self, "weight_ih" + sfx), getattr(self, "weight_hh" + sfx), None, None
+        kinds = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+        return tuple(getattr(self, kind + sfx, None) for kind in kinds)  # type: ignore[return-value]
 
     def _prepare_input(self, input: Any) -> tuple[Tensor, bool]:
         """Validate and return ``(input [T, B, in], unbatched)``."""
@@ -314,16 +335,18 @@ class RNNBase(Module):
         return input, unbatched
 
     def _prepare_state(self, state: Any, name: str, input: Tensor, unbatched: bool) -> Tensor:
-        """A state ``[L*D, B, H]`` (zeros when ``state`` is None), validated against the input."""
+        """A state ``[L*D, B, size]`` (zeros when ``state`` is None), validated against the input; ``size`` is
+        ``hidden_size`` for the cell state ``c_0`` and :attr:`_output_size` for ``h_0``."""
         batch = input.shape[1]
-        expected = (self.num_layers * self.num_directions, batch, self.hidden_size)
+        size = self.hidden_size if name == "c_0" else self._output_size
+        expected = (self.num_layers * self.num_directions, batch, size)
         if state is None:
             return zeros(expected, dtype=input.dtype, device=input.backend)
         _check_state(state, (expected[0], expected[2]) if unbatched else expected, name, type(self).__name__, input)
         return state.unsqueeze(1) if unbatched else state
 
     def _run(self, input: Tensor, h0: Tensor, c0: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None]:
-        """The unrolled recurrence on ``input [T, B, in]``; returns ``(output [T, B, D*H], h_n, c_n)``.
+        """The unrolled recurrence on ``input [T, B, in]``; returns ``(output [T, B, D*out], h_n, c_n)``.
 
         Sequences travel between layers as lists of per-step ``[B, *]`` tensors, and each step projects its own
         input: slicing step t out of a stacked ``[T, B, *]`` tensor that requires grad would cost a full
@@ -337,14 +360,14 @@ class RNNBase(Module):
             outputs = []
             for direction in range(self.num_directions):
                 index = layer * self.num_directions + direction
-                w_ih, w_hh, b_ih, b_hh = self._layer_params(layer, direction)
+                w_ih, w_hh, b_ih, b_hh, w_hr = self._layer_params(layer, direction)
                 h = h0[index]
                 c = c0[index] if c0 is not None else None
                 steps: list[Tensor] = [None] * T  # type: ignore[list-item]
                 for t in (range(T - 1, -1, -1) if direction == 1 else range(T)):
                     gi = F.linear(layer_input[t], w_ih, b_ih)
                     if self.mode == "LSTM":
-                        h, c = _lstm_step(gi, h, c, w_hh, b_hh)
+                        h, c = _lstm_step(gi, h, c, w_hh, b_hh, w_hr)
                     elif self.mode == "GRU":
                         h = _gru_step(gi, h, w_hh, b_hh)
                     else:
@@ -366,6 +389,8 @@ class RNNBase(Module):
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if getattr(self, "nonlinearity", "tanh") != "tanh":
@@ -412,7 +437,7 @@ class RNN(RNNBase):
                  device: Any = None, dtype: Any = None):
         self.nonlinearity = _check_nonlinearity(nonlinearity, "RNN")
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size, num_layers,
-                         bias, batch_first, dropout, bidirectional, device, dtype)
+                         bias, batch_first, dropout, bidirectional, device=device, dtype=dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
         input, unbatched = self._prepare_input(input)
@@ -423,15 +448,19 @@ class RNN(RNNBase):
 
 class LSTM(RNNBase):
     __doc__ = """Multi-layer LSTM (gates i, f, g, o), PyTorch's ``nn.LSTM(input_size, hidden_size, num_layers=1,
-    bias=True, batch_first=False, dropout=0.0, bidirectional=False)``;
+    bias=True, batch_first=False, dropout=0.0, bidirectional=False, proj_size=0)``;
     ``forward(input, (h_0, c_0)=None) -> (output, (h_n, c_n))``.
+
+    ``proj_size = P`` (0 < P < hidden_size) projects every hidden state to P features with
+    ``weight_hr_l* [P, H]``: then ``h_0``/``h_n`` are ``[L*D, B, P]`` and the output ``[T, B, D*P]``, while
+    ``c_0``/``c_n`` keep ``H``.
     """ + _RNN_SHAPES_DOC
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device: Any = None,
-                 dtype: Any = None):
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
+                 device: Any = None, dtype: Any = None):
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         device, dtype)
+                         proj_size, device, dtype)
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         if hx is None:
@@ -459,7 +488,7 @@ class GRU(RNNBase):
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device: Any = None,
                  dtype: Any = None):
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         device, dtype)
+                         device=device, dtype=dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
         input, unbatched = self._prepare_input(input)

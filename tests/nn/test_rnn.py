@@ -47,8 +47,9 @@ def _compare_rnn(mode: str, device: str, rng, num_layers: int, bidirectional: bo
     x_shape = (T, I) if unbatched else ((B, T, I) if batch_first else (T, B, I))
     xo, xt = _leaf(rng.standard_normal(x_shape), device)
     D = 2 if bidirectional else 1
-    state_shape = (num_layers * D, H) if unbatched else (num_layers * D, B, H)
-    states = [_leaf(rng.standard_normal(state_shape), device) for _ in range(2 if mode == "LSTM" else 1)]
+    lead = (num_layers * D,) if unbatched else (num_layers * D, B)
+    sizes = [kwargs.get("proj_size") or H, H] if mode == "LSTM" else [H]  # h (projected or not), then c
+    states = [_leaf(rng.standard_normal(lead + (size,)), device) for size in sizes]
     if not initial_state:
         out, st = ours(xo)
         ref, rst = theirs(xt)
@@ -106,6 +107,40 @@ def test_rnn_layers_match_torch(device, rng, mode, num_layers, bidirectional, ba
                          list(itertools.product(MODES, [1, 2], [False, True], [False, True], [False, True])))
 def test_rnn_layers_match_torch_all_configs_cpu(rng, mode, num_layers, bidirectional, batch_first, initial_state):
     _compare_rnn(mode, "cpu", rng, num_layers, bidirectional, batch_first, initial_state)
+
+
+@pytest.mark.parametrize("num_layers,bidirectional,batch_first,initial_state",
+                         list(itertools.product([1, 2], [False, True], [False, True], [False, True])))
+def test_lstm_with_projection_matches_torch_cpu(rng, num_layers, bidirectional, batch_first, initial_state):
+    _compare_rnn("LSTM", "cpu", rng, num_layers, bidirectional, batch_first, initial_state, proj_size=H - 2)
+
+
+@pytest.mark.parametrize("unbatched", [False, True])
+def test_lstm_with_projection_matches_torch(device, rng, unbatched):
+    _compare_rnn("LSTM", device, rng, 2, True, False, True, unbatched=unbatched, proj_size=1)
+
+
+def test_lstm_projection_parameters_and_repr_are_like_torch():
+    ours, theirs = nn.LSTM(5, 8, num_layers=2, bidirectional=True, proj_size=3), \
+        tnn.LSTM(5, 8, num_layers=2, bidirectional=True, proj_size=3)
+    assert repr(ours) == repr(theirs)
+    ours_sd = ours.state_dict()
+    assert list(ours_sd) == list(theirs.state_dict())
+    for k, v in theirs.state_dict().items():
+        assert ours_sd[k].shape == tuple(v.shape), k
+    out, (h, c) = ours(fw.zeros(T, B, 5))
+    assert out.shape == (T, B, 6) and h.shape == (4, B, 3) and c.shape == (4, B, 8)
+    with pytest.raises(ValueError, match=r"h_0 of shape \(4, 3, 3\)"):
+        ours(fw.zeros(T, B, 5), (fw.zeros(4, B, 8), fw.zeros(4, B, 8)))
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"proj_size": 4}, "smaller than hidden_size=4"), ({"proj_size": -1}, "proj_size must be an int"),
+    ({"proj_size": 1.5}, "proj_size must be an int"),
+])
+def test_bad_proj_size_raises(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        nn.LSTM(3, 4, **kwargs)
 
 
 @pytest.mark.parametrize("mode", list(MODES))
