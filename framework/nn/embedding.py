@@ -24,13 +24,22 @@ class Embedding(Module):
         num_embeddings, embedding_dim: positive ints.
         padding_idx: the row at this index (negative counts from the end) starts at zero and gets no
             gradient, so it stays a fixed "padding" vector.
+        max_norm, norm_type, scale_grad_by_freq, sparse: as in :func:`F.embedding` (``max_norm`` rescales
+            the looked-up rows of ``weight`` in place at each forward; ``sparse`` must be False).
+        _weight: an initial ``[num_embeddings, embedding_dim]`` float Tensor, used as the weight (its
+            array is shared, and it is not re-initialised); ``device``/``dtype`` are then ignored.
+        _freeze: the weight gets ``requires_grad=False``.
         device, dtype: parameter placement (default device, float32).
     Shapes: input integer ``[*]`` -> ``[*, embedding_dim]``; ``weight [num_embeddings, embedding_dim]``,
         initialised N(0, 1) as in PyTorch.
-    Raises: ValueError for non-positive sizes or a padding_idx out of range.
+    Raises: ValueError for non-positive sizes, a padding_idx out of range, a ``_weight`` of another shape,
+        a ``max_norm``/``norm_type`` that is not > 0, or ``sparse=True``; TypeError for a non-Tensor or
+        non-float ``_weight`` or a non-number ``max_norm``/``norm_type``.
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                 sparse: bool = False, _weight: Tensor | None = None, _freeze: bool = False,
                  device: Any = None, dtype: Any = None):
         super().__init__()
         name = type(self).__name__
@@ -43,8 +52,26 @@ class Embedding(Module):
                                  f"{self.num_embeddings}), got {padding_idx!r}")
             padding_idx = int(padding_idx) % self.num_embeddings
         self.padding_idx = padding_idx
-        self.weight = _new_parameter((self.num_embeddings, self.embedding_dim), device, dtype, name)
-        self.reset_parameters()
+        F._check_embedding_options(max_norm, norm_type, sparse, name)
+        # Kept as given (not cast to float) so extra_repr prints what the user wrote, as PyTorch's does.
+        self.max_norm = max_norm
+        self.norm_type = norm_type
+        self.scale_grad_by_freq = scale_grad_by_freq
+        self.sparse = sparse
+        if _weight is None:
+            self.weight = _new_parameter((self.num_embeddings, self.embedding_dim), device, dtype, name)
+            self.reset_parameters()
+            self.weight.requires_grad_(not _freeze)
+        else:
+            expected = (self.num_embeddings, self.embedding_dim)
+            if not isinstance(_weight, Tensor):
+                raise TypeError(f"{name}: _weight must be a Tensor, got {type(_weight).__name__}")
+            if _weight.shape != expected:
+                raise ValueError(f"{name}: _weight must have shape {expected} (num_embeddings, embedding_dim), "
+                                 f"got shape {_weight.shape}")
+            if not _weight.dtype.is_floating_point:
+                raise TypeError(f"{name}: _weight must be floating point, got dtype {_weight.dtype}")
+            self.weight = Parameter(_weight, requires_grad=not _freeze)
 
     def reset_parameters(self) -> None:
         """N(0, 1) entries, the padding row (if any) zero — PyTorch's default."""
@@ -55,25 +82,36 @@ class Embedding(Module):
             self.weight.data = self.weight.backend.from_numpy(values, str(self.weight.dtype))
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.embedding(input, self.weight, self.padding_idx)
+        return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                           self.scale_grad_by_freq, self.sparse)
 
     @classmethod
-    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True, padding_idx: int | None = None) -> Embedding:
+    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True, padding_idx: int | None = None,
+                        max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                        sparse: bool = False) -> Embedding:
         """An Embedding whose weight is a copy of ``embeddings [num, dim]``; ``freeze`` turns its gradient off.
 
-        Raises: ValueError unless ``embeddings`` is 2-D.
+        The other args are the constructor's; the padding row is not zeroed (the table is used as given).
+        Raises: ValueError unless ``embeddings`` is 2-D, and as the constructor does for the options.
         """
         if not isinstance(embeddings, Tensor) or embeddings.ndim != 2:
             shape = getattr(embeddings, "shape", None)
             raise ValueError(f"Embedding.from_pretrained: embeddings must be a 2-D Tensor, got shape {shape}")
-        module = cls(embeddings.shape[0], embeddings.shape[1], padding_idx, device=embeddings.backend,
-                     dtype=embeddings.dtype)
-        module.weight = Parameter(embeddings.detach().clone(), requires_grad=not freeze)
-        return module
+        rows, cols = embeddings.shape
+        return cls(rows, cols, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
+                   _weight=embeddings.detach().clone(), _freeze=freeze)
 
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"
-        return s + (f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq is not False:
+            s += f", scale_grad_by_freq={self.scale_grad_by_freq}"
+        return s
 
 
 class Upsample(Module):

@@ -845,11 +845,13 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
 
 class _Embedding(Function):
     """``weight[indices]``; backward scatters rows with the backend's accumulating ``index_add`` (an index
-    that appears k times gets the sum of its k row gradients) and skips ``padding_idx`` rows."""
+    that appears k times gets the sum of its k row gradients, each divided by k under
+    ``scale_grad_by_freq``) and skips ``padding_idx`` rows."""
 
     @staticmethod
-    def forward(ctx, weight, indices, padding_idx):
+    def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq=False):
         ctx.weight_shape, ctx.dtype, ctx.indices, ctx.padding_idx = weight.shape, weight.dtype, indices, padding_idx
+        ctx.scale_grad_by_freq = scale_grad_by_freq
         xp = ctx.xp
         rows = xp.take(weight, xp.reshape(indices, (-1,)), axis=0)
         return xp.reshape(rows, tuple(indices.shape) + (weight.shape[1],))
@@ -862,25 +864,73 @@ class _Embedding(Function):
         if ctx.padding_idx is not None:
             keep = xp.astype(flat != ctx.padding_idx, rows.dtype)
             rows = rows * xp.reshape(keep, (-1, 1))
+        if ctx.scale_grad_by_freq:
+            # Each use is scaled before the sum (as PyTorch does), so the row gets the mean of its uses.
+            counts = xp.zeros((ctx.weight_shape[0],), dtype=rows.dtype)
+            ctx.backend.index_add(counts, flat, xp.ones(flat.shape, dtype=rows.dtype))
+            rows = rows / xp.reshape(xp.take(counts, flat, axis=0), (-1, 1))
         out = xp.zeros(tuple(ctx.weight_shape), dtype=ctx.dtype)
         ctx.backend.index_add(out, flat, rows)
-        return out, None, None
+        return out, None, None, None
 
 
-def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+def _check_embedding_options(max_norm: Any, norm_type: Any, sparse: Any, owner: str) -> None:
+    """Shared by ``F.embedding`` and ``nn.Embedding`` so a bad option fails at construction too."""
+    for value, name in ((max_norm, "max_norm"), (norm_type, "norm_type")):
+        if value is None and name == "max_norm":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+            raise TypeError(f"{owner}: {name} must be a real number, got {type(value).__name__} {value!r}")
+        if not value > 0:  # also rejects NaN
+            raise ValueError(f"{owner}: {name} must be > 0, got {value!r}")
+    if sparse:
+        raise ValueError(f"{owner}: sparse=True is not supported (kernelgrad has no sparse gradients); "
+                         "use sparse=False")
+
+
+def _embedding_renorm_(weight: Tensor, indices: np.ndarray, max_norm: float, norm_type: float) -> None:
+    """PyTorch's ``embedding_renorm_``: referenced rows whose norm exceeds ``max_norm`` are scaled by
+    ``max_norm / (norm + 1e-7)``. The new values replace ``weight.data`` (the framework's in-place update,
+    as the optimizers do), outside the graph."""
+    backend, xp = weight.backend, weight.backend.xp
+    referenced = backend.from_numpy(np.unique(indices), "int64")
+    rows = xp.take(weight.data, referenced, axis=0)
+    # Half precision would round the norm of long rows badly, so the norm and scaling run in float32.
+    work = xp.astype(rows, xp.float32) if weight.dtype in ("float16", "bfloat16") else rows
+    norms = xp.linalg.vector_norm(work, axis=1, ord=float(norm_type))
+    over = norms > max_norm
+    if not bool(xp.any(over)):
+        return  # nothing to rescale: skip copying the table
+    scale = xp.where(over, max_norm / (norms + 1e-7), xp.ones_like(norms))
+    updated = xp.asarray(weight.data, copy=True)
+    updated[referenced] = xp.astype(work * xp.reshape(scale, (-1, 1)), rows.dtype)
+    weight.data = updated
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """Look up rows of ``weight``: ``out[..., :] = weight[input[...], :]``, PyTorch's ``F.embedding``.
 
     Args:
         input: integer indices, any shape ``[*]``, each in ``[0, num_embeddings)``.
         weight: ``[num_embeddings, embedding_dim]`` float.
         padding_idx: rows looked up at this index get no gradient (negative counts from the end).
-    Returns: ``[*, embedding_dim]``. The gradient of a row used several times is the sum of its uses.
-    Raises: TypeError for non-integer indices or a non-float weight; ValueError for an index or
-        ``padding_idx`` out of range, or a weight that is not 2-D.
+        max_norm: if given, every row referenced by ``input`` whose ``norm_type``-norm exceeds it is first
+            rescaled to norm ``max_norm`` in ``weight`` itself (its ``.data`` is replaced; no gradient
+            flows through the rescaling), as in PyTorch.
+        norm_type: the p of the p-norm for ``max_norm`` (any p > 0, ``inf`` included).
+        scale_grad_by_freq: divide each row's gradient by how often its index occurs in ``input``.
+        sparse: only False; sparse gradients are not supported.
+    Returns: ``[*, embedding_dim]``. The gradient of a row used several times is the sum of its uses
+        (their mean under ``scale_grad_by_freq``).
+    Raises: TypeError for non-integer indices, a non-float weight or a non-number ``max_norm``/``norm_type``;
+        ValueError for an index or ``padding_idx`` out of range, a weight that is not 2-D, a ``max_norm``
+        or ``norm_type`` that is not > 0, or ``sparse=True``.
     """
     _check_tensor(input, "input")
     _check_tensor(weight, "weight", (2,))
     _check_float(weight, "weight")
+    _check_embedding_options(max_norm, norm_type, sparse, "embedding()")
     if input.dtype.is_floating_point or input.dtype == "bool":
         raise TypeError(f"embedding(): input must hold integer indices, got dtype {input.dtype}")
     num = weight.shape[0]
@@ -888,6 +938,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
         if not -num <= int(padding_idx) < num:
             raise ValueError(f"embedding(): padding_idx must be in [-{num}, {num}), got {padding_idx}")
         padding_idx = int(padding_idx) % num
+    values = None
     if input.numel():
         values = input.numpy()  # one host sync: an out-of-range index must fail loudly, not read garbage
         low, high = int(values.min()), int(values.max())
@@ -896,7 +947,9 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
                              f"got values in [{low}, {high}]")
     if input.backend is not weight.backend:
         raise ValueError(f"embedding(): input is on {input.device!r} but weight is on {weight.device!r}")
-    return _Embedding.apply(weight, input.data, padding_idx)
+    if max_norm is not None and values is not None:
+        _embedding_renorm_(weight, values, float(max_norm), float(norm_type))
+    return _Embedding.apply(weight, input.data, padding_idx, bool(scale_grad_by_freq))
 
 
 # ---------------------------------------------------------------------------------- interpolation
