@@ -37,6 +37,7 @@ from . import init
 from .layers import _new_parameter, _positive_int
 from .module import Module
 from .parameter import Parameter
+from .utils.rnn import PackedSequence, packed_steps
 
 __all__ = ["RNNCellBase", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "RNN", "LSTM", "GRU"]
 
@@ -334,58 +335,110 @@ class RNNBase(Module):
             input = input.transpose(0, 1)
         return input, unbatched
 
-    def _prepare_state(self, state: Any, name: str, input: Tensor, unbatched: bool) -> Tensor:
-        """A state ``[L*D, B, size]`` (zeros when ``state`` is None), validated against the input; ``size`` is
-        ``hidden_size`` for the cell state ``c_0`` and :attr:`_output_size` for ``h_0``."""
-        batch = input.shape[1]
+    def _prepare_state(self, state: Any, name: str, batch: int, like: Tensor, unbatched: bool) -> Tensor:
+        """A state ``[L*D, batch, size]`` (zeros when ``state`` is None), validated against the input ``like``;
+        ``size`` is ``hidden_size`` for the cell state ``c_0`` and :attr:`_output_size` for ``h_0``."""
         size = self.hidden_size if name == "c_0" else self._output_size
         expected = (self.num_layers * self.num_directions, batch, size)
         if state is None:
-            return zeros(expected, dtype=input.dtype, device=input.backend)
-        _check_state(state, (expected[0], expected[2]) if unbatched else expected, name, type(self).__name__, input)
+            return zeros(expected, dtype=like.dtype, device=like.backend)
+        _check_state(state, (expected[0], expected[2]) if unbatched else expected, name, type(self).__name__, like)
         return state.unsqueeze(1) if unbatched else state
 
-    def _run(self, input: Tensor, h0: Tensor, c0: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None]:
-        """The unrolled recurrence on ``input [T, B, in]``; returns ``(output [T, B, D*out], h_n, c_n)``.
+    def _forward(self, input: Any, states: list[Any]) -> tuple[Any, list[Tensor]]:
+        """The forward pass shared by RNN, LSTM and GRU: ``states`` is ``[h_0]`` or ``[h_0, c_0]`` (None for
+        zeros); returns ``(output, [h_n] or [h_n, c_n])`` in the input's form (padded, unbatched or packed)."""
+        names = ["h_0", "c_0"][:len(states)]
+        if isinstance(input, PackedSequence):
+            steps, batch_sizes, sorted_ids, unsorted_ids = packed_steps(input, type(self).__name__)
+            self._check_features(steps[0], f"PackedSequence data shape {tuple(input.data.shape)}")
+            states = [self._prepare_state(s, n, batch_sizes[0], steps[0], False) for s, n in zip(states, names)]
+            if input.sorted_indices is not None:  # states come in the caller's order, sequences run sorted
+                states = [s[:, sorted_ids] for s in states]
+            outputs, finals = self._run(steps, states, batch_sizes)
+            if input.sorted_indices is not None:
+                finals = [f[:, unsorted_ids] for f in finals]
+            return input._replace(data=cat(outputs, 0)), finals
+        input, unbatched = self._prepare_input(input)
+        T, B = input.shape[0], input.shape[1]
+        states = [self._prepare_state(s, n, B, input, unbatched) for s, n in zip(states, names)]
+        outputs, finals = self._run([input[t] for t in range(T)], states, [B] * T)
+        output = stack(outputs, 0)
+        if unbatched:
+            return output.squeeze(1), [f.squeeze(1) for f in finals]
+        return (output.transpose(0, 1) if self.batch_first else output), finals
+
+    def _check_features(self, step: Tensor, shape_text: str) -> None:
+        owner = type(self).__name__
+        _check_input(step, owner)
+        if step.ndim != 2 or step.shape[-1] != self.input_size:
+            raise ValueError(f"{owner}: expected {self.input_size} input features per element ({shape_text})")
+
+    def _run(self, steps: list[Tensor], states: list[Tensor], batch_sizes: list[int]
+             ) -> tuple[list[Tensor], list[Tensor]]:
+        """The unrolled recurrence over per-step inputs ``steps[t] [batch_sizes[t], in]`` from initial states
+        ``[L*D, B, *]``; returns the last layer's per-step outputs ``[batch_sizes[t], D*out]`` and the final
+        states ``[L*D, B, *]``.
 
         Sequences travel between layers as lists of per-step ``[B, *]`` tensors, and each step projects its own
         input: slicing step t out of a stacked ``[T, B, *]`` tensor that requires grad would cost a full
         ``[T, B, *]`` gradient per step in backward, i.e. O(T^2) for the sequence.
         """
-        T = input.shape[0]
-        h_n: list[Tensor] = []
-        c_n: list[Tensor] = []
-        layer_input = [input[t] for t in range(T)]
+        finals: list[list[Tensor]] = [[] for _ in states]
+        layer_input = steps
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(self.num_directions):
                 index = layer * self.num_directions + direction
-                w_ih, w_hh, b_ih, b_hh, w_hr = self._layer_params(layer, direction)
-                h = h0[index]
-                c = c0[index] if c0 is not None else None
-                steps: list[Tensor] = [None] * T  # type: ignore[list-item]
-                for t in (range(T - 1, -1, -1) if direction == 1 else range(T)):
-                    gi = F.linear(layer_input[t], w_ih, b_ih)
-                    if self.mode == "LSTM":
-                        h, c = _lstm_step(gi, h, c, w_hh, b_hh, w_hr)
-                    elif self.mode == "GRU":
-                        h = _gru_step(gi, h, w_hh, b_hh)
-                    else:
-                        h = _rnn_step(gi, h, w_hh, b_hh, self.mode == "RNN_RELU")
-                    steps[t] = h
-                outputs.append(steps)
-                h_n.append(h)
-                if c is not None:
-                    c_n.append(c)
+                params = self._layer_params(layer, direction)
+                run = self._run_reverse if direction == 1 else self._run_forward
+                out, last = run(layer_input, [s[index] for s in states], batch_sizes, params)
+                outputs.append(out)
+                for acc, state in zip(finals, last):
+                    acc.append(state)
             layer_input = outputs[0] if len(outputs) == 1 else [cat(pair, dim=1) for pair in zip(*outputs)]
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = [F.dropout(step, self.dropout, True) for step in layer_input]
-        return stack(layer_input, 0), stack(h_n, 0), (stack(c_n, 0) if c_n else None)
+        return layer_input, [stack(acc, 0) for acc in finals]
 
-    def _finish_output(self, output: Tensor, unbatched: bool) -> Tensor:
-        if unbatched:
-            return output.squeeze(1)
-        return output.transpose(0, 1) if self.batch_first else output
+    def _step(self, x: Tensor, state: list[Tensor], params: tuple) -> list[Tensor]:
+        w_ih, w_hh, b_ih, b_hh, w_hr = params
+        gi = F.linear(x, w_ih, b_ih)
+        if self.mode == "LSTM":
+            return list(_lstm_step(gi, state[0], state[1], w_hh, b_hh, w_hr))
+        if self.mode == "GRU":
+            return [_gru_step(gi, state[0], w_hh, b_hh)]
+        return [_rnn_step(gi, state[0], w_hh, b_hh, self.mode == "RNN_RELU")]
+
+    def _run_forward(self, steps: list[Tensor], state: list[Tensor], batch_sizes: list[int], params: tuple
+                     ) -> tuple[list[Tensor], list[Tensor]]:
+        """Steps 0..T-1. Sequences are sorted longest first, so when the batch shrinks the last rows have
+        ended: their states are final and are set aside (a packed input's padding never enters a state)."""
+        outputs: list[Tensor] = []
+        ended: list[list[Tensor]] = []  # the states of rows that ended, the highest rows first
+        for x, n in zip(steps, batch_sizes):
+            if n < state[0].shape[0]:
+                ended.append([s[n:] for s in state])
+                state = [s[:n] for s in state]
+            state = self._step(x, state, params)
+            outputs.append(state[0])
+        if ended:
+            state = [cat([s] + [rows[i] for rows in reversed(ended)], 0) for i, s in enumerate(state)]
+        return outputs, state
+
+    def _run_reverse(self, steps: list[Tensor], state: list[Tensor], batch_sizes: list[int], params: tuple
+                     ) -> tuple[list[Tensor], list[Tensor]]:
+        """Steps T-1..0. A sequence joins (from its initial state) at its own last step, so the batch grows."""
+        initial = state
+        state = [s[:batch_sizes[-1]] for s in initial] if batch_sizes[-1] < initial[0].shape[0] else initial
+        outputs: list[Tensor] = [None] * len(steps)  # type: ignore[list-item]
+        for t in range(len(steps) - 1, -1, -1):
+            n, have = batch_sizes[t], state[0].shape[0]
+            if n > have:
+                state = [cat([s, s0[have:n]], 0) for s, s0 in zip(state, initial)]
+            state = self._step(steps[t], state, params)
+            outputs[t] = state[0]
+        return outputs, state
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -419,6 +472,8 @@ _RNN_SHAPES_DOC = """
         states ``[L*D, B, H]`` (unbatched ``[L*D, H]``), zeros when not given;
         output ``[T, B, D*H]`` (``[B, T, D*H]`` if batch_first; unbatched ``[T, D*H]``) — the last layer's
         hidden state at every step, both directions concatenated (forward first).
+        A :class:`~framework.nn.utils.rnn.PackedSequence` input (variable lengths) gives a PackedSequence
+        output with the same batch_sizes, and ``h_n`` holds each sequence's state at its own last step.
     Raises:
         ValueError: invalid constructor arguments, input of the wrong rank or feature size, an empty sequence,
             or states of the wrong shape. TypeError: non-float input, mismatched dtypes.
@@ -428,9 +483,9 @@ _RNN_SHAPES_DOC = """
 class RNN(RNNBase):
     __doc__ = """Multi-layer Elman RNN: ``h_t = tanh(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)`` (or ReLU),
     PyTorch's ``nn.RNN(input_size, hidden_size, num_layers=1, nonlinearity='tanh', bias=True, batch_first=False,
-    dropout=0.0, bidirectional=False)``; ``forward(input, h_0=None) -> (output, h_n)``.
-    """ + _RNN_SHAPES_DOC + """        nonlinearity: ``'tanh'`` or ``'relu'``.
-    """
+    dropout=0.0, bidirectional=False)``; ``forward(input, h_0=None) -> (output, h_n)``. ``nonlinearity`` is
+    ``'tanh'`` or ``'relu'``.
+    """ + _RNN_SHAPES_DOC
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
@@ -440,10 +495,8 @@ class RNN(RNNBase):
                          bias, batch_first, dropout, bidirectional, device=device, dtype=dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        input, unbatched = self._prepare_input(input)
-        h0 = self._prepare_state(hx, "h_0", input, unbatched)
-        output, h_n, _ = self._run(input, h0, None)
-        return self._finish_output(output, unbatched), (h_n.squeeze(1) if unbatched else h_n)
+        output, (h_n,) = self._forward(input, [hx])
+        return output, h_n
 
 
 class LSTM(RNNBase):
@@ -469,13 +522,8 @@ class LSTM(RNNBase):
             h0, c0 = hx
         else:
             raise TypeError(f"LSTM: hx must be a pair (h_0, c_0) of tensors, got {type(hx).__name__}")
-        input, unbatched = self._prepare_input(input)
-        h0 = self._prepare_state(h0, "h_0", input, unbatched)
-        c0 = self._prepare_state(c0, "c_0", input, unbatched)
-        output, h_n, c_n = self._run(input, h0, c0)
-        if unbatched:
-            h_n, c_n = h_n.squeeze(1), c_n.squeeze(1)
-        return self._finish_output(output, unbatched), (h_n, c_n)
+        output, (h_n, c_n) = self._forward(input, [h0, c0])
+        return output, (h_n, c_n)
 
 
 class GRU(RNNBase):
@@ -491,7 +539,5 @@ class GRU(RNNBase):
                          device=device, dtype=dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        input, unbatched = self._prepare_input(input)
-        h0 = self._prepare_state(hx, "h_0", input, unbatched)
-        output, h_n, _ = self._run(input, h0, None)
-        return self._finish_output(output, unbatched), (h_n.squeeze(1) if unbatched else h_n)
+        output, (h_n,) = self._forward(input, [hx])
+        return output, h_n
