@@ -37,7 +37,7 @@ from . import init
 from .layers import _new_parameter, _positive_int
 from .module import Module
 from .parameter import Parameter
-from .utils.rnn import PackedSequence, packed_steps
+from .utils.rnn import PackedSequence, packed_parts
 
 __all__ = ["RNNCellBase", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "RNN", "LSTM", "GRU"]
 
@@ -94,6 +94,24 @@ def _check_state(state: Any, expected: tuple[int, ...], name: str, owner: str, l
         raise ValueError(f"{owner}: expected {name} of shape {expected}, got {tuple(state.shape)}")
     if state.dtype != like.dtype:
         raise TypeError(f"{owner}: {name} dtype {state.dtype} differs from input dtype {like.dtype}")
+
+
+def _split_rows(x: Tensor, sizes: list[int]) -> list[Tensor]:
+    """``x [N, *]`` cut along dim 0 into consecutive pieces of ``sizes`` rows.
+
+    A slice's backward is an ``x``-sized gradient, so cutting T pieces straight out of an input that requires
+    grad (an embedding's output, say) would make backward O(T * N). Halving recursively makes it
+    O(N log T): each level's slices together cost one ``x``-sized gradient.
+    """
+    if not x.requires_grad or len(sizes) <= 4:
+        pieces, start = [], 0
+        for n in sizes:
+            pieces.append(x[start:start + n])
+            start += n
+        return pieces
+    half = len(sizes) // 2
+    cut = sum(sizes[:half])
+    return _split_rows(x[:cut], sizes[:half]) + _split_rows(x[cut:], sizes[half:])
 
 
 def _check_nonlinearity(nonlinearity: Any, owner: str) -> str:
@@ -350,8 +368,9 @@ class RNNBase(Module):
         zeros); returns ``(output, [h_n] or [h_n, c_n])`` in the input's form (padded, unbatched or packed)."""
         names = ["h_0", "c_0"][:len(states)]
         if isinstance(input, PackedSequence):
-            steps, batch_sizes, sorted_ids, unsorted_ids = packed_steps(input, type(self).__name__)
-            self._check_features(steps[0], f"PackedSequence data shape {tuple(input.data.shape)}")
+            data, batch_sizes, sorted_ids, unsorted_ids = packed_parts(input, type(self).__name__)
+            self._check_features(data, f"PackedSequence data shape {tuple(data.shape)}")
+            steps = _split_rows(data, batch_sizes)
             states = [self._prepare_state(s, n, batch_sizes[0], steps[0], False) for s, n in zip(states, names)]
             if input.sorted_indices is not None:  # states come in the caller's order, sequences run sorted
                 states = [s[:, sorted_ids] for s in states]
@@ -362,7 +381,8 @@ class RNNBase(Module):
         input, unbatched = self._prepare_input(input)
         T, B = input.shape[0], input.shape[1]
         states = [self._prepare_state(s, n, B, input, unbatched) for s, n in zip(states, names)]
-        outputs, finals = self._run([input[t] for t in range(T)], states, [B] * T)
+        steps = _split_rows(input.reshape((T * B, input.shape[2])), [B] * T)
+        outputs, finals = self._run(steps, states, [B] * T)
         output = stack(outputs, 0)
         if unbatched:
             return output.squeeze(1), [f.squeeze(1) for f in finals]
@@ -382,7 +402,8 @@ class RNNBase(Module):
 
         Sequences travel between layers as lists of per-step ``[B, *]`` tensors, and each step projects its own
         input: slicing step t out of a stacked ``[T, B, *]`` tensor that requires grad would cost a full
-        ``[T, B, *]`` gradient per step in backward, i.e. O(T^2) for the sequence.
+        ``[T, B, *]`` gradient per step in backward, i.e. O(T^2) for the sequence (see :func:`_split_rows`
+        for how the input is cut).
         """
         finals: list[list[Tensor]] = [[] for _ in states]
         layer_input = steps

@@ -260,11 +260,9 @@ def unpack_sequence(packed_sequences: PackedSequence) -> list[Tensor]:
 # ------------------------------------------------------------------------ used by the recurrent layers
 
 
-def packed_steps(sequence: PackedSequence, owner: str) -> tuple[list[Tensor], list[int], np.ndarray, np.ndarray]:
-    """``(per-step inputs [batch_sizes[t], *], batch_sizes, sorted_indices, unsorted_indices)`` of a packed
-    input, for :class:`~framework.nn.rnn.RNNBase`."""
+def packed_parts(sequence: PackedSequence, owner: str) -> tuple[Tensor, list[int], np.ndarray, np.ndarray]:
+    """``(data, batch_sizes, sorted_indices, unsorted_indices)`` of a validated packed input, as host ints and
+    arrays, for :class:`~framework.nn.rnn.RNNBase`."""
     data, batch_sizes = _check_packed(sequence, owner)
-    offsets = np.concatenate([[0], np.cumsum(batch_sizes)])
-    steps = [data[int(offsets[t]):int(offsets[t + 1])] for t in range(len(batch_sizes))]
     sorted_ids, unsorted_ids = _host_indices(sequence, int(batch_sizes[0]))
-    return steps, [int(n) for n in batch_sizes], sorted_ids, unsorted_ids
+    return data, [int(n) for n in batch_sizes], sorted_ids, unsorted_ids
