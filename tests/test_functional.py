@@ -105,10 +105,43 @@ def test_max_pool2d_matches_torch(device, rng, xshape, kernel, stride, padding):
     _check_grads([x], [tx])
 
 
+@pytest.mark.parametrize("xshape, kernel, stride, padding, dilation, ceil_mode", [
+    ((2, 3, 7, 9), 2, 2, 0, 1, True),  # odd sizes: one extra partial window per axis
+    ((1, 2, 7, 8), 3, 2, 1, 1, True),
+    ((1, 1, 6, 6), 2, 4, 1, 1, True),  # the last window would start in the right padding: dropped
+    ((2, 2, 9, 11), 3, 2, 1, 2, False),
+    ((1, 1, 10, 9), (2, 3), (2, 1), 1, (2, 3), True),
+    ((2, 2, 5, 6), 2, 3, 1, 2, True),
+])
+def test_max_pool2d_ceil_mode_and_dilation_match_torch(device, rng, xshape, kernel, stride, padding, dilation,
+                                                       ceil_mode):
+    x, tx = pair(rng.standard_normal(xshape), device)
+    out, idx = F.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode, return_indices=True)
+    ref, tidx = TF.max_pool2d(tx, kernel, stride, padding, dilation, ceil_mode, return_indices=True)
+    assert out.shape == tuple(ref.shape) and rel_err(out, ref) < TOL
+    assert np.array_equal(idx.numpy(), tidx.numpy())
+    _backward_both(out, ref, rng)
+    _check_grads([x], [tx])
+
+
+@pytest.mark.parametrize("dilation", [1, 2])
+def test_max_pool2d_ties_pick_the_first_maximum_like_torch(device, dilation):
+    values = np.repeat(np.arange(3.0), 6).reshape(1, 1, 3, 6)  # rows of equal values: every window ties
+    x, tx = pair(values, device)
+    out, idx = F.max_pool2d(x, 2, 1, 0, dilation, ceil_mode=True, return_indices=True)
+    ref, tidx = TF.max_pool2d(tx, 2, 1, 0, dilation, ceil_mode=True, return_indices=True)
+    assert rel_err(out, ref) < TOL and np.array_equal(idx.numpy(), tidx.numpy())
+    out.sum().backward()
+    ref.sum().backward()
+    assert np.array_equal(x.grad.numpy(), tx.grad.numpy())  # each window's gradient goes to one element
+
+
 def test_max_pool2d_unbatched(device, rng):
     x, tx = pair(rng.standard_normal((2, 6, 6)), device)
     out = F.max_pool2d(x, 2)
     assert rel_err(out, TF.max_pool2d(tx, 2)) < TOL
+    out = F.max_pool2d(x, 3, 2, dilation=2, ceil_mode=True)
+    assert rel_err(out, TF.max_pool2d(tx, 3, 2, dilation=2, ceil_mode=True)) < TOL
 
 
 @pytest.mark.parametrize("fn, tfn", [(F.linear, TF.linear),
@@ -355,8 +388,12 @@ def test_max_pool2d_bad_inputs(device):
         F.max_pool2d(x, 7, padding=1)
     with pytest.raises(ValueError, match="at most half the kernel size"):
         F.max_pool2d(x, 2, padding=2)
-    with pytest.raises(ValueError, match="ceil_mode=True is not supported"):
-        F.max_pool2d(x, 2, ceil_mode=True)
+    with pytest.raises(ValueError, match=r"effective size \(5, 5\) with dilation \(2, 2\)"):
+        F.max_pool2d(x, 3, padding=3, dilation=2)
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        F.max_pool2d(x, 3, dilation=2)  # effective kernel 5 > 4
+    with pytest.raises(ValueError, match="dilation"):
+        F.max_pool2d(x, 2, dilation=0)
 
 
 # ------------------------------------------------------------------------ float64 finite differences

@@ -24,6 +24,7 @@ class weights and label smoothing (through ``log_softmax``). What is still unsup
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ import numpy as np
 from .. import ops
 from .. import random as _random
 from ..autograd import Function, no_grad
-from ..tensor import Tensor, cat
+from ..tensor import Tensor, cat, stack, where
 
 __all__ = [
     "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d", "conv_transpose2d",
@@ -434,33 +435,86 @@ class _MaxPool2d(Function):
 
 def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
                ceil_mode: bool = False, return_indices: bool = False):
-    """2-D max pooling, PyTorch's ``F.max_pool2d`` (``dilation`` 1 and ``ceil_mode=False`` only).
+    """2-D max pooling, PyTorch's ``F.max_pool2d``.
 
-    ``return_indices=True`` also returns PyTorch's flat ``h * W + w`` input index of each maximum.
+    Args:
+        input: ``[N, C, H, W]`` or unbatched ``[C, H, W]``, float.
+        kernel_size, stride (default ``kernel_size``), padding, dilation: ints or pairs, as in PyTorch;
+            padding (implicit -inf) at most half the effective kernel ``dilation * (kernel_size - 1) + 1``.
+        ceil_mode: round the output size up (a last, partial window) as long as that window starts inside
+            the input or the left/top padding — PyTorch's rule.
+        return_indices: also return PyTorch's flat ``h * W + w`` input index of each maximum (the first in
+            window order on ties, as PyTorch).
+    Returns: ``[N, C, P, Q]`` with ``P = floor_or_ceil((H + 2p - d(k - 1) - 1) / s) + 1`` (and the indices).
+    Raises: ValueError naming the argument for a size < 1, too much padding, or an output smaller than 1.
+
+    Dilation 1 runs the max-pool kernel (ceil mode pads the bottom/right with -inf so the kernel's floor
+    rule sees the extra window); dilation > 1 is a composite of strided slices, one per kernel tap.
     """
     input, unbatched = _batched(input, "input", 4)
     kernel = _pair(kernel_size, "kernel_size", 1)
     no_stride = stride is None or (isinstance(stride, list | tuple) and not stride)  # torch allows stride=[]
     stride = kernel if no_stride else _pair(stride, "stride", 1)
     padding = _pair(padding, "padding", 0)
-    if _pair(dilation, "dilation", 1) != (1, 1):
-        raise ValueError(f"max_pool2d(): dilation={dilation} is not supported (only 1)")
-    if ceil_mode:
-        raise ValueError("max_pool2d(): ceil_mode=True is not supported (only floor mode)")
-    if any(p > k // 2 for p, k in zip(padding, kernel)):
-        raise ValueError(f"max_pool2d(): padding {padding} must be at most half the kernel size {kernel}")
+    dilation = _pair(dilation, "dilation", 1)
+    effective = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if any(p > e // 2 for p, e in zip(padding, effective)):
+        raise ValueError(f"max_pool2d(): padding {padding} must be at most half the kernel size {kernel} "
+                         f"(effective size {effective} with dilation {dilation})")
     H, W = input.shape[2:]
-    if kernel[0] > H + 2 * padding[0] or kernel[1] > W + 2 * padding[1]:
-        raise ValueError(f"max_pool2d(): kernel_size {kernel} is larger than the padded input "
-                         f"({H + 2 * padding[0]}, {W + 2 * padding[1]}) for input shape {input.shape}")
-    argmax: list | None = [] if return_indices else None
-    out = _MaxPool2d.apply(input, kernel, stride, padding, argmax)
-    if not return_indices:
-        return out.squeeze(0) if unbatched else out
-    indices = _flat_pool_indices(out, argmax[0], input.shape, kernel, stride, padding)
+    out_size = tuple(_pool_output_size(n, k, s, p, d, bool(ceil_mode))
+                     for n, k, s, p, d in zip((H, W), kernel, stride, padding, dilation))
+    if min(out_size) < 1:
+        raise ValueError(f"max_pool2d(): kernel_size {kernel} (dilation {dilation}) is larger than the padded "
+                         f"input ({H + 2 * padding[0]}, {W + 2 * padding[1]}) for input shape {input.shape}: "
+                         f"output size {out_size}")
+    if dilation == (1, 1):
+        # The kernel sizes its output by the floor rule; for ceil mode, -inf rows/cols at the bottom/right
+        # (fewer than a stride) make that floor the ceil size. They are never a window's maximum.
+        extra = [max(0, (o - 1) * s + k - (n + 2 * p))
+                 for o, s, k, n, p in zip(out_size, stride, kernel, (H, W), padding)]
+        x = pad(input, (0, extra[1], 0, extra[0]), value=-math.inf) if any(extra) else input
+        argmax: list | None = [] if return_indices else None
+        out = _MaxPool2d.apply(x, kernel, stride, padding, argmax)
+        indices = _flat_pool_indices(out, argmax[0], input.shape, kernel, stride, padding) \
+            if return_indices else None
+    else:
+        out, indices = _dilated_max_pool2d(input, kernel, stride, padding, dilation, out_size)
     if unbatched:
-        out, indices = out.squeeze(0), indices.squeeze(0)
-    return out, indices
+        out = out.squeeze(0)
+        indices = indices.squeeze(0) if indices is not None else None
+    return (out, indices) if return_indices else out
+
+
+def _pool_output_size(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """PyTorch's ``pooling_output_shape``: a ceil-mode window must start inside the input or the left padding."""
+    span = n + 2 * p - d * (k - 1) - 1
+    out = (span + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= n + p:
+        out -= 1
+    return out
+
+
+def _dilated_max_pool2d(input: Tensor, kernel, stride, padding, dilation, out_size) -> tuple[Tensor, Tensor]:
+    """Max pooling with dilation > 1 from generic ops: each of the ``R*S`` kernel taps is a strided slice of
+    the -inf-padded input; the first maximum over taps (PyTorch's tie rule; NaN wins, as in PyTorch) is
+    selected with ``where``, so the gradient goes to that one input element."""
+    (R, S), (sh, sw), (ph, pw), (dh, dw), (P, Q) = kernel, stride, padding, dilation, out_size
+    H, W = input.shape[2:]
+    bottom = max(0, (P - 1) * sh + dh * (R - 1) + 1 - (H + ph))
+    right = max(0, (Q - 1) * sw + dw * (S - 1) + 1 - (W + pw))
+    x = pad(input, (pw, right, ph, bottom), value=-math.inf)
+    taps = [x[:, :, r * dh: r * dh + (P - 1) * sh + 1: sh, c * dw: c * dw + (Q - 1) * sw + 1: sw]
+            for r in range(R) for c in range(S)]
+    stacked = stack(taps, 0)  # [R*S, N, C, P, Q]
+    xp = input.backend.xp
+    first = xp.argmax(stacked.data, axis=0)
+    chosen = xp.reshape(xp.arange(R * S), (R * S, 1, 1, 1, 1)) == first[None]
+    out = where(Tensor._wrap(chosen, input.backend), stacked, 0.0).sum(0)
+    first = xp.astype(first, xp.int64)
+    rows = xp.reshape(xp.arange(P, dtype=xp.int64), (P, 1)) * sh - ph + (first // S) * dh
+    cols = xp.reshape(xp.arange(Q, dtype=xp.int64), (1, Q)) * sw - pw + (first % S) * dw
+    return out, Tensor._wrap(rows * W + cols, input.backend)
 
 
 def _flat_pool_indices(out: Tensor, argmax: Any, shape, kernel, stride, padding) -> Tensor:

@@ -301,10 +301,10 @@ class MaxPool2d(Module):
 
     Args:
         kernel_size: int or pair >= 1. stride: int or pair >= 1 (default: ``kernel_size``).
-        padding: int or pair >= 0, at most half the kernel. dilation, ceil_mode: as PyTorch's arguments;
-            :func:`F.max_pool2d` raises for values it does not support rather than answer differently.
+        padding: int or pair >= 0, at most half the effective kernel. dilation: int or pair >= 1.
+        ceil_mode: round the output size up (see :func:`F.max_pool2d`).
         return_indices: also return the flat ``h * W + w`` index of each maximum.
-    Shapes: ``[N, C, H, W]`` -> ``[N, C, floor((H + 2p - k) / s) + 1, ...]``.
+    Shapes: ``[N, C, H, W]`` -> ``[N, C, floor((H + 2p - d(k - 1) - 1) / s) + 1, ...]`` (ceil with ceil_mode).
     Raises: ValueError naming the argument for an invalid value.
     """
 
