@@ -17,8 +17,8 @@ from framework import nn
 from framework.nn.utils import rnn as frnn
 
 from ..conftest import rel_err
+from .test_rnn import TOL, check_backward, run_both
 
-TOL = 1e-4
 I, H = 3, 5
 MODES = {"RNN": (nn.RNN, tnn.RNN), "LSTM": (nn.LSTM, tnn.LSTM), "GRU": (nn.GRU, tnn.GRU)}
 
@@ -136,39 +136,16 @@ def _compare_packed(mode, device, rng, lengths, num_layers, bidirectional, enfor
     lead = (num_layers * (2 if bidirectional else 1), len(lengths))
     sizes = [kwargs.get("proj_size") or H, H] if mode == "LSTM" else [H]
     states = [_leaf(rng.standard_normal(lead + (n,)), device) for n in sizes] if initial_state else []
-    if not states:
-        out, st = ours(po)
-        ref, rst = theirs(pt)
-    elif mode == "LSTM":
-        out, st = ours(po, (states[0][0], states[1][0]))
-        ref, rst = theirs(pt, (states[0][1], states[1][1]))
-    else:
-        out, st = ours(po, states[0][0])
-        ref, rst = theirs(pt, states[0][1])
+    out, finals, ref, ref_finals = run_both(ours, theirs, mode, po, pt, states)
     assert isinstance(out, frnn.PackedSequence)
     assert out.batch_sizes.numpy().tolist() == ref.batch_sizes.tolist()
     assert rel_err(out.data, ref.data) < TOL
-    finals = list(st) if mode == "LSTM" else [st]
-    ref_finals = list(rst) if mode == "LSTM" else [rst]
     for f, rf in zip(finals, ref_finals):
         assert f.shape == tuple(rf.shape) and rel_err(f, rf) < TOL
-
     # Backward through the padded output (as users read it) and every final state.
     padded, _ = frnn.pad_packed_sequence(out, batch_first=batch_first)
     ref_padded, _ = trnn.pad_packed_sequence(ref, batch_first=batch_first)
-    loss, ref_loss = 0, 0
-    for o, r in [(padded, ref_padded), *zip(finals, ref_finals)]:
-        g = rng.standard_normal(tuple(r.shape))
-        loss = loss + (o * fw.tensor(g.astype(np.float32), device=device)).sum()
-        ref_loss = ref_loss + (r * torch.tensor(g)).sum()
-    loss.backward()
-    ref_loss.backward()
-    assert rel_err(xo.grad, xt.grad) < TOL
-    their_params = dict(theirs.named_parameters())
-    for name, p in ours.named_parameters():
-        assert rel_err(p.grad, their_params[name].grad) < TOL, name
-    for so, st_ in states:
-        assert rel_err(so.grad, st_.grad) < TOL
+    check_backward(rng, device, ours, theirs, [(padded, ref_padded), *zip(finals, ref_finals)], (xo, xt), states)
 
 
 @pytest.mark.parametrize("mode,num_layers,bidirectional,enforce_sorted,initial_state",

@@ -50,7 +50,20 @@ def _compare_rnn(mode: str, device: str, rng, num_layers: int, bidirectional: bo
     lead = (num_layers * D,) if unbatched else (num_layers * D, B)
     sizes = [kwargs.get("proj_size") or H, H] if mode == "LSTM" else [H]  # h (projected or not), then c
     states = [_leaf(rng.standard_normal(lead + (size,)), device) for size in sizes]
-    if not initial_state:
+    out, finals, ref, ref_finals = run_both(ours, theirs, mode, xo, xt, states if initial_state else [])
+
+    assert out.shape == tuple(ref.shape)
+    assert rel_err(out, ref) < TOL
+    for f, rf in zip(finals, ref_finals):
+        assert f.shape == tuple(rf.shape) and rel_err(f, rf) < TOL
+    check_backward(rng, device, ours, theirs, [(out, ref), *zip(finals, ref_finals)], (xo, xt),
+                   states if initial_state else [])
+
+
+def run_both(ours, theirs, mode: str, xo, xt, states: list) -> tuple:
+    """Call both modules (with the ``(ours, torch)`` initial-state pairs, if any); returns
+    ``(out, finals, ref, ref_finals)`` with the final states as lists (``[h_n]`` or ``[h_n, c_n]``)."""
+    if not states:
         out, st = ours(xo)
         ref, rst = theirs(xt)
     elif mode == "LSTM":
@@ -59,31 +72,29 @@ def _compare_rnn(mode: str, device: str, rng, num_layers: int, bidirectional: bo
     else:
         out, st = ours(xo, states[0][0])
         ref, rst = theirs(xt, states[0][1])
-    finals = list(st) if mode == "LSTM" else [st]
-    ref_finals = list(rst) if mode == "LSTM" else [rst]
+    if mode == "LSTM":
+        return out, list(st), ref, list(rst)
+    return out, [st], ref, [rst]
 
-    assert out.shape == tuple(ref.shape)
-    assert rel_err(out, ref) < TOL
-    for f, rf in zip(finals, ref_finals):
-        assert f.shape == tuple(rf.shape) and rel_err(f, rf) < TOL
 
-    # Upstream gradients on the output and every final state, so each path back is checked.
+def check_backward(rng, device: str, ours, theirs, outputs: list, x: tuple, states: list) -> None:
+    """Backpropagate random upstream gradients on every ``(ours, ref)`` output pair, so each path back is
+    checked, and compare the gradients of the input, every parameter and the initial states."""
     loss, ref_loss = 0, 0
-    for o, r in [(out, ref), *zip(finals, ref_finals)]:
+    for o, r in outputs:
         g = rng.standard_normal(tuple(r.shape))
         loss = loss + (o * fw.tensor(g.astype(np.float32), device=device)).sum()
         ref_loss = ref_loss + (r * torch.tensor(g)).sum()
     loss.backward()
     ref_loss.backward()
-    assert rel_err(xo.grad, xt.grad) < TOL
+    assert rel_err(x[0].grad, x[1].grad) < TOL
     their_params = dict(theirs.named_parameters())
     assert [n for n, _ in ours.named_parameters()] == list(their_params)
     for name, p in ours.named_parameters():
         assert p.grad is not None, f"no gradient for {name}"
         assert rel_err(p.grad, their_params[name].grad) < TOL, name
-    if initial_state:
-        for so, st_ in states:
-            assert rel_err(so.grad, st_.grad) < TOL
+    for so, st_ in states:
+        assert rel_err(so.grad, st_.grad) < TOL
 
 
 # One representative set per device (every mode, 1 and 2 layers, both directions, both layouts, with and
