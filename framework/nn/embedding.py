@@ -1,5 +1,6 @@
 """Lookup and resampling layers: ``Embedding`` (a trainable table of vectors) and ``Upsample``
-(nearest-neighbour resizing), with PyTorch's names, arguments and default initialisation."""
+(nearest-neighbour or linear / bilinear / bicubic / trilinear resizing), with PyTorch's names, arguments and
+default initialisation."""
 
 from __future__ import annotations
 
@@ -115,14 +116,19 @@ class Embedding(Module):
 
 
 class Upsample(Module):
-    """Nearest-neighbour upsampling of ``[N, C, *spatial]``, PyTorch's ``nn.Upsample`` (see :func:`F.interpolate`).
+    """Resizing of ``[N, C, *spatial]`` by :func:`F.interpolate`, PyTorch's ``nn.Upsample``.
 
     Args:
-        size: output spatial size (int or one per dim). scale_factor: multiplier (float or one per dim).
-            Exactly one of the two.
-        mode: ``'nearest'`` or ``'nearest-exact'``; any other mode raises ValueError naming it.
-        align_corners, recompute_scale_factor: as in :func:`F.interpolate`.
-    Raises: ValueError for an unsupported mode (at construction) or invalid sizes (in forward).
+        size: output spatial size (int or one per dim). scale_factor: multiplier (float or one per dim,
+            kept as float / a tuple of floats as PyTorch does). Exactly one of the two.
+        mode: ``'nearest'``, ``'nearest-exact'``, ``'linear'`` (3-D input), ``'bilinear'``, ``'bicubic'``
+            (4-D) or ``'trilinear'`` (5-D); any other mode raises ValueError naming it.
+        align_corners: interpolating modes only (None means False); as in :func:`F.interpolate`.
+        recompute_scale_factor: as in :func:`F.interpolate`.
+    Shapes: ``[N, C, *spatial] -> [N, C, *out_spatial]``.
+    Raises: ValueError for an unsupported mode or not exactly one of size / scale_factor (at construction);
+        in forward, whatever :func:`F.interpolate` raises (a mode/rank mismatch, align_corners with a
+        nearest mode, invalid sizes).
     """
 
     def __init__(self, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
@@ -134,7 +140,11 @@ class Upsample(Module):
         if (size is None) == (scale_factor is None):
             raise ValueError("Upsample: give exactly one of size and scale_factor")
         self.size = size
-        self.scale_factor = float(scale_factor) if isinstance(scale_factor, int | float) else scale_factor
+        # Normalised like PyTorch's, so the repr prints the same ("scale_factor=2.0", "(2.0, 3.0)").
+        if isinstance(scale_factor, tuple):
+            self.scale_factor = tuple(float(f) for f in scale_factor)
+        else:
+            self.scale_factor = float(scale_factor) if isinstance(scale_factor, int | float) else scale_factor
         self.mode = mode
         self.align_corners = align_corners
         self.recompute_scale_factor = recompute_scale_factor
@@ -144,5 +154,5 @@ class Upsample(Module):
                              self.recompute_scale_factor)
 
     def extra_repr(self) -> str:
-        what = f"scale_factor={self.scale_factor}" if self.scale_factor is not None else f"size={self.size}"
+        what = f"scale_factor={self.scale_factor!r}" if self.scale_factor is not None else f"size={self.size!r}"
         return f"{what}, mode={self.mode!r}"
