@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from .autograd import Function
 
 
@@ -263,6 +265,24 @@ class Tanh(Function):
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         return (grad * (1 - out * out),)
+
+def erfc(xp: Any, x: Any) -> Any:
+    """``erfc`` of a float raw array from the array library's own special functions: torch's (the triton
+    device), CuPy's ``cupyx.scipy.special`` (cupy) or SciPy's (numpy: the cpu device and the CUDA emulator).
+
+    erfc rather than erf, so the small left tail of the normal CDF keeps its relative accuracy.
+    float16/bfloat16 are computed in float32 and rounded back.
+    """
+    native = getattr(xp, "erfc", None)
+    if native is not None:
+        return native(x)
+    work = x if x.dtype in (xp.float32, xp.float64) else xp.astype(x, xp.float32)
+    if isinstance(work, np.ndarray):
+        from scipy.special import erfc as special_erfc
+    else:
+        from cupyx.scipy.special import erfc as special_erfc
+    out = special_erfc(work)
+    return out if out.dtype == x.dtype else xp.astype(out, x.dtype)
 
 
 class Clamp(Function):

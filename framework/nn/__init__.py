@@ -2,7 +2,7 @@
 
 ``Module`` (module.py) is the base class; ``layers.py`` has Linear/conv/pooling/activation/reshaping
 layers, ``container.py`` Sequential/ModuleList/ModuleDict, ``loss.py`` the loss modules,
-``normalization.py`` BatchNorm1d/BatchNorm2d, ``functional.py`` (``F``) the differentiable ops they call,
+``normalization.py`` BatchNorm/LayerNorm/GroupNorm, ``functional.py`` (``F``) the differentiable ops they call,
 ``init.py`` the initialisers and ``utils`` PyTorch's ``nn.utils`` helpers (packed sequences, gradient
 clipping).
 """
@@ -11,32 +11,54 @@ from . import functional, init, utils
 from .container import ModuleDict, ModuleList, Sequential
 from .embedding import Embedding, Upsample
 from .layers import (
+    ELU,
+    GELU,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool2d,
     Conv2d,
     ConvTranspose2d,
     Dropout,
     Flatten,
+    Hardtanh,
     Identity,
     LeakyReLU,
     Linear,
     LinearReLU,
     LogSoftmax,
     MaxPool2d,
+    Mish,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
+    Softplus,
     Tanh,
     Unflatten,
 )
-from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from .module import IncompatibleKeys, Module
-from .normalization import BatchNorm1d, BatchNorm2d
+from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .parameter import Parameter
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
+    "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d",
     "BCELoss", "BCEWithLogitsLoss", "Conv2d", "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Flatten",
     "Identity", "IncompatibleKeys", "LeakyReLU", "Linear", "LinearReLU", "LogSoftmax", "MSELoss", "MaxPool2d",
     "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax",
     "Tanh", "Unflatten", "functional", "init", "utils",
     "BatchNorm1d", "BatchNorm2d", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell", "Upsample",
+    "ELU", "GELU", "GroupNorm", "Hardtanh", "HuberLoss", "KLDivLoss", "L1Loss", "LayerNorm", "Mish", "SiLU",
+    "SmoothL1Loss", "Softplus",
 ]

@@ -25,6 +25,7 @@ class weights and label smoothing (through ``log_softmax``). What is still unsup
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,9 @@ __all__ = [
     "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d", "conv_transpose2d",
     "cross_entropy", "dropout", "embedding", "interpolate", "leaky_relu", "linear", "linear_relu", "log_softmax",
     "max_pool2d", "mse_loss", "nll_loss", "one_hot", "pad", "relu", "sigmoid", "softmax", "tanh",
+    "elu", "gelu", "group_norm", "hardtanh", "huber_loss", "kl_div", "l1_loss", "layer_norm", "mish", "silu",
+    "smooth_l1_loss", "softplus",
+    "adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -110,6 +114,146 @@ def sigmoid(input: Tensor) -> Tensor:
 
 def tanh(input: Tensor) -> Tensor:
     return ops.Tanh.apply(input)
+
+
+def _check_float_input(input: Any) -> None:
+    _check_tensor(input, "input")
+    _check_float(input, "input")
+
+
+_SQRT1_2 = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+class _Gelu(Function):
+    """Exact GELU ``x * Phi(x)`` with ``Phi(x) = erfc(-x / sqrt 2) / 2``: erfc keeps its relative accuracy in
+    the left tail, where ``(1 + erf(x / sqrt 2)) / 2`` would cancel."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = ctx.xp
+        work = x if x.dtype in (xp.float32, xp.float64) else xp.astype(x, xp.float32)  # halves in float32
+        cdf = 0.5 * ops.erfc(xp, work * -_SQRT1_2)
+        ctx.save_for_backward(work, cdf)
+        out = work * cdf
+        return out if out.dtype == x.dtype else xp.astype(out, x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, cdf = ctx.saved_tensors
+        xp = ctx.xp
+        # d/dx x*Phi(x) = Phi(x) + x*phi(x); clipping keeps x*phi finite (0, not inf*0) for |x| = inf.
+        xc = xp.clip(x, -40.0, 40.0)
+        dx = grad * (cdf + xc * (xp.exp(-0.5 * xc * xc) * _INV_SQRT_2PI))
+        return (dx if dx.dtype == grad.dtype else xp.astype(dx, grad.dtype),)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """GELU, PyTorch's ``F.gelu``: ``x * Phi(x)`` with the exact normal CDF (``approximate='none'``), or
+    ``0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))`` (``approximate='tanh'``).
+
+    The exact form uses the device library's erfc (torch, SciPy or CuPy; see :func:`framework.ops.erfc`).
+    Raises ValueError for another ``approximate``.
+    """
+    _check_float_input(input)
+    if approximate == "none":
+        return _Gelu.apply(input)
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
+        # (1 + tanh(u)) / 2 == sigmoid(2u), which does not cancel to 0 in the left tail.
+        return input * ops.Sigmoid.apply(inner * 2.0)
+    raise ValueError(f"gelu(): approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+class _Elu(Function):
+    @staticmethod
+    def forward(ctx, x, alpha):
+        xp = ctx.xp
+        # expm1, not exp - 1: keeps the relative accuracy of small negative x; min(x, 0) never overflows.
+        out = xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+        ctx.save_for_backward(x)
+        ctx.alpha = alpha
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        xp = ctx.xp
+        return xp.where(x > 0, grad, grad * (ctx.alpha * xp.exp(xp.minimum(x, 0)))), None
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """ELU, PyTorch's ``F.elu``: ``x`` for ``x > 0``, else ``alpha * (exp(x) - 1)``.
+
+    ``inplace=True`` is accepted and returns a new tensor (same values; tensors are never modified in place).
+    """
+    _check_float_input(input)
+    return _Elu.apply(input, float(alpha))
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """SiLU (swish), PyTorch's ``F.silu``: ``x * sigmoid(x)``; ``inplace=True`` returns a new tensor."""
+    _check_float_input(input)
+    return input * ops.Sigmoid.apply(input)
+
+
+class _Softplus(Function):
+    @staticmethod
+    def forward(ctx, x, beta, threshold):
+        xp = ctx.xp
+        z = x * beta
+        # log(1 + e^z) = max(z, 0) + log1p(e^-|z|): never overflows and keeps tiny values for z << 0.
+        soft = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / beta
+        ctx.save_for_backward(z)
+        ctx.threshold = threshold
+        return xp.where(z > threshold, x, soft)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (z,) = ctx.saved_tensors
+        xp = ctx.xp
+        e = xp.exp(-xp.abs(z))
+        sig = xp.where(z >= 0, 1 / (1 + e), e / (1 + e))  # sigmoid(z), split by sign as ops.Sigmoid
+        return xp.where(z > ctx.threshold, grad, grad * sig), None, None
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """Softplus, PyTorch's ``F.softplus``: ``log(1 + exp(beta * x)) / beta``, and ``x`` where
+    ``beta * x > threshold``."""
+    _check_float_input(input)
+    return _Softplus.apply(input, float(beta), float(threshold))
+
+
+class _Hardtanh(Function):
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        xp = ctx.xp
+        ctx.save_for_backward(x)
+        ctx.lo, ctx.hi = lo, hi
+        return xp.minimum(xp.maximum(x, xp.asarray(lo, dtype=x.dtype)), xp.asarray(hi, dtype=x.dtype))
+
+    @staticmethod
+    def backward(ctx, grad):
+        # PyTorch's rule: no gradient *at* the limits either (clamp passes it there).
+        (x,) = ctx.saved_tensors
+        xp = ctx.xp
+        return xp.where((x <= ctx.lo) | (x >= ctx.hi), xp.zeros_like(grad), grad), None, None
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """HardTanh, PyTorch's ``F.hardtanh``: ``x`` clamped to ``[min_val, max_val]``, gradient 0 outside the
+    open interval. ``inplace=True`` returns a new tensor. Raises ValueError if ``min_val > max_val``."""
+    _check_float_input(input)
+    if min_val > max_val:
+        raise ValueError(f"hardtanh(): min_val ({min_val}) cannot be greater than max_val ({max_val})")
+    return _Hardtanh.apply(input, float(min_val), float(max_val))
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """Mish, PyTorch's ``F.mish``: ``x * tanh(softplus(x))``; ``inplace=True`` returns a new tensor."""
+    _check_float_input(input)
+    # No threshold: PyTorch's mish uses log1p(exp(x)) everywhere.
+    return input * _Softplus.apply(input, 1.0, math.inf).tanh()
 
 
 class _Softmax(Function):
@@ -528,6 +672,203 @@ def _flat_pool_indices(out: Tensor, argmax: Any, shape, kernel, stride, padding)
     return Tensor._wrap(rows * shape[3] + cols, out.backend)
 
 
+# ------------------------------------------------------------------ avg_pool2d and adaptive pooling
+
+
+def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """2-D average pooling, PyTorch's ``F.avg_pool2d``.
+
+    Args:
+        input: ``[N, C, H, W]`` or unbatched ``[C, H, W]``, float.
+        kernel_size, stride (default ``kernel_size``), padding: ints or pairs, as in PyTorch; padding (implicit
+            zeros) at most half the kernel size.
+        ceil_mode: round the output size up, PyTorch's rule (see :func:`max_pool2d`).
+        count_include_pad: divide by the window size clipped to the padded input (True) or by the number of
+            real input elements in the window (False).
+        divisor_override: a non-zero int that replaces either divisor.
+    Returns: ``[N, C, P, Q]`` with ``P = floor_or_ceil((H + 2p - k) / s) + 1``.
+    Raises: TypeError for a non-float input or a non-int argument; ValueError naming the argument for a
+        wrong rank, a size < 1, too much padding, a zero divisor_override or an output smaller than 1.
+    """
+    input, unbatched = _batched(input, "input", 4)
+    _check_float(input, "input")
+    kernel = _pair(kernel_size, "kernel_size", 1)
+    no_stride = stride is None or (isinstance(stride, list | tuple) and not stride)  # torch allows stride=[]
+    stride = kernel if no_stride else _pair(stride, "stride", 1)
+    padding = _pair(padding, "padding", 0)
+    if any(p > k // 2 for p, k in zip(padding, kernel)):
+        raise ValueError(f"avg_pool2d(): padding {padding} must be at most half the kernel size {kernel}")
+    if divisor_override is not None:
+        if not isinstance(divisor_override, int | np.integer) or isinstance(divisor_override, bool):
+            raise TypeError(f"avg_pool2d(): divisor_override must be an int or None, got {divisor_override!r}")
+        if divisor_override == 0:
+            raise ValueError("avg_pool2d(): divisor_override must not be zero")
+    H, W = input.shape[2:]
+    out_size = tuple(_pool_output_size(n, k, s, p, 1, bool(ceil_mode))
+                     for n, k, s, p in zip((H, W), kernel, stride, padding))
+    if min(out_size) < 1:
+        raise ValueError(f"avg_pool2d(): kernel_size {kernel} is larger than the padded input "
+                         f"({H + 2 * padding[0]}, {W + 2 * padding[1]}) for input shape {input.shape}: "
+                         f"output size {out_size}")
+    # Zeros add nothing to a window sum, so the padding (and, in ceil mode, the part of a last window past
+    # the padded input) is plain zeros; what those positions count for is the divisor's business.
+    extra = [max(0, (o - 1) * s + k - (n + p)) for o, s, k, n, p in zip(out_size, stride, kernel, (H, W), padding)]
+    x = pad(input, (padding[1], extra[1], padding[0], extra[0])) if any(padding) or any(extra) else input
+    # A window sum is separable: sum the kernel rows, then the kernel columns.
+    for axis, o, s, k in ((2, out_size[0], stride[0], kernel[0]), (3, out_size[1], stride[1], kernel[1])):
+        starts = np.arange(o) * s
+        x = _bin_taps(x, axis, starts, starts + k)[0].sum(axis + 1)
+    if divisor_override is not None:
+        out = x / float(divisor_override)
+    else:
+        divisor = np.outer(*(_avg_pool_counts(n, k, s, p, o, bool(count_include_pad))
+                             for n, k, s, p, o in zip((H, W), kernel, stride, padding, out_size)))
+        out = x / Tensor(divisor, dtype=x.dtype, device=x.backend)
+    return out.squeeze(0) if unbatched else out
+
+
+def _avg_pool_counts(n: int, k: int, s: int, p: int, out: int, include_pad: bool) -> np.ndarray:
+    """PyTorch's per-axis divisor: the window clipped to the padded input, or to the input itself. The output
+    size rule keeps every window overlapping the input, so neither count is ever 0."""
+    start = np.arange(out) * s - p
+    end = np.minimum(start + k, n + p)
+    if include_pad:
+        return end - start
+    return np.minimum(end, n) - np.maximum(start, 0)
+
+
+def _bin_taps(x: Tensor, axis: int, starts: np.ndarray, ends: np.ndarray) -> tuple[Tensor, np.ndarray | None]:
+    """The bins ``[starts[i], ends[i])`` of ``x`` along ``axis`` as a new dim ``axis + 1`` of ``K`` taps
+    (``K`` = the longest bin), so ``[..., n, ...]`` becomes ``[..., len(starts), K, ...]``.
+
+    Returns the taps and ``valid`` (``[len(starts), K]`` bool, None when every bin is ``K`` long). Tap ``k``
+    of a shorter bin repeats the bin's last element: a repeat comes after the element it copies, so a
+    first-maximum over the taps never needs the mask; a sum does. Equal, evenly spaced bins are strided
+    slices (a reshape when they tile ``x``); other bins are a gather.
+    """
+    out, lens = len(starts), ends - starts
+    K = int(lens.max())
+    step = int(starts[1] - starts[0]) if out > 1 else 1
+    first = int(starts[0])
+    regular = step >= 1 and bool((lens == K).all()) and bool((starts == first + step * np.arange(out)).all())
+    lead = (slice(None),) * axis
+    if regular and step == K and first == 0 and out * K == x.shape[axis]:
+        return x.reshape(x.shape[:axis] + (out, K) + x.shape[axis + 1:]), None
+    if regular:
+        taps = [x[lead + (slice(first + k, first + k + (out - 1) * step + 1, step),)] for k in range(K)]
+        return stack(taps, axis + 1), None
+    taps = [x[lead + (np.minimum(starts + k, ends - 1),)] for k in range(K)]
+    return stack(taps, axis + 1), np.arange(K) < lens[:, None]
+
+
+def _adaptive_bins(n: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+    """PyTorch's adaptive bins: ``[floor(i * n / out), ceil((i + 1) * n / out))``, in exact integers."""
+    i = np.arange(out, dtype=np.int64)
+    return (i * n) // out, -((-(i + 1) * n) // out)
+
+
+def _adaptive_output_size(output_size: Any, name: str) -> tuple[int | None, int | None]:
+    """``output_size`` as a validated pair; None entries (keep that input size) stay None."""
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int | np.integer) and not isinstance(v, bool)
+
+    if is_int(output_size):
+        sizes = (int(output_size), int(output_size))
+    elif isinstance(output_size, tuple | list) and all(v is None or is_int(v) for v in output_size):
+        if len(output_size) != 2:
+            raise ValueError(f"{name}: output_size must have 2 entries (H, W), got {output_size!r}")
+        sizes = tuple(None if v is None else int(v) for v in output_size)
+    else:
+        raise TypeError(f"{name}: output_size must be an int or a pair of ints or None, got {output_size!r}")
+    if any(v is not None and v < 1 for v in sizes):
+        raise ValueError(f"{name}: output_size must be >= 1, got {output_size!r}")
+    return sizes
+
+
+def _adaptive_input(input: Tensor, output_size: Any, name: str) -> tuple[Tensor, bool, tuple[int, int]]:
+    input, unbatched = _batched(input, "input", 4)
+    _check_float(input, "input")
+    H, W = input.shape[2:]
+    if H == 0 or W == 0:
+        raise ValueError(f"{name}(): input must have a non-empty H and W, got shape {input.shape}")
+    sizes = _adaptive_output_size(output_size, f"{name}()")
+    return input, unbatched, tuple(n if v is None else v for v, n in zip(sizes, (H, W)))
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
+    """2-D adaptive average pooling, PyTorch's ``F.adaptive_avg_pool2d``.
+
+    Args:
+        input: ``[N, C, H, W]`` or unbatched ``[C, H, W]``, float, with ``H, W >= 1``.
+        output_size: an int, or a pair ``(P, Q)`` whose None entries keep that input size; each >= 1. Output
+            ``(i, j)`` is the mean of input rows ``[floor(iH/P), ceil((i+1)H/P))`` and the same for columns.
+    Returns: ``[N, C, P, Q]`` (``[C, P, Q]`` for an unbatched input).
+    Raises: TypeError for a non-float input or a malformed output_size; ValueError for a wrong rank, an
+        output_size of the wrong length or < 1, or an empty H or W.
+    """
+    input, unbatched, (P, Q) = _adaptive_input(input, output_size, "adaptive_avg_pool2d")
+    x, counts = input, []
+    # The bin mean is separable: sum each bin's rows, then its columns, then divide by its area.
+    for axis, o in ((2, P), (3, Q)):
+        starts, ends = _adaptive_bins(x.shape[axis], o)
+        taps, valid = _bin_taps(x, axis, starts, ends)
+        if valid is not None:
+            taps = where(valid.reshape(valid.shape + (1,) * (x.ndim - axis - 1)), taps, 0.0)
+        x = taps.sum(axis + 1)
+        counts.append(ends - starts)
+    out = x / Tensor(np.outer(*counts), dtype=x.dtype, device=x.backend)
+    return out.squeeze(0) if unbatched else out
+
+
+def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False):
+    """2-D adaptive max pooling, PyTorch's ``F.adaptive_max_pool2d``.
+
+    Args:
+        input: ``[N, C, H, W]`` or unbatched ``[C, H, W]``, float, with ``H, W >= 1``.
+        output_size: as in :func:`adaptive_avg_pool2d` (the same bins).
+        return_indices: also return PyTorch's flat ``h * W + w`` input index of each maximum (the first in
+            row-major order on ties, as PyTorch); the gradient goes to that element only.
+    Returns: ``[N, C, P, Q]`` (and the int64 indices of the same shape); unbatched input drops ``N``.
+    Raises: as :func:`adaptive_avg_pool2d`.
+    """
+    input, unbatched, (P, Q) = _adaptive_input(input, output_size, "adaptive_max_pool2d")
+    H, W = input.shape[2:]
+    backend = input.backend
+    xp = backend.xp
+    # Columns first, then rows: the first row holding the bin's maximum, and that row's first column
+    # holding it, is the first maximum in row-major order (PyTorch's tie rule), so max is separable too.
+    row_max, cols, _ = _first_max_over_bins(input, 3, Q)
+    out, rows, chosen = _first_max_over_bins(row_max, 2, P)
+    if unbatched:
+        out = out.squeeze(0)
+    if not return_indices:
+        return out
+    # Each output's column is the one its chosen row picked.
+    col_taps = _bin_taps(Tensor._wrap(cols, backend), 2, *_adaptive_bins(H, P))[0].data
+    cols = xp.sum(xp.where(chosen, col_taps, xp.zeros_like(col_taps)), axis=3)
+    indices = Tensor._wrap(rows * W + cols, backend)
+    return out, (indices.squeeze(0) if unbatched else indices)
+
+
+def _first_max_over_bins(x: Tensor, axis: int, out: int) -> tuple[Tensor, Any, Any]:
+    """Max over the adaptive bins along ``axis``: the values (the gradient goes to the first maximum of each
+    bin only, through ``where``), the input index along ``axis`` of that maximum, and the one-hot choice
+    over the bin's taps (``[..., out, K, ...]``, bool)."""
+    backend = x.backend
+    xp = backend.xp
+    starts, ends = _adaptive_bins(x.shape[axis], out)
+    taps, _ = _bin_taps(x, axis, starts, ends)
+    K, trailing = taps.shape[axis + 1], (1,) * (x.ndim - axis - 1)
+    first = xp.argmax(taps.data, axis=axis + 1, keepdims=True)
+    chosen = xp.reshape(xp.arange(K), (K,) + trailing) == first
+    values = where(Tensor._wrap(chosen, backend), taps, 0.0).sum(axis + 1)
+    starts = xp.reshape(backend.from_numpy(starts, "int64"), (out,) + trailing)
+    last = xp.reshape(backend.from_numpy(ends - 1, "int64"), (out,) + trailing)
+    index = xp.minimum(starts + xp.squeeze(xp.astype(first, xp.int64), axis=axis + 1), last)
+    return values, index, chosen
+
+
 # ---------------------------------------------------------------------------------------- linear
 
 
@@ -741,6 +1082,116 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     return _reduce(diff * diff, reduction)
 
 
+def _check_reduction(reduction: Any, name: str, allowed: tuple[str, ...] = _REDUCTIONS) -> None:
+    if reduction not in allowed:
+        raise ValueError(f"{name}(): reduction must be one of {allowed}, got {reduction!r}")
+
+
+def _weighted_reduce(loss: Tensor, weight: Tensor | None, reduction: str, name: str, mean_over_weight: bool):
+    if weight is None:
+        return _reduce(loss, reduction)
+    _check_tensor(weight, "weight")
+    if weight.shape != loss.shape:
+        raise ValueError(f"{name}(): weight shape {weight.shape} must equal input shape {loss.shape}")
+    loss = loss * weight
+    # PyTorch's own inconsistency, kept: l1_loss's weighted mean divides by sum(weight), huber_loss's by numel.
+    if reduction == "mean" and mean_over_weight:
+        return loss.sum() / weight.sum()
+    return _reduce(loss, reduction)
+
+
+def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """Mean absolute error ``|input - target|``, PyTorch's ``F.l1_loss``; an optional per-element ``weight``
+    (input's shape) scales each term, and 'mean' then divides by ``weight.sum()``."""
+    _check_same_shape(input, target, "l1_loss")
+    _check_reduction(reduction, "l1_loss")
+    return _weighted_reduce((input - target).abs(), weight, reduction, "l1_loss", True)
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """Smooth L1, PyTorch's ``F.smooth_l1_loss``: ``0.5 d^2 / beta`` where ``d = |input - target| < beta``,
+    else ``d - 0.5 beta``; ``beta = 0`` is plain L1. Raises ValueError for a negative ``beta``."""
+    _check_same_shape(input, target, "smooth_l1_loss")
+    _check_reduction(reduction, "smooth_l1_loss")
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss(): beta must be non-negative, got {beta!r}")
+    diff = (input - target).abs()
+    if beta == 0:
+        return _reduce(diff, reduction)
+    return _reduce(where(diff < beta, diff * diff * (0.5 / beta), diff - 0.5 * beta), reduction)
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:
+    """Huber loss, PyTorch's ``F.huber_loss``: ``0.5 d^2`` where ``d = |input - target| < delta``, else
+    ``delta * (d - 0.5 delta)`` (``delta`` times smooth L1 with ``beta = delta``); optional per-element
+    ``weight``, with 'mean' over all elements. Raises ValueError unless ``delta > 0``."""
+    _check_same_shape(input, target, "huber_loss")
+    _check_reduction(reduction, "huber_loss")
+    if not delta > 0:
+        raise ValueError(f"huber_loss(): delta must be positive, got {delta!r}")
+    diff = (input - target).abs()
+    loss = where(diff < delta, diff * diff * 0.5, (diff - 0.5 * delta) * delta)
+    return _weighted_reduce(loss, weight, reduction, "huber_loss", False)
+
+
+class _KLDiv(Function):
+    """Pointwise ``target * (log target - input)`` (``xlogy(t, t) - t * x``) or, for a log-space target,
+    ``exp(t) * (t - x)``; backward is PyTorch's formula, including a zero target gradient where t == 0."""
+
+    @staticmethod
+    def forward(ctx, x, t, log_target):
+        xp = ctx.xp
+        ctx.save_for_backward(x, t)
+        ctx.log_target = log_target
+        if log_target:
+            return xp.exp(t) * (t - x)
+        zero = t == 0
+        # xlogy(t, t) is 0, not 0 * log(0) = nan, at t == 0.
+        return xp.where(zero, 0.0, t * xp.log(xp.where(zero, 1.0, t))) - t * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, t = ctx.saved_tensors
+        xp = ctx.xp
+        need_x, need_t = ctx.needs_input_grad[:2]
+        if ctx.log_target:
+            et = xp.exp(t)
+            gx = -grad * et if need_x else None
+            gt = grad * (t + 1 - x) * et if need_t else None
+        else:
+            gx = -grad * t if need_x else None
+            gt = None
+            if need_t:
+                zero = t == 0
+                gt = xp.where(zero, 0.0, grad * (xp.log(xp.where(zero, 1.0, t)) + 1 - x))
+        return gx, gt, None
+
+
+_KL_DIV_REDUCTIONS = ("none", "batchmean", "sum", "mean")
+
+
+def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """KL divergence loss, PyTorch's ``F.kl_div``: pointwise ``target * (log(target) - input)`` with
+    ``input`` log-probabilities (``target`` too if ``log_target``).
+
+    ``reduction``: 'none', 'sum', 'batchmean' (sum / batch size ``input.shape[0]``: the true KL divergence
+    per sample) or 'mean' (sum / number of elements, which warns as PyTorch does).
+    Raises ValueError for a target of another shape or an unknown reduction.
+    """
+    _check_same_shape(input, target, "kl_div")
+    _check_reduction(reduction, "kl_div", _KL_DIV_REDUCTIONS)
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                      "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                      stacklevel=2)
+    loss = _KLDiv.apply(input, target, bool(log_target))
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0] if input.ndim else loss.sum()
+    return _reduce(loss, reduction)
+
+
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                          reduction: str = "mean") -> Tensor:
     """BCE on probabilities; like PyTorch, each log is clamped at -100 so 0 and 1 stay finite."""
@@ -887,6 +1338,95 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         centered = input - running_mean.detach().reshape(view).to(dtype=input.dtype)
         var = running_var.detach().reshape(view).to(dtype=input.dtype)
     out = centered * (var + eps) ** -0.5
+    if weight is not None:
+        out = out * weight.reshape(view)
+    if bias is not None:
+        out = out + bias.reshape(view)
+    return out
+
+
+def _normalized_shape(value: Any, owner: str) -> tuple[int, ...]:
+    """An int or a sequence of ints (list, tuple, ``torch.Size``) as a non-empty tuple of ints >= 0."""
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        value = (value,)
+    if (not isinstance(value, list | tuple) or not value
+            or not all(isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 0 for v in value)):
+        raise ValueError(f"{owner}: normalized_shape must be an int or a non-empty sequence of non-negative ints, "
+                         f"got {value!r}")
+    return tuple(int(v) for v in value)
+
+
+def _check_affine(value: Any, name: str, shape: tuple[int, ...], input: Tensor, op: str, what: str) -> None:
+    """``value`` must be None or a tensor of ``shape`` on ``input``'s device."""
+    if value is None:
+        return
+    _check_tensor(value, name)
+    if value.shape != shape:
+        raise ValueError(f"{op}(): {name} must have shape {shape} ({what}) for input of shape {input.shape}, "
+                         f"got shape {value.shape}")
+    if value.backend is not input.backend:
+        raise ValueError(f"{op}(): {name} is on {value.device!r} but input is on {input.device!r}")
+
+
+def _normalize(x: Tensor, axes: tuple[int, ...], eps: float) -> Tensor:
+    """``(x - mean) / sqrt(var + eps)`` over ``axes``, with the biased variance (as PyTorch)."""
+    centered = x - x.mean(dim=axes, keepdim=True)
+    var = (centered * centered).mean(dim=axes, keepdim=True)
+    return centered * (var + eps) ** -0.5
+
+
+def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Layer normalisation over the trailing ``normalized_shape`` dims, PyTorch's ``F.layer_norm``.
+
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias`` with the mean and biased variance of each
+    ``[*normalized_shape]`` slice; ``weight`` and ``bias`` (optional) have shape ``normalized_shape``.
+    Built from differentiable tensor ops, so gradients flow to all three on every device.
+    Raises: TypeError for a non-Tensor or non-float input; ValueError when the input's trailing dims are not
+        ``normalized_shape``, or for a ``weight``/``bias`` of another shape or device.
+    """
+    _check_float_input(input)
+    shape = _normalized_shape(normalized_shape, "layer_norm()")
+    k = len(shape)
+    if input.ndim < k or input.shape[input.ndim - k:] != shape:
+        raise ValueError(f"layer_norm(): normalized_shape={list(shape)} expects input of shape "
+                         f"[*, {', '.join(map(str, shape))}], got input of shape {input.shape}")
+    for value, name in ((weight, "weight"), (bias, "bias")):
+        _check_affine(value, name, shape, input, "layer_norm", "normalized_shape")
+    out = _normalize(input, tuple(range(input.ndim - k, input.ndim)), eps)
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Group normalisation, PyTorch's ``F.group_norm``: the ``C`` channels of ``[N, C, *]`` input are split into
+    ``num_groups`` consecutive groups, each normalised (mean, biased variance) over its channels and every
+    dim after ``C``, per sample; then the optional per-channel ``[C]`` ``weight`` and ``bias`` apply.
+    Raises: TypeError for a non-Tensor or non-float input; ValueError for input with fewer than 2 dims,
+        a non-positive ``num_groups`` or ``C`` not divisible by it, a ``weight``/``bias`` of another shape or
+        device, or (as PyTorch) a batch of one sample with one value per group.
+    """
+    _check_float_input(input)
+    if input.ndim < 2:
+        raise ValueError(f"group_norm(): input must be at least 2-D ([N, C, *]), got shape {input.shape}")
+    if not isinstance(num_groups, int | np.integer) or isinstance(num_groups, bool) or num_groups <= 0:
+        raise ValueError(f"group_norm(): num_groups must be a positive int, got {num_groups!r}")
+    N, C = input.shape[:2]
+    if C % num_groups:
+        raise ValueError(f"group_norm(): the number of channels must be divisible by num_groups, got input of "
+                         f"shape {input.shape} ({C} channels) and num_groups={num_groups}")
+    for value, name in ((weight, "weight"), (bias, "bias")):
+        _check_affine(value, name, (C,), input, "group_norm", "one value per channel, dim 1")
+    per_group = input.numel() // max(N * num_groups, 1)
+    if N * per_group == 1:  # PyTorch's _verify_batch_size check
+        raise ValueError(f"group_norm(): expected more than 1 value per group, got input of shape {input.shape} "
+                         f"with num_groups={num_groups}")
+    out = _normalize(input.reshape(N, num_groups, per_group), (2,), eps).reshape(input.shape)
+    view = (1, C) + (1,) * (input.ndim - 2)  # [C] -> [1, C, 1, ...]
     if weight is not None:
         out = out * weight.reshape(view)
     if bias is not None:

@@ -20,8 +20,10 @@ from .module import Module
 from .parameter import Parameter
 
 __all__ = [
+    "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d",
     "Conv2d", "ConvTranspose2d", "Dropout", "Flatten", "Identity", "LeakyReLU", "Linear", "LinearReLU",
     "LogSoftmax", "MaxPool2d", "ReLU", "Sigmoid", "Softmax", "Tanh", "Unflatten",
+    "ELU", "GELU", "Hardtanh", "Mish", "SiLU", "Softplus",
 ]
 
 
@@ -334,6 +336,87 @@ class MaxPool2d(Module):
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
 
+class AvgPool2d(Module):
+    """2-D average pooling, PyTorch's ``nn.AvgPool2d``.
+
+    Args:
+        kernel_size: int or pair >= 1. stride: int or pair >= 1 (default: ``kernel_size``).
+        padding: int or pair >= 0, at most half the kernel. ceil_mode: round the output size up.
+        count_include_pad: count the zero padding in the divisor. divisor_override: a non-zero int divisor.
+    Shapes: ``[N, C, H, W]`` -> ``[N, C, floor((H + 2p - k) / s) + 1, ...]`` (see :func:`F.avg_pool2d`).
+    Raises: ValueError naming the argument for an invalid value.
+    """
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override: int | None = None):
+        super().__init__()
+        name = type(self).__name__
+        _int_pair(kernel_size, "kernel_size", name, 1)
+        if stride is not None and not (isinstance(stride, tuple | list) and not stride):  # torch allows []
+            _int_pair(stride, "stride", name, 1)
+        _int_pair(padding, "padding", name, 0)
+        if divisor_override is not None and (not _is_int(divisor_override) or divisor_override == 0):
+            raise ValueError(f"{name}: divisor_override must be a non-zero int or None, got {divisor_override!r}")
+        # Stored as given, like PyTorch (so the repr reads the same).
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.ceil_mode = bool(ceil_mode)
+        self.count_include_pad = bool(count_include_pad)
+        self.divisor_override = divisor_override
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool2d(Module):
+    """2-D adaptive average pooling, PyTorch's ``nn.AdaptiveAvgPool2d``.
+
+    Args:
+        output_size: an int or a pair ``(P, Q)`` >= 1; a None entry keeps that input size.
+    Shapes: ``[N, C, H, W]`` -> ``[N, C, P, Q]`` (see :func:`F.adaptive_avg_pool2d` for the bins).
+    Raises: TypeError / ValueError naming output_size for an invalid one.
+    """
+
+    def __init__(self, output_size: Any):
+        super().__init__()
+        F._adaptive_output_size(output_size, type(self).__name__)
+        self.output_size = output_size  # as given, like PyTorch (so the repr reads the same)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.adaptive_avg_pool2d(input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool2d(Module):
+    """2-D adaptive max pooling, PyTorch's ``nn.AdaptiveMaxPool2d``.
+
+    Args:
+        output_size: an int or a pair ``(P, Q)`` >= 1; a None entry keeps that input size.
+        return_indices: also return the flat ``h * W + w`` index of each maximum.
+    Shapes: ``[N, C, H, W]`` -> ``[N, C, P, Q]`` (see :func:`F.adaptive_max_pool2d`).
+    Raises: TypeError / ValueError naming output_size for an invalid one.
+    """
+
+    def __init__(self, output_size: Any, return_indices: bool = False):
+        super().__init__()
+        F._adaptive_output_size(output_size, type(self).__name__)
+        self.output_size = output_size
+        self.return_indices = bool(return_indices)
+
+    def forward(self, input: Tensor):
+        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
 # ----------------------------------------------------------------------------------- activations
 
 
@@ -364,6 +447,108 @@ class LeakyReLU(Module):
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+# ``inplace`` in the activations below is accepted for PyTorch compatibility: the result is always a new
+# tensor (with the same values), since tensors here are never modified in place.
+
+
+class GELU(Module):
+    """GELU, ``x * Phi(x)`` with the exact normal CDF, or its tanh approximation (``approximate='tanh'``).
+
+    Raises: ValueError for ``approximate`` other than ``'none'`` or ``'tanh'``.
+    """
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.gelu(input, approximate=self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class ELU(Module):
+    """ELU, ``x if x > 0 else alpha * (exp(x) - 1)``; ``inplace`` has no effect (see above)."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.elu(input, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class SiLU(Module):
+    """SiLU (swish), ``x * sigmoid(x)``; ``inplace`` has no effect (see above)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.silu(input)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class Softplus(Module):
+    """Softplus, ``log(1 + exp(beta * x)) / beta``, linear (``x``) where ``beta * x > threshold``."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        self.beta = beta
+        self.threshold = threshold
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Hardtanh(Module):
+    """HardTanh, ``x`` clamped to ``[min_val, max_val]``; ``inplace`` has no effect (see above).
+
+    Raises: ValueError unless ``max_val > min_val`` (PyTorch asserts it).
+    """
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+        super().__init__()
+        if not max_val > min_val:
+            raise ValueError(f"Hardtanh: max_val ({max_val}) must be greater than min_val ({min_val})")
+        self.min_val = min_val
+        self.max_val = max_val
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.hardtanh(input, self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
+
+
+class Mish(Module):
+    """Mish, ``x * tanh(softplus(x))``; ``inplace`` has no effect (see above)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.mish(input)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class Sigmoid(Module):

@@ -7,16 +7,19 @@ from ..tensor import Tensor
 from . import functional as F
 from .module import Module
 
-__all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "MSELoss", "NLLLoss"]
+__all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "KLDivLoss", "L1Loss", "MSELoss",
+           "NLLLoss", "SmoothL1Loss"]
 
 _REDUCTIONS = ("none", "mean", "sum")
 
 
 class _Loss(Module):
+    _reductions: tuple[str, ...] = _REDUCTIONS
+
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"{type(self).__name__}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        if reduction not in self._reductions:
+            raise ValueError(f"{type(self).__name__}: reduction must be one of {self._reductions}, got {reduction!r}")
         self.reduction = reduction
 
     def extra_repr(self) -> str:
@@ -66,6 +69,56 @@ class MSELoss(_Loss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class L1Loss(_Loss):
+    """Mean absolute error between input and a target of the same shape."""
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.l1_loss(input, target, reduction=self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """Smooth L1: squared (``0.5 d^2 / beta``) below ``beta``, L1 (``d - 0.5 beta``) above; ``beta >= 0``."""
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(reduction)
+        if isinstance(beta, bool) or not isinstance(beta, int | float) or beta < 0:
+            raise ValueError(f"SmoothL1Loss: beta must be a non-negative number, got {beta!r}")
+        self.beta = beta
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    """Huber loss: ``0.5 d^2`` below ``delta``, ``delta * (d - 0.5 delta)`` above; ``delta > 0``."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction)
+        if isinstance(delta, bool) or not isinstance(delta, int | float) or not delta > 0:
+            raise ValueError(f"HuberLoss: delta must be a positive number, got {delta!r}")
+        self.delta = delta
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class KLDivLoss(_Loss):
+    """KL divergence of a target distribution from log-probabilities ``input`` (see ``F.kl_div``).
+
+    Args: reduction: ``'mean'`` (default, per element, warns as PyTorch does), ``'batchmean'`` (the true KL
+        divergence per sample), ``'sum'`` or ``'none'``. log_target: the target is given as log-probabilities.
+    """
+
+    _reductions = ("none", "batchmean", "sum", "mean")
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False):
+        super().__init__(reduction)
+        self.log_target = log_target
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
 
 
 class BCELoss(_Loss):

@@ -1,9 +1,10 @@
-"""Normalisation layers: ``BatchNorm1d`` and ``BatchNorm2d``, with PyTorch's names, arguments, defaults,
-parameter/buffer names (so a PyTorch ``state_dict`` loads as is) and running-statistics semantics.
+"""Normalisation layers: ``BatchNorm1d``, ``BatchNorm2d``, ``LayerNorm`` and ``GroupNorm``, with PyTorch's
+names, arguments, defaults, parameter/buffer names (so a PyTorch ``state_dict`` loads as is) and semantics.
 
-The arithmetic is :func:`framework.nn.functional.batch_norm`; the layers hold the affine parameters and
-the running buffers, count the training batches and pick batch or running statistics from
-``self.training`` exactly as ``torch.nn.modules.batchnorm._BatchNorm`` does.
+The arithmetic is :func:`framework.nn.functional.batch_norm` (``layer_norm``, ``group_norm``); the batch
+norm layers hold the affine parameters and the running buffers, count the training batches and pick batch
+or running statistics from ``self.training`` exactly as ``torch.nn.modules.batchnorm._BatchNorm`` does.
+LayerNorm and GroupNorm always use the statistics of the input itself, in training and eval alike.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from . import init
 from .layers import _new_parameter, _positive_int
 from .module import Module
 
-__all__ = ["BatchNorm1d", "BatchNorm2d"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm"]
+
+
+def _check_eps(eps: Any, owner: str) -> float:
+    if isinstance(eps, bool) or not isinstance(eps, int | float) or eps < 0:
+        raise ValueError(f"{owner}: eps must be a non-negative number, got {eps!r}")
+    return float(eps)
 
 
 class _BatchNorm(Module):
@@ -47,12 +54,10 @@ class _BatchNorm(Module):
         super().__init__()
         name = type(self).__name__
         self.num_features = _positive_int(num_features, "num_features", name)
-        if isinstance(eps, bool) or not isinstance(eps, int | float) or eps < 0:
-            raise ValueError(f"{name}: eps must be a non-negative number, got {eps!r}")
+        self.eps = _check_eps(eps, name)
         if momentum is not None and (isinstance(momentum, bool) or not isinstance(momentum, int | float)
                                      or not 0.0 <= momentum <= 1.0):
             raise ValueError(f"{name}: momentum must be a number in [0, 1] or None, got {momentum!r}")
-        self.eps = float(eps)
         self.momentum = None if momentum is None else float(momentum)
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
@@ -153,3 +158,105 @@ class BatchNorm2d(_BatchNorm):
 
     _expected_dims = (4,)
     _expected_text = "4-D ([N, C, H, W])"
+
+
+class LayerNorm(Module):
+    """Layer normalisation over the trailing ``normalized_shape`` dims, PyTorch's ``nn.LayerNorm``.
+
+    Args:
+        normalized_shape: an int or a sequence of ints, the trailing dims of the input to normalise over.
+        eps: added to the (biased) variance for numerical stability.
+        elementwise_affine: learn a ``weight`` (ones) and ``bias`` (zeros) of shape ``normalized_shape``.
+        bias: with ``elementwise_affine``, False leaves out the learned ``bias``.
+        device, dtype: placement of the parameters (default device, float32).
+    Shapes: input ``[*, *normalized_shape]`` -> same shape.
+    Raises: ValueError for a bad ``normalized_shape`` or negative ``eps``; TypeError for a non-float dtype;
+        in ``forward``, ValueError when the input's trailing dims are not ``normalized_shape``.
+    """
+
+    def __init__(self, normalized_shape: Any, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
+                 device: Any = None, dtype: Any = None):
+        super().__init__()
+        self.normalized_shape = F._normalized_shape(normalized_shape, "LayerNorm")
+        self.eps = _check_eps(eps, "LayerNorm")
+        self.elementwise_affine = bool(elementwise_affine)
+        if self.elementwise_affine:
+            self.weight = _new_parameter(self.normalized_shape, device, dtype, "LayerNorm")
+            if bias:
+                self.bias = _new_parameter(self.normalized_shape, device, dtype, "LayerNorm")
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """``weight`` to ones and ``bias`` to zeros (those that exist)."""
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
+
+
+class GroupNorm(Module):
+    """Group normalisation, PyTorch's ``nn.GroupNorm``: ``num_channels`` split into ``num_groups`` groups of
+    consecutive channels, each normalised per sample over its channels and all dims after ``C``.
+
+    Args:
+        num_groups: positive int dividing ``num_channels``. num_channels: ``C`` (dim 1 of the input).
+        eps: added to the (biased) variance for numerical stability.
+        affine: learn a per-channel ``weight`` (ones) and ``bias`` (zeros) of shape ``[C]``.
+        device, dtype: placement of the parameters (default device, float32).
+        bias: keyword-only; with ``affine``, False leaves out the learned ``bias`` (PyTorch >= 2.10's option).
+    Shapes: input ``[N, C, *]`` -> same shape.
+    Raises: ValueError for non-positive sizes, ``num_channels`` not divisible by ``num_groups`` or a negative
+        ``eps``; TypeError for a non-float dtype; in ``forward``, ValueError for input that is not
+        ``[N, num_channels, *]``.
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
+                 device: Any = None, dtype: Any = None, *, bias: bool = True):
+        super().__init__()
+        self.num_groups = _positive_int(num_groups, "num_groups", "GroupNorm")
+        self.num_channels = _positive_int(num_channels, "num_channels", "GroupNorm")
+        if self.num_channels % self.num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
+                             f"({num_groups})")
+        self.eps = _check_eps(eps, "GroupNorm")
+        self.affine = bool(affine)
+        if self.affine:
+            self.weight = _new_parameter((self.num_channels,), device, dtype, "GroupNorm")
+            if bias:
+                self.bias = _new_parameter((self.num_channels,), device, dtype, "GroupNorm")
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """``weight`` to ones and ``bias`` to zeros (those that exist)."""
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        # PyTorch checks C only through the affine parameters' shape; without them a wrong C would pass.
+        if isinstance(input, Tensor) and input.ndim >= 2 and input.shape[1] != self.num_channels:
+            raise ValueError(f"GroupNorm: expected input with num_channels={self.num_channels} channels (dim 1), "
+                             f"got input of shape {input.shape}")
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
