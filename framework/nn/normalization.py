@@ -160,7 +160,24 @@ class BatchNorm2d(_BatchNorm):
     _expected_text = "4-D ([N, C, H, W])"
 
 
-class LayerNorm(Module):
+class _AffineNorm(Module):
+    """What LayerNorm and GroupNorm share: an optional learned ``weight`` (ones) and ``bias`` (zeros)."""
+
+    def _affine_parameters(self, shape: tuple[int, ...], affine: bool, bias: bool, device: Any, dtype: Any) -> None:
+        owner = type(self).__name__
+        for name, wanted in (("weight", affine), ("bias", affine and bias)):
+            self.register_parameter(name, _new_parameter(shape, device, dtype, owner) if wanted else None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """``weight`` to ones and ``bias`` to zeros (those that exist)."""
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+
+class LayerNorm(_AffineNorm):
     """Layer normalisation over the trailing ``normalized_shape`` dims, PyTorch's ``nn.LayerNorm``.
 
     Args:
@@ -180,23 +197,7 @@ class LayerNorm(Module):
         self.normalized_shape = F._normalized_shape(normalized_shape, "LayerNorm")
         self.eps = _check_eps(eps, "LayerNorm")
         self.elementwise_affine = bool(elementwise_affine)
-        if self.elementwise_affine:
-            self.weight = _new_parameter(self.normalized_shape, device, dtype, "LayerNorm")
-            if bias:
-                self.bias = _new_parameter(self.normalized_shape, device, dtype, "LayerNorm")
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """``weight`` to ones and ``bias`` to zeros (those that exist)."""
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        self._affine_parameters(self.normalized_shape, self.elementwise_affine, bias, device, dtype)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -206,7 +207,7 @@ class LayerNorm(Module):
                 f"bias={self.bias is not None}")
 
 
-class GroupNorm(Module):
+class GroupNorm(_AffineNorm):
     """Group normalisation, PyTorch's ``nn.GroupNorm``: ``num_channels`` split into ``num_groups`` groups of
     consecutive channels, each normalised per sample over its channels and all dims after ``C``.
 
@@ -232,23 +233,7 @@ class GroupNorm(Module):
                              f"({num_groups})")
         self.eps = _check_eps(eps, "GroupNorm")
         self.affine = bool(affine)
-        if self.affine:
-            self.weight = _new_parameter((self.num_channels,), device, dtype, "GroupNorm")
-            if bias:
-                self.bias = _new_parameter((self.num_channels,), device, dtype, "GroupNorm")
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """``weight`` to ones and ``bias`` to zeros (those that exist)."""
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        self._affine_parameters((self.num_channels,), self.affine, bias, device, dtype)
 
     def forward(self, input: Tensor) -> Tensor:
         # PyTorch checks C only through the affine parameters' shape; without them a wrong C would pass.
