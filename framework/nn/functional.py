@@ -34,6 +34,7 @@ from .. import ops
 from .. import random as _random
 from ..autograd import Function, no_grad
 from ..tensor import Tensor, cat, stack, where
+from ..tensor import ones as _ones
 
 __all__ = [
     "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d", "conv_transpose2d",
@@ -42,6 +43,7 @@ __all__ = [
     "elu", "gelu", "group_norm", "hardtanh", "huber_loss", "kl_div", "l1_loss", "layer_norm", "mish", "silu",
     "smooth_l1_loss", "softplus",
     "adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d",
+    "dropout1d", "dropout2d", "dropout3d", "normalize", "pixel_shuffle", "pixel_unshuffle",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -1266,6 +1268,161 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     seed, offset = _random.next_philox(input.numel())
     return _Dropout.apply(input, float(p), seed, offset)
 
+
+def _feature_dropout(input: Tensor, p: float, training: bool, name: str) -> Tensor:
+    """Zero whole feature maps: one keep/drop draw per ``(n, c)``, shared by the map's elements. The mask is
+    ``F.dropout`` of a ``[N, C, 1, ...]`` tensor of ones (so the same Philox stream and the same p check)
+    and broadcasts in a product, which carries the gradient."""
+    ones = _ones(tuple(input.shape[:2]) + (1,) * (input.ndim - 2), dtype=input.dtype, device=input.backend)
+    try:
+        mask = dropout(ones, p, training)
+    except ValueError as error:
+        raise ValueError(f"{name}(): {error}") from None
+    return input if mask is ones else input * mask
+
+
+def _check_feature_dropout_input(input: Tensor, name: str, ndims: tuple[int, int], layout: str) -> None:
+    _check_tensor(input, "input")
+    if input.ndim not in ndims:
+        raise ValueError(f"{name}(): expected a {ndims[1]}-D input {layout} or an unbatched {ndims[0]}-D one, "
+                         f"got shape {input.shape}")
+    _check_float(input, "input")
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Channel dropout, PyTorch's ``F.dropout1d``: each channel of ``[N, C, L]`` (or unbatched ``[C, L]``) is
+    zeroed with probability ``p`` as a whole, the rest scaled by 1/(1-p); identity when not training.
+    ``inplace`` is accepted; the result is a new tensor. Raises ValueError unless ``0 <= p < 1`` or for
+    another rank."""
+    _check_feature_dropout_input(input, "dropout1d", (2, 3), "[N, C, L]")
+    batched, unbatched = _batched(input, "input", 3)
+    out = _feature_dropout(batched, p, training, "dropout1d")
+    return out.squeeze(0) if unbatched else out
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Channel dropout, PyTorch's ``F.dropout2d``: each ``[H, W]`` map of ``[N, C, H, W]`` is zeroed with
+    probability ``p`` as a whole, the rest scaled by 1/(1-p); identity when not training.
+
+    A 3-D input is treated as ``[N, C, L]`` (dropping whole rows), with PyTorch's warning, as PyTorch does.
+    ``inplace`` is accepted; the result is a new tensor. Raises ValueError unless ``0 <= p < 1`` or for
+    another rank.
+    """
+    _check_feature_dropout_input(input, "dropout2d", (3, 4), "[N, C, H, W]")
+    if input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+                      "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel "
+                      "dim. This behavior will change in a future release to interpret the input as one "
+                      "without a batch dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise "
+                      "dropout behavior, please switch to using dropout1d instead.", stacklevel=2)
+    return _feature_dropout(input, p, training, "dropout2d")
+
+
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Channel dropout, PyTorch's ``F.dropout3d``: each ``[D, H, W]`` volume of ``[N, C, D, H, W]`` (or
+    unbatched ``[C, D, H, W]``) is zeroed with probability ``p`` as a whole; identity when not training."""
+    _check_feature_dropout_input(input, "dropout3d", (4, 5), "[N, C, D, H, W]")
+    batched, unbatched = _batched(input, "input", 5)
+    out = _feature_dropout(batched, p, training, "dropout3d")
+    return out.squeeze(0) if unbatched else out
+
+
+# ---------------------------------------------------------------------------------- normalize
+
+
+class _Normalize(Function):
+    """``y = x / max(||x||_p, eps)`` along ``dim``, with the analytic gradient: where the norm is above eps,
+    ``dx = g / n - (sum(g * x) / n^2) * dn/dx`` with ``dn/dx = sign(x) |x|^(p-1) / n^(p-1)``; where it is
+    clamped, ``dx = g / eps`` (the clamp has no gradient, as in PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x, p, dim, eps):
+        xp = ctx.xp
+        norm = xp.sum(xp.abs(x) ** p, axis=dim, keepdims=True) ** (1.0 / p)
+        denom = xp.maximum(norm, xp.asarray(eps, dtype=x.dtype))
+        ctx.save_for_backward(x, norm, denom)
+        ctx.p, ctx.dim, ctx.eps = p, dim, eps
+        return x / denom
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, norm, denom = ctx.saved_tensors
+        xp, p = ctx.xp, ctx.p
+        dx = grad / denom
+        active = norm > ctx.eps
+        safe_norm = xp.where(active, norm, xp.ones_like(norm))
+        ax = xp.abs(x)
+        # |x|^(p-1) is inf at 0 for p < 1; those elements get no gradient through the norm.
+        powered = xp.where(ax > 0, ax ** (p - 1) if p != 1 else xp.ones_like(ax), xp.zeros_like(ax))
+        dnorm = xp.sign(x) * powered / safe_norm ** (p - 1)
+        coef = xp.sum(grad * x, axis=ctx.dim, keepdims=True) / (safe_norm * safe_norm)
+        return dx - xp.where(active, coef, xp.zeros_like(coef)) * dnorm, None, None, None
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: Any = None) -> Tensor:
+    """``input / max(||input||_p, eps)`` along ``dim``, PyTorch's ``F.normalize``.
+
+    Args: p: a finite norm order > 0 (``inf`` is not supported). dim: the dim to normalise over.
+        eps: the smallest denominator. out: must be None.
+    Raises: ValueError for p <= 0 or infinite, eps < 0, dim out of range, or ``out`` given; TypeError for a
+        non-float input.
+    """
+    _check_tensor(input, "input")
+    _check_float(input, "input")
+    if isinstance(p, bool) or not isinstance(p, int | float) or not 0 < p < math.inf:
+        raise ValueError(f"normalize(): p must be a finite number > 0, got {p!r} (p=inf is not supported)")
+    if isinstance(eps, bool) or not isinstance(eps, int | float) or not eps >= 0:
+        raise ValueError(f"normalize(): eps must be >= 0, got {eps!r}")
+    if out is not None:
+        raise ValueError("normalize(): out= is not supported; use the returned tensor")
+    ndim = max(input.ndim, 1)
+    if not isinstance(dim, int) or isinstance(dim, bool) or not -ndim <= dim < ndim:
+        raise ValueError(f"normalize(): dim must be an int in [{-ndim}, {ndim}) for input of shape "
+                         f"{input.shape}, got {dim!r}")
+    return _Normalize.apply(input, float(p), dim % ndim, float(eps))
+
+
+# ---------------------------------------------------------------------------------- pixel shuffle
+
+
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """``[*, C*r*r, H, W] -> [*, C, H*r, W*r]``, PyTorch's ``F.pixel_shuffle`` (a reshape and a permute).
+
+    Raises: ValueError for ``upscale_factor < 1``, fewer than 3 dims, or channels not divisible by r*r.
+    """
+    _check_tensor(input, "input")
+    r = _positive_factor(upscale_factor, "upscale_factor", "pixel_shuffle")
+    if input.ndim < 3 or input.shape[-3] % (r * r):
+        raise ValueError(f"pixel_shuffle(): expected input [*, C*{r * r}, H, W] (channels divisible by "
+                         f"upscale_factor^2 = {r * r}), got shape {input.shape}")
+    *lead, C, H, W = input.shape
+    c = C // (r * r)
+    k = len(lead)
+    x = input.reshape(tuple(lead) + (c, r, r, H, W))
+    x = x.permute(*range(k), k, k + 3, k + 1, k + 4, k + 2)  # [*, c, H, r, W, r]
+    return x.reshape(tuple(lead) + (c, H * r, W * r))
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    """``[*, C, H*r, W*r] -> [*, C*r*r, H, W]``, PyTorch's ``F.pixel_unshuffle`` (the inverse of
+    :func:`pixel_shuffle`). Raises: ValueError for ``downscale_factor < 1``, fewer than 3 dims, or H, W not
+    divisible by r."""
+    _check_tensor(input, "input")
+    r = _positive_factor(downscale_factor, "downscale_factor", "pixel_unshuffle")
+    if input.ndim < 3 or input.shape[-2] % r or input.shape[-1] % r:
+        raise ValueError(f"pixel_unshuffle(): expected input [*, C, H, W] with H and W divisible by "
+                         f"downscale_factor={r}, got shape {input.shape}")
+    *lead, C, H, W = input.shape
+    k = len(lead)
+    x = input.reshape(tuple(lead) + (C, H // r, r, W // r, r))
+    x = x.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3)  # [*, C, r, r, H/r, W/r]
+    return x.reshape(tuple(lead) + (C * r * r, H // r, W // r))
+
+
+def _positive_factor(value: Any, name: str, owner: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{owner}(): {name} must be a positive int, got {value!r}")
+    return int(value)
 
 
 # ---------------------------------------------------------------------------------- normalization

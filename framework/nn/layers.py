@@ -24,6 +24,7 @@ __all__ = [
     "Conv2d", "ConvTranspose2d", "Dropout", "Flatten", "Identity", "LeakyReLU", "Linear", "LinearReLU",
     "LogSoftmax", "MaxPool2d", "ReLU", "Sigmoid", "Softmax", "Tanh", "Unflatten",
     "ELU", "GELU", "Hardtanh", "Mish", "SiLU", "Softplus",
+    "Dropout1d", "Dropout2d", "Dropout3d", "PixelShuffle", "PixelUnshuffle",
 ]
 
 
@@ -611,6 +612,56 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout1d(Dropout):
+    """Zero whole channels of ``[N, C, L]`` (or ``[C, L]``) with probability ``p``; see :func:`F.dropout1d`."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout1d(input, self.p, self.training)
+
+
+class Dropout2d(Dropout):
+    """Zero whole feature maps of ``[N, C, H, W]`` with probability ``p``; see :func:`F.dropout2d`."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout2d(input, self.p, self.training)
+
+
+class Dropout3d(Dropout):
+    """Zero whole volumes of ``[N, C, D, H, W]`` (or ``[C, D, H, W]``) with probability ``p``; see
+    :func:`F.dropout3d`."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout3d(input, self.p, self.training)
+
+
+class PixelShuffle(Module):
+    """``[*, C*r*r, H, W] -> [*, C, H*r, W*r]`` with ``r = upscale_factor``; see :func:`F.pixel_shuffle`."""
+
+    def __init__(self, upscale_factor: int):
+        super().__init__()
+        self.upscale_factor = F._positive_factor(upscale_factor, "upscale_factor", "PixelShuffle")
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.pixel_shuffle(input, self.upscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"upscale_factor={self.upscale_factor}"
+
+
+class PixelUnshuffle(Module):
+    """``[*, C, H*r, W*r] -> [*, C*r*r, H, W]`` with ``r = downscale_factor``; see :func:`F.pixel_unshuffle`."""
+
+    def __init__(self, downscale_factor: int):
+        super().__init__()
+        self.downscale_factor = F._positive_factor(downscale_factor, "downscale_factor", "PixelUnshuffle")
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.pixel_unshuffle(input, self.downscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"downscale_factor={self.downscale_factor}"
 
 
 # ------------------------------------------------------------------------------------- reshaping
