@@ -80,24 +80,34 @@ def test_layer_norm_float64_is_tight(device, rng):
                          ids=["default", "no-bias", "no-affine", "eps"])
 @pytest.mark.parametrize(("shape", "normalized_shape"), [((1, 4, 7), 7), ((2, 3, 5), [3, 5])], ids=["ln-7", "ln-3x5"])
 def test_layernorm_module_matches_torch(device, rng, shape, normalized_shape, kwargs):
-    theirs = tnn.LayerNorm(normalized_shape, **kwargs).double()
-    with torch.no_grad():  # non-trivial affine parameters, loaded into ours through the state_dict
-        for p in theirs.parameters():
-            p.copy_(torch.tensor(rng.uniform(0.5, 1.5, tuple(p.shape))))
-    ours = nn.LayerNorm(normalized_shape, **kwargs)
-    assert list(ours.state_dict()) == list(theirs.state_dict())
-    ours.load_state_dict(theirs.state_dict())
-    ours.to(device)
+    ours, theirs = _twins(rng, device, nn.LayerNorm(normalized_shape, **kwargs),
+                          tnn.LayerNorm(normalized_shape, **kwargs))
     for mode in ("train", "eval"):  # the input's own statistics in both modes
         getattr(ours, mode)()
         getattr(theirs, mode)()
-        x, ref_x = _input(rng, shape, device)
-        out, ref = ours(x), theirs(ref_x)
-        assert rel_err(out, ref) < TOL
-        their_params = dict(theirs.named_parameters())
-        _check_backward(rng, out, ref, [(x, ref_x)] + [(p, their_params[n]) for n, p in ours.named_parameters()])
-        ours.zero_grad()
-        theirs.zero_grad()
+        _check_module(rng, device, ours, theirs, shape)
+
+
+def _twins(rng, device: str, ours, theirs) -> tuple:
+    """``ours`` loaded with ``theirs`` (float64) after giving theirs non-trivial affine parameters."""
+    theirs = theirs.double()
+    with torch.no_grad():
+        for p in theirs.parameters():
+            p.copy_(torch.tensor(rng.uniform(0.5, 1.5, tuple(p.shape))))
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict(theirs.state_dict())
+    return ours.to(device), theirs
+
+
+def _check_module(rng, device: str, ours, theirs, shape: tuple) -> None:
+    """Output, input gradient and every parameter gradient of the two modules on one fresh input."""
+    x, ref_x = _input(rng, shape, device)
+    out, ref = ours(x), theirs(ref_x)
+    assert rel_err(out, ref) < TOL
+    their_params = dict(theirs.named_parameters())
+    _check_backward(rng, out, ref, [(x, ref_x)] + [(p, their_params[n]) for n, p in ours.named_parameters()])
+    ours.zero_grad()
+    theirs.zero_grad()
 
 
 def test_layernorm_defaults_init_and_repr():
@@ -158,22 +168,9 @@ def test_group_norm_on_a_permuted_view(device, rng):
 @pytest.mark.parametrize("kwargs", [{}, {"bias": False}, {"affine": False}, {"eps": 1e-2}],
                          ids=["default", "no-bias", "no-affine", "eps"])
 def test_groupnorm_module_matches_torch(device, rng, kwargs):
-    theirs = tnn.GroupNorm(2, 6, **kwargs).double()
-    with torch.no_grad():
-        for p in theirs.parameters():
-            p.copy_(torch.tensor(rng.uniform(0.5, 1.5, tuple(p.shape))))
-    ours = nn.GroupNorm(2, 6, **kwargs)
-    assert list(ours.state_dict()) == list(theirs.state_dict())
-    ours.load_state_dict(theirs.state_dict())
-    ours.to(device)
+    ours, theirs = _twins(rng, device, nn.GroupNorm(2, 6, **kwargs), tnn.GroupNorm(2, 6, **kwargs))
     for shape in [(1, 6, 3), (3, 6, 2, 3)]:
-        x, ref_x = _input(rng, shape, device)
-        out, ref = ours(x), theirs(ref_x)
-        assert rel_err(out, ref) < TOL
-        their_params = dict(theirs.named_parameters())
-        _check_backward(rng, out, ref, [(x, ref_x)] + [(p, their_params[n]) for n, p in ours.named_parameters()])
-        ours.zero_grad()
-        theirs.zero_grad()
+        _check_module(rng, device, ours, theirs, shape)
 
 
 def test_groupnorm_defaults_init_and_repr():
