@@ -147,7 +147,10 @@ def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Any, val_lo
         optimizer: a ``framework.optim`` optimizer over ``model``'s parameters.
         train_loader, val_loader: iterables of ``(inputs, targets)`` Tensor batches.
         epochs: the last epoch number: epochs ``initial_epoch + 1 .. epochs`` run.
-        scheduler: optional LR scheduler, stepped once after every epoch (before the callbacks).
+        scheduler: optional LR scheduler, stepped once after every epoch (before the callbacks): ``step()``,
+            or for a :class:`~framework.optim.lr_scheduler.ReduceLROnPlateau` ``step(metric)`` with the epoch's
+            validation loss when there is a ``val_loader``, else its training loss (``history.val_loss[-1]``
+            / ``history.train_loss[-1]``).
         progress: show a tqdm bar per epoch.
         log: called with one summary line per epoch (None: silent).
         callbacks: :class:`Callback` objects; after every epoch each one's ``on_epoch_end`` runs (all of
@@ -206,7 +209,13 @@ def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Any, val_lo
             history.val_loss.append(None)
             history.val_acc.append(None)
         if scheduler is not None:
-            scheduler.step()
+            from .optim.lr_scheduler import ReduceLROnPlateau
+
+            if isinstance(scheduler, ReduceLROnPlateau):
+                metric = history.val_loss[-1] if val_loader is not None else history.train_loss[-1]
+                scheduler.step(metric)
+            else:
+                scheduler.step()
         history.seconds.append(time.perf_counter() - start)
         if log is not None:
             log(_epoch_line(history, epochs))

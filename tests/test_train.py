@@ -56,6 +56,33 @@ def test_fit_train_metrics_match_the_batches():
     assert history.val_loss == [None] and history.val_acc == [None]
 
 
+class _RecordingPlateau(optim.lr_scheduler.ReduceLROnPlateau):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.metrics = []
+
+    def step(self, metrics):
+        self.metrics.append(metrics)
+        super().step(metrics)
+
+
+@pytest.mark.parametrize("with_val", [True, False])
+def test_fit_steps_reduce_lr_on_plateau_with_the_validation_or_training_loss(with_val):
+    x, y = _blobs()
+    model, optimizer = _setup()
+    train = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True, seed=0)
+    val = DataLoader(TensorDataset(*_blobs(60, seed=1)), batch_size=32) if with_val else None
+    # mode='max' on a decreasing loss: never an improvement after the first epoch, so with patience 1 the
+    # rate halves after epochs 3 and 5 (epoch 2 is the first bad one, epoch 3 the second).
+    scheduler = _RecordingPlateau(optimizer, mode="max", patience=1, factor=0.5)
+    history = fit(model, nn.CrossEntropyLoss(), optimizer, train, val, epochs=5, scheduler=scheduler,
+                  progress=False, log=None)
+    assert scheduler.metrics == (history.val_loss if with_val else history.train_loss)
+    assert all(isinstance(m, float) for m in scheduler.metrics)
+    assert history.lr == pytest.approx([0.02, 0.02, 0.02, 0.01, 0.01])
+    assert scheduler.get_last_lr() == pytest.approx([0.005])
+
+
 def test_evaluate_matches_manual_computation():
     x, y = _blobs(70)
     model, _ = _setup(seed=3)
