@@ -6,8 +6,9 @@ Layout of the file:
 * tensors ``optimizer.<n>`` for every array inside ``optimizer.state_dict()`` (moments, step counts
   kept as tensors, ...), numbered in the order they are met;
 * the safetensors metadata key ``kernelgrad`` holds a JSON document with the format version, ``epoch``,
-  ``extra`` and the optimizer state dict with each array replaced by ``{"__tensor__": "optimizer.<n>"}``
-  (so hyper-parameters, param groups and Python-number state survive exactly).
+  ``extra``, the optimizer state dict with each array replaced by ``{"__tensor__": "optimizer.<n>"}``
+  (so hyper-parameters, param groups and Python-number state survive exactly) and, when given, the LR
+  scheduler's state dict.
 
 The file is written to a temporary name in the destination directory, flushed to disk and then
 ``os.replace``d over the target, so a crash never leaves a half-written checkpoint behind.
@@ -73,7 +74,7 @@ def _join_arrays(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
 
 
 def save_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None, epoch: int | None = None,
-                    extra: dict | None = None) -> Path:
+                    extra: dict | None = None, scheduler: Any = None) -> Path:
     """Write ``model`` (and ``optimizer``) state atomically to a safetensors file.
 
     Args:
@@ -83,12 +84,14 @@ def save_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None, 
             named optimizers (e.g. a GAN's ``{"generator": g_opt, "discriminator": d_opt}``).
         epoch: optional epoch number stored in the metadata.
         extra: optional JSON-serialisable dict stored in the metadata (e.g. the CLI arguments).
+        scheduler: optional ``framework.optim.lr_scheduler`` scheduler whose ``state_dict()`` is saved, so a
+            resumed run continues the same learning-rate schedule.
 
     Returns:
         the path written.
 
     Raises:
-        TypeError: ``extra`` (or the optimizer's non-array state) is not JSON-serialisable.
+        TypeError: ``extra`` (or the optimizer's or scheduler's non-array state) is not JSON-serialisable.
     """
     from safetensors.numpy import save_file
 
@@ -100,10 +103,13 @@ def save_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None, 
         named_states = {str(name): _split_arrays(opt.state_dict(), optimizer_arrays) for name, opt in optimizer.items()}
     elif optimizer is not None:
         optimizer_state = _split_arrays(optimizer.state_dict(), optimizer_arrays)
+    scheduler_state = None if scheduler is None else _split_arrays(scheduler.state_dict(), optimizer_arrays)
     tensors.update(optimizer_arrays)
     meta = {"format": _FORMAT, "version": _VERSION, "epoch": epoch, "extra": extra, "optimizer": optimizer_state}
     if named_states is not None:
         meta["optimizers"] = named_states
+    if scheduler_state is not None:
+        meta["scheduler"] = scheduler_state
     metadata = {_META_KEY: json.dumps(meta)}
 
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -120,14 +126,16 @@ def save_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None, 
     return path
 
 
-def load_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None) -> dict[str, Any]:
-    """Restore ``model`` (and ``optimizer``) from a file written by :func:`save_checkpoint`.
+def load_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None, scheduler: Any = None
+                    ) -> dict[str, Any]:
+    """Restore ``model`` (and ``optimizer``, ``scheduler``) from a file written by :func:`save_checkpoint`.
 
     Args:
         path: the checkpoint file.
         model: a module with the same parameter and buffer names and shapes as the saved one.
         optimizer: optional optimizer to restore (built over ``model``'s parameters), or a dict of named
             optimizers with the names they were saved under.
+        scheduler: optional LR scheduler to restore (built over the restored optimizer).
 
     Returns:
         ``{"epoch": ..., "extra": ...}`` as saved.
@@ -137,7 +145,8 @@ def load_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None) 
         ValueError: not a kernelgrad checkpoint; a corrupted file (truncated, overwritten bytes, bad
             metadata); a missing, unexpected or wrongly shaped model entry (named with both shapes); an
             optimizer requested but none saved, or saved for other parameter groups; named optimizers whose
-            names differ from the saved ones (or one optimizer where named ones were saved, or the reverse).
+            names differ from the saved ones (or one optimizer where named ones were saved, or the reverse);
+            a scheduler requested but none saved, or saved by another scheduler class.
     """
     from safetensors import SafetensorError, safe_open
     from safetensors.numpy import load_file
@@ -180,6 +189,14 @@ def load_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None) 
             hint = f" (it has named optimizers {sorted(saved_named)}: pass a dict)" if saved_named else ""
             raise ValueError(f"{path}: the checkpoint has no optimizer state to restore{hint}")
         optimizer.load_state_dict(_join_arrays(meta["optimizer"], arrays))
+    if scheduler is not None:
+        if meta.get("scheduler") is None:
+            raise ValueError(f"{path}: the checkpoint has no scheduler state to restore")
+        saved = _join_arrays(meta["scheduler"], arrays)
+        if set(saved) != set(scheduler.state_dict()):
+            raise ValueError(f"{path}: the saved scheduler state (keys {sorted(saved)}) does not fit a "
+                             f"{type(scheduler).__name__} (keys {sorted(scheduler.state_dict())})")
+        scheduler.load_state_dict(saved)
     return {"epoch": meta.get("epoch"), "extra": meta.get("extra")}
 
 

@@ -177,3 +177,57 @@ def test_optimizer_of_another_model_is_rejected(tmp_path):
     two_groups = optim.Adam([{"params": [same[0].weight, same[0].bias]}, {"params": [same[2].weight, same[2].bias]}])
     with pytest.raises(ValueError, match="parameter groups"):
         load_checkpoint(path, same, two_groups)
+
+
+def _scheduled(kind: str):
+    from framework.optim import lr_scheduler as sched
+
+    fw.manual_seed(0)
+    model = nn.Linear(3, 2)
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    make = {
+        "step": lambda: sched.StepLR(opt, 3, 0.5),
+        "onecycle": lambda: sched.OneCycleLR(opt, 1.0, total_steps=40),
+        "plateau": lambda: sched.ReduceLROnPlateau(opt, patience=1),
+        "sequential": lambda: sched.SequentialLR(opt, [sched.LinearLR(opt, 0.1, total_iters=3),
+                                                       sched.CosineAnnealingLR(opt, 10)], [3]),
+        "warm-restarts": lambda: sched.CosineAnnealingWarmRestarts(opt, 4, 2),
+    }
+    return model, opt, make[kind]()
+
+
+def _advance(opt, scheduler, steps: range) -> list[list[float]]:
+    from framework.optim.lr_scheduler import ReduceLROnPlateau
+
+    rates = []
+    for k in steps:
+        opt.step()
+        if isinstance(scheduler, ReduceLROnPlateau):
+            scheduler.step([1.0, 0.9, 0.95, 0.97, 0.99, 1.2][k % 6])  # improvements and plateaus
+        else:
+            scheduler.step()
+        rates.append([group["lr"] for group in opt.param_groups])
+    return rates
+
+
+@pytest.mark.parametrize("kind", ["step", "onecycle", "plateau", "sequential", "warm-restarts"])
+def test_scheduler_round_trip_continues_the_same_schedule(tmp_path, kind):
+    model, opt, scheduler = _scheduled(kind)
+    _advance(opt, scheduler, range(7))
+    path = save_checkpoint(tmp_path / "ckpt.safetensors", model, opt, epoch=7, scheduler=scheduler)
+    expected = _advance(opt, scheduler, range(7, 15))
+    model2, opt2, scheduler2 = _scheduled(kind)
+    load_checkpoint(path, model2, opt2, scheduler=scheduler2)
+    assert _advance(opt2, scheduler2, range(7, 15)) == expected
+    assert len({tuple(r) for r in expected}) > 1  # the schedule really moves over these steps
+
+
+def test_scheduler_missing_or_of_another_class_is_a_clear_error(tmp_path):
+    model, opt, scheduler = _scheduled("step")
+    plain = save_checkpoint(tmp_path / "plain.safetensors", model, opt)
+    with pytest.raises(ValueError, match="no scheduler state"):
+        load_checkpoint(plain, model, opt, scheduler=scheduler)
+    path = save_checkpoint(tmp_path / "step.safetensors", model, opt, scheduler=scheduler)
+    _, opt2, plateau = _scheduled("plateau")
+    with pytest.raises(ValueError, match="does not fit a ReduceLROnPlateau"):
+        load_checkpoint(path, model, opt2, scheduler=plateau)
