@@ -598,22 +598,9 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     rule sees the extra window); dilation > 1 is a composite of strided slices, one per kernel tap.
     """
     input, unbatched = _batched(input, "input", 4)
-    kernel = _pair(kernel_size, "kernel_size", 1)
-    no_stride = stride is None or (isinstance(stride, list | tuple) and not stride)  # torch allows stride=[]
-    stride = kernel if no_stride else _pair(stride, "stride", 1)
-    padding = _pair(padding, "padding", 0)
-    dilation = _pair(dilation, "dilation", 1)
-    effective = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
-    if any(p > e // 2 for p, e in zip(padding, effective)):
-        raise ValueError(f"max_pool2d(): padding {padding} must be at most half the kernel size {kernel} "
-                         f"(effective size {effective} with dilation {dilation})")
+    kernel, stride, padding, dilation, out_size = _pool_geometry(input, kernel_size, stride, padding, dilation,
+                                                                 ceil_mode, "max_pool2d")
     H, W = input.shape[2:]
-    out_size = tuple(_pool_output_size(n, k, s, p, d, bool(ceil_mode))
-                     for n, k, s, p, d in zip((H, W), kernel, stride, padding, dilation))
-    if min(out_size) < 1:
-        raise ValueError(f"max_pool2d(): kernel_size {kernel} (dilation {dilation}) is larger than the padded "
-                         f"input ({H + 2 * padding[0]}, {W + 2 * padding[1]}) for input shape {input.shape}: "
-                         f"output size {out_size}")
     if dilation == (1, 1):
         # The kernel sizes its output by the floor rule; for ceil mode, -inf rows/cols at the bottom/right
         # (fewer than a stride) make that floor the ceil size. They are never a window's maximum.
@@ -630,6 +617,31 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
         out = out.squeeze(0)
         indices = indices.squeeze(0) if indices is not None else None
     return (out, indices) if return_indices else out
+
+
+def _pool_geometry(input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
+                   name: str) -> tuple[tuple[int, int], ...]:
+    """The checked ``(kernel, stride, padding, dilation, out_size)`` pairs of a 2-D pooling of ``input
+    [N, C, H, W]``: PyTorch's defaults (stride = kernel, also for ``stride=[]``), padding at most half the
+    effective kernel, and an output of at least one window per axis."""
+    kernel = _pair(kernel_size, "kernel_size", 1)
+    no_stride = stride is None or (isinstance(stride, list | tuple) and not stride)  # torch allows stride=[]
+    stride = kernel if no_stride else _pair(stride, "stride", 1)
+    padding = _pair(padding, "padding", 0)
+    dilation = _pair(dilation, "dilation", 1)
+    dilated = dilation != (1, 1)
+    effective = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if any(p > e // 2 for p, e in zip(padding, effective)):
+        raise ValueError(f"{name}(): padding {padding} must be at most half the kernel size {kernel}"
+                         + (f" (effective size {effective} with dilation {dilation})" if dilated else ""))
+    H, W = input.shape[2:]
+    out_size = tuple(_pool_output_size(n, k, s, p, d, bool(ceil_mode))
+                     for n, k, s, p, d in zip((H, W), kernel, stride, padding, dilation))
+    if min(out_size) < 1:
+        raise ValueError(f"{name}(): kernel_size {kernel}" + (f" (dilation {dilation})" if dilated else "")
+                         + f" is larger than the padded input ({H + 2 * padding[0]}, {W + 2 * padding[1]}) "
+                         f"for input shape {input.shape}: output size {out_size}")
+    return kernel, stride, padding, dilation, out_size
 
 
 def _pool_output_size(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
@@ -695,24 +707,14 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     """
     input, unbatched = _batched(input, "input", 4)
     _check_float(input, "input")
-    kernel = _pair(kernel_size, "kernel_size", 1)
-    no_stride = stride is None or (isinstance(stride, list | tuple) and not stride)  # torch allows stride=[]
-    stride = kernel if no_stride else _pair(stride, "stride", 1)
-    padding = _pair(padding, "padding", 0)
-    if any(p > k // 2 for p, k in zip(padding, kernel)):
-        raise ValueError(f"avg_pool2d(): padding {padding} must be at most half the kernel size {kernel}")
+    kernel, stride, padding, _, out_size = _pool_geometry(input, kernel_size, stride, padding, 1, ceil_mode,
+                                                          "avg_pool2d")
     if divisor_override is not None:
         if not isinstance(divisor_override, int | np.integer) or isinstance(divisor_override, bool):
             raise TypeError(f"avg_pool2d(): divisor_override must be an int or None, got {divisor_override!r}")
         if divisor_override == 0:
             raise ValueError("avg_pool2d(): divisor_override must not be zero")
     H, W = input.shape[2:]
-    out_size = tuple(_pool_output_size(n, k, s, p, 1, bool(ceil_mode))
-                     for n, k, s, p in zip((H, W), kernel, stride, padding))
-    if min(out_size) < 1:
-        raise ValueError(f"avg_pool2d(): kernel_size {kernel} is larger than the padded input "
-                         f"({H + 2 * padding[0]}, {W + 2 * padding[1]}) for input shape {input.shape}: "
-                         f"output size {out_size}")
     # Zeros add nothing to a window sum, so the padding (and, in ceil mode, the part of a last window past
     # the padded input) is plain zeros; what those positions count for is the divisor's business.
     extra = [max(0, (o - 1) * s + k - (n + p)) for o, s, k, n, p in zip(out_size, stride, kernel, (H, W), padding)]
