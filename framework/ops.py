@@ -238,13 +238,16 @@ class LeakyRelu(Function):
         return ctx.xp.where(a > 0, grad, grad * ctx.slope), None
 
 
+def stable_sigmoid(xp: Any, a: Any) -> Any:
+    """``1 / (1 + e^-a)`` of a raw array, split by sign so exp never overflows: ``e^a / (1 + e^a)`` for a < 0."""
+    e = xp.exp(-xp.abs(a))
+    return xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+
 class Sigmoid(Function):
     @staticmethod
     def forward(ctx, a):
-        xp = ctx.xp
-        # Split by sign so exp never overflows: 1/(1+e^-a) for a >= 0, e^a/(1+e^a) otherwise.
-        e = xp.exp(-xp.abs(a))
-        out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
+        out = stable_sigmoid(ctx.xp, a)
         ctx.save_for_backward(out)
         return out
 

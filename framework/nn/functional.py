@@ -214,9 +214,7 @@ class _Softplus(Function):
     def backward(ctx, grad):
         (z,) = ctx.saved_tensors
         xp = ctx.xp
-        e = xp.exp(-xp.abs(z))
-        sig = xp.where(z >= 0, 1 / (1 + e), e / (1 + e))  # sigmoid(z), split by sign as ops.Sigmoid
-        return xp.where(z > ctx.threshold, grad, grad * sig), None, None
+        return xp.where(z > ctx.threshold, grad, grad * ops.stable_sigmoid(xp, z)), None, None
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -1430,17 +1428,26 @@ def _positive_factor(value: Any, name: str, owner: str) -> int:
 # ---------------------------------------------------------------------------------- normalization
 
 
-def _check_channel_vector(value: Any, name: str, input: Tensor) -> None:
-    """``value`` must be None or a ``[C]`` tensor on ``input``'s device (C = ``input.shape[1]``)."""
+def _check_affine(value: Any, name: str, shape: tuple[int, ...], input: Tensor, op: str, what: str) -> None:
+    """``value`` must be None or a tensor of ``shape`` on ``input``'s device."""
     if value is None:
         return
     _check_tensor(value, name)
-    channels = input.shape[1]
-    if value.shape != (channels,):
-        raise ValueError(f"batch_norm(): {name} must have shape ({channels},) for input of shape {input.shape} "
-                         f"(one value per channel, dim 1), got shape {value.shape}")
+    if value.shape != shape:
+        raise ValueError(f"{op}(): {name} must have shape {shape} for input of shape {input.shape} ({what}), "
+                         f"got shape {value.shape}")
     if value.backend is not input.backend:
-        raise ValueError(f"batch_norm(): {name} is on {value.device!r} but input is on {input.device!r}")
+        raise ValueError(f"{op}(): {name} is on {value.device!r} but input is on {input.device!r}")
+
+
+def _per_channel_affine(out: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+    """``out * weight + bias`` with ``[C]`` weight and bias broadcast over ``[N, C, *]`` (either may be None)."""
+    view = (1, out.shape[1]) + (1,) * (out.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(view)
+    if bias is not None:
+        out = out + bias.reshape(view)
+    return out
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
@@ -1473,7 +1480,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         raise ValueError(f"batch_norm(): input must be at least 2-D ([N, C, *]), got shape {input.shape}")
     for value, name in ((running_mean, "running_mean"), (running_var, "running_var"), (weight, "weight"),
                         (bias, "bias")):
-        _check_channel_vector(value, name, input)
+        _check_affine(value, name, (input.shape[1],), input, "batch_norm", "one value per channel, dim 1")
     axes = (0,) + tuple(range(2, input.ndim))
     count = input.numel() // input.shape[1]
     # [C] -> [1, C, 1, ...]: broadcasts against the input.
@@ -1496,12 +1503,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             raise ValueError("batch_norm(): running_mean and running_var must be given when training is False")
         centered = input - running_mean.detach().reshape(view).to(dtype=input.dtype)
         var = running_var.detach().reshape(view).to(dtype=input.dtype)
-    out = centered * (var + eps) ** -0.5
-    if weight is not None:
-        out = out * weight.reshape(view)
-    if bias is not None:
-        out = out + bias.reshape(view)
-    return out
+    return _per_channel_affine(centered * (var + eps) ** -0.5, weight, bias)
 
 
 def _normalized_shape(value: Any, owner: str) -> tuple[int, ...]:
@@ -1513,18 +1515,6 @@ def _normalized_shape(value: Any, owner: str) -> tuple[int, ...]:
         raise ValueError(f"{owner}: normalized_shape must be an int or a non-empty sequence of non-negative ints, "
                          f"got {value!r}")
     return tuple(int(v) for v in value)
-
-
-def _check_affine(value: Any, name: str, shape: tuple[int, ...], input: Tensor, op: str, what: str) -> None:
-    """``value`` must be None or a tensor of ``shape`` on ``input``'s device."""
-    if value is None:
-        return
-    _check_tensor(value, name)
-    if value.shape != shape:
-        raise ValueError(f"{op}(): {name} must have shape {shape} ({what}) for input of shape {input.shape}, "
-                         f"got shape {value.shape}")
-    if value.backend is not input.backend:
-        raise ValueError(f"{op}(): {name} is on {value.device!r} but input is on {input.device!r}")
 
 
 def _normalize(x: Tensor, axes: tuple[int, ...], eps: float) -> Tensor:
@@ -1585,12 +1575,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
         raise ValueError(f"group_norm(): expected more than 1 value per group, got input of shape {input.shape} "
                          f"with num_groups={num_groups}")
     out = _normalize(input.reshape(N, num_groups, per_group), (2,), eps).reshape(input.shape)
-    view = (1, C) + (1,) * (input.ndim - 2)  # [C] -> [1, C, 1, ...]
-    if weight is not None:
-        out = out * weight.reshape(view)
-    if bias is not None:
-        out = out + bias.reshape(view)
-    return out
+    return _per_channel_affine(out, weight, bias)
 
 
 # ------------------------------------------------------------------------------------- embedding

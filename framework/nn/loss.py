@@ -111,7 +111,7 @@ class KLDivLoss(_Loss):
         divergence per sample), ``'sum'`` or ``'none'``. log_target: the target is given as log-probabilities.
     """
 
-    _reductions = ("none", "batchmean", "sum", "mean")
+    _reductions = F._KL_DIV_REDUCTIONS
 
     def __init__(self, reduction: str = "mean", log_target: bool = False):
         super().__init__(reduction)

@@ -27,7 +27,24 @@ def _check_eps(eps: Any, owner: str) -> float:
     return float(eps)
 
 
-class _BatchNorm(Module):
+class _AffineNorm(Module):
+    """What the normalisation layers share: an optional learned ``weight`` (ones) and ``bias`` (zeros)."""
+
+    def _affine_parameters(self, shape: tuple[int, ...], affine: bool, bias: bool, device: Any, dtype: Any) -> None:
+        owner = type(self).__name__
+        for name, wanted in (("weight", affine), ("bias", affine and bias)):
+            self.register_parameter(name, _new_parameter(shape, device, dtype, owner) if wanted else None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """``weight`` to ones and ``bias`` to zeros (those that exist)."""
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+
+class _BatchNorm(_AffineNorm):
     """Shared implementation of ``BatchNorm1d``/``BatchNorm2d``; subclasses set the accepted input dims.
 
     Args:
@@ -61,15 +78,6 @@ class _BatchNorm(Module):
         self.momentum = None if momentum is None else float(momentum)
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
-        if self.affine:
-            self.weight = _new_parameter((self.num_features,), device, dtype, name)
-            if bias:
-                self.bias = _new_parameter((self.num_features,), device, dtype, name)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
         if self.track_running_stats:
             float_dtype = as_dtype(dtype) if dtype is not None else float32
             if not float_dtype.is_floating_point:
@@ -81,7 +89,7 @@ class _BatchNorm(Module):
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
-        self.reset_parameters()
+        self._affine_parameters((self.num_features,), self.affine, bias, device, dtype)
 
     def reset_running_stats(self) -> None:
         """``running_mean`` to zeros, ``running_var`` to ones, ``num_batches_tracked`` to 0 (if tracked)."""
@@ -93,10 +101,7 @@ class _BatchNorm(Module):
     def reset_parameters(self) -> None:
         """Reset the running statistics, then ``weight`` to ones and ``bias`` to zeros (if affine)."""
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        super().reset_parameters()
 
     def _check_input(self, input: Tensor) -> None:
         name = type(self).__name__
@@ -158,23 +163,6 @@ class BatchNorm2d(_BatchNorm):
 
     _expected_dims = (4,)
     _expected_text = "4-D ([N, C, H, W])"
-
-
-class _AffineNorm(Module):
-    """What LayerNorm and GroupNorm share: an optional learned ``weight`` (ones) and ``bias`` (zeros)."""
-
-    def _affine_parameters(self, shape: tuple[int, ...], affine: bool, bias: bool, device: Any, dtype: Any) -> None:
-        owner = type(self).__name__
-        for name, wanted in (("weight", affine), ("bias", affine and bias)):
-            self.register_parameter(name, _new_parameter(shape, device, dtype, owner) if wanted else None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """``weight`` to ones and ``bias`` to zeros (those that exist)."""
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
 
 
 class LayerNorm(_AffineNorm):

@@ -205,7 +205,7 @@ def pad_sequence(sequences: Any, batch_first: bool = False, padding_value: float
         that differ between the sequences; TypeError for a non-Tensor element.
     """
     owner = "pad_sequence"
-    sequences = list(sequences) if not isinstance(sequences, Tensor) else list(sequences)
+    sequences = list(sequences)  # a list of tensors, or a Tensor: its rows
     if not sequences:
         raise ValueError(f"{owner}: sequences is empty")
     if padding_side not in ("right", "left"):
