@@ -7,8 +7,31 @@ They look only at Python values, shapes and ``.dtype``, so one implementation gi
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
+
+#: Environment switch for the value checks that need the host to read device memory (target class
+#: indices, argmax ranges).  See :func:`value_checks_enabled`.
+SYNC_CHECKS_ENV = "KERNELGRAD_SYNC_CHECKS"
+
+
+def value_checks_enabled(on_host: bool) -> bool:
+    """Whether a launcher may read array *values* on the host to validate them.
+
+    Shapes, dtypes and Python arguments are always checked.  Checking values (is every target a class
+    index? is every argmax inside its window?) costs nothing when the array already lives on the host
+    (numpy, the Triton interpreter, the CUDA emulator), but on a GPU it is a device-to-host copy that
+    stalls the stream in the middle of a forward or backward.  So on a GPU these checks run only in
+    debug mode, ``KERNELGRAD_SYNC_CHECKS=1``; without it the kernels stay memory-safe on bad values and
+    make the bad rows visible (a NaN loss and NaN gradient row for a bad target; a dropped gradient
+    for a corrupt argmax) instead of raising.  ``KERNELGRAD_SYNC_CHECKS=0`` turns the host checks off
+    everywhere, which is how the tests exercise the GPU behaviour on the CPU.
+    """
+    setting = os.environ.get(SYNC_CHECKS_ENV, "")
+    if setting == "0":
+        return False
+    return on_host or setting not in ("",)
 
 
 def check_same_dtype(**arrays: np.ndarray | None) -> np.dtype:
