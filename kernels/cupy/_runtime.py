@@ -5,22 +5,45 @@ instantiations as a :class:`SourceModule`, validates its arguments with the chec
 outputs with :func:`empty` / :func:`zeros`, and launches with ``SourceModule.launch(name, grid, block,
 args)``.  Where that launch goes is decided here:
 
-* **GPU** (default): ``cupy.RawModule`` compiles the ``.cu`` with NVRTC (templated kernels are
-  instantiated through ``name_expressions``); arrays are ``cupy.ndarray``.
+* **GPU** (default): the ``.cu`` is compiled with NVRTC through CuPy (:func:`nvrtc_compile`: CuPy's own
+  option assembly and compile call, templated kernels instantiated by *name expression*), cached on
+  disk, and loaded with ``cupy.RawModule(path=...)``; arrays are ``cupy.ndarray``.  The one difference
+  from ``cupy.RawModule(code=...)``: CuPy appends ``-ftz=true`` to every NVRTC compile, which flushes
+  float32 subnormals to zero on the GPU while numpy, the Triton kernels and the emulator keep them; the
+  kernels here are compiled with ``-ftz=false`` instead (IEEE float32, :data:`NVRTC_FP_OPTIONS`).
 * **CPU emulation** (``KERNELGRAD_CUDA_EMULATE=1``): ``kernels.cupy.emulator`` compiles the same file with
   g++ and runs every CUDA thread as a host thread; arrays are ``numpy.ndarray``.  This is how CI runs the
   CUDA C kernels without a GPU, the way ``TRITON_INTERPRET=1`` runs the Triton kernels.
 
-Launch checks (grid and block limits, argument types) happen here for both paths, so a wrapper's
-launch arithmetic is tested on any machine.  Kernel scalars must be numpy scalars (``np.int32``,
-``np.int64``, ``np.float32``, ...): a bare Python int would leave the parameter width to the runtime's
-guess, and a kernel reading ``long long`` from a 4-byte slot reads garbage.
+CUDA headers: CuPy points NVRTC at the CUDA runtime headers it finds (the ``nvidia-cuda-runtime-cu12``
+wheel, else the toolkit of ``CUDA_PATH``).  WMMA's ``<mma.h>`` includes ``crt/mma.h``, which a toolkit
+has but the runtime wheel does not; :func:`cuda_header_options` adds the ``nvidia-cuda-nvcc-cu12``
+wheel's include directory, which has it (``pip install kernelgrad[cupy]`` installs that wheel).
+
+Launch checks happen here for both runtimes, so a wrapper's launch arithmetic and argument types are
+tested on any machine: grid and block against CUDA's limits (:func:`check_launch`), and every argument
+against the C parameter type of the kernel it is passed to, read from the ``.cu`` source
+(:mod:`kernels.cupy._signatures`): arrays must have the pointee's dtype, scalars must be numpy scalars of
+the parameter's width (``np.int32`` for ``int``, ``np.int64`` for ``long long``, ``np.float32`` for
+``float``, ...), and the block must fit the kernel's ``__launch_bounds__``.  A bare Python int would
+leave the parameter width to the runtime's guess, and a kernel reading ``long long`` from a 4-byte slot
+reads garbage.
+
+Verified where: the emulator path runs in CI; the NVRTC compile of every name expression (this module's
+options and CuPy's compile call, for sm_80 and sm_90, pip-wheel and toolkit headers) runs in CI
+(tests/kernels/test_nvrtc_compile.py); loading and launching on a GPU has not run yet (no GPU).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import importlib.util
+import json
 import os
+import tempfile
 import threading
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +51,8 @@ from typing import Any
 import numpy as np
 
 from .. import _args
-from .emulator import SCALAR_CTYPES
+from . import _signatures
+from ._signatures import KernelSignature
 
 __all__ = [
     "EMULATE_ENV",
@@ -42,6 +66,10 @@ __all__ = [
     "zeros",
     "CUDA_TYPES",
     "cuda_type",
+    "NVRTC_FP_OPTIONS",
+    "cuda_header_options",
+    "nvrtc_options",
+    "nvrtc_compile",
 ]
 
 EMULATE_ENV = "KERNELGRAD_CUDA_EMULATE"
@@ -133,17 +161,174 @@ def check_launch(grid: Sequence[int], block: Sequence[int]) -> tuple[tuple[int, 
     return g, b  # type: ignore[return-value]
 
 
-def check_kernel_args(args: Sequence[object]) -> None:
+def check_kernel_args(signature: KernelSignature, args: Sequence[object], block: Sequence[int] = (1, 1, 1)) -> None:
+    """Every argument against the C parameter it is passed to (a mismatch is a wrapper bug: TypeError).
+
+    Arrays (of the current runtime) for pointers, with the pointee's dtype; numpy scalars of exactly the
+    parameter's dtype for values; as many arguments as parameters; and at most the kernel's
+    ``__launch_bounds__`` threads per block (ValueError).
+    """
+    kernel = signature.name_expression
+    threads = int(np.prod(block))
+    if signature.max_threads is not None and threads > signature.max_threads:
+        raise ValueError(f"{kernel} has __launch_bounds__({signature.max_threads}); a block of {tuple(block)} "
+                         f"= {threads} threads cannot launch")
+    if len(args) != len(signature.params):
+        wanted = ", ".join(p.describe() for p in signature.params)
+        raise TypeError(f"{kernel} takes {len(signature.params)} arguments ({wanted}), got {len(args)}")
     kind = array_type()
-    for i, a in enumerate(args):
-        if isinstance(a, kind):
-            continue
-        if isinstance(a, np.generic) and a.dtype in SCALAR_CTYPES:
-            continue
-        raise TypeError(
-            f"kernel argument {i} is a {type(a).__name__}; pass arrays of the runtime or numpy scalars "
-            f"(np.int32, np.int64, np.float32, ...) so the parameter width is explicit"
+    for i, (a, param) in enumerate(zip(args, signature.params)):
+        where = f"{kernel} argument {i} ({param.describe()})"
+        if param.pointer:
+            if not isinstance(a, kind):
+                raise TypeError(f"{where} must be an array of the runtime, got {type(a).__name__}")
+            if param.dtype is None or a.dtype != param.dtype:
+                raise TypeError(f"{where} needs a {param.dtype or param.ctype} array, got dtype {a.dtype}")
+        elif not isinstance(a, np.generic) or a.dtype != param.dtype:
+            got = f"numpy.{a.dtype}" if isinstance(a, np.generic) else type(a).__name__
+            raise TypeError(
+                f"{where} needs a numpy.{param.dtype} scalar (the parameter's exact width), got {got}"
+            )
+
+
+# ------------------------------------------------------------------------------------------ NVRTC
+
+#: NVRTC's C++ dialect for every .cu file.
+NVRTC_STD = "--std=c++17"
+#: Floating-point options after CuPy's assembly, where CuPy's own compile adds ``-ftz=true``: IEEE
+#: float32 with subnormals, as numpy, Triton and the emulator compute (the last -ftz option wins).
+NVRTC_FP_OPTIONS = ("-ftz=false",)
+
+
+def _nvidia_wheel_dirs(*relative: str) -> list[Path]:
+    """``site-packages/nvidia/<relative>`` directories that exist (the pip-wheel CUDA layout)."""
+    spec = importlib.util.find_spec("nvidia")
+    roots = list(spec.submodule_search_locations or []) if spec is not None else []
+    return [Path(r) / rel for r in roots for rel in relative if (Path(r) / rel).is_dir()]
+
+
+def _header_dir(libname: str) -> Path | None:
+    """Where CUDA's ``cudart`` (runtime) or ``nvcc`` (crt) headers are, found as CuPy 14 finds them."""
+    try:
+        from cuda.pathfinder import find_nvidia_header_directory
+    except ImportError:  # CuPy 13 (no cuda-pathfinder): the wheels' layout, then CuPy's CUDA root
+        sub = {"cudart": ("cu13/include", "cuda_runtime/include"), "nvcc": ("cu13/include", "cuda_nvcc/include")}
+        found = _nvidia_wheel_dirs(*sub[libname])
+        if found:
+            return found[0]
+        import cupy
+
+        root = cupy.cuda.get_cuda_path()
+        return Path(root) / "include" if root else None
+    found = find_nvidia_header_directory(libname)
+    return Path(found) if found else None
+
+
+def cuda_header_options() -> tuple[str, ...]:
+    """``-I`` options NVRTC needs on top of CuPy's: a directory holding ``crt/mma.h`` when CuPy's lacks it.
+
+    CuPy adds the CUDA runtime headers it finds (``cuda_runtime.h`` and ``mma.h``): the
+    ``nvidia-cuda-runtime-cu12`` wheel's include directory if installed, else the toolkit's.  A toolkit
+    also has ``crt/`` there; the runtime wheel does not, and ``mma.h`` includes ``crt/mma.h``.  In the
+    wheel layout ``crt/`` comes with ``nvidia-cuda-nvcc-cu12`` (``nvidia/cuda_nvcc/include``; CUDA 13's
+    unified ``nvidia/cu13/include`` holds it when ``nvidia-cuda-crt`` is installed).  Returns ``()`` when
+    nothing needs adding or nothing is found (then NVRTC's error names the missing header).
+    """
+    runtime = _header_dir("cudart")
+    if runtime is not None and (runtime / "crt" / "mma.h").is_file():
+        return ()
+    crt = _header_dir("nvcc")
+    if crt is not None and (crt / "crt" / "mma.h").is_file():
+        if "cuda_nvcc" in crt.parts:
+            _warn_on_version_skew()
+        return (f"-I{crt}",)
+    return ()
+
+
+@functools.cache
+def _warn_on_version_skew() -> None:
+    """The nvcc wheel's crt/ headers belong with NVRTC and the runtime headers of the same CUDA release."""
+    try:
+        from importlib.metadata import version
+
+        from cupy.cuda import nvrtc
+
+        have = version("nvidia-cuda-nvcc-cu12")
+        want = nvrtc.getVersion()
+    except Exception:  # not a wheel install, or no NVRTC: nothing to compare
+        return
+    if tuple(int(v) for v in have.split(".")[:2]) != tuple(want):
+        warnings.warn(
+            f"the crt/ headers come from nvidia-cuda-nvcc-cu12 {have} but NVRTC is {want[0]}.{want[1]}; if a CUDA C "
+            f"kernel fails to compile, install nvidia-cuda-nvcc-cu12=={want[0]}.{want[1]}.*", RuntimeWarning,
+            stacklevel=3,
         )
+
+
+def nvrtc_options(defines: Sequence[str] = ()) -> tuple[str, ...]:
+    """Every NVRTC option of a kernelgrad .cu except the architecture (which CuPy's compile call adds).
+
+    CuPy's own assembly (``assemble_cupy_compiler_options``: its bundled CCCL first, then ours, then its
+    headers and the CUDA headers it found), as for ``cupy.RawModule``, followed by
+    :data:`NVRTC_FP_OPTIONS` where CuPy would add ``-ftz=true``.
+    """
+    from cupy._core import core
+
+    ours = (f"-I{KERNEL_DIR}", NVRTC_STD, *cuda_header_options(), *(f"-D{d}" for d in defines))
+    return tuple(core.assemble_cupy_compiler_options(ours)) + NVRTC_FP_OPTIONS
+
+
+def nvrtc_compile(path: Path, name_expressions: Sequence[str], arch: str | None = None,
+                  defines: Sequence[str] = (), extra_options: Sequence[str] = (),
+                  log_stream: Any = None) -> tuple[bytes, dict[str, str]]:
+    """Compile one .cu with NVRTC through CuPy: ``(image, lowered names)``.
+
+    ``cupy.cuda.compiler.compile_using_nvrtc`` adds the architecture (``-arch=sm_XY`` for ``arch``, or
+    the current GPU's when None: the image is a cubin; ``compute_XY`` and PTX past NVRTC's newest real
+    architecture or under ``CUPY_COMPILE_WITH_PTX=1``) and ``--device-as-default-execution-space``, as
+    for every ``cupy.RawModule``.  ``lowered`` maps each name expression to its mangled name.  Raises
+    RuntimeError with NVRTC's log (and how to get the CUDA headers when ``crt/`` is missing).
+    """
+    from cupy.cuda import compiler
+
+    path = Path(path)
+    options = nvrtc_options(defines) + tuple(extra_options)
+    try:
+        image, lowered = compiler.compile_using_nvrtc(
+            path.read_text(), options, arch=arch, filename=path.name, name_expressions=list(name_expressions),
+            log_stream=log_stream,
+        )
+    except compiler.CompileException as exc:
+        hint = ""
+        if "crt/" in str(exc):
+            hint = ("\nThe CUDA headers NVRTC was given lack crt/ (pip-wheel CUDA): install nvidia-cuda-nvcc-cu12 "
+                    "of your NVRTC's version (pip install 'kernelgrad[cupy]'), or set CUDA_PATH to a CUDA toolkit.")
+        raise RuntimeError(f"NVRTC could not compile {path.name}:\n{exc}{hint}") from exc
+    return bytes(image), dict(lowered or {})
+
+
+class _CupyModule:
+    """A compiled image loaded with ``cupy.RawModule(path=...)``; kernels looked up by mangled name."""
+
+    def __init__(self, image: Path, lowered: dict[str, str]):
+        import cupy
+
+        self._raw = cupy.RawModule(path=str(image))
+        self._lowered = lowered
+        self._kernels: dict[str, Any] = {}
+
+    def launch(self, name_expression: str, grid: tuple[int, int, int], block: tuple[int, int, int],
+               args: Sequence[object]) -> None:
+        kernel = self._kernels.get(name_expression)
+        if kernel is None:
+            kernel = self._kernels[name_expression] = self._raw.get_function(self._lowered[name_expression])
+        kernel(grid, block, tuple(args))
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
+        tmp.write(data)
+    os.replace(tmp.name, path)  # a concurrent compile or a crash never leaves half a file
 
 
 # ------------------------------------------------------------------------------------------ modules
@@ -153,17 +338,33 @@ class SourceModule:
     """One ``.cu`` file of ``kernels/cupy`` and the kernel instantiations its wrapper launches.
 
     Compiled lazily, on the first launch, for the runtime in force at that moment (one compiled module
-    per runtime, so tests may switch emulation on and off).
+    per runtime and GPU, so tests may switch emulation on and off).  ``defines`` are preprocessor macros
+    for both compilers (the tests use ``KERNELGRAD_NO_TENSOR_CORES`` to run the FMA fallback of the
+    16-bit GEMMs on the emulator).
     """
 
-    def __init__(self, filename: str, name_expressions: Iterable[str]):
+    def __init__(self, filename: str, name_expressions: Iterable[str], defines: Sequence[str] = ()):
         self.path = KERNEL_DIR / filename
         self.name_expressions = tuple(dict.fromkeys(name_expressions))
-        self._compiled: dict[str, Any] = {}
+        self.defines = tuple(defines)
+        self._compiled: dict[Any, Any] = {}
+        self._signatures: dict[str, KernelSignature] = {}
         self._lock = threading.Lock()
 
+    def signature(self, name_expression: str) -> KernelSignature:
+        """The C parameter types of one declared kernel, read from the source once."""
+        sig = self._signatures.get(name_expression)
+        if sig is None:
+            sig = self._signatures[name_expression] = _signatures.signature(self.path, name_expression)
+        return sig
+
     def _module(self) -> Any:
-        key = "emulator" if emulating() else "cupy"
+        if emulating():
+            key: Any = "emulator"
+        else:
+            import cupy
+
+            key = ("cupy", cupy.cuda.Device().id)  # a module is loaded into one device's context
         with self._lock:
             if key not in self._compiled:
                 self._compiled[key] = self._compile_emulated() if key == "emulator" else self._compile_cupy()
@@ -172,27 +373,36 @@ class SourceModule:
     def _compile_emulated(self) -> Any:
         from .emulator import EmulatedModule
 
-        return EmulatedModule(self.path, self.name_expressions, include_dirs=(KERNEL_DIR,))
+        return EmulatedModule(self.path, self.name_expressions, include_dirs=(KERNEL_DIR,), defines=self.defines)
 
     def _compile_cupy(self) -> Any:
+        """NVRTC for the current GPU, through a disk cache keyed by everything that shapes the image."""
         import cupy
+        from cupy.cuda import nvrtc
 
-        options = [f"-I{KERNEL_DIR}", "--std=c++17"]
-        cuda_path = cupy.cuda.get_cuda_path()
-        if cuda_path and (Path(cuda_path) / "include" / "mma.h").is_file():
-            options.append(f"-I{Path(cuda_path) / 'include'}")
-        return cupy.RawModule(
-            code=self.path.read_text(), options=tuple(options), name_expressions=self.name_expressions
-        )
+        from .emulator import cache_dir
+
+        digest = hashlib.sha256()
+        parts = (cupy.__version__, nvrtc.getVersion(), cupy.cuda.Device().compute_capability,
+                 os.environ.get("CUPY_COMPILE_WITH_PTX", ""), nvrtc_options(self.defines), self.name_expressions)
+        digest.update(repr(parts).encode())
+        for f in sorted(KERNEL_DIR.glob("*.cu*")):  # the kernel sources and their headers
+            digest.update(f.name.encode() + f.read_bytes())
+        cache = cache_dir("nvrtc")
+        meta = cache / f"{self.path.stem}-{digest.hexdigest()[:20]}.json"
+        if meta.is_file():
+            entry = json.loads(meta.read_text())
+            return _CupyModule(cache / entry["image"], entry["lowered"])
+        image, lowered = nvrtc_compile(self.path, self.name_expressions, defines=self.defines)
+        image_path = meta.with_suffix(".cubin" if image.startswith(b"\x7fELF") else ".ptx")
+        _write_atomically(image_path, image)
+        _write_atomically(meta, json.dumps({"image": image_path.name, "lowered": lowered}).encode())
+        return _CupyModule(image_path, lowered)
 
     def launch(self, name_expression: str, grid: Sequence[int], block: Sequence[int], args: Sequence[object]) -> None:
         """``kernel<<<grid, block>>>(*args)`` on the current runtime (asynchronous on a GPU)."""
         if name_expression not in self.name_expressions:
             raise ValueError(f"{name_expression!r} is not declared for {self.path.name}: {self.name_expressions}")
         g, b = check_launch(grid, block)
-        check_kernel_args(args)
-        module = self._module()
-        if emulating():
-            module.launch(name_expression, g, b, args)
-        else:
-            module.get_function(name_expression)(g, b, tuple(args))
+        check_kernel_args(self.signature(name_expression), args, b)
+        self._module().launch(name_expression, g, b, args)

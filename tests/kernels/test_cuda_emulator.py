@@ -97,12 +97,17 @@ def test_launch_checks():
 
 
 def test_kernel_scalars_must_have_an_explicit_width(monkeypatch):
+    """Launch arguments are checked against the kernel's C signature (test_cupy_runtime.py has the rest)."""
+    from kernels.cupy import _signatures
+
     monkeypatch.setenv(_runtime.EMULATE_ENV, "1")
-    _runtime.check_kernel_args((np.zeros(3), np.int32(1), np.float32(2.0)))
-    with pytest.raises(TypeError, match="argument 1 is a int"):
-        _runtime.check_kernel_args((np.zeros(3), 5))
-    with pytest.raises(TypeError, match="argument 0"):
-        _runtime.check_kernel_args((np.float16(1.0),))
+    sig = _signatures.signature(SELFTEST, "early_exit_scale")
+    _runtime.check_kernel_args(sig, (np.zeros(3, np.float32), np.zeros(3, np.float32), np.int32(1), np.float32(2.0)))
+    with pytest.raises(TypeError, match=r"argument 2 \(int n\).*got int"):
+        _runtime.check_kernel_args(sig, (np.zeros(3, np.float32), np.zeros(3, np.float32), 5, np.float32(2.0)))
+    with pytest.raises(TypeError, match=r"argument 3 \(float scale\).*got numpy.float16"):
+        _runtime.check_kernel_args(sig, (np.zeros(3, np.float32), np.zeros(3, np.float32), np.int32(1),
+                                         np.float16(1.0)))
 
 
 def test_cdiv():

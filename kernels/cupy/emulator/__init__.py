@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["EmulatedModule", "available", "cuda_include_dir"]
+__all__ = ["EmulatedModule", "available", "cache_dir", "cuda_include_dir"]
 
 HEADER = Path(__file__).with_name("cuda_emulator.h")
 CXX_FLAGS = ("-std=c++20", "-O2", "-fPIC", "-shared", "-pthread", "-ffp-contract=off", "-w")
@@ -68,11 +68,16 @@ def available() -> tuple[bool, str]:
     return True, ""
 
 
-def _cache_dir() -> Path:
+def cache_dir(kind: str) -> Path:
+    """``$KERNELGRAD_CACHE_DIR`` (default ``~/.cache/kernelgrad``)/``kind``, created on demand."""
     root = os.environ.get("KERNELGRAD_CACHE_DIR") or os.path.join(Path.home(), ".cache", "kernelgrad")
-    path = Path(root) / "cuda-emulator"
+    path = Path(root) / kind
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _cache_dir() -> Path:
+    return cache_dir("cuda-emulator")
 
 
 def _entry_point(i: int) -> str:
@@ -83,14 +88,17 @@ class EmulatedModule:
     """A ``.cu`` file compiled for the CPU; ``launch(name_expression, grid, block, args)`` runs one kernel.
 
     ``name_expressions`` lists every kernel instantiation that will be launched (as for
-    ``cupy.RawModule``); ``include_dirs`` are searched for the file's ``#include "..."`` headers.
-    Compilation happens on the first launch.
+    ``cupy.RawModule``); ``include_dirs`` are searched for the file's ``#include "..."`` headers;
+    ``defines`` are preprocessor macros (``NAME`` or ``NAME=value``).  Compilation happens on the first
+    launch.
     """
 
-    def __init__(self, source: Path, name_expressions: Iterable[str], include_dirs: Sequence[Path] = ()):
+    def __init__(self, source: Path, name_expressions: Iterable[str], include_dirs: Sequence[Path] = (),
+                 defines: Sequence[str] = ()):
         self.source = Path(source)
         self.name_expressions = tuple(dict.fromkeys(name_expressions))
         self.include_dirs = tuple(Path(d) for d in include_dirs)
+        self.defines = tuple(defines)
         self._lib: ctypes.CDLL | None = None
         self._lock = threading.Lock()
 
@@ -111,7 +119,8 @@ class EmulatedModule:
             raise RuntimeError(f"cannot emulate CUDA kernels on the CPU: {why}")
         cxx = os.environ.get("CXX", "g++")
         include_dirs = [*self.include_dirs, self.source.resolve().parent, cuda_include_dir()]
-        flags = [*CXX_FLAGS, "-include", str(HEADER), *(f"-I{d}" for d in include_dirs)]
+        flags = [*CXX_FLAGS, "-include", str(HEADER), *(f"-D{d}" for d in self.defines),
+                 *(f"-I{d}" for d in include_dirs)]
         unit = self._translation_unit()
 
         digest = hashlib.sha256()
