@@ -39,6 +39,9 @@
 //     accumulating a 4 x 4 micro-tile (rows tr + 16*i, cols tc + 16*j) in registers in acc_t<T>.  Lanes of
 //     a warp differ in tr, so their A reads are consecutive (conflict-free) and their B reads broadcast,
 //     and the epilogue's stores of y / dx are consecutive along the spatial axis.
+//   * a 16-bit type on a GPU without its tensor cores (__half below sm_70, __nv_bfloat16 below sm_80; see
+//     common.cuh) takes the FMA path with the tensor-core tile and block shape (BK = 32, 128 threads as
+//     16 x 8, 4 x 8 micro-tiles), so the launch configuration is the same on every GPU.
 // Gathers are arranged so consecutive threads read consecutive addresses of the tensor they walk: along m
 // (the spatial axis) for x / dy rows, along j for w in forward and backward_input and for dy in
 // backward_weight.  Every thread keeps the decode of its fixed row (or column) for the whole reduction.
@@ -49,15 +52,26 @@
 // reading x, w (or dy) once and writing y (dx, dw) once; im2col's N*C*R*S*P*Q-element buffer is gone.
 //
 // Layout and limits: contiguous NCHW / KCRS tensors of one storage type.  Index math that can exceed
-// 2^31 (offsets into x, y, dx, dy; M; N*P*Q) is long long.  Per-plane quantities are int, so one image
-// plane H*W, one output plane P*Q, and the weight K*C*R*S must each stay below 2^31 elements (the
-// wrapper checks).  The launcher must use blockDim.x == Tiles<T>::THREADS.
+// 2^31 (offsets into x, y, dx, dy, dw; M; N*P*Q; image bases n*C*H*W) is long long.  Quantities inside
+// one plane are int, which is safe because the wrapper checks N, H*W, P*Q, H + 2*ph, W + 2*pw and
+// K*C*R*S < 2^31 - 64: padded coordinates p*sh - ph + r and h + ph lie in [-ph, H + ph], in-plane
+// offsets h*W + w < H*W, channel/tap decodes j < C*R*S or K*R*S <= K*C*R*S, and the split reduction's
+// pq0 + jl < P*Q + BK.  The launcher must use blockDim.x == Tiles<T>::THREADS.
 //
 // Why it is fast: one launch per op, no im2col round trip through DRAM, tensor cores for 16-bit types,
 // register micro-tiles for fp32/fp64, coalesced gathers.  Not done (would be next): double-buffered
 // cp.async pipelining of the gathers, a stride-decomposed backward_input that skips the stride holes,
-// and swizzled block order for L2 reuse.  Written without a GPU: verified with nvcc (sm_80, sm_90) and
-// the CPU emulator only.
+// and swizzled block order for L2 reuse.
+//
+// Floating point: IEEE float32 (compiled with -ftz=false: subnormals kept, as numpy and the emulator);
+// NVRTC may fuse a multiply and an add of the FMA path into one FMA, so sums differ from the emulator's
+// in the last bits.  NaN and inf propagate through the sums.
+//
+// Verified where: values on the CPU emulator (tensor-core and FMA paths of float16, float32, float64,
+// against torch in float64); NVRTC compiles every name expression the wrapper declares for sm_80 and
+// sm_90 in CI (registers, spills and tensor-core instructions in benchmarks/results/aot-cuda.md) and
+// nvcc the whole file for sm_75, sm_80 and sm_90.  Written without a GPU: execution and speed on one are
+// unverified.
 #include <mma.h>
 
 #include "common.cuh"
@@ -85,8 +99,17 @@ struct TensorCoreTiles {
     static constexpr int LDA = BM + 8, LDB = BN + 8;
     static constexpr int LDC = (BM > BN ? BM : BN) + 4;  // fp32 staging tile: ldm % 4 == 0
 };
-template <> struct Tiles<__half> : TensorCoreTiles {};
-template <> struct Tiles<__nv_bfloat16> : TensorCoreTiles {};
+// A 16-bit type on a GPU without its tensor cores (fp16 below sm_70, bf16 below sm_80): FMA tiling with
+// the tensor-core path's tile and block shape, so the launch configuration does not depend on the GPU.
+struct HalfFmaTiles {
+    static constexpr bool kTensorCores = false;
+    static constexpr int BM = 64, BN = 64, BK = 32, THREADS = 128;
+    static constexpr int LDA = BM + 1, LDB = BN + 1;
+};
+template <bool TensorCores> struct HalfTiles : TensorCoreTiles {};
+template <> struct HalfTiles<false> : HalfFmaTiles {};
+template <> struct Tiles<__half> : HalfTiles<kg::kHalfTensorCores> {};
+template <> struct Tiles<__nv_bfloat16> : HalfTiles<kg::kBf16TensorCores> {};
 
 template <typename T>
 __device__ __forceinline__ T zero() { return from_acc<T>(acc_t<T>(0)); }
@@ -316,13 +339,15 @@ __device__ __forceinline__ void load_a_tile(const BackwardWeightProblem<T>& prob
 
 // ------------------------------------------------------------------------------ block-level GEMMs
 
-// float / double: 16 x 16 threads, 4 x 4 register micro-tile each.
+// float / double: 16 x 16 threads, 4 x 4 register micro-tile each (16-bit types without tensor cores:
+// 16 x 8 threads, 4 x 8 micro-tiles).
 template <typename T, typename Problem>
 __device__ __forceinline__ void gemm_fma(const Problem& prob, long long d_begin, long long d_end) {
     using Cfg = Tiles<T>;
     using A = acc_t<T>;
-    constexpr int TM = Cfg::BM / 16, TN = Cfg::BN / 16;
-    static_assert(Cfg::THREADS == 256, "gemm_fma arranges its threads as 16 x 16");
+    constexpr int TR = 16, TC = Cfg::THREADS / TR;  // thread grid: TR along m (lanes), TC along n
+    constexpr int TM = Cfg::BM / TR, TN = Cfg::BN / TC;
+    static_assert(Cfg::THREADS % TR == 0 && Cfg::BM % TR == 0 && Cfg::BN % TC == 0, "thread grid covers the tile");
     static_assert(Cfg::THREADS % Cfg::BM == 0 && Cfg::THREADS % Cfg::BN == 0, "row-fixed gathers");
     __shared__ T As[Cfg::BK * Cfg::LDA];
     __shared__ T Bs[Cfg::BK * Cfg::LDB];
@@ -331,7 +356,7 @@ __device__ __forceinline__ void gemm_fma(const Problem& prob, long long d_begin,
     const long long n0 = (long long)blockIdx.y * Cfg::BN;
     const auto row = prob.template a_row<Cfg>(m0);
     const auto col = prob.template b_col<Cfg>(n0);
-    const int tr = threadIdx.x % 16, tc = threadIdx.x / 16;
+    const int tr = threadIdx.x % TR, tc = threadIdx.x / TR;
 
     A acc[TM][TN];
 #pragma unroll
@@ -347,9 +372,9 @@ __device__ __forceinline__ void gemm_fma(const Problem& prob, long long d_begin,
         for (int kk = 0; kk < Cfg::BK; ++kk) {
             A a[TM], b[TN];
 #pragma unroll
-            for (int i = 0; i < TM; ++i) a[i] = to_acc(As[kk * Cfg::LDA + tr + 16 * i]);
+            for (int i = 0; i < TM; ++i) a[i] = to_acc(As[kk * Cfg::LDA + tr + TR * i]);
 #pragma unroll
-            for (int j = 0; j < TN; ++j) b[j] = to_acc(Bs[kk * Cfg::LDB + tc + 16 * j]);
+            for (int j = 0; j < TN; ++j) b[j] = to_acc(Bs[kk * Cfg::LDB + tc + TC * j]);
 #pragma unroll
             for (int i = 0; i < TM; ++i)
 #pragma unroll
@@ -363,7 +388,7 @@ __device__ __forceinline__ void gemm_fma(const Problem& prob, long long d_begin,
     for (int i = 0; i < TM; ++i)
 #pragma unroll
         for (int j = 0; j < TN; ++j) {
-            const long long m = m0 + tr + 16 * i, n = n0 + tc + 16 * j;
+            const long long m = m0 + tr + TR * i, n = n0 + tc + TC * j;
             if (m < M && n < NC) prob.store(m, n, acc[i][j]);
         }
 }

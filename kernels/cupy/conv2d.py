@@ -21,13 +21,18 @@ Launch configuration (:func:`_gemm_launch`, pure Python): grid = (ceil(M/64), ce
 1-D blocks.  float16 runs on tensor cores (WMMA 16x16x16, fp32 accumulation): 64x64 tiles, BK = 32,
 128 threads.  float32 / float64 use FMA register tiling: 64x64 tiles, BK = 16, 256 threads, accumulating
 in float32 / float64 (IEEE fp32 products, no TF32).  float16 outputs are computed in float32 and rounded
-once.  Index math is 64-bit where tensors can exceed 2**31 elements; one image plane H*W, one output plane P*Q
-and the weight K*C*R*S must stay below 2**31 elements (ValueError otherwise), and ceil(Ncols/64) must
-not exceed 65535 (the grid's y limit: K for forward, C for backward_input, C*R*S for backward_weight).
+once.  Index math is 64-bit where tensors can exceed 2**31 elements (image and tensor offsets, N*P*Q);
+quantities inside one plane are ints, so N, one image plane H*W, one output plane P*Q, the padded
+sizes H + 2*ph and W + 2*pw, and the weight K*C*R*S must stay below 2**31 - 64 (ValueError otherwise),
+and ceil(Ncols/64) must not exceed 65535 (the grid's y limit: K for forward, C for backward_input,
+C*R*S for backward_weight).  On a GPU without tensor cores for float16 (before sm_70) the same tiles
+and 128-thread blocks run an FMA path instead (also run in CI on the emulator).
 
-Caveat: written without a GPU.  The .cu compiles with nvcc for sm_80 and sm_90, and these wrappers and
-kernels were run only on the CPU emulator (``KERNELGRAD_CUDA_EMULATE=1``); GPU speed and correctness
-(NVRTC compilation included) are unverified.
+Verification: values only on the CPU emulator (``KERNELGRAD_CUDA_EMULATE=1``); NVRTC compiles every
+name expression declared here for sm_80/sm_90 in CI (the options this package uses on a GPU: IEEE
+float32 without flush-to-zero), with registers, spills and tensor-core use recorded in
+``benchmarks/results/aot-cuda.md``; nvcc compiles the whole file for sm_75/80/90.  GPU execution and
+speed are unverified (no GPU was available).
 """
 
 from __future__ import annotations
@@ -103,15 +108,22 @@ def _bias_launch(K: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
     return (K, 1, 1), (BIAS_THREADS, 1, 1)
 
 
-def _check_int32_planes(name: str, sizes: dict[str, int]) -> None:
-    """conv2d.cu indexes within one plane (H*W, P*Q) and the weight (K*C*R*S) with 32-bit ints."""
+#: Bound on the int quantities of conv2d.cu: 2**31 less headroom for one reduction step (a thread's
+#: position inside a plane plus its offset in the step, pq0 + jl < P*Q + 32, stays an int).
+INT_LIMIT = 2**31 - 64
+
+
+def _check_int_sizes(name: str, N, C, H, W, K, R, S, P, Q, ph, pw) -> None:
+    """conv2d.cu indexes inside one plane (H*W, P*Q, padded coordinates) and the weight with ints (its header)."""
+    sizes = {"N": N, "H*W": H * W, "P*Q": P * Q, "K*C*R*S": K * C * R * S, "H + 2*ph": H + 2 * ph,
+             "W + 2*pw": W + 2 * pw}
     for what, size in sizes.items():
-        if size >= 2**31:
-            raise ValueError(f"{name}: {what} = {size} elements is too large for the CUDA kernels (< 2**31)")
+        if size >= INT_LIMIT:
+            raise ValueError(f"{name}: {what} = {size} is too large for the CUDA kernels (< 2**31 - 64)")
 
 
 def _i32(*values: int) -> list[np.int32]:
-    return [np.int32(v) for v in values]
+    return [np.int32(v) for v in values]  # every value was bounded by _check_int_sizes
 
 
 def conv2d_forward(x: Any, w: Any, b: Any | None, stride, padding) -> Any:
@@ -130,7 +142,7 @@ def conv2d_forward(x: Any, w: Any, b: Any | None, stride, padding) -> Any:
     N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_forward_geometry(
         x.shape, w.shape, None if b is None else b.shape, stride, padding
     )
-    _check_int32_planes("conv2d_forward", {"H*W": H * W, "P*Q": P * Q, "K*C*R*S": K * C * R * S})
+    _check_int_sizes("conv2d_forward", N, C, H, W, K, R, S, P, Q, ph, pw)
 
     y = _runtime.empty((N, K, P, Q), dtype)
     if y.size == 0:  # an empty batch: a grid of zero blocks is not a valid launch
@@ -157,7 +169,7 @@ def conv2d_backward_input(dy: Any, w: Any, input_shape, stride, padding) -> Any:
     N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_backward_input_geometry(
         dy.shape, w.shape, input_shape, stride, padding
     )
-    _check_int32_planes("conv2d_backward_input", {"H*W": H * W, "P*Q": P * Q, "K*C*R*S": K * C * R * S})
+    _check_int_sizes("conv2d_backward_input", N, C, H, W, K, R, S, P, Q, ph, pw)
 
     dx = _runtime.empty((N, C, H, W), dtype)
     grid, block = _gemm_launch(N * H * W, C, dtype)
@@ -180,7 +192,7 @@ def conv2d_backward_weight(dy: Any, x: Any, weight_shape, stride, padding) -> An
     N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_backward_weight_geometry(
         dy.shape, x.shape, weight_shape, stride, padding
     )
-    _check_int32_planes("conv2d_backward_weight", {"H*W": H * W, "P*Q": P * Q, "K*C*R*S": K * C * R * S})
+    _check_int_sizes("conv2d_backward_weight", N, C, H, W, K, R, S, P, Q, ph, pw)
 
     CRS = C * R * S
     if N == 0:  # nothing to reduce

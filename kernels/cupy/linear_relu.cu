@@ -46,6 +46,14 @@
 // Tensor cores need sm_70 (fp16) / sm_80 (bf16); compiled for an older GPU those types take the FMA path.
 // float32 uses FMA, not TF32, so it stays within ~1e-6 relative of float64.
 //
+// Floating point: IEEE float32 (-ftz=false: subnormals kept); NVRTC may fuse a multiply and an add of the
+// FMA path into one FMA, so results differ from the emulator's in the last bits.  NaN propagates through
+// the GEMMs, the ReLU keeps it (v < 0 ? 0 : v), and a NaN y blocks its gradient, as in the numpy reference.
+//
+// Verified where: values on the CPU emulator (WMMA and FMA paths, against torch float64 and numpy); NVRTC
+// compiles every instantiation the wrapper declares for sm_80/sm_90 in CI (no spills; WMMA instructions
+// for __half) and nvcc the whole file for sm_75/80/90.  GPU execution and speed are unverified.
+//
 // Why it is fast (relative to a naive kernel): each element brought into shared memory is reused 64
 // times, the half-precision path runs on tensor cores with fp32 accumulation, and bias, ReLU and the
 // backward mask ride along in the epilogue / prologue instead of costing extra passes over [M, N].
@@ -61,18 +69,10 @@ constexpr int THREADS = 256;  // 8 warps
 constexpr int GROUP_M = 8;    // tile-rows per group in the block order
 constexpr int C_PAD = 4;      // keeps the shared accumulator tile's stride a multiple of 16 bytes (WMMA ldm)
 
-// Tensor cores exist for fp16 from sm_70 and for bf16 from sm_80; NVRTC compiles for the GPU at hand, so an
-// older one gets the FMA path instead of a compile error.  Host passes (and the emulator) see both as true.
-#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 700
-constexpr bool HALF_TENSOR_CORES = true;
-#else
-constexpr bool HALF_TENSOR_CORES = false;
-#endif
-#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
-constexpr bool BF16_TENSOR_CORES = true;
-#else
-constexpr bool BF16_TENSOR_CORES = false;
-#endif
+// Tensor cores for fp16 from sm_70 and bf16 from sm_80 (kg::kHalfTensorCores / kBf16TensorCores in
+// common.cuh); an older GPU gets the FMA path, with the same tile and block shape.
+constexpr bool HALF_TENSOR_CORES = kg::kHalfTensorCores;
+constexpr bool BF16_TENSOR_CORES = kg::kBf16TensorCores;
 
 // Per storage type: the depth BK of one shared-memory stage and the padding of the operand tiles.  The
 // 16-bit types pad by 8 elements because WMMA wants 16-byte multiples for ldm and 32-byte aligned

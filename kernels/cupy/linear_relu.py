@@ -26,9 +26,15 @@ kernel with no stages, which writes the bias (or 0).
 Limits: 2-D C-contiguous arrays of one dtype (float16/32/64; CuPy has no bfloat16, although the .cu
 instantiates it).  Sizes are 64-bit in the kernels.  float32 uses FMA, not TF32.
 
-Verification: correctness is tested only under the CPU emulator (``KERNELGRAD_CUDA_EMULATE=1``), which
-runs this CUDA C with g++ and models WMMA as a whole-tile fp32 multiply.  GPU correctness and speed are
-unverified -- no GPU was available when this was written.
+NaN: the ReLU keeps NaN (``v < 0 ? 0 : v``, like numpy's maximum and PyTorch's relu), and a NaN
+forward output blocks its gradient (``y > 0`` is false), as in the numpy reference.
+
+Verification: values are tested only under the CPU emulator (``KERNELGRAD_CUDA_EMULATE=1``), which runs
+this CUDA C with g++ and models WMMA as a whole-tile fp32 multiply; the FMA fallback of float16 (GPUs
+without tensor cores) runs there too.  NVRTC compiles every name expression declared here for
+sm_80/sm_90 in CI (registers, spills, tensor-core instructions in ``benchmarks/results/aot-cuda.md``)
+and nvcc the whole file for sm_75/80/90.  GPU correctness and speed are unverified -- no GPU was
+available when this was written.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""Every CUDA C file compiles with nvcc for sm_80 (A100) and sm_90 (H100/H200).
+"""Every CUDA C file compiles with nvcc for sm_75 (Turing), sm_80 (A100) and sm_90 (H100/H200).
 
-CuPy compiles the kernels with NVRTC only when a GPU runs them, so without this test a syntax or type
-error in a ``.cu`` file would go unnoticed on machines without a GPU.  The ``.cu`` files end with explicit
-template instantiations, so nvcc compiles every kernel body for both architectures.  Skips only when
-nvcc is absent; a compile error (or warning) fails.
+The ``.cu`` files end with explicit template instantiations, so nvcc compiles every kernel body, bfloat16
+included, for each architecture.  sm_75 is the oldest architecture CUDA 13 targets and has no bfloat16
+tensor cores: it checks that every tensor-core path is guarded (common.cuh's KG_*_TENSOR_CORES) and falls
+back to FMA.  NVRTC, which compiles the kernels on a GPU, is checked separately with the exact options of
+the GPU path (test_nvrtc_compile.py).  Skips only when nvcc is absent; a compile error (or warning) fails.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 KERNEL_DIR = ROOT / "kernels" / "cupy"
 SOURCES = sorted(KERNEL_DIR.glob("*.cu")) + sorted((ROOT / "tests" / "kernels" / "cuda").glob("*.cu"))
-ARCHS = ("80", "90")
+ARCHS = ("75", "80", "90")
 
 
 def test_every_family_has_a_cuda_source():
@@ -28,7 +29,7 @@ def test_every_family_has_a_cuda_source():
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed")
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
-def test_compiles_for_sm80_and_sm90(source, tmp_path):
+def test_compiles_for_sm75_sm80_and_sm90(source, tmp_path):
     gencode = [f"-gencode=arch=compute_{a},code=sm_{a}" for a in ARCHS]
     cmd = ["nvcc", "-c", "-std=c++17", "-Werror=all-warnings", *gencode, f"-I{KERNEL_DIR}", str(source),
            "-o", str(tmp_path / "out.o")]
