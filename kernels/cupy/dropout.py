@@ -27,8 +27,12 @@ Arrays are ``cupy.ndarray`` on a GPU and ``numpy.ndarray`` under ``KERNELGRAD_CU
 shape, C-contiguous, float16/float32/float64.  Limits: 0 <= p < 1, seed an int in [0, 2**63), offset an
 int >= 0 with offset + numel <= 2**63.
 
-GPU speed and correctness are unverified: this was written and tested only under the CPU emulator
-(no GPU was available); nvcc compiles the file for sm_80 and sm_90.
+Floating point: one multiply, compiled without flush-to-zero (``_runtime.NVRTC_FP_OPTIONS``), so
+subnormal inputs and outputs and NaN / inf equal numpy bit for bit.
+
+Verification: values only under the CPU emulator (subnormals, NaN and inf included); NVRTC compiles
+every name expression declared here for sm_80/sm_90 in CI and nvcc the whole file for sm_75/80/90.
+GPU speed and correctness are unverified (no GPU was available).
 """
 
 from __future__ import annotations

@@ -25,8 +25,9 @@
 // written exactly once: no zero-fill pass, no atomics, bitwise deterministic.  Candidates are visited in
 // increasing (p, q), the order in which numpy's np.add.at adds them, and the running sum is rounded to T
 // after every add (a no-op for float and double; for __half it repeats numpy's float16 additions), so
-// dx equals the numpy reference bit for bit.  argmax is only compared, never used as an address, so a
-// corrupt value can drop gradient but never fault (the wrapper validates the range anyway).
+// dx equals the numpy reference bit for bit.  argmax is only compared, never used as an address, so an
+// out-of-range value (the wrapper checks the range only on the host or in debug mode: a GPU check would
+// sync the host) routes no gradient and never faults.
 //
 // Bytes moved: forward reads each window element once per window (~|x| for 2x2/s2; overlapping windows
 // re-read neighbours, which hit in L1/L2) and writes |y| + |argmax| (1 byte per output for windows up to
@@ -35,9 +36,19 @@
 // Why fast: consecutive threads take consecutive q (forward) or w (backward), so loads and stores
 // coalesce; no im2col buffer, no dx memset + scatter, no atomics, small argmax.
 //
-// Layout: contiguous NCHW.  Index math is in long long so tensors past 2^31 elements work; per-plane
-// sizes (H, W, P, Q) are ints.  Limits (checked by the wrapper, PyTorch's rules): stride >= 1,
-// 0 <= padding <= kernel / 2 per axis, so every window holds at least one real element.
+// Layout: contiguous NCHW.  Offsets into x, y, argmax and dx are long long (nc * H * W, nc * P * Q, and
+// row offsets widened before the multiply), so tensors and single planes past 2^31 elements work.  The
+// int quantities are coordinates inside one padded plane and window positions: h0 = p*sh - ph and
+// hp = h + ph lie in [-ph, H + ph], r*S + s < R*S, so the wrapper's checks H + 2*ph, W + 2*pw and R*S
+// < 2^31 bound every one of them; the window range p_lo..p_hi avoids (a + sh - 1) so any stride fits.
+// Limits (checked by the wrapper, PyTorch's rules): stride >= 1, 0 <= padding <= kernel / 2 per axis, so
+// every window holds at least one real element.
+//
+// Floating point: only comparisons (forward) and additions of dy without a multiply (backward), compiled
+// with -ftz=false, so subnormals compare and add as in numpy and results equal the numpy reference bit
+// for bit (tested on the emulator).  Verified where: the CPU emulator (values, against numpy and torch);
+// NVRTC compiles every instantiation for sm_80/sm_90 in CI and nvcc for sm_75/80/90; GPU execution is
+// unverified (no GPU was available).
 #include "common.cuh"
 
 // y[o], argmax[o] for o < total = N*C*P*Q.
@@ -95,10 +106,12 @@ __global__ void maxpool2d_backward_kernel(const T* __restrict__ dy, const I* __r
         const long long nc = t / H;
         const int hp = h + ph;  // coordinates in the padded image
         const int wp = w + pw;
-        // windows p with p*sh <= hp < p*sh + R; hp - R + 1 may be negative, hence the max before dividing
-        const int p_lo = (max(hp - R + 1, 0) + sh - 1) / sh;
+        // windows p with p*sh <= hp < p*sh + R: p from ceil(max(hp - R + 1, 0) / sh), written without the
+        // usual (a + sh - 1) / sh, which overflows int for a stride near 2^31
+        const int h_lo = max(hp - R + 1, 0), w_lo = max(wp - S + 1, 0);
+        const int p_lo = h_lo / sh + (h_lo % sh != 0);
         const int p_hi = min(hp / sh, P - 1);
-        const int q_lo = (max(wp - S + 1, 0) + sw - 1) / sw;
+        const int q_lo = w_lo / sw + (w_lo % sw != 0);
         const int q_hi = min(wp / sw, Q - 1);
         const long long out_plane = nc * P * Q;
 

@@ -20,23 +20,31 @@ Launch configuration (:func:`_launch_config`): 1-D blocks of up to 256 threads (
 for tiny tensors), a 1-D grid of ``cdiv(total, block)`` blocks capped at 65535; the kernels loop
 grid-stride with ``long long`` indices, so N*C*P*Q or N*C*H*W past 2**31 still launch.
 
-Backward validates ``argmax`` like numpy (values in [0, R*S)) with one reduction and one host sync:
-the array viewed as unsigned makes negative values huge, so a single ``max`` catches both ends.  An
-argmax of another integer dtype is converted to ``argmax_dtype(R*S)`` (values already checked to fit).
+Backward validates ``argmax`` like numpy (values in [0, R*S), ValueError otherwise) only where that
+costs no host sync: under the emulator, or on a GPU in debug mode ``KERNELGRAD_SYNC_CHECKS=1``
+(:func:`kernels._args.value_checks_enabled`; the check is one reduction over the array viewed as
+unsigned, so negative values become huge and a single ``max`` catches both ends).  Unchecked, an
+argmax value outside [0, R*S) routes no gradient (its dy is dropped; the kernel only compares argmax,
+never uses it as an address), the same contract as the Triton kernel.  An argmax of another integer
+dtype is converted to ``argmax_dtype(R*S)``; unchecked, out-of-range values become -1 first, so
+narrowing cannot wrap them into range.
 
 Arrays are ``cupy.ndarray`` on a GPU and ``numpy.ndarray`` under ``KERNELGRAD_CUDA_EMULATE=1``;
 C-contiguous, float16/float32/float64.  Limits (PyTorch's rules, as numpy): stride >= 1,
-0 <= padding <= kernel // 2, kernel fits the padded input; H, W, P, Q below 2**31.
+0 <= padding <= kernel // 2, kernel fits the padded input; and for the kernels' int coordinates
+H + 2*ph, W + 2*pw and R*S below 2**31 (ValueError).
 
-GPU speed and correctness are unverified: this was written and tested only under the CPU emulator
-(no GPU was available); nvcc compiles the file for sm_80 and sm_90.
+Verification: values only under the CPU emulator (both value-check modes; bit for bit against numpy,
+subnormals and NaN windows included); NVRTC compiles every name expression declared here for
+sm_80/sm_90 in CI and nvcc the whole file for sm_75/80/90.  GPU speed and correctness are unverified
+(no GPU was available).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .._args import check_pool_geometry, maxpool2d_backward_geometry
+from .._args import check_pool_geometry, maxpool2d_backward_geometry, value_checks_enabled
 from ..numpy.maxpool2d import argmax_dtype
 from . import _runtime
 from ._runtime import SourceModule, cdiv, check_array, check_float_array, cuda_type
@@ -75,6 +83,13 @@ def _geometry_args(H, W, P, Q, R, S, sh, sw, ph, pw) -> list[np.int32]:
     return [np.int32(v) for v in (H, W, P, Q, R, S, sh, sw, ph, pw)]
 
 
+def _check_pool_ints(name: str, H: int, W: int, R: int, S: int, ph: int, pw: int) -> None:
+    """maxpool2d.cu keeps coordinates inside one padded plane and window positions in int (see its header)."""
+    for what, size in {"H + 2*ph": H + 2 * ph, "W + 2*pw": W + 2 * pw, "R*S": R * S}.items():
+        if size >= 2**31:
+            raise ValueError(f"{name}: {what} = {size} is too large for the CUDA kernels (< 2**31)")
+
+
 def maxpool2d_forward(x, kernel, stride, padding):
     """Max-pool ``x[N, C, H, W]`` with windows ``kernel`` = (R, S).
 
@@ -86,6 +101,7 @@ def maxpool2d_forward(x, kernel, stride, padding):
     check_float_array("x", x, 4)
     N, C, H, W = x.shape
     R, S, sh, sw, ph, pw, P, Q = check_pool_geometry("maxpool2d_forward", H, W, kernel, stride, padding)
+    _check_pool_ints("maxpool2d_forward", H, W, R, S, ph, pw)
     idx_dtype = argmax_dtype(R * S)
     y = _runtime.empty((N, C, P, Q), x.dtype)
     argmax = _runtime.empty((N, C, P, Q), idx_dtype)
@@ -127,10 +143,18 @@ def maxpool2d_backward(dy, argmax, input_shape, kernel, stride, padding):
     N, C, H, W, R, S, sh, sw, ph, pw, P, Q = maxpool2d_backward_geometry(
         dy.shape, argmax.shape, input_shape, kernel, stride, padding
     )
-    _check_argmax_range(argmax, R * S, (R, S))
-    idx_dtype = argmax_dtype(R * S)
-    if argmax.dtype != idx_dtype:
-        argmax = argmax.astype(idx_dtype)  # exact: the range check above proved every value fits
+    _check_pool_ints("maxpool2d_backward", H, W, R, S, ph, pw)
+    RS = R * S
+    idx_dtype = argmax_dtype(RS)
+    if value_checks_enabled(on_host=_runtime.emulating()):
+        _check_argmax_range(argmax, RS, (R, S))
+        if argmax.dtype != idx_dtype:
+            argmax = argmax.astype(idx_dtype)  # exact: the range check above proved every value fits
+    elif argmax.dtype != idx_dtype:
+        # unchecked (a GPU): narrowing must not wrap a bad value into [0, R*S); -1 never matches a window
+        # position, so such an entry routes no gradient, as it would have in its own dtype
+        bad = (argmax < 0) | (argmax >= RS)
+        argmax = _runtime.xp().where(bad, -1, argmax.astype(idx_dtype))  # -1: a weak scalar, stays idx_dtype
 
     dx = _runtime.empty((N, C, H, W), dy.dtype)
     total = N * C * H * W

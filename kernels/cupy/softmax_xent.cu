@@ -41,9 +41,23 @@
 // for a row of moderate V), writes dlogits once (M*V), plus O(M) for targets and row losses.
 // softmax_xent_scale_kernel (the backward) reads and writes M*V elements and does M*V multiplies.
 //
-// Layout / limits: logits and dlogits [M, V] C-contiguous; target [M] int64 (the wrapper converts and
-// validates: every valid target is in [0, V)).  n >= 1 whenever a row is valid (the wrapper handles
-// n = 0 without launching).  ROW_THREADS is a multiple of 32 and BLOCK = ROW_THREADS * ROWS_PER_BLOCK.
+// Targets: a row is *valid* when its target is not ignore_index; n counts the valid rows and is read from
+// device memory (the wrapper sums it on the device: no host sync).  The wrapper checks that every valid
+// target lies in [0, V) only where that costs no sync (the emulator) or in debug mode
+// (KERNELGRAD_SYNC_CHECKS=1); unchecked, a valid row whose target is outside [0, V) gets a NaN row loss
+// (so the mean is NaN) and an all-NaN dlogits row, and logits[t] is never read: memory-safe, and the
+// mistake is visible.  The Triton kernel follows the same contract.  n = 0 (every row ignored) gives
+// 0 / 0 = NaN for the loss and zeros for dlogits.
+//
+// NaN and inf logits in a valid row make its loss and its whole dlogits row NaN (+inf: inf - inf), like
+// the numpy reference; other rows are unaffected, the mean is NaN.  -inf logits are fine unless every
+// logit of the row is -inf.  Floating point is IEEE (-ftz=false: subnormals kept); NVRTC may contract
+// a multiply and an add into one FMA, so results differ from the emulator's in the last bits.
+//
+// Layout / limits: logits and dlogits [M, V] C-contiguous; target [M] int64 (the wrapper converts).
+// ROW_THREADS is a multiple of 32 and BLOCK = ROW_THREADS * ROWS_PER_BLOCK.  Verified where: the CPU
+// emulator (values against torch and numpy); NVRTC compiles every instantiation for sm_80/sm_90 in CI and
+// nvcc for sm_75/80/90; GPU execution is unverified (no GPU was available).
 //
 // Why fast: a memory-bound op done in two streaming passes with the softmax, the loss and the gradient
 // fused (no [M, V] temporaries), coalesced loads with ITEMS independent loads in flight per thread,
@@ -102,11 +116,14 @@ __device__ __forceinline__ A group_sum(A v, A* scratch) {
 
 // Forward: row_loss[m] (0 for ignored rows) and dlogits[m, :] for every row m.
 // grid: min(ceil(M / ROWS_PER_BLOCK), 2^31 - 1) blocks (grid-stride); block: ROW_THREADS * ROWS_PER_BLOCK.
+// has_ignore_index == 0: no target is ignored (an ignore_index no int64 can equal).  n_valid[0] is the
+// number of rows whose target is not ignored, computed on the device (no host sync).
 template <typename T, int ROW_THREADS, int ROWS_PER_BLOCK>
 __global__ void __launch_bounds__(ROW_THREADS * ROWS_PER_BLOCK)
 softmax_xent_forward_kernel(const T* __restrict__ logits, const long long* __restrict__ target,
                             T* __restrict__ dlogits, kg::acc_t<T>* __restrict__ row_loss,
-                            long long M, long long V, long long ignore_index, long long n_valid) {
+                            long long M, long long V, long long ignore_index, int has_ignore_index,
+                            const long long* __restrict__ n_valid) {
     using A = kg::acc_t<T>;
     static_assert(ROW_THREADS % 32 == 0, "a row group is whole warps");
     static_assert(ROWS_PER_BLOCK == 1 || ROW_THREADS == 32, "several rows per block only for warp rows");
@@ -117,7 +134,7 @@ softmax_xent_forward_kernel(const T* __restrict__ logits, const long long* __res
     const int group = threadIdx.x / ROW_THREADS;             // row group within the block
     const long long n_groups = kg::ceil_div(M, ROWS_PER_BLOCK);
     const long long chunk = (long long)ROW_THREADS * ITEMS;
-    const A n = A(n_valid);
+    const A n = A(n_valid[0]);
     const A ninf = kg::neg_inf<A>();
 
     // Uniform over the block (depends on blockIdx only), so the barriers inside group_* are safe.
@@ -127,9 +144,15 @@ softmax_xent_forward_kernel(const T* __restrict__ logits, const long long* __res
         const long long row_base = row * V;  // long long: M * V may exceed 2^31
         const long long t = target[row];
 
-        if (t == ignore_index) {  // uniform over the group: the whole group skips together
+        if (has_ignore_index && t == ignore_index) {  // uniform over the group: the whole group skips together
             for (long long c = j; c < V; c += ROW_THREADS) dlogits[row_base + c] = kg::from_acc<T>(A(0));
             if (j == 0) row_loss[row] = A(0);
+            continue;
+        }
+        if (t < 0 || t >= V) {  // not a class index (reaches here only unchecked): NaN row, logits[t] never read
+            const T nan = kg::from_acc<T>(kg::quiet_nan<A>());
+            for (long long c = j; c < V; c += ROW_THREADS) dlogits[row_base + c] = nan;
+            if (j == 0) row_loss[row] = kg::quiet_nan<A>();
             continue;
         }
 
@@ -186,7 +209,7 @@ softmax_xent_forward_kernel(const T* __restrict__ logits, const long long* __res
 template <typename T>
 __global__ void __launch_bounds__(MEAN_THREADS)
 softmax_xent_mean_kernel(const kg::acc_t<T>* __restrict__ row_loss, T* __restrict__ loss, long long M,
-                         long long n_valid) {
+                         const long long* __restrict__ n_valid) {
     __shared__ double partial[MEAN_THREADS];
     double acc = 0.0;
     for (long long i = threadIdx.x; i < M; i += MEAN_THREADS) acc += double(row_loss[i]);
@@ -196,7 +219,8 @@ softmax_xent_mean_kernel(const kg::acc_t<T>* __restrict__ row_loss, T* __restric
         if (threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
         __syncthreads();
     }
-    if (threadIdx.x == 0) loss[0] = kg::from_acc<T>(kg::acc_t<T>(partial[0] / double(n_valid)));
+    // n_valid = 0 (every row ignored): 0 / 0 = NaN, the mean over no rows, as numpy and PyTorch give
+    if (threadIdx.x == 0) loss[0] = kg::from_acc<T>(kg::acc_t<T>(partial[0] / double(n_valid[0])));
 }
 
 // Backward: dst = src * scale[0] (the upstream gradient of the scalar loss, read on the device).
@@ -216,14 +240,14 @@ __global__ void softmax_xent_scale_kernel(const T* __restrict__ src, const T* __
 #define KG_SOFTMAX_XENT_INSTANTIATE(T)                                                                       \
     template __global__ void softmax_xent_forward_kernel<T, 32, 4>(const T*, const long long*, T*,          \
                                                                    kg::acc_t<T>*, long long, long long,     \
-                                                                   long long, long long);                   \
+                                                                   long long, int, const long long*);       \
     template __global__ void softmax_xent_forward_kernel<T, 256, 1>(const T*, const long long*, T*,         \
                                                                     kg::acc_t<T>*, long long, long long,    \
-                                                                    long long, long long);                  \
+                                                                    long long, int, const long long*);      \
     template __global__ void softmax_xent_forward_kernel<T, 1024, 1>(const T*, const long long*, T*,        \
                                                                      kg::acc_t<T>*, long long, long long,   \
-                                                                     long long, long long);                 \
-    template __global__ void softmax_xent_mean_kernel<T>(const kg::acc_t<T>*, T*, long long, long long);    \
+                                                                     long long, int, const long long*);     \
+    template __global__ void softmax_xent_mean_kernel<T>(const kg::acc_t<T>*, T*, long long, const long long*); \
     template __global__ void softmax_xent_scale_kernel<T>(const T*, const T*, T*, long long);
 
 KG_SOFTMAX_XENT_INSTANTIATE(__half)

@@ -20,24 +20,30 @@ Launch configuration (:func:`_launch_config`, pure Python):
 - the mean over rows is a second one-block kernel summing the per-row losses in float64 in a fixed
   order (deterministic, no atomics); the backward is a grid-stride scale kernel.
 
-The wrapper converts ``target`` (any integer dtype) to int64 on the device and validates it with
-device reductions and one host read (``n`` and the count of bad targets come back together): the
-ValueError must name the offending row, and the kernel needs ``n`` to scale dlogits by ``1/n``.
-If every row is ignored (or M = 0) the loss is NaN and dlogits is all zeros, without a launch.
+The wrapper converts ``target`` (any integer dtype) to int64 on the device and counts the valid rows
+``n`` there too; the kernels read ``n`` from device memory, so a forward never waits for the GPU.
+Target values are checked (ValueError naming the offending row) only when that costs no sync:
+under the emulator, or on a GPU in debug mode ``KERNELGRAD_SYNC_CHECKS=1``
+(:func:`kernels._args.value_checks_enabled`).  Unchecked, a valid row whose target is outside
+[0, V) gets a NaN loss (so the mean loss is NaN) and an all-NaN dlogits row, and no out-of-bounds read
+happens: the same contract as the Triton kernel.  If every row is ignored the loss is NaN and dlogits is
+all zeros; M = 0 returns that without a launch.
 
 Limits: logits / dlogits must be C-contiguous float16/float32/float64 (CuPy has no bfloat16; the .cu
 file still instantiates it); target must be a C-contiguous 1-D integer array of the runtime (uint64
 targets of 2**63 and above wrap when converted to int64 and are then reported as out of range).
 
-Verification: only run under the CPU emulator (``KERNELGRAD_CUDA_EMULATE=1``) and compiled with nvcc
-for sm_80/sm_90; GPU correctness and speed are unverified -- no GPU was available.
+Verification: values only under the CPU emulator (``KERNELGRAD_CUDA_EMULATE=1``, both value-check
+modes); NVRTC compiles every name expression declared here for sm_80/sm_90 in CI (with this module's
+options: IEEE float32, no flush-to-zero) and nvcc the whole file for sm_75/80/90.  GPU execution and
+speed are unverified -- no GPU was available.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .._args import softmax_xent_shapes
+from .._args import softmax_xent_shapes, value_checks_enabled
 from . import _runtime
 
 __all__ = ["softmax_cross_entropy_forward", "softmax_cross_entropy_backward"]
@@ -114,25 +120,21 @@ def softmax_cross_entropy_forward(logits, target, ignore_index: int = -100):
 
     xp = _runtime.xp()
     target64 = target.astype(np.int64, copy=False)
-    # after validation every valid target lies in [0, V); an ignore_index no int64 can equal is passed
-    # to the kernel as -1, which then matches nothing either
-    if -(2**63) <= ignore_index < 2**63:
-        kernel_ignore = ignore_index
-        valid = target64 != ignore_index
-    else:
-        kernel_ignore = -1
-        valid = xp.ones((M,), dtype=bool)
-    bad = valid & ((target64 < 0) | (target64 >= V))
-    n_valid, n_bad = (int(c) for c in xp.stack((valid.sum(), bad.sum())).tolist())  # the one host sync
-    if n_bad:
-        row = int(xp.argmax(bad))
-        raise ValueError(
-            f"target[{row}] = {int(target[row])} is not a class index in [0, V={V}) nor ignore_index={ignore_index}"
-        )
-
+    # an ignore_index no int64 can equal ignores nothing: has_ignore_index = 0 tells the kernel so
+    has_ignore_index = -(2**63) <= ignore_index < 2**63
+    kernel_ignore = ignore_index if has_ignore_index else 0
     dtype = logits.dtype
-    if n_valid == 0:  # also M = 0: the mean over no rows (0 / 0), like the numpy reference
+    if M == 0:  # the mean over no rows (0 / 0), like the numpy reference; a grid of 0 blocks cannot launch
         return xp.full((), np.nan, dtype=dtype), _runtime.zeros((M, V), dtype)
+    valid = target64 != ignore_index if has_ignore_index else xp.ones((M,), dtype=bool)
+    if value_checks_enabled(on_host=_runtime.emulating()):
+        bad = valid & ((target64 < 0) | (target64 >= V))
+        if bool(bad.any()):  # the host reads one flag: free under the emulator, a sync on a GPU (debug mode)
+            row = int(xp.argmax(bad))
+            raise ValueError(
+                f"target[{row}] = {int(target[row])} is not a class index in [0, V={V}) nor ignore_index={ignore_index}"
+            )
+    n_valid = xp.asarray(valid.sum(dtype=np.int64)).reshape(1)  # stays on the device: the kernels read it
 
     ctype = _runtime.cuda_type(dtype)
     dlogits = _runtime.empty((M, V), dtype)
@@ -141,11 +143,10 @@ def softmax_cross_entropy_forward(logits, target, ignore_index: int = -100):
     grid, block, row_threads, rows_per_block = _launch_config(M, V)
     MODULE.launch(
         _forward_name(ctype, row_threads, rows_per_block), grid, block,
-        (logits, target64, dlogits, row_loss, np.int64(M), np.int64(V), np.int64(kernel_ignore), np.int64(n_valid)),
-    )
-    MODULE.launch(
-        f"softmax_xent_mean_kernel<{ctype}>", (1,), (MEAN_THREADS,), (row_loss, loss, np.int64(M), np.int64(n_valid))
-    )
+        (logits, target64, dlogits, row_loss, np.int64(M), np.int64(V), np.int64(kernel_ignore),
+         np.int32(has_ignore_index), n_valid),
+    )  # fmt: skip
+    MODULE.launch(f"softmax_xent_mean_kernel<{ctype}>", (1,), (MEAN_THREADS,), (row_loss, loss, np.int64(M), n_valid))
     return loss, dlogits
 
 

@@ -227,11 +227,11 @@ def test_grid_stride_loop_covers_rows_beyond_the_grid(kb, rng, V, row_threads, r
     _, ref_grad = _torch_reference(logits, target)
     row_loss = _runtime.zeros((M,), np.float32)
     dlogits = _runtime.zeros((M, V), np.float32)
-    n_valid = int((target != -100).sum())
+    n_valid = kb.to_native(np.array([(target != -100).sum()], dtype=np.int64))  # read on the device
     sx.MODULE.launch(
         sx._forward_name("float", row_threads, rows_per_block), (2,), (row_threads * rows_per_block,),
         (kb.to_native(logits), kb.to_native(target), dlogits, row_loss,
-         np.int64(M), np.int64(V), np.int64(-100), np.int64(n_valid)),
+         np.int64(M), np.int64(V), np.int64(-100), np.int32(1), n_valid),
     )
     assert rel_err(kb.to_numpy(dlogits), ref_grad) <= 1e-4
     lt = torch.tensor(logits, dtype=torch.float64)
