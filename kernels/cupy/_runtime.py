@@ -230,9 +230,10 @@ def cuda_header_options() -> tuple[str, ...]:
     CuPy adds the CUDA runtime headers it finds (``cuda_runtime.h`` and ``mma.h``): the
     ``nvidia-cuda-runtime-cu12`` wheel's include directory if installed, else the toolkit's.  A toolkit
     also has ``crt/`` there; the runtime wheel does not, and ``mma.h`` includes ``crt/mma.h``.  In the
-    wheel layout ``crt/`` comes with ``nvidia-cuda-nvcc-cu12`` (``nvidia/cuda_nvcc/include``; CUDA 13's
-    unified ``nvidia/cu13/include`` holds it when ``nvidia-cuda-crt`` is installed).  Returns ``()`` when
-    nothing needs adding or nothing is found (then NVRTC's error names the missing header).
+    CUDA 12 wheel layout ``crt/`` comes with ``nvidia-cuda-nvcc-cu12`` (``nvidia/cuda_nvcc/include``), which
+    this adds; CUDA 13's ``nvidia-cuda-crt`` puts it into the runtime's own ``nvidia/cu13/include``, so
+    nothing is needed there.  Returns ``()`` when nothing needs adding or nothing is found (then
+    :func:`nvrtc_compile`'s error names the wheel to install).
     """
     runtime = _header_dir("cudart")
     if runtime is not None and (runtime / "crt" / "mma.h").is_file():
@@ -301,8 +302,13 @@ def nvrtc_compile(path: Path, name_expressions: Sequence[str], arch: str | None 
     except compiler.CompileException as exc:
         hint = ""
         if "crt/" in str(exc):
-            hint = ("\nThe CUDA headers NVRTC was given lack crt/ (pip-wheel CUDA): install nvidia-cuda-nvcc-cu12 "
-                    "of your NVRTC's version (pip install 'kernelgrad[cupy]'), or set CUDA_PATH to a CUDA toolkit.")
+            from cupy.cuda import nvrtc
+
+            major, minor = nvrtc.getVersion()
+            wheel = "nvidia-cuda-nvcc-cu12" if major == 12 else "nvidia-cuda-crt"
+            wheel += f"=={major}.{minor}.*"
+            hint = (f"\nThe CUDA headers NVRTC was given lack crt/ (CUDA from pip wheels): pip install '{wheel}' "
+                    "(for CUDA 12: pip install 'kernelgrad[cupy]'), or set CUDA_PATH to a CUDA toolkit.")
         raise RuntimeError(f"NVRTC could not compile {path.name}:\n{exc}{hint}") from exc
     return bytes(image), dict(lowered or {})
 

@@ -123,7 +123,11 @@ def _check_int_sizes(name: str, N, C, H, W, K, R, S, P, Q, ph, pw) -> None:
 
 
 def _i32(*values: int) -> list[np.int32]:
-    return [np.int32(v) for v in values]  # every value was bounded by _check_int_sizes
+    """Kernel int parameters; sizes were bounded by _check_int_sizes, this also catches a huge stride."""
+    for v in values:
+        if not -(2**31) <= v < 2**31:
+            raise ValueError(f"{v} does not fit the CUDA kernels' 32-bit int parameters")
+    return [np.int32(v) for v in values]
 
 
 def conv2d_forward(x: Any, w: Any, b: Any | None, stride, padding) -> Any:
@@ -221,6 +225,7 @@ def conv2d_backward_bias(dy: Any) -> Any:
     """Gradient w.r.t. the bias: ``db[K] = dy.sum over (N, P, Q)`` for ``dy[N, K, P, Q]``."""
     check_float_array("dy", dy, 4)
     N, K, P, Q = dy.shape
+    _check_int_sizes("conv2d_backward_bias", N, 1, 1, 1, 1, 1, 1, P, Q, 0, 0)
     db = _runtime.empty((K,), dy.dtype)
     if K == 0:
         return db

@@ -80,7 +80,10 @@ def _launch_config(
 
 
 def _geometry_args(H, W, P, Q, R, S, sh, sw, ph, pw) -> list[np.int32]:
-    return [np.int32(v) for v in (H, W, P, Q, R, S, sh, sw, ph, pw)]
+    values = (H, W, P, Q, R, S, sh, sw, ph, pw)
+    if max(values) >= 2**31:  # sizes are bounded by _check_pool_ints; a stride may still be huge
+        raise ValueError(f"geometry {values} does not fit the CUDA kernels' 32-bit int parameters")
+    return [np.int32(v) for v in values]
 
 
 def _check_pool_ints(name: str, H: int, W: int, R: int, S: int, ph: int, pw: int) -> None:

@@ -323,3 +323,7 @@ def test_int_limits_are_checked_before_launch():
     for args in [(2**31 - 2, 8, 3, 3, 1, 1), (8, 8, 2**16, 2**15, 0, 0)]:
         with pytest.raises(ValueError, match="too large for the CUDA kernels"):
             pool._check_pool_ints("f", *args)
+    with pytest.raises(ValueError, match="32-bit int"):
+        conv._i32(1, 2**31)
+    with pytest.raises(ValueError, match="32-bit int"):
+        pool._geometry_args(8, 8, 1, 1, 2, 2, 2**40, 1, 0, 0)

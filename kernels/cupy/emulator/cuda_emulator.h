@@ -20,8 +20,10 @@
 //     adds to the accumulator; store_matrix_sync writes from lane 0 only, so code that reads the stored
 //     tile must synchronise first, as on a GPU.  Element-wise loops over `frag.num_elements` work; code
 //     that depends on the GPU's per-lane element mapping would not (kernelgrad's kernels never do).
-//   * Arithmetic is the host's IEEE arithmetic (no FMA contraction at -O2 on x86-64 without -mfma), so
-//     results match the GPU to rounding, and integer code (Philox) bit for bit.
+//   * Arithmetic is the host's IEEE arithmetic with subnormals (the GPU path compiles with -ftz=false, so
+//     a GPU keeps them too) and no FMA contraction (-ffp-contract=off; NVRTC may contract a multiply and
+//     an add into one FMA), so results match the GPU to rounding, and integer code (Philox) and
+//     compare/copy-only kernels (max-pool) bit for bit.
 // What it is not: a race detector or a bounds checker, and not fast (~thousands of threads per second).
 #pragma once
 
