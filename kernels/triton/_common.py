@@ -59,3 +59,55 @@ def tl_dtype(dtype: torch.dtype):
 
     return {torch.float16: tl.float16, torch.bfloat16: tl.bfloat16, torch.float32: tl.float32,
             torch.float64: tl.float64}[dtype]
+
+
+# ------------------------------------------------------------------- GEMM tile configs per dtype class
+#
+# The GEMM-shaped kernels (conv2d, linear_relu) list their autotune tiles per operand class: half
+# precision runs tl.dot on tensor cores, IEEE float32 on FMA units (operands and accumulator in
+# registers), float64 on the FMA path too.  A tile that is fast for one class spills registers in
+# another, so the autotuner only ever sees the class's own list (benchmarks/aot_triton.py compiles every
+# one of them for sm_90 and sm_80 and CI fails on a spill).
+
+
+def tile_shape(config: triton.Config) -> tuple[int, int, int, int, int]:
+    """(BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages) of a GEMM config."""
+    k = config.kwargs
+    return k["BLOCK_M"], k["BLOCK_N"], k["BLOCK_K"], config.num_warps, config.num_stages
+
+
+def gemm_tile_configs(dtype_configs: dict, interpreter_config: triton.Config) -> list[triton.Config]:
+    """One config per distinct tile shape of ``dtype_configs`` (GROUP_M 8), or the interpreter's one."""
+    shapes = list(dict.fromkeys(shape for shapes in dtype_configs.values() for shape in shapes))
+    gpu = [triton.Config({"BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "GROUP_M": 8}, num_warps=nw, num_stages=ns)
+           for bm, bn, bk, nw, ns in shapes]
+    return autotune_configs(gpu, interpreter_config)
+
+
+def dtype_class(dtype: torch.dtype, allow_tf32: bool) -> str:
+    """"half" (tensor cores: float16, bfloat16, TF32 float32), "float32" (IEEE, FMA) or "float64"."""
+    if dtype == torch.float64:
+        return "float64"
+    return "float32" if dtype == torch.float32 and not allow_tf32 else "half"
+
+
+def prune_by_dtype(dtype_configs: dict, allow_tf32, pointer_names: tuple[str, ...]):
+    """An ``early_config_prune`` keeping the configs of the launch's dtype class.
+
+    ``allow_tf32()`` is read at each launch (the module flag may change); the dtype comes from the first
+    of ``pointer_names`` among the kernel's arguments.
+    """
+
+    def prune(configs, named_args, **kwargs):
+        if interpreting() or len(configs) == 1:
+            return configs
+        dtype = next(named_args[name] for name in pointer_names if name in named_args).dtype
+        allowed = dtype_configs[dtype_class(dtype, allow_tf32())]
+        return [c for c in configs if tile_shape(c) in allowed]
+
+    return prune
+
+
+def row_bucket(rows: int) -> int:
+    """Autotune key for a GEMM row count (a batch): the next power of two, so batch sizes 33..64 share one."""
+    return triton.next_power_of_2(max(rows, 1))

@@ -53,42 +53,44 @@ import triton
 import triton.language as tl
 
 from .._args import conv2d_backward_input_geometry, conv2d_backward_weight_geometry, conv2d_forward_geometry
-from ._common import autotune_configs, check_float_tensor, check_same_dtype, interpreting
+from ._common import check_float_tensor, check_same_dtype, gemm_tile_configs, interpreting, prune_by_dtype, row_bucket
 
 __all__ = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias"]
 
 ALLOW_TF32 = False  # opt-in: float32 tl.dot on TF32 tensor cores (~1e-3 relative error instead of ~1e-6)
 
-
-def _gemm_configs() -> list[triton.Config]:
-    gpu = [
-        triton.Config({"BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "GROUP_M": 8}, num_warps=nw, num_stages=ns)
-        for bm, bn, bk, nw, ns in [
-            (128, 128, 32, 8, 3),
-            (128, 64, 32, 4, 4),
-            (64, 128, 32, 4, 4),
-            (128, 128, 64, 8, 3),
-            (128, 64, 64, 4, 3),
-            (64, 64, 64, 4, 3),
-            (64, 64, 32, 4, 4),
-            (64, 32, 32, 4, 4),
-        ]
-    ]
-    # the interpreter's cost is per program and per loop step, not per element: medium tiles keep the
-    # tests fast while still giving the test shapes several row tiles and reduction chunks
-    interp = triton.Config({"BLOCK_M": 32, "BLOCK_N": 16, "BLOCK_K": 32, "GROUP_M": 2}, num_warps=1)
-    return autotune_configs(gpu, interp)
+#: One image (C*H*W of x, K*P*Q of dy) and the weight are indexed with 32-bit offsets; batches are not bounded.
+MAX_IMAGE_ELEMENTS = 2**31 - 1
 
 
-_KEY = ["N", "C", "H", "W", "K", "R", "S", "P", "Q", "sh", "sw", "ph", "pw"]
+#: Tile shapes (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages) per operand class.  Each compiles without
+#: register spills for that class on sm_90 and sm_80 (benchmarks/aot_triton.py checks it in CI); the
+#: gathered operand tiles cost registers per element, so 128-row tiles need 8 warps and 128x128 spills.
+_DTYPE_CONFIGS = {
+    "half": [(128, 64, 32, 8, 3), (64, 128, 32, 8, 3), (64, 64, 64, 8, 3), (64, 64, 32, 4, 4), (64, 32, 32, 4, 4)],
+    # IEEE float32 products run on FMA units
+    "float32": [(64, 128, 32, 8, 3), (64, 64, 32, 4, 4), (64, 32, 32, 4, 4)],
+    "float64": [(32, 32, 32, 2, 2)],
+}
+
+
+# the interpreter's cost is per program and per loop step, not per element: medium tiles keep the
+# tests fast while still giving the test shapes several row tiles and reduction chunks
+_INTERPRETER_CONFIG = triton.Config({"BLOCK_M": 32, "BLOCK_N": 16, "BLOCK_K": 16, "GROUP_M": 2}, num_warps=1)
+_CONFIGS = gemm_tile_configs(_DTYPE_CONFIGS, _INTERPRETER_CONFIG)
+_PRUNE = {"early_config_prune": prune_by_dtype(_DTYPE_CONFIGS, lambda: ALLOW_TF32, ("dy_ptr", "x_ptr"))}
+
+
+# The autotuner keys on the layer (channels, kernel, stride) and on the GEMM's row count rounded up to a
+# power of two, never on the raw batch size: a last partial batch or an eval batch reuses the tuned config.
+_KEY = ["C", "K", "R", "S", "sh", "sw", "M_BUCKET"]
 
 
 @triton.jit
-def _grouped_tile(M, N_GEMM, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, GROUP_M: tl.constexpr):
-    """(pid_m, pid_n) of this program: GROUP_M row-tiles are swept column by column for L2 reuse."""
-    pid = tl.program_id(0)
-    num_pid_m = tl.cdiv(M, BLOCK_M)
-    num_pid_n = tl.cdiv(N_GEMM, BLOCK_N)
+def _grouped_tile(pid, rows, cols, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, GROUP_M: tl.constexpr):
+    """(tile_row, tile_col) of tile ``pid``: GROUP_M row-tiles are swept column by column for L2 reuse."""
+    num_pid_m = tl.cdiv(rows, BLOCK_M)
+    num_pid_n = tl.cdiv(cols, BLOCK_N)
     num_pid_in_group = GROUP_M * num_pid_n
     group_id = pid // num_pid_in_group
     first_pid_m = group_id * GROUP_M
@@ -98,141 +100,173 @@ def _grouped_tile(M, N_GEMM, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, GROUP
     return pid_m, pid_n
 
 
-@triton.autotune(configs=_gemm_configs(), key=_KEY)
+@triton.jit
+def _decode_rows(start, M, RC, COLS, BLOCK_M: tl.constexpr):
+    """Rows ``start + i`` (i < BLOCK_M) of an [M = N*RC] index space -> (image n as int64, row, col, mask).
+
+    RC = rows*COLS of one image.  The forward and backward_input kernels do this once per program, so
+    their reduction loops never divide per element.
+    """
+    offs_m = start + tl.arange(0, BLOCK_M)
+    mask_m = offs_m < M
+    n = offs_m // RC
+    pix = (offs_m - n * RC).to(tl.int32)  # pixel inside one image: < 2**31 by the launcher's check
+    row = pix // COLS
+    return n, row, pix - row * COLS, mask_m
+
+
+@triton.autotune(configs=_CONFIGS, key=_KEY, prune_configs_by=_PRUNE)
 @triton.jit
 def _conv2d_forward_kernel(
     x_ptr, w_ptr, b_ptr, y_ptr,
-    N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw,
+    M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, M_BUCKET,
     HAS_BIAS: tl.constexpr, ACC_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):  # fmt: skip
-    M = N * P * Q
-    CRS = C * R * S
-    pid_m, pid_n = _grouped_tile(M, K, BLOCK_M, BLOCK_N, GROUP_M)
-
-    # rows (n, p, q) and columns k of this tile; int64 so offsets of huge tensors do not wrap
-    offs_m = pid_m.to(tl.int64) * BLOCK_M + tl.arange(0, BLOCK_M)
-    offs_n = pid_n.to(tl.int64) * BLOCK_N + tl.arange(0, BLOCK_N)
-    mask_m = offs_m < M
+    # GEMM rows (n, p, q), columns k, reduction (r, s, c): r, s outermost so that, for one tap, every
+    # row's input pixel is one 1-D offset and the channel block is a second 1-D offset -- the 2-D tile
+    # costs one add and one mask AND per element.
+    pid_m, pid_n = _grouped_tile(tl.program_id(0), M, K, BLOCK_M, BLOCK_N, GROUP_M)
+    n, p, q, mask_m = _decode_rows(pid_m.to(tl.int64) * BLOCK_M, M, P * Q, Q, BLOCK_M)
+    h0 = p * sh - ph  # top-left input pixel of each row's window
+    w0 = q * sw - pw
+    x_img = x_ptr + n * C * H * W  # 64-bit image base; everything below is a 32-bit offset inside it
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     mask_n = offs_n < K
-    n = offs_m // (P * Q)
-    pq = offs_m % (P * Q)
-    h0 = (pq // Q) * sh - ph  # top-left input pixel of each row's window
-    w0 = (pq % Q) * sw - pw
-    x_row = x_ptr + n * C * H * W
+    offs_c = tl.arange(0, BLOCK_K)
+    RS = R * S
+    w_cols = w_ptr + offs_n[None, :] * (C * RS)  # w[k, c, r, s] as B[c, k] for one tap
 
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC_DTYPE)
-    for j0 in range(0, CRS, BLOCK_K):
-        offs_k = j0 + tl.arange(0, BLOCK_K).to(tl.int64)
-        mask_k = offs_k < CRS
-        c = offs_k // (R * S)
-        r = (offs_k // S) % R
-        s = offs_k % S
-        h = h0[:, None] + r[None, :]
-        w = w0[:, None] + s[None, :]
-        a_mask = mask_m[:, None] & mask_k[None, :] & (h >= 0) & (h < H) & (w >= 0) & (w < W)
-        a = tl.load(x_row[:, None] + c[None, :] * H * W + h * W + w, mask=a_mask, other=0.0)
-        b = tl.load(w_ptr + offs_n[None, :] * CRS + offs_k[:, None], mask=mask_k[:, None] & mask_n[None, :],
-                    other=0.0)
+    c_steps = tl.cdiv(C, BLOCK_K)
+    for step in range(0, RS * c_steps):
+        rs = step // c_steps
+        c0 = (step - rs * c_steps) * BLOCK_K
+        r = rs // S
+        s = rs - r * S
+        h = h0 + r
+        w = w0 + s
+        row_ok = mask_m & (h >= 0) & (h < H) & (w >= 0) & (w < W)
+        c_ok = offs_c < C - c0
+        a = tl.load(x_img[:, None] + (h * W + w)[:, None] + ((c0 + offs_c) * (H * W))[None, :],
+                    mask=row_ok[:, None] & c_ok[None, :], other=0.0)
+        b = tl.load(w_cols + ((c0 + offs_c) * RS + rs)[:, None], mask=c_ok[:, None] & mask_n[None, :], other=0.0)
         acc = tl.dot(a, b, acc, input_precision=INPUT_PRECISION, out_dtype=ACC_DTYPE)
 
     if HAS_BIAS:
         bias = tl.load(b_ptr + offs_n, mask=mask_n, other=0.0)
         acc += bias.to(ACC_DTYPE)[None, :]
-    y_offs = (n * K * P * Q + pq)[:, None] + offs_n[None, :] * P * Q
-    tl.store(y_ptr + y_offs, acc.to(y_ptr.dtype.element_ty), mask=mask_m[:, None] & mask_n[None, :])
+    y_img = y_ptr + n * K * P * Q
+    y_ptrs = y_img[:, None] + (p * Q + q)[:, None] + (offs_n * (P * Q))[None, :]
+    tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=mask_m[:, None] & mask_n[None, :])
 
 
-@triton.autotune(configs=_gemm_configs(), key=_KEY)
+@triton.autotune(configs=_CONFIGS, key=_KEY, prune_configs_by=_PRUNE)
 @triton.jit
 def _conv2d_backward_input_kernel(
     dy_ptr, w_ptr, dx_ptr,
-    N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw,
+    M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, M_BUCKET,
     ACC_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):  # fmt: skip
-    M = N * H * W
-    KRS = K * R * S
-    pid_m, pid_n = _grouped_tile(M, C, BLOCK_M, BLOCK_N, GROUP_M)
-
-    # rows (n, h, w) of dx and columns c
-    offs_m = pid_m.to(tl.int64) * BLOCK_M + tl.arange(0, BLOCK_M)
-    offs_n = pid_n.to(tl.int64) * BLOCK_N + tl.arange(0, BLOCK_N)
-    mask_m = offs_m < M
+    # GEMM rows (n, h, w) of dx, columns c, reduction (r, s, k).  For tap (r, s) the row reads
+    # dy[n, k, p, q] with p = (h + ph - r) / sh, q = (w + pw - s) / sw when both divisions are exact
+    # and in range -- a per-row condition, so again a 1-D mask and a 1-D offset per step.
+    pid_m, pid_n = _grouped_tile(tl.program_id(0), M, C, BLOCK_M, BLOCK_N, GROUP_M)
+    n, h, w, mask_m = _decode_rows(pid_m.to(tl.int64) * BLOCK_M, M, H * W, W, BLOCK_M)
+    dy_img = dy_ptr + n * K * P * Q
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     mask_n = offs_n < C
-    n = offs_m // (H * W)
-    hw = offs_m % (H * W)
-    h_pad = hw // W + ph  # row / column in the padded input
-    w_pad = hw % W + pw
-    dy_row = dy_ptr + n * K * P * Q
+    offs_k = tl.arange(0, BLOCK_K)
+    RS = R * S
+    w_cols = w_ptr + offs_n[None, :] * RS  # w[k, c, r, s] as B[k, c] for one tap
 
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC_DTYPE)
-    for j0 in range(0, KRS, BLOCK_K):
-        offs_k = j0 + tl.arange(0, BLOCK_K).to(tl.int64)
-        mask_k = offs_k < KRS
-        k = offs_k // (R * S)
-        r = (offs_k // S) % R
-        s = offs_k % S
-        # output (p, q) whose window puts tap (r, s) on this pixel; must be exact and in range
-        p_num = h_pad[:, None] - r[None, :]
-        q_num = w_pad[:, None] - s[None, :]
+    k_steps = tl.cdiv(K, BLOCK_K)
+    for step in range(0, RS * k_steps):
+        rs = step // k_steps
+        k0 = (step - rs * k_steps) * BLOCK_K
+        r = rs // S
+        s = rs - r * S
+        p_num = h + ph - r
+        q_num = w + pw - s
         p = p_num // sh
         q = q_num // sw
-        a_mask = (mask_m[:, None] & mask_k[None, :] & (p_num >= 0) & (q_num >= 0)
-                  & (p * sh == p_num) & (q * sw == q_num) & (p < P) & (q < Q))
-        a = tl.load(dy_row[:, None] + k[None, :] * P * Q + p * Q + q, mask=a_mask, other=0.0)
-        b_offs = (k * C * R * S + r * S + s)[:, None] + offs_n[None, :] * R * S
-        b = tl.load(w_ptr + b_offs, mask=mask_k[:, None] & mask_n[None, :], other=0.0)
+        row_ok = mask_m & (p_num >= 0) & (q_num >= 0) & (p * sh == p_num) & (q * sw == q_num) & (p < P) & (q < Q)
+        k_ok = offs_k < K - k0
+        a = tl.load(dy_img[:, None] + (p * Q + q)[:, None] + ((k0 + offs_k) * (P * Q))[None, :],
+                    mask=row_ok[:, None] & k_ok[None, :], other=0.0)
+        b = tl.load(w_cols + ((k0 + offs_k) * (C * RS) + rs)[:, None], mask=k_ok[:, None] & mask_n[None, :],
+                    other=0.0)
         acc = tl.dot(a, b, acc, input_precision=INPUT_PRECISION, out_dtype=ACC_DTYPE)
 
-    dx_offs = (n * C * H * W + hw)[:, None] + offs_n[None, :] * H * W
-    tl.store(dx_ptr + dx_offs, acc.to(dx_ptr.dtype.element_ty), mask=mask_m[:, None] & mask_n[None, :])
+    dx_img = dx_ptr + n * C * H * W
+    dx_ptrs = dx_img[:, None] + (h * W + w)[:, None] + (offs_n * (H * W))[None, :]
+    tl.store(dx_ptrs, acc.to(dx_ptr.dtype.element_ty), mask=mask_m[:, None] & mask_n[None, :])
 
 
-@triton.autotune(configs=_gemm_configs(), key=_KEY)
+@triton.autotune(configs=_CONFIGS, key=_KEY, prune_configs_by=_PRUNE)
 @triton.jit
 def _conv2d_backward_weight_kernel(
-    dy_ptr, x_ptr, dw_ptr,
-    N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw,
+    dy_ptr, x_ptr, out_ptr,
+    M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, M_BUCKET, SPLIT_LEN,
     ACC_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):  # fmt: skip
-    CRS = C * R * S
-    NPQ = N * P * Q
-    pid_m, pid_n = _grouped_tile(K, CRS, BLOCK_M, BLOCK_N, GROUP_M)
-
-    # rows k and columns (c, r, s) of dw
-    offs_m = pid_m.to(tl.int64) * BLOCK_M + tl.arange(0, BLOCK_M)
-    offs_n = pid_n.to(tl.int64) * BLOCK_N + tl.arange(0, BLOCK_N)
+    # One program: a [BLOCK_M k] x [BLOCK_N c] tile of dw[:, :, r, s] for one tap (r, s), over one split
+    # of the reduction (n, p, q) -- rows [split * SPLIT_LEN, (split + 1) * SPLIT_LEN) of the M = N*P*Q
+    # axis.  Grid: (tiles * R*S, splits).  out is dw itself for one split, else a [splits, K, C, R, S]
+    # float32/float64 workspace summed in a fixed order by _sum_splits_kernel (deterministic, no atomics).
+    RS = R * S
+    tiles = tl.cdiv(K, BLOCK_M) * tl.cdiv(C, BLOCK_N)
+    pid = tl.program_id(0)
+    rs = pid // tiles
+    pid_m, pid_n = _grouped_tile(pid - rs * tiles, K, C, BLOCK_M, BLOCK_N, GROUP_M)
+    split = tl.program_id(1)
+    r = rs // S
+    s = rs - r * S
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)  # k
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)  # c
     mask_m = offs_m < K
-    mask_n = offs_n < CRS
-    c = offs_n // (R * S)
-    r = (offs_n // S) % R
-    s = offs_n % S
+    mask_n = offs_n < C
 
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC_DTYPE)
-    for j0 in range(0, NPQ, BLOCK_K):
-        offs_k = j0 + tl.arange(0, BLOCK_K).to(tl.int64)  # reduction index (n, p, q)
-        mask_k = offs_k < NPQ
-        n = offs_k // (P * Q)
-        pq = offs_k % (P * Q)
-        a_offs = offs_m[:, None] * P * Q + (n * K * P * Q + pq)[None, :]
-        a = tl.load(dy_ptr + a_offs, mask=mask_m[:, None] & mask_k[None, :], other=0.0)
-        h = ((pq // Q) * sh - ph)[:, None] + r[None, :]
-        w = ((pq % Q) * sw - pw)[:, None] + s[None, :]
-        b_mask = mask_k[:, None] & mask_n[None, :] & (h >= 0) & (h < H) & (w >= 0) & (w < W)
-        b_offs = (n * C * H * W)[:, None] + c[None, :] * H * W + h * W + w
-        b = tl.load(x_ptr + b_offs, mask=b_mask, other=0.0)
+    j_start = split.to(tl.int64) * SPLIT_LEN
+    j_end = tl.minimum(j_start + SPLIT_LEN, M)
+    for j0 in range(j_start, j_end, BLOCK_K):
+        # reduction rows (n, p, q): decoded per step, but only along one BLOCK_K vector
+        n, p, q, mask_j = _decode_rows(j0, j_end, P * Q, Q, BLOCK_K)
+        h = p * sh - ph + r
+        w = q * sw - pw + s
+        a = tl.load((dy_ptr + n * K * P * Q + p * Q + q)[None, :] + (offs_m * (P * Q))[:, None],
+                    mask=mask_m[:, None] & mask_j[None, :], other=0.0)
+        j_ok = mask_j & (h >= 0) & (h < H) & (w >= 0) & (w < W)
+        b = tl.load((x_ptr + n * C * H * W + h * W + w)[:, None] + (offs_n * (H * W))[None, :],
+                    mask=j_ok[:, None] & mask_n[None, :], other=0.0)
         acc = tl.dot(a, b, acc, input_precision=INPUT_PRECISION, out_dtype=ACC_DTYPE)
 
-    dw_offs = offs_m[:, None] * CRS + offs_n[None, :]
-    tl.store(dw_ptr + dw_offs, acc.to(dw_ptr.dtype.element_ty), mask=mask_m[:, None] & mask_n[None, :])
+    out = out_ptr + split.to(tl.int64) * K * C * RS
+    out_ptrs = out + (offs_m * (C * RS))[:, None] + (offs_n * RS + rs)[None, :]
+    tl.store(out_ptrs, acc.to(out_ptr.dtype.element_ty), mask=mask_m[:, None] & mask_n[None, :])
+
+
+@triton.jit
+def _sum_splits_kernel(ws_ptr, dw_ptr, numel, SPLITS, ACC_DTYPE: tl.constexpr, BLOCK: tl.constexpr):
+    """dw[i] = sum over splits of ws[split, i], always in split order 0, 1, 2, ... (deterministic)."""
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < numel
+    acc = tl.zeros((BLOCK,), dtype=ACC_DTYPE)
+    ws = ws_ptr + offs
+    for _ in range(0, SPLITS):
+        acc += tl.load(ws, mask=mask, other=0.0)
+        ws += numel  # pointer arithmetic is 64-bit: SPLITS * numel may pass 2**31
+    tl.store(dw_ptr + offs, acc.to(dw_ptr.dtype.element_ty), mask=mask)
 
 
 @triton.jit
 def _conv2d_backward_bias_kernel(dy_ptr, db_ptr, N, K, PQ, ACC_DTYPE: tl.constexpr, BLOCK: tl.constexpr):
     k = tl.program_id(0).to(tl.int64)
-    NPQ = N * PQ
+    NPQ = N.to(tl.int64) * PQ
     acc = tl.zeros((BLOCK,), dtype=ACC_DTYPE)
     for j0 in range(0, NPQ, BLOCK):
         offs = j0 + tl.arange(0, BLOCK).to(tl.int64)  # (n, p, q) of dy[:, k]
@@ -253,8 +287,30 @@ def _gemm_options(dtype: torch.dtype) -> dict:
     return {"ACC_DTYPE": tl.float32, "INPUT_PRECISION": "ieee"}
 
 
+def _check_image_sizes(C: int, H: int, W: int, K: int, P: int, Q: int, R: int, S: int) -> None:
+    """The kernels index inside one image, and inside the weight, with 32-bit offsets."""
+    for what, size in (("one image of x (C*H*W)", C * H * W), ("one image of y (K*P*Q)", K * P * Q),
+                       ("the weight (K*C*R*S)", K * C * R * S)):
+        if size > MAX_IMAGE_ELEMENTS:
+            raise ValueError(f"{what} has {size} elements; the Triton conv2d kernels support at most 2**31 - 1")
+
+
 def _grid(rows: int, cols: int):
     return lambda meta: (triton.cdiv(rows, meta["BLOCK_M"]) * triton.cdiv(cols, meta["BLOCK_N"]),)
+
+
+def _wgrad_splits(K: int, C: int, R: int, S: int, M: int) -> tuple[int, int]:
+    """Split the backward_weight reduction (M = N*P*Q rows) so the grid fills a GPU: (splits, rows per split).
+
+    A 64->64 3x3 layer has only 9 output tiles of 64x64 per tap group; without splitting, 9 programs
+    would walk N*P*Q ~ 10^5 rows each.  Aim for ~1024 programs with at least 2048 rows per split; the
+    split length is a multiple of 256, so every BLOCK_K divides it.  Depends on the shape only, never on
+    the tuned config, so a given shape always sums in the same order.
+    """
+    tiles = R * S * triton.cdiv(K, 64) * triton.cdiv(C, 64)
+    splits = max(1, min(triton.cdiv(1024, tiles), M // 2048, 64))
+    split_len = triton.cdiv(triton.cdiv(M, splits), 256) * 256
+    return triton.cdiv(M, split_len), split_len
 
 
 def conv2d_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, stride, padding) -> torch.Tensor:
@@ -262,7 +318,8 @@ def conv2d_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, str
 
     Returns ``y[N, K, P, Q]`` in x's dtype.  Raises TypeError for non-tensor / non-float / mixed dtype
     inputs and ValueError for wrong ndim, wrong device, non-contiguous tensors, mismatched C, a bias
-    that is not [K], bad stride/padding, or a kernel larger than the padded input.
+    that is not [K], bad stride/padding, a kernel larger than the padded input, or one image / the
+    weight past 2**31 elements.
     """
     check_float_tensor("x", x, 4)
     check_float_tensor("w", w, 4)
@@ -272,11 +329,15 @@ def conv2d_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, str
     N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_forward_geometry(
         x.shape, w.shape, None if b is None else b.shape, stride, padding
     )
+    _check_image_sizes(C, H, W, K, P, Q, R, S)
 
     y = torch.empty((N, K, P, Q), dtype=dtype, device=x.device)
-    _conv2d_forward_kernel[_grid(N * P * Q, K)](
+    M = N * P * Q
+    if M == 0:
+        return y
+    _conv2d_forward_kernel[_grid(M, K)](
         x, w, b if b is not None else w, y,
-        N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw,
+        M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, row_bucket(M),
         HAS_BIAS=b is not None, **_gemm_options(dtype),
     )  # fmt: skip
     return y
@@ -295,11 +356,15 @@ def conv2d_backward_input(dy: torch.Tensor, w: torch.Tensor, input_shape, stride
     N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_backward_input_geometry(
         dy.shape, w.shape, input_shape, stride, padding
     )
+    _check_image_sizes(C, H, W, K, P, Q, R, S)
 
     dx = torch.empty((N, C, H, W), dtype=dtype, device=dy.device)
-    _conv2d_backward_input_kernel[_grid(N * H * W, C)](
+    M = N * H * W
+    if M == 0:
+        return dx
+    _conv2d_backward_input_kernel[_grid(M, C)](
         dy, w, dx,
-        N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw,
+        M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, row_bucket(M),
         **_gemm_options(dtype),
     )  # fmt: skip
     return dx
@@ -308,8 +373,10 @@ def conv2d_backward_input(dy: torch.Tensor, w: torch.Tensor, input_shape, stride
 def conv2d_backward_weight(dy: torch.Tensor, x: torch.Tensor, weight_shape, stride, padding) -> torch.Tensor:
     """Gradient w.r.t. the weight: ``dw[K, C, R, S]`` for ``dy[N, K, P, Q]`` and ``x[N, C, H, W]``.
 
-    Raises TypeError / ValueError like :func:`conv2d_forward`, and ValueError when dy's shape does
-    not match the output shape implied by x, weight_shape, stride and padding.
+    The N*P*Q reduction is split across programs (:func:`_wgrad_splits`) and the partial sums are added
+    in a fixed order, so the result is deterministic.  Raises TypeError / ValueError like
+    :func:`conv2d_forward`, and ValueError when dy's shape does not match the output shape implied by
+    x, weight_shape, stride and padding.
     """
     check_float_tensor("dy", dy, 4)
     check_float_tensor("x", x, 4)
@@ -317,13 +384,30 @@ def conv2d_backward_weight(dy: torch.Tensor, x: torch.Tensor, weight_shape, stri
     N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_backward_weight_geometry(
         dy.shape, x.shape, weight_shape, stride, padding
     )
+    _check_image_sizes(C, H, W, K, P, Q, R, S)
 
     dw = torch.empty((K, C, R, S), dtype=dtype, device=x.device)
-    _conv2d_backward_weight_kernel[_grid(K, C * R * S)](
-        dy, x, dw,
-        N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw,
-        **_gemm_options(dtype),
+    M = N * P * Q
+    if M == 0:
+        return dw.zero_()
+    options = _gemm_options(dtype)
+    splits, split_len = _wgrad_splits(K, C, R, S, M)
+    acc_dtype = torch.float64 if dtype == torch.float64 else torch.float32
+    out = dw if splits == 1 else torch.empty((splits, K, C, R, S), dtype=acc_dtype, device=x.device)
+
+    def grid(meta):
+        return (R * S * triton.cdiv(K, meta["BLOCK_M"]) * triton.cdiv(C, meta["BLOCK_N"]), splits)
+
+    _conv2d_backward_weight_kernel[grid](
+        dy, x, out,
+        M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, row_bucket(M), split_len,
+        **options,
     )  # fmt: skip
+    if splits > 1:
+        numel = dw.numel()
+        block = 128 if interpreting() else 1024
+        _sum_splits_kernel[(triton.cdiv(numel, block),)](out, dw, numel, splits, ACC_DTYPE=options["ACC_DTYPE"],
+                                                         BLOCK=block)
     return dw
 
 
@@ -332,6 +416,8 @@ def conv2d_backward_bias(dy: torch.Tensor) -> torch.Tensor:
     check_float_tensor("dy", dy, 4)
     N, K, P, Q = dy.shape
     db = torch.empty((K,), dtype=dy.dtype, device=dy.device)
+    if K == 0:
+        return db
     block = 128 if interpreting() else 1024
     _conv2d_backward_bias_kernel[(K,)](dy, db, N, K, P * Q, ACC_DTYPE=_gemm_options(dy.dtype)["ACC_DTYPE"],
                                        BLOCK=block)

@@ -53,26 +53,42 @@ import triton
 import triton.language as tl
 
 from .._args import check_relu_output, linear_backward_shapes, linear_forward_shapes
-from ._common import autotune_configs, check_float_tensor, check_same_dtype, interpreting, tl_dtype
+from ._common import (
+    check_float_tensor,
+    check_same_dtype,
+    gemm_tile_configs,
+    interpreting,
+    prune_by_dtype,
+    row_bucket,
+    tl_dtype,
+)
 
 __all__ = ["linear_forward", "linear_backward"]
 
 ALLOW_TF32 = False  # TF32 would cost ~1e-3 relative error; the tests hold float32 to 1e-4
 
 
-def _gemm_configs() -> list[triton.Config]:
-    """Hopper/Ampere tile shapes (from the Triton matmul tutorial); one 16x16x16 tile under the interpreter."""
-    gpu = [
-        triton.Config({"BLOCK_M": 128, "BLOCK_N": 256, "BLOCK_K": 64, "GROUP_M": 8}, num_stages=3, num_warps=8),
-        triton.Config({"BLOCK_M": 64, "BLOCK_N": 256, "BLOCK_K": 32, "GROUP_M": 8}, num_stages=4, num_warps=4),
-        triton.Config({"BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 32, "GROUP_M": 8}, num_stages=4, num_warps=4),
-        triton.Config({"BLOCK_M": 128, "BLOCK_N": 64, "BLOCK_K": 32, "GROUP_M": 8}, num_stages=4, num_warps=4),
-        triton.Config({"BLOCK_M": 64, "BLOCK_N": 128, "BLOCK_K": 32, "GROUP_M": 8}, num_stages=4, num_warps=4),
-        triton.Config({"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 32, "GROUP_M": 8}, num_stages=5, num_warps=2),
-        triton.Config({"BLOCK_M": 32, "BLOCK_N": 64, "BLOCK_K": 32, "GROUP_M": 8}, num_stages=5, num_warps=2),
-    ]
-    small = triton.Config({"BLOCK_M": 16, "BLOCK_N": 16, "BLOCK_K": 16, "GROUP_M": 4}, num_warps=1)
-    return autotune_configs(gpu, small)
+#: Tile shapes (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages) per operand class: each compiles without
+#: register spills for that class on sm_90 and sm_80 (benchmarks/aot_triton.py checks it in CI).
+_DTYPE_CONFIGS = {
+    # tensor cores (wgmma / mma.sync): the Triton matmul tutorial's Hopper/Ampere shapes
+    "half": [(128, 256, 64, 8, 3), (64, 256, 32, 4, 4), (128, 128, 32, 4, 4), (128, 64, 32, 4, 4),
+             (64, 128, 32, 4, 4), (64, 64, 32, 2, 5), (32, 64, 32, 2, 5)],
+    # IEEE float32 runs on FMA units: operands and accumulator live in registers
+    "float32": [(128, 128, 32, 4, 4), (128, 64, 32, 4, 4), (64, 128, 32, 4, 4), (64, 64, 32, 2, 5),
+                (32, 64, 32, 2, 5)],
+    "float64": [(32, 32, 32, 2, 2)],
+}
+
+
+_INTERPRETER_CONFIG = triton.Config({"BLOCK_M": 16, "BLOCK_N": 16, "BLOCK_K": 16, "GROUP_M": 4}, num_warps=1)
+_CONFIGS = gemm_tile_configs(_DTYPE_CONFIGS, _INTERPRETER_CONFIG)
+_PRUNE = {"early_config_prune": prune_by_dtype(_DTYPE_CONFIGS, lambda: ALLOW_TF32, ("x_ptr", "dy_ptr"))}
+
+
+# The autotuner keys on the feature sizes and on the row count rounded up to a power of two, never on
+# the raw batch size: a last partial batch or an eval batch reuses the tuned config.
+_KEY = ["M_BUCKET", "N", "K"]
 
 
 @triton.jit
@@ -89,71 +105,77 @@ def _grouped_tile(pid, rows, cols, BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr,
     return pid_r, pid_c
 
 
-@triton.autotune(configs=_gemm_configs(), key=["M", "N", "K"])  # the autotuner also keys on tensor dtypes
+@triton.autotune(configs=_CONFIGS, key=_KEY, prune_configs_by=_PRUNE)
 @triton.jit
 def _linear_forward_kernel(
-    x_ptr, w_ptr, b_ptr, y_ptr, M, N, K,
+    x_ptr, w_ptr, b_ptr, y_ptr, M, N, K, M_BUCKET,
     HAS_BIAS: tl.constexpr, RELU: tl.constexpr, ACC_DTYPE: tl.constexpr, OUT_DTYPE: tl.constexpr,
     INPUT_PRECISION: tl.constexpr, DOT_DTYPE: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):
     pid_m, pid_n = _grouped_tile(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_M)
-    offs_m = pid_m.to(tl.int64) * BLOCK_M + tl.arange(0, BLOCK_M)
-    offs_n = pid_n.to(tl.int64) * BLOCK_N + tl.arange(0, BLOCK_N)
-    offs_k = tl.arange(0, BLOCK_K).to(tl.int64)
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_k = tl.arange(0, BLOCK_K)
     mask_m = offs_m < M
     mask_n = offs_n < N
+    # 64-bit row bases (1-D, once); the per-element offsets along K stay 32-bit
+    x_rows = x_ptr + offs_m.to(tl.int64) * K
+    w_rows = w_ptr + offs_n.to(tl.int64) * K
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC_DTYPE)
     for k0 in range(0, K, BLOCK_K):
-        ks = k0 + offs_k
-        mask_k = ks < K
-        a = tl.load(x_ptr + offs_m[:, None] * K + ks[None, :], mask=mask_m[:, None] & mask_k[None, :], other=0.0)
+        mask_k = offs_k < K - k0
+        a = tl.load(x_rows[:, None] + (k0 + offs_k)[None, :], mask=mask_m[:, None] & mask_k[None, :], other=0.0)
         # w is [N, K] row-major; reading it as a [BLOCK_K, BLOCK_N] tile is w.T without a copy
-        bt = tl.load(w_ptr + offs_n[None, :] * K + ks[:, None], mask=mask_k[:, None] & mask_n[None, :], other=0.0)
+        bt = tl.load(w_rows[None, :] + (k0 + offs_k)[:, None], mask=mask_k[:, None] & mask_n[None, :], other=0.0)
         acc = tl.dot(a.to(DOT_DTYPE), bt.to(DOT_DTYPE), acc, input_precision=INPUT_PRECISION, out_dtype=ACC_DTYPE)
     if HAS_BIAS:
         bias = tl.load(b_ptr + offs_n, mask=mask_n, other=0.0)
         acc += bias.to(ACC_DTYPE)[None, :]
     if RELU:
-        acc = tl.maximum(acc, 0.0)
-    tl.store(y_ptr + offs_m[:, None] * N + offs_n[None, :], acc.to(OUT_DTYPE), mask=mask_m[:, None] & mask_n[None, :])
+        # not tl.maximum: on a GPU it returns 0 for a NaN input, where numpy, CUDA C and torch keep NaN
+        acc = tl.where(acc < 0, 0.0, acc)
+    y_rows = y_ptr + offs_m.to(tl.int64) * N
+    tl.store(y_rows[:, None] + offs_n[None, :], acc.to(OUT_DTYPE), mask=mask_m[:, None] & mask_n[None, :])
 
 
-@triton.autotune(configs=_gemm_configs(), key=["M", "N", "K"])
+@triton.autotune(configs=_CONFIGS, key=_KEY, prune_configs_by=_PRUNE)
 @triton.jit
 def _linear_backward_input_kernel(
-    dy_ptr, y_ptr, w_ptr, dx_ptr, M, N, K,
+    dy_ptr, y_ptr, w_ptr, dx_ptr, M, N, K, M_BUCKET,
     RELU: tl.constexpr, ACC_DTYPE: tl.constexpr, OUT_DTYPE: tl.constexpr,
     INPUT_PRECISION: tl.constexpr, DOT_DTYPE: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):
     # dx[M, K] = g[M, N] @ w[N, K]: output tiles BLOCK_M x BLOCK_K, reduction over N in BLOCK_N steps
     pid_m, pid_k = _grouped_tile(tl.program_id(0), M, K, BLOCK_M, BLOCK_K, GROUP_M)
-    offs_m = pid_m.to(tl.int64) * BLOCK_M + tl.arange(0, BLOCK_M)
-    offs_k = pid_k.to(tl.int64) * BLOCK_K + tl.arange(0, BLOCK_K)
-    offs_n = tl.arange(0, BLOCK_N).to(tl.int64)
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_k = pid_k * BLOCK_K + tl.arange(0, BLOCK_K)
+    offs_n = tl.arange(0, BLOCK_N)
     mask_m = offs_m < M
     mask_k = offs_k < K
+    g_row = offs_m.to(tl.int64) * N  # dy and y rows (64-bit, once)
     acc = tl.zeros((BLOCK_M, BLOCK_K), dtype=ACC_DTYPE)
     for n0 in range(0, N, BLOCK_N):
-        ns = n0 + offs_n
-        mask_n = ns < N
-        g_off = offs_m[:, None] * N + ns[None, :]
+        mask_n = offs_n < N - n0
+        g_off = g_row[:, None] + (n0 + offs_n)[None, :]
         g_mask = mask_m[:, None] & mask_n[None, :]
         g = tl.load(dy_ptr + g_off, mask=g_mask, other=0.0)
         if RELU:
             # the ReLU gradient is 0 where y <= 0 (including exact zeros, like torch)
             yv = tl.load(y_ptr + g_off, mask=g_mask, other=0.0)
             g = tl.where(yv > 0, g, 0.0)
-        wt = tl.load(w_ptr + ns[:, None] * K + offs_k[None, :], mask=mask_n[:, None] & mask_k[None, :], other=0.0)
+        w_off = (n0 + offs_n).to(tl.int64)[:, None] * K + offs_k[None, :]
+        wt = tl.load(w_ptr + w_off, mask=mask_n[:, None] & mask_k[None, :], other=0.0)
         acc = tl.dot(g.to(DOT_DTYPE), wt.to(DOT_DTYPE), acc, input_precision=INPUT_PRECISION, out_dtype=ACC_DTYPE)
-    tl.store(dx_ptr + offs_m[:, None] * K + offs_k[None, :], acc.to(OUT_DTYPE), mask=mask_m[:, None] & mask_k[None, :])
+    dx_rows = dx_ptr + offs_m.to(tl.int64) * K
+    tl.store(dx_rows[:, None] + offs_k[None, :], acc.to(OUT_DTYPE), mask=mask_m[:, None] & mask_k[None, :])
 
 
-@triton.autotune(configs=_gemm_configs(), key=["M", "N", "K"])
+@triton.autotune(configs=_CONFIGS, key=_KEY, prune_configs_by=_PRUNE)
 @triton.jit
 def _linear_backward_weight_kernel(
-    dy_ptr, y_ptr, x_ptr, dw_ptr, db_ptr, M, N, K,
+    dy_ptr, y_ptr, x_ptr, dw_ptr, db_ptr, M, N, K, M_BUCKET,
     RELU: tl.constexpr, ACC_DTYPE: tl.constexpr, OUT_DTYPE: tl.constexpr,
     INPUT_PRECISION: tl.constexpr, DOT_DTYPE: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
@@ -161,16 +183,16 @@ def _linear_backward_weight_kernel(
     # dw[N, K] = g.T[N, M] @ x[M, K]: output tiles BLOCK_N x BLOCK_K, reduction over M in BLOCK_M steps.
     # GROUP_M groups tile-rows of the output, which here run along N.
     pid_n, pid_k = _grouped_tile(tl.program_id(0), N, K, BLOCK_N, BLOCK_K, GROUP_M)
-    offs_n = pid_n.to(tl.int64) * BLOCK_N + tl.arange(0, BLOCK_N)
-    offs_k = pid_k.to(tl.int64) * BLOCK_K + tl.arange(0, BLOCK_K)
-    offs_m = tl.arange(0, BLOCK_M).to(tl.int64)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_k = pid_k * BLOCK_K + tl.arange(0, BLOCK_K)
+    offs_m = tl.arange(0, BLOCK_M)
     mask_n = offs_n < N
     mask_k = offs_k < K
     acc = tl.zeros((BLOCK_N, BLOCK_K), dtype=ACC_DTYPE)
     db_acc = tl.zeros((BLOCK_N,), dtype=ACC_DTYPE)
     for m0 in range(0, M, BLOCK_M):
-        ms = m0 + offs_m
-        mask_m = ms < M
+        ms = (m0 + offs_m).to(tl.int64)
+        mask_m = offs_m < M - m0
         gt_off = ms[None, :] * N + offs_n[:, None]  # dy read transposed: a [BLOCK_N, BLOCK_M] tile
         gt_mask = mask_n[:, None] & mask_m[None, :]
         gt = tl.load(dy_ptr + gt_off, mask=gt_mask, other=0.0)
@@ -181,7 +203,8 @@ def _linear_backward_weight_kernel(
         acc = tl.dot(gt.to(DOT_DTYPE), xt.to(DOT_DTYPE), acc, input_precision=INPUT_PRECISION, out_dtype=ACC_DTYPE)
         # db rides along on the tile already in registers; only the pid_k == 0 column stores it
         db_acc += tl.sum(gt.to(ACC_DTYPE), axis=1)
-    tl.store(dw_ptr + offs_n[:, None] * K + offs_k[None, :], acc.to(OUT_DTYPE), mask=mask_n[:, None] & mask_k[None, :])
+    dw_rows = dw_ptr + offs_n.to(tl.int64) * K
+    tl.store(dw_rows[:, None] + offs_k[None, :], acc.to(OUT_DTYPE), mask=mask_n[:, None] & mask_k[None, :])
     if pid_k == 0:
         tl.store(db_ptr + offs_n, db_acc.to(OUT_DTYPE), mask=mask_n)
 
@@ -222,7 +245,7 @@ def linear_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, rel
         return (triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(N, meta["BLOCK_N"]),)
 
     _linear_forward_kernel[grid](
-        x, w, b if b is not None else x, y, M, N, K,
+        x, w, b if b is not None else x, y, M, N, K, row_bucket(M),
         HAS_BIAS=b is not None, RELU=bool(relu), **_precision(dtype),
     )
     return y
@@ -261,10 +284,10 @@ def linear_backward(
     def grid_dx(meta):
         return (triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(K, meta["BLOCK_K"]),)
 
-    _linear_backward_input_kernel[grid_dx](dy, y_arg, w, dx, M, N, K, **flags)
+    _linear_backward_input_kernel[grid_dx](dy, y_arg, w, dx, M, N, K, row_bucket(M), **flags)
 
     def grid_dw(meta):
         return (triton.cdiv(N, meta["BLOCK_N"]) * triton.cdiv(K, meta["BLOCK_K"]),)
 
-    _linear_backward_weight_kernel[grid_dw](dy, y_arg, x, dw, db, M, N, K, **flags)
+    _linear_backward_weight_kernel[grid_dw](dy, y_arg, x, dw, db, M, N, K, row_bucket(M), **flags)
     return dx, dw, db

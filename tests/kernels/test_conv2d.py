@@ -220,3 +220,64 @@ def test_non_numpy_input_is_a_type_error():
         conv.conv2d_forward([[[[1.0]]]], w, None, 1, 0)
     with pytest.raises(TypeError, match=r"stride"):
         conv.conv2d_forward(np.ones((1, 1, 2, 2)), w, None, 1.5, 0)
+
+
+def _triton_conv2d():
+    try:
+        import kernels.triton.conv2d as conv
+    except Exception as exc:  # no triton, or no GPU and no interpreter
+        pytest.skip(f"kernels.triton not importable: {type(exc).__name__}: {exc}")
+    return conv
+
+
+@pytest.mark.parametrize("splits", [2, 3])
+def test_triton_backward_weight_split_reduction(monkeypatch, rng, splits):
+    """The split-K backward_weight (partial sums in a workspace, then a fixed-order sum) equals torch, bit-stably."""
+    conv = _triton_conv2d()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    case = (3, 5, 11, 9, 6, 3, 2, (2, 1), (1, 1))  # M = N*P*Q = 3*6*10 = 180 reduction rows
+    N, C, H, W, K, R, S, stride, padding = case
+    x, w, b = _inputs(rng, case, np.float32)
+    ref_y, _ = _torch_reference(x, w, b, stride, padding, None)
+    dy = rng.standard_normal(ref_y.shape).astype(np.float32)
+    _, (_, ref_dw, _) = _torch_reference(x, w, b, stride, padding, dy)
+    M = N * ref_y.shape[2] * ref_y.shape[3]
+    split_len = -(-M // splits // 16) * 16  # the interpreter's BLOCK_K (16) divides it
+    monkeypatch.setattr(conv, "_wgrad_splits", lambda *args: (-(-M // split_len), split_len))
+
+    def run():
+        return conv.conv2d_backward_weight(torch.from_numpy(dy).to(device), torch.from_numpy(x).to(device),
+                                           w.shape, stride, padding).cpu().numpy()
+
+    dw = run()
+    assert rel_err(dw, ref_dw) <= tolerance(np.float32)
+    assert np.array_equal(dw, run()), "the split reduction must sum in a fixed order"
+
+
+def test_triton_wgrad_split_plan():
+    """Splits cover the reduction exactly, in multiples of 256 rows, and a 64->64 3x3 layer is split."""
+    conv = _triton_conv2d()
+    for K, C, R, S, M in [(64, 64, 3, 3, 32 * 56 * 56), (32, 1, 3, 3, 64 * 8 * 8), (256, 256, 3, 3, 32 * 14 * 14),
+                          (1, 1, 1, 1, 1), (64, 3, 7, 7, 32 * 112 * 112)]:
+        splits, split_len = conv._wgrad_splits(K, C, R, S, M)
+        assert split_len % 256 == 0 and splits >= 1
+        assert (splits - 1) * split_len < M <= splits * split_len, (K, C, R, S, M, splits, split_len)
+    assert conv._wgrad_splits(64, 64, 3, 3, 32 * 56 * 56)[0] > 1
+
+
+def test_triton_conv2d_refuses_images_past_32_bit_offsets():
+    conv = _triton_conv2d()
+    with pytest.raises(ValueError, match=r"one image of x \(C\*H\*W\) has 2147483648 elements"):
+        conv._check_image_sizes(2, 32768, 32768, 1, 1, 1, 1, 1)
+    conv._check_image_sizes(1, 46340, 46340, 1, 1, 1, 1, 1)  # just under 2**31: accepted
+
+
+def test_triton_conv2d_autotune_key_has_no_batch_size():
+    """Keys name the layer and a power-of-two row bucket; two batch sizes in one bucket share a config."""
+    conv = _triton_conv2d()
+    for kernel in (conv._conv2d_forward_kernel, conv._conv2d_backward_input_kernel,
+                   conv._conv2d_backward_weight_kernel):
+        assert "N" not in kernel.keys and "M" not in kernel.keys and "M_BUCKET" in kernel.keys
+    from kernels.triton._common import row_bucket
+
+    assert row_bucket(33 * 64) == row_bucket(64 * 64) == 4096

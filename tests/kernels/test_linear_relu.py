@@ -195,3 +195,58 @@ def test_triton_rejects_non_contiguous_input(rng):
     w = torch.from_numpy(rng.standard_normal((4, 3)))
     with pytest.raises(ValueError, match=r"\bw\b.*contiguous"):
         lin.linear_forward(x, w.t(), None, False)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("relu", [True, False], ids=["relu", "linear"])
+def test_nan_and_inf_propagate_like_torch(kernel_backend, relu):
+    """A NaN pre-activation stays NaN through the ReLU (torch, numpy and CUDA C agree; tl.maximum would give 0)."""
+    kb = kernel_backend
+    lin = kb.family("linear_relu")
+    x = np.array([[1.0, np.nan], [2.0, 1.0], [np.inf, 1.0], [-np.inf, 1.0]], dtype=np.float32)
+    w = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype=np.float32)
+    b = np.array([0.5, -0.25, 0.0], dtype=np.float32)
+    ref = F.linear(torch.tensor(x, dtype=torch.float64), torch.tensor(w, dtype=torch.float64),
+                   torch.tensor(b, dtype=torch.float64))
+    if relu:
+        ref = F.relu(ref)
+    y = kb.to_numpy(lin.linear_forward(kb.to_native(x), kb.to_native(w), kb.to_native(b), relu))
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ref.numpy()))
+    finite = np.isfinite(ref.numpy())
+    np.testing.assert_allclose(y[finite], ref.numpy()[finite], rtol=1e-6)
+    np.testing.assert_array_equal(y[np.isinf(ref.numpy())], ref.numpy()[np.isinf(ref.numpy())])
+    if relu:  # the backward mask: NaN > 0 is False, so a NaN unit passes no gradient, as in torch
+        dy = np.ones_like(y[1:2])
+        dx, dw, db = (kb.to_numpy(g) for g in lin.linear_backward(
+            kb.to_native(dy), kb.to_native(x[1:2]), kb.to_native(w), kb.to_native(y[1:2]), True))
+        np.testing.assert_array_equal(db, (y[1] > 0).astype(np.float32))
+
+
+def test_triton_linear_configs_pruned_per_dtype(monkeypatch):
+    """float16/bfloat16 may pick the tensor-core tiles, IEEE float32 and float64 only their spill-free lists."""
+    import triton
+
+    _, lin = _triton_linear()
+    from kernels.triton import _common
+
+    monkeypatch.setattr(_common, "interpreting", lambda: False)
+    full = [triton.Config({"BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "GROUP_M": 8}, num_warps=nw, num_stages=ns)
+            for bm, bn, bk, nw, ns in dict.fromkeys(s for v in lin._DTYPE_CONFIGS.values() for s in v)]
+    prune = lin._PRUNE["early_config_prune"]
+    for dtype, cls in [(torch.float16, "half"), (torch.bfloat16, "half"), (torch.float32, "float32"),
+                       (torch.float64, "float64")]:
+        for arg in ("x_ptr", "dy_ptr"):
+            kept = prune(full, {arg: torch.empty(0, dtype=dtype)})
+            assert [_common.tile_shape(c) for c in kept] == lin._DTYPE_CONFIGS[cls], (dtype, arg)
+    monkeypatch.setattr(lin, "ALLOW_TF32", True)  # TF32 float32 runs on tensor cores: the half list
+    assert [_common.tile_shape(c) for c in prune(full, {"x_ptr": torch.empty(0)})] == lin._DTYPE_CONFIGS["half"]
+    assert (128, 256, 64, 8, 3) not in lin._DTYPE_CONFIGS["float32"]  # spilled 34 KB in float32
+
+
+def test_triton_linear_autotune_key_has_no_batch_size():
+    _, lin = _triton_linear()
+    for kernel in (lin._linear_forward_kernel, lin._linear_backward_input_kernel, lin._linear_backward_weight_kernel):
+        assert kernel.keys == ["M_BUCKET", "N", "K"]
+    from kernels.triton._common import row_bucket
+
+    assert row_bucket(33) == row_bucket(64) == 64 and row_bucket(0) == 1

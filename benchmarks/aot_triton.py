@@ -1,0 +1,443 @@
+"""Compile every Triton kernel ahead of time for Hopper (sm_90) and Ampere (sm_80) — no GPU needed.
+
+The Triton interpreter that CI runs the kernels under checks their arithmetic, not whether they compile:
+it never type-checks loop-carried values, never allocates registers or shared memory, never picks a
+tensor-core instruction.  This script does what the first launch on a GPU would do, on a CPU machine:
+
+1. **Capture.** Each launcher of ``kernels/triton`` (``conv2d_forward``, ``linear_backward``, ...) is
+   called with realistic shapes on CPU tensors that are allocated but never read, with ``Autotuner.run``
+   and ``JITFunction.run`` replaced by a recorder.  That yields the exact arguments and constexprs each
+   kernel would be launched with — the launcher's own argument checks, dtype choices and block sizes
+   included — for float16, bfloat16, float32 and float64.
+2. **Compile.** For every recorded launch, every autotune config the autotuner can pick for it (after its
+   ``prune_configs_by`` pruning: per-dtype config lists are applied here exactly as at run time) is
+   compiled with Triton's own ``warmup`` path — the same binder, specialisation and compiler pipeline as
+   a real launch — against ``GPUTarget("cuda", 90, 32)`` and ``GPUTarget("cuda", 80, 32)``, with the
+   ptxas that ships in Triton's wheel.  A stand-in driver answers "which GPU is this?" with the target.
+3. **Read the result.** ``cuobjdump`` (also from Triton's wheel) reports registers and the stack frame of
+   the cubin (our kernels have no local arrays, so stack bytes are register spills); Triton's metadata
+   gives the dynamic shared memory; the SASS says whether a ``tl.dot`` became tensor-core instructions
+   (HGMMA = wgmma on sm_90, HMMA = mma.sync on sm_80).
+
+Output: a table on stdout and ``benchmarks/results/aot-triton.json`` / ``.md`` (one row per kernel x dtype
+x arch x config).  ``tests/kernels/test_aot_compile.py`` runs this and fails on a compile error, a kernel
+with no config that fits the architecture's shared memory, a spill in any config the autotuner can pick
+for float16/bfloat16/float32, or a half-precision ``tl.dot`` without tensor-core instructions.
+
+Regenerate the committed report::
+
+    python -m benchmarks.aot_triton                      # both archs, every dtype; ~5 min on 2 cores cold
+    python -m benchmarks.aot_triton --arch sm_90 --family conv2d --out /tmp/aot
+
+Compiled kernels land in Triton's cache (``~/.triton/cache``), so a second run takes seconds.  What this
+cannot tell: speed, occupancy under real launch sizes, or numerical results on the GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ARCHS = {"sm_90": 90, "sm_80": 80}
+#: Largest dynamic shared memory one block may opt into (CUDA programming guide, compute capabilities).
+SMEM_LIMIT = {90: 227 * 1024, 80: 163 * 1024}
+DTYPES = ("float16", "bfloat16", "float32", "float64")
+#: Spills fail the check for these; float64 runs on FMA/DMMA paths and is reported only.
+SPILL_CHECKED_DTYPES = ("float16", "bfloat16", "float32")
+FAMILIES = ("conv2d", "maxpool2d", "linear_relu", "softmax_xent", "dropout")
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass
+class Row:
+    """One compiled (kernel, dtype, arch, config)."""
+
+    family: str
+    launcher: str
+    kernel: str
+    dtype: str
+    arch: str
+    config: str
+    uses_dot: bool
+    signature: dict = field(default_factory=dict)
+    constexprs: dict = field(default_factory=dict)
+    registers: int | None = None
+    spill_bytes: int | None = None  # cubin stack frame; our kernels have no local arrays
+    shared_bytes: int | None = None
+    smem_limit: int | None = None
+    tensor_core: str | None = None  # "HGMMA" / "HMMA" found in the SASS, else None
+    error: str | None = None
+    compile_s: float = 0.0
+
+    @property
+    def fits_smem(self) -> bool:
+        return self.error is None and self.shared_bytes is not None and self.shared_bytes <= self.smem_limit
+
+
+# -------------------------------------------------------------------------------- capture (step 1)
+
+
+@dataclass
+class Launch:
+    family: str
+    launcher: str
+    dtype: str
+    kernel: object  # an Autotuner or a JITFunction
+    args: tuple
+    kwargs: dict
+
+
+def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
+    """(family, launcher, call(dtype)) with the shapes the benchmark suite uses."""
+
+    def t(*shape, dtype):
+        return torch.empty(shape, dtype=dtype)  # allocated, never read: the kernels do not run
+
+    def conv(fn):
+        x = dict(N=32, C=64, H=56, W=56, K=64, R=3, S=3)
+
+        def call(dt):
+            X, Wt = t(x["N"], x["C"], x["H"], x["W"], dtype=dt), t(x["K"], x["C"], x["R"], x["S"], dtype=dt)
+            dY = t(x["N"], x["K"], x["H"], x["W"], dtype=dt)
+            if fn == "conv2d_forward":
+                return kt.conv2d.conv2d_forward(X, Wt, t(x["K"], dtype=dt), 1, 1)
+            if fn == "conv2d_backward_input":
+                return kt.conv2d.conv2d_backward_input(dY, Wt, tuple(X.shape), 1, 1)
+            if fn == "conv2d_backward_weight":
+                return kt.conv2d.conv2d_backward_weight(dY, X, tuple(Wt.shape), 1, 1)
+            return kt.conv2d.conv2d_backward_bias(dY)
+
+        return call
+
+    def pool_fwd(dt):
+        return kt.maxpool2d.maxpool2d_forward(t(32, 64, 112, 112, dtype=dt), 3, 2, 1)
+
+    def pool_bwd(dt):
+        argmax = torch.zeros((32, 64, 56, 56), dtype=kt.maxpool2d.argmax_dtype(9))
+        return kt.maxpool2d.maxpool2d_backward(t(32, 64, 56, 56, dtype=dt), argmax, (32, 64, 112, 112), 3, 2, 1)
+
+    def linear_fwd(dt):
+        return kt.linear_relu.linear_forward(t(4096, 4096, dtype=dt), t(4096, 4096, dtype=dt), t(4096, dtype=dt), True)
+
+    def linear_bwd(dt):
+        x, w, y = t(4096, 4096, dtype=dt), t(4096, 4096, dtype=dt), t(4096, 4096, dtype=dt)
+        return kt.linear_relu.linear_backward(t(4096, 4096, dtype=dt), x, w, y, True)
+
+    def xent(M, V):
+        def call(dt):
+            loss, dlogits = kt.softmax_xent.softmax_cross_entropy_forward(
+                t(M, V, dtype=dt), torch.zeros(M, dtype=torch.int64))
+            return kt.softmax_xent.softmax_cross_entropy_backward(dlogits, torch.ones((), dtype=dt))
+
+        return call
+
+    def dropout(dt):
+        return kt.dropout.dropout_forward(t(1 << 24, dtype=dt), 0.1, 1234, 0)
+
+    cases = [("conv2d", fn, conv(fn)) for fn in
+             ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias")]
+    cases += [
+        ("maxpool2d", "maxpool2d_forward", pool_fwd),
+        ("maxpool2d", "maxpool2d_backward", pool_bwd),
+        ("linear_relu", "linear_forward", linear_fwd),
+        ("linear_relu", "linear_backward", linear_bwd),
+        ("softmax_xent", "softmax_cross_entropy_forward/backward [8192, 32000]", xent(8192, 32000)),
+        ("softmax_xent", "softmax_cross_entropy_forward/backward [256, 10]", xent(256, 10)),
+        # dropout_backward is the same kernel with the same argument types (dy in place of x)
+        ("dropout", "dropout_forward", dropout),
+    ]
+    return cases
+
+
+def _import_kernels_for_aot():
+    """Import kernels.triton without a GPU and without the interpreter; launchers accept CPU tensors."""
+    from unittest import mock
+
+    if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
+        raise RuntimeError("unset TRITON_INTERPRET: interpreted kernels cannot be compiled")
+    import torch
+
+    with mock.patch.object(torch.cuda, "is_available", lambda: True):  # kernels.triton refuses a CPU-only host
+        import kernels.triton as kt
+        from kernels.triton import _common
+
+        for family in FAMILIES:
+            getattr(kt, family)
+    _common.expected_device_type = lambda: "cpu"  # the placement check: tensors stay on the host here
+    return torch, kt
+
+
+def capture(families=FAMILIES, dtypes=DTYPES) -> list[Launch]:
+    """Run each launcher once per dtype with kernel launches recorded instead of executed."""
+    from unittest import mock
+
+    from triton.runtime.autotuner import Autotuner
+    from triton.runtime.jit import JITFunction
+
+    torch, kt = _import_kernels_for_aot()
+    launches: list[Launch] = []
+    current: dict = {}
+
+    def record(kernel, args, kwargs):
+        kwargs = {k: v for k, v in kwargs.items() if k not in ("grid", "warmup")}
+        launches.append(Launch(current["family"], current["launcher"], current["dtype"], kernel, args, kwargs))
+
+    def autotuner_run(self, *args, **kwargs):
+        record(self, args, kwargs)
+
+    def jit_run(self, *args, **kwargs):
+        record(self, args, kwargs)
+
+    with mock.patch.object(Autotuner, "run", autotuner_run), mock.patch.object(JITFunction, "run", jit_run):
+        for family, launcher, call in _launch_cases(torch, kt):
+            if family not in families:
+                continue
+            for dtype in dtypes:
+                current.update(family=family, launcher=launcher, dtype=dtype)
+                call(getattr(torch, dtype))
+    return launches
+
+
+def _configs(launch: Launch) -> list:
+    """The configs the autotuner can pick for this launch ([None] for a kernel without autotuning)."""
+    from triton.runtime.autotuner import Autotuner
+
+    if not isinstance(launch.kernel, Autotuner):
+        return [None]
+    tuner = launch.kernel
+    tuner.nargs = dict(zip(tuner.arg_names, launch.args))
+    try:
+        return list(tuner.prune_configs(dict(launch.kwargs)))
+    finally:
+        tuner.nargs = None
+
+
+def _jit_function(kernel):
+    from triton.runtime.autotuner import Autotuner
+
+    return kernel.fn if isinstance(kernel, Autotuner) else kernel
+
+
+def _describe(config, kwargs) -> str:
+    if config is None:
+        opts = {k: kwargs[k] for k in ("num_warps", "num_stages") if k in kwargs}
+        return ",".join(f"{k}={v}" for k, v in opts.items()) or "default"
+    parts = [f"{k}={v}" for k, v in config.kwargs.items()]
+    parts += [f"warps={config.num_warps}", f"stages={config.num_stages}"]
+    return ",".join(parts)
+
+
+# -------------------------------------------------------------------------------- compile (step 2-3)
+
+
+class _TargetDriver:
+    """Just enough of Triton's driver interface for ``JITFunction.warmup`` to compile for ``target``."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def get_current_device(self):
+        return self.target.arch  # a distinct "device" per arch, so Triton's per-device binder caches differ
+
+    def get_current_stream(self, device=None):
+        return 0
+
+    def get_current_target(self):
+        return self.target
+
+
+def _tool(name: str) -> str:
+    import triton
+
+    path = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: this Triton wheel has no NVIDIA toolchain")
+    return str(path)
+
+
+def _cubin_facts(cubin: bytes) -> tuple[int, int, str | None]:
+    """(registers, stack bytes, tensor-core instruction) of a one-kernel cubin, read with cuobjdump."""
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+        f.write(cubin)
+        f.flush()
+        usage = subprocess.run([_tool("cuobjdump"), "--dump-resource-usage", f.name],
+                               capture_output=True, text=True, check=True).stdout
+        sass = subprocess.run([_tool("cuobjdump"), "-sass", f.name], capture_output=True, text=True, check=True).stdout
+    fields = dict(tok.split(":", 1) for tok in usage.split() if ":" in tok and tok.split(":", 1)[1].isdigit())
+    tensor_core = next((op for op in ("HGMMA", "HMMA") if op in sass), None)
+    return int(fields["REG"]), int(fields["STACK"]), tensor_core
+
+
+def _compile(launch: Launch, config, arch: str) -> Row:
+    from triton.backends.compiler import GPUTarget
+    from triton.runtime import driver
+
+    jitfn = _jit_function(launch.kernel)
+    kwargs = dict(launch.kwargs)
+    if config is not None:
+        kwargs.update(config.all_kwargs())
+    cc = ARCHS[arch]
+    row = Row(family=launch.family, launcher=launch.launcher, kernel=jitfn.__name__, dtype=launch.dtype, arch=arch,
+              config=_describe(config, kwargs), uses_dot="tl.dot(" in jitfn.src, smem_limit=SMEM_LIMIT[cc])
+    previous = driver._active  # reset_active() would create the real driver, which needs a GPU
+    driver.set_active(_TargetDriver(GPUTarget("cuda", cc, 32)))
+    start = time.perf_counter()
+    try:
+        compiled = jitfn.warmup(*launch.args, grid=(1,), **kwargs)
+        row.shared_bytes = int(compiled.metadata.shared)
+        row.registers, row.spill_bytes, row.tensor_core = _cubin_facts(compiled.asm["cubin"])
+        src = getattr(compiled, "src", None)
+        if src is not None:
+            row.signature = {k: str(v) for k, v in src.signature.items()}
+            names = jitfn.arg_names
+            row.constexprs = {names[k[0]] if isinstance(k, tuple) and len(k) == 1 else str(k): str(v)
+                              for k, v in src.constants.items()}
+    except Exception as exc:  # a compile error is a finding, reported per row
+        row.error = f"{type(exc).__name__}: {str(exc).strip()[-1500:]}"
+    finally:
+        driver._active = previous
+    row.compile_s = round(time.perf_counter() - start, 2)
+    return row
+
+
+# Work is spread over processes: each one captures once (cheap) and compiles the jobs it is handed.
+_WORKER: dict = {}
+
+
+def _worker_init(families, dtypes):
+    os.environ.pop("TRITON_INTERPRET", None)
+    _WORKER["launches"] = capture(families, dtypes)
+
+
+def _worker_compile(job: tuple[int, int, str]) -> Row:
+    launch_index, config_index, arch = job
+    launch = _WORKER["launches"][launch_index]
+    return _compile(launch, _configs(launch)[config_index], arch)
+
+
+def run(families=FAMILIES, dtypes=DTYPES, archs=tuple(ARCHS), jobs: int | None = None) -> list[Row]:
+    """Capture, then compile every (launch, config, arch) in ``jobs`` processes; returns one Row each."""
+    os.environ.pop("TRITON_INTERPRET", None)
+    launches = capture(families, dtypes)
+    work = [(i, c, arch) for arch in archs for i, launch in enumerate(launches)
+            for c in range(len(_configs(launch)))]
+    jobs = jobs or os.cpu_count() or 1
+    # longest first: the big GEMM configs dominate, so start them early
+    work.sort(key=lambda j: (launches[j[0]].family not in ("conv2d", "linear_relu"), j))
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init,
+                                                initargs=(families, dtypes)) as pool:
+        rows = list(pool.map(_worker_compile, work, chunksize=1))
+    rows.sort(key=lambda r: (FAMILIES.index(r.family), r.launcher, r.kernel, DTYPES.index(r.dtype), r.arch, r.config))
+    return rows
+
+
+# -------------------------------------------------------------------------------------------- report
+
+
+def findings(rows: list[Row]) -> list[str]:
+    """Everything the check fails on, one line each (empty: all good)."""
+    out = []
+    groups: dict[tuple, list[Row]] = {}
+    for r in rows:
+        groups.setdefault((r.kernel, r.launcher, r.dtype, r.arch), []).append(r)
+        where = f"{r.kernel} [{r.launcher}] {r.dtype} {r.arch} {r.config}"
+        if r.error:
+            out.append(f"compile error: {where}: {r.error.splitlines()[-1] if r.error else ''}")
+            continue
+        if r.dtype in SPILL_CHECKED_DTYPES and r.spill_bytes and r.fits_smem:
+            out.append(f"spills {r.spill_bytes} B: {where}")
+        if r.uses_dot and r.dtype in ("float16", "bfloat16") and r.tensor_core is None:
+            out.append(f"no tensor-core instruction for a half-precision tl.dot: {where}")
+    for (kernel, launcher, dtype, arch), group in groups.items():
+        if not any(r.fits_smem for r in group):
+            out.append(f"no config fits {arch}'s shared memory: {kernel} [{launcher}] {dtype}")
+    return out
+
+
+def _versions() -> dict:
+    import triton
+
+    ptxas = subprocess.run([_tool("ptxas"), "--version"], capture_output=True, text=True).stdout.strip().splitlines()
+    return {"triton": triton.__version__, "python": sys.version.split()[0], "ptxas": ptxas[-1] if ptxas else None}
+
+
+def write_report(rows: list[Row], out_dir: Path, elapsed_s: float) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    problems = findings(rows)
+    doc = {
+        "what": "ahead-of-time compile of every Triton kernel (no GPU): registers, spills, shared memory, "
+                "tensor-core instructions per kernel x dtype x arch x autotune config",
+        "command": "python -m benchmarks.aot_triton",
+        "versions": _versions(),
+        "smem_limit_bytes": {a: SMEM_LIMIT[c] for a, c in ARCHS.items()},
+        "elapsed_s": round(elapsed_s, 1),
+        "findings": problems,
+        "rows": [{**asdict(r), "fits_smem": r.fits_smem} for r in rows],
+    }
+    json_path, md_path = out_dir / "aot-triton.json", out_dir / "aot-triton.md"
+    _atomic_write(json_path, json.dumps(doc, indent=1) + "\n")
+    _atomic_write(md_path, _markdown(rows, doc))
+    return json_path, md_path
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _markdown(rows: list[Row], doc: dict) -> str:
+    v = doc["versions"]
+    lines = [
+        "# Triton kernels compiled ahead of time (no GPU)",
+        "",
+        f"`{doc['command']}` — triton {v['triton']}, {v['ptxas']}. Registers and stack (= spill) bytes from "
+        "`cuobjdump --dump-resource-usage`, dynamic shared memory from Triton's metadata, tensor-core "
+        "instruction from the SASS. One row per autotune config the autotuner can pick.",
+        "",
+        "Findings: " + ("none" if not doc["findings"] else ""),
+        *[f"- {p}" for p in doc["findings"]],
+        "",
+        "| kernel | launcher | dtype | arch | config | regs | spill B | smem KB | fits | tensor core | error |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        smem = "" if r.shared_bytes is None else f"{r.shared_bytes / 1024:.0f}"
+        err = (r.error or "").splitlines()[-1][:80] if r.error else ""
+        lines.append(f"| {r.kernel} | {r.launcher} | {r.dtype} | {r.arch} | {r.config} | {r.registers or ''} | "
+                     f"{'' if r.spill_bytes is None else r.spill_bytes} | {smem} | {'yes' if r.fits_smem else 'no'} | "
+                     f"{r.tensor_core or ''} | {err} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.aot_triton", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--arch", action="append", choices=list(ARCHS), help="repeatable (default: all)")
+    parser.add_argument("--family", action="append", choices=FAMILIES, help="repeatable (default: all)")
+    parser.add_argument("--dtype", action="append", choices=DTYPES, help="repeatable (default: all)")
+    parser.add_argument("--jobs", type=int, default=None, help="compile processes (default: CPU count)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"output folder (default {RESULTS})")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    rows = run(tuple(args.family or FAMILIES), tuple(args.dtype or DTYPES), tuple(args.arch or ARCHS), args.jobs)
+    json_path, md_path = write_report(rows, args.out, time.perf_counter() - start)
+    problems = findings(rows)
+    print(f"{len(rows)} kernel compilations in {time.perf_counter() - start:.0f} s; report: {json_path}, {md_path}")
+    for p in problems:
+        print("FINDING:", p)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
