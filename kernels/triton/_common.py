@@ -85,7 +85,7 @@ def gemm_tile_configs(dtype_configs: dict, interpreter_config: triton.Config) ->
 
 
 def dtype_class(dtype: torch.dtype, allow_tf32: bool) -> str:
-    """"half" (tensor cores: float16, bfloat16, TF32 float32), "float32" (IEEE, FMA) or "float64"."""
+    """The operand class: "half" (tensor cores: float16, bfloat16, TF32 float32), "float32" (IEEE) or "float64"."""
     if dtype == torch.float64:
         return "float64"
     return "float32" if dtype == torch.float32 and not allow_tf32 else "half"

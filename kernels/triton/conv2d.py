@@ -7,43 +7,65 @@ Math (NCHW, no dilation, no groups), the same as ``kernels/numpy/conv2d.py``::
     y[n, k, p, q] = b[k] + sum_{c, r, s} w[k, c, r, s] * xpad[n, c, p*sh + r, q*sw + s]
 
 Algorithm: each of the three products is a GEMM whose operands are *never materialised*; a program
-owns one BLOCK_M x BLOCK_N tile of the GEMM output, walks the reduction in BLOCK_K chunks, decodes the
-tensor coordinates of every row / column / reduction index on the fly, gathers the operand tiles with
-masked loads (out-of-bounds = padding = 0) and ``tl.dot``s them into an fp32 accumulator (float64 for
-float64 tensors).  Programs are numbered in GROUP_M-row super-groups (as in the Triton matmul
-tutorial) so that programs running together share operand tiles in L2.
+owns one BLOCK_M x BLOCK_N tile of the GEMM output, walks the reduction in BLOCK_K chunks, gathers the
+operand tiles with masked loads (out-of-bounds = padding = 0) and ``tl.dot``s them into an fp32
+accumulator (float64 for float64 tensors).  Programs are numbered in GROUP_M-row super-groups (as in
+the Triton matmul tutorial) so that programs running together share operand tiles in L2.
 
-* forward:          GEMM M = N*P*Q (rows n, p, q), N_gemm = K, reduction = C*R*S (c, r, s).
-                    A[m, j] = xpad[n, c, p*sh + r, q*sw + s], B[j, k] = w[k, j]; bias added in the
-                    epilogue; the tile is stored straight into y's NCHW layout.
-* backward_input:   GEMM M = N*H*W (rows n, h, w), N_gemm = C, reduction = K*R*S (k, r, s).
-                    A[m, j] = dy[n, k, p, q] with p = (h + ph - r) / sh, q = (w + pw - s) / sw, masked
-                    unless both divisions are exact and land in [0, P) x [0, Q); B[j, c] = w[k, c, r, s].
-                    Input pixels no window reads (the remainder rows/columns) get exactly 0.
-* backward_weight:  GEMM M = K, N_gemm = C*R*S, reduction = N*P*Q (n, p, q).
-                    A[k, j] = dy[n, k, p, q], B[j, (c, r, s)] = xpad[n, c, p*sh + r, q*sw + s].  Each
-                    program owns its dw tile and loops over the whole reduction, so no atomics.
+The reduction runs **tap-major**: (r, s) outermost, channels in BLOCK_K chunks inside, as one flat loop
+of R*S*ceil(C/BLOCK_K) steps (one loop so the software pipeliner sees it whole).  For a fixed tap every
+GEMM row reads one input pixel, so the 2-D gather address is a 1-D per-row offset plus a 1-D per-channel
+offset and the mask is a 1-D row mask AND a 1-D channel mask: one add and one AND per tile element,
+no division.  Rows are decoded to (n, p, q) once per program.  The image base n*C*H*W is a 64-bit
+pointer per row; offsets inside one image (and inside the weight) are 32-bit, so batches of any size
+are addressed correctly while the per-element index math stays 32-bit (the launcher refuses one image
+or a weight past 2**31 elements).
+
+* forward:          GEMM M = N*P*Q (rows n, p, q), N_gemm = K, reduction (r, s, c).
+                    A[m, c] = xpad[n, c, p*sh + r, q*sw + s], B[c, k] = w[k, c, r, s]; bias added in
+                    the epilogue; the tile is stored straight into y's NCHW layout.
+* backward_input:   GEMM M = N*H*W (rows n, h, w), N_gemm = C, reduction (r, s, k).
+                    A[m, k] = dy[n, k, p, q] with p = (h + ph - r) / sh, q = (w + pw - s) / sw, masked
+                    unless both divisions are exact and land in [0, P) x [0, Q) (a per-row condition for
+                    a fixed tap); B[k, c] = w[k, c, r, s].  Pixels no window reads get exactly 0.
+* backward_weight:  one program per (tap (r, s), BLOCK_M x BLOCK_N tile of dw[:, :, r, s], split of the
+                    reduction): GEMM rows k, columns c, reduction over N*P*Q rows (n, p, q) -- decoded
+                    per BLOCK_K vector, again 1-D.  **Split-K**: a 64->64 3x3 layer has only 9 such
+                    tiles of 64x64, so the N*P*Q reduction is cut into up to 64 splits (aiming at ~1024
+                    programs, >= 2048 rows each, chosen from the shape alone); the splits write float32
+                    (float64) partial sums to a [splits, K, C, R, S] workspace and ``_sum_splits_kernel``
+                    adds them in split order: deterministic, no atomics.
 * backward_bias:    one program per output channel k sums dy[:, k] in BLOCK-wide chunks.
 
 Reads / writes: forward reads x (R*S/(sh*sw) times from cache, once from DRAM when tiles fit) and w,
-writes y once; the backward kernels likewise read their two operands and write dx or dw once.  No
-column matrix exists, so the extra N*C*R*S*P*Q traffic of im2col is gone.
+writes y once; the backward kernels likewise read their two operands and write dx or dw once (plus the
+split-K workspace: splits * |dw| in float32, written once and read once).  No column matrix exists, so
+the extra N*C*R*S*P*Q traffic of im2col is gone.
 FLOPs: 2*N*K*C*R*S*P*Q for each of the three GEMMs (backward_input also issues the masked-out
 multiplies of the stride holes: sh*sw times that number, see limits).
 
 Layout / limits: contiguous NCHW tensors of one dtype on CUDA (on the CPU under TRITON_INTERPRET=1).
 float32 uses IEEE fp32 products (``input_precision="ieee"``) so results match float64 to ~1e-6;
 set ``ALLOW_TF32 = True`` to trade that for tensor-core TF32 speed.  float16 / bfloat16 accumulate in
-fp32 (GPU only: the interpreter has no bfloat16); float64 accumulates in float64.  Index math is int64,
-so tensors may exceed 2**31 elements.  backward_input is the simple form: with stride > 1 only
-1/(sh*sw) of its reduction is non-zero; a stride-decomposed version (one GEMM per (h % sh, w % sw)
-phase) would skip the holes.
+fp32 (GPU only: the interpreter has no bfloat16); float64 accumulates in float64.  NCHW makes the
+channel axis of the gather strided (H*W apart), so loads are not vectorised along it: a tile costs
+registers per element, which is why the spill-free tiles top out at 128x64 / 64x128 with 8 warps
+(an NHWC layout would fix this; see the conv2d ladder).  Small C (1 or 3 input channels) wastes most
+of a BLOCK_K chunk.  backward_input is the simple form: with stride > 1 only 1/(sh*sw) of its
+reduction is non-zero; a stride-decomposed version (one GEMM per (h % sh, w % sw) phase) would skip
+the holes.
 
-Why it is fast: one kernel launch per op, tensor-core ``tl.dot`` on tiles gathered directly from
-the input, autotuned tile shapes (BLOCK_M/N 64-128, BLOCK_K 32-64, 3-4 pipeline stages) and grouped
-program order for L2 reuse.  Caveat: this file was written and tested in a session without a GPU —
-only the Triton CPU interpreter ran it (float32, float64, float16); GPU correctness and speed
-(and the autotune space) are unverified.
+Autotuning: tile lists per operand class (``_DTYPE_CONFIGS``: tensor-core half precision, IEEE float32
+on FMA units, float64), each compiled spill-free for sm_90 and sm_80 by ``benchmarks/aot_triton.py`` in
+CI; the key is the layer (C, K, R, S, strides) plus the GEMM row count rounded up to a power of two,
+never the raw batch size, so a last partial batch or an eval batch does not re-tune.  Which config wins
+(and so the summation order) can still differ between runs and machines.
+
+Why it is fast: one kernel launch per op, tensor-core ``tl.dot`` (wgmma on sm_90, mma.sync on sm_80:
+checked in the SASS ahead of time) on tiles gathered directly from the input, grouped program order
+for L2 reuse, split-K so the weight gradient fills the GPU.  Verified: interpreter (float32, float64,
+float16) against PyTorch float64 in CI, ahead-of-time compilation for sm_90/sm_80 in CI.  Never run on
+a GPU: GPU correctness and speed are unverified.
 """
 
 from __future__ import annotations
