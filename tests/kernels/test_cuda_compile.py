@@ -31,7 +31,7 @@ def test_every_family_has_a_cuda_source():
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
 def test_compiles_for_sm75_sm80_and_sm90(source, tmp_path):
     gencode = [f"-gencode=arch=compute_{a},code=sm_{a}" for a in ARCHS]
-    cmd = ["nvcc", "-c", "-std=c++17", "-Werror=all-warnings", *gencode, f"-I{KERNEL_DIR}", str(source),
+    cmd = ["nvcc", "-c", "-std=c++17", "-Werror=all-warnings", "--threads=0", *gencode, f"-I{KERNEL_DIR}", str(source),
            "-o", str(tmp_path / "out.o")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"nvcc failed on {source.name}:\n{proc.stderr[-6000:]}"
