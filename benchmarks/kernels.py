@@ -1,31 +1,43 @@
 """Kernel benchmark: every kernel family, forward and forward+backward, our GPU backends against PyTorch eager.
 
-For each available GPU kernel backend (``kernels.triton``, later ``kernels.cupy``; one that fails to import
-is skipped with its reason) and each case of the shape suite, the harness times our kernel functions called
+For each available GPU kernel backend (``kernels.triton``, ``kernels.cupy``; one that fails to import is
+skipped with its reason) and each case of the shape suite, the harness times our kernel functions called
 directly (no framework, no autograd) and the PyTorch eager equivalent (cuDNN / cuBLAS / ATen) **in the same
 run**, and reports medians, the speed ratio torch/ours (> 1: we are faster), the achieved GB/s or TFLOP/s
 and the fraction of the roofline.
 
-Roofline. The two ceilings are measured at the start of the run on the GPU at hand: bandwidth from a large
+Roofline. The ceilings are measured at the start of the run on the GPU at hand: bandwidth from a large
 device-to-device copy (bytes = read + written), matrix FLOP/s from an 8192^3 matmul per dtype (bf16, fp16,
-fp32 with TF32 off and on). A case's floor is ``max(flops / peak_flops, bytes / bandwidth)``; the fraction
-is floor / measured time. ``bytes`` counts, for every kernel call of the pass, each input read once and
-each output written once (the kernel contract of ``kernels/numpy``: e.g. the softmax-xent forward also
-writes dlogits, max-pool also writes argmax). FLOPs count matrix products only (conv: 2*N*K*C*R*S*P*Q per
-GEMM, three GEMMs for fwd+bwd; linear: 2*M*N*K per GEMM); the memory-bound families count 0 FLOPs.
-float32 cases are held to the TF32 matmul ceiling, because Triton's float32 ``tl.dot`` uses TF32 by default.
+fp32 with TF32 off -- the FP32 FMA ceiling -- and with TF32 on). A case's floor is ``max(flops /
+peak_flops, bytes / bandwidth)``; the fraction is floor / measured time. ``bytes`` counts, for every kernel
+call of the pass, each input read once and each output written once (the kernel contract of
+``kernels/numpy``: e.g. the softmax-xent forward also writes dlogits, max-pool also writes argmax). FLOPs
+count matrix products only (conv: 2*N*K*C*R*S*P*Q per GEMM, three GEMMs for fwd+bwd; linear: 2*M*N*K per
+GEMM); the memory-bound families count 0 FLOPs.
 
-Timing. CUDA events around each call, warm-up first (compilation and autotuning stay out), median of
->= 100 calls; each call takes the next of several copies of the inputs (enough copies to exceed ~100 MB),
-so small shapes are not flattered by a warm L2. PyTorch keeps its defaults (cuDNN TF32 on for convs,
-cuBLAS TF32 off for float32 matmuls); the JSON records them.
+Precision. Each row records the precision mode its matrix products really use (:func:`precision_mode`:
+``ieee`` = float32 products on the FMA units, ``tf32``, ``tf32x3``, ``fp16`` / ``bf16`` = tensor-core
+operands with float32 accumulation, ``fp64``), read from the kernel modules (Triton's ``ALLOW_TF32``
+switches), and is held to the ceiling of that mode: an ``ieee`` float32 case to the TF32-off matmul rate,
+not TF32's. PyTorch's rows record PyTorch's own mode (cuDNN convolutions use TF32 by default, cuBLAS float32
+matmuls do not).
+
+Timing. CUDA events around each call, warm-up first, median of >= 100 calls; each call takes the next of
+several copies of the inputs (enough copies to exceed ~100 MB), so small shapes are not flattered by a
+warm L2. The first call of each pass is timed on its own (host clock, synchronized) as the *cold start*:
+JIT compilation (unless Triton's / CuPy's on-disk cache already holds the kernel; the JSON records the
+cache folders' state at the start) plus autotuning. Each row also records the SM clock read right after
+its timed calls. PyTorch keeps its defaults (cuDNN TF32 on for convs, cuBLAS TF32 off for float32
+matmuls); the JSON records them.
 
 Without a CUDA GPU the harness refuses (exit 2) unless ``allow_cpu``: then it runs a tiny smoke suite with
 a wall-clock timer, torch CPU against the numpy kernels (and Triton under ``TRITON_INTERPRET=1`` if it
 imports), to exercise the logic and the JSON schema. Those numbers are not a benchmark.
 
 Run: ``kernelgrad bench`` or ``python -m benchmarks.kernels`` (``--help`` for options). Writes
-``benchmarks/results/kernels-<gpu-name-slug>-<date>.json``.
+``benchmarks/results/kernels-<gpu-name-slug>-<date>.json`` in a source checkout, and
+``kernelgrad-results/kernels-<gpu-name-slug>-<date>.json`` in the current folder when ``benchmarks`` is
+imported from an installed package.
 """
 
 from __future__ import annotations
@@ -57,13 +69,30 @@ GPU_BACKENDS = ("triton", "cupy")
 PASSES = ("fwd", "fwd+bwd")
 # float16 is where the CuPy kernels use tensor cores (CuPy has no bfloat16); bfloat16 is Triton-only.
 DEFAULT_DTYPES = ("float32", "float16", "bfloat16")
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results"  # in a source checkout; see results_dir()
 CPU_DEVICE_LABEL = "cpu (smoke test, not a benchmark)"
 # Rotate among input copies until they total this much: about twice an H100/H200's 50 MB L2.
 ROTATE_BYTES = 100 * 2**20
 MAX_COPIES = 64
 DROPOUT_P = 0.1
 _ITEMSIZE = {"float32": 4, "bfloat16": 2, "float16": 2, "float64": 8}
+#: Families whose kernels multiply matrices (tl.dot, WMMA or FMA register tiles); the others are elementwise
+#: or reductions and count no FLOPs.
+MATMUL_FAMILIES = ("conv2d", "linear_relu")
+#: Each precision mode and the measured matmul ceiling (a key of ``ceilings["tflops"]``) it is held to.
+#: tf32x3 (three TF32 products per float32 product) is held to a third of the TF32 rate: see matmul_peak.
+PRECISION_CEILINGS = {"ieee": "float32_ieee", "tf32": "float32_tf32", "tf32x3": "float32_tf32",
+                      "fp16": "float16", "bf16": "bfloat16", "fp64": "float64"}
+
+
+def results_dir() -> Path:
+    """Default folder for results: ``benchmarks/results/`` in a source checkout, else ``./kernelgrad-results/``.
+
+    An installed ``benchmarks`` package lives in site-packages, where results do not belong.
+    """
+    if (RESULTS.parent.parent / "pyproject.toml").is_file():
+        return RESULTS
+    return Path.cwd() / "kernelgrad-results"
 
 Inputs = dict[str, Any]
 
@@ -395,15 +424,27 @@ def load_backends(names: Sequence[str], device: str) -> tuple[list[Backend], dic
 # ------------------------------------------------------------------------------------------- timing
 
 
+def _synchronize(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
 def time_ms(fn: Callable[[Inputs], Any], input_sets: Sequence[Inputs], *, device: str, reps: int,
             warmup: int) -> dict[str, float]:
     """Median (and 20th/80th percentile) milliseconds of ``fn(inputs)``, rotating among ``input_sets``.
 
     On CUDA each call is bracketed by its own pair of events (device time, launch included) and the
     events are read after one final synchronize; on the CPU a wall clock is used. ``warmup`` untimed calls
-    (at least one per input set) come first so compilation, autotuning and allocator growth stay out.
+    (at least one per input set) come first so compilation, autotuning and allocator growth stay out of
+    the median. The first of them is timed on its own, host clock around the call and a synchronize:
+    ``first_call_ms``, the cold start (JIT compile and autotune of whatever this process has not run yet).
     """
-    for i in range(max(warmup, len(input_sets))):
+    _synchronize(device)
+    start = time.perf_counter()
+    fn(input_sets[0])
+    _synchronize(device)
+    first_call_ms = (time.perf_counter() - start) * 1e3
+    for i in range(1, max(warmup, len(input_sets))):
         fn(input_sets[i % len(input_sets)])
     times: list[float] = []
     if device == "cuda":
@@ -422,7 +463,7 @@ def time_ms(fn: Callable[[Inputs], Any], input_sets: Sequence[Inputs], *, device
             times.append((time.perf_counter() - t0) * 1e3)
     times.sort()
     return {"median": statistics.median(times), "p20": times[int(0.2 * (len(times) - 1))],
-            "p80": times[int(0.8 * (len(times) - 1))], "reps": len(times)}
+            "p80": times[int(0.8 * (len(times) - 1))], "reps": len(times), "first_call_ms": first_call_ms}
 
 
 def _tensor_bytes(inputs: Inputs) -> int:
@@ -456,8 +497,10 @@ def measure_ceilings(device: str, *, copy_bytes: int = 2**30, matmul_n: int = 81
                      dtypes: Sequence[str] = ("bfloat16", "float16", "float32")) -> dict[str, Any]:
     """Measured ceilings on ``device``: copy bandwidth (GB/s, bytes = read + written) and matmul TFLOP/s.
 
-    Keys: ``bandwidth_gbs``, ``tflops`` = {"bfloat16", "float16", "float32_ieee", "float32_tf32"} (only
-    the float32 pair on the CPU), plus the sizes used. Inputs are random, never zeros, which can run faster.
+    Keys: ``bandwidth_gbs``, ``tflops`` = {"bfloat16", "float16", "float32_ieee", "float32_tf32", and
+    "float64" when ``dtypes`` has it} (only the float32 pair on the CPU), plus the sizes used.
+    ``float32_ieee`` (TF32 off) is the FP32 FMA ceiling. Inputs are random, never zeros, which can run
+    faster.
     """
     gen = torch.Generator(device=device).manual_seed(0)
     n = copy_bytes // 4
@@ -489,35 +532,84 @@ def measure_ceilings(device: str, *, copy_bytes: int = 2**30, matmul_n: int = 81
     return {"bandwidth_gbs": bandwidth, "tflops": tflops, "copy_bytes": 2 * n * 4, "matmul_n": matmul_n}
 
 
-def flops_ceiling_key(dtype: str) -> str:
-    """Which measured matmul ceiling a case of ``dtype`` is held to (float32: TF32, Triton's default dot)."""
-    return "float32_tf32" if dtype == "float32" else dtype
+def precision_mode(family: str, dtype: str, module: Any = None) -> str:
+    """The arithmetic a kernel of ``family`` really does on ``dtype`` inputs (recorded with every timing).
 
-
-def roofline(flops: int, nbytes: int, ms: float, dtype: str, ceilings: dict[str, Any]) -> dict[str, Any]:
-    """Achieved rate and fraction of the roofline for one timing.
-
-    The floor is ``max(flops / peak, bytes / bandwidth)``; ``bound`` names the larger term, ``achieved`` is
-    TFLOP/s when compute-bound and GB/s when memory-bound, and ``fraction`` = floor / ms.
+    ``fp64`` for float64. Matrix families (:data:`MATMUL_FAMILIES`): ``fp16`` / ``bf16`` (tensor-core
+    operands, float32 accumulation) for the 16-bit dtypes; for float32 ``ieee`` (products on the FMA
+    units), or ``tf32`` when the family ``module``'s ``ALLOW_TF32`` switch is on (the Triton kernels pass
+    ``input_precision`` to every ``tl.dot`` from it; the CUDA C kernels have no TF32 path and no switch).
+    Elementwise families compute in IEEE float32 whatever the storage dtype: ``ieee``.
     """
-    peak = ceilings["tflops"].get(flops_ceiling_key(dtype))
+    if dtype == "float64":
+        return "fp64"
+    if family not in MATMUL_FAMILIES:
+        return "ieee"
+    if dtype == "float16":
+        return "fp16"
+    if dtype == "bfloat16":
+        return "bf16"
+    return "tf32" if getattr(module, "ALLOW_TF32", False) else "ieee"
+
+
+def torch_precision_mode(family: str, dtype: str) -> str:
+    """PyTorch's precision mode for a family's reference call: float32 convolutions use TF32 when
+    ``torch.backends.cudnn.allow_tf32`` (PyTorch's default), float32 matmuls when
+    ``torch.backends.cuda.matmul.allow_tf32`` (off by default); on the CPU there is no TF32."""
+    if dtype != "float32" or family not in MATMUL_FAMILIES or not torch.cuda.is_available():
+        return precision_mode(family, dtype)
+    tf32 = torch.backends.cudnn.allow_tf32 if family == "conv2d" else torch.backends.cuda.matmul.allow_tf32
+    return "tf32" if tf32 else "ieee"
+
+
+def matmul_peak(precision: str, ceilings: dict[str, Any]) -> float | None:
+    """The measured matmul TFLOP/s a case of ``precision`` is held to (None if that ceiling was not measured).
+
+    ``ieee`` float32 is held to the float32 matmul rate with TF32 off (the FP32 FMA ceiling), never to
+    TF32's; ``tf32x3`` does three TF32 products per float32 product, so it gets a third of the TF32 rate.
+    """
+    peak = ceilings["tflops"].get(PRECISION_CEILINGS[precision])
+    if peak is not None and precision == "tf32x3":
+        peak /= 3
+    return peak
+
+
+def roofline(flops: int, nbytes: int, ms: float, precision: str, ceilings: dict[str, Any]) -> dict[str, Any]:
+    """Achieved rate and fraction of the roofline for one timing of a case run in ``precision`` mode.
+
+    The floor is ``max(flops / peak, bytes / bandwidth)`` with peak = :func:`matmul_peak`; ``bound`` names
+    the larger term, ``achieved`` is TFLOP/s when compute-bound and GB/s when memory-bound, and
+    ``fraction`` = floor / ms.
+    """
+    peak = matmul_peak(precision, ceilings)
     t_flops = flops / (peak * 1e12) * 1e3 if flops and peak else 0.0
     t_bytes = nbytes / (ceilings["bandwidth_gbs"] * 1e9) * 1e3
     compute = t_flops > t_bytes
     achieved = flops / (ms * 1e-3) / 1e12 if compute else nbytes / (ms * 1e-3) / 1e9
     return {"bound": "compute" if compute else "memory", "achieved": achieved,
             "achieved_unit": "TFLOP/s" if compute else "GB/s", "floor_ms": max(t_flops, t_bytes),
-            "fraction": max(t_flops, t_bytes) / ms}
+            "fraction": max(t_flops, t_bytes) / ms, "ceiling": PRECISION_CEILINGS[precision] if flops else None}
 
 
 # ------------------------------------------------------------------------------------------ running
+
+
+def _family_module(backend: Backend, family: str) -> Any:
+    """The backend's module for ``family``, or None when it cannot be loaded (the timing then records why)."""
+    try:
+        return getattr(backend.module, family)
+    except Exception:
+        return None
 
 
 def run_case(case: Case, backends: Sequence[Backend], ceilings: dict[str, Any], *, device: str, reps: int,
              warmup: int, seed: int = 0, max_copies: int = MAX_COPIES) -> list[dict[str, Any]]:
     """Time one case, both passes, PyTorch and every backend; returns one row per (pass, backend).
 
-    Inputs rotate among up to ``max_copies`` copies (see :func:`copies_for`).
+    Inputs rotate among up to ``max_copies`` copies (see :func:`copies_for`). Each row records the
+    precision mode of ours and of PyTorch (each held to its own ceiling), the cold start of both (the
+    first call of the pass in this process: for ``fwd+bwd`` the forward kernel is already compiled by
+    then), and the SM clock read right after each timed loop.
 
     A backend that lacks the family or fails on the case gets a row with ``error`` and no time, so one
     unfinished kernel does not stop the run.
@@ -527,17 +619,22 @@ def run_case(case: Case, backends: Sequence[Backend], ceilings: dict[str, Any], 
     first = case.make_inputs(torch.device(device), tdtype, gen)
     sets = [first] + [case.make_inputs(torch.device(device), tdtype, gen)
                       for _ in range(copies_for(_tensor_bytes(first), limit=max_copies) - 1)]
+    torch_precision = torch_precision_mode(case.family, case.dtype)
     rows = []
     for pass_ in PASSES:
         torch_t = time_ms(case.torch(pass_), sets, device=device, reps=reps, warmup=warmup)
+        torch_clock = sm_clock_mhz(device)
         for backend in backends:
+            precision = precision_mode(case.family, case.dtype, _family_module(backend, case.family))
             row: dict[str, Any] = {
                 "family": case.family, "case": case.name, "shapes": {k: list(v) for k, v in case.shapes.items()},
                 "params": case.params, "dtype": case.dtype, "pass": pass_, "backend": backend.name,
+                "precision": precision, "torch_precision": torch_precision,
                 "flops": case.flops[pass_], "bytes": case.bytes[pass_], "input_copies": len(sets),
                 "torch_ms": torch_t["median"], "torch_ms_p20_p80": [torch_t["p20"], torch_t["p80"]],
-                "ours_ms": None, "ratio": None, "error": None,
-                "torch_roofline": roofline(case.flops[pass_], case.bytes[pass_], torch_t["median"], case.dtype,
+                "torch_cold_ms": torch_t["first_call_ms"], "torch_sm_clock_mhz": torch_clock,
+                "ours_ms": None, "ours_cold_ms": None, "sm_clock_mhz": None, "ratio": None, "error": None,
+                "torch_roofline": roofline(case.flops[pass_], case.bytes[pass_], torch_t["median"], torch_precision,
                                            ceilings),
             }
             try:
@@ -549,18 +646,72 @@ def run_case(case: Case, backends: Sequence[Backend], ceilings: dict[str, Any], 
                 row["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
             else:
                 row.update(ours_ms=ours_t["median"], ours_ms_p20_p80=[ours_t["p20"], ours_t["p80"]],
+                           ours_cold_ms=ours_t["first_call_ms"], sm_clock_mhz=sm_clock_mhz(device),
                            ratio=torch_t["median"] / ours_t["median"],
-                           roofline=roofline(case.flops[pass_], case.bytes[pass_], ours_t["median"], case.dtype,
+                           roofline=roofline(case.flops[pass_], case.bytes[pass_], ours_t["median"], precision,
                                              ceilings))
             rows.append(row)
     return rows
 
 
+# ------------------------------------------------------------------------------------- environment
+
+
+def nvidia_smi(field: str) -> str | None:
+    """One ``nvidia-smi --query-gpu`` field of GPU 0 (e.g. ``"clocks.sm"``), or None when unavailable."""
+    if shutil.which("nvidia-smi") is None:
+        return None
+    try:
+        out = subprocess.run(["nvidia-smi", f"--query-gpu={field}", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=20, check=True).stdout
+        return out.strip().splitlines()[0].strip()
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return None
+
+
+def sm_clock_mhz(device: str) -> int | None:
+    """The GPU's current SM clock in MHz (NVML through ``torch.cuda.clock_rate``, else nvidia-smi); None on
+    the CPU or when neither answers. Read right after timed work, it is the clock that work ran at."""
+    if device != "cuda":
+        return None
+    try:
+        return int(torch.cuda.clock_rate())
+    except Exception:  # no pynvml, or NVML refuses: fall back to nvidia-smi
+        value = nvidia_smi("clocks.sm")
+        try:
+            return int(value.split()[0]) if value else None
+        except ValueError:
+            return None
+
+
+#: nvidia-smi fields of :func:`gpu_clocks` (queried one by one: an unknown field fails the whole query).
+CLOCK_FIELDS = ("clocks.sm", "clocks.max.sm", "clocks.mem", "clocks.max.mem", "pstate", "power.draw",
+                "power.limit", "temperature.gpu", "clocks_event_reasons.active")
+
+
+def gpu_clocks() -> dict[str, str | None]:
+    """A snapshot of the clocks, power and temperature nvidia-smi reports (strings as it prints them)."""
+    return {field: nvidia_smi(field) for field in CLOCK_FIELDS}
+
+
+def jit_cache_state() -> dict[str, Any]:
+    """Triton's and CuPy's on-disk kernel caches: folder and entry count. A cold start that found its kernels
+    there is autotune plus a cache load, not a compile."""
+    folders = {"triton": os.environ.get("TRITON_CACHE_DIR") or str(Path.home() / ".triton" / "cache"),
+               "cupy": os.environ.get("CUPY_CACHE_DIR") or str(Path.home() / ".cupy" / "kernel_cache")}
+    state = {}
+    for name, folder in folders.items():
+        path = Path(folder)
+        state[name] = {"dir": folder, "entries": sum(1 for _ in path.iterdir()) if path.is_dir() else 0}
+    return state
+
+
 def environment(device: str) -> dict[str, Any]:
-    """Device name and versions: GPU, driver (nvidia-smi), CUDA, torch, triton, cupy, Python, host."""
+    """Device and versions: GPU (name, compute capability, SMs, L2, memory), driver (nvidia-smi), CUDA,
+    cuDNN, torch, triton, cupy, numpy, array-api-compat, Python, host; on CUDA also a clock snapshot."""
     env: dict[str, Any] = {"python": platform.python_version(), "torch": torch.__version__,
                            "host": platform.node(), "platform": platform.platform()}
-    for name in ("triton", "cupy", "numpy"):
+    for name in ("triton", "cupy", "numpy", "array_api_compat"):
         try:
             env[name] = importlib.import_module(name).__version__
         except Exception:
@@ -569,17 +720,11 @@ def environment(device: str) -> dict[str, Any]:
         props = torch.cuda.get_device_properties(0)
         env.update(gpu=torch.cuda.get_device_name(0), cuda=torch.version.cuda,
                    compute_capability=f"{props.major}.{props.minor}", sm_count=props.multi_processor_count,
+                   l2_cache_mib=round(getattr(props, "L2_cache_size", 0) / 2**20, 1) or None,
                    gpu_memory_gib=round(props.total_memory / 2**30, 1), cudnn=torch.backends.cudnn.version(),
                    torch_defaults={"cudnn.allow_tf32": torch.backends.cudnn.allow_tf32,
-                                   "cuda.matmul.allow_tf32": torch.backends.cuda.matmul.allow_tf32})
-        env["driver"] = None
-        if shutil.which("nvidia-smi"):
-            try:
-                out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                                     capture_output=True, text=True, timeout=20, check=True).stdout
-                env["driver"] = out.strip().splitlines()[0]
-            except (OSError, subprocess.SubprocessError, IndexError):
-                pass
+                                   "cuda.matmul.allow_tf32": torch.backends.cuda.matmul.allow_tf32},
+                   driver=nvidia_smi("driver_version"), clocks=gpu_clocks())
     return env
 
 
@@ -606,20 +751,27 @@ def _fmt_ms(ms: float | None) -> str:
     return "-" if ms is None else (f"{ms:.4f}" if ms < 0.1 else f"{ms:.3f}")
 
 
+def _fmt_cold(ms: float | None) -> str:
+    return "-" if ms is None else (f"{ms:.1f}" if ms < 1000 else f"{ms / 1e3:.1f} s")
+
+
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
-    """The results table, one line per row; ``ratio`` = torch / ours (> 1: ours is faster)."""
-    header = ["family", "case", "dtype", "pass", "backend", "ours ms", "torch ms", "torch/ours", "achieved",
-              "roofline"]
+    """The results table, one line per row; ``ratio`` = torch / ours (> 1: ours is faster), ``prec`` our
+    precision mode, ``cold ms`` the first call (compile + autotune), ``SM MHz`` the clock after timing."""
+    header = ["family", "case", "dtype", "pass", "backend", "prec", "ours ms", "cold ms", "torch ms", "torch/ours",
+              "SM MHz", "achieved", "roofline"]
     lines = [header]
     for r in rows:
+        head = [r["family"], r["case"], r["dtype"], r["pass"], r["backend"], r.get("precision") or "-"]
         if r["ours_ms"] is None:
-            tail = ["-", _fmt_ms(r["torch_ms"]), "-", "error: " + (r["error"] or "?")[:60], ""]
+            tail = ["-", "-", _fmt_ms(r["torch_ms"]), "-", "-", "error: " + (r["error"] or "?")[:60], ""]
         else:
             roof = r["roofline"]
-            unit = roof["achieved_unit"]
-            tail = [_fmt_ms(r["ours_ms"]), _fmt_ms(r["torch_ms"]), f"{r['ratio']:.2f}x",
-                    f"{roof['achieved']:.3g} {unit}", f"{100 * roof['fraction']:.0f}%"]
-        lines.append([r["family"], r["case"], r["dtype"], r["pass"], r["backend"], *tail])
+            clock = r.get("sm_clock_mhz")
+            tail = [_fmt_ms(r["ours_ms"]), _fmt_cold(r.get("ours_cold_ms")), _fmt_ms(r["torch_ms"]),
+                    f"{r['ratio']:.2f}x", "-" if clock is None else str(clock),
+                    f"{roof['achieved']:.3g} {roof['achieved_unit']}", f"{100 * roof['fraction']:.0f}%"]
+        lines.append([*head, *tail])
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(line[:-1], widths)) + "  " + line[-1] for line in lines)
 
@@ -692,10 +844,12 @@ def run_bench(families: Sequence[str] | None = None, backends: Sequence[str] = G
                   "not this benchmark's purpose", file=sys.stderr)
             return 2
         env = environment(device)
+        jit_caches = jit_cache_state()
         label = env["gpu"] if device == "cuda" else CPU_DEVICE_LABEL
         print(f"device: {label}")
         if device == "cuda":
-            ceilings = measure_ceilings(device)
+            ceilings = measure_ceilings(device, dtypes=("bfloat16", "float16", "float32", "float64")
+                                        if "float64" in dtypes else ("bfloat16", "float16", "float32"))
             reps, warmup, max_copies = reps or 100, 10, MAX_COPIES
         else:
             # Two copies exercise the rotation; more would only slow Triton's interpreter down.
@@ -719,7 +873,7 @@ def run_bench(families: Sequence[str] | None = None, backends: Sequence[str] = G
         print(format_comparison(comparison))
     date = datetime.date.today().isoformat()
     if out is None:
-        out = RESULTS / f"kernels-{slug(env['gpu']) if device == 'cuda' else 'cpu-smoke'}-{date}.json"
+        out = results_dir() / f"kernels-{slug(env['gpu']) if device == 'cuda' else 'cpu-smoke'}-{date}.json"
     result = {
         "benchmark": "kernels",
         "device": label,
@@ -729,7 +883,11 @@ def run_bench(families: Sequence[str] | None = None, backends: Sequence[str] = G
         "ceilings": ceilings,
         "timing": {"reps": reps, "warmup": warmup, "statistic": "median",
                    "timer": "cuda events" if device == "cuda" else "wall clock (perf_counter)",
-                   "rotate_bytes": ROTATE_BYTES, "max_input_copies": max_copies},
+                   "rotate_bytes": ROTATE_BYTES, "max_input_copies": max_copies,
+                   "cold_start": "first call of each pass, host clock + synchronize: JIT compile (unless the "
+                                 "kernel was in jit_caches) and autotune"},
+        "jit_caches": jit_caches,
+        "clocks_after": gpu_clocks() if device == "cuda" else None,
         "backends": [b.name for b in loaded],
         "skipped_backends": skipped,
         "rows": rows,

@@ -1,9 +1,10 @@
-"""The ``kernelgrad`` command line: ``kernelgrad train MODEL``, ``devices``, ``bench`` and the other commands.
+"""The ``kernelgrad`` command line: ``kernelgrad train MODEL``, ``devices``, ``bench``, ``gpu-check`` and the others.
 
 Each command lives in a module of :mod:`framework.commands` that defines ``NAME``, ``HELP``,
 ``add_arguments(parser)`` and ``run(parser, args) -> exit status``; this file only lists them
 (:data:`TRAIN_COMMANDS` become ``kernelgrad train NAME``, :data:`OTHER_COMMANDS` top-level commands).
 Command modules import the framework lazily, inside ``run``, so ``kernelgrad --help`` stays fast.
+``python -m framework.cli`` (or ``python -m framework``) runs the same command line.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .commands import cv, train_autoencoder, train_cnn, train_gan, train_rnn, train_vae, visualize
+from .commands import cv, gpu_check, train_autoencoder, train_cnn, train_gan, train_rnn, train_vae, visualize
 
 __all__ = ["main", "TRAIN_COMMANDS", "OTHER_COMMANDS"]
 
 #: ``kernelgrad train <NAME>`` commands.
 TRAIN_COMMANDS = [train_cnn, train_autoencoder, train_vae, train_gan, train_rnn]
 #: Other top-level commands (besides ``devices`` and ``bench``).
-OTHER_COMMANDS: list = [cv, visualize]
+OTHER_COMMANDS: list = [cv, visualize, gpu_check]
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -42,7 +43,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     # The options mirror benchmarks/kernels.py's build_parser; they are spelled out here so that parsing
     # (and --help) does not import torch or the benchmarks package.
-    bench = commands.add_parser("bench", help="benchmark the GPU kernels against PyTorch (run from the repository)",
+    bench = commands.add_parser("bench", help="benchmark the GPU kernels against PyTorch",
                                 description="Time every kernel family, forward and forward+backward, for each GPU "
                                             "kernel backend against PyTorch eager; print a table and write JSON.")
     bench.add_argument("--family", action="append", default=None,
@@ -106,13 +107,16 @@ def _devices() -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     try:
-        # Imported here: benchmarks/ is part of the repository, not of the installed package.
+        # Imported here, not at the top: it imports torch, which `kernelgrad --help` should not wait for.
         from benchmarks import kernels as kernel_bench
     except ImportError as exc:
-        print(f"kernelgrad bench: cannot import the benchmarks package ({exc}). The benchmarks live in the "
-              "repository, not in the installed package: run this from the repository root "
-              "(or `python -m benchmarks.kernels` there).", file=sys.stderr)
+        print(f"kernelgrad bench: cannot import the benchmarks package ({exc}). It ships with kernelgrad; an "
+              "editable install made before it did needs `pip install -e .` again.", file=sys.stderr)
         return 2
     backends = [name.strip() for name in args.backends.split(",") if name.strip()]
     return kernel_bench.run_bench(families=args.family, backends=backends, quick=args.quick, out=args.out,
                                   allow_cpu=args.allow_cpu)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

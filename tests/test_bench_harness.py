@@ -4,6 +4,12 @@ No timing is asserted: benchmarks are not tests.
 """
 
 import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -79,11 +85,55 @@ def test_memory_bound_counts_by_hand():
 def test_roofline_picks_the_larger_floor():
     ceilings = {"bandwidth_gbs": 1000.0, "tflops": {"float32_tf32": 100.0, "bfloat16": 500.0}}
     # 1e12 FLOPs at 100 TFLOP/s = 10 ms; 1e9 bytes at 1000 GB/s = 1 ms: compute-bound, floor 10 ms.
-    r = kb.roofline(10**12, 10**9, 20.0, "float32", ceilings)
-    assert r["bound"] == "compute" and r["floor_ms"] == pytest.approx(10.0)
+    r = kb.roofline(10**12, 10**9, 20.0, "tf32", ceilings)
+    assert r["bound"] == "compute" and r["floor_ms"] == pytest.approx(10.0) and r["ceiling"] == "float32_tf32"
     assert r["fraction"] == pytest.approx(0.5) and r["achieved"] == pytest.approx(50.0)
-    r = kb.roofline(0, 10**9, 4.0, "bfloat16", ceilings)
+    r = kb.roofline(0, 10**9, 4.0, "bf16", ceilings)
     assert r["bound"] == "memory" and r["achieved_unit"] == "GB/s" and r["achieved"] == pytest.approx(250.0)
+
+
+def test_ieee_float32_is_held_to_the_fma_ceiling_not_tf32():
+    ceilings = {"bandwidth_gbs": 1000.0,
+                "tflops": {"float32_ieee": 50.0, "float32_tf32": 400.0, "float16": 800.0, "float64": 60.0}}
+    # 1e12 FLOPs: 20 ms at the FP32 FMA rate, 2.5 ms at TF32's.
+    assert kb.roofline(10**12, 10**6, 40.0, "ieee", ceilings)["fraction"] == pytest.approx(0.5)
+    assert kb.roofline(10**12, 10**6, 5.0, "tf32", ceilings)["fraction"] == pytest.approx(0.5)
+    assert kb.matmul_peak("tf32x3", ceilings) == pytest.approx(400.0 / 3)
+    assert kb.matmul_peak("fp16", ceilings) == 800.0 and kb.matmul_peak("fp64", ceilings) == 60.0
+    assert kb.matmul_peak("bf16", ceilings) is None  # not measured: no compute floor rather than a wrong one
+
+
+def test_precision_mode_reads_the_kernels_tf32_switch():
+    class Module:
+        ALLOW_TF32 = False
+
+    assert kb.precision_mode("linear_relu", "float32", Module) == "ieee"
+    Module.ALLOW_TF32 = True
+    assert kb.precision_mode("conv2d", "float32", Module) == "tf32"
+    assert kb.precision_mode("conv2d", "float32", None) == "ieee"  # the CUDA C kernels: no TF32 path
+    assert kb.precision_mode("conv2d", "float16", Module) == "fp16"
+    assert kb.precision_mode("linear_relu", "bfloat16", Module) == "bf16"
+    assert kb.precision_mode("dropout", "bfloat16", Module) == "ieee"  # elementwise: float32 arithmetic
+    assert kb.precision_mode("softmax_xent", "float64", Module) == "fp64"
+
+
+def test_every_triton_dot_takes_its_precision_from_the_module_switch():
+    # precision_mode trusts ALLOW_TF32; that is only true while every tl.dot passes input_precision explicitly
+    # (Triton's default for float32 is TF32) and each module that multiplies matrices has the switch.
+    for path in sorted((Path(__file__).resolve().parents[1] / "kernels" / "triton").glob("*.py")):
+        source = path.read_text()
+        dots = re.findall(r"tl\.dot\((.*?)\)\n", source, flags=re.S)
+        for call in dots:
+            assert "input_precision=" in call, f"{path.name}: tl.dot without input_precision: {call[:80]}"
+        if dots:
+            assert path.stem in kb.MATMUL_FAMILIES and re.search(r"^ALLOW_TF32 = ", source, re.M), path.name
+
+
+def test_results_go_to_the_checkout_or_the_current_folder(monkeypatch, tmp_path):
+    assert kb.results_dir() == kb.RESULTS  # this is a source checkout
+    monkeypatch.setattr(kb, "RESULTS", tmp_path / "site-packages" / "benchmarks" / "results")
+    monkeypatch.chdir(tmp_path)
+    assert kb.results_dir() == tmp_path / "kernelgrad-results"
 
 
 def test_copies_rotate_past_the_budget():
@@ -120,9 +170,13 @@ def test_bench_allow_cpu_writes_table_and_json(monkeypatch, capsys, tmp_path):
     rows = data["rows"]
     assert {r["family"] for r in rows} == set(kb.FAMILIES)
     assert {r["pass"] for r in rows} == {"fwd", "fwd+bwd"}
+    assert "prec" in text and "cold ms" in text
+    assert data["jit_caches"]["triton"]["dir"] and "cold_start" in data["timing"]
     for r in rows:
         assert r["error"] is None, r
         assert r["ours_ms"] > 0 and r["torch_ms"] > 0
+        assert r["ours_cold_ms"] > 0 and r["torch_cold_ms"] > 0 and r["sm_clock_mhz"] is None  # no GPU clock
+        assert r["precision"] == r["torch_precision"] == "ieee"  # float32 on the CPU
         assert r["ratio"] == pytest.approx(r["torch_ms"] / r["ours_ms"])
         assert r["bytes"] > 0 and 0 < r["roofline"]["fraction"]
         assert r["case"] in text
@@ -166,3 +220,47 @@ def test_comparison_puts_backends_side_by_side():
     assert entries[1]["cupy_vs_triton"] is None  # a failed cupy run has no ratio
     text = kb.format_comparison(entries)
     assert "cupy ms" in text and "triton ms" in text and "0.80x" in text
+
+
+def _install_without_the_checkout(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """pip-install a copy of the project (no dependencies) into ``tmp_path/site``; returns it and an
+    environment in which Python finds kernelgrad there and nowhere else (no repository on the path)."""
+    root = Path(__file__).resolve().parents[1]
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, src / name)
+    ignore = shutil.ignore_patterns("__pycache__", "results", "*.so")
+    for package in ("framework", "kernels", "benchmarks"):
+        shutil.copytree(root / package, src / package, ignore=ignore)
+    site = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
+           "--target", str(site), str(src)]
+    built = subprocess.run(pip, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    if built.returncode != 0:
+        pytest.skip(f"cannot build the package here: {built.stderr.strip().splitlines()[-1:]}")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TRITON_INTERPRET")}
+    env["PYTHONPATH"] = str(site)
+    return site, env
+
+
+def test_bench_runs_from_an_installed_package_outside_the_repository(tmp_path):
+    site, env = _install_without_the_checkout(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    where = subprocess.run([sys.executable, "-c", "import benchmarks, framework; print(benchmarks.__file__); "
+                            "print(framework.__file__)"], capture_output=True, text=True, cwd=elsewhere, env=env)
+    assert where.returncode == 0, where.stderr
+    assert all(line.startswith(str(site)) for line in where.stdout.split()), where.stdout
+    args = ["bench", "--allow-cpu", "--quick", "--backends", "cupy", "--family", "dropout"]
+    for command in ([str(site / "bin" / "kernelgrad")], [sys.executable, "-m", "framework.cli"]):
+        out = elsewhere / f"{Path(command[-1]).name}.json"
+        done = subprocess.run([*command, *args, "--out", str(out)], capture_output=True, text=True, cwd=elsewhere,
+                              env=env, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert json.loads(out.read_text())["device"] == "cpu (smoke test, not a benchmark)"
+    # Without --out, an installed harness writes under the current folder, not into site-packages.
+    done = subprocess.run([sys.executable, "-m", "framework.cli", *args], capture_output=True, text=True,
+                          cwd=elsewhere, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len(list((elsewhere / "kernelgrad-results").glob("kernels-cpu-smoke-*.json"))) == 1
