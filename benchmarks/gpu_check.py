@@ -18,7 +18,8 @@ Five stages run in this order, each as subprocesses with their own timeout:
 Budget. ``--budget-s`` (default :data:`DEFAULT_BUDGET_S`) bounds the whole call. When a stage starts it
 gets the time left times its weight over the weights of the stages still to run (:data:`STAGES`), so time a
 stage does not use goes to the later ones. A stage that fails or times out is recorded (its processes
-are killed with their process groups) and the next one runs.
+are killed with their process groups) and the next one runs. ``--only`` reruns some stages; their results
+replace those stages in the report already in the output folder.
 
 Output (``--out``, default ``benchmarks/results/gpu-check-<gpu>-<date>/``; a dry run defaults to
 ``runs/``): ``gpu-check.json`` (everything) and ``gpu-check.md`` (the tables), both rewritten atomically as
@@ -347,27 +348,41 @@ def run_gpu_check(out: str | Path | None = None, budget_s: float = DEFAULT_BUDGE
                   stages: Callable[[Run], list[Stage]] = build_stages) -> int:
     """Run the stages, write the report as each ends, print the summary last. Returns the exit status.
 
-    ``only`` keeps the named stages (a rerun of the ones that failed); ``stages`` builds the stage list
-    (tests swap in their own); ``seed`` is the correctness checks' base seed (default: fresh, recorded).
+    ``only`` keeps the named stages: a rerun of the ones that failed, whose results replace those stages in
+    an existing report of the same kind (dry run or not) under ``out``, keeping the others. ``stages``
+    builds the stage list (tests swap in their own); ``seed`` is the correctness checks' base seed (default:
+    fresh, recorded).
     """
     out = Path(out) if out is not None else default_out(dry_run)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "gpu-check.log").write_text("")
+    previous = _read_json(out / "gpu-check.json") if only else None
+    if previous is None or previous.get("dry_run") != dry_run:  # a dry run never merges with measurements
+        previous = None
+        (out / "gpu-check.log").write_text("")
     seed = secrets.randbelow(2**31) if seed is None else seed
     started = time.monotonic()
+    now = datetime.datetime.now().isoformat(timespec="seconds")
     with tempfile.TemporaryDirectory(prefix="kernelgrad-gpu-check-") as work:
         run = Run(out=out, work=Path(work), dry_run=dry_run, seed=seed, jobs=jobs or os.cpu_count() or 1)
         selected = [s for s in stages(run) if only is None or s.name in only]
         report = run.report
-        report.update(check="gpu-check", dry_run=dry_run, note=DRY_RUN_NOTE if dry_run else None,
-                      started=datetime.datetime.now().isoformat(timespec="seconds"), finished=None,
-                      budget_s=budget_s, seed=seed, argv=sys.argv, stages=[], ok=None)
+        report.update(check="gpu-check", dry_run=dry_run, note=DRY_RUN_NOTE if dry_run else None, started=now,
+                      finished=None, budget_s=budget_s, seed=seed, argv=sys.argv, stages=[], reruns=[], ok=None)
+        if previous is not None:
+            report.update(started=previous["started"], seed=previous["seed"], stages=previous["stages"],
+                          reruns=[*previous.get("reruns", []), {"started": now, "argv": sys.argv, "seed": seed,
+                                                                "stages": [s.name for s in selected]}])
         write_report(report, out)
         env = stage_env(run)
         for i, stage in enumerate(selected):
             weights = [STAGES.get(s.name, 1.0 / len(selected)) for s in selected[i:]]
             timeout_s = stage_timeout(budget_s - (time.monotonic() - started), weights)
-            report["stages"].append(run_stage(stage, run, env, timeout_s))
+            entry = run_stage(stage, run, env, timeout_s)
+            names = [s["name"] for s in report["stages"]]
+            if entry["name"] in names:
+                report["stages"][names.index(entry["name"])] = entry
+            else:
+                report["stages"].append(entry)
             write_report(report, out)
     report.update(finished=datetime.datetime.now().isoformat(timespec="seconds"),
                   seconds=round(time.monotonic() - started, 1),

@@ -209,3 +209,21 @@ def test_tolerances_follow_dtype_and_precision():
     assert cc.tolerance("float32", "ieee") == 1e-4 and cc.tolerance("float32", "tf32") == 1e-3
     assert cc.tolerance("float16", "fp16") == cc.tolerance("bfloat16", "ieee") == 1e-2
     assert cc.tolerance("float64", "fp64") == 1e-10
+
+
+def test_a_rerun_of_one_stage_replaces_it_and_keeps_the_others(tmp_path, capsys):
+    outcome = {"first": False}
+
+    def stages(run):
+        return [gc.Stage(name, [run.process(name, "-c", f"print('{name} ran')")],
+                         lambda name=name: {"ok": name != "first" or outcome["first"], "summary": name})
+                for name in ("first", "second")]
+
+    assert gc.run_gpu_check(out=tmp_path, budget_s=60, dry_run=True, seed=0, stages=stages) == 1
+    outcome["first"] = True  # fixed: rerun only that stage
+    assert gc.run_gpu_check(out=tmp_path, budget_s=60, dry_run=True, seed=1, only=["first"], stages=stages) == 0
+    report = json.loads((tmp_path / "gpu-check.json").read_text())
+    assert [(s["name"], s["status"]) for s in report["stages"]] == [("first", "pass"), ("second", "pass")]
+    assert report["seed"] == 0 and report["reruns"][0]["stages"] == ["first"] and report["ok"] is True
+    log = (tmp_path / "gpu-check.log").read_text()
+    assert log.count("\nfirst ran\n") == 2 and log.count("\nsecond ran\n") == 1  # output, not the argv lines

@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="exercise every stage on the CPU (TRITON_INTERPRET=1, KERNELGRAD_CUDA_EMULATE=1, tiny "
                              "shapes); the files say DRY RUN and hold no measurements")
     parser.add_argument("--only", action="append", choices=STAGE_NAMES, default=None,
-                        help="run only this stage (repeatable): to rerun the stages that failed")
+                        help="run only this stage (repeatable): to rerun the stages that failed; their results "
+                             "replace those stages in the report already under --out")
     parser.add_argument("--seed", type=int, default=None,
                         help="base seed of the correctness checks' inputs (default: fresh, recorded in the report)")
     parser.add_argument("--jobs", type=int, default=None,
