@@ -91,7 +91,7 @@ MAX_IMAGE_ELEMENTS = 2**31 - 1
 _DTYPE_CONFIGS = {
     "half": [(128, 64, 32, 8, 3), (64, 128, 32, 8, 3), (64, 64, 64, 8, 3), (64, 64, 32, 4, 4), (64, 32, 32, 4, 4)],
     # IEEE float32 products run on FMA units
-    "float32": [(64, 128, 32, 8, 3), (64, 64, 32, 4, 4), (64, 32, 32, 4, 4)],
+    "float32": [(64, 128, 32, 8, 3), (64, 32, 32, 4, 4)],
     "float64": [(32, 32, 32, 2, 2)],
 }
 
@@ -123,18 +123,21 @@ def _grouped_tile(pid, rows, cols, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
 
 
 @triton.jit
-def _decode_rows(start, M, RC, COLS, BLOCK_M: tl.constexpr):
+def _decode_rows(start, M, RC, COLS, BLOCK_M: tl.constexpr, WIDE_ROWS: tl.constexpr):
     """Rows ``start + i`` (i < BLOCK_M) of an [M = N*RC] index space -> (image n as int64, row, col, mask).
 
-    RC = rows*COLS of one image.  The forward and backward_input kernels do this once per program, so
-    their reduction loops never divide per element.
+    RC = rows*COLS of one image.  The divisions are 32-bit unless M itself passes 2**31 (WIDE_ROWS):
+    a 64-bit division is a long instruction sequence that costs registers in every pipelined step.
     """
-    offs_m = start + tl.arange(0, BLOCK_M)
+    if WIDE_ROWS:
+        offs_m = tl.arange(0, BLOCK_M).to(tl.int64) + start
+    else:
+        offs_m = start + tl.arange(0, BLOCK_M)
     mask_m = offs_m < M
     n = offs_m // RC
     pix = (offs_m - n * RC).to(tl.int32)  # pixel inside one image: < 2**31 by the launcher's check
     row = pix // COLS
-    return n, row, pix - row * COLS, mask_m
+    return n.to(tl.int64), row, pix - row * COLS, mask_m
 
 
 @triton.autotune(configs=_CONFIGS, key=_KEY, prune_configs_by=_PRUNE)
@@ -142,14 +145,14 @@ def _decode_rows(start, M, RC, COLS, BLOCK_M: tl.constexpr):
 def _conv2d_forward_kernel(
     x_ptr, w_ptr, b_ptr, y_ptr,
     M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, M_BUCKET,
-    HAS_BIAS: tl.constexpr, ACC_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr,
+    HAS_BIAS: tl.constexpr, ACC_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr, WIDE_ROWS: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):  # fmt: skip
     # GEMM rows (n, p, q), columns k, reduction (r, s, c): r, s outermost so that, for one tap, every
     # row's input pixel is one 1-D offset and the channel block is a second 1-D offset -- the 2-D tile
     # costs one add and one mask AND per element.
     pid_m, pid_n = _grouped_tile(tl.program_id(0), M, K, BLOCK_M, BLOCK_N, GROUP_M)
-    n, p, q, mask_m = _decode_rows(pid_m.to(tl.int64) * BLOCK_M, M, P * Q, Q, BLOCK_M)
+    n, p, q, mask_m = _decode_rows(pid_m * BLOCK_M, M, P * Q, Q, BLOCK_M, WIDE_ROWS)
     h0 = p * sh - ph  # top-left input pixel of each row's window
     w0 = q * sw - pw
     x_img = x_ptr + n * C * H * W  # 64-bit image base; everything below is a 32-bit offset inside it
@@ -188,14 +191,14 @@ def _conv2d_forward_kernel(
 def _conv2d_backward_input_kernel(
     dy_ptr, w_ptr, dx_ptr,
     M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, M_BUCKET,
-    ACC_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr,
+    ACC_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr, WIDE_ROWS: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):  # fmt: skip
     # GEMM rows (n, h, w) of dx, columns c, reduction (r, s, k).  For tap (r, s) the row reads
     # dy[n, k, p, q] with p = (h + ph - r) / sh, q = (w + pw - s) / sw when both divisions are exact
     # and in range -- a per-row condition, so again a 1-D mask and a 1-D offset per step.
     pid_m, pid_n = _grouped_tile(tl.program_id(0), M, C, BLOCK_M, BLOCK_N, GROUP_M)
-    n, h, w, mask_m = _decode_rows(pid_m.to(tl.int64) * BLOCK_M, M, H * W, W, BLOCK_M)
+    n, h, w, mask_m = _decode_rows(pid_m * BLOCK_M, M, H * W, W, BLOCK_M, WIDE_ROWS)
     dy_img = dy_ptr + n * K * P * Q
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     mask_n = offs_n < C
@@ -232,7 +235,7 @@ def _conv2d_backward_input_kernel(
 def _conv2d_backward_weight_kernel(
     dy_ptr, x_ptr, out_ptr,
     M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, M_BUCKET, SPLIT_LEN,
-    ACC_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr,
+    ACC_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr, WIDE_ROWS: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):  # fmt: skip
     # One program: a [BLOCK_M k] x [BLOCK_N c] tile of dw[:, :, r, s] for one tap (r, s), over one split
@@ -253,11 +256,13 @@ def _conv2d_backward_weight_kernel(
     mask_n = offs_n < C
 
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC_DTYPE)
-    j_start = split.to(tl.int64) * SPLIT_LEN
+    j_start = split * SPLIT_LEN
+    if WIDE_ROWS:
+        j_start = split.to(tl.int64) * SPLIT_LEN
     j_end = tl.minimum(j_start + SPLIT_LEN, M)
     for j0 in range(j_start, j_end, BLOCK_K):
         # reduction rows (n, p, q): decoded per step, but only along one BLOCK_K vector
-        n, p, q, mask_j = _decode_rows(j0, j_end, P * Q, Q, BLOCK_K)
+        n, p, q, mask_j = _decode_rows(j0, j_end, P * Q, Q, BLOCK_K, WIDE_ROWS)
         h = p * sh - ph + r
         w = q * sw - pw + s
         a = tl.load((dy_ptr + n * K * P * Q + p * Q + q)[None, :] + (offs_m * (P * Q))[:, None],
@@ -317,6 +322,11 @@ def _check_image_sizes(C: int, H: int, W: int, K: int, P: int, Q: int, R: int, S
             raise ValueError(f"{what} has {size} elements; the Triton conv2d kernels support at most 2**31 - 1")
 
 
+def _wide(rows: int) -> bool:
+    """Whether GEMM row indices (plus a block) can pass int32: then the kernels decode rows in 64-bit."""
+    return rows + 1024 > 2**31 - 1
+
+
 def _grid(rows: int, cols: int):
     return lambda meta: (triton.cdiv(rows, meta["BLOCK_M"]) * triton.cdiv(cols, meta["BLOCK_N"]),)
 
@@ -360,7 +370,7 @@ def conv2d_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, str
     _conv2d_forward_kernel[_grid(M, K)](
         x, w, b if b is not None else w, y,
         M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, row_bucket(M),
-        HAS_BIAS=b is not None, **_gemm_options(dtype),
+        HAS_BIAS=b is not None, WIDE_ROWS=_wide(M), **_gemm_options(dtype),
     )  # fmt: skip
     return y
 
@@ -387,7 +397,7 @@ def conv2d_backward_input(dy: torch.Tensor, w: torch.Tensor, input_shape, stride
     _conv2d_backward_input_kernel[_grid(M, C)](
         dy, w, dx,
         M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, row_bucket(M),
-        **_gemm_options(dtype),
+        WIDE_ROWS=_wide(M), **_gemm_options(dtype),
     )  # fmt: skip
     return dx
 
@@ -423,7 +433,7 @@ def conv2d_backward_weight(dy: torch.Tensor, x: torch.Tensor, weight_shape, stri
     _conv2d_backward_weight_kernel[grid](
         dy, x, out,
         M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, row_bucket(M), split_len,
-        **options,
+        WIDE_ROWS=_wide(M), **options,
     )  # fmt: skip
     if splits > 1:
         numel = dw.numel()

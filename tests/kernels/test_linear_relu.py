@@ -240,7 +240,7 @@ def test_triton_linear_configs_pruned_per_dtype(monkeypatch):
             assert [_common.tile_shape(c) for c in kept] == lin._DTYPE_CONFIGS[cls], (dtype, arg)
     monkeypatch.setattr(lin, "ALLOW_TF32", True)  # TF32 float32 runs on tensor cores: the half list
     assert [_common.tile_shape(c) for c in prune(full, {"x_ptr": torch.empty(0)})] == lin._DTYPE_CONFIGS["half"]
-    assert (128, 256, 64, 8, 3) not in lin._DTYPE_CONFIGS["float32"]  # spilled 34 KB in float32
+    assert all(bm * bn <= 64 * 64 for bm, bn, *_ in lin._DTYPE_CONFIGS["float32"])  # larger FMA tiles spill
 
 
 def test_triton_linear_autotune_key_has_no_batch_size():
