@@ -26,7 +26,9 @@ Cost: forward gathers R*S*N*C*P*Q elements (~= |x| for 2x2/s2) and does ~3 passe
 backward ~5 passes over N*C*P*Q plus zeroing |x|.  No FLOPs worth counting.
 
 Limits (PyTorch's rules): stride >= 1, 0 <= padding <= kernel // 2 per axis, and the kernel must
-fit in the padded input.  float16/32/64 supported, computed in the input dtype.
+fit in the padded input.  float16/32/64 supported, computed in the input dtype.  backward always
+checks argmax's range (a host read costs no device sync here); a GPU backend checks only in debug
+mode and otherwise drops the gradient of an out-of-range value (``kernels._args.value_checks_enabled``).
 """
 
 from __future__ import annotations

@@ -9,34 +9,64 @@ Math (NCHW, no dilation, floor mode), names as in ``kernels/numpy/maxpool2d.py``
 smallest signed integer dtype that holds R*S (int8 if R*S <= 127, int16 if <= 32767, else int32),
 exactly the numpy backend's rule.
 
-Forward: one program per block of BLOCK_OUT output elements (flattened N*C*P*Q, int64 index math).
+Forward: one program per block of BLOCK_OUT output elements (flattened N*C*P*Q).
 The window is flattened to k = r*S + s and walked in chunks of BLOCK_K = min(next_pow2(R*S), 64)
 positions, so each step is a [BLOCK_OUT, BLOCK_K] tile (BLOCK = BLOCK_OUT * BLOCK_K elements):
 a 2x2 or 3x3 window is one masked tile load and two row reductions; huge windows loop.  Per
 chunk: padded / out-of-range positions are masked (never loaded, never eligible); the chunk max,
 then the smallest k holding it; a chunk replaces the running best only if strictly greater (or
 no real element was seen yet), so the first maximum in row-major window order wins, a real -inf
-beats padding, and padding never wins.  NaN: a window holding a NaN yields y = NaN and
-argmax = R*S - 1, which is what the numpy reference produces (its "unspecified" position).
+beats padding, and padding never wins.  Values are compared in CMP = float32 (float64 for
+float64): 16-bit inputs are widened on load, exactly, so y and argmax stay exact.  (``tl.max``
+returns float32 for 16-bit inputs; a running best carried in the input dtype made the loop-carried
+type change, which the GPU compiler rejects for float16/bfloat16 and the interpreter never checks.)
+
+NaN: a window holding a NaN yields y = NaN and argmax = R*S - 1, what the numpy reference produces
+(its "unspecified" position; tested bit-equal); NaNs are found with ``v != v``, never
+through ``tl.max``'s own NaN rule (maxnum on a GPU, numpy's on the interpreter), so the result is
+the same on both.  y equals PyTorch's; PyTorch's argmax for a NaN window is its last NaN (tested).
 
 Backward (gather, deterministic, no atomics): one program per BLOCK of input elements (n, c, h, w).
 The windows that can contain (h, w) are p in [ceil((h+ph-R+1)/sh), floor((h+ph)/sh)] ∩ [0, P) and
 likewise q: at most ceil(R/sh) * ceil(S/sw) candidates, a static loop.  Each candidate adds
 dy[n, c, p, q] when argmax[n, c, p, q] == (h+ph-p*sh)*S + (w+pw-q*sw), so overlapping windows
 accumulate in a register (float32, float64 for float64) and every dx element is written once.
-argmax is never used as an address, so a corrupt value can only drop gradient, never fault.
+argmax is never used as an address and is compared after integer promotion (an int64 value is
+never truncated), so a value outside [0, R*S) matches no position: it drops its dy, never faults.
+
+Argument checks without a host sync: the launcher checks argmax's range (``aminmax`` read on the
+host) only where that costs no device sync -- under the interpreter -- or in debug mode
+(``KERNELGRAD_SYNC_CHECKS=1``, :func:`kernels._args.value_checks_enabled`); on a GPU by default a
+corrupt argmax just drops gradient, as above (tested with ``KERNELGRAD_SYNC_CHECKS=0``).
+
+Index math: int32 while every flat index of x, y and dx, plus one block of overshoot, fits
+(``INDEX_64=False``); larger tensors compile an int64 variant.  64-bit decodes of every element
+cost 2-3x the registers and spilled in the larger configs.  Configs hold at most 8 tile elements
+per thread (forward) and 4 elements per thread (backward, each keeps its candidate windows'
+indices); the autotune key is ``size_bucket`` = next_pow2(N*C*P*Q) (backward: N*C*H*W) and the
+geometry, never the raw batch size, so a new batch size in a training loop (the last partial
+batch, eval) re-benchmarks only when it crosses a power of two.
+
+Subnormals are kept: the PTX for sm_80/sm_90 has no ``.ftz`` instruction (comparisons, max and the
+float32 accumulation keep float32 subnormals), and under the interpreter y, argmax and dx of
+subnormal inputs equal numpy's bit for bit (tested).
 
 Bytes moved: forward reads each window element once per window (~|x| for 2x2/s2, ~(R/sh)(S/sw)|x|
 with overlap; the overlap hits in cache) and writes |y| + |argmax| (1 byte/output for small
 windows); backward reads argmax and the selected dy of each candidate window and writes |dx|.
 No FLOPs worth counting: both kernels are memory-bound.  Why fast: no im2col buffer, no
-zero-fill + scatter for dx, no atomics, int8 indices.  GPU speed and correctness are unverified
-(written and tested under ``TRITON_INTERPRET=1`` without a GPU).
+zero-fill + scatter for dx, no atomics, int8 indices.
+
+Verified: values under ``TRITON_INTERPRET=1`` against numpy and PyTorch float64 (all four dtypes).
+Compiled ahead of time for sm_90 and sm_80 with Triton 3.9 and its ptxas, every config x float16 /
+bfloat16 / float32 / float64: in CI by ``benchmarks/aot_triton.py`` (3x3/s2/p1, int32 indexing), and
+once by hand for 2x2/s2, 3x3/s2/p1 and 12x12/s5 windows with int32 and int64 indexing: no compile
+error, no spill, no ``.ftz`` (the old float16/bfloat16 forward did not compile).  GPU execution and
+speed are unverified: no GPU was available.
 
 Layout: contiguous NCHW.  Limits (PyTorch's rules, as numpy): stride >= 1,
-0 <= padding <= kernel // 2 per axis, kernel fits the padded input.  float32/float64 (interpreter
-and GPU), float16/bfloat16 (GPU; compared in the input dtype, which is exact for max).
-R, S, strides and paddings are compile-time constants: each pooling geometry compiles once.
+0 <= padding <= kernel // 2 per axis, kernel fits the padded input.  float16, bfloat16, float32,
+float64.  R, S, strides and paddings are compile-time constants: each pooling geometry compiles once.
 """
 
 from __future__ import annotations
@@ -45,12 +75,29 @@ import torch
 import triton
 import triton.language as tl
 
-from .._args import check_pool_geometry, maxpool2d_backward_geometry
-from ._common import autotune_configs, check_float_tensor, check_placement
+from .._args import check_pool_geometry, maxpool2d_backward_geometry, value_checks_enabled
+from ._common import autotune_configs, check_float_tensor, check_placement, interpreting
 
 __all__ = ["maxpool2d_forward", "maxpool2d_backward", "argmax_dtype"]
 
 _MAX_BLOCK_K = 64  # window positions per tile column block; keeps BLOCK_OUT >= 16 for BLOCK >= 1024
+_MAX_BLOCK = 2048  # the largest BLOCK of any config below
+
+
+def _needs_int64(*numels: int) -> bool:
+    """Whether a kernel's flat indices need int64: int32 holds every index, plus one block of overshoot
+    in the last program (masked lanes must not wrap to a negative index that passes ``idx < total``)."""
+    return max(numels) + _MAX_BLOCK >= 2**31
+
+
+def size_bucket(total: int) -> int:
+    """The autotune key for a launch of ``total`` elements: the next power of two.
+
+    Keying on ``total`` itself (= N*C*P*Q, so the raw batch size) would re-benchmark every config for
+    each new batch size (a last partial batch, eval) inside a training loop, and could change the
+    chosen config between runs; a power-of-two bucket benchmarks at most once per doubling.
+    """
+    return triton.next_power_of_2(total)
 
 
 def argmax_dtype(window_size: int) -> torch.dtype:
@@ -64,22 +111,26 @@ def argmax_dtype(window_size: int) -> torch.dtype:
 
 @triton.autotune(
     configs=autotune_configs(
-        [triton.Config({"BLOCK": b}, num_warps=w) for b in (1024, 2048, 4096) for w in (4, 8)],
+        # at most 8 tile elements per thread: 16 or more spilled registers on sm_80/sm_90 (AOT-compiled)
+        [triton.Config({"BLOCK": b}, num_warps=w) for b, w in ((1024, 4), (1024, 8), (2048, 8))],
         # the interpreter pays ~40 ms per program in Python overhead, not per element: a 1024-element
         # tile (64 outputs of a 3x3 window) keeps the finite-difference tests fast
         triton.Config({"BLOCK": 1024}, num_warps=1),
     ),
-    key=["total", "R", "S", "SH", "SW"],
+    key=["size_bucket", "R", "S", "SH", "SW"],
 )
 @triton.jit
 def _maxpool2d_forward_kernel(
-    x_ptr, y_ptr, argmax_ptr, total, H, W, P, Q,
+    x_ptr, y_ptr, argmax_ptr, total, size_bucket, H, W, P, Q,
     R: tl.constexpr, S: tl.constexpr, SH: tl.constexpr, SW: tl.constexpr, PH: tl.constexpr, PW: tl.constexpr,
-    BLOCK_K: tl.constexpr, BLOCK: tl.constexpr,
+    CMP: tl.constexpr, INDEX_64: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK: tl.constexpr,
 ):
     BLOCK_OUT: tl.constexpr = BLOCK // BLOCK_K
     RS: tl.constexpr = R * S
-    out = tl.program_id(0).to(tl.int64) * BLOCK_OUT + tl.arange(0, BLOCK_OUT)
+    if INDEX_64:
+        out = tl.program_id(0).to(tl.int64) * BLOCK_OUT + tl.arange(0, BLOCK_OUT)
+    else:
+        out = tl.program_id(0) * BLOCK_OUT + tl.arange(0, BLOCK_OUT)
     out_mask = out < total
     q = out % Q
     t = out // Q
@@ -89,7 +140,9 @@ def _maxpool2d_forward_kernel(
     w0 = q * SW - PW
     plane = nc * H * W
 
-    best = tl.full([BLOCK_OUT], float("-inf"), x_ptr.dtype.element_ty)
+    # best is carried in CMP (float32, float64 for float64): tl.max widens 16-bit inputs to float32, and a
+    # loop-carried value must keep one type; the widening is exact, so comparisons and y stay exact
+    best = tl.full([BLOCK_OUT], float("-inf"), CMP)
     best_k = tl.full([BLOCK_OUT], RS, tl.int32)  # RS = "no real element seen yet"
     has_nan = tl.zeros([BLOCK_OUT], tl.int1)
     for k0 in range(0, RS, BLOCK_K):
@@ -97,7 +150,7 @@ def _maxpool2d_forward_kernel(
         h = h0[:, None] + (k // S)[None, :]
         w = w0[:, None] + (k % S)[None, :]
         real = out_mask[:, None] & (k < RS)[None, :] & (h >= 0) & (h < H) & (w >= 0) & (w < W)
-        v = tl.load(x_ptr + plane[:, None] + h * W + w, mask=real, other=float("-inf"))
+        v = tl.load(x_ptr + plane[:, None] + h * W + w, mask=real, other=float("-inf")).to(CMP)
         is_nan = real & (v != v)
         chunk_max = tl.max(tl.where(is_nan, float("-inf"), v), axis=1)
         # smallest k holding the chunk max, or -1 if the chunk holds a NaN (one reduction for both)
@@ -110,26 +163,31 @@ def _maxpool2d_forward_kernel(
 
     best = tl.where(has_nan, float("nan"), best)
     best_k = tl.where(has_nan, RS - 1, best_k)  # the numpy reference's choice for NaN windows
-    tl.store(y_ptr + out, best, mask=out_mask)
+    tl.store(y_ptr + out, best.to(y_ptr.dtype.element_ty), mask=out_mask)
     tl.store(argmax_ptr + out, best_k.to(argmax_ptr.dtype.element_ty), mask=out_mask)
 
 
 @triton.autotune(
     configs=autotune_configs(
-        [triton.Config({"BLOCK": b}, num_warps=w) for b in (1024, 2048, 4096) for w in (4, 8)],
+        # at most 4 elements per thread: each holds up to ceil(R/SH)*ceil(S/SW) candidate windows' indices,
+        # and 8 per thread spilled with int64 indices on sm_80/sm_90 (AOT-compiled)
+        [triton.Config({"BLOCK": b}, num_warps=w) for b, w in ((512, 4), (1024, 8))],
         triton.Config({"BLOCK": 64}, num_warps=1),
     ),
-    key=["total"],
+    key=["size_bucket"],
 )
 @triton.jit
 def _maxpool2d_backward_kernel(
-    dy_ptr, argmax_ptr, dx_ptr, total, H, W, P, Q,
+    dy_ptr, argmax_ptr, dx_ptr, total, size_bucket, H, W, P, Q,
     R: tl.constexpr, S: tl.constexpr, SH: tl.constexpr, SW: tl.constexpr, PH: tl.constexpr, PW: tl.constexpr,
-    ACC: tl.constexpr, BLOCK: tl.constexpr,
+    ACC: tl.constexpr, INDEX_64: tl.constexpr, BLOCK: tl.constexpr,
 ):
     CAND_H: tl.constexpr = (R + SH - 1) // SH
     CAND_W: tl.constexpr = (S + SW - 1) // SW
-    idx = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    if INDEX_64:
+        idx = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    else:
+        idx = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = idx < total
     w = idx % W
     t = idx // W
@@ -152,7 +210,9 @@ def _maxpool2d_backward_kernel(
             s = wp - q * SW
             ok = mask & (p <= p_hi) & (q <= q_hi)
             o = out_plane + p * Q + q
-            won = tl.load(argmax_ptr + o, mask=ok, other=-1).to(tl.int32) == r * S + s
+            # compared after integer promotion, never truncated (an int64 argmax compares in int64), so
+            # any value outside [0, R*S) matches no position and its dy is dropped
+            won = tl.load(argmax_ptr + o, mask=ok, other=-1) == r * S + s
             g = tl.load(dy_ptr + o, mask=ok & won, other=0.0)
             acc += g.to(ACC)
     tl.store(dx_ptr + idx, acc.to(dx_ptr.dtype.element_ty), mask=mask)
@@ -175,9 +235,11 @@ def maxpool2d_forward(x: torch.Tensor, kernel, stride, padding) -> tuple[torch.T
     if total == 0:
         return y, argmax
     block_k = min(triton.next_power_of_2(R * S), _MAX_BLOCK_K)
+    cmp = tl.float64 if x.dtype == torch.float64 else tl.float32
     grid = lambda meta: (triton.cdiv(total, meta["BLOCK"] // block_k),)  # noqa: E731
     _maxpool2d_forward_kernel[grid](
-        x, y, argmax, total, H, W, P, Q, R=R, S=S, SH=sh, SW=sw, PH=ph, PW=pw, BLOCK_K=block_k
+        x, y, argmax, total, size_bucket(total), H, W, P, Q,
+        R=R, S=S, SH=sh, SW=sw, PH=ph, PW=pw, CMP=cmp, INDEX_64=_needs_int64(x.numel(), total), BLOCK_K=block_k,
     )
     return y, argmax
 
@@ -190,8 +252,9 @@ def maxpool2d_backward(
     ``input_shape`` is the forward x's shape.  Overlapping windows accumulate (a gather: deterministic,
     no atomics).  Raises TypeError for a non-tensor / non-float dy or a non-tensor / non-integer
     argmax, ValueError for shape mismatches between dy, argmax and the output shape implied by
-    input_shape/kernel/stride/padding, for bad geometry, for argmax values outside [0, R*S), and for
-    non-contiguous tensors or tensors on the wrong device.
+    input_shape/kernel/stride/padding, for bad geometry, for non-contiguous tensors or tensors on the
+    wrong device, and -- where value checks run (the interpreter, or ``KERNELGRAD_SYNC_CHECKS=1``) --
+    for argmax values outside [0, R*S); unchecked, such a value routes no gradient.
     """
     check_float_tensor("dy", dy, 4)
     if not isinstance(argmax, torch.Tensor):
@@ -202,17 +265,20 @@ def maxpool2d_backward(
     N, C, H, W, R, S, sh, sw, ph, pw, P, Q = maxpool2d_backward_geometry(
         dy.shape, argmax.shape, input_shape, kernel, stride, padding
     )
-    if argmax.numel():
-        # one device sync, kept for parity with numpy's contract (the kernel itself is safe either way)
+    # reading argmax's range on the host is a device sync on a GPU: there it runs only under
+    # KERNELGRAD_SYNC_CHECKS=1, and without it an out-of-range value drops its dy (the kernel never
+    # uses argmax as an address)
+    if argmax.numel() and value_checks_enabled(on_host=interpreting() and argmax.device.type == "cpu"):
         lo, hi = (int(v) for v in torch.aminmax(argmax))
         if lo < 0 or hi >= R * S:
             raise ValueError(f"argmax holds values in [{lo}, {hi}], outside [0, R*S={R * S}) for kernel {(R, S)}")
 
     dx = torch.empty((N, C, H, W), dtype=dy.dtype, device=dy.device)
-    total = N * C * H * W
+    total = N * C * H * W  # > 0: input_shape holds positive ints
     acc = tl.float64 if dy.dtype == torch.float64 else tl.float32
     grid = lambda meta: (triton.cdiv(total, meta["BLOCK"]),)  # noqa: E731
     _maxpool2d_backward_kernel[grid](
-        dy, argmax, dx, total, H, W, P, Q, R=R, S=S, SH=sh, SW=sw, PH=ph, PW=pw, ACC=acc
+        dy, argmax, dx, total, size_bucket(total), H, W, P, Q, R=R, S=S, SH=sh, SW=sw, PH=ph, PW=pw, ACC=acc,
+        INDEX_64=_needs_int64(total, dy.numel()),
     )
     return dx
