@@ -20,7 +20,10 @@ one M*V temporary (reused as dlogits).
 
 Edge cases: if every row is ignored the loss is NaN (PyTorch's mean over zero elements) and
 dlogits is all zeros.  V = 1 is allowed (loss 0).  Targets must be integers in [0, V) or equal to
-ignore_index.  float16 logits are computed in float32 and cast back.
+ignore_index; this backend always checks (its arrays are on the host, so reading them costs no device
+sync), while a GPU backend checks only in debug mode and otherwise returns a NaN loss and a NaN
+gradient row for such a target (``kernels._args.value_checks_enabled``).  float16 logits are computed
+in float32 and cast back.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ Math (same as ``kernels/numpy/softmax_xent.py`` and ``torch.nn.functional.cross_
 
 Work split: one program per block of BLOCK_M rows (BLOCK_M = 1 for a large vocabulary, more rows
 per program when V is small so tiny rows still fill a program), each walking its rows' vocabulary
-in BLOCK_V chunks, so any V (256k and beyond) runs in bounded registers:
+in BLOCK_V chunks, so any V (256k and beyond) runs in bounded registers (block sizes and warps:
+:func:`forward_launch_config`, sized so that no V spills registers):
 
 - pass 1 (online softmax statistics): a running max m and a running sum s of exp(x - m); when a
   chunk raises the max, s is rescaled by exp(m_old - m_new).  The chunk tail is loaded as -inf so
@@ -37,16 +38,38 @@ Cost: about 6*M*V FLOPs plus 2*M*V exp; reads the logits twice (M*V each pass; p
 L2 for moderate V) and writes dlogits once (M*V), plus O(M) for targets and row losses.
 
 Layout / limits: logits [M, V] C-contiguous, float16/bfloat16/float32/float64; target [M] any
-integer dtype (converted to int64).  Row offsets are int64 (row * V cannot overflow).  Targets are
-validated with device reductions and one host sync (the ValueError must name the bad index).
+integer dtype (converted to int64).  Row offsets are int64 (row * V cannot overflow).
 All rows ignored -> loss NaN (0/0, like the numpy reference and PyTorch), dlogits all zeros.
 V = 1 gives loss 0.
+
+Targets that are not classes, without a host sync.  Naming the bad row in a ValueError needs the
+host to read the targets: a device-to-host copy that stalls a GPU stream every forward.  So the
+launcher checks only where that is free -- under the interpreter -- or in debug mode
+(``KERNELGRAD_SYNC_CHECKS=1``, :func:`kernels._args.value_checks_enabled`).  Unchecked (a GPU's
+default), the kernel keeps the contract the CuPy kernel shares: a row whose target is neither
+ignore_index nor in [0, V) is valid (it counts in n), its row loss is NaN -- so the mean is NaN --
+and its whole dlogits row is NaN; its target is never used as an address.  No launcher here reads a
+device value on the host (``n`` stays on the device; a host-scalar ``grad_loss`` becomes a fill
+kernel's argument, not a blocking host-to-device copy).
+
+NaN and inf (every backend alike, tested against numpy and PyTorch float64): a NaN or +inf logit
+in a valid row makes that row's loss and its whole gradient row NaN, as in PyTorch; -inf logits are
+finite (a -inf target gives an inf loss and gradient -1/n there).  Ignored rows never contribute,
+whatever they hold, and get exact zeros (PyTorch's backward multiplies and gives them NaN rows).
+On a GPU ``tl.exp`` is ``ex2.approx.f32`` and ``tl.log`` libdevice's ``logf`` (whose polynomial uses
+``fma.rn.ftz`` on values it has already scaled out of the subnormal range), so float32 results can
+differ from the interpreter's numpy exp/log by a few ulp; float64 ``tl.log`` (libdevice ``log``)
+uses ``rcp.approx.ftz.f64`` only to seed a reciprocal that FMAs refine.
 
 Why fast: a memory-bound op done in two streaming passes with the softmax, the loss and the
 gradient fused (no [M, V] temporaries), coalesced BLOCK_V-wide loads, and no float64 arithmetic.
 
-Verification: tested under the Triton CPU interpreter only; GPU correctness and speed are
-unverified -- no GPU was available this session.
+Verified: values under ``TRITON_INTERPRET=1`` against numpy and PyTorch float64.  Compiled ahead of
+time for sm_90 and sm_80 with Triton 3.9 and its ptxas, float16 / bfloat16 / float32 / float64: in CI
+by ``benchmarks/aot_triton.py`` ([8192, 32000] and [256, 10]), and once by hand for V = 1 ... 50257
+through :func:`forward_launch_config`: no compile error, no spill (the former 4096-element, 16-warp
+programs spilled for float32 at V = 33..256 and float64 at V < 1024).  GPU execution and speed are
+unverified: no GPU was available.
 """
 
 from __future__ import annotations
@@ -55,13 +78,13 @@ import torch
 import triton
 import triton.language as tl
 
-from .._args import softmax_xent_shapes
+from .._args import softmax_xent_shapes, value_checks_enabled
 from ._common import check_float_tensor, check_placement, interpreting, tl_dtype
 
 __all__ = ["softmax_cross_entropy_forward", "softmax_cross_entropy_backward"]
 
 MAX_BLOCK_V = 4096  # vocabulary chunk per pass on the GPU (the interpreter uses smaller chunks)
-ROWS_PER_PROGRAM_ELEMENTS = 4096  # when V is small, pack rows so a program handles ~this many elements
+ROWS_PER_PROGRAM_ELEMENTS = 512  # when V is small, pack rows so a program handles ~this many elements
 SCALE_BLOCK = 1024
 
 
@@ -84,7 +107,10 @@ def _softmax_xent_forward_kernel(
     row_base = rows * V  # int64: M * V may exceed 2**31
     target = tl.load(target_ptr + rows, mask=row_ok, other=ignore_index)
     valid = row_ok & (target != ignore_index)
-    t = tl.where(valid, target, 0)  # an in-range column to gather for ignored rows
+    # a valid row whose target is not a class (possible when the launcher skips its host check) counts
+    # in n and gets a NaN loss and a NaN gradient row; it never addresses logits with its target
+    bad = valid & ((target < 0) | (target >= V))
+    t = tl.where(valid & ~bad, target, 0)  # an in-range column to gather for ignored and bad rows
     x_t = tl.load(logits_ptr + row_base + t, mask=row_ok, other=0.0).to(ACC_DTYPE)
 
     # pass 1: online max and sum over the non-target classes
@@ -105,6 +131,7 @@ def _softmax_xent_forward_kernel(
     e_t = tl.exp(x_t - m)
     s = e_t + s_other
     loss = (m - x_t) + _log1p((e_t - 1.0) + s_other)
+    loss = tl.where(bad, float("nan"), loss)
     tl.store(row_loss_ptr + rows, tl.where(valid, loss, 0.0), mask=row_ok)
 
     # pass 2: dlogits = (softmax - onehot) / n; n >= 1 whenever a row is valid, and only valid rows use it
@@ -118,6 +145,7 @@ def _softmax_xent_forward_kernel(
         x = tl.load(logits_ptr + offs, mask=in_row, other=float("-inf")).to(ACC_DTYPE)
         g = tl.exp(x - m[:, None]) * inv[:, None]
         g = tl.where(vs[None, :] == t[:, None], g_t[:, None], g)
+        g = tl.where(bad[:, None], float("nan"), g)
         g = tl.where(valid[:, None], g, 0.0)
         tl.store(dlogits_ptr + offs, g.to(OUT_DTYPE), mask=in_row)
 
@@ -132,6 +160,24 @@ def _scale_kernel(src_ptr, scale_ptr, dst_ptr, numel, ACC_DTYPE: tl.constexpr, O
     tl.store(dst_ptr + offs, (x * scale).to(OUT_DTYPE), mask=mask)
 
 
+def forward_launch_config(M: int, V: int, interpreter: bool = False) -> tuple[int, int, int]:
+    """``(BLOCK_M, BLOCK_V, num_warps)`` of the forward kernel for logits[M, V].
+
+    A vocabulary chunk of up to MAX_BLOCK_V; rows packed up to ROWS_PER_PROGRAM_ELEMENTS when V is
+    small; 4 tile elements per thread (8 for a 4096 chunk).  Packed rows keep per-row vectors in every
+    thread: the former 4096-element programs with 16 warps (8 per thread, a 128-register cap) spilled
+    for float32 at V = 33..256 and for float64 at every V < 1024, and 1024-element programs still
+    spilled float32 at V = 33..128 (AOT-compiled for sm_90); 512 elements compile spill-free for every
+    dtype and V on sm_80 and sm_90.  The interpreter takes small chunks, so the chunk loop is exercised
+    on the CPU, and one warp.
+    """
+    max_block_v = 64 if interpreter else MAX_BLOCK_V
+    block_v = min(triton.next_power_of_2(V), max_block_v)
+    block_m = min(triton.next_power_of_2(M), max(1, ROWS_PER_PROGRAM_ELEMENTS // block_v))
+    num_warps = 1 if interpreter else min(16, max(1, block_m * block_v // 128))
+    return block_m, block_v, num_warps
+
+
 def _acc_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
@@ -143,8 +189,9 @@ def softmax_cross_entropy_forward(
 
     Returns ``(loss, dlogits)``: loss is a 0-d tensor of logits' dtype, dlogits[M, V] the gradient of
     the loss w.r.t. logits.  Raises TypeError for non-tensor / non-float logits or a non-integer
-    target, ValueError for wrong shapes, device or layout, or a class index outside [0, V) that is
-    not ignore_index.
+    target, ValueError for wrong shapes, device or layout, or -- where value checks run (the
+    interpreter, or ``KERNELGRAD_SYNC_CHECKS=1``) -- a class index outside [0, V) that is not
+    ignore_index; unchecked, such a row makes the loss NaN and its dlogits row NaN.
     """
     check_float_tensor("logits", logits, 2)
     if not isinstance(target, torch.Tensor):
@@ -159,12 +206,16 @@ def softmax_cross_entropy_forward(
     target = target.to(torch.int64)
 
     valid = target != ignore_index
-    bad = valid & ((target < 0) | (target >= V))
-    if bool(bad.any()):  # the one host sync: the error must name the offending row and value
-        row = int(torch.argmax(bad.to(torch.int8)))
-        raise ValueError(
-            f"target[{row}] = {int(target[row])} is not a class index in [0, V={V}) nor ignore_index={ignore_index}"
-        )
+    # naming the bad row needs the host to read the targets: a device sync on a GPU, so there it runs
+    # only under KERNELGRAD_SYNC_CHECKS=1; otherwise the kernel makes the row visible (NaN loss and row)
+    if value_checks_enabled(on_host=interpreting() and target.device.type == "cpu"):
+        bad = valid & ((target < 0) | (target >= V))
+        if bool(bad.any()):
+            row = int(torch.argmax(bad.to(torch.int8)))
+            raise ValueError(
+                f"target[{row}] = {int(target[row])} is not a class index in [0, V={V}) "
+                f"nor ignore_index={ignore_index}"
+            )
 
     dtype = logits.dtype
     acc = _acc_dtype(dtype)
@@ -174,10 +225,7 @@ def softmax_cross_entropy_forward(
     n_valid = valid.sum(dtype=torch.int64).reshape(1)
     row_loss = torch.empty((M,), dtype=acc, device=logits.device)
 
-    max_block_v = 64 if interpreting() else MAX_BLOCK_V  # small chunks keep the chunk loop exercised on CPU
-    block_v = min(triton.next_power_of_2(V), max_block_v)
-    block_m = min(triton.next_power_of_2(M), max(1, ROWS_PER_PROGRAM_ELEMENTS // block_v))
-    num_warps = 1 if interpreting() else min(16, max(1, block_m * block_v // 256))
+    block_m, block_v, num_warps = forward_launch_config(M, V, interpreting())
     _softmax_xent_forward_kernel[(triton.cdiv(M, block_m),)](
         logits, target, n_valid, dlogits, row_loss, M, V, ignore_index,
         ACC_DTYPE=tl_dtype(acc), OUT_DTYPE=tl_dtype(dtype), BLOCK_M=block_m, BLOCK_V=block_v, num_warps=num_warps,
@@ -198,7 +246,12 @@ def softmax_cross_entropy_backward(dlogits: torch.Tensor, grad_loss) -> torch.Te
     shape = tuple(grad_loss.shape) if hasattr(grad_loss, "shape") else ()
     if len(shape) != 0:
         raise ValueError(f"grad_loss must be a scalar or 0-d array, got shape {shape}")
-    scale = torch.as_tensor(grad_loss, dtype=dlogits.dtype, device=dlogits.device).reshape(1)
+    if isinstance(grad_loss, torch.Tensor) and grad_loss.device == dlogits.device:
+        scale = grad_loss.to(dlogits.dtype).reshape(1)  # stays on the device
+    else:
+        # a host scalar becomes a fill kernel's argument: torch.as_tensor(x, device="cuda") would be a
+        # blocking host-to-device copy
+        scale = torch.full((1,), float(grad_loss), dtype=dlogits.dtype, device=dlogits.device)
     out = torch.empty_like(dlogits)
     numel = dlogits.numel()
     if numel:

@@ -214,3 +214,107 @@ def test_triton_bad_grad_loss_and_int32_target(rng):
     assert rel_err(loss.numpy(), ref_loss) <= 1e-12
     with pytest.raises(ValueError, match=r"grad_loss"):
         sx.softmax_cross_entropy_backward(dlogits, torch.ones(2))
+
+
+# ------------------------------------------------ NaN / inf logits, and targets that are not classes
+
+INF, NAN = np.inf, np.nan
+# one special valid row each, with its target; torch float64 defines every result (a NaN where it has one)
+SPECIAL_ROWS = {
+    "nan": ([0.5, NAN, -1.0, 2.0, 0.0], 0),
+    "nan-target": ([0.5, NAN, -1.0, 2.0, 0.0], 1),
+    "+inf": ([0.5, INF, -1.0, 2.0, 0.0], 0),
+    "+inf-target": ([0.5, INF, -1.0, 2.0, 0.0], 1),
+    "-inf": ([0.5, -INF, -1.0, 2.0, 0.0], 0),
+    "-inf-target": ([0.5, -INF, -1.0, 2.0, 0.0], 1),
+    "all--inf": ([-INF] * 5, 2),
+}
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy's "invalid value" on the NaN/inf arithmetic
+@pytest.mark.parametrize("case", list(SPECIAL_ROWS))
+def test_nan_and_inf_logits_propagate_like_torch(kernel_backend, rng, case):
+    """A NaN or +inf logit in a valid row makes the loss and that row's gradient NaN (torch too); -inf logits
+    are finite (inf loss when the target is -inf).  Ignored rows holding NaN/+-inf stay out of the loss and
+    get an exact zero gradient on every backend -- a select, where torch's log_softmax backward multiplies
+    and gives those rows NaN gradients, so the reference sees them with finite logits."""
+    row, t = SPECIAL_ROWS[case]
+    V = len(row)
+    logits = rng.standard_normal((7, V))
+    target = rng.integers(0, V, 7).astype(np.int64)
+    logits[2], target[2] = row, t
+    target[[4, 5, 6]] = -100
+    ref_loss, ref_grad = _torch_reference(logits, target)
+    logits[4, 1], logits[5, 0], logits[5, 3], logits[6, 2] = NAN, INF, -INF, NAN
+    loss, dlogits = _run(kernel_backend, logits, target)
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(dlogits, ref_grad, rtol=1e-12, atol=1e-15, equal_nan=True)
+    assert np.all(dlogits[[4, 5, 6]].view(np.uint64) == 0)  # +0.0, no NaN leaking from ignored rows
+    if case in ("nan", "nan-target", "+inf", "+inf-target", "all--inf"):
+        assert np.isnan(loss) and np.all(np.isnan(dlogits[2])) and np.all(np.isfinite(np.delete(dlogits, 2, 0)))
+
+
+def _no_host_read(self, *args, **kwargs):
+    raise AssertionError("the launcher read a tensor's value on the host (a device sync on a GPU)")
+
+
+@pytest.mark.parametrize("V", [5, 150])  # 150: several 64-wide chunks under the interpreter
+def test_triton_unchecked_bad_targets_give_nan_rows(monkeypatch, rng, V):
+    """KERNELGRAD_SYNC_CHECKS=0 (a GPU's behaviour): targets are never read on the host; a valid row whose
+    target is not a class counts in n and gets a NaN loss and a NaN gradient row, other rows are exact."""
+    kb = _triton_backend()
+    sx = kb.family("softmax_xent")
+    monkeypatch.setenv("KERNELGRAD_SYNC_CHECKS", "0")
+    M = 9
+    logits = 3 * rng.standard_normal((M, V))
+    target = rng.integers(0, V, M).astype(np.int64)
+    bad_rows, ignored = [1, 4, 6, 8], [2, 5]
+    target[bad_rows] = [V, -1, 2**40, -(2**40)]
+    target[ignored] = -100
+    good = np.setdiff1d(np.arange(M), bad_rows + ignored)
+    n = M - len(ignored)
+    lt = torch.tensor(logits[good], requires_grad=True)
+    good_sum = F.cross_entropy(lt, torch.tensor(target[good]), reduction="sum")
+    (ref_good_grad,) = torch.autograd.grad(good_sum / n, lt)
+
+    for name in ("__bool__", "__int__", "__index__", "item", "tolist", "numpy"):
+        monkeypatch.setattr(torch.Tensor, name, _no_host_read)
+    loss, dlogits = sx.softmax_cross_entropy_forward(torch.from_numpy(logits), torch.from_numpy(target))
+    monkeypatch.undo()
+
+    assert np.isnan(loss.numpy())
+    dl = dlogits.numpy()
+    assert np.all(np.isnan(dl[bad_rows]))
+    assert np.all(dl[ignored].view(np.uint64) == 0)
+    assert rel_err(dl[good], ref_good_grad.numpy()) <= 1e-12
+
+
+@pytest.mark.parametrize("setting", [None, "1"])
+def test_triton_checked_targets_raise(monkeypatch, setting):
+    """On the host (the interpreter) the target check runs by default, and always under KERNELGRAD_SYNC_CHECKS=1."""
+    kb = _triton_backend()
+    if setting is None:
+        monkeypatch.delenv("KERNELGRAD_SYNC_CHECKS", raising=False)
+    else:
+        monkeypatch.setenv("KERNELGRAD_SYNC_CHECKS", setting)
+    with pytest.raises(ValueError, match=r"target\[2\] = 7 is not a class index in \[0, V=5\)"):
+        _run(kb, np.zeros((4, 5)), np.array([0, 1, 7, 2], dtype=np.int64))
+
+
+def test_numpy_checks_targets_even_with_sync_checks_off(monkeypatch):
+    """numpy arrays live on the host, so its check costs no sync and stays on, whatever the setting."""
+    sx = pytest.importorskip("kernels.numpy").softmax_xent
+    monkeypatch.setenv("KERNELGRAD_SYNC_CHECKS", "0")
+    with pytest.raises(ValueError, match=r"target\[2\] = 7"):
+        sx.softmax_cross_entropy_forward(np.zeros((4, 5)), np.array([0, 1, 7, 2], dtype=np.int64))
+
+
+@pytest.mark.parametrize("M, V", [(4096, 1), (4096, 10), (4096, 100), (4096, 1000), (64, 50257)])
+def test_triton_launch_config_fits_the_spill_free_budget(M, V):
+    """What the AOT compile found spill-free on sm_80/sm_90: <= 512 elements when rows are packed, 4 tile
+    elements per thread (8 for a 4096-wide chunk), and the whole vocabulary walked in chunks."""
+    sx = _triton_backend().family("softmax_xent")
+    block_m, block_v, num_warps = sx.forward_launch_config(M, V)
+    assert block_v >= min(V, sx.MAX_BLOCK_V) and block_v <= sx.MAX_BLOCK_V
+    assert block_m == 1 or block_m * block_v <= sx.ROWS_PER_PROGRAM_ELEMENTS
+    assert block_m * block_v // (32 * num_warps) <= (8 if block_v == 4096 else 4)
