@@ -280,3 +280,68 @@ def test_triton_dtypes_and_empty():
         do.dropout_forward(np.ones(3, dtype=np.float32), 0.5, 0, 0)
     with pytest.raises(ValueError, match=r"offset"):
         do.dropout_forward(torch.ones(10, device=device), 0.5, 0, 2**63 - 5)
+
+
+# ---------------------------------------------------------------- NaN, inf, subnormals, autotune keys
+
+
+def test_nan_inf_and_signed_zero_follow_the_select(kernel_backend):
+    """Kept NaN/+-inf stay NaN/+-inf (times the scale), dropped ones become +0.0 on every backend: the mask is
+    a select.  (PyTorch's dropout multiplies by the mask, so a dropped NaN or inf is NaN there.)"""
+    kb = kernel_backend
+    do = kb.family("dropout")
+    specials = np.array([np.nan, np.inf, -np.inf, -0.0, 1.5, -2.0], dtype=np.float32)
+    x = np.tile(specials, 50)
+    p, seed, offset = 0.5, 11, 2**32 - 100
+    keep, expected = _reference(x, p, seed, offset)
+    assert keep.any() and (~keep).any()
+    for fn in (do.dropout_forward, do.dropout_backward):
+        y = kb.to_numpy(fn(kb.to_native(x), p, seed, offset))
+        np.testing.assert_array_equal(y, expected)  # NaN where expected is NaN
+        assert np.all(np.isnan(y[keep & np.isnan(x)])) and np.all(y[keep & np.isinf(x)] == x[keep & np.isinf(x)])
+        assert np.all(y[~keep].view(np.uint32) == 0)  # +0.0, also for dropped NaN, inf and -0.0
+        torch = pytest.importorskip("torch")  # kept elements: torch float64's x * scale, rounded to float32
+        kept = torch.tensor(x[keep], dtype=torch.float64) * float(np.float32(1 / (1 - p)))
+        np.testing.assert_array_equal(y[keep], kept.to(torch.float32).numpy())
+
+
+@pytest.mark.parametrize("p", [0.5, 0.3])  # scale 2 (exact) and 1/0.7 (rounds every product)
+def test_triton_subnormals_match_numpy_bit_for_bit(rng, p):
+    """float32 subnormal inputs are kept (no flush to zero), and so are subnormal products."""
+    triton_kernels = pytest.importorskip("kernels.triton", reason="needs a CUDA GPU or TRITON_INTERPRET=1")
+    torch = pytest.importorskip("torch")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    bits = rng.integers(1, 2**23, size=3000).astype(np.uint32) | (rng.integers(0, 2, 3000).astype(np.uint32) << 31)
+    x = bits.view(np.float32)
+    assert np.all(np.abs(x) < np.finfo(np.float32).tiny)
+    y = triton_kernels.dropout.dropout_forward(torch.from_numpy(x).to(device), p, 5, 77)
+    ref = ref_dropout.dropout_forward(x, p, 5, 77)
+    assert np.count_nonzero(ref) > 1000  # the kept subnormals survived in the reference too
+    np.testing.assert_array_equal(y.cpu().numpy().view(np.uint32), ref.view(np.uint32))
+
+
+def test_triton_autotune_key_buckets_numel(monkeypatch):
+    """Two sizes in one power-of-two bucket reuse the tuned config (no re-benchmark); the next bucket tunes once."""
+    triton_kernels = pytest.importorskip("kernels.triton", reason="needs a CUDA GPU or TRITON_INTERPRET=1")
+    import torch
+    import triton
+
+    do = triton_kernels.dropout
+    kernel = do._dropout_kernel
+    assert "numel" not in kernel.keys and "size_bucket" in kernel.keys
+    assert do.size_bucket(1500) == do.size_bucket(2000) == 2048
+    timed: list = []
+
+    def bench(*args, config, **kwargs):
+        timed.append(config)
+        return [float(config.kwargs["BLOCK"])]
+
+    monkeypatch.setattr(kernel, "configs", [triton.Config({"BLOCK": b}, num_warps=1) for b in (1024, 512)])
+    monkeypatch.setattr(kernel, "cache", {})
+    monkeypatch.setattr(kernel, "_bench", bench)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    for n, entries in [(1500, 1), (2000, 1), (2100, 2)]:
+        x = np.linspace(1.0, 2.0, n, dtype=np.float32)
+        y = do.dropout_forward(torch.from_numpy(x).to(device), 0.5, 3, 9)
+        assert len(kernel.cache) == entries and len(timed) == 2 * entries
+        np.testing.assert_array_equal(y.cpu().numpy(), ref_dropout.dropout_forward(x, 0.5, 3, 9))
