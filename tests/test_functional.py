@@ -382,6 +382,35 @@ def test_cross_entropy_bad_targets(device):
         F.cross_entropy(logits, fw.tensor([0, 1, 2], device=device), reduction="avg")
 
 
+def test_cross_entropy_target_check_without_host_sync(device, monkeypatch, rng):
+    """KERNELGRAD_SYNC_CHECKS=0 is what a GPU device does by default: no host copy of the targets on the fused
+    path; a target outside [0, C) gives a NaN loss and a NaN gradient row (the other rows keep theirs).  The
+    cpu device's numpy kernel reads its host arrays and raises whatever the setting; the composite path
+    (class weights here) gathers with the targets, so it always checks."""
+    monkeypatch.setenv("KERNELGRAD_SYNC_CHECKS", "0")
+    logits = fw.tensor(rng.standard_normal((4, 5)).astype(np.float32), device=device, requires_grad=True)
+    target = fw.tensor([0, 7, 2, -100], device=device)
+    with pytest.raises(ValueError, match=r"class index 7 outside \[0, 5\)"):
+        F.cross_entropy(logits, target, weight=fw.ones(5, device=device))
+    if device == "cpu":
+        with pytest.raises(ValueError, match=r"target\[1\] = 7 is not a class index"):
+            F.cross_entropy(logits, target)
+        return
+
+    def host_copy(*args):
+        raise AssertionError("cross_entropy copied the targets to the host")
+
+    monkeypatch.setattr(F, "_check_class_range", host_copy)
+    loss = F.cross_entropy(logits, target)
+    loss.backward()
+    assert np.isnan(loss.numpy())
+    grad = logits.grad.numpy()
+    assert np.all(np.isnan(grad[1])) and np.all(grad[3] == 0)
+    lt = torch.tensor(logits.numpy().astype(np.float64)[[0, 2]], requires_grad=True)
+    (TF.cross_entropy(lt, torch.tensor([0, 2]), reduction="sum") / 3).backward()  # n = 3 valid rows
+    assert rel_err(grad[[0, 2]], lt.grad) < TOL
+
+
 def test_max_pool2d_bad_inputs(device):
     x = fw.zeros(1, 1, 4, 4, device=device)
     with pytest.raises(ValueError, match="larger than the padded input"):

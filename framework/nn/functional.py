@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from kernels._args import value_checks_enabled
+
 from .. import ops
 from .. import random as _random
 from ..autograd import Function, no_grad
@@ -996,12 +998,17 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
         return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing)
     logits, flat_target = _class_targets(input, target, "cross_entropy")
     C = logits.shape[1]
-    _check_class_range(flat_target, C, ignore_index, "cross_entropy")
+    fused = reduction == "mean" and weight is None and label_smoothing == 0.0
+    # the range check copies the targets to the host, a sync on a GPU: there the fused kernel checks only
+    # under KERNELGRAD_SYNC_CHECKS=1 and otherwise returns a NaN loss and NaN gradient row for a bad target
+    # (the composite path gathers with the targets, so it always checks)
+    if not fused or value_checks_enabled(on_host=not logits.backend.is_gpu):
+        _check_class_range(flat_target, C, ignore_index, "cross_entropy")
     if weight is not None:
         _check_tensor(weight, "weight", (1,))
         if weight.shape != (C,):
             raise ValueError(f"cross_entropy(): weight must have shape ({C},), got {weight.shape}")
-    if reduction == "mean" and weight is None and label_smoothing == 0.0:
+    if fused:
         return _SoftmaxCrossEntropy.apply(logits, flat_target, int(ignore_index))
     return _cross_entropy_composite(logits, flat_target, weight, ignore_index, reduction, label_smoothing,
                                     target.shape if input.ndim > 1 else ())
