@@ -39,13 +39,17 @@ host) only where that costs no device sync -- under the interpreter -- or in deb
 (``KERNELGRAD_SYNC_CHECKS=1``, :func:`kernels._args.value_checks_enabled`); on a GPU by default a
 corrupt argmax just drops gradient, as above (tested with ``KERNELGRAD_SYNC_CHECKS=0``).
 
-Index math: int32 while every flat index of x, y and dx, plus one block of overshoot, fits
-(``INDEX_64=False``); larger tensors compile an int64 variant.  64-bit decodes of every element
-cost 2-3x the registers and spilled in the larger configs.  Configs hold at most 8 tile elements
-per thread (forward) and 4 elements per thread (backward, each keeps its candidate windows'
-indices); the autotune key is ``size_bucket`` = next_pow2(N*C*P*Q) (backward: N*C*H*W) and the
-geometry, never the raw batch size, so a new batch size in a training loop (the last partial
-batch, eval) re-benchmarks only when it crosses a power of two.
+Index math: one division of the flat index picks the (n, c) plane, in int32 while every flat
+index of x, y and dx plus one block of overshoot fits (``INDEX_64=False``), else in int64 (a
+second compiled variant); inside a plane the decode and every offset are int32, so one plane must
+hold fewer than 2**31 elements (the launchers refuse larger ones; batches and channels are
+unbounded).  A 64-bit decode of every coordinate cost 2-3x the registers and spilled in the larger
+configs (AOT-compiled for sm_80/sm_90).  Configs hold 4-8 tile elements per thread (forward) and
+2 elements per thread (backward: each walks its unrolled candidate windows), the largest sets that
+compiled spill-free for every dtype, window and index width with Triton 3.6 and 3.9.  The autotune
+key is ``size_bucket`` = next_pow2(N*C*P*Q) (backward: N*C*H*W) and the geometry, never the raw
+batch size, so a new batch size in a training loop (the last partial batch, eval) re-benchmarks
+only when it crosses a power of two.
 
 Subnormals are kept: the PTX for sm_80/sm_90 has no ``.ftz`` instruction (comparisons, max and the
 float32 accumulation keep float32 subnormals), and under the interpreter y, argmax and dx of
@@ -60,8 +64,9 @@ zero-fill + scatter for dx, no atomics, int8 indices.
 Verified: values under ``TRITON_INTERPRET=1`` against numpy and PyTorch float64 (all four dtypes).
 Compiled ahead of time for sm_90 and sm_80 with Triton 3.9 and its ptxas, every config x float16 /
 bfloat16 / float32 / float64: in CI by ``benchmarks/aot_triton.py`` (3x3/s2/p1, int32 indexing), and
-once by hand for 2x2/s2, 3x3/s2/p1 and 12x12/s5 windows with int32 and int64 indexing: no compile
-error, no spill, no ``.ftz`` (the old float16/bfloat16 forward did not compile).  GPU execution and
+once by hand for 2x2/s2, 3x3/s2/p1 and 12x12/s5 windows with int32 and int64 indexing, with Triton
+3.9 and 3.6 (the GPU image's): no compile error, no spill, no ``.ftz`` (the old float16/bfloat16
+forward did not compile).  GPU execution and
 speed are unverified: no GPU was available.
 
 Layout: contiguous NCHW.  Limits (PyTorch's rules, as numpy): stride >= 1,
@@ -82,6 +87,13 @@ __all__ = ["maxpool2d_forward", "maxpool2d_backward", "argmax_dtype"]
 
 _MAX_BLOCK_K = 64  # window positions per tile column block; keeps BLOCK_OUT >= 16 for BLOCK >= 1024
 _MAX_BLOCK = 2048  # the largest BLOCK of any config below
+
+
+def _check_plane(name: str, H: int, W: int, P: int, Q: int) -> None:
+    """The kernels index inside one (n, c) plane with 32-bit offsets (batches and channels are unbounded)."""
+    if max(H * W, P * Q) > 2**31 - 1:
+        raise ValueError(f"{name}: one H*W plane ({H}x{W}, output {P}x{Q}) has more than 2**31 - 1 elements; "
+                         f"the Triton max-pool kernels index a plane with 32-bit offsets")
 
 
 def _needs_int64(*numels: int) -> bool:
@@ -111,8 +123,9 @@ def argmax_dtype(window_size: int) -> torch.dtype:
 
 @triton.autotune(
     configs=autotune_configs(
-        # at most 8 tile elements per thread: 16 or more spilled registers on sm_80/sm_90 (AOT-compiled)
-        [triton.Config({"BLOCK": b}, num_warps=w) for b, w in ((1024, 4), (1024, 8), (2048, 8))],
+        # spill-free for every dtype, window and index width on sm_80/sm_90 with Triton 3.6 and 3.9 (AOT):
+        # 16 tile elements per thread spilled; so did (1024, 4) for float64 12x12 windows under 3.6
+        [triton.Config({"BLOCK": b}, num_warps=w) for b, w in ((512, 4), (1024, 8), (2048, 8))],
         # the interpreter pays ~40 ms per program in Python overhead, not per element: a 1024-element
         # tile (64 outputs of a 3x3 window) keeps the finite-difference tests fast
         triton.Config({"BLOCK": 1024}, num_warps=1),
@@ -132,13 +145,14 @@ def _maxpool2d_forward_kernel(
     else:
         out = tl.program_id(0) * BLOCK_OUT + tl.arange(0, BLOCK_OUT)
     out_mask = out < total
-    q = out % Q
-    t = out // Q
-    p = t % P
-    nc = t // P
+    # one division in the index type picks the (n, c) plane; inside a plane everything is int32
+    nc = out // (P * Q)
+    pq = (out - nc * (P * Q)).to(tl.int32)
+    q = pq % Q
+    p = pq // Q
     h0 = p * SH - PH
     w0 = q * SW - PW
-    plane = nc * H * W
+    plane = nc * (H * W)  # the plane base: int64 when INDEX_64
 
     # best is carried in CMP (float32, float64 for float64): tl.max widens 16-bit inputs to float32, and a
     # loop-carried value must keep one type; the widening is exact, so comparisons and y stay exact
@@ -150,7 +164,7 @@ def _maxpool2d_forward_kernel(
         h = h0[:, None] + (k // S)[None, :]
         w = w0[:, None] + (k % S)[None, :]
         real = out_mask[:, None] & (k < RS)[None, :] & (h >= 0) & (h < H) & (w >= 0) & (w < W)
-        v = tl.load(x_ptr + plane[:, None] + h * W + w, mask=real, other=float("-inf")).to(CMP)
+        v = tl.load(x_ptr + plane[:, None] + (h * W + w), mask=real, other=float("-inf")).to(CMP)
         is_nan = real & (v != v)
         chunk_max = tl.max(tl.where(is_nan, float("-inf"), v), axis=1)
         # smallest k holding the chunk max, or -1 if the chunk holds a NaN (one reduction for both)
@@ -169,9 +183,9 @@ def _maxpool2d_forward_kernel(
 
 @triton.autotune(
     configs=autotune_configs(
-        # at most 4 elements per thread: each holds up to ceil(R/SH)*ceil(S/SW) candidate windows' indices,
-        # and 8 per thread spilled with int64 indices on sm_80/sm_90 (AOT-compiled)
-        [triton.Config({"BLOCK": b}, num_warps=w) for b, w in ((512, 4), (1024, 8))],
+        # 2 elements per thread: each walks up to ceil(R/SH)*ceil(S/SW) unrolled candidate windows, and with
+        # 4 per thread ptxas spilled a few bytes (int64 plane index; sm_80, Triton 3.6 and 3.9; AOT)
+        [triton.Config({"BLOCK": b}, num_warps=w) for b, w in ((256, 4), (512, 8))],
         triton.Config({"BLOCK": 64}, num_warps=1),
     ),
     key=["size_bucket"],
@@ -189,17 +203,17 @@ def _maxpool2d_backward_kernel(
     else:
         idx = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = idx < total
-    w = idx % W
-    t = idx // W
-    h = t % H
-    nc = t // H
+    nc = idx // (H * W)  # the (n, c) plane, in the index type; inside a plane everything is int32
+    hw = (idx - nc * (H * W)).to(tl.int32)
+    w = hw % W
+    h = hw // W
     hp = h + PH  # coordinates in the padded image
     wp = w + PW
     p_lo = (tl.maximum(hp - R + 1, 0) + SH - 1) // SH
     p_hi = tl.minimum(hp // SH, P - 1)
     q_lo = (tl.maximum(wp - S + 1, 0) + SW - 1) // SW
     q_hi = tl.minimum(wp // SW, Q - 1)
-    out_plane = nc * P * Q
+    out_plane = nc * (P * Q)  # int64 when INDEX_64
 
     acc = tl.zeros([BLOCK], ACC)
     for i in range(CAND_H):
@@ -209,7 +223,7 @@ def _maxpool2d_backward_kernel(
             q = q_lo + j
             s = wp - q * SW
             ok = mask & (p <= p_hi) & (q <= q_hi)
-            o = out_plane + p * Q + q
+            o = out_plane + (p * Q + q)
             # compared after integer promotion, never truncated (an int64 argmax compares in int64), so
             # any value outside [0, R*S) matches no position and its dy is dropped
             won = tl.load(argmax_ptr + o, mask=ok, other=-1) == r * S + s
@@ -224,11 +238,12 @@ def maxpool2d_forward(x: torch.Tensor, kernel, stride, padding) -> tuple[torch.T
     Returns ``(y[N, C, P, Q], argmax[N, C, P, Q])`` where argmax holds ``r*S + s`` in
     :func:`argmax_dtype` ``(R*S)``.  Raises TypeError for a non-tensor / non-float x and ValueError
     for wrong ndim, a non-contiguous x or one on the wrong device, bad kernel/stride/padding,
-    padding > kernel//2, or a kernel larger than the padded input.
+    padding > kernel//2, a kernel larger than the padded input, or an H*W plane of 2**31 elements or more.
     """
     check_float_tensor("x", x, 4)
     N, C, H, W = x.shape
     R, S, sh, sw, ph, pw, P, Q = check_pool_geometry("maxpool2d_forward", H, W, kernel, stride, padding)
+    _check_plane("maxpool2d_forward", H, W, P, Q)
     y = torch.empty((N, C, P, Q), dtype=x.dtype, device=x.device)
     argmax = torch.empty((N, C, P, Q), dtype=argmax_dtype(R * S), device=x.device)
     total = N * C * P * Q
@@ -252,9 +267,10 @@ def maxpool2d_backward(
     ``input_shape`` is the forward x's shape.  Overlapping windows accumulate (a gather: deterministic,
     no atomics).  Raises TypeError for a non-tensor / non-float dy or a non-tensor / non-integer
     argmax, ValueError for shape mismatches between dy, argmax and the output shape implied by
-    input_shape/kernel/stride/padding, for bad geometry, for non-contiguous tensors or tensors on the
-    wrong device, and -- where value checks run (the interpreter, or ``KERNELGRAD_SYNC_CHECKS=1``) --
-    for argmax values outside [0, R*S); unchecked, such a value routes no gradient.
+    input_shape/kernel/stride/padding, for bad geometry, for an H*W plane of 2**31 elements or more,
+    for non-contiguous tensors or tensors on the wrong device, and -- where value checks run (the
+    interpreter, or ``KERNELGRAD_SYNC_CHECKS=1``) -- for argmax values outside [0, R*S); unchecked,
+    such a value routes no gradient.
     """
     check_float_tensor("dy", dy, 4)
     if not isinstance(argmax, torch.Tensor):
@@ -265,6 +281,7 @@ def maxpool2d_backward(
     N, C, H, W, R, S, sh, sw, ph, pw, P, Q = maxpool2d_backward_geometry(
         dy.shape, argmax.shape, input_shape, kernel, stride, padding
     )
+    _check_plane("maxpool2d_backward", H, W, P, Q)
     # reading argmax's range on the host is a device sync on a GPU: there it runs only under
     # KERNELGRAD_SYNC_CHECKS=1, and without it an out-of-range value drops its dy (the kernel never
     # uses argmax as an address)

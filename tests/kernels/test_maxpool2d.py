@@ -409,3 +409,30 @@ def test_triton_half_precision_is_exact(rng, dtype):
     _, _, ref_dx = _torch_pool(x.double().numpy(), kernel, stride, padding, dy.double().numpy())
     assert dx.dtype == dtype
     np.testing.assert_array_equal(dx.double().cpu().numpy(), ref_dx)
+
+
+def test_triton_index_width_and_plane_limit():
+    """int32 indices while every flat index plus one block of overshoot fits; a plane of 2**31 elements is refused."""
+    pool, _ = _triton_pool()
+    limit = 2**31 - pool._MAX_BLOCK
+    assert not pool._needs_int64(limit - 1, 10) and pool._needs_int64(10, limit)
+    pool._check_plane("maxpool2d_forward", 46340, 46340, 46340, 46340)  # 46340**2 < 2**31 - 1
+    with pytest.raises(ValueError, match=r"maxpool2d_forward: one H\*W plane \(65536x32768"):
+        pool._check_plane("maxpool2d_forward", 2**16, 2**15, 2**15, 2**14)
+
+
+def test_triton_int64_index_variant_matches(monkeypatch, rng):
+    """The variant compiled for tensors past 2**31 elements (64-bit plane index) computes the same results."""
+    pool, device = _triton_pool()
+    ref = pytest.importorskip("kernels.numpy").maxpool2d
+    monkeypatch.setattr(pool, "_needs_int64", lambda *numels: True)
+    x = rng.integers(-3, 3, (2, 3, 11, 9)).astype(np.float32)
+    for kernel, stride, padding in [((3, 3), (2, 2), (1, 1)), ((2, 3), (1, 2), (1, 1))]:
+        y, argmax = pool.maxpool2d_forward(torch.from_numpy(x).to(device), kernel, stride, padding)
+        ref_y, ref_argmax = ref.maxpool2d_forward(x, kernel, stride, padding)
+        np.testing.assert_array_equal(y.cpu().numpy(), ref_y)
+        np.testing.assert_array_equal(argmax.cpu().numpy(), ref_argmax)
+        dy = rng.integers(-4, 4, ref_y.shape).astype(np.float32)
+        dx = pool.maxpool2d_backward(torch.from_numpy(dy).to(device), argmax, x.shape, kernel, stride, padding)
+        np.testing.assert_array_equal(dx.cpu().numpy(), ref.maxpool2d_backward(dy, ref_argmax, x.shape, kernel,
+                                                                                stride, padding))
