@@ -14,10 +14,12 @@ tensor-core instruction.  This script does what the first launch on a GPU would 
    compiled with Triton's own ``warmup`` path — the same binder, specialisation and compiler pipeline as
    a real launch — against ``GPUTarget("cuda", 90, 32)`` and ``GPUTarget("cuda", 80, 32)``, with the
    ptxas that ships in Triton's wheel.  A stand-in driver answers "which GPU is this?" with the target.
-3. **Read the result.** ``cuobjdump`` (also from Triton's wheel) reports registers and the stack frame of
-   the cubin (our kernels have no local arrays, so stack bytes are register spills); Triton's metadata
-   gives the dynamic shared memory; the SASS says whether a ``tl.dot`` became tensor-core instructions
-   (HGMMA = wgmma on sm_90, HMMA = mma.sync on sm_80).
+3. **Read the result.** ptxas's own report (``-v``, which Triton passes; captured with
+   ``TRITON_DUMP_PTXAS_LOG``) gives registers and spill stores/loads; ``cuobjdump`` (also from Triton's
+   wheel) gives the stack frame and the SASS, which says whether a ``tl.dot`` became tensor-core
+   instructions (HGMMA = wgmma on sm_90, HMMA = mma.sync on sm_80); Triton's metadata gives the dynamic
+   shared memory.  A kernel found in Triton's cache was not run through ptxas this time: its report is
+   kept beside the cache, keyed by the kernel's hash.
 
 Output: a table on stdout and ``benchmarks/results/aot-triton.json`` / ``.md`` (one row per kernel x dtype
 x arch x config).  ``tests/kernels/test_aot_compile.py`` runs this and fails on a compile error, a kernel
@@ -37,9 +39,12 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
+import io
 import json
 import multiprocessing
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -72,7 +77,8 @@ class Row:
     signature: dict = field(default_factory=dict)
     constexprs: dict = field(default_factory=dict)
     registers: int | None = None
-    spill_bytes: int | None = None  # cubin stack frame; our kernels have no local arrays
+    spill_bytes: int | None = None  # ptxas: bytes spill stores
+    stack_bytes: int | None = None  # cubin stack frame (spills, call frames)
     shared_bytes: int | None = None
     smem_limit: int | None = None
     tensor_core: str | None = None  # "HGMMA" / "HMMA" found in the SASS, else None
@@ -265,8 +271,8 @@ def _tool(name: str) -> str:
     return str(path)
 
 
-def _cubin_facts(cubin: bytes) -> tuple[int, int, str | None]:
-    """(registers, stack bytes, tensor-core instruction) of a one-kernel cubin, read with cuobjdump."""
+def _cubin_facts(cubin: bytes) -> tuple[int, str | None]:
+    """(stack frame bytes, tensor-core instruction) of a one-kernel cubin, read with cuobjdump."""
     with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
         f.write(cubin)
         f.flush()
@@ -275,7 +281,44 @@ def _cubin_facts(cubin: bytes) -> tuple[int, int, str | None]:
         sass = subprocess.run([_tool("cuobjdump"), "-sass", f.name], capture_output=True, text=True, check=True).stdout
     fields = dict(tok.split(":", 1) for tok in usage.split() if ":" in tok and tok.split(":", 1)[1].isdigit())
     tensor_core = next((op for op in ("HGMMA", "HMMA") if op in sass), None)
-    return int(fields["REG"]), int(fields["STACK"]), tensor_core
+    return int(fields["STACK"]), tensor_core
+
+
+_PTXAS_USED = re.compile(r"Used (\d+) registers")
+_PTXAS_SPILLS = re.compile(r"(\d+) bytes spill stores")
+
+
+def _kept_log(compiled) -> Path:
+    kept = Path(os.environ.get("TRITON_CACHE_DIR") or Path.home() / ".triton" / "cache") / "kernelgrad-ptxas"
+    return kept / f"{compiled.hash}.log"
+
+
+def _warmup_with_ptxas_log(jitfn, args, kwargs):
+    """Compile through Triton's warmup path; returns (compiled kernel, ptxas -v report).
+
+    Triton prints ptxas's report only when it runs ptxas (TRITON_DUMP_PTXAS_LOG), not for a kernel from its
+    cache, so the report is kept beside the cache under the kernel's hash; a cached kernel without one is
+    compiled again (TRITON_ALWAYS_COMPILE) to get it.
+    """
+    os.environ["TRITON_DUMP_PTXAS_LOG"] = "1"  # read by Triton at each compile
+    for attempt in range(2):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            compiled = jitfn.warmup(*args, grid=(1,), **kwargs)
+        log, path = out.getvalue(), _kept_log(compiled)
+        if _PTXAS_USED.search(log):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(log)
+            os.replace(tmp, path)
+            return compiled, log
+        if path.is_file():
+            return compiled, path.read_text()
+        if attempt == 0:  # from Triton's cache, no kept report: compile once more, bypassing both caches
+            jitfn.device_caches.clear()
+            os.environ["TRITON_ALWAYS_COMPILE"] = "1"
+    os.environ.pop("TRITON_ALWAYS_COMPILE", None)
+    raise RuntimeError(f"no ptxas report for {jitfn.__name__} (is TRITON_DUMP_PTXAS_LOG honoured?)")
 
 
 def _compile(launch: Launch, config, arch: str) -> Row:
@@ -293,9 +336,12 @@ def _compile(launch: Launch, config, arch: str) -> Row:
     driver.set_active(_TargetDriver(GPUTarget("cuda", cc, 32)))
     start = time.perf_counter()
     try:
-        compiled = jitfn.warmup(*launch.args, grid=(1,), **kwargs)
+        compiled, log = _warmup_with_ptxas_log(jitfn, launch.args, kwargs)
+        os.environ.pop("TRITON_ALWAYS_COMPILE", None)
         row.shared_bytes = int(compiled.metadata.shared)
-        row.registers, row.spill_bytes, row.tensor_core = _cubin_facts(compiled.asm["cubin"])
+        row.registers = int(_PTXAS_USED.search(log).group(1))
+        row.spill_bytes = int(_PTXAS_SPILLS.search(log).group(1))
+        row.stack_bytes, row.tensor_core = _cubin_facts(compiled.asm["cubin"])
         src = getattr(compiled, "src", None)
         if src is not None:
             row.signature = {k: str(v) for k, v in src.signature.items()}
@@ -366,10 +412,14 @@ def findings(rows: list[Row]) -> list[str]:
 
 
 def _versions() -> dict:
+    """Triton's version and each ptxas in its wheel (which one compiles an arch is Triton's choice)."""
     import triton
 
-    ptxas = subprocess.run([_tool("ptxas"), "--version"], capture_output=True, text=True).stdout.strip().splitlines()
-    return {"triton": triton.__version__, "python": sys.version.split()[0], "ptxas": ptxas[-1] if ptxas else None}
+    ptxas = {}
+    for path in sorted((Path(triton.__file__).parent / "backends" / "nvidia" / "bin").glob("ptxas*")):
+        lines = subprocess.run([str(path), "--version"], capture_output=True, text=True).stdout.strip().splitlines()
+        ptxas[path.name] = lines[-1] if lines else None
+    return {"triton": triton.__version__, "python": sys.version.split()[0], "ptxas": ptxas}
 
 
 def write_report(rows: list[Row], out_dir: Path, elapsed_s: float) -> tuple[Path, Path]:
@@ -402,21 +452,25 @@ def _markdown(rows: list[Row], doc: dict) -> str:
     lines = [
         "# Triton kernels compiled ahead of time (no GPU)",
         "",
-        f"`{doc['command']}` — triton {v['triton']}, {v['ptxas']}. Registers and stack (= spill) bytes from "
-        "`cuobjdump --dump-resource-usage`, dynamic shared memory from Triton's metadata, tensor-core "
-        "instruction from the SASS. One row per autotune config the autotuner can pick.",
+        f"`{doc['command']}` — triton {v['triton']}, ptxas in its wheel: "
+        + "; ".join(f"{name} {version}" for name, version in v["ptxas"].items())
+        + ". Registers and spill-store bytes from "
+        "ptxas -v, stack frame from `cuobjdump --dump-resource-usage`, dynamic shared memory from Triton's "
+        "metadata, tensor-core instruction from the SASS. One row per autotune config the autotuner can pick.",
         "",
         "Findings: " + ("none" if not doc["findings"] else ""),
         *[f"- {p}" for p in doc["findings"]],
         "",
-        "| kernel | launcher | dtype | arch | config | regs | spill B | smem KB | fits | tensor core | error |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| kernel | launcher | dtype | arch | config | regs | spill B | stack B | smem KB | fits | tensor core "
+        "| error |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         smem = "" if r.shared_bytes is None else f"{r.shared_bytes / 1024:.0f}"
         err = (r.error or "").splitlines()[-1][:80] if r.error else ""
         lines.append(f"| {r.kernel} | {r.launcher} | {r.dtype} | {r.arch} | {r.config} | {r.registers or ''} | "
-                     f"{'' if r.spill_bytes is None else r.spill_bytes} | {smem} | {'yes' if r.fits_smem else 'no'} | "
+                     f"{'' if r.spill_bytes is None else r.spill_bytes} | "
+                     f"{'' if r.stack_bytes is None else r.stack_bytes} | {smem} | {'yes' if r.fits_smem else 'no'} | "
                      f"{r.tensor_core or ''} | {err} |")
     return "\n".join(lines) + "\n"
 

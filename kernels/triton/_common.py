@@ -108,6 +108,10 @@ def prune_by_dtype(dtype_configs: dict, allow_tf32, pointer_names: tuple[str, ..
     return prune
 
 
-def row_bucket(rows: int) -> int:
-    """Autotune key for a GEMM row count (a batch): the next power of two, so batch sizes 33..64 share one."""
-    return triton.next_power_of_2(max(rows, 1))
+def size_bucket(size: int) -> int:
+    """Autotune key for a size that scales with the batch (GEMM rows, elements): the next power of two.
+
+    Keying on the size itself would re-benchmark every config for each new batch size (a last partial
+    batch, eval) inside a training loop; a bucket benchmarks at most once per doubling.
+    """
+    return triton.next_power_of_2(max(size, 1))

@@ -75,7 +75,7 @@ import triton
 import triton.language as tl
 
 from .._args import conv2d_backward_input_geometry, conv2d_backward_weight_geometry, conv2d_forward_geometry
-from ._common import check_float_tensor, check_same_dtype, gemm_tile_configs, interpreting, prune_by_dtype, row_bucket
+from ._common import check_float_tensor, check_same_dtype, gemm_tile_configs, interpreting, prune_by_dtype, size_bucket
 
 __all__ = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias"]
 
@@ -89,9 +89,10 @@ MAX_IMAGE_ELEMENTS = 2**31 - 1
 #: register spills for that class on sm_90 and sm_80 (benchmarks/aot_triton.py checks it in CI); the
 #: gathered operand tiles cost registers per element, so 128-row tiles need 8 warps and 128x128 spills.
 _DTYPE_CONFIGS = {
-    "half": [(128, 64, 32, 8, 3), (64, 128, 32, 8, 3), (64, 64, 64, 8, 3), (64, 64, 32, 4, 4), (64, 32, 32, 4, 4)],
-    # IEEE float32 products run on FMA units
-    "float32": [(64, 128, 32, 8, 3), (64, 32, 32, 4, 4)],
+    "half": [(128, 64, 32, 8, 3), (64, 128, 32, 8, 3), (64, 64, 32, 4, 4), (64, 32, 32, 4, 4)],
+    # IEEE float32 products run on FMA units, operands in registers: every larger tile tried (64x64, 64x128,
+    # 128x64 with 4 or 8 warps) spilled on sm_80 or under triton 3.6.  ALLOW_TF32 uses the half list.
+    "float32": [(64, 32, 32, 4, 4)],
     "float64": [(32, 32, 32, 2, 2)],
 }
 
@@ -369,7 +370,7 @@ def conv2d_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, str
         return y
     _conv2d_forward_kernel[_grid(M, K)](
         x, w, b if b is not None else w, y,
-        M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, row_bucket(M),
+        M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, size_bucket(M),
         HAS_BIAS=b is not None, WIDE_ROWS=_wide(M), **_gemm_options(dtype),
     )  # fmt: skip
     return y
@@ -396,7 +397,7 @@ def conv2d_backward_input(dy: torch.Tensor, w: torch.Tensor, input_shape, stride
         return dx
     _conv2d_backward_input_kernel[_grid(M, C)](
         dy, w, dx,
-        M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, row_bucket(M),
+        M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, size_bucket(M),
         WIDE_ROWS=_wide(M), **_gemm_options(dtype),
     )  # fmt: skip
     return dx
@@ -432,7 +433,7 @@ def conv2d_backward_weight(dy: torch.Tensor, x: torch.Tensor, weight_shape, stri
 
     _conv2d_backward_weight_kernel[grid](
         dy, x, out,
-        M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, row_bucket(M), split_len,
+        M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, size_bucket(M), split_len,
         WIDE_ROWS=_wide(M), **options,
     )  # fmt: skip
     if splits > 1:

@@ -53,7 +53,7 @@ import triton
 import triton.language as tl
 
 from .._args import check_dropout_args
-from ._common import autotune_configs, check_float_tensor
+from ._common import autotune_configs, check_float_tensor, size_bucket
 
 __all__ = ["dropout_forward", "dropout_backward"]
 
@@ -83,12 +83,6 @@ def _dropout_kernel(
     x = tl.load(x_ptr + idx, mask=mask, other=0.0)
     y = tl.where(keep, x.to(COMPUTE) * scale, 0.0)
     tl.store(y_ptr + idx, y.to(y_ptr.dtype.element_ty), mask=mask)
-
-
-def size_bucket(numel: int) -> int:
-    """The autotune key for ``numel`` elements: the next power of two, so a new batch size (a last
-    partial batch, eval) does not re-benchmark every config inside a training loop."""
-    return triton.next_power_of_2(numel)
 
 
 def _apply(name: str, x: torch.Tensor, p, seed, offset) -> torch.Tensor:

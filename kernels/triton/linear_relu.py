@@ -70,7 +70,7 @@ from ._common import (
     gemm_tile_configs,
     interpreting,
     prune_by_dtype,
-    row_bucket,
+    size_bucket,
     tl_dtype,
 )
 
@@ -256,7 +256,7 @@ def linear_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, rel
         return (triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(N, meta["BLOCK_N"]),)
 
     _linear_forward_kernel[grid](
-        x, w, b if b is not None else x, y, M, N, K, row_bucket(M),
+        x, w, b if b is not None else x, y, M, N, K, size_bucket(M),
         HAS_BIAS=b is not None, RELU=bool(relu), **_precision(dtype),
     )
     return y
@@ -295,10 +295,10 @@ def linear_backward(
     def grid_dx(meta):
         return (triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(K, meta["BLOCK_K"]),)
 
-    _linear_backward_input_kernel[grid_dx](dy, y_arg, w, dx, M, N, K, row_bucket(M), **flags)
+    _linear_backward_input_kernel[grid_dx](dy, y_arg, w, dx, M, N, K, size_bucket(M), **flags)
 
     def grid_dw(meta):
         return (triton.cdiv(N, meta["BLOCK_N"]) * triton.cdiv(K, meta["BLOCK_K"]),)
 
-    _linear_backward_weight_kernel[grid_dw](dy, y_arg, x, dw, db, M, N, K, row_bucket(M), **flags)
+    _linear_backward_weight_kernel[grid_dw](dy, y_arg, x, dw, db, M, N, K, size_bucket(M), **flags)
     return dx, dw, db

@@ -81,7 +81,7 @@ import triton
 import triton.language as tl
 
 from .._args import check_pool_geometry, maxpool2d_backward_geometry, value_checks_enabled
-from ._common import autotune_configs, check_float_tensor, check_placement, interpreting
+from ._common import autotune_configs, check_float_tensor, check_placement, interpreting, size_bucket
 
 __all__ = ["maxpool2d_forward", "maxpool2d_backward", "argmax_dtype"]
 
@@ -100,16 +100,6 @@ def _needs_int64(*numels: int) -> bool:
     """Whether a kernel's flat indices need int64: int32 holds every index, plus one block of overshoot
     in the last program (masked lanes must not wrap to a negative index that passes ``idx < total``)."""
     return max(numels) + _MAX_BLOCK >= 2**31
-
-
-def size_bucket(total: int) -> int:
-    """The autotune key for a launch of ``total`` elements: the next power of two.
-
-    Keying on ``total`` itself (= N*C*P*Q, so the raw batch size) would re-benchmark every config for
-    each new batch size (a last partial batch, eval) inside a training loop, and could change the
-    chosen config between runs; a power-of-two bucket benchmarks at most once per doubling.
-    """
-    return triton.next_power_of_2(total)
 
 
 def argmax_dtype(window_size: int) -> torch.dtype:

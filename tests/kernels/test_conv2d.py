@@ -278,9 +278,9 @@ def test_triton_conv2d_autotune_key_has_no_batch_size():
     for kernel in (conv._conv2d_forward_kernel, conv._conv2d_backward_input_kernel,
                    conv._conv2d_backward_weight_kernel):
         assert "N" not in kernel.keys and "M" not in kernel.keys and "M_BUCKET" in kernel.keys
-    from kernels.triton._common import row_bucket
+    from kernels.triton._common import size_bucket
 
-    assert row_bucket(33 * 64) == row_bucket(64 * 64) == 4096
+    assert size_bucket(33 * 64) == size_bucket(64 * 64) == 4096
 
 
 def test_triton_wide_row_decode_matches_torch(monkeypatch, rng):

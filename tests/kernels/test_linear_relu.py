@@ -247,6 +247,6 @@ def test_triton_linear_autotune_key_has_no_batch_size():
     _, lin = _triton_linear()
     for kernel in (lin._linear_forward_kernel, lin._linear_backward_input_kernel, lin._linear_backward_weight_kernel):
         assert kernel.keys == ["M_BUCKET", "N", "K"]
-    from kernels.triton._common import row_bucket
+    from kernels.triton._common import size_bucket
 
-    assert row_bucket(33) == row_bucket(64) == 64 and row_bucket(0) == 1
+    assert size_bucket(33) == size_bucket(64) == 64 and size_bucket(0) == 1
