@@ -56,6 +56,8 @@ import types
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from benchmarks._io import write_text
+
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL_DIR = ROOT / "kernels" / "cupy"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -429,8 +431,8 @@ def main(argv=None) -> int:
     text = json.dumps({**meta, "modules": [asdict(r) for r in results]}, indent=1)
     for path, label in _path_labels().items():  # machine-independent paths in the committed record
         text = text.replace(path, label)
-    (args.out / "aot-cuda.json").write_text(text)
-    (args.out / "aot-cuda.md").write_text(markdown(results, meta))
+    write_text(args.out / "aot-cuda.json", text)
+    write_text(args.out / "aot-cuda.md", markdown(results, meta))
     print(f"{'setup':8} {'arch':5} {'kernel':58} {'regs':>4} {'spill':>9} {'smem':>6} tensor-cores")
     for res in results:
         if res.error:

@@ -41,7 +41,6 @@ import argparse
 import concurrent.futures
 import contextlib
 import io
-import json
 import multiprocessing
 import os
 import re
@@ -52,6 +51,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from benchmarks._io import write_json, write_text
 
 ARCHS = {"sm_90": 90, "sm_80": 80}
 #: Largest dynamic shared memory one block may opt into (CUDA programming guide, compute capabilities).
@@ -436,15 +437,9 @@ def write_report(rows: list[Row], out_dir: Path, elapsed_s: float) -> tuple[Path
         "rows": [{**asdict(r), "fits_smem": r.fits_smem} for r in rows],
     }
     json_path, md_path = out_dir / "aot-triton.json", out_dir / "aot-triton.md"
-    _atomic_write(json_path, json.dumps(doc, indent=1) + "\n")
-    _atomic_write(md_path, _markdown(rows, doc))
+    write_json(json_path, doc, indent=1)
+    write_text(md_path, _markdown(rows, doc))
     return json_path, md_path
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _markdown(rows: list[Row], doc: dict) -> str:

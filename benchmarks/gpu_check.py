@@ -51,8 +51,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks._io import write_json, write_text
 from benchmarks.correctness import planned_checks
-from benchmarks.kernels import nvidia_smi, results_dir, slug, write_json
+from benchmarks.kernels import nvidia_smi, results_dir, slug
 
 #: Stage names and their weights: each stage's share of the budget still left when it starts.
 STAGES = {"facts": 0.05, "correctness": 0.42, "bench": 0.30, "train-triton": 0.13, "train-cupy": 0.10}
@@ -492,10 +493,7 @@ def format_markdown(report: dict[str, Any]) -> str:
 def write_report(report: dict[str, Any], out: Path) -> None:
     """Write gpu-check.json and gpu-check.md, each atomically (a temporary file, then a rename)."""
     write_json(out / "gpu-check.json", report)
-    fd, tmp = tempfile.mkstemp(prefix=".gpu-check.md.", suffix=".tmp", dir=out)
-    with os.fdopen(fd, "w") as f:
-        f.write(format_markdown(report))
-    os.replace(tmp, out / "gpu-check.md")
+    write_text(out / "gpu-check.md", format_markdown(report))
 
 
 def format_summary(report: dict[str, Any], out: Path) -> str:

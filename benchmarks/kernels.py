@@ -45,7 +45,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib
-import json
 import math
 import os
 import platform
@@ -54,7 +53,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +61,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from benchmarks._io import write_json
 
 FAMILIES = ("conv2d", "maxpool2d", "linear_relu", "softmax_xent", "dropout")
 GPU_BACKENDS = ("triton", "cupy")
@@ -731,20 +731,6 @@ def environment(device: str) -> dict[str, Any]:
 def slug(text: str) -> str:
     """File-name-safe lower-case slug: ``"NVIDIA H100 80GB HBM3"`` -> ``"nvidia-h100-80gb-hbm3"``."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "unknown"
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` as JSON atomically: a temp file in the same folder, then ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _fmt_ms(ms: float | None) -> str:
