@@ -97,10 +97,13 @@ _DTYPE_CONFIGS = {
 }
 
 
-# the interpreter's cost is per program and per loop step, not per element: medium tiles keep the
-# tests fast while still giving the test shapes several row tiles and reduction chunks
-_INTERPRETER_CONFIG = triton.Config({"BLOCK_M": 32, "BLOCK_N": 16, "BLOCK_K": 16, "GROUP_M": 2}, num_warps=1)
-_CONFIGS = gemm_tile_configs(_DTYPE_CONFIGS, _INTERPRETER_CONFIG)
+# Under the interpreter one config each, sized for its cost: per program and per step of the tap-major loop,
+# not per element -- so wide row tiles, and for backward_weight (which walks N*P*Q rows per tap) long
+# reduction chunks.
+_CONFIGS = gemm_tile_configs(
+    _DTYPE_CONFIGS, triton.Config({"BLOCK_M": 128, "BLOCK_N": 32, "BLOCK_K": 32, "GROUP_M": 2}, num_warps=1))
+_WGRAD_CONFIGS = gemm_tile_configs(
+    _DTYPE_CONFIGS, triton.Config({"BLOCK_M": 32, "BLOCK_N": 32, "BLOCK_K": 128, "GROUP_M": 2}, num_warps=1))
 _PRUNE = {"early_config_prune": prune_by_dtype(_DTYPE_CONFIGS, lambda: ALLOW_TF32, ("dy_ptr", "x_ptr"))}
 
 
@@ -231,7 +234,7 @@ def _conv2d_backward_input_kernel(
     tl.store(dx_ptrs, acc.to(dx_ptr.dtype.element_ty), mask=mask_m[:, None] & mask_n[None, :])
 
 
-@triton.autotune(configs=_CONFIGS, key=_KEY, prune_configs_by=_PRUNE)
+@triton.autotune(configs=_WGRAD_CONFIGS, key=_KEY, prune_configs_by=_PRUNE)
 @triton.jit
 def _conv2d_backward_weight_kernel(
     dy_ptr, x_ptr, out_ptr,

@@ -235,20 +235,21 @@ def test_triton_backward_weight_split_reduction(monkeypatch, rng, splits):
     """The split-K backward_weight (partial sums in a workspace, then a fixed-order sum) equals torch, bit-stably."""
     conv = _triton_conv2d()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    case = (3, 5, 11, 9, 6, 3, 2, (2, 1), (1, 1))  # M = N*P*Q = 3*6*10 = 180 reduction rows
+    case = (3, 5, 21, 17, 6, 3, 2, (2, 1), (1, 1))  # M = N*P*Q = 3*11*18 = 594 reduction rows
     N, C, H, W, K, R, S, stride, padding = case
     x, w, b = _inputs(rng, case, np.float32)
     ref_y, _ = _torch_reference(x, w, b, stride, padding, None)
     dy = rng.standard_normal(ref_y.shape).astype(np.float32)
     _, (_, ref_dw, _) = _torch_reference(x, w, b, stride, padding, dy)
     M = N * ref_y.shape[2] * ref_y.shape[3]
-    split_len = -(-M // splits // 16) * 16  # the interpreter's BLOCK_K (16) divides it
+    split_len = -(-M // splits // 128) * 128  # the interpreter's backward_weight BLOCK_K (128) divides it
     monkeypatch.setattr(conv, "_wgrad_splits", lambda *args: (-(-M // split_len), split_len))
 
     def run():
         return conv.conv2d_backward_weight(torch.from_numpy(dy).to(device), torch.from_numpy(x).to(device),
                                            w.shape, stride, padding).cpu().numpy()
 
+    assert -(-M // split_len) == splits
     dw = run()
     assert rel_err(dw, ref_dw) <= tolerance(np.float32)
     assert np.array_equal(dw, run()), "the split reduction must sum in a fixed order"
@@ -289,6 +290,24 @@ def test_triton_wide_row_decode_matches_torch(monkeypatch, rng):
     monkeypatch.setattr(conv, "_wide", lambda rows: True)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     case = CASES[5]
+    stride, padding = case[7], case[8]
+    x, w, b = _inputs(rng, case, np.float32)
+    ref_y, _ = _torch_reference(x, w, b, stride, padding, None)
+    dy = rng.standard_normal(ref_y.shape).astype(np.float32)
+    _, (ref_dx, ref_dw, _) = _torch_reference(x, w, b, stride, padding, dy)
+    t = {name: torch.from_numpy(a).to(device) for name, a in (("x", x), ("w", w), ("b", b), ("dy", dy))}
+    y = conv.conv2d_forward(t["x"], t["w"], t["b"], stride, padding).cpu().numpy()
+    dx = conv.conv2d_backward_input(t["dy"], t["w"], x.shape, stride, padding).cpu().numpy()
+    dw = conv.conv2d_backward_weight(t["dy"], t["x"], w.shape, stride, padding).cpu().numpy()
+    for out, ref in ((y, ref_y), (dx, ref_dx), (dw, ref_dw)):
+        assert rel_err(out, ref) <= tolerance(np.float32)
+
+
+def test_triton_several_row_tiles_match_torch(rng):
+    """Forward and backward_input over several BLOCK_M row tiles (the interpreter's tiles are 128 rows)."""
+    conv = _triton_conv2d()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    case = (3, 5, 13, 13, 6, 3, 3, (1, 1), (1, 1))  # 507 rows
     stride, padding = case[7], case[8]
     x, w, b = _inputs(rng, case, np.float32)
     ref_y, _ = _torch_reference(x, w, b, stride, padding, None)
