@@ -284,12 +284,9 @@ def test_triton_conv2d_autotune_key_has_no_batch_size():
     assert size_bucket(33 * 64) == size_bucket(64 * 64) == 4096
 
 
-def test_triton_wide_row_decode_matches_torch(monkeypatch, rng):
-    """The 64-bit row decode (taken when N*P*Q passes 2**31) gives the same results as the 32-bit one."""
-    conv = _triton_conv2d()
-    monkeypatch.setattr(conv, "_wide", lambda rows: True)
+def _check_triton_passes_against_torch(conv, case, rng):
+    """Forward, backward_input and backward_weight of the Triton module ``conv`` against torch float64."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    case = CASES[5]
     stride, padding = case[7], case[8]
     x, w, b = _inputs(rng, case, np.float32)
     ref_y, _ = _torch_reference(x, w, b, stride, padding, None)
@@ -301,21 +298,16 @@ def test_triton_wide_row_decode_matches_torch(monkeypatch, rng):
     dw = conv.conv2d_backward_weight(t["dy"], t["x"], w.shape, stride, padding).cpu().numpy()
     for out, ref in ((y, ref_y), (dx, ref_dx), (dw, ref_dw)):
         assert rel_err(out, ref) <= tolerance(np.float32)
+
+
+def test_triton_wide_row_decode_matches_torch(monkeypatch, rng):
+    """The 64-bit row decode (taken when N*P*Q passes 2**31) gives the same results as the 32-bit one."""
+    conv = _triton_conv2d()
+    monkeypatch.setattr(conv, "_wide", lambda rows: True)
+    _check_triton_passes_against_torch(conv, CASES[5], rng)
 
 
 def test_triton_several_row_tiles_match_torch(rng):
     """Forward and backward_input over several BLOCK_M row tiles (the interpreter's tiles are 128 rows)."""
     conv = _triton_conv2d()
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    case = (3, 5, 13, 13, 6, 3, 3, (1, 1), (1, 1))  # 507 rows
-    stride, padding = case[7], case[8]
-    x, w, b = _inputs(rng, case, np.float32)
-    ref_y, _ = _torch_reference(x, w, b, stride, padding, None)
-    dy = rng.standard_normal(ref_y.shape).astype(np.float32)
-    _, (ref_dx, ref_dw, _) = _torch_reference(x, w, b, stride, padding, dy)
-    t = {name: torch.from_numpy(a).to(device) for name, a in (("x", x), ("w", w), ("b", b), ("dy", dy))}
-    y = conv.conv2d_forward(t["x"], t["w"], t["b"], stride, padding).cpu().numpy()
-    dx = conv.conv2d_backward_input(t["dy"], t["w"], x.shape, stride, padding).cpu().numpy()
-    dw = conv.conv2d_backward_weight(t["dy"], t["x"], w.shape, stride, padding).cpu().numpy()
-    for out, ref in ((y, ref_y), (dx, ref_dx), (dw, ref_dw)):
-        assert rel_err(out, ref) <= tolerance(np.float32)
+    _check_triton_passes_against_torch(conv, (3, 5, 13, 13, 6, 3, 3, (1, 1), (1, 1)), rng)  # 507 rows
