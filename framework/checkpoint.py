@@ -10,21 +10,25 @@ Layout of the file:
   (so hyper-parameters, param groups and Python-number state survive exactly) and, when given, the LR
   scheduler's state dict.
 
-The file is written to a temporary name in the destination directory, flushed to disk and then
-``os.replace``d over the target, so a crash never leaves a half-written checkpoint behind.
+The file is written through :func:`framework.atomic.atomic_write` (a temporary file beside the target,
+flushed, then renamed over it; temporaries of killed writers are removed by the next save), so a crash
+never leaves a half-written checkpoint or litter behind, and the file gets the permissions the user's
+umask gives. :func:`load_checkpoint` checks the whole file against the model, optimizer and scheduler
+before it changes any of them, and if restoring still fails half way it puts the old state back.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .atomic import atomic_write
 from .tensor import Tensor
 
 __all__ = ["save_checkpoint", "load_checkpoint"]
@@ -93,7 +97,7 @@ def save_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None, 
     Raises:
         TypeError: ``extra`` (or the optimizer's or scheduler's non-array state) is not JSON-serialisable.
     """
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save
 
     path = Path(path)
     tensors = {f"model.{name}": _to_host(value) for name, value in model.state_dict().items()}
@@ -112,17 +116,9 @@ def save_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None, 
         meta["scheduler"] = scheduler_state
     metadata = {_META_KEY: json.dumps(meta)}
 
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp_name, metadata=metadata)
-        with open(tmp_name, "rb+") as f:  # make the bytes durable before the rename publishes them
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
-        raise
+    payload = save(tensors, metadata=metadata)
+    with atomic_write(path) as f:
+        f.write(payload)
     return path
 
 
@@ -142,7 +138,8 @@ def load_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None, 
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: not a kernelgrad checkpoint; a corrupted file (truncated, overwritten bytes, bad
+        ValueError: not a kernelgrad checkpoint (or a format version this kernelgrad cannot read); a
+            corrupted file (truncated, overwritten bytes, bad
             metadata); a missing, unexpected or wrongly shaped model entry (named with both shapes); an
             optimizer requested but none saved, or saved for other parameter groups; named optimizers whose
             names differ from the saved ones (or one optimizer where named ones were saved, or the reverse);
@@ -170,10 +167,17 @@ def load_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None, 
             raise
         raise ValueError(f"{path}: corrupted checkpoint metadata ({exc})") from exc
 
+    fmt, version = meta.get("format"), meta.get("version")
+    if fmt != _FORMAT:
+        raise ValueError(f"{path}: not a kernelgrad checkpoint (format {fmt!r}, expected {_FORMAT!r})")
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= _VERSION:
+        raise ValueError(f"{path}: checkpoint format version {version!r} is not one this kernelgrad reads "
+                         f"(1 to {_VERSION}); a newer kernelgrad wrote it?")
+
+    # Check everything before changing anything: a failed load must leave model, optimizer and scheduler
+    # exactly as they were.
     state = {name.removeprefix("model."): array for name, array in arrays.items() if name.startswith("model.")}
     _check_model_state(model, state, path)
-    model.load_state_dict(state)  # copies each array onto its parameter's device and dtype
-
     saved_named = meta.get("optimizers")
     if isinstance(optimizer, Mapping):
         if saved_named is None:
@@ -182,21 +186,45 @@ def load_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None, 
         if set(optimizer) != set(saved_named):
             raise ValueError(f"{path}: the checkpoint has optimizers {sorted(saved_named)}, "
                              f"asked for {sorted(optimizer)}")
-        for name, opt in optimizer.items():
-            opt.load_state_dict(_join_arrays(saved_named[name], arrays))
+        optimizer_states = {name: _join_arrays(saved_named[name], arrays) for name in optimizer}
+        optimizers = dict(optimizer)
     elif optimizer is not None:
         if meta.get("optimizer") is None:
             hint = f" (it has named optimizers {sorted(saved_named)}: pass a dict)" if saved_named else ""
             raise ValueError(f"{path}: the checkpoint has no optimizer state to restore{hint}")
-        optimizer.load_state_dict(_join_arrays(meta["optimizer"], arrays))
+        optimizer_states = {"": _join_arrays(meta["optimizer"], arrays)}
+        optimizers = {"": optimizer}
+    else:
+        optimizer_states, optimizers = {}, {}
+    scheduler_state = None
     if scheduler is not None:
         if meta.get("scheduler") is None:
             raise ValueError(f"{path}: the checkpoint has no scheduler state to restore")
-        saved = _join_arrays(meta["scheduler"], arrays)
-        if set(saved) != set(scheduler.state_dict()):
-            raise ValueError(f"{path}: the saved scheduler state (keys {sorted(saved)}) does not fit a "
+        scheduler_state = _join_arrays(meta["scheduler"], arrays)
+        if set(scheduler_state) != set(scheduler.state_dict()):
+            raise ValueError(f"{path}: the saved scheduler state (keys {sorted(scheduler_state)}) does not fit a "
                              f"{type(scheduler).__name__} (keys {sorted(scheduler.state_dict())})")
-        scheduler.load_state_dict(saved)
+
+    # The optimizer's own load_state_dict checks its parameter groups only as it loads: keep host copies
+    # of the current states and put them back if any step fails.
+    backup_arrays: dict[str, np.ndarray] = {}
+    backup_model = {name: _to_host(value).copy() for name, value in model.state_dict().items()}
+    backup_opts = {name: _split_arrays(opt.state_dict(), backup_arrays) for name, opt in optimizers.items()}
+    backup_arrays = {key: array.copy() for key, array in backup_arrays.items()}
+    backup_sched = None if scheduler is None else copy.deepcopy(scheduler.state_dict())
+    try:
+        model.load_state_dict(state)  # copies each array onto its parameter's device and dtype
+        for name, opt in optimizers.items():
+            opt.load_state_dict(optimizer_states[name])
+        if scheduler is not None:
+            scheduler.load_state_dict(scheduler_state)
+    except BaseException:
+        model.load_state_dict(backup_model)
+        for name, opt in optimizers.items():
+            opt.load_state_dict(_join_arrays(backup_opts[name], backup_arrays))
+        if scheduler is not None:
+            scheduler.load_state_dict(backup_sched)
+        raise
     return {"epoch": meta.get("epoch"), "extra": meta.get("extra")}
 
 

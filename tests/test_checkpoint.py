@@ -231,3 +231,132 @@ def test_scheduler_missing_or_of_another_class_is_a_clear_error(tmp_path):
     _, opt2, plateau = _scheduled("plateau")
     with pytest.raises(ValueError, match="does not fit a ReduceLROnPlateau"):
         load_checkpoint(path, model, opt2, scheduler=plateau)
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    return int(proc.stdout)
+
+
+def test_a_killed_save_leaves_no_litter_after_the_next_save(tmp_path):
+    """A writer killed between create and rename cannot clean up; the next save removes its temporary."""
+    import signal
+    import subprocess
+    import sys
+
+    target = tmp_path / "m.safetensors"
+    dead = tmp_path / f".m.safetensors.{_dead_pid()}.0a1b2c3d.tmp"
+    dead.write_bytes(b"half a checkpoint")
+    # a temporary of a writer that is still alive (another process saving right now) must survive
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        alive = tmp_path / f".m.safetensors.{sleeper.pid}.0a1b2c3d.tmp"
+        alive.write_bytes(b"being written")
+        other = tmp_path / f".other.safetensors.{_dead_pid()}.0a1b2c3d.tmp"  # another file's: not ours to touch
+        other.write_bytes(b"x")
+        save_checkpoint(target, _model())
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, alive.name, other.name])
+    finally:
+        sleeper.send_signal(signal.SIGKILL)
+        sleeper.wait()
+    save_checkpoint(target, _model())  # now that writer is dead too
+    assert not alive.exists()
+    assert load_checkpoint(target, _model())["epoch"] is None
+
+
+def test_a_real_kill_during_save_is_cleaned_up(tmp_path):
+    """SIGKILL a process in the middle of writing (its temporary exists, the rename never happens)."""
+    import subprocess
+    import sys
+
+    target = tmp_path / "m.safetensors"
+    code = (
+        "import sys, os, signal\n"
+        "from framework.atomic import atomic_write\n"
+        "with atomic_write(sys.argv[1]) as f:\n"
+        "    f.write(b'partial')\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True)
+    assert proc.returncode == -9
+    litter = [p.name for p in tmp_path.iterdir()]
+    assert len(litter) == 1 and litter[0].endswith(".tmp"), litter  # what a kill leaves
+    save_checkpoint(target, _model())
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_file_permissions_follow_the_umask(tmp_path, umask):
+    import os
+    import stat
+
+    old = os.umask(umask)
+    try:
+        path = save_checkpoint(tmp_path / "m.safetensors", _model())
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_a_failed_load_changes_nothing(tmp_path):
+    """The optimizer part fails only once it is being loaded: model and optimizer must be as before."""
+    model = _model()
+    optimizer = optim.Adam(model.parameters(), lr=1e-3)
+    _train_a_few_steps(model, optimizer)
+    path = save_checkpoint(tmp_path / "m.safetensors", model, optimizer)
+
+    fw.manual_seed(5)
+    target = _model()
+    target_opt = optim.Adam([{"params": [target[0].weight, target[0].bias]},
+                             {"params": [target[2].weight, target[2].bias]}], lr=0.5)
+    _train_a_few_steps(target, target_opt, 1)
+    before = {name: value.numpy().copy() for name, value in target.state_dict().items()}
+    before_opt = target_opt.state_dict()
+    before_state = {i: {k: (v.numpy().copy() if isinstance(v, fw.Tensor) else v) for k, v in s.items()}
+                    for i, s in before_opt["state"].items()}
+    with pytest.raises(ValueError, match="parameter groups"):
+        load_checkpoint(path, target, target_opt)
+    for name, value in target.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), before[name], err_msg=name)
+    after = target_opt.state_dict()
+    assert after["param_groups"] == before_opt["param_groups"]
+    for i, entries in after["state"].items():
+        for k, v in entries.items():
+            np.testing.assert_array_equal(v.numpy() if isinstance(v, fw.Tensor) else v, before_state[i][k])
+
+    # a scheduler of another class is refused before the model is touched
+    from framework.optim.lr_scheduler import StepLR
+
+    model2 = _model()
+    opt2 = optim.SGD(model2.parameters(), lr=0.1)
+    path2 = save_checkpoint(tmp_path / "s.safetensors", model2, opt2, scheduler=StepLR(opt2, 2))
+    fresh = _model()
+    snapshot = {name: value.numpy().copy() for name, value in fresh.state_dict().items()}
+    fresh_opt = optim.SGD(fresh.parameters(), lr=0.1)
+    from framework.optim.lr_scheduler import ReduceLROnPlateau
+
+    with pytest.raises(ValueError, match="does not fit"):
+        load_checkpoint(path2, fresh, fresh_opt, ReduceLROnPlateau(fresh_opt))
+    for name, value in fresh.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), snapshot[name], err_msg=name)
+
+
+@pytest.mark.parametrize("meta_change", [{"format": "something-else"}, {"version": 99}, {"version": "1"},
+                                          {"format": None}])
+def test_format_and_version_are_checked(tmp_path, meta_change):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    path = save_checkpoint(tmp_path / "m.safetensors", _model())
+    with safe_open(str(path), framework="numpy") as f:
+        meta = json.loads(f.metadata()["kernelgrad"])
+    meta.update(meta_change)
+    save_file(load_file(str(path)), str(path), metadata={"kernelgrad": json.dumps(meta)})
+    with pytest.raises(ValueError, match="not a kernelgrad checkpoint|format version"):
+        load_checkpoint(path, _model())
