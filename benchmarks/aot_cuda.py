@@ -24,7 +24,8 @@ case next to a CUDA build of torch; no toolkit is searched); ``toolkit`` — a C
 ``CUDA_PATH`` (``$KERNELGRAD_CUDA_TOOLKIT``, ``$CUDA_PATH``, ``/usr/local/cuda`` or ``nvcc``'s), with the
 wheels' headers hidden.
 
-Output: a table on stdout and ``benchmarks/results/aot-cuda.json`` / ``.md`` (one row per kernel
+Output: a table on stdout and ``<--out>/aot-cuda.json`` / ``.md`` (default ``runs/aot/``; the committed
+report is ``benchmarks/results/``) (one row per kernel
 instantiation x arch).  ``tests/kernels/test_nvrtc_compile.py`` runs the same compile and fails on a
 compile error, a declared name expression that did not compile, a spill in a float16 / bfloat16 /
 float32 kernel, an ``.ftz`` instruction, a half-precision GEMM without tensor-core instructions, or more
@@ -32,7 +33,7 @@ than 48 KB of static shared memory.  float64 spills are reported, not failed.
 
 Regenerate the committed report (about a minute on 2 cores)::
 
-    python -m benchmarks.aot_cuda                                  # both archs, the wheels setup
+    python -m benchmarks.aot_cuda --out benchmarks/results         # both archs, the wheels setup
     python -m benchmarks.aot_cuda --setup toolkit --arch 90 --family conv2d --out /tmp/aot
 
 What this cannot tell: speed, occupancy at real launch sizes, or whether the kernels give the right
@@ -60,7 +61,9 @@ from benchmarks._io import write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL_DIR = ROOT / "kernels" / "cupy"
-RESULTS = Path(__file__).resolve().parent / "results"
+#: Default output: git-ignored, so a run never overwrites the committed report in benchmarks/results/
+#: (refresh that one on purpose with ``--out benchmarks/results``).
+RESULTS = Path("runs") / "aot"
 ARCHS = ("90", "80")
 SETUPS = ("wheels", "toolkit")
 #: Spills fail the check for these storage types; float64 runs on the FMA path and is reported only.
@@ -415,7 +418,7 @@ def main(argv=None) -> int:
     parser.add_argument("--setup", nargs="+", default=["wheels"], choices=SETUPS)
     parser.add_argument("--family", nargs="+", default=None, choices=families())
     parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: one per core)")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"output folder (default {RESULTS})")
     args = parser.parse_args(argv)
     why = nvrtc_unavailable()
     if why:

@@ -21,14 +21,15 @@ tensor-core instruction.  This script does what the first launch on a GPU would 
    shared memory.  A kernel found in Triton's cache was not run through ptxas this time: its report is
    kept beside the cache, keyed by the kernel's hash.
 
-Output: a table on stdout and ``benchmarks/results/aot-triton.json`` / ``.md`` (one row per kernel x dtype
+Output: a table on stdout and ``<--out>/aot-triton.json`` / ``.md`` (default ``runs/aot/``; the committed
+report is ``benchmarks/results/``) (one row per kernel x dtype
 x arch x config).  ``tests/kernels/test_aot_compile.py`` runs this and fails on a compile error, a kernel
 with no config that fits the architecture's shared memory, a spill in any config the autotuner can pick
 for float16/bfloat16/float32, or a half-precision ``tl.dot`` without tensor-core instructions.
 
 Regenerate the committed report::
 
-    python -m benchmarks.aot_triton                      # both archs, every dtype; ~5 min on 2 cores cold
+    python -m benchmarks.aot_triton --out benchmarks/results   # both archs, every dtype; ~5 min on 2 cores cold
     python -m benchmarks.aot_triton --arch sm_90 --family conv2d --out /tmp/aot
 
 Compiled kernels land in Triton's cache (``~/.triton/cache``), so a second run takes seconds.  What this
@@ -61,7 +62,9 @@ DTYPES = ("float16", "bfloat16", "float32", "float64")
 #: Spills fail the check for these; float64 runs on FMA/DMMA paths and is reported only.
 SPILL_CHECKED_DTYPES = ("float16", "bfloat16", "float32")
 FAMILIES = ("conv2d", "maxpool2d", "linear_relu", "softmax_xent", "dropout")
-RESULTS = Path(__file__).resolve().parent / "results"
+#: Default output: git-ignored, so a run never overwrites the committed report in benchmarks/results/
+#: (refresh that one on purpose with ``--out benchmarks/results``).
+RESULTS = Path("runs") / "aot"
 
 
 @dataclass

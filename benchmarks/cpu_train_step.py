@@ -8,7 +8,7 @@ steps after ``--warmup`` untimed ones, alternating the two frameworks so drift h
 medians over repeats are reported, per step, with the ratio kernelgrad / PyTorch.
 
 Run: ``python -m benchmarks.cpu_train_step`` (``--help`` for options). Writes
-``benchmarks/results/cpu_train_step-<hostname>.json``.
+``runs/benchmarks/cpu_train_step-<hostname>.json`` (git-ignored; the committed results are written with ``--out``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ BATCH = 64
 # The benchmarked shape is whatever DigitsCNN's defaults are, so the two never drift apart.
 _DEFAULTS = {name: p.default for name, p in inspect.signature(DigitsCNN).parameters.items()}
 WIDTH, HIDDEN, DROPOUT = _DEFAULTS["width"], _DEFAULTS["hidden"], _DEFAULTS["dropout"]
-RESULTS = Path(__file__).resolve().parent / "results"
+#: Default output: git-ignored (the committed results/cpu_train_step-vm.json is refreshed on purpose with --out).
+RESULTS = Path("runs") / "benchmarks"
 
 
 def cpu_model() -> str:
@@ -133,7 +134,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=1,
                         help="threads for both (default 1: at batch 64 of 8x8 images the per-op work is too small "
                              "to split, and spinning thread pools distort timings on a shared CPU)")
-    parser.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/results/...)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="JSON path (default runs/benchmarks/cpu_train_step-<host>.json)")
     args = parser.parse_args(argv)
 
     import sklearn

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_write", "remove_stale_temporaries"]
+__all__ = ["atomic_write", "remove_stale_temporaries", "save_figure"]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -91,3 +91,11 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def save_figure(fig, path: str | os.PathLike, **savefig_kwargs) -> None:
+    """``fig.savefig`` through :func:`atomic_write`; the format comes from ``path``'s suffix (default png)."""
+    path = Path(path)
+    fmt = savefig_kwargs.pop("format", path.suffix.lstrip(".") or "png")
+    with atomic_write(path) as f:
+        fig.savefig(f, format=fmt, **savefig_kwargs)

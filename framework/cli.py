@@ -10,6 +10,7 @@ Command modules import the framework lazily, inside ``run``, so ``kernelgrad --h
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from .commands import cv, gpu_check, train_autoencoder, train_cnn, train_gan, train_rnn, train_vae, visualize
@@ -22,6 +23,13 @@ TRAIN_COMMANDS = [train_cnn, train_autoencoder, train_vae, train_gan, train_rnn]
 OTHER_COMMANDS: list = [cv, visualize, gpu_check]
 
 
+def _description(module) -> str:
+    """The first paragraph of a command module's docstring, without reStructuredText markup (for --help)."""
+    text = module.__doc__.split("\n\n")[0]
+    text = re.sub(r":\w+:`~?([^`]+)`", r"\1", text)  # :func:`name` -> name
+    return text.replace("``", "")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kernelgrad", description="kernelgrad: train models and inspect devices.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -30,11 +38,11 @@ def _build_parser() -> argparse.ArgumentParser:
                                 description="Train a model and write a run folder.")
     models = train.add_subparsers(dest="model", metavar="MODEL", required=True)
     for module in TRAIN_COMMANDS:
-        sub = models.add_parser(module.NAME, help=module.HELP, description=module.__doc__.split("\n\n")[0])
+        sub = models.add_parser(module.NAME, help=module.HELP, description=_description(module))
         sub.set_defaults(parser=sub, run=module.run)  # errors found after parsing print this command's usage
         module.add_arguments(sub)
     for module in OTHER_COMMANDS:
-        sub = commands.add_parser(module.NAME, help=module.HELP, description=module.__doc__.split("\n\n")[0])
+        sub = commands.add_parser(module.NAME, help=module.HELP, description=_description(module))
         sub.set_defaults(parser=sub, run=module.run)
         module.add_arguments(sub)
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from .atomic import save_figure
 from .autograd import no_grad
 
 __all__ = [
@@ -104,7 +105,7 @@ class History:
             ax.grid(alpha=0.3)
             ax.legend()
         path = Path(path)
-        fig.savefig(path, dpi=100)
+        save_figure(fig, path, dpi=100)
         return path
 
 

@@ -77,6 +77,61 @@ def test_unknown_device_exits_with_code_2(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("option, value", [("--lr", "nan"), ("--lr", "inf"), ("--lr", "-inf"), ("--lr", "0")])
+def test_non_finite_or_non_positive_lr_is_a_usage_error(tmp_path, capsys, option, value):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "cnn", f"{option}={value}", "--out", str(tmp_path / "run"), "--no-progress"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--lr must be" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("argv", [["train", "gan", "--real-label", "nan"],
+                                  ["train", "autoencoder", "--noise-std", "inf"], ["train", "rnn", "--dropout", "nan"]])
+def test_every_float_option_must_be_finite(tmp_path, capsys, argv):
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--out", str(tmp_path / "run"), "--no-progress"])
+    assert info.value.code == 2
+    assert "must be a finite number" in capsys.readouterr().err
+
+
+def test_unwritable_out_is_a_usage_error_before_training(tmp_path, capsys):
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    for out in (a_file, a_file / "run"):
+        with pytest.raises(SystemExit) as info:
+            main(["train", "cnn", "--out", str(out), "--no-progress"])
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert f"--out {out}: cannot write a run folder there" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        try:
+            with pytest.raises(SystemExit):
+                main(["train", "cnn", "--out", str(locked / "run"), "--no-progress"])
+            assert "cannot write a run folder there" in capsys.readouterr().err
+        finally:
+            locked.chmod(0o700)
+    # the check leaves no folders behind when it succeeds either
+    with pytest.raises(SystemExit):  # a later argument error, after the --out check passed
+        main(["train", "cnn", "--out", str(tmp_path / "a" / "b"), "--limit", "0", "--no-progress"])
+    assert not (tmp_path / "a").exists()
+
+
+def test_help_has_no_restructuredtext_markup(capsys):
+    for argv in (["--help"], ["train", "--help"], ["train", "cnn", "--help"], ["train", "gan", "--help"],
+                 ["train", "rnn", "--help"], ["cv", "--help"], ["visualize", "--help"],
+                 ["visualize", "filters", "--help"], ["gpu-check", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        text = capsys.readouterr().out
+        assert "usage:" in text
+        assert "`" not in text and ":func:" not in text, (argv, text)
+
+
 def test_help_lists_commands(capsys):
     with pytest.raises(SystemExit) as info:
         main(["--help"])
@@ -183,6 +238,9 @@ def test_train_cnn_transfer_compares_frozen_features_with_scratch(tmp_path, caps
     assert metrics["scratch_test_accuracy"] == pytest.approx(float(scratch.group(1)) / 100, abs=0.0006)
     assert metrics["trainable_parameters"]["transfer"] < metrics["trainable_parameters"]["scratch"]
     assert metrics["transfer_classes"] == [5, 6, 7, 8, 9]
+    assert metrics["confusion_matrix_labels"] == [5, 6, 7, 8, 9]
+    header = text.split("transfer confusion matrix (rows: true digit, columns: predicted digit):\n")[1].splitlines()
+    assert header[0].split() == ["5", "6", "7", "8", "9"] and header[1].split()[0] == "5"
     assert len(metrics["history"]["epochs"]) == len(metrics["scratch_history"]["epochs"]) == 2
     transferred, pretrained = DigitsCNN(num_classes=5), DigitsCNN(num_classes=5)
     assert load_checkpoint(out / "checkpoint.safetensors", transferred)["extra"]["classes"] == [5, 6, 7, 8, 9]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import math
 import platform
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +43,14 @@ def add_common_arguments(parser: argparse.ArgumentParser, name: str, epochs: int
 
 def check_training_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace,
                              positive: tuple[str, ...] = ()) -> None:
-    """Validate the shared options and the command's own ``positive`` ones (>= 1); exit 2 with a usage message."""
+    """Validate the shared options and the command's own ``positive`` ones (>= 1); exit 2 with a usage message.
+
+    Also: every float option must be finite (``--lr nan`` would train 40 epochs of NaN), and ``--out`` (or
+    ``runs/``) must be a folder this process can write, checked now rather than after training.
+    """
+    for name, value in vars(args).items():
+        if isinstance(value, float) and not math.isfinite(value):
+            parser.error(f"--{name.replace('_', '-')} must be a finite number, got {value}")
     for name in ("epochs", "batch_size", "threads", *positive):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
@@ -50,6 +60,35 @@ def check_training_arguments(parser: argparse.ArgumentParser, args: argparse.Nam
         parser.error("--seed must be >= 0")
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be >= 1")
+    check_out_folder(parser, args.out)
+
+
+def check_out_folder(parser: argparse.ArgumentParser, out: str | None) -> None:
+    """Exit 2 with a clear message unless ``out`` (default ``runs/``) is, or can be made, a writable folder.
+
+    Tries for real (os.access is wrong for root and for read-only mounts): makes the missing folders, writes
+    and deletes a probe file, then removes the folders it made, leaving the disk as it was.
+    """
+    folder = Path(out) if out is not None else Path("runs")
+    shown = f"--out {out}" if out is not None else "the default run folder runs/"
+    made: list[Path] = []
+    try:
+        missing = [folder, *folder.parents]
+        for path in reversed(missing):
+            if not path.exists():
+                path.mkdir()
+                made.append(path)
+        if not folder.is_dir():
+            raise NotADirectoryError(f"{folder} exists and is not a folder")
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        parser.error(f"{shown}: cannot write a run folder there ({reason})")
+    finally:
+        for path in reversed(made):
+            with contextlib.suppress(OSError):
+                path.rmdir()
 
 
 def check_common_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
@@ -104,10 +143,12 @@ def run_folder(out: str | None, prefix: str = "cnn") -> Path:
     return folder
 
 
-def format_confusion(matrix: np.ndarray) -> str:
-    width = max(3, len(str(int(matrix.max()))) + 1)
-    header = "     " + "".join(f"{c:>{width}}" for c in range(matrix.shape[1]))
-    rows = [f"{r:>4} " + "".join(f"{v:>{width}}" for v in row) for r, row in enumerate(matrix)]
+def format_confusion(matrix: np.ndarray, labels: list | None = None) -> str:
+    """The matrix as text; rows and columns are headed by ``labels`` (default 0, 1, ...)."""
+    labels = list(range(matrix.shape[0])) if labels is None else list(labels)
+    width = max(3, len(str(int(matrix.max()))) + 1, *(len(str(label)) + 1 for label in labels))
+    header = "     " + "".join(f"{c:>{width}}" for c in labels)
+    rows = [f"{r:>4} " + "".join(f"{v:>{width}}" for v in row) for r, row in zip(labels, matrix)]
     return "\n".join([header, *rows])
 
 
@@ -118,8 +159,11 @@ def plot_learning_curve(history: Any, path: Path, loss_label: str = "cross-entro
     History.plot(history, path, loss_label=loss_label)  # unbound: works for History-like objects too
 
 
-def plot_confusion(matrix: np.ndarray, accuracy: float, path: Path) -> None:
+def plot_confusion(matrix: np.ndarray, accuracy: float, path: Path, labels: list | None = None) -> None:
+    """Save the confusion matrix as a picture; ticks read ``labels`` (default 0, 1, ...)."""
     from matplotlib.figure import Figure
+
+    from ..atomic import save_figure
 
     fig = Figure(figsize=(6, 5.5), layout="constrained")
     ax = fig.subplots()
@@ -130,9 +174,10 @@ def plot_confusion(matrix: np.ndarray, accuracy: float, path: Path) -> None:
         ax.text(c, r, str(value), ha="center", va="center", fontsize=8,
                 color="white" if value > threshold else "black")
     ticks = np.arange(matrix.shape[0])
-    ax.set(xticks=ticks, yticks=ticks, xlabel="predicted class", ylabel="true class",
-           title=f"test confusion matrix (accuracy {100 * accuracy:.1f}%)")
-    fig.savefig(path, dpi=100)
+    labels = list(ticks) if labels is None else list(labels)
+    ax.set(xticks=ticks, yticks=ticks, xticklabels=labels, yticklabels=labels, xlabel="predicted class",
+           ylabel="true class", title=f"test confusion matrix (accuracy {100 * accuracy:.1f}%)")
+    save_figure(fig, path, dpi=100)
 
 
 def versions() -> dict[str, str]:
@@ -151,12 +196,12 @@ def versions() -> dict[str, str]:
 def write_metrics(folder: Path, metrics: dict[str, Any]) -> None:
     """Write ``folder/metrics.json`` atomically (a temporary file, then a rename: never half a file)."""
     import json
-    import os
-    import tempfile
 
-    with tempfile.NamedTemporaryFile("w", dir=folder, prefix=".metrics-", suffix=".json", delete=False) as tmp:
-        tmp.write(json.dumps(metrics, indent=2) + "\n")
-    os.replace(tmp.name, folder / "metrics.json")
+    from ..atomic import atomic_write
+
+    text = json.dumps(metrics, indent=2) + "\n"  # fails before a temporary file exists
+    with atomic_write(folder / "metrics.json", "w") as f:
+        f.write(text)
 
 
 def report_classification(result: Any, seed: int) -> tuple[tuple[float, float], dict[str, Any]]:

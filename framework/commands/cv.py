@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from ..atomic import save_figure
 from .common import (
     SPLIT_SEED,
     add_common_arguments,
@@ -120,4 +121,4 @@ def _plot_folds(scores: list[float], mean: float, path) -> None:
     ax.set(xlabel="fold", ylabel="held-out accuracy (%)", title="cross-validation", xticks=list(folds),
            ylim=(low, 100.5))
     ax.legend()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import save_figure
 from .common import load_data
 
 
@@ -44,7 +45,7 @@ def plot_image_rows(rows: Sequence[tuple[str, np.ndarray]], path: Path, title: s
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center")
     if title:
         fig.suptitle(title)
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
 
 
 def tile_images(images: np.ndarray, columns: int = 10, gap: int = 1) -> np.ndarray:
@@ -76,7 +77,7 @@ def plot_image_grid(images: np.ndarray, path: Path, columns: int = 10, title: st
     ax.axis("off")
     if title:
         ax.set_title(title, fontsize=9)
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
 
 
 def _gray_with_gap_color():
@@ -98,4 +99,4 @@ def plot_curves(epochs: Sequence[int], series: dict[str, Sequence[float]], path:
     ax.set(xlabel="epoch", ylabel=ylabel, title=title)
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)

@@ -23,6 +23,7 @@ from .common import (
     add_common_arguments,
     check_training_arguments,
     finish_classification,
+    format_confusion,
     load_data,
     plot_confusion,
     plot_learning_curve,
@@ -269,7 +270,8 @@ def _run_transfer(parser: argparse.ArgumentParser, args: argparse.Namespace, dev
                            "in_channels": in_channels, "data": args.data, "classes": list(PRETRAIN_CLASSES)})
     plot_learning_curve(transfer_history, folder / "learning_curve.png")
     plot_learning_curve(scratch_history, folder / "learning_curve_scratch.png")
-    plot_confusion(transfer_result.confusion_matrix, transfer_result.accuracy, folder / "confusion_matrix.png")
+    plot_confusion(transfer_result.confusion_matrix, transfer_result.accuracy, folder / "confusion_matrix.png",
+                   labels=list(TRANSFER_CLASSES))  # the new head's class k is digit TRANSFER_CLASSES[k]
     plot_filters(transfer, folder / "filters.png")
     metrics = {
         "model": "DigitsCNN",
@@ -293,11 +295,14 @@ def _run_transfer(parser: argparse.ArgumentParser, args: argparse.Namespace, dev
         "transfer_test_accuracy": transfer_result.accuracy,
         "scratch_test_accuracy": scratch_result.accuracy,
         "confusion_matrix": transfer_result.confusion_matrix.tolist(),
+        "confusion_matrix_labels": list(TRANSFER_CLASSES),
         "history": transfer_history.to_dict(),
         "scratch_history": scratch_history.to_dict(),
         "elapsed_seconds": elapsed,
         "versions": versions(),
     }
+    print("transfer confusion matrix (rows: true digit, columns: predicted digit):")
+    print(format_confusion(transfer_result.confusion_matrix, labels=list(TRANSFER_CLASSES)))
     print(f"from-scratch test accuracy on digits 5-9: {100 * scratch_result.accuracy:.1f}%")
     print(f"transfer (frozen conv features) test accuracy on digits 5-9: {100 * transfer_result.accuracy:.1f}%")
     finish_classification(folder, metrics, elapsed, transfer_result.accuracy, ci)

@@ -14,10 +14,10 @@ of ``train cnn``.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
-from .common import SPLIT_SEED, add_common_arguments, check_common_arguments, run_folder, versions
+from ..atomic import save_figure
+from .common import SPLIT_SEED, add_common_arguments, check_common_arguments, run_folder, versions, write_metrics
 from .generative import load_digit_splits, plot_curves, plot_image_grid
 
 NAME = "gan"
@@ -68,7 +68,7 @@ def _plot_class_histogram(shares, confident: float, path) -> None:
     ax.set(xticks=np.arange(len(shares)), xlabel="class predicted by the DigitsCNN", ylabel="share of samples (%)",
            title=f"generated digits by class ({100 * confident:.1f}% confident)")
     ax.legend()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
 
 
 def _train_classifier(x_train, y_train, x_test, y_test, epochs: int, seed: int, device: str):
@@ -236,7 +236,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         "elapsed_seconds": elapsed,
         "versions": versions(),
     }
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_metrics(folder, metrics)
     print("class shares of the samples: " + "  ".join(f"{c}: {100 * s:.1f}%" for c, s in enumerate(shares)))
     print(f"run folder: {folder}")
     print(f"elapsed: {elapsed:.1f}s")

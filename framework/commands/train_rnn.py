@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import save_figure
 from .common import (
     DEFAULT_THREADS,
     SPLIT_SEED,
@@ -363,7 +364,7 @@ def _plot_forecast_curves(history: dict[str, list], pers_rmse_val: float, path: 
     for ax in (loss_ax, rmse_ax):
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
 
 
 def _plot_forecast(years: np.ndarray, truth: np.ndarray, forecast: np.ndarray, persistence: np.ndarray,
@@ -378,4 +379,4 @@ def _plot_forecast(years: np.ndarray, truth: np.ndarray, forecast: np.ndarray, p
     ax.set(xlabel="year", ylabel="yearly mean sunspot number", title="one-year-ahead forecast on the test years")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)

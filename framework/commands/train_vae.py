@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from ..atomic import save_figure
 from .common import SPLIT_SEED, add_common_arguments, check_common_arguments, run_folder, versions, write_metrics
 from .generative import (
     load_digit_splits,
@@ -75,7 +76,7 @@ def _plot_latent_space(means, labels, path, latent_dim: int) -> None:
     axis_names = ("z1", "z2") if latent_dim == 2 else (f"z1 (first of {latent_dim})", "z2")
     ax.set(xlabel=axis_names[0], ylabel=axis_names[1], title="latent means of the test images")
     ax.grid(alpha=0.3)
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
 
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

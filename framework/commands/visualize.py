@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import save_figure
+
 NAME = "visualize"
 HELP = "draw learned conv filters of a run, or classic image kernels applied to a photo"
 
@@ -26,9 +28,9 @@ SAMPLE_IMAGES = ("china.jpg", "flower.jpg")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     what = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
-    filters = what.add_parser("filters", help="the learned kernels of a `train cnn` run",
+    filters = what.add_parser("filters", help="the learned kernels of a 'train cnn' run",
                               description="Draw the first two conv layers' kernels of RUN_DIR/checkpoint.safetensors.")
-    filters.add_argument("run_dir", metavar="RUN_DIR", help="a run folder of `kernelgrad train cnn`")
+    filters.add_argument("run_dir", metavar="RUN_DIR", help="a run folder of 'kernelgrad train cnn'")
     filters.add_argument("--out", default=None, help="picture path (default RUN_DIR/filters.png)")
     filters.set_defaults(parser=filters)
     kernels = what.add_parser("kernels", help="edge-detection, blur and sharpen kernels applied to a photo",
@@ -154,7 +156,7 @@ def plot_filters(model: Any, path: str | Path, max_channels: int = 16) -> Path:
         ax.set_title(title, fontsize=9)
         ax.set_axis_off()
     path = Path(path)
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     return path
 
 
@@ -214,7 +216,7 @@ def plot_feature_maps(model: Any, image: np.ndarray, path: str | Path, label: An
         ax.set_title(f"conv{i + 1} activations: {act.shape[0]} maps {act.shape[1]}x{act.shape[2]}", fontsize=9)
         ax.set_axis_off()
     path = Path(path)
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     return path
 
 
@@ -321,7 +323,7 @@ def plot_image_kernels(gray: np.ndarray, results: dict[str, np.ndarray], path: s
     if title:
         fig.suptitle(title)
     path = Path(path)
-    fig.savefig(path, dpi=80)
+    save_figure(fig, path, dpi=80)
     return path
 
 
