@@ -41,10 +41,22 @@ def device(request) -> str:
     return name
 
 
+@pytest.fixture(autouse=True)
+def test_seed() -> int:
+    """A fresh seed per test, printed (pytest shows it with a failure's captured output) and used for the
+    ``rng`` fixture and torch's and numpy's global generators (tests drawing with ``torch.randn`` are
+    reproducible too). Replay a failure with ``KERNELGRAD_TEST_SEED=<seed> pytest ...``."""
+    seed = int(os.environ.get("KERNELGRAD_TEST_SEED", np.random.SeedSequence().entropy % 2**32))
+    print(f"test seed: {seed} (replay: KERNELGRAD_TEST_SEED={seed})")
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    return seed
+
+
 @pytest.fixture
-def rng() -> np.random.Generator:
-    """Fresh random inputs each run; the seed is printed on failure through the test id of pytest -ra."""
-    return np.random.default_rng()
+def rng(test_seed) -> np.random.Generator:
+    """Fresh random inputs each run, from the printed :func:`test_seed`."""
+    return np.random.default_rng(test_seed)
 
 
 def rel_err(out, ref) -> float:
