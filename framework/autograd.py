@@ -122,7 +122,7 @@ class Function:
                         "move them with .to(device)"
                     )
                 needs.append(a.requires_grad)
-                raw.append(a.data)
+                raw.append(a._data)
             else:
                 needs.append(False)
                 raw.append(a)
@@ -186,9 +186,9 @@ def backward(root, grad: Any = None, retain_graph: bool = False) -> None:
                 f"backward(): grad can be implicitly created only for scalar outputs, got shape "
                 f"{tuple(root.shape)}; pass grad= with that shape"
             )
-        grad = xp.ones_like(root.data)
+        grad = xp.ones_like(root._data)
     else:
-        grad = grad.data if isinstance(grad, Tensor) else root.backend.from_numpy(grad, root.dtype)
+        grad = grad._data if isinstance(grad, Tensor) else root.backend.from_numpy(grad, root.dtype)
         if tuple(grad.shape) != tuple(root.shape):
             raise ValueError(f"backward(): grad has shape {tuple(grad.shape)} but the tensor has "
                              f"shape {tuple(root.shape)}")

@@ -1,8 +1,9 @@
 """The Tensor: a backend array, the device it lives on, and the autograd bookkeeping.
 
-A Tensor holds ``data`` (the device's native array: numpy.ndarray on ``cpu``, torch.Tensor for
-``triton``, cupy.ndarray for ``cupy``), its :class:`~framework.backend.Backend`, ``requires_grad``,
-``grad`` and, when it was produced by a recorded op, ``_ctx`` (which knows the op and its parents).
+A Tensor holds ``_data`` (the device's native array: numpy.ndarray on ``cpu``, torch.Tensor for
+``triton``, cupy.ndarray for ``cupy``; the framework's internals read and write it directly, while the
+public ``.data`` is, as in PyTorch, a Tensor sharing that storage), its :class:`~framework.backend.Backend`,
+``requires_grad``, ``grad`` and, when it was produced by a recorded op, ``_ctx`` (which knows the op and its parents).
 Methods follow PyTorch's names and argument orders; every differentiable method goes through a
 :class:`~framework.autograd.Function` in :mod:`framework.ops` or :mod:`framework.nn.functional`.
 """
@@ -37,13 +38,13 @@ def _normalize_shape(shape: tuple) -> tuple[int, ...]:
 class Tensor:
     """An n-dimensional array on a device, with reverse-mode autograd."""
 
-    __slots__ = ("data", "backend", "requires_grad", "grad", "_ctx", "_retain_grad", "__weakref__")
+    __slots__ = ("_data", "backend", "requires_grad", "grad", "_ctx", "_retain_grad", "__weakref__")
     __array_priority__ = 1000  # numpy_array + tensor -> Tensor.__radd__, not an object array
 
     def __init__(self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False):
         backend = get_backend(device)
         if isinstance(data, Tensor):
-            array = data.backend.to_numpy(data.data)
+            array = data.backend.to_numpy(data._data)
         else:
             array = np.asarray(data)
             if not isinstance(data, np.ndarray | np.generic):
@@ -57,7 +58,7 @@ class Tensor:
         name = as_dtype(dtype) if dtype is not None else as_dtype(array.dtype)
         if name not in backend.dtypes:
             raise TypeError(f"dtype {name} is not supported on device {backend.name!r}")
-        self.data = backend.from_numpy(array, str(name))
+        self._data = backend.from_numpy(array, str(name))
         self.backend = backend
         self.grad: Tensor | None = None
         self._ctx = None
@@ -72,7 +73,7 @@ class Tensor:
         if isinstance(data, np.generic):  # numpy reductions and scalar indexing return scalars
             data = np.asarray(data)
         t = cls.__new__(cls)
-        t.data = data
+        t._data = data
         t.backend = backend
         t.requires_grad = requires_grad
         t.grad = None
@@ -83,17 +84,32 @@ class Tensor:
     # ---------------------------------------------------------------------------------- properties
 
     @property
+    def data(self) -> Tensor:
+        """This tensor's values as a Tensor sharing its storage, outside autograd (``requires_grad`` False).
+
+        Writes through it (``p.data.mul_(2)``) change this tensor. Assigning ``t.data = other`` makes
+        ``t`` use ``other``'s storage (shape, dtype and device included), as in PyTorch.
+        """
+        return Tensor._wrap(self._data, self.backend)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Tensor.data must be assigned a Tensor, got {type(value).__name__}")
+        self._data, self.backend = value._data, value.backend
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        return tuple(self.data.shape)
+        return tuple(self._data.shape)
 
     @property
     def dtype(self) -> DType:
         # Cached per native dtype object: every F op checks dtypes, and numpy's dtype.name is slow.
-        native = self.data.dtype
+        native = self._data.dtype
         try:
             return _DTYPE_OF_NATIVE[native]
         except KeyError:
-            name = _DTYPE_OF_NATIVE[native] = as_dtype(self.backend.dtype_name(self.data))
+            name = _DTYPE_OF_NATIVE[native] = as_dtype(self.backend.dtype_name(self._data))
             return name
 
     @property
@@ -102,7 +118,7 @@ class Tensor:
 
     @property
     def ndim(self) -> int:
-        return len(self.data.shape)
+        return len(self._data.shape)
 
     @property
     def is_leaf(self) -> bool:
@@ -149,7 +165,7 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The values as a numpy array (shares memory on ``cpu``, a host copy elsewhere)."""
-        return self.backend.to_numpy(self.data)
+        return self.backend.to_numpy(self._data)
 
     def item(self) -> Any:
         if self.numel() != 1:
@@ -178,10 +194,10 @@ class Tensor:
 
     def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
         """DLPack export of the values (no copy): ``torch.from_dlpack(t)``, ``numpy.from_dlpack(t)``, ..."""
-        return self.data.__dlpack__(*args, **kwargs)
+        return self._data.__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self) -> Any:
-        return self.data.__dlpack_device__()
+        return self._data.__dlpack_device__()
 
     def __reduce__(self):
         """Pickle and deepcopy through the host values and the device *name* (a Backend holds modules)."""
@@ -242,13 +258,13 @@ class Tensor:
         backward(self, gradient, retain_graph=retain_graph)
 
     def _accumulate_grad(self, grad: Any) -> None:
-        if grad.dtype != self.data.dtype:
-            grad = self.backend.xp.astype(grad, self.data.dtype)
+        if grad.dtype != self._data.dtype:
+            grad = self.backend.xp.astype(grad, self._data.dtype)
         if self.grad is None:
             # Copy: the engine may hand the same array to several leaves, and optimizers update in place.
             self.grad = Tensor._wrap(self.backend.xp.asarray(grad, copy=True), self.backend)
         else:
-            self.grad = Tensor._wrap(self.grad.data + grad, self.backend)
+            self.grad = Tensor._wrap(self.grad._data + grad, self.backend)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and not self.dtype.is_floating_point:
@@ -264,14 +280,14 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A tensor sharing this one's storage, cut out of the graph."""
-        return Tensor._wrap(self.data, self.backend)
+        return Tensor._wrap(self._data, self.backend)
 
     def clone(self) -> Tensor:
         return ops.Add.apply(self, 0) if self.requires_grad else Tensor._wrap(
-            self.backend.xp.asarray(self.data, copy=True), self.backend)
+            self.backend.xp.asarray(self._data, copy=True), self.backend)
 
     def zero_(self) -> Tensor:
-        self.data = self.backend.xp.zeros_like(self.data)
+        self._data = self.backend.xp.zeros_like(self._data)
         return self
 
     def contiguous(self) -> Tensor:
@@ -334,8 +350,8 @@ class Tensor:
 
     def _compare(self, other: Any, op: str) -> Tensor:
         other = self._operand(other)
-        b = other.data if isinstance(other, Tensor) else other
-        return Tensor._wrap(getattr(self.data, op)(b), self.backend)
+        b = other._data if isinstance(other, Tensor) else other
+        return Tensor._wrap(getattr(self._data, op)(b), self.backend)
 
     def __lt__(self, other):
         return self._compare(other, "__lt__")
@@ -358,7 +374,7 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __invert__(self):
-        return Tensor._wrap(~self.data, self.backend)
+        return Tensor._wrap(~self._data, self.backend)
 
     def __and__(self, other):
         return self._compare(other, "__and__")
@@ -448,7 +464,7 @@ class Tensor:
 
     def _extreme_along(self, dim: int, keepdim: bool, largest: bool) -> MaxResult:
         indices = self.argmax(dim, keepdim=True) if largest else self.argmin(dim, keepdim=True)
-        values = ops.TakeAlongAxis.apply(self, indices.data, dim % self.ndim)
+        values = ops.TakeAlongAxis.apply(self, indices._data, dim % self.ndim)
         if not keepdim:
             values, indices = values.squeeze(dim), indices.squeeze(dim)
         return MaxResult(values, indices)
@@ -456,14 +472,14 @@ class Tensor:
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         xp = self.backend.xp
         if dim is None:
-            return Tensor._wrap(xp.argmax(xp.reshape(self.data, (-1,))), self.backend)
-        return Tensor._wrap(xp.argmax(self.data, axis=dim, keepdims=keepdim), self.backend)
+            return Tensor._wrap(xp.argmax(xp.reshape(self._data, (-1,))), self.backend)
+        return Tensor._wrap(xp.argmax(self._data, axis=dim, keepdims=keepdim), self.backend)
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         xp = self.backend.xp
         if dim is None:
-            return Tensor._wrap(xp.argmin(xp.reshape(self.data, (-1,))), self.backend)
-        return Tensor._wrap(xp.argmin(self.data, axis=dim, keepdims=keepdim), self.backend)
+            return Tensor._wrap(xp.argmin(xp.reshape(self._data, (-1,))), self.backend)
+        return Tensor._wrap(xp.argmin(self._data, axis=dim, keepdims=keepdim), self.backend)
 
     # ----------------------------------------------------------------------------------- shapes
 
@@ -580,7 +596,7 @@ def _native_index(index: Any, backend: Backend) -> Any:
     if isinstance(index, Tensor):
         if index.backend is not backend:
             raise ValueError(f"index tensor is on {index.device!r} but the indexed tensor is on {backend.name!r}")
-        return index.data
+        return index._data
     if isinstance(index, list | np.ndarray):
         array = np.asarray(index)
         return backend.from_numpy(array, array.dtype.name)
@@ -606,7 +622,7 @@ class ToDevice(Function):
 
         record = is_grad_enabled() and a.requires_grad
         ctx = Context(cls, a.backend, (a, target) if record else (), (a.requires_grad, False))
-        out = Tensor._wrap(cls.forward(ctx, a.data, target), target, requires_grad=record)
+        out = Tensor._wrap(cls.forward(ctx, a._data, target), target, requires_grad=record)
         if record:
             out._ctx = ctx
         return out
@@ -738,7 +754,7 @@ def where(condition: Tensor, input: Any, other: Any) -> Tensor:  # noqa: A002 - 
     ref = input if isinstance(input, Tensor) else other
     if not isinstance(ref, Tensor):
         raise TypeError("where(): input or other must be a Tensor")
-    cond = condition.data if isinstance(condition, Tensor) else ref.backend.from_numpy(np.asarray(condition), "bool")
+    cond = condition._data if isinstance(condition, Tensor) else ref.backend.from_numpy(np.asarray(condition), "bool")
     return ops.Where.apply(cond, ref._operand(input), ref._operand(other))
 
 

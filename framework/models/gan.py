@@ -217,6 +217,6 @@ def update_ema(average: nn.Module, model: nn.Module, decay: float) -> None:
         for name, p in current.items():
             target = averaged[name]
             # A new array (not an in-place write), like the optimizers: earlier detached views stay valid.
-            target.data = decay * target.data + (1.0 - decay) * p.data
+            target._data = decay * target._data + (1.0 - decay) * p._data
         for name, b in current_buffers.items():
-            averaged_buffers[name].data = b.detach().clone().data
+            averaged_buffers[name]._data = b.detach().clone()._data

@@ -80,7 +80,7 @@ class Embedding(Module):
         if self.padding_idx is not None:
             values = self.weight.numpy().copy()
             values[self.padding_idx] = 0
-            self.weight.data = self.weight.backend.from_numpy(values, str(self.weight.dtype))
+            self.weight._data = self.weight.backend.from_numpy(values, str(self.weight.dtype))
 
     def forward(self, input: Tensor) -> Tensor:
         return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,

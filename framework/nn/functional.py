@@ -666,7 +666,7 @@ def _dilated_max_pool2d(input: Tensor, kernel, stride, padding, dilation, out_si
             for r in range(R) for c in range(S)]
     stacked = stack(taps, 0)  # [R*S, N, C, P, Q]
     xp = input.backend.xp
-    first = xp.argmax(stacked.data, axis=0)
+    first = xp.argmax(stacked._data, axis=0)
     chosen = xp.reshape(xp.arange(R * S), (R * S, 1, 1, 1, 1)) == first[None]
     out = where(Tensor._wrap(chosen, input.backend), stacked, 0.0).sum(0)
     first = xp.astype(first, xp.int64)
@@ -849,7 +849,7 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
     if not return_indices:
         return out
     # Each output's column is the one its chosen row picked.
-    col_taps = _bin_taps(Tensor._wrap(cols, backend), 2, *_adaptive_bins(H, P))[0].data
+    col_taps = _bin_taps(Tensor._wrap(cols, backend), 2, *_adaptive_bins(H, P))[0]._data
     cols = xp.sum(xp.where(chosen, col_taps, xp.zeros_like(col_taps)), axis=3)
     indices = Tensor._wrap(rows * W + cols, backend)
     return out, (indices.squeeze(0) if unbatched else indices)
@@ -864,7 +864,7 @@ def _first_max_over_bins(x: Tensor, axis: int, out: int) -> tuple[Tensor, Any, A
     starts, ends = _adaptive_bins(x.shape[axis], out)
     taps, _ = _bin_taps(x, axis, starts, ends)
     K, trailing = taps.shape[axis + 1], (1,) * (x.ndim - axis - 1)
-    first = xp.argmax(taps.data, axis=axis + 1, keepdims=True)
+    first = xp.argmax(taps._data, axis=axis + 1, keepdims=True)
     chosen = xp.reshape(xp.arange(K), (K,) + trailing) == first
     values = where(Tensor._wrap(chosen, backend), taps, 0.0).sum(axis + 1)
     starts = xp.reshape(backend.from_numpy(starts, "int64"), (out,) + trailing)
@@ -1017,8 +1017,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
 def _cross_entropy_composite(logits, target, weight, ignore_index, reduction, smoothing, out_shape):
     logp = log_softmax(logits, dim=1)
     valid = target != ignore_index
-    safe = Tensor._wrap(logits.backend.xp.where(valid.data, target.data, 0), logits.backend)
-    picked = -ops.TakeAlongAxis.apply(logp, safe.data[:, None], 1).reshape(-1)
+    safe = Tensor._wrap(logits.backend.xp.where(valid._data, target._data, 0), logits.backend)
+    picked = -ops.TakeAlongAxis.apply(logp, safe._data[:, None], 1).reshape(-1)
     C = logits.shape[1]
     w = weight.to(dtype=logits.dtype) if weight is not None else None
     w_target = w[safe] if w is not None else None
@@ -1066,7 +1066,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore
     logp, flat_target = _class_targets(input, target, "nll_loss")
     _check_class_range(flat_target, logp.shape[1], ignore_index, "nll_loss")
     valid = flat_target != ignore_index
-    safe = logp.backend.xp.where(valid.data, flat_target.data, 0)
+    safe = logp.backend.xp.where(valid._data, flat_target._data, 0)
     picked = -ops.TakeAlongAxis.apply(logp, safe[:, None], 1).reshape(-1)
     w = weight[Tensor._wrap(safe, logp.backend)] if weight is not None else None
     mask = valid.to(dtype=logp.dtype)
@@ -1471,7 +1471,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     Args:
         input: ``[N, C, *]`` float, at least 2-D.
         running_mean, running_var: ``[C]`` buffers (or None, only when ``training``); each is updated
-            by replacing its ``.data`` with a new array of its own dtype.
+            by replacing its ``._data`` with a new array of its own dtype.
         weight, bias: optional ``[C]`` affine scale and shift.
         training: use (and update the running statistics with) batch statistics.
         momentum: weight of the new batch statistics in the running update.
@@ -1501,10 +1501,10 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         with no_grad():
             if running_mean is not None:
                 batch_mean = mean.detach().reshape(-1).to(dtype=running_mean.dtype)
-                running_mean.data = (running_mean * (1.0 - momentum) + batch_mean * momentum).data
+                running_mean._data = (running_mean * (1.0 - momentum) + batch_mean * momentum)._data
             if running_var is not None:
                 unbiased = var.detach().reshape(-1).to(dtype=running_var.dtype) * (count / (count - 1))
-                running_var.data = (running_var * (1.0 - momentum) + unbiased * momentum).data
+                running_var._data = (running_var * (1.0 - momentum) + unbiased * momentum)._data
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm(): running_mean and running_var must be given when training is False")
@@ -1635,11 +1635,11 @@ def _check_embedding_options(max_norm: Any, norm_type: Any, sparse: Any, owner: 
 
 def _embedding_renorm_(weight: Tensor, indices: np.ndarray, max_norm: float, norm_type: float) -> None:
     """PyTorch's ``embedding_renorm_``: referenced rows whose norm exceeds ``max_norm`` are scaled by
-    ``max_norm / (norm + 1e-7)``. The new values replace ``weight.data`` (the framework's in-place update,
+    ``max_norm / (norm + 1e-7)``. The new values replace ``weight._data`` (the framework's in-place update,
     as the optimizers do), outside the graph."""
     backend, xp = weight.backend, weight.backend.xp
     referenced = backend.from_numpy(np.unique(indices), "int64")
-    rows = xp.take(weight.data, referenced, axis=0)
+    rows = xp.take(weight._data, referenced, axis=0)
     # Half precision would round the norm of long rows badly, so the norm and scaling run in float32.
     work = xp.astype(rows, xp.float32) if weight.dtype in ("float16", "bfloat16") else rows
     norms = xp.linalg.vector_norm(work, axis=1, ord=float(norm_type))
@@ -1647,9 +1647,9 @@ def _embedding_renorm_(weight: Tensor, indices: np.ndarray, max_norm: float, nor
     if not bool(xp.any(over)):
         return  # nothing to rescale: skip copying the table
     scale = xp.where(over, max_norm / (norms + 1e-7), xp.ones_like(norms))
-    updated = xp.asarray(weight.data, copy=True)
+    updated = xp.asarray(weight._data, copy=True)
     updated[referenced] = xp.astype(work * xp.reshape(scale, (-1, 1)), rows.dtype)
-    weight.data = updated
+    weight._data = updated
 
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
@@ -1661,7 +1661,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
         weight: ``[num_embeddings, embedding_dim]`` float.
         padding_idx: rows looked up at this index get no gradient (negative counts from the end).
         max_norm: if given, every row referenced by ``input`` whose ``norm_type``-norm exceeds it is first
-            rescaled to norm ``max_norm`` in ``weight`` itself (its ``.data`` is replaced; no gradient
+            rescaled to norm ``max_norm`` in ``weight`` itself (its ``._data`` is replaced; no gradient
             flows through the rescaling), as in PyTorch.
         norm_type: the p of the p-norm for ``max_norm`` (any p > 0, ``inf`` included).
         scale_grad_by_freq: divide each row's gradient by how often its index occurs in ``input``.
@@ -1694,7 +1694,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
         raise ValueError(f"embedding(): input is on {input.device!r} but weight is on {weight.device!r}")
     if max_norm is not None and values is not None:
         _embedding_renorm_(weight, values, float(max_norm), float(norm_type))
-    return _Embedding.apply(weight, input.data, padding_idx, bool(scale_grad_by_freq))
+    return _Embedding.apply(weight, input._data, padding_idx, bool(scale_grad_by_freq))
 
 
 # ---------------------------------------------------------------------------------- interpolation

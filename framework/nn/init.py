@@ -1,9 +1,9 @@
 """Parameter initialisation, PyTorch's ``torch.nn.init`` with the same names, formulas and defaults.
 
-Every function works in place: it replaces ``tensor.data`` with a new device array and returns the
+Every function works in place: it replaces ``tensor._data`` with a new device array and returns the
 tensor. Random values are drawn on the host from the global generator (``fw.manual_seed`` makes them
 reproducible on every device) and copied to the tensor's device and dtype with
-``backend.from_numpy``. Nothing here records a graph: ``.data`` is replaced directly.
+``backend.from_numpy``. Nothing here records a graph: ``._data`` is replaced directly.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 def _replace(tensor: Tensor, host_values: np.ndarray) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"tensor must be a Tensor, got {type(tensor).__name__}")
-    tensor.data = tensor.backend.from_numpy(host_values, str(tensor.dtype))
+    tensor._data = tensor.backend.from_numpy(host_values, str(tensor.dtype))
     return tensor
 
 
@@ -104,19 +104,19 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill with ``val``."""
-    tensor.data = tensor.backend.xp.full_like(tensor.data, val)
+    tensor._data = tensor.backend.xp.full_like(tensor._data, val)
     return tensor
 
 
 def zeros_(tensor: Tensor) -> Tensor:
     """Fill with zeros."""
-    tensor.data = tensor.backend.xp.zeros_like(tensor.data)
+    tensor._data = tensor.backend.xp.zeros_like(tensor._data)
     return tensor
 
 
 def ones_(tensor: Tensor) -> Tensor:
     """Fill with ones."""
-    tensor.data = tensor.backend.xp.ones_like(tensor.data)
+    tensor._data = tensor.backend.xp.ones_like(tensor._data)
     return tensor
 
 

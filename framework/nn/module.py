@@ -9,7 +9,7 @@ the names a ``ModuleList`` would give. Their position in the walk is where the a
 assigned, among the sub-modules.
 
 Parameters are never rebound by the machinery here: ``to()``, ``load_state_dict()`` and the
-optimizers replace ``p.data`` on the same :class:`Parameter` object, so references held elsewhere (an
+optimizers replace ``p._data`` on the same :class:`Parameter` object, so references held elsewhere (an
 optimizer's ``param_groups``) stay valid.
 """
 
@@ -343,7 +343,7 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
         for key, array in arrays.items():
             target = own[key]
-            target.data = target.backend.from_numpy(array, str(target.dtype))
+            target._data = target.backend.from_numpy(array, str(target.dtype))
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------------------- mode, grads
@@ -459,4 +459,4 @@ class Module:
 def _convert_in_place(t: Tensor, backend: Backend | None, dtype: DType | None) -> None:
     target_dtype = dtype if dtype is not None and t.dtype.is_floating_point else None
     moved = t.detach().to(dtype=target_dtype, device=backend)
-    t.data, t.backend = moved.data, moved.backend
+    t._data, t.backend = moved._data, moved.backend

@@ -29,8 +29,8 @@ class Parameter(Tensor):
         elif not isinstance(data, Tensor):
             data = Tensor(data)
         # Share the device array: `Parameter(fw.randn(3))` must not cost a copy, and optimizers and
-        # `Module.to` replace `.data` on this object, which is what keeps them pointing at it.
-        self.data = data.data
+        # `Module.to` replace `._data` on this object, which is what keeps them pointing at it.
+        self._data = data._data
         self.backend = data.backend
         self.grad = None
         self._ctx = None
@@ -43,7 +43,7 @@ class Parameter(Tensor):
 
     def __deepcopy__(self, memo: dict) -> Parameter:
         # The default deepcopy would try to copy the Backend (which holds modules); the array is the state.
-        copied = Parameter(Tensor._wrap(self.backend.xp.asarray(self.data, copy=True), self.backend),
+        copied = Parameter(Tensor._wrap(self.backend.xp.asarray(self._data, copy=True), self.backend),
                            requires_grad=self.requires_grad)
         memo[id(self)] = copied
         return copied

@@ -36,16 +36,16 @@ class Adadelta(Optimizer):
         rho, eps = group["rho"], group["eps"]
         if not state:
             state["step"] = 0
-            state["square_avg"] = wrap(xp.zeros_like(p.data), p)
-            state["acc_delta"] = wrap(xp.zeros_like(p.data), p)
+            state["square_avg"] = wrap(xp.zeros_like(p._data), p)
+            state["acc_delta"] = wrap(xp.zeros_like(p._data), p)
         g = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p.data
-        square_avg = state["square_avg"].data * rho + (1 - rho) * (g * g)
-        acc_delta = state["acc_delta"].data
+            g = g + group["weight_decay"] * p._data
+        square_avg = state["square_avg"]._data * rho + (1 - rho) * (g * g)
+        acc_delta = state["acc_delta"]._data
         delta = xp.sqrt(acc_delta + eps) / xp.sqrt(square_avg + eps) * g
         acc_delta = acc_delta * rho + (1 - rho) * (delta * delta)
-        p.data = p.data - group["lr"] * delta
+        p._data = p._data - group["lr"] * delta
         state["step"] += 1
         state["square_avg"] = wrap(square_avg, p)
         state["acc_delta"] = wrap(acc_delta, p)

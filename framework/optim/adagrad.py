@@ -39,13 +39,13 @@ class Adagrad(Optimizer):
         xp = p.backend.xp
         if not state:
             state["step"] = 0
-            state["sum"] = wrap(xp.full_like(p.data, group["initial_accumulator_value"]), p)
+            state["sum"] = wrap(xp.full_like(p._data, group["initial_accumulator_value"]), p)
         step = state["step"] + 1
         g = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p.data
+            g = g + group["weight_decay"] * p._data
         clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
-        total = state["sum"].data + g * g
-        p.data = p.data - clr * (g / (xp.sqrt(total) + group["eps"]))
+        total = state["sum"]._data + g * g
+        p._data = p._data - clr * (g / (xp.sqrt(total) + group["eps"]))
         state["step"] = step
         state["sum"] = wrap(total, p)

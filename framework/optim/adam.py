@@ -48,12 +48,12 @@ class Adam(Optimizer):
         beta1, beta2 = group["betas"]
         if not state:
             state["step"] = 0
-            state["exp_avg"] = wrap(xp.zeros_like(p.data), p)
-            state["exp_avg_sq"] = wrap(xp.zeros_like(p.data), p)
+            state["exp_avg"] = wrap(xp.zeros_like(p._data), p)
+            state["exp_avg_sq"] = wrap(xp.zeros_like(p._data), p)
         if group["amsgrad"] and state.get("max_exp_avg_sq") is None:
-            state["max_exp_avg_sq"] = wrap(xp.zeros_like(p.data), p)
+            state["max_exp_avg_sq"] = wrap(xp.zeros_like(p._data), p)
         g = -grad if group["maximize"] else grad
-        param = p.data
+        param = p._data
         step = state["step"] + 1
         if wd != 0:
             if group["decoupled_weight_decay"]:
@@ -62,15 +62,15 @@ class Adam(Optimizer):
                 g = g + wd * param
         # The moments are updated in place (in-place operators are part of the array API, so this
         # works on every backend); state_dict() hands out copies, so saved snapshots never change.
-        m = state["exp_avg"].data
+        m = state["exp_avg"]._data
         m += (1 - beta1) * (g - m)  # torch's lerp_(g, 1 - beta1)
-        v = state["exp_avg_sq"].data
+        v = state["exp_avg_sq"]._data
         v *= beta2
         v += (1 - beta2) * (g * g)
         bias_correction1 = 1 - beta1**step
         bias_correction2_sqrt = math.sqrt(1 - beta2**step)
         if group["amsgrad"]:
-            v_max = xp.maximum(state["max_exp_avg_sq"].data, v)
+            v_max = xp.maximum(state["max_exp_avg_sq"]._data, v)
             state["max_exp_avg_sq"] = wrap(v_max, p)
             denom = xp.sqrt(v_max)
         else:
@@ -79,10 +79,10 @@ class Adam(Optimizer):
         denom += eps
         update = m / denom
         update *= lr / bias_correction1
-        if param is p.data:
+        if param is p._data:
             param -= update
         else:
-            p.data = param - update
+            p._data = param - update
         state["step"] = step
 
 

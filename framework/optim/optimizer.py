@@ -3,7 +3,7 @@
 A subclass gives its defaults, validates a group's hyperparameters (``_check_group``) and implements
 ``_update(p, grad, state, group)`` for one parameter. Updates work on the raw device arrays through
 ``p.backend.xp`` and never record a graph. They are written functionally (new arrays, no in-place
-writes): ``p.data`` and every state entry are *replaced*, so a state dict or a ``p.detach()`` taken
+writes): ``p._data`` and every state entry are *replaced*, so a state dict or a ``p.detach()`` taken
 earlier is never changed behind the caller's back, and the same code runs on numpy, torch or cupy
 arrays.
 
@@ -106,7 +106,7 @@ class Optimizer:
         check_non_negative(group.get("lr", 0.0), "learning rate (lr)")
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
-        """Update one parameter: read ``p.data`` and ``grad`` (raw arrays), replace ``p.data`` and state."""
+        """Update one parameter: read ``p._data`` and ``grad`` (raw arrays), replace ``p._data`` and state."""
         raise NotImplementedError
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -136,7 +136,7 @@ class Optimizer:
                 for p in group["params"]:
                     if p.grad is None:
                         continue
-                    grad = p.grad.data
+                    grad = p.grad._data
                     if p.grad.backend is not p.backend or tuple(grad.shape) != p.shape:
                         raise ValueError(f"gradient of shape {tuple(grad.shape)} on {p.grad.device!r} does not "
                                          f"match its parameter of shape {p.shape} on {p.device!r}")

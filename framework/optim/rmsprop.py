@@ -41,24 +41,24 @@ class RMSprop(Optimizer):
         alpha, momentum = group["alpha"], group["momentum"]
         if not state:
             state["step"] = 0
-            state["square_avg"] = wrap(xp.zeros_like(p.data), p)
+            state["square_avg"] = wrap(xp.zeros_like(p._data), p)
         g = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p.data
-        square_avg = state["square_avg"].data * alpha + (1 - alpha) * (g * g)
+            g = g + group["weight_decay"] * p._data
+        square_avg = state["square_avg"]._data * alpha + (1 - alpha) * (g * g)
         state["square_avg"] = wrap(square_avg, p)
         if group["centered"]:
-            grad_avg = state["grad_avg"].data if state.get("grad_avg") is not None else xp.zeros_like(p.data)
+            grad_avg = state["grad_avg"]._data if state.get("grad_avg") is not None else xp.zeros_like(p._data)
             grad_avg = grad_avg + (1 - alpha) * (g - grad_avg)  # torch's lerp_(g, 1 - alpha)
             state["grad_avg"] = wrap(grad_avg, p)
             avg = xp.sqrt(square_avg - grad_avg * grad_avg) + group["eps"]
         else:
             avg = xp.sqrt(square_avg) + group["eps"]
         if momentum > 0:
-            buf = state["momentum_buffer"].data if state.get("momentum_buffer") is not None else xp.zeros_like(p.data)
+            buf = state["momentum_buffer"]._data if state.get("momentum_buffer") is not None else xp.zeros_like(p._data)
             buf = buf * momentum + g / avg
             state["momentum_buffer"] = wrap(buf, p)
-            p.data = p.data - group["lr"] * buf
+            p._data = p._data - group["lr"] * buf
         else:
-            p.data = p.data - group["lr"] * (g / avg)
+            p._data = p._data - group["lr"] * (g / avg)
         state["step"] += 1

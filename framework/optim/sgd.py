@@ -39,14 +39,14 @@ class SGD(Optimizer):
         xp = p.backend.xp
         g = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p.data
+            g = g + group["weight_decay"] * p._data
         momentum = group["momentum"]
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
                 buf = xp.asarray(g, copy=True)
             else:
-                buf = momentum * buf.data + (1 - group["dampening"]) * g
+                buf = momentum * buf._data + (1 - group["dampening"]) * g
             state["momentum_buffer"] = wrap(buf, p)
             g = g + momentum * buf if group["nesterov"] else buf
-        p.data = p.data - group["lr"] * g
+        p._data = p._data - group["lr"] * g

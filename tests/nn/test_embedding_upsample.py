@@ -163,7 +163,7 @@ def test_embedding_weight_and_freeze_arguments(device, rng):
     table = fw.tensor(rng.standard_normal((4, 3)), device=device)
     emb = nn.Embedding(4, 3, padding_idx=0, _weight=table)
     # PyTorch uses _weight as is: shared, not re-initialised, padding row not zeroed.
-    assert emb.weight.requires_grad and emb.weight.data is table.data
+    assert emb.weight.requires_grad and emb.weight._data is table._data
     np.testing.assert_array_equal(emb.weight.numpy(), table.numpy())
     assert not nn.Embedding(4, 3, _weight=table, _freeze=True).weight.requires_grad
     frozen = nn.Embedding(4, 3, padding_idx=1, _freeze=True, device=device, dtype="float64")

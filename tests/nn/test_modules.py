@@ -318,8 +318,8 @@ def test_init_is_reproducible_with_manual_seed():
 def test_init_functions():
     fw.manual_seed(1)
     w = fw.zeros(300, 200)
-    before = w.data
-    assert init.xavier_uniform_(w, gain=2.0) is w and w.data is not before
+    before = w._data
+    assert init.xavier_uniform_(w, gain=2.0) is w and w._data is not before
     bound = 2.0 * math.sqrt(6 / 500)
     assert np.abs(w.numpy()).max() <= bound and np.abs(w.numpy()).max() > 0.95 * bound
     init.xavier_normal_(w)
@@ -412,7 +412,7 @@ def test_load_state_dict_copies_and_keeps_objects():
     assert m.weight is weight and m.weight.numpy()[0, 0] == 1
     other = nn.Linear(3, 2)
     other.load_state_dict(m.state_dict())
-    other.weight.data[0, 0] = 9  # in-place on cpu: must not reach the source module
+    other.weight._data[0, 0] = 9  # in-place on cpu: must not reach the source module
     assert m.weight.numpy()[0, 0] == 1
 
 
@@ -522,14 +522,14 @@ def test_shared_parameters_are_listed_once():
 def test_parameter():
     t = fw.randn(3, 2)
     p = nn.Parameter(t)
-    assert p.data is t.data and p.requires_grad and p.is_leaf and isinstance(p, fw.Tensor)
+    assert p._data is t._data and p.requires_grad and p.is_leaf and isinstance(p, fw.Tensor)
     assert repr(p).startswith("Parameter containing:\ntensor(")
     assert not nn.Parameter(fw.zeros(2), requires_grad=False).requires_grad
     assert nn.Parameter(np.ones(3)).dtype == fw.float64
     with pytest.raises(TypeError, match="floating"):
         nn.Parameter(fw.zeros(2, dtype=fw.int64))
     q = copy.deepcopy(p)
-    assert isinstance(q, nn.Parameter) and q.data is not p.data
+    assert isinstance(q, nn.Parameter) and q._data is not p._data
     np.testing.assert_array_equal(q.numpy(), p.numpy())
     assert type(p * 2) is fw.Tensor  # ops on a Parameter give plain tensors
 

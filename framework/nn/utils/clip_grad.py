@@ -3,9 +3,9 @@
 Both work on the raw gradient arrays through the backend's array namespace (``grad.backend.xp``), so the
 same code runs on every device, in the gradients' dtype, without a graph and without a trip to the host
 (except reading one scalar for ``error_if_nonfinite``). Like the optimizers, they are written
-functionally: each ``p.grad`` keeps its identity but its ``.data`` is *replaced* by the clipped array, so
+functionally: each ``p.grad`` keeps its identity but its ``._data`` is *replaced* by the clipped array, so
 ``p.grad`` (and any other reference to that Tensor) sees the change, while a raw array taken earlier
-from ``p.grad.data`` is left alone.
+from ``p.grad._data`` is left alone.
 
 ``foreach`` is accepted for PyTorch compatibility and ignored: there is no fused multi-tensor path here,
 each gradient is processed with one array op.
@@ -106,7 +106,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
                            "operation does not have an identity")
 
     with np.errstate(all="ignore"):  # torch does not warn on overflow, 0 ** negative or NaN either
-        norms = [xp.linalg.vector_norm(g.data, ord=norm_type) for g in grads]
+        norms = [xp.linalg.vector_norm(g._data, ord=norm_type) for g in grads]
         dtype = xp.result_type(*norms) if len(norms) > 1 else norms[0].dtype
         total = xp.linalg.vector_norm(xp.stack([xp.astype(xp.asarray(n), dtype) for n in norms]), ord=norm_type)
         total = xp.asarray(total)
@@ -117,7 +117,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
                 "anyway, set `error_if_nonfinite=False`")
         coef = xp.clip(max_norm / (total + 1e-6), max=1.0)  # NaN stays NaN, as torch.clamp
         for g in grads:
-            g.data = g.data * xp.astype(coef, g.data.dtype)
+            g._data = g._data * xp.astype(coef, g._data.dtype)
     return Tensor._wrap(total, backend)
 
 
@@ -137,4 +137,4 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float, f
     grads = _grads(parameters, fn)
     clip_value = _real(clip_value, "clip_value", fn)
     for g in grads:
-        g.data = g.backend.xp.clip(g.data, min=-clip_value, max=clip_value)
+        g._data = g.backend.xp.clip(g._data, min=-clip_value, max=clip_value)
