@@ -25,6 +25,7 @@ import numpy as np
 
 __all__ = [
     "Backend",
+    "device",
     "register_backend",
     "get_backend",
     "available_devices",
@@ -77,6 +78,48 @@ class Backend:
 
     def __repr__(self) -> str:
         return f"Backend({self.name!r})"
+
+
+class device(str):  # noqa: N801 - PyTorch's name
+    """A device name as an object, like ``torch.device``: ``fw.device("cpu")``, ``fw.device("cuda", 0)``.
+
+    It *is* the name (a ``str``), so it goes wherever ``device=`` does, ``tensor.device == "cpu"`` keeps
+    working, and ``str(d)`` is the name; ``.type`` and ``.index`` are torch's fields.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, type: str | device, index: int | None = None) -> device:  # noqa: A002 - torch's name
+        if isinstance(type, device) and index is None:
+            return type
+        if not isinstance(type, str):
+            raise TypeError(f"device(): type must be a str such as 'cpu' or 'cuda', got {type.__class__.__name__}")
+        if index is not None:
+            if ":" in type:
+                raise ValueError(f"device(): type {type!r} already has an index; do not pass index={index!r}")
+            if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+                raise ValueError(f"device(): index must be a non-negative int, got {index!r}")
+            type = f"{type}:{index}"
+        name, _, number = type.partition(":")
+        if not name or (number and not number.isdigit()):
+            raise ValueError(f"device(): expected a name like 'cpu' or 'cuda:0', got {type!r}")
+        return super().__new__(cls, type)
+
+    @property
+    def type(self) -> str:
+        return str(self).partition(":")[0]
+
+    @property
+    def index(self) -> int | None:
+        number = str(self).partition(":")[2]
+        return int(number) if number else None
+
+    def __repr__(self) -> str:
+        index = self.index
+        return f"device(type={self.type!r}" + ("" if index is None else f", index={index}") + ")"
+
+    def __reduce__(self):
+        return (device, (str(self),))
 
 
 _LOADERS: dict[str, Callable[[], Backend]] = {}

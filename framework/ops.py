@@ -19,11 +19,52 @@ import numpy as np
 from .autograd import Function
 
 
+def normalize_dim(dim: Any, ndim: int, name: str = "dim") -> int:
+    """``dim`` as an index in ``range(ndim)``, counting negative dims from the end, as PyTorch does.
+
+    A 0-d tensor accepts 0 and -1. Pass ``ndim + 1`` where a new dim is inserted (unsqueeze, stack).
+    Raises IndexError for a dim out of range (PyTorch's message) and TypeError for a non-integer.
+    """
+    if isinstance(dim, bool) or not isinstance(dim, int | np.integer):
+        raise TypeError(f"{name} must be an int, got {type(dim).__name__}")
+    dim, n = int(dim), max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim % n
+
+
+def normalize_dims(dims: Any, ndim: int, name: str = "dim") -> tuple[int, ...]:
+    """A dim or a sequence of dims normalised by :func:`normalize_dim`; repeating a dim is a ValueError."""
+    if isinstance(dims, int | np.integer) and not isinstance(dims, bool):
+        return (normalize_dim(dims, ndim, name),)
+    if not isinstance(dims, tuple | list):
+        raise TypeError(f"{name} must be an int or a tuple of ints, got {type(dims).__name__}")
+    out = tuple(normalize_dim(d, ndim, name) for d in dims)
+    if len(set(out)) != len(out):
+        repeated = next(d for d in out if out.count(d) > 1)
+        raise ValueError(f"{name}: dim {repeated} appears multiple times in the list of dims {tuple(dims)}")
+    return out
+
+
+def broadcast_shapes(a: tuple[int, ...], b: tuple[int, ...], name: str) -> tuple[int, ...]:
+    """The shape ``a`` and ``b`` broadcast to; the same ValueError on every device when they do not."""
+    out = []
+    for i in range(1, max(len(a), len(b)) + 1):
+        m = a[-i] if i <= len(a) else 1
+        n = b[-i] if i <= len(b) else 1
+        if m != n and m != 1 and n != 1:
+            dim = max(len(a), len(b)) - i
+            raise ValueError(f"{name}(): shapes {tuple(a)} and {tuple(b)} do not broadcast: the size of tensor a "
+                             f"({m}) must match the size of tensor b ({n}) at non-singleton dimension {dim}")
+        out.append(n if m == 1 else m)
+    return tuple(reversed(out))
+
+
 def _reduce_axes(axis: Any, ndim: int) -> tuple[int, ...]:
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    return tuple(a % ndim if ndim else 0 for a in axes)
+    """The axes a reduction over ``axis`` (None: all; an int; a sequence, possibly empty) covers."""
+    axes = () if axis is None else normalize_dims(axis, ndim)
+    # No dims (None or an empty tuple) means all of them, as in PyTorch; a 0-d tensor has none to reduce.
+    return axes if axes and ndim else tuple(range(ndim))
 
 
 def _expand_reduced(ctx, grad, shape, axes, keepdims):
@@ -82,6 +123,34 @@ class Div(Function):
         ga = grad / b if need_a else None
         gb = -grad * a / (b * b) if need_b else None
         return ga, gb
+
+
+class FloorDivide(Function):
+    """``a // b``, rounding toward -inf (Python's and PyTorch's meaning). Not differentiable in PyTorch."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a // b
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("the derivative of floor_divide (//) is not implemented (as in PyTorch)")
+
+
+class Remainder(Function):
+    """``a % b`` with the sign of ``b`` (Python's and PyTorch's meaning)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a % b
+
+    @staticmethod
+    def backward(ctx, grad):
+        # a % b = a - b * floor(a / b): d/da = 1, d/db = -floor(a / b).
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (grad if need_a else None), (-grad * (a // b) if need_b else None)
 
 
 class Pow(Function):
@@ -498,3 +567,136 @@ class Stack(Function):
             index[ctx.axis] = i
             out.append(grad[tuple(index)])
         return tuple(out)
+
+
+# ----------------------------------------------------------------- indexing, scans, sorting helpers
+# What a PyTorch port needs beyond the core ops (Tensor.gather/scatter/masked_fill/cumsum/tril/einsum).
+
+
+def _along_axis_grids(xp: Any, indices: Any, axis: int) -> tuple:
+    """Full index arrays for ``out[grids]`` = the positions ``indices`` names along ``axis`` (gather/scatter)."""
+    grids = list(xp.meshgrid(*[xp.arange(n) for n in indices.shape], indexing="ij"))
+    grids[axis] = indices
+    return tuple(grids)
+
+
+class Scatter(Function):
+    """``out = a`` with ``out[..., index[i, j], ...] = src[i, j]`` along ``axis`` (torch.scatter, no reduce).
+
+    ``src`` is an array of ``index``'s shape or a Python number. Where ``index`` repeats a position, one of
+    the writes wins (unspecified which, as in PyTorch); backward sends every position of ``src`` the gradient
+    of the place it was written to, and ``a`` the gradient of the places that were not overwritten.
+    """
+
+    @staticmethod
+    def forward(ctx, a, src, indices, axis):
+        xp = ctx.xp
+        ctx.grids = _along_axis_grids(xp, indices, axis)
+        out = xp.asarray(a, copy=True)
+        out[ctx.grids] = src
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        need_a, need_src = ctx.needs_input_grad[:2]
+        ga = None
+        if need_a:
+            ga = ctx.xp.asarray(grad, copy=True)
+            ga[ctx.grids] = 0
+        return ga, (grad[ctx.grids] if need_src else None), None, None
+
+
+class ScatterAdd(Function):
+    """``out = a`` then ``out[..., index[i, j], ...] += src[i, j]`` along ``axis``, repeated positions accumulating."""
+
+    @staticmethod
+    def forward(ctx, a, src, indices, axis):
+        xp = ctx.xp
+        ctx.grids = _along_axis_grids(xp, indices, axis)
+        out = xp.asarray(a, copy=True)
+        ctx.backend.index_add(out, ctx.grids, src)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, (grad[ctx.grids] if ctx.needs_input_grad[1] else None), None, None
+
+
+class MaskedFill(Function):
+    """``where(mask, value, a)`` in ``a``'s dtype (a Python ``value`` is cast, as torch.masked_fill does)."""
+
+    @staticmethod
+    def forward(ctx, a, mask, value):
+        xp = ctx.xp
+        ctx.mask = mask
+        return xp.where(mask, xp.asarray(value, dtype=a.dtype), a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.xp.where(ctx.mask, ctx.xp.zeros_like(grad), grad), None, None
+
+
+class Cumsum(Function):
+    """Running sum along ``axis``; backward is the running sum of the gradient taken from the other end."""
+
+    @staticmethod
+    def forward(ctx, a, axis, dtype):
+        ctx.axis = axis
+        return ctx.xp.cumulative_sum(a, axis=axis, dtype=dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = ctx.xp
+        return xp.flip(xp.cumulative_sum(xp.flip(grad, axis=ctx.axis), axis=ctx.axis), axis=ctx.axis), None, None
+
+
+class Triangle(Function):
+    """``tril`` (``upper=False``) or ``triu`` of the last two dims; the gradient keeps the same triangle."""
+
+    @staticmethod
+    def forward(ctx, a, diagonal, upper):
+        ctx.diagonal, ctx.upper = diagonal, upper
+        return (ctx.xp.triu if upper else ctx.xp.tril)(a, k=diagonal)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (ctx.xp.triu if ctx.upper else ctx.xp.tril)(grad, k=ctx.diagonal), None, None
+
+
+class Einsum(Function):
+    """``einsum(equation, *operands)`` for an explicit equation (``"ij,jk->ik"``; no ``...``, no repeated
+    subscript inside one operand: Tensor-level :func:`framework.tensor.einsum` rewrites and checks that).
+
+    The gradient of operand ``i`` is itself an einsum: the output gradient contracted with every other
+    operand, producing operand ``i``'s subscripts. A subscript that only operand ``i`` has (summed away
+    in the forward) is missing from that product; it is put back by broadcasting, since the forward
+    summed it with weight 1.
+    """
+
+    @staticmethod
+    def forward(ctx, *operands, equation):
+        inputs, output = equation.split("->")
+        ctx.inputs, ctx.output = inputs.split(","), output
+        ctx.save_for_backward(*operands)
+        return ctx.xp.einsum(equation, *operands)
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = ctx.xp
+        operands = ctx.saved_tensors
+        grads = []
+        for i, (subs, a) in enumerate(zip(ctx.inputs, operands, strict=True)):
+            if not ctx.needs_input_grad[i]:
+                grads.append(None)
+                continue
+            others = [(s, o) for j, (s, o) in enumerate(zip(ctx.inputs, operands, strict=True)) if j != i]
+            known = set(ctx.output).union(*(s for s, _ in others))
+            kept = "".join(c for c in subs if c in known)
+            terms = ",".join([ctx.output] + [s for s, _ in others])
+            g = xp.einsum(f"{terms}->{kept}", grad, *(o for _, o in others))
+            # Reinsert subscripts summed only in this operand (size 1, then broadcast), and broadcast
+            # size-1 dims that met a bigger one elsewhere; the engine sums any broadcast back.
+            sizes = iter(g.shape)
+            g = xp.reshape(g, tuple(next(sizes) if c in known else 1 for c in subs))
+            grads.append(xp.broadcast_to(g, tuple(max(n, m) for n, m in zip(a.shape, g.shape, strict=True))))
+        return tuple(grads)

@@ -19,10 +19,11 @@ import numpy as np
 from . import ops
 from . import random as _random
 from .autograd import Function
-from .backend import Backend, get_backend
-from .dtypes import DType, as_dtype
+from .backend import Backend, device, get_backend
+from .dtypes import DEFAULT_FLOAT, DType, as_dtype, promote_types, result_type
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
+SortResult = namedtuple("SortResult", ["values", "indices"])  # sort and topk, like torch.return_types
 _DTYPE_OF_NATIVE: dict[Any, DType] = {}
 
 
@@ -38,7 +39,8 @@ def _normalize_shape(shape: tuple) -> tuple[int, ...]:
 class Tensor:
     """An n-dimensional array on a device, with reverse-mode autograd."""
 
-    __slots__ = ("_data", "backend", "requires_grad", "grad", "_ctx", "_retain_grad", "__weakref__")
+    # "_hooks" (register_hook) stays unset until a hook is registered; readers use getattr(t, "_hooks", None).
+    __slots__ = ("_data", "backend", "requires_grad", "grad", "_ctx", "_retain_grad", "_hooks", "__weakref__")
     __array_priority__ = 1000  # numpy_array + tensor -> Tensor.__radd__, not an object array
 
     def __init__(self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False):
@@ -113,8 +115,9 @@ class Tensor:
             return name
 
     @property
-    def device(self) -> str:
-        return self.backend.name
+    def device(self) -> device:
+        """Where the values live, as a :class:`~framework.backend.device` (a ``str``: ``t.device == "cpu"``)."""
+        return device(self.backend.name)
 
     @property
     def ndim(self) -> int:
@@ -137,7 +140,12 @@ class Tensor:
         return self.transpose(-2, -1)
 
     def size(self, dim: int | None = None):
-        return self.shape if dim is None else self.shape[dim]
+        if dim is None:
+            return self.shape
+        dim = ops.normalize_dim(dim, self.ndim)
+        if self.ndim == 0:  # torch: a 0-d tensor has no size(0) either
+            raise IndexError("size(): a 0-d tensor has no dimensions")
+        return self.shape[dim]
 
     def dim(self) -> int:
         return self.ndim
@@ -152,7 +160,7 @@ class Tensor:
 
     def __repr__(self) -> str:
         body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
-        extras = [f"device={self.device!r}"]
+        extras = [f"device={self.backend.name!r}"]
         if self.dtype not in ("float32", "int64", "bool"):
             extras.append(f"dtype={self.dtype!r}")
         if self._ctx is not None:
@@ -251,11 +259,29 @@ class Tensor:
 
     # ---------------------------------------------------------------------------------- autograd
 
-    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
-        """Accumulate gradients of this tensor into ``.grad`` of every leaf that requires grad."""
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
+                 inputs: Any = None) -> None:
+        """Accumulate gradients of this tensor into ``.grad`` of every leaf that requires grad (only of
+        ``inputs`` when given); see :func:`framework.autograd.backward`."""
         from .autograd import backward
 
-        backward(self, gradient, retain_graph=retain_graph)
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+
+    def register_hook(self, hook: Any):
+        """Call ``hook(grad)`` each time the gradient w.r.t. this tensor is computed (leaf or not); a Tensor
+        it returns replaces the gradient (in ``.grad`` and further down the graph).
+
+        Returns: a handle whose ``remove()`` unregisters the hook.
+        Raises: RuntimeError if this tensor does not require grad; TypeError if ``hook`` is not callable.
+        """
+        from .autograd import add_hook
+
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        hooks = getattr(self, "_hooks", None)
+        if hooks is None:
+            hooks = self._hooks = {}
+        return add_hook(hooks, hook)
 
     def _accumulate_grad(self, grad: Any) -> None:
         if grad.dtype != self._data.dtype:
@@ -296,47 +322,117 @@ class Tensor:
     # -------------------------------------------------------------------------------- arithmetic
 
     def _operand(self, other: Any) -> Any:
-        """Python numbers pass through (weakly typed); arrays become tensors on this device."""
+        """``other`` as a Tensor or a Python number.
+
+        numpy scalars become Python numbers (PyTorch treats them so: ``t - np.float64(.1)`` stays float32);
+        arrays and lists become tensors on this device with their own dtype.
+        """
         if isinstance(other, Tensor):
             return other
+        if isinstance(other, np.generic):  # first: np.float64 subclasses float but must not act as float64
+            other = other.item()
         if isinstance(other, bool | int | float):
             return other
-        if isinstance(other, np.generic):
-            return other.item()
-        return Tensor(np.asarray(other), dtype=self.dtype if np.asarray(other).dtype.kind == "f" else None,
-                      device=self.backend)
+        if isinstance(other, complex):
+            raise TypeError("complex numbers are not supported")
+        if other is None or isinstance(other, str | bytes):
+            raise TypeError(f"unsupported operand type for a Tensor operation: {type(other).__name__}")
+        return Tensor(other, device=self.backend)
+
+    def _promote(self, other: Any, name: str, *, divide: bool = False) -> tuple[Tensor, Any]:
+        """``(self, other)`` converted to their common dtype by PyTorch's rules (:func:`dtypes.result_type`),
+        after checking that they share a device and broadcast; ``other`` stays a Python number if it was one.
+
+        ``divide``: true division, where integer results become the default float dtype (``int / 2``).
+        """
+        b = self._operand(other)
+        if isinstance(other, np.ndarray) and self.dtype != "bfloat16":
+            # torch hands an ndarray operand to numpy, which promotes it as a full array (even 0-d).
+            dtype = as_dtype(np.promote_types(str(self.dtype), other.dtype))
+        else:
+            dtype = result_type(self, b)
+        if divide and not dtype.is_floating_point:
+            dtype = DEFAULT_FLOAT
+        if isinstance(b, Tensor):
+            if b.backend is not self.backend:
+                raise ValueError(f"{name}(): expected all tensors on one device, got the other operand on "
+                                 f"{b.backend.name!r} and this tensor on {self.backend.name!r}; move one with "
+                                 ".to(device)")
+            if b.shape != self.shape:
+                ops.broadcast_shapes(self.shape, b.shape, name)
+            b = _cast(b, dtype)
+        else:
+            b = _scalar_as(b, dtype)
+        return _cast(self, dtype), b
+
+    def _arith(self, fn: type[Function], other: Any, name: str, reverse: bool = False, divide: bool = False):
+        a, b = self._promote(other, name, divide=divide)
+        if fn is ops.Sub and a.dtype == "bool":
+            raise TypeError(f"{name}(): subtraction of bool tensors is not supported; use ^ (logical xor)")
+        return fn.apply(b, a) if reverse else fn.apply(a, b)
 
     def __add__(self, other):
-        return ops.Add.apply(self, self._operand(other))
+        return self._arith(ops.Add, other, "add")
 
     def __radd__(self, other):
-        return ops.Add.apply(self._operand(other), self)
+        return self._arith(ops.Add, other, "add", reverse=True)
 
     def __sub__(self, other):
-        return ops.Sub.apply(self, self._operand(other))
+        return self._arith(ops.Sub, other, "sub")
 
     def __rsub__(self, other):
-        return ops.Sub.apply(self._operand(other), self)
+        return self._arith(ops.Sub, other, "sub", reverse=True)
 
     def __mul__(self, other):
-        return ops.Mul.apply(self, self._operand(other))
+        return self._arith(ops.Mul, other, "mul")
 
     def __rmul__(self, other):
-        return ops.Mul.apply(self._operand(other), self)
+        return self._arith(ops.Mul, other, "mul", reverse=True)
 
     def __truediv__(self, other):
-        return ops.Div.apply(self, self._operand(other))
+        return self._arith(ops.Div, other, "div", divide=True)
 
     def __rtruediv__(self, other):
-        return ops.Div.apply(self._operand(other), self)
+        return self._arith(ops.Div, other, "div", reverse=True, divide=True)
+
+    def _integer_divide(self, fn: type[Function], other: Any, name: str, reverse: bool = False):
+        """``//`` and ``%``: integer division by zero raises on every device (numpy would give 0)."""
+        a, b = self._promote(other, name)
+        if a.dtype == "bool":
+            raise TypeError(f"{name}(): not supported for bool tensors")
+        divisor = a if reverse else b
+        if not a.dtype.is_floating_point and _any_zero(divisor):
+            raise ZeroDivisionError(f"{name}(): integer division by zero")
+        return fn.apply(b, a) if reverse else fn.apply(a, b)
+
+    def __floordiv__(self, other):
+        return self._integer_divide(ops.FloorDivide, other, "floor_divide")
+
+    def __rfloordiv__(self, other):
+        return self._integer_divide(ops.FloorDivide, other, "floor_divide", reverse=True)
+
+    def __mod__(self, other):
+        return self._integer_divide(ops.Remainder, other, "remainder")
+
+    def __rmod__(self, other):
+        return self._integer_divide(ops.Remainder, other, "remainder", reverse=True)
+
+    def _power(self, other: Any, reverse: bool = False) -> Tensor:
+        a, b = self._promote(other, "pow")
+        base, exponent = (b, a) if reverse else (a, b)
+        if not a.dtype.is_floating_point and _any_negative(exponent):
+            raise ValueError("pow(): integers to negative integer powers are not allowed")
+        return ops.Pow.apply(base, exponent)
 
     def __pow__(self, other):
-        return ops.Pow.apply(self, self._operand(other))
+        return self._power(other)
 
     def __rpow__(self, other):
-        return ops.Pow.apply(self._operand(other), self)
+        return self._power(other, reverse=True)
 
     def __neg__(self):
+        if self.dtype == "bool":
+            raise TypeError("neg(): negation, the - operator, of a bool tensor is not supported; use ~")
         return ops.Neg.apply(self)
 
     def __pos__(self):
@@ -349,9 +445,10 @@ class Tensor:
         return matmul(self._operand(other), self)
 
     def _compare(self, other: Any, op: str) -> Tensor:
-        other = self._operand(other)
-        b = other._data if isinstance(other, Tensor) else other
-        return Tensor._wrap(getattr(self._data, op)(b), self.backend)
+        """Elementwise comparison (a bool tensor) in the operands' promoted dtype, as PyTorch compares."""
+        a, b = self._promote(other, op.strip("_"))
+        b = b._data if isinstance(b, Tensor) else b
+        return Tensor._wrap(getattr(a._data, op)(b), self.backend)
 
     def __lt__(self, other):
         return self._compare(other, "__lt__")
@@ -373,14 +470,32 @@ class Tensor:
 
     __hash__ = object.__hash__
 
+    def _bitwise(self, other: Any, op: str) -> Tensor:
+        a, b = self._promote(other, f"bitwise_{op.strip('_')}")
+        if a.dtype.is_floating_point:
+            raise TypeError(f"bitwise_{op.strip('_')}(): needs bool or integer tensors, got dtype {a.dtype}")
+        b = b._data if isinstance(b, Tensor) else b
+        return Tensor._wrap(getattr(a._data, op)(b), self.backend)
+
     def __invert__(self):
+        if self.dtype.is_floating_point:
+            raise TypeError(f"bitwise_not(): ~ needs a bool or integer tensor, got dtype {self.dtype}")
         return Tensor._wrap(~self._data, self.backend)
 
     def __and__(self, other):
-        return self._compare(other, "__and__")
+        return self._bitwise(other, "__and__")
+
+    __rand__ = __and__
 
     def __or__(self, other):
-        return self._compare(other, "__or__")
+        return self._bitwise(other, "__or__")
+
+    __ror__ = __or__
+
+    def __xor__(self, other):
+        return self._bitwise(other, "__xor__")
+
+    __rxor__ = __xor__
 
     # ------------------------------------------------------------------------------ elementwise
 
@@ -405,8 +520,25 @@ class Tensor:
     def tanh(self) -> Tensor:
         return ops.Tanh.apply(self)
 
-    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
-        return ops.Clamp.apply(self, min, max)
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        """Limit values to ``[min, max]``, in the dtype PyTorch promotes to (int tensor, float bound -> float)."""
+        if min is None and max is None:
+            raise ValueError("clamp(): at least one of min and max must be given")
+        bounds = [None if v is None else self._operand(v) for v in (min, max)]
+        dtype = result_type(self, *bounds)
+        for i, v in enumerate(bounds):
+            if isinstance(v, Tensor):
+                if v.requires_grad:
+                    raise NotImplementedError("clamp(): gradients with respect to a tensor min or max are "
+                                              "not supported; use fw.maximum / fw.minimum")
+                if v.backend is not self.backend:
+                    raise ValueError(f"clamp(): min/max is on {v.backend.name!r} but the tensor is on "
+                                     f"{self.backend.name!r}")
+                ops.broadcast_shapes(self.shape, v.shape, "clamp")
+                bounds[i] = _cast(v, dtype)
+            elif v is not None:
+                bounds[i] = _scalar_as(v, dtype)
+        return ops.Clamp.apply(_cast(self, dtype), *bounds)
 
     clip = clamp
 
@@ -430,24 +562,37 @@ class Tensor:
             raise TypeError(f"mean(): input dtype must be floating point, got {self.dtype}")
         return ops.Mean.apply(self, _dim(dim, axis), _keep(keepdim, keepdims))
 
-    def var(self, dim: Any = None, keepdim: bool = False, *, correction: int = 1) -> Tensor:
+    def var(self, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
+            correction: float | None = None) -> Tensor:
+        """Variance with PyTorch's signatures: ``var()``, ``var(unbiased)``, ``var(dim, unbiased, keepdim)``,
+        ``var(dim, keepdim=..., correction=...)``; divides by ``max(N - correction, 0)`` (correction 1 =
+        unbiased, the default)."""
+        dim, correction = _variance_args("var", dim, unbiased, correction)
+        if not self.dtype.is_floating_point:
+            raise TypeError(f"var(): input dtype must be floating point, got {self.dtype}")
         axes = ops._reduce_axes(dim, self.ndim)
         n = math.prod(self.shape[a] for a in axes)
         centered = self - self.mean(dim=dim, keepdim=True)
         return (centered * centered).sum(dim=dim, keepdim=keepdim) / max(n - correction, 0)
 
-    def std(self, dim: Any = None, keepdim: bool = False, *, correction: int = 1) -> Tensor:
-        return self.var(dim, keepdim, correction=correction).sqrt()
+    def std(self, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
+            correction: float | None = None) -> Tensor:
+        """Standard deviation; the same signatures as :meth:`var`."""
+        dim, correction = _variance_args("std", dim, unbiased, correction)
+        return self.var(dim, keepdim=keepdim, correction=correction).sqrt()
 
     def amax(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         return ops.Amax.apply(self, dim, keepdim)
 
     def amin(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        ops._reduce_axes(dim, self.ndim)  # checks dim before negating
         return -ops.Amax.apply(-self, dim, keepdim)
 
     def max(self, dim: int | None = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool | None = None):
         """``t.max()`` -> the maximum; ``t.max(dim)`` -> ``(values, indices)`` like torch;
-        ``t.max(axis=..., keepdims=...)`` -> values only, like numpy."""
+        ``t.max(axis=..., keepdims=...)`` -> values only, like numpy; ``t.max(other)`` -> ``maximum``."""
+        if isinstance(dim, Tensor):
+            return maximum(self, dim)
         if axis is not None:
             return self.amax(axis, _keep(keepdim, keepdims))
         if dim is None:
@@ -456,6 +601,8 @@ class Tensor:
 
     def min(self, dim: int | None = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool | None = None):
         """Like :meth:`max`, for the minimum."""
+        if isinstance(dim, Tensor):
+            return minimum(self, dim)
         if axis is not None:
             return self.amin(axis, _keep(keepdim, keepdims))
         if dim is None:
@@ -463,8 +610,12 @@ class Tensor:
         return self._extreme_along(dim, keepdim, largest=False)
 
     def _extreme_along(self, dim: int, keepdim: bool, largest: bool) -> MaxResult:
+        dim = ops.normalize_dim(dim, self.ndim)
+        if self.ndim == 0:
+            zero = self.backend.xp.zeros((), dtype=self.backend.xp.int64)
+            return MaxResult(ops.Reshape.apply(self, ()), Tensor._wrap(zero, self.backend))
         indices = self.argmax(dim, keepdim=True) if largest else self.argmin(dim, keepdim=True)
-        values = ops.TakeAlongAxis.apply(self, indices._data, dim % self.ndim)
+        values = ops.TakeAlongAxis.apply(self, indices._data, dim)
         if not keepdim:
             values, indices = values.squeeze(dim), indices.squeeze(dim)
         return MaxResult(values, indices)
@@ -473,12 +624,18 @@ class Tensor:
         xp = self.backend.xp
         if dim is None:
             return Tensor._wrap(xp.argmax(xp.reshape(self._data, (-1,))), self.backend)
+        dim = ops.normalize_dim(dim, self.ndim)
+        if self.ndim == 0:
+            return Tensor._wrap(xp.zeros((), dtype=xp.int64), self.backend)
         return Tensor._wrap(xp.argmax(self._data, axis=dim, keepdims=keepdim), self.backend)
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         xp = self.backend.xp
         if dim is None:
             return Tensor._wrap(xp.argmin(xp.reshape(self._data, (-1,))), self.backend)
+        dim = ops.normalize_dim(dim, self.ndim)
+        if self.ndim == 0:
+            return Tensor._wrap(xp.zeros((), dtype=xp.int64), self.backend)
         return Tensor._wrap(xp.argmin(self._data, axis=dim, keepdims=keepdim), self.backend)
 
     # ----------------------------------------------------------------------------------- shapes
@@ -486,57 +643,109 @@ class Tensor:
     def reshape(self, *shape: Any) -> Tensor:
         if len(shape) == 1 and isinstance(shape[0], tuple | list):
             shape = tuple(shape[0])
-        return ops.Reshape.apply(self, tuple(int(n) for n in shape))
+        return ops.Reshape.apply(self, _reshape_target(tuple(shape), self.shape))
 
-    view = reshape
+    def view(self, *shape: Any) -> Tensor:
+        """``view(*shape)`` is :meth:`reshape` (also for non-contiguous tensors, where PyTorch would ask for
+        ``reshape``); ``view(dtype)`` reinterprets the bytes as another dtype of the same size."""
+        if len(shape) == 1 and not isinstance(shape[0], int | np.integer | tuple | list):
+            return self._view_dtype(as_dtype(shape[0]))
+        return self.reshape(*shape)
+
+    def _view_dtype(self, dtype: DType) -> Tensor:
+        if dtype == self.dtype:
+            return self
+        if dtype.itemsize != self.dtype.itemsize:
+            raise ValueError(f"view(dtype): {self.dtype} -> {dtype} changes the element size "
+                             f"({self.dtype.itemsize} -> {dtype.itemsize} bytes), which is not supported")
+        if self.requires_grad:
+            raise RuntimeError(f"view(dtype): {self.dtype} -> {dtype} is not differentiable; detach() first")
+        if dtype not in self.backend.dtypes:
+            raise TypeError(f"dtype {dtype} is not supported on device {self.backend.name!r}")
+        return Tensor._wrap(self._data.view(self.backend.native_dtype(str(dtype))), self.backend)
+
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        start = ops.normalize_dim(start_dim, self.ndim, "start_dim")
+        end = ops.normalize_dim(end_dim, self.ndim, "end_dim")
         if self.ndim == 0:
             return self.reshape(1)
-        start, end = start_dim % self.ndim, end_dim % self.ndim
+        if start > end:
+            raise ValueError(f"flatten(): start_dim {start_dim} comes after end_dim {end_dim}")
         shape = self.shape[:start] + (-1,) + self.shape[end + 1:]
         return self.reshape(shape)
 
     def permute(self, *dims: Any) -> Tensor:
         if len(dims) == 1 and isinstance(dims[0], tuple | list):
             dims = tuple(dims[0])
-        if sorted(d % self.ndim for d in dims) != list(range(self.ndim)):
-            raise ValueError(f"permute(): dims {dims} are not a permutation of {self.ndim} dims")
-        return ops.Permute.apply(self, tuple(d % self.ndim for d in dims))
+        if len(dims) != self.ndim:
+            raise ValueError(f"permute(): dims {dims} name {len(dims)} dims but the tensor has {self.ndim}")
+        return ops.Permute.apply(self, ops.normalize_dims(dims, self.ndim, "permute(): dims"))
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         """Swap two dimensions (PyTorch's meaning, not numpy's full reversal)."""
+        dim0, dim1 = ops.normalize_dim(dim0, self.ndim), ops.normalize_dim(dim1, self.ndim)
+        if self.ndim == 0:
+            return self
         dims = list(range(self.ndim))
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
         return self.permute(*dims)
 
     def unsqueeze(self, dim: int) -> Tensor:
-        dim = dim % (self.ndim + 1)
+        dim = ops.normalize_dim(dim, self.ndim + 1)
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
-    def squeeze(self, dim: int | None = None) -> Tensor:
+    def squeeze(self, dim: int | tuple[int, ...] | None = None) -> Tensor:
+        """Remove size-1 dims: all of them, or those of ``dim`` (an int or a tuple) that have size 1."""
         if dim is None:
             return self.reshape(tuple(n for n in self.shape if n != 1))
-        dim = dim % max(self.ndim, 1)
-        if self.ndim == 0 or self.shape[dim] != 1:
-            return self
-        return self.reshape(self.shape[:dim] + self.shape[dim + 1:])
+        dims = ops.normalize_dims(dim, self.ndim)
+        return self.reshape(tuple(n for i, n in enumerate(self.shape) if not (i in dims and n == 1)))
 
     def expand(self, *shape: Any) -> Tensor:
         if len(shape) == 1 and isinstance(shape[0], tuple | list):
             shape = tuple(shape[0])
         lead = len(shape) - self.ndim
-        full = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
-        return ops.Expand.apply(self, full)
+        if lead < 0:
+            raise ValueError(f"expand(): the number of sizes provided ({len(shape)}) must be greater or equal "
+                             f"to the number of dimensions in the tensor ({self.ndim})")
+        full = []
+        for i, n in enumerate(shape):
+            old = self.shape[i - lead] if i >= lead else None
+            if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < -1 or (n == -1 and old is None):
+                raise ValueError(f"expand(): invalid size {n!r} at dim {i} of {tuple(shape)} (-1 keeps an "
+                                 "existing size and is not allowed in a new leading dim)")
+            if old is not None and n not in (-1, old) and old != 1:
+                raise ValueError(f"expand(): the expanded size ({n}) must match the existing size ({old}) at "
+                                 f"non-singleton dimension {i}; target sizes {tuple(shape)}, tensor sizes {self.shape}")
+            full.append(old if n == -1 else int(n))
+        return ops.Expand.apply(self, tuple(full))
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
-        size = -(-self.shape[dim] // chunks)
-        return self.split(size, dim)
+        if isinstance(chunks, bool) or not isinstance(chunks, int | np.integer) or chunks <= 0:
+            raise ValueError(f"chunk(): chunks must be a positive int, got {chunks!r}")
+        if self.ndim == 0:
+            raise ValueError("chunk(): a 0-d tensor cannot be chunked")
+        n = self.shape[ops.normalize_dim(dim, self.ndim)]
+        return self.split(max(-(-n // int(chunks)), 1), dim)
 
     def split(self, split_size: int | list[int], dim: int = 0) -> tuple[Tensor, ...]:
+        if self.ndim == 0:
+            raise ValueError("split(): a 0-d tensor cannot be split")
+        dim = ops.normalize_dim(dim, self.ndim)
         n = self.shape[dim]
-        sizes = [split_size] * (n // split_size) + ([n % split_size] if n % split_size else []) \
-            if isinstance(split_size, int) else list(split_size)
+        if isinstance(split_size, int | np.integer) and not isinstance(split_size, bool):
+            split_size = int(split_size)
+            if split_size < 0 or (split_size == 0 and n != 0):
+                raise ValueError(f"split(): split_size must be a positive int (0 only for a dim of size 0), "
+                                 f"got {split_size} for dim {dim} of size {n}")
+            sizes = [split_size] * (n // split_size) + ([n % split_size] if n % split_size else []) \
+                if split_size else [0]
+        else:
+            sizes = [int(s) for s in split_size]
+            if any(s < 0 for s in sizes) or sum(sizes) != n:
+                raise ValueError(f"split(): split sizes {sizes} must be non-negative and sum to {n}, "
+                                 f"the size of dim {dim}")
         out, start = [], 0
         index = [slice(None)] * self.ndim
         for s in sizes:
@@ -551,6 +760,320 @@ class Tensor:
     def __iter__(self):
         for i in range(len(self)):
             yield self[i]
+
+    # ------------------------------------------------------------------ PyTorch methods a port needs
+    # The everyday torch.Tensor methods beyond the core above (issue 12): comparisons by name, new_*,
+    # masked_fill/gather/scatter/index_select, all/any/isnan, sort/topk/cumsum, tril/triu, multinomial.
+    # Each checks its arguments once, here, and raises the same error on every device.
+
+    def __index__(self) -> int:
+        """A one-element integer tensor used as a Python index: ``[10, 20, 30][fw.tensor(1)]``."""
+        if self.numel() != 1 or self.dtype.is_floating_point:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def eq(self, other: Any) -> Tensor:
+        return self == other
+
+    def ne(self, other: Any) -> Tensor:
+        return self != other
+
+    def gt(self, other: Any) -> Tensor:
+        return self > other
+
+    def lt(self, other: Any) -> Tensor:
+        return self < other
+
+    def ge(self, other: Any) -> Tensor:
+        return self >= other
+
+    def le(self, other: Any) -> Tensor:
+        return self <= other
+
+    def equal(self, other: Tensor) -> bool:
+        """True when ``other`` has the same shape and the same values (``torch.equal``)."""
+        return self.shape == other.shape and bool((self == other).all())
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.is_floating_point
+
+    def element_size(self) -> int:
+        return self.dtype.itemsize
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return self.view(other.shape)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.expand(other.shape)
+
+    def t(self) -> Tensor:
+        """Transpose a 2-D tensor; 0-D and 1-D tensors come back as they are (``torch.Tensor.t``)."""
+        if self.ndim > 2:
+            raise ValueError(f"t(): expects a tensor with <= 2 dimensions, got {self.ndim}-D; use transpose()")
+        return self if self.ndim < 2 else self.transpose(0, 1)
+
+    def new_tensor(self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        """A copy of ``data`` with this tensor's dtype and device unless given."""
+        return Tensor(data, dtype=self.dtype if dtype is None else dtype,
+                      device=self.backend if device is None else device, requires_grad=requires_grad)
+
+    def new_full(self, size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
+                 requires_grad: bool = False) -> Tensor:
+        return full(size, fill_value, dtype=self.dtype if dtype is None else dtype,
+                    device=self.backend if device is None else device, requires_grad=requires_grad)
+
+    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        return self.new_full(_normalize_shape(size), 0, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        return self.new_full(_normalize_shape(size), 1, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_empty(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        """Like :meth:`new_zeros` (PyTorch leaves the values uninitialised; zeros are one such value)."""
+        return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        """Tile the tensor ``sizes[i]`` times along dim ``i`` (leading sizes add dims), like ``np.tile``.
+
+        Built from reshape -> expand -> reshape, so the gradient (a sum over the copies) comes from
+        the expand's un-broadcast and needs no op of its own.
+        """
+        sizes = _normalize_shape(sizes)
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat(): got {len(sizes)} repeat counts {sizes} for a {self.ndim}-D tensor; "
+                             "need at least one per dimension")
+        shape = (1,) * (len(sizes) - self.ndim) + self.shape
+        spread = self.reshape(tuple(v for n in shape for v in (1, n)))
+        spread = spread.expand(tuple(v for r, n in zip(sizes, shape, strict=True) for v in (r, n)))
+        return spread.reshape(tuple(r * n for r, n in zip(sizes, shape, strict=True)))
+
+    def masked_fill(self, mask: Tensor, value: Any) -> Tensor:
+        """``value`` where the bool ``mask`` (broadcast to this shape) is True; ``value`` is a number or a
+        0-d tensor, cast to this tensor's dtype."""
+        if not isinstance(mask, Tensor) or mask.dtype != "bool":
+            got = f"dtype {mask.dtype}" if isinstance(mask, Tensor) else type(mask).__name__
+            raise TypeError(f"masked_fill(): mask must be a bool tensor, got {got}")
+        if _broadcast_shape(mask.shape, self.shape) != self.shape:
+            raise ValueError(f"masked_fill(): mask of shape {mask.shape} does not broadcast to the input's "
+                             f"shape {self.shape}")
+        if isinstance(value, Tensor):
+            if value.ndim != 0:
+                raise ValueError(f"masked_fill(): value must be a number or a 0-d tensor, got shape {value.shape}")
+            if value.requires_grad:  # the gradient reaches the value too
+                return where(mask, value.to(self.dtype), self).expand(self.shape)
+            value = value.item()
+        if not isinstance(value, bool | int | float | np.generic):
+            raise TypeError(f"masked_fill(): value must be a number or a 0-d tensor, got {type(value).__name__}")
+        return ops.MaskedFill.apply(self, mask, value)
+
+    def gather(self, dim: int, index: Tensor) -> Tensor:
+        """``out[i][j] = self[i][index[i][j]]`` for ``dim=1`` (and likewise for any dim), like torch.gather."""
+        d = _check_dim("gather", dim, self.ndim)
+        idx = self._index_tensor("gather", index, d, self)
+        return ops.TakeAlongAxis.apply(_leading_block(self, idx.shape, d), idx._data, d)
+
+    def scatter(self, dim: int, index: Tensor, src: Any = None, *, value: Any = None, reduce: Any = None) -> Tensor:
+        """A copy with ``out[i][index[i][j]] = src[i][j]`` for ``dim=1`` (``src`` a tensor or a number)."""
+        if reduce is not None:
+            raise ValueError(f"scatter(): reduce={reduce!r} is not supported; use scatter_add for 'add'")
+        if (src is None) == (value is None):
+            raise TypeError("scatter(): pass exactly one of src (a tensor or a number) and value")
+        return self._scatter("scatter", ops.Scatter, dim, index, value if src is None else src)
+
+    def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
+        """A copy with ``out[i][index[i][j]] += src[i][j]`` for ``dim=1``; repeated indices accumulate."""
+        if not isinstance(src, Tensor):
+            raise TypeError(f"scatter_add(): src must be a Tensor, got {type(src).__name__}")
+        return self._scatter("scatter_add", ops.ScatterAdd, dim, index, src)
+
+    def _scatter(self, name: str, fn: type[Function], dim: int, index: Tensor, src: Any) -> Tensor:
+        d = _check_dim(name, dim, self.ndim)
+        idx = self._index_tensor(name, index, d, self)
+        if isinstance(src, Tensor):
+            if src.dtype != self.dtype:
+                raise TypeError(f"{name}(): src dtype {src.dtype} differs from the input's dtype {self.dtype}")
+            if src.ndim != self.ndim or any(i > s for i, s in zip(idx.shape, src.shape, strict=True)):
+                raise ValueError(f"{name}(): index of shape {idx.shape} is larger than src of shape {src.shape}")
+            src = _leading_block(src, idx.shape, None)
+        elif isinstance(src, bool | int | float | np.generic):
+            src = src.item() if isinstance(src, np.generic) else src
+        else:
+            raise TypeError(f"{name}(): src must be a Tensor or a number, got {type(src).__name__}")
+        return fn.apply(self, src, idx._data, d)
+
+    def _index_tensor(self, name: str, index: Any, d: int, sizes: Tensor) -> Tensor:
+        """Check a gather/scatter index: an integer tensor on this device with this many dims, no bigger
+        than ``sizes`` off ``d`` and every value in ``[0, self.shape[d])``; returned as int64."""
+        if not isinstance(index, Tensor):
+            raise TypeError(f"{name}(): index must be a Tensor, got {type(index).__name__}")
+        if index.dtype.is_floating_point or index.dtype == "bool":
+            raise TypeError(f"{name}(): index must be an integer tensor, got dtype {index.dtype}")
+        if index.backend is not self.backend:
+            raise ValueError(f"{name}(): index is on {index.backend.name!r} but input is on {self.backend.name!r}")
+        if index.ndim != self.ndim:
+            raise ValueError(f"{name}(): index has {index.ndim} dims but input has {self.ndim}")
+        if any(i > s for k, (i, s) in enumerate(zip(index.shape, sizes.shape, strict=True)) if k != d):
+            raise ValueError(f"{name}(): index of shape {index.shape} is larger than input of shape {sizes.shape} "
+                             f"outside dim {d}")
+        _check_index_range(name, index, self.shape[d] if self.ndim else 1, ValueError)
+        return index.long()
+
+    def index_select(self, dim: int, index: Tensor) -> Tensor:
+        """The slices ``index`` (a 1-D integer tensor) along ``dim``, in that order, repeats allowed."""
+        d = _check_dim("index_select", dim, self.ndim)
+        if not isinstance(index, Tensor) or index.dtype.is_floating_point or index.dtype == "bool":
+            got = f"dtype {index.dtype}" if isinstance(index, Tensor) else type(index).__name__
+            raise TypeError(f"index_select(): index must be an integer tensor, got {got}")
+        if index.ndim > 1:
+            raise ValueError(f"index_select(): index must be 1-D, got shape {index.shape}")
+        if index.backend is not self.backend:
+            raise ValueError(f"index_select(): index is on {index.backend.name!r} but input is on "
+                             f"{self.backend.name!r}")
+        _check_index_range("index_select", index, self.shape[d] if self.ndim else 1, IndexError)
+        if self.ndim == 0:
+            return self.reshape(1)[index.reshape(-1)].reshape(index.shape)
+        return self[(slice(None),) * d + (index.reshape(-1),)]
+
+    def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """Whether every element (along ``dim``) is nonzero; bool (uint8 for uint8 input, as PyTorch)."""
+        return self._logical_reduce("all", dim, keepdim)
+
+    def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """Whether some element (along ``dim``) is nonzero; bool (uint8 for uint8 input, as PyTorch)."""
+        return self._logical_reduce("any", dim, keepdim)
+
+    def _logical_reduce(self, name: str, dim: Any, keepdim: bool) -> Tensor:
+        xp = self.backend.xp
+        axes = None if dim is None else tuple(_check_dim(name, d, self.ndim) for d in _as_tuple(dim))
+        truth = self._data if self.dtype == "bool" else self._data != 0
+        out = getattr(xp, name)(truth, axis=axes, keepdims=bool(keepdim))
+        if self.dtype == "uint8":
+            out = xp.astype(out, self._data.dtype)
+        return Tensor._wrap(out, self.backend)
+
+    def isnan(self) -> Tensor:
+        return Tensor._wrap(self.backend.xp.isnan(self._data), self.backend)
+
+    def isinf(self) -> Tensor:
+        return Tensor._wrap(self.backend.xp.isinf(self._data), self.backend)
+
+    def isfinite(self) -> Tensor:
+        return Tensor._wrap(self.backend.xp.isfinite(self._data), self.backend)
+
+    def nonzero(self, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:
+        """Indices of the nonzero elements: an ``(n, ndim)`` int64 tensor, or one 1-D tensor per dim."""
+        xp = self.backend.xp
+        flat = self._data if self.ndim else xp.reshape(self._data, (1,))
+        found = tuple(xp.astype(i, xp.int64) for i in xp.nonzero(flat))
+        if as_tuple:
+            return tuple(Tensor._wrap(i, self.backend) for i in found)
+        if self.ndim == 0:
+            return Tensor._wrap(xp.zeros((found[0].shape[0], 0), dtype=xp.int64), self.backend)
+        return Tensor._wrap(xp.stack(found, axis=1), self.backend)
+
+    def cumsum(self, dim: int, *, dtype: Any = None) -> Tensor:
+        """Running sum along ``dim``; integer and bool inputs sum in int64, as PyTorch does."""
+        d = _check_dim("cumsum", dim, self.ndim)
+        if dtype is not None:
+            name = as_dtype(dtype)
+        else:
+            name = self.dtype if self.dtype.is_floating_point else as_dtype("int64")
+        if self.ndim == 0:
+            return self.to(name).clone()
+        source = self if dtype is None or name == self.dtype else self.to(name)
+        return ops.Cumsum.apply(source, d, self.backend.native_dtype(str(name)))
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> SortResult:
+        """``(values, indices)`` sorted along ``dim``; NaN sorts as the largest value, ties keep their order."""
+        d = _check_dim("sort", dim, self.ndim)
+        if self.ndim == 0:
+            return SortResult(self.clone(), zeros((), dtype="int64", device=self.backend))
+        indices = self.backend.xp.argsort(self._data, axis=d, descending=bool(descending), stable=True)
+        return SortResult(ops.TakeAlongAxis.apply(self, indices, d), Tensor._wrap(indices, self.backend))
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+        return self.sort(dim, descending, stable).indices
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> SortResult:  # noqa: A002
+        """The ``k`` largest (``largest=False``: smallest) values along ``dim`` and their indices, in order."""
+        d = _check_dim("topk", dim, self.ndim)
+        size = self.shape[d] if self.ndim else 1
+        if not isinstance(k, int | np.integer) or isinstance(k, bool) or not 0 <= k <= size:
+            raise ValueError(f"topk(): k must be an int in [0, {size}] (the size of dim {dim}), got {k!r}")
+        if self.ndim == 0:
+            return self.sort()
+        order = self.backend.xp.argsort(self._data, axis=d, descending=bool(largest), stable=True)
+        indices = order[(slice(None),) * d + (slice(0, int(k)),)]
+        return SortResult(ops.TakeAlongAxis.apply(self, indices, d), Tensor._wrap(indices, self.backend))
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        """Zero the elements above ``diagonal`` of the last two dims (``diagonal>0`` keeps more)."""
+        return self._triangle("tril", diagonal, upper=False)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        """Zero the elements below ``diagonal`` of the last two dims."""
+        return self._triangle("triu", diagonal, upper=True)
+
+    def _triangle(self, name: str, diagonal: int, upper: bool) -> Tensor:
+        if self.ndim < 2:
+            raise ValueError(f"{name}(): input must have at least 2 dims, got shape {self.shape}")
+        if not isinstance(diagonal, int | np.integer) or isinstance(diagonal, bool):
+            raise TypeError(f"{name}(): diagonal must be an int, got {diagonal!r}")
+        return ops.Triangle.apply(self, int(diagonal), upper)
+
+    def bmm(self, mat2: Tensor) -> Tensor:
+        """Batched matrix product of ``(b, n, m)`` and ``(b, m, p)`` tensors (no broadcasting, as PyTorch)."""
+        if not isinstance(mat2, Tensor):
+            raise TypeError(f"bmm(): mat2 must be a Tensor, got {type(mat2).__name__}")
+        if self.ndim != 3 or mat2.ndim != 3:
+            raise ValueError(f"bmm(): both operands must be 3-D, got shapes {self.shape} and {mat2.shape}")
+        if self.shape[0] != mat2.shape[0] or self.shape[2] != mat2.shape[1]:
+            raise ValueError(f"bmm(): shapes {self.shape} and {mat2.shape} do not match "
+                             "(need (b, n, m) and (b, m, p))")
+        if self.dtype != mat2.dtype:
+            raise TypeError(f"bmm(): operands must have the same dtype, got {self.dtype} and {mat2.dtype}")
+        return ops.MatMul.apply(self, mat2)
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *, generator: Any = None) -> Tensor:
+        """Draw category indices with probabilities proportional to this 1-D (or per row of a 2-D) tensor.
+
+        Sampled on the host from the global generator (``fw.manual_seed``); int64 result of shape
+        ``(num_samples,)`` or ``(rows, num_samples)``. Without replacement a row never repeats an index;
+        zero-weight categories come only after every positive one is drawn, as in PyTorch.
+        """
+        if generator is not None:
+            raise ValueError("multinomial(): generator= is not supported; seed the global one with fw.manual_seed")
+        if self.ndim not in (1, 2):
+            raise ValueError(f"multinomial(): input must be 1-D or 2-D, got shape {self.shape}")
+        if not self.dtype.is_floating_point:
+            raise TypeError(f"multinomial(): input must be a floating-point tensor, got dtype {self.dtype}")
+        n = self.shape[-1]
+        if not isinstance(num_samples, int | np.integer) or isinstance(num_samples, bool) or num_samples <= 0:
+            raise ValueError(f"multinomial(): num_samples must be a positive int, got {num_samples!r}")
+        if not replacement and num_samples > n:
+            raise ValueError(f"multinomial(): cannot draw num_samples={num_samples} of {n} categories "
+                             "without replacement")
+        weights = np.asarray(self.numpy(), dtype=np.float64).reshape(-1, n)
+        if not np.isfinite(weights).all() or (weights < 0).any():
+            raise ValueError("multinomial(): probabilities must be finite and non-negative")
+        totals = weights.sum(axis=1, keepdims=True)
+        if (totals <= 0).any():
+            raise ValueError("multinomial(): every row of probabilities must have a positive sum")
+        rng = _random.generator()
+        if replacement:
+            # Inverse CDF: the first category whose cumulative share exceeds u; a zero-weight category
+            # shares its bound with the one before it, so it is never the first to exceed u.
+            cdf = np.cumsum(weights, axis=1) / totals
+            u = rng.random((weights.shape[0], int(num_samples)))
+            drawn = np.stack([np.searchsorted(c, row, side="right") for c, row in zip(cdf, u, strict=True)])
+        else:
+            # Exponential race (equivalent to drawing one at a time and renormalising): the k smallest
+            # E/w win; zero weights give +inf and come last.
+            with np.errstate(divide="ignore"):
+                keys = rng.exponential(size=weights.shape) / weights
+            drawn = np.argsort(keys, axis=1, kind="stable")[:, : int(num_samples)]
+        drawn = drawn.reshape(self.shape[:-1] + (int(num_samples),))
+        return Tensor(drawn.astype(np.int64), device=self.backend)
 
 
 def host_copy(value: Any) -> np.ndarray:
@@ -581,8 +1104,117 @@ def _registered_devices() -> set[str]:
     return set(_LOADERS)
 
 
+def _reshape_target(shape: tuple, old: tuple[int, ...]) -> tuple[int, ...]:
+    """``shape`` checked against a tensor of shape ``old`` and with its -1 resolved, before any backend sees it
+    (numpy and torch raise different exception types for the same mistake)."""
+    if any(isinstance(n, bool) or not isinstance(n, int | np.integer) for n in shape):
+        raise TypeError(f"reshape(): shape must be ints, got {shape!r}")
+    shape = tuple(int(n) for n in shape)
+    if any(n < -1 for n in shape):
+        raise ValueError(f"reshape(): invalid size {min(shape)} in shape {shape}")
+    if shape.count(-1) > 1:
+        raise ValueError(f"reshape(): only one dimension can be inferred (-1), got shape {shape}")
+    numel, known = math.prod(old), math.prod(n for n in shape if n != -1)
+    if -1 in shape:
+        if known == 0:
+            raise ValueError(f"reshape(): cannot infer the -1 in shape {shape} for a tensor of {numel} elements")
+        if numel % known == 0:
+            shape = tuple(numel // known if n == -1 else n for n in shape)
+    if math.prod(shape) != numel:
+        raise ValueError(f"reshape(): shape {shape} is invalid for a tensor of shape {tuple(old)} ({numel} elements)")
+    return shape
+
+
+def _cast(t: Tensor, dtype: DType) -> Tensor:
+    """``t`` in ``dtype`` (differentiable; no copy when it already is)."""
+    if t.dtype == dtype:
+        return t
+    if dtype not in t.backend.dtypes:
+        raise TypeError(f"dtype {dtype} is not supported on device {t.backend.name!r}")
+    return ops.Cast.apply(t, t.backend.native_dtype(str(dtype)))
+
+
+def _scalar_as(value: bool | int | float, dtype: DType) -> bool | int | float:
+    """A Python number ready to combine with an array of ``dtype`` on any backend.
+
+    An int outside an integer dtype's range wraps around as in PyTorch (``int8 + 1000``); numpy would
+    raise OverflowError and older CuPy would widen the result.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and dtype != "bool" and not dtype.is_floating_point:
+        info = np.iinfo(str(dtype))
+        if not info.min <= value <= info.max:
+            span = info.max - info.min + 1
+            value = (value - info.min) % span + info.min
+    return value
+
+
+def _any_zero(x: Any) -> bool:
+    """Whether a divisor (a Tensor or a number) holds a zero; reads a tensor's values on the host."""
+    return bool(x.backend.xp.any(x._data == 0)) if isinstance(x, Tensor) else x == 0
+
+
+def _any_negative(x: Any) -> bool:
+    return bool(x.backend.xp.any(x._data < 0)) if isinstance(x, Tensor) else x < 0
+
+
 def _dim(dim: Any, axis: Any) -> Any:
     return axis if axis is not None else dim
+
+
+def _check_dim(name: str, dim: Any, ndim: int) -> int:
+    """``dim`` as a non-negative axis; IndexError like PyTorch when it is out of range (0-d: -1 or 0)."""
+    if not isinstance(dim, int | np.integer) or isinstance(dim, bool):
+        raise TypeError(f"{name}(): dim must be an int, got {dim!r}")
+    span = max(ndim, 1)
+    if not -span <= dim < span:
+        raise IndexError(f"{name}(): dim {dim} is out of range for a {ndim}-D tensor "
+                         f"(expected to be in range of [{-span}, {span - 1}])")
+    return int(dim) % span
+
+
+def _as_tuple(dim: Any) -> tuple:
+    return tuple(dim) if isinstance(dim, tuple | list) else (dim,)
+
+
+def _broadcast_shape(a: tuple, b: tuple) -> tuple | None:
+    """The broadcast of two shapes, or None when they do not broadcast."""
+    try:
+        return tuple(np.broadcast_shapes(a, b))
+    except ValueError:
+        return None
+
+
+def _check_index_range(name: str, index: Tensor, size: int, error: type[Exception]) -> None:
+    """Every value of ``index`` in ``[0, size)`` (one host sync; PyTorch checks the same on the CPU)."""
+    if index.numel() == 0:
+        return
+    xp = index.backend.xp
+    lo, hi = int(xp.min(index._data)), int(xp.max(index._data))
+    if lo < 0 or hi >= size:
+        bad = lo if lo < 0 else hi
+        raise error(f"{name}(): index {bad} is out of range for a dimension of size {size}")
+
+
+def _leading_block(t: Tensor, shape: tuple, skip: int | None) -> Tensor:
+    """``t[:shape[0], :shape[1], ...]`` (all of dim ``skip``): the part of ``t`` an index of ``shape`` reads."""
+    if all(k == skip or n == s for k, (n, s) in enumerate(zip(shape, t.shape, strict=True))):
+        return t
+    return t[tuple(slice(None) if k == skip else slice(0, n) for k, n in enumerate(shape))]
+
+
+def _variance_args(name: str, dim: Any, unbiased: Any, correction: Any) -> tuple[Any, float]:
+    """Sort out var/std's overloads: ``var(True)`` means unbiased (not dim 1), ``var(dim, unbiased)``."""
+    if isinstance(dim, bool):  # var(unbiased) -- a bool is never a dim in PyTorch's signature
+        if unbiased is not None:
+            raise TypeError(f"{name}(): got unbiased twice ({dim!r} positionally and {unbiased!r})")
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{name}(): pass either unbiased or correction, not both")
+    if unbiased is not None:
+        if not isinstance(unbiased, bool):
+            raise TypeError(f"{name}(): unbiased must be a bool, got {unbiased!r}")
+        return dim, 1 if unbiased else 0
+    return dim, 1 if correction is None else correction
 
 
 def _keep(keepdim: bool, keepdims: bool | None) -> bool:
@@ -639,6 +1271,13 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         raise ValueError(f"matmul(): operands must be at least 1-D, got shapes {a.shape} and {b.shape}")
     if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
         raise ValueError(f"matmul(): shapes {a.shape} and {b.shape} are not aligned")
+    if a.dtype != b.dtype or a.dtype == "bool":  # PyTorch does not promote here; numpy would
+        raise TypeError(f"matmul(): expected both operands to have the same non-bool dtype, got {a.dtype} "
+                        f"and {b.dtype}")
+    if a.backend is not b.backend:
+        raise ValueError(f"matmul(): expected all tensors on one device, got {a.backend.name!r} and "
+                         f"{b.backend.name!r}")
+    ops.broadcast_shapes(a.shape[:-2], b.shape[:-2], "matmul")  # the batch dims
     a2 = a.unsqueeze(0) if a.ndim == 1 else a
     b2 = b.unsqueeze(1) if b.ndim == 1 else b
     out = ops.MatMul.apply(a2, b2)
@@ -695,7 +1334,15 @@ def ones(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool
 
 def full(shape: Any, fill_value: float, dtype: Any = None, device: Any = None,
          requires_grad: bool = False) -> Tensor:
-    return _filled(tuple(shape), lambda s: np.full(s, fill_value), dtype, device, requires_grad)
+    """``shape`` filled with ``fill_value``; without ``dtype`` the value decides, as in PyTorch: a bool
+    gives bool, an int int64, a float float32."""
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    if dtype is None:
+        kind = np.asarray(fill_value).dtype.kind
+        dtype = {"b": "bool", "i": "int64", "u": "int64"}.get(kind, "float32")
+    shape = (shape,) if isinstance(shape, int | np.integer) else tuple(shape)
+    return _filled(shape, lambda s: np.full(s, fill_value), dtype, device, requires_grad)
 
 
 def randn(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
@@ -708,62 +1355,277 @@ def rand(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool
     return _filled(shape, lambda s: _random.generator().random(s), dtype, device, requires_grad)
 
 
-def randint(low: int, high: int, size: tuple, dtype: Any = "int64", device: Any = None) -> Tensor:
-    return Tensor(_random.generator().integers(low, high, size=size), dtype=dtype, device=device)
+def randint(*args: Any, size: Any = None, low: int | None = None, high: int | None = None, dtype: Any = None,
+            device: Any = None, requires_grad: bool = False, generator: Any = None) -> Tensor:
+    """Uniform integers in ``[low, high)``: ``randint(high, size)`` or ``randint(low, high, size)``, as
+    ``torch.randint``; int64 unless ``dtype`` says otherwise. ``size`` is a tuple (an int is refused, as
+    PyTorch does)."""
+    if generator is not None:
+        raise ValueError("randint(): generator= is not supported; seed the global one with fw.manual_seed")
+    args = list(args)
+    if size is None and args:
+        size = args.pop()
+    bounds = [b for b in (low, high) if b is not None]
+    if len(args) + len(bounds) == 1 and low is None:
+        low, high = 0, (args or bounds)[0]
+    elif len(args) + len(bounds) == 2:
+        low, high = (args + [b for b in (low, high) if b is not None])
+    else:
+        raise TypeError("randint(): expected (high, size) or (low, high, size)")
+    if not isinstance(size, tuple | list):
+        raise TypeError(f"randint(): size must be a tuple of ints such as (3,), got {size!r}")
+    for name, bound in (("low", low), ("high", high)):
+        if not isinstance(bound, int | np.integer) or isinstance(bound, bool):
+            raise TypeError(f"randint(): {name} must be an int, got {bound!r}")
+    if low >= high:
+        raise ValueError(f"randint(): low must be less than high, got low={low}, high={high}")
+    values = _random.generator().integers(int(low), int(high), size=_normalize_shape(tuple(size)))
+    return Tensor(values, dtype="int64" if dtype is None else dtype, device=device, requires_grad=requires_grad)
+
+
+def randperm(n: int, *, dtype: Any = "int64", device: Any = None, requires_grad: bool = False,
+             generator: Any = None) -> Tensor:
+    """A random permutation of ``0 .. n-1`` from the global generator."""
+    if generator is not None:
+        raise ValueError("randperm(): generator= is not supported; seed the global one with fw.manual_seed")
+    if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"randperm(): n must be a non-negative int, got {n!r}")
+    return Tensor(_random.generator().permutation(int(n)), dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32 by default; computed in
+    float64 and rounded once; integer dtypes truncate, as PyTorch does)."""
+    if not isinstance(steps, int | np.integer) or isinstance(steps, bool) or steps < 0:
+        raise ValueError(f"linspace(): steps must be a non-negative int, got {steps!r}")
+    start, end = (float(v.item()) if isinstance(v, Tensor) else v for v in (start, end))
+    values = np.linspace(float(start), float(end), int(steps))
+    return Tensor(values, dtype="float32" if dtype is None else dtype, device=device, requires_grad=requires_grad)
+
+
+def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None,
+        requires_grad: bool = False) -> Tensor:
+    """The ``n x m`` (default ``n x n``) identity matrix."""
+    for name, v in (("n", n), ("m", n if m is None else m)):
+        if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < 0:
+            raise ValueError(f"eye(): {name} must be a non-negative int, got {v!r}")
+    return _filled((n, n if m is None else m), lambda s: np.eye(*s), dtype, device, requires_grad)
+
+
+def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``size`` to be overwritten; filled with zeros (PyTorch leaves it uninitialised)."""
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
            device: Any = None) -> Tensor:
     if end is None:
         start, end = 0, start
+    if step == 0:
+        raise ValueError("arange(): step must be nonzero")
+    if (end - start) * step < 0:
+        raise ValueError(f"arange(): upper bound and lower bound inconsistent with step sign (start={start}, "
+                         f"end={end}, step={step})")
     values = np.arange(start, end, step)
     if dtype is None:
         dtype = "int64" if values.dtype.kind in "iu" else "float32"
     return Tensor(values, dtype=dtype, device=device)
 
 
-def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return zeros(t.shape, dtype=dtype or t.dtype, device=t.backend, requires_grad=requires_grad)
+def _like(t: Tensor, make, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
+    """``make(shape, dtype=, device=, requires_grad=)`` with ``t``'s shape, dtype and device unless given."""
+    if not isinstance(t, Tensor):
+        raise TypeError(f"expected a Tensor as input, got {type(t).__name__}")
+    return make(t.shape, dtype=t.dtype if dtype is None else dtype, device=t.backend if device is None else device,
+                requires_grad=requires_grad)
 
 
-def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return ones(t.shape, dtype=dtype or t.dtype, device=t.backend, requires_grad=requires_grad)
+def zeros_like(t: Tensor, dtype: Any = None, *, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _like(t, zeros, dtype, device, requires_grad)
 
 
-def randn_like(t: Tensor, dtype: Any = None) -> Tensor:
-    return randn(t.shape, dtype=dtype or t.dtype, device=t.backend)
+def ones_like(t: Tensor, dtype: Any = None, *, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _like(t, ones, dtype, device, requires_grad)
 
 
-def rand_like(t: Tensor, dtype: Any = None) -> Tensor:
-    return rand(t.shape, dtype=dtype or t.dtype, device=t.backend)
+def empty_like(t: Tensor, dtype: Any = None, *, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _like(t, empty, dtype, device, requires_grad)
+
+
+def full_like(t: Tensor, fill_value: Any, dtype: Any = None, *, device: Any = None,
+              requires_grad: bool = False) -> Tensor:
+    return _like(t, lambda s, **kw: full(s, fill_value, **kw), dtype, device, requires_grad)
+
+
+def randn_like(t: Tensor, dtype: Any = None, *, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _like(t, randn, dtype, device, requires_grad)
+
+
+def rand_like(t: Tensor, dtype: Any = None, *, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _like(t, rand, dtype, device, requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A ``cpu`` tensor sharing ``array``'s memory (writes to either show in both), like torch.from_numpy."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy(): expected a numpy.ndarray, got {type(array).__name__}")
+    backend = get_backend("cpu")
+    if array.dtype.kind not in "biuf" or array.dtype.name not in backend.dtypes:
+        raise TypeError(f"from_numpy(): numpy dtype {array.dtype} is not supported; "
+                        f"supported: {sorted(backend.dtypes)}")
+    return Tensor._wrap(array, backend)
+
+
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """``data`` as a tensor, sharing memory when it already is one (or a cpu numpy array) of that dtype
+    and device, else a copy; like torch.as_tensor."""
+    if isinstance(data, Tensor):
+        return data.to(dtype=dtype, device=device)
+    if isinstance(data, np.ndarray) and get_backend(device).name == "cpu" and data.dtype.kind in "biuf":
+        t = from_numpy(data)
+        return t if dtype is None else t.to(dtype=dtype)
+    return Tensor(data, dtype=dtype, device=device)
+
+
+def einsum(equation: str, *operands: Any) -> Tensor:
+    """Einstein summation as ``torch.einsum``: ``einsum("bij,bjk->bik", a, b)`` (operands may also be one
+    list), ``...`` for broadcast leading dims, implicit output (no ``->``) in alphabetical order.
+
+    A subscript repeated inside one operand (a diagonal such as ``"ii->i"``) is not supported and raises.
+    """
+    if len(operands) == 1 and isinstance(operands[0], list | tuple):
+        operands = tuple(operands[0])
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum(): equation must be a str, got {type(equation).__name__}")
+    if not operands or not all(isinstance(o, Tensor) for o in operands):
+        raise TypeError("einsum(): operands must be one or more Tensors")
+    if len({o.dtype for o in operands}) > 1:
+        raise TypeError(f"einsum(): operands must share one dtype, got {[str(o.dtype) for o in operands]}")
+    return ops.Einsum.apply(*operands, equation=_explicit_einsum(equation, [o.shape for o in operands]))
+
+
+def _explicit_einsum(equation: str, shapes: list[tuple]) -> str:
+    """Rewrite an einsum equation with ``...`` expanded into letters and an explicit ``->`` output,
+    after checking it against the operands' shapes."""
+    equation = equation.replace(" ", "")
+    lhs, arrow, rhs = equation.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(f"einsum(): equation {equation!r} has {len(terms)} operands but {len(shapes)} were given")
+    for term in terms + ([rhs] if arrow else []):
+        letters = term.replace("...", "")
+        if "." in letters or not all(c.isalpha() and c.isascii() for c in letters):
+            raise ValueError(f"einsum(): invalid subscripts {term!r} in {equation!r} (use letters and '...')")
+    spare = iter(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in equation)
+    ellipsis_ndim = max((len(s) - len(t.replace("...", "")) for t, s in zip(terms, shapes, strict=True)
+                         if "..." in t), default=0)
+    broadcast = "".join(next(spare) for _ in range(ellipsis_ndim))
+    explicit = []
+    for term, shape in zip(terms, shapes, strict=True):
+        named = len(term.replace("...", ""))
+        if "..." in term:
+            if len(shape) < named:
+                raise ValueError(f"einsum(): subscripts {term!r} need at least {named} dims, got shape {shape}")
+            term = term.replace("...", broadcast[ellipsis_ndim - (len(shape) - named):] if len(shape) > named else "")
+        elif named != len(shape):
+            raise ValueError(f"einsum(): subscripts {term!r} name {named} dims but the operand has shape {shape}")
+        if len(set(term)) != len(term):
+            raise ValueError(f"einsum(): subscript repeated within one operand ({term!r}, a diagonal) is not supported")
+        explicit.append(term)
+    if arrow:
+        output = rhs.replace("...", broadcast)
+    else:  # implicit output: the broadcast dims, then every letter used once, alphabetically
+        counts = "".join(t for t in lhs.split(",")).replace("...", "")
+        output = broadcast + "".join(sorted(c for c in set(counts) if counts.count(c) == 1))
+    used = set("".join(explicit))
+    if len(set(output)) != len(output) or not set(output) <= used:
+        raise ValueError(f"einsum(): output subscripts {rhs!r} must be distinct letters that appear in the inputs")
+    sizes: dict[str, int] = {}
+    for term, shape in zip(explicit, shapes, strict=True):
+        for c, n in zip(term, shape, strict=True):
+            if n != 1 and sizes.setdefault(c, n) != n:
+                raise ValueError(f"einsum(): subscript {c!r} has sizes {sizes[c]} and {n} in {equation!r}")
+    return ",".join(explicit) + "->" + output
+
+
+def _joinable(tensors: Any, name: str) -> list[Tensor]:
+    """The tensors of cat/stack, checked (a non-empty sequence of Tensors on one device) and cast to their
+    promoted dtype, as PyTorch promotes (cat of int64 and float32 is float32)."""
+    if isinstance(tensors, Tensor) or not isinstance(tensors, list | tuple):
+        raise TypeError(f"{name}(): tensors must be a list or tuple of Tensors, got {type(tensors).__name__}")
+    if not tensors:
+        raise ValueError(f"{name}(): expected a non-empty sequence of tensors")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}(): tensors[{i}] must be a Tensor, got {type(t).__name__}")
+        if t.backend is not tensors[0].backend:
+            raise ValueError(f"{name}(): expected all tensors on one device, got tensors[0] on "
+                             f"{tensors[0].backend.name!r} and tensors[{i}] on {t.backend.name!r}")
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = promote_types(dtype, t.dtype)
+    return [_cast(t, dtype) for t in tensors]
 
 
 def cat(tensors: list[Tensor] | tuple[Tensor, ...], dim: int = 0) -> Tensor:
-    if not tensors:
-        raise ValueError("cat(): expected a non-empty sequence of tensors")
-    return ops.Concat.apply(*tensors, axis=dim % tensors[0].ndim)
+    """Concatenate along an existing ``dim``; shapes must match except along ``dim``."""
+    tensors = _joinable(tensors, "cat")
+    if any(t.ndim != 1 or t.shape[0] for t in tensors):
+        # PyTorch skips 1-D empty tensors (a legacy "no data" placeholder) when joining anything else.
+        tensors = [t for t in tensors if t.shape != (0,)] or tensors[:1]
+    first = tensors[0]
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise ValueError(f"cat(): tensors[{i}] is 0-d; zero-dimensional tensors cannot be concatenated")
+    dim = ops.normalize_dim(dim, first.ndim)
+    for i, t in enumerate(tensors):
+        if t.ndim != first.ndim:
+            raise ValueError(f"cat(): tensors must have the same number of dimensions, got {first.ndim} and "
+                             f"{t.ndim} (tensors[{i}])")
+        if any(m != n for d, (m, n) in enumerate(zip(first.shape, t.shape)) if d != dim):
+            raise ValueError(f"cat(): sizes of tensors must match except in dimension {dim}, got {first.shape} "
+                             f"and {t.shape} (tensors[{i}])")
+    return ops.Concat.apply(*tensors, axis=dim)
 
 
 def stack(tensors: list[Tensor] | tuple[Tensor, ...], dim: int = 0) -> Tensor:
-    if not tensors:
-        raise ValueError("stack(): expected a non-empty sequence of tensors")
-    return ops.Stack.apply(*tensors, axis=dim % (tensors[0].ndim + 1))
+    """Join equal-shaped tensors along a new ``dim`` (``-ndim - 1 <= dim <= ndim``)."""
+    tensors = _joinable(tensors, "stack")
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise ValueError(f"stack(): expects each tensor to be equal size, got {tensors[0].shape} at entry 0 "
+                             f"and {t.shape} at entry {i}")
+    return ops.Stack.apply(*tensors, axis=ops.normalize_dim(dim, tensors[0].ndim + 1))
 
 
-def where(condition: Tensor, input: Any, other: Any) -> Tensor:  # noqa: A002 - torch's name
+def where(condition: Tensor, input: Any = None, other: Any = None) -> Tensor:  # noqa: A002 - torch's name
+    """``input`` where ``condition`` holds, else ``other``; ``where(condition)`` alone is
+    ``condition.nonzero(as_tuple=True)``."""
+    if input is None and other is None:
+        if not isinstance(condition, Tensor):
+            raise TypeError(f"where(): condition must be a Tensor, got {type(condition).__name__}")
+        return condition.nonzero(as_tuple=True)
     ref = input if isinstance(input, Tensor) else other
     if not isinstance(ref, Tensor):
         raise TypeError("where(): input or other must be a Tensor")
     cond = condition._data if isinstance(condition, Tensor) else ref.backend.from_numpy(np.asarray(condition), "bool")
-    return ops.Where.apply(cond, ref._operand(input), ref._operand(other))
+    a, b = ref._promote(other if ref is input else input, "where")  # PyTorch promotes input with other
+    a, b = (a, b) if ref is input else (b, a)
+    for t in (a, b):
+        if isinstance(t, Tensor):
+            ops.broadcast_shapes(tuple(cond.shape), t.shape, "where")
+    return ops.Where.apply(cond, a, b)
 
 
 def maximum(a: Tensor, b: Tensor) -> Tensor:
-    return ops.Maximum.apply(a, a._operand(b))
+    a, b = a._promote(b, "maximum")
+    return ops.Maximum.apply(a, b)
 
 
 def minimum(a: Tensor, b: Tensor) -> Tensor:
-    return ops.Minimum.apply(a, a._operand(b))
+    a, b = a._promote(b, "minimum")
+    return ops.Minimum.apply(a, b)
 
 
 def exp(t: Tensor) -> Tensor:
