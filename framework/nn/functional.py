@@ -25,10 +25,12 @@ class weights and label smoothing (through ``log_softmax``). What is still unsup
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from typing import Any
 
 import numpy as np
+from array_api_compat import device as _array_device
 
 from kernels._args import value_checks_enabled
 
@@ -39,7 +41,8 @@ from ..tensor import Tensor, cat, stack, where
 from ..tensor import ones as _ones
 
 __all__ = [
-    "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d", "conv_transpose2d",
+    "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv1d", "conv2d",
+    "conv_transpose2d",
     "cross_entropy", "dropout", "embedding", "interpolate", "leaky_relu", "linear", "linear_relu", "log_softmax",
     "max_pool2d", "mse_loss", "nll_loss", "one_hot", "pad", "relu", "sigmoid", "softmax", "tanh",
     "elu", "gelu", "group_norm", "hardtanh", "huber_loss", "kl_div", "l1_loss", "layer_norm", "mish", "silu",
@@ -295,9 +298,7 @@ def _softmax_dim(input: Tensor, dim: int | None, name: str) -> int:
     if dim is None:
         # PyTorch's legacy implicit choice, kept so ported code gives the same answer.
         dim = 0 if input.ndim in (0, 1, 3) else 1
-    if not -max(input.ndim, 1) <= dim < max(input.ndim, 1):
-        raise ValueError(f"{name}(): dim {dim} out of range for input of shape {input.shape}")
-    return dim % max(input.ndim, 1)
+    return ops.normalize_dim(dim, input.ndim)
 
 
 def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
@@ -317,13 +318,26 @@ def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Ten
 # --------------------------------------------------------------------------------------- conv2d
 
 
+def _zeros(ctx, shape: tuple[int, ...], like: Any) -> Any:
+    """Zeros of ``shape`` with ``like``'s dtype, on ``like``'s device (a bare ``xp.zeros`` lands on the host)."""
+    return ctx.xp.zeros(shape, dtype=like.dtype, device=_array_device(like))
+
+
+def _conv_output_hw(x_shape, w_shape, stride, padding) -> tuple[int, int]:
+    return tuple((n + 2 * p - k) // s + 1 for n, k, s, p in zip(x_shape[2:], w_shape[2:], stride, padding))
+
+
 class _Conv2d(Function):
+    # An empty batch (N = 0) launches no kernel (a zero-size grid is a launch error on a GPU, and the kernel
+    # contract takes N >= 1): y is [0, K, P, Q], dx empty, dw and db zero -- PyTorch's answer.
     @staticmethod
     def forward(ctx, x, w, b, stride, padding):
         kern = ctx.backend.kernels.conv2d
         x, w, b = _contiguous(ctx, x, w, b)  # group slices and permuted views are not C-contiguous
         ctx.save_for_backward(x, w)
         ctx.stride, ctx.padding = stride, padding
+        if x.shape[0] == 0:
+            return _zeros(ctx, (0, w.shape[0]) + _conv_output_hw(x.shape, w.shape, stride, padding), x)
         return kern.conv2d_forward(x, w, b, stride, padding)
 
     @staticmethod
@@ -332,9 +346,12 @@ class _Conv2d(Function):
         x, w = ctx.saved_tensors
         dy = ctx.backend.ascontiguous(dy)
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        db = ctx.xp.sum(dy, axis=(0, 2, 3)) if need_b else None
+        if x.shape[0] == 0:
+            return (_zeros(ctx, x.shape, x) if need_x else None), (_zeros(ctx, w.shape, w) if need_w else None), \
+                db, None, None
         dx = kern.conv2d_backward_input(dy, w, tuple(x.shape), ctx.stride, ctx.padding) if need_x else None
         dw = kern.conv2d_backward_weight(dy, x, tuple(w.shape), ctx.stride, ctx.padding) if need_w else None
-        db = ctx.xp.sum(dy, axis=(0, 2, 3)) if need_b else None
         return dx, dw, db, None, None
 
 
@@ -347,6 +364,8 @@ class _ConvTranspose2d(Function):
         x, w, b = _contiguous(ctx, x, w, b)
         ctx.save_for_backward(x, w)
         ctx.stride, ctx.padding = stride, padding
+        if x.shape[0] == 0:  # an empty batch launches nothing, as in _Conv2d
+            return _zeros(ctx, output_shape, x)
         y = kern.conv2d_backward_input(x, w, output_shape, stride, padding)
         if b is not None:
             y = y + ctx.xp.reshape(b, (1, -1, 1, 1))
@@ -358,9 +377,12 @@ class _ConvTranspose2d(Function):
         x, w = ctx.saved_tensors
         dy = ctx.backend.ascontiguous(dy)
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        db = ctx.xp.sum(dy, axis=(0, 2, 3)) if need_b else None
+        if x.shape[0] == 0:
+            return (_zeros(ctx, x.shape, x) if need_x else None), (_zeros(ctx, w.shape, w) if need_w else None), \
+                db, None, None, None
         dx = kern.conv2d_forward(dy, w, None, ctx.stride, ctx.padding) if need_x else None
         dw = kern.conv2d_backward_weight(x, dy, tuple(w.shape), ctx.stride, ctx.padding) if need_w else None
-        db = ctx.xp.sum(dy, axis=(0, 2, 3)) if need_b else None
         return dx, dw, db, None, None, None
 
 
@@ -371,7 +393,7 @@ class _DilateWeight(Function):
     def forward(ctx, w, dilation):
         dh, dw = dilation
         K, C, R, S = w.shape
-        out = ctx.xp.zeros((K, C, (R - 1) * dh + 1, (S - 1) * dw + 1), dtype=w.dtype)
+        out = _zeros(ctx, (K, C, (R - 1) * dh + 1, (S - 1) * dw + 1), w)
         out[:, :, ::dh, ::dw] = w
         ctx.dilation = dilation
         return out
@@ -382,7 +404,11 @@ class _DilateWeight(Function):
         return ctx.backend.ascontiguous(grad[:, :, ::dh, ::dw]), None
 
 
-def _prepare_conv(input: Tensor, weight: Tensor, bias: Tensor | None, name: str):
+def _prepare_conv(input: Tensor, weight: Tensor, bias: Tensor | None, groups: Any, name: str):
+    """The checks conv2d and conv_transpose2d share; returns ``(input [N, C, H, W], unbatched, groups)``.
+
+    Only the batch may be empty (PyTorch's rule too, except that PyTorch returns a 0-channel output for
+    ``C = 0``, which is refused here rather than copied)."""
     _check_tensor(weight, "weight", (4,))
     input, unbatched = _batched(input, "input", 4)
     _check_float(input, "input")
@@ -390,7 +416,16 @@ def _prepare_conv(input: Tensor, weight: Tensor, bias: Tensor | None, name: str)
         _check_tensor(bias, "bias", (1,))
     if input.dtype != weight.dtype:
         raise TypeError(f"{name}(): input dtype {input.dtype} and weight dtype {weight.dtype} differ")
-    return input, unbatched
+    if isinstance(groups, bool) or not isinstance(groups, int | np.integer):
+        raise TypeError(f"{name}(): groups must be an int, got {groups!r}")
+    if groups < 1:
+        raise ValueError(f"{name}(): groups must be a positive int, got {groups!r}")
+    if min(input.shape[1:]) == 0:
+        raise ValueError(f"{name}(): input must have non-empty channel and spatial dims (only the batch may be "
+                         f"empty), got shape {input.shape}")
+    if min(weight.shape) == 0:
+        raise ValueError(f"{name}(): weight must have no empty dim, got shape {weight.shape}")
+    return input, unbatched, int(groups)
 
 
 def _same_padding(weight_hw: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -412,11 +447,9 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
     Returns: [N, K, P, Q] (or [K, P, Q] for unbatched input).
     Raises: TypeError/ValueError naming the argument on bad shapes, dtypes or values.
     """
-    input, unbatched = _prepare_conv(input, weight, bias, "conv2d")
+    input, unbatched, groups = _prepare_conv(input, weight, bias, groups, "conv2d")
     stride = _pair(stride, "stride", 1)
     dilation = _pair(dilation, "dilation", 1)
-    if not isinstance(groups, int) or groups < 1:
-        raise ValueError(f"groups must be a positive int, got {groups!r}")
     N, C, H, W = input.shape
     K, Cg, R, S = weight.shape
     if C % groups or K % groups or Cg * groups != C:
@@ -460,6 +493,69 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
     return out.squeeze(0) if unbatched else out
 
 
+def _single(value: Any, name: str, minimum: int, owner: str) -> int:
+    """An int or a 1-tuple of ints, >= ``minimum``, as an int (conv1d's stride/padding/dilation)."""
+    if isinstance(value, tuple | list) and len(value) == 1:
+        value = value[0]
+    if not isinstance(value, int | np.integer) or isinstance(value, bool):
+        raise TypeError(f"{owner}: {name} must be an int or a 1-tuple of ints, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{owner}: {name} must be >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,
+           dilation: Any = 1, groups: int = 1) -> Tensor:
+    """1-D cross-correlation, PyTorch's ``F.conv1d``: :func:`conv2d` on a height-1 image, so every
+    device's conv2d kernels do the work.
+
+    Args:
+        input: [N, C, L] or unbatched [C, L].
+        weight: [K, C/groups, k]. bias: [K] or None.
+        stride, dilation: int (or 1-tuple) >= 1. padding: int (or 1-tuple) >= 0, ``'valid'`` or ``'same'``
+            (stride 1 only; the odd extra zero goes on the right, as in PyTorch).
+        groups: positive int dividing both C and K.
+    Returns: [N, K, (L + 2*padding - dilation*(k-1) - 1) // stride + 1] (or [K, L_out] unbatched).
+    Raises: TypeError/ValueError naming the argument on bad shapes, dtypes or values.
+    """
+    owner = "conv1d()"
+    _check_tensor(input, "input", (2, 3))
+    _check_tensor(weight, "weight", (3,))
+    _check_float(input, "input")
+    if bias is not None:
+        _check_tensor(bias, "bias", (1,))
+    if input.dtype != weight.dtype:
+        raise TypeError(f"conv1d(): input dtype {input.dtype} and weight dtype {weight.dtype} differ")
+    stride = _single(stride, "stride", 1, owner)
+    dilation = _single(dilation, "dilation", 1, owner)
+    if not isinstance(groups, int | np.integer) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"conv1d(): groups must be a positive int, got {groups!r}")
+    C, L = input.shape[-2:]
+    K, Cg, k = weight.shape
+    if Cg * groups != C or K % groups:
+        raise ValueError(f"conv1d(): input has {C} channels and weight has shape {weight.shape} with "
+                         f"groups={groups}; expected weight.shape[1] * groups == {C} and "
+                         f"weight.shape[0] divisible by groups")
+    if bias is not None and bias.shape != (K,):
+        raise ValueError(f"conv1d(): bias must have shape ({K},) for weight {weight.shape}, got {bias.shape}")
+    if isinstance(padding, str):
+        if padding not in ("valid", "same"):
+            raise ValueError(f"conv1d(): padding must be an int, a 1-tuple, 'valid' or 'same', got {padding!r}")
+        if padding == "same" and stride != 1:
+            raise ValueError(f"conv1d(): padding='same' is not supported for strided convolutions "
+                             f"(stride={stride}), as in PyTorch")
+        pad_2d: Any = padding
+        total_pad = 0 if padding == "valid" else dilation * (k - 1)
+    else:
+        padding = _single(padding, "padding", 0, owner)
+        pad_2d, total_pad = (0, padding), 2 * padding
+    if dilation * (k - 1) + 1 > L + total_pad:
+        raise ValueError(f"conv1d(): kernel size {k} (dilation {dilation}) is larger than the padded input "
+                         f"length {L + total_pad} for input shape {input.shape}")
+    out = conv2d(input.unsqueeze(-2), weight.unsqueeze(-2), bias, (1, stride), pad_2d, (1, dilation), int(groups))
+    return out.squeeze(-2)
+
+
 def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
                      padding: Any = 0, output_padding: Any = 0, groups: int = 1, dilation: Any = 1) -> Tensor:
     """Transposed 2-D convolution, PyTorch's ``F.conv_transpose2d``.
@@ -469,7 +565,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
         output_padding: extra rows/cols on the bottom/right, smaller than stride (or dilation).
     Returns: [N, Cout, (H-1)*sh - 2*ph + dh*(R-1) + oph + 1, ...].
     """
-    input, unbatched = _prepare_conv(input, weight, bias, "conv_transpose2d")
+    input, unbatched, groups = _prepare_conv(input, weight, bias, groups, "conv_transpose2d")
     stride = _pair(stride, "stride", 1)
     padding = _pair(padding, "padding", 0) if not isinstance(padding, str) else None
     if padding is None:
@@ -565,7 +661,11 @@ class _MaxPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, want_argmax):
         (x,) = _contiguous(ctx, x)
-        y, argmax = ctx.backend.kernels.maxpool2d.maxpool2d_forward(x, kernel, stride, padding)
+        if 0 in x.shape[:2]:  # an empty batch (or C = 0): no kernel launch (see _Conv2d), an empty y and argmax
+            out_shape = tuple(x.shape[:2]) + _conv_output_hw(x.shape, (0, 0) + tuple(kernel), stride, padding)
+            y, argmax = _zeros(ctx, out_shape, x), ctx.xp.zeros(out_shape, dtype=ctx.xp.int8, device=_array_device(x))
+        else:
+            y, argmax = ctx.backend.kernels.maxpool2d.maxpool2d_forward(x, kernel, stride, padding)
         if want_argmax is not None:  # a list that receives the argmax, for return_indices=True
             want_argmax.append(argmax)
         ctx.argmax, ctx.shape = argmax, tuple(x.shape)
@@ -574,6 +674,8 @@ class _MaxPool2d(Function):
 
     @staticmethod
     def backward(ctx, dy):
+        if 0 in ctx.shape[:2]:
+            return _zeros(ctx, ctx.shape, dy), None, None, None, None
         dx = ctx.backend.kernels.maxpool2d.maxpool2d_backward(
             ctx.backend.ascontiguous(dy), ctx.argmax, ctx.shape, ctx.kernel, ctx.stride, ctx.padding)
         return dx, None, None, None, None
@@ -590,7 +692,7 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
         ceil_mode: round the output size up (a last, partial window) as long as that window starts inside
             the input or the left/top padding — PyTorch's rule.
         return_indices: also return PyTorch's flat ``h * W + w`` input index of each maximum (the first in
-            window order on ties, as PyTorch).
+            window order on ties; a NaN is the maximum, the last NaN of a window wins: PyTorch's rules).
     Returns: ``[N, C, P, Q]`` with ``P = floor_or_ceil((H + 2p - d(k - 1) - 1) / s) + 1`` (and the indices).
     Raises: ValueError naming the argument for a size < 1, too much padding, or an output smaller than 1.
 
@@ -655,8 +757,8 @@ def _pool_output_size(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -
 
 def _dilated_max_pool2d(input: Tensor, kernel, stride, padding, dilation, out_size) -> tuple[Tensor, Tensor]:
     """Max pooling with dilation > 1 from generic ops: each of the ``R*S`` kernel taps is a strided slice of
-    the -inf-padded input; the first maximum over taps (PyTorch's tie rule; NaN wins, as in PyTorch) is
-    selected with ``where``, so the gradient goes to that one input element."""
+    the -inf-padded input; PyTorch's winner over the taps (:func:`_pool_winner`) is selected with ``where``,
+    so the gradient goes to that one input element."""
     (R, S), (sh, sw), (ph, pw), (dh, dw), (P, Q) = kernel, stride, padding, dilation, out_size
     H, W = input.shape[2:]
     bottom = max(0, (P - 1) * sh + dh * (R - 1) + 1 - (H + ph))
@@ -666,13 +768,22 @@ def _dilated_max_pool2d(input: Tensor, kernel, stride, padding, dilation, out_si
             for r in range(R) for c in range(S)]
     stacked = stack(taps, 0)  # [R*S, N, C, P, Q]
     xp = input.backend.xp
-    first = xp.argmax(stacked._data, axis=0)
+    first = _pool_winner(xp, stacked._data, 0)
     chosen = xp.reshape(xp.arange(R * S), (R * S, 1, 1, 1, 1)) == first[None]
     out = where(Tensor._wrap(chosen, input.backend), stacked, 0.0).sum(0)
     first = xp.astype(first, xp.int64)
     rows = xp.reshape(xp.arange(P, dtype=xp.int64), (P, 1)) * sh - ph + (first // S) * dh
     cols = xp.reshape(xp.arange(Q, dtype=xp.int64), (1, Q)) * sw - pw + (first % S) * dw
     return out, Tensor._wrap(rows * W + cols, input.backend)
+
+
+def _pool_winner(xp: Any, taps: Any, axis: int, keepdims: bool = False) -> Any:
+    """PyTorch's max-pool winner along ``axis`` (its loop takes ``v > best || isnan(v)``): the first maximum,
+    except that a NaN is the maximum and the *last* NaN wins. ``argmax`` alone would pick the first NaN."""
+    first = xp.argmax(taps, axis=axis, keepdims=keepdims)
+    nan = xp.astype(xp.isnan(taps), xp.int32)
+    last_nan = taps.shape[axis] - 1 - xp.argmax(xp.flip(nan, axis=axis), axis=axis, keepdims=keepdims)
+    return xp.where(xp.any(nan != 0, axis=axis, keepdims=keepdims), last_nan, first)
 
 
 def _flat_pool_indices(out: Tensor, argmax: Any, shape, kernel, stride, padding) -> Tensor:
@@ -832,7 +943,8 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
         input: ``[N, C, H, W]`` or unbatched ``[C, H, W]``, float, with ``H, W >= 1``.
         output_size: as in :func:`adaptive_avg_pool2d` (the same bins).
         return_indices: also return PyTorch's flat ``h * W + w`` input index of each maximum (the first in
-            row-major order on ties, as PyTorch); the gradient goes to that element only.
+            row-major order on ties, the last NaN of a bin holding NaNs, as PyTorch); the gradient goes to that
+            element only.
     Returns: ``[N, C, P, Q]`` (and the int64 indices of the same shape); unbatched input drops ``N``.
     Raises: as :func:`adaptive_avg_pool2d`.
     """
@@ -841,7 +953,8 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
     backend = input.backend
     xp = backend.xp
     # Columns first, then rows: the first row holding the bin's maximum, and that row's first column
-    # holding it, is the first maximum in row-major order (PyTorch's tie rule), so max is separable too.
+    # holding it, is the first maximum in row-major order (PyTorch's tie rule), so max is separable too;
+    # so is the last NaN (the last row holding a NaN, that row's last NaN).
     row_max, cols, _ = _first_max_over_bins(input, 3, Q)
     out, rows, chosen = _first_max_over_bins(row_max, 2, P)
     if unbatched:
@@ -864,7 +977,7 @@ def _first_max_over_bins(x: Tensor, axis: int, out: int) -> tuple[Tensor, Any, A
     starts, ends = _adaptive_bins(x.shape[axis], out)
     taps, _ = _bin_taps(x, axis, starts, ends)
     K, trailing = taps.shape[axis + 1], (1,) * (x.ndim - axis - 1)
-    first = xp.argmax(taps._data, axis=axis + 1, keepdims=True)
+    first = _pool_winner(xp, taps._data, axis + 1, keepdims=True)
     chosen = xp.reshape(xp.arange(K), (K,) + trailing) == first
     values = where(Tensor._wrap(chosen, backend), taps, 0.0).sum(axis + 1)
     starts = xp.reshape(backend.from_numpy(starts, "int64"), (out,) + trailing)
@@ -962,6 +1075,33 @@ def _class_targets(input: Tensor, target: Tensor, name: str) -> tuple[Tensor, Te
     return input, target.to(dtype="int64")
 
 
+def _check_ignore_index(ignore_index: Any, name: str) -> int:
+    """PyTorch's ``ignore_index`` is an int (a float is refused, not truncated); returned as a Python int."""
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int | np.integer):
+        raise TypeError(f"{name}(): ignore_index must be an int, got {type(ignore_index).__name__} "
+                        f"{ignore_index!r}")
+    return int(ignore_index)
+
+
+def _check_class_weight(weight: Any, num_classes: int, name: str) -> None:
+    """A class weight is one float per class, shape ``(C,)``: anything else would broadcast the loss wrongly."""
+    _check_tensor(weight, "weight")
+    if weight.shape != (num_classes,):
+        raise ValueError(f"{name}(): weight must have shape ({num_classes},) (one weight per class), got "
+                         f"{weight.shape}")
+
+
+def _check_broadcasts_to(value: Any, name: str, shape: tuple[int, ...], owner: str) -> None:
+    """``value`` must broadcast to the input's ``shape`` without growing it (PyTorch raises otherwise)."""
+    _check_tensor(value, name)
+    try:
+        fits = np.broadcast_shapes(value.shape, shape) == tuple(shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{owner}(): {name} of shape {value.shape} does not broadcast to input's shape {shape}")
+
+
 def _check_class_range(target: Tensor, num_classes: int, ignore_index: int, name: str) -> None:
     values = target.numpy()
     bad = values[(values != ignore_index) & ((values < 0) | (values >= num_classes))]
@@ -989,53 +1129,82 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    ignore_index = _check_ignore_index(ignore_index, "cross_entropy")
     _check_tensor(target, "target")
     if target.dtype.is_floating_point:
         if isinstance(input, Tensor) and target.shape != input.shape:
             raise TypeError(f"cross_entropy(): target must be an integer tensor of class indices, got dtype "
                             f"{target.dtype} with shape {target.shape}; a float target holds class "
                             f"probabilities and must have input's shape {input.shape}")
+        if ignore_index != -100:  # PyTorch refuses it too rather than ignoring it silently
+            raise ValueError(f"cross_entropy(): ignore_index={ignore_index} is not supported with probability "
+                             f"(floating-point) targets")
         return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing)
     logits, flat_target = _class_targets(input, target, "cross_entropy")
     C = logits.shape[1]
+    if weight is not None:
+        _check_class_weight(weight, C, "cross_entropy")
     fused = reduction == "mean" and weight is None and label_smoothing == 0.0
     # the range check copies the targets to the host, a sync on a GPU: there the fused kernel checks only
     # under KERNELGRAD_SYNC_CHECKS=1 and otherwise returns a NaN loss and NaN gradient row for a bad target
     # (the composite path gathers with the targets, so it always checks)
     if not fused or value_checks_enabled(on_host=not logits.backend.is_gpu):
         _check_class_range(flat_target, C, ignore_index, "cross_entropy")
-    if weight is not None:
-        _check_tensor(weight, "weight", (1,))
-        if weight.shape != (C,):
-            raise ValueError(f"cross_entropy(): weight must have shape ({C},), got {weight.shape}")
     if fused:
-        return _SoftmaxCrossEntropy.apply(logits, flat_target, int(ignore_index))
+        return _SoftmaxCrossEntropy.apply(logits, flat_target, ignore_index)
     return _cross_entropy_composite(logits, flat_target, weight, ignore_index, reduction, label_smoothing,
                                     target.shape if input.ndim > 1 else ())
 
 
-def _cross_entropy_composite(logits, target, weight, ignore_index, reduction, smoothing, out_shape):
-    logp = log_softmax(logits, dim=1)
+def _valid_rows(logits: Tensor, target: Tensor, ignore_index: int) -> tuple[Tensor, Tensor, Tensor]:
+    """(valid [M] bool, logits with ignored rows zeroed, targets with ignored rows set to class 0).
+
+    Ignored rows are replaced *before* any math and dropped again with ``where``, never by multiplying
+    with a 0/1 mask: a padding row may hold -inf/NaN logits, and 0 * NaN is NaN -- in the loss, and in
+    the gradient of every row once a reduction has spread it. So an ignored row adds exactly 0 to the
+    loss and receives a zero gradient, as on the fused kernel path. (PyTorch agrees on the loss; its
+    gradient row for an all-non-finite ignored row is NaN.)
+    """
+    xp = logits.backend.xp
     valid = target != ignore_index
-    safe = Tensor._wrap(logits.backend.xp.where(valid._data, target._data, 0), logits.backend)
-    picked = -ops.TakeAlongAxis.apply(logp, safe._data[:, None], 1).reshape(-1)
+    safe_target = Tensor._wrap(xp.where(valid._data, target._data, 0), logits.backend)
+    safe_logits = where(valid.unsqueeze(1), logits, 0.0)
+    return valid, safe_logits, safe_target
+
+
+def _masked_reduce(loss: Tensor, valid: Tensor, row_weight: Tensor | None, reduction: str, out_shape) -> Tensor:
+    """Reduce per-row losses over the valid rows; 'mean' divides by the valid rows' total weight, which is
+    0 when every row is ignored: the loss is then 0/0 = NaN and the gradient 0, both as in PyTorch."""
+    loss = where(valid, loss, 0.0)
+    if reduction == "none":
+        return loss.reshape(out_shape)
+    if reduction == "sum":
+        return loss.sum()
+    # 0/0 is PyTorch's answer, not worth numpy's warning; multiplying by 1/denominator keeps the backward
+    # (grad * inf, zeroed by the where above) free of warnings too
+    with np.errstate(divide="ignore", invalid="ignore"):
+        with no_grad():  # the denominator depends on the targets and weights only
+            count = valid.to(dtype=loss.dtype)
+            denominator = (where(valid, row_weight, 0.0) if row_weight is not None else count).sum()
+            inverse = 1 / denominator
+        return loss.sum() * inverse
+
+
+def _cross_entropy_composite(logits, target, weight, ignore_index, reduction, smoothing, out_shape):
+    """Class-index cross-entropy built from log_softmax: class weights, label smoothing, 'sum'/'none'."""
+    valid, logits, target = _valid_rows(logits, target, ignore_index)
+    logp = log_softmax(logits, dim=1)
+    picked = -ops.TakeAlongAxis.apply(logp, target._data[:, None], 1).reshape(-1)
     C = logits.shape[1]
     w = weight.to(dtype=logits.dtype) if weight is not None else None
-    w_target = w[safe] if w is not None else None
+    w_target = w[target] if w is not None else None
     if w_target is not None:
         picked = picked * w_target
     loss = picked
     if smoothing:
         smooth = -(logp * w).sum(dim=1) if w is not None else -logp.sum(dim=1)
         loss = picked * (1 - smoothing) + smooth * (smoothing / C)
-    mask = valid.to(dtype=logits.dtype)
-    loss = loss * mask
-    if reduction == "none":
-        return loss.reshape(out_shape)
-    if reduction == "sum":
-        return loss.sum()
-    denominator = (w_target * mask).sum() if w_target is not None else mask.sum()
-    return loss.sum() / denominator
+    return _masked_reduce(loss, valid, w_target, reduction, out_shape)
 
 
 def _cross_entropy_probabilities(input, target, weight, reduction, smoothing):
@@ -1045,6 +1214,9 @@ def _cross_entropy_probabilities(input, target, weight, reduction, smoothing):
                          f"{input.shape}")
     dim = 0 if input.ndim == 1 else 1
     C = input.shape[dim]
+    if weight is not None:
+        _check_class_weight(weight, C, "cross_entropy")
+        weight = weight.to(dtype=input.dtype)
     if smoothing:
         target = target * (1 - smoothing) + smoothing / C
     logp = log_softmax(input, dim=dim)
@@ -1060,22 +1232,24 @@ def _cross_entropy_probabilities(input, target, weight, reduction, smoothing):
 
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
              reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood on log-probabilities, PyTorch's ``F.nll_loss``."""
+    """Negative log-likelihood on log-probabilities, PyTorch's ``F.nll_loss``.
+
+    Ignored rows add 0 and get a zero gradient even if they hold -inf/NaN; 'mean' over no valid row is NaN
+    (as in PyTorch). Raises TypeError for a non-int ``ignore_index``, ValueError for a ``weight`` that is
+    not one value per class."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    ignore_index = _check_ignore_index(ignore_index, "nll_loss")
     logp, flat_target = _class_targets(input, target, "nll_loss")
+    if weight is not None:
+        _check_class_weight(weight, logp.shape[1], "nll_loss")
     _check_class_range(flat_target, logp.shape[1], ignore_index, "nll_loss")
-    valid = flat_target != ignore_index
-    safe = logp.backend.xp.where(valid._data, flat_target._data, 0)
-    picked = -ops.TakeAlongAxis.apply(logp, safe[:, None], 1).reshape(-1)
-    w = weight[Tensor._wrap(safe, logp.backend)] if weight is not None else None
-    mask = valid.to(dtype=logp.dtype)
-    loss = picked * mask * (w if w is not None else 1.0)
-    if reduction == "none":
-        return loss.reshape(target.shape if input.ndim > 1 else ())
-    if reduction == "sum":
-        return loss.sum()
-    return loss.sum() / ((w * mask).sum() if w is not None else mask.sum())
+    valid, logp, flat_target = _valid_rows(logp, flat_target, ignore_index)
+    loss = -ops.TakeAlongAxis.apply(logp, flat_target._data[:, None], 1).reshape(-1)
+    w = weight.to(dtype=logp.dtype)[flat_target] if weight is not None else None
+    if w is not None:
+        loss = loss * w
+    return _masked_reduce(loss, valid, w, reduction, target.shape if input.ndim > 1 else ())
 
 
 def _check_same_shape(input: Tensor, target: Tensor, name: str) -> None:
@@ -1201,32 +1375,124 @@ def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: b
     return _reduce(loss, reduction)
 
 
+#: PyTorch's floor on p * (1 - p) in BCE's gradient, a float32 constant (so 1 / eps is 1.0000000039958e12).
+_BCE_EPS = float(np.float32(1e-12))
+
+
+class _BinaryCrossEntropy(Function):
+    """Pointwise BCE on probabilities exactly as PyTorch computes it: each log is clamped at -100 (so p = 0
+    or 1 gives a finite loss), and the gradient is ``(p - t) / max(p (1 - p), 1e-12)`` -- finite at p = 0 or
+    1, 0 where the target agrees. Clamping ``log`` after taking it instead gives the gradient ``t / p``:
+    NaN (0 / 0) at p = 1 with t = 1, which is where ``sigmoid`` saturates in float32."""
+
+    @staticmethod
+    def forward(ctx, p, t):
+        xp = ctx.xp
+        ctx.save_for_backward(p, t)
+        with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf, clamped below; p > 1 is NaN
+            log_p, log_1mp = xp.log(p), xp.log1p(-p)
+        log_p = xp.where(log_p < -100, -100.0, log_p)  # where, not maximum: keep NaN as NaN
+        log_1mp = xp.where(log_1mp < -100, -100.0, log_1mp)
+        return (t - 1) * log_1mp - t * log_p
+
+    @staticmethod
+    def backward(ctx, grad):
+        p, t = ctx.saved_tensors
+        xp = ctx.xp
+        gp = gt = None
+        if ctx.needs_input_grad[0]:
+            denom = (1 - p) * p
+            gp = grad * (p - t) / xp.where(denom < _BCE_EPS, _BCE_EPS, denom)
+        if ctx.needs_input_grad[1]:  # PyTorch's target gradient is not clamped: +-inf at p = 0 or 1
+            with np.errstate(divide="ignore"):
+                gt = grad * (xp.log1p(-p) - xp.log(p))
+        return gp, gt
+
+
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                          reduction: str = "mean") -> Tensor:
-    """BCE on probabilities; like PyTorch, each log is clamped at -100 so 0 and 1 stay finite."""
+    """BCE on probabilities, PyTorch's ``F.binary_cross_entropy`` (values and gradients, including p = 0, 1).
+
+    Args: input: probabilities in [0, 1]; target: same shape; weight: rescales each element, broadcast to
+        input's shape. Raises ValueError for values outside [0, 1] or NaN (on a GPU only under
+        ``KERNELGRAD_SYNC_CHECKS=1``: the check reads the values on the host), for a target of another shape
+        and for a weight that does not broadcast to input's shape.
+    """
     _check_same_shape(input, target, "binary_cross_entropy")
-    values = input.numpy()
-    if values.size and (values.min() < 0 or values.max() > 1):
-        raise ValueError("binary_cross_entropy(): input values must be in [0, 1] (apply sigmoid first, or "
-                         "use binary_cross_entropy_with_logits)")
-    log_p = input.log().clamp(min=-100.0)
-    log_1mp = (1 - input).log().clamp(min=-100.0)
-    loss = -(target * log_p + (1 - target) * log_1mp)
+    _check_reduction(reduction, "binary_cross_entropy")
+    if weight is not None:
+        _check_broadcasts_to(weight, "weight", input.shape, "binary_cross_entropy")
+    if value_checks_enabled(on_host=not input.backend.is_gpu):
+        values = input.numpy()
+        if values.size and not np.all((values >= 0) & (values <= 1)):
+            raise ValueError("binary_cross_entropy(): input values must be in [0, 1] (apply sigmoid first, or "
+                             "use binary_cross_entropy_with_logits)")
+    loss = _BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
 
 
+def _log_sigmoid(xp: Any, x: Any) -> Any:
+    """``log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|))`` of a raw array: never overflows, and log1p keeps the
+    exp(-|x|) term that ``log(1 + exp(-|x|))`` rounds to 0 for |x| > 17 in float32."""
+    return xp.where(x < 0, x, 0.0) - xp.log1p(xp.exp(-xp.abs(x)))
+
+
+class _BCEWithLogits(Function):
+    """Pointwise sigmoid + BCE, PyTorch's formulas (with lw = 1 + (pos_weight - 1) t, pw = pos_weight):
+
+    loss = (1 - t) x - lw log_sigmoid(x)             dx  = (pw t + 1 - t) sigmoid(x) - pw t
+    dt   = log_sigmoid(-x) - pw log_sigmoid(x)        dpw = -t log_sigmoid(x)
+    (without pos_weight: lw = pw = 1 and dt = -x). Written out rather than composed because ``max(x, 0)``
+    and ``|x|`` have no useful derivative at x = 0. The loss is summed as ``((1 - t) x - lw min(x, 0)) +
+    lw log1p(e^-|x|)`` and dx split by the sign of x, so the e^-|x| terms survive float32 rounding (PyTorch
+    rounds the loss at x = -20, t = 0 to 0); at +-inf the result is PyTorch's, NaN included.
+    """
+
+    @staticmethod
+    def forward(ctx, x, t, pos_weight):
+        xp = ctx.xp
+        ctx.save_for_backward(x, t, pos_weight)
+        tail = xp.log1p(xp.exp(-xp.abs(x)))
+        neg_part = xp.where(x < 0, x, 0.0)  # min(x, 0); NaN goes to tail
+        log_weight = 1 if pos_weight is None else (pos_weight - 1) * t + 1
+        with np.errstate(invalid="ignore"):  # inf - inf at x = -inf: NaN, as PyTorch's
+            return ((1 - t) * x - log_weight * neg_part) + log_weight * tail
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, t, pw = ctx.saved_tensors
+        xp = ctx.xp
+        need_x, need_t, need_pw = ctx.needs_input_grad
+        gx = gt = gpw = None
+        if need_x:
+            e = xp.exp(-xp.abs(x))
+            small = e / (1 + e)  # sigmoid(-|x|), accurate; sigmoid(x) = 1 - small for x >= 0
+            scale, pos = (1.0, t) if pw is None else (pw * t + 1 - t, pw * t)
+            gx = grad * xp.where(x >= 0, (scale - pos) - scale * small, scale * small - pos)
+        if need_t:
+            gt = grad * (-x if pw is None else _log_sigmoid(xp, -x) - pw * _log_sigmoid(xp, x))
+        if need_pw:
+            gpw = grad * -t * _log_sigmoid(xp, x)
+        return gx, gt, gpw
+
+
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
                                      reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
-    """Sigmoid + BCE in the stable form ``max(x, 0) - x*t + log(1 + exp(-|x|))``."""
-    _check_same_shape(input, target, "binary_cross_entropy_with_logits")
-    softplus_neg_abs = (1 + (-input.abs()).exp()).log()
-    if pos_weight is None:
-        loss = input.clamp(min=0.0) - input * target + softplus_neg_abs
-    else:
-        log_weight = 1 + (pos_weight - 1) * target
-        loss = (1 - target) * input + log_weight * (softplus_neg_abs + (-input).clamp(min=0.0))
+    """Sigmoid + BCE on logits, PyTorch's ``F.binary_cross_entropy_with_logits`` (values and gradients).
+
+    Args: weight: rescales each element; pos_weight: weight of the positive term (per class, along the last
+        dim); both must broadcast to input's shape. Raises ValueError for a target of another shape, or a
+        weight / pos_weight that does not broadcast to input's shape.
+    """
+    name = "binary_cross_entropy_with_logits"
+    _check_same_shape(input, target, name)
+    _check_reduction(reduction, name)
+    for value, arg in ((weight, "weight"), (pos_weight, "pos_weight")):
+        if value is not None:
+            _check_broadcasts_to(value, arg, input.shape, name)
+    loss = _BCEWithLogits.apply(input, target, pos_weight)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -1259,32 +1525,47 @@ class _Dropout(Function):
         return dx, None, None, None
 
 
+def _dropout_probability(p: Any, owner: str) -> float:
+    """``p`` as a float in ``[0, 1]`` (PyTorch's range): a Python or numpy real, or a 0-d real Tensor.
+
+    Raises TypeError for another type (bool included) and ValueError outside ``[0, 1]`` (NaN included)."""
+    if isinstance(p, Tensor) and p.ndim == 0:
+        p = p.item()
+    if isinstance(p, bool | np.bool_) or not isinstance(p, numbers.Real):
+        raise TypeError(f"{owner}: dropout probability p must be a float, got {p!r}")
+    if not 0.0 <= float(p) <= 1.0:
+        raise ValueError(f"{owner}: dropout probability p must be in [0, 1], got {p!r}")
+    return float(p)
+
+
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (identity when not training).
 
     The mask is never stored: it is regenerated in backward from the Philox stream position
     ``(seed, offset)`` that :func:`framework.manual_seed` controls, bit-identically on every backend.
-    Raises ValueError unless ``0 <= p < 1``.
+    ``p = 1`` gives ``input * 0`` (zeros, NaN/inf stay NaN, zero gradient), PyTorch's answer, without
+    the kernel (its scale 1/(1-p) would be infinite).
+    Raises TypeError for a p that is not a real number, ValueError unless ``0 <= p <= 1``.
     """
     _check_tensor(input, "input")
-    if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout probability p must be in [0, 1), got {p!r}")
+    p = _dropout_probability(p, "dropout()")
     if not training or p == 0.0:
         return input
     _check_float(input, "input")
+    if p == 1.0:
+        with np.errstate(invalid="ignore"):  # NaN/inf * 0 is NaN without a warning, as in PyTorch
+            return input * 0.0
     seed, offset = _random.next_philox(input.numel())
-    return _Dropout.apply(input, float(p), seed, offset)
+    return _Dropout.apply(input, p, seed, offset)
 
 
 def _feature_dropout(input: Tensor, p: float, training: bool, name: str) -> Tensor:
     """Zero whole feature maps: one keep/drop draw per ``(n, c)``, shared by the map's elements. The mask is
-    ``F.dropout`` of a ``[N, C, 1, ...]`` tensor of ones (so the same Philox stream and the same p check)
-    and broadcasts in a product, which carries the gradient."""
+    ``F.dropout`` of a ``[N, C, 1, ...]`` tensor of ones (so the same Philox stream) and broadcasts in a
+    product, which carries the gradient (and keeps a dropped NaN NaN, as PyTorch's product does)."""
+    p = _dropout_probability(p, f"{name}()")
     ones = _ones(tuple(input.shape[:2]) + (1,) * (input.ndim - 2), dtype=input.dtype, device=input.backend)
-    try:
-        mask = dropout(ones, p, training)
-    except ValueError as error:
-        raise ValueError(f"{name}(): {error}") from None
+    mask = dropout(ones, p, training)
     return input if mask is ones else input * mask
 
 
@@ -1299,7 +1580,7 @@ def _check_feature_dropout_input(input: Tensor, name: str, ndims: tuple[int, int
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Channel dropout, PyTorch's ``F.dropout1d``: each channel of ``[N, C, L]`` (or unbatched ``[C, L]``) is
     zeroed with probability ``p`` as a whole, the rest scaled by 1/(1-p); identity when not training.
-    ``inplace`` is accepted; the result is a new tensor. Raises ValueError unless ``0 <= p < 1`` or for
+    ``inplace`` is accepted; the result is a new tensor. Raises ValueError unless ``0 <= p <= 1`` or for
     another rank."""
     _check_feature_dropout_input(input, "dropout1d", (2, 3), "[N, C, L]")
     batched, unbatched = _batched(input, "input", 3)
@@ -1312,7 +1593,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     probability ``p`` as a whole, the rest scaled by 1/(1-p); identity when not training.
 
     A 3-D input is treated as ``[N, C, L]`` (dropping whole rows), with PyTorch's warning, as PyTorch does.
-    ``inplace`` is accepted; the result is a new tensor. Raises ValueError unless ``0 <= p < 1`` or for
+    ``inplace`` is accepted; the result is a new tensor. Raises ValueError unless ``0 <= p <= 1`` or for
     another rank.
     """
     _check_feature_dropout_input(input, "dropout2d", (3, 4), "[N, C, H, W]")
@@ -1371,8 +1652,8 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, o
 
     Args: p: a finite norm order > 0 (``inf`` is not supported). dim: the dim to normalise over.
         eps: the smallest denominator. out: must be None.
-    Raises: ValueError for p <= 0 or infinite, eps < 0, dim out of range, or ``out`` given; TypeError for a
-        non-float input.
+    Raises: ValueError for p <= 0 or infinite, eps < 0 or ``out`` given; IndexError for dim out of range;
+        TypeError for a non-float input or a non-int dim.
     """
     _check_tensor(input, "input")
     _check_float(input, "input")
@@ -1382,11 +1663,7 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, o
         raise ValueError(f"normalize(): eps must be >= 0, got {eps!r}")
     if out is not None:
         raise ValueError("normalize(): out= is not supported; use the returned tensor")
-    ndim = max(input.ndim, 1)
-    if not isinstance(dim, int) or isinstance(dim, bool) or not -ndim <= dim < ndim:
-        raise ValueError(f"normalize(): dim must be an int in [{-ndim}, {ndim}) for input of shape "
-                         f"{input.shape}, got {dim!r}")
-    return _Normalize.apply(input, float(p), dim % ndim, float(eps))
+    return _Normalize.apply(input, float(p), ops.normalize_dim(dim, input.ndim), float(eps))
 
 
 # ---------------------------------------------------------------------------------- pixel shuffle
@@ -1471,7 +1748,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     Args:
         input: ``[N, C, *]`` float, at least 2-D.
         running_mean, running_var: ``[C]`` buffers (or None, only when ``training``); each is updated
-            by replacing its ``._data`` with a new array of its own dtype.
+            by replacing its ``.data`` with a new array of its own dtype.
         weight, bias: optional ``[C]`` affine scale and shift.
         training: use (and update the running statistics with) batch statistics.
         momentum: weight of the new batch statistics in the running update.
@@ -1661,7 +1938,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
         weight: ``[num_embeddings, embedding_dim]`` float.
         padding_idx: rows looked up at this index get no gradient (negative counts from the end).
         max_norm: if given, every row referenced by ``input`` whose ``norm_type``-norm exceeds it is first
-            rescaled to norm ``max_norm`` in ``weight`` itself (its ``._data`` is replaced; no gradient
+            rescaled to norm ``max_norm`` in ``weight`` itself (its ``.data`` is replaced; no gradient
             flows through the rescaling), as in PyTorch.
         norm_type: the p of the p-norm for ``max_norm`` (any p > 0, ``inf`` included).
         scale_grad_by_freq: divide each row's gradient by how often its index occurs in ``input``.

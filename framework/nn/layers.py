@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import ops
 from ..dtypes import as_dtype, float32
 from ..tensor import Tensor, zeros
 from . import functional as F
@@ -21,7 +22,7 @@ from .parameter import Parameter
 
 __all__ = [
     "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d",
-    "Conv2d", "ConvTranspose2d", "Dropout", "Flatten", "Identity", "LeakyReLU", "Linear", "LinearReLU",
+    "Conv1d", "Conv2d", "ConvTranspose2d", "Dropout", "Flatten", "Identity", "LeakyReLU", "Linear", "LinearReLU",
     "LogSoftmax", "MaxPool2d", "ReLU", "Sigmoid", "Softmax", "Tanh", "Unflatten",
     "ELU", "GELU", "Hardtanh", "Mish", "SiLU", "Softplus",
     "Dropout1d", "Dropout2d", "Dropout3d", "PixelShuffle", "PixelUnshuffle",
@@ -190,6 +191,78 @@ class Conv2d(Module):
         return _conv_extra_repr(self)
 
 
+class Conv1d(Module):
+    """1-D convolution (cross-correlation), PyTorch's ``nn.Conv1d``; runs as :func:`F.conv1d` (conv2d on a
+    height-1 image, so every device's conv2d kernels do the work).
+
+    Args:
+        in_channels, out_channels: positive ints, both divisible by ``groups``.
+        kernel_size, stride, dilation: int or 1-tuple, >= 1 (stored as 1-tuples, as PyTorch does).
+        padding: int or 1-tuple >= 0, ``'valid'`` or ``'same'`` (stride 1 only; the odd extra zero goes on the
+            right, as in PyTorch).
+        groups: positive int. bias: whether to learn a bias.
+        padding_mode: ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'`` (non-zero modes pad
+            with ``F.pad`` first, then convolve without padding, as PyTorch does).
+    Shapes: input ``[N, C_in, L]`` (or unbatched ``[C_in, L]``) -> ``[N, C_out, L_out]``;
+        ``weight [C_out, C_in/groups, k]``, ``bias [C_out]``.
+    Raises: ValueError naming the argument for any invalid value.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 dilation: Any = 1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 device: Any = None, dtype: Any = None):
+        super().__init__()
+        name = type(self).__name__
+        self.in_channels = _positive_int(in_channels, "in_channels", name)
+        self.out_channels = _positive_int(out_channels, "out_channels", name)
+        self.groups = _positive_int(groups, "groups", name)
+        if self.in_channels % self.groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) must be divisible by groups ({groups})")
+        if self.out_channels % self.groups:
+            raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by groups ({groups})")
+        self.kernel_size = (F._single(kernel_size, "kernel_size", 1, name),)
+        self.stride = (F._single(stride, "stride", 1, name),)
+        self.dilation = (F._single(dilation, "dilation", 1, name),)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"{name}: padding must be an int, a 1-tuple, 'valid' or 'same', got {padding!r}")
+            if padding == "same" and self.stride != (1,):
+                raise ValueError(f"{name}: padding='same' is not supported for strided convolutions "
+                                 f"(stride={self.stride})")
+            self.padding: tuple[int] | str = padding
+        else:
+            self.padding = (F._single(padding, "padding", 0, name),)
+        _check_padding_mode(padding_mode, name, _CONV_PADDING_MODES)
+        self.padding_mode = padding_mode
+        self.output_padding = (0,)
+        self.transposed = False
+        self.weight = _new_parameter((self.out_channels, self.in_channels // self.groups, self.kernel_size[0]),
+                                     device, dtype, name)
+        if bias:
+            self.bias = _new_parameter((self.out_channels,), device, dtype, name)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        _reset_weight_and_bias(self.weight, self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if self.padding_mode == "zeros":
+            return F.conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        if self.padding == "valid":
+            pads = (0, 0)
+        elif self.padding == "same":
+            pads = F._same_padding((1,) + self.kernel_size, (1,) + self.dilation)[:2]
+        else:
+            pads = (self.padding[0], self.padding[0])
+        input = F.pad(input, pads, mode=self.padding_mode)
+        return F.conv1d(input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+    def extra_repr(self) -> str:
+        return _conv_extra_repr(self)
+
+
 class ConvTranspose2d(Module):
     """Transposed 2-D convolution (the gradient of Conv2d w.r.t. its input), PyTorch's ``nn.ConvTranspose2d``.
 
@@ -281,18 +354,21 @@ def _check_padding_mode(padding_mode: Any, owner: str, supported: tuple[str, ...
         raise ValueError(f"{owner}: padding_mode={padding_mode!r} is not supported; supported: {list(supported)}")
 
 
-def _conv_extra_repr(m: Conv2d | ConvTranspose2d) -> str:
+def _conv_extra_repr(m: Conv1d | Conv2d | ConvTranspose2d) -> str:
+    zeros, ones = (0,) * len(m.kernel_size), (1,) * len(m.kernel_size)
     s = f"{m.in_channels}, {m.out_channels}, kernel_size={m.kernel_size}, stride={m.stride}"
-    if m.padding != (0, 0):
+    if m.padding != zeros:
         s += f", padding={m.padding}"
-    if m.dilation != (1, 1):
+    if m.dilation != ones:
         s += f", dilation={m.dilation}"
-    if m.output_padding != (0, 0):
+    if m.output_padding != zeros:
         s += f", output_padding={m.output_padding}"
     if m.groups != 1:
         s += f", groups={m.groups}"
     if m.bias is None:
         s += ", bias=False"
+    if m.padding_mode != "zeros":
+        s += f", padding_mode={m.padding_mode}"
     return s
 
 
@@ -597,14 +673,13 @@ class LogSoftmax(Module):
 class Dropout(Module):
     """Zero elements with probability ``p`` and scale the rest by ``1/(1-p)`` in training; identity in eval.
 
-    Raises: ValueError unless ``0 <= p <= 1`` (``F.dropout`` itself rejects ``p = 1`` in training).
+    ``p = 1`` zeroes everything in training (``input * 0``, as PyTorch).
+    Raises: TypeError unless p is a real number (or a 0-d Tensor), ValueError unless ``0 <= p <= 1``.
     """
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
-            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
-        self.p = float(p)
+        self.p = F._dropout_probability(p, type(self).__name__)
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
@@ -700,9 +775,7 @@ class Unflatten(Module):
         self.unflattened_size = tuple(int(n) for n in unflattened_size)
 
     def forward(self, input: Tensor) -> Tensor:
-        if not -input.ndim <= self.dim < input.ndim:
-            raise ValueError(f"Unflatten: dim {self.dim} is out of range for input of shape {input.shape}")
-        dim = self.dim % input.ndim
+        dim = ops.normalize_dim(self.dim, input.ndim)
         known = math.prod(n for n in self.unflattened_size if n != -1)
         if (-1 not in self.unflattened_size and known != input.shape[dim]) or input.shape[dim] % known:
             raise ValueError(f"Unflatten: unflattened_size {self.unflattened_size} does not fit dim {self.dim} "

@@ -120,7 +120,7 @@ def test_normalize_validation():
         F.normalize(x, p=float("inf"))
     with pytest.raises(ValueError, match="p must be"):
         F.normalize(x, p=0)
-    with pytest.raises(ValueError, match=r"dim must be an int in \[-2, 2\)"):
+    with pytest.raises(IndexError, match=r"Dimension out of range \(expected to be in range of \[-2, 1\], but got 2\)"):
         F.normalize(x, dim=2)
     with pytest.raises(ValueError, match="eps"):
         F.normalize(x, eps=-1.0)
