@@ -1,0 +1,346 @@
+"""Classic PyTorch programs ported to kernelgrad by renaming their imports and nothing else (issue 12).
+
+``programs/`` holds three plain PyTorch programs: the official MNIST example, a character-level LSTM
+language model (word_language_model's training loop: detached hidden state, ``clip_grad_norm_``,
+``p.data.add_``, sampling with ``torch.multinomial``) and the DCGAN example (``weights_init``,
+``label.fill_``, ``netD(fake.detach())``, BCELoss, Adam). Each test runs a program twice: unchanged
+under ``torch`` (proving the program itself is valid and the assertions pass on the real thing) and
+with :data:`IMPORT_RENAMES` applied to its source — the only edit a port may make. Then, for each
+program, a second test builds the program's own models in both frameworks with identical initial
+weights and identical data and checks that the program's own training steps give the same losses
+(rel err <= 1e-4; float32 in both, so the tolerance covers summation order only).
+
+The programs run on the ``cpu`` device only: they pick their device the way the originals do
+(``torch.device("cuda" if ... else "cpu")``); per-device kernel paths are tested elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import framework
+
+PROGRAMS = Path(__file__).parent / "programs"
+
+#: The port: these rewrites of import lines, applied line by line, and nothing else.
+#:   ``import torch``               -> ``import framework as torch``
+#:   ``import torch.nn as nn``      -> ``import framework.nn as nn``      (any ``import torch.X as Y``)
+#:   ``from torch.utils.data import`` -> ``from framework.utils.data import`` (any ``from torch[.X] import``)
+IMPORT_RENAMES = [
+    (re.compile(r"^import torch$"), "import framework as torch"),
+    (re.compile(r"^import torch\.([\w.]+) as (\w+)$"), r"import framework.\1 as \2"),
+    (re.compile(r"^from torch((?:\.\w+)*) import "), r"from framework\1 import "),
+]
+
+FRAMEWORKS = ["torch", "kernelgrad"]
+
+
+def port(source: str) -> str:
+    """``source`` with :data:`IMPORT_RENAMES` applied; checks that only import lines changed and that no
+    import of torch is left."""
+    ported = []
+    for line in source.splitlines():
+        new = line
+        for pattern, replacement in IMPORT_RENAMES:
+            new = pattern.sub(replacement, new)
+        if new != line:
+            assert line.startswith(("import torch", "from torch")), line
+        assert not re.match(r"^\s*(import|from)\s+torch\b", new), f"import left unported: {new!r}"
+        ported.append(new)
+    assert ported != source.splitlines(), "nothing was ported"
+    return "\n".join(ported) + "\n"
+
+
+def load_program(name: str, which: str) -> dict:
+    """Execute ``programs/<name>.py`` (ported when ``which == 'kernelgrad'``) and return its globals."""
+    path = PROGRAMS / f"{name}.py"
+    source = path.read_text()
+    if which == "kernelgrad":
+        source = port(source)
+    namespace = {"__name__": f"port_{name}_{which}", "__file__": str(path)}
+    # The renames keep every line where it was, so tracebacks point at the right line of the file.
+    exec(compile(source, str(path), "exec"), namespace)
+    if which == "kernelgrad":
+        assert namespace["torch"] is framework
+    else:
+        assert namespace["torch"] is torch
+    return namespace
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """torch's thread pool fights the other test processes for the few cores; one thread is much faster."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def to_numpy(t) -> np.ndarray:
+    return np.array(t.detach().cpu().numpy())
+
+
+def state_arrays(module) -> dict:
+    """A module's state_dict as numpy arrays, to load the same weights into the other framework."""
+    return {k: to_numpy(v) for k, v in module.state_dict().items()}
+
+
+def load_arrays(module, arrays: dict, tensor_module) -> None:
+    module.load_state_dict({k: tensor_module.tensor(v) for k, v in arrays.items()})
+
+
+def close(a: float, b: float, tol: float = 1e-4) -> bool:
+    return abs(a - b) <= tol * abs(b)
+
+
+def assert_losses_match(ours, ref, tol=1e-4):
+    assert len(ours) == len(ref), (ours, ref)
+    for i, (a, b) in enumerate(zip(ours, ref)):
+        assert math.isfinite(a) and close(a, b, tol), f"step {i}: {a} vs torch {b} (all: {ours} vs {ref})"
+
+
+def assert_tensor_like(ours, ref, which):
+    """Same shape and dtype name as torch's result (``torch.float32`` <-> ``float32``)."""
+    assert tuple(ours.shape) == tuple(ref.shape), (which, tuple(ours.shape), tuple(ref.shape))
+    assert str(ours.dtype).replace("torch.", "") == str(ref.dtype).replace("torch.", ""), \
+        (which, ours.dtype, ref.dtype)
+
+
+# --------------------------------------------------------------------------------------------- MNIST
+
+
+@pytest.mark.parametrize("which", FRAMEWORKS)
+def test_mnist_example_trains(which, tmp_path, monkeypatch, test_seed):
+    """The MNIST example end to end: two epochs (Adadelta + StepLR), beats chance by far, the saved
+    state_dict loads back into a new Net and reproduces the test loss."""
+    prog = load_program("mnist_example", which)
+    T = prog["torch"]
+    monkeypatch.chdir(tmp_path)
+    model, history = prog["main"](["--epochs", "2", "--train-size", "512", "--save-model",
+                                   "--seed", str(test_seed), "--log-interval", "100"])
+    losses = [loss for epoch in history for loss in epoch["train_losses"]]
+    assert len(losses) == 2 * 8 and all(math.isfinite(x) for x in losses), losses
+    assert np.mean(history[1]["train_losses"]) < np.mean(history[0]["train_losses"]) < losses[0], losses
+    # 1288 test digits, 10 classes: chance is 10% and a loss of log(10) = 2.30.
+    assert history[1]["accuracy"] > 0.5 and history[1]["test_loss"] < 2.0, history
+    assert history[1]["test_loss"] < history[0]["test_loss"], history
+
+    restored = prog["Net"]()
+    restored.load_state_dict(T.load(tmp_path / "mnist_cnn.pt"))
+    _, test_set = prog["digits_datasets"](512)
+    loader = T.utils.data.DataLoader(test_set, batch_size=1000)
+    assert prog["test"](restored, T.device("cpu"), loader) == prog["test"](model, T.device("cpu"), loader)
+
+
+def test_mnist_example_matches_torch(test_seed):
+    """Identical initial weights and batches, dropout off: the example's own ``train`` (3 Adadelta steps)
+    and ``test`` give torch's losses, predictions and output shape/dtype."""
+    args = argparse.Namespace(log_interval=1, dry_run=False)
+    results = {}
+    init = None
+    for which in FRAMEWORKS:
+        prog = load_program("mnist_example", which)
+        T = prog["torch"]
+        T.manual_seed(test_seed)
+        model = prog["Net"]()
+        if init is None:
+            init = state_arrays(model)
+        else:
+            load_arrays(model, init, T)
+        model.dropout1.p = model.dropout2.p = 0.0  # dropout masks differ between generators
+        train_set, test_set = prog["digits_datasets"](3 * 64)
+        device = T.device("cpu")
+        train_loader = T.utils.data.DataLoader(train_set, batch_size=64)
+        test_loader = T.utils.data.DataLoader(test_set, batch_size=500)
+        before = prog["test"](model, device, test_loader)
+        optimizer = prog["optim"].Adadelta(model.parameters(), lr=1.0)
+        losses = prog["train"](args, model, device, train_loader, optimizer, 1)
+        after = prog["test"](model, device, test_loader)
+        with T.no_grad():
+            out = model(test_set.tensors[0][:5])
+        results[which] = dict(before=before, losses=losses, after=after, out=out)
+    ours, ref = results["kernelgrad"], results["torch"]
+    assert_losses_match(ours["losses"], ref["losses"])
+    for key in ("before", "after"):
+        assert close(ours[key][0], ref[key][0]), (key, ours[key], ref[key])
+        # An argmax may flip on a near-tie; one of 1608 test digits is all the drift we allow.
+        assert abs(ours[key][1] - ref[key][1]) <= 1 / 1608 + 1e-12, (key, ours[key], ref[key])
+    assert_tensor_like(ours["out"], ref["out"], "Net output")
+    np.testing.assert_allclose(to_numpy(ours["out"]), to_numpy(ref["out"]), rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------ char LSTM
+
+LSTM_ARGS = ["--nlayers", "1", "--dropout", "0", "--batch_size", "4", "--eval_batch_size", "4", "--bptt", "10",
+             "--lr", "5", "--clip", "0.25"]
+
+
+@pytest.mark.parametrize("which", FRAMEWORKS)
+def test_char_lstm_trains_and_samples(which, tmp_path, test_seed):
+    """The char-LSTM LM: 12 epochs of truncated BPTT with clipping learn the toy text (validation loss far
+    below the unigram entropy), the sampled text is mostly the text's own bigrams, and the saved
+    state_dict loads back."""
+    prog = load_program("char_lstm", which)
+    T = prog["torch"]
+    save = tmp_path / "model.pt"
+    model, corpus, history, text = prog["main"](LSTM_ARGS + [
+        "--epochs", "12", "--seed", str(test_seed), "--save", str(save), "--chars", "120",
+        "--temperature", "0.5"])
+    losses = [loss for epoch in history for loss in epoch["train_losses"]]
+    assert all(math.isfinite(x) for x in losses), losses
+    unigram = -sum(p * math.log(p) for p in (prog["TEXT"].count(c) / len(prog["TEXT"])
+                                             for c in corpus.idx2char))
+    best_val = min(h["val_loss"] for h in history)
+    assert np.mean(history[-1]["train_losses"]) < 0.6 * np.mean(history[0]["train_losses"]), history
+    assert best_val < 0.5 * unigram, (best_val, unigram)
+
+    assert len(text) == 120 and set(text) <= set(corpus.idx2char), text
+    bigrams = {prog["TEXT"][i:i + 2] for i in range(len(prog["TEXT"]) - 1)}
+    seen = sum(text[i:i + 2] in bigrams for i in range(len(text) - 1)) / (len(text) - 1)
+    # A uniform sampler hits the text's bigrams with chance len(bigrams) / ntokens**2 (about 10%).
+    assert seen > 0.6, (seen, text)
+
+    restored = prog["CharLSTM"](len(corpus.idx2char), 16, 32, 1, 0.0)
+    restored.load_state_dict(T.load(save))
+    args = argparse.Namespace(eval_batch_size=4, bptt=10)
+    val_data = prog["batchify"](corpus.valid, 4, T.device("cpu"))
+    assert prog["evaluate"](restored, val_data, prog["nn"].NLLLoss(), args) == best_val
+
+
+def test_char_lstm_matches_torch(test_seed):
+    """Identical initial weights: every loss of two epochs of the program's ``train`` (clipping and the
+    hand-written ``p.data.add_`` step included) and its ``evaluate`` equal torch's, and so do the
+    log-probabilities' and hidden state's shapes and dtypes."""
+    args = argparse.Namespace(batch_size=4, eval_batch_size=4, bptt=10, clip=0.25, log_interval=1000)
+    results = {}
+    init = None
+    for which in FRAMEWORKS:
+        prog = load_program("char_lstm", which)
+        T = prog["torch"]
+        T.manual_seed(test_seed)
+        corpus = prog["Corpus"](prog["TEXT"])
+        ntokens = len(corpus.idx2char)
+        model = prog["CharLSTM"](ntokens, 16, 32, 2, 0.0)
+        if init is None:
+            init = state_arrays(model)
+        else:
+            load_arrays(model, init, T)
+        device = T.device("cpu")
+        train_data = prog["batchify"](corpus.train, args.batch_size, device)
+        val_data = prog["batchify"](corpus.valid, args.eval_batch_size, device)
+        criterion = prog["nn"].NLLLoss()
+        losses = prog["train"](model, train_data, criterion, 5.0, 1, args)
+        losses += prog["train"](model, train_data, criterion, 5.0, 2, args)
+        val = prog["evaluate"](model, val_data, criterion, args)
+        with T.no_grad():
+            logp, (h, c) = model(val_data[:3], model.init_hidden(args.eval_batch_size))
+        results[which] = dict(losses=losses, val=val, logp=logp, h=h, c=c)
+    ours, ref = results["kernelgrad"], results["torch"]
+    assert_losses_match(ours["losses"], ref["losses"])
+    assert close(ours["val"], ref["val"]), (ours["val"], ref["val"])
+    for key in ("logp", "h", "c"):
+        assert_tensor_like(ours[key], ref[key], key)
+        np.testing.assert_allclose(to_numpy(ours[key]), to_numpy(ref[key]), rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------- DCGAN
+
+DCGAN_SIZES = ["--nz", "8", "--ngf", "8", "--ndf", "8", "--batchSize", "32"]
+
+
+@pytest.mark.parametrize("which", FRAMEWORKS)
+def test_dcgan_trains(which, tmp_path, test_seed):
+    """The DCGAN example: ``weights_init`` draws N(0, 0.02) conv weights, N(1, 0.02) BatchNorm weights and
+    zero biases; two short epochs give finite losses, images in [-1, 1] of the right shape, and the
+    saved generator loads back and reproduces its images."""
+    prog = load_program("dcgan", which)
+    T, nn = prog["torch"], prog["nn"]
+
+    netG = prog["Generator"](1, 8, 16, 1)
+    netD = prog["Discriminator"](1, 16, 1)
+    for m in list(netG.modules()) + list(netD.modules()):
+        if isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.bias)  # so that weights_init's `m.bias.data.fill_(0)` has something to do
+    netG.apply(prog["weights_init"])
+    netD.apply(prog["weights_init"])
+    convs = [to_numpy(m.weight) for m in list(netG.modules()) + list(netD.modules())
+             if type(m).__name__.startswith("Conv")]
+    norms = [m for m in list(netG.modules()) + list(netD.modules()) if isinstance(m, nn.BatchNorm2d)]
+    conv_weights = np.concatenate([w.ravel() for w in convs])
+    bn_weights = np.concatenate([to_numpy(m.weight).ravel() for m in norms])
+    assert conv_weights.size > 5000 and abs(conv_weights.std() - 0.02) < 0.002, conv_weights.std()
+    assert abs(conv_weights.mean()) < 0.002, conv_weights.mean()
+    assert abs(bn_weights.mean() - 1) < 0.02 and 0.005 < bn_weights.std() < 0.04, bn_weights
+    assert all((to_numpy(m.bias) == 0).all() for m in norms)
+
+    netG, netD, fixed_noise, fake, history = prog["main"](DCGAN_SIZES + [
+        "--niter", "2", "--num-batches", "3", "--manualSeed", str(test_seed % 10000 + 1),
+        "--outf", str(tmp_path)])
+    assert len(history) == 6
+    for stats in history:
+        assert all(math.isfinite(v) for v in stats.values()), history
+        assert 0 < stats["D_x"] < 1 and 0 < stats["D_G_z1"] < 1 and 0 < stats["D_G_z2"] < 1, history
+    # The discriminator starts at chance (errD ~ 2 log 2) and learns to tell real from fake first.
+    assert history[-1]["D_x"] > history[0]["D_x"] and history[-1]["errD"] < history[0]["errD"], history
+    assert tuple(fake.shape) == (32, 1, 16, 16) and str(fake.dtype).endswith("float32")
+    images = to_numpy(fake)
+    assert np.abs(images).max() <= 1 and images.std() > 0
+
+    restored = prog["Generator"](1, 8, 8, 1)
+    restored.load_state_dict(T.load(tmp_path / "netG_epoch_1.pth"))
+    netG.eval()
+    restored.eval()
+    with T.no_grad():
+        np.testing.assert_array_equal(to_numpy(restored(fixed_noise)), to_numpy(netG(fixed_noise)))
+
+
+def test_dcgan_matches_torch(test_seed):
+    """Identical initial weights, images and noise: two iterations of the example's own loop body
+    (``label.fill_``, ``netD(fake.detach())``, BCELoss, Adam with betas) give torch's losses and D
+    outputs, the generator's images have torch's shape/dtype, and the weights after the two Adam steps
+    agree."""
+    noise = np.random.default_rng(test_seed).standard_normal((2, 16, 8, 1, 1)).astype(np.float32)
+    results = {}
+    init = None
+    for which in FRAMEWORKS:
+        prog = load_program("dcgan", which)
+        T, nn, optim = prog["torch"], prog["nn"], prog["optim"]
+        T.manual_seed(test_seed)
+        netG = prog["Generator"](1, 8, 8, 1)
+        netD = prog["Discriminator"](1, 8, 1)
+        netG.apply(prog["weights_init"])
+        netD.apply(prog["weights_init"])
+        if init is None:
+            init = state_arrays(netG), state_arrays(netD)
+        else:
+            load_arrays(netG, init[0], T)
+            load_arrays(netD, init[1], T)
+        images = prog["digits_dataset"]().tensors[0][:16]
+        optimizerD = optim.Adam(netD.parameters(), lr=0.0002, betas=(0.5, 0.999))
+        optimizerG = optim.Adam(netG.parameters(), lr=0.0002, betas=(0.5, 0.999))
+        criterion = nn.BCELoss()
+        device = T.device("cpu")
+        stats = [prog["train_step"](netD, netG, optimizerD, optimizerG, criterion, images, T.tensor(z), device)
+                 for z in noise]
+        with T.no_grad():
+            fake = netG(T.tensor(noise[0]))
+        results[which] = dict(stats=stats, fake=fake, G=state_arrays(netG), D=state_arrays(netD))
+    ours, ref = results["kernelgrad"], results["torch"]
+    for step, (a, b) in enumerate(zip(ours["stats"], ref["stats"])):
+        for key in b:
+            assert close(a[key], b[key]), (step, key, a, b)
+    assert_tensor_like(ours["fake"], ref["fake"], "generator output")
+    for net in ("G", "D"):
+        assert ours[net].keys() == ref[net].keys()
+        for key, value in ref[net].items():
+            if value.dtype.kind == "f":
+                np.testing.assert_allclose(ours[net][key], value, rtol=1e-3, atol=1e-6, err_msg=f"{net}.{key}")
+            else:
+                np.testing.assert_array_equal(ours[net][key], value, err_msg=f"{net}.{key}")
