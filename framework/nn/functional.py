@@ -1080,6 +1080,8 @@ def _check_ignore_index(ignore_index: Any, name: str) -> int:
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, int | np.integer):
         raise TypeError(f"{name}(): ignore_index must be an int, got {type(ignore_index).__name__} "
                         f"{ignore_index!r}")
+    if not -(2**63) <= ignore_index < 2**63:  # compared with int64 targets; PyTorch raises too
+        raise ValueError(f"{name}(): ignore_index must fit in int64, got {ignore_index}")
     return int(ignore_index)
 
 
