@@ -1,12 +1,12 @@
-"""Datasets, batching and the small image datasets the examples train on.
+"""Augmentations and the small image datasets the examples train on.
 
-``Dataset``/``TensorDataset``/``Subset``/``DataLoader`` follow ``torch.utils.data``'s names. The loader
-builds each batch with one fancy-indexing gather per array when the dataset is a :class:`TensorDataset`
-(or a :class:`Subset` of one, however nested), so an epoch costs one Python iteration per *batch*, not
-per sample; any other :class:`Dataset` falls back to fetching items one by one and stacking them.
+The datasets and the DataLoader live in :mod:`framework.utils.data` (``torch.utils.data``'s names and
+semantics); they are re-exported here for the training commands. The loader builds each batch with one
+fancy-indexing gather per array when the dataset is a :class:`TensorDataset` (or a :class:`Subset` of
+one, however nested), so an epoch costs one Python iteration per *batch*, not per sample.
 
-Batches are assembled on the host as numpy arrays (where an optional ``transform`` can augment the
-inputs) and only then copied to the target device, once per array per batch.
+Batches are assembled on the host (where an optional ``transform``, e.g. :class:`RandomShift`, can
+augment the inputs) and only then copied to the target device, once per array per batch.
 """
 
 from __future__ import annotations
@@ -14,20 +14,30 @@ from __future__ import annotations
 import gzip
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from . import random as _random
-from .tensor import Tensor
+from .utils.data import (
+    ConcatDataset,
+    DataLoader,
+    Dataset,
+    IterableDataset,
+    Subset,
+    TensorDataset,
+    random_split,
+)
 
 __all__ = [
+    "ConcatDataset",
     "Dataset",
+    "IterableDataset",
     "TensorDataset",
     "Subset",
     "DataLoader",
+    "random_split",
     "RandomShift",
     "RandomRotation",
     "GaussianNoise",
@@ -36,151 +46,6 @@ __all__ = [
     "load_mnist",
     "train_val_test_split",
 ]
-
-
-class Dataset:
-    """Abstract map-style dataset: subclasses define ``__len__`` and ``__getitem__(i)``."""
-
-    def __len__(self) -> int:
-        raise NotImplementedError
-
-    def __getitem__(self, index: int) -> Any:
-        raise NotImplementedError
-
-
-def _as_numpy(value: Any) -> np.ndarray:
-    return value.numpy() if isinstance(value, Tensor) else np.asarray(value)
-
-
-class TensorDataset(Dataset):
-    """Samples are rows of equally long arrays: ``TensorDataset(images, labels)[i] == (images[i], labels[i])``.
-
-    Args:
-        *tensors: numpy arrays or fw Tensors (copied to the host), all with the same first dimension.
-
-    Raises:
-        ValueError: no arrays, a 0-d array, or first dimensions that differ.
-    """
-
-    def __init__(self, *tensors: Any):
-        if not tensors:
-            raise ValueError("TensorDataset needs at least one array")
-        self.arrays = tuple(_as_numpy(t) for t in tensors)
-        lengths = [a.shape[0] if a.ndim else None for a in self.arrays]
-        if None in lengths or len(set(lengths)) != 1:
-            shapes = [a.shape for a in self.arrays]
-            raise ValueError(f"TensorDataset: all arrays need the same first dimension, got shapes {shapes}")
-
-    def __len__(self) -> int:
-        return self.arrays[0].shape[0]
-
-    def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
-        return tuple(a[index] for a in self.arrays)
-
-
-class Subset(Dataset):
-    """The items of ``dataset`` at ``indices`` (in that order).
-
-    Raises:
-        IndexError: an index outside ``[-len(dataset), len(dataset))``.
-    """
-
-    def __init__(self, dataset: Dataset, indices: Sequence[int] | np.ndarray):
-        self.dataset = dataset
-        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-        n = len(dataset)
-        if self.indices.size and (self.indices.min() < -n or self.indices.max() >= n):
-            raise IndexError(f"Subset: indices must lie in [-{n}, {n}) for a dataset of {n} items")
-        self.indices = self.indices % max(n, 1)  # negative indices count from the end, like a list
-
-    def __len__(self) -> int:
-        return self.indices.shape[0]
-
-    def __getitem__(self, index: int) -> Any:
-        return self.dataset[int(self.indices[index])]
-
-
-def _resolve_arrays(dataset: Dataset) -> tuple[tuple[np.ndarray, ...], np.ndarray | None] | None:
-    """``(arrays, index_map)`` when ``dataset`` is a TensorDataset seen through Subsets, else None.
-
-    ``index_map`` maps the dataset's positions to rows of ``arrays`` (None: identity).
-    """
-    index_map = None
-    while isinstance(dataset, Subset):
-        index_map = dataset.indices if index_map is None else dataset.indices[index_map]
-        dataset = dataset.dataset
-    if type(dataset) is TensorDataset:  # a subclass may override __getitem__: take the generic path
-        return dataset.arrays, index_map
-    return None
-
-
-def _collate(items: list[Any]) -> Any:
-    """Stack a list of items (arrays, numbers, Tensors, or tuples of those) field by field."""
-    first = items[0]
-    if isinstance(first, tuple | list):
-        return tuple(np.stack([_as_numpy(item[k]) for item in items]) for k in range(len(first)))
-    return np.stack([_as_numpy(item) for item in items])
-
-
-class DataLoader:
-    """Iterate over a dataset in batches of fw Tensors.
-
-    Args:
-        dataset: a :class:`Dataset` (fast path for :class:`TensorDataset` and Subsets of one).
-        batch_size: items per batch; the last one may be smaller unless ``drop_last``.
-        shuffle: draw a fresh permutation every epoch from the loader's own numpy Generator.
-        drop_last: skip the final incomplete batch.
-        seed: seed of the loader's Generator; None seeds it from ``fw.random.generator()`` (so
-            ``fw.manual_seed`` before building the loader makes the order reproducible).
-        device: where batches go (None: the default device at iteration time).
-        transform: ``f(inputs: np.ndarray) -> np.ndarray`` applied to the first array of each batch
-            (the inputs) on the host before the copy to the device, e.g. for augmentation.
-
-    Yields:
-        a tuple of Tensors matching the dataset's items (a single Tensor if items are not tuples).
-
-    Raises:
-        ValueError: batch_size < 1.
-    """
-
-    def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
-                 seed: int | None = None, device: Any = None,
-                 transform: Callable[[np.ndarray], np.ndarray] | None = None):
-        if not isinstance(batch_size, int | np.integer) or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
-        self.dataset = dataset
-        self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.drop_last = drop_last
-        self.device = device
-        self.transform = transform
-        if seed is None:
-            seed = int(_random.generator().integers(2**63))
-        self.generator = np.random.default_rng(seed)
-        self._resolved = _resolve_arrays(dataset)
-
-    def __len__(self) -> int:
-        n = len(self.dataset)
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
-
-    def _batch_arrays(self, positions: np.ndarray) -> Any:
-        if self._resolved is not None:
-            arrays, index_map = self._resolved
-            rows = positions if index_map is None else index_map[positions]
-            return tuple(a[rows] for a in arrays)
-        return _collate([self.dataset[int(i)] for i in positions])
-
-    def __iter__(self) -> Iterator[Any]:
-        n = len(self.dataset)
-        order = self.generator.permutation(n) if self.shuffle else np.arange(n)
-        for b in range(len(self)):
-            batch = self._batch_arrays(order[b * self.batch_size:(b + 1) * self.batch_size])
-            single = not isinstance(batch, tuple)
-            fields = [batch] if single else list(batch)
-            if self.transform is not None:
-                fields[0] = self.transform(fields[0])
-            tensors = tuple(Tensor(np.ascontiguousarray(f), device=self.device) for f in fields)
-            yield tensors[0] if single else tensors
 
 
 class RandomShift:
