@@ -17,16 +17,40 @@ parent Tensors). Nothing is recorded under :class:`no_grad` or when no input req
 :func:`backward` walks the graph with an explicit stack (no recursion, so a 1000-step RNN unroll is
 fine), accumulates gradients of values used more than once, and frees each node's saved arrays unless
 ``retain_graph=True``; a second backward through a freed graph raises like PyTorch does.
+
+In-place operations (``x.add_(y)``, ``x += y``, ``x[i] = v``; see ``Tensor._inplace``) follow PyTorch's
+rules:
+
+* Every tensor has a *version counter* (``t._version``), shared with the tensors that alias its memory
+  (views from reshape/permute/basic indexing/expand, ``detach()``, ``.data``); each in-place write bumps
+  it. ``apply`` notes the version and array of every input and of the output; before an op's backward
+  runs, an array it saved that was written since raises RuntimeError, never a wrong gradient.
+* An in-place op on a leaf that requires grad raises, outside ``no_grad``. On any other tensor, with
+  grad recording, it becomes the tensor's new ``grad_fn``: the tensor's earlier value lives on in the
+  graph as a *stand-in* (a private copy) in ``tensor._history``, and ops recorded before the write send
+  their gradient to the stand-in (:func:`_resolved_inputs` picks it by version).
+* Views: kernelgrad does not rebase a view's history the way PyTorch does. A recorded in-place op on a
+  view raises; a view whose base got a recorded in-place op afterwards raises when autograd next uses
+  it. Under ``no_grad`` (or when nothing requires grad) writes through views reach the base, as in
+  PyTorch.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
+import itertools
 from typing import Any
 
-__all__ = ["Context", "Function", "no_grad", "enable_grad", "is_grad_enabled", "backward", "unbroadcast"]
+import numpy as np
+
+__all__ = [
+    "Context", "Function", "RemovableHandle", "backward", "enable_grad", "grad", "inference_mode",
+    "is_grad_enabled", "is_inference_mode_enabled", "no_grad", "set_grad_enabled", "unbroadcast",
+]
 
 _grad_enabled = True
+_inference_mode = False
 
 
 def is_grad_enabled() -> bool:
@@ -34,44 +58,161 @@ def is_grad_enabled() -> bool:
 
 
 class _GradMode:
-    """Context manager and decorator that sets grad mode and restores it on exit."""
+    """Context manager and decorator that sets grad mode and restores it on exit.
+
+    As in PyTorch, ``with fw.no_grad():``, ``@fw.no_grad()`` and the bare ``@fw.no_grad`` all work, and a
+    decorated generator function runs each of its steps in the mode (not just its creation).
+    """
 
     enabled = True
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        if not callable(orig_func):
+            raise TypeError(f"{cls.__name__}() takes no arguments (used bare, it decorates a function), "
+                            f"got {orig_func!r}")
+        return cls()(orig_func)  # the bare decorator: @no_grad
+
+    def _mode(self) -> bool:
+        """The grad mode to set on entry."""
+        return self.enabled
+
+    def _clone(self) -> _GradMode:
+        return type(self)()
 
     def __enter__(self) -> None:
         global _grad_enabled
         self._prev = _grad_enabled
-        _grad_enabled = self.enabled
+        _grad_enabled = self._mode()
 
     def __exit__(self, *exc: object) -> None:
         global _grad_enabled
         _grad_enabled = self._prev
 
     def __call__(self, fn):
+        if inspect.isgeneratorfunction(fn):
+            return _generator_in_mode(self, fn)
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with type(self)():
+            with self._clone():
                 return fn(*args, **kwargs)
 
         return wrapper
 
 
+def _generator_in_mode(mode: _GradMode, fn):
+    """Wrap a generator function so that every step of the generator runs under ``mode``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        gen = fn(*args, **kwargs)
+        step, value = gen.send, None
+        while True:
+            try:
+                with mode._clone():
+                    item = step(value)
+            except StopIteration as stop:
+                return stop.value
+            try:
+                value, step = (yield item), gen.send
+            except GeneratorExit:
+                gen.close()
+                raise
+            except BaseException as exc:  # thrown into us: throw it into the generator, in the mode
+                value, step = exc, gen.throw
+
+    return wrapper
+
+
 class no_grad(_GradMode):  # noqa: N801 - PyTorch's name
-    """Disable graph recording: ``with fw.no_grad(): ...`` or ``@fw.no_grad()``."""
+    """Disable graph recording: ``with fw.no_grad(): ...``, ``@fw.no_grad()`` or ``@fw.no_grad``."""
 
     enabled = False
 
 
 class enable_grad(_GradMode):  # noqa: N801 - PyTorch's name
-    """Re-enable graph recording inside a ``no_grad`` block."""
+    """Re-enable graph recording inside a ``no_grad`` block (context manager or decorator)."""
 
     enabled = True
+
+
+class set_grad_enabled(_GradMode):  # noqa: N801 - PyTorch's name
+    """Set grad mode to ``mode``: as a call (``fw.set_grad_enabled(False)``, in effect at once), as a
+    context manager (the previous mode comes back on exit) or as a decorator.
+
+    Raises: TypeError if ``mode`` is not a bool.
+    """
+
+    def __new__(cls, mode: bool):
+        return object.__new__(cls)
+
+    def __init__(self, mode: bool) -> None:
+        global _grad_enabled
+        if not isinstance(mode, bool):
+            raise TypeError(f"set_grad_enabled(): mode must be a bool, got {type(mode).__name__}")
+        self.enabled = mode
+        self._prev = _grad_enabled
+        _grad_enabled = mode  # the plain-call form takes effect now, as PyTorch's does
+
+    def __enter__(self) -> None:
+        pass  # __init__ already switched; __exit__ restores the mode it found
+
+    def __call__(self, fn):
+        global _grad_enabled
+        _grad_enabled = self._prev  # decorating must not switch the mode of the decorating code
+        return super().__call__(fn)
+
+    def _clone(self) -> set_grad_enabled:
+        return set_grad_enabled(self.enabled)
+
+
+class inference_mode(_GradMode):  # noqa: N801 - PyTorch's name
+    """``inference_mode(mode=True)``: PyTorch's inference mode, which here is :class:`no_grad` (nothing is
+    recorded); ``inference_mode(False)`` changes nothing. Context manager or decorator (bare too).
+
+    One difference from PyTorch: tensors made inside are ordinary tensors, so using them in autograd
+    later works instead of raising.
+    """
+
+    def __new__(cls, mode=True):
+        if isinstance(mode, bool):
+            return object.__new__(cls)
+        if not callable(mode):
+            raise TypeError(f"inference_mode(): mode must be a bool, got {type(mode).__name__}")
+        return cls()(mode)  # the bare decorator: @inference_mode
+
+    def __init__(self, mode: bool = True) -> None:
+        self.mode = mode
+
+    def _mode(self) -> bool:
+        return False if self.mode else _grad_enabled
+
+    def __enter__(self) -> None:
+        global _inference_mode
+        super().__enter__()
+        self._prev_inference = _inference_mode
+        _inference_mode = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        global _inference_mode
+        super().__exit__(*exc)
+        _inference_mode = self._prev_inference
+
+    def _clone(self) -> inference_mode:
+        return inference_mode(self.mode)
+
+
+def is_inference_mode_enabled() -> bool:
+    return _inference_mode
 
 
 class Context:
     """Per-call scratch space shared by an op's forward and backward."""
 
-    __slots__ = ("fn", "backend", "xp", "inputs", "needs_input_grad", "saved_tensors", "freed", "__dict__")
+    __slots__ = ("fn", "backend", "xp", "inputs", "needs_input_grad", "saved_tensors", "freed", "group",
+                 "group_index", "input_versions", "input_arrays", "output_version", "__dict__")
 
     def __init__(self, fn: type[Function], backend: Any, inputs: tuple, needs_input_grad: tuple[bool, ...]):
         self.fn = fn
@@ -81,6 +222,13 @@ class Context:
         self.needs_input_grad = needs_input_grad
         self.saved_tensors: tuple = ()
         self.freed = False
+        self.group: _Group | None = None  # set for the members of a group node (see group_identity)
+        self.group_index = 0
+        # Filled by Function.apply when it records (see "In-place operations" in the module docstring):
+        # each Tensor input's version and array at the call, and (version box, version, array) of the output.
+        self.input_versions: tuple | None = None
+        self.input_arrays: tuple = ()
+        self.output_version: tuple | None = None
 
     def save_for_backward(self, *arrays: Any) -> None:
         self.saved_tensors = arrays
@@ -88,6 +236,8 @@ class Context:
     def free(self) -> None:
         """Drop everything backward needed; the node can no longer be differentiated."""
         self.saved_tensors = ()
+        self.input_arrays = ()
+        self.output_version = None
         self.__dict__.clear()
         self.freed = True
 
@@ -121,6 +271,9 @@ class Function:
                         f"{a.device!r} and others on {backend.name!r} (devices: {names}); "
                         "move them with .to(device)"
                     )
+                if a.requires_grad and a._view_version is not None and a._ctx is not None \
+                        and a._vbox[1] != a._view_version:
+                    raise _stale_view_error(a)
                 needs.append(a.requires_grad)
                 raw.append(a._data)
             else:
@@ -132,9 +285,112 @@ class Function:
         ctx = Context(cls, backend, args if record else (), tuple(needs))
         out = cls.forward(ctx, *raw, **kwargs)
         result = Tensor._wrap(out, backend, requires_grad=record)
+        if _view_base(out) is not None:
+            _share_versions_with_input(result, args, raw)
         if record:
+            ctx.input_versions = tuple(a._vbox[0] if isinstance(a, Tensor) else None for a in args)
+            ctx.input_arrays = tuple(raw)
+            ctx.output_version = (result._vbox, result._vbox[0], out)
             result._ctx = ctx
         return result
+
+
+# ---------------------------------------------------------------------------------- in-place support
+
+
+def _view_base(array: Any) -> Any:
+    """What ``array`` is a view of (numpy/cupy ``.base``, torch ``._base``), or None for an array owning
+    its memory -- a cheap filter before the memory comparison."""
+    base = getattr(array, "base", None)
+    return base if base is not None else getattr(array, "_base", None)
+
+
+def may_share_memory(a: Any, b: Any) -> bool:
+    """Whether two native arrays may overlap in memory (numpy's bounds test; torch: the same storage)."""
+    if a is b:
+        return True
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.may_share_memory(a, b)
+    if hasattr(a, "untyped_storage") and hasattr(b, "untyped_storage"):  # torch
+        if a.numel() == 0 or b.numel() == 0:
+            return False
+        return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
+    if type(a).__module__.partition(".")[0] == "cupy" and type(b).__module__.partition(".")[0] == "cupy":
+        import cupy
+
+        return bool(cupy.may_share_memory(a, b))
+    return False
+
+
+def _share_versions_with_input(result, args: tuple, raw: list) -> None:
+    """An op returned a view of one of its inputs (reshape, permute, basic indexing, ...): the view and
+    its base share one version counter, as in PyTorch, so an in-place write through either is seen by
+    every saved-tensor check."""
+    from .tensor import Tensor
+
+    for a, array in zip(args, raw):
+        if isinstance(a, Tensor) and may_share_memory(result._data, array):
+            result._vbox = a._vbox
+            result._view_version = a._vbox[1]
+            return
+
+
+def _stale_view_error(view) -> RuntimeError:
+    return RuntimeError(
+        f"a view (shape {view.shape}) is being used in autograd after its base tensor was modified by an "
+        "in-place operation that autograd recorded; kernelgrad cannot rebase such a view's history (PyTorch "
+        "can). Take the view again after the in-place operation, or clone() it before."
+    )
+
+
+def _role_at(tensor, version: int):
+    """The graph node that stood for ``tensor`` when it was at ``version``: the tensor itself, or, when an
+    in-place op recorded since then gave it a new history, the stand-in for its earlier value."""
+    for end, standin in tensor._history or ():
+        if version < end:
+            return standin
+    return tensor
+
+
+def _resolved_inputs(ctx: Context) -> tuple:
+    """``ctx.inputs`` with each Tensor replaced by the node it was when the op was recorded."""
+    versions = ctx.input_versions
+    if versions is None or not any(getattr(a, "_history", None) for a in ctx.inputs):
+        return ctx.inputs
+    return tuple(a if v is None else _role_at(a, v) for a, v in zip(ctx.inputs, versions))
+
+
+def _saved_arrays(ctx: Context) -> list:
+    """Every array backward may read: ``saved_tensors`` and the attributes set on ``ctx`` (one level into
+    tuples, lists and dicts)."""
+    found = []
+    for value in list(ctx.saved_tensors) + list(ctx.__dict__.values()):
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, tuple | list) else (value,)
+        found.extend(v for v in items if hasattr(v, "shape") and hasattr(v, "dtype"))
+    return found
+
+
+def _check_saved_versions(ctx: Context) -> None:
+    """Raise (as PyTorch does) when an array this op saved for backward was modified in place since."""
+    if ctx.input_versions is None:
+        return
+    changed = [(f"input {i}", a._vbox[0], v, array)
+               for i, (a, v, array) in enumerate(zip(ctx.inputs, ctx.input_versions, ctx.input_arrays))
+               if v is not None and a._vbox[0] != v]
+    box, v, array = ctx.output_version
+    if box[0] != v:
+        changed.append(("output 0", box[0], v, array))
+    if not changed:
+        return
+    saved = _saved_arrays(ctx)
+    for which, now, then, array in changed:
+        if any(may_share_memory(s, array) for s in saved):
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: the tensor of shape {tuple(array.shape)} that is {which} of {ctx.fn.__name__} is "
+                f"at version {now}; expected version {then} instead. Hint: do the in-place operation after "
+                "backward(), or use its out-of-place form (x = x * 2 instead of x.mul_(2)) or x.clone() first."
+            )
 
 
 def unbroadcast(grad: Any, shape: tuple[int, ...], xp: Any) -> Any:
@@ -150,12 +406,103 @@ def unbroadcast(grad: Any, shape: tuple[int, ...], xp: Any) -> Any:
     return xp.reshape(grad, tuple(shape))
 
 
-def _topological_order(root) -> list:
-    """Nodes reachable from ``root`` through recorded contexts, each after all of its parents."""
+_handle_ids = itertools.count()
+
+
+class RemovableHandle:
+    """What ``register_hook`` and the ``Module.register_*_hook`` methods return (PyTorch's
+    ``torch.utils.hooks.RemovableHandle``): ``handle.remove()`` unregisters the hook; also a context
+    manager that removes it on exit."""
+
+    def __init__(self, *hook_dicts: dict) -> None:
+        self.id = next(_handle_ids)
+        self._hook_dicts = hook_dicts  # every registry the hook's id is in (a hook may have flags too)
+
+    def remove(self) -> None:
+        for hooks in self._hook_dicts:
+            if isinstance(hooks, dict):
+                hooks.pop(self.id, None)
+            else:
+                hooks.discard(self.id)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+def add_hook(hooks: dict, hook: Any, prepend: bool = False, *flag_sets: set) -> RemovableHandle:
+    """Register ``hook`` in the insertion-ordered ``hooks`` (first when ``prepend``) and its id in each of
+    ``flag_sets`` (per-hook options such as ``with_kwargs``); returns its handle."""
+    if not callable(hook):
+        raise TypeError(f"a hook must be callable, got {type(hook).__name__}")
+    handle = RemovableHandle(hooks, *flag_sets)
+    for flags in flag_sets:
+        flags.add(handle.id)
+    if prepend:
+        rest = list(hooks.items())
+        hooks.clear()
+        hooks[handle.id] = hook
+        hooks.update(rest)
+    else:
+        hooks[handle.id] = hook
+    return handle
+
+
+class _Group:
+    """Tensors that backward visits as one node, like PyTorch's multi-output nodes (module backward hooks
+    use it to see all of a module's input or output gradients at once).
+
+    Member ``i`` is an identity of ``inputs[i]``. Backward calls ``fn`` once, after every use of every
+    member is done, with the members' gradients (a list, ``None`` where a member got none); ``fn`` returns
+    the gradients for ``inputs``.
+    """
+
+    __slots__ = ("inputs", "fn")
+
+    def __init__(self, inputs: tuple, fn: Any) -> None:
+        self.inputs = inputs
+        self.fn = fn
+
+
+class BackwardHookFunction(Function):
+    """The identity that makes a tensor a member of a :class:`_Group` (its backward is the group's)."""
+
+
+def group_identity(tensors: list, fn: Any) -> list:
+    """Identities of ``tensors`` (which require grad), recorded as one group node whose backward is ``fn``."""
+    from .tensor import Tensor
+
+    group = _Group(tuple(tensors), fn)
+    members = []
+    for i, t in enumerate(tensors):
+        ctx = Context(BackwardHookFunction, t.backend, (t,), (True,))
+        ctx.group, ctx.group_index = group, i
+        member = Tensor._wrap(t._data, t.backend, requires_grad=True)
+        member._ctx = ctx
+        members.append(member)
+    return members
+
+
+def _parents(node) -> tuple:
+    """Where ``node``'s gradient flows: a group's inputs, a grouped tensor's group, an op's arguments."""
+    if isinstance(node, _Group):
+        return node.inputs
+    ctx = node._ctx
+    if ctx is None:
+        return ()
+    if ctx.group is not None:
+        return (ctx.group,)
+    return _resolved_inputs(ctx)
+
+
+def _topological_order(roots: list) -> list:
+    """Nodes reachable from ``roots`` through recorded contexts, each after all of its parents."""
     from .tensor import Tensor
 
     order, visited = [], set()
-    stack = [(root, False)]
+    stack = [(root, False) for root in reversed(roots)]
     while stack:
         node, children_done = stack.pop()
         if children_done:
@@ -165,58 +512,246 @@ def _topological_order(root) -> list:
             continue
         visited.add(id(node))
         stack.append((node, True))
-        ctx = node._ctx
-        if ctx is not None:
-            for parent in ctx.inputs:
-                if isinstance(parent, Tensor) and parent.requires_grad and id(parent) not in visited:
-                    stack.append((parent, False))
+        for parent in _parents(node):
+            if id(parent) not in visited and (
+                    isinstance(parent, _Group) or isinstance(parent, Tensor) and parent.requires_grad):
+                stack.append((parent, False))
     return order
 
 
-def backward(root, grad: Any = None, retain_graph: bool = False) -> None:
-    """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
+def _run_tensor_hooks(tensor, hooks: dict, g: Any) -> Any:
+    """Call ``tensor``'s hooks in order on its gradient; a Tensor a hook returns replaces the gradient."""
     from .tensor import Tensor
 
-    if not root.requires_grad:
-        raise RuntimeError("backward(): the tensor does not require grad and has no grad_fn")
-    xp = root.backend.xp
-    if grad is None:
-        if root.numel() != 1:
-            raise RuntimeError(
-                f"backward(): grad can be implicitly created only for scalar outputs, got shape "
-                f"{tuple(root.shape)}; pass grad= with that shape"
-            )
-        grad = xp.ones_like(root._data)
-    else:
-        grad = grad._data if isinstance(grad, Tensor) else root.backend.from_numpy(grad, root.dtype)
-        if tuple(grad.shape) != tuple(root.shape):
-            raise ValueError(f"backward(): grad has shape {tuple(grad.shape)} but the tensor has "
-                             f"shape {tuple(root.shape)}")
+    for hook in list(hooks.values()):
+        result = hook(Tensor._wrap(g, tensor.backend))
+        if result is None:
+            continue
+        name = getattr(hook, "__name__", type(hook).__name__)
+        if not isinstance(result, Tensor):
+            raise TypeError(f"hook {name!r} must return None or a Tensor, got {type(result).__name__}")
+        if result.shape != tuple(g.shape):
+            raise ValueError(f"hook {name!r} has changed the shape of the gradient from {tuple(g.shape)} "
+                             f"to {result.shape}")
+        if result.backend is not tensor.backend or result._data.dtype != g.dtype:
+            raise TypeError(f"hook {name!r} has changed the gradient's device or dtype (was "
+                            f"{tensor.device}/{Tensor._wrap(g, tensor.backend).dtype}, got "
+                            f"{result.device}/{result.dtype})")
+        g = result._data
+    return g
 
-    grads: dict[int, Any] = {id(root): grad}
+
+def _run_backward(roots: list, root_grads: list, retain_graph: bool, capture: list | None = None) -> dict:
+    """The one backward pass behind :func:`backward` and :func:`grad`.
+
+    Without ``capture``, gradients accumulate into ``.grad`` of every leaf (and of ``retain_grad()``
+    tensors). With ``capture`` (a list of tensors), no leaf's ``.grad`` is touched: the pass runs only the
+    nodes that lead to a captured tensor and returns ``{id(tensor): gradient array}`` for those reached.
+    Tensor hooks run on each tensor's whole gradient, before it is used.
+    """
+    from .tensor import Tensor
+
+    grads: dict[int, Any] = {}
+    for root, g in zip(roots, root_grads):
+        grads[id(root)] = g if id(root) not in grads else grads[id(root)] + g
+    order = _topological_order(roots)
+    captured: dict[int, Any] = {}
+    wanted: set[int] = set()
+    leads_to_wanted: set[int] = set()
+    if capture is not None:
+        wanted = {id(t) for t in capture}
+        for node in order:  # parents come first
+            if id(node) in wanted or any(id(p) in leads_to_wanted for p in _parents(node)):
+                leads_to_wanted.add(id(node))
+
+    def send(parent: Any, pg: Any) -> None:
+        if pg is None or not isinstance(parent, Tensor) or not parent.requires_grad:
+            return
+        pg = unbroadcast(pg, parent.shape, parent.backend.xp)
+        key = id(parent)
+        grads[key] = pg if key not in grads else grads[key] + pg
+
     with no_grad():
-        for node in reversed(_topological_order(root)):
+        for node in reversed(order):
             g = grads.pop(id(node), None)
             if g is None:
                 continue
+            if capture is not None and not any(id(p) in leads_to_wanted for p in _parents(node)):
+                if id(node) not in wanted and not getattr(node, "_retain_grad", False):
+                    continue
+                run_further = False
+            else:
+                run_further = True
+            if isinstance(node, _Group):
+                for parent, pg in zip(node.inputs, node.fn(g)):
+                    send(parent, pg)
+                continue
+            hooks = getattr(node, "_hooks", None)
+            if hooks:
+                g = _run_tensor_hooks(node, hooks, g)
             ctx = node._ctx
-            if ctx is None or node._retain_grad:
-                node._accumulate_grad(g)
             if ctx is None:
+                if capture is None:
+                    node._accumulate_grad(g)
+            elif node._retain_grad:
+                node._accumulate_grad(g)
+            if id(node) in wanted:
+                captured[id(node)] = g
+            if ctx is None or not run_further:
+                continue
+            if ctx.group is not None:
+                # Each member is visited once, with its whole gradient; the group node comes later.
+                member_grads = grads.setdefault(id(ctx.group), [None] * len(ctx.group.inputs))
+                member_grads[ctx.group_index] = g
                 continue
             if ctx.freed:
                 raise RuntimeError(
                     "Trying to backward through the graph a second time: its saved values were freed "
                     "by the first backward(). Pass retain_graph=True the first time if you need to."
                 )
+            _check_saved_versions(ctx)
             input_grads = ctx.fn.backward(ctx, g)
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
-            for parent, pg in zip(ctx.inputs, input_grads):
-                if pg is None or not isinstance(parent, Tensor) or not parent.requires_grad:
-                    continue
-                pg = unbroadcast(pg, parent.shape, xp)
-                key = id(parent)
-                grads[key] = pg if key not in grads else grads[key] + pg
+            for parent, pg in zip(_resolved_inputs(ctx), input_grads):
+                send(parent, pg)
             if not retain_graph:
                 ctx.free()
+    return captured
+
+
+def _as_tensor_list(value: Any, what: str) -> list:
+    from .tensor import Tensor
+
+    items = [value] if isinstance(value, Tensor) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(t, Tensor) for t in items):
+        raise TypeError(f"{what} must be a Tensor or a sequence of Tensors, got {type(value).__name__}")
+    return list(items)
+
+
+def _root_grads(fn_name: str, outputs: list, grad_outputs: Any, arg_name: str) -> list:
+    """One gradient array per output: the given ones (checked), or ones for one-element outputs."""
+    from .tensor import Tensor
+
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    if not isinstance(grad_outputs, list | tuple) or len(grad_outputs) != len(outputs):
+        n = len(grad_outputs) if isinstance(grad_outputs, list | tuple) else type(grad_outputs).__name__
+        raise ValueError(f"{fn_name}(): {arg_name} should have one entry per output: got {n} for "
+                         f"{len(outputs)} outputs")
+    arrays = []
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        if not out.requires_grad:
+            raise RuntimeError(f"{fn_name}(): element {i} of the outputs does not require grad and has no "
+                               "grad_fn")
+        if g is None:
+            if out.numel() != 1:
+                raise RuntimeError(f"{fn_name}(): grad can be implicitly created only for scalar outputs, "
+                                   f"got shape {out.shape} for output {i}; pass {arg_name} with that shape")
+            arrays.append(out.backend.xp.ones_like(out._data))
+            continue
+        if isinstance(g, Tensor):
+            if g.backend is not out.backend:
+                raise ValueError(f"{fn_name}(): {arg_name}[{i}] is on {g.device!r} but output {i} is on "
+                                 f"{out.device!r}")
+            array = g._data
+        else:
+            array = out.backend.from_numpy(np.asarray(g), str(out.dtype))
+        if tuple(array.shape) != out.shape:
+            raise ValueError(f"{fn_name}(): {arg_name}[{i}] has shape {tuple(array.shape)} but output {i} "
+                             f"has shape {out.shape}")
+        arrays.append(array)
+    return arrays
+
+
+def _no_create_graph(fn_name: str, create_graph: bool) -> None:
+    if create_graph:
+        raise NotImplementedError(
+            f"{fn_name}(create_graph=True) is not supported: kernelgrad's backward passes run on raw "
+            "arrays and are not themselves recorded, so higher-order gradients cannot be taken")
+
+
+def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None,
+             create_graph: bool = False, inputs: Any = None) -> None:
+    """PyTorch's ``torch.autograd.backward``: accumulate the gradients of ``tensors`` into ``.grad`` of the
+    leaves (only of ``inputs`` when given).
+
+    Args:
+        tensors: a Tensor or a sequence of Tensors to differentiate.
+        grad_tensors: one gradient per tensor (None: ones, for one-element tensors only).
+        retain_graph: keep the saved values for another backward (default False).
+        create_graph: not supported (NotImplementedError).
+        inputs: a Tensor or sequence of Tensors to accumulate into instead of every leaf.
+    Raises: RuntimeError (a tensor without grad, a freed graph, a non-scalar without gradient),
+        ValueError for a gradient of the wrong shape or device.
+    """
+    _no_create_graph("backward", create_graph)
+    roots = _as_tensor_list(tensors, "backward(): tensors")
+    root_grads = _root_grads("backward", roots, grad_tensors, "grad_tensors")
+    if inputs is None:
+        _run_backward(roots, root_grads, bool(retain_graph))
+        return
+    targets = _as_tensor_list(inputs, "backward(): inputs")
+    if not targets:
+        raise RuntimeError("backward(): inputs argument was passed but it is empty")
+    captured = _run_backward(roots, root_grads, bool(retain_graph), capture=targets)
+    for t in {id(t): t for t in targets}.values():
+        if id(t) in captured:
+            t._accumulate_grad(captured[id(t)])
+
+
+def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
+         create_graph: bool = False, only_inputs: bool = True, allow_unused: bool | None = None,
+         is_grads_batched: bool = False, materialize_grads: bool = False) -> tuple:
+    """PyTorch's ``torch.autograd.grad``: the gradients of ``outputs`` w.r.t. ``inputs``, returned, never
+    accumulated into any ``.grad``.
+
+    Args:
+        outputs: a Tensor or a sequence of Tensors.
+        inputs: a Tensor or a sequence of Tensors, each requiring grad (leaves or not).
+        grad_outputs: one gradient per output (the vector of the vector-Jacobian product); None means
+            ones and is allowed for one-element outputs only.
+        retain_graph: keep the graph's saved values for another backward (default: ``create_graph``).
+        create_graph: record the backward pass for higher-order gradients: not supported.
+        only_inputs: ignored (deprecated in PyTorch too).
+        allow_unused: return None for an input the outputs do not depend on instead of raising
+            (default: ``materialize_grads``).
+        materialize_grads: return zeros instead of None for such inputs.
+    Returns: a tuple with one gradient (Tensor, or None when unused) per input.
+    Raises: RuntimeError as PyTorch (an input or output that does not require grad, an unused input);
+        NotImplementedError for ``create_graph=True`` or ``is_grads_batched=True``; TypeError/ValueError
+        for malformed arguments.
+    """
+    from .tensor import Tensor
+
+    _no_create_graph("grad", create_graph)
+    if is_grads_batched:
+        raise NotImplementedError("grad(is_grads_batched=True) is not supported; loop over the batch of "
+                                  "grad_outputs with retain_graph=True")
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    elif materialize_grads and not allow_unused:
+        raise ValueError("grad(): materialize_grads=True needs allow_unused to be True or not passed")
+    roots = _as_tensor_list(outputs, "grad(): outputs")
+    targets = _as_tensor_list(inputs, "grad(): inputs")
+    if not roots or not targets:
+        raise RuntimeError("grad(): outputs and inputs must be non-empty")
+    for i, t in enumerate(targets):
+        if not t.requires_grad:
+            raise RuntimeError(f"grad(): input {i} (the Tensor at inputs[{i}]) does not require grad")
+    root_grads = _root_grads("grad", roots, grad_outputs, "grad_outputs")
+    retain = create_graph if retain_graph is None else retain_graph
+    captured = _run_backward(roots, root_grads, bool(retain), capture=targets)
+    result = []
+    for i, t in enumerate(targets):
+        g = captured.get(id(t))
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(f"grad(): input {i} appears to not have been used in the graph of the "
+                                   "outputs. Set allow_unused=True if this is the desired behavior.")
+            result.append(Tensor._wrap(t.backend.xp.zeros_like(t._data), t.backend) if materialize_grads else None)
+            continue
+        xp = t.backend.xp
+        g = xp.astype(g, t._data.dtype) if g.dtype != t._data.dtype else xp.asarray(g, copy=True)
+        result.append(Tensor._wrap(g, t.backend))
+    return tuple(result)

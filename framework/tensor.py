@@ -11,6 +11,7 @@ Methods follow PyTorch's names and argument orders; every differentiable method 
 from __future__ import annotations
 
 import math
+import operator
 from collections import namedtuple
 from typing import Any
 
@@ -40,7 +41,11 @@ class Tensor:
     """An n-dimensional array on a device, with reverse-mode autograd."""
 
     # "_hooks" (register_hook) stays unset until a hook is registered; readers use getattr(t, "_hooks", None).
-    __slots__ = ("_data", "backend", "requires_grad", "grad", "_ctx", "_retain_grad", "_hooks", "__weakref__")
+    # "_vbox": [version, recorded-write count], shared by every tensor aliasing the storage (views, detach,
+    # .data); "_view_version": None, or for an alias, _vbox[1] when it was made; "_history": None, or the
+    # (end version, stand-in) pairs of recorded in-place writes (see the autograd module docstring).
+    __slots__ = ("_data", "backend", "requires_grad", "grad", "_ctx", "_retain_grad", "_hooks", "_vbox",
+                 "_view_version", "_history", "__weakref__")
     __array_priority__ = 1000  # numpy_array + tensor -> Tensor.__radd__, not an object array
 
     def __init__(self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False):
@@ -65,6 +70,9 @@ class Tensor:
         self.grad: Tensor | None = None
         self._ctx = None
         self._retain_grad = False
+        self._vbox = [0, 0]
+        self._view_version = None
+        self._history = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -81,6 +89,15 @@ class Tensor:
         t.grad = None
         t._ctx = None
         t._retain_grad = False
+        t._vbox = [0, 0]
+        t._view_version = None
+        t._history = None
+        return t
+
+    def _alias(self) -> Tensor:
+        """A new leaf Tensor on this storage, sharing the version counter (``detach()``, ``.data``)."""
+        t = Tensor._wrap(self._data, self.backend)
+        t._vbox, t._view_version = self._vbox, self._vbox[1]
         return t
 
     # ---------------------------------------------------------------------------------- properties
@@ -91,14 +108,23 @@ class Tensor:
 
         Writes through it (``p.data.mul_(2)``) change this tensor. Assigning ``t.data = other`` makes
         ``t`` use ``other``'s storage (shape, dtype and device included), as in PyTorch.
+
+        One difference from PyTorch: ``.data`` shares the version counter (PyTorch's does not), so
+        modifying through ``.data`` a value that backward needs raises instead of giving a wrong gradient.
         """
-        return Tensor._wrap(self._data, self.backend)
+        return self._alias()
 
     @data.setter
     def data(self, value: Tensor) -> None:
         if not isinstance(value, Tensor):
             raise TypeError(f"Tensor.data must be assigned a Tensor, got {type(value).__name__}")
         self._data, self.backend = value._data, value.backend
+        self._vbox, self._view_version = value._vbox, value._vbox[1]
+
+    @property
+    def _version(self) -> int:
+        """How many in-place writes this storage has had (PyTorch's ``Tensor._version``)."""
+        return self._vbox[0]
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -305,19 +331,233 @@ class Tensor:
         self._retain_grad = True
 
     def detach(self) -> Tensor:
-        """A tensor sharing this one's storage, cut out of the graph."""
-        return Tensor._wrap(self._data, self.backend)
+        """A tensor sharing this one's storage (and version counter), cut out of the graph."""
+        return self._alias()
 
     def clone(self) -> Tensor:
         return ops.Add.apply(self, 0) if self.requires_grad else Tensor._wrap(
             self.backend.xp.asarray(self._data, copy=True), self.backend)
 
-    def zero_(self) -> Tensor:
-        self._data = self.backend.xp.zeros_like(self._data)
-        return self
-
     def contiguous(self) -> Tensor:
         return self
+
+    # ---------------------------------------------------------------------------------- in-place
+    # PyTorch's in-place ops write into this tensor's own storage, so views, .data and detach() see the
+    # new values. Autograd rules (see the framework.autograd docstring): a leaf that requires grad refuses
+    # outside no_grad; a recorded write gives the tensor a new grad_fn; the version counter goes up.
+
+    def _write(self, name: str, index: Any, value: Any) -> None:
+        """``storage[index] = value`` (a native array or a Python number), then bump the version."""
+        try:
+            self._data[index] = value
+        except (ValueError, RuntimeError) as exc:
+            if "read-only" in str(exc) or "more than one element" in str(exc):
+                raise RuntimeError(f"{name}(): unsupported operation: more than one element of the written-to "
+                                   "tensor refers to a single memory location (an expand()ed tensor); clone() "
+                                   "it first") from None
+            raise
+        self._vbox[0] += 1
+
+    def _recording(self, name: str, *values: Any) -> bool:
+        """Whether an in-place op with these operands is recorded; raises where PyTorch refuses it."""
+        from .autograd import is_grad_enabled
+
+        if not is_grad_enabled() or not (
+                self.requires_grad or any(isinstance(v, Tensor) and v.requires_grad for v in values)):
+            return False
+        if self._ctx is None and self.requires_grad:
+            raise RuntimeError(f"{name}(): a leaf Variable that requires grad is being used in an in-place "
+                               "operation (do it under `with no_grad():`, or on a clone())")
+        if self._view_version is not None:
+            raise RuntimeError(
+                f"{name}(): an in-place operation that autograd must record on a view (from reshape, "
+                "permute, indexing, expand, detach() or .data) is not supported by kernelgrad; write into "
+                "the base tensor (base[index] = value) or clone() the view first")
+        return True
+
+    def _inplace(self, name: str, compute: Any, *values: Any) -> Tensor:
+        """Make ``compute(old)`` this tensor's value, in place.
+
+        ``compute`` maps a Tensor holding the old value to the new one with ordinary (recorded) ops;
+        ``values`` are its Tensor operands. The result must keep this shape and a dtype this one can hold
+        (PyTorch's casting rule: no float into an integer tensor, nothing but bool into bool).
+        """
+        from .autograd import no_grad
+
+        if not self._recording(name, *values):
+            with no_grad():
+                new = _inplace_result(name, self, compute(self))
+            self._write(name, ..., new._data)
+            return self
+        # The old value lives on in the graph as a stand-in: a copy, since ops recorded by compute may
+        # save it for their backward while this storage is overwritten.
+        standin = Tensor._wrap(self.backend.xp.asarray(self._data, copy=True), self.backend, self.requires_grad)
+        standin._ctx = self._ctx
+        new = _inplace_result(name, self, compute(standin))
+        self._write(name, ..., new._data)
+        self._history = (self._history or []) + [(self._vbox[0], standin)]
+        self._vbox[1] += 1
+        self._ctx, self.requires_grad = new._ctx, new.requires_grad
+        return self
+
+    def _assign(self, name: str, index: Any, value: Any) -> Tensor:
+        """``self[index] = value`` in place (``index`` already native; ``value`` a number or Tensor)."""
+        if isinstance(value, Tensor):
+            if value.backend is not self.backend:
+                raise ValueError(f"{name}(): the value is on {value.device!r} but the tensor is on "
+                                 f"{self.device!r}; move it with .to(device)")
+        elif isinstance(value, bool | int | float | np.number | np.bool_):
+            value = value.item() if isinstance(value, np.generic) else value
+        else:
+            value = Tensor(np.asarray(value), dtype=self.dtype, device=self.backend)
+        if not self._recording(name, value):
+            if isinstance(value, Tensor):
+                array = value._data
+                value = array if array.dtype == self._data.dtype else self.backend.xp.astype(array, self._data.dtype)
+            self._write(name, index, value)
+            return self
+        return self._inplace(name, lambda old: ops.IndexPut.apply(old, index, value), value)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """``x[index] = value``: ints, slices, ``...``, None, boolean masks, index tensors; ``value`` a
+        number or a Tensor broadcasting to ``x[index]``'s shape (cast to ``x``'s dtype, as in PyTorch)."""
+        self._assign("__setitem__", _native_index(index, self.backend), value)
+
+    def fill_(self, value: Any) -> Tensor:
+        """Set every element to ``value`` (a number or a 0-d tensor)."""
+        if isinstance(value, Tensor) and value.ndim != 0:
+            raise RuntimeError(f"fill_(): only supports a 0-dimension value tensor, got one with {value.ndim} "
+                               "dimensions")
+        return self._assign("fill_", ..., value)
+
+    def zero_(self) -> Tensor:
+        return self._assign("zero_", ..., 0)
+
+    def copy_(self, src: Tensor, non_blocking: bool = False) -> Tensor:
+        """Copy ``src``'s values (broadcast to this shape, cast to this dtype, from any device) into this
+        tensor; differentiable w.r.t. ``src``."""
+        if not isinstance(src, Tensor):
+            raise TypeError(f"copy_(): src must be a Tensor, got {type(src).__name__}")
+        if _broadcast_shape(src.shape, self.shape) != self.shape:
+            raise RuntimeError(f"copy_(): the source of shape {src.shape} does not broadcast to the "
+                               f"destination's shape {self.shape}")
+        if src.backend is not self.backend:
+            src = src.to(self.backend)
+        return self._assign("copy_", ..., src)
+
+    def masked_fill_(self, mask: Tensor, value: Any) -> Tensor:
+        """Set the elements where the boolean ``mask`` (broadcast to this shape) is True to ``value``."""
+        if not isinstance(mask, Tensor) or mask.dtype != "bool":
+            raise TypeError("masked_fill_(): mask must be a bool Tensor, got "
+                            f"{mask.dtype if isinstance(mask, Tensor) else type(mask).__name__}")
+        if isinstance(value, Tensor) and value.ndim != 0:
+            raise RuntimeError("masked_fill_(): only supports a 0-dimensional value tensor, got one with "
+                               f"{value.ndim} dimensions")
+        if _broadcast_shape(mask.shape, self.shape) != self.shape:
+            raise RuntimeError(f"masked_fill_(): the mask of shape {mask.shape} does not broadcast to the "
+                               f"tensor's shape {self.shape}")
+        if mask.backend is not self.backend:
+            raise ValueError(f"masked_fill_(): mask is on {mask.device!r} but the tensor is on {self.device!r}")
+        return self._assign("masked_fill_", self.backend.xp.broadcast_to(mask._data, self.shape), value)
+
+    def _random_fill(self, name: str, draw: Any, generator: Any) -> Tensor:
+        if generator is not None:
+            raise TypeError(f"{name}(): generator= is not supported; seed the global generator with "
+                            "fw.manual_seed()")
+        if not self.dtype.is_floating_point:
+            raise TypeError(f"{name}(): expected a floating-point tensor, got dtype {self.dtype}")
+        values = draw(_random.generator(), self.shape)
+        dtype = str(self.dtype) if self.dtype != "bfloat16" else "float32"
+        return self._assign(name, ..., Tensor(np.asarray(values, dtype=dtype), dtype=self.dtype, device=self.backend))
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with samples of N(mean, std^2) from the global generator."""
+        if std < 0:
+            raise RuntimeError(f"normal_(): expects std >= 0.0, but found std {std}")
+        return self._random_fill("normal_", lambda rng, shape: rng.normal(mean, std, shape), generator)
+
+    def uniform_(self, *args: Any, generator: Any = None, **kwargs: Any) -> Tensor:
+        """``uniform_(from=0, to=1)``: fill with samples of U[from, to) from the global generator."""
+        names = ("from", "to")
+        if len(args) > 2 or set(kwargs) - set(names):
+            raise TypeError(f"uniform_(): takes (from=0, to=1), got {len(args)} positional and {sorted(kwargs)}")
+        bounds = dict(zip(names, args)) | kwargs
+        low, high = float(bounds.get("from", 0.0)), float(bounds.get("to", 1.0))
+        if low > high:
+            raise RuntimeError(f"uniform_(): expects from <= to, but got from={low} and to={high}")
+        return self._random_fill("uniform_", lambda rng, shape: rng.uniform(low, high, shape), generator)
+
+    def add_(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        return self._inplace("add_", lambda old: old.add(other, alpha=alpha), other)
+
+    def sub_(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        return self._inplace("sub_", lambda old: old.sub(other, alpha=alpha), other)
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace("mul_", lambda old: old * other, other)
+
+    def div_(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+        return self._inplace("div_", lambda old: old.div(other, rounding_mode=rounding_mode), other)
+
+    def pow_(self, exponent: Any) -> Tensor:
+        return self._inplace("pow_", lambda old: old**exponent, exponent)
+
+    def addcmul_(self, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
+        """``self += value * tensor1 * tensor2``."""
+        return self._inplace("addcmul_", lambda old: old + value * tensor1 * tensor2, tensor1, tensor2)
+
+    def addcdiv_(self, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
+        """``self += value * tensor1 / tensor2``."""
+        return self._inplace("addcdiv_", lambda old: old + value * tensor1 / tensor2, tensor1, tensor2)
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - PyTorch's names
+        return self._inplace("clamp_", lambda old: old.clamp(min, max), min, max)
+
+    clip_ = clamp_
+
+    def clamp_min_(self, min: Any) -> Tensor:  # noqa: A002
+        return self._inplace("clamp_min_", lambda old: old.clamp(min, None), min)
+
+    def clamp_max_(self, max: Any) -> Tensor:  # noqa: A002
+        return self._inplace("clamp_max_", lambda old: old.clamp(None, max), max)
+
+    def neg_(self) -> Tensor:
+        return self._inplace("neg_", lambda old: -old)
+
+    def abs_(self) -> Tensor:
+        return self._inplace("abs_", lambda old: old.abs())
+
+    def exp_(self) -> Tensor:
+        return self._inplace("exp_", lambda old: old.exp())
+
+    def log_(self) -> Tensor:
+        return self._inplace("log_", lambda old: old.log())
+
+    def sqrt_(self) -> Tensor:
+        return self._inplace("sqrt_", lambda old: old.sqrt())
+
+    def sigmoid_(self) -> Tensor:
+        return self._inplace("sigmoid_", lambda old: old.sigmoid())
+
+    def tanh_(self) -> Tensor:
+        return self._inplace("tanh_", lambda old: old.tanh())
+
+    def relu_(self) -> Tensor:
+        return self._inplace("relu_", lambda old: old.relu())
+
+    # x += y etc. write into x (Python only rebinds the name when __iadd__ is missing).
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
 
     # -------------------------------------------------------------------------------- arithmetic
 
@@ -366,9 +606,10 @@ class Tensor:
         return _cast(self, dtype), b
 
     def _arith(self, fn: type[Function], other: Any, name: str, reverse: bool = False, divide: bool = False):
+        if fn is ops.Sub and "bool" in (self.dtype, getattr(other, "dtype", None), type(other).__name__):
+            raise TypeError(f"{name}(): subtraction, the - operator, with a bool operand is not supported (as in "
+                            "PyTorch); use ^ (logical xor) or ~ (logical not)")
         a, b = self._promote(other, name, divide=divide)
-        if fn is ops.Sub and a.dtype == "bool":
-            raise TypeError(f"{name}(): subtraction of bool tensors is not supported; use ^ (logical xor)")
         return fn.apply(b, a) if reverse else fn.apply(a, b)
 
     def __add__(self, other):
@@ -755,7 +996,15 @@ class Tensor:
         return tuple(out)
 
     def __getitem__(self, index: Any) -> Tensor:
-        return ops.GetItem.apply(self, _native_index(index, self.backend))
+        has_arrays = _check_index(index, self.shape)
+        native = _native_index(index, self.backend)
+        if not has_arrays:
+            return ops.GetItem.apply(self, native)
+        try:
+            return ops.GetItem.apply(self, native)
+        except (IndexError, RuntimeError):  # numpy and torch word an out-of-range index tensor differently
+            raise IndexError(f"index out of range: an index tensor holds a value outside the size of the "
+                             f"dimension it indexes (tensor shape {self.shape})") from None
 
     def __iter__(self):
         for i in range(len(self)):
@@ -811,6 +1060,73 @@ class Tensor:
         if self.ndim > 2:
             raise ValueError(f"t(): expects a tensor with <= 2 dimensions, got {self.ndim}-D; use transpose()")
         return self if self.ndim < 2 else self.transpose(0, 1)
+
+    @property
+    def is_cuda(self) -> bool:
+        """Whether the values live in GPU memory (``torch.Tensor.is_cuda``): true for a ``triton``/``cupy``
+        tensor on a real GPU; false on ``cpu`` and under the CPU interpreter/emulator."""
+        return self.backend.is_gpu
+
+    def narrow(self, dim: int, start: Any, length: Any) -> Tensor:
+        """Entries ``start .. start+length-1`` of ``dim`` (``torch.Tensor.narrow``; a negative ``start``
+        counts from the end; ``start`` may be a 0-d integer tensor). Like indexing, the result is a slice."""
+        if self.ndim == 0:
+            raise IndexError("narrow(): cannot be applied to a 0-d tensor")
+        d = ops.normalize_dim(dim, self.ndim)
+        n = self.shape[d]
+        values = []
+        for name, v in (("start", start), ("length", length)):
+            try:
+                values.append(operator.index(v))
+            except TypeError:
+                raise TypeError(f"narrow(): {name} must be an int, got {v!r}") from None
+        start, length = values
+        if not -n <= start <= n:
+            raise IndexError(f"narrow(): start out of range (expected to be in range of [{-n}, {n}], but got "
+                             f"{start})")
+        if start < 0:
+            start += n
+        if length < 0:
+            raise ValueError(f"narrow(): length must be non-negative, got {length}")
+        if start + length > n:
+            raise ValueError(f"narrow(): start ({start}) + length ({length}) exceeds dimension size ({n})")
+        index = [slice(None)] * self.ndim
+        index[d] = slice(start, start + length)
+        return self[tuple(index)]
+
+    def _times_alpha(self, other: Any, alpha: Any, name: str) -> Any:
+        """``alpha * other`` for add/sub, refusing a float ``alpha`` with integer operands as PyTorch does."""
+        if isinstance(alpha, bool) or not isinstance(alpha, int | float | np.integer | np.floating):
+            raise TypeError(f"{name}(): alpha must be a number, got {alpha!r}")
+        other_float = (other.dtype.is_floating_point if isinstance(other, Tensor)
+                       else isinstance(other, float | np.floating))
+        if isinstance(alpha, float | np.floating) and not (self.dtype.is_floating_point or other_float):
+            raise TypeError(f"{name}(): for integer tensors, alpha must not be a floating point number, "
+                            f"got {alpha!r}")
+        return other if alpha == 1 else other * alpha
+
+    def add(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        """``self + alpha * other`` (``torch.Tensor.add``)."""
+        return self + self._times_alpha(other, alpha, "add")
+
+    def sub(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        """``self - alpha * other`` (``torch.Tensor.sub``)."""
+        return self - self._times_alpha(other, alpha, "sub")
+
+    def mul(self, other: Any) -> Tensor:
+        """``self * other`` (``torch.Tensor.mul``)."""
+        return self * other
+
+    def div(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+        """``self / other``, or ``floor(self / other)`` with ``rounding_mode='floor'`` (``torch.Tensor.div``;
+        ``'trunc'`` is not supported and says so)."""
+        if rounding_mode is None:
+            return self / other
+        if rounding_mode == "floor":
+            return self // other
+        if rounding_mode == "trunc":
+            raise ValueError("div(): rounding_mode='trunc' is not supported; use None or 'floor'")
+        raise ValueError(f"div(): rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
 
     def new_tensor(self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
         """A copy of ``data`` with this tensor's dtype and device unless given."""
@@ -883,7 +1199,7 @@ class Tensor:
     def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
         """A copy with ``out[i][index[i][j]] += src[i][j]`` for ``dim=1``; repeated indices accumulate."""
         if not isinstance(src, Tensor):
-            raise TypeError(f"scatter_add(): src must be a Tensor, got {type(src).__name__}")
+            raise TypeError(f"scatter_add(): src must be a Tensor, got {type_name(src)}")
         return self._scatter("scatter_add", ops.ScatterAdd, dim, index, src)
 
     def _scatter(self, name: str, fn: type[Function], dim: int, index: Tensor, src: Any) -> Tensor:
@@ -905,7 +1221,7 @@ class Tensor:
         """Check a gather/scatter index: an integer tensor on this device with this many dims, no bigger
         than ``sizes`` off ``d`` and every value in ``[0, self.shape[d])``; returned as int64."""
         if not isinstance(index, Tensor):
-            raise TypeError(f"{name}(): index must be a Tensor, got {type(index).__name__}")
+            raise TypeError(f"{name}(): index must be a Tensor, got {type_name(index)}")
         if index.dtype.is_floating_point or index.dtype == "bool":
             raise TypeError(f"{name}(): index must be an integer tensor, got dtype {index.dtype}")
         if index.backend is not self.backend:
@@ -1024,7 +1340,7 @@ class Tensor:
     def bmm(self, mat2: Tensor) -> Tensor:
         """Batched matrix product of ``(b, n, m)`` and ``(b, m, p)`` tensors (no broadcasting, as PyTorch)."""
         if not isinstance(mat2, Tensor):
-            raise TypeError(f"bmm(): mat2 must be a Tensor, got {type(mat2).__name__}")
+            raise TypeError(f"bmm(): mat2 must be a Tensor, got {type_name(mat2)}")
         if self.ndim != 3 or mat2.ndim != 3:
             raise ValueError(f"bmm(): both operands must be 3-D, got shapes {self.shape} and {mat2.shape}")
         if self.shape[0] != mat2.shape[0] or self.shape[2] != mat2.shape[1]:
@@ -1104,6 +1420,13 @@ def _registered_devices() -> set[str]:
     return set(_LOADERS)
 
 
+def type_name(value: Any) -> str:
+    """A value's type for error messages: ``float``, ``list``, but ``torch.Tensor`` and ``numpy.ndarray`` (a
+    torch tensor's class is also called ``Tensor``, and "must be a Tensor, got Tensor" helps nobody)."""
+    cls = type(value)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__.split('.')[0]}.{cls.__qualname__}"
+
+
 def _reshape_target(shape: tuple, old: tuple[int, ...]) -> tuple[int, ...]:
     """``shape`` checked against a tensor of shape ``old`` and with its -1 resolved, before any backend sees it
     (numpy and torch raise different exception types for the same mistake)."""
@@ -1163,13 +1486,7 @@ def _dim(dim: Any, axis: Any) -> Any:
 
 def _check_dim(name: str, dim: Any, ndim: int) -> int:
     """``dim`` as a non-negative axis; IndexError like PyTorch when it is out of range (0-d: -1 or 0)."""
-    if not isinstance(dim, int | np.integer) or isinstance(dim, bool):
-        raise TypeError(f"{name}(): dim must be an int, got {dim!r}")
-    span = max(ndim, 1)
-    if not -span <= dim < span:
-        raise IndexError(f"{name}(): dim {dim} is out of range for a {ndim}-D tensor "
-                         f"(expected to be in range of [{-span}, {span - 1}])")
-    return int(dim) % span
+    return ops.normalize_dim(dim, ndim, f"{name}(): dim")
 
 
 def _as_tuple(dim: Any) -> tuple:
@@ -1221,13 +1538,81 @@ def _keep(keepdim: bool, keepdims: bool | None) -> bool:
     return bool(keepdims) if keepdims is not None else bool(keepdim)
 
 
+def _check_index(index: Any, shape: tuple[int, ...]) -> bool:
+    """Check an index the way PyTorch does, before a backend words the same mistake its own way; returns
+    whether it holds index arrays (whose values are only checked by the backend).
+
+    Raises IndexError for too many indices, an int out of range, a bool mask of the wrong shape or an
+    index of another kind (floats included), and ValueError for a slice step < 1 (numpy would reverse).
+    """
+    items = index if isinstance(index, tuple) else (index,)
+    arrays = [np.asarray(it) if isinstance(it, list) else it for it in items]
+
+    def width(it: Any) -> int:  # how many dims of the tensor an index item consumes
+        if it is None or it is Ellipsis or isinstance(it, bool):
+            return 0
+        if isinstance(it, Tensor | np.ndarray) and str(it.dtype) == "bool":
+            return it.ndim
+        return 1
+
+    used = sum(width(it) for it in arrays)
+    if sum(it is Ellipsis for it in arrays) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if used > len(shape):
+        raise IndexError(f"too many indices for a tensor of dimension {len(shape)} (index {index!r})")
+    dim, has_arrays = 0, False
+    for it in arrays:
+        if it is Ellipsis:
+            dim += len(shape) - used
+        elif it is None or isinstance(it, bool):
+            continue
+        elif isinstance(it, int | np.integer):
+            if not -shape[dim] <= it < shape[dim]:
+                raise IndexError(f"index {it} is out of bounds for dimension {dim} with size {shape[dim]}")
+            dim += 1
+        elif isinstance(it, slice):
+            if it.step is not None and it.step < 1:
+                raise ValueError(f"slice step must be greater than zero, got {it.step} (use .flip() to reverse)")
+            dim += 1
+        elif isinstance(it, Tensor | np.ndarray):
+            kind = np.dtype("float32" if str(it.dtype) == "bfloat16" else str(it.dtype)).kind
+            if kind == "b":
+                if tuple(it.shape) != tuple(shape[dim:dim + it.ndim]):
+                    raise IndexError(f"the shape of the mask {tuple(it.shape)} does not match the shape "
+                                     f"{tuple(shape[dim:dim + it.ndim])} of the dims it indexes, from dim {dim}")
+            elif kind not in "iu":
+                raise IndexError(f"tensors used as indices must be integer or bool tensors, got dtype {it.dtype}")
+            has_arrays = True
+            dim += width(it)
+        else:
+            raise IndexError(f"only integers, slices, ellipsis (...), None and integer or bool tensors are valid "
+                             f"indices, got {type_name(it)}")
+    return has_arrays
+
+
+def _inplace_result(name: str, target: Tensor, new: Tensor) -> Tensor:
+    """``new`` checked to fit into ``target`` (same shape, castable dtype) and cast to its dtype."""
+    if new.shape != target.shape:
+        raise RuntimeError(f"{name}(): output with shape {target.shape} doesn't match the broadcast shape "
+                           f"{new.shape}")
+    if new.dtype != target.dtype:
+        def kind(d: DType) -> int:
+            return 2 if d.is_floating_point else 0 if d == "bool" else 1
+
+        if kind(new.dtype) > kind(target.dtype):
+            raise RuntimeError(f"{name}(): result type {new.dtype} can't be cast to the desired output type "
+                               f"{target.dtype}")
+        new = new.to(dtype=target.dtype)
+    return new
+
+
 def _native_index(index: Any, backend: Backend) -> Any:
     """Turn Tensors (and lists of ints/bools) inside an index into the backend's native arrays."""
     if isinstance(index, tuple):
         return tuple(_native_index(i, backend) for i in index)
     if isinstance(index, Tensor):
         if index.backend is not backend:
-            raise ValueError(f"index tensor is on {index.device!r} but the indexed tensor is on {backend.name!r}")
+            raise ValueError(f"index tensor is on {index.backend.name!r} but the indexed tensor is on {backend.name!r}")
         return index._data
     if isinstance(index, list | np.ndarray):
         array = np.asarray(index)
@@ -1558,7 +1943,7 @@ def _joinable(tensors: Any, name: str) -> list[Tensor]:
         raise ValueError(f"{name}(): expected a non-empty sequence of tensors")
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
-            raise TypeError(f"{name}(): tensors[{i}] must be a Tensor, got {type(t).__name__}")
+            raise TypeError(f"{name}(): tensors[{i}] must be a Tensor, got {type_name(t)}")
         if t.backend is not tensors[0].backend:
             raise ValueError(f"{name}(): expected all tensors on one device, got tensors[0] on "
                              f"{tensors[0].backend.name!r} and tensors[{i}] on {t.backend.name!r}")
@@ -1604,7 +1989,7 @@ def where(condition: Tensor, input: Any = None, other: Any = None) -> Tensor:  #
     ``condition.nonzero(as_tuple=True)``."""
     if input is None and other is None:
         if not isinstance(condition, Tensor):
-            raise TypeError(f"where(): condition must be a Tensor, got {type(condition).__name__}")
+            raise TypeError(f"where(): condition must be a Tensor, got {type_name(condition)}")
         return condition.nonzero(as_tuple=True)
     ref = input if isinstance(input, Tensor) else other
     if not isinstance(ref, Tensor):

@@ -1,14 +1,14 @@
 """``framework.nn``: modules, parameters, initialisation and the functional API, with PyTorch's names.
 
 ``Module`` (module.py) is the base class; ``layers.py`` has Linear/conv/pooling/activation/reshaping
-layers, ``container.py`` Sequential/ModuleList/ModuleDict, ``loss.py`` the loss modules,
+layers, ``container.py`` Sequential/ModuleList/ModuleDict/ParameterList/ParameterDict, ``loss.py`` the loss modules,
 ``normalization.py`` BatchNorm/LayerNorm/GroupNorm, ``functional.py`` (``F``) the differentiable ops they call,
 ``init.py`` the initialisers and ``utils`` PyTorch's ``nn.utils`` helpers (packed sequences, gradient
 clipping).
 """
 
 from . import functional, init, utils
-from .container import ModuleDict, ModuleList, Sequential
+from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .embedding import Embedding, Upsample
 from .layers import (
     ELU,
@@ -16,6 +16,7 @@ from .layers import (
     AdaptiveAvgPool2d,
     AdaptiveMaxPool2d,
     AvgPool2d,
+    Conv1d,
     Conv2d,
     ConvTranspose2d,
     Dropout,
@@ -67,4 +68,5 @@ __all__ = [
     "ELU", "GELU", "GroupNorm", "Hardtanh", "HuberLoss", "KLDivLoss", "L1Loss", "LayerNorm", "Mish", "SiLU",
     "SmoothL1Loss", "Softplus",
     "Dropout1d", "Dropout2d", "Dropout3d", "PixelShuffle", "PixelUnshuffle",
+    "Conv1d", "ParameterDict", "ParameterList",
 ]

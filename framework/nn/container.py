@@ -1,4 +1,5 @@
-"""Containers: ``Sequential``, ``ModuleList`` and ``ModuleDict``, named like PyTorch's (``0``, ``1``, ...).
+"""Containers: ``Sequential``, ``ModuleList``, ``ModuleDict``, ``ParameterList`` and ``ParameterDict``, named
+like PyTorch's (``0``, ``1``, ...).
 
 ``Sequential.forward`` runs a ``Linear`` directly followed by a ``ReLU`` as one fused
 ``F.linear_relu`` call. The fusion is decided at call time from the children, so the modules and their
@@ -7,14 +8,17 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from ..tensor import Tensor
 from . import functional as F
 from .layers import Linear, ReLU
 from .module import Module
+from .parameter import Parameter
 
-__all__ = ["ModuleDict", "ModuleList", "Sequential"]
+__all__ = ["ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "Sequential"]
 
 
 def _index(idx: Any, length: int, owner: str) -> int:
@@ -200,3 +204,168 @@ class ModuleDict(Module):
         items = modules.items() if isinstance(modules, Mapping) else modules
         for key, module in items:
             self[key] = module
+
+
+def _as_parameter(value: Any, owner: str) -> Parameter:
+    """A Parameter as is; a plain Tensor wrapped in one (sharing its storage), as PyTorch does."""
+    if isinstance(value, Parameter):
+        return value
+    if isinstance(value, Tensor):
+        return Parameter(value)
+    raise TypeError(f"{owner} holds Parameters or Tensors, got {type(value).__name__}")
+
+
+def _parameter_lines(items: Iterable[tuple[str, Parameter]]) -> str:
+    lines = []
+    for key, p in items:
+        size = "x".join(map(str, p.shape)) or "()"
+        lines.append(f"({key}): Parameter containing: [{p.dtype} of size {size} on {p.device}]")
+    return "\n".join(lines)
+
+
+class ParameterList(Module):
+    """A list of Parameters registered on the module (named ``'0'``, ``'1'``, ...), PyTorch's
+    ``nn.ParameterList``: they appear in ``parameters()``, ``named_parameters()`` and ``state_dict()``.
+
+    A plain Tensor put in is wrapped in a :class:`Parameter` sharing its storage, as in PyTorch.
+    Raises: TypeError for values that are not Tensors, IndexError for an index out of range.
+    """
+
+    def __init__(self, values: Iterable[Tensor] | None = None):
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def __getitem__(self, idx: int | slice) -> Any:
+        values = list(self._parameters.values())
+        if isinstance(idx, slice):
+            return ParameterList(values[idx])
+        return values[_index(idx, len(values), "ParameterList")]
+
+    def __setitem__(self, idx: int, param: Tensor) -> None:
+        i = _index(idx, len(self), "ParameterList")
+        self._parameters[str(i)] = _as_parameter(param, "ParameterList")  # in place: the order stays
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(self._parameters.values())
+
+    def __iadd__(self, values: Iterable[Tensor]) -> ParameterList:
+        return self.extend(values)
+
+    def append(self, value: Tensor) -> ParameterList:
+        """Add ``value`` at the end (named ``str(len(self))``); returns self."""
+        self.register_parameter(str(len(self)), _as_parameter(value, "ParameterList"))
+        return self
+
+    def extend(self, values: Iterable[Tensor]) -> ParameterList:
+        """Append each of ``values``; returns self. Raises TypeError for a Tensor or a non-iterable."""
+        if isinstance(values, Tensor) or not isinstance(values, Iterable):
+            raise TypeError(f"ParameterList.extend should be called with an iterable, but got "
+                            f"{type(values).__name__}")
+        for value in values:
+            self.append(value)
+        return self
+
+    def extra_repr(self) -> str:
+        return _parameter_lines(self._parameters.items())
+
+
+class ParameterDict(Module):
+    """A dict ``name -> Parameter`` registered on the module, PyTorch's ``nn.ParameterDict``: entries appear
+    in ``parameters()`` and ``state_dict()`` under their key, in insertion order.
+
+    As in PyTorch, ``update`` (and the constructor) insert a plain ``dict`` in sorted key order, an
+    ``OrderedDict``/``ParameterDict`` or a sequence of pairs in its own order; a plain Tensor is wrapped in
+    a Parameter sharing its storage.
+    Raises: TypeError for non-str keys or non-Tensor values, KeyError for a missing key, an empty key, a
+        key containing ``'.'`` or one naming an existing attribute (``'keys'``).
+    """
+
+    def __init__(self, parameters: Any = None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key: str) -> Parameter:
+        return self._parameters[key]
+
+    def __setitem__(self, key: str, value: Tensor) -> None:
+        if not isinstance(key, str):
+            raise TypeError(f"ParameterDict keys must be str, got {type(key).__name__}")
+        param = _as_parameter(value, "ParameterDict")
+        if key in self._parameters:
+            self._parameters[key] = param  # a replaced entry keeps its place, as in PyTorch
+        else:
+            self.register_parameter(key, param)
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self._parameters:
+            raise KeyError(key)
+        self._forget(key)
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parameters)
+
+    def __reversed__(self) -> Iterator[str]:
+        return reversed(list(self._parameters))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._parameters
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def items(self):
+        return self._parameters.items()
+
+    def values(self):
+        return self._parameters.values()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._parameters.get(key, default)
+
+    def pop(self, key: str) -> Parameter:
+        value = self[key]
+        del self[key]
+        return value
+
+    def setdefault(self, key: str, default: Tensor | None = None) -> Parameter:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def clear(self) -> None:
+        for key in list(self._parameters):
+            del self[key]
+
+    def copy(self) -> ParameterDict:
+        """A new ParameterDict holding the same Parameter objects."""
+        return ParameterDict(OrderedDict(self._parameters))
+
+    def update(self, parameters: Any) -> None:
+        """Insert or replace entries from a mapping or an iterable of ``(key, value)`` pairs."""
+        if isinstance(parameters, OrderedDict | ParameterDict):
+            items = list(parameters.items())
+        elif isinstance(parameters, Mapping):
+            items = sorted(parameters.items(), key=lambda kv: kv[0])
+        elif isinstance(parameters, Iterable) and not isinstance(parameters, Tensor | str):
+            items = []
+            for j, pair in enumerate(parameters):
+                if not isinstance(pair, Iterable) or isinstance(pair, Tensor | str) or len(pair := tuple(pair)) != 2:
+                    raise ValueError(f"ParameterDict.update: element #{j} of the sequence should be a (key, value) "
+                                     f"pair, got {pair!r}")
+                items.append(pair)
+        else:
+            raise TypeError(f"ParameterDict.update should be called with a mapping or an iterable of key/value "
+                            f"pairs, but got {type(parameters).__name__}")
+        for key, value in items:
+            self[key] = value
+
+    def extra_repr(self) -> str:
+        return _parameter_lines(self._parameters.items())

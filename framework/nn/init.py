@@ -1,24 +1,26 @@
 """Parameter initialisation, PyTorch's ``torch.nn.init`` with the same names, formulas and defaults.
 
-Every function works in place: it replaces ``tensor._data`` with a new device array and returns the
-tensor. Random values are drawn on the host from the global generator (``fw.manual_seed`` makes them
-reproducible on every device) and copied to the tensor's device and dtype with
-``backend.from_numpy``. Nothing here records a graph: ``._data`` is replaced directly.
+Every function works in place: it writes into the tensor's own storage (so ``init.normal_(m.weight.data)``
+reaches the parameter, as in PyTorch) and returns the tensor. Random values are drawn on the host from the
+global generator (``fw.manual_seed`` makes them reproducible on every device) and copied to the tensor's
+device and dtype with ``backend.from_numpy``. Nothing here records a graph (PyTorch's init runs under
+``no_grad`` too); the tensor's version counter goes up.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Any
 
 import numpy as np
 
 from .. import random as _random
-from ..tensor import Tensor
+from ..tensor import Tensor, type_name
 
 __all__ = [
-    "calculate_gain", "constant_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_", "uniform_",
-    "xavier_normal_", "xavier_uniform_", "zeros_",
+    "calculate_gain", "constant_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_", "orthogonal_",
+    "trunc_normal_", "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_",
 ]
 
 _LINEAR_GAIN = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
@@ -74,14 +76,14 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 
 def _replace(tensor: Tensor, host_values: np.ndarray) -> Tensor:
     if not isinstance(tensor, Tensor):
-        raise TypeError(f"tensor must be a Tensor, got {type(tensor).__name__}")
-    tensor._data = tensor.backend.from_numpy(host_values, str(tensor.dtype))
+        raise TypeError(f"tensor must be a Tensor, got {type_name(tensor)}")
+    tensor._write("init", ..., tensor.backend.from_numpy(host_values, str(tensor.dtype)))
     return tensor
 
 
 def _check_float(tensor: Any, name: str) -> None:
     if not isinstance(tensor, Tensor):
-        raise TypeError(f"{name}(): tensor must be a Tensor, got {type(tensor).__name__}")
+        raise TypeError(f"{name}(): tensor must be a Tensor, got {type_name(tensor)}")
     if not tensor.dtype.is_floating_point:
         raise TypeError(f"{name}(): tensor must be floating point, got dtype {tensor.dtype}")
 
@@ -104,19 +106,19 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill with ``val``."""
-    tensor._data = tensor.backend.xp.full_like(tensor._data, val)
+    tensor._write("constant_", ..., val)
     return tensor
 
 
 def zeros_(tensor: Tensor) -> Tensor:
     """Fill with zeros."""
-    tensor._data = tensor.backend.xp.zeros_like(tensor._data)
+    tensor._write("zeros_", ..., 0)
     return tensor
 
 
 def ones_(tensor: Tensor) -> Tensor:
     """Fill with ones."""
-    tensor._data = tensor.backend.xp.ones_like(tensor._data)
+    tensor._write("ones_", ..., 1)
     return tensor
 
 
@@ -158,3 +160,89 @@ def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in", nonlinea
         return tensor
     fan = _calculate_correct_fan(tensor, mode)
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan))
+
+
+def _no_generator(generator: Any, name: str) -> None:
+    if generator is not None:
+        raise TypeError(f"{name}(): generator= is not supported; values come from the global stream "
+                        "(seed it with fw.manual_seed)")
+
+
+def _std_normal_cdf(x: float) -> float:
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def _truncated_std_normal(n: int, alpha: float, beta: float, rng: np.random.Generator) -> np.ndarray:
+    """``n`` exact draws of N(0, 1) conditioned on [alpha, beta] (float64)."""
+    if alpha > 0:  # the right tail: draw the mirror image from the left tail, where the CDF is accurate
+        return -_truncated_std_normal(n, -beta, -alpha, rng)
+    lo, hi = _std_normal_cdf(alpha), _std_normal_cdf(beta)
+    mass = hi - lo
+    if not mass > 0:
+        raise ValueError(f"trunc_normal_(): [a, b] is {alpha:g} to {beta:g} standard deviations from the mean and "
+                         "holds no probability mass representable in float64")
+    if mass >= 0.05:
+        # Redraw what falls outside: exactly the truncated law, at most ~20 draws per kept value.
+        out = np.empty(n)
+        filled = 0
+        while filled < n:
+            draw = rng.standard_normal(int((n - filled) / mass * 1.1) + 16)
+            draw = draw[(draw >= alpha) & (draw <= beta)][: n - filled]
+            out[filled:filled + draw.size] = draw
+            filled += draw.size
+        return out
+    # Little mass (a far tail or a narrow interval): invert the CDF, u ~ U(Phi(alpha), Phi(beta)).
+    inv_cdf = np.frompyfunc(statistics.NormalDist().inv_cdf, 1, 1)
+    u = np.clip(rng.uniform(lo, hi, size=n), np.nextafter(0.0, 1.0), np.nextafter(1.0, 0.0))
+    return inv_cdf(u).astype(np.float64)
+
+
+def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
+                  generator: Any = None) -> Tensor:
+    """Fill with N(mean, std²) samples conditioned on ``a <= x <= b`` (the truncated normal), PyTorch's
+    ``trunc_normal_``. ``a`` and ``b`` are values, not numbers of standard deviations.
+
+    Drawn exactly: by redrawing samples outside [a, b] when the interval holds at least 5% of the mass,
+    by inverting the normal CDF (from the nearer tail, so far tails stay accurate) otherwise.
+    Raises: ValueError for ``std <= 0``, ``a > b``, a non-finite mean/std or an interval without mass;
+        TypeError for a non-float tensor or a ``generator``.
+    """
+    _check_float(tensor, "trunc_normal_")
+    _no_generator(generator, "trunc_normal_")
+    if not (math.isfinite(mean) and math.isfinite(std)):
+        raise ValueError(f"trunc_normal_(): mean and std must be finite, got mean={mean}, std={std}")
+    if not std > 0:
+        raise ValueError(f"trunc_normal_(): std must be > 0, got {std}")
+    if not a <= b:
+        raise ValueError(f"trunc_normal_(): a must be <= b, got a={a}, b={b}")
+    if a == b:
+        return _replace(tensor, np.full(tensor.shape, float(a)))
+    alpha, beta = (a - mean) / std, (b - mean) / std
+    values = _truncated_std_normal(tensor.numel(), alpha, beta, _random.generator()) * std + mean
+    return _replace(tensor, np.clip(values, a, b).reshape(tensor.shape))  # clip: the last ulp of rounding
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
+    """Fill with a (semi-)orthogonal matrix times ``gain``, PyTorch's ``orthogonal_``: the tensor seen as
+    ``[rows, numel / rows]`` has orthonormal rows (``rows <= cols``) or columns (``rows > cols``), drawn
+    uniformly (the Q of a Gaussian matrix's QR, signs fixed by R's diagonal).
+
+    Raises: ValueError for fewer than 2 dimensions; TypeError for a non-float tensor or a ``generator``.
+    """
+    _check_float(tensor, "orthogonal_")
+    _no_generator(generator, "orthogonal_")
+    if tensor.ndim < 2:
+        raise ValueError(f"orthogonal_(): only tensors with 2 or more dimensions are supported, got shape "
+                         f"{tensor.shape}")
+    if tensor.numel() == 0:
+        return tensor  # nothing to fill, as in PyTorch
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    flat = _random.generator().standard_normal((rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q = q * np.sign(np.diag(r))  # makes Q uniform over orthogonal matrices (QR alone is not)
+    if rows < cols:
+        q = q.T
+    return _replace(tensor, (gain * q).reshape(tensor.shape))

@@ -15,13 +15,14 @@ optimizer's ``param_groups``) stay valid.
 
 from __future__ import annotations
 
+import warnings
 from collections import namedtuple
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-from ..autograd import no_grad
+from ..autograd import RemovableHandle, add_hook, group_identity, is_grad_enabled, no_grad
 from ..backend import Backend, get_backend
 from ..dtypes import DType, as_dtype
 from ..tensor import Tensor, host_copy
@@ -77,6 +78,11 @@ class Module:
         object.__setattr__(self, "_modules", {})
         # Names of sub-module and plain-container attributes in first-assignment order: the walk order.
         object.__setattr__(self, "_child_order", {})
+        # Hooks: id -> hook, insertion-ordered; the sets hold the ids registered with a flag.
+        for name in ("_forward_pre_hooks", "_forward_hooks", "_backward_hooks", "_backward_pre_hooks"):
+            object.__setattr__(self, name, {})
+        for name in ("_forward_pre_hooks_with_kwargs", "_forward_hooks_with_kwargs", "_forward_hooks_always_called"):
+            object.__setattr__(self, name, set())
 
     # ------------------------------------------------------------------------------ registration
 
@@ -194,7 +200,108 @@ class Module:
         raise NotImplementedError(f"Module [{type(self).__name__}] is missing the required 'forward' function")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        d = self.__dict__
+        if d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks") \
+                or d.get("_backward_pre_hooks"):
+            return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
+
+    def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
+        """``forward`` with PyTorch's hook order: pre-hooks, backward-hook wiring of the inputs, forward,
+        forward hooks, backward-hook wiring of the outputs."""
+        for hook_id, hook in list(self._forward_pre_hooks.items()):
+            if hook_id in self._forward_pre_hooks_with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict)):
+                        raise TypeError("a forward pre-hook registered with with_kwargs=True must return None "
+                                        f"or a tuple (args, kwargs), got {type(result).__name__}")
+                    args, kwargs = result
+                    args = args if isinstance(args, tuple) else (args,)
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        backward_hooks = None
+        if (self._backward_hooks or self._backward_pre_hooks) and is_grad_enabled():
+            backward_hooks = _BackwardHooks(self)
+            args = backward_hooks.wrap_inputs(args)
+        try:
+            output = self.forward(*args, **kwargs)
+        except Exception:
+            for hook_id, hook in list(self._forward_hooks.items()):
+                if hook_id in self._forward_hooks_always_called:
+                    try:
+                        if hook_id in self._forward_hooks_with_kwargs:
+                            hook(self, args, kwargs, None)
+                        else:
+                            hook(self, args, None)
+                    except Exception as exc:  # noqa: BLE001 - the forward's exception is the one to raise
+                        warnings.warn(f"forward hook {hook!r} (always_call=True) raised {exc!r} after the "
+                                      "forward raised", stacklevel=2)
+            raise
+        for hook_id, hook in list(self._forward_hooks.items()):
+            if hook_id in self._forward_hooks_with_kwargs:
+                result = hook(self, args, kwargs, output)
+            else:
+                result = hook(self, args, output)
+            if result is not None:
+                output = result
+        if backward_hooks is not None:
+            output = backward_hooks.wrap_outputs(output)
+        return output
+
+    # -------------------------------------------------------------------------------------- hooks
+
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args)`` before each ``forward``; a non-None result replaces ``args`` (a
+        non-tuple is wrapped in one). With ``with_kwargs``, ``hook(module, args, kwargs)`` may return
+        ``(args, kwargs)``. ``prepend`` runs it before the hooks already registered.
+
+        Returns: a handle whose ``remove()`` unregisters the hook.
+        """
+        return add_hook(self._forward_pre_hooks, hook, prepend,
+                        *_flag(self._forward_pre_hooks_with_kwargs, with_kwargs))
+
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after each ``forward`` (``hook(module, args, kwargs, output)``
+        with ``with_kwargs``); a non-None result replaces the output. ``always_call``: also call it (with
+        ``output=None``) when ``forward`` raises. ``prepend`` runs it before the hooks already registered.
+
+        Returns: a handle whose ``remove()`` unregisters the hook.
+        """
+        return add_hook(self._forward_hooks, hook, prepend,
+                        *_flag(self._forward_hooks_with_kwargs, with_kwargs),
+                        *_flag(self._forward_hooks_always_called, always_call))
+
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients w.r.t. this module's inputs
+        are computed, as PyTorch does.
+
+        ``grad_output`` holds one entry per element of the output (the output itself when it is a single
+        Tensor, else the items of the tuple it returns): the gradient w.r.t. it, or None. ``grad_input``
+        holds one entry per positional argument of the call: the gradient w.r.t. it, None for non-Tensors
+        and for inputs that do not require grad. A non-None result (a tuple of the same length) replaces
+        ``grad_input`` for the rest of the backward pass. When no input requires grad, the hook runs with
+        all-None ``grad_input`` as soon as ``grad_output`` is known. Keyword arguments get no gradients here.
+
+        Returns: a handle whose ``remove()`` unregisters the hook.
+        """
+        return add_hook(self._backward_hooks, hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_output)`` when the gradients w.r.t. this module's outputs are computed
+        (see :meth:`register_full_backward_hook`); a non-None result (a tuple of the same length)
+        replaces ``grad_output``. Returns a handle whose ``remove()`` unregisters the hook."""
+        return add_hook(self._backward_pre_hooks, hook, prepend)
+
+    def register_backward_hook(self, hook: Callable) -> RemovableHandle:
+        """PyTorch's deprecated non-full backward hook: not supported (its ``grad_input`` is the gradient of
+        the module's last op, not of its inputs); use :meth:`register_full_backward_hook`."""
+        raise NotImplementedError("register_backward_hook (PyTorch's deprecated non-full hook) is not "
+                                  "supported; use register_full_backward_hook")
 
     # -------------------------------------------------------------------------------------- walks
 
@@ -460,3 +567,118 @@ def _convert_in_place(t: Tensor, backend: Backend | None, dtype: DType | None) -
     target_dtype = dtype if dtype is not None and t.dtype.is_floating_point else None
     moved = t.detach().to(dtype=target_dtype, device=backend)
     t._data, t.backend = moved._data, moved.backend
+
+
+def _flag(flags: set, on: bool) -> tuple:
+    """``(flags,)`` when ``on``: ``add_hook`` then records the hook's id in ``flags`` (and its handle
+    removes it again)."""
+    return (flags,) if on else ()
+
+
+class _BackwardHooks:
+    """A module's full backward (pre-)hooks for one call, as PyTorch's ``BackwardHook``.
+
+    The tensors among the call's positional arguments that require grad pass through one group identity
+    (:func:`framework.autograd.group_identity`), the output's tensors through another. Backward reaches
+    the output group first (all of ``grad_output`` at once: the backward pre-hooks run and may replace
+    it), then, once every use of the inputs inside the module is done, the input group: the backward
+    hooks get ``(module, grad_input, grad_output)`` and may replace ``grad_input``.
+    """
+
+    def __init__(self, module: Module) -> None:
+        self.module = module
+        self.grad_output: tuple | None = None
+        self.n_args = 0
+        self.input_positions: list[int] | None = None  # None: no input requires grad
+        self.n_outputs = 0
+        self.output_positions: list[int] = []
+
+    def wrap_inputs(self, args: tuple) -> tuple:
+        self.n_args = len(args)
+        positions = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
+        if not positions:
+            return args
+        self.input_positions = positions
+        self._input_sources = [args[i] for i in positions]
+        members = group_identity([args[i] for i in positions], self._input_backward)
+        args = list(args)
+        for i, member in zip(positions, members):
+            args[i] = member
+        return tuple(args)
+
+    def wrap_outputs(self, output: Any) -> Any:
+        items = output if isinstance(output, tuple) else (output,)
+        positions = [i for i, o in enumerate(items) if isinstance(o, Tensor) and o.requires_grad]
+        if not positions:
+            return output
+        self.n_outputs, self.output_positions = len(items), positions
+        self._output_sources = [items[i] for i in positions]
+        members = group_identity([items[i] for i in positions], self._output_backward)
+        wrapped = list(items)
+        for i, member in zip(positions, members):
+            wrapped[i] = member
+        return tuple(wrapped) if isinstance(output, tuple) else wrapped[0]
+
+    @staticmethod
+    def _wrapped(arrays: list, sources: list) -> list:
+        """Gradient arrays as Tensors on their tensor's device (None stays None)."""
+        return [None if a is None else Tensor._wrap(a, s.backend) for a, s in zip(arrays, sources)]
+
+    @staticmethod
+    def _arrays(grads: tuple, positions: list, sources: list, hook_kind: str) -> list:
+        """The arrays of ``grads`` at ``positions`` for backward, checked against their tensors."""
+        arrays = []
+        for i, src in zip(positions, sources):
+            g = grads[i]
+            if g is not None and (g.shape != src.shape or g.backend is not src.backend):
+                raise ValueError(f"a {hook_kind} returned a gradient of shape {g.shape} on {g.device!r} for "
+                                 f"entry {i}, whose tensor has shape {src.shape} on {src.device!r}")
+            arrays.append(None if g is None else g._data)
+        return arrays
+
+    @staticmethod
+    def _replacement(result: Any, expected: int, what: str, hook: Any) -> tuple | None:
+        if result is None:
+            return None
+        result = result if isinstance(result, tuple | list) else (result,)
+        if len(result) != expected:
+            raise ValueError(f"backward hook {hook!r} returned {len(result)} {what} gradients, expected {expected}")
+        for g in result:
+            if g is not None and not isinstance(g, Tensor):
+                raise TypeError(f"backward hook {hook!r} must return Tensors or None, got {type(g).__name__}")
+        return tuple(result)
+
+    def _output_backward(self, member_grads: list) -> list:
+        module = self.module
+        grad_output: Any = [None] * self.n_outputs
+        for i, g in zip(self.output_positions, self._wrapped(member_grads, self._output_sources)):
+            grad_output[i] = g
+        grad_output = tuple(grad_output)
+        for hook in list(module._backward_pre_hooks.values()):
+            replaced = self._replacement(hook(module, grad_output), self.n_outputs, "grad_output", hook)
+            if replaced is not None:
+                grad_output = replaced
+        self.grad_output = grad_output
+        if self.input_positions is None and module._backward_hooks:
+            grad_input = (None,) * self.n_args
+            for hook in list(module._backward_hooks.values()):
+                result = hook(module, grad_input, grad_output)
+                if result is not None and not all(g is None for g in result):
+                    raise RuntimeError("a backward hook of a module where no input requires grad must return "
+                                       "None (or only Nones)")
+        return self._arrays(grad_output, self.output_positions, self._output_sources, "backward pre-hook")
+
+    def _input_backward(self, member_grads: list) -> list:
+        module = self.module
+        if self.grad_output is None:  # the gradient reached the inputs without passing through the outputs
+            return member_grads
+        grad_input: Any = [None] * self.n_args
+        for i, g in zip(self.input_positions, self._wrapped(member_grads, self._input_sources)):
+            grad_input[i] = g
+        grad_input = tuple(grad_input)
+        for hook in list(module._backward_hooks.values()):
+            replaced = self._replacement(hook(module, grad_input, self.grad_output), self.n_args, "grad_input", hook)
+            if replaced is not None:
+                grad_input = replaced
+        self.grad_output = None
+        return self._arrays(grad_input, self.input_positions, self._input_sources, "backward hook")
