@@ -1261,10 +1261,13 @@ def _check_same_shape(input: Tensor, target: Tensor, name: str) -> None:
         raise ValueError(f"{name}(): target shape {target.shape} must equal input shape {input.shape}")
 
 
-def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """Mean squared error, PyTorch's ``F.mse_loss``; an optional per-element ``weight`` (input's shape) scales
+    each term, and 'mean' then divides by ``weight.sum()``."""
     _check_same_shape(input, target, "mse_loss")
+    _check_reduction(reduction, "mse_loss")
     diff = input - target
-    return _reduce(diff * diff, reduction)
+    return _weighted_reduce(diff * diff, weight, reduction, "mse_loss", True)
 
 
 def _check_reduction(reduction: Any, name: str, allowed: tuple[str, ...] = _REDUCTIONS) -> None:

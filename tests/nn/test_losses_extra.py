@@ -66,10 +66,10 @@ def test_regression_losses_match_torch(device, rng, ours, theirs, kwargs, shape,
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize(("ours", "theirs"), [(F.l1_loss, tF.l1_loss), (F.huber_loss, tF.huber_loss)],
-                         ids=["l1", "huber"])
+@pytest.mark.parametrize(("ours", "theirs"), [(F.l1_loss, tF.l1_loss), (F.huber_loss, tF.huber_loss),
+                                              (F.mse_loss, tF.mse_loss)], ids=["l1", "huber", "mse"])
 def test_weighted_losses_match_torch(device, rng, ours, theirs, reduction):
-    # PyTorch's weighted 'mean': sum(w * loss) / sum(w) for l1_loss, mean(w * loss) for huber_loss.
+    # PyTorch's weighted 'mean': sum(w * loss) / sum(w) for l1_loss and mse_loss, mean(w * loss) for huber_loss.
     x, ref_x = pair(rng.standard_normal((3, 4)) * 2.0, device)
     t, ref_t = pair(rng.standard_normal((3, 4)), device)
     w, ref_w = pair(rng.uniform(0.1, 2.0, (3, 4)), device)
