@@ -26,7 +26,7 @@ def normalize_dim(dim: Any, ndim: int, name: str = "dim") -> int:
     Raises IndexError for a dim out of range (PyTorch's message) and TypeError for a non-integer.
     """
     if isinstance(dim, bool) or not isinstance(dim, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {type(dim).__name__}")
+        raise TypeError(f"{name} must be an int, got {dim!r}")
     dim, n = int(dim), max(ndim, 1)
     if not -n <= dim < n:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
@@ -532,6 +532,35 @@ class GetItem(Function):
         return out, None
 
 
+class IndexPut(Function):
+    """``out = copy of a; out[index] = value``: the recorded form of ``a[index] = value`` (Tensor._inplace
+    writes the result back into ``a``'s storage). ``value`` is a raw array or a Python number that
+    broadcasts to ``a[index]``'s shape; it is cast to ``a``'s dtype, as PyTorch's item assignment does."""
+
+    @staticmethod
+    def forward(ctx, a, index, value):
+        xp = ctx.xp
+        out = xp.asarray(a, copy=True)
+        if hasattr(value, "dtype") and value.dtype != a.dtype:
+            value = xp.astype(value, a.dtype)
+        out[index] = value
+        ctx.index, ctx.value_ndim = index, getattr(value, "ndim", 0)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = ctx.xp
+        ga = gv = None
+        if ctx.needs_input_grad[0]:
+            ga = xp.asarray(grad, copy=True)  # the overwritten elements of a get no gradient
+            ga[ctx.index] = 0
+        if ctx.needs_input_grad[2]:
+            gv = grad[ctx.index]
+            if ctx.value_ndim > gv.ndim:  # a value with extra leading 1-dims: let unbroadcast see them
+                gv = xp.reshape(gv, (1,) * (ctx.value_ndim - gv.ndim) + tuple(gv.shape))
+        return ga, None, gv
+
+
 class Concat(Function):
     """Concatenate along ``axis``; inputs are positional so each gets its own gradient slice."""
 
@@ -676,7 +705,7 @@ class Einsum(Function):
     @staticmethod
     def forward(ctx, *operands, equation):
         inputs, output = equation.split("->")
-        ctx.inputs, ctx.output = inputs.split(","), output
+        ctx.terms, ctx.output = inputs.split(","), output  # not ctx.inputs: the engine's parents
         ctx.save_for_backward(*operands)
         return ctx.xp.einsum(equation, *operands)
 
@@ -685,11 +714,11 @@ class Einsum(Function):
         xp = ctx.xp
         operands = ctx.saved_tensors
         grads = []
-        for i, (subs, a) in enumerate(zip(ctx.inputs, operands, strict=True)):
+        for i, (subs, a) in enumerate(zip(ctx.terms, operands, strict=True)):
             if not ctx.needs_input_grad[i]:
                 grads.append(None)
                 continue
-            others = [(s, o) for j, (s, o) in enumerate(zip(ctx.inputs, operands, strict=True)) if j != i]
+            others = [(s, o) for j, (s, o) in enumerate(zip(ctx.terms, operands, strict=True)) if j != i]
             known = set(ctx.output).union(*(s for s, _ in others))
             kept = "".join(c for c in subs if c in known)
             terms = ",".join([ctx.output] + [s for s, _ in others])
