@@ -421,7 +421,15 @@ class Tensor:
     def __setitem__(self, index: Any, value: Any) -> None:
         """``x[index] = value``: ints, slices, ``...``, None, boolean masks, index tensors; ``value`` a
         number or a Tensor broadcasting to ``x[index]``'s shape (cast to ``x``'s dtype, as in PyTorch)."""
-        self._assign("__setitem__", _native_index(index, self.backend), value)
+        has_arrays = _check_index(index, self.shape)
+        try:
+            self._assign("__setitem__", _native_index(index, self.backend), value)
+        except (IndexError, RuntimeError) as exc:
+            if has_arrays and "index" in str(exc).lower() and "in-place" not in str(exc):
+                # numpy and torch word an out-of-range index tensor differently (as in __getitem__)
+                raise IndexError(f"index out of range: an index tensor holds a value outside the size of the "
+                                 f"dimension it indexes (tensor shape {self.shape})") from None
+            raise
 
     def fill_(self, value: Any) -> Tensor:
         """Set every element to ``value`` (a number or a 0-d tensor)."""
