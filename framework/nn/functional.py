@@ -1118,14 +1118,20 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
 
     Class-index targets with ``reduction='mean'``, no class weights and no smoothing run the fused
     kernel (loss and gradient in one pass); every other combination, and probability targets, is
-    built from :func:`log_softmax` so the answer is PyTorch's either way.
+    built from :func:`log_softmax` so the answer is PyTorch's either way. A row whose target is
+    ``ignore_index`` adds 0 to the loss and gets a zero gradient on both paths, even when its logits are
+    -inf/NaN padding (PyTorch's gradient row is NaN there); with every row ignored 'mean' is NaN and the
+    gradient zero, as in PyTorch.
 
     Args:
         input: logits [N, C], [N, C, d1, ...] or unbatched [C].
         target: int class indices [N] / [N, d1, ...] / [], or float probabilities of input's shape.
+        weight: per-class weights [C]. ignore_index: an int (class-index targets only, as in PyTorch).
     Raises:
-        TypeError: non-float input, or a target that is neither integer nor float of input's shape.
-        ValueError: shape mismatch, class index outside [0, C), bad reduction or label_smoothing.
+        TypeError: non-float input, a target that is neither integer nor float of input's shape, or a
+            non-int ignore_index.
+        ValueError: shape mismatch, class index outside [0, C), a weight not of shape [C], bad reduction or
+            label_smoothing, ignore_index outside int64 or set with probability targets.
     """
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
@@ -1182,14 +1188,12 @@ def _masked_reduce(loss: Tensor, valid: Tensor, row_weight: Tensor | None, reduc
         return loss.reshape(out_shape)
     if reduction == "sum":
         return loss.sum()
-    # 0/0 is PyTorch's answer, not worth numpy's warning; multiplying by 1/denominator keeps the backward
-    # (grad * inf, zeroed by the where above) free of warnings too
+    # 0/0 is PyTorch's answer, not worth numpy's warning; multiplying by 1/denominator keeps the loss's
+    # backward (grad * inf, zeroed by the where above) free of warnings too. The denominator keeps its graph:
+    # a class weight that requires grad (PyTorch refuses one) gets its true gradient.
     with np.errstate(divide="ignore", invalid="ignore"):
-        with no_grad():  # the denominator depends on the targets and weights only
-            count = valid.to(dtype=loss.dtype)
-            denominator = (where(valid, row_weight, 0.0) if row_weight is not None else count).sum()
-            inverse = 1 / denominator
-        return loss.sum() * inverse
+        denominator = where(valid, row_weight, 0.0).sum() if row_weight is not None else valid.to(loss.dtype).sum()
+        return loss.sum() * (1 / denominator)
 
 
 def _cross_entropy_composite(logits, target, weight, ignore_index, reduction, smoothing, out_shape):

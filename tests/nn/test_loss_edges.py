@@ -209,6 +209,21 @@ def test_nll_loss_ignored_padding_rows(device, rng):
         assert rel_err(x.grad, tx.grad) < TOL  # nll has no log_softmax: PyTorch's ignored row is 0 too
 
 
+def test_class_weight_gradient(device, rng):
+    """PyTorch refuses a class weight that requires grad; ours gives its gradient, checked on the formula."""
+    x, tx = pair(rng.standard_normal((5, 3)), device)
+    target = np.array([0, 2, 1, 2, -100])
+    for loss_fn in (F.cross_entropy, lambda v, *a, **k: F.nll_loss(F.log_softmax(v, dim=1), *a, **k)):
+        w, tw = pair(rng.uniform(0.5, 2.0, 3), device)
+        out = loss_fn(x, fw.tensor(target, device=device), weight=w)
+        nll = -TF.log_softmax(tx.detach(), dim=1)[np.arange(4), target[:4]]
+        ref = (tw[target[:4]] * nll).sum() / tw[target[:4]].sum()
+        assert rel_err(out, ref) < TOL
+        out.backward()
+        ref.backward()
+        assert rel_err(w.grad, tw.grad) < TOL
+
+
 @pytest.mark.parametrize("reduction,weighted,smoothing", CE_CONFIGS)
 def test_all_ignored_batch_matches_torch(device, reduction, weighted, smoothing, rng):
     """PyTorch: 'mean' over no valid row is NaN, 'sum' 0, 'none' zeros -- and the gradient is 0, not NaN."""
