@@ -292,6 +292,10 @@ def test_full_backward_hook_without_input_grads_and_bad_return():
     bad.register_full_backward_hook(lambda m, gi, go: (gi[0], gi[0]))
     with pytest.raises(ValueError, match="returned 2 grad_input gradients, expected 1"):
         bad(fw.ones(4, 3, requires_grad=True)).sum().backward()
+    bare = nn.Linear(3, 2)
+    bare.register_full_backward_hook(lambda m, gi, go: gi[0])  # PyTorch wants a tuple too
+    with pytest.raises(TypeError, match="must return None or a tuple"):
+        bare(fw.ones(4, 3, requires_grad=True)).sum().backward()
     with pytest.raises(NotImplementedError, match="register_full_backward_hook"):
         bad.register_backward_hook(lambda *a: None)
 
@@ -321,3 +325,25 @@ def test_forward_hook_always_call_runs_when_forward_raises():
     with pytest.raises(ValueError):
         net(fw.ones(3, 5))
     assert seen == [None]
+
+
+def test_hooks_on_sequential_children_fire_inside_the_fused_pair(seeded):
+    """Sequential fuses Linear+ReLU into one call; a hooked Linear or ReLU must still see its own call."""
+    weight, bias = seeded.standard_normal((3, 4)), seeded.standard_normal(3)
+    x_np = seeded.standard_normal((5, 4))
+    outs = []
+    for lib in (fw, torch):
+        seq = lib.nn.Sequential(lib.nn.Linear(4, 3), lib.nn.ReLU())
+        cast = (lambda v: torch.tensor(v)) if lib is torch else (lambda v: v.astype(np.float32))
+        seq[0].load_state_dict({"weight": cast(weight), "bias": cast(bias)})
+        if lib is torch:
+            seq.double()
+        seen = {}
+        seq[0].register_forward_hook(lambda m, args, out, seen=seen: seen.update(linear=out))
+        seq[1].register_full_backward_hook(lambda m, gi, go, seen=seen: seen.update(relu_gi=gi[0]))
+        x = pair(x_np, "cpu")[0 if lib is fw else 1]
+        (seq(x) * 2).sum().backward()
+        outs.append((seen, x.grad))
+    (seen, gx), (seen_t, gx_t) = outs
+    assert rel_err(seen["linear"], seen_t["linear"]) < TOL
+    assert rel_err(seen["relu_gi"], seen_t["relu_gi"]) < TOL and rel_err(gx, gx_t) < TOL

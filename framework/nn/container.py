@@ -3,7 +3,8 @@ like PyTorch's (``0``, ``1``, ...).
 
 ``Sequential.forward`` runs a ``Linear`` directly followed by a ``ReLU`` as one fused
 ``F.linear_relu`` call. The fusion is decided at call time from the children, so the modules and their
-``state_dict`` names stay PyTorch's (``0.weight``) and a PyTorch ``nn.Sequential`` checkpoint loads as is.
+``state_dict`` names stay PyTorch's (``0.weight``) and a PyTorch ``nn.Sequential`` checkpoint loads as is;
+a pair where either module has a hook runs unfused, so the hooks see their own calls.
 """
 
 from __future__ import annotations
@@ -52,7 +53,9 @@ class Sequential(Module):
         while i < len(modules):
             module = modules[i]
             # Exact types: a Linear subclass may change forward, and a ReLU subclass may not be a ReLU.
-            if type(module) is Linear and i + 1 < len(modules) and type(modules[i + 1]) is ReLU:
+            # A hook on either must see its own call, so hooked pairs are not fused.
+            if type(module) is Linear and i + 1 < len(modules) and type(modules[i + 1]) is ReLU \
+                    and not module._has_hooks() and not modules[i + 1]._has_hooks():
                 input = F.linear_relu(input, module.weight, module.bias)
                 i += 2
             else:

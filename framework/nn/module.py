@@ -200,11 +200,15 @@ class Module:
         raise NotImplementedError(f"Module [{type(self).__name__}] is missing the required 'forward' function")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        d = self.__dict__
-        if d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks") \
-                or d.get("_backward_pre_hooks"):
+        if self._has_hooks():
             return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
+
+    def _has_hooks(self) -> bool:
+        """Whether any forward or backward hook is registered on this module (not its children)."""
+        d = self.__dict__
+        return bool(d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks")
+                    or d.get("_backward_pre_hooks"))
 
     def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
         """``forward`` with PyTorch's hook order: pre-hooks, backward-hook wiring of the inputs, forward,
@@ -640,7 +644,9 @@ class _BackwardHooks:
     def _replacement(result: Any, expected: int, what: str, hook: Any) -> tuple | None:
         if result is None:
             return None
-        result = result if isinstance(result, tuple | list) else (result,)
+        if not isinstance(result, tuple | list):
+            raise TypeError(f"backward hook {hook!r} must return None or a tuple of {what} gradients, got "
+                            f"{type(result).__name__}")
         if len(result) != expected:
             raise ValueError(f"backward hook {hook!r} returned {len(result)} {what} gradients, expected {expected}")
         for g in result:
