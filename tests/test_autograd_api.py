@@ -109,6 +109,16 @@ def test_backward_inputs_accumulates_only_into_them(seeded):
     assert x.grad is None and xt.grad is None
     assert rel_err(w.grad, wt.grad) < TOL
 
+    # autograd.backward with several tensors: their gradients add up, as one backward of the sum would.
+    x.grad = w.grad = None
+    xt.grad = wt.grad = None
+    v = seeded.standard_normal((3, 4))
+    h, loss = _graph(fw, x, w)
+    ht, losst = _graph(torch, xt, wt)
+    fw.autograd.backward([h, loss], [fw.tensor(v.astype(np.float32)), None])
+    torch.autograd.backward([ht, losst], [torch.tensor(v), None])
+    assert rel_err(x.grad, xt.grad) < TOL and rel_err(w.grad, wt.grad) < TOL
+
 
 # ------------------------------------------------------------------------------------- grad modes
 
