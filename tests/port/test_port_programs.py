@@ -128,7 +128,7 @@ def test_mnist_example_trains(which, tmp_path, monkeypatch, test_seed):
     losses = [loss for epoch in history for loss in epoch["train_losses"]]
     assert len(losses) == 2 * 8 and all(math.isfinite(x) for x in losses), losses
     assert np.mean(history[1]["train_losses"]) < np.mean(history[0]["train_losses"]) < losses[0], losses
-    # 1288 test digits, 10 classes: chance is 10% and a loss of log(10) = 2.30.
+    # 488 test digits, 10 classes: chance is 10% and a loss of log(10) = 2.30.
     assert history[1]["accuracy"] > 0.5 and history[1]["test_loss"] < 2.0, history
     assert history[1]["test_loss"] < history[0]["test_loss"], history
 
@@ -170,28 +170,28 @@ def test_mnist_example_matches_torch(test_seed):
     assert_losses_match(ours["losses"], ref["losses"])
     for key in ("before", "after"):
         assert close(ours[key][0], ref[key][0]), (key, ours[key], ref[key])
-        # An argmax may flip on a near-tie; one of 1608 test digits is all the drift we allow.
-        assert abs(ours[key][1] - ref[key][1]) <= 1 / 1608 + 1e-12, (key, ours[key], ref[key])
+        # An argmax may flip on a near-tie; one of 808 test digits is all the drift we allow.
+        assert abs(ours[key][1] - ref[key][1]) <= 1 / 808 + 1e-12, (key, ours[key], ref[key])
     assert_tensor_like(ours["out"], ref["out"], "Net output")
     np.testing.assert_allclose(to_numpy(ours["out"]), to_numpy(ref["out"]), rtol=1e-4, atol=1e-5)
 
 
 # ------------------------------------------------------------------------------------------ char LSTM
 
-LSTM_ARGS = ["--nlayers", "1", "--dropout", "0", "--batch_size", "4", "--eval_batch_size", "4", "--bptt", "10",
-             "--lr", "5", "--clip", "0.25"]
+LSTM_ARGS = ["--nlayers", "1", "--dropout", "0", "--batch_size", "8", "--eval_batch_size", "4", "--bptt", "10",
+             "--lr", "10", "--clip", "0.25"]
 
 
 @pytest.mark.parametrize("which", FRAMEWORKS)
 def test_char_lstm_trains_and_samples(which, tmp_path, test_seed):
-    """The char-LSTM LM: 12 epochs of truncated BPTT with clipping learn the toy text (validation loss far
+    """The char-LSTM LM: 8 epochs of truncated BPTT with clipping learn the toy text (validation loss far
     below the unigram entropy), the sampled text is mostly the text's own bigrams, and the saved
     state_dict loads back."""
     prog = load_program("char_lstm", which)
     T = prog["torch"]
     save = tmp_path / "model.pt"
     model, corpus, history, text = prog["main"](LSTM_ARGS + [
-        "--epochs", "12", "--seed", str(test_seed), "--save", str(save), "--chars", "120",
+        "--epochs", "8", "--seed", str(test_seed), "--save", str(save), "--chars", "80",
         "--temperature", "0.5"])
     losses = [loss for epoch in history for loss in epoch["train_losses"]]
     assert all(math.isfinite(x) for x in losses), losses
@@ -199,9 +199,9 @@ def test_char_lstm_trains_and_samples(which, tmp_path, test_seed):
                                              for c in corpus.idx2char))
     best_val = min(h["val_loss"] for h in history)
     assert np.mean(history[-1]["train_losses"]) < 0.6 * np.mean(history[0]["train_losses"]), history
-    assert best_val < 0.5 * unigram, (best_val, unigram)
+    assert best_val < 0.6 * unigram, (best_val, unigram)
 
-    assert len(text) == 120 and set(text) <= set(corpus.idx2char), text
+    assert len(text) == 80 and set(text) <= set(corpus.idx2char), text
     bigrams = {prog["TEXT"][i:i + 2] for i in range(len(prog["TEXT"]) - 1)}
     seen = sum(text[i:i + 2] in bigrams for i in range(len(text) - 1)) / (len(text) - 1)
     # A uniform sampler hits the text's bigrams with chance len(bigrams) / ntokens**2 (about 10%).
@@ -218,7 +218,7 @@ def test_char_lstm_matches_torch(test_seed):
     """Identical initial weights: every loss of two epochs of the program's ``train`` (clipping and the
     hand-written ``p.data.add_`` step included) and its ``evaluate`` equal torch's, and so do the
     log-probabilities' and hidden state's shapes and dtypes."""
-    args = argparse.Namespace(batch_size=4, eval_batch_size=4, bptt=10, clip=0.25, log_interval=1000)
+    args = argparse.Namespace(batch_size=8, eval_batch_size=4, bptt=10, clip=0.25, log_interval=1000)
     results = {}
     init = None
     for which in FRAMEWORKS:

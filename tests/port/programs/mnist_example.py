@@ -91,7 +91,7 @@ def test(model, device, test_loader):
     return test_loss, correct / len(test_loader.dataset)
 
 
-def digits_datasets(train_size, total=1800):
+def digits_datasets(train_size, total=1000):
     """Synthetic MNIST-style digits: (N, 1, 8, 8) float tensors, normalised, and int64 labels; each class
     is a fixed random stroke pattern, each image that pattern at a random intensity plus pixel noise."""
     rng = np.random.default_rng(12345)
@@ -129,7 +129,7 @@ def main(argv=None):
     parser.add_argument('--save-model', action='store_true', default=False,
                         help='For Saving the current Model')
     parser.add_argument('--train-size', type=int, default=1280, metavar='N',
-                        help='how many of the 1800 digits to train on; the rest are the test set')
+                        help='how many of the 1000 digits to train on; the rest are the test set')
     args = parser.parse_args(argv)
     use_cuda = not args.no_cuda and torch.cuda.is_available()
 
