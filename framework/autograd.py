@@ -533,7 +533,7 @@ def _run_tensor_hooks(tensor, hooks: dict, g: Any) -> Any:
         if result.shape != tuple(g.shape):
             raise ValueError(f"hook {name!r} has changed the shape of the gradient from {tuple(g.shape)} "
                              f"to {result.shape}")
-        if result.backend is not tensor.backend or result._data.dtype != g.dtype:
+        if result.backend is not tensor.backend or result._data.dtype not in (g.dtype, tensor._data.dtype):
             raise TypeError(f"hook {name!r} has changed the gradient's device or dtype (was "
                             f"{tensor.device}/{Tensor._wrap(g, tensor.backend).dtype}, got "
                             f"{result.device}/{result.dtype})")
@@ -660,6 +660,8 @@ def _root_grads(fn_name: str, outputs: list, grad_outputs: Any, arg_name: str) -
         if tuple(array.shape) != out.shape:
             raise ValueError(f"{fn_name}(): {arg_name}[{i}] has shape {tuple(array.shape)} but output {i} "
                              f"has shape {out.shape}")
+        if array.dtype != out._data.dtype:  # PyTorch casts the gradient to the output's dtype
+            array = out.backend.xp.astype(array, out._data.dtype)
         arrays.append(array)
     return arrays
 
