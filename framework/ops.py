@@ -561,6 +561,35 @@ class IndexPut(Function):
         return ga, None, gv
 
 
+class IndexPut(Function):
+    """``out = copy of a; out[index] = value``: the recorded form of ``a[index] = value`` (Tensor._inplace
+    writes the result back into ``a``'s storage). ``value`` is a raw array or a Python number that
+    broadcasts to ``a[index]``'s shape; it is cast to ``a``'s dtype, as PyTorch's item assignment does."""
+
+    @staticmethod
+    def forward(ctx, a, index, value):
+        xp = ctx.xp
+        out = xp.asarray(a, copy=True)
+        if hasattr(value, "dtype") and value.dtype != a.dtype:
+            value = xp.astype(value, a.dtype)
+        out[index] = value
+        ctx.index, ctx.value_ndim = index, getattr(value, "ndim", 0)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = ctx.xp
+        ga = gv = None
+        if ctx.needs_input_grad[0]:
+            ga = xp.asarray(grad, copy=True)  # the overwritten elements of a get no gradient
+            ga[ctx.index] = 0
+        if ctx.needs_input_grad[2]:
+            gv = grad[ctx.index]
+            if ctx.value_ndim > gv.ndim:  # a value with extra leading 1-dims: let unbroadcast see them
+                gv = xp.reshape(gv, (1,) * (ctx.value_ndim - gv.ndim) + tuple(gv.shape))
+        return ga, None, gv
+
+
 class Concat(Function):
     """Concatenate along ``axis``; inputs are positional so each gets its own gradient slice."""
 

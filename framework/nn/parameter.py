@@ -35,6 +35,7 @@ class Parameter(Tensor):
         self.grad = None
         self._ctx = None
         self._retain_grad = False
+        self._vbox, self._view_version, self._history = data._vbox, None, None  # one storage, one counter
         self.requires_grad = False
         self.requires_grad_(requires_grad)
 
