@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "Context", "Function", "RemovableHandle", "backward", "enable_grad", "grad", "inference_mode",
+    "Context", "Function", "RemovableHandle", "Variable", "backward", "enable_grad", "grad", "inference_mode",
     "is_grad_enabled", "is_inference_mode_enabled", "no_grad", "set_grad_enabled", "unbroadcast",
 ]
 
@@ -757,3 +757,22 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
         g = xp.astype(g, t._data.dtype) if g.dtype != t._data.dtype else xp.asarray(g, copy=True)
         result.append(Tensor._wrap(g, t.backend))
     return tuple(result)
+
+
+def Variable(data: Any, requires_grad: bool = False, volatile: bool = False):  # noqa: N802 - PyTorch's name
+    """PyTorch's deprecated ``torch.autograd.Variable(tensor, requires_grad=False)``, kept for old scripts:
+    as in PyTorch since 0.4, a new leaf sharing ``tensor``'s storage (``tensor.detach()``) with
+    ``requires_grad`` set. ``volatile`` has no effect (PyTorch warns likewise; use ``no_grad``).
+
+    Raises: TypeError if ``data`` is not a Tensor.
+    """
+    import warnings
+
+    from .tensor import Tensor
+
+    if not isinstance(data, Tensor):
+        raise TypeError(f"Variable(): data must be a Tensor, got {type(data).__name__}")
+    if volatile:
+        warnings.warn("volatile was removed and now has no effect. Use `with fw.no_grad():` instead.",
+                      UserWarning, stacklevel=2)
+    return data.detach().requires_grad_(requires_grad)

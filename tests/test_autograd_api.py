@@ -120,6 +120,19 @@ def test_backward_inputs_accumulates_only_into_them(seeded):
     assert rel_err(x.grad, xt.grad) < TOL and rel_err(w.grad, wt.grad) < TOL
 
 
+def test_variable_is_a_detached_leaf_as_in_torch():
+    x = fw.tensor([1.0, 2.0])
+    v = fw.autograd.Variable(x, requires_grad=True)
+    assert v is not x and v.is_leaf and v.requires_grad and not x.requires_grad
+    (v * v).sum().backward()
+    np.testing.assert_allclose(v.grad.numpy(), [2.0, 4.0])
+    with fw.no_grad():
+        v.mul_(3)  # shares storage with x, as torch.autograd.Variable does
+    np.testing.assert_allclose(x.numpy(), [3.0, 6.0])
+    with pytest.raises(TypeError, match="must be a Tensor"):
+        fw.autograd.Variable([1.0])
+
+
 # ------------------------------------------------------------------------------------- grad modes
 
 
