@@ -672,6 +672,7 @@ class _BackwardHooks:
                 if result is not None and not all(g is None for g in result):
                     raise RuntimeError("a backward hook of a module where no input requires grad must return "
                                        "None (or only Nones)")
+            self.grad_output = None  # no input group will come for it
         return self._arrays(grad_output, self.output_positions, self._output_sources, "backward pre-hook")
 
     def _input_backward(self, member_grads: list) -> list:
