@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .tensor import SortResult, Tensor, matmul, maximum, minimum
+from .tensor import SortResult, Tensor, matmul, maximum, minimum, type_name
 
 __all__ = [
     "abs", "all", "amax", "amin", "any", "argmax", "argmin", "argsort", "bmm", "clamp", "clip", "cumsum", "eq",
@@ -23,7 +23,7 @@ __all__ = [
 
 def _tensor(name: str, input: Any) -> Tensor:  # noqa: A002 - torch's name
     if not isinstance(input, Tensor):
-        raise TypeError(f"{name}(): input must be a Tensor, got {type(input).__name__}")
+        raise TypeError(f"{name}(): input must be a Tensor, got {type_name(input)}")
     return input
 
 
@@ -126,13 +126,11 @@ def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:  # noqa: A00
 
 
 def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:  # noqa: A001, A002
-    x = _tensor("sum", input)
-    return (x if dtype is None else x.to(dtype)).sum(dim, keepdim)
+    return _tensor("sum", input).sum(dim, keepdim, dtype=dtype)
 
 
 def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:  # noqa: A002
-    x = _tensor("mean", input)
-    return (x if dtype is None else x.to(dtype)).mean(dim, keepdim)
+    return _tensor("mean", input).mean(dim, keepdim, dtype=dtype)
 
 
 def var(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,  # noqa: A002

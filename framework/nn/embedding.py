@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, type_name
 from . import functional as F
 from . import init
 from .layers import _new_parameter, _positive_int
@@ -66,7 +66,7 @@ class Embedding(Module):
         else:
             expected = (self.num_embeddings, self.embedding_dim)
             if not isinstance(_weight, Tensor):
-                raise TypeError(f"{name}: _weight must be a Tensor, got {type(_weight).__name__}")
+                raise TypeError(f"{name}: _weight must be a Tensor, got {type_name(_weight)}")
             if _weight.shape != expected:
                 raise ValueError(f"{name}: _weight must have shape {expected} (num_embeddings, embedding_dim), "
                                  f"got shape {_weight.shape}")

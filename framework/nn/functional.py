@@ -37,7 +37,7 @@ from kernels._args import value_checks_enabled
 from .. import ops
 from .. import random as _random
 from ..autograd import Function, no_grad
-from ..tensor import Tensor, cat, stack, where
+from ..tensor import Tensor, cat, stack, type_name, where
 from ..tensor import ones as _ones
 
 __all__ = [
@@ -76,7 +76,7 @@ def _contiguous(ctx, *arrays: Any) -> tuple:
 
 def _check_tensor(value: Any, name: str, ndims: tuple[int, ...] | None = None) -> None:
     if not isinstance(value, Tensor):
-        raise TypeError(f"{name} must be a Tensor, got {type(value).__name__}")
+        raise TypeError(f"{name} must be a Tensor, got {type_name(value)}")
     if ndims is not None and value.ndim not in ndims:
         raise ValueError(f"{name} must be {' or '.join(map(str, ndims))}-D, got shape {value.shape}")
 
@@ -305,6 +305,7 @@ def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     _check_tensor(input, "input")
     if dtype is not None:
         input = input.to(dtype=dtype)
+    _check_float(input, "softmax(): input")
     return _Softmax.apply(input, _softmax_dim(input, dim, "softmax"))
 
 
@@ -312,6 +313,7 @@ def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Ten
     _check_tensor(input, "input")
     if dtype is not None:
         input = input.to(dtype=dtype)
+    _check_float(input, "log_softmax(): input")
     return _LogSoftmax.apply(input, _softmax_dim(input, dim, "log_softmax"))
 
 
@@ -440,10 +442,10 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
     """2-D cross-correlation, PyTorch's ``F.conv2d``.
 
     Args:
-        input: [N, C, H, W] or unbatched [C, H, W].
-        weight: [K, C/groups, R, S]. bias: [K] or None.
+        input: [N, C, H, W] or unbatched [C, H, W]; N may be 0 (an empty output, zero dw/db), no other dim.
+        weight: [K, C/groups, R, S], no empty dim. bias: [K] or None.
         stride, dilation: int or (h, w) pair, >= 1. padding: int, (h, w) pair, ``'valid'`` or ``'same'``.
-        groups: int dividing both C and K.
+        groups: positive int dividing both C and K.
     Returns: [N, K, P, Q] (or [K, P, Q] for unbatched input).
     Raises: TypeError/ValueError naming the argument on bad shapes, dtypes or values.
     """
@@ -561,7 +563,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     """Transposed 2-D convolution, PyTorch's ``F.conv_transpose2d``.
 
     Args:
-        input: [N, Cin, H, W] or unbatched. weight: [Cin, Cout/groups, R, S] (PyTorch's layout).
+        input: [N, Cin, H, W] (N may be 0) or unbatched. weight: [Cin, Cout/groups, R, S] (PyTorch's layout).
         output_padding: extra rows/cols on the bottom/right, smaller than stride (or dilation).
     Returns: [N, Cout, (H-1)*sh - 2*ph + dh*(R-1) + oph + 1, ...].
     """
@@ -686,7 +688,7 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     """2-D max pooling, PyTorch's ``F.max_pool2d``.
 
     Args:
-        input: ``[N, C, H, W]`` or unbatched ``[C, H, W]``, float.
+        input: ``[N, C, H, W]`` or unbatched ``[C, H, W]``, float; N may be 0 (an empty output).
         kernel_size, stride (default ``kernel_size``), padding, dilation: ints or pairs, as in PyTorch;
             padding (implicit -inf) at most half the effective kernel ``dilation * (kernel_size - 1) + 1``.
         ceil_mode: round the output size up (a last, partial window) as long as that window starts inside
@@ -700,6 +702,7 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     rule sees the extra window); dilation > 1 is a composite of strided slices, one per kernel tap.
     """
     input, unbatched = _batched(input, "input", 4)
+    _check_float(input, "max_pool2d(): input")  # the kernels pool floats only (PyTorch also pools integers)
     kernel, stride, padding, dilation, out_size = _pool_geometry(input, kernel_size, stride, padding, dilation,
                                                                  ceil_mode, "max_pool2d")
     H, W = input.shape[2:]
@@ -1575,7 +1578,10 @@ def _feature_dropout(input: Tensor, p: float, training: bool, name: str) -> Tens
     p = _dropout_probability(p, f"{name}()")
     ones = _ones(tuple(input.shape[:2]) + (1,) * (input.ndim - 2), dtype=input.dtype, device=input.backend)
     mask = dropout(ones, p, training)
-    return input if mask is ones else input * mask
+    if mask is ones:
+        return input
+    with np.errstate(invalid="ignore"):  # a dropped inf becomes NaN without a warning, as in PyTorch
+        return input * mask
 
 
 def _check_feature_dropout_input(input: Tensor, name: str, ndims: tuple[int, int], layout: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..dtypes import as_dtype, float32
-from ..tensor import Tensor, zeros
+from ..tensor import Tensor, type_name, zeros
 from . import functional as F
 from . import init
 from .layers import _new_parameter, _positive_int
@@ -106,7 +106,7 @@ class _BatchNorm(_AffineNorm):
     def _check_input(self, input: Tensor) -> None:
         name = type(self).__name__
         if not isinstance(input, Tensor):
-            raise TypeError(f"{name}: input must be a Tensor, got {type(input).__name__}")
+            raise TypeError(f"{name}: input must be a Tensor, got {type_name(input)}")
         if input.ndim not in self._expected_dims:
             raise ValueError(f"{name}: expected {self._expected_text} input, got {input.ndim}-D input of shape "
                              f"{input.shape}")

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..tensor import Tensor, cat, stack, zeros
+from ..tensor import Tensor, cat, stack, type_name, zeros
 from . import functional as F
 from . import init
 from .layers import _new_parameter, _positive_int
@@ -82,14 +82,14 @@ def _gru_step(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tenso
 
 def _check_input(input: Any, owner: str) -> None:
     if not isinstance(input, Tensor):
-        raise TypeError(f"{owner}: input must be a Tensor, got {type(input).__name__}")
+        raise TypeError(f"{owner}: input must be a Tensor, got {type_name(input)}")
     if not input.dtype.is_floating_point:
         raise TypeError(f"{owner}: input must be a floating-point tensor, got dtype {input.dtype}")
 
 
 def _check_state(state: Any, expected: tuple[int, ...], name: str, owner: str, like: Tensor) -> None:
     if not isinstance(state, Tensor):
-        raise TypeError(f"{owner}: {name} must be a Tensor, got {type(state).__name__}")
+        raise TypeError(f"{owner}: {name} must be a Tensor, got {type_name(state)}")
     if tuple(state.shape) != expected:
         raise ValueError(f"{owner}: expected {name} of shape {expected}, got {tuple(state.shape)}")
     if state.dtype != like.dtype:

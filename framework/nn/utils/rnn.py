@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ...tensor import Tensor, cat, full, stack, tensor
+from ...tensor import Tensor, cat, full, stack, tensor, type_name
 
 __all__ = ["PackedSequence", "pack_padded_sequence", "pad_packed_sequence", "pad_sequence", "pack_sequence",
            "unpad_sequence", "unpack_sequence"]
@@ -104,7 +104,7 @@ def _check_packed(sequence: Any, owner: str) -> tuple[Tensor, np.ndarray]:
     if not isinstance(sequence, PackedSequence):
         raise TypeError(f"{owner}: expected a PackedSequence, got {type(sequence).__name__}")
     if not isinstance(sequence.data, Tensor):
-        raise TypeError(f"{owner}: PackedSequence.data must be a Tensor, got {type(sequence.data).__name__}")
+        raise TypeError(f"{owner}: PackedSequence.data must be a Tensor, got {type_name(sequence.data)}")
     batch_sizes = sequence.batch_sizes.numpy() if isinstance(sequence.batch_sizes, Tensor) \
         else np.asarray(sequence.batch_sizes)
     batch_sizes = batch_sizes.astype(np.int64)
@@ -117,7 +117,7 @@ def _check_packed(sequence: Any, owner: str) -> tuple[Tensor, np.ndarray]:
 
 def _check_sequence_tensor(input: Any, name: str, owner: str, min_ndim: int) -> None:
     if not isinstance(input, Tensor):
-        raise TypeError(f"{owner}: {name} must be a Tensor, got {type(input).__name__}")
+        raise TypeError(f"{owner}: {name} must be a Tensor, got {type_name(input)}")
     if input.ndim < min_ndim:
         raise ValueError(f"{owner}: {name} must have at least {min_ndim} dimensions, got shape {input.shape}")
 
