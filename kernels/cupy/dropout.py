@@ -25,7 +25,8 @@ p == 0 returns a copy without launching; an empty array launches nothing.
 
 Arrays are ``cupy.ndarray`` on a GPU and ``numpy.ndarray`` under ``KERNELGRAD_CUDA_EMULATE=1``; any
 shape, C-contiguous, float16/float32/float64.  Limits: 0 <= p < 1, seed an int in [0, 2**63), offset an
-int >= 0 with offset + numel <= 2**63.
+int >= 0 with offset + numel <= 2**63.  p = 1 is refused before the scale 1/(1-p) is formed
+(``F.dropout`` answers it without a kernel).
 
 Floating point: one multiply, compiled without flush-to-zero (``_runtime.NVRTC_FP_OPTIONS``), so
 subnormal inputs and outputs and NaN / inf equal numpy bit for bit.

@@ -14,9 +14,10 @@
 // grid-stride loop so any N*C*P*Q fits a bounded 1-D grid.  The thread walks the real (unpadded) part of
 // its window in row-major order, r outer, s inner, and replaces its running best only when a value is
 // strictly greater, or when no real element has been seen yet: ties go to the first maximum (PyTorch's
-// rule), a real -inf still beats padding, and padding is never read, so it never wins.  A NaN anywhere
-// in the window gives y = NaN and argmax = R*S - 1, which is what the numpy reference produces for NaN
-// windows.  Comparisons are in acc_t<T> (float for __half, exact: max needs no rounding).
+// rule), a real -inf still beats padding, and padding is never read, so it never wins.  A NaN counts as
+// the maximum, PyTorch's rule (its loop takes v > best || isnan(v)): a window holding NaNs gives y = NaN
+// and argmax = its last NaN in window order, where backward routes the gradient (as PyTorch and the
+// numpy reference).  Comparisons are in acc_t<T> (float for __half, exact: max needs no rounding).
 //
 // Backward (maxpool2d_backward_kernel): a gather, one thread per INPUT element (n, c, h, w).  The windows
 // that contain (h, w) are p in [ceil((h+ph-R+1)/sh), floor((h+ph)/sh)] ∩ [0, P), likewise q: at most
@@ -73,22 +74,19 @@ __global__ void maxpool2d_forward_kernel(const T* __restrict__ x, T* __restrict_
 
         A best = kg::neg_inf<A>();
         int best_k = RS;  // RS = no real element seen yet
-        bool has_nan = false;
         for (int r = r_lo; r < r_hi; ++r) {
             const T* row = plane + (long long)(h0 + r) * W + w0;
             for (int s = s_lo; s < s_hi; ++s) {
                 const A v = kg::to_acc(row[s]);
-                if (v != v) {
-                    if (!has_nan) best = v;  // keep x's NaN as y
-                    has_nan = true;
-                } else if (!has_nan && (best_k == RS || v > best)) {  // strict >: first maximum wins ties
+                // strict >: the first maximum wins ties; once best is NaN only a later NaN replaces it
+                if (v > best || v != v || best_k == RS) {
                     best = v;
                     best_k = r * S + s;
                 }
             }
         }
         y[o] = kg::from_acc<T>(best);
-        argmax[o] = (I)(has_nan ? RS - 1 : best_k);
+        argmax[o] = (I)best_k;
     }
 }
 

@@ -7,7 +7,7 @@ Math (NCHW, no dilation, floor mode), names as in ``kernels/numpy/maxpool2d.py``
 
 ``argmax[n, c, p, q] = r*S + s`` is the compact window position of the winner, in
 :func:`argmax_dtype` ``(R*S)`` (int8 / int16 / int32, the numpy backend's rule).  Ties go to the first
-maximum, padding never wins, a NaN window gives y = NaN and argmax = R*S - 1 (what numpy gives).
+maximum, padding never wins, a NaN window gives y = NaN and argmax = its last NaN (PyTorch's and numpy's).
 
 Kernels (``maxpool2d.cu``, templated on the storage type and the argmax index type):
 

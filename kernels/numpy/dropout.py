@@ -33,7 +33,8 @@ MiB) then stay in cache, which is 2-3x faster than 2**20-element chunks (~30 ns/
 core, near PyTorch's CPU dropout), and memory stays bounded for tensors of any size.
 
 Limits: 0 <= p < 1 (p == 0 returns a copy), seed an int in [0, 2**63), offset an int >= 0 with
-offset + numel <= 2**63.
+offset + numel <= 2**63.  p = 1 is refused before the scale 1/(1-p) is formed (``F.dropout`` answers
+it without a kernel: ``input * 0``, PyTorch's result).
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ flat index into x).  It is stored in the smallest signed integer dtype that hold
 R*S <= 127, int16 if R*S <= 32767, else int32, which keeps the saved tensor 4x smaller than int32
 for the usual 2x2 / 3x3 windows.  Ties go to the first maximum in row-major window order (as in
 PyTorch).  Padded positions are -inf and are excluded from ties, so they never win (with
-padding <= kernel//2 every window holds at least one real element).  A NaN in a window makes y NaN
-(np.maximum propagates it); its argmax is then an unspecified valid position.
+padding <= kernel//2 every window holds at least one real element).  A NaN counts as the maximum,
+PyTorch's rule (its loop takes ``v > best || isnan(v)``, on the CPU and on CUDA): a window holding
+NaNs gives y = NaN and argmax = its *last* NaN in row-major window order, where the gradient goes.
 
 Algorithm: the windows come from conv2d's cached ``window_index`` (a ``sliding_window_view`` of an
 index image), reordered to ``[R*S, C*P*Q]`` and gathered with one ``np.take`` per call into
@@ -91,7 +92,11 @@ def maxpool2d_forward(x: np.ndarray, kernel, stride, padding) -> tuple[np.ndarra
     score = np.multiply(is_max, weights, dtype=idx_dtype)
     argmax = score.max(axis=1)
     np.subtract(idx_dtype.type(RS), argmax, out=argmax)
-    np.minimum(argmax, idx_dtype.type(RS - 1), out=argmax)  # NaN windows match nothing (score 0)
+    nan_windows = np.isnan(y)
+    if nan_windows.any():  # NaN matches nothing above; PyTorch picks the window's last NaN (k + 1 weights it)
+        cols = np.nonzero(nan_windows)
+        last_nan = (np.isnan(win[cols[0], :, cols[1]]) * np.arange(1, RS + 1)).max(axis=1) - 1
+        argmax[cols] = last_nan.astype(idx_dtype)
     return y.reshape(N, C, P, Q), argmax.reshape(N, C, P, Q)
 
 

@@ -44,6 +44,7 @@ compile error, no spill.  GPU execution and speed are unverified: no GPU was ava
 
 Layout: any shape, contiguous (C-order) tensors; flat indexing.  Limits: 0 <= p < 1 (p == 0 returns
 a copy without launching), seed an int in [0, 2**63), offset an int >= 0 with offset + numel <= 2**63.
+p = 1 is refused before the scale 1/(1-p) is formed (``F.dropout`` answers it without a kernel).
 """
 
 from __future__ import annotations

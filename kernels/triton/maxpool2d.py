@@ -21,10 +21,11 @@ float64): 16-bit inputs are widened on load, exactly, so y and argmax stay exact
 returns float32 for 16-bit inputs; a running best carried in the input dtype made the loop-carried
 type change, which the GPU compiler rejects for float16/bfloat16 and the interpreter never checks.)
 
-NaN: a window holding a NaN yields y = NaN and argmax = R*S - 1, what the numpy reference produces
-(its "unspecified" position; tested bit-equal); NaNs are found with ``v != v``, never
-through ``tl.max``'s own NaN rule (maxnum on a GPU, numpy's on the interpreter), so the result is
-the same on both.  y equals PyTorch's; PyTorch's argmax for a NaN window is its last NaN (tested).
+NaN counts as the maximum, PyTorch's rule (``v > best || isnan(v)``): a window holding NaNs yields
+y = NaN and argmax = its last NaN in window order (a running max of the NaN positions, kept beside
+the running best), where backward routes the gradient -- PyTorch's index and gradient, and numpy's
+(tested against both).  NaNs are found with ``v != v``, never through ``tl.max``'s own NaN rule
+(maxnum on a GPU, numpy's on the interpreter), so the result is the same on both.
 
 Backward (gather, deterministic, no atomics): one program per BLOCK of input elements (n, c, h, w).
 The windows that can contain (h, w) are p in [ceil((h+ph-R+1)/sh), floor((h+ph)/sh)] ∩ [0, P) and
@@ -148,7 +149,7 @@ def _maxpool2d_forward_kernel(
     # loop-carried value must keep one type; the widening is exact, so comparisons and y stay exact
     best = tl.full([BLOCK_OUT], float("-inf"), CMP)
     best_k = tl.full([BLOCK_OUT], RS, tl.int32)  # RS = "no real element seen yet"
-    has_nan = tl.zeros([BLOCK_OUT], tl.int1)
+    nan_k = tl.full([BLOCK_OUT], -1, tl.int32)  # the last NaN's k so far, -1 = none
     for k0 in range(0, RS, BLOCK_K):
         k = k0 + tl.arange(0, BLOCK_K)
         h = h0[:, None] + (k // S)[None, :]
@@ -157,16 +158,17 @@ def _maxpool2d_forward_kernel(
         v = tl.load(x_ptr + plane[:, None] + (h * W + w), mask=real, other=float("-inf")).to(CMP)
         is_nan = real & (v != v)
         chunk_max = tl.max(tl.where(is_nan, float("-inf"), v), axis=1)
-        # smallest k holding the chunk max, or -1 if the chunk holds a NaN (one reduction for both)
-        chunk_k = tl.min(tl.where(is_nan, -1, tl.where(real & (v == chunk_max[:, None]), k[None, :], RS)), axis=1)
-        has_nan = has_nan | (chunk_k < 0)
+        # smallest k holding the chunk max (among non-NaN values), and the largest k holding a NaN
+        chunk_k = tl.min(tl.where(real & (v == chunk_max[:, None]), k[None, :], RS), axis=1)
+        nan_k = tl.maximum(nan_k, tl.max(tl.where(is_nan, k[None, :], -1), axis=1))
         # strict >: an equal value in a later chunk never displaces the first maximum
-        take = (chunk_k >= 0) & (chunk_k < RS) & ((chunk_max > best) | (best_k == RS))
+        take = (chunk_k < RS) & ((chunk_max > best) | (best_k == RS))
         best = tl.where(take, chunk_max, best)
         best_k = tl.where(take, chunk_k, best_k)
 
+    has_nan = nan_k >= 0
     best = tl.where(has_nan, float("nan"), best)
-    best_k = tl.where(has_nan, RS - 1, best_k)  # the numpy reference's choice for NaN windows
+    best_k = tl.where(has_nan, nan_k, best_k)  # a NaN is the maximum; PyTorch keeps the last one
     tl.store(y_ptr + out, best.to(y_ptr.dtype.element_ty), mask=out_mask)
     tl.store(argmax_ptr + out, best_k.to(argmax_ptr.dtype.element_ty), mask=out_mask)
 

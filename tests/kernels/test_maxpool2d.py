@@ -256,24 +256,31 @@ def test_triton_specific_bad_inputs():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_triton_nan_and_inf_windows_match_torch(rng, dtype):
-    """y equals PyTorch's float64 y everywhere (NaN windows included); argmax equals torch's wherever a window
-    holds no NaN (a NaN window's argmax is R*S - 1 on every backend, torch's is its last NaN)."""
-    pool, device = _triton_pool()
+def test_nan_and_inf_windows_match_torch(kernel_backend, rng, dtype):
+    """y, argmax and dx equal PyTorch's float64 ones, NaN windows included: a NaN is the window's maximum
+    and, with several, the last one in window order wins (PyTorch's ``v > best || isnan(v)``), so the
+    gradient goes there. Windows with one NaN, two NaNs (in one row, and rows apart), NaN beside +inf,
+    -inf regions, and a NaN in a window of several BLOCK_K chunks (Triton)."""
+    kb = kernel_backend
+    pool = kb.family("maxpool2d")
     x = rng.standard_normal((2, 3, 11, 10)).astype(dtype)
     x[0, 0, 2, 3] = x[1, 2, 7, 7] = np.nan
+    x[0, 2, 1, 1] = x[0, 2, 1, 2] = x[0, 2, 2, 1] = np.nan
+    x[1, 1, 4, 4] = np.nan
     x[0, 1, 4:7, 4:7] = -np.inf
     x[1, 0] = -np.inf
     x[1, 1, 5, 5] = np.inf
-    for kernel, stride, padding in [((2, 2), (2, 2), (0, 0)), ((3, 3), (1, 1), (1, 1)), ((3, 2), (2, 1), (1, 1))]:
-        y, argmax = pool.maxpool2d_forward(torch.from_numpy(x).to(device), kernel, stride, padding)
-        ref_y, ref_idx, _ = _torch_pool(x, kernel, stride, padding)
-        np.testing.assert_array_equal(y.cpu().numpy(), ref_y)
+    for kernel, stride, padding in [((2, 2), (2, 2), (0, 0)), ((3, 3), (1, 1), (1, 1)), ((3, 2), (2, 1), (1, 1)),
+                                    ((9, 9), (2, 2), (4, 4))]:
+        y, argmax = pool.maxpool2d_forward(kb.to_native(x), kernel, stride, padding)
+        dy = rng.standard_normal(tuple(y.shape)).astype(dtype)
+        ref_y, ref_idx, ref_dx = _torch_pool(x, kernel, stride, padding, dy)
+        np.testing.assert_array_equal(kb.to_numpy(y), ref_y)
         nan_window = np.isnan(ref_y)
         assert nan_window.any() and (~nan_window).any()
-        am, ref_am = argmax.cpu().numpy(), _compact(ref_idx, x.shape[3], kernel, stride, padding)
-        np.testing.assert_array_equal(am[~nan_window], ref_am[~nan_window])
-        assert np.all(am[nan_window] == kernel[0] * kernel[1] - 1)
+        np.testing.assert_array_equal(kb.to_numpy(argmax), _compact(ref_idx, x.shape[3], kernel, stride, padding))
+        dx = kb.to_numpy(pool.maxpool2d_backward(kb.to_native(dy), argmax, x.shape, kernel, stride, padding))
+        assert rel_err(dx, ref_dx) <= tolerance(dtype)
 
 
 def _subnormals(rng, shape) -> np.ndarray:

@@ -78,7 +78,7 @@ def test_channel_dropout_modules_and_validation():
     assert set(np.unique(out)) == {0.0, 2.0}
     with pytest.raises(ValueError, match=r"dropout2d\(\): expected a 4-D input"):
         F.dropout2d(fw.ones(2, 3))
-    with pytest.raises(ValueError, match=r"dropout1d\(\).*p must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"dropout1d\(\).*p must be in \[0, 1\]"):
         F.dropout1d(fw.ones(2, 3, 4), 1.5)
     with pytest.raises(TypeError, match="float"):
         F.dropout2d(fw.ones(2, 3, 4, 4, dtype="int64"))
