@@ -791,25 +791,34 @@ class Tensor:
 
     clip = clamp
 
-    def softmax(self, dim: int) -> Tensor:
+    def softmax(self, dim: int, dtype: Any = None) -> Tensor:
         from .nn import functional as F
 
-        return F.softmax(self, dim)
+        return F.softmax(self if dtype is None else self.to(dtype=dtype), dim)
 
-    def log_softmax(self, dim: int) -> Tensor:
+    def log_softmax(self, dim: int, dtype: Any = None) -> Tensor:
         from .nn import functional as F
 
-        return F.log_softmax(self, dim)
+        return F.log_softmax(self if dtype is None else self.to(dtype=dtype), dim)
 
     # ------------------------------------------------------------------------------- reductions
 
-    def sum(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool | None = None):
-        return ops.Sum.apply(self, _dim(dim, axis), _keep(keepdim, keepdims))
+    def sum(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None, axis: Any = None,
+            keepdims: bool | None = None):
+        """Sum (over ``dim``); in ``dtype`` when given, and bool/integer tensors in int64, as PyTorch."""
+        source = self
+        if dtype is not None:
+            source = self.to(dtype=dtype)
+        elif not self.dtype.is_floating_point and self.dtype != "int64":
+            source = self.to(dtype="int64")  # numpy would widen uint8 to uint64, torch's ints to int64
+        return ops.Sum.apply(source, _dim(dim, axis), _keep(keepdim, keepdims))
 
-    def mean(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool | None = None):
-        if not self.dtype.is_floating_point:
-            raise TypeError(f"mean(): input dtype must be floating point, got {self.dtype}")
-        return ops.Mean.apply(self, _dim(dim, axis), _keep(keepdim, keepdims))
+    def mean(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None, axis: Any = None,
+             keepdims: bool | None = None):
+        source = self if dtype is None else self.to(dtype=dtype)
+        if not source.dtype.is_floating_point:
+            raise TypeError(f"mean(): input dtype must be floating point, got {source.dtype}")
+        return ops.Mean.apply(source, _dim(dim, axis), _keep(keepdim, keepdims))
 
     def var(self, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
             correction: float | None = None) -> Tensor:
@@ -1361,12 +1370,10 @@ class Tensor:
     def multinomial(self, num_samples: int, replacement: bool = False, *, generator: Any = None) -> Tensor:
         """Draw category indices with probabilities proportional to this 1-D (or per row of a 2-D) tensor.
 
-        Sampled on the host from the global generator (``fw.manual_seed``); int64 result of shape
+        Sampled on the host from ``generator`` (default: the global one); int64 result of shape
         ``(num_samples,)`` or ``(rows, num_samples)``. Without replacement a row never repeats an index;
         zero-weight categories come only after every positive one is drawn, as in PyTorch.
         """
-        if generator is not None:
-            raise ValueError("multinomial(): generator= is not supported; seed the global one with fw.manual_seed")
         if self.ndim not in (1, 2):
             raise ValueError(f"multinomial(): input must be 1-D or 2-D, got shape {self.shape}")
         if not self.dtype.is_floating_point:
@@ -1383,7 +1390,7 @@ class Tensor:
         totals = weights.sum(axis=1, keepdims=True)
         if (totals <= 0).any():
             raise ValueError("multinomial(): every row of probabilities must have a positive sum")
-        rng = _random.generator()
+        rng = _numpy_generator(generator)
         if replacement:
             # Inverse CDF: the first category whose cumulative share exceeds u; a zero-weight category
             # shares its bound with the one before it, so it is never the first to exceed u.
@@ -1495,6 +1502,12 @@ def _dim(dim: Any, axis: Any) -> Any:
 def _check_dim(name: str, dim: Any, ndim: int) -> int:
     """``dim`` as a non-negative axis; IndexError like PyTorch when it is out of range (0-d: -1 or 0)."""
     return ops.normalize_dim(dim, ndim, f"{name}(): dim")
+
+
+def _numpy_generator(generator: Any) -> np.random.Generator:
+    """Where a ``generator=`` argument draws from: the global stream (``fw.manual_seed``) for None, else
+    the given ``fw.Generator``'s own stream."""
+    return _random.generator() if generator is None else _random.numpy_generator(generator)
 
 
 def _as_tuple(dim: Any) -> tuple:
@@ -1753,8 +1766,6 @@ def randint(*args: Any, size: Any = None, low: int | None = None, high: int | No
     """Uniform integers in ``[low, high)``: ``randint(high, size)`` or ``randint(low, high, size)``, as
     ``torch.randint``; int64 unless ``dtype`` says otherwise. ``size`` is a tuple (an int is refused, as
     PyTorch does)."""
-    if generator is not None:
-        raise ValueError("randint(): generator= is not supported; seed the global one with fw.manual_seed")
     args = list(args)
     if size is None and args:
         size = args.pop()
@@ -1772,18 +1783,17 @@ def randint(*args: Any, size: Any = None, low: int | None = None, high: int | No
             raise TypeError(f"randint(): {name} must be an int, got {bound!r}")
     if low >= high:
         raise ValueError(f"randint(): low must be less than high, got low={low}, high={high}")
-    values = _random.generator().integers(int(low), int(high), size=_normalize_shape(tuple(size)))
+    values = _numpy_generator(generator).integers(int(low), int(high), size=_normalize_shape(tuple(size)))
     return Tensor(values, dtype="int64" if dtype is None else dtype, device=device, requires_grad=requires_grad)
 
 
 def randperm(n: int, *, dtype: Any = "int64", device: Any = None, requires_grad: bool = False,
              generator: Any = None) -> Tensor:
-    """A random permutation of ``0 .. n-1`` from the global generator."""
-    if generator is not None:
-        raise ValueError("randperm(): generator= is not supported; seed the global one with fw.manual_seed")
+    """A random permutation of ``0 .. n-1`` from ``generator`` (default: the global one)."""
     if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 0:
         raise ValueError(f"randperm(): n must be a non-negative int, got {n!r}")
-    return Tensor(_random.generator().permutation(int(n)), dtype=dtype, device=device, requires_grad=requires_grad)
+    values = _numpy_generator(generator).permutation(int(n))
+    return Tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device: Any = None,

@@ -248,6 +248,10 @@ def test_integer_results(device, rng):
     _same(x.masked_fill(x > 0, 0.7), r.masked_fill(r > 0, 0.7))  # the value is cast to int, as torch
     _same(x.repeat(2, 1, 2), r.repeat(2, 1, 2))
     _same(fw.sum(x > 0), torch.sum(r > 0))
+    for dtype in ("uint8", "int8", "int32", "bool"):  # integer sums are int64, as torch (numpy: uint64 for uint8)
+        _same((x > 0).to(dtype).sum(1), (r > 0).to(getattr(torch, dtype)).sum(1))
+    _same(fw.sum(x, 0, dtype=fw.float64), torch.sum(r, 0, dtype=torch.float64))
+    _same(x.mean(dtype=fw.float64), r.mean(dtype=torch.float64))
     _same(fw.bmm(x.reshape(1, 3, 4), x.t().reshape(1, 4, 3)), torch.bmm(r.reshape(1, 3, 4), r.t().reshape(1, 4, 3)))
     _same(fw.einsum("ij,kj->ik", x, x), torch.einsum("ij,kj->ik", r, r))
     _same(fw.index_select(x, 0, fw.tensor(1, device=device)), torch.index_select(r, 0, torch.tensor(1)))
@@ -285,6 +289,11 @@ def test_creation_functions(device):
     assert fw.randint(0, 3, size=(4,)).shape == (4,) and fw.randint(3, (2,), dtype=fw.float32).dtype == fw.float32
     many = fw.randint(0, 3, (300,)).numpy()
     assert set(many.tolist()) == {0, 1, 2}
+    g = fw.Generator().manual_seed(7)  # generator= draws from its own stream, reproducibly
+    drawn = [fw.randint(100, (5,), generator=g), fw.randperm(6, generator=g), fw.ones(3).multinomial(2, generator=g)]
+    g.manual_seed(7)
+    again = [fw.randint(100, (5,), generator=g), fw.randperm(6, generator=g), fw.ones(3).multinomial(2, generator=g)]
+    assert [t.tolist() for t in drawn] == [t.tolist() for t in again]
     p = fw.randperm(9, device=device)
     assert p.dtype == fw.int64 and sorted(p.tolist()) == list(range(9))
     np.testing.assert_allclose(fw.linspace(-1, 2, 7, device=device).numpy(), torch.linspace(-1, 2, 7).numpy(),
