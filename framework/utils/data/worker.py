@@ -23,8 +23,8 @@ from ... import random as _random
 
 __all__ = ["WorkerInfo", "get_worker_info"]
 
-# How often a waiting worker checks that its parent is still alive (seconds).
-POLL_INTERVAL = 1.0
+# How often a waiting worker checks that its parent is alive and has not asked it to stop (seconds).
+POLL_INTERVAL = 0.5
 
 _worker_info: WorkerInfo | None = None
 
@@ -112,7 +112,10 @@ def worker_loop(fetcher: Any, index_queue: Any, result_queue: Any, done_event: A
             try:
                 task = index_queue.get(timeout=POLL_INTERVAL)
             except queue.Empty:
-                if os.getppid() != parent:  # the main process died without telling us
+                # The exit message may never come: the main process died, or the garbage collector
+                # finalized our index queue (stopping its feeder thread) before the iterator's __del__
+                # could send it. The done event still reaches us.
+                if done_event.is_set() or os.getppid() != parent:
                     break
                 continue
             if task is None:
