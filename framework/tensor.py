@@ -26,11 +26,15 @@ from .dtypes import DEFAULT_FLOAT, DType, as_dtype, promote_types, result_type
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 SortResult = namedtuple("SortResult", ["values", "indices"])  # sort and topk, like torch.return_types
 _DTYPE_OF_NATIVE: dict[Any, DType] = {}
+_DEVICE_OF_NAME: dict[str, device] = {}  # Tensor.device is read often; one device object per name
 
 
 def _normalize_shape(shape: tuple) -> tuple[int, ...]:
     if len(shape) == 1 and isinstance(shape[0], tuple | list):
         shape = tuple(shape[0])
+    # one-element integer tensors are sizes too (``fw.zeros(n)`` with ``n = t.sum()``), as in PyTorch
+    shape = tuple(n.__index__() if isinstance(n, Tensor) and n.numel() == 1 and not n.dtype.is_floating_point
+                  else n for n in shape)
     for n in shape:
         if not isinstance(n, int | np.integer) or n < 0:
             raise ValueError(f"shape must be non-negative ints, got {shape!r}")
@@ -42,10 +46,11 @@ class Tensor:
 
     # "_hooks" (register_hook) stays unset until a hook is registered; readers use getattr(t, "_hooks", None).
     # "_vbox": [version, recorded-write count], shared by every tensor aliasing the storage (views, detach,
-    # .data); "_view_version": None, or for an alias, _vbox[1] when it was made; "_history": None, or the
+    # .data); "_view_version": None, or for an alias, _vbox[1] when it was made; "_view_src": for a view an
+    # op returned, (Function, args, kwargs, index of the base) to take it again; "_history": None, or the
     # (end version, stand-in) pairs of recorded in-place writes (see the autograd module docstring).
     __slots__ = ("_data", "backend", "requires_grad", "grad", "_ctx", "_retain_grad", "_hooks", "_vbox",
-                 "_view_version", "_history", "__weakref__")
+                 "_view_version", "_view_src", "_history", "__weakref__")
     __array_priority__ = 1000  # numpy_array + tensor -> Tensor.__radd__, not an object array
 
     def __init__(self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False):
@@ -72,6 +77,7 @@ class Tensor:
         self._retain_grad = False
         self._vbox = [0, 0]
         self._view_version = None
+        self._view_src = None
         self._history = None
         self.requires_grad = False
         if requires_grad:
@@ -91,6 +97,7 @@ class Tensor:
         t._retain_grad = False
         t._vbox = [0, 0]
         t._view_version = None
+        t._view_src = None
         t._history = None
         return t
 
@@ -119,7 +126,7 @@ class Tensor:
         if not isinstance(value, Tensor):
             raise TypeError(f"Tensor.data must be assigned a Tensor, got {type(value).__name__}")
         self._data, self.backend = value._data, value.backend
-        self._vbox, self._view_version = value._vbox, value._vbox[1]
+        self._vbox, self._view_version, self._view_src = value._vbox, value._vbox[1], None
 
     @property
     def _version(self) -> int:
@@ -143,7 +150,11 @@ class Tensor:
     @property
     def device(self) -> device:
         """Where the values live, as a :class:`~framework.backend.device` (a ``str``: ``t.device == "cpu"``)."""
-        return device(self.backend.name)
+        name = self.backend.name
+        found = _DEVICE_OF_NAME.get(name)
+        if found is None:
+            found = _DEVICE_OF_NAME[name] = device(name)
+        return found
 
     @property
     def ndim(self) -> int:
@@ -368,11 +379,6 @@ class Tensor:
         if self._ctx is None and self.requires_grad:
             raise RuntimeError(f"{name}(): a leaf Variable that requires grad is being used in an in-place "
                                "operation (do it under `with no_grad():`, or on a clone())")
-        if self._view_version is not None:
-            raise RuntimeError(
-                f"{name}(): an in-place operation that autograd must record on a view (from reshape, "
-                "permute, indexing, expand, detach() or .data) is not supported by kernelgrad; write into "
-                "the base tensor (base[index] = value) or clone() the view first")
         return True
 
     def _inplace(self, name: str, compute: Any, *values: Any) -> Tensor:
@@ -389,6 +395,8 @@ class Tensor:
                 new = _inplace_result(name, self, compute(self))
             self._write(name, ..., new._data)
             return self
+        if self._view_version is not None:
+            return self._inplace_through_view(name, compute, values)
         # The old value lives on in the graph as a stand-in: a copy, since ops recorded by compute may
         # save it for their backward while this storage is overwritten.
         standin = Tensor._wrap(self.backend.xp.asarray(self._data, copy=True), self.backend, self.requires_grad)
@@ -398,6 +406,27 @@ class Tensor:
         self._history = (self._history or []) + [(self._vbox[0], standin)]
         self._vbox[1] += 1
         self._ctx, self.requires_grad = new._ctx, new.requires_grad
+        return self
+
+    def _inplace_through_view(self, name: str, compute: Any, values: tuple) -> Tensor:
+        """A recorded in-place op on a view is one on its base that rewrites the viewed part (PyTorch's
+        CopySlices); the view is then recorded again as a view of the base's new value."""
+        from .autograd import _refresh_view
+
+        src = self._view_src
+        if src is None or src[0] not in _VIEW_SCATTER or src[3] != 0:
+            what = "detach() or .data" if src is None else src[0].__name__
+            raise RuntimeError(f"{name}(): an in-place operation that autograd must record on a view made by "
+                               f"{what} is not supported; write into the base tensor or clone() the view first")
+        fn, args, kwargs, _ = src
+
+        def on_base(old_base: Tensor) -> Tensor:
+            view_args = (old_base,) + args[1:]
+            new_view = _inplace_result(name, self, compute(fn.apply(*view_args, **kwargs)))
+            return _VIEW_SCATTER[fn](old_base, view_args, new_view)
+
+        args[0]._inplace(name, on_base, *values)
+        _refresh_view(self)
         return self
 
     def _assign(self, name: str, index: Any, value: Any) -> Tensor:
@@ -1264,6 +1293,8 @@ class Tensor:
                              f"{self.backend.name!r}")
         _check_index_range("index_select", index, self.shape[d] if self.ndim else 1, IndexError)
         if self.ndim == 0:
+            if index.numel() != 1:
+                raise ValueError(f"index_select(): a 0-d input takes exactly one index, got {index.numel()}")
             return self.reshape(1)[index.reshape(-1)].reshape(index.shape)
         return self[(slice(None),) * d + (index.reshape(-1),)]
 
@@ -1278,6 +1309,8 @@ class Tensor:
     def _logical_reduce(self, name: str, dim: Any, keepdim: bool) -> Tensor:
         xp = self.backend.xp
         axes = None if dim is None else tuple(_check_dim(name, d, self.ndim) for d in _as_tuple(dim))
+        if self.ndim == 0:
+            axes = None  # dim 0 / -1 of a 0-d tensor is the tensor itself (numpy has no axis to name)
         truth = self._data if self.dtype == "bool" else self._data != 0
         out = getattr(xp, name)(truth, axis=axes, keepdims=bool(keepdim))
         if self.dtype == "uint8":
@@ -1609,6 +1642,14 @@ def _check_index(index: Any, shape: tuple[int, ...]) -> bool:
             raise IndexError(f"only integers, slices, ellipsis (...), None and integer or bool tensors are valid "
                              f"indices, got {type_name(it)}")
     return has_arrays
+
+
+#: For each view op: how the new value of a view is written back into its base's value (recorded ops).
+_VIEW_SCATTER = {
+    ops.GetItem: lambda base, args, new: ops.IndexPut.apply(base, args[1], new),
+    ops.Reshape: lambda base, args, new: ops.Reshape.apply(new, base.shape),
+    ops.Permute: lambda base, args, new: ops.Permute.apply(new, tuple(int(i) for i in np.argsort(args[1]))),
+}
 
 
 def _inplace_result(name: str, target: Tensor, new: Tensor) -> Tensor:

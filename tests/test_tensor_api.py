@@ -316,6 +316,7 @@ def test_scalars_sizes_and_index(device):
     assert list(range(10))[fw.tensor(2):fw.tensor(5)] == [2, 3, 4]
     assert [10, 20][fw.tensor([1])] == 20  # one element is enough, as torch
     assert x[fw.tensor(2, device=device)].tolist() == r[torch.tensor(2)].tolist()
+    assert fw.zeros(fw.tensor(2, device=device), 3).shape == (2, 3)  # an integer tensor as a size, as torch
     with pytest.raises(TypeError, match="only integer tensors of a single element"):
         [1, 2][fw.tensor(1.0)]  # noqa: B018
     with pytest.raises(TypeError, match="only integer tensors of a single element"):
@@ -393,6 +394,8 @@ def test_bad_arguments_raise_clearly(device):
         x.repeat(2)
     with pytest.raises(ValueError, match="k must be an int in"):
         x.topk(4)
+    with pytest.raises(ValueError, match="a 0-d input takes exactly one index"):
+        fw.tensor(1.0, device=device).index_select(0, fw.tensor([0, 0], device=device))
     with pytest.raises(ValueError, match="3-D"):
         fw.bmm(x, x)
     with pytest.raises(ValueError, match="do not match"):
