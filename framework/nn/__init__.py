@@ -13,8 +13,11 @@ from .embedding import Embedding, Upsample
 from .layers import (
     ELU,
     GELU,
+    AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
     AdaptiveMaxPool2d,
+    AvgPool1d,
     AvgPool2d,
     Conv1d,
     Conv2d,
@@ -30,6 +33,7 @@ from .layers import (
     Linear,
     LinearReLU,
     LogSoftmax,
+    MaxPool1d,
     MaxPool2d,
     Mish,
     PixelShuffle,
@@ -69,4 +73,5 @@ __all__ = [
     "SmoothL1Loss", "Softplus",
     "Dropout1d", "Dropout2d", "Dropout3d", "PixelShuffle", "PixelUnshuffle",
     "Conv1d", "ParameterDict", "ParameterList",
+    "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AvgPool1d", "MaxPool1d",
 ]

@@ -48,6 +48,7 @@ __all__ = [
     "elu", "gelu", "group_norm", "hardtanh", "huber_loss", "kl_div", "l1_loss", "layer_norm", "mish", "silu",
     "smooth_l1_loss", "softplus",
     "adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d",
+    "adaptive_avg_pool1d", "adaptive_max_pool1d", "avg_pool1d", "max_pool1d",
     "dropout1d", "dropout2d", "dropout3d", "normalize", "pixel_shuffle", "pixel_unshuffle",
 ]
 
@@ -987,6 +988,80 @@ def _first_max_over_bins(x: Tensor, axis: int, out: int) -> tuple[Tensor, Any, A
     last = xp.reshape(backend.from_numpy(ends - 1, "int64"), (out,) + trailing)
     index = xp.minimum(starts + xp.squeeze(xp.astype(first, xp.int64), axis=axis + 1), last)
     return values, index, chosen
+
+
+# ------------------------------------------------------------------------------------- 1-D pooling
+# Each 1-D pooling is its 2-D form on a height-1 image (so every device's kernels and rules serve it);
+# arguments are checked here, in 1-D terms, so errors name the 1-D call and the user's values.
+
+
+def _pool1d_args(input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
+                 name: str) -> tuple[tuple[int, int], ...]:
+    """Checked 1-D ``(kernel, stride, padding, dilation)`` as the height-1 pairs of the 2-D pooling."""
+    owner = f"{name}()"
+    _check_tensor(input, "input", (2, 3))
+    k = _single(kernel_size, "kernel_size", 1, owner)
+    no_stride = stride is None or (isinstance(stride, list | tuple) and not stride)  # torch allows stride=[]
+    s = k if no_stride else _single(stride, "stride", 1, owner)
+    p = _single(padding, "padding", 0, owner)
+    d = _single(dilation, "dilation", 1, owner)
+    effective = d * (k - 1) + 1
+    if p > effective // 2:
+        raise ValueError(f"{owner}: padding {p} must be at most half the kernel size {k}"
+                         + (f" (effective size {effective} with dilation {d})" if d != 1 else ""))
+    L = input.shape[-1]
+    if _pool_output_size(L, k, s, p, d, bool(ceil_mode)) < 1:
+        raise ValueError(f"{owner}: kernel_size {k}" + (f" (dilation {d})" if d != 1 else "")
+                         + f" is larger than the padded input length {L + 2 * p} for input shape {input.shape}")
+    return (1, k), (1, s), (0, p), (1, d)
+
+
+def _squeeze_height(out: Any) -> Any:
+    return tuple(t.squeeze(-2) for t in out) if isinstance(out, tuple) else out.squeeze(-2)
+
+
+def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+               ceil_mode: bool = False, return_indices: bool = False):
+    """1-D max pooling, PyTorch's ``F.max_pool1d`` (:func:`max_pool2d` on a height-1 image).
+
+    Args: input ``[N, C, L]`` or ``[C, L]``; kernel_size, stride (default ``kernel_size``), padding, dilation
+        as ints (or 1-tuples), with :func:`max_pool2d`'s rules; ceil_mode; return_indices (the index into L).
+    Returns: ``[N, C, floor_or_ceil((L + 2p - d(k - 1) - 1) / s) + 1]`` (and the int64 indices).
+    Raises: TypeError/ValueError naming the argument.
+    """
+    k, s, p, d = _pool1d_args(input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool1d")
+    return _squeeze_height(max_pool2d(input.unsqueeze(-2), k, s, p, d, ceil_mode, return_indices))
+
+
+def avg_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    """1-D average pooling, PyTorch's ``F.avg_pool1d`` (:func:`avg_pool2d` on a height-1 image).
+
+    Args: input ``[N, C, L]`` or ``[C, L]``; kernel_size, stride (default ``kernel_size``), padding as ints
+        (or 1-tuples); ceil_mode and count_include_pad as in :func:`avg_pool2d`.
+    Raises: TypeError/ValueError naming the argument.
+    """
+    k, s, p, _ = _pool1d_args(input, kernel_size, stride, padding, 1, ceil_mode, "avg_pool1d")
+    return avg_pool2d(input.unsqueeze(-2), k, s, p, ceil_mode, count_include_pad).squeeze(-2)
+
+
+def _adaptive1d_size(input: Tensor, output_size: Any, name: str) -> tuple[int, int]:
+    _check_tensor(input, "input", (2, 3))
+    return 1, _single(output_size, "output_size", 1, f"{name}()")
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
+    """1-D adaptive average pooling, PyTorch's ``F.adaptive_avg_pool1d``: ``[N, C, L] -> [N, C, output_size]``
+    with :func:`adaptive_avg_pool2d`'s bins. Raises TypeError/ValueError naming the argument."""
+    size = _adaptive1d_size(input, output_size, "adaptive_avg_pool1d")
+    return adaptive_avg_pool2d(input.unsqueeze(-2), size).squeeze(-2)
+
+
+def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = False):
+    """1-D adaptive max pooling, PyTorch's ``F.adaptive_max_pool1d`` (indices into L with
+    ``return_indices``). Raises TypeError/ValueError naming the argument."""
+    size = _adaptive1d_size(input, output_size, "adaptive_max_pool1d")
+    return _squeeze_height(adaptive_max_pool2d(input.unsqueeze(-2), size, return_indices))
 
 
 # ---------------------------------------------------------------------------------------- linear

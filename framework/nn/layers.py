@@ -21,8 +21,9 @@ from .module import Module
 from .parameter import Parameter
 
 __all__ = [
-    "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d",
-    "Conv1d", "Conv2d", "ConvTranspose2d", "Dropout", "Flatten", "Identity", "LeakyReLU", "Linear", "LinearReLU",
+    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d",
+    "Conv1d", "Conv2d", "MaxPool1d",
+    "ConvTranspose2d", "Dropout", "Flatten", "Identity", "LeakyReLU", "Linear", "LinearReLU",
     "LogSoftmax", "MaxPool2d", "ReLU", "Sigmoid", "Softmax", "Tanh", "Unflatten",
     "ELU", "GELU", "Hardtanh", "Mish", "SiLU", "Softplus",
     "Dropout1d", "Dropout2d", "Dropout3d", "PixelShuffle", "PixelUnshuffle",
@@ -373,6 +374,102 @@ def _conv_extra_repr(m: Conv1d | Conv2d | ConvTranspose2d) -> str:
 
 
 # --------------------------------------------------------------------------------------- pooling
+
+
+class MaxPool1d(Module):
+    """1-D max pooling, PyTorch's ``nn.MaxPool1d`` (see :func:`F.max_pool1d`).
+
+    Args: kernel_size, stride (default ``kernel_size``), padding, dilation: ints (or 1-tuples), stored as
+        given like PyTorch; return_indices; ceil_mode.
+    Shapes: ``[N, C, L]`` or ``[C, L]`` -> ``[N, C, floor((L + 2p - d(k - 1) - 1) / s) + 1]``.
+    Raises: TypeError/ValueError naming the argument for an invalid value.
+    """
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                 return_indices: bool = False, ceil_mode: bool = False):
+        super().__init__()
+        name = type(self).__name__
+        F._single(kernel_size, "kernel_size", 1, name)
+        if stride is not None:
+            F._single(stride, "stride", 1, name)
+        F._single(padding, "padding", 0, name)
+        F._single(dilation, "dilation", 1, name)
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = bool(return_indices)
+        self.ceil_mode = bool(ceil_mode)
+
+    def forward(self, input: Tensor):
+        return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class AvgPool1d(Module):
+    """1-D average pooling, PyTorch's ``nn.AvgPool1d`` (see :func:`F.avg_pool1d`).
+
+    Args: kernel_size, stride (default ``kernel_size``), padding: ints or 1-tuples (stored as 1-tuples, as
+        PyTorch does); ceil_mode; count_include_pad.
+    Raises: TypeError/ValueError naming the argument for an invalid value.
+    """
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True):
+        super().__init__()
+        name = type(self).__name__
+        self.kernel_size = (F._single(kernel_size, "kernel_size", 1, name),)
+        no_stride = stride is None or (isinstance(stride, tuple | list) and not stride)  # torch allows []
+        self.stride = self.kernel_size if no_stride else (F._single(stride, "stride", 1, name),)
+        self.padding = (F._single(padding, "padding", 0, name),)
+        self.ceil_mode = bool(ceil_mode)
+        self.count_include_pad = bool(count_include_pad)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool1d(Module):
+    """1-D adaptive average pooling, PyTorch's ``nn.AdaptiveAvgPool1d``: ``[N, C, L] -> [N, C, output_size]``.
+
+    Raises: TypeError/ValueError naming output_size for an invalid one.
+    """
+
+    def __init__(self, output_size: Any):
+        super().__init__()
+        F._single(output_size, "output_size", 1, type(self).__name__)
+        self.output_size = output_size
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.adaptive_avg_pool1d(input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool1d(Module):
+    """1-D adaptive max pooling, PyTorch's ``nn.AdaptiveMaxPool1d`` (indices into L with
+    ``return_indices``). Raises: TypeError/ValueError naming output_size for an invalid one."""
+
+    def __init__(self, output_size: Any, return_indices: bool = False):
+        super().__init__()
+        F._single(output_size, "output_size", 1, type(self).__name__)
+        self.output_size = output_size
+        self.return_indices = bool(return_indices)
+
+    def forward(self, input: Tensor):
+        return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
 
 
 class MaxPool2d(Module):

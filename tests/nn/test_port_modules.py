@@ -1,7 +1,7 @@
-"""Modules a PyTorch model ports with: ``nn.Conv1d`` / ``F.conv1d``, ``nn.ParameterList``, ``nn.ParameterDict``
-(each loaded from the equivalent torch module's ``state_dict`` and compared, values and gradients, with
-PyTorch in float64 on every device) and ``nn.init.trunc_normal_`` / ``orthogonal_`` (checked by statistics
-that fail when the distribution is wrong)."""
+"""Modules a PyTorch model ports with: ``nn.Conv1d`` / ``F.conv1d``, the 1-D poolings, ``nn.ParameterList`` and
+``nn.ParameterDict`` (loaded from the equivalent torch module's ``state_dict`` and compared, values and
+gradients, with PyTorch in float64 on every device), and ``nn.init.trunc_normal_`` / ``orthogonal_`` (checked
+by statistics that fail when the distribution is wrong)."""
 
 from __future__ import annotations
 
@@ -102,6 +102,53 @@ def test_conv1d_functional_and_errors(seeded):
         nn.Conv1d(2, 2, 3, padding_mode="mirror")
     with pytest.raises(ValueError, match="in_channels"):
         nn.Conv1d(3, 4, 3, groups=2)
+
+
+# ------------------------------------------------------------------------------------- 1-D pooling
+
+# (module name, args, input shape): the pool after a Conv1d in a 1-D CNN; awkward lengths, padding,
+# dilation, ceil mode (a last partial window), count_include_pad=False, unbatched input.
+POOL1D_CASES = [
+    ("MaxPool1d", (3, 2, 1), {}, (2, 3, 10)),
+    ("MaxPool1d", (2,), {"dilation": 2, "ceil_mode": True, "return_indices": True}, (1, 2, 9)),
+    ("AvgPool1d", (4, 3, 2), {"ceil_mode": True, "count_include_pad": False}, (2, 3, 11)),
+    ("AdaptiveAvgPool1d", (4,), {}, (3, 7)),
+    ("AdaptiveMaxPool1d", (3,), {"return_indices": True}, (2, 2, 8)),
+]
+
+
+@pytest.mark.parametrize("case", range(len(POOL1D_CASES)))
+def test_pool1d_matches_torch(device, case, seeded):
+    name, args, kwargs, shape = POOL1D_CASES[case]
+    ours, ref = getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
+    assert repr(ours) == repr(ref)
+    x_np = seeded.standard_normal(shape)
+    x = fw.tensor(x_np.astype(np.float32), device=device, requires_grad=True)
+    xt = torch.tensor(x_np, requires_grad=True)
+    y, yt = ours(x), ref(xt)
+    if kwargs.get("return_indices"):
+        (y, idx), (yt, idxt) = y, yt
+        np.testing.assert_array_equal(idx.numpy(), idxt.numpy())
+        assert idx.dtype == fw.int64
+    assert rel_err(y, yt) < TOL
+    g = seeded.standard_normal(tuple(yt.shape))
+    y.backward(fw.tensor(g.astype(np.float32), device=device))
+    yt.backward(torch.tensor(g))
+    assert rel_err(x.grad, xt.grad) < TOL
+
+
+def test_pool1d_errors_name_the_1d_call():
+    x = fw.zeros(2, 3, 5)
+    with pytest.raises(ValueError, match=r"max_pool1d\(\): padding 2 must be at most half the kernel size 3"):
+        F.max_pool1d(x, 3, padding=2)
+    with pytest.raises(ValueError, match=r"avg_pool1d\(\): kernel_size 7 is larger than the padded input length 5"):
+        F.avg_pool1d(x, 7)
+    with pytest.raises(TypeError, match="kernel_size must be an int or a 1-tuple"):
+        F.max_pool1d(x, (2, 2))
+    with pytest.raises(ValueError, match="input must be 2 or 3-D"):
+        F.adaptive_avg_pool1d(fw.zeros(1, 2, 3, 4), 2)
+    with pytest.raises(ValueError, match="output_size must be >= 1"):
+        nn.AdaptiveMaxPool1d(0)
 
 
 # ------------------------------------------------------------------------------ ParameterList / Dict
