@@ -29,10 +29,11 @@ rules:
   grad recording, it becomes the tensor's new ``grad_fn``: the tensor's earlier value lives on in the
   graph as a *stand-in* (a private copy) in ``tensor._history``, and ops recorded before the write send
   their gradient to the stand-in (:func:`_resolved_inputs` picks it by version).
-* Views: kernelgrad does not rebase a view's history the way PyTorch does. A recorded in-place op on a
-  view raises; a view whose base got a recorded in-place op afterwards raises when autograd next uses
-  it. Under ``no_grad`` (or when nothing requires grad) writes through views reach the base, as in
-  PyTorch.
+* Views (PyTorch's semantics): writes through a view reach the base. A recorded in-place op on a view
+  made by indexing, reshape or permute is recorded as an in-place op on its base that rewrites the
+  viewed part (``Tensor._inplace_through_view``); a view whose base got a recorded write since it was
+  made is recorded again from the base's new value the next time an op uses it (:func:`_refresh_view`).
+  A recorded in-place op through ``detach()``/``.data`` or another kind of view raises.
 """
 
 from __future__ import annotations
@@ -265,15 +266,14 @@ class Function:
                 if backend is None:
                     backend = a.backend
                 elif a.backend is not backend:
-                    names = [x.device for x in args if isinstance(x, Tensor)]
+                    # No op class name here: the user called add/conv2d/..., not the internal Function.
+                    names = [x.backend.name for x in args if isinstance(x, Tensor)]
                     raise ValueError(
-                        f"{cls.__name__}: expected all tensors on one device, got argument {i} on "
-                        f"{a.device!r} and others on {backend.name!r} (devices: {names}); "
-                        "move them with .to(device)"
+                        f"expected all tensors on one device, got argument {i} on {a.backend.name!r} and "
+                        f"others on {backend.name!r} (devices: {names}); move them with .to(device)"
                     )
-                if a.requires_grad and a._view_version is not None and a._ctx is not None \
-                        and a._vbox[1] != a._view_version:
-                    raise _stale_view_error(a)
+                if a._view_version is not None and a._vbox[1] != a._view_version and _grad_enabled:
+                    _refresh_view(a)  # its base got a recorded in-place write since the view was made
                 needs.append(a.requires_grad)
                 raw.append(a._data)
             else:
@@ -285,8 +285,8 @@ class Function:
         ctx = Context(cls, backend, args if record else (), tuple(needs))
         out = cls.forward(ctx, *raw, **kwargs)
         result = Tensor._wrap(out, backend, requires_grad=record)
-        if _view_base(out) is not None:
-            _share_versions_with_input(result, args, raw)
+        if _view_base(out) is not None or any(out is r for r in raw):
+            _share_versions_with_input(result, cls, args, kwargs, raw)
         if record:
             ctx.input_versions = tuple(a._vbox[0] if isinstance(a, Tensor) else None for a in args)
             ctx.input_arrays = tuple(raw)
@@ -322,25 +322,38 @@ def may_share_memory(a: Any, b: Any) -> bool:
     return False
 
 
-def _share_versions_with_input(result, args: tuple, raw: list) -> None:
+def _share_versions_with_input(result, fn: type[Function], args: tuple, kwargs: dict, raw: list) -> None:
     """An op returned a view of one of its inputs (reshape, permute, basic indexing, ...): the view and
     its base share one version counter, as in PyTorch, so an in-place write through either is seen by
-    every saved-tensor check."""
+    every saved-tensor check; ``_view_src`` remembers how to take the view again (:func:`_refresh_view`)."""
     from .tensor import Tensor
 
-    for a, array in zip(args, raw):
+    for i, (a, array) in enumerate(zip(args, raw)):
         if isinstance(a, Tensor) and may_share_memory(result._data, array):
             result._vbox = a._vbox
             result._view_version = a._vbox[1]
+            result._view_src = (fn, args, kwargs, i)
             return
 
 
-def _stale_view_error(view) -> RuntimeError:
-    return RuntimeError(
-        f"a view (shape {view.shape}) is being used in autograd after its base tensor was modified by an "
-        "in-place operation that autograd recorded; kernelgrad cannot rebase such a view's history (PyTorch "
-        "can). Take the view again after the in-place operation, or clone() it before."
-    )
+def _refresh_view(view) -> None:
+    """PyTorch's view replay: a view whose base got a recorded in-place write since the view was made is
+    recorded again as the same view of the base's new value, so gradients through it reach the write.
+    Ops recorded with the view before keep its earlier node (a stand-in in ``view._history``)."""
+    from .tensor import Tensor
+
+    src = view._view_src
+    if src is None:  # detach() / .data: outside autograd, nothing to replay
+        view._view_version = view._vbox[1]
+        return
+    fn, args, kwargs, _ = src
+    earlier = Tensor._wrap(view._data, view.backend, view.requires_grad)
+    earlier._ctx = view._ctx
+    fresh = fn.apply(*args, **kwargs)  # refreshes the base first when it is itself a stale view
+    if view._ctx is not None or fresh._ctx is not None:
+        view._history = (view._history or []) + [(view._vbox[0], earlier)]
+    view._ctx, view.requires_grad = fresh._ctx, fresh.requires_grad
+    view._view_version = view._vbox[1]
 
 
 def _role_at(tensor, version: int):
@@ -480,6 +493,9 @@ def group_identity(tensors: list, fn: Any) -> list:
         ctx = Context(BackwardHookFunction, t.backend, (t,), (True,))
         ctx.group, ctx.group_index = group, i
         member = Tensor._wrap(t._data, t.backend, requires_grad=True)
+        # An alias of t's storage sharing its version counter (as Tensor._alias): an in-place write through
+        # a member is refused like one through a view, as PyTorch refuses it on BackwardHookFunction's outputs.
+        member._vbox, member._view_version = t._vbox, t._vbox[1]
         member._ctx = ctx
         members.append(member)
     return members

@@ -1997,7 +1997,8 @@ def _joinable(tensors: Any, name: str) -> list[Tensor]:
     """The tensors of cat/stack, checked (a non-empty sequence of Tensors on one device) and cast to their
     promoted dtype, as PyTorch promotes (cat of int64 and float32 is float32)."""
     if isinstance(tensors, Tensor) or not isinstance(tensors, list | tuple):
-        raise TypeError(f"{name}(): tensors must be a list or tuple of Tensors, got {type(tensors).__name__}")
+        got = "one Tensor (wrap it in a list)" if isinstance(tensors, Tensor) else type_name(tensors)
+        raise TypeError(f"{name}(): tensors must be a list or tuple of Tensors, got {got}")
     if not tensors:
         raise ValueError(f"{name}(): expected a non-empty sequence of tensors")
     for i, t in enumerate(tensors):

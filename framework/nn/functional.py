@@ -1139,10 +1139,12 @@ def _class_targets(input: Tensor, target: Tensor, name: str) -> tuple[Tensor, Te
     if target.dtype not in ("int64", "int32", "int16", "int8", "uint8"):
         raise TypeError(f"{name}(): target must be an integer tensor of class indices, got dtype "
                         f"{target.dtype} (for class probabilities pass a float target of input's shape)")
-    if input.ndim == 1:
+    if input.ndim == 0:
+        raise ValueError(f"{name}(): input must hold class scores ([C], [N, C] or [N, C, d1, ...]), got a 0-d tensor")
+    if input.ndim == 1 and target.ndim == 0:
         input, target = input.unsqueeze(0), target.reshape(1)
-    expected = (input.shape[0],) + input.shape[2:]
-    if input.ndim == 0 or target.shape != expected:
+    expected = (input.shape[0],) + input.shape[2:] if input.ndim > 1 else ()
+    if input.ndim == 1 or target.shape != expected:
         raise ValueError(f"{name}(): target shape {target.shape} does not match input shape {input.shape} "
                          f"(expected {expected})")
     C = input.shape[1]
@@ -1293,6 +1295,9 @@ def _cross_entropy_composite(logits, target, weight, ignore_index, reduction, sm
 
 def _cross_entropy_probabilities(input, target, weight, reduction, smoothing):
     _check_float(input, "input")
+    if input.ndim == 0:
+        raise ValueError("cross_entropy(): input must hold class scores ([C], [N, C] or [N, C, d1, ...]), got a 0-d "
+                         "tensor")
     if target.shape != input.shape:
         raise ValueError(f"cross_entropy(): probability target shape {target.shape} must equal input shape "
                          f"{input.shape}")
