@@ -323,6 +323,21 @@ def test_full_backward_hook_without_input_grads_and_bad_return():
         bad.register_backward_hook(lambda *a: None)
 
 
+def test_full_backward_hook_refuses_in_place_writes_to_its_inputs():
+    """As PyTorch: with backward hooks, the module sees its inputs through an identity whose outputs are views;
+    writing into one in place would change a value backward may need, so it raises."""
+
+    class AddsInPlace(nn.Module):
+        def forward(self, x):
+            x.add_(1)
+            return x * 2
+
+    module = AddsInPlace()
+    module.register_full_backward_hook(lambda *args: None)
+    with pytest.raises(RuntimeError, match="in-place"):
+        module(fw.ones(3, requires_grad=True) * 1)
+
+
 def test_forward_hooks_order_kwargs_replacement_and_removal():
     net = nn.Linear(2, 2)
     fw.nn.init.ones_(net.weight)
