@@ -18,6 +18,14 @@ parent Tensors). Nothing is recorded under :class:`no_grad` or when no input req
 fine), accumulates gradients of values used more than once, and frees each node's saved arrays unless
 ``retain_graph=True``; a second backward through a freed graph raises like PyTorch does.
 
+The same pass (:func:`_run_backward`) serves :func:`grad` (``fw.autograd.grad``: the gradients are
+returned, no ``.grad`` is touched, only nodes leading to the inputs run), runs tensor hooks
+(``Tensor.register_hook``) on each tensor's whole gradient before it is used, and visits a *group*
+(:func:`group_identity`, the multi-output node behind ``Module.register_full_backward_hook``) once, after
+every use of its members. Backward passes are not recorded, so ``create_graph=True`` (higher-order
+gradients) raises NotImplementedError. Grad mode: :class:`no_grad`, :class:`enable_grad`,
+:class:`set_grad_enabled`, :class:`inference_mode` (here the same as ``no_grad``).
+
 In-place operations (``x.add_(y)``, ``x += y``, ``x[i] = v``; see ``Tensor._inplace``) follow PyTorch's
 rules:
 
