@@ -97,10 +97,17 @@ class Sub(Function):
         return grad, -grad
 
 
+def _save_operands(ctx, a, b):
+    """Save each operand only where the *other* one's gradient needs it (as PyTorch does), so an in-place
+    write to an operand whose value backward never reads does not trip the version check."""
+    need_a, need_b = ctx.needs_input_grad
+    ctx.save_for_backward(a if need_b else None, b if need_a else None)
+
+
 class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        _save_operands(ctx, a, b)
         return a * b
 
     @staticmethod
@@ -113,7 +120,8 @@ class Mul(Function):
 class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        need_a, need_b = ctx.needs_input_grad
+        ctx.save_for_backward(a if need_b else None, b if need_a or need_b else None)
         return a / b
 
     @staticmethod
@@ -400,7 +408,7 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        _save_operands(ctx, a, b)
         return a @ b
 
     @staticmethod
@@ -530,35 +538,6 @@ class GetItem(Function):
         out = ctx.xp.zeros(tuple(ctx.shape), dtype=ctx.dtype)
         ctx.backend.index_add(out, ctx.index, grad)
         return out, None
-
-
-class IndexPut(Function):
-    """``out = copy of a; out[index] = value``: the recorded form of ``a[index] = value`` (Tensor._inplace
-    writes the result back into ``a``'s storage). ``value`` is a raw array or a Python number that
-    broadcasts to ``a[index]``'s shape; it is cast to ``a``'s dtype, as PyTorch's item assignment does."""
-
-    @staticmethod
-    def forward(ctx, a, index, value):
-        xp = ctx.xp
-        out = xp.asarray(a, copy=True)
-        if hasattr(value, "dtype") and value.dtype != a.dtype:
-            value = xp.astype(value, a.dtype)
-        out[index] = value
-        ctx.index, ctx.value_ndim = index, getattr(value, "ndim", 0)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        xp = ctx.xp
-        ga = gv = None
-        if ctx.needs_input_grad[0]:
-            ga = xp.asarray(grad, copy=True)  # the overwritten elements of a get no gradient
-            ga[ctx.index] = 0
-        if ctx.needs_input_grad[2]:
-            gv = grad[ctx.index]
-            if ctx.value_ndim > gv.ndim:  # a value with extra leading 1-dims: let unbroadcast see them
-                gv = xp.reshape(gv, (1,) * (ctx.value_ndim - gv.ndim) + tuple(gv.shape))
-        return ga, None, gv
 
 
 class IndexPut(Function):

@@ -1,9 +1,10 @@
 """In-place operations, item assignment, ``.data`` and the version counter, against PyTorch in float64.
 
 PyTorch's rules are the spec: an in-place op on a leaf that requires grad raises outside no_grad; on a
-non-leaf it becomes the tensor's grad_fn; modifying a value that backward saved raises at backward. The
-one documented difference: kernelgrad refuses a *recorded* in-place op through a view (PyTorch rebases
-the view's history), and raises when a view whose base got a recorded in-place op is used again.
+non-leaf it becomes the tensor's grad_fn; modifying a value that backward saved raises at backward;
+writes through views update the base's history. Documented differences: ``.data`` shares the version
+counter (a write through it to a saved value raises; PyTorch gives a silently wrong gradient), and a
+recorded in-place op through ``detach()``/``.data`` or an ``expand()`` view raises.
 """
 
 from __future__ import annotations
@@ -299,17 +300,39 @@ def test_views_write_through_outside_autograd(device, rng):
         prod.sum().backward()
 
 
-def test_recorded_inplace_through_a_view_raises(device, rng):
-    """kernelgrad's documented limit: PyTorch rebases a view's history; kernelgrad refuses clearly."""
-    a, _ = pair(rng.standard_normal((2, 3)), device)
-    y = a * 1
-    with pytest.raises(RuntimeError, match="on a view"):
-        y[0].mul_(2)
-    with pytest.raises(RuntimeError, match="on a view"):
-        y.view(-1).add_(1)
-    row = y[1]
-    y.mul_(3)  # a recorded write to the base makes the earlier view's history stale
-    with pytest.raises(RuntimeError, match="after its base tensor was modified"):
-        (row * 2).sum()
-    (y[1] * 2).sum().backward()  # a view taken after the write is fine
-    assert a.grad.tolist()[1] == [6.0, 6.0, 6.0] and a.grad.tolist()[0] == [0.0, 0.0, 0.0]
+def test_recorded_inplace_through_views_matches_torch(device, rng):
+    """Writes through views of a tensor in the graph update the base and its history (PyTorch's
+    CopySlices), and views taken before a write are recorded again from the new value (view replay)."""
+    xa, xb, xw = rng.standard_normal((3, 4)), rng.standard_normal(2), rng.standard_normal(4)
+    res = []
+    for side in (0, 1):  # kernelgrad, then torch
+        a, b = (pair(z, device)[side] for z in (xa, xb))
+        w = fw.tensor(xw.astype(np.float32), device=device) if side == 0 else torch.tensor(xw)
+        y = a * 1
+        early = y[2] * w                 # saves y[2] only for w's gradient: w needs none, so writes are fine
+        y[0].mul_(2)                     # basic-indexing view
+        y.view(-1)[1:3].add_(b)          # view of a reshape view
+        row = y[1]
+        y.mul_(3)                        # a write to the base: `row` is taken again from the new value
+        y.T[0].fill_(0.5)                # permute view
+        y[1][2] = b[0] * 4               # item assignment on a view
+        buf = fw.zeros(2, 4, device=device) if side == 0 else torch.zeros(2, 4, dtype=torch.float64)
+        buf[1].copy_(row)                # a buffer outside autograd joins the graph through its view
+        out = (row * w).sum() + (y * y).sum() + (early * early).sum() + (buf * buf).sum()
+        out.backward()
+        res.append((out, y, buf, a, b))
+    (out, y, buf, *leaves), (ref, ty, tbuf, *ref_leaves) = res
+    assert rel_err(out, ref) < TOL and rel_err(y, ty) < TOL and rel_err(buf, tbuf) < TOL
+    _grads_match(leaves, ref_leaves)
+
+
+def test_inplace_through_views_that_cannot_be_recorded_raises(device, rng):
+    a, ta = pair(rng.standard_normal((2, 3)), device)
+    for t in (a, ta):  # a view of a leaf that requires grad: PyTorch raises too
+        with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+            t[0].mul_(2)
+    v, _ = pair(rng.standard_normal(3), device)
+    with pytest.raises(RuntimeError, match=r"detach\(\) or \.data"):
+        (a * 1).detach()[0].add_(v)  # kernelgrad keeps detach()/.data outside autograd
+    with pytest.raises(RuntimeError, match="not supported"):
+        (a * 1)[0].expand(2, 3).add_(v)

@@ -35,7 +35,7 @@ class Parameter(Tensor):
         self.grad = None
         self._ctx = None
         self._retain_grad = False
-        self._vbox, self._view_version, self._history = data._vbox, None, None  # one storage, one counter
+        self._vbox, self._view_version, self._view_src, self._history = data._vbox, None, None, None  # one storage
         self.requires_grad = False
         self.requires_grad_(requires_grad)
 
