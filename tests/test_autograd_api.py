@@ -385,3 +385,30 @@ def test_hooks_on_sequential_children_fire_inside_the_fused_pair(seeded):
     (seen, gx), (seen_t, gx_t) = outs
     assert rel_err(seen["linear"], seen_t["linear"]) < TOL
     assert rel_err(seen["relu_gi"], seen_t["relu_gi"]) < TOL and rel_err(gx, gx_t) < TOL
+
+
+def test_nested_module_hooks_order_and_values_match_torch(seeded):
+    """Hooks on a Sequential and on each child: the same call order as PyTorch, and each hook's doubling of
+    grad_input compounds through the chain exactly as there."""
+    w1, w2 = seeded.standard_normal((4, 3)), seeded.standard_normal((2, 4))
+    x_np = seeded.standard_normal((5, 3))
+    runs = []
+    for lib in (fw, torch):
+        seq = lib.nn.Sequential(lib.nn.Linear(3, 4, bias=False), lib.nn.Tanh(), lib.nn.Linear(4, 2, bias=False))
+        cast = (lambda v: torch.tensor(v)) if lib is torch else (lambda v: v.astype(np.float32))
+        seq[0].load_state_dict({"weight": cast(w1)})
+        seq[2].load_state_dict({"weight": cast(w2)})
+        if lib is torch:
+            seq.double()
+        log = []
+        for name, m in (("outer", seq), ("l0", seq[0]), ("tanh", seq[1]), ("l2", seq[2])):
+            m.register_full_backward_pre_hook(lambda m, go, name=name, log=log: log.append(("pre", name)))
+            m.register_full_backward_hook(
+                lambda m, gi, go, name=name, log=log: (log.append(("hook", name)), (gi[0] * 2,))[1])
+        x = pair(x_np, "cpu")[0 if lib is fw else 1]
+        y = seq(x)
+        (y * y).sum().backward()
+        runs.append((log, x.grad, seq[0].weight.grad))
+    (log, gx, gw), (log_t, gx_t, gw_t) = runs
+    assert log == log_t
+    assert rel_err(gx, gx_t) < TOL and rel_err(gw, gw_t) < TOL
