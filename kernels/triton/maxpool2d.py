@@ -67,8 +67,10 @@ Compiled ahead of time for sm_90 and sm_80 with Triton 3.9 and its ptxas, every 
 bfloat16 / float32 / float64: in CI by ``benchmarks/aot_triton.py`` (3x3/s2/p1, int32 indexing), and
 once by hand for 2x2/s2, 3x3/s2/p1 and 12x12/s5 windows with int32 and int64 indexing, with Triton
 3.9 and 3.6 (the GPU image's): no compile error, no spill, no ``.ftz`` (the old float16/bfloat16
-forward did not compile).  GPU execution and
-speed are unverified: no GPU was available.
+forward did not compile).  After the NaN rule changed to PyTorch's (last NaN wins, one more running
+value), only the CI geometry was compiled again (Triton 3.9, sm_80/sm_90, every dtype and config: no
+spill, at most 4 registers more than before); the by-hand geometries and Triton 3.6 were not re-run.
+GPU execution and speed are unverified: no GPU was available.
 
 Layout: contiguous NCHW.  Limits (PyTorch's rules, as numpy): stride >= 1,
 0 <= padding <= kernel // 2 per axis, kernel fits the padded input.  float16, bfloat16, float32,
