@@ -294,6 +294,10 @@ def test_generator_makes_shuffle_reproducible_and_each_epoch_a_permutation(test_
         np.testing.assert_array_equal(ea, eb)
         np.testing.assert_array_equal(np.sort(ea), np.arange(23))
     assert not np.array_equal(epochs_a[0], epochs_a[1])  # a fresh order each epoch (1/23! to collide)
+    # The workers' base seed does not advance the generator: the order is the sampler's own.
+    g = fw.Generator().manual_seed(test_seed)
+    alone = [list(RandomSampler(range(23), generator=g)) for _ in range(3)]
+    np.testing.assert_array_equal(np.concatenate(epochs_a), np.concatenate(alone))
 
 
 def test_generator_state_round_trip():

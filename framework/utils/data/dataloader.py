@@ -326,6 +326,21 @@ def _to_device(batch: Any, target: Any) -> Any:
     return batch
 
 
+def _worker_base_seed(generator: Any) -> int:
+    """A fresh base seed for the workers of one epoch, drawn without advancing ``generator``'s stream.
+
+    A seeded generator's child stream (numpy's ``Generator.spawn``) gives the seed, so the shuffle order
+    is exactly what the generator alone gives (``DataLoader(seed=s)`` orders epochs as before workers
+    existed); a generator without a seed sequence falls back to one draw from its stream.
+    """
+    rng = _random.numpy_generator(generator)
+    try:
+        rng = rng.spawn(1)[0]
+    except TypeError:  # a numpy Generator built from a bare BitGenerator state has no seed sequence
+        pass
+    return int(rng.integers(2**62))
+
+
 class _BaseIter:
     """What both iterators share: the epoch's index stream, the base seed (drawn first, as torch) and
     the main-process steps after collation.
@@ -345,9 +360,9 @@ class _BaseIter:
         self._begin_epoch()
 
     def _begin_epoch(self) -> None:
-        # The base seed is drawn before the sampler's first draw in both iterators, so a seeded
-        # generator gives the same shuffle order with and without workers.
-        self._base_seed = int(_random.numpy_generator(self._generator).integers(2**62))
+        # Drawn the same way in both iterators, so a seeded generator gives the same shuffle order with
+        # and without workers; see _worker_base_seed for why it leaves the generator's stream alone.
+        self._base_seed = _worker_base_seed(self._generator)
         self._sampler_iter = iter(self._index_sampler)
 
     def _finish(self, batch: Any) -> Any:
