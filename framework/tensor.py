@@ -248,8 +248,11 @@ class Tensor:
         """Pickle and deepcopy through the host values and the device *name* (a Backend holds modules)."""
         return (_rebuild_tensor, (type(self), self.numpy().copy(), str(self.dtype), self.device, self.requires_grad))
 
-    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Tensor:
-        """``t.to(device)``, ``t.to(dtype)`` or both; differentiable (gradients flow back)."""
+    def to(self, *args: Any, dtype: Any = None, device: Any = None, non_blocking: bool = False) -> Tensor:
+        """``t.to(device)``, ``t.to(dtype)`` or both; differentiable (gradients flow back).
+
+        ``non_blocking`` is accepted (ported ``pin_memory=True`` loops pass it); copies are synchronous.
+        """
         for a in args:
             if isinstance(a, Backend) or (isinstance(a, str) and not isinstance(a, DType) and _is_device(a)):
                 device = a

@@ -224,6 +224,9 @@ def test_pin_memory_is_a_no_op(rng):
     plain = [b[0].numpy() for b in DataLoader(TensorDataset(x), batch_size=2)]
     for a, b in zip(pinned, plain, strict=True):
         np.testing.assert_array_equal(a, b)
+    batch = next(iter(DataLoader(TensorDataset(x), batch_size=2, pin_memory=True)))[0]
+    moved = batch.to("cpu", non_blocking=True)  # what a ported pin_memory loop does next
+    np.testing.assert_array_equal(moved.numpy(), x[:2])
 
 
 def test_loader_device_moves_batches(device, rng):
