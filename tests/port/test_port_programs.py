@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import types
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,8 @@ def load_program(name: str, which: str) -> dict:
     exec(compile(source, str(path), "exec"), namespace)
     if which == "kernelgrad":
         assert namespace["torch"] is framework
+        modules = [v.__name__ for v in namespace.values() if isinstance(v, types.ModuleType)]
+        assert not [m for m in modules if m.split(".")[0] == "torch"], modules
     else:
         assert namespace["torch"] is torch
     return namespace
