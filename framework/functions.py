@@ -18,6 +18,13 @@ __all__ = [
     "isinf", "isnan", "le", "log_softmax", "lt", "masked_fill", "max", "mean", "min", "mm", "multinomial", "ne",
     "nonzero", "numel", "permute", "pow", "reshape", "scatter", "scatter_add", "softmax", "sort", "sqrt",
     "squeeze", "std", "sum", "t", "topk", "transpose", "tril", "triu", "unsqueeze", "var",
+    # more torch.* forms
+    "allclose", "argwhere", "bernoulli", "broadcast_to", "ceil", "chunk", "clamp_max", "clamp_min", "clone", "cos",
+    "count_nonzero", "diag", "dot", "expm1", "flip", "floor", "isclose", "log10", "log1p", "log2",
+    "logical_and", "logical_not", "logical_or", "logical_xor", "logsumexp", "masked_select", "meshgrid",
+    "movedim", "mv", "nan_to_num", "narrow", "neg", "negative", "norm", "outer", "prod", "ravel", "reciprocal",
+    "repeat_interleave", "roll", "round", "rsqrt", "sign", "sin", "split", "square",
+    "swapaxes", "tile", "trace", "trunc", "unbind", "unflatten",
 ]
 
 
@@ -275,3 +282,173 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
         shape2 = mat2.shape if isinstance(mat2, Tensor) else type(mat2).__name__
         raise ValueError(f"mm(): both operands must be 2-D tensors, got {input.shape} and {shape2}")
     return matmul(input, mat2)
+
+
+# ---------------------------------------------------------------------------- more torch.* forms
+
+
+def _unary(name: str):
+    def fn(input: Tensor) -> Tensor:  # noqa: A002
+        return getattr(_tensor(name, input), name)()
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"``torch.{name}(input)``: :meth:`Tensor.{name}`."
+    return fn
+
+
+sin, cos, log1p, expm1, log2, log10 = (_unary(n) for n in ("sin", "cos", "log1p", "expm1", "log2", "log10"))
+square, reciprocal, rsqrt, neg, sign = (_unary(n) for n in ("square", "reciprocal", "rsqrt", "neg", "sign"))
+floor, ceil, trunc, clone, argwhere, ravel, trace = (
+    _unary(n) for n in ("floor", "ceil", "trunc", "clone", "argwhere", "ravel", "trace"))
+logical_not = _unary("logical_not")
+negative = neg
+
+
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001, A002
+    return _tensor("round", input).round(decimals=decimals)
+
+
+def clamp_min(input: Tensor, min: Any) -> Tensor:  # noqa: A002
+    return _tensor("clamp_min", input).clamp_min(min)
+
+
+def clamp_max(input: Tensor, max: Any) -> Tensor:  # noqa: A002
+    return _tensor("clamp_max", input).clamp_max(max)
+
+
+def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,  # noqa: A002
+               neginf: float | None = None) -> Tensor:
+    return _tensor("nan_to_num", input).nan_to_num(nan, posinf, neginf)
+
+
+def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:  # noqa: A002
+    return _tensor("logsumexp", input).logsumexp(dim, keepdim)
+
+
+def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:  # noqa: A002
+    return _tensor("norm", input).norm(p, dim, keepdim, dtype)
+
+
+def prod(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:  # noqa: A002
+    return _tensor("prod", input).prod(dim, keepdim, dtype=dtype)
+
+
+def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:  # noqa: A002
+    return _tensor("count_nonzero", input).count_nonzero(dim)
+
+
+def logical_and(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+    return _tensor("logical_and", input).logical_and(other)
+
+
+def logical_or(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+    return _tensor("logical_or", input).logical_or(other)
+
+
+def logical_xor(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+    return _tensor("logical_xor", input).logical_xor(other)
+
+
+def isclose(input: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08,  # noqa: A002
+            equal_nan: bool = False) -> Tensor:
+    return _tensor("isclose", input).isclose(other, rtol, atol, equal_nan)
+
+
+def allclose(input: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08,  # noqa: A002
+             equal_nan: bool = False) -> bool:
+    return _tensor("allclose", input).allclose(other, rtol, atol, equal_nan)
+
+
+def flip(input: Tensor, dims: Any) -> Tensor:  # noqa: A002
+    return _tensor("flip", input).flip(dims)
+
+
+def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:  # noqa: A002
+    return _tensor("roll", input).roll(shifts, dims)
+
+
+def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
+    return _tensor("unbind", input).unbind(dim)
+
+
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
+    return _tensor("chunk", input).chunk(chunks, dim)
+
+
+def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    return _tensor("split", tensor).split(split_size_or_sections, dim)
+
+
+def narrow(input: Tensor, dim: int, start: Any, length: int) -> Tensor:  # noqa: A002
+    return _tensor("narrow", input).narrow(dim, start, length)
+
+
+def masked_select(input: Tensor, mask: Tensor) -> Tensor:  # noqa: A002
+    return _tensor("masked_select", input).masked_select(mask)
+
+
+def repeat_interleave(input: Tensor, repeats: Any, dim: int | None = None) -> Tensor:  # noqa: A002
+    return _tensor("repeat_interleave", input).repeat_interleave(repeats, dim)
+
+
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
+    return _tensor("diag", input).diag(diagonal)
+
+
+def dot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
+    return _tensor("dot", input).dot(other)
+
+
+def mv(input: Tensor, vec: Tensor) -> Tensor:  # noqa: A002
+    return _tensor("mv", input).mv(vec)
+
+
+def outer(input: Tensor, vec2: Tensor) -> Tensor:  # noqa: A002
+    return _tensor("outer", input).outer(vec2)
+
+
+def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:  # noqa: A002
+    return _tensor("movedim", input).movedim(source, destination)
+
+
+def swapaxes(input: Tensor, axis0: int, axis1: int) -> Tensor:  # noqa: A002
+    return _tensor("swapaxes", input).swapaxes(axis0, axis1)
+
+
+def broadcast_to(input: Tensor, size: Any) -> Tensor:  # noqa: A002
+    return _tensor("broadcast_to", input).broadcast_to(size)
+
+
+def tile(input: Tensor, dims: Any) -> Tensor:  # noqa: A002
+    return _tensor("tile", input).tile(dims)
+
+
+def unflatten(input: Tensor, dim: int, sizes: Any) -> Tensor:  # noqa: A002
+    return _tensor("unflatten", input).unflatten(dim, sizes)
+
+
+def bernoulli(input: Tensor, *, generator: Any = None) -> Tensor:  # noqa: A002
+    return _tensor("bernoulli", input).bernoulli(generator=generator)
+
+
+def meshgrid(*tensors: Tensor, indexing: str = "ij") -> tuple[Tensor, ...]:
+    """Coordinate grids from 1-D tensors; ``indexing="ij"`` (matrix, the default here and PyTorch's
+    current behaviour) or ``"xy"`` (the first two grids' dims swapped, as numpy's default)."""
+    if len(tensors) == 1 and isinstance(tensors[0], list | tuple):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid(): indexing must be 'ij' or 'xy', got {indexing!r}")
+    for t in tensors:
+        if not isinstance(t, Tensor) or t.ndim > 1:
+            raise ValueError("meshgrid(): expects 0-D or 1-D tensors")
+    sizes = [t.numel() for t in tensors]
+    swap = indexing == "xy" and len(tensors) >= 2
+    if swap:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    grids = []
+    for i, t in enumerate(tensors):
+        axis = {0: 1, 1: 0}.get(i, i) if swap else i
+        shape = [1] * len(tensors)
+        shape[axis] = -1
+        grids.append(t.reshape(shape).expand(tuple(sizes)))
+    return tuple(grids)

@@ -737,3 +737,159 @@ class Einsum(Function):
             g = xp.reshape(g, tuple(next(sizes) if c in known else 1 for c in subs))
             grads.append(xp.broadcast_to(g, tuple(max(n, m) for n, m in zip(a.shape, g.shape, strict=True))))
         return tuple(grads)
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return ctx.xp.sin(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return (grad * ctx.xp.cos(a),)
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return ctx.xp.cos(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return (-grad * ctx.xp.sin(a),)
+
+
+class Log1p(Function):
+    """``log(1 + a)``, accurate for tiny ``a`` (where ``log(1 + a)`` rounds ``1 + a`` to 1)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return ctx.xp.log1p(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return (grad / (1 + a),)
+
+
+class Expm1(Function):
+    """``exp(a) - 1``, accurate for tiny ``a``."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = ctx.xp.expm1(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return (grad * (out + 1),)
+
+
+class StepLike(Function):
+    """``sign``/``floor``/``ceil``/``round``/``trunc``: piecewise constant, so the gradient is zero (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a, name):
+        return getattr(ctx.xp, name)(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.xp.zeros_like(grad), None
+
+
+class Flip(Function):
+    @staticmethod
+    def forward(ctx, a, axes):
+        ctx.axes = axes
+        return ctx.xp.flip(a, axis=axes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.xp.flip(grad, axis=ctx.axes), None
+
+
+class Roll(Function):
+    """Shift elements along ``axes`` (or the flattened array for ``axes=None``), wrapping around."""
+
+    @staticmethod
+    def forward(ctx, a, shifts, axes):
+        ctx.shifts, ctx.axes = shifts, axes
+        return ctx.xp.roll(a, shifts, axis=axes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        back = tuple(-s for s in ctx.shifts) if isinstance(ctx.shifts, tuple) else -ctx.shifts
+        return ctx.xp.roll(grad, back, axis=ctx.axes), None, None
+
+
+class NanToNum(Function):
+    """Replace NaN, +inf and -inf; the replaced elements get no gradient (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a, nan, posinf, neginf):
+        xp = ctx.xp
+        ctx.finite = xp.isfinite(a)
+        out = xp.where(xp.isnan(a), xp.asarray(nan, dtype=a.dtype), a)
+        out = xp.where(a == float("inf"), xp.asarray(posinf, dtype=a.dtype), out)
+        return xp.where(a == float("-inf"), xp.asarray(neginf, dtype=a.dtype), out)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.xp.where(ctx.finite, grad, ctx.xp.zeros_like(grad)), None, None, None
+
+
+class Norm2(Function):
+    """Euclidean norm over ``axes``; its gradient ``a / norm`` is taken as 0 where the norm is 0 (as
+    PyTorch), not the NaN that composing ``sqrt(sum(a * a))`` gives there."""
+
+    @staticmethod
+    def forward(ctx, a, axis, keepdims):
+        xp = ctx.xp
+        ctx.shape, ctx.axes, ctx.keepdims = a.shape, _reduce_axes(axis, a.ndim), keepdims
+        norm = xp.sqrt(xp.sum(a * a, axis=ctx.axes, keepdims=True))
+        ctx.save_for_backward(a, norm)
+        return norm if keepdims else xp.reshape(norm, tuple(n for i, n in enumerate(a.shape) if i not in ctx.axes))
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = ctx.xp
+        a, norm = ctx.saved_tensors
+        grad = _expand_reduced(ctx, grad, ctx.shape, ctx.axes, ctx.keepdims)
+        safe = xp.where(norm == 0, xp.ones_like(norm), norm)
+        return xp.where(norm == 0, xp.zeros_like(a), grad * a / safe), None, None
+
+
+class Prod(Function):
+    """Product along one ``axis``. The gradient of each element is the product of the others, taken as
+    (product of those before) x (product of those after) so that zeros need no division."""
+
+    @staticmethod
+    def forward(ctx, a, axis, keepdims):
+        xp = ctx.xp
+        ctx.axis, ctx.keepdims = axis, keepdims
+        ctx.save_for_backward(a)
+        return xp.prod(a, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = ctx.xp
+        (a,) = ctx.saved_tensors
+        axis = ctx.axis
+        if not ctx.keepdims:
+            grad = xp.expand_dims(grad, axis=axis)
+        before = xp.cumulative_prod(a, axis=axis, include_initial=True)
+        after = xp.flip(xp.cumulative_prod(xp.flip(a, axis=axis), axis=axis, include_initial=True), axis=axis)
+        n = a.shape[axis]
+        index = [slice(None)] * a.ndim
+        index[axis] = slice(0, n)
+        before = before[tuple(index)]
+        index[axis] = slice(1, n + 1)
+        after = after[tuple(index)]
+        return grad * before * after, None, None

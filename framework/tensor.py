@@ -21,7 +21,7 @@ from . import ops
 from . import random as _random
 from .autograd import Function
 from .backend import Backend, device, get_backend
-from .dtypes import DEFAULT_FLOAT, DType, as_dtype, promote_types, result_type
+from .dtypes import DEFAULT_FLOAT, FLOATING, DType, as_dtype, promote_types, result_type
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 SortResult = namedtuple("SortResult", ["values", "indices"])  # sort and topk, like torch.return_types
@@ -418,7 +418,8 @@ class Tensor:
 
         src = self._view_src
         if src is None or src[0] not in _VIEW_SCATTER or src[3] != 0:
-            what = "detach() or .data" if src is None else src[0].__name__
+            what = ("detach(), .data or a backward hook's identity (kept outside autograd)" if src is None
+                    else src[0].__name__)
             raise RuntimeError(f"{name}(): an in-place operation that autograd must record on a view made by "
                                f"{what} is not supported; write into the base tensor or clone() the view first")
         fn, args, kwargs, _ = src
@@ -501,12 +502,10 @@ class Tensor:
         return self._assign("masked_fill_", self.backend.xp.broadcast_to(mask._data, self.shape), value)
 
     def _random_fill(self, name: str, draw: Any, generator: Any) -> Tensor:
-        if generator is not None:
-            raise TypeError(f"{name}(): generator= is not supported; seed the global generator with "
-                            "fw.manual_seed()")
+        """Fill with ``draw(rng, shape)`` from ``generator`` (None: the global one, ``fw.manual_seed``)."""
         if not self.dtype.is_floating_point:
             raise TypeError(f"{name}(): expected a floating-point tensor, got dtype {self.dtype}")
-        values = draw(_random.generator(), self.shape)
+        values = draw(_random.numpy_generator(generator), self.shape)
         dtype = str(self.dtype) if self.dtype != "bfloat16" else "float32"
         return self._assign(name, ..., Tensor(np.asarray(values, dtype=dtype), dtype=self.dtype, device=self.backend))
 
@@ -526,6 +525,30 @@ class Tensor:
         if low > high:
             raise RuntimeError(f"uniform_(): expects from <= to, but got from={low} and to={high}")
         return self._random_fill("uniform_", lambda rng, shape: rng.uniform(low, high, shape), generator)
+
+    def bernoulli_(self, p: Any = 0.5, *, generator: Any = None) -> Tensor:
+        """Fill with 0/1 samples that are 1 with probability ``p`` (a number or a tensor of them)."""
+        probs = p.to(dtype="float64").numpy() if isinstance(p, Tensor) else float(p)
+        if not np.all((np.asarray(probs) >= 0) & (np.asarray(probs) <= 1)):
+            raise ValueError("bernoulli_(): p must be in [0, 1]")
+        return self._random_fill("bernoulli_", lambda rng, shape: rng.random(shape) < probs, generator)
+
+    def scatter_(self, dim: int, index: Tensor, src: Any = None, *, value: Any = None, reduce: Any = None) -> Tensor:
+        return self._inplace("scatter_", lambda old: old.scatter(dim, index, src, value=value, reduce=reduce), src)
+
+    def scatter_add_(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
+        return self._inplace("scatter_add_", lambda old: old.scatter_add(dim, index, src), src)
+
+    def lerp_(self, end: Tensor, weight: Any) -> Tensor:
+        """``self += weight * (end - self)``."""
+        return self._inplace("lerp_", lambda old: old + weight * (end - old), end, weight)
+
+    def detach_(self) -> Tensor:
+        """Cut this tensor out of the graph in place: it becomes a leaf that does not require grad."""
+        if self._view_src is not None and self._ctx is not None:
+            raise RuntimeError("detach_(): can't detach a view in place; use detach() instead")
+        self._ctx, self.requires_grad, self._history = None, False, None
+        return self
 
     def add_(self, other: Any, *, alpha: Any = 1) -> Tensor:
         return self._inplace("add_", lambda old: old.add(other, alpha=alpha), other)
@@ -625,8 +648,13 @@ class Tensor:
 
         ``divide``: true division, where integer results become the default float dtype (``int / 2``).
         """
+        dtype = self.dtype
+        if (type(other) is float or type(other) is int) and dtype in FLOATING:
+            return self, other  # the everyday x * 0.5: nothing to promote or check
         b = self._operand(other)
-        if isinstance(other, np.ndarray) and self.dtype != "bfloat16":
+        if isinstance(b, Tensor) and b.dtype == dtype:
+            pass  # one dtype: nothing to promote
+        elif isinstance(other, np.ndarray) and self.dtype != "bfloat16":
             # torch hands an ndarray operand to numpy, which promotes it as a full array (even 0-d).
             dtype = as_dtype(np.promote_types(str(self.dtype), other.dtype))
         else:
@@ -640,6 +668,8 @@ class Tensor:
                                  ".to(device)")
             if b.shape != self.shape:
                 ops.broadcast_shapes(self.shape, b.shape, name)
+            if b.dtype == self.dtype == dtype:
+                return self, b
             b = _cast(b, dtype)
         else:
             b = _scalar_as(b, dtype)
@@ -1442,6 +1472,328 @@ class Tensor:
         drawn = drawn.reshape(self.shape[:-1] + (int(num_samples),))
         return Tensor(drawn.astype(np.int64), device=self.backend)
 
+    def bernoulli(self, *, generator: Any = None) -> Tensor:
+        """0/1 samples (this tensor's dtype) with P(1) given by each element, which must be in [0, 1]."""
+        if not self.dtype.is_floating_point:
+            raise TypeError(f"bernoulli(): input must be a floating-point tensor, got dtype {self.dtype}")
+        p = np.asarray(self.numpy(), dtype=np.float64)
+        if not ((p >= 0) & (p <= 1)).all():
+            raise ValueError("bernoulli(): every probability must be in [0, 1]")
+        draws = _numpy_generator(generator).random(self.shape) < p
+        return Tensor(draws, dtype=self.dtype, device=self.backend)
+
+    # -------------------------------------------------- more torch math: elementwise, norms, products
+
+    def _floating(self) -> Tensor:
+        """Integer and bool inputs of float math (sin, log1p, ...) compute in float32, as PyTorch."""
+        return self if self.dtype.is_floating_point else self.to(dtype="float32")
+
+    def sin(self) -> Tensor:
+        return ops.Sin.apply(self._floating())
+
+    def cos(self) -> Tensor:
+        return ops.Cos.apply(self._floating())
+
+    def log1p(self) -> Tensor:
+        return ops.Log1p.apply(self._floating())
+
+    def expm1(self) -> Tensor:
+        return ops.Expm1.apply(self._floating())
+
+    def log2(self) -> Tensor:
+        return self._floating().log() * (1 / math.log(2))
+
+    def log10(self) -> Tensor:
+        return self._floating().log() * (1 / math.log(10))
+
+    def square(self) -> Tensor:
+        return self * self
+
+    def reciprocal(self) -> Tensor:
+        return 1 / self._floating()
+
+    def rsqrt(self) -> Tensor:
+        return self._floating().sqrt().reciprocal()
+
+    def neg(self) -> Tensor:
+        return -self
+
+    negative = neg
+
+    def sign(self) -> Tensor:
+        return self.clone() if self.dtype == "bool" else ops.StepLike.apply(self, "sign")
+
+    def floor(self) -> Tensor:
+        return self._step("floor")
+
+    def ceil(self) -> Tensor:
+        return self._step("ceil")
+
+    def trunc(self) -> Tensor:
+        return self._step("trunc")
+
+    def round(self, *, decimals: int = 0) -> Tensor:
+        """Round half to even (as PyTorch); ``decimals`` scales by ``10**decimals`` around it, as PyTorch does."""
+        if decimals:
+            scale = 10.0 ** decimals
+            return (self * scale)._step("round") / scale
+        return self._step("round")
+
+    def _step(self, name: str) -> Tensor:
+        # integers are already whole (numpy's floor would turn them into floats)
+        return self.clone() if not self.dtype.is_floating_point else ops.StepLike.apply(self, name)
+
+    def clamp_min(self, min: Any) -> Tensor:  # noqa: A002 - torch's name
+        return self.clamp(min=min)
+
+    def clamp_max(self, max: Any) -> Tensor:  # noqa: A002 - torch's name
+        return self.clamp(max=max)
+
+    def nan_to_num(self, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
+        """NaN -> ``nan``, +-inf -> ``posinf``/``neginf`` (default: the dtype's largest/lowest finite value)."""
+        if not self.dtype.is_floating_point:
+            return self.clone()
+        largest = 3.3895313892515355e38 if self.dtype == "bfloat16" else float(np.finfo(str(self.dtype)).max)
+        return ops.NanToNum.apply(self, nan, largest if posinf is None else posinf,
+                                  -largest if neginf is None else neginf)
+
+    def logsumexp(self, dim: Any, keepdim: bool = False) -> Tensor:
+        """``log(sum(exp(x)))`` over ``dim`` without overflow (the max is taken out first); gradient: softmax."""
+        x = self._floating()
+        peak = x.detach().amax(dim, keepdim=True)
+        peak = where(peak.isfinite(), peak, 0.0)  # all -inf (or an inf) rows: no shift, exp gives the answer
+        out = (x - peak).exp().sum(dim, keepdim=True).log() + peak
+        if keepdim:
+            return out
+        reduced = ops.normalize_dims(dim, self.ndim)
+        return out.reshape(tuple(n for i, n in enumerate(self.shape) if i not in reduced))
+
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+        """The vector ``p``-norm over ``dim`` (all elements by default; ``"fro"`` is the 2-norm of them).
+
+        p = 2/"fro" (gradient 0 at a zero vector, as PyTorch), 1, inf, -inf, 0 (count of nonzeros) or
+        any other positive number. Matrix norms (``"nuc"``, p with a 2-tuple dim) are not supported.
+        """
+        x = self._floating() if dtype is None else self.to(dtype=dtype)
+        if isinstance(dim, tuple | list) and len(dim) == 2 and p not in (2, "fro", None):
+            raise ValueError(f"norm(): matrix norm p={p!r} over two dims is not supported; use "
+                             "torch.linalg-style p=2/'fro'")
+        if p in (2, "fro", None):
+            return ops.Norm2.apply(x, None if dim is None else ops.normalize_dims(dim, x.ndim), bool(keepdim))
+        if isinstance(p, str) or isinstance(p, bool) or not isinstance(p, int | float):
+            raise ValueError(f"norm(): p={p!r} is not supported (use a number, 'fro', inf or -inf)")
+        if p == math.inf:
+            return x.abs().amax(dim, keepdim)
+        if p == -math.inf:
+            return x.abs().amin(dim, keepdim)
+        if p == 0:
+            return (x != 0).to(dtype=x.dtype).sum(dim, keepdim)
+        if p == 1:
+            return x.abs().sum(dim, keepdim)
+        if p < 0:
+            raise ValueError(f"norm(): negative p={p!r} is not supported")
+        return (x.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+
+    def prod(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+        """Product of all elements, or along ``dim``; bool/integer inputs multiply in int64, as PyTorch."""
+        source = self
+        if dtype is not None:
+            source = self.to(dtype=dtype)
+        elif not self.dtype.is_floating_point and self.dtype != "int64":
+            source = self.to(dtype="int64")
+        if dim is None:
+            return ops.Prod.apply(source.reshape(-1), 0, False)
+        return ops.Prod.apply(source, ops.normalize_dim(dim, self.ndim), bool(keepdim))
+
+    def count_nonzero(self, dim: Any = None) -> Tensor:
+        return (self != 0).sum(dim)
+
+    def logical_not(self) -> Tensor:
+        return Tensor._wrap(self._data == 0, self.backend)
+
+    def logical_and(self, other: Any) -> Tensor:
+        return (self != 0) & (_as_tensor_like(other, self) != 0)
+
+    def logical_or(self, other: Any) -> Tensor:
+        return (self != 0) | (_as_tensor_like(other, self) != 0)
+
+    def logical_xor(self, other: Any) -> Tensor:
+        return (self != 0) ^ (_as_tensor_like(other, self) != 0)
+
+    def isclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+        """Elementwise ``|self - other| <= atol + rtol * |other|`` (equal infinities are close; NaN only
+        with ``equal_nan``), as torch.isclose."""
+        other = _as_tensor_like(other, self)
+        with _no_grad():
+            close = self == other
+            finite = self.isfinite() & other.isfinite()
+            if self.dtype.is_floating_point or other.dtype.is_floating_point:
+                # zero the non-finite entries first: they are decided above, and inf - inf would warn
+                a = where(finite, self.to(dtype="float64"), 0.0)
+                b = where(finite, other.to(dtype="float64"), 0.0)
+                close = close | (finite & ((a - b).abs() <= atol + rtol * b.abs()))
+                if equal_nan:
+                    close = close | (self.isnan() & other.isnan())
+            else:
+                close = close | ((self - other).abs() <= atol + rtol * other.abs())
+        return close
+
+    def allclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+        return bool(self.isclose(other, rtol, atol, equal_nan).all())
+
+    # --------------------------------------------------------------- more torch shape/index methods
+
+    def flip(self, *dims: Any) -> Tensor:
+        """Reverse the order of elements along ``dims``."""
+        dims = dims[0] if len(dims) == 1 and isinstance(dims[0], tuple | list) else dims
+        return ops.Flip.apply(self, ops.normalize_dims(tuple(dims), self.ndim, "flip(): dims"))
+
+    def roll(self, shifts: Any, dims: Any = None) -> Tensor:
+        """Shift elements by ``shifts`` along ``dims`` (the flattened tensor when ``dims`` is None), wrapping."""
+        if dims is None:
+            if not isinstance(shifts, int | np.integer):
+                raise TypeError(f"roll(): without dims, shifts must be one int, got {shifts!r}")
+            return ops.Roll.apply(self, int(shifts), None)
+        shifts_t, dims_t = _as_tuple(shifts), _as_tuple(dims)
+        if len(shifts_t) != len(dims_t):
+            raise ValueError(f"roll(): shifts {shifts!r} and dims {dims!r} must have the same length")
+        return ops.Roll.apply(self, tuple(int(s) for s in shifts_t), ops.normalize_dims(dims_t, self.ndim))
+
+    def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
+        """The slices along ``dim``, each without that dim."""
+        d = ops.normalize_dim(dim, self.ndim)
+        return tuple(self[(slice(None),) * d + (i,)] for i in range(self.shape[d]))
+
+    def masked_select(self, mask: Tensor) -> Tensor:
+        """The elements where the bool ``mask`` (broadcast with this tensor) is True, as a 1-D tensor."""
+        if not isinstance(mask, Tensor) or mask.dtype != "bool":
+            got = f"dtype {mask.dtype}" if isinstance(mask, Tensor) else type(mask).__name__
+            raise TypeError(f"masked_select(): mask must be a bool tensor, got {got}")
+        shape = _broadcast_shape(mask.shape, self.shape)
+        if shape is None:
+            raise ValueError(f"masked_select(): mask of shape {mask.shape} does not broadcast with {self.shape}")
+        return self.expand(shape)[mask.expand(shape)]
+
+    def argwhere(self) -> Tensor:
+        return self.nonzero()
+
+    def repeat_interleave(self, repeats: Any, dim: int | None = None) -> Tensor:
+        """Repeat each element (each slice along ``dim``) ``repeats`` times (an int or one count per slice)."""
+        source, d = (self.reshape(-1), 0) if dim is None else (self, ops.normalize_dim(dim, self.ndim))
+        n = source.shape[d] if source.ndim else 1
+        counts = repeats.numpy() if isinstance(repeats, Tensor) else np.asarray(repeats)
+        if counts.dtype.kind not in "iu" or counts.ndim > 1 or (counts < 0).any():
+            raise ValueError(f"repeat_interleave(): repeats must be a non-negative int or 1-D integer tensor, "
+                             f"got {repeats!r}")
+        if counts.ndim == 1 and counts.shape[0] not in (1, n):
+            raise ValueError(f"repeat_interleave(): {counts.shape[0]} repeat counts for a dim of size {n}")
+        index = Tensor(np.repeat(np.arange(n), counts), dtype="int64", device=self.backend)
+        return source.index_select(d, index)
+
+    def diag(self, diagonal: int = 0) -> Tensor:
+        """1-D: a square matrix with this vector on diagonal ``diagonal``; 2-D: that diagonal as a vector."""
+        k = int(diagonal)
+        if self.ndim == 1:
+            n = self.shape[0] + abs(k)
+            rows = np.arange(self.shape[0]) + max(-k, 0)
+            flat = Tensor(rows * n + rows + k, dtype="int64", device=self.backend)
+            return ops.ScatterAdd.apply(zeros(n * n, dtype=self.dtype, device=self.backend), self, flat._data,
+                                        0).reshape(n, n)
+        if self.ndim == 2:
+            length = max(0, min(self.shape[0] + min(k, 0), self.shape[1] - max(k, 0)))
+            rows = np.arange(length) + max(-k, 0)
+            return self[Tensor(rows, dtype="int64", device=self.backend),
+                        Tensor(rows + k, dtype="int64", device=self.backend)]
+        raise ValueError(f"diag(): input must be 1-D or 2-D, got shape {self.shape}")
+
+    def trace(self) -> Tensor:
+        if self.ndim != 2:
+            raise ValueError(f"trace(): input must be 2-D, got shape {self.shape}")
+        return self.diag().sum()
+
+    def matmul(self, other: Tensor) -> Tensor:
+        return matmul(self, other)
+
+    def mm(self, mat2: Tensor) -> Tensor:
+        """Matrix product of two 2-D tensors (no broadcasting)."""
+        if self.ndim != 2 or not isinstance(mat2, Tensor) or mat2.ndim != 2:
+            got = mat2.shape if isinstance(mat2, Tensor) else type(mat2).__name__
+            raise ValueError(f"mm(): both operands must be 2-D tensors, got {self.shape} and {got}")
+        return matmul(self, mat2)
+
+    def mv(self, vec: Tensor) -> Tensor:
+        if self.ndim != 2 or not isinstance(vec, Tensor) or vec.ndim != 1:
+            got = vec.shape if isinstance(vec, Tensor) else type(vec).__name__
+            raise ValueError(f"mv(): expects a 2-D matrix and a 1-D vector, got {self.shape} and {got}")
+        return matmul(self, vec)
+
+    def dot(self, other: Tensor) -> Tensor:
+        if self.ndim != 1 or not isinstance(other, Tensor) or other.ndim != 1:
+            got = other.shape if isinstance(other, Tensor) else type(other).__name__
+            raise ValueError(f"dot(): both operands must be 1-D tensors, got {self.shape} and {got}")
+        return matmul(self, other)
+
+    def outer(self, vec2: Tensor) -> Tensor:
+        if self.ndim != 1 or not isinstance(vec2, Tensor) or vec2.ndim != 1:
+            got = vec2.shape if isinstance(vec2, Tensor) else type(vec2).__name__
+            raise ValueError(f"outer(): both operands must be 1-D tensors, got {self.shape} and {got}")
+        return self.reshape(-1, 1) * vec2.reshape(1, -1)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return self.reshape(other.shape)
+
+    def ravel(self) -> Tensor:
+        return self.reshape(-1)
+
+    def unflatten(self, dim: int, sizes: Any) -> Tensor:
+        d = ops.normalize_dim(dim, self.ndim)
+        return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
+
+    def movedim(self, source: Any, destination: Any) -> Tensor:
+        src = ops.normalize_dims(source, self.ndim, "movedim(): source")
+        dst = ops.normalize_dims(destination, self.ndim, "movedim(): destination")
+        if len(src) != len(dst):
+            raise ValueError(f"movedim(): source {source!r} and destination {destination!r} differ in length")
+        order = [d for d in range(self.ndim) if d not in src]
+        for s, t in sorted(zip(dst, src, strict=True)):
+            order.insert(s, t)
+        return self.permute(*order)
+
+    moveaxis = movedim
+
+    def swapaxes(self, axis0: int, axis1: int) -> Tensor:
+        return self.transpose(axis0, axis1)
+
+    swapdims = swapaxes
+
+    def broadcast_to(self, size: Any) -> Tensor:
+        return self.expand(size)
+
+    def tile(self, *dims: Any) -> Tensor:
+        """Like :meth:`repeat`, with missing leading counts taken as 1 (``numpy.tile``)."""
+        dims = _normalize_shape(dims)
+        return self.repeat((1,) * (self.ndim - len(dims)) + dims)
+
+    def nelement(self) -> int:
+        return self.numel()
+
+    def ndimension(self) -> int:
+        return self.ndim
+
+    def is_contiguous(self) -> bool:
+        """True: kernelgrad has no strided views a caller must make contiguous (``contiguous()`` is a no-op)."""
+        return True
+
+    def get_device(self) -> int:
+        """The GPU index (0) for a tensor on a GPU backend, -1 on the CPU, as PyTorch."""
+        return 0 if self.backend.is_gpu else -1
+
+    def type(self, dtype: Any = None) -> Any:
+        """``t.type(dtype)`` casts; ``t.type()`` names the type the way PyTorch does (``"kernelgrad.FloatTensor"``)."""
+        if dtype is not None:
+            return self.to(dtype=dtype)
+        return f"kernelgrad.{_LEGACY_TYPE_NAMES[str(self.dtype)]}"
+
 
 def host_copy(value: Any) -> np.ndarray:
     """A fresh host numpy array from a Tensor, a numpy array, a torch tensor or anything with ``__array__``
@@ -1538,6 +1890,22 @@ def _dim(dim: Any, axis: Any) -> Any:
 def _check_dim(name: str, dim: Any, ndim: int) -> int:
     """``dim`` as a non-negative axis; IndexError like PyTorch when it is out of range (0-d: -1 or 0)."""
     return ops.normalize_dim(dim, ndim, f"{name}(): dim")
+
+
+_LEGACY_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+                      "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+                      "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+
+
+def _as_tensor_like(value: Any, like: Tensor) -> Tensor:
+    """``value`` (a Tensor, a number or array data) as a Tensor on ``like``'s device."""
+    return value if isinstance(value, Tensor) else Tensor(value, device=like.backend)
+
+
+def _no_grad():
+    from .autograd import no_grad
+
+    return no_grad()
 
 
 def _numpy_generator(generator: Any) -> np.random.Generator:

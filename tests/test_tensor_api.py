@@ -460,3 +460,93 @@ def test_from_numpy_shares_memory():
         fw.from_numpy([1, 2])
     with pytest.raises(TypeError, match="not supported"):
         fw.from_numpy(np.array(["a"]))
+
+
+# ------------------------------------------------------------------ more torch math and shape ops
+
+
+_MORE_GRAD_CASES = {  # name -> f(module, x, y) with x, y of shape (3, 4); module is fw or torch
+    "sin": lambda m, x, y: m.sin(x), "cos": lambda m, x, y: x.cos(), "log1p": lambda m, x, y: m.log1p(x.abs()),
+    "expm1": lambda m, x, y: m.expm1(x), "log2": lambda m, x, y: m.log2(x.abs() + 1),
+    "log10": lambda m, x, y: (x.abs() + 1).log10(), "square": lambda m, x, y: m.square(x),
+    "reciprocal": lambda m, x, y: m.reciprocal(x + 5), "rsqrt": lambda m, x, y: m.rsqrt(x.abs() + 1),
+    "neg": lambda m, x, y: m.neg(x), "sign": lambda m, x, y: m.sign(x) * x, "floor": lambda m, x, y: m.floor(x * 3) + x,
+    "ceil": lambda m, x, y: x.ceil() + x, "round": lambda m, x, y: m.round(x, decimals=1) + x,
+    "trunc": lambda m, x, y: m.trunc(x * 3) + x, "clamp_min": lambda m, x, y: m.clamp_min(x, 0.1),
+    "clamp_max": lambda m, x, y: x.clamp_max(0.1), "logsumexp": lambda m, x, y: m.logsumexp(x, 1),
+    "logsumexp_all": lambda m, x, y: x.logsumexp((0, 1), keepdim=True), "norm": lambda m, x, y: m.norm(x),
+    "norm_dim": lambda m, x, y: x.norm(dim=1), "norm_p1": lambda m, x, y: x.norm(1, dim=0, keepdim=True),
+    "norm_inf": lambda m, x, y: x.norm(float("inf")), "norm_p3": lambda m, x, y: x.norm(3, 1),
+    "prod": lambda m, x, y: m.prod(x[0]) + x[0, 0], "prod_dim": lambda m, x, y: x.prod(1),  # x[0, 1] is 0
+    "flip": lambda m, x, y: m.flip(x, (0, 1)) * y, "roll": lambda m, x, y: m.roll(x, 1) * y,
+    "roll_dims": lambda m, x, y: x.roll((1, -2), (0, 1)) * y, "unbind": lambda m, x, y: m.unbind(x, 1)[2],
+    "chunk": lambda m, x, y: m.chunk(x, 2, 1)[1], "split": lambda m, x, y: m.split(x, [1, 3], 1)[1],
+    "masked_select": lambda m, x, y: m.masked_select(x, y > 0),
+    "repeat_interleave": lambda m, x, y: m.repeat_interleave(x, 2, dim=0),
+    "repeat_interleave_counts": lambda m, x, y: x.repeat_interleave(m.tensor([1, 0, 2, 1]), dim=1),
+    "diag_vector": lambda m, x, y: m.diag(x[0], 1), "diag_matrix": lambda m, x, y: m.diag(x, -1),
+    "trace": lambda m, x, y: m.trace(x), "dot": lambda m, x, y: m.dot(x[0], y[0]), "mv": lambda m, x, y: m.mv(x, y[0]),
+    "outer": lambda m, x, y: m.outer(x[0], y[1]), "mm": lambda m, x, y: m.mm(x, y.t()),
+    "movedim": lambda m, x, y: x.reshape(3, 2, 2).movedim((0, 1), (2, 0)),
+    "swapaxes": lambda m, x, y: m.swapaxes(x, 0, 1),
+    "tile": lambda m, x, y: m.tile(x, (2,)), "unflatten": lambda m, x, y: m.unflatten(x, 1, (2, 2)),
+    "meshgrid_xy": lambda m, x, y: m.meshgrid(x[0], y[0, :3], indexing="xy")[1] * x[1, :3].reshape(3, 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_MORE_GRAD_CASES))
+def test_more_ops_grad(device, rng, name):
+    f = _MORE_GRAD_CASES[name]
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    a[0, 1] = 0.0  # prod's gradient through an exact zero; sign/norm at zero
+
+    xs, rs = [_ours(v, device) for v in (a, b)], [_ref(v) for v in (a, b)]
+    out, expect = f(fw, *xs), f(torch, *rs)
+    assert rel_err(out, expect) <= 1e-4
+    g = rng.standard_normal(tuple(expect.shape))
+    out.backward(fw.tensor(g.astype(np.float32), device=device))
+    expect.backward(torch.tensor(g))
+    for x, r in zip(xs, rs, strict=True):
+        if r.grad is None or not r.grad.abs().sum():
+            assert x.grad is None or not np.abs(x.grad.numpy()).sum()
+        else:
+            assert rel_err(x.grad, r.grad) <= 1e-4
+
+
+def test_more_ops_exact(device, rng):
+    a = rng.integers(-3, 4, size=(3, 4))
+    x, r = fw.tensor(a, device=device), torch.tensor(a)
+    f = fw.tensor(a.astype(np.float32) / 2, device=device)
+    fr = torch.tensor(a.astype(np.float32) / 2)
+    for name in ("sign", "floor", "round", "abs", "neg"):
+        _same(getattr(x, name)(), getattr(r, name)())  # integer in, integer out
+    assert x.sin().dtype == fw.float32  # int -> float32, as torch
+    np.testing.assert_allclose(x.sin().numpy(), r.sin().numpy(), rtol=1e-6, atol=1e-7)
+    _same(x.prod(1), r.prod(1))
+    _same((x > -5).prod(), (r > -5).prod())
+    _same(fw.count_nonzero(x, 0), torch.count_nonzero(r, 0))
+    _same(fw.logical_and(x > 0, f), torch.logical_and(r > 0, fr))
+    _same(fw.logical_xor(x, f > 0), torch.logical_xor(r, fr > 0))
+    _same(fw.logical_not(f), torch.logical_not(fr))
+    _same(fw.argwhere(x > 0), torch.argwhere(r > 0))
+    _same(fw.isclose(f, f + 1e-6), torch.isclose(fr, fr + 1e-6))
+    flipped = a[::-1].astype(np.float32) / 2
+    _same(f.isclose(fw.tensor(flipped, device=device), atol=0.6), fr.isclose(torch.tensor(flipped), atol=0.6))
+    n = fw.tensor([np.nan, np.inf, -np.inf, 1.0], device=device)
+    nr = torch.tensor([np.nan, np.inf, -np.inf, 1.0])
+    _same(n.isclose(n, equal_nan=True), nr.isclose(nr, equal_nan=True))
+    _same(fw.nan_to_num(n), torch.nan_to_num(nr))
+    _same(n.nan_to_num(nan=0.5, posinf=2.0), nr.nan_to_num(nan=0.5, posinf=2.0))
+    assert fw.allclose(f, f + 1e-9) and not fw.allclose(f, f + 1)
+    assert x.nelement() == 12 and x.ndimension() == 2 and x.is_contiguous()
+    assert x.get_device() == (0 if fw.get_backend(device).is_gpu else -1)
+    assert f.type() == "kernelgrad.FloatTensor" and x.type(fw.float64).dtype == fw.float64
+    fw.manual_seed(int(rng.integers(2**31)))
+    coin = fw.bernoulli(fw.tensor([0.0, 1.0, 0.5] * 400, device=device))
+    assert coin.dtype == fw.float32 and coin.shape == (1200,)
+    assert coin.tolist()[0::3] == [0.0] * 400 and coin.tolist()[1::3] == [1.0] * 400
+    assert 140 < sum(coin.tolist()[2::3]) < 260  # half of 400, +-6 standard deviations
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        fw.bernoulli(fw.tensor([1.5], device=device))
+    with pytest.raises(ValueError, match="not supported"):
+        fw.norm(f, "nuc")
