@@ -310,7 +310,9 @@ def _view_base(array: Any) -> Any:
     """What ``array`` is a view of (numpy/cupy ``.base``, torch ``._base``), or None for an array owning
     its memory -- a cheap filter before the memory comparison."""
     base = getattr(array, "base", None)
-    return base if base is not None else getattr(array, "_base", None)
+    if base is None and not isinstance(array, np.ndarray):
+        base = getattr(array, "_base", None)
+    return base
 
 
 def may_share_memory(a: Any, b: Any) -> bool:

@@ -332,7 +332,34 @@ def test_inplace_through_views_that_cannot_be_recorded_raises(device, rng):
         with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
             t[0].mul_(2)
     v, _ = pair(rng.standard_normal(3), device)
-    with pytest.raises(RuntimeError, match=r"detach\(\) or \.data"):
+    with pytest.raises(RuntimeError, match=r"detach\(\), \.data"):
         (a * 1).detach()[0].add_(v)  # kernelgrad keeps detach()/.data outside autograd
     with pytest.raises(RuntimeError, match="not supported"):
         (a * 1)[0].expand(2, 3).add_(v)
+
+
+def test_scatter_lerp_detach_and_bernoulli_in_place(device, rng):
+    xa, xs, xe = rng.standard_normal((3, 4)), rng.standard_normal((3, 2)), rng.standard_normal((3, 4))
+    idx = np.array([[0, 3], [1, 1], [2, 0]])
+    res = []
+    for side in (0, 1):  # kernelgrad, then torch
+        a, src, end = (pair(z, device)[side] for z in (xa, xs, xe))
+        index = fw.tensor(idx, device=device) if side == 0 else torch.tensor(idx)
+        x = a * 1
+        x.scatter_(1, index[:, :1], src[:, :1])
+        x.scatter_add_(1, index, src)
+        x.lerp_(end, 0.3)
+        out = (x * x).sum()
+        out.backward()
+        res.append((out, a, src, end))
+    (out, *leaves), (ref, *ref_leaves) = res
+    assert rel_err(out, ref) < TOL
+    _grads_match(leaves, ref_leaves)
+    y = leaves[0] * 2
+    assert y.detach_() is y and y.is_leaf and not y.requires_grad
+    t = fw.empty(4000, device=device)
+    t.bernoulli_(0.25)
+    assert set(np.unique(t.numpy())) == {0.0, 1.0} and abs(t.numpy().mean() - 0.25) < 0.03
+    g = fw.Generator().manual_seed(5)
+    first = t.normal_(generator=g).numpy().copy()
+    assert np.array_equal(first, t.normal_(generator=fw.Generator().manual_seed(5)).numpy())
