@@ -347,7 +347,7 @@ class _WorkerAware(Dataset):
 
     def __getitem__(self, i):
         if i in self.slow:
-            time.sleep(0.2)
+            time.sleep(0.1)
         info = get_worker_info()
         return {
             "i": i,
@@ -462,7 +462,7 @@ class _Sleepy(Dataset):
         return 2
 
     def __getitem__(self, i):
-        time.sleep(1.0)
+        time.sleep(0.6)
         return i
 
 

@@ -45,7 +45,7 @@ from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 __all__ = ["DataLoader"]
 
 # How long the main process waits on the result queue before checking that the workers are alive.
-_STATUS_CHECK_INTERVAL = 1.0
+_STATUS_CHECK_INTERVAL = 0.5
 # How long shutdown waits for a worker to exit on its own before terminating it.
 _JOIN_TIMEOUT = 5.0
 
