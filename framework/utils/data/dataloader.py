@@ -27,6 +27,7 @@ from __future__ import annotations
 import collections.abc
 import multiprocessing
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -285,8 +286,8 @@ def _mp_context(context: Any, num_workers: int) -> Any:
     if context is None:
         if num_workers == 0:
             return None
-        methods = multiprocessing.get_all_start_methods()
-        return multiprocessing.get_context("fork" if "fork" in methods else None)
+        # fork on Linux only (macOS system libraries are not fork-safe; Windows has no fork)
+        return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else None)
     if num_workers == 0:
         raise ValueError(f"multiprocessing_context can only be used with multi-process loading (num_workers > 0), "
                          f"but got num_workers={num_workers}")
