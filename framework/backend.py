@@ -84,7 +84,9 @@ class device(str):  # noqa: N801 - PyTorch's name
     """A device name as an object, like ``torch.device``: ``fw.device("cpu")``, ``fw.device("cuda", 0)``.
 
     It *is* the name (a ``str``), so it goes wherever ``device=`` does, ``tensor.device == "cpu"`` keeps
-    working, and ``str(d)`` is the name; ``.type`` and ``.index`` are torch's fields.
+    working, ``str(d)`` is the name and ``repr(d)`` the quoted name (error messages that show a tensor's
+    device with ``!r`` read ``'cpu'``, not torch's ``device(type='cpu')``); ``.type`` and ``.index`` are
+    torch's fields.
     """
 
     __slots__ = ()
@@ -114,9 +116,6 @@ class device(str):  # noqa: N801 - PyTorch's name
         number = str(self).partition(":")[2]
         return int(number) if number else None
 
-    def __repr__(self) -> str:
-        index = self.index
-        return f"device(type={self.type!r}" + ("" if index is None else f", index={index}") + ")"
 
     def __reduce__(self):
         return (device, (str(self),))

@@ -422,7 +422,8 @@ def test_bad_arguments_raise_clearly(device):
 def test_device_objects(device):
     d = fw.device(device)
     assert d == device and str(d) == device and d.type == device and d.index is None
-    assert repr(fw.device("cuda", 0)) == "device(type='cuda', index=0)" and fw.device("cuda:1").index == 1
+    assert fw.device("cuda", 0) == "cuda:0" and repr(fw.device("cuda", 0)) == "'cuda:0'"
+    assert fw.device("cuda:1").index == 1 and fw.device("cuda:1").type == "cuda"
     t = fw.zeros(2, device=d)
     assert isinstance(t.device, fw.device) and t.device == device and t.device == d
     assert fw.ones(1).to(fw.device(device)).device == device and fw.tensor([1.0], device=d).device.type == device
