@@ -49,6 +49,7 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
+import weakref
 from typing import Any
 
 import numpy as np
@@ -298,7 +299,7 @@ class Function:
         if record:
             ctx.input_versions = tuple(a._vbox[0] if isinstance(a, Tensor) else None for a in args)
             ctx.input_arrays = tuple(raw)
-            ctx.output_version = (result._vbox, result._vbox[0], out)
+            ctx.output_version = (result._vbox, result._vbox[0], _weak(out))
             result._ctx = ctx
         return result
 
@@ -344,6 +345,15 @@ def _share_versions_with_input(result, fn: type[Function], args: tuple, kwargs: 
             result._view_version = a._vbox[1]
             result._view_src = (fn, args, kwargs, i)
             return
+
+
+def _weak(array: Any) -> Any:
+    """A weak reference to an op's output array: the context must not keep an activation alive that
+    backward does not need (if forward saved it, the saved reference keeps it alive anyway)."""
+    try:
+        return weakref.ref(array)
+    except TypeError:  # an array type without weak references: hold it
+        return lambda: array
 
 
 def _refresh_view(view) -> None:
@@ -400,9 +410,9 @@ def _check_saved_versions(ctx: Context) -> None:
     changed = [(f"input {i}", a._vbox[0], v, array)
                for i, (a, v, array) in enumerate(zip(ctx.inputs, ctx.input_versions, ctx.input_arrays))
                if v is not None and a._vbox[0] != v]
-    box, v, array = ctx.output_version
-    if box[0] != v:
-        changed.append(("output 0", box[0], v, array))
+    box, v, array_ref = ctx.output_version
+    if box[0] != v and array_ref() is not None:
+        changed.append(("output 0", box[0], v, array_ref()))
     if not changed:
         return
     saved = _saved_arrays(ctx)

@@ -366,9 +366,9 @@ class Tensor:
             self._data[index] = value
         except (ValueError, RuntimeError) as exc:
             if "read-only" in str(exc) or "more than one element" in str(exc):
-                raise RuntimeError(f"{name}(): unsupported operation: more than one element of the written-to "
-                                   "tensor refers to a single memory location (an expand()ed tensor); clone() "
-                                   "it first") from None
+                raise RuntimeError(f"{name}(): unsupported operation: the tensor's memory is read-only or more "
+                                   "than one element refers to a single memory location (an expand()ed "
+                                   "tensor, for one); clone() it first") from None
             raise
         self._vbox[0] += 1
 
@@ -384,12 +384,13 @@ class Tensor:
                                "operation (do it under `with no_grad():`, or on a clone())")
         return True
 
-    def _inplace(self, name: str, compute: Any, *values: Any) -> Tensor:
+    def _inplace(self, name: str, compute: Any, *values: Any, copy_old: bool = True) -> Tensor:
         """Make ``compute(old)`` this tensor's value, in place.
 
         ``compute`` maps a Tensor holding the old value to the new one with ordinary (recorded) ops;
         ``values`` are its Tensor operands. The result must keep this shape and a dtype this one can hold
         (PyTorch's casting rule: no float into an integer tensor, nothing but bool into bool).
+        ``copy_old=False``: ``compute`` saves nothing of the old value for backward (item assignment).
         """
         from .autograd import no_grad
 
@@ -402,7 +403,8 @@ class Tensor:
             return self._inplace_through_view(name, compute, values)
         # The old value lives on in the graph as a stand-in: a copy, since ops recorded by compute may
         # save it for their backward while this storage is overwritten.
-        standin = Tensor._wrap(self.backend.xp.asarray(self._data, copy=True), self.backend, self.requires_grad)
+        old = self.backend.xp.asarray(self._data, copy=True) if copy_old else self._data
+        standin = Tensor._wrap(old, self.backend, self.requires_grad)
         standin._ctx = self._ctx
         new = _inplace_result(name, self, compute(standin))
         self._write(name, ..., new._data)
@@ -449,7 +451,7 @@ class Tensor:
                 value = array if array.dtype == self._data.dtype else self.backend.xp.astype(array, self._data.dtype)
             self._write(name, index, value)
             return self
-        return self._inplace(name, lambda old: ops.IndexPut.apply(old, index, value), value)
+        return self._inplace(name, lambda old: ops.IndexPut.apply(old, index, value), value, copy_old=False)
 
     def __setitem__(self, index: Any, value: Any) -> None:
         """``x[index] = value``: ints, slices, ``...``, None, boolean masks, index tensors; ``value`` a
