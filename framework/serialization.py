@@ -164,13 +164,14 @@ def _read(data: bytes, name: str) -> tuple[dict, dict[str, np.ndarray]]:
 
     not_ours = f"load(): {name} is not a file written by fw.save"
     # safetensors layout: an 8-byte little-endian header length, then the JSON header (with __metadata__).
-    if len(data) < 8:
-        raise ValueError(f"{not_ours} (too short)")
-    (size,) = struct.unpack("<Q", data[:8])
     try:
+        (size,) = struct.unpack("<Q", data[:8])
         header = json.loads(data[8:8 + size])
         document = json.loads(header["__metadata__"][_META_KEY])
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, struct.error) as exc:
+        if data[:2] == b"PK" or data[:1] == b"\x80":  # a zip archive or a raw pickle: what torch.save writes
+            raise ValueError(f"{not_ours}: it looks like a torch.save pickle, which kernelgrad never unpickles "
+                             "(load it with torch, then fw.save a dict of the tensors' .numpy() arrays)") from None
         raise ValueError(f"{not_ours} (no {_META_KEY} metadata)") from exc
     if not isinstance(document, dict) or document.get("format") != _FORMAT:
         raise ValueError(f"{not_ours} (format {document.get('format') if isinstance(document, dict) else None!r})")

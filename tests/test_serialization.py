@@ -11,6 +11,7 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
+import torch
 
 import framework as fw
 from framework import nn, optim
@@ -136,6 +137,11 @@ def test_load_refuses_foreign_files(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"\x80\x04not a safetensors file at all")
     with pytest.raises(ValueError, match="not a file written by fw.save"):
         fw.load(tmp_path / "junk.pt")
+    buffer = io.BytesIO()
+    torch.save({"w": torch.ones(2)}, buffer)
+    buffer.seek(0)
+    with pytest.raises(ValueError, match="looks like a torch.save pickle, which kernelgrad never unpickles"):
+        fw.load(buffer)
     save_file({"w": np.ones(2, np.float32)}, str(tmp_path / "plain.safetensors"))
     with pytest.raises(ValueError, match="not a file written by fw.save"):
         fw.load(tmp_path / "plain.safetensors")
@@ -152,3 +158,15 @@ def test_load_refuses_foreign_files(tmp_path):
     (tmp_path / "new.pt").write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + size:])
     with pytest.raises(ValueError, match="format version 99"):
         fw.load(tmp_path / "new.pt")
+
+
+def test_header_that_starts_like_a_pickle_loads():
+    """A header length whose low byte is 0x80 (a pickle's first byte) is still our file, not a pickle."""
+    for n in range(300):
+        buffer = io.BytesIO()
+        fw.save({"s": "x" * n}, buffer)
+        if buffer.getvalue()[:1] == b"\x80":
+            buffer.seek(0)
+            assert fw.load(buffer) == {"s": "x" * n}
+            return
+    raise AssertionError("no header length ending in 0x80 was produced")
