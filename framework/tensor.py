@@ -362,6 +362,10 @@ class Tensor:
 
     def _write(self, name: str, index: Any, value: Any) -> None:
         """``storage[index] = value`` (a native array or a Python number), then bump the version."""
+        from .autograd import may_share_memory
+
+        if hasattr(value, "shape") and may_share_memory(self._data, value):
+            value = self.backend.xp.asarray(value, copy=True)  # x[1:] = x[:-1]: read everything first
         try:
             self._data[index] = value
         except (ValueError, RuntimeError) as exc:
@@ -1266,7 +1270,9 @@ class Tensor:
     def gather(self, dim: int, index: Tensor) -> Tensor:
         """``out[i][j] = self[i][index[i][j]]`` for ``dim=1`` (and likewise for any dim), like torch.gather."""
         d = _check_dim("gather", dim, self.ndim)
-        idx = self._index_tensor("gather", index, d, self)
+        idx = self._index_tensor("gather", index, d)
+        if self.ndim == 0:  # as a 1-element 1-D gather (numpy has no axis 0 on a 0-d array)
+            return self.reshape(1).gather(0, idx.reshape(1)).reshape(())
         return ops.TakeAlongAxis.apply(_leading_block(self, idx.shape, d), idx._data, d)
 
     def scatter(self, dim: int, index: Tensor, src: Any = None, *, value: Any = None, reduce: Any = None) -> Tensor:
@@ -1285,7 +1291,10 @@ class Tensor:
 
     def _scatter(self, name: str, fn: type[Function], dim: int, index: Tensor, src: Any) -> Tensor:
         d = _check_dim(name, dim, self.ndim)
-        idx = self._index_tensor(name, index, d, self)
+        idx = self._index_tensor(name, index, d)
+        if self.ndim == 0:  # as a 1-element 1-D scatter
+            src = src.reshape(1) if isinstance(src, Tensor) and src.ndim == 0 else src
+            return self.reshape(1)._scatter(name, fn, 0, idx.reshape(1), src).reshape(())
         if isinstance(src, Tensor):
             if src.dtype != self.dtype:
                 raise TypeError(f"{name}(): src dtype {src.dtype} differs from the input's dtype {self.dtype}")
@@ -1298,9 +1307,9 @@ class Tensor:
             raise TypeError(f"{name}(): src must be a Tensor or a number, got {type(src).__name__}")
         return fn.apply(self, src, idx._data, d)
 
-    def _index_tensor(self, name: str, index: Any, d: int, sizes: Tensor) -> Tensor:
+    def _index_tensor(self, name: str, index: Any, d: int) -> Tensor:
         """Check a gather/scatter index: an integer tensor on this device with this many dims, no bigger
-        than ``sizes`` off ``d`` and every value in ``[0, self.shape[d])``; returned as int64."""
+        than this tensor off ``d`` and every value in ``[0, self.shape[d])``; returned as int64."""
         if not isinstance(index, Tensor):
             raise TypeError(f"{name}(): index must be a Tensor, got {type_name(index)}")
         if index.dtype.is_floating_point or index.dtype == "bool":
@@ -1309,8 +1318,8 @@ class Tensor:
             raise ValueError(f"{name}(): index is on {index.backend.name!r} but input is on {self.backend.name!r}")
         if index.ndim != self.ndim:
             raise ValueError(f"{name}(): index has {index.ndim} dims but input has {self.ndim}")
-        if any(i > s for k, (i, s) in enumerate(zip(index.shape, sizes.shape, strict=True)) if k != d):
-            raise ValueError(f"{name}(): index of shape {index.shape} is larger than input of shape {sizes.shape} "
+        if any(i > s for k, (i, s) in enumerate(zip(index.shape, self.shape, strict=True)) if k != d):
+            raise ValueError(f"{name}(): index of shape {index.shape} is larger than input of shape {self.shape} "
                              f"outside dim {d}")
         _check_index_range(name, index, self.shape[d] if self.ndim else 1, ValueError)
         return index.long()

@@ -255,6 +255,10 @@ def test_integer_results(device, rng):
     _same(fw.bmm(x.reshape(1, 3, 4), x.t().reshape(1, 4, 3)), torch.bmm(r.reshape(1, 3, 4), r.t().reshape(1, 4, 3)))
     _same(fw.einsum("ij,kj->ik", x, x), torch.einsum("ij,kj->ik", r, r))
     _same(fw.index_select(x, 0, fw.tensor(1, device=device)), torch.index_select(r, 0, torch.tensor(1)))
+    s, sr, i, ir = x[1, 2], r[1, 2], fw.tensor(0, device=device), torch.tensor(0)  # 0-d input and index
+    _same(s.gather(0, i), sr.gather(0, ir))
+    _same(s.scatter(0, i, 7), sr.scatter(0, ir, 7))
+    _same(s.scatter_add(0, i, s), sr.scatter_add(0, ir, sr))
 
 
 def test_new_and_like_factories(device):
