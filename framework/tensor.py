@@ -449,6 +449,15 @@ class Tensor:
             value = value.item() if isinstance(value, np.generic) else value
         else:
             value = Tensor(np.asarray(value), dtype=self.dtype, device=self.backend)
+        if isinstance(value, Tensor) and value.ndim:
+            # One error on every device (numpy says ValueError, torch RuntimeError, each in its own words).
+            target = tuple(self._data[index].shape) if index is not ... else self.shape
+            shape = value.shape
+            while len(shape) > len(target) and shape[0] == 1:  # leading 1-dims are dropped, as in PyTorch
+                shape = shape[1:]
+            if _broadcast_shape(shape, target) != target:
+                raise RuntimeError(f"{name}(): shape mismatch: value tensor of shape {list(value.shape)} cannot "
+                                   f"be broadcast to indexing result of shape {list(target)}")
         if not self._recording(name, value):
             if isinstance(value, Tensor):
                 array = value._data

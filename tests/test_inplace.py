@@ -174,6 +174,9 @@ def test_setitem_values_match_torch(device, rng):
         t[-1, ...] = lib_row * 2         # negative int, Ellipsis
         t[None, 0, 0] = 4                # None
     assert rel_err(ours, ref) < 1e-12
+    ours[1:] = ours[:-1]  # overlapping source and destination: as if the source were read first
+    ref[1:] = ref[:-1].clone()  # (PyTorch refuses the overlap and asks for the clone)
+    assert rel_err(ours, ref) < 1e-12
     ints = fw.zeros(5, dtype="int64", device=device)
     ints[1] = 2.7  # cast to the tensor's dtype, as PyTorch does
     ints[2:4] = fw.tensor([1.9, -3.2], device=device)
@@ -183,6 +186,10 @@ def test_setitem_values_match_torch(device, rng):
     assert ints.tolist() == tints.tolist()
     with pytest.raises(IndexError):
         ours[7] = 1.0
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        ours[0] = fw.ones(7, device=device)
+    ours[0] = fw.ones(1, 5, device=device)  # leading 1-dims are dropped, as in PyTorch
+    assert ours.tolist()[0] == [1.0] * 5
     with pytest.raises(IndexError):
         ours[fw.tensor([0, 9], device=device)] = 1.0
 
