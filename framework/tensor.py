@@ -637,6 +637,24 @@ class Tensor:
     def __itruediv__(self, other):
         return self.div_(other)
 
+    def __ipow__(self, other):
+        return self.pow_(other)
+
+    def __ifloordiv__(self, other):
+        return self._inplace("floor_divide_", lambda old: old // other, other)
+
+    def __imod__(self, other):
+        return self._inplace("remainder_", lambda old: old % other, other)
+
+    def __iand__(self, other):
+        return self._inplace("bitwise_and_", lambda old: old & other, other)
+
+    def __ior__(self, other):
+        return self._inplace("bitwise_or_", lambda old: old | other, other)
+
+    def __ixor__(self, other):
+        return self._inplace("bitwise_xor_", lambda old: old ^ other, other)
+
     # -------------------------------------------------------------------------------- arithmetic
 
     def _operand(self, other: Any) -> Any:

@@ -273,6 +273,18 @@ def test_dtype_and_shape_rules(device):
     assert ints.tolist() == [3, 3, 3] and ints.dtype == "int64"
     with pytest.raises(RuntimeError, match="can't be cast"):
         ints.div_(2)
+    ref_ints = torch.tensor([7, -5, 9])
+    ints = fw.tensor([7, -5, 9], device=device)
+    for t in (ints, ref_ints):
+        t //= 2
+        t %= 3
+        t **= 2
+    flags, ref_flags = fw.tensor([True, False, True], device=device), torch.tensor([True, False, True])
+    for t, make in ((flags, lambda v: fw.tensor(v, device=device)), (ref_flags, torch.tensor)):
+        t &= make([True, True, False])
+        t |= make([False, True, False])
+        t ^= make([True, False, False])
+    assert ints.tolist() == ref_ints.tolist() and flags.tolist() == ref_flags.tolist()
     x = fw.ones(3, device=device)
     with pytest.raises(RuntimeError, match="doesn't match the broadcast shape"):
         x.add_(fw.ones(2, 3, device=device))
