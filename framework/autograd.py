@@ -369,7 +369,8 @@ def _refresh_view(view) -> None:
     fn, args, kwargs, _ = src
     earlier = Tensor._wrap(view._data, view.backend, view.requires_grad)
     earlier._ctx = view._ctx
-    fresh = fn.apply(*args, **kwargs)  # refreshes the base first when it is itself a stale view
+    with enable_grad():
+        fresh = fn.apply(*args, **kwargs)  # refreshes the base first when it is itself a stale view
     if view._ctx is not None or fresh._ctx is not None:
         view._history = (view._history or []) + [(view._vbox[0], earlier)]
     view._ctx, view.requires_grad = fresh._ctx, fresh.requires_grad
@@ -656,6 +657,14 @@ def _run_backward(roots: list, root_grads: list, retain_graph: bool, capture: li
     return captured
 
 
+def _fresh(roots: list) -> list:
+    """Backward from a view whose base got a recorded in-place write since starts at the view's new node."""
+    for t in roots:
+        if t._view_version is not None and t._vbox[1] != t._view_version:
+            _refresh_view(t)
+    return roots
+
+
 def _as_tensor_list(value: Any, what: str) -> list:
     from .tensor import Tensor
 
@@ -724,7 +733,7 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
         ValueError for a gradient of the wrong shape or device.
     """
     _no_create_graph("backward", create_graph)
-    roots = _as_tensor_list(tensors, "backward(): tensors")
+    roots = _fresh(_as_tensor_list(tensors, "backward(): tensors"))
     root_grads = _root_grads("backward", roots, grad_tensors, "grad_tensors")
     if inputs is None:
         _run_backward(roots, root_grads, bool(retain_graph))
@@ -770,7 +779,7 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
         allow_unused = materialize_grads
     elif materialize_grads and not allow_unused:
         raise ValueError("grad(): materialize_grads=True needs allow_unused to be True or not passed")
-    roots = _as_tensor_list(outputs, "grad(): outputs")
+    roots = _fresh(_as_tensor_list(outputs, "grad(): outputs"))
     targets = _as_tensor_list(inputs, "grad(): inputs")
     if not roots or not targets:
         raise RuntimeError("grad(): outputs and inputs must be non-empty")

@@ -343,6 +343,15 @@ def test_recorded_inplace_through_views_matches_torch(device, rng):
     (out, y, buf, *leaves), (ref, ty, tbuf, *ref_leaves) = res
     assert rel_err(out, ref) < TOL and rel_err(y, ty) < TOL and rel_err(buf, tbuf) < TOL
     _grads_match(leaves, ref_leaves)
+    # backward() straight from a view taken before its base's write
+    for side in (0, 1):
+        a = pair(xa, device)[side]
+        y = a * 1
+        v = y[1:3]
+        y.mul_(5)
+        v.backward(fw.ones(2, 4, device=device) if side == 0 else torch.ones(2, 4, dtype=torch.float64))
+        res[side] = a
+    _grads_match([res[0]], [res[1]])
 
 
 def test_inplace_through_views_that_cannot_be_recorded_raises(device, rng):
