@@ -893,3 +893,21 @@ class Prod(Function):
         index[axis] = slice(1, n + 1)
         after = after[tuple(index)]
         return grad * before * after, None, None
+
+
+class StdSqrt(Function):
+    """``sqrt`` of a variance for ``std``: PyTorch's std gradient is 0 where the std is 0 (a constant
+    group), where a plain sqrt's ``grad / (2 * 0)`` would make it NaN."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = ctx.xp.sqrt(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        xp = ctx.xp
+        zero = out == 0
+        return (xp.where(zero, xp.zeros_like(grad), grad / (2 * xp.where(zero, xp.ones_like(out), out))),)

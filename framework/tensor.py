@@ -807,9 +807,13 @@ class Tensor:
         return self._compare(other, "__ge__")
 
     def __eq__(self, other):  # elementwise, like torch
+        if other is None or isinstance(other, str):
+            return NotImplemented  # Python then compares identities: t == None is False, as in torch
         return self._compare(other, "__eq__")
 
     def __ne__(self, other):
+        if other is None or isinstance(other, str):
+            return NotImplemented
         return self._compare(other, "__ne__")
 
     __hash__ = object.__hash__
@@ -932,7 +936,7 @@ class Tensor:
             correction: float | None = None) -> Tensor:
         """Standard deviation; the same signatures as :meth:`var`."""
         dim, correction = _variance_args("std", dim, unbiased, correction)
-        return self.var(dim, keepdim=keepdim, correction=correction).sqrt()
+        return ops.StdSqrt.apply(self.var(dim, keepdim=keepdim, correction=correction))
 
     def amax(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         return ops.Amax.apply(self, dim, keepdim)
@@ -1080,7 +1084,9 @@ class Tensor:
         if self.ndim == 0:
             raise ValueError("chunk(): a 0-d tensor cannot be chunked")
         n = self.shape[ops.normalize_dim(dim, self.ndim)]
-        return self.split(max(-(-n // int(chunks)), 1), dim)
+        if n == 0:
+            return self.split([0] * int(chunks), dim)  # PyTorch: `chunks` empty pieces
+        return self.split(-(-n // int(chunks)), dim)
 
     def split(self, split_size: int | list[int], dim: int = 0) -> tuple[Tensor, ...]:
         if self.ndim == 0:
@@ -1093,7 +1099,7 @@ class Tensor:
                 raise ValueError(f"split(): split_size must be a positive int (0 only for a dim of size 0), "
                                  f"got {split_size} for dim {dim} of size {n}")
             sizes = [split_size] * (n // split_size) + ([n % split_size] if n % split_size else []) \
-                if split_size else [0]
+                if n else [0]  # an empty dim splits into one empty piece, as in PyTorch
         else:
             sizes = [int(s) for s in split_size]
             if any(s < 0 for s in sizes) or sum(sizes) != n:

@@ -160,6 +160,21 @@ def test_std_var_grad(device, rng, args, kwargs, name):
                 lambda x: getattr(torch, name)(x, *args, **kwargs), (3, 4, 2))
 
 
+def test_std_of_a_constant_group_has_zero_grad(device, rng):
+    """std's gradient is 0 where the std is 0 (PyTorch's backward), not the NaN of sqrt'(0) * 0."""
+    a = rng.standard_normal((3, 1, 4))
+    a[1] = 0.5  # one constant row of the reduced dims below
+    x, r = _ours(a, device), _ref(a)
+    x.std(dim=(1, 2), unbiased=False).sum().backward()
+    r.std(dim=(1, 2), unbiased=False).sum().backward()
+    assert np.isfinite(x.grad.numpy()).all() and not np.abs(x.grad.numpy()[1]).any()
+    assert rel_err(x.grad, r.grad) <= 1e-4
+    x, r = _ours(a, device), _ref(a)
+    x.std(dim=1, unbiased=False).sum().backward()  # every group has one element: std 0, grad 0
+    r.std(dim=1, unbiased=False).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), r.grad.numpy())
+
+
 def test_repeat_t_view_as_grad(device, rng):
     _check_grad(device, rng, lambda x: x.repeat(2, 1, 3), lambda x: x.repeat(2, 1, 3), (2, 3))
     _check_grad(device, rng, lambda x: x.repeat((3,)), lambda x: x.repeat((3,)), (4,))
