@@ -473,7 +473,7 @@ class Tensor:
         try:
             self._assign("__setitem__", _native_index(index, self.backend), value)
         except (IndexError, RuntimeError) as exc:
-            if has_arrays and "index" in str(exc).lower() and "in-place" not in str(exc):
+            if has_arrays and "out of bounds" in str(exc):
                 # numpy and torch word an out-of-range index tensor differently (as in __getitem__)
                 raise IndexError(f"index out of range: an index tensor holds a value outside the size of the "
                                  f"dimension it indexes (tensor shape {self.shape})") from None

@@ -188,6 +188,8 @@ def test_setitem_values_match_torch(device, rng):
         ours[7] = 1.0
     with pytest.raises(RuntimeError, match="shape mismatch"):
         ours[0] = fw.ones(7, device=device)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        ours[fw.tensor([0, 1], device=device)] = fw.ones(2, 7, device=device)
     ours[0] = fw.ones(1, 5, device=device)  # leading 1-dims are dropped, as in PyTorch
     assert ours.tolist()[0] == [1.0] * 5
     with pytest.raises(IndexError):
