@@ -149,3 +149,14 @@ def test_zero_d_index_results_match_torch(device):
     assert x.transpose(0, -1).shape == () and x.all(0).item() is True
     with pytest.raises(IndexError):
         x.size(0)  # PyTorch: a 0-d tensor has no dims to take the size of
+
+
+def test_chunk_and_split_pieces_match_torch():
+    """Piece shapes of chunk/split as PyTorch cuts them, empty dims included (no ZeroDivisionError)."""
+    cases = [((0,), "chunk", 2, 0), ((0, 3), "chunk", 2, 1), ((5,), "chunk", 3, 0), ((3,), "chunk", 5, 0),
+             ((2, 7), "chunk", 3, -1), ((0,), "split", 1, 0), ((0,), "split", 0, 0), ((7, 2), "split", 3, 0),
+             ((7, 2), "split", [2, 5], -2), ((2, 5), "split", 5, 1)]
+    for shape, method, arg, dim in cases:
+        ours = [p.shape for p in getattr(fw.ones(*shape), method)(arg, dim)]
+        theirs = [tuple(p.shape) for p in getattr(torch.ones(*shape), method)(arg, dim)]
+        assert ours == theirs, (shape, method, arg, dim)
