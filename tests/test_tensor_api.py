@@ -88,6 +88,21 @@ def test_scatter_add_grad(device, rng):
                 lambda x, s: x.scatter_add(0, i_ref, s), (2, 3), (4, 3))
 
 
+def test_scatter_inplace(device, rng):
+    labels = rng.integers(0, 4, size=5)
+    one_hot = fw.zeros(5, 4, device=device).scatter_(1, fw.tensor(labels, device=device).unsqueeze(1), 1)
+    _same(one_hot, torch.zeros(5, 4).scatter_(1, torch.tensor(labels).unsqueeze(1), 1))
+    idx = _index(rng, (2, 2), 4, dim=1, unique=True)
+    add_idx = _index(rng, (3, 4), 2)
+
+    def program(m, x, s):
+        y = x * 2
+        y.scatter_(1, m.tensor(idx) if m is torch else fw.tensor(idx, device=device), s)
+        return y.scatter_add_(0, m.tensor(add_idx) if m is torch else fw.tensor(add_idx, device=device), x * 3)
+
+    _check_grad(device, rng, lambda x, s: program(fw, x, s), lambda x, s: program(torch, x, s), (3, 4), (2, 2))
+
+
 def test_index_select_grad(device, rng):
     idx = np.array([2, 0, 2, 1])  # a repeat
     i_ours, i_ref = fw.tensor(idx, device=device), torch.tensor(idx)
