@@ -2468,7 +2468,14 @@ def where(condition: Tensor, input: Any = None, other: Any = None) -> Tensor:  #
         return condition.nonzero(as_tuple=True)
     ref = input if isinstance(input, Tensor) else other
     if not isinstance(ref, Tensor):
-        raise TypeError("where(): input or other must be a Tensor")
+        if not isinstance(condition, Tensor):
+            raise TypeError("where(): condition, input or other must be a Tensor")
+        # where(mask, 1.0, 0.0): two numbers make a 0-d tensor of their promoted dtype (float32 here), as in torch
+        value = condition._operand(input)
+        ref = input = full((), value, dtype=result_type(value, condition._operand(other)), device=condition.backend)
+    if isinstance(condition, Tensor) and condition.backend is not ref.backend:
+        raise ValueError(f"where(): expected all tensors on one device, got condition on "
+                         f"{condition.backend.name!r} and input/other on {ref.backend.name!r}")
     cond = condition._data if isinstance(condition, Tensor) else ref.backend.from_numpy(np.asarray(condition), "bool")
     a, b = ref._promote(other if ref is input else input, "where")  # PyTorch promotes input with other
     a, b = (a, b) if ref is input else (b, a)

@@ -232,6 +232,8 @@ def test_where_maximum_minimum_clamp_cat_stack_promote(device, rng):
     d0, td0 = fw.tensor(0.25, dtype="float64", device=device), torch.tensor(0.25, dtype=torch.float64)
     _compare(fw.where(n > 0, n, 0.5), torch.where(tn > 0, tn, 0.5), "where(int, 0.5)")
     _compare(fw.where(n > 0, n, f), torch.where(tn > 0, tn, tf), "where(int, float32)")
+    _compare(fw.where(n > 0, 1.0, 0.0), torch.where(tn > 0, 1.0, 0.0), "where(mask, 1.0, 0.0)")
+    _compare(fw.where(n > 0, 2, -1), torch.where(tn > 0, 2, -1), "where(mask, 2, -1)")
     _compare(fw.maximum(n, d0), torch.maximum(tn, td0), "maximum(int, 0-d float64)")
     _compare(fw.minimum(f, d0), torch.minimum(tf, td0), "minimum(float32, 0-d float64)")
     _compare(n.clamp(min=0.5), tn.clamp(min=0.5), "int.clamp(min=0.5)")
