@@ -206,3 +206,9 @@ __all__ += [
     "repeat_interleave", "roll", "rsqrt", "sign", "sin", "split", "square", "swapaxes", "tile", "trace", "trunc",
     "unbind", "unflatten",
 ]
+
+# torch.nn, torch.optim and torch.utils.data are reachable after `import torch`; so are ours (imported last:
+# they build on everything above).
+from . import nn, optim  # noqa: E402
+
+__all__ += ["nn", "optim"]

@@ -585,3 +585,13 @@ def test_more_ops_exact(device, rng):
         fw.bernoulli(fw.tensor([1.5], device=device))
     with pytest.raises(ValueError, match="not supported"):
         fw.norm(f, "nuc")
+
+
+def test_torch_style_submodules_are_reachable_from_the_package():
+    """`import torch` gives torch.nn, torch.optim, torch.utils.data, torch.autograd, torch.cuda: so does ours."""
+    import subprocess
+    import sys
+
+    code = ("import framework as fw; fw.nn.Linear; fw.nn.functional.relu; fw.nn.init.normal_; fw.optim.Adam; "
+            "fw.optim.lr_scheduler.StepLR; fw.utils.data.DataLoader; fw.autograd.grad; fw.cuda.is_available")
+    subprocess.run([sys.executable, "-c", code], check=True)  # a fresh interpreter: no test imported them first
