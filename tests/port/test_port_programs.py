@@ -217,10 +217,13 @@ def test_char_lstm_trains_and_samples(which, tmp_path, test_seed):
     assert prog["evaluate"](restored, val_data, prog["nn"].NLLLoss(), args) == best_val
 
 
-def test_char_lstm_matches_torch(test_seed):
+@pytest.mark.parametrize("tied", [False, True], ids=["untied", "tied"])
+def test_char_lstm_matches_torch(test_seed, tied):
     """Identical initial weights: every loss of two epochs of the program's ``train`` (clipping and the
     hand-written ``p.data.add_`` step included) and its ``evaluate`` equal torch's, and so do the
-    log-probabilities' and hidden state's shapes and dtypes."""
+    log-probabilities' and hidden state's shapes and dtypes. Tied: the decoder shares the embedding's
+    Parameter (``self.decoder.weight = self.encoder.weight``), so it is listed once by ``parameters()``,
+    twice in the state_dict, and gets both uses' gradients."""
     args = argparse.Namespace(batch_size=8, eval_batch_size=4, bptt=10, clip=0.25, log_interval=1000)
     results = {}
     init = None
@@ -230,7 +233,8 @@ def test_char_lstm_matches_torch(test_seed):
         T.manual_seed(test_seed)
         corpus = prog["Corpus"](prog["TEXT"])
         ntokens = len(corpus.idx2char)
-        model = prog["CharLSTM"](ntokens, 16, 32, 2, 0.0)
+        model = prog["CharLSTM"](ntokens, 32 if tied else 16, 32, 2, 0.0, tied)
+        assert (model.decoder.weight is model.encoder.weight) == tied
         if init is None:
             init = state_arrays(model)
         else:
@@ -244,10 +248,15 @@ def test_char_lstm_matches_torch(test_seed):
         val = prog["evaluate"](model, val_data, criterion, args)
         with T.no_grad():
             logp, (h, c) = model(val_data[:3], model.init_hidden(args.eval_batch_size))
-        results[which] = dict(losses=losses, val=val, logp=logp, h=h, c=c)
+        results[which] = dict(losses=losses, val=val, logp=logp, h=h, c=c, n_params=len(list(model.parameters())),
+                              state=state_arrays(model))
     ours, ref = results["kernelgrad"], results["torch"]
     assert_losses_match(ours["losses"], ref["losses"])
     assert close(ours["val"], ref["val"]), (ours["val"], ref["val"])
+    assert ours["n_params"] == ref["n_params"] == (10 if tied else 11)
+    assert ours["state"].keys() == ref["state"].keys()
+    if tied:
+        np.testing.assert_array_equal(ours["state"]["decoder.weight"], ours["state"]["encoder.weight"])
     for key in ("logp", "h", "c"):
         assert_tensor_like(ours[key], ref[key], key)
         np.testing.assert_allclose(to_numpy(ours[key]), to_numpy(ref[key]), rtol=1e-4, atol=1e-5)

@@ -4,12 +4,13 @@
 
 A plain PyTorch program: ``tests/port/test_port_programs.py`` runs it unchanged under ``torch`` and
 again with only its ``torch`` imports renamed to ``framework``. It follows word_language_model's
-main.py and generate.py (``batchify``, ``get_batch``, ``repackage_hidden``, truncated BPTT with the
-hidden state detached between chunks, ``clip_grad_norm_``, the hand-written SGD step
-``p.data.add_(p.grad, alpha=-lr)``, annealing the rate when validation stalls, and sampling with
-``torch.multinomial`` on ``exp(log_softmax / temperature)``) on characters of a small built-in text
-instead of the words of Wikitext-2. ``train``/``evaluate``/``generate``/``main`` return what they
-print, so the test can check it; ``torch.save`` stores the ``state_dict`` (not the pickled model).
+main.py, model.py and generate.py (``batchify``, ``get_batch``, ``repackage_hidden``, truncated BPTT
+with the hidden state detached between chunks, ``clip_grad_norm_``, optionally tied embedding and
+softmax weights, the hand-written SGD step ``p.data.add_(p.grad, alpha=-lr)``, annealing the rate
+when validation stalls, and sampling with ``torch.multinomial`` on ``exp(log_softmax / temperature)``)
+on characters of a small built-in text instead of the words of Wikitext-2. ``train``/``evaluate``/
+``generate``/``main`` return what they print, so the test can check it; ``torch.save`` stores the
+``state_dict`` (not the pickled model).
 """
 
 import argparse
@@ -41,13 +42,22 @@ class Corpus(object):
 class CharLSTM(nn.Module):
     """Container module with an encoder, a recurrent module, and a decoder."""
 
-    def __init__(self, ntoken, ninp, nhid, nlayers, dropout=0.5):
+    def __init__(self, ntoken, ninp, nhid, nlayers, dropout=0.5, tie_weights=False):
         super(CharLSTM, self).__init__()
         self.ntoken = ntoken
         self.drop = nn.Dropout(dropout)
         self.encoder = nn.Embedding(ntoken, ninp)
         self.rnn = nn.LSTM(ninp, nhid, nlayers, dropout=dropout)
         self.decoder = nn.Linear(nhid, ntoken)
+
+        # Optionally tie weights as in:
+        # "Using the Output Embedding to Improve Language Models" (Press & Wolf 2016)
+        # https://arxiv.org/abs/1608.05859
+        if tie_weights:
+            if nhid != ninp:
+                raise ValueError('When using the tied flag, nhid must be equal to emsize')
+            self.decoder.weight = self.encoder.weight
+
         self.init_weights()
         self.nhid = nhid
         self.nlayers = nlayers
@@ -169,6 +179,7 @@ def main(argv=None):
     parser.add_argument('--bptt', type=int, default=20, help='sequence length')
     parser.add_argument('--dropout', type=float, default=0.2,
                         help='dropout applied to layers (0 = no dropout)')
+    parser.add_argument('--tied', action='store_true', help='tie the character embedding and softmax weights')
     parser.add_argument('--seed', type=int, default=1111, help='random seed')
     parser.add_argument('--cuda', action='store_true', default=False, help='use CUDA')
     parser.add_argument('--log-interval', type=int, default=200, metavar='N', help='report interval')
@@ -187,7 +198,7 @@ def main(argv=None):
     val_data = batchify(corpus.valid, args.eval_batch_size, device)
 
     ntokens = len(corpus.idx2char)
-    model = CharLSTM(ntokens, args.emsize, args.nhid, args.nlayers, args.dropout).to(device)
+    model = CharLSTM(ntokens, args.emsize, args.nhid, args.nlayers, args.dropout, args.tied).to(device)
     criterion = nn.NLLLoss()
 
     # Loop over epochs.
