@@ -8,7 +8,8 @@ under ``torch`` (proving the program itself is valid and the assertions pass on 
 with :data:`IMPORT_RENAMES` applied to its source — the only edit a port may make. Then, for each
 program, a second test builds the program's own models in both frameworks with identical initial
 weights and identical data and checks that the program's own training steps give the same losses
-(rel err <= 1e-4; float32 in both, so the tolerance covers summation order only).
+(rel err <= 1e-4; float32 in both, so the tolerance covers summation order only). Last, each ported
+file runs as a script from the command line in a process where ``import torch`` fails.
 
 The programs run on the ``cpu`` device only: they pick their device the way the originals do
 (``torch.device("cuda" if ... else "cpu")``); per-device kernel paths are tested elsewhere.
@@ -19,6 +20,8 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import subprocess
+import sys
 import types
 from pathlib import Path
 
@@ -356,3 +359,30 @@ def test_dcgan_matches_torch(test_seed):
                 np.testing.assert_allclose(ours[net][key], value, rtol=1e-3, atol=1e-6, err_msg=f"{net}.{key}")
             else:
                 np.testing.assert_array_equal(ours[net][key], value, err_msg=f"{net}.{key}")
+
+
+# ------------------------------------------------------------------------------- as scripts, no torch
+
+SCRIPT_RUNS = {
+    "mnist_example": (["--epochs", "1", "--train-size", "128", "--save-model"], "Test set: Average loss",
+                      "mnist_cnn.pt"),
+    "char_lstm": (LSTM_ARGS + ["--epochs", "1", "--chars", "20", "--log-interval", "2"], "| epoch   1 |",
+                  "model.pt"),
+    "dcgan": (DCGAN_SIZES + ["--dry-run", "--manualSeed", "7"], "Loss_D:", "netG_epoch_0.pth"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPT_RUNS))
+def test_ported_script_runs_from_the_command_line_without_torch(name, tmp_path):
+    """The ported file as a user runs it, ``python main.py --flags``, in a process where ``import torch``
+    fails: the port needs nothing from PyTorch."""
+    argv, printed, saved = SCRIPT_RUNS[name]
+    script = tmp_path / f"{name}.py"
+    script.write_text(port((PROGRAMS / f"{name}.py").read_text()))
+    no_torch = ("import runpy, sys; sys.modules['torch'] = None; sys.argv = sys.argv[1:]; "
+                "runpy.run_path(sys.argv[0], run_name='__main__')")
+    run = subprocess.run([sys.executable, "-c", no_torch, str(script), *argv], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert printed in run.stdout, run.stdout[-3000:]
+    assert (tmp_path / saved).stat().st_size > 0
