@@ -357,7 +357,7 @@ def erfc(xp: Any, x: Any) -> Any:
     if native is not None:
         return native(x)
     work = x if x.dtype in (xp.float32, xp.float64) else xp.astype(x, xp.float32)
-    if isinstance(work, np.ndarray):
+    if isinstance(work, np.ndarray | np.generic):  # numpy turns 0-d results into scalars (np.float32)
         from scipy.special import erfc as special_erfc
     else:
         from cupyx.scipy.special import erfc as special_erfc
@@ -452,11 +452,13 @@ class Mean(Function):
 class Amax(Function):
     """Max over axes; the gradient is shared evenly between tied maxima (as torch.amax does)."""
 
+    reduce = "max"
+
     @staticmethod
     def forward(ctx, a, axis, keepdims):
         xp = ctx.xp
         axes = _reduce_axes(axis, a.ndim)
-        out = xp.max(a, axis=axes, keepdims=True)
+        out = getattr(xp, ctx.fn.reduce)(a, axis=axes, keepdims=True)
         ctx.save_for_backward(a, out)
         ctx.shape, ctx.axes, ctx.keepdims = a.shape, axes, keepdims
         return out if keepdims else xp.reshape(out, tuple(n for i, n in enumerate(a.shape) if i not in axes))
@@ -468,6 +470,12 @@ class Amax(Function):
         grad = _expand_reduced(ctx, grad, ctx.shape, ctx.axes, ctx.keepdims)
         hit = xp.astype(a == out, grad.dtype)
         return grad * hit / xp.sum(hit, axis=ctx.axes, keepdims=True), None, None
+
+
+class Amin(Amax):
+    """Min over axes, as :class:`Amax` (not ``-amax(-a)``: negation wraps unsigned ints and refuses bool)."""
+
+    reduce = "min"
 
 
 class TakeAlongAxis(Function):

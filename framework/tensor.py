@@ -374,6 +374,10 @@ class Tensor:
                                    "than one element refers to a single memory location (an expand()ed "
                                    "tensor, for one); clone() it first") from None
             raise
+        self._bump_version()
+
+    def _bump_version(self) -> None:
+        """Count one in-place write to this storage (code that already wrote into ``_data`` itself)."""
         self._vbox[0] += 1
 
     def _recording(self, name: str, *values: Any) -> bool:
@@ -763,6 +767,8 @@ class Tensor:
 
     def _power(self, other: Any, reverse: bool = False) -> Tensor:
         a, b = self._promote(other, "pow")
+        if a.dtype == "bool":
+            raise TypeError("pow(): bool tensors are not supported (as in PyTorch); convert them with .int()")
         base, exponent = (b, a) if reverse else (a, b)
         if not a.dtype.is_floating_point and _any_negative(exponent):
             raise ValueError("pow(): integers to negative integer powers are not allowed")
@@ -847,26 +853,31 @@ class Tensor:
 
     # ------------------------------------------------------------------------------ elementwise
 
+    # Float math on integer/bool tensors computes in the default float dtype (float32), as PyTorch does;
+    # numpy would pick float64 (float16 for bool) and torch float32, so the backends would disagree.
+
     def exp(self) -> Tensor:
-        return ops.Exp.apply(self)
+        return ops.Exp.apply(self._floating())
 
     def log(self) -> Tensor:
-        return ops.Log.apply(self)
+        return ops.Log.apply(self._floating())
 
     def sqrt(self) -> Tensor:
-        return ops.Sqrt.apply(self)
+        return ops.Sqrt.apply(self._floating())
 
     def abs(self) -> Tensor:
+        if self.dtype == "bool":
+            raise TypeError("abs(): bool tensors are not supported (as in PyTorch)")
         return ops.Abs.apply(self)
 
     def relu(self) -> Tensor:
         return ops.Relu.apply(self)
 
     def sigmoid(self) -> Tensor:
-        return ops.Sigmoid.apply(self)
+        return ops.Sigmoid.apply(self._floating())
 
     def tanh(self) -> Tensor:
-        return ops.Tanh.apply(self)
+        return ops.Tanh.apply(self._floating())
 
     def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
         """Limit values to ``[min, max]``, in the dtype PyTorch promotes to (int tensor, float bound -> float)."""
@@ -910,14 +921,14 @@ class Tensor:
             source = self.to(dtype=dtype)
         elif not self.dtype.is_floating_point and self.dtype != "int64":
             source = self.to(dtype="int64")  # numpy would widen uint8 to uint64, torch's ints to int64
-        return ops.Sum.apply(source, _dim(dim, axis), _keep(keepdim, keepdims))
+        return ops.Sum.apply(source, ops._reduce_axes(_dim(dim, axis), self.ndim), _keep(keepdim, keepdims))
 
     def mean(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None, axis: Any = None,
              keepdims: bool | None = None):
         source = self if dtype is None else self.to(dtype=dtype)
         if not source.dtype.is_floating_point:
             raise TypeError(f"mean(): input dtype must be floating point, got {source.dtype}")
-        return ops.Mean.apply(source, _dim(dim, axis), _keep(keepdim, keepdims))
+        return ops.Mean.apply(source, ops._reduce_axes(_dim(dim, axis), self.ndim), _keep(keepdim, keepdims))
 
     def var(self, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
             correction: float | None = None) -> Tensor:
@@ -939,11 +950,22 @@ class Tensor:
         return ops.StdSqrt.apply(self.var(dim, keepdim=keepdim, correction=correction))
 
     def amax(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return ops.Amax.apply(self, dim, keepdim)
+        return ops.Amax.apply(self, self._nonempty_axes("amax", dim), _keep(keepdim, None))
 
     def amin(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        ops._reduce_axes(dim, self.ndim)  # checks dim before negating
-        return -ops.Amax.apply(-self, dim, keepdim)
+        return ops.Amin.apply(self, self._nonempty_axes("amin", dim), _keep(keepdim, None))
+
+    def _nonempty_axes(self, name: str, dim: Any) -> tuple[int, ...]:
+        """The axes of a max/min-style reduction, checked; reducing an empty dim has no answer (IndexError,
+        PyTorch's words) where numpy and torch would raise different exceptions."""
+        axes = ops._reduce_axes(dim, self.ndim)
+        if dim is None and self.numel() == 0:
+            raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify "
+                             "the reduction dim with the 'dim' argument.")
+        for a in axes:
+            if self.shape[a] == 0:
+                raise IndexError(f"{name}(): Expected reduction dim {a} to have non-zero size.")
+        return axes
 
     def max(self, dim: int | None = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool | None = None):
         """``t.max()`` -> the maximum; ``t.max(dim)`` -> ``(values, indices)`` like torch;
@@ -968,6 +990,7 @@ class Tensor:
 
     def _extreme_along(self, dim: int, keepdim: bool, largest: bool) -> MaxResult:
         dim = ops.normalize_dim(dim, self.ndim)
+        self._nonempty_axes("max" if largest else "min", dim)
         if self.ndim == 0:
             zero = self.backend.xp.zeros((), dtype=self.backend.xp.int64)
             return MaxResult(ops.Reshape.apply(self, ()), Tensor._wrap(zero, self.backend))
@@ -978,22 +1001,25 @@ class Tensor:
         return MaxResult(values, indices)
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        xp = self.backend.xp
-        if dim is None:
-            return Tensor._wrap(xp.argmax(xp.reshape(self._data, (-1,))), self.backend)
-        dim = ops.normalize_dim(dim, self.ndim)
-        if self.ndim == 0:
-            return Tensor._wrap(xp.zeros((), dtype=xp.int64), self.backend)
-        return Tensor._wrap(xp.argmax(self._data, axis=dim, keepdims=keepdim), self.backend)
+        return self._arg_extreme("argmax", dim, keepdim)
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        xp = self.backend.xp
+        return self._arg_extreme("argmin", dim, keepdim)
+
+    def _arg_extreme(self, name: str, dim: int | None, keepdim: bool) -> Tensor:
+        """argmax/argmin: int64 indices of the first extreme (over all elements when ``dim`` is None)."""
+        xp, keepdim = self.backend.xp, _keep(keepdim, None)
+        if self.dtype == "bool":
+            raise TypeError(f"{name}(): bool input is not supported (as in PyTorch); convert it with .int()")
         if dim is None:
-            return Tensor._wrap(xp.argmin(xp.reshape(self._data, (-1,))), self.backend)
+            if self.numel() == 0:
+                raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+            return Tensor._wrap(getattr(xp, name)(xp.reshape(self._data, (-1,))), self.backend)
         dim = ops.normalize_dim(dim, self.ndim)
+        self._nonempty_axes(name, dim)
         if self.ndim == 0:
             return Tensor._wrap(xp.zeros((), dtype=xp.int64), self.backend)
-        return Tensor._wrap(xp.argmin(self._data, axis=dim, keepdims=keepdim), self.backend)
+        return Tensor._wrap(getattr(xp, name)(self._data, axis=dim, keepdims=keepdim), self.backend)
 
     # ----------------------------------------------------------------------------------- shapes
 
@@ -1871,7 +1897,8 @@ def type_name(value: Any) -> str:
     """A value's type for error messages: ``float``, ``list``, but ``torch.Tensor`` and ``numpy.ndarray`` (a
     torch tensor's class is also called ``Tensor``, and "must be a Tensor, got Tensor" helps nobody)."""
     cls = type(value)
-    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__.split('.')[0]}.{cls.__qualname__}"
+    package = cls.__module__.split(".")[0]
+    return cls.__qualname__ if package in ("builtins", "framework") else f"{package}.{cls.__qualname__}"
 
 
 def _reshape_target(shape: tuple, old: tuple[int, ...]) -> tuple[int, ...]:
@@ -2004,7 +2031,10 @@ def _variance_args(name: str, dim: Any, unbiased: Any, correction: Any) -> tuple
 
 
 def _keep(keepdim: bool, keepdims: bool | None) -> bool:
-    return bool(keepdims) if keepdims is not None else bool(keepdim)
+    value = keepdims if keepdims is not None else keepdim
+    if not isinstance(value, bool | int | np.bool_):  # bool(tensor) would raise each backend's own error
+        raise TypeError(f"keepdim must be a bool, got {type_name(value)}")
+    return bool(value)
 
 
 def _check_index(index: Any, shape: tuple[int, ...]) -> bool:

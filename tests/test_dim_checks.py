@@ -160,3 +160,29 @@ def test_chunk_and_split_pieces_match_torch():
         ours = [p.shape for p in getattr(fw.ones(*shape), method)(arg, dim)]
         theirs = [tuple(p.shape) for p in getattr(torch.ones(*shape), method)(arg, dim)]
         assert ours == theirs, (shape, method, arg, dim)
+
+
+EMPTY_REDUCTIONS = {
+    "amax(0)": lambda lib, t: t.amax(0),
+    "amin(0)": lambda lib, t: t.amin(0),
+    "max(0)": lambda lib, t: t.max(0),
+    "min(0)": lambda lib, t: t.min(0),
+    "argmax(0)": lambda lib, t: t.argmax(0),
+    "argmin()": lambda lib, t: t.argmin(),
+}
+
+
+def test_reducing_an_empty_dim_raises_like_torch():
+    """max/min-style reductions over an empty dim have no answer: PyTorch's IndexError and words (numpy
+    raised ValueError, torch IndexError); reducing the other dim gives an empty result, as in PyTorch."""
+    for name, fn in EMPTY_REDUCTIONS.items():
+        with pytest.raises(IndexError) as theirs:
+            fn(torch, torch.ones(0, 3))
+        with pytest.raises(IndexError) as ours:
+            fn(fw, fw.ones(0, 3))
+        assert str(ours.value) == str(theirs.value), name
+    with pytest.raises(IndexError, match=r"amax\(\): Expected reduction dim to be specified for input.numel\(\) == 0"):
+        fw.ones(0, 3).amax()
+    assert fw.ones(0, 3).amax(1).shape == (0,) and fw.ones(0, 3).argmax(1).shape == (0,)
+    assert fw.nn.functional.softmax(fw.ones(0, 3), 0).shape == (0, 3)
+    assert fw.nn.functional.log_softmax(fw.ones(3, 0), 1).shape == (3, 0)

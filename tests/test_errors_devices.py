@@ -91,11 +91,22 @@ MISTAKES = {
                                 ValueError, "got a 0-d tensor"),
     "cross_entropy 0-d probabilities": (lambda d: F.cross_entropy(fw.tensor(1.5, device=d), fw.tensor(0.5, device=d)),
                                         ValueError, "got a 0-d tensor"),
+    "dim given as a tensor": (lambda d: fw.ones(2, 3, device=d).sum(fw.ones(2, device=d)), TypeError,
+                              "dim must be an int or a tuple of ints, got Tensor"),
+    "keepdim given as a tensor": (lambda d: fw.ones(2, 3, device=d).amax(1, fw.ones(2, device=d)), TypeError,
+                                  "keepdim must be a bool"),
+    "amax of an empty dim": (lambda d: fw.ones(0, 3, device=d).amax(0), IndexError,
+                             r"amax\(\): Expected reduction dim 0 to have non-zero size"),
+    "argmax of nothing": (lambda d: fw.ones(0, device=d).argmax(), IndexError, r"input.numel\(\) == 0"),
+    "argmax of bool": (lambda d: (fw.ones(3, device=d) > 0).argmax(), TypeError, "bool input"),
+    "bool ** bool": (lambda d: (fw.ones(3, device=d) > 0) ** (fw.ones(3, device=d) > 0), TypeError, "bool"),
+    "abs of bool": (lambda d: (fw.ones(3, device=d) > 0).abs(), TypeError, "bool"),
+    "leaky_relu of int": (lambda d: F.leaky_relu(fw.ones(3, dtype="int64", device=d)), TypeError, "floating-point"),
 }
 
 # What a message must never show: a kernel's parameter name, an op class ("Mul: ..."), a foreign class
 # called Tensor, a Python internal.
-LEAKS = re.compile(r"\b[xw] must have dtype|^[A-Z][A-Za-z]+: |got Tensor\b|tuple index out of range|"
+LEAKS = re.compile(r"\b[xw] must have dtype|^[A-Z][A-Za-z]+: |must be a Tensor, got Tensor\b|tuple index out of range|"
                    r"list index out of range|has no attribute|integer division or modulo by zero")
 
 

@@ -249,3 +249,26 @@ def test_non_numeric_operands_are_refused(device):
             x + bad
     with pytest.raises(TypeError, match="matmul.*same non-bool dtype"):
         fw.ones(2, 3, device=device) @ fw.ones(3, dtype="float64", device=device)
+
+
+def test_float_math_on_integer_tensors_is_float32(device, rng):
+    """exp/log/sqrt/sigmoid/tanh of int and bool tensors compute in float32, as PyTorch (numpy would give
+    float64, or float16 for bool), with PyTorch's values."""
+    import framework.nn.functional as F
+
+    values = rng.integers(1, 5, size=(2, 3))
+    for dtype in ("int64", "int32", "uint8", "bool"):
+        x = fw.tensor(values.astype(dtype), device=device)
+        tx = torch.tensor(values.astype(dtype))
+        for name, ours, theirs in (("exp", x.exp(), tx.exp()), ("log", x.log(), tx.log()),
+                                   ("sqrt", x.sqrt(), tx.sqrt()), ("sigmoid", x.sigmoid(), tx.sigmoid()),
+                                   ("tanh", x.tanh(), tx.tanh()), ("F.sigmoid", F.sigmoid(x), torch.sigmoid(tx)),
+                                   ("F.tanh", F.tanh(x), torch.tanh(tx))):
+            _compare(ours, theirs, f"{name} of {dtype}")
+
+
+def test_amin_of_unsigned_and_bool(device):
+    """amin is a min, not -amax(-x): negating uint8 wraps around (amin of [0, 5] was 5) and bool refuses it."""
+    _compare(fw.tensor([0, 5, 3], dtype="uint8", device=device).amin(),
+             torch.tensor([0, 5, 3], dtype=torch.uint8).amin(), "uint8 amin")
+    _compare(fw.tensor([[True, False]], device=device).amin(1), torch.tensor([[True, False]]).amin(1), "bool amin")

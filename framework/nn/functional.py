@@ -113,15 +113,18 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    _check_float_input(input)  # PyTorch has no integer leaky_relu; numpy and torch would differ here
     return ops.LeakyRelu.apply(input, float(negative_slope))
 
 
 def sigmoid(input: Tensor) -> Tensor:
-    return ops.Sigmoid.apply(input)
+    _check_tensor(input, "input")
+    return input.sigmoid()  # integer input computes in float32, as in PyTorch
 
 
 def tanh(input: Tensor) -> Tensor:
-    return ops.Tanh.apply(input)
+    _check_tensor(input, "input")
+    return input.tanh()
 
 
 def _check_float_input(input: Any) -> None:
@@ -307,7 +310,10 @@ def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     if dtype is not None:
         input = input.to(dtype=dtype)
     _check_float(input, "softmax(): input")
-    return _Softmax.apply(input, _softmax_dim(input, dim, "softmax"))
+    dim = _softmax_dim(input, dim, "softmax")
+    if input.numel() == 0:
+        return input * 1.0  # nothing to normalise (PyTorch returns the empty tensor); no max of nothing
+    return _Softmax.apply(input, dim)
 
 
 def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
@@ -315,7 +321,10 @@ def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Ten
     if dtype is not None:
         input = input.to(dtype=dtype)
     _check_float(input, "log_softmax(): input")
-    return _LogSoftmax.apply(input, _softmax_dim(input, dim, "log_softmax"))
+    dim = _softmax_dim(input, dim, "log_softmax")
+    if input.numel() == 0:
+        return input * 1.0
+    return _LogSoftmax.apply(input, dim)
 
 
 # --------------------------------------------------------------------------------------- conv2d
@@ -1648,6 +1657,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         with np.errstate(invalid="ignore"):  # NaN/inf * 0 is NaN without a warning, as in PyTorch
             return input * 0.0
     seed, offset = _random.next_philox(input.numel())
+    if input.ndim == 0:  # the kernels take arrays of at least one dim; the result keeps the 0-d shape
+        return _Dropout.apply(input.reshape(1), p, seed, offset).reshape(())
     return _Dropout.apply(input, p, seed, offset)
 
 
@@ -1873,10 +1884,10 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         with no_grad():
             if running_mean is not None:
                 batch_mean = mean.detach().reshape(-1).to(dtype=running_mean.dtype)
-                running_mean._data = (running_mean * (1.0 - momentum) + batch_mean * momentum)._data
+                running_mean._write("batch_norm", ..., (running_mean * (1.0 - momentum) + batch_mean * momentum)._data)
             if running_var is not None:
                 unbiased = var.detach().reshape(-1).to(dtype=running_var.dtype) * (count / (count - 1))
-                running_var._data = (running_var * (1.0 - momentum) + unbiased * momentum)._data
+                running_var._write("batch_norm", ..., (running_var * (1.0 - momentum) + unbiased * momentum)._data)
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm(): running_mean and running_var must be given when training is False")
@@ -2019,9 +2030,7 @@ def _embedding_renorm_(weight: Tensor, indices: np.ndarray, max_norm: float, nor
     if not bool(xp.any(over)):
         return  # nothing to rescale: skip copying the table
     scale = xp.where(over, max_norm / (norms + 1e-7), xp.ones_like(norms))
-    updated = xp.asarray(weight._data, copy=True)
-    updated[referenced] = xp.astype(work * xp.reshape(scale, (-1, 1)), rows.dtype)
-    weight._data = updated
+    weight._write("embedding(max_norm=)", referenced, xp.astype(work * xp.reshape(scale, (-1, 1)), rows.dtype))
 
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
