@@ -5,7 +5,7 @@ best GPU backend present); ``framework.nn``, ``framework.optim``, ``framework.da
 ``framework.train`` build on them.
 """
 
-from . import autograd, cuda, dtypes, utils
+from . import accelerator, autograd, backends, cuda, dtypes, utils
 from . import functions as _functions
 from .autograd import (
     Function,
@@ -183,7 +183,7 @@ __all__ = [
     "DType", "Function", "Generator", "Tensor", "arange", "available_devices", "bfloat16", "bool_", "cat", "double",
     "dtypes", "enable_grad", "exp", "float16", "from_dlpack", "float32", "float64", "full", "get_backend",
     "get_default_device", "half", "int8", "int16", "int32", "int64", "is_grad_enabled", "log", "long",
-    "manual_seed", "matmul", "maximum", "minimum", "no_grad", "autograd", "inference_mode",
+    "manual_seed", "matmul", "maximum", "minimum", "no_grad", "accelerator", "autograd", "backends", "inference_mode",
     "is_inference_mode_enabled", "set_grad_enabled", "utils", "ones", "ones_like", "rand", "rand_like",
     "randint", "randn", "randn_like", "register_backend", "relu", "set_default_device", "sigmoid",
     "stack", "tanh", "tensor", "uint8", "where", "zeros", "zeros_like",

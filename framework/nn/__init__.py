@@ -7,7 +7,7 @@ layers, ``container.py`` Sequential/ModuleList/ModuleDict/ParameterList/Paramete
 clipping).
 """
 
-from . import functional, init, utils
+from . import functional, init, parallel, utils
 from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .embedding import Embedding, Upsample
 from .layers import (
@@ -59,6 +59,7 @@ from .loss import (
 )
 from .module import IncompatibleKeys, Module
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from .parallel import DataParallel
 from .parameter import Parameter
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
@@ -67,7 +68,7 @@ __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "Conv2d", "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Flatten",
     "Identity", "IncompatibleKeys", "LeakyReLU", "Linear", "LinearReLU", "LogSoftmax", "MSELoss", "MaxPool2d",
     "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax",
-    "Tanh", "Unflatten", "functional", "init", "utils",
+    "Tanh", "Unflatten", "functional", "init", "parallel", "utils", "DataParallel",
     "BatchNorm1d", "BatchNorm2d", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell", "Upsample",
     "ELU", "GELU", "GroupNorm", "Hardtanh", "HuberLoss", "KLDivLoss", "L1Loss", "LayerNorm", "Mish", "SiLU",
     "SmoothL1Loss", "Softplus",
