@@ -36,10 +36,13 @@ PROGRAMS = Path(__file__).parent / "programs"
 #: The port: these rewrites of import lines, applied line by line, and nothing else.
 #:   ``import torch``               -> ``import framework as torch``
 #:   ``import torch.nn as nn``      -> ``import framework.nn as nn``      (any ``import torch.X as Y``)
+#:   ``import torch.utils.data``    -> ``import framework.utils.data``    (any ``import torch.X``: loads the
+#:                                     submodule; the name ``torch`` is already ``framework``)
 #:   ``from torch.utils.data import`` -> ``from framework.utils.data import`` (any ``from torch[.X] import``)
 IMPORT_RENAMES = [
     (re.compile(r"^import torch$"), "import framework as torch"),
     (re.compile(r"^import torch\.([\w.]+) as (\w+)$"), r"import framework.\1 as \2"),
+    (re.compile(r"^import torch\.([\w.]+)$"), r"import framework.\1"),
     (re.compile(r"^from torch((?:\.\w+)*) import "), r"from framework\1 import "),
 ]
 
@@ -267,7 +270,7 @@ def test_char_lstm_matches_torch(test_seed, tied):
 
 # ---------------------------------------------------------------------------------------------- DCGAN
 
-DCGAN_SIZES = ["--nz", "8", "--ngf", "8", "--ndf", "8", "--batchSize", "32"]
+DCGAN_SIZES = ["--nz", "8", "--ngf", "8", "--ndf", "8", "--batchSize", "32", "--workers", "0"]
 
 
 @pytest.mark.parametrize("which", FRAMEWORKS)
@@ -368,7 +371,8 @@ SCRIPT_RUNS = {
                       "mnist_cnn.pt"),
     "char_lstm": (LSTM_ARGS + ["--epochs", "1", "--chars", "20", "--log-interval", "2"], "| epoch   1 |",
                   "model.pt"),
-    "dcgan": (DCGAN_SIZES + ["--dry-run", "--manualSeed", "7"], "Loss_D:", "netG_epoch_0.pth"),
+    # The DCGAN script with its default 2 worker processes (the DataLoader's real workers).
+    "dcgan": (DCGAN_SIZES + ["--dry-run", "--manualSeed", "7", "--workers", "2"], "Loss_D:", "netG_epoch_0.pth"),
 }
 
 

@@ -16,13 +16,17 @@ for a test-sized run without downloads or torchvision:
 """
 
 import argparse
+import os
 import random
 
 import numpy as np
 import torch
+import torch.backends.cudnn as cudnn
 import torch.nn as nn
+import torch.nn.parallel
 import torch.optim as optim
-from torch.utils.data import DataLoader, TensorDataset
+import torch.utils.data
+from torch.utils.data import TensorDataset
 
 
 # custom weights initialization called on netG and netD
@@ -144,6 +148,7 @@ def digits_dataset(total=640):
 
 def main(argv=None):
     parser = argparse.ArgumentParser()
+    parser.add_argument('--workers', type=int, help='number of data loading workers', default=2)
     parser.add_argument('--batchSize', type=int, default=64, help='input batch size')
     parser.add_argument('--nz', type=int, default=100, help='size of the latent z vector')
     parser.add_argument('--ngf', type=int, default=64)
@@ -162,18 +167,26 @@ def main(argv=None):
     opt = parser.parse_args(argv)
     print(opt)
 
+    try:
+        os.makedirs(opt.outf)
+    except OSError:
+        pass
+
     if opt.manualSeed is None:
         opt.manualSeed = random.randint(1, 10000)
     print("Random Seed: ", opt.manualSeed)
     random.seed(opt.manualSeed)
     torch.manual_seed(opt.manualSeed)
 
+    cudnn.benchmark = True
+
     if torch.cuda.is_available() and not opt.cuda:
         print("WARNING: You have a CUDA device, so you should probably run with --cuda")
 
     dataset = digits_dataset()
     nc = 1
-    dataloader = DataLoader(dataset, batch_size=opt.batchSize, shuffle=True)
+    dataloader = torch.utils.data.DataLoader(dataset, batch_size=opt.batchSize,
+                                             shuffle=True, num_workers=int(opt.workers))
 
     device = torch.device("cuda:0" if opt.cuda else "cpu")
     ngpu = int(opt.ngpu)
