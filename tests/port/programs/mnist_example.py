@@ -1,6 +1,7 @@
 # The original's Python 2-era idioms are kept (super(Net, self), .format, %), so the file reads like it.
 # ruff: noqa: UP004, UP008, UP031, UP032, B007
-"""The official PyTorch MNIST example (pytorch/examples, mnist/main.py), kept as written.
+"""The official PyTorch MNIST example (pytorch/examples, mnist/main.py as of 2025, with
+``torch.accelerator``), kept as written.
 
 This file is a plain PyTorch program: ``tests/port/test_port_programs.py`` runs it unchanged under
 ``torch`` and again with only its ``torch`` imports renamed to ``framework``. Departures from the
@@ -118,33 +119,37 @@ def main(argv=None):
                         help='learning rate (default: 1.0)')
     parser.add_argument('--gamma', type=float, default=0.7, metavar='M',
                         help='Learning rate step gamma (default: 0.7)')
-    parser.add_argument('--no-cuda', action='store_true', default=False,
-                        help='disables CUDA training')
-    parser.add_argument('--dry-run', action='store_true', default=False,
+    parser.add_argument('--no-accel', action='store_true',
+                        help='disables accelerator')
+    parser.add_argument('--dry-run', action='store_true',
                         help='quickly check a single pass')
     parser.add_argument('--seed', type=int, default=1, metavar='S',
                         help='random seed (default: 1)')
     parser.add_argument('--log-interval', type=int, default=10, metavar='N',
                         help='how many batches to wait before logging training status')
-    parser.add_argument('--save-model', action='store_true', default=False,
+    parser.add_argument('--save-model', action='store_true',
                         help='For Saving the current Model')
     parser.add_argument('--train-size', type=int, default=1280, metavar='N',
                         help='how many of the 1000 digits to train on; the rest are the test set')
     args = parser.parse_args(argv)
-    use_cuda = not args.no_cuda and torch.cuda.is_available()
+    use_accel = not args.no_accel and torch.accelerator.is_available()
 
     torch.manual_seed(args.seed)
 
-    device = torch.device("cuda" if use_cuda else "cpu")
+    if use_accel:
+        device = torch.accelerator.current_accelerator()
+    else:
+        device = torch.device("cpu")
 
     train_kwargs = {'batch_size': args.batch_size}
     test_kwargs = {'batch_size': args.test_batch_size}
-    if use_cuda:
-        cuda_kwargs = {'num_workers': 1,
+    if use_accel:
+        accel_kwargs = {'num_workers': 1,
+                        'persistent_workers': True,
                        'pin_memory': True,
                        'shuffle': True}
-        train_kwargs.update(cuda_kwargs)
-        test_kwargs.update(cuda_kwargs)
+        train_kwargs.update(accel_kwargs)
+        test_kwargs.update(accel_kwargs)
 
     dataset1, dataset2 = digits_datasets(args.train_size)
     train_loader = torch.utils.data.DataLoader(dataset1, **train_kwargs)
