@@ -148,6 +148,33 @@ def test_mnist_example_trains(which, tmp_path, monkeypatch, test_seed):
     assert prog["test"](restored, T.device("cpu"), loader) == prog["test"](model, T.device("cpu"), loader)
 
 
+def test_mnist_example_accelerator_loader_options(test_seed):
+    """With an accelerator the example's loaders take ``num_workers=1, persistent_workers=True,
+    pin_memory=True, shuffle=True``; on this machine that branch is not taken, so run the example's own
+    ``train``/``test`` through loaders built with exactly those options: every sample seen once per
+    epoch (worker processes, shuffled), and training still lowers the test loss. (kernelgrad only: torch
+    spends seconds starting its workers, and the other MNIST tests already prove the program.)"""
+    prog = load_program("mnist_example", "kernelgrad")
+    T = prog["torch"]
+    T.manual_seed(test_seed)
+    accel_kwargs = {'num_workers': 1, 'persistent_workers': True, 'pin_memory': True, 'shuffle': True}
+    train_set, test_set = prog["digits_datasets"](256)
+    train_loader = T.utils.data.DataLoader(train_set, batch_size=64, **accel_kwargs)
+    test_loader = T.utils.data.DataLoader(test_set, batch_size=1000, **accel_kwargs)
+    seen = sorted(int(t) for epoch in range(2) for _, target in train_loader for t in target.tolist())
+    expected = sorted(2 * train_set.tensors[1].tolist())
+    assert seen == expected
+    model = prog["Net"]()
+    optimizer = prog["optim"].Adadelta(model.parameters(), lr=1.0)
+    args = argparse.Namespace(log_interval=100, dry_run=False)
+    device = T.device("cpu")
+    before = prog["test"](model, device, test_loader)
+    losses = prog["train"](args, model, device, train_loader, optimizer, 1)
+    after = prog["test"](model, device, test_loader)
+    assert len(losses) == 4 and all(math.isfinite(x) for x in losses)
+    assert after[0] < before[0], (before, after)
+
+
 def test_mnist_example_matches_torch(test_seed):
     """Identical initial weights and batches, dropout off: the example's own ``train`` (3 Adadelta steps)
     and ``test`` give torch's losses, predictions and output shape/dtype."""
