@@ -393,3 +393,50 @@ def test_scatter_lerp_detach_and_bernoulli_in_place(device, rng):
     g = fw.Generator().manual_seed(5)
     first = t.normal_(generator=g).numpy().copy()
     assert np.array_equal(first, t.normal_(generator=fw.Generator().manual_seed(5)).numpy())
+
+
+@pytest.mark.parametrize("opt_name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta"])
+def test_optimizer_steps_write_into_the_parameter(device, rng, opt_name):
+    """opt.step(), clip_grad_norm_ and load_state_dict change the parameter's storage in place, as torch:
+    a .data alias or a view taken before sees the new values, and the version counter goes up."""
+    w0 = rng.standard_normal((3, 4)).astype(np.float32)
+    g = rng.standard_normal((3, 4)).astype(np.float32)
+    p = fw.nn.Parameter(fw.tensor(w0, device=device))
+    tp = torch.nn.Parameter(torch.tensor(w0, dtype=torch.float64))
+    alias, row = p.data, p.data[1]
+    opt = getattr(fw.optim, opt_name)([p], lr=0.1)
+    topt = getattr(torch.optim, opt_name)([tp], lr=0.1)
+    version = p._version
+    for _ in range(2):
+        p.grad = fw.tensor(g, device=device)
+        tp.grad = torch.tensor(g, dtype=torch.float64)
+        fw.nn.utils.clip_grad_norm_([p], 1.0)
+        torch.nn.utils.clip_grad_norm_([tp], 1.0)
+        opt.step()
+        topt.step()
+    assert p._version > version
+    assert rel_err(p, tp) <= 1e-5
+    np.testing.assert_array_equal(alias.numpy(), p.numpy())
+    np.testing.assert_array_equal(row.numpy(), p.numpy()[1])
+
+    module = fw.nn.Linear(4, 3).to(device)
+    weight_alias = module.weight.data
+    module.load_state_dict({"weight": w0, "bias": np.zeros(3, np.float32)})
+    np.testing.assert_array_equal(weight_alias.numpy(), w0)
+
+
+def test_stepping_a_weight_that_a_pending_backward_needs_raises_like_torch(device, rng):
+    """The GAN mistake: step D, then backward through a graph that saved D's old weight. Torch raises; a
+    silent answer from stale weights would hide the bug."""
+    x = rng.standard_normal((2, 4)).astype(np.float32)
+    for lib in (torch, fw):
+        layer = lib.nn.Linear(4, 1)
+        if lib is fw:
+            layer = layer.to(device)
+        inp = (lib.tensor(x) if lib is torch else fw.tensor(x, device=device)).requires_grad_()
+        out = layer(inp).sum()
+        opt = lib.optim.SGD(layer.parameters(), lr=0.1)
+        out.backward(retain_graph=True)
+        opt.step()
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            out.backward()

@@ -454,7 +454,8 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
         for key, array in arrays.items():
             target = own[key]
-            target._data = target.backend.from_numpy(array, str(target.dtype))
+            # into the existing storage, as torch's param.copy_(): views, .data and optimizers keep seeing it
+            target._write("load_state_dict", ..., target.backend.from_numpy(array, str(target.dtype)))
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------------------- mode, grads

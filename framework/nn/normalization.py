@@ -122,7 +122,7 @@ class _BatchNorm(_AffineNorm):
                 raise ValueError(f"Expected more than 1 value per channel when training, got input size "
                                  f"{input.shape}")
             tracked = self.num_batches_tracked
-            tracked._data = (tracked.detach() + 1)._data
+            tracked._write("batch_norm", ..., (tracked.detach() + 1)._data)
             if self.momentum is None:  # cumulative moving average
                 momentum = 1.0 / float(tracked.item())
         # Batch statistics in training, and in eval when there are no running statistics to use.

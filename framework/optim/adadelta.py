@@ -45,7 +45,7 @@ class Adadelta(Optimizer):
         acc_delta = state["acc_delta"]._data
         delta = xp.sqrt(acc_delta + eps) / xp.sqrt(square_avg + eps) * g
         acc_delta = acc_delta * rho + (1 - rho) * (delta * delta)
-        p._data = p._data - group["lr"] * delta
+        p._write("step", ..., p._data - group["lr"] * delta)  # in place, as torch: views and .data see it
         state["step"] += 1
         state["square_avg"] = wrap(square_avg, p)
         state["acc_delta"] = wrap(acc_delta, p)

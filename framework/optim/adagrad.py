@@ -46,6 +46,6 @@ class Adagrad(Optimizer):
             g = g + group["weight_decay"] * p._data
         clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
         total = state["sum"]._data + g * g
-        p._data = p._data - clr * (g / (xp.sqrt(total) + group["eps"]))
+        p._write("step", ..., p._data - clr * (g / (xp.sqrt(total) + group["eps"])))  # in place, as torch
         state["step"] = step
         state["sum"] = wrap(total, p)

@@ -81,8 +81,9 @@ class Adam(Optimizer):
         update *= lr / bias_correction1
         if param is p._data:
             param -= update
+            p._bump_version()
         else:
-            p._data = param - update
+            p._write("step", ..., param - update)  # in place, as torch: views and .data see the step
         state["step"] = step
 
 

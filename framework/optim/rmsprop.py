@@ -58,7 +58,7 @@ class RMSprop(Optimizer):
             buf = state["momentum_buffer"]._data if state.get("momentum_buffer") is not None else xp.zeros_like(p._data)
             buf = buf * momentum + g / avg
             state["momentum_buffer"] = wrap(buf, p)
-            p._data = p._data - group["lr"] * buf
+            p._write("step", ..., p._data - group["lr"] * buf)
         else:
-            p._data = p._data - group["lr"] * (g / avg)
+            p._write("step", ..., p._data - group["lr"] * (g / avg))
         state["step"] += 1

@@ -49,4 +49,4 @@ class SGD(Optimizer):
                 buf = momentum * buf._data + (1 - group["dampening"]) * g
             state["momentum_buffer"] = wrap(buf, p)
             g = g + momentum * buf if group["nesterov"] else buf
-        p._data = p._data - group["lr"] * g
+        p._write("step", ..., p._data - group["lr"] * g)  # in place, as torch: views and .data see it

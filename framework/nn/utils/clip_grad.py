@@ -117,7 +117,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
                 "anyway, set `error_if_nonfinite=False`")
         coef = xp.clip(max_norm / (total + 1e-6), max=1.0)  # NaN stays NaN, as torch.clamp
         for g in grads:
-            g._data = g._data * xp.astype(coef, g._data.dtype)
+            g._write("clip_grad_norm_", ..., g._data * xp.astype(coef, g._data.dtype))
     return Tensor._wrap(total, backend)
 
 
@@ -137,4 +137,4 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float, f
     grads = _grads(parameters, fn)
     clip_value = _real(clip_value, "clip_value", fn)
     for g in grads:
-        g._data = g.backend.xp.clip(g._data, min=-clip_value, max=clip_value)
+        g._write("clip_grad_value_", ..., g.backend.xp.clip(g._data, min=-clip_value, max=clip_value))
