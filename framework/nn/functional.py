@@ -1402,7 +1402,10 @@ def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta:
     diff = (input - target).abs()
     if beta == 0:
         return _reduce(diff, reduction)
-    return _reduce(where(diff < beta, diff * diff * (0.5 / beta), diff - 0.5 * beta), reduction)
+    # The square sees diff clamped to beta: where() hands the unused branch a zero gradient, and
+    # 0 * inf (an infinite diff) would make it NaN; PyTorch gives sign(d) there.
+    near = diff.clamp(max=beta)
+    return _reduce(where(diff < beta, near * near * (0.5 / beta), diff - 0.5 * beta), reduction)
 
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
@@ -1415,7 +1418,8 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     if not delta > 0:
         raise ValueError(f"huber_loss(): delta must be positive, got {delta!r}")
     diff = (input - target).abs()
-    loss = where(diff < delta, diff * diff * 0.5, (diff - 0.5 * delta) * delta)
+    near = diff.clamp(max=delta)  # no 0 * inf = NaN gradient from the unused branch (see smooth_l1_loss)
+    loss = where(diff < delta, near * near * 0.5, (diff - 0.5 * delta) * delta)
     return _weighted_reduce(loss, weight, reduction, "huber_loss", False)
 
 

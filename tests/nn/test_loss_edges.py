@@ -159,6 +159,29 @@ def test_bce_with_logits_random_weights_match_torch(device, reduction, rng):
     assert rel_err(w.grad, tw.grad) < TOL and rel_err(pw.grad, tpw.grad) < TOL
 
 
+# ------------------------------------------------------------------------- smooth_l1_loss / huber_loss
+
+
+@pytest.mark.parametrize("loss", ["smooth_l1", "huber"])
+def test_smooth_l1_and_huber_at_infinite_and_huge_differences_match_torch(device, loss):
+    """The linear branch's gradient is sign(d) (times delta) even at d = +-inf; the unused square branch
+    must not turn it into 0 * inf = NaN (found by fuzzing against torch)."""
+    x, tx = pair(np.array([INF, -INF, 1e30, -1e30, 0.3, 2.5, -1.5, 2.0, 0.5]), device)
+    t, tt = pair(np.full(9, 0.5), device, requires_grad=False)
+    for k in (2.0, 0.5):
+        if loss == "smooth_l1":
+            out = F.smooth_l1_loss(x, t, reduction="none", beta=k)
+            ref = TF.smooth_l1_loss(tx, tt, reduction="none", beta=k)
+        else:
+            out = F.huber_loss(x, t, reduction="none", delta=k)
+            ref = TF.huber_loss(tx, tt, reduction="none", delta=k)
+        assert_elementwise(out, ref)
+        out.sum().backward()
+        ref.sum().backward()
+        assert_elementwise(x.grad, tx.grad)
+        x.grad = tx.grad = None
+
+
 # ------------------------------------------------------------------------- cross_entropy / nll_loss
 
 CE_CONFIGS = [  # (reduction, class weight, label_smoothing); the first is the fused kernel path
