@@ -329,7 +329,10 @@ class Tensor:
         if self.grad is None:
             # Copy: the engine may hand the same array to several leaves, and optimizers update in place.
             self.grad = Tensor._wrap(self.backend.xp.asarray(grad, copy=True), self.backend)
-        else:
+        elif self.grad.shape == tuple(grad.shape) and self.grad.dtype == self.dtype:
+            # In place, as torch's AccumulateGrad: a reference to p.grad taken earlier sees the sum.
+            self.grad._write("backward", ..., self.grad._data + grad)
+        else:  # a user-assigned .grad of another shape or dtype: accumulate into a new tensor
             self.grad = Tensor._wrap(self.grad._data + grad, self.backend)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:

@@ -440,3 +440,16 @@ def test_stepping_a_weight_that_a_pending_backward_needs_raises_like_torch(devic
         opt.step()
         with pytest.raises(RuntimeError, match="modified by an inplace operation"):
             out.backward()
+
+
+def test_gradient_accumulates_into_the_same_grad_tensor(device, rng):
+    """A second backward adds into p.grad in place (torch's AccumulateGrad): an earlier reference sees it."""
+    x = rng.standard_normal(5)
+    p, tp = pair(x, device)
+    (p * 2).sum().backward()
+    (tp * 2).sum().backward()
+    held = p.grad
+    (p * p).sum().backward()
+    (tp * tp).sum().backward()
+    assert held is p.grad
+    assert rel_err(held, tp.grad) <= 1e-6
