@@ -2,17 +2,20 @@
 
 ``programs/`` holds three plain PyTorch programs: the official MNIST example, a character-level LSTM
 language model (word_language_model's training loop: detached hidden state, ``clip_grad_norm_``,
-``p.data.add_``, sampling with ``torch.multinomial``) and the DCGAN example (``weights_init``,
-``label.fill_``, ``netD(fake.detach())``, BCELoss, Adam). Each test runs a program twice: unchanged
-under ``torch`` (proving the program itself is valid and the assertions pass on the real thing) and
-with :data:`IMPORT_RENAMES` applied to its source — the only edit a port may make. Then, for each
-program, a second test builds the program's own models in both frameworks with identical initial
-weights and identical data and checks that the program's own training steps give the same losses
-(rel err <= 1e-4; float32 in both, so the tolerance covers summation order only). Last, each ported
-file runs as a script from the command line in a process where ``import torch`` fails.
+``p.data.add_``, tied weights, sampling with ``torch.multinomial``) and the DCGAN example
+(``weights_init``, ``label.fill_``, ``netD(fake.detach())``, BCELoss, Adam, ``cudnn.benchmark``).
+
+- ``test_*_trains``: each program end to end, unchanged under ``torch`` (proving the program and the
+  assertions are valid on the real thing) and with :data:`IMPORT_RENAMES` applied to its source, the
+  only edit a port may make.
+- ``test_*_matches_torch``: the program's own models in both frameworks with identical initial weights
+  and data; the program's own training steps give torch's losses (rel err <= 1e-4; float32 in both, so
+  the tolerance covers summation order only), shapes and dtypes.
+- ``test_ported_script_runs_...``: each ported file as a script, in a process where ``import torch`` fails.
 
 The programs run on the ``cpu`` device only: they pick their device the way the originals do
-(``torch.device("cuda" if ... else "cpu")``); per-device kernel paths are tested elsewhere.
+(``torch.accelerator`` / ``torch.cuda.is_available()``), and this machine has no GPU; per-device kernel
+paths are tested elsewhere.
 """
 
 from __future__ import annotations
