@@ -743,7 +743,8 @@ class Einsum(Function):
             # size-1 dims that met a bigger one elsewhere; the engine sums any broadcast back.
             sizes = iter(g.shape)
             g = xp.reshape(g, tuple(next(sizes) if c in known else 1 for c in subs))
-            grads.append(xp.broadcast_to(g, tuple(max(n, m) for n, m in zip(a.shape, g.shape, strict=True))))
+            # The operand's own sizes (0 included: not max(0, 1)), except a size-1 dim that met a bigger one.
+            grads.append(xp.broadcast_to(g, tuple(m if n == 1 else n for n, m in zip(a.shape, g.shape, strict=True))))
         return tuple(grads)
 
 
@@ -872,6 +873,41 @@ class Norm2(Function):
         grad = _expand_reduced(ctx, grad, ctx.shape, ctx.axes, ctx.keepdims)
         safe = xp.where(norm == 0, xp.ones_like(norm), norm)
         return xp.where(norm == 0, xp.zeros_like(a), grad * a / safe), None, None
+
+
+class NormP(Function):
+    """The vector ``p``-norm ``sum(|a|^p)^(1/p)`` over ``axes`` for a finite ``p > 0`` other than 2, and
+    the count of nonzeros for ``p = 0``. Gradient: PyTorch's ``sgn(a) |a|^(p-1) / norm^(p-1)``, taken as 0
+    where the norm is 0 (and, for p < 1, where ``a`` is 0) instead of the 0 * inf = NaN that composing
+    ``abs() ** p`` and ``** (1/p)`` gives there; ``p = 0`` is a constant with no gradient, as PyTorch."""
+
+    @staticmethod
+    def forward(ctx, a, p, axis, keepdims):
+        xp = ctx.xp
+        ctx.shape, ctx.axes, ctx.keepdims, ctx.p = a.shape, _reduce_axes(axis, a.ndim), keepdims, p
+        if p == 0:
+            norm = xp.sum(xp.astype(a != 0, a.dtype), axis=ctx.axes, keepdims=True)
+        else:
+            norm = xp.sum(xp.abs(a) ** p, axis=ctx.axes, keepdims=True) ** (1.0 / p)
+        ctx.save_for_backward(a, norm)
+        return norm if keepdims else xp.reshape(norm, tuple(n for i, n in enumerate(a.shape) if i not in ctx.axes))
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = ctx.xp
+        a, norm = ctx.saved_tensors
+        p = ctx.p
+        grad = _expand_reduced(ctx, grad, ctx.shape, ctx.axes, ctx.keepdims)
+        if p == 0:  # a constant: no gradient (PyTorch leaves .grad None too)
+            return None, None, None, None
+        zero = xp.zeros_like(a)
+        absa = xp.abs(a)
+        if p < 1:  # |a|^(p-1) is inf at a = 0, where the gradient is 0
+            scaled = xp.where(a == 0, zero, xp.sign(a) * xp.where(a == 0, xp.ones_like(a), absa) ** (p - 1))
+            return scaled * grad * norm ** (1 - p), None, None, None
+        safe = xp.where(norm == 0, xp.ones_like(norm), norm)
+        scale = xp.where(norm == 0, xp.zeros_like(norm), 1 / safe ** (p - 1))
+        return xp.sign(a) * absa ** (p - 1) * grad * scale, None, None, None
 
 
 class Prod(Function):

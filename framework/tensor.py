@@ -997,7 +997,10 @@ class Tensor:
         if self.ndim == 0:
             zero = self.backend.xp.zeros((), dtype=self.backend.xp.int64)
             return MaxResult(ops.Reshape.apply(self, ()), Tensor._wrap(zero, self.backend))
-        indices = self.argmax(dim, keepdim=True) if largest else self.argmin(dim, keepdim=True)
+        # max/min(dim) take bools (argmax/argmin refuse them, as PyTorch): pick on their 0/1 bytes
+        xp = self.backend.xp
+        key = self if self.dtype != "bool" else Tensor._wrap(xp.astype(self._data, xp.uint8), self.backend)
+        indices = key.argmax(dim, keepdim=True) if largest else key.argmin(dim, keepdim=True)
         values = ops.TakeAlongAxis.apply(self, indices._data, dim)
         if not keepdim:
             values, indices = values.squeeze(dim), indices.squeeze(dim)
@@ -1017,7 +1020,9 @@ class Tensor:
         if dim is None:
             if self.numel() == 0:
                 raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
-            return Tensor._wrap(getattr(xp, name)(xp.reshape(self._data, (-1,))), self.backend)
+            flat = getattr(xp, name)(xp.reshape(self._data, (-1,)))
+            # keepdim keeps every (reduced) dim as size 1, as PyTorch: (1, 1) for a matrix
+            return Tensor._wrap(xp.reshape(flat, (1,) * self.ndim) if keepdim else flat, self.backend)
         dim = ops.normalize_dim(dim, self.ndim)
         self._nonempty_axes(name, dim)
         if self.ndim == 0:
@@ -1659,13 +1664,11 @@ class Tensor:
             return x.abs().amax(dim, keepdim)
         if p == -math.inf:
             return x.abs().amin(dim, keepdim)
-        if p == 0:
-            return (x != 0).to(dtype=x.dtype).sum(dim, keepdim)
         if p == 1:
             return x.abs().sum(dim, keepdim)
         if p < 0:
             raise ValueError(f"norm(): negative p={p!r} is not supported")
-        return (x.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+        return ops.NormP.apply(x, float(p), None if dim is None else ops.normalize_dims(dim, x.ndim), bool(keepdim))
 
     def prod(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
         """Product of all elements, or along ``dim``; bool/integer inputs multiply in int64, as PyTorch."""

@@ -138,9 +138,25 @@ def test_bmm_grad(device, rng):
     ("...ij,...jk->...ik", [(2, 1, 3, 4), (5, 4, 2)]),  # ellipsis with broadcasting
     ("bhqd,bhkd->bhqk", [(1, 2, 3, 4), (1, 2, 5, 4)]),
     ("ij,jk", [(3, 1), (4, 2)]),  # a size-1 subscript broadcast against 4
+    ("ij,kj->ik", [(2, 3), (4, 1)]),  # the broadcast size-1 operand's gradient sums back
 ])
 def test_einsum_grad(device, rng, equation, shapes):
     _check_grad(device, rng, lambda *xs: fw.einsum(equation, *xs), lambda *xs: torch.einsum(equation, *xs), *shapes)
+
+
+@pytest.mark.parametrize("equation,shapes", [
+    ("ij->", [(0, 4)]), ("i->", [(0,)]), ("ij,jk->ik", [(2, 0), (0, 3)]), ("ij,kj->ik", [(2, 0), (3, 1)]),
+])
+def test_einsum_grad_with_an_empty_operand(device, equation, shapes):
+    """A subscript summed only inside an empty operand: its gradient has the operand's shape (size 0),
+    not a size-1 broadcast that failed in backward (found by fuzzing against torch)."""
+    xs = [fw.zeros(s, device=device, requires_grad=True) for s in shapes]
+    rs = [torch.zeros(s, requires_grad=True) for s in shapes]
+    out, ref = fw.einsum(equation, *xs), torch.einsum(equation, *rs)
+    assert out.shape == tuple(ref.shape)
+    out.sum().backward()
+    ref.sum().backward()
+    assert [x.grad.shape for x in xs] == [tuple(r.grad.shape) for r in rs]
 
 
 def test_einsum_list_form(device, rng):
@@ -585,6 +601,35 @@ def test_more_ops_exact(device, rng):
         fw.bernoulli(fw.tensor([1.5], device=device))
     with pytest.raises(ValueError, match="not supported"):
         fw.norm(f, "nuc")
+
+
+@pytest.mark.parametrize("p", [3, 0.5, 1.5, 0])
+def test_p_norm_gradient_at_zeros_matches_torch(device, p):
+    """PyTorch's p-norm gradient is 0 where the norm is 0 (and, for p < 1, at a zero element), not the
+    0 * inf = NaN of composing abs() ** p and ** (1 / p); p = 0 has no gradient (found by fuzzing)."""
+    rows = np.array([[0.0, 0.0, 0.0], [0.0, 1.0, -2.0], [3.0, -3.0, 0.5]])
+    x, r = _ours(rows, device), _ref(rows)
+    out, ref = x.norm(p, dim=1), r.norm(p, dim=1)
+    assert rel_err(out, ref) <= 1e-6 and out.requires_grad
+    out.sum().backward()
+    ref.sum().backward()
+    if p == 0:
+        assert x.grad is None and r.grad is None
+    else:
+        assert np.all(np.isfinite(x.grad.numpy())) and rel_err(x.grad, r.grad) <= 1e-5
+
+
+def test_argmax_keepdim_without_dim_and_max_of_bools(device, rng):
+    a = rng.standard_normal((3, 4, 2))
+    x, r = fw.tensor(a, device=device), torch.tensor(a)
+    _same(x.argmax(keepdim=True), r.argmax(keepdim=True))  # (1, 1, 1), not ()
+    _same(fw.argmin(x, keepdim=True), torch.argmin(r, keepdim=True))
+    b = rng.random((3, 4)) < 0.5
+    xb, rb = fw.tensor(b, device=device), torch.tensor(b)
+    for op, d in (("max", 0), ("min", -1), ("max", 1)):
+        ours, ref = getattr(xb, op)(d), getattr(rb, op)(d)
+        _same(ours.values, ref.values)
+        _same(ours.indices, ref.indices)
 
 
 def test_torch_style_submodules_are_reachable_from_the_package():
