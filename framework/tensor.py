@@ -36,7 +36,9 @@ def _normalize_shape(shape: tuple) -> tuple[int, ...]:
     shape = tuple(n.__index__() if isinstance(n, Tensor) and n.numel() == 1 and not n.dtype.is_floating_point
                   else n for n in shape)
     for n in shape:
-        if not isinstance(n, int | np.integer) or n < 0:
+        if isinstance(n, bool) or not isinstance(n, int | np.integer):
+            raise TypeError(f"shape must be non-negative ints, got {shape!r}")
+        if n < 0:
             raise ValueError(f"shape must be non-negative ints, got {shape!r}")
     return tuple(int(n) for n in shape)
 
@@ -58,7 +60,11 @@ class Tensor:
         if isinstance(data, Tensor):
             array = data.backend.to_numpy(data._data)
         else:
-            array = np.asarray(data)
+            try:
+                array = np.asarray(data)
+            except ValueError:  # numpy's words for it ("inhomogeneous shape") are about its own arrays
+                raise ValueError("tensor(): nested sequences must have equal lengths at each level (the data "
+                                 "is ragged)") from None
             if not isinstance(data, np.ndarray | np.generic):
                 # Python data: floats default to float32 and ints to int64, as in torch.tensor.
                 if array.dtype.kind == "f":
@@ -254,7 +260,9 @@ class Tensor:
         ``non_blocking`` is accepted (ported ``pin_memory=True`` loops pass it); copies are synchronous.
         """
         for a in args:
-            if isinstance(a, Backend) or (isinstance(a, str) and not isinstance(a, DType) and _is_device(a)):
+            if isinstance(a, Tensor):  # t.to(other): other's dtype and device, as PyTorch
+                dtype, device = a.dtype, a.backend
+            elif isinstance(a, Backend) or (isinstance(a, str) and not isinstance(a, DType) and _is_device(a)):
                 device = a
             else:
                 dtype = a
@@ -1568,6 +1576,29 @@ class Tensor:
 
     def sin(self) -> Tensor:
         return ops.Sin.apply(self._floating())
+
+    def erf(self) -> Tensor:
+        return ops.Erf.apply(self._floating())
+
+    def pow(self, exponent: Any) -> Tensor:
+        return self ** exponent
+
+    def __abs__(self) -> Tensor:
+        return self.abs()
+
+    def maximum(self, other: Tensor) -> Tensor:
+        return maximum(self, other)
+
+    def minimum(self, other: Tensor) -> Tensor:
+        return minimum(self, other)
+
+    def where(self, condition: Tensor, other: Any) -> Tensor:
+        """``x.where(cond, y)`` is ``where(cond, x, y)``."""
+        return where(condition, self, other)
+
+    def lerp(self, end: Tensor, weight: Any) -> Tensor:
+        """``self + weight * (end - self)``, differentiable in all three."""
+        return self + weight * (end - self)
 
     def cos(self) -> Tensor:
         return ops.Cos.apply(self._floating())

@@ -101,6 +101,9 @@ MISTAKES = {
     "argmax of bool": (lambda d: (fw.ones(3, device=d) > 0).argmax(), TypeError, "bool input"),
     "bool ** bool": (lambda d: (fw.ones(3, device=d) > 0) ** (fw.ones(3, device=d) > 0), TypeError, "bool"),
     "abs of bool": (lambda d: (fw.ones(3, device=d) > 0).abs(), TypeError, "bool"),
+    "ragged data": (lambda d: fw.tensor([[1, 2], [3]], device=d), ValueError, "ragged"),
+    "float size": (lambda d: fw.ones(2.0, device=d), TypeError, "shape must be non-negative ints"),
+    "negative size": (lambda d: fw.zeros(2, -1, device=d), ValueError, "shape must be non-negative ints"),
     "leaky_relu of int": (lambda d: F.leaky_relu(fw.ones(3, dtype="int64", device=d)), TypeError, "floating-point"),
 }
 
