@@ -2082,6 +2082,14 @@ def _check_index(index: Any, shape: tuple[int, ...]) -> bool:
     index of another kind (floats included), and ValueError for a slice step < 1 (numpy would reverse).
     """
     items = index if isinstance(index, tuple) else (index,)
+    if len(items) <= len(shape) and all(type(it) is int or type(it) is slice for it in items):
+        # The everyday x[i], x[:, t], x[a:b]: each item takes the next dim.
+        for dim, it in enumerate(items):
+            if type(it) is int and not -shape[dim] <= it < shape[dim]:
+                raise IndexError(f"index {it} is out of bounds for dimension {dim} with size {shape[dim]}")
+            if type(it) is slice and it.step is not None and it.step < 1:
+                raise ValueError(f"slice step must be greater than zero, got {it.step} (use .flip() to reverse)")
+        return False
     arrays = [np.asarray(it) if isinstance(it, list) else it for it in items]
 
     def width(it: Any) -> int:  # how many dims of the tensor an index item consumes
