@@ -5,7 +5,7 @@ best GPU backend present); ``framework.nn``, ``framework.optim``, ``framework.da
 ``framework.train`` build on them.
 """
 
-from . import accelerator, autograd, backends, cuda, dtypes, utils
+from . import accelerator, autograd, backends, cuda, dtypes, linalg, utils
 from . import functions as _functions
 from .autograd import (
     Function,
@@ -32,6 +32,8 @@ from .dtypes import (
     uint8,
 )
 from .functions import (
+    add,
+    addmm,
     allclose,
     amax,
     amin,
@@ -42,6 +44,8 @@ from .functions import (
     bernoulli,
     bmm,
     broadcast_to,
+    bucketize,
+    cdist,
     ceil,
     chunk,
     clamp,
@@ -53,16 +57,23 @@ from .functions import (
     count_nonzero,
     cumsum,
     diag,
+    diff,
+    div,
     dot,
     eq,
     equal,
+    erf,
     expm1,
+    finfo,
     flatten,
     flip,
     floor,
+    floor_divide,
     gather,
     ge,
     gt,
+    hstack,
+    iinfo,
     index_select,
     is_floating_point,
     is_tensor,
@@ -71,6 +82,7 @@ from .functions import (
     isinf,
     isnan,
     le,
+    lerp,
     log1p,
     log2,
     log10,
@@ -79,14 +91,17 @@ from .functions import (
     logical_not,
     logical_or,
     logical_xor,
+    logspace,
     logsumexp,
     lt,
     masked_fill,
     masked_select,
     mean,
+    median,
     meshgrid,
     mm,
     movedim,
+    mul,
     multinomial,
     mv,
     nan_to_num,
@@ -96,12 +111,14 @@ from .functions import (
     negative,
     nonzero,
     norm,
+    normal,
     numel,
     outer,
     permute,
     prod,
     ravel,
     reciprocal,
+    remainder,
     repeat_interleave,
     reshape,
     roll,
@@ -117,6 +134,8 @@ from .functions import (
     square,
     squeeze,
     std,
+    std_mean,
+    sub,
     swapaxes,
     t,
     tile,
@@ -125,11 +144,15 @@ from .functions import (
     transpose,
     tril,
     triu,
+    true_divide,
     trunc,
     unbind,
     unflatten,
+    unique,
     unsqueeze,
     var,
+    var_mean,
+    vstack,
 )
 from .random import Generator, manual_seed
 from .serialization import load, save
@@ -205,6 +228,9 @@ __all__ += [
     "movedim", "mv", "nan_to_num", "narrow", "neg", "negative", "norm", "outer", "prod", "ravel", "reciprocal",
     "repeat_interleave", "roll", "rsqrt", "sign", "sin", "split", "square", "swapaxes", "tile", "trace", "trunc",
     "unbind", "unflatten",
+    "add", "addmm", "bucketize", "cdist", "diff", "div", "erf", "finfo", "floor_divide", "hstack", "iinfo",
+    "lerp", "linalg", "logspace", "median", "mul", "normal", "remainder", "std_mean", "sub", "true_divide",
+    "unique", "var_mean", "vstack",
 ]
 
 # torch.nn, torch.optim and torch.utils.data are reachable after `import torch`; so are ours (imported last:
@@ -212,3 +238,8 @@ __all__ += [
 from . import nn, optim  # noqa: E402
 
 __all__ += ["nn", "optim"]
+
+# PyTorch names deliberately missing here raise an AttributeError saying so (framework/unsupported.py).
+from .unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__)

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .tensor import SortResult, Tensor, matmul, maximum, minimum, type_name
+import numpy as np
+
+from .dtypes import as_dtype
+from .tensor import SortResult, Tensor, cat, matmul, maximum, minimum, randn, tensor, type_name
 
 __all__ = [
     "abs", "all", "amax", "amin", "any", "argmax", "argmin", "argsort", "bmm", "clamp", "clip", "cumsum", "eq",
@@ -25,6 +28,10 @@ __all__ = [
     "movedim", "mv", "nan_to_num", "narrow", "neg", "negative", "norm", "outer", "prod", "ravel", "reciprocal",
     "repeat_interleave", "roll", "round", "rsqrt", "sign", "sin", "split", "square",
     "swapaxes", "tile", "trace", "trunc", "unbind", "unflatten",
+    # arithmetic function forms, stacking, small reductions and lookups (H9, the API coverage table)
+    "add", "addmm", "bucketize", "cdist", "diff", "div", "erf", "finfo", "floor_divide", "hstack", "iinfo",
+    "lerp", "logspace", "median", "mul", "normal", "remainder", "std_mean", "sub", "true_divide", "unique",
+    "var_mean", "vstack",
 ]
 
 
@@ -452,3 +459,222 @@ def meshgrid(*tensors: Tensor, indexing: str = "ij") -> tuple[Tensor, ...]:
         shape[axis] = -1
         grids.append(t.reshape(shape).expand(tuple(sizes)))
     return tuple(grids)
+
+
+# ------------------------------------------------------------------- arithmetic function forms
+
+def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
+    """``input + alpha * other``; either may be a number."""
+    if isinstance(input, Tensor):
+        return input.add(other, alpha=alpha)
+    return _tensor("add", other) * alpha + input
+
+
+def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
+    """``input - alpha * other``; either may be a number."""
+    if isinstance(input, Tensor):
+        return input.sub(other, alpha=alpha)
+    return input - _tensor("sub", other) * alpha
+
+
+def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return input * other if isinstance(input, Tensor) else _tensor("mul", other) * input
+
+
+def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:  # noqa: A002
+    """``input / other`` (true division), or rounded with ``rounding_mode`` 'trunc' / 'floor'."""
+    if not isinstance(input, Tensor):
+        input = _tensor("div", other).new_tensor(input)  # noqa: A001
+    return input.div(other, rounding_mode=rounding_mode)
+
+
+def true_divide(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return div(input, other)
+
+
+def floor_divide(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return input // other
+
+
+def remainder(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """Python's modulus (the result has the divisor's sign), as PyTorch's ``remainder``."""
+    return input % other
+
+
+def erf(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor("erf", input).erf()
+
+
+def lerp(input: Tensor, end: Tensor, weight: Any) -> Tensor:  # noqa: A002
+    return _tensor("lerp", input).lerp(end, weight)
+
+
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:  # noqa: A002
+    """``beta * input + alpha * (mat1 @ mat2)``; with ``beta=0`` ``input`` is ignored (NaN in it too)."""
+    product = _tensor("addmm", mat1) @ _tensor("addmm", mat2)
+    product = product if alpha == 1 else product * alpha
+    if beta == 0:
+        return product
+    return product + (input if beta == 1 else input * beta)
+
+
+def var_mean(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,  # noqa: A002
+             correction: float | None = None) -> tuple[Tensor, Tensor]:
+    """``(var, mean)`` over ``dim``, with :meth:`Tensor.var`'s signatures."""
+    x = _tensor("var_mean", input)
+    var = x.var(dim, unbiased, keepdim, correction=correction)
+    if isinstance(dim, bool):  # var_mean(x, False): the legacy 'unbiased' position
+        dim = None
+    return var, (x.mean() if dim is None else x.mean(dim, keepdim=keepdim))
+
+
+def std_mean(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,  # noqa: A002
+             correction: float | None = None) -> tuple[Tensor, Tensor]:
+    """``(std, mean)`` over ``dim``, with :meth:`Tensor.std`'s signatures."""
+    x = _tensor("std_mean", input)
+    std = x.std(dim, unbiased, keepdim, correction=correction)
+    if isinstance(dim, bool):
+        dim = None
+    return std, (x.mean() if dim is None else x.mean(dim, keepdim=keepdim))
+
+
+def hstack(tensors: Any) -> Tensor:
+    """Concatenate along dim 1 (dim 0 for 1-D tensors)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("hstack(): expects a non-empty sequence of tensors")
+    tensors = [_tensor("hstack", t).reshape(1) if t.ndim == 0 else t for t in tensors]
+    return cat(tensors, dim=0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors: Any) -> Tensor:
+    """Concatenate along dim 0, 0-D and 1-D tensors first made rows."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("vstack(): expects a non-empty sequence of tensors")
+    return cat([_tensor("vstack", t).reshape(1, -1) if t.ndim < 2 else t for t in tensors], dim=0)
+
+
+def diff(input: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None,  # noqa: A002
+         append: Tensor | None = None) -> Tensor:
+    """``n``-th forward difference along ``dim`` (``prepend``/``append`` concatenated first)."""
+    x = _tensor("diff", input)
+    if not isinstance(n, int) or n < 0:
+        raise ValueError(f"diff(): order n must be a non-negative int, got {n!r}")
+    if prepend is not None or append is not None:
+        x = cat([t for t in (prepend, x, append) if t is not None], dim=dim)
+    for _ in range(n):
+        length = x.shape[dim]
+        if length == 0:
+            break
+        x = x.narrow(dim, 1, length - 1) - x.narrow(dim, 0, length - 1)
+    return x
+
+
+def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str | None = None) -> Tensor:
+    """Pairwise ``p``-norm distances between the rows of ``x1 [*, P, M]`` and ``x2 [*, R, M]`` -> ``[*, P, R]``
+    (gradient 0 at a zero distance for p=2, as PyTorch); ``compute_mode`` is accepted and ignored."""
+    a, b = _tensor("cdist", x1), _tensor("cdist", x2)
+    if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-1]:
+        raise ValueError(f"cdist(): x1 and x2 must be at least 2-D with the same last dim, got {a.shape} and {b.shape}")
+    return (a.unsqueeze(-2) - b.unsqueeze(-3)).norm(p=p, dim=-1)
+
+
+def median(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:  # noqa: A002
+    """The lower median of all elements (a 0-d tensor), or ``(values, indices)`` along ``dim``; the
+    gradient goes to the chosen element. Inputs holding NaN are refused (PyTorch propagates the NaN)."""
+    x = _tensor("median", input)
+    if x.dtype.is_floating_point and bool(x.isnan().any()):
+        raise NotImplementedError("median(): inputs holding NaN are not supported")
+    if dim is None:
+        flat = x.reshape(-1)
+        if flat.numel() == 0:
+            raise ValueError("median(): cannot take the median of an empty tensor")
+        return flat.sort()[0][(flat.numel() - 1) // 2]
+    values, indices = x.sort(dim)
+    k = (x.shape[dim] - 1) // 2
+    values, indices = values.narrow(dim, k, 1), indices.narrow(dim, k, 1)
+    if not keepdim:
+        values, indices = values.squeeze(dim), indices.squeeze(dim)
+    return SortResult(values, indices)
+
+
+# --------------------------------------------------------------- lookups computed on the host (no grad)
+
+def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # noqa: A002
+           return_counts: bool = False, dim: int | None = None) -> Any:
+    """The sorted distinct values (and, as asked, each element's index into them and each value's count).
+    ``dim`` is not supported (NotImplementedError)."""
+    x = _tensor("unique", input)
+    if dim is not None:
+        raise NotImplementedError("unique(dim=...) is not supported; unique over all elements only")
+    values, inverse, counts = np.unique(x.numpy(), return_inverse=True, return_counts=True)
+    out = [tensor(values, dtype=x.dtype, device=x.device)]
+    if return_inverse:
+        out.append(tensor(inverse.reshape(x.shape).astype(np.int64), device=x.device))
+    if return_counts:
+        out.append(tensor(counts.astype(np.int64), device=x.device))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def bucketize(input: Any, boundaries: Tensor, *, out_int32: bool = False, right: bool = False) -> Tensor:  # noqa: A002
+    """For each value, the index of its bucket in the sorted 1-D ``boundaries``: ``right=False`` gives the
+    first ``i`` with ``value <= boundaries[i]``, ``right=True`` the first with ``value < boundaries[i]``."""
+    b = _tensor("bucketize", boundaries)
+    if b.ndim != 1:
+        raise ValueError(f"bucketize(): boundaries must be 1-D, got shape {b.shape}")
+    x = input if isinstance(input, Tensor) else b.new_tensor(input)
+    idx = np.searchsorted(b.numpy(), x.numpy(), side="right" if right else "left")
+    return tensor(np.asarray(idx, dtype=np.int32 if out_int32 else np.int64), device=x.device)
+
+
+def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype: Any = None,
+             device: Any = None, requires_grad: bool = False) -> Tensor:
+    """``base ** linspace(start, end, steps)`` (float32 by default)."""
+    if not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"logspace(): steps must be a non-negative int, got {steps!r}")
+    values = np.logspace(float(start), float(end), steps, base=base)
+    return tensor(values, dtype=dtype or "float32", device=device, requires_grad=requires_grad)
+
+
+def normal(mean: Any, std: Any = 1.0, size: Any = None, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """Normal samples: ``normal(mean, std, size)`` with numbers, or elementwise with tensor means/stds."""
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        like = mean if isinstance(mean, Tensor) else std
+        if size is not None:
+            raise ValueError("normal(): size is only taken with a number mean and std")
+        shape = np.broadcast_shapes(tuple(getattr(mean, "shape", ())), tuple(getattr(std, "shape", ())))
+        return mean + std * randn(*shape, dtype=like.dtype, device=like.device)
+    if size is None:
+        raise TypeError("normal(): with a number mean and std, size must be given")
+    return randn(*(size if isinstance(size, tuple | list) else (size,)), dtype=dtype, device=device) * std + mean
+
+
+class finfo:  # noqa: N801 - torch's name
+    """Machine limits of a floating-point dtype (``bits eps max min tiny smallest_normal resolution``)."""
+
+    def __init__(self, type: Any = None):  # noqa: A002 - torch's name
+        self.dtype = as_dtype(type if type is not None else "float32")
+        if not self.dtype.is_floating_point:
+            raise TypeError(f"finfo(): {self.dtype} is not a floating-point dtype (use iinfo)")
+        info = np.finfo(np.float32 if str(self.dtype) == "bfloat16" else np.dtype(str(self.dtype)))
+        if str(self.dtype) == "bfloat16":  # 8 exponent bits like float32, 8 significand bits
+            self.bits, self.eps, self.max = 16, 2.0 ** -7, float.fromhex("0x1.fep127")
+            self.tiny = self.smallest_normal = float(info.tiny)
+            self.resolution = 0.01
+        else:
+            self.bits, self.eps, self.max = info.bits, float(info.eps), float(info.max)
+            self.tiny = self.smallest_normal = float(info.tiny)
+            self.resolution = float(info.resolution)
+        self.min = -self.max
+
+
+class iinfo:  # noqa: N801 - torch's name
+    """Limits of an integer dtype (``bits max min``)."""
+
+    def __init__(self, type: Any):  # noqa: A002 - torch's name
+        self.dtype = as_dtype(type)
+        if self.dtype.is_floating_point or str(self.dtype) == "bool":
+            raise TypeError(f"iinfo(): {self.dtype} is not an integer dtype (use finfo)")
+        info = np.iinfo(np.dtype(str(self.dtype)))
+        self.bits, self.max, self.min = info.bits, int(info.max), int(info.min)

@@ -760,6 +760,20 @@ class Sin(Function):
         return (grad * ctx.xp.cos(a),)
 
 
+class Erf(Function):
+    """erf(a) = 1 - erfc(a); d/da = 2/sqrt(pi) exp(-a^2)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return 1 - erfc(ctx.xp, a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return (grad * (2 / math.sqrt(math.pi)) * ctx.xp.exp(-a * a),)
+
+
 class Cos(Function):
     @staticmethod
     def forward(ctx, a):

@@ -10,6 +10,31 @@ clipping).
 from . import functional, init, parallel, utils
 from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .embedding import Embedding, Upsample
+from .extra_layers import (
+    CELU,
+    GLU,
+    SELU,
+    Bilinear,
+    ConstantPad2d,
+    CosineSimilarity,
+    Hardsigmoid,
+    Hardswish,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LogSigmoid,
+    MarginRankingLoss,
+    PairwiseDistance,
+    PReLU,
+    ReflectionPad2d,
+    ReLU6,
+    ReplicationPad2d,
+    Softmin,
+    Softsign,
+    Tanhshrink,
+    Threshold,
+    TripletMarginLoss,
+    ZeroPad2d,
+)
 from .layers import (
     ELU,
     GELU,
@@ -58,7 +83,7 @@ from .loss import (
     SmoothL1Loss,
 )
 from .module import IncompatibleKeys, Module
-from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm
 from .parallel import DataParallel
 from .parameter import Parameter
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
@@ -75,4 +100,13 @@ __all__ = [
     "Dropout1d", "Dropout2d", "Dropout3d", "PixelShuffle", "PixelUnshuffle",
     "Conv1d", "ParameterDict", "ParameterList",
     "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AvgPool1d", "MaxPool1d",
+    "CELU", "GLU", "SELU", "Bilinear", "ConstantPad2d", "CosineSimilarity", "Hardsigmoid", "Hardswish",
+    "InstanceNorm1d", "InstanceNorm2d", "LogSigmoid", "MarginRankingLoss", "PReLU", "PairwiseDistance", "ReLU6",
+    "ReflectionPad2d", "ReplicationPad2d", "Softmin", "Softsign", "Tanhshrink", "Threshold", "TripletMarginLoss",
+    "ZeroPad2d", "BatchNorm3d",
 ]
+
+# PyTorch names deliberately missing here raise an AttributeError saying so (framework/unsupported.py).
+from ..unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__)

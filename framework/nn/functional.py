@@ -2235,3 +2235,16 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
         src = _nearest_source(in_sizes[d], out_sizes[d], scales[d], mode == "nearest-exact")
         out = out[(slice(None),) * (2 + d) + (src,)]
     return out
+
+
+# The smaller activations, distances, ranking losses, instance_norm and attention, composed of the ops above
+# (a star import: their names are composite.__all__; ``threshold`` is also a parameter name in this file).
+from .composite import *  # noqa: E402, F403
+from .composite import __all__ as _composite_names  # noqa: E402
+
+__all__ += _composite_names
+
+# PyTorch names deliberately missing here raise an AttributeError saying so (framework/unsupported.py).
+from ..unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__)

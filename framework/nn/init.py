@@ -19,7 +19,8 @@ from .. import random as _random
 from ..tensor import Tensor, type_name
 
 __all__ = [
-    "calculate_gain", "constant_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_", "orthogonal_",
+    "calculate_gain", "constant_", "dirac_", "eye_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_",
+    "orthogonal_",
     "trunc_normal_", "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_",
 ]
 
@@ -246,3 +247,36 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Ten
     if rows < cols:
         q = q.T
     return _replace(tensor, (gain * q).reshape(tensor.shape))
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    """Fill a 2-D tensor with the identity (ones on the main diagonal), PyTorch's ``eye_``.
+
+    Raises: ValueError for a tensor that is not 2-D.
+    """
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"eye_(): tensor must be a Tensor, got {type_name(tensor)}")
+    if tensor.ndim != 2:
+        raise ValueError(f"eye_(): only 2-D tensors are supported, got shape {tensor.shape}")
+    return _replace(tensor, np.eye(*tensor.shape))
+
+
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """Fill a 3-, 4- or 5-D convolution weight with the Dirac delta (the conv keeps its input's first
+    ``out_channels / groups`` channels in each group), PyTorch's ``dirac_``.
+
+    Raises: ValueError for other dims or ``out_channels`` not divisible by ``groups``.
+    """
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"dirac_(): tensor must be a Tensor, got {type_name(tensor)}")
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError(f"dirac_(): only 3, 4 or 5-D tensors are supported, got shape {tensor.shape}")
+    if groups < 1 or tensor.shape[0] % groups:
+        raise ValueError(f"dirac_(): dim 0 ({tensor.shape[0]}) must be divisible by groups ({groups})")
+    out_per_group = tensor.shape[0] // groups
+    values = np.zeros(tensor.shape)
+    centre = tuple(k // 2 for k in tensor.shape[2:])
+    for g in range(groups):
+        for d in range(min(out_per_group, tensor.shape[1])):
+            values[(g * out_per_group + d, d) + centre] = 1.0
+    return _replace(tensor, values)

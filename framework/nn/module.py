@@ -401,6 +401,27 @@ class Module:
         for _, module in self.named_modules():
             yield module
 
+    def get_submodule(self, target: str) -> Module:
+        """The descendant at dotted path ``target`` (``''`` is self), as PyTorch. Raises AttributeError
+        naming the first missing part, or a part that is not a Module."""
+        module = self
+        path = []
+        for part in target.split(".") if target else []:
+            path.append(part)
+            child = module._modules.get(part)
+            if child is None:
+                raise AttributeError(f"{type(module).__name__} has no submodule {'.'.join(path)!r}")
+            module = child
+        return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at dotted path ``target`` (e.g. ``'fc.1.weight'``). Raises AttributeError."""
+        owner, _, name = target.rpartition(".")
+        module = self.get_submodule(owner)
+        if name not in module._parameters or module._parameters[name] is None:
+            raise AttributeError(f"{type(module).__name__} has no parameter {name!r}")
+        return module._parameters[name]
+
     def num_parameters(self, trainable_only: bool = False) -> int:
         """Number of scalar parameters (only those with ``requires_grad`` when ``trainable_only``)."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)

@@ -18,7 +18,7 @@ from . import init
 from .layers import _new_parameter, _positive_int
 from .module import Module
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm", "LayerNorm"]
 
 
 def _check_eps(eps: Any, owner: str) -> float:
@@ -163,6 +163,14 @@ class BatchNorm2d(_BatchNorm):
 
     _expected_dims = (4,)
     _expected_text = "4-D ([N, C, H, W])"
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalisation of ``[N, C, D, H, W]`` over every dim but ``C``, PyTorch's ``nn.BatchNorm3d``
+    (the same arguments, parameters and buffers as :class:`BatchNorm2d`)."""
+
+    _expected_dims = (5,)
+    _expected_text = "5-D ([N, C, D, H, W])"
 
 
 class LayerNorm(_AffineNorm):

@@ -1,0 +1,40 @@
+"""PyTorch names kernelgrad deliberately does not have, so that reaching one gives a clear error.
+
+A package's module-level ``__getattr__`` (made by :func:`module_getattr`) turns ``fw.nn.Conv3d`` into an
+AttributeError that says the name is PyTorch's and not supported here (rather than a bare "has no
+attribute", which reads like a typo). It stays an AttributeError so ``hasattr`` and ``getattr(m, n, None)``
+keep working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+#: module (as ``framework`` spells it) -> the torch names it deliberately lacks (the API coverage table's).
+UNSUPPORTED: dict[str, tuple[str, ...]] = {
+    "framework": ("atan2", "fmod", "cumprod", "cummax", "kron", "fft", "stft", "searchsorted", "histc",
+                  "sparse_coo_tensor", "compile", "jit", "distributions"),
+    "framework.nn": ("Conv3d", "ConvTranspose1d", "ConvTranspose3d", "MaxPool3d", "AvgPool3d", "EmbeddingBag",
+                     "AlphaDropout", "MultiheadAttention", "Transformer", "TransformerEncoder",
+                     "TransformerEncoderLayer", "TransformerDecoder", "TransformerDecoderLayer", "Unfold", "Fold",
+                     "CTCLoss", "MaxUnpool2d", "LocalResponseNorm", "SyncBatchNorm", "LazyLinear", "LazyConv2d"),
+    "framework.nn.functional": ("conv3d", "conv_transpose1d", "unfold", "fold", "grid_sample", "affine_grid",
+                                "ctc_loss", "max_unpool2d", "multi_head_attention_forward"),
+    "framework.nn.utils": ("weight_norm", "spectral_norm", "prune", "parametrize", "parametrizations"),
+    "framework.optim": ("NAdam", "RAdam", "Adamax", "LBFGS", "SparseAdam", "ASGD", "Rprop"),
+    "framework.optim.lr_scheduler": ("CyclicLR", "ChainedScheduler"),
+}
+
+
+def module_getattr(module: str) -> Callable[[str], object]:
+    """The ``__getattr__`` for ``module``: a clear AttributeError for PyTorch names it lacks."""
+    torch_name = module.replace("framework", "torch", 1)
+    known = frozenset(UNSUPPORTED.get(module, ()))
+
+    def __getattr__(name: str) -> object:
+        if name in known:
+            raise AttributeError(f"{module}.{name} is not supported: kernelgrad has no counterpart of "
+                                 f"{torch_name}.{name} (see README, porting)")
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__
