@@ -145,6 +145,16 @@ class FloorDivide(Function):
         raise RuntimeError("the derivative of floor_divide (//) is not implemented (as in PyTorch)")
 
 
+class DivFloor(FloorDivide):
+    """``div(a, b, rounding_mode='floor')``: the values of ``a // b``, but differentiable with a zero gradient
+    (the step function's derivative almost everywhere), as PyTorch's div is."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        zero = ctx.xp.zeros_like(grad)
+        return zero, zero
+
+
 class Remainder(Function):
     """``a % b`` with the sign of ``b`` (Python's and PyTorch's meaning)."""
 

@@ -1282,8 +1282,8 @@ class Tensor:
         ``'trunc'`` is not supported and says so)."""
         if rounding_mode is None:
             return self / other
-        if rounding_mode == "floor":
-            return self // other
+        if rounding_mode == "floor":  # unlike //, differentiable: a zero gradient, as PyTorch's div
+            return self._integer_divide(ops.DivFloor, other, "div")
         if rounding_mode == "trunc":
             raise ValueError("div(): rounding_mode='trunc' is not supported; use None or 'floor'")
         raise ValueError(f"div(): rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")

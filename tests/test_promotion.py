@@ -205,6 +205,13 @@ def test_remainder_gradient_and_floor_divide(device, rng):
     assert rel_err(a // b, ta // tb) < 1e-4
     with pytest.raises(RuntimeError, match="derivative of floor_divide"):
         (a // b).sum().backward()
+    # div(rounding_mode='floor') has the same values but is differentiable (zero gradient), as in PyTorch
+    a.grad = b.grad = ta.grad = tb.grad = None
+    out, ref = a.div(b, rounding_mode="floor"), torch.div(ta, tb, rounding_mode="floor")
+    assert rel_err(out, ref) < 1e-4
+    (out * 3).sum().backward()
+    (ref * 3).sum().backward()
+    assert not a.grad.numpy().any() and not b.grad.numpy().any() and not ta.grad.any() and not tb.grad.any()
 
 
 @pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
