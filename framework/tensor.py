@@ -1340,6 +1340,13 @@ class Tensor:
             value = value.item()
         if not isinstance(value, bool | int | float | np.generic):
             raise TypeError(f"masked_fill(): value must be a number or a 0-d tensor, got {type(value).__name__}")
+        if not self.dtype.is_floating_point and self.dtype != "bool":
+            # One error on every device (numpy, torch and cupy each fail differently, or wrap silently);
+            # PyTorch wraps a negative value into uint8, refused here as out of range.
+            info = np.iinfo(np.dtype(str(self.dtype)))
+            if not (math.isfinite(value) and info.min <= value <= info.max):
+                raise ValueError(f"masked_fill(): value {value!r} cannot be converted to {self.dtype} without "
+                                 "overflow")
         return ops.MaskedFill.apply(self, mask, value)
 
     def gather(self, dim: int, index: Tensor) -> Tensor:
@@ -1414,7 +1421,7 @@ class Tensor:
         if self.ndim == 0:
             if index.numel() != 1:
                 raise ValueError(f"index_select(): a 0-d input takes exactly one index, got {index.numel()}")
-            return self.reshape(1)[index.reshape(-1)].reshape(index.shape)
+            return self.reshape(1)[index.reshape(-1)].reshape(())  # 0-d, for a 0-d or a 1-element index
         return self[(slice(None),) * d + (index.reshape(-1),)]
 
     def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
@@ -1790,8 +1797,10 @@ class Tensor:
         n = source.shape[d] if source.ndim else 1
         counts = repeats.numpy() if isinstance(repeats, Tensor) else np.asarray(repeats)
         if counts.dtype.kind not in "iu" or counts.ndim > 1 or (counts < 0).any():
+            # (a tensor shown by its values and dtype: its repr names the device, and the message must not)
+            got = f"a {repeats.dtype} tensor of {counts.tolist()!r}" if isinstance(repeats, Tensor) else repr(repeats)
             raise ValueError(f"repeat_interleave(): repeats must be a non-negative int or 1-D integer tensor, "
-                             f"got {repeats!r}")
+                             f"got {got}")
         if counts.ndim == 1 and counts.shape[0] not in (1, n):
             raise ValueError(f"repeat_interleave(): {counts.shape[0]} repeat counts for a dim of size {n}")
         index = Tensor(np.repeat(np.arange(n), counts), dtype="int64", device=self.backend)

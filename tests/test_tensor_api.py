@@ -466,6 +466,29 @@ def test_bad_arguments_raise_clearly(device):
         x.std(True, unbiased=False)
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), 1e30, 2**63])
+def test_masked_fill_of_an_integer_tensor_refuses_what_int64_cannot_hold(device, value):
+    """PyTorch raises 'value cannot be converted ... without overflow'; numpy, torch and cupy failed
+    differently per device (ValueError, RuntimeError, OverflowError). One ValueError naming the value."""
+    ints, mask = fw.zeros(2, 3, dtype=fw.int64, device=device), fw.ones(2, 3, dtype=fw.bool, device=device)
+    with pytest.raises(ValueError, match=r"masked_fill\(\): value .* cannot be converted to int64"):
+        ints.masked_fill(mask, value)
+    with pytest.raises(RuntimeError, match="without overflow"):
+        torch.zeros(2, 3, dtype=torch.int64).masked_fill(torch.ones(2, 3, dtype=torch.bool), value)
+    _same(ints.masked_fill(mask, 2.7), torch.zeros(2, 3, dtype=torch.int64).masked_fill(
+        torch.ones(2, 3, dtype=torch.bool), 2.7))  # truncated, as PyTorch
+
+
+def test_index_select_of_a_0d_input_is_0d_and_messages_do_not_name_the_device(device):
+    x = fw.tensor(2.5, device=device)
+    _same(x.index_select(0, fw.tensor([0], device=device)), torch.tensor(2.5).index_select(0, torch.tensor([0])))
+    _same(fw.index_select(x, 0, fw.tensor(0, device=device)), torch.tensor(2.5).index_select(0, torch.tensor(0)))
+    with pytest.raises(ValueError) as info:
+        fw.ones(3, device=device).repeat_interleave(fw.tensor([1, -2, 1], device=device))
+    assert str(info.value) == ("repeat_interleave(): repeats must be a non-negative int or 1-D integer tensor, "
+                               "got a int64 tensor of [1, -2, 1]")
+
+
 # ---------------------------------------------------------------------------- device, dtypes, numpy
 
 
