@@ -104,6 +104,9 @@ MISTAKES = {
     "ragged data": (lambda d: fw.tensor([[1, 2], [3]], device=d), ValueError, "ragged"),
     "float size": (lambda d: fw.ones(2.0, device=d), TypeError, "shape must be non-negative ints"),
     "negative size": (lambda d: fw.zeros(2, -1, device=d), ValueError, "shape must be non-negative ints"),
+    "ConvTranspose2d output_size with a 0-d input": (
+        lambda d: nn.ConvTranspose2d(3, 2, 3).to(d)(fw.tensor(0.5, device=d), (3, 3)), ValueError,
+        "expected a 4-D input"),
     "leaky_relu of int": (lambda d: F.leaky_relu(fw.ones(3, dtype="int64", device=d)), TypeError, "floating-point"),
 }
 

@@ -326,6 +326,9 @@ class ConvTranspose2d(Module):
     def _output_padding(self, input: Tensor, output_size: Any) -> tuple[int, int]:
         if output_size is None:
             return self.output_padding
+        if not isinstance(input, Tensor) or input.ndim not in (3, 4):
+            raise ValueError(f"{type(self).__name__}: expected a 4-D input [N, C, H, W] or an unbatched 3-D one, "
+                             f"got {getattr(input, 'shape', type(input).__name__)}")
         size = tuple(int(n) for n in output_size)
         if len(size) == input.ndim:
             size = size[-2:]
