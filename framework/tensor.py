@@ -56,6 +56,9 @@ class Tensor:
     __array_priority__ = 1000  # numpy_array + tensor -> Tensor.__radd__, not an object array
 
     def __init__(self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False):
+        if isinstance(dtype, int) and not isinstance(dtype, bool):  # fw.Tensor(2, 3): torch's legacy form
+            raise TypeError("Tensor(*sizes), PyTorch's legacy constructor, is not supported: use fw.empty(*sizes) "
+                            "or fw.zeros(*sizes)")
         backend = get_backend(device)
         if isinstance(data, Tensor):
             array = data.backend.to_numpy(data._data)
@@ -484,7 +487,7 @@ class Tensor:
     def __setitem__(self, index: Any, value: Any) -> None:
         """``x[index] = value``: ints, slices, ``...``, None, boolean masks, index tensors; ``value`` a
         number or a Tensor broadcasting to ``x[index]``'s shape (cast to ``x``'s dtype, as in PyTorch)."""
-        has_arrays = _check_index(index, self.shape)
+        has_arrays = _check_index(index, self.shape, check_values=_wraps_indices(self.backend))
         try:
             self._assign("__setitem__", _native_index(index, self.backend), value)
         except (IndexError, RuntimeError) as exc:
@@ -1156,7 +1159,7 @@ class Tensor:
         return tuple(out)
 
     def __getitem__(self, index: Any) -> Tensor:
-        has_arrays = _check_index(index, self.shape)
+        has_arrays = _check_index(index, self.shape, check_values=_wraps_indices(self.backend))
         native = _native_index(index, self.backend)
         if not has_arrays:
             return ops.GetItem.apply(self, native)
@@ -2083,9 +2086,17 @@ def _keep(keepdim: bool, keepdims: bool | None) -> bool:
     return bool(value)
 
 
-def _check_index(index: Any, shape: tuple[int, ...]) -> bool:
+def _wraps_indices(backend: Backend) -> bool:
+    """CuPy on a GPU wraps an out-of-range index array around (x[[5]] of 3 rows is x[[2]]); numpy raises, and
+    torch on a GPU stops with a device-side assert. Only there must the framework check index values."""
+    return backend.is_gpu and backend.name == "cupy"
+
+
+def _check_index(index: Any, shape: tuple[int, ...], check_values: bool = False) -> bool:
     """Check an index the way PyTorch does, before a backend words the same mistake its own way; returns
-    whether it holds index arrays (whose values are only checked by the backend).
+    whether it holds index arrays (whose values are only checked by the backend, unless ``check_values``:
+    then here, with one host sync — for CuPy on a GPU, whose fancy indexing silently wraps out-of-range
+    indices around instead of raising).
 
     Raises IndexError for too many indices, an int out of range, a bool mask of the wrong shape or an
     index of another kind (floats included), and ValueError for a slice step < 1 (numpy would reverse).
@@ -2135,6 +2146,13 @@ def _check_index(index: Any, shape: tuple[int, ...]) -> bool:
                                      f"{tuple(shape[dim:dim + it.ndim])} of the dims it indexes, from dim {dim}")
             elif kind not in "iu":
                 raise IndexError(f"tensors used as indices must be integer or bool tensors, got dtype {it.dtype}")
+            elif check_values and it.size:
+                values = it._data if isinstance(it, Tensor) else it
+                xp = it.backend.xp if isinstance(it, Tensor) else np
+                lo, hi = int(xp.min(values)), int(xp.max(values))
+                if lo < -shape[dim] or hi >= shape[dim]:
+                    bad = lo if lo < -shape[dim] else hi
+                    raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size {shape[dim]}")
             has_arrays = True
             dim += width(it)
         else:
@@ -2291,14 +2309,16 @@ def full(shape: Any, fill_value: float, dtype: Any = None, device: Any = None,
     return _filled(shape, lambda s: np.full(s, fill_value), dtype, device, requires_grad)
 
 
-def randn(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from the global generator (seed it with ``manual_seed``)."""
-    return _filled(shape, lambda s: _random.generator().standard_normal(s), dtype, device, requires_grad)
+def randn(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+          generator: Any = None) -> Tensor:
+    """Standard normal samples from the global generator (seed it with ``manual_seed``) or ``generator``."""
+    return _filled(shape, lambda s: _numpy_generator(generator).standard_normal(s), dtype, device, requires_grad)
 
 
-def rand(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Uniform [0, 1) samples from the global generator."""
-    return _filled(shape, lambda s: _random.generator().random(s), dtype, device, requires_grad)
+def rand(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+         generator: Any = None) -> Tensor:
+    """Uniform [0, 1) samples from the global generator or ``generator``."""
+    return _filled(shape, lambda s: _numpy_generator(generator).random(s), dtype, device, requires_grad)
 
 
 def randint(*args: Any, size: Any = None, low: int | None = None, high: int | None = None, dtype: Any = None,

@@ -137,3 +137,23 @@ def test_same_exception_on_every_device(mistake):
         assert not LEAKS.search(message), f"{device}: the message leaks internals: {message!r}"
     if mistake != "devices mixed":  # that message names the two devices, which differ by construction
         assert len(set(seen.values())) == 1, f"messages differ between devices: {seen}"
+
+
+@pytest.mark.parametrize("index", [[3], (slice(None), [-5]), (0, [4]), (Ellipsis, [0, 9])])
+def test_index_values_are_checked_where_the_backend_would_wrap_them(monkeypatch, index):
+    """CuPy on a GPU wraps an out-of-range index array around instead of raising: there the framework checks
+    the values itself. Simulated on cpu (the check is backend-independent code; here numpy would also raise,
+    so the message proves the framework's check ran first)."""
+    import sys
+
+    tensor_module = sys.modules["framework.tensor"]
+    monkeypatch.setattr(tensor_module, "_wraps_indices", lambda backend: True)
+    x = fw.arange(12.0).reshape(3, 4)
+    native = tuple(fw.tensor(i) if isinstance(i, list) else i for i in index) if isinstance(index, tuple) \
+        else fw.tensor(index)
+    with pytest.raises(IndexError, match=r"index -?\d+ is out of bounds for dimension \d with size \d"):
+        x[native]
+    with pytest.raises(IndexError, match=r"index -?\d+ is out of bounds for dimension \d with size \d"):
+        x[native] = 0.0
+    ok = fw.tensor([0, -1])
+    assert x[ok].tolist() == [x[0].tolist(), x[-1].tolist()]
