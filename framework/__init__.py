@@ -154,7 +154,7 @@ from .functions import (
     var_mean,
     vstack,
 )
-from .random import Generator, manual_seed
+from .random import Generator, default_generator, manual_seed
 from .serialization import load, save
 from .tensor import (
     Tensor,
@@ -230,7 +230,7 @@ __all__ += [
     "unbind", "unflatten",
     "add", "addmm", "bucketize", "cdist", "diff", "div", "erf", "finfo", "floor_divide", "hstack", "iinfo",
     "lerp", "linalg", "logspace", "median", "mul", "normal", "remainder", "std_mean", "sub", "true_divide",
-    "unique", "var_mean", "vstack",
+    "unique", "var_mean", "vstack", "default_generator",
 ]
 
 # torch.nn, torch.optim and torch.utils.data are reachable after `import torch`; so are ours (imported last:

@@ -7,10 +7,13 @@ emulations (Triton's interpreter, the CUDA emulator) do not count: they are not 
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import random as _random
 from .backend import get_backend
 
-__all__ = ["current_device", "device_count", "is_available", "manual_seed", "manual_seed_all"]
+__all__ = ["current_device", "device_count", "empty_cache", "is_available", "manual_seed", "manual_seed_all",
+           "synchronize"]
 
 
 def is_available() -> bool:
@@ -40,3 +43,21 @@ def manual_seed(seed: int) -> None:
 
 
 manual_seed_all = manual_seed
+
+
+def synchronize(device: object = None) -> None:
+    """Wait for the GPU's queued work (a one-element copy to the host, which waits for the default stream
+    kernelgrad launches on); a no-op without a GPU backend, where nothing runs asynchronously."""
+    if is_available():
+        backend = get_backend("cuda")
+        backend.to_numpy(backend.from_numpy(np.zeros(1, np.float32), "float32"))
+
+
+def empty_cache() -> None:
+    """Accepted for ported scripts; a no-op: kernelgrad holds no memory cache of its own, and results never
+    depend on it (the array library's pool keeps its blocks)."""
+
+# PyTorch names deliberately missing here raise an AttributeError saying so (framework/unsupported.py).
+from .unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__)

@@ -17,14 +17,17 @@ _philox_seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> n
 _philox_offset = 0
 
 
-def manual_seed(seed: int) -> None:
-    """Seed parameter initialisation, sampling (randn/rand/shuffle) and the dropout stream."""
+def manual_seed(seed: int) -> Generator:
+    """Seed parameter initialisation, sampling (randn/rand/shuffle) and the dropout stream; returns the
+    global stream as a Generator (``default_generator``), as torch.manual_seed does."""
     global _rng, _philox_seed, _philox_offset
     if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     _rng = np.random.default_rng(int(seed))
     _philox_seed = int(seed) % (1 << 63)
     _philox_offset = 0
+    default_generator._initial_seed = int(seed)
+    return default_generator
 
 
 def generator() -> np.random.Generator:
@@ -78,6 +81,30 @@ class Generator:
         except (ValueError, TypeError, KeyError) as exc:
             raise ValueError("Generator.set_state: state must come from Generator.get_state()") from exc
         return self
+
+
+class _GlobalGenerator(Generator):
+    """The global stream seen as a Generator (torch's ``default_generator``): it draws from and seeds the
+    module's stream, so ``generator=fw.default_generator`` is the same as passing no generator."""
+
+    def __init__(self):
+        self.device = "cpu"
+        self._initial_seed = _philox_seed
+
+    @property
+    def _rng(self) -> np.random.Generator:
+        return _rng
+
+    @_rng.setter
+    def _rng(self, value: np.random.Generator) -> None:
+        global _rng
+        _rng = value
+
+    def manual_seed(self, seed: int) -> Generator:
+        return manual_seed(seed)
+
+
+default_generator = _GlobalGenerator()
 
 
 def numpy_generator(generator: Generator | np.random.Generator | None) -> np.random.Generator:

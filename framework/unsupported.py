@@ -13,7 +13,10 @@ from collections.abc import Callable
 #: module (as ``framework`` spells it) -> the torch names it deliberately lacks (the API coverage table's).
 UNSUPPORTED: dict[str, tuple[str, ...]] = {
     "framework": ("atan2", "fmod", "cumprod", "cummax", "kron", "fft", "stft", "searchsorted", "histc",
-                  "sparse_coo_tensor", "compile", "jit", "distributions"),
+                  "sparse_coo_tensor", "compile", "jit", "distributions", "autocast", "amp", "set_default_dtype",
+                  "set_num_threads", "use_deterministic_algorithms", "FloatTensor", "LongTensor", "DoubleTensor",
+                  "IntTensor", "ByteTensor", "BoolTensor", "HalfTensor"),
+    "framework.cuda": ("amp", "Stream", "Event", "memory_allocated", "max_memory_allocated", "get_device_name"),
     "framework.nn": ("Conv3d", "ConvTranspose1d", "ConvTranspose3d", "MaxPool3d", "AvgPool3d", "EmbeddingBag",
                      "AlphaDropout", "MultiheadAttention", "Transformer", "TransformerEncoder",
                      "TransformerEncoderLayer", "TransformerDecoder", "TransformerDecoderLayer", "Unfold", "Fold",

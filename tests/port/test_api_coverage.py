@@ -858,6 +858,49 @@ C("Module.state_dict() of BatchNorm has num_batches_tracked", lambda E: list(E.n
 C("Module.modules() isinstance init loop", lambda E: _init_loop(E))
 C("torch.save / torch.load state_dict", lambda E: _save_load(E))
 
+# everyday idioms of training scripts
+C("device = cuda if available else cpu", lambda E: E.x(2).to(E.T.device("cuda" if E.T.cuda.is_available() else "cpu")).device)
+C("x.view(x.size(0), -1)", lambda E: (lambda x: x.view(x.size(0), -1))(E.x(2, 3, 4, grad=True)))
+C("correct += (pred == y).sum().item()", lambda E: (E.x(6, 3).argmax(dim=1) == E.i(3, 6)).sum().item())
+C("(pred == y).float().mean()", lambda E: (E.x(6, 3).argmax(1) == E.i(3, 6)).float().mean())
+C("loss.item() / float(loss)", lambda E: (lambda l: [l.item(), float(l)])(E.F.mse_loss(E.x(3), E.x(3))))
+C("torch.sigmoid(x) > 0.5", lambda E: (E.T.sigmoid(E.x(5)) > 0.5).float())
+C("torch.where(cond) (indices)", lambda E: list(E.T.where(E.T.tensor([[1, 0], [0, 2]]) > 0)))
+C("x.nonzero(as_tuple=True)", lambda E: list(E.T.tensor([0, 3, 0, 1]).nonzero(as_tuple=True)))
+C("torch.round(decimals=)", lambda E: E.T.round(E.T.tensor([1.2345, -2.5678]), decimals=2))
+C("causal mask: triu(ones, 1).bool()", lambda E: E.T.triu(E.T.ones(4, 4), diagonal=1).bool())
+C("scores.masked_fill(mask == 0, -1e9).softmax(-1)", lambda E: E.x(3, 3, grad=True).masked_fill(E.T.tril(E.T.ones(3, 3)) == 0, -1e9).softmax(-1))
+C("arange(n).unsqueeze(0).expand(b, n)", lambda E: E.T.arange(4).unsqueeze(0).expand(3, 4))
+C("x.transpose(1, 2).contiguous().view(b, t, -1)", lambda E: E.x(2, 3, 4, 5, grad=True).transpose(1, 2).contiguous().view(2, 4, -1))
+C("torch.stack(list).mean(0)", lambda E: E.T.stack([E.x(3, grad=True) for _ in range(4)]).mean(0))
+C("p.grad.data.norm(2).item()", lambda E: (lambda m: ((m(E.x(5, 4)) ** 2).sum().backward(), m.weight.grad.data.norm(2).item())[1])(E.lin()))
+C("emb.weight.data.uniform_(-0.1, 0.1)", lambda E: bool((E.nn.Embedding(50, 4).weight.data.uniform_(-0.1, 0.1).abs() <= 0.1).all()))
+C("F.one_hot(y, 10).float()", lambda E: E.F.one_hot(E.i(10, 5), 10).float())
+C("x.scatter_(1, idx, src tensor)", lambda E: E.T.zeros(2, 4).scatter_(1, E.T.tensor([[1, 3], [0, 2]]), E.x(2, 2)))
+C("torch.tensor(np.float64 array)", lambda E: E.T.tensor(np.array([0.5, 1.5])))
+C("torch.tensor(np array, dtype=float32)", lambda E: E.T.tensor(np.array([0.1, 1.7]), dtype=E.T.float32))
+C("torch.from_numpy(float64 / int32)", lambda E: [E.T.from_numpy(np.array([0.1, 2.0])), E.T.from_numpy(np.array([1, 2], dtype=np.int32))])
+C("torch.zeros(dtype=torch.bool)", lambda E: E.T.zeros(3, dtype=E.T.bool))
+C("x.to(device, dtype)", lambda E: E.x(3).to(E.T.device("cpu"), E.T.float64))
+C("torch.Generator().manual_seed + randn(generator=)", lambda E: (lambda g: E.T.randn(3, generator=g).shape)(E.T.Generator().manual_seed(0)))
+C("torch.randperm(n, generator=)", lambda E: E.T.randperm(5, generator=E.T.Generator().manual_seed(1)).sort()[0])
+C("torch.cuda.manual_seed_all / synchronize / empty_cache", lambda E: [E.T.cuda.manual_seed_all(0), E.T.cuda.empty_cache()])
+C("torch.backends.cudnn.benchmark = True", lambda E: (setattr(E.T.backends.cudnn, "benchmark", False), E.T.backends.cudnn.benchmark)[1])
+C("torch.__version__ is a string", lambda E: isinstance(E.T.__version__, str))
+C("torch.load(map_location, weights_only=True)", lambda E: _load_weights_only(E))
+C("optimizer.zero_grad(set_to_none=False)", lambda E: (lambda m, o: ((m(E.x(2, 4)) ** 2).sum().backward(), o.zero_grad(set_to_none=False), m.weight.grad)[-1])(*(lambda m: (m, E.optim.SGD(m.parameters(), lr=0.1)))(E.lin())))
+C("model.parameters() filtered by requires_grad", lambda E: (lambda m: (m.fc.requires_grad_(False), [tuple(p.shape) for p in m.parameters() if p.requires_grad])[1])(_Net.build(E)))
+C("Module.parameters(recurse=False)", lambda E: (lambda m: (m.register_parameter("s", E.nn.Parameter(E.T.ones(1))), len(list(m.parameters(recurse=False))))[1])(_Net.build(E)))
+C("nn.Module eval + no_grad inference loop", lambda E: _eval_loop(E))
+C("sum(p.numel() for p in model.parameters() if p.requires_grad)", lambda E: sum(p.numel() for p in _Net.build(E).parameters() if p.requires_grad))
+C("torch.manual_seed returns a Generator", lambda E: [isinstance(E.T.manual_seed(0), E.T.Generator), E.T.default_generator.initial_seed()])
+C("torch.Tensor(*sizes) (legacy constructor)", lambda E: E.T.Tensor(2, 3), unsupported="legacy constructor")
+C("torch.FloatTensor (legacy type)", lambda E: E.T.FloatTensor([1.0]), unsupported="FloatTensor")
+C("torch.autocast / GradScaler (mixed precision)", lambda E: E.T.autocast("cpu"), unsupported="autocast")
+C("torch.cuda.amp.GradScaler", lambda E: E.T.cuda.amp.GradScaler(), unsupported="amp")
+C("torch.set_default_dtype", lambda E: E.T.set_default_dtype(E.T.float32), unsupported="set_default_dtype")
+C("torch.compile", lambda E: E.T.compile(E.nn.Linear(2, 2)), unsupported="compile")
+
 
 def _sgd_by_hand(E):
     p = E.x(3, grad=True)
@@ -879,6 +922,31 @@ def _optimizer_state(E):
     state = fresh.state_dict()
     per_param = {k: {n: (float(v) if n == "step" else v) for n, v in s.items()} for k, s in state["state"].items()}
     return [per_param, state["param_groups"][0]["lr"], state["param_groups"][0]["params"]]
+
+
+def _load_weights_only(E):
+    import tempfile
+
+    m = E.lin()
+    with tempfile.TemporaryDirectory() as d:
+        E.T.save(m.state_dict(), f"{d}/w.pt")
+        state = E.T.load(f"{d}/w.pt", map_location="cpu", weights_only=True)
+    fresh = E.nn.Linear(4, 3)
+    fresh.load_state_dict(state)
+    return dict(fresh.state_dict())
+
+
+def _eval_loop(E):
+    net = _Net.build(E)
+    net.eval()
+    total, correct = 0.0, 0
+    with E.T.no_grad():
+        for _ in range(2):
+            x, y = E.x(3, 1, 4, 4), E.i(3, 3)
+            out = net(x)
+            total += E.F.cross_entropy(out, y, reduction="sum").item()
+            correct += out.argmax(dim=1, keepdim=True).eq(y.view_as(out.argmax(dim=1, keepdim=True))).sum().item()
+    return [round(total, 4), correct, net.training]
 
 
 def _no_grad_block(E):
