@@ -276,7 +276,12 @@ def _load_triton() -> Backend:
     def index_add(dst: torch.Tensor, index: Any, src: torch.Tensor) -> None:
         # Any index (slices, ints, tensors, repeats) becomes flat positions, which index_add_ accumulates.
         flat = torch.arange(dst.numel(), device=dst.device).reshape(dst.shape)[index]
-        dst.view(-1).index_add_(0, flat.reshape(-1), src.reshape(-1).to(dst.dtype))
+        # A strided dst (a copy of a transposed tensor keeps its strides) has no flat view: add into a
+        # contiguous copy, then write it back.
+        target = dst if dst.is_contiguous() else dst.contiguous()
+        target.view(-1).index_add_(0, flat.reshape(-1), src.reshape(-1).to(dst.dtype))
+        if target is not dst:
+            dst.copy_(target)
 
     return Backend(
         name="triton",

@@ -88,6 +88,15 @@ def test_scatter_add_grad(device, rng):
                 lambda x, s: x.scatter_add(0, i_ref, s), (2, 3), (4, 3))
 
 
+def test_scatter_add_into_a_transposed_input(device, rng):
+    """A copy of a transposed tensor keeps its strides on the triton device, which had no flat view to
+    accumulate into (a RuntimeError there only; found by fuzzing)."""
+    idx = _index(rng, (3, 2, 4), 4)
+    i_ours, i_ref = fw.tensor(idx, device=device), torch.tensor(idx)
+    _check_grad(device, rng, lambda x, s: x.transpose(-1, -2).scatter_add(2, i_ours, s),
+                lambda x, s: x.transpose(-1, -2).scatter_add(2, i_ref, s), (3, 4, 4), (3, 2, 4))
+
+
 def test_scatter_inplace(device, rng):
     labels = rng.integers(0, 4, size=5)
     one_hot = fw.zeros(5, 4, device=device).scatter_(1, fw.tensor(labels, device=device).unsqueeze(1), 1)
