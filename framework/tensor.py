@@ -1679,8 +1679,11 @@ class Tensor:
     def logsumexp(self, dim: Any, keepdim: bool = False) -> Tensor:
         """``log(sum(exp(x)))`` over ``dim`` without overflow (the max is taken out first); gradient: softmax."""
         x = self._floating()
-        peak = x.detach().amax(dim, keepdim=True)
-        peak = where(peak.isfinite(), peak, 0.0)  # all -inf (or an inf) rows: no shift, exp gives the answer
+        if x.numel():
+            peak = x.detach().amax(dim, keepdim=True)
+            peak = where(peak.isfinite(), peak, 0.0)  # all -inf (or an inf) rows: no shift, exp gives the answer
+        else:  # nothing to shift; an empty reduced dim gives log(0) = -inf, as PyTorch (amax would refuse it)
+            peak = 0.0
         out = (x - peak).exp().sum(dim, keepdim=True).log() + peak
         if keepdim:
             return out

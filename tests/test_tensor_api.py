@@ -651,6 +651,19 @@ def test_p_norm_gradient_at_zeros_matches_torch(device, p):
         assert np.all(np.isfinite(x.grad.numpy())) and rel_err(x.grad, r.grad) <= 1e-5
 
 
+@pytest.mark.parametrize("shape,dim,keepdim", [((4, 0, 2), 1, True), ((0, 3), (0, 1), False), ((0, 3), 0, False),
+                                                ((3, 0), 0, True)])
+def test_logsumexp_over_empty_dims_matches_torch(device, shape, dim, keepdim):
+    """An empty reduced dim is log(0) = -inf, as PyTorch (was an IndexError naming amax())."""
+    x, r = fw.zeros(shape, device=device, requires_grad=True), torch.zeros(shape, requires_grad=True)
+    out, ref = fw.logsumexp(x, dim, keepdim), torch.logsumexp(r, dim, keepdim)
+    assert out.dtype == fw.float32 and out.shape == tuple(ref.shape)
+    np.testing.assert_array_equal(out.numpy(), ref.detach().numpy())
+    out.sum().backward()
+    ref.sum().backward()
+    assert x.grad.shape == tuple(r.grad.shape)
+
+
 def test_argmax_keepdim_without_dim_and_max_of_bools(device, rng):
     a = rng.standard_normal((3, 4, 2))
     x, r = fw.tensor(a, device=device), torch.tensor(a)
