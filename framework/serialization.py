@@ -13,7 +13,9 @@ Loading reads the JSON and the arrays back, nothing else: no object is ever cons
 the file, so ``weights_only`` is always in effect. What can be saved: Tensors (and ``nn.Parameter``),
 numpy arrays, Python numbers/strings/bools/None, dtypes, devices, and dicts (any of those as keys,
 e.g. an optimizer's int keys), OrderedDicts, lists and tuples of them. Anything else raises TypeError
-naming its type and where it sits. A tensor that appears twice is stored once and loads as one object.
+naming its type and where it sits. A tensor that appears twice is stored once and loads as one object;
+but views of one storage (``t`` and ``t[0]``, ``t.t()``) load as independent contiguous copies, where
+PyTorch keeps them sharing memory (a write into one shows in the other).
 
 Writes to a path go through :func:`framework.atomic.atomic_write`: a crash leaves the old file or the
 new one, never half of one, and no temporary behind.
