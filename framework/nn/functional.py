@@ -16,7 +16,9 @@ dropout                dropout_forward / dropout_backward (mask regenerated from
 
 What the kernel contract does not cover is built here from the kernels or from generic ops, so the
 public API accepts what PyTorch's accepts: ``groups`` (one kernel call per group), ``dilation`` (the
-weight is dilated with zeros, which is exactly a dilated convolution), ``padding='same'/'valid'``,
+weight is dilated with zeros, which is exactly a dilated convolution for finite inputs; an inf/NaN
+input pixel also makes NaN the outputs whose dilated window skips over it, as 0 * inf = NaN, where
+PyTorch's outputs there stay finite), ``padding='same'/'valid'``,
 padding modes (``pad`` with reflect/replicate/circular as a gather), unbatched inputs, ``reduction``,
 class weights and label smoothing (through ``log_softmax``). What is still unsupported raises a
 ``ValueError`` that says so, never a silently different answer.
