@@ -18,7 +18,8 @@ What the kernel contract does not cover is built here from the kernels or from g
 public API accepts what PyTorch's accepts: ``groups`` (one kernel call per group), ``dilation`` (the
 weight is dilated with zeros, which is exactly a dilated convolution for finite inputs; an inf/NaN
 input pixel also makes NaN the outputs whose dilated window skips over it, as 0 * inf = NaN, where
-PyTorch's outputs there stay finite), ``padding='same'/'valid'``,
+PyTorch's outputs there stay finite; likewise conv_transpose2d's weight gradient, whose cropped
+``padding`` rows enter as zero gradients), ``padding='same'/'valid'``,
 padding modes (``pad`` with reflect/replicate/circular as a gather), unbatched inputs, ``reduction``,
 class weights and label smoothing (through ``log_softmax``). What is still unsupported raises a
 ``ValueError`` that says so, never a silently different answer.
