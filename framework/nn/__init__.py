@@ -87,6 +87,7 @@ from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, Lay
 from .parallel import DataParallel
 from .parameter import Parameter
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .transformer import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
 
 __all__ = [
     "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d",
@@ -103,7 +104,7 @@ __all__ = [
     "CELU", "GLU", "SELU", "Bilinear", "ConstantPad2d", "CosineSimilarity", "Hardsigmoid", "Hardswish",
     "InstanceNorm1d", "InstanceNorm2d", "LogSigmoid", "MarginRankingLoss", "PReLU", "PairwiseDistance", "ReLU6",
     "ReflectionPad2d", "ReplicationPad2d", "Softmin", "Softsign", "Tanhshrink", "Threshold", "TripletMarginLoss",
-    "ZeroPad2d", "BatchNorm3d",
+    "ZeroPad2d", "BatchNorm3d", "MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer",
 ]
 
 # PyTorch names deliberately missing here raise an AttributeError saying so (framework/unsupported.py).

@@ -156,3 +156,20 @@ def test_unsupported_names_say_so():
     assert isinstance(net.get_submodule("1.0"), fw.nn.ReLU) and net.get_parameter("0.bias") is net[0].bias
     with pytest.raises(AttributeError, match="no submodule '1.3'"):
         net.get_submodule("1.3")
+
+
+def test_transformer_encoder_layer_matches_torch(device, rng):
+    torch_layer = torch.nn.TransformerEncoderLayer(4, 2, dim_feedforward=6, dropout=0.0, batch_first=True).double()
+    ours = fw.nn.TransformerEncoderLayer(4, 2, dim_feedforward=6, dropout=0.0, batch_first=True)
+    ours.load_state_dict({k: v.float() for k, v in torch_layer.state_dict().items()})
+    ours = ours.to(device)
+    x, xr = pair(rng.standard_normal((2, 5, 4)), device)
+    padding = np.array([[False] * 5, [False, False, False, True, True]])
+    out = ours(x, src_key_padding_mask=fw.tensor(padding, device=device))
+    ref = torch_layer(xr, src_key_padding_mask=torch.tensor(padding))
+    assert rel_err(out, ref) <= 1e-5
+    _backward_both(out, ref, rng)
+    assert rel_err(x.grad, xr.grad) <= 1e-5
+    assert rel_err(ours.self_attn.in_proj_weight.grad, torch_layer.self_attn.in_proj_weight.grad) <= 1e-5
+    with pytest.raises(NotImplementedError, match="kdim"):
+        fw.nn.MultiheadAttention(4, 2, kdim=3)

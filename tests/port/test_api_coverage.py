@@ -667,8 +667,14 @@ C("nn.Upsample(bilinear)", lambda E: E.nn.Upsample(scale_factor=2, mode="bilinea
 C("nn.ZeroPad2d / ConstantPad2d", lambda E: [E.nn.ZeroPad2d((1, 0, 2, 1))(E.x(1, 1, 2, 2, grad=True)), E.nn.ConstantPad2d(1, 0.5)(E.x(1, 1, 2, 2, grad=True))])
 C("nn.ReflectionPad2d", lambda E: E.nn.ReflectionPad2d(1)(E.x(1, 1, 3, 3, grad=True)))
 C("nn.CosineSimilarity / PairwiseDistance", lambda E: [E.nn.CosineSimilarity(dim=1)(E.x(3, 4, grad=True), E.x(3, 4, grad=True)), E.nn.PairwiseDistance()(E.x(3, 4, grad=True), E.x(3, 4, grad=True))])
-C("nn.MultiheadAttention", lambda E: E.mod(E.nn.MultiheadAttention(4, 2))(E.x(3, 1, 4), E.x(3, 1, 4), E.x(3, 1, 4))[0], unsupported="MultiheadAttention")
-C("nn.TransformerEncoderLayer", lambda E: E.nn.TransformerEncoderLayer(4, 2), unsupported="TransformerEncoderLayer")
+C("nn.MultiheadAttention (self-attention, weights)", lambda E: list(E.mod(E.nn.MultiheadAttention(4, 2))(*[E.x(3, 2, 4, grad=True)] * 3)))
+C("nn.MultiheadAttention(batch_first, masks, per-head weights)", lambda E: _mha_masks(E))
+C("nn.MultiheadAttention(need_weights=False, unbatched)", lambda E: list(E.mod(E.nn.MultiheadAttention(6, 3, bias=False))(E.x(4, 6, grad=True), E.x(5, 6, grad=True), E.x(5, 6, grad=True), need_weights=False)))
+C("nn.TransformerEncoderLayer (train, dropout 0)", lambda E: E.mod(E.nn.TransformerEncoderLayer(4, 2, dim_feedforward=8, dropout=0.0))(E.x(5, 2, 4, grad=True)))
+C("nn.TransformerEncoderLayer(batch_first, norm_first, gelu) + causal mask", lambda E: E.mod(E.nn.TransformerEncoderLayer(4, 2, 6, 0.0, "gelu", batch_first=True, norm_first=True))(E.x(2, 5, 4, grad=True), src_mask=E.T.triu(E.T.ones(5, 5), 1).bool()))
+C("nn.TransformerEncoder(num_layers, norm) (train, dropout 0)", lambda E: E.mod(E.nn.TransformerEncoder(E.nn.TransformerEncoderLayer(4, 2, 8, 0.0), 2, norm=E.nn.LayerNorm(4)))(E.x(3, 2, 4, grad=True)))
+C("nn.TransformerEncoderLayer state_dict keys", lambda E: list(E.nn.TransformerEncoderLayer(4, 2, 8).state_dict()))
+C("nn.TransformerDecoderLayer", lambda E: E.nn.TransformerDecoderLayer(4, 2), unsupported="TransformerDecoderLayer")
 C("nn.Unfold (im2col)", lambda E: E.nn.Unfold(2)(E.x(1, 1, 3, 3)), unsupported="Unfold")
 C("nn.CrossEntropyLoss", lambda E: E.nn.CrossEntropyLoss()(E.x(4, 5, grad=True), E.i(5, 4)))
 C("nn.CrossEntropyLoss(label_smoothing, ignore_index)", lambda E: E.nn.CrossEntropyLoss(label_smoothing=0.1, ignore_index=2)(E.x(6, 3, grad=True), E.T.tensor([0, 2, 1, 1, 2, 0])))
@@ -951,6 +957,15 @@ def _eval_loop(E):
             total += E.F.cross_entropy(out, y, reduction="sum").item()
             correct += out.argmax(dim=1, keepdim=True).eq(y.view_as(out.argmax(dim=1, keepdim=True))).sum().item()
     return [round(total, 4), correct, net.training]
+
+
+def _mha_masks(E):
+    mha = E.mod(E.nn.MultiheadAttention(4, 2, batch_first=True))
+    q, kv = E.x(2, 3, 4, grad=True), E.x(2, 5, 4, grad=True)
+    padding = E.T.tensor([[False, False, False, True, True], [False, False, False, False, False]])
+    attn = E.T.tensor(E.rng.standard_normal((3, 5)).astype(np.float32).astype(E.fdt))  # a float (additive) mask
+    out, weights = mha(q, kv, kv, key_padding_mask=padding, attn_mask=attn, average_attn_weights=False)
+    return [out, weights]
 
 
 def _no_grad_block(E):
