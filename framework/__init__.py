@@ -41,6 +41,7 @@ from .functions import (
     argmin,
     argsort,
     argwhere,
+    atan2,
     bernoulli,
     bmm,
     broadcast_to,
@@ -69,6 +70,7 @@ from .functions import (
     flip,
     floor,
     floor_divide,
+    fmod,
     gather,
     ge,
     gt,
@@ -230,7 +232,7 @@ __all__ += [
     "unbind", "unflatten",
     "add", "addmm", "bucketize", "cdist", "diff", "div", "erf", "finfo", "floor_divide", "hstack", "iinfo",
     "lerp", "linalg", "logspace", "median", "mul", "normal", "remainder", "std_mean", "sub", "true_divide",
-    "unique", "var_mean", "vstack", "default_generator",
+    "unique", "var_mean", "vstack", "default_generator", "atan2", "fmod",
 ]
 
 # torch.nn, torch.optim and torch.utils.data are reachable after `import torch`; so are ours (imported last:

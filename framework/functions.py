@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from . import ops
 from .dtypes import as_dtype
-from .tensor import SortResult, Tensor, cat, matmul, maximum, minimum, randn, tensor, type_name
+from .tensor import SortResult, Tensor, cat, matmul, maximum, minimum, randn, tensor, type_name, where
 
 __all__ = [
     "abs", "all", "amax", "amin", "any", "argmax", "argmin", "argsort", "bmm", "clamp", "clip", "cumsum", "eq",
@@ -29,8 +30,8 @@ __all__ = [
     "repeat_interleave", "roll", "round", "rsqrt", "sign", "sin", "split", "square",
     "swapaxes", "tile", "trace", "trunc", "unbind", "unflatten",
     # arithmetic function forms, stacking, small reductions and lookups (H9, the API coverage table)
-    "add", "addmm", "bucketize", "cdist", "diff", "div", "erf", "finfo", "floor_divide", "hstack", "iinfo",
-    "lerp", "logspace", "median", "mul", "normal", "remainder", "std_mean", "sub", "true_divide", "unique",
+    "add", "addmm", "atan2", "bucketize", "cdist", "diff", "div", "erf", "finfo", "floor_divide", "hstack", "iinfo",
+    "fmod", "lerp", "logspace", "median", "mul", "normal", "remainder", "std_mean", "sub", "true_divide", "unique",
     "var_mean", "vstack",
 ]
 
@@ -499,6 +500,24 @@ def floor_divide(input: Any, other: Any) -> Tensor:  # noqa: A002
 def remainder(input: Any, other: Any) -> Tensor:  # noqa: A002
     """Python's modulus (the result has the divisor's sign), as PyTorch's ``remainder``."""
     return input % other
+
+
+def fmod(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+    """C's remainder: the result has the dividend's sign (``remainder`` follows the divisor's):
+    ``input - trunc(input / other) * other``; gradient 1 for input and ``-trunc(input / other)`` for other."""
+    x = _tensor("fmod", input)
+    if x.dtype.is_floating_point or isinstance(other, float) or (
+            isinstance(other, Tensor) and other.dtype.is_floating_point):
+        return x - (x / other).trunc() * other
+    r = x % other  # Python's remainder has the divisor's sign: move it to the dividend's where they differ
+    return where((r != 0) & ((r < 0) != (x < 0)), r - other, r)
+
+
+def atan2(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
+    """The angle of the point ``(other, input)``, elementwise with broadcasting (integers compute in float32)."""
+    x, y = _tensor("atan2", input), _tensor("atan2", other)
+    x, y = x._promote(y, "atan2", divide=True)
+    return ops.Atan2.apply(x, y)
 
 
 def erf(input: Tensor) -> Tensor:  # noqa: A002

@@ -784,6 +784,21 @@ class Erf(Function):
         return (grad * (2 / math.sqrt(math.pi)) * ctx.xp.exp(-a * a),)
 
 
+class Atan2(Function):
+    """atan2(a, b), the angle of (b, a); d/da = b / (a^2 + b^2), d/db = -a / (a^2 + b^2)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return ctx.xp.atan2(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        scale = grad / (a * a + b * b)
+        return scale * b, -scale * a
+
+
 class Cos(Function):
     @staticmethod
     def forward(ctx, a):

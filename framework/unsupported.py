@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 #: module (as ``framework`` spells it) -> the torch names it deliberately lacks (the API coverage table's).
 UNSUPPORTED: dict[str, tuple[str, ...]] = {
-    "framework": ("atan2", "fmod", "cumprod", "cummax", "kron", "fft", "stft", "searchsorted", "histc",
+    "framework": ("cumprod", "cummax", "kron", "fft", "stft", "searchsorted", "histc",
                   "sparse_coo_tensor", "compile", "jit", "distributions", "autocast", "amp", "set_default_dtype",
                   "set_num_threads", "use_deterministic_algorithms", "FloatTensor", "LongTensor", "DoubleTensor",
                   "IntTensor", "ByteTensor", "BoolTensor", "HalfTensor"),

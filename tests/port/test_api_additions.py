@@ -173,3 +173,20 @@ def test_transformer_encoder_layer_matches_torch(device, rng):
     assert rel_err(ours.self_attn.in_proj_weight.grad, torch_layer.self_attn.in_proj_weight.grad) <= 1e-5
     with pytest.raises(NotImplementedError, match="kdim"):
         fw.nn.MultiheadAttention(4, 2, kdim=3)
+
+
+def test_atan2_and_fmod_match_torch(device, rng):
+    (y, yr), (x, xr) = pair(rng.standard_normal((3, 5)), device), pair(rng.standard_normal(5), device)
+    out, ref = fw.atan2(y, x), torch.atan2(yr, xr)
+    assert rel_err(out, ref) <= 1e-6
+    _backward_both(out, ref, rng)
+    assert rel_err(y.grad, yr.grad) <= 1e-5 and rel_err(x.grad, xr.grad) <= 1e-5  # x broadcast: summed back
+    divisors = rng.uniform(0.5, 2, 9) * rng.choice([-1, 1], 9)
+    (a, ar), (b, br) = pair(rng.standard_normal(9) * 5, device), pair(divisors, device)
+    out, ref = fw.fmod(a, b), torch.fmod(ar, br)
+    assert rel_err(out, ref) <= 1e-5
+    _backward_both(out, ref, rng)
+    assert rel_err(a.grad, ar.grad) <= 1e-6 and rel_err(b.grad, br.grad) <= 1e-5
+    ints = np.arange(-7, 8)
+    for d in (3, -4):
+        assert fw.fmod(fw.tensor(ints, device=device), d).tolist() == torch.fmod(torch.tensor(ints), d).tolist()
