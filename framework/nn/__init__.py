@@ -16,6 +16,7 @@ from .extra_layers import (
     SELU,
     Bilinear,
     ConstantPad2d,
+    ConvTranspose1d,
     CosineSimilarity,
     Hardsigmoid,
     Hardswish,
@@ -105,6 +106,7 @@ __all__ = [
     "InstanceNorm1d", "InstanceNorm2d", "LogSigmoid", "MarginRankingLoss", "PReLU", "PairwiseDistance", "ReLU6",
     "ReflectionPad2d", "ReplicationPad2d", "Softmin", "Softsign", "Tanhshrink", "Threshold", "TripletMarginLoss",
     "ZeroPad2d", "BatchNorm3d", "MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer",
+    "ConvTranspose1d",
 ]
 
 # PyTorch names deliberately missing here raise an AttributeError saying so (framework/unsupported.py).

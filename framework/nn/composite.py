@@ -12,10 +12,19 @@ from typing import Any
 
 from ..tensor import Tensor, full, minimum, ones, rand_like, where, zeros
 from ..tensor import type_name as _type_name
-from .functional import dropout, elu, group_norm, hardtanh, softplus  # loaded first: functional imports us last
+from .functional import (  # loaded first: functional imports us last
+    _single,
+    conv_transpose2d,
+    dropout,
+    elu,
+    group_norm,
+    hardtanh,
+    softplus,
+)
 
 __all__ = [
-    "celu", "cosine_similarity", "gumbel_softmax", "glu", "hardsigmoid", "hardswish", "instance_norm",
+    "celu", "conv_transpose1d", "cosine_similarity", "gumbel_softmax", "glu", "hardsigmoid", "hardswish",
+    "instance_norm",
     "logsigmoid", "margin_ranking_loss", "pairwise_distance", "prelu", "relu6", "scaled_dot_product_attention",
     "selu", "softmin", "softsign", "tanhshrink", "threshold", "triplet_margin_loss",
 ]
@@ -122,6 +131,26 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     if x.ndim >= 2:
         w = w.reshape((w.shape[0],) + (1,) * (x.ndim - 2))
     return x.relu() - w * (-x).relu()
+
+
+# ------------------------------------------------------------------------------------- convolution
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,
+                     output_padding: Any = 0, groups: int = 1, dilation: Any = 1) -> Tensor:
+    """Transposed 1-D convolution, PyTorch's ``F.conv_transpose1d``: :func:`conv_transpose2d` on a height-1
+    image (every device's kernels). input ``[N, C_in, L]`` (or ``[C_in, L]``), weight ``[C_in, C_out/groups, k]``
+    -> ``[N, C_out, (L-1)*stride - 2*padding + dilation*(k-1) + output_padding + 1]``."""
+    owner = "conv_transpose1d()"
+    x, w = _float_tensor(input, "input"), _float_tensor(weight, "weight")
+    if x.ndim not in (2, 3) or w.ndim != 3:
+        raise ValueError(f"{owner}: expected input [N, C, L] or [C, L] and weight [C_in, C_out/groups, k], got "
+                         f"shapes {x.shape} and {w.shape}")
+    stride, padding = _single(stride, "stride", 1, owner), _single(padding, "padding", 0, owner)
+    output_padding = _single(output_padding, "output_padding", 0, owner)
+    dilation = _single(dilation, "dilation", 1, owner)
+    out = conv_transpose2d(x.unsqueeze(-2), w.unsqueeze(-2), bias, (1, stride), (0, padding), (0, output_padding),
+                           groups, (1, dilation))
+    return out.squeeze(-2)
 
 
 # --------------------------------------------------------------------------------------- distances

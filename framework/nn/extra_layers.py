@@ -10,12 +10,14 @@ from typing import Any
 from ..tensor import Tensor, empty
 from . import functional as F
 from . import init
+from .layers import _conv_extra_repr, _new_parameter, _positive_int, _reset_weight_and_bias
 from .loss import _Loss
 from .module import Module
 from .parameter import Parameter
 
 __all__ = [
-    "CELU", "GLU", "SELU", "Bilinear", "ConstantPad2d", "CosineSimilarity", "Hardsigmoid", "Hardswish",
+    "CELU", "GLU", "SELU", "Bilinear", "ConstantPad2d", "ConvTranspose1d", "CosineSimilarity", "Hardsigmoid",
+    "Hardswish",
     "InstanceNorm1d", "InstanceNorm2d", "LogSigmoid", "MarginRankingLoss", "PReLU", "PairwiseDistance",
     "ReLU6", "ReflectionPad2d", "ReplicationPad2d", "Softmin", "Softsign", "Tanhshrink", "Threshold",
     "TripletMarginLoss", "ZeroPad2d",
@@ -325,3 +327,53 @@ class Bilinear(Module):
     def extra_repr(self) -> str:
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
                 f"out_features={self.out_features}, bias={self.bias is not None}")
+
+
+class ConvTranspose1d(Module):
+    """Transposed 1-D convolution, PyTorch's ``nn.ConvTranspose1d`` (runs as :func:`F.conv_transpose1d`).
+
+    Args: as :class:`ConvTranspose2d` with ints (or 1-tuples) for kernel_size, stride, padding,
+        output_padding (smaller than stride or dilation) and dilation; ``padding_mode`` only ``'zeros'``.
+    Shapes: ``weight [C_in, C_out/groups, k]``, ``bias [C_out]``. ``output_size`` in forward is not supported.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 output_padding: Any = 0, groups: int = 1, bias: bool = True, dilation: Any = 1,
+                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None):
+        super().__init__()
+        name = type(self).__name__
+        self.in_channels = _positive_int(in_channels, "in_channels", name)
+        self.out_channels = _positive_int(out_channels, "out_channels", name)
+        self.groups = _positive_int(groups, "groups", name)
+        if self.in_channels % self.groups or self.out_channels % self.groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
+                             f"divisible by groups ({groups})")
+        self.kernel_size = (F._single(kernel_size, "kernel_size", 1, name),)
+        self.stride = (F._single(stride, "stride", 1, name),)
+        self.dilation = (F._single(dilation, "dilation", 1, name),)
+        if isinstance(padding, str):
+            raise ValueError(f"{name}: padding must be an int or a 1-tuple, got {padding!r}")
+        self.padding = (F._single(padding, "padding", 0, name),)
+        self.output_padding = (F._single(output_padding, "output_padding", 0, name),)
+        if self.output_padding[0] >= max(self.stride[0], self.dilation[0]):
+            raise ValueError(f"{name}: output_padding {self.output_padding} must be smaller than either stride "
+                             f"{self.stride} or dilation {self.dilation}")
+        if padding_mode != "zeros":
+            raise ValueError(f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}")
+        self.padding_mode, self.transposed = padding_mode, True
+        self.weight = _new_parameter((self.in_channels, self.out_channels // self.groups, self.kernel_size[0]),
+                                     device, dtype, name)
+        if bias:
+            self.bias = _new_parameter((self.out_channels,), device, dtype, name)
+        else:
+            self.register_parameter("bias", None)
+        _reset_weight_and_bias(self.weight, self.bias)
+
+    def forward(self, input: Tensor, output_size: Any = None) -> Tensor:
+        if output_size is not None:
+            raise NotImplementedError(f"{type(self).__name__}: output_size is not supported; give output_padding")
+        return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                  self.groups, self.dilation)
+
+    def extra_repr(self) -> str:
+        return _conv_extra_repr(self)

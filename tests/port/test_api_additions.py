@@ -190,3 +190,16 @@ def test_atan2_and_fmod_match_torch(device, rng):
     ints = np.arange(-7, 8)
     for d in (3, -4):
         assert fw.fmod(fw.tensor(ints, device=device), d).tolist() == torch.fmod(torch.tensor(ints), d).tolist()
+
+
+def test_conv_transpose1d_matches_torch(device, rng):
+    (x, xr), (w, wr), (b, br) = (pair(rng.standard_normal(s), device) for s in ((2, 4, 5), (4, 3, 3), (6,)))
+    out = fw.nn.functional.conv_transpose1d(x, w, b, stride=2, padding=1, output_padding=1, groups=2, dilation=2)
+    ref = torch.nn.functional.conv_transpose1d(xr, wr, br, stride=2, padding=1, output_padding=1, groups=2,
+                                               dilation=2)
+    assert rel_err(out, ref) <= 1e-5
+    _backward_both(out, ref, rng)
+    for ours, theirs in ((x, xr), (w, wr), (b, br)):
+        assert rel_err(ours.grad, theirs.grad) <= 1e-5
+    with pytest.raises(ValueError, match="output_padding"):
+        fw.nn.ConvTranspose1d(2, 2, 3, stride=1, output_padding=1)
