@@ -23,7 +23,7 @@ UNSUPPORTED: dict[str, tuple[str, ...]] = {
     "framework.nn.functional": ("conv3d", "unfold", "fold", "grid_sample", "affine_grid",
                                 "ctc_loss", "max_unpool2d", "multi_head_attention_forward"),
     "framework.nn.utils": ("weight_norm", "spectral_norm", "prune", "parametrize", "parametrizations"),
-    "framework.optim": ("NAdam", "RAdam", "Adamax", "LBFGS", "SparseAdam", "ASGD", "Rprop"),
+    "framework.optim": ("LBFGS", "SparseAdam", "ASGD", "Rprop"),
     "framework.optim.lr_scheduler": ("CyclicLR", "ChainedScheduler"),
 }
 

@@ -203,3 +203,22 @@ def test_conv_transpose1d_matches_torch(device, rng):
         assert rel_err(ours.grad, theirs.grad) <= 1e-5
     with pytest.raises(ValueError, match="output_padding"):
         fw.nn.ConvTranspose1d(2, 2, 3, stride=1, output_padding=1)
+
+
+@pytest.mark.parametrize("name, kwargs", [("Adamax", dict(lr=0.05, weight_decay=0.1)),
+                                          ("NAdam", dict(lr=0.05, decoupled_weight_decay=True, weight_decay=0.1)),
+                                          ("RAdam", dict(lr=0.05, betas=(0.8, 0.9)))])
+def test_adam_variants_match_torch(device, rng, name, kwargs):
+    w0, b0 = rng.standard_normal((2, 3)), rng.standard_normal(2)
+    x, y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    (w, wr), (b, br) = pair(w0, device), pair(b0, device)
+    ours = getattr(fw.optim, name)([w, b], **kwargs)
+    theirs = getattr(torch.optim, name)([wr, br], **kwargs)
+    xs, ys = fw.tensor(x.astype(np.float32), device=device), fw.tensor(y.astype(np.float32), device=device)
+    for _ in range(7):  # RAdam with beta2=0.9 takes the rectified branch from step 6
+        for opt, loss in ((ours, ((xs @ w.t() + b - ys) ** 2).mean()),
+                          (theirs, ((torch.tensor(x) @ wr.t() + br - torch.tensor(y)) ** 2).mean())):
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    assert rel_err(w.detach(), wr) <= 1e-5 and rel_err(b.detach(), br) <= 1e-5
