@@ -1777,7 +1777,11 @@ class Tensor:
         shifts_t, dims_t = _as_tuple(shifts), _as_tuple(dims)
         if len(shifts_t) != len(dims_t):
             raise ValueError(f"roll(): shifts {shifts!r} and dims {dims!r} must have the same length")
-        return ops.Roll.apply(self, tuple(int(s) for s in shifts_t), ops.normalize_dims(dims_t, self.ndim))
+        total: dict[int, int] = {}  # a dim named twice rolls twice, as PyTorch: its shifts add up
+        for shift, dim in zip(shifts_t, dims_t, strict=True):
+            d = ops.normalize_dim(dim, self.ndim, "dims")
+            total[d] = total.get(d, 0) + int(shift)
+        return ops.Roll.apply(self, tuple(total.values()), tuple(total))
 
     def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
         """The slices along ``dim``, each without that dim."""
