@@ -563,7 +563,8 @@ _MORE_GRAD_CASES = {  # name -> f(module, x, y) with x, y of shape (3, 4); modul
     "prod": lambda m, x, y: m.prod(x[0]) + x[0, 0], "prod_dim": lambda m, x, y: x.prod(1),  # x[0, 1] is 0
     "flip": lambda m, x, y: m.flip(x, (0, 1)) * y, "roll": lambda m, x, y: m.roll(x, 1) * y,
     "roll_dims": lambda m, x, y: x.roll((1, -2), (0, 1)) * y,
-    "roll_repeated_dim": lambda m, x, y: x.roll((1, 2, -3), (0, 1, -2)) * y,  # dim 0 twice: shifts add "unbind": lambda m, x, y: m.unbind(x, 1)[2],
+    "roll_repeated_dim": lambda m, x, y: x.roll((1, 2, -3), (0, 1, -2)) * y,  # dim 0 twice: shifts add
+    "unbind": lambda m, x, y: m.unbind(x, 1)[2],
     "chunk": lambda m, x, y: m.chunk(x, 2, 1)[1], "split": lambda m, x, y: m.split(x, [1, 3], 1)[1],
     "masked_select": lambda m, x, y: m.masked_select(x, y > 0),
     "repeat_interleave": lambda m, x, y: m.repeat_interleave(x, 2, dim=0),
