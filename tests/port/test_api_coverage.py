@@ -913,7 +913,43 @@ C("torch.FloatTensor (legacy type)", lambda E: E.T.FloatTensor([1.0]), unsupport
 C("torch.autocast / GradScaler (mixed precision)", lambda E: E.T.autocast("cpu"), unsupported="autocast")
 C("torch.cuda.amp.GradScaler", lambda E: E.T.cuda.amp.GradScaler(), unsupported="amp")
 C("torch.set_default_dtype", lambda E: E.T.set_default_dtype(E.T.float32), unsupported="set_default_dtype")
-C("torch.compile", lambda E: E.T.compile, unsupported="compile")  # not called: torch would load dynamo (1.6 s)
+C("torch.compile", lambda E: E.T.compile, unsupported="compile")
+C("x.float().div_(255) (image scaling)", lambda E: E.T.tensor(np.array([[0, 128], [255, 7]], dtype=np.uint8)).float().div_(255))
+C("x.permute(0, 3, 1, 2) (NHWC -> NCHW)", lambda E: E.x(2, 3, 4, 5, grad=True).permute(0, 3, 1, 2))
+C("log_softmax(1).gather(1, y.unsqueeze(1)) (NLL by hand)", lambda E: -E.F.log_softmax(E.x(4, 5, grad=True), dim=1).gather(1, E.i(5, 4).unsqueeze(1)).mean())
+C("x.detach().cpu().numpy()", lambda E: E.x(3, grad=True).detach().cpu().numpy().tolist())
+C("torch.tensor([]) / empty ops", lambda E: [E.T.tensor([]), E.T.zeros(0, 3).sum(0), E.T.cat([E.T.zeros(0, 2), E.x(1, 2)])])
+C("x.argmax() without dim (flat index)", lambda E: E.x(3, 4).argmax())
+C("torch.max on an int tensor", lambda E: [E.T.max(E.T.tensor([[3, 9], [4, 1]])), E.T.tensor([[3, 9], [4, 1]]).max(1).values])
+C("F.max_pool2d(ceil_mode=True) / avg_pool2d(ceil_mode, count_include_pad=False)", lambda E: [E.F.max_pool2d(E.x(1, 1, 5, 5, grad=True), 2, ceil_mode=True), E.F.avg_pool2d(E.x(1, 1, 5, 5, grad=True), 2, padding=1, ceil_mode=True, count_include_pad=False)])
+C("torch.clamp(x, min=tensor, max=tensor)", lambda E: E.T.clamp(E.x(4, grad=True), min=E.x(4) - 1, max=E.x(4) + 1))
+C("torch.split(x, 2, dim=1)", lambda E: list(E.T.split(E.x(2, 5, grad=True), 2, dim=1)))
+C("nn.CrossEntropyLoss on [N, C, H, W] (segmentation)", lambda E: E.nn.CrossEntropyLoss()(E.x(2, 3, 4, 4, grad=True), E.i(3, 2, 4, 4)))
+C("nn.Upsample(size=)", lambda E: E.nn.Upsample(size=(4, 6))(E.x(1, 2, 2, 3, grad=True)))
+C("x.std() of a single element (NaN)", lambda E: E.T.tensor([1.0]).std())
+C("x.sum(dim=-1, keepdim=True) / x.mean(-1)", lambda E: [E.x(2, 3, grad=True).sum(dim=-1, keepdim=True), E.x(2, 3, grad=True).mean(-1)])
+C("torch.arange(n) % k == 0 (masks)", lambda E: E.T.arange(10) % 3 == 0)
+C("x.expand(...).clone() then in-place", lambda E: E.x(3, 1).expand(3, 2).clone().add_(1))
+C("x.repeat(1, 2) vs x.repeat_interleave(2, dim=1)", lambda E: [E.x(2, 2, grad=True).repeat(1, 2), E.x(2, 2, grad=True).repeat_interleave(2, dim=1)])
+C("torch.einsum('bhqd,bhkd->bhqk') (attention scores)", lambda E: E.T.einsum("bhqd,bhkd->bhqk", E.x(1, 2, 3, 4, grad=True), E.x(1, 2, 5, 4, grad=True)))
+C("nn.Embedding(max_norm)", lambda E: E.mod(E.nn.Embedding(5, 3, max_norm=1.0))(E.T.tensor([1, 3, 1])))
+C("nn.LSTM hidden state .detach() between batches (TBPTT)", lambda E: _tbptt(E))
+C("torch.tensor(3) + 2.5 / int tensor + float", lambda E: [E.T.tensor(3) + 2.5, E.T.arange(3) + 0.5, E.T.arange(3) * E.x(3)])
+C("torch.full((2,), True) / zeros_like(dtype=bool)", lambda E: [E.T.full((2,), True), E.T.zeros_like(E.x(2), dtype=E.T.bool)])
+C("x.int().sum() / x.long() / 2", lambda E: [E.T.tensor([1.7, 2.2]).int().sum(), E.T.tensor([3, 4]).long() / 2])
+C("torch.arange(0, 1, 0.1) length / linspace(steps=1)", lambda E: [E.T.arange(0, 1, 0.1), E.T.linspace(0, 1, steps=1)])
+C("x[x > 0].sum()", lambda E: (lambda x: x[x > 0].sum())(E.x(3, 4, grad=True)))
+C("x[:, None, :] - y[None, :, :] (pairwise)", lambda E: (E.x(3, 2, grad=True)[:, None, :] - E.x(4, 2, grad=True)[None, :, :]).pow(2).sum(-1))
+C("torch.cat of int and float (promotion)", lambda E: E.T.cat([E.T.arange(2), E.x(2)]))
+C("torch.stack of 0-d tensors", lambda E: E.T.stack([E.x(1, grad=True)[0], E.x(1, grad=True)[0]]))
+C("optimizer.param_groups[0]['params'] / lr decay loop", lambda E: (lambda o: ([g.__setitem__("lr", g["lr"] * 0.1) for g in o.param_groups], len(o.param_groups[0]["params"]), round(o.param_groups[0]["lr"], 12))[1:])(E.optim.SGD(E.lin().parameters(), lr=0.1)))
+C("model.half() forward (float16 on cpu)", lambda E: (lambda m: m(E.x(2, 4).half()).float())(E.lin().half()))
+C("conv2d in float64 (model.double())", lambda E: E.mod(E.nn.Conv2d(1, 2, 3)).double()(E.x(1, 1, 4, 4).double()))
+C("torch.save(whole module) (pickling a Module)", lambda E: _save_module(E), unsupported="Linear")
+C("torch.no_grad() + x.requires_grad_() toggle", lambda E: (lambda x: [x.requires_grad_(False).requires_grad, x.requires_grad_().requires_grad])(E.T.ones(2)))
+C("module(x).shape / type(module).__name__", lambda E: [tuple(E.lin()(E.x(5, 4)).shape), type(E.nn.Conv2d(1, 1, 1)).__name__])
+C("nn.functional.dropout(x, p, training=self.training) in eval", lambda E: (lambda m: E.F.dropout(E.x(3, grad=True), 0.5, training=m.training))(E.lin().eval()))
+  # not called: torch would load dynamo (1.6 s)
 
 
 def _sgd_by_hand(E):
@@ -970,6 +1006,27 @@ def _mha_masks(E):
     attn = E.T.tensor(E.rng.standard_normal((3, 5)).astype(np.float32).astype(E.fdt))  # a float (additive) mask
     out, weights = mha(q, kv, kv, key_padding_mask=padding, attn_mask=attn, average_attn_weights=False)
     return [out, weights]
+
+
+def _tbptt(E):
+    lstm, head = E.mod(E.nn.LSTM(3, 4)), E.lin(4, 2)
+    hidden = None
+    losses = []
+    for _ in range(2):
+        out, hidden = lstm(E.x(5, 2, 3), hidden)
+        hidden = tuple(h.detach() for h in hidden)
+        loss = E.F.mse_loss(head(out), E.x(5, 2, 2))
+        loss.backward()
+        losses.append(loss.item())
+    return [losses, [p.grad for p in lstm.parameters()]]
+
+
+def _save_module(E):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        E.T.save(E.nn.Linear(2, 2), f"{d}/m.pt")
+        return type(E.T.load(f"{d}/m.pt", weights_only=False)).__name__
 
 
 def _no_grad_block(E):
