@@ -40,6 +40,7 @@ from kernels._args import value_checks_enabled
 from .. import ops
 from .. import random as _random
 from ..autograd import Function, no_grad
+from ..dtypes import result_type
 from ..tensor import Tensor, cat, stack, type_name, where
 from ..tensor import ones as _ones
 
@@ -1472,6 +1473,7 @@ def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: b
     """
     _check_same_shape(input, target, "kl_div")
     _check_reduction(reduction, "kl_div", _KL_DIV_REDUCTIONS)
+    _check_float(input, "kl_div(): input")
     if reduction == "mean":
         warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
                       "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
@@ -1528,8 +1530,12 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     """
     _check_same_shape(input, target, "binary_cross_entropy")
     _check_reduction(reduction, "binary_cross_entropy")
+    _check_float(input, "binary_cross_entropy(): input")
+    if target.dtype != input.dtype:  # PyTorch refuses too (no promotion in this loss)
+        raise TypeError(f"binary_cross_entropy(): target must have input's dtype {input.dtype}, got {target.dtype}")
     if weight is not None:
         _check_broadcasts_to(weight, "weight", input.shape, "binary_cross_entropy")
+        weight = weight.to(dtype=input.dtype)  # the loss keeps input's dtype, as PyTorch's
     if value_checks_enabled(on_host=not input.backend.is_gpu):
         values = input.numpy()
         if values.size and not np.all((values >= 0) & (values <= 1)):
@@ -1597,9 +1603,15 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     name = "binary_cross_entropy_with_logits"
     _check_same_shape(input, target, name)
     _check_reduction(reduction, name)
+    _check_float(input, f"{name}(): input")
+    _check_float(target, f"{name}(): target")
+    dtype = result_type(input, target)  # PyTorch promotes input and target; the weights follow that dtype
     for value, arg in ((weight, "weight"), (pos_weight, "pos_weight")):
         if value is not None:
             _check_broadcasts_to(value, arg, input.shape, name)
+    input, target = input.to(dtype=dtype), target.to(dtype=dtype)
+    weight = None if weight is None else weight.to(dtype=dtype)
+    pos_weight = None if pos_weight is None else pos_weight.to(dtype=dtype)
     loss = _BCEWithLogits.apply(input, target, pos_weight)
     if weight is not None:
         loss = loss * weight

@@ -393,3 +393,29 @@ def test_loss_modules_pass_every_argument_through(device, rng):
         out.sum().backward()
         ref.sum().backward()
         assert rel_err(xi.grad, txi.grad) < TOL
+
+
+def test_loss_dtypes_follow_pytorch(device):
+    """The losses' result dtype is PyTorch's (no float64 from a float64 weight), and the inputs PyTorch
+    refuses (integer input, a BCE target of another dtype) are refused the same way on every device."""
+    F = fw.nn.functional
+
+    def on(lib, *args, **kwargs):
+        return lib.ones(*args, **kwargs) if lib is torch else fw.ones(*args, device=device, **kwargs)
+
+    for lib, f in ((torch, torch.nn.functional), (fw, F)):
+        half, one = on(lib, 3) * 0.5, on(lib, 3)
+        assert str(f.binary_cross_entropy(half, one, weight=on(lib, 3, dtype=lib.float64)).dtype).endswith("float32")
+        posw = on(lib, 3, dtype=lib.float64)
+        assert str(f.binary_cross_entropy_with_logits(half, one, pos_weight=posw).dtype).endswith("float32")
+        target64 = on(lib, 3, dtype=lib.float64)
+        assert str(f.binary_cross_entropy_with_logits(half, target64).dtype).endswith("float64")
+    ints = fw.tensor([0, 1], device=device)
+    with pytest.raises(TypeError, match=r"binary_cross_entropy\(\): input must be a floating-point tensor"):
+        F.binary_cross_entropy(ints, ints)
+    with pytest.raises(TypeError, match=r"binary_cross_entropy_with_logits\(\): input must be a floating-point"):
+        F.binary_cross_entropy_with_logits(ints, ints.float())
+    with pytest.raises(TypeError, match=r"kl_div\(\): input must be a floating-point tensor"):
+        F.kl_div(ints, ints.float())
+    with pytest.raises(TypeError, match="target must have input's dtype float32, got float64"):
+        F.binary_cross_entropy(fw.ones(3, device=device) * 0.5, fw.ones(3, device=device, dtype=fw.float64))
