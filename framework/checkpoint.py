@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_write
-from .tensor import Tensor
+from .tensor import Tensor, tensor
 
 __all__ = ["save_checkpoint", "load_checkpoint"]
 
@@ -66,7 +66,7 @@ def _join_arrays(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
     """Inverse of :func:`_split_arrays`: references become fw Tensors again (on the default device)."""
     if isinstance(obj, dict):
         if "__tensor__" in obj:
-            return Tensor(arrays[obj["__tensor__"]])
+            return tensor(arrays[obj["__tensor__"]])
         if "__tuple__" in obj:
             return tuple(_join_arrays(v, arrays) for v in obj["__tuple__"])
         if "__dict__" in obj:

@@ -70,10 +70,10 @@ class Generator:
 
     def get_state(self):
         """The stream's state as a uint8 Tensor (opaque; pass it back to :meth:`set_state`)."""
-        from .tensor import Tensor
+        from .tensor import tensor
 
         raw = json.dumps(self._rng.bit_generator.state).encode()
-        return Tensor(np.frombuffer(raw, dtype=np.uint8).copy())
+        return tensor(np.frombuffer(raw, dtype=np.uint8).copy())
 
     def set_state(self, state) -> Generator:
         try:

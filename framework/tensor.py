@@ -56,26 +56,16 @@ class Tensor:
     __array_priority__ = 1000  # numpy_array + tensor -> Tensor.__radd__, not an object array
 
     def __init__(self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False):
+        """``Tensor(data)`` is PyTorch's legacy constructor: without ``dtype`` the result is the default
+        float dtype (float32) whatever the data, as ``torch.Tensor([1, 2])``; ``fw.tensor(data)`` infers the
+        dtype from the data (int64 for ints), as ``torch.tensor``. Another Tensor keeps its dtype."""
         if isinstance(dtype, int) and not isinstance(dtype, bool):  # fw.Tensor(2, 3): torch's legacy form
             raise TypeError("Tensor(*sizes), PyTorch's legacy constructor, is not supported: use fw.empty(*sizes) "
                             "or fw.zeros(*sizes)")
         backend = get_backend(device)
-        if isinstance(data, Tensor):
-            array = data.backend.to_numpy(data._data)
-        else:
-            try:
-                array = np.asarray(data)
-            except ValueError:  # numpy's words for it ("inhomogeneous shape") are about its own arrays
-                raise ValueError("tensor(): nested sequences must have equal lengths at each level (the data "
-                                 "is ragged)") from None
-            if not isinstance(data, np.ndarray | np.generic):
-                # Python data: floats default to float32 and ints to int64, as in torch.tensor.
-                if array.dtype.kind == "f":
-                    array = array.astype(np.float32)
-                elif array.dtype.kind in "iu":
-                    array = array.astype(np.int64)
-        if array.dtype.kind not in "biuf":
-            raise TypeError(f"tensor(): cannot make a tensor from data of dtype {array.dtype}")
+        array = _host_array(data)
+        if dtype is None and not isinstance(data, Tensor):
+            dtype = DEFAULT_FLOAT
         name = as_dtype(dtype) if dtype is not None else as_dtype(array.dtype)
         if name not in backend.dtypes:
             raise TypeError(f"dtype {name} is not supported on device {backend.name!r}")
@@ -691,7 +681,7 @@ class Tensor:
             raise TypeError("complex numbers are not supported")
         if other is None or isinstance(other, str | bytes):
             raise TypeError(f"unsupported operand type for a Tensor operation: {type(other).__name__}")
-        return Tensor(other, device=self.backend)
+        return tensor(other, device=self.backend)
 
     def _promote(self, other: Any, name: str, *, divide: bool = False) -> tuple[Tensor, Any]:
         """``(self, other)`` converted to their common dtype by PyTorch's rules (:func:`dtypes.result_type`),
@@ -1566,7 +1556,7 @@ class Tensor:
                 keys = rng.exponential(size=weights.shape) / weights
             drawn = np.argsort(keys, axis=1, kind="stable")[:, : int(num_samples)]
         drawn = drawn.reshape(self.shape[:-1] + (int(num_samples),))
-        return Tensor(drawn.astype(np.int64), device=self.backend)
+        return tensor(drawn.astype(np.int64), device=self.backend)
 
     def bernoulli(self, *, generator: Any = None) -> Tensor:
         """0/1 samples (this tensor's dtype) with P(1) given by each element, which must be in [0, 1]."""
@@ -2280,11 +2270,34 @@ def from_dlpack(obj: Any, device: Any = None) -> Tensor:
         data = None  # memory this device cannot address (or a dtype its array type lacks): copy below
     if data is not None and backend.dtype_name(data) in backend.dtypes:
         return Tensor._wrap(data, backend)
-    return Tensor(host_copy(obj), device=backend)
+    return tensor(host_copy(obj), device=backend)
+
+
+def _host_array(data: Any) -> np.ndarray:
+    """``data`` as a numpy array; Python data gets torch.tensor's dtypes (floats float32, ints int64)."""
+    if isinstance(data, Tensor):
+        return data.backend.to_numpy(data._data)
+    try:
+        array = np.asarray(data)
+    except ValueError:  # numpy's words for it ("inhomogeneous shape") are about its own arrays
+        raise ValueError("tensor(): nested sequences must have equal lengths at each level (the data "
+                         "is ragged)") from None
+    if not isinstance(data, np.ndarray | np.generic):
+        if array.dtype.kind == "f":
+            array = array.astype(np.float32)
+        elif array.dtype.kind in "iu":
+            array = array.astype(np.int64)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"tensor(): cannot make a tensor from data of dtype {array.dtype}")
+    return array
 
 
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Make a tensor from Python data, a numpy array or another Tensor (always a copy)."""
+    """Make a tensor from Python data, a numpy array or another Tensor (always a copy); without ``dtype``
+    the dtype comes from the data (Python floats float32, ints int64, numpy arrays keep theirs)."""
+    if dtype is None:
+        array = _host_array(data)
+        data, dtype = array, as_dtype(array.dtype)
     return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
 
 

@@ -687,3 +687,13 @@ def test_torch_style_submodules_are_reachable_from_the_package():
     code = ("import framework as fw; fw.nn.Linear; fw.nn.functional.relu; fw.nn.init.normal_; fw.optim.Adam; "
             "fw.optim.lr_scheduler.StepLR; fw.utils.data.DataLoader; fw.autograd.grad; fw.cuda.is_available")
     subprocess.run([sys.executable, "-c", code], check=True)  # a fresh interpreter: no test imported them first
+
+
+@pytest.mark.parametrize("data", [[1, 2], [1.5, -2.0], [True, False], np.array([3, 4]), np.array([1.0], np.float64),
+                                  np.array([[1, 2]], np.int32)])
+def test_legacy_tensor_constructor_is_float32_like_torch(data):
+    """torch.Tensor(data) is always the default float dtype; torch.tensor(data) infers it. Same here."""
+    legacy, inferred = fw.Tensor(data), fw.tensor(data)
+    assert str(legacy.dtype) == str(torch.Tensor(data).dtype).removeprefix("torch.")
+    assert str(inferred.dtype) == str(torch.tensor(data).dtype).removeprefix("torch.")
+    np.testing.assert_array_equal(legacy.numpy(), torch.Tensor(data).numpy())

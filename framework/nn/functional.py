@@ -43,6 +43,7 @@ from ..autograd import Function, no_grad
 from ..dtypes import result_type
 from ..tensor import Tensor, cat, stack, type_name, where
 from ..tensor import ones as _ones
+from ..tensor import tensor as _tensor
 
 __all__ = [
     "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv1d", "conv2d",
@@ -659,7 +660,7 @@ def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: floa
             index = index % n
         else:
             raise ValueError(f"mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
-        selector = (slice(None),) * (out.ndim + axis) + (Tensor(index, device=out.backend),)
+        selector = (slice(None),) * (out.ndim + axis) + (_tensor(index, device=out.backend),)
         out = out[selector]
     return out
 
@@ -1625,7 +1626,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         num_classes = int(values.max()) + 1 if values.size else 0
     if values.size and (values.min() < 0 or values.max() >= num_classes):
         raise ValueError(f"one_hot(): class values must be in [0, {num_classes})")
-    return Tensor(np.eye(num_classes, dtype=np.int64)[values], device=tensor.backend)
+    return _tensor(np.eye(num_classes, dtype=np.int64)[values], device=tensor.backend)
 
 
 # --------------------------------------------------------------------------------------- dropout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..tensor import Tensor
+from ..tensor import Tensor, tensor
 
 __all__ = ["Parameter"]
 
@@ -27,7 +27,7 @@ class Parameter(Tensor):
         if data is None:
             data = Tensor([], dtype="float32")
         elif not isinstance(data, Tensor):
-            data = Tensor(data)
+            data = tensor(data)
         # Share the device array: `Parameter(fw.randn(3))` must not cost a copy, and optimizers and
         # `Module.to` replace `._data` on this object, which is what keeps them pointing at it.
         self._data = data._data

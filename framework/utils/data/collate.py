@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ...tensor import Tensor, stack
+from ...tensor import Tensor, stack, tensor
 
 __all__ = ["default_collate", "default_convert"]
 
@@ -47,7 +47,7 @@ def _is_string_array(array: np.ndarray) -> bool:
 
 
 def _cpu_tensor(array: np.ndarray) -> Tensor:
-    return Tensor(array, device="cpu")
+    return tensor(array, device="cpu")
 
 
 def _stack_shapes_checked(shapes: list[tuple[int, ...]]) -> None:
@@ -83,7 +83,7 @@ def default_collate(batch: Any) -> Any:
     if isinstance(elem, float):
         return _cpu_tensor(np.asarray(batch, dtype=np.float64))
     if isinstance(elem, int):  # bool included; torch.tensor(batch) infers int64, bool or float32
-        return Tensor(list(batch), device="cpu")
+        return tensor(list(batch), device="cpu")
     if isinstance(elem, str | bytes):
         return batch
     if isinstance(elem, collections.abc.Mapping):

@@ -37,7 +37,7 @@ import numpy as np
 
 from ... import random as _random
 from ...backend import get_backend
-from ...tensor import Tensor
+from ...tensor import Tensor, tensor
 from . import worker as _worker
 from .collate import default_collate, default_convert
 from .dataset import IterableDataset, Subset, TensorDataset
@@ -96,7 +96,7 @@ class _Fetcher:
             arrays, index_map = self._arrays
             rows = np.asarray(index, dtype=np.int64)
             rows = rows if index_map is None else index_map[rows]
-            return [Tensor(a[rows], device="cpu") for a in arrays]  # == default_collate of the rows
+            return [tensor(a[rows], device="cpu") for a in arrays]  # == default_collate of the rows
         getitems = getattr(self.dataset, "__getitems__", None)
         samples = getitems(list(index)) if callable(getitems) else [self.dataset[i] for i in index]
         return self.collate_fn(samples)
@@ -307,7 +307,7 @@ def _apply_transform(transform: Callable, batch: Any) -> Any:
     def apply(t: Any) -> Tensor:
         if not isinstance(t, Tensor):
             raise TypeError(f"DataLoader: transform needs batches whose inputs are a Tensor, got {type(t).__name__}")
-        return Tensor(np.ascontiguousarray(transform(t.numpy())), device="cpu")
+        return tensor(np.ascontiguousarray(transform(t.numpy())), device="cpu")
 
     if isinstance(batch, list | tuple) and batch and not hasattr(batch, "_fields"):
         return type(batch)([apply(batch[0]), *batch[1:]])

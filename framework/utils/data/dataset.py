@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ... import random as _random
-from ...tensor import Tensor
+from ...tensor import Tensor, tensor
 
 __all__ = ["ConcatDataset", "Dataset", "IterableDataset", "Subset", "TensorDataset", "random_split"]
 
@@ -70,13 +70,13 @@ class TensorDataset(Dataset):
 
     @property
     def tensors(self) -> tuple[Tensor, ...]:
-        return tuple(Tensor(a, device="cpu") for a in self.arrays)
+        return tuple(tensor(a, device="cpu") for a in self.arrays)
 
     def __len__(self) -> int:
         return self.arrays[0].shape[0]
 
     def __getitem__(self, index: Any) -> tuple[Tensor, ...]:
-        return tuple(Tensor(np.asarray(a[index]), device="cpu") for a in self.arrays)
+        return tuple(tensor(np.asarray(a[index]), device="cpu") for a in self.arrays)
 
 
 class Subset(Dataset):
