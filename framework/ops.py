@@ -549,7 +549,11 @@ class GetItem(Function):
     @staticmethod
     def forward(ctx, a, index):
         ctx.shape, ctx.index, ctx.dtype = a.shape, index, a.dtype
-        return a[index]
+        out = a[index]
+        if isinstance(out, np.generic):
+            # numpy turns an all-integer index into a scalar (a copy); a trailing Ellipsis keeps a 0-d view
+            out = a[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]
+        return out
 
     @staticmethod
     def backward(ctx, grad):

@@ -453,3 +453,26 @@ def test_gradient_accumulates_into_the_same_grad_tensor(device, rng):
     (tp * tp).sum().backward()
     assert held is p.grad
     assert rel_err(held, tp.grad) <= 1e-6
+
+
+def test_inplace_through_a_single_element_view(device):
+    """x[1] with every index an integer is a view in torch; numpy hands back a scalar copy, so writes through
+    it were silently lost on cpu/cupy (found by fuzzing)."""
+    for lib in (torch, fw):
+        def make(values, lib=lib, **kw):
+            return torch.tensor(values, dtype=torch.float64, **kw) if lib is torch else \
+                fw.tensor(values, device=device, **kw)
+        x = make([0.0, 1.0, 2.0])
+        x[1].zero_()
+        y = make([[0.0, 1.0], [2.0, 3.0]])
+        y[0, 1].add_(100)
+        e = y[1][0]
+        y.mul_(2)
+        a = make([0.0, 1.0, 2.0], requires_grad=True)
+        b = a * 1
+        b[2].mul_(3)
+        b.sum().backward()
+        got = (x.tolist(), y.tolist(), e.item(), b.tolist(), a.grad.tolist())
+        if lib is torch:
+            expected = got
+    assert got == expected
