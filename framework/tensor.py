@@ -2410,6 +2410,12 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     if (end - start) * step < 0:
         raise ValueError(f"arange(): upper bound and lower bound inconsistent with step sign (start={start}, "
                          f"end={end}, step={step})")
+    if dtype is not None and not as_dtype(dtype).is_floating_point and any(
+            isinstance(v, float) and not float(v).is_integer() for v in (start, end, step)):
+        # PyTorch truncates some of these before counting and not others (arange(0, 5, 1.5, dtype=int64) has
+        # 5 elements, arange(-2.5, 3, 1.9, dtype=int32) 3): refuse rather than pick one of its answers.
+        raise ValueError(f"arange(): with an integer dtype ({dtype}), start, end and step must be whole numbers, "
+                         f"got start={start}, end={end}, step={step}")
     values = np.arange(start, end, step)
     if dtype is None:
         dtype = "int64" if values.dtype.kind in "iu" else "float32"
@@ -2600,6 +2606,9 @@ def where(condition: Tensor, input: Any = None, other: Any = None) -> Tensor:  #
     if isinstance(condition, Tensor) and condition.backend is not ref.backend:
         raise ValueError(f"where(): expected all tensors on one device, got condition on "
                          f"{condition.backend.name!r} and input/other on {ref.backend.name!r}")
+    if isinstance(condition, Tensor) and condition.dtype != "bool":
+        raise TypeError(f"where(): condition must be a bool tensor, got dtype {condition.dtype} (compare it, e.g. "
+                        "x != 0)")
     cond = condition._data if isinstance(condition, Tensor) else ref.backend.from_numpy(np.asarray(condition), "bool")
     a, b = ref._promote(other if ref is input else input, "where")  # PyTorch promotes input with other
     a, b = (a, b) if ref is input else (b, a)

@@ -157,3 +157,15 @@ def test_index_values_are_checked_where_the_backend_would_wrap_them(monkeypatch,
         x[native] = 0.0
     ok = fw.tensor([0, -1])
     assert x[ok].tolist() == [x[0].tolist(), x[-1].tolist()]
+
+
+def test_where_needs_a_bool_condition_and_integer_arange_whole_numbers(device):
+    """Both were accepted on some devices and not others (where) or gave values PyTorch does not (arange)."""
+    x = fw.ones(2, device=device)
+    for condition in (fw.tensor([1.0, 0.0], device=device), fw.tensor([1, 0], device=device)):
+        with pytest.raises(TypeError, match="where\\(\\): condition must be a bool tensor"):
+            fw.where(condition, x, x * 0)
+    with pytest.raises(ValueError, match="arange\\(\\): with an integer dtype"):
+        fw.arange(0, 5, 1.5, dtype=fw.int64, device=device)
+    assert fw.arange(0.0, 5.0, 2.0, dtype=fw.int64, device=device).tolist() == \
+        torch.arange(0.0, 5.0, 2.0, dtype=torch.int64).tolist()
