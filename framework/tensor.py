@@ -368,6 +368,8 @@ class Tensor:
         """``storage[index] = value`` (a native array or a Python number), then bump the version."""
         from .autograd import may_share_memory
 
+        if isinstance(value, int | float | np.generic):
+            _check_number_fits(name, value, self.dtype)
         if hasattr(value, "shape") and may_share_memory(self._data, value):
             value = self.backend.xp.asarray(value, copy=True)  # x[1:] = x[:-1]: read everything first
         try:
@@ -1333,13 +1335,7 @@ class Tensor:
             value = value.item()
         if not isinstance(value, bool | int | float | np.generic):
             raise TypeError(f"masked_fill(): value must be a number or a 0-d tensor, got {type(value).__name__}")
-        if not self.dtype.is_floating_point and self.dtype != "bool":
-            # One error on every device (numpy, torch and cupy each fail differently, or wrap silently);
-            # PyTorch wraps a negative value into uint8, refused here as out of range.
-            info = np.iinfo(np.dtype(str(self.dtype)))
-            if not (math.isfinite(value) and info.min <= value <= info.max):
-                raise ValueError(f"masked_fill(): value {value!r} cannot be converted to {self.dtype} without "
-                                 "overflow")
+        _check_number_fits("masked_fill", value, self.dtype)
         return ops.MaskedFill.apply(self, mask, value)
 
     def gather(self, dim: int, index: Tensor) -> Tensor:
@@ -2081,6 +2077,16 @@ def _keep(keepdim: bool, keepdims: bool | None) -> bool:
     if not isinstance(value, bool | int | np.bool_):  # bool(tensor) would raise each backend's own error
         raise TypeError(f"keepdim must be a bool, got {type_name(value)}")
     return bool(value)
+
+
+def _check_number_fits(name: str, value: Any, dtype: DType) -> None:
+    """A number written into an integer tensor must fit: one ValueError on every device (numpy, torch and
+    cupy each fail differently, or wrap silently). PyTorch wraps a negative value into uint8; refused here."""
+    if dtype.is_floating_point or dtype == "bool" or isinstance(value, bool | np.bool_):
+        return
+    info = np.iinfo(np.dtype(str(dtype)))
+    if not (math.isfinite(value) and info.min <= value <= info.max):
+        raise ValueError(f"{name}(): value {value!r} cannot be converted to {dtype} without overflow")
 
 
 def _wraps_indices(backend: Backend) -> bool:

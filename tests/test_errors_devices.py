@@ -169,3 +169,17 @@ def test_where_needs_a_bool_condition_and_integer_arange_whole_numbers(device):
         fw.arange(0, 5, 1.5, dtype=fw.int64, device=device)
     assert fw.arange(0.0, 5.0, 2.0, dtype=fw.int64, device=device).tolist() == \
         torch.arange(0.0, 5.0, 2.0, dtype=torch.int64).tolist()
+
+
+@pytest.mark.parametrize("value, dtype", [(float("nan"), "int64"), (1e30, "int32"), (float("inf"), "int64"),
+                                          (-1, "uint8")])
+def test_writing_a_number_an_integer_tensor_cannot_hold(device, value, dtype):
+    """fill_, x[i] = v and masked_fill_ raise one ValueError on every device (were three exception types)."""
+    for write in (lambda t: t.fill_(value), lambda t: t.__setitem__(0, value),
+                  lambda t: t.masked_fill_(t == 0, value), lambda t: t.masked_fill(t == 0, value)):
+        t = fw.zeros(2, dtype=dtype, device=device)
+        with pytest.raises(ValueError, match=f"cannot be converted to {dtype} without overflow"):
+            write(t)
+        assert t.tolist() == [0, 0]
+    t = fw.zeros(2, dtype=dtype, device=device).fill_(2.7)  # a fraction truncates, as torch
+    assert t.tolist() == torch.zeros(2, dtype=getattr(torch, dtype)).fill_(2.7).tolist()
