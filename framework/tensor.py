@@ -59,9 +59,13 @@ class Tensor:
         """``Tensor(data)`` is PyTorch's legacy constructor: without ``dtype`` the result is the default
         float dtype (float32) whatever the data, as ``torch.Tensor([1, 2])``; ``fw.tensor(data)`` infers the
         dtype from the data (int64 for ints), as ``torch.tensor``. Another Tensor keeps its dtype."""
-        if isinstance(dtype, int) and not isinstance(dtype, bool):  # fw.Tensor(2, 3): torch's legacy form
+        legacy_sizes = isinstance(dtype, int) or (dtype is None and isinstance(data, int | np.integer))
+        if legacy_sizes and not isinstance(dtype, bool) and not isinstance(data, bool):  # Tensor(5), Tensor(2, 3)
             raise TypeError("Tensor(*sizes), PyTorch's legacy constructor, is not supported: use fw.empty(*sizes) "
                             "or fw.zeros(*sizes)")
+        if dtype is None and isinstance(data, bool | float | np.generic):
+            raise TypeError(f"Tensor(): data must be a sequence or an array, got {type(data).__name__} (as "
+                            "torch.Tensor; fw.tensor(value) makes a 0-d tensor)")
         backend = get_backend(device)
         array = _host_array(data)
         if dtype is None and not isinstance(data, Tensor):

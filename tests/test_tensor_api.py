@@ -697,3 +697,10 @@ def test_legacy_tensor_constructor_is_float32_like_torch(data):
     assert str(legacy.dtype) == str(torch.Tensor(data).dtype).removeprefix("torch.")
     assert str(inferred.dtype) == str(torch.tensor(data).dtype).removeprefix("torch.")
     np.testing.assert_array_equal(legacy.numpy(), torch.Tensor(data).numpy())
+
+
+@pytest.mark.parametrize("args", [(5,), (2, 3), (2.5,), (True,), (np.float32(1),)])
+def test_legacy_tensor_constructor_forms_torch_reads_differently_are_refused(args):
+    """torch.Tensor(5) is an uninitialised 5-vector and torch.Tensor(2.5) an error: never a 0-d tensor."""
+    with pytest.raises(TypeError, match="Tensor"):
+        fw.Tensor(*args)

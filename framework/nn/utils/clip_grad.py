@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ...tensor import Tensor
+from ...tensor import Tensor, tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 
@@ -95,7 +95,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     if math.isnan(norm_type):
         raise ValueError(f"{fn}: norm_type must be a number (or 'inf'), got nan")
     if not grads:
-        return Tensor(0.0)
+        return tensor(0.0)
     devices = sorted({g.device for g in grads})
     if len(devices) > 1:
         raise ValueError(f"{fn}: all gradients must be on the same device, got gradients on {devices}")
