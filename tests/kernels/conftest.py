@@ -76,8 +76,6 @@ def tolerance(dtype) -> float:
 
 
 @pytest.fixture
-def rng() -> np.random.Generator:
-    """Fresh inputs every run; the seed is printed so a failure (captured stdout) can be replayed."""
-    seed = np.random.SeedSequence().entropy
-    print(f"rng seed = {seed}")
-    return np.random.default_rng(seed)
+def rng(test_seed) -> np.random.Generator:
+    """Fresh inputs every run, from the root conftest's printed ``test_seed`` (KERNELGRAD_TEST_SEED replays)."""
+    return np.random.default_rng(test_seed)

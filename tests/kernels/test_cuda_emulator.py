@@ -38,7 +38,10 @@ def test_block_sum_uses_barriers_and_shared_memory(module, rng):
     x = rng.standard_normal((5, 1000)).astype(np.float32)
     out = np.zeros(5, np.float32)
     module.launch("block_sum", (5, 1, 1), (128, 1, 1), (x, out, np.int32(1000)))
-    np.testing.assert_allclose(out, x.sum(axis=1, dtype=np.float64), rtol=1e-5)
+    # A float32 tree sum errs by ~eps * sum|x| (not * |sum|: a row summing near zero would fail by chance)
+    bound = 1e-6 * np.abs(x).sum(axis=1, dtype=np.float64)
+    assert (np.abs(out - x.sum(axis=1, dtype=np.float64)) <= bound).all()
+    assert (out != 0).all()  # a kernel that never wrote would not pass by luck
 
 
 @pytest.mark.parametrize("dtype, name", [(np.float32, "float"), (np.float64, "double"), (np.float16, "__half")])
