@@ -2,10 +2,11 @@
 
 A subclass gives its defaults, validates a group's hyperparameters (``_check_group``) and implements
 ``_update(p, grad, state, group)`` for one parameter. Updates work on the raw device arrays through
-``p.backend.xp`` and never record a graph. They are written functionally (new arrays, no in-place
-writes): ``p._data`` and every state entry are *replaced*, so a state dict or a ``p.detach()`` taken
-earlier is never changed behind the caller's back, and the same code runs on numpy, torch or cupy
-arrays.
+``p.backend.xp`` and never record a graph. As in PyTorch, the step writes into the parameter's own
+storage (``p._write``, which also counts a version): a ``p.data`` alias or a view taken earlier sees the
+new values, and backward through a graph that saved the old value raises instead of using it. State
+arrays are updated in place too; ``state_dict()`` hands out copies, so a state dict taken earlier is never
+changed behind the caller's back. The same code runs on numpy, torch or cupy arrays.
 
 State entries are Tensors on the parameter's device (``step`` is a Python int), so
 ``state_dict()`` can go straight to a safetensors checkpoint.
