@@ -104,16 +104,22 @@ def default_collate(batch: Any) -> Any:
         transposed = [default_collate(samples) for samples in zip(*batch)]  # tuples: strings stay tuples
         if isinstance(elem, tuple):
             return transposed  # torch turns tuples into lists
-        try:
-            if isinstance(elem, collections.abc.MutableSequence):
-                clone = copy.copy(elem)
-                for i, value in enumerate(transposed):
-                    clone[i] = value
-                return clone
-            return type(elem)(transposed)
-        except TypeError:
-            return transposed
+        return _like_sequence(elem, transposed)
     raise TypeError(_ERR_FORMAT.format(type(elem)))
+
+
+def _like_sequence(template: Any, items: list) -> Any:
+    """``items`` in a sequence of ``template``'s type (a mutable one copied and refilled, as torch does),
+    or the plain list when that type cannot be built from a list."""
+    try:
+        if isinstance(template, collections.abc.MutableSequence):
+            clone = copy.copy(template)
+            for i, value in enumerate(items):
+                clone[i] = value
+            return clone
+        return type(template)(items)
+    except TypeError:
+        return items
 
 
 def default_convert(data: Any) -> Any:
@@ -144,14 +150,5 @@ def default_convert(data: Any) -> Any:
     if isinstance(data, tuple):
         return [default_convert(d) for d in data]
     if isinstance(data, collections.abc.Sequence) and not isinstance(data, str | bytes):
-        converted = [default_convert(d) for d in data]
-        try:
-            if isinstance(data, collections.abc.MutableSequence):
-                clone = copy.copy(data)
-                for i, value in enumerate(converted):
-                    clone[i] = value
-                return clone
-            return type(data)(converted)
-        except TypeError:
-            return converted
+        return _like_sequence(data, [default_convert(d) for d in data])
     return data
