@@ -1,0 +1,59 @@
+"""Differentiable ops: every autograd :class:`~framework.autograd.Function`, one module per family.
+
+Each op's forward and backward sit side by side and work on raw arrays through ``ctx.xp``, the device's
+array-api namespace, so one definition serves numpy, torch and cupy storage. Gradients may be returned in
+the broadcast shape: the autograd engine un-broadcasts them (see :func:`framework.autograd.unbroadcast`).
+
+The generic families here need only ``ctx.xp``; the kernel-backed families (conv2d, pooling, fused
+linear, cross-entropy, dropout) call the device's kernel package, ``ctx.backend.kernels``.
+"""
+
+from ._dims import (
+    _reduce_axes,  # noqa: F401 - the Tensor layer's reductions use it as ops._reduce_axes
+    broadcast_shapes,
+    normalize_dim,
+    normalize_dims,
+)
+from .activation import LeakyRelu, Relu, Sigmoid, Tanh, stable_sigmoid
+from .elementwise import (
+    Abs,
+    Add,
+    Atan2,
+    Cast,
+    Clamp,
+    Cos,
+    Div,
+    DivFloor,
+    Erf,
+    Exp,
+    Expm1,
+    FloorDivide,
+    Log,
+    Log1p,
+    Maximum,
+    Minimum,
+    Mul,
+    NanToNum,
+    Neg,
+    Pow,
+    Remainder,
+    Sin,
+    Sqrt,
+    StepLike,
+    Sub,
+    Where,
+    erfc,
+)
+from .indexing import GetItem, IndexPut, MaskedFill, Scatter, ScatterAdd, TakeAlongAxis
+from .matmul import Einsum, MatMul
+from .reduce import Amax, Amin, Cumsum, Mean, Norm2, NormP, Prod, StdSqrt, Sum
+from .shape import Concat, Expand, Flip, Permute, Reshape, Roll, Stack, Triangle
+
+__all__ = [
+    "Abs", "Add", "Amax", "Amin", "Atan2", "Cast", "Clamp", "Concat", "Cos", "Cumsum", "Div", "DivFloor",
+    "Einsum", "Erf", "Exp", "Expand", "Expm1", "Flip", "FloorDivide", "GetItem", "IndexPut", "LeakyRelu",
+    "Log", "Log1p", "MaskedFill", "MatMul", "Maximum", "Mean", "Minimum", "Mul", "NanToNum", "Neg", "Norm2",
+    "NormP", "Permute", "Pow", "Prod", "Relu", "Remainder", "Reshape", "Roll", "Scatter", "ScatterAdd",
+    "Sigmoid", "Sin", "Sqrt", "Stack", "StdSqrt", "StepLike", "Sub", "Sum", "TakeAlongAxis", "Tanh",
+    "Triangle", "Where", "broadcast_shapes", "erfc", "normalize_dim", "normalize_dims", "stable_sigmoid"
+]
