@@ -70,6 +70,18 @@ CASES = [
         [4, 9, 17])),
     ("SequentialLR-polynomial-after", lambda m, o: _sequential(
         m, o, [("LinearLR", dict(start_factor=0.5, total_iters=3)), ("PolynomialLR", dict(total_iters=10))], [3])),
+    # Every scheduler after the first starts at its milestone through its closed form (PyTorch's step(0)),
+    # which here is not just the initial rate: ConstantLR/LinearLR scale it, MultiStepLR has a milestone at 0
+    # and the cosine's eta_min makes eta_min + (lr0 - eta_min) round differently from lr0.
+    ("SequentialLR-closed-forms", lambda m, o: _sequential(
+        m, o, [("ExponentialLR", dict(gamma=0.7)), ("ConstantLR", dict(factor=0.5, total_iters=3)),
+               ("LinearLR", dict(start_factor=0.25, total_iters=4)), ("MultiStepLR", dict(milestones=[0, 3])),
+               ("CosineAnnealingLR", dict(T_max=6, eta_min=0.005))], [2, 6, 11, 17])),
+    ("SequentialLR-milestone-0", lambda m, o: _sequential(
+        m, o, [("LinearLR", {}), ("ExponentialLR", dict(gamma=0.9))], [0])),
+    ("SequentialLR-nested", lambda m, o: m.SequentialLR(o, [_sequential(
+        m, o, [("LinearLR", dict(start_factor=0.5, total_iters=4)), ("ExponentialLR", dict(gamma=0.9))], [3]),
+        m.StepLR(o, step_size=4, gamma=0.5)], [12])),
 ]
 IDS = [name for name, _ in CASES]
 BUILDERS = [builder for _, builder in CASES]
@@ -97,6 +109,110 @@ def test_lr_sequence_matches_torch(build):
         assert [g["lr"] for g in our_opt.param_groups] == ours.get_last_lr()
         seen.add(round(ours.get_last_lr()[0], 12))
     assert len(seen) >= 2, "the schedule never changed the lr"
+
+
+@pytest.mark.parametrize("build", BUILDERS, ids=IDS)
+def test_a_rate_changed_by_hand_carries_on_as_in_torch(build):
+    """The chainable forms scale the groups' current rates, so a change made between steps (by the user or
+    another scheduler) carries on; the forms computed from the initial rates overwrite it."""
+    our_opt, their_opt = _optimizers()
+    ours = build(lr_scheduler, our_opt)
+    theirs = build(torch.optim.lr_scheduler, their_opt)
+    for step in range(25):
+        if step == 10:
+            for opt in (our_opt, their_opt):
+                for group in opt.param_groups:
+                    group["lr"] *= 0.5
+        _step_both(our_opt, their_opt, ours, theirs)
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12, abs=1e-15)
+        assert [g["lr"] for g in our_opt.param_groups] == ours.get_last_lr()
+
+
+CHAINS = [
+    ("Exponential+MultiStep", [("ExponentialLR", dict(gamma=0.9)), ("MultiStepLR", dict(milestones=[3, 6]))]),
+    ("Constant+Step", [("ConstantLR", dict(factor=0.5, total_iters=4)), ("StepLR", dict(step_size=3, gamma=0.5))]),
+    ("Linear+Polynomial", [("LinearLR", dict(start_factor=0.2, total_iters=6)),
+                           ("PolynomialLR", dict(total_iters=10, power=1.5))]),
+    ("Cosine+Multiplicative", [("CosineAnnealingLR", dict(T_max=8, eta_min=0.001)),
+                               ("MultiplicativeLR", dict(lr_lambda=lambda e: 0.95))]),
+    ("Lambda+Exponential", [("LambdaLR", dict(lr_lambda=lambda e: 1.0 / (1 + e))), ("ExponentialLR", dict(gamma=0.8))]),
+    ("Exponential+WarmRestarts", [("ExponentialLR", dict(gamma=0.9)), ("CosineAnnealingWarmRestarts", dict(T_0=4))]),
+]
+
+
+@pytest.mark.parametrize("parts", [p for _, p in CHAINS], ids=[n for n, _ in CHAINS])
+def test_two_schedulers_on_one_optimizer_compose_as_in_torch(parts):
+    """Two schedulers stepped together on one optimizer (what ChainedScheduler does): each chainable form
+    multiplies the rate the other one left, as in PyTorch."""
+    our_opt, their_opt = _optimizers()
+    ours = [getattr(lr_scheduler, name)(our_opt, **kwargs) for name, kwargs in parts]
+    theirs = [getattr(torch.optim.lr_scheduler, name)(their_opt, **kwargs) for name, kwargs in parts]
+    for _ in range(20):
+        our_opt.step()
+        their_opt.step()
+        for our_sched, their_sched in zip(ours, theirs):
+            our_sched.step()
+            their_sched.step()
+            assert our_sched.get_last_lr() == pytest.approx(their_sched.get_last_lr(), rel=1e-12, abs=1e-15)
+        assert [g["lr"] for g in our_opt.param_groups] == pytest.approx([g["lr"] for g in their_opt.param_groups],
+                                                                          rel=1e-12, abs=1e-15)
+
+
+# (id, builder(module, optimizer, last_epoch)): every scheduler that takes last_epoch.
+RESUMABLE = [
+    ("StepLR", lambda m, o, e: m.StepLR(o, step_size=3, gamma=0.5, last_epoch=e)),
+    ("MultiStepLR", lambda m, o, e: m.MultiStepLR(o, milestones=[2, 9, 9, 12], gamma=0.5, last_epoch=e)),
+    ("ExponentialLR", lambda m, o, e: m.ExponentialLR(o, gamma=0.9, last_epoch=e)),
+    ("LambdaLR", lambda m, o, e: m.LambdaLR(o, lambda k: 1.0 / (1 + k), last_epoch=e)),
+    ("MultiplicativeLR", lambda m, o, e: m.MultiplicativeLR(o, lambda k: 0.9, last_epoch=e)),
+    ("ConstantLR", lambda m, o, e: m.ConstantLR(o, factor=0.25, total_iters=8, last_epoch=e)),
+    ("LinearLR", lambda m, o, e: m.LinearLR(o, start_factor=0.2, total_iters=10, last_epoch=e)),
+    ("PolynomialLR", lambda m, o, e: m.PolynomialLR(o, total_iters=12, power=2.0, last_epoch=e)),
+    ("CosineAnnealingLR", lambda m, o, e: m.CosineAnnealingLR(o, T_max=9, eta_min=0.01, last_epoch=e)),
+    ("CosineAnnealingWarmRestarts",
+     lambda m, o, e: m.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=1e-3, last_epoch=e)),
+    ("OneCycleLR", lambda m, o, e: m.OneCycleLR(o, max_lr=1.0, total_steps=30, last_epoch=e)),
+    ("OneCycleLR-Adam-three-phase",
+     lambda m, o, e: m.OneCycleLR(o, max_lr=[1.0, 0.5], total_steps=30, three_phase=True, last_epoch=e)),
+]
+
+
+@pytest.mark.parametrize("resume_at", [2, 8])
+@pytest.mark.parametrize("build", [b for _, b in RESUMABLE], ids=[n for n, _ in RESUMABLE])
+def test_resume_with_last_epoch_matches_torch(build, resume_at):
+    """A new scheduler over the same optimizer told how far the run got (``last_epoch``): its constructor's
+    step and every later one give PyTorch's rates (the groups hold 'initial_lr' from the first scheduler)."""
+    our_opt, their_opt = _optimizers(kind="Adam" if "Adam" in str(build.__code__.co_consts) else "SGD")
+    ours, theirs = build(lr_scheduler, our_opt, -1), build(torch.optim.lr_scheduler, their_opt, -1)
+    for _ in range(resume_at):
+        _step_both(our_opt, their_opt, ours, theirs)
+    ours, theirs = build(lr_scheduler, our_opt, resume_at), build(torch.optim.lr_scheduler, their_opt, resume_at)
+    assert ours.last_epoch == theirs.last_epoch
+    assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12, abs=1e-15)
+    for _ in range(30 - resume_at - 1):  # OneCycleLR (total_steps=30) to its last step
+        _step_both(our_opt, their_opt, ours, theirs)
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12, abs=1e-15)
+        assert [g["lr"] for g in our_opt.param_groups] == ours.get_last_lr()
+        assert _momenta(our_opt) == pytest.approx(_momenta(their_opt), rel=1e-12)
+
+
+def test_resume_needs_initial_lr_in_every_group():
+    opt, _ = _optimizers()
+    opt.param_groups[0]["initial_lr"] = 0.1  # the second group has none
+    with pytest.raises(KeyError, match=r"param_groups\[1\]"):
+        lr_scheduler.ExponentialLR(opt, gamma=0.9, last_epoch=4)
+
+
+@pytest.mark.parametrize("make", [
+    lambda o: lr_scheduler.StepLR(o, step_size=2),
+    lambda o: lr_scheduler.SequentialLR(o, [lr_scheduler.LinearLR(o), lr_scheduler.StepLR(o, 2)], [3]),
+    lambda o: lr_scheduler.ReduceLROnPlateau(o),
+], ids=["StepLR", "SequentialLR", "ReduceLROnPlateau"])
+def test_get_last_lr_returns_a_copy(make):
+    opt, _ = _optimizers()
+    sched = make(opt)
+    sched.get_last_lr()[0] = 5.0
+    assert sched.get_last_lr()[0] != 5.0 and opt.param_groups[0]["lr"] != 5.0
 
 
 def test_cosine_reaches_eta_min_at_t_max():
@@ -134,6 +250,8 @@ def test_warm_restarts_fractional_epochs_match_torch():
                 assert ours.last_epoch == theirs.last_epoch
         with pytest.raises(ValueError, match="epoch"):
             ours.step(-1)
+        with pytest.raises(ValueError, match="epoch"):
+            ours.step("3")
 
 
 # ------------------------------------------------------------------------------------------ OneCycleLR
@@ -244,6 +362,29 @@ def test_reduce_lr_on_plateau_reduces_after_patience_and_accepts_a_tensor_metric
     assert sched.get_last_lr() == [0.5] and opt.param_groups[0]["lr"] == 0.5
 
 
+@pytest.mark.parametrize("min_lr", [0.001, [0.001, 0.002]], ids=["scalar", "per-group"])
+def test_reduce_lr_on_plateau_with_a_group_added_later(min_lr):
+    """A scalar min_lr covers a group added after construction; a per-group list cannot (RuntimeError)."""
+    our_opt, their_opt = _optimizers()
+    ours = lr_scheduler.ReduceLROnPlateau(our_opt, patience=0, factor=0.5, min_lr=min_lr)
+    theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(their_opt, patience=0, factor=0.5, min_lr=min_lr)
+    our_opt.add_param_group({"params": [Parameter(fw.zeros(1))], "lr": 0.2})
+    their_opt.add_param_group({"params": [torch.zeros(1, requires_grad=True)], "lr": 0.2})
+    ours.step(1.0)
+    theirs.step(1.0)
+    if isinstance(min_lr, list):
+        with pytest.raises(RuntimeError, match="min_lr"):
+            ours.step(2.0)
+        with pytest.raises(RuntimeError):
+            theirs.step(2.0)
+        return
+    for metric in (2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0):
+        ours.step(metric)
+        theirs.step(metric)
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12)
+    assert ours.get_last_lr()[2] == pytest.approx(0.001)
+
+
 # ------------------------------------------------------------------------------------------- state dicts
 
 
@@ -287,6 +428,60 @@ def test_state_dict_round_trip_continues_identically(build, kind):
         np.testing.assert_allclose(sched2.get_last_lr(), sched.get_last_lr(), rtol=1e-15)
         assert [g["lr"] for g in opt2.param_groups] == [g["lr"] for g in opt.param_groups]
         assert _momenta(opt2) == _momenta(opt)
+
+
+# load_checkpoint refuses a saved scheduler state whose keys differ from the scheduler's, so the keys are
+# part of the checkpoint format: a checkpoint written before a change of this module must still load.
+_COMMON_KEYS = {"_is_initial", "_last_lr", "_step_count", "base_lrs", "last_epoch"}
+STATE_KEYS = {
+    "StepLR": _COMMON_KEYS | {"gamma", "step_size"},
+    "MultiStepLR": _COMMON_KEYS | {"gamma", "milestones"},
+    "ExponentialLR": _COMMON_KEYS | {"gamma"},
+    "LambdaLR": _COMMON_KEYS | {"lr_lambdas"},
+    "MultiplicativeLR": _COMMON_KEYS | {"lr_lambdas"},
+    "ConstantLR": _COMMON_KEYS | {"factor", "total_iters"},
+    "LinearLR": _COMMON_KEYS | {"end_factor", "start_factor", "total_iters"},
+    "PolynomialLR": _COMMON_KEYS | {"power", "total_iters"},
+    "CosineAnnealingLR": _COMMON_KEYS | {"T_max", "eta_min"},
+    "CosineAnnealingWarmRestarts": _COMMON_KEYS | {"T_0", "T_cur", "T_i", "T_mult", "eta_min"},
+    "OneCycleLR": _COMMON_KEYS | {"_anneal_func_type", "_schedule_phases", "cycle_momentum", "total_steps",
+                                  "use_beta1"},
+    "SequentialLR": {"_last_lr", "_milestones", "_schedulers", "last_epoch"},
+    "ReduceLROnPlateau": {"_last_lr", "best", "cooldown", "cooldown_counter", "default_min_lr", "eps", "factor",
+                          "last_epoch", "min_lrs", "mode", "mode_worse", "num_bad_epochs", "patience", "threshold",
+                          "threshold_mode"},
+}
+
+
+@pytest.mark.parametrize("build", BUILDERS + [lambda m, o: m.ReduceLROnPlateau(o)], ids=IDS + ["ReduceLROnPlateau"])
+def test_state_dict_keys_are_the_checkpoint_format(build):
+    opt, _ = _optimizers()
+    sched = build(lr_scheduler, opt)
+    state = sched.state_dict()
+    assert set(state) == STATE_KEYS[type(sched).__name__]
+    for inner, inner_state in zip(getattr(sched, "_schedulers", []), state.get("_schedulers", [])):
+        keys = set(inner_state)
+        if isinstance(inner, lr_scheduler.SequentialLR):
+            # a nested SequentialLR that runs first was restarted through the base class's initial step,
+            # which leaves these two behind (as in PyTorch)
+            keys -= {"_is_initial", "_step_count"}
+        assert keys == STATE_KEYS[type(inner).__name__]
+
+
+def test_one_cycle_state_holds_its_phases_as_in_torch():
+    our_opt, their_opt = _optimizers()
+    ours = lr_scheduler.OneCycleLR(our_opt, max_lr=1.0, total_steps=20, three_phase=True)
+    theirs = torch.optim.lr_scheduler.OneCycleLR(their_opt, max_lr=1.0, total_steps=20, three_phase=True)
+    assert ours.state_dict()["_schedule_phases"] == theirs.state_dict()["_schedule_phases"]
+
+
+def test_sequential_lr_refuses_a_state_dict_with_another_number_of_schedulers():
+    opt, _ = _optimizers()
+    two = lr_scheduler.SequentialLR(opt, [lr_scheduler.LinearLR(opt), lr_scheduler.ExponentialLR(opt, 0.9)], [3])
+    three = lr_scheduler.SequentialLR(
+        opt, [lr_scheduler.LinearLR(opt), lr_scheduler.ExponentialLR(opt, 0.9), lr_scheduler.StepLR(opt, 2)], [3, 6])
+    with pytest.raises(ValueError, match="schedulers"):
+        two.load_state_dict(three.state_dict())
 
 
 def test_state_dict_restores_other_settings():
