@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 KERNEL_DIR = ROOT / "kernels" / "cupy"
-SOURCES = sorted(KERNEL_DIR.glob("*.cu")) + sorted((ROOT / "tests" / "kernels" / "cuda").glob("*.cu"))
+SOURCES = sorted(KERNEL_DIR.glob("*.cu")) + sorted((ROOT / "tests" / "kernels" / "cupy" / "cuda").glob("*.cu"))
 ARCHS = ("75", "80", "90")
 
 

@@ -2,7 +2,7 @@
 shapes with remainders, the split reduction of backward_weight, determinism, and wrapper-specific bad
 arguments.
 
-The shared tests (test_conv2d.py) run the cupy backend on small shapes in float32/float64 (one tile,
+The shared tests (tests/kernels/test_conv2d.py) run the cupy backend on small shapes in float32/float64 (one tile,
 mostly); these reach the tensor-core tiles, several row / column tiles and reduction steps, and the
 split-K path.  Under ``KERNELGRAD_CUDA_EMULATE=1`` (set by tests/conftest.py without a GPU) the kernels
 run on the CPU emulator with numpy arrays.
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from .conftest import rel_err
+from ..conftest import rel_err
 
 pytest.importorskip("kernels.cupy", reason="needs CuPy and a CUDA GPU, or the CPU emulator (g++)")
 from kernels.cupy import conv2d as conv  # noqa: E402

@@ -1,8 +1,8 @@
 """CuPy (CUDA C) dropout details: philox.cuh on the host vs numpy, launch arithmetic, bit-equality with
 numpy through the grid-stride loop, dtypes and bad arguments (the masks across 2**31 / 2**32 seeds and
-counters are checked for every backend in test_dropout.py).
+counters are checked for every backend in tests/kernels/test_dropout.py).
 
-The shared tests (test_dropout.py) run the cupy backend too; these cover what they do not reach.  Under
+The shared tests (tests/kernels/test_dropout.py) run the cupy backend too; these cover what they do not reach.  Under
 ``KERNELGRAD_CUDA_EMULATE=1`` (set by tests/conftest.py without a GPU) the kernels run on the CPU.
 """
 
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from .conftest import rel_err
-from .test_dropout import PHILOX_KAT, TRITON_RAND_BITS
+from ..conftest import rel_err
+from ..test_dropout import PHILOX_KAT, TRITON_RAND_BITS
 
 # ImportError (no cupy / no GPU, and no emulator) skips the module with the reason
 pytest.importorskip("kernels.cupy", reason="needs CuPy and a CUDA GPU, or the CPU emulator (g++)")
@@ -45,7 +45,7 @@ COUNTERS = [0, 1, 12345, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**32 + 5, 2**62 + 
 
 @pytest.fixture(scope="module")
 def philox_host(tmp_path_factory) -> Path:
-    """tests/kernels/cuda/philox_host_test.cpp built with g++ (strict warnings) against kernels/cupy/philox.cuh."""
+    """tests/kernels/cupy/cuda/philox_host_test.cpp built with g++ (strict warnings) against kernels/cupy/philox.cuh."""
     cxx = shutil.which("g++")
     if cxx is None:
         pytest.skip("g++ is not on PATH: cannot build the Philox host test")

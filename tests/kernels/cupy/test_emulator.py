@@ -1,6 +1,6 @@
 """The CPU emulator for the CUDA C kernels: barriers, shared memory, shuffles, WMMA, launch checks.
 
-These kernels (tests/kernels/cuda/emulator_selftest.cu) are real CUDA (CI compiles them with nvcc); here
+These kernels (tests/kernels/cupy/cuda/emulator_selftest.cu) are real CUDA (CI compiles them with nvcc); here
 they run through ``kernels.cupy.emulator`` and must give what a GPU gives.
 """
 
@@ -100,7 +100,7 @@ def test_launch_checks():
 
 
 def test_kernel_scalars_must_have_an_explicit_width(monkeypatch):
-    """Launch arguments are checked against the kernel's C signature (test_cupy_runtime.py has the rest)."""
+    """Launch arguments are checked against the kernel's C signature (test_runtime.py has the rest)."""
     from kernels.cupy import _signatures
 
     monkeypatch.setenv(_runtime.EMULATE_ENV, "1")

@@ -1,6 +1,6 @@
 """CuPy linear(+bias)(+ReLU) kernels: launch arithmetic, the WMMA half path, multi-tile GEMMs, bad arguments.
 
-The shared suite (test_linear_relu.py) covers float32/float64 on shapes inside one 64 x 64 tile; here:
+The shared suite (tests/kernels/test_linear_relu.py) covers float32/float64 on shapes inside one 64 x 64 tile; here:
 tensor cores (float16, and bfloat16 through the emulator directly since CuPy has no bfloat16), several
 tiles per axis with ragged tails and a partial GROUP_M group, empty dimensions, and the wrapper's own
 argument checks.  Without a GPU this runs under the CPU emulator (numpy arrays).
@@ -17,7 +17,7 @@ import torch
 
 from kernels.cupy._runtime import KERNEL_DIR, MAX_GRID, emulating
 
-from .conftest import _load, rel_err
+from ..conftest import _load, rel_err
 
 F = torch.nn.functional
 

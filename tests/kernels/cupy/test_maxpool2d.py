@@ -2,7 +2,7 @@
 (float64) and bit for bit against numpy (float16 included), ties / NaN / -inf, int16 argmax, the
 grid-stride loop, and wrapper-specific bad arguments.
 
-The shared tests (test_maxpool2d.py) run the cupy backend too; these cover what they do not reach.  Under
+The shared tests (tests/kernels/test_maxpool2d.py) run the cupy backend too; these cover what they do not reach.  Under
 ``KERNELGRAD_CUDA_EMULATE=1`` (set by tests/conftest.py without a GPU) the kernels run on the CPU.
 """
 
@@ -14,7 +14,7 @@ import torch
 
 from kernels._args import check_pool_geometry
 
-from .conftest import rel_err
+from ..conftest import rel_err
 
 pytest.importorskip("kernels.cupy", reason="needs CuPy and a CUDA GPU, or the CPU emulator (g++)")
 from kernels.cupy import maxpool2d as pool  # noqa: E402

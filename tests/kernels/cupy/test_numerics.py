@@ -23,7 +23,7 @@ import torch
 
 from kernels import numpy as ref
 
-from .conftest import rel_err
+from ..conftest import rel_err
 
 pytest.importorskip("kernels.cupy", reason="needs CuPy and a CUDA GPU, or the CPU emulator (g++)")
 from kernels.cupy import _runtime  # noqa: E402

@@ -1,6 +1,6 @@
 """CUDA C softmax cross-entropy (kernels/cupy/softmax_xent.cu): paths the shared suite does not reach.
 
-The shared tests (test_softmax_xent.py) only see V <= 1000, i.e. the warp-per-row kernel.  Here: the
+The shared tests (tests/kernels/test_softmax_xent.py) only see V <= 1000, i.e. the warp-per-row kernel.  Here: the
 256- and 1024-thread block-per-row kernels, V at and just past a chunk boundary, the row max in the
 last partial chunk, V = 1, +-1e4 logits, ignored rows holding inf/nan, float16, other target dtypes,
 the grid-stride loop, the launch arithmetic for huge M, and the wrapper's own argument checks.
@@ -16,8 +16,8 @@ import torch
 
 from kernels.cupy import _runtime
 
-from .conftest import _load, rel_err, tolerance
-from .test_softmax_xent import _torch_reference
+from ..conftest import _load, rel_err, tolerance
+from ..test_softmax_xent import _torch_reference
 
 sx = pytest.importorskip("kernels.cupy.softmax_xent", reason="kernels.cupy unavailable (no GPU and no emulator)")
 
