@@ -261,6 +261,80 @@ def test_history_round_trip_and_plot(tmp_path):
         History.from_dict({"epochs": [1, 2], "train_loss": [0.1]})
 
 
+# ------------------------------------------------------------------------ custom step and metrics
+
+
+def test_fit_with_a_custom_step_metrics_and_validation_returns_ordered_columns():
+    from framework.train import BatchMean, Mean, loss_step
+
+    x, y = _blobs(40)
+    model, optimizer = _setup()
+    loader = DataLoader(TensorDataset(x, y), batch_size=16)  # batches of 16, 16, 8: per-sample != per-batch
+    inner = loss_step(model, nn.CrossEntropyLoss(), optimizer)
+    losses, sizes = [], []
+
+    def step(batch):
+        values = inner(batch)
+        losses.append(values["loss"])
+        sizes.append(batch[0].shape[0])
+        return {"loss": values["loss"], "half": 0.5 * values["loss"]}
+
+    lines = []
+    history = fit(model, None, None, loader, epochs=2, progress=False, log=lines.append, step=step,
+                  metrics={"loss": Mean("loss"), "both": Mean("loss", "half"), "per_batch": BatchMean("loss")},
+                  validate=lambda: {"val_x": 1.5}, summary=lambda row: f"loss {row['loss']:.3f}")
+    assert list(history) == ["epochs", "loss", "both", "per_batch", "val_x", "seconds"]  # no optimizer: no lr
+    assert history["epochs"] == [1, 2] and history["val_x"] == [1.5, 1.5]
+    first = np.array(losses[:3])
+    assert sizes[:3] == [16, 16, 8] and 0 < first.min() < first.max()  # not a vacuous comparison
+    assert history["loss"][0] == pytest.approx(np.dot(first, sizes[:3]) / 40, rel=1e-12)
+    assert history["both"][0] == pytest.approx(1.5 * history["loss"][0], rel=1e-12)
+    assert history["per_batch"][0] == pytest.approx(first.mean(), rel=1e-12)
+    assert history["loss"][1] < history["loss"][0]
+    assert len(lines) == 2 and lines[1].startswith("epoch 2/2  loss ") and "lr" not in lines[1]
+
+
+def test_fit_and_evaluate_metrics_of_a_regressor():
+    from framework.train import Accuracy, Mean
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((30, 3)).astype(np.float32)
+    y = (x @ np.array([[1.0], [-2.0], [0.5]], np.float32)).astype(np.float32)
+    fw.manual_seed(0)
+    model = nn.Linear(3, 1)
+    optimizer = optim.SGD(model.parameters(), lr=0.0)  # lr 0: the training loss equals a plain evaluation
+    loader = DataLoader(TensorDataset(x, y), batch_size=7)
+    history = fit(model, nn.functional.mse_loss, optimizer, loader, epochs=1, progress=False, log=None,
+                  metrics={"train_loss": Mean("loss")})
+    assert list(history) == ["epochs", "train_loss", "lr", "seconds"]
+    with fw.no_grad():
+        expected = float(np.mean((model(fw.tensor(x)).numpy().astype(np.float64) - y) ** 2))
+    assert expected > 0.1 and history["train_loss"][0] == pytest.approx(expected, rel=1e-5)
+    result = evaluate(model, loader, nn.functional.mse_loss, metrics={"mse": Mean("loss")})
+    assert result == {"mse": pytest.approx(expected, rel=1e-5)} and model.training
+    xc, yc = _blobs(20)
+    classifier, _ = _setup()
+    result = evaluate(classifier, DataLoader(TensorDataset(xc, yc), batch_size=8), metrics={"acc": Accuracy()})
+    assert result["acc"] == pytest.approx(evaluate(classifier, DataLoader(TensorDataset(xc, yc))).accuracy)
+
+
+def test_fit_refuses_inconsistent_arguments():
+    from framework.train import Mean
+
+    x, y = _blobs(8)
+    model, optimizer = _setup()
+    loader = DataLoader(TensorDataset(x, y), batch_size=4)
+    with pytest.raises(ValueError, match="loss_fn"):
+        fit(model, None, optimizer, loader, progress=False, log=None)
+    with pytest.raises(ValueError, match="needs metrics"):
+        fit(model, None, optimizer, loader, progress=False, log=None, step=lambda batch: {})
+    with pytest.raises(ValueError, match="validate="):
+        fit(model, nn.CrossEntropyLoss(), optimizer, loader, loader, progress=False, log=None,
+            metrics={"train_loss": Mean("loss")})
+    with pytest.raises(ValueError, match="at least one key"):
+        Mean()
+
+
 def test_adamw_weight_decay_is_decoupled_from_the_gradient():
     # With a zero gradient Adam's normalised step is 0, so AdamW only shrinks: p <- p * (1 - lr * wd).
     # Adam's weight_decay is L2 (added to the gradient) and so goes through the normalisation: a step of ~lr.

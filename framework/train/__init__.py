@@ -1,22 +1,23 @@
 """A plain training loop: :func:`fit` for epochs of SGD-style updates, :func:`evaluate` for metrics.
 
-:func:`fit` takes callbacks (:class:`Callback`): :class:`EarlyStopping`, :class:`ModelCheckpoint`, or your
-own. Learning-rate schedulers stay a plain ``scheduler=`` argument of :func:`fit` (stepped after every
-epoch, before the callbacks run). :func:`cross_validate` runs k-fold cross-validation with scikit-learn's
-splitters; :func:`bootstrap_accuracy_ci` gives a confidence interval of an accuracy.
+:func:`fit` trains a classifier by default; a model with another kind of step (an autoencoder, a VAE, a GAN, a
+regressor) passes its own ``step``, ``metrics`` (:class:`Metric` objects: :class:`Mean`, :class:`BatchMean`,
+:class:`Accuracy`) and ``validate``. :func:`fit` takes callbacks (:class:`Callback`): :class:`EarlyStopping`,
+:class:`ModelCheckpoint`, or your own. Learning-rate schedulers stay a plain ``scheduler=`` argument of
+:func:`fit` (stepped after every epoch, before the callbacks run). :func:`cross_validate` runs k-fold
+cross-validation with scikit-learn's splitters; :func:`bootstrap_accuracy_ci` gives a confidence interval of an
+accuracy.
 
-The loop syncs with the device once per batch (``loss.item()``, which the progress bar shows anyway);
-correct-prediction counts are accumulated on the device and read once per epoch.
-
-Modules: ``loop`` (:func:`fit`), ``history`` (:class:`History`), ``evaluation`` (:func:`evaluate`,
-:func:`bootstrap_accuracy_ci`), ``callbacks``, ``cv`` (:func:`cross_validate`).
+Modules: ``loop`` (:func:`fit`, :func:`loss_step`), ``metrics``, ``history`` (:class:`History`), ``evaluation``
+(:func:`evaluate`, :func:`bootstrap_accuracy_ci`), ``callbacks``, ``cv`` (:func:`cross_validate`).
 """
 
 from .callbacks import Callback, EarlyStopping, ModelCheckpoint
 from .cv import CVResult, cross_validate
 from .evaluation import EvalResult, bootstrap_accuracy_ci, evaluate
 from .history import History
-from .loop import fit
+from .loop import fit, loss_step
+from .metrics import Accuracy, BatchMean, Mean, Metric
 
 __all__ = [
     "History",
@@ -29,4 +30,9 @@ __all__ = [
     "ModelCheckpoint",
     "CVResult",
     "cross_validate",
+    "loss_step",
+    "Metric",
+    "Mean",
+    "BatchMean",
+    "Accuracy",
 ]

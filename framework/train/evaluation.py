@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..autograd import no_grad
+from .metrics import Metric
 
 
 @dataclass
@@ -35,22 +36,27 @@ class EvalResult:
         return self.predictions == self.targets
 
 
-def evaluate(model: Any, loader: Any, loss_fn: Callable | None = None,
-             num_classes: int | None = None) -> EvalResult:
+def evaluate(model: Any, loader: Any, loss_fn: Callable | None = None, num_classes: int | None = None, *,
+             metrics: Mapping[str, Metric] | None = None) -> EvalResult | dict[str, Any]:
     """Run ``model`` in eval mode without gradients over ``loader`` and collect metrics.
 
     Args:
-        model: maps inputs ``[B, ...]`` to logits ``[B, C]``.
+        model: maps inputs ``[B, ...]`` to logits ``[B, C]`` (any output with ``metrics``).
         loader: iterable of ``(inputs, targets)`` Tensor batches.
         loss_fn: optional ``loss_fn(logits, targets)`` (mean over the batch) for the mean loss.
         num_classes: size of the confusion matrix (default: the logits' last dimension).
+        metrics: name -> :class:`~.metrics.Metric`; each batch gives them ``{"output", "target"}`` (and
+            ``"loss"``, a float, with a ``loss_fn``). Replaces the classifier's metrics.
 
     Returns:
-        an :class:`EvalResult`; the model's train/eval mode is restored afterwards.
+        an :class:`EvalResult`, or with ``metrics`` a dict name -> value; the model's train/eval mode is
+        restored afterwards.
 
     Raises:
         ValueError: the loader yields no samples.
     """
+    if metrics is not None:
+        return _evaluate_metrics(model, loader, loss_fn, metrics)
     from sklearn.metrics import confusion_matrix
 
     was_training = model.training
@@ -81,6 +87,30 @@ def evaluate(model: Any, loader: Any, loss_fn: Callable | None = None,
         predictions=preds,
         targets=truth,
     )
+
+
+def _evaluate_metrics(model: Any, loader: Any, loss_fn: Callable | None,
+                      metrics: Mapping[str, Metric]) -> dict[str, Any]:
+    was_training = model.training
+    model.eval()
+    for metric in metrics.values():
+        metric.reset()
+    seen = 0
+    try:
+        with no_grad():
+            for inputs, targets in loader:
+                output = model(inputs)
+                values = {"output": output, "target": targets}
+                if loss_fn is not None:
+                    values["loss"] = loss_fn(output, targets).item()
+                for metric in metrics.values():
+                    metric.update(values, targets.shape[0])
+                seen += targets.shape[0]
+    finally:
+        model.train(was_training)
+    if seen == 0:
+        raise ValueError("evaluate: the loader yielded no samples")
+    return {name: metric.compute() for name, metric in metrics.items()}
 
 
 def bootstrap_accuracy_ci(correct: np.ndarray, confidence: float = 0.95, n_resamples: int = 2000,

@@ -1,112 +1,154 @@
-"""The training loop: :func:`fit` runs epochs of SGD-style updates and records a :class:`History`.
+"""The training loop: :func:`fit` runs epochs of updates and records one row of metrics per epoch.
 
-The loop syncs with the device once per batch (``loss.item()``, which the progress bar shows anyway);
+By default :func:`fit` trains a classifier: every batch ``(inputs, targets)`` takes one :func:`loss_step`
+(``loss_fn(model(inputs), targets)``, backward, ``optimizer.step()``), and the epoch's ``train_loss`` /
+``train_acc`` and (with a ``val_loader``) ``val_loss`` / ``val_acc`` go into a :class:`History`. A model whose
+step is something else (a VAE's reconstruction + KL, a GAN's two optimizers) or whose numbers are (an
+autoencoder's MSE) passes ``step=`` (one training step on one batch, returning a dict of per-batch values),
+``metrics=`` (how those values become per-epoch numbers, see :mod:`.metrics`) and ``validate=`` (the epoch's
+validation numbers); :func:`fit` then returns a plain dict of columns.
+
+The loop syncs with the device once per batch (the step's ``loss.item()``, which the progress bar shows anyway);
 correct-prediction counts are accumulated on the device and read once per epoch.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
 from .evaluation import evaluate
 from .history import History
+from .metrics import Accuracy, Mean, Metric
 
 if TYPE_CHECKING:
     from .callbacks import Callback
+
+#: A training step: one batch (the loader's tuple) in, a dict of per-batch values out (see :mod:`.metrics`).
+Step = Callable[[Sequence[Any]], dict[str, Any]]
 
 
 def _current_lr(optimizer: Any) -> float:
     return float(optimizer.param_groups[0]["lr"])
 
 
-def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Any, val_loader: Any = None,
+def loss_step(model: Any, loss_fn: Callable, optimizer: Any) -> Step:
+    """The usual training step for batches ``(inputs, targets)``: zero the gradients, ``loss_fn(model(inputs),
+    targets)``, backward, ``optimizer.step()``.
+
+    Returns:
+        ``step(batch) -> {"loss": float, "output": Tensor, "target": Tensor}`` (what :class:`.metrics.Mean`
+        ``("loss")`` and :class:`.metrics.Accuracy` read).
+    """
+
+    def step(batch: Sequence[Any]) -> dict[str, Any]:
+        inputs, targets = batch
+        optimizer.zero_grad()
+        output = model(inputs)
+        loss = loss_fn(output, targets)
+        loss.backward()
+        optimizer.step()
+        return {"loss": loss.item(), "output": output, "target": targets}  # .item(): the one host sync per batch
+
+    return step
+
+
+def fit(model: Any, loss_fn: Callable | None, optimizer: Any, train_loader: Any, val_loader: Any = None,
         epochs: int = 1, scheduler: Any = None, progress: bool = True,
         log: Callable[[str], Any] | None = print, callbacks: Sequence[Callback] | None = None,
-        initial_epoch: int = 0) -> History:
+        initial_epoch: int = 0, *, step: Step | None = None, metrics: Mapping[str, Metric] | None = None,
+        validate: Callable[[], Mapping[str, Any]] | None = None,
+        summary: Callable[[Mapping[str, Any]], str] | None = None,
+        postfix: Callable[[Mapping[str, Any]], Mapping[str, str]] | None = None) -> History | dict[str, list]:
     """Train ``model`` for ``epochs`` passes over ``train_loader``.
 
     Args:
-        model: a ``framework.nn.Module`` mapping inputs ``[B, ...]`` to logits ``[B, C]``.
-        loss_fn: ``loss_fn(logits, targets)`` -> scalar Tensor (mean over the batch).
-        optimizer: a ``framework.optim`` optimizer over ``model``'s parameters.
-        train_loader, val_loader: iterables of ``(inputs, targets)`` Tensor batches.
+        model: a ``framework.nn.Module`` (by default mapping inputs ``[B, ...]`` to logits ``[B, C]``); put in
+            training mode at the start of every epoch (None: leave modes to ``step``).
+        loss_fn: ``loss_fn(output, targets)`` -> scalar Tensor (mean over the batch); unused with a ``step``.
+        optimizer: a ``framework.optim`` optimizer over ``model``'s parameters; its first group's rate at the
+            start of each epoch goes into the ``lr`` column (None with a ``step`` that owns its optimizers:
+            no ``lr`` column).
+        train_loader, val_loader: iterables of Tensor batches (tuples, ``(inputs, targets)`` by default; a batch's
+            size is its first Tensor's first dimension). ``val_loader`` is for the default validation only.
         epochs: the last epoch number: epochs ``initial_epoch + 1 .. epochs`` run.
         scheduler: optional LR scheduler, stepped once after every epoch (before the callbacks): ``step()``,
             or for a :class:`~framework.optim.lr_scheduler.ReduceLROnPlateau` ``step(metric)`` with the epoch's
-            validation loss when there is a ``val_loader``, else its training loss (``history.val_loss[-1]``
-            / ``history.train_loss[-1]``).
+            validation loss when there is one, else its training loss (``history["val_loss"][-1]`` /
+            ``history["train_loss"][-1]``).
         progress: show a tqdm bar per epoch.
         log: called with one summary line per epoch (None: silent).
         callbacks: :class:`Callback` objects; after every epoch each one's ``on_epoch_end`` runs (all of
             them, in order) and training stops when any returns True; ``on_train_end`` runs at the end.
         initial_epoch: epochs already done (resuming from a checkpoint): numbering continues after it.
+        step: ``step(batch) -> dict`` of per-batch values, one training step (default: :func:`loss_step`).
+        metrics: name -> :class:`~.metrics.Metric` over the step's values: the epoch's training columns (default
+            ``{"train_loss": Mean("loss"), "train_acc": Accuracy()}``; required with a ``step``).
+        validate: ``() -> {name: value}``, run after each epoch's training: its validation columns (it may also do
+            other per-epoch work, e.g. draw samples). Default: :func:`evaluate` on ``val_loader`` giving
+            ``val_loss`` and ``val_acc`` (None without a ``val_loader``).
+        summary: ``summary(row) -> str``, the middle of the epoch's log line from the epoch's values (default:
+            the classifier's ``train loss ... acc ...%`` and ``val loss ... acc ...%``; with custom ``metrics``
+            each value as ``name 0.1234``); the line is ``epoch e/E  <summary>  lr <lr>  <seconds>s``.
+        postfix: ``postfix(values) -> {field: text}`` shown on the progress bar every 10 batches (default: the
+            step's ``loss`` as ``loss=0.1234`` when it returns one).
 
     Returns:
-        a :class:`History` with one entry per epoch run.
+        one entry per epoch run: a :class:`History` with the default ``step``, ``metrics`` and ``validate``;
+        otherwise a dict of lists (JSON-ready) with the columns ``epochs``, the ``metrics`` names, the
+        ``validate`` names, ``lr`` (with an ``optimizer``), ``seconds``, in that order.
 
     Raises:
-        ValueError: ``epochs`` < 0, ``initial_epoch`` < 0 or > ``epochs``, or an empty ``train_loader``.
+        ValueError: ``epochs`` < 0, ``initial_epoch`` < 0 or > ``epochs``, an empty ``train_loader``, no
+            ``loss_fn`` for the default step, a ``step`` without ``metrics``, or a ``val_loader`` with a custom
+            ``step``/``metrics`` but no ``validate``.
     """
     if epochs < 0:
         raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
     if not 0 <= initial_epoch <= epochs:
         raise ValueError(f"fit: initial_epoch must be in [0, epochs={epochs}], got {initial_epoch}")
+    classifier = step is None and metrics is None and validate is None
+    if step is None:
+        if loss_fn is None:
+            raise ValueError("fit: loss_fn is required unless a step is given")
+        step = loss_step(model, loss_fn, optimizer)
+    elif metrics is None:
+        raise ValueError("fit: a custom step needs metrics (name -> Metric over the values it returns)")
+    if metrics is None:
+        metrics = {"train_loss": Mean("loss"), "train_acc": Accuracy()}
+    if validate is None and val_loader is not None:
+        if not classifier:
+            raise ValueError("fit: with a custom step or metrics, validate with validate=, not val_loader")
+        validate = _classifier_validation(model, val_loader, loss_fn)
+    elif validate is None and classifier:
+        validate = _no_validation
+    if summary is None:
+        summary = _classifier_summary if classifier else _plain_summary
+    postfix = postfix or _loss_postfix
+
     callbacks = list(callbacks or [])
-    history = History()
+    history: History | dict[str, list] = History() if classifier else {"epochs": []}
     for callback in callbacks:
         callback.on_train_begin(model, optimizer)
     for epoch in range(initial_epoch + 1, epochs + 1):
         start = time.perf_counter()
-        lr = _current_lr(optimizer)
-        model.train()
-        total_loss, total_correct, total_seen = 0.0, None, 0
-        bar = tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False,
-                   disable=not progress, dynamic_ncols=True)
-        for step, (inputs, targets) in enumerate(bar):
-            optimizer.zero_grad()
-            logits = model(inputs)
-            loss = loss_fn(logits, targets)
-            loss.backward()
-            optimizer.step()
-
-            n = targets.shape[0]
-            batch_loss = loss.item()  # the one host sync per batch
-            total_loss += batch_loss * n
-            total_seen += n
-            correct = (logits.argmax(dim=-1) == targets).sum()
-            total_correct = correct if total_correct is None else total_correct + correct
-            if progress and step % 10 == 0:
-                bar.set_postfix(loss=f"{batch_loss:.4f}", refresh=False)
-        bar.close()
-        if total_seen == 0:
-            raise ValueError("fit: train_loader yielded no batches")
-
-        history.epochs.append(epoch)
-        history.lr.append(lr)
-        history.train_loss.append(total_loss / total_seen)
-        history.train_acc.append(total_correct.item() / total_seen)
-        if val_loader is not None:
-            result = evaluate(model, val_loader, loss_fn)
-            history.val_loss.append(result.loss)
-            history.val_acc.append(result.accuracy)
-        else:
-            history.val_loss.append(None)
-            history.val_acc.append(None)
+        lr = _current_lr(optimizer) if optimizer is not None else None
+        row = _train_epoch(model, step, metrics, train_loader, postfix, progress, f"epoch {epoch}/{epochs}")
+        if validate is not None:
+            row.update(validate())
+        _record(history, "epochs", epoch)
+        for name, value in row.items():
+            _record(history, name, value)
+        if lr is not None:
+            _record(history, "lr", lr)
         if scheduler is not None:
-            from ..optim.lr_scheduler import ReduceLROnPlateau
-
-            if isinstance(scheduler, ReduceLROnPlateau):
-                metric = history.val_loss[-1] if val_loader is not None else history.train_loss[-1]
-                scheduler.step(metric)
-            else:
-                scheduler.step()
-        history.seconds.append(time.perf_counter() - start)
+            _step_scheduler(scheduler, row)
+        _record(history, "seconds", time.perf_counter() - start)
         if log is not None:
-            log(_epoch_line(history, epochs))
+            log(_epoch_line(epoch, epochs, summary(row), lr, history["seconds"][-1]))
         stops = [bool(callback.on_epoch_end(epoch, history, model, optimizer)) for callback in callbacks]
         if any(stops):
             if log is not None:
@@ -117,11 +159,80 @@ def fit(model: Any, loss_fn: Callable, optimizer: Any, train_loader: Any, val_lo
     return history
 
 
-def _epoch_line(h: History, epochs: int) -> str:
-    width = len(str(epochs))
-    line = (f"epoch {h.epochs[-1]:>{width}}/{epochs}  train loss {h.train_loss[-1]:.4f} "
-            f"acc {100 * h.train_acc[-1]:5.1f}%")
-    if h.val_loss[-1] is not None:
-        line += f"  val loss {h.val_loss[-1]:.4f} acc {100 * h.val_acc[-1]:5.1f}%"
-    return line + f"  lr {h.lr[-1]:.2e}  {h.seconds[-1]:.1f}s"
+def _train_epoch(model: Any, step: Step, metrics: Mapping[str, Metric], loader: Any,
+                 postfix: Callable[[Mapping[str, Any]], Mapping[str, str]], progress: bool,
+                 desc: str) -> dict[str, Any]:
+    """One pass of ``step`` over ``loader``; returns ``{name: metric value}`` in ``metrics`` order."""
+    if model is not None:
+        model.train()
+    for metric in metrics.values():
+        metric.reset()
+    batches = 0
+    bar = tqdm(loader, desc=desc, unit="batch", leave=False, disable=not progress, dynamic_ncols=True)
+    for index, batch in enumerate(bar):
+        values = step(batch)
+        n = batch[0].shape[0]
+        for metric in metrics.values():
+            metric.update(values, n)
+        batches += 1
+        if progress and index % 10 == 0:
+            fields = postfix(values)
+            if fields:
+                bar.set_postfix(**fields, refresh=False)
+    bar.close()
+    if batches == 0:
+        raise ValueError("fit: train_loader yielded no batches")
+    return {name: metric.compute() for name, metric in metrics.items()}
 
+
+def _record(history: History | dict[str, list], name: str, value: Any) -> None:
+    column = history[name] if isinstance(history, History) else history.setdefault(name, [])
+    column.append(value)
+
+
+def _step_scheduler(scheduler: Any, row: Mapping[str, Any]) -> None:
+    from ..optim.lr_scheduler import ReduceLROnPlateau
+
+    if isinstance(scheduler, ReduceLROnPlateau):
+        metric = row.get("val_loss")
+        if metric is None:
+            metric = row.get("train_loss")
+        if metric is None:
+            raise ValueError("fit: ReduceLROnPlateau needs a val_loss or train_loss column")
+        scheduler.step(metric)
+    else:
+        scheduler.step()
+
+
+def _classifier_validation(model: Any, loader: Any, loss_fn: Callable) -> Callable[[], dict[str, Any]]:
+    def validate() -> dict[str, Any]:
+        result = evaluate(model, loader, loss_fn)
+        return {"val_loss": result.loss, "val_acc": result.accuracy}
+
+    return validate
+
+
+def _no_validation() -> dict[str, Any]:
+    return {"val_loss": None, "val_acc": None}
+
+
+def _loss_postfix(values: Mapping[str, Any]) -> dict[str, str]:
+    return {"loss": f"{values['loss']:.4f}"} if "loss" in values else {}
+
+
+def _classifier_summary(row: Mapping[str, Any]) -> str:
+    text = f"train loss {row['train_loss']:.4f} acc {100 * row['train_acc']:5.1f}%"
+    if row["val_loss"] is not None:
+        text += f"  val loss {row['val_loss']:.4f} acc {100 * row['val_acc']:5.1f}%"
+    return text
+
+
+def _plain_summary(row: Mapping[str, Any]) -> str:
+    return "  ".join(f"{name} {value:.4f}" for name, value in row.items() if value is not None)
+
+
+def _epoch_line(epoch: int, epochs: int, summary: str, lr: float | None, seconds: float) -> str:
+    line = f"epoch {epoch:>{len(str(epochs))}}/{epochs}  {summary}"
+    if lr is not None:
+        line += f"  lr {lr:.2e}"
+    return line + f"  {seconds:.1f}s"
