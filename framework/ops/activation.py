@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from .. import ops
 from ..autograd import Function
 
 
@@ -64,3 +66,114 @@ class Tanh(Function):
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         return (grad * (1 - out * out),)
+
+
+_SQRT1_2 = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+class _Gelu(Function):
+    """Exact GELU ``x * Phi(x)`` with ``Phi(x) = erfc(-x / sqrt 2) / 2``: erfc keeps its relative accuracy in
+    the left tail, where ``(1 + erf(x / sqrt 2)) / 2`` would cancel."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = ctx.xp
+        work = x if x.dtype in (xp.float32, xp.float64) else xp.astype(x, xp.float32)  # halves in float32
+        cdf = 0.5 * ops.erfc(xp, work * -_SQRT1_2)
+        ctx.save_for_backward(work, cdf)
+        out = work * cdf
+        return out if out.dtype == x.dtype else xp.astype(out, x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, cdf = ctx.saved_tensors
+        xp = ctx.xp
+        # d/dx x*Phi(x) = Phi(x) + x*phi(x); clipping keeps x*phi finite (0, not inf*0) for |x| = inf.
+        xc = xp.clip(x, -40.0, 40.0)
+        dx = grad * (cdf + xc * (xp.exp(-0.5 * xc * xc) * _INV_SQRT_2PI))
+        return (dx if dx.dtype == grad.dtype else xp.astype(dx, grad.dtype),)
+
+
+class _Elu(Function):
+    @staticmethod
+    def forward(ctx, x, alpha):
+        xp = ctx.xp
+        # expm1, not exp - 1: keeps the relative accuracy of small negative x; min(x, 0) never overflows.
+        out = xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+        ctx.save_for_backward(x)
+        ctx.alpha = alpha
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        xp = ctx.xp
+        return xp.where(x > 0, grad, grad * (ctx.alpha * xp.exp(xp.minimum(x, 0)))), None
+
+
+class _Softplus(Function):
+    @staticmethod
+    def forward(ctx, x, beta, threshold):
+        xp = ctx.xp
+        z = x * beta
+        # log(1 + e^z) = max(z, 0) + log1p(e^-|z|): never overflows and keeps tiny values for z << 0.
+        soft = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / beta
+        ctx.save_for_backward(z)
+        ctx.threshold = threshold
+        return xp.where(z > threshold, x, soft)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (z,) = ctx.saved_tensors
+        xp = ctx.xp
+        return xp.where(z > ctx.threshold, grad, grad * ops.stable_sigmoid(xp, z)), None, None
+
+
+class _Hardtanh(Function):
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        xp = ctx.xp
+        ctx.save_for_backward(x)
+        ctx.lo, ctx.hi = lo, hi
+        return xp.minimum(xp.maximum(x, xp.asarray(lo, dtype=x.dtype)), xp.asarray(hi, dtype=x.dtype))
+
+    @staticmethod
+    def backward(ctx, grad):
+        # PyTorch's rule: no gradient *at* the limits either (clamp passes it there).
+        (x,) = ctx.saved_tensors
+        xp = ctx.xp
+        return xp.where((x <= ctx.lo) | (x >= ctx.hi), xp.zeros_like(grad), grad), None, None
+
+
+class _Softmax(Function):
+    @staticmethod
+    def forward(ctx, x, dim):
+        xp = ctx.xp
+        e = xp.exp(x - xp.max(x, axis=dim, keepdims=True))
+        out = e / xp.sum(e, axis=dim, keepdims=True)
+        ctx.save_for_backward(out)
+        ctx.dim = dim
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return out * (grad - ctx.xp.sum(grad * out, axis=ctx.dim, keepdims=True)), None
+
+
+class _LogSoftmax(Function):
+    @staticmethod
+    def forward(ctx, x, dim):
+        xp = ctx.xp
+        shifted = x - xp.max(x, axis=dim, keepdims=True)
+        out = shifted - xp.log(xp.sum(xp.exp(shifted), axis=dim, keepdims=True))
+        ctx.save_for_backward(out)
+        ctx.dim = dim
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        xp = ctx.xp
+        return grad - xp.exp(out) * xp.sum(grad, axis=ctx.dim, keepdims=True), None

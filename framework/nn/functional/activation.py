@@ -1,0 +1,116 @@
+"""Activation functions and softmax (PyTorch's names and arguments)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ... import ops
+from ...ops.activation import _Elu, _Gelu, _Hardtanh, _LogSoftmax, _Softmax, _Softplus
+from ...tensor import Tensor
+from ._args import _check_float, _check_float_input, _check_tensor
+
+# ---------------------------------------------------------------------------------- activations
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    return ops.Relu.apply(input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    _check_float_input(input)  # PyTorch has no integer leaky_relu; numpy and torch would differ here
+    return ops.LeakyRelu.apply(input, float(negative_slope))
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    _check_tensor(input, "input")
+    return input.sigmoid()  # integer input computes in float32, as in PyTorch
+
+
+def tanh(input: Tensor) -> Tensor:
+    _check_tensor(input, "input")
+    return input.tanh()
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """GELU, PyTorch's ``F.gelu``: ``x * Phi(x)`` with the exact normal CDF (``approximate='none'``), or
+    ``0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))`` (``approximate='tanh'``).
+
+    The exact form uses the device library's erfc (torch, SciPy or CuPy; see :func:`framework.ops.erfc`).
+    Raises ValueError for another ``approximate``.
+    """
+    _check_float_input(input)
+    if approximate == "none":
+        return _Gelu.apply(input)
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
+        # (1 + tanh(u)) / 2 == sigmoid(2u), which does not cancel to 0 in the left tail.
+        return input * ops.Sigmoid.apply(inner * 2.0)
+    raise ValueError(f"gelu(): approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """ELU, PyTorch's ``F.elu``: ``x`` for ``x > 0``, else ``alpha * (exp(x) - 1)``.
+
+    ``inplace=True`` is accepted and returns a new tensor (same values; tensors are never modified in place).
+    """
+    _check_float_input(input)
+    return _Elu.apply(input, float(alpha))
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """SiLU (swish), PyTorch's ``F.silu``: ``x * sigmoid(x)``; ``inplace=True`` returns a new tensor."""
+    _check_float_input(input)
+    return input * ops.Sigmoid.apply(input)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """Softplus, PyTorch's ``F.softplus``: ``log(1 + exp(beta * x)) / beta``, and ``x`` where
+    ``beta * x > threshold``."""
+    _check_float_input(input)
+    return _Softplus.apply(input, float(beta), float(threshold))
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """HardTanh, PyTorch's ``F.hardtanh``: ``x`` clamped to ``[min_val, max_val]``, gradient 0 outside the
+    open interval. ``inplace=True`` returns a new tensor. Raises ValueError if ``min_val > max_val``."""
+    _check_float_input(input)
+    if min_val > max_val:
+        raise ValueError(f"hardtanh(): min_val ({min_val}) cannot be greater than max_val ({max_val})")
+    return _Hardtanh.apply(input, float(min_val), float(max_val))
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """Mish, PyTorch's ``F.mish``: ``x * tanh(softplus(x))``; ``inplace=True`` returns a new tensor."""
+    _check_float_input(input)
+    # No threshold: PyTorch's mish uses log1p(exp(x)) everywhere.
+    return input * _Softplus.apply(input, 1.0, math.inf).tanh()
+
+
+def _softmax_dim(input: Tensor, dim: int | None, name: str) -> int:
+    if dim is None:
+        # PyTorch's legacy implicit choice, kept so ported code gives the same answer.
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+    return ops.normalize_dim(dim, input.ndim)
+
+
+def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    _check_tensor(input, "input")
+    if dtype is not None:
+        input = input.to(dtype=dtype)
+    _check_float(input, "softmax(): input")
+    dim = _softmax_dim(input, dim, "softmax")
+    if input.numel() == 0:
+        return input * 1.0  # nothing to normalise (PyTorch returns the empty tensor); no max of nothing
+    return _Softmax.apply(input, dim)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    _check_tensor(input, "input")
+    if dtype is not None:
+        input = input.to(dtype=dtype)
+    _check_float(input, "log_softmax(): input")
+    dim = _softmax_dim(input, dim, "log_softmax")
+    if input.numel() == 0:
+        return input * 1.0
+    return _LogSoftmax.apply(input, dim)

@@ -1,0 +1,98 @@
+"""embedding and one_hot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...ops.embedding import _Embedding
+from ...tensor import Tensor
+from ...tensor import tensor as _tensor
+from ._args import _check_float, _check_tensor
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 one-hot encoding (no gradient), PyTorch's ``F.one_hot``."""
+    values = tensor.numpy()
+    if num_classes < 0:
+        num_classes = int(values.max()) + 1 if values.size else 0
+    if values.size and (values.min() < 0 or values.max() >= num_classes):
+        raise ValueError(f"one_hot(): class values must be in [0, {num_classes})")
+    return _tensor(np.eye(num_classes, dtype=np.int64)[values], device=tensor.backend)
+
+
+def _check_embedding_options(max_norm: Any, norm_type: Any, sparse: Any, owner: str) -> None:
+    """Shared by ``F.embedding`` and ``nn.Embedding`` so a bad option fails at construction too."""
+    for value, name in ((max_norm, "max_norm"), (norm_type, "norm_type")):
+        if value is None and name == "max_norm":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+            raise TypeError(f"{owner}: {name} must be a real number, got {type(value).__name__} {value!r}")
+        if not value > 0:  # also rejects NaN
+            raise ValueError(f"{owner}: {name} must be > 0, got {value!r}")
+    if sparse:
+        raise ValueError(f"{owner}: sparse=True is not supported (kernelgrad has no sparse gradients); "
+                         "use sparse=False")
+
+
+def _embedding_renorm_(weight: Tensor, indices: np.ndarray, max_norm: float, norm_type: float) -> None:
+    """PyTorch's ``embedding_renorm_``: referenced rows whose norm exceeds ``max_norm`` are scaled by
+    ``max_norm / (norm + 1e-7)``. The new values replace ``weight._data`` (the framework's in-place update,
+    as the optimizers do), outside the graph."""
+    backend, xp = weight.backend, weight.backend.xp
+    referenced = backend.from_numpy(np.unique(indices), "int64")
+    rows = xp.take(weight._data, referenced, axis=0)
+    # Half precision would round the norm of long rows badly, so the norm and scaling run in float32.
+    work = xp.astype(rows, xp.float32) if weight.dtype in ("float16", "bfloat16") else rows
+    norms = xp.linalg.vector_norm(work, axis=1, ord=float(norm_type))
+    over = norms > max_norm
+    if not bool(xp.any(over)):
+        return  # nothing to rescale: skip copying the table
+    scale = xp.where(over, max_norm / (norms + 1e-7), xp.ones_like(norms))
+    weight._write("embedding(max_norm=)", referenced, xp.astype(work * xp.reshape(scale, (-1, 1)), rows.dtype))
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """Look up rows of ``weight``: ``out[..., :] = weight[input[...], :]``, PyTorch's ``F.embedding``.
+
+    Args:
+        input: integer indices, any shape ``[*]``, each in ``[0, num_embeddings)``.
+        weight: ``[num_embeddings, embedding_dim]`` float.
+        padding_idx: rows looked up at this index get no gradient (negative counts from the end).
+        max_norm: if given, every row referenced by ``input`` whose ``norm_type``-norm exceeds it is first
+            rescaled to norm ``max_norm`` in ``weight`` itself (its ``.data`` is replaced; no gradient
+            flows through the rescaling), as in PyTorch.
+        norm_type: the p of the p-norm for ``max_norm`` (any p > 0, ``inf`` included).
+        scale_grad_by_freq: divide each row's gradient by how often its index occurs in ``input``.
+        sparse: only False; sparse gradients are not supported.
+    Returns: ``[*, embedding_dim]``. The gradient of a row used several times is the sum of its uses
+        (their mean under ``scale_grad_by_freq``).
+    Raises: TypeError for non-integer indices, a non-float weight or a non-number ``max_norm``/``norm_type``;
+        ValueError for an index or ``padding_idx`` out of range, a weight that is not 2-D, a ``max_norm``
+        or ``norm_type`` that is not > 0, or ``sparse=True``.
+    """
+    _check_tensor(input, "input")
+    _check_tensor(weight, "weight", (2,))
+    _check_float(weight, "weight")
+    _check_embedding_options(max_norm, norm_type, sparse, "embedding()")
+    if input.dtype.is_floating_point or input.dtype == "bool":
+        raise TypeError(f"embedding(): input must hold integer indices, got dtype {input.dtype}")
+    num = weight.shape[0]
+    if padding_idx is not None:
+        if not -num <= int(padding_idx) < num:
+            raise ValueError(f"embedding(): padding_idx must be in [-{num}, {num}), got {padding_idx}")
+        padding_idx = int(padding_idx) % num
+    values = None
+    if input.numel():
+        values = input.numpy()  # one host sync: an out-of-range index must fail loudly, not read garbage
+        low, high = int(values.min()), int(values.max())
+        if low < 0 or high >= num:
+            raise ValueError(f"embedding(): indices must be in [0, {num}) for weight of shape {weight.shape}, "
+                             f"got values in [{low}, {high}]")
+    if input.backend is not weight.backend:
+        raise ValueError(f"embedding(): input is on {input.device!r} but weight is on {weight.device!r}")
+    if max_norm is not None and values is not None:
+        _embedding_renorm_(weight, values, float(max_norm), float(norm_type))
+    return _Embedding.apply(weight, input._data, padding_idx, bool(scale_grad_by_freq))

@@ -1,0 +1,83 @@
+"""conv2d, conv_transpose2d and the dilated weight, on the device's ``conv2d`` kernels."""
+
+from __future__ import annotations
+
+from ..autograd import Function
+from ._launch import _contiguous, _conv_output_hw, _zeros
+
+
+class _Conv2d(Function):
+    # An empty batch (N = 0) launches no kernel (a zero-size grid is a launch error on a GPU, and the kernel
+    # contract takes N >= 1): y is [0, K, P, Q], dx empty, dw and db zero -- PyTorch's answer.
+    @staticmethod
+    def forward(ctx, x, w, b, stride, padding):
+        kern = ctx.backend.kernels.conv2d
+        x, w, b = _contiguous(ctx, x, w, b)  # group slices and permuted views are not C-contiguous
+        ctx.save_for_backward(x, w)
+        ctx.stride, ctx.padding = stride, padding
+        if x.shape[0] == 0:
+            return _zeros(ctx, (0, w.shape[0]) + _conv_output_hw(x.shape, w.shape, stride, padding), x)
+        return kern.conv2d_forward(x, w, b, stride, padding)
+
+    @staticmethod
+    def backward(ctx, dy):
+        kern = ctx.backend.kernels.conv2d
+        x, w = ctx.saved_tensors
+        dy = ctx.backend.ascontiguous(dy)
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        db = ctx.xp.sum(dy, axis=(0, 2, 3)) if need_b else None
+        if x.shape[0] == 0:
+            return (_zeros(ctx, x.shape, x) if need_x else None), (_zeros(ctx, w.shape, w) if need_w else None), \
+                db, None, None
+        dx = kern.conv2d_backward_input(dy, w, tuple(x.shape), ctx.stride, ctx.padding) if need_x else None
+        dw = kern.conv2d_backward_weight(dy, x, tuple(w.shape), ctx.stride, ctx.padding) if need_w else None
+        return dx, dw, db, None, None
+
+
+class _ConvTranspose2d(Function):
+    """Transposed convolution = the adjoint of conv2d: its forward is conv2d's backward-input."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, stride, padding, output_shape):
+        kern = ctx.backend.kernels.conv2d
+        x, w, b = _contiguous(ctx, x, w, b)
+        ctx.save_for_backward(x, w)
+        ctx.stride, ctx.padding = stride, padding
+        if x.shape[0] == 0:  # an empty batch launches nothing, as in _Conv2d
+            return _zeros(ctx, output_shape, x)
+        y = kern.conv2d_backward_input(x, w, output_shape, stride, padding)
+        if b is not None:
+            y = y + ctx.xp.reshape(b, (1, -1, 1, 1))
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        kern = ctx.backend.kernels.conv2d
+        x, w = ctx.saved_tensors
+        dy = ctx.backend.ascontiguous(dy)
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        db = ctx.xp.sum(dy, axis=(0, 2, 3)) if need_b else None
+        if x.shape[0] == 0:
+            return (_zeros(ctx, x.shape, x) if need_x else None), (_zeros(ctx, w.shape, w) if need_w else None), \
+                db, None, None, None
+        dx = kern.conv2d_forward(dy, w, None, ctx.stride, ctx.padding) if need_x else None
+        dw = kern.conv2d_backward_weight(x, dy, tuple(w.shape), ctx.stride, ctx.padding) if need_w else None
+        return dx, dw, db, None, None, None
+
+
+class _DilateWeight(Function):
+    """Insert (d-1) zeros between kernel taps: a dilated conv is a plain conv with this weight."""
+
+    @staticmethod
+    def forward(ctx, w, dilation):
+        dh, dw = dilation
+        K, C, R, S = w.shape
+        out = _zeros(ctx, (K, C, (R - 1) * dh + 1, (S - 1) * dw + 1), w)
+        out[:, :, ::dh, ::dw] = w
+        ctx.dilation = dilation
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        dh, dw = ctx.dilation
+        return ctx.backend.ascontiguous(grad[:, :, ::dh, ::dw]), None

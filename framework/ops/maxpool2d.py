@@ -1,0 +1,45 @@
+"""Max pooling on the device's ``maxpool2d`` kernels (compact argmax), and the first-maximum rule over taps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from array_api_compat import device as _array_device
+
+from ..autograd import Function
+from ._launch import _contiguous, _conv_output_hw, _zeros
+
+# ------------------------------------------------------------------------------------ max_pool2d
+
+
+class _MaxPool2d(Function):
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding, want_argmax):
+        (x,) = _contiguous(ctx, x)
+        if 0 in x.shape[:2]:  # an empty batch (or C = 0): no kernel launch (see _Conv2d), an empty y and argmax
+            out_shape = tuple(x.shape[:2]) + _conv_output_hw(x.shape, (0, 0) + tuple(kernel), stride, padding)
+            y, argmax = _zeros(ctx, out_shape, x), ctx.xp.zeros(out_shape, dtype=ctx.xp.int8, device=_array_device(x))
+        else:
+            y, argmax = ctx.backend.kernels.maxpool2d.maxpool2d_forward(x, kernel, stride, padding)
+        if want_argmax is not None:  # a list that receives the argmax, for return_indices=True
+            want_argmax.append(argmax)
+        ctx.argmax, ctx.shape = argmax, tuple(x.shape)
+        ctx.kernel, ctx.stride, ctx.padding = kernel, stride, padding
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        if 0 in ctx.shape[:2]:
+            return _zeros(ctx, ctx.shape, dy), None, None, None, None
+        dx = ctx.backend.kernels.maxpool2d.maxpool2d_backward(
+            ctx.backend.ascontiguous(dy), ctx.argmax, ctx.shape, ctx.kernel, ctx.stride, ctx.padding)
+        return dx, None, None, None, None
+
+
+def _pool_winner(xp: Any, taps: Any, axis: int, keepdims: bool = False) -> Any:
+    """PyTorch's max-pool winner along ``axis`` (its loop takes ``v > best || isnan(v)``): the first maximum,
+    except that a NaN is the maximum and the *last* NaN wins. ``argmax`` alone would pick the first NaN."""
+    first = xp.argmax(taps, axis=axis, keepdims=keepdims)
+    nan = xp.astype(xp.isnan(taps), xp.int32)
+    last_nan = taps.shape[axis] - 1 - xp.argmax(xp.flip(nan, axis=axis), axis=axis, keepdims=keepdims)
+    return xp.where(xp.any(nan != 0, axis=axis, keepdims=keepdims), last_nan, first)
