@@ -14,7 +14,21 @@ from ._dims import (
     normalize_dim,
     normalize_dims,
 )
-from .activation import LeakyRelu, Relu, Sigmoid, Tanh, stable_sigmoid
+from .activation import (
+    Elu,
+    Gelu,
+    Hardtanh,
+    LeakyRelu,
+    LogSoftmax,
+    Relu,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+    stable_sigmoid,
+)
+from .conv2d import Conv2d, ConvTranspose2d, DilateWeight
+from .dropout import Dropout
 from .elementwise import (
     Abs,
     Add,
@@ -44,16 +58,25 @@ from .elementwise import (
     Where,
     erfc,
 )
+from .embedding import Embedding
 from .indexing import GetItem, IndexPut, MaskedFill, Scatter, ScatterAdd, TakeAlongAxis
+from .linear_relu import Linear
+from .loss import BCEWithLogits, BinaryCrossEntropy, KLDiv
 from .matmul import Einsum, MatMul
+from .maxpool2d import MaxPool2d
+from .normalization import Normalize
 from .reduce import Amax, Amin, Cumsum, Mean, Norm2, NormP, Prod, StdSqrt, Sum
 from .shape import Concat, Expand, Flip, Permute, Reshape, Roll, Stack, Triangle
+from .softmax_xent import SoftmaxCrossEntropy
 
 __all__ = [
-    "Abs", "Add", "Amax", "Amin", "Atan2", "Cast", "Clamp", "Concat", "Cos", "Cumsum", "Div", "DivFloor",
-    "Einsum", "Erf", "Exp", "Expand", "Expm1", "Flip", "FloorDivide", "GetItem", "IndexPut", "LeakyRelu",
-    "Log", "Log1p", "MaskedFill", "MatMul", "Maximum", "Mean", "Minimum", "Mul", "NanToNum", "Neg", "Norm2",
-    "NormP", "Permute", "Pow", "Prod", "Relu", "Remainder", "Reshape", "Roll", "Scatter", "ScatterAdd",
-    "Sigmoid", "Sin", "Sqrt", "Stack", "StdSqrt", "StepLike", "Sub", "Sum", "TakeAlongAxis", "Tanh",
-    "Triangle", "Where", "broadcast_shapes", "erfc", "normalize_dim", "normalize_dims", "stable_sigmoid"
+    "Abs", "Add", "Amax", "Amin", "Atan2", "BCEWithLogits", "BinaryCrossEntropy", "Cast", "Clamp", "Concat",
+    "Conv2d", "ConvTranspose2d", "Cos", "Cumsum", "DilateWeight", "Div", "DivFloor", "Dropout", "Einsum",
+    "Elu", "Embedding", "Erf", "Exp", "Expand", "Expm1", "Flip", "FloorDivide", "Gelu", "GetItem", "Hardtanh",
+    "IndexPut", "KLDiv", "LeakyRelu", "Linear", "Log", "Log1p", "LogSoftmax", "MaskedFill", "MatMul",
+    "MaxPool2d", "Maximum", "Mean", "Minimum", "Mul", "NanToNum", "Neg", "Norm2", "NormP", "Normalize",
+    "Permute", "Pow", "Prod", "Relu", "Remainder", "Reshape", "Roll", "Scatter", "ScatterAdd", "Sigmoid",
+    "Sin", "Softmax", "SoftmaxCrossEntropy", "Softplus", "Sqrt", "Stack", "StdSqrt", "StepLike", "Sub", "Sum",
+    "TakeAlongAxis", "Tanh", "Triangle", "Where", "broadcast_shapes", "erfc", "normalize_dim",
+    "normalize_dims", "stable_sigmoid"
 ]

@@ -72,7 +72,7 @@ _SQRT1_2 = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-class _Gelu(Function):
+class Gelu(Function):
     """Exact GELU ``x * Phi(x)`` with ``Phi(x) = erfc(-x / sqrt 2) / 2``: erfc keeps its relative accuracy in
     the left tail, where ``(1 + erf(x / sqrt 2)) / 2`` would cancel."""
 
@@ -95,7 +95,7 @@ class _Gelu(Function):
         return (dx if dx.dtype == grad.dtype else xp.astype(dx, grad.dtype),)
 
 
-class _Elu(Function):
+class Elu(Function):
     @staticmethod
     def forward(ctx, x, alpha):
         xp = ctx.xp
@@ -112,7 +112,7 @@ class _Elu(Function):
         return xp.where(x > 0, grad, grad * (ctx.alpha * xp.exp(xp.minimum(x, 0)))), None
 
 
-class _Softplus(Function):
+class Softplus(Function):
     @staticmethod
     def forward(ctx, x, beta, threshold):
         xp = ctx.xp
@@ -130,7 +130,7 @@ class _Softplus(Function):
         return xp.where(z > ctx.threshold, grad, grad * ops.stable_sigmoid(xp, z)), None, None
 
 
-class _Hardtanh(Function):
+class Hardtanh(Function):
     @staticmethod
     def forward(ctx, x, lo, hi):
         xp = ctx.xp
@@ -146,7 +146,7 @@ class _Hardtanh(Function):
         return xp.where((x <= ctx.lo) | (x >= ctx.hi), xp.zeros_like(grad), grad), None, None
 
 
-class _Softmax(Function):
+class Softmax(Function):
     @staticmethod
     def forward(ctx, x, dim):
         xp = ctx.xp
@@ -162,7 +162,7 @@ class _Softmax(Function):
         return out * (grad - ctx.xp.sum(grad * out, axis=ctx.dim, keepdims=True)), None
 
 
-class _LogSoftmax(Function):
+class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, dim):
         xp = ctx.xp

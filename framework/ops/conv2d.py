@@ -6,7 +6,7 @@ from ..autograd import Function
 from ._launch import _contiguous, _conv_output_hw, _zeros
 
 
-class _Conv2d(Function):
+class Conv2d(Function):
     # An empty batch (N = 0) launches no kernel (a zero-size grid is a launch error on a GPU, and the kernel
     # contract takes N >= 1): y is [0, K, P, Q], dx empty, dw and db zero -- PyTorch's answer.
     @staticmethod
@@ -34,7 +34,7 @@ class _Conv2d(Function):
         return dx, dw, db, None, None
 
 
-class _ConvTranspose2d(Function):
+class ConvTranspose2d(Function):
     """Transposed convolution = the adjoint of conv2d: its forward is conv2d's backward-input."""
 
     @staticmethod
@@ -43,7 +43,7 @@ class _ConvTranspose2d(Function):
         x, w, b = _contiguous(ctx, x, w, b)
         ctx.save_for_backward(x, w)
         ctx.stride, ctx.padding = stride, padding
-        if x.shape[0] == 0:  # an empty batch launches nothing, as in _Conv2d
+        if x.shape[0] == 0:  # an empty batch launches nothing, as in Conv2d
             return _zeros(ctx, output_shape, x)
         y = kern.conv2d_backward_input(x, w, output_shape, stride, padding)
         if b is not None:
@@ -65,7 +65,7 @@ class _ConvTranspose2d(Function):
         return dx, dw, db, None, None, None
 
 
-class _DilateWeight(Function):
+class DilateWeight(Function):
     """Insert (d-1) zeros between kernel taps: a dilated conv is a plain conv with this weight."""
 
     @staticmethod

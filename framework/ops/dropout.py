@@ -8,7 +8,7 @@ from ._launch import _contiguous
 # --------------------------------------------------------------------------------------- dropout
 
 
-class _Dropout(Function):
+class Dropout(Function):
     @staticmethod
     def forward(ctx, x, p, seed, offset):
         (x,) = _contiguous(ctx, x)

@@ -7,7 +7,7 @@ from ..autograd import Function
 # ------------------------------------------------------------------------------------- embedding
 
 
-class _Embedding(Function):
+class Embedding(Function):
     """``weight[indices]``; backward scatters rows with the backend's accumulating ``index_add`` (an index
     that appears k times gets the sum of its k row gradients, each divided by k under
     ``scale_grad_by_freq``) and skips ``padding_idx`` rows."""

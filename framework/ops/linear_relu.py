@@ -8,7 +8,7 @@ from ._launch import _contiguous
 # ---------------------------------------------------------------------------------------- linear
 
 
-class _Linear(Function):
+class Linear(Function):
     @staticmethod
     def forward(ctx, x, w, b, relu):
         x, w, b = _contiguous(ctx, x, w, b)

@@ -11,7 +11,7 @@ import numpy as np
 from ..autograd import Function
 
 
-class _KLDiv(Function):
+class KLDiv(Function):
     """Pointwise ``target * (log target - input)`` (``xlogy(t, t) - t * x``) or, for a log-space target,
     ``exp(t) * (t - x)``; backward is PyTorch's formula, including a zero target gradient where t == 0."""
 
@@ -48,7 +48,7 @@ class _KLDiv(Function):
 _BCE_EPS = float(np.float32(1e-12))
 
 
-class _BinaryCrossEntropy(Function):
+class BinaryCrossEntropy(Function):
     """Pointwise BCE on probabilities exactly as PyTorch computes it: each log is clamped at -100 (so p = 0
     or 1 gives a finite loss), and the gradient is ``(p - t) / max(p (1 - p), 1e-12)`` -- finite at p = 0 or
     1, 0 where the target agrees. Clamping ``log`` after taking it instead gives the gradient ``t / p``:
@@ -84,7 +84,7 @@ def _log_sigmoid(xp: Any, x: Any) -> Any:
     return xp.where(x < 0, x, 0.0) - xp.log1p(xp.exp(-xp.abs(x)))
 
 
-class _BCEWithLogits(Function):
+class BCEWithLogits(Function):
     """Pointwise sigmoid + BCE, PyTorch's formulas (with lw = 1 + (pos_weight - 1) t, pw = pos_weight):
 
     loss = (1 - t) x - lw log_sigmoid(x)             dx  = (pw t + 1 - t) sigmoid(x) - pw t

@@ -12,11 +12,11 @@ from ._launch import _contiguous, _conv_output_hw, _zeros
 # ------------------------------------------------------------------------------------ max_pool2d
 
 
-class _MaxPool2d(Function):
+class MaxPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, want_argmax):
         (x,) = _contiguous(ctx, x)
-        if 0 in x.shape[:2]:  # an empty batch (or C = 0): no kernel launch (see _Conv2d), an empty y and argmax
+        if 0 in x.shape[:2]:  # an empty batch (or C = 0): no kernel launch (see Conv2d), an empty y and argmax
             out_shape = tuple(x.shape[:2]) + _conv_output_hw(x.shape, (0, 0) + tuple(kernel), stride, padding)
             y, argmax = _zeros(ctx, out_shape, x), ctx.xp.zeros(out_shape, dtype=ctx.xp.int8, device=_array_device(x))
         else:

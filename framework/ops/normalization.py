@@ -7,7 +7,7 @@ from ..autograd import Function
 # ---------------------------------------------------------------------------------- normalize
 
 
-class _Normalize(Function):
+class Normalize(Function):
     """``y = x / max(||x||_p, eps)`` along ``dim``, with the analytic gradient: where the norm is above eps,
     ``dx = g / n - (sum(g * x) / n^2) * dn/dx`` with ``dn/dx = sign(x) |x|^(p-1) / n^(p-1)``; where it is
     clamped, ``dx = g / eps`` (the clamp has no gradient, as in PyTorch)."""

@@ -8,7 +8,7 @@ from ._launch import _contiguous
 # -------------------------------------------------------------------------------------- losses
 
 
-class _SoftmaxCrossEntropy(Function):
+class SoftmaxCrossEntropy(Function):
     @staticmethod
     def forward(ctx, logits, target, ignore_index):
         kern = ctx.backend.kernels.softmax_xent

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from ... import ops
-from ...ops.activation import _Elu, _Gelu, _Hardtanh, _LogSoftmax, _Softmax, _Softplus
+from ...ops.activation import Elu, Gelu, Hardtanh, LogSoftmax, Softmax, Softplus
 from ...tensor import Tensor
 from ._args import _check_float, _check_float_input, _check_tensor
 
@@ -41,7 +41,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """
     _check_float_input(input)
     if approximate == "none":
-        return _Gelu.apply(input)
+        return Gelu.apply(input)
     if approximate == "tanh":
         inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
         # (1 + tanh(u)) / 2 == sigmoid(2u), which does not cancel to 0 in the left tail.
@@ -55,7 +55,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     ``inplace=True`` is accepted and returns a new tensor (same values; tensors are never modified in place).
     """
     _check_float_input(input)
-    return _Elu.apply(input, float(alpha))
+    return Elu.apply(input, float(alpha))
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -68,7 +68,7 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     """Softplus, PyTorch's ``F.softplus``: ``log(1 + exp(beta * x)) / beta``, and ``x`` where
     ``beta * x > threshold``."""
     _check_float_input(input)
-    return _Softplus.apply(input, float(beta), float(threshold))
+    return Softplus.apply(input, float(beta), float(threshold))
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
@@ -77,14 +77,14 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
     _check_float_input(input)
     if min_val > max_val:
         raise ValueError(f"hardtanh(): min_val ({min_val}) cannot be greater than max_val ({max_val})")
-    return _Hardtanh.apply(input, float(min_val), float(max_val))
+    return Hardtanh.apply(input, float(min_val), float(max_val))
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """Mish, PyTorch's ``F.mish``: ``x * tanh(softplus(x))``; ``inplace=True`` returns a new tensor."""
     _check_float_input(input)
     # No threshold: PyTorch's mish uses log1p(exp(x)) everywhere.
-    return input * _Softplus.apply(input, 1.0, math.inf).tanh()
+    return input * Softplus.apply(input, 1.0, math.inf).tanh()
 
 
 def _softmax_dim(input: Tensor, dim: int | None, name: str) -> int:
@@ -102,7 +102,7 @@ def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     dim = _softmax_dim(input, dim, "softmax")
     if input.numel() == 0:
         return input * 1.0  # nothing to normalise (PyTorch returns the empty tensor); no max of nothing
-    return _Softmax.apply(input, dim)
+    return Softmax.apply(input, dim)
 
 
 def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
@@ -113,4 +113,4 @@ def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Ten
     dim = _softmax_dim(input, dim, "log_softmax")
     if input.numel() == 0:
         return input * 1.0
-    return _LogSoftmax.apply(input, dim)
+    return LogSoftmax.apply(input, dim)

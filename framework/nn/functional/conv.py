@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ...ops.conv2d import _Conv2d, _ConvTranspose2d, _DilateWeight
+from ...ops.conv2d import Conv2d, ConvTranspose2d, DilateWeight
 from ...tensor import Tensor, cat
 from ._args import _batched, _check_float, _check_tensor, _pair, _single
 from .shape import pad
@@ -82,18 +82,18 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
             raise ValueError(f"padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
     padding = _pair(padding, "padding", 0)
     if dilation != (1, 1):
-        weight = _DilateWeight.apply(weight, dilation)
+        weight = DilateWeight.apply(weight, dilation)
         R, S = weight.shape[2:]
     Hp, Wp = input.shape[2] + 2 * padding[0], input.shape[3] + 2 * padding[1]
     if R > Hp or S > Wp:
         raise ValueError(f"conv2d(): kernel size ({R}, {S}) (dilated) is larger than the padded input "
                          f"({Hp}, {Wp}) for input shape {input.shape} and padding {padding}")
     if groups == 1:
-        out = _Conv2d.apply(input, weight, bias, stride, padding)
+        out = Conv2d.apply(input, weight, bias, stride, padding)
     else:
         Kg = K // groups
         parts = [
-            _Conv2d.apply(input[:, g * Cg:(g + 1) * Cg], weight[g * Kg:(g + 1) * Kg],
+            Conv2d.apply(input[:, g * Cg:(g + 1) * Cg], weight[g * Kg:(g + 1) * Kg],
                           None if bias is None else bias[g * Kg:(g + 1) * Kg], stride, padding)
             for g in range(groups)
         ]
@@ -184,7 +184,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     if bias is not None and bias.shape != (Cout_g * groups,):
         raise ValueError(f"conv_transpose2d(): bias must have shape ({Cout_g * groups},), got {bias.shape}")
     if dilation != (1, 1):
-        weight = _DilateWeight.apply(weight, dilation)
+        weight = DilateWeight.apply(weight, dilation)
     R, S = weight.shape[2:]
     Ho = (H - 1) * stride[0] - 2 * padding[0] + R + output_padding[0]
     Wo = (W - 1) * stride[1] - 2 * padding[1] + S + output_padding[1]
@@ -197,6 +197,6 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
         x_g = input if groups == 1 else input[:, g * Cg:(g + 1) * Cg]
         w_g = weight if groups == 1 else weight[g * Cg:(g + 1) * Cg]
         b_g = bias if groups == 1 or bias is None else bias[g * Cout_g:(g + 1) * Cout_g]
-        parts.append(_ConvTranspose2d.apply(x_g, w_g, b_g, stride, padding, (N, Cout_g, Ho, Wo)))
+        parts.append(ConvTranspose2d.apply(x_g, w_g, b_g, stride, padding, (N, Cout_g, Ho, Wo)))
     out = parts[0] if groups == 1 else cat(parts, dim=1)
     return out.squeeze(0) if unbatched else out

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ... import random as _random
-from ...ops.dropout import _Dropout
+from ...ops.dropout import Dropout
 from ...tensor import Tensor
 from ...tensor import ones as _ones
 from ._args import _batched, _check_float, _check_tensor
@@ -47,8 +47,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
             return input * 0.0
     seed, offset = _random.next_philox(input.numel())
     if input.ndim == 0:  # the kernels take arrays of at least one dim; the result keeps the 0-d shape
-        return _Dropout.apply(input.reshape(1), p, seed, offset).reshape(())
-    return _Dropout.apply(input, p, seed, offset)
+        return Dropout.apply(input.reshape(1), p, seed, offset).reshape(())
+    return Dropout.apply(input, p, seed, offset)
 
 
 def _feature_dropout(input: Tensor, p: float, training: bool, name: str) -> Tensor:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ...ops.embedding import _Embedding
+from ...ops.embedding import Embedding
 from ...tensor import Tensor
 from ...tensor import tensor as _tensor
 from ._args import _check_float, _check_tensor
@@ -95,4 +95,4 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
         raise ValueError(f"embedding(): input is on {input.device!r} but weight is on {weight.device!r}")
     if max_norm is not None and values is not None:
         _embedding_renorm_(weight, values, float(max_norm), float(norm_type))
-    return _Embedding.apply(weight, input._data, padding_idx, bool(scale_grad_by_freq))
+    return Embedding.apply(weight, input._data, padding_idx, bool(scale_grad_by_freq))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...ops.linear_relu import _Linear
+from ...ops.linear_relu import Linear
 from ...tensor import Tensor
 from ._args import _check_float, _check_tensor
 
@@ -22,7 +22,7 @@ def _linear(input: Tensor, weight: Tensor, bias: Tensor | None, relu: bool, name
     lead = input.shape[:-1]
     _check_float(input, "input")
     x2 = input if input.ndim == 2 else input.reshape(-1, input.shape[-1])
-    y = _Linear.apply(x2, weight, bias, relu)
+    y = Linear.apply(x2, weight, bias, relu)
     return y if input.ndim == 2 else y.reshape(lead + (weight.shape[0],))
 
 

@@ -11,8 +11,8 @@ from kernels._args import value_checks_enabled
 
 from ... import ops
 from ...dtypes import result_type
-from ...ops.loss import _BCEWithLogits, _BinaryCrossEntropy, _KLDiv
-from ...ops.softmax_xent import _SoftmaxCrossEntropy
+from ...ops.loss import BCEWithLogits, BinaryCrossEntropy, KLDiv
+from ...ops.softmax_xent import SoftmaxCrossEntropy
 from ...tensor import Tensor, where
 from ._args import _REDUCTIONS, _check_float, _check_reduction, _check_same_shape, _check_tensor, _reduce
 from .activation import log_softmax
@@ -126,7 +126,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
     if not fused or value_checks_enabled(on_host=not logits.backend.is_gpu):
         _check_class_range(flat_target, C, ignore_index, "cross_entropy")
     if fused:
-        return _SoftmaxCrossEntropy.apply(logits, flat_target, ignore_index)
+        return SoftmaxCrossEntropy.apply(logits, flat_target, ignore_index)
     return _cross_entropy_composite(logits, flat_target, weight, ignore_index, reduction, label_smoothing,
                                     target.shape if input.ndim > 1 else ())
 
@@ -308,7 +308,7 @@ def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: b
                       "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
                       "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
                       stacklevel=2)
-    loss = _KLDiv.apply(input, target, bool(log_target))
+    loss = KLDiv.apply(input, target, bool(log_target))
     if reduction == "batchmean":
         return loss.sum() / input.shape[0] if input.ndim else loss.sum()
     return _reduce(loss, reduction)
@@ -336,7 +336,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         if values.size and not np.all((values >= 0) & (values <= 1)):
             raise ValueError("binary_cross_entropy(): input values must be in [0, 1] (apply sigmoid first, or "
                              "use binary_cross_entropy_with_logits)")
-    loss = _BinaryCrossEntropy.apply(input, target)
+    loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -362,7 +362,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     input, target = input.to(dtype=dtype), target.to(dtype=dtype)
     weight = None if weight is None else weight.to(dtype=dtype)
     pos_weight = None if pos_weight is None else pos_weight.to(dtype=dtype)
-    loss = _BCEWithLogits.apply(input, target, pos_weight)
+    loss = BCEWithLogits.apply(input, target, pos_weight)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ... import ops
 from ...autograd import no_grad
-from ...ops.normalization import _Normalize
+from ...ops.normalization import Normalize
 from ...tensor import Tensor
 from ._args import _check_float, _check_float_input, _check_tensor
 
@@ -30,7 +30,7 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, o
         raise ValueError(f"normalize(): eps must be >= 0, got {eps!r}")
     if out is not None:
         raise ValueError("normalize(): out= is not supported; use the returned tensor")
-    return _Normalize.apply(input, float(p), ops.normalize_dim(dim, input.ndim), float(eps))
+    return Normalize.apply(input, float(p), ops.normalize_dim(dim, input.ndim), float(eps))
 
 
 # ---------------------------------------------------------------------------------- normalization

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ...ops.maxpool2d import _MaxPool2d, _pool_winner
+from ...ops.maxpool2d import MaxPool2d, _pool_winner
 from ...tensor import Tensor, stack, where
 from ._args import _batched, _check_float, _check_tensor, _pair, _single
 from .shape import pad
@@ -43,7 +43,7 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
                  for o, s, k, n, p in zip(out_size, stride, kernel, (H, W), padding)]
         x = pad(input, (0, extra[1], 0, extra[0]), value=-math.inf) if any(extra) else input
         argmax: list | None = [] if return_indices else None
-        out = _MaxPool2d.apply(x, kernel, stride, padding, argmax)
+        out = MaxPool2d.apply(x, kernel, stride, padding, argmax)
         indices = _flat_pool_indices(out, argmax[0], input.shape, kernel, stride, padding) \
             if return_indices else None
     else:
