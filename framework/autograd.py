@@ -14,6 +14,14 @@ backend's raw arrays, never on Tensors:
 ``Function.apply`` wraps the result in a Tensor that remembers only its ``ctx`` (which holds the
 parent Tensors). Nothing is recorded under :class:`no_grad` or when no input requires grad.
 
+The engine never imports :mod:`framework.tensor`; like minitorch's autodiff it walks a protocol. To the
+engine a *tensor* is an object whose class has ``_autograd_wrap(array, backend, requires_grad=False)`` --
+how the engine makes one (an op's output, the gradient a hook sees, what :func:`grad` returns) -- and
+whose instances have ``_data`` (the backend's array), ``backend``, ``requires_grad``, ``_ctx`` (the
+recording :class:`Context`; None for a leaf), ``_retain_grad``, ``_accumulate_grad(array)``, ``shape``,
+``dtype``, ``device``, ``numel()``, optionally ``_hooks``, and the in-place bookkeeping below (``_vbox``,
+``_view_version``, ``_view_src``, ``_history``). :class:`framework.tensor.Tensor` is such a class.
+
 :func:`backward` walks the graph with an explicit stack (no recursion, so a 1000-step RNN unroll is
 fine), accumulates gradients of values used more than once, and frees each node's saved arrays unless
 ``retain_graph=True``; a second backward through a freed graph raises like PyTorch does.
@@ -265,18 +273,16 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any):
-        from .tensor import Tensor
-
-        backend = None
+        backend = first = None
         needs = []
         raw = []
         for i, a in enumerate(args):
-            if isinstance(a, Tensor):
+            if _is_tensor(a):
                 if backend is None:
-                    backend = a.backend
+                    backend, first = a.backend, a
                 elif a.backend is not backend:
                     # No op class name here: the user called add/conv2d/..., not the internal Function.
-                    names = [x.backend.name for x in args if isinstance(x, Tensor)]
+                    names = [x.backend.name for x in args if _is_tensor(x)]
                     raise ValueError(
                         f"expected all tensors on one device, got argument {i} on {a.backend.name!r} and "
                         f"others on {backend.name!r} (devices: {names}); move them with .to(device)"
@@ -293,15 +299,30 @@ class Function:
         record = _grad_enabled and any(needs)
         ctx = Context(cls, backend, args if record else (), tuple(needs))
         out = cls.forward(ctx, *raw, **kwargs)
-        result = Tensor._wrap(out, backend, requires_grad=record)
+        result = type(first)._autograd_wrap(out, backend, requires_grad=record)
         if _view_base(out) is not None or any(out is r for r in raw):
             _share_versions_with_input(result, cls, args, kwargs, raw)
         if record:
-            ctx.input_versions = tuple(a._vbox[0] if isinstance(a, Tensor) else None for a in args)
+            ctx.input_versions = tuple(a._vbox[0] if _is_tensor(a) else None for a in args)
             ctx.input_arrays = tuple(raw)
             ctx.output_version = (result._vbox, result._vbox[0], _weak(out))
             result._ctx = ctx
         return result
+
+
+# ---------------------------------------------------------------------------------- the tensor protocol
+
+_tensor_classes: dict[type, bool] = {}
+
+
+def _is_tensor(value: Any) -> bool:
+    """Whether the engine treats ``value`` as a tensor: its class has ``_autograd_wrap`` (see "The tensor
+    protocol" in the module docstring). The answer is cached per class: this runs for every op argument."""
+    cls = type(value)
+    known = _tensor_classes.get(cls)
+    if known is None:
+        known = _tensor_classes[cls] = hasattr(cls, "_autograd_wrap")
+    return known
 
 
 # ---------------------------------------------------------------------------------- in-place support
@@ -337,10 +358,8 @@ def _share_versions_with_input(result, fn: type[Function], args: tuple, kwargs: 
     """An op returned a view of one of its inputs (reshape, permute, basic indexing, ...): the view and
     its base share one version counter, as in PyTorch, so an in-place write through either is seen by
     every saved-tensor check; ``_view_src`` remembers how to take the view again (:func:`_refresh_view`)."""
-    from .tensor import Tensor
-
     for i, (a, array) in enumerate(zip(args, raw)):
-        if isinstance(a, Tensor) and may_share_memory(result._data, array):
+        if _is_tensor(a) and may_share_memory(result._data, array):
             result._vbox = a._vbox
             result._view_version = a._vbox[1]
             result._view_src = (fn, args, kwargs, i)
@@ -360,14 +379,12 @@ def _refresh_view(view) -> None:
     """PyTorch's view replay: a view whose base got a recorded in-place write since the view was made is
     recorded again as the same view of the base's new value, so gradients through it reach the write.
     Ops recorded with the view before keep its earlier node (a stand-in in ``view._history``)."""
-    from .tensor import Tensor
-
     src = view._view_src
     if src is None:  # detach() / .data: outside autograd, nothing to replay
         view._view_version = view._vbox[1]
         return
     fn, args, kwargs, _ = src
-    earlier = Tensor._wrap(view._data, view.backend, view.requires_grad)
+    earlier = type(view)._autograd_wrap(view._data, view.backend, view.requires_grad)
     earlier._ctx = view._ctx
     with enable_grad():
         fresh = fn.apply(*args, **kwargs)  # refreshes the base first when it is itself a stale view
@@ -506,14 +523,12 @@ class BackwardHookFunction(Function):
 
 def group_identity(tensors: list, fn: Any) -> list:
     """Identities of ``tensors`` (which require grad), recorded as one group node whose backward is ``fn``."""
-    from .tensor import Tensor
-
     group = _Group(tuple(tensors), fn)
     members = []
     for i, t in enumerate(tensors):
         ctx = Context(BackwardHookFunction, t.backend, (t,), (True,))
         ctx.group, ctx.group_index = group, i
-        member = Tensor._wrap(t._data, t.backend, requires_grad=True)
+        member = type(t)._autograd_wrap(t._data, t.backend, requires_grad=True)
         # An alias of t's storage sharing its version counter (as Tensor._alias): an in-place write through
         # a member is refused like one through a view, as PyTorch refuses it on BackwardHookFunction's outputs.
         member._vbox, member._view_version = t._vbox, t._vbox[1]
@@ -536,8 +551,6 @@ def _parents(node) -> tuple:
 
 def _topological_order(roots: list) -> list:
     """Nodes reachable from ``roots`` through recorded contexts, each after all of its parents."""
-    from .tensor import Tensor
-
     order, visited = [], set()
     stack = [(root, False) for root in reversed(roots)]
     while stack:
@@ -551,28 +564,26 @@ def _topological_order(roots: list) -> list:
         stack.append((node, True))
         for parent in _parents(node):
             if id(parent) not in visited and (
-                    isinstance(parent, _Group) or isinstance(parent, Tensor) and parent.requires_grad):
+                    isinstance(parent, _Group) or _is_tensor(parent) and parent.requires_grad):
                 stack.append((parent, False))
     return order
 
 
 def _run_tensor_hooks(tensor, hooks: dict, g: Any) -> Any:
     """Call ``tensor``'s hooks in order on its gradient; a Tensor a hook returns replaces the gradient."""
-    from .tensor import Tensor
-
     for hook in list(hooks.values()):
-        result = hook(Tensor._wrap(g, tensor.backend))
+        result = hook(type(tensor)._autograd_wrap(g, tensor.backend))
         if result is None:
             continue
         name = getattr(hook, "__name__", type(hook).__name__)
-        if not isinstance(result, Tensor):
+        if not _is_tensor(result):
             raise TypeError(f"hook {name!r} must return None or a Tensor, got {type(result).__name__}")
         if result.shape != tuple(g.shape):
             raise ValueError(f"hook {name!r} has changed the shape of the gradient from {tuple(g.shape)} "
                              f"to {result.shape}")
         if result.backend is not tensor.backend or result._data.dtype not in (g.dtype, tensor._data.dtype):
             raise TypeError(f"hook {name!r} has changed the gradient's device or dtype (was "
-                            f"{tensor.device}/{Tensor._wrap(g, tensor.backend).dtype}, got "
+                            f"{tensor.device}/{type(tensor)._autograd_wrap(g, tensor.backend).dtype}, got "
                             f"{result.device}/{result.dtype})")
         g = result._data
     return g
@@ -586,8 +597,6 @@ def _run_backward(roots: list, root_grads: list, retain_graph: bool, capture: li
     nodes that lead to a captured tensor and returns ``{id(tensor): gradient array}`` for those reached.
     Tensor hooks run on each tensor's whole gradient, before it is used.
     """
-    from .tensor import Tensor
-
     grads: dict[int, Any] = {}
     for root, g in zip(roots, root_grads):
         grads[id(root)] = g if id(root) not in grads else grads[id(root)] + g
@@ -602,7 +611,7 @@ def _run_backward(roots: list, root_grads: list, retain_graph: bool, capture: li
                 leads_to_wanted.add(id(node))
 
     def send(parent: Any, pg: Any) -> None:
-        if pg is None or not isinstance(parent, Tensor) or not parent.requires_grad:
+        if pg is None or not _is_tensor(parent) or not parent.requires_grad:
             return
         pg = unbroadcast(pg, parent.shape, parent.backend.xp)
         key = id(parent)
@@ -666,19 +675,15 @@ def _fresh(roots: list) -> list:
 
 
 def _as_tensor_list(value: Any, what: str) -> list:
-    from .tensor import Tensor
-
-    items = [value] if isinstance(value, Tensor) else value
-    if not isinstance(items, list | tuple) or not all(isinstance(t, Tensor) for t in items):
+    items = [value] if _is_tensor(value) else value
+    if not isinstance(items, list | tuple) or not all(_is_tensor(t) for t in items):
         raise TypeError(f"{what} must be a Tensor or a sequence of Tensors, got {type(value).__name__}")
     return list(items)
 
 
 def _root_grads(fn_name: str, outputs: list, grad_outputs: Any, arg_name: str) -> list:
     """One gradient array per output: the given ones (checked), or ones for one-element outputs."""
-    from .tensor import Tensor
-
-    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+    if grad_outputs is None or _is_tensor(grad_outputs):
         grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
     if not isinstance(grad_outputs, list | tuple) or len(grad_outputs) != len(outputs):
         n = len(grad_outputs) if isinstance(grad_outputs, list | tuple) else type(grad_outputs).__name__
@@ -695,7 +700,7 @@ def _root_grads(fn_name: str, outputs: list, grad_outputs: Any, arg_name: str) -
                                    f"got shape {out.shape} for output {i}; pass {arg_name} with that shape")
             arrays.append(out.backend.xp.ones_like(out._data))
             continue
-        if isinstance(g, Tensor):
+        if _is_tensor(g):
             if g.backend is not out.backend:
                 raise ValueError(f"{fn_name}(): {arg_name}[{i}] is on {g.device!r} but output {i} is on "
                                  f"{out.device!r}")
@@ -769,8 +774,6 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
         NotImplementedError for ``create_graph=True`` or ``is_grads_batched=True``; TypeError/ValueError
         for malformed arguments.
     """
-    from .tensor import Tensor
-
     _no_create_graph("grad", create_graph)
     if is_grads_batched:
         raise NotImplementedError("grad(is_grads_batched=True) is not supported; loop over the batch of "
@@ -796,11 +799,12 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
             if not allow_unused:
                 raise RuntimeError(f"grad(): input {i} appears to not have been used in the graph of the "
                                    "outputs. Set allow_unused=True if this is the desired behavior.")
-            result.append(Tensor._wrap(t.backend.xp.zeros_like(t._data), t.backend) if materialize_grads else None)
+            result.append(type(t)._autograd_wrap(t.backend.xp.zeros_like(t._data), t.backend)
+                          if materialize_grads else None)
             continue
         xp = t.backend.xp
         g = xp.astype(g, t._data.dtype) if g.dtype != t._data.dtype else xp.asarray(g, copy=True)
-        result.append(Tensor._wrap(g, t.backend))
+        result.append(type(t)._autograd_wrap(g, t.backend))
     return tuple(result)
 
 
@@ -813,9 +817,7 @@ def Variable(data: Any, requires_grad: bool = False, volatile: bool = False):  #
     """
     import warnings
 
-    from .tensor import Tensor
-
-    if not isinstance(data, Tensor):
+    if not _is_tensor(data):
         raise TypeError(f"Variable(): data must be a Tensor, got {type(data).__name__}")
     if volatile:
         warnings.warn("volatile was removed and now has no effect. Use `with fw.no_grad():` instead.",

@@ -104,6 +104,13 @@ class Tensor:
         t._history = None
         return t
 
+    @staticmethod
+    def _autograd_wrap(data: Any, backend: Backend, requires_grad: bool = False) -> Tensor:
+        """How the autograd engine, which never imports this module, makes a Tensor (an op's output, a
+        gradient for a hook): always a plain Tensor (a Parameter in, a Tensor out). Having this method
+        is what makes a class a tensor to the engine (see the framework.autograd docstring)."""
+        return Tensor._wrap(data, backend, requires_grad)
+
     def _alias(self) -> Tensor:
         """A new leaf Tensor on this storage, sharing the version counter (``detach()``, ``.data``)."""
         t = Tensor._wrap(self._data, self.backend)
