@@ -1,4 +1,4 @@
-"""Module forms of :mod:`framework.nn.composite` (the smaller activations, distances, ranking losses,
+"""Module forms of :mod:`framework.nn.functional.composite` (the smaller activations, distances, ranking losses,
 instance norm), the 2-D padding layers and ``Bilinear``, with PyTorch's names, arguments, parameters and
 reprs. ``inplace=True`` is accepted and returns a new tensor, as the other activations."""
 

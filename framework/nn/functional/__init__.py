@@ -94,8 +94,8 @@ __all__ = [
 
 # The smaller activations, distances, ranking losses, instance_norm and attention, composed of the ops above
 # (a star import: their names are composite.__all__; ``threshold`` is also a parameter name in this file).
-from ..composite import *  # noqa: E402, F403
-from ..composite import __all__ as _composite_names  # noqa: E402
+from .composite import *  # noqa: E402, F403
+from .composite import __all__ as _composite_names  # noqa: E402
 
 __all__ += _composite_names
 

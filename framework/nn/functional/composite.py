@@ -10,17 +10,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..tensor import Tensor, full, minimum, ones, rand_like, where, zeros
-from ..tensor import type_name as _type_name
-from .functional import (  # loaded first: functional imports us last
-    _single,
-    conv_transpose2d,
-    dropout,
-    elu,
-    group_norm,
-    hardtanh,
-    softplus,
-)
+from ...tensor import Tensor, full, minimum, ones, rand_like, where, zeros
+from ...tensor import type_name as _type_name
+from ._args import _single
+from .activation import elu, hardtanh, softplus
+from .conv import conv_transpose2d
+from .dropout import dropout
+from .normalization import group_norm
 
 __all__ = [
     "celu", "conv_transpose1d", "cosine_similarity", "gumbel_softmax", "glu", "hardsigmoid", "hardswish",
