@@ -1,14 +1,19 @@
-"""Learning-rate schedulers with PyTorch's semantics: construction applies epoch 0, each ``step()``
-(called after ``optimizer.step()``) advances one epoch and writes the new rate into every param
-group's ``'lr'``. The recursive (chainable) formulas are PyTorch's, so the sequences match it step for
-step; :class:`SequentialLR` switches schedulers with their closed forms, as PyTorch does.
+"""Learning-rate schedulers with PyTorch's names, arguments and rates (``torch.optim.lr_scheduler``).
 
-Schedulers: :class:`LambdaLR`, :class:`MultiplicativeLR`, :class:`StepLR`, :class:`MultiStepLR`,
-:class:`ConstantLR`, :class:`LinearLR`, :class:`ExponentialLR`, :class:`PolynomialLR`,
-:class:`CosineAnnealingLR`, :class:`CosineAnnealingWarmRestarts`, :class:`OneCycleLR` (per batch),
-:class:`SequentialLR` (e.g. warm-up then decay) and :class:`ReduceLROnPlateau` (``step(metric)``).
-Every one has ``state_dict()`` / ``load_state_dict()`` (everything but the optimizer; save and load the
-optimizer's state too, it holds ``'initial_lr'`` and OneCycleLR's per-group bounds).
+The constructor records each param group's starting rate as ``'initial_lr'`` (``base_lrs``) and applies
+epoch 0; each ``step()``, called after ``optimizer.step()``, advances ``last_epoch`` and writes the new
+rates into the groups' ``'lr'``. A scheduler is its ``get_lr``: a line or three of math.
+
+Why most ``get_lr`` multiply the rate a group holds *now*: PyTorch's schedulers are chainable. StepLR's
+step is ``lr *= gamma`` every ``step_size`` epochs, not ``initial_lr * gamma ** (epoch // step_size)``.
+Alone, both give the same schedule; only the first composes with whatever changed the rate since the last
+step (a second scheduler on the same optimizer, the user). The formulas are PyTorch's operation for
+operation, so the rates equal its rates to the last bit. The closed forms (``_get_closed_form_lr``) are
+used where PyTorch uses them: when :class:`SequentialLR` restarts a scheduler at its epoch 0.
+
+``state_dict()`` holds everything but the optimizer (save the optimizer's state too: it holds
+``'initial_lr'`` and OneCycleLR's per-group bounds). Checkpoints compare its keys, so the attribute
+names are part of the file format. Bad arguments raise a ValueError naming the first invalid one.
 """
 
 from __future__ import annotations
@@ -23,66 +28,36 @@ from typing import Any
 
 from .optimizer import Optimizer
 
-__all__ = [
-    "ConstantLR",
-    "CosineAnnealingLR",
-    "CosineAnnealingWarmRestarts",
-    "ExponentialLR",
-    "LRScheduler",
-    "LambdaLR",
-    "LinearLR",
-    "MultiStepLR",
-    "MultiplicativeLR",
-    "OneCycleLR",
-    "PolynomialLR",
-    "ReduceLROnPlateau",
-    "SequentialLR",
-    "StepLR",
-]
+__all__ = ["ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "ExponentialLR", "LRScheduler",
+           "LambdaLR", "LinearLR", "MultiStepLR", "MultiplicativeLR", "OneCycleLR", "PolynomialLR",
+           "ReduceLROnPlateau", "SequentialLR", "StepLR"]
 
 
-# ------------------------------------------------------------------------------------ argument checks
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _is_real(value: Any) -> bool:
+def _is_real(value: Any) -> bool:  # NaN passes here, then fails every bound (its comparisons are all False)
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _check_int(value: Any, name: str, owner: str, minimum: int = 1) -> None:
-    """Raise ValueError naming ``name`` unless ``value`` is an int >= ``minimum``."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        what = "a positive int" if minimum == 1 else f"an int >= {minimum}"
-        raise ValueError(f"{owner}: {name} must be {what}, got {value!r}")
+# Argument rules: the words the error says, and the test a valid value passes.
+_RULES: dict[str, Callable[[Any], bool]] = {
+    "a positive int": lambda v: _is_int(v) and v >= 1,
+    "an int >= 0": lambda v: _is_int(v) and v >= 0,
+    "> 0.0": lambda v: _is_real(v) and v > 0,
+    ">= 0.0": lambda v: _is_real(v) and v >= 0,
+    "in (0.0, 1.0]": lambda v: _is_real(v) and 0 < v <= 1,
+    "in [0.0, 1.0]": lambda v: _is_real(v) and 0 <= v <= 1,
+    "in [0.0, 1.0)": lambda v: _is_real(v) and 0 <= v < 1,
+}
 
 
-def _check_real(value: Any, name: str, owner: str, low: float | None = None, high: float | None = None,
-                low_open: bool = False, high_open: bool = False) -> None:
-    """Raise ValueError naming ``name`` unless ``value`` is a real number in the given interval."""
-    ok = _is_real(value) and not math.isnan(value)
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value < high if high_open else value <= high
-    if not ok:
-        if low is not None and high is not None:
-            rule = f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-        elif low is not None:
-            rule = f"{'>' if low_open else '>='} {low}"
-        elif high is not None:
-            rule = f"{'<' if high_open else '<='} {high}"
-        else:
-            rule = "a real number"
-        raise ValueError(f"{owner}: {name} must be {rule}, got {value!r}")
-
-
-def _per_group(value: Any, name: str, owner: str, optimizer: Optimizer) -> list[Any]:
-    """A scalar repeated for every param group, or a list/tuple with exactly one value per group."""
-    n = len(optimizer.param_groups)
-    if isinstance(value, list | tuple):
-        if len(value) != n:
-            raise ValueError(f"{owner}: {name} must have one value per param group ({n}), got {len(value)}")
-        return list(value)
-    return [value] * n
+def _check(owner: str, rule: str, **values: Any) -> None:
+    """Raise a ValueError naming the first of ``values`` that breaks ``rule`` (a key of ``_RULES``)."""
+    for name, value in values.items():
+        if not _RULES[rule](value):
+            raise ValueError(f"{owner}: {name} must be {rule}, got {value!r}")
 
 
 def _check_optimizer(optimizer: Any) -> None:
@@ -90,25 +65,27 @@ def _check_optimizer(optimizer: Any) -> None:
         raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
 
 
-def _group_lrs(optimizer: Optimizer) -> list[float]:
-    return [group["lr"] for group in optimizer.param_groups]
-
-
-# ------------------------------------------------------------------------------------------- base
+def _per_group(value: Any, name: str, owner: str, optimizer: Optimizer) -> list[Any]:
+    """A scalar repeated for every param group, or a list/tuple with exactly one value per group."""
+    n = len(optimizer.param_groups)
+    if not isinstance(value, list | tuple):
+        return [value] * n
+    if len(value) != n:
+        raise ValueError(f"{owner}: {name} must have one value per param group ({n}), got {len(value)}")
+    return list(value)
 
 
 class LRScheduler:
-    """Base class: subclasses implement :meth:`get_lr` (the rates for ``self.last_epoch``, usually from
-    the groups' current rates: PyTorch's chainable form) and, where PyTorch has one, ``_get_closed_form_lr``
-    (the rates from ``base_lrs`` alone, used when :class:`SequentialLR` switches to a scheduler).
+    """Base class: a subclass stores its settings, calls ``super().__init__`` and implements ``get_lr``
+    (the rates for ``self.last_epoch``), plus ``_get_closed_form_lr`` where PyTorch has one.
 
     Args:
         optimizer: the optimizer whose groups' ``'lr'`` is scheduled.
-        last_epoch: -1 for a fresh run; when resuming, the epoch reached (groups need ``'initial_lr'``).
+        last_epoch: -1 for a fresh run; when resuming, the epoch reached (the groups need ``'initial_lr'``).
     Raises: TypeError for a non-optimizer, KeyError when resuming without ``'initial_lr'``.
     """
 
-    _is_initial = False
+    _is_initial = False  # True during the constructor's step: see ExponentialLR.get_lr
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
         _check_optimizer(optimizer)
@@ -124,9 +101,8 @@ class LRScheduler:
         self._initial_step()
 
     def _initial_step(self) -> None:
-        """Reset the step count and apply the current epoch (the constructor's step, which keeps the
-        rates where a chainable form would otherwise change them a second time)."""
-        self._step_count = 0
+        """The constructor's step, to epoch ``last_epoch + 1`` (SequentialLR restarts its first one so)."""
+        self._step_count = 0  # PyTorch's count of steps; nothing reads it, its state dict holds it
         self._is_initial = True
         try:
             self.step()
@@ -137,68 +113,68 @@ class LRScheduler:
         """The learning rate of every param group for ``self.last_epoch``."""
         raise NotImplementedError
 
+    def _scaled(self, factor: float | None) -> list[float]:
+        """The chainable step: every group's current rate times ``factor`` (``None``: unchanged)."""
+        lrs = [group["lr"] for group in self.optimizer.param_groups]
+        return lrs if factor is None else [lr * factor for lr in lrs]
+
     def step(self) -> None:
         """Advance one epoch and set every group's ``'lr'``."""
         self._step_count += 1
         self._update_lr()
 
     def _update_lr(self, epoch: int | None = None) -> None:
-        """Advance one epoch (``epoch=None``) or jump to ``epoch`` (closed form where there is one)."""
+        """Advance one epoch, or jump to ``epoch`` through the closed form where there is one."""
         if epoch is None:
             self.last_epoch += 1
-            values = self.get_lr()
+            lrs = self.get_lr()
         else:
             self.last_epoch = epoch
-            closed_form = getattr(self, "_get_closed_form_lr", None)
-            values = closed_form() if closed_form is not None else self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
+            lrs = self._get_closed_form_lr() if hasattr(self, "_get_closed_form_lr") else self.get_lr()
+        self._set_lrs(lrs)
+
+    def _set_lrs(self, lrs: list[float]) -> None:
+        for group, lr in zip(self.optimizer.param_groups, lrs, strict=True):
             group["lr"] = lr
-        self._last_lr = _group_lrs(self.optimizer)
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
     def get_last_lr(self) -> list[float]:
-        """The rates set by the latest ``step()`` (one per param group)."""
+        """The rates set by the latest step, one per param group (a copy)."""
         return list(self._last_lr)
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything but the optimizer (epoch, step count, base rates and the subclass's settings)."""
+        """Everything but the optimizer: epoch, step count, base rates and the scheduler's settings."""
         return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned (the optimizer's state is loaded separately)."""
+        """Restore what :meth:`state_dict` returned (load the optimizer's state separately)."""
         self.__dict__.update(state_dict)
-
-
-# ---------------------------------------------------------------------------------- lambda schedules
-
-
-def _lr_lambdas(lr_lambda: Any, optimizer: Any, owner: str) -> list[Callable[[int], float]]:
-    _check_optimizer(optimizer)
-    n = len(optimizer.param_groups)
-    if isinstance(lr_lambda, list | tuple):
-        if len(lr_lambda) != n:
-            raise ValueError(f"{owner}: expected {n} lr_lambdas (one per param group), got {len(lr_lambda)}")
-        lambdas = list(lr_lambda)
-    else:
-        lambdas = [lr_lambda] * n
-    for fn in lambdas:
-        if not callable(fn):
-            raise TypeError(f"{owner}: lr_lambda must be a function (or a list of functions), "
-                            f"got {type(fn).__name__}")
-    return lambdas
 
 
 _PLAIN_FUNCTIONS = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, types.BuiltinMethodType)
 
 
-class _LambdaState:
-    """state_dict / load_state_dict of the lambda schedulers: like PyTorch, plain functions and lambdas are
-    not saved (``None``: the scheduler you load into keeps its own); callable objects save their
-    ``__dict__``, which is restored into the loading scheduler's callables."""
+class _LambdaScheduler(LRScheduler):
+    """LambdaLR and MultiplicativeLR: ``lr_lambda`` is a function ``epoch -> factor``, or a list of them,
+    one per param group (TypeError for a non-callable). As in PyTorch, the state dict holds ``None`` for
+    plain functions and lambdas (which cannot be pickled: the scheduler loading the state keeps its own)
+    and the ``__dict__`` of callable objects, restored into the loading scheduler's callables."""
 
-    lr_lambdas: list[Callable[[int], float]]
+    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+                 last_epoch: int = -1):
+        _check_optimizer(optimizer)
+        n, owner = len(optimizer.param_groups), type(self).__name__
+        if isinstance(lr_lambda, list | tuple) and len(lr_lambda) != n:
+            raise ValueError(f"{owner}: expected {n} lr_lambdas (one per param group), got {len(lr_lambda)}")
+        self.lr_lambdas = list(lr_lambda) if isinstance(lr_lambda, list | tuple) else [lr_lambda] * n
+        for fn in self.lr_lambdas:
+            if not callable(fn):
+                raise TypeError(f"{owner}: lr_lambda must be a function (or a list of functions), "
+                                f"got {type(fn).__name__}")
+        super().__init__(optimizer, last_epoch)
 
     def state_dict(self) -> dict[str, Any]:
-        state = {key: value for key, value in self.__dict__.items() if key not in ("optimizer", "lr_lambdas")}
+        state = super().state_dict()
         state["lr_lambdas"] = [None if isinstance(fn, _PLAIN_FUNCTIONS) or not hasattr(fn, "__dict__")
                                else dict(fn.__dict__) for fn in self.lr_lambdas]
         return state
@@ -212,109 +188,59 @@ class _LambdaState:
                 fn.__dict__.update(attributes)
 
 
-class LambdaLR(_LambdaState, LRScheduler):
-    """Each group's rate is its initial rate times ``lr_lambda(epoch)``: ``lr = initial_lr * f(epoch)``.
-
-    Args:
-        optimizer: the optimizer.
-        lr_lambda: a function ``epoch -> factor``, or a list of them, one per param group.
-        last_epoch: -1 for a fresh run.
-    Raises: ValueError when a list does not have one function per group, TypeError for a non-callable.
-
-    ``state_dict()`` stores nothing for plain functions and lambdas (they cannot be pickled; the scheduler
-    loading the state keeps its own), and the ``__dict__`` of callable objects, as PyTorch does.
-    """
-
-    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
-                 last_epoch: int = -1):
-        self.lr_lambdas = _lr_lambdas(lr_lambda, optimizer, "LambdaLR")
-        super().__init__(optimizer, last_epoch)
+class LambdaLR(_LambdaScheduler):
+    """``lr = initial_lr * lr_lambda(epoch)``: not chainable (in PyTorch neither), each step overwrites."""
 
     def get_lr(self) -> list[float]:
         return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs, strict=True)]
 
 
-class MultiplicativeLR(_LambdaState, LRScheduler):
-    """Each step multiplies every group's current rate by ``lr_lambda(epoch)`` (epoch 0 keeps the rate).
-
-    Args:
-        optimizer: the optimizer.
-        lr_lambda: a function ``epoch -> factor``, or a list of them, one per param group.
-        last_epoch: -1 for a fresh run.
-    Raises: ValueError when a list does not have one function per group, TypeError for a non-callable.
-
-    State dicts save the lambdas as :class:`LambdaLR` does.
-    """
-
-    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
-                 last_epoch: int = -1):
-        self.lr_lambdas = _lr_lambdas(lr_lambda, optimizer, "MultiplicativeLR")
-        super().__init__(optimizer, last_epoch)
+class MultiplicativeLR(_LambdaScheduler):
+    """``lr *= lr_lambda(epoch)`` at every step (the constructor's keeps the rates)."""
 
     def get_lr(self) -> list[float]:
         if self._is_initial:
-            return _group_lrs(self.optimizer)
+            return self._scaled(None)
         return [group["lr"] * fn(self.last_epoch)
                 for fn, group in zip(self.lr_lambdas, self.optimizer.param_groups, strict=True)]
 
 
-# -------------------------------------------------------------------------------------- step decays
-
-
 class StepLR(LRScheduler):
-    """Multiply every group's rate by ``gamma`` every ``step_size`` epochs:
-    ``lr = initial_lr * gamma ** (epoch // step_size)``.
-
-    Raises: ValueError for a non-positive ``step_size`` or ``gamma``.
-    """
+    """``lr = initial_lr * gamma ** (epoch // step_size)``."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
-        if not isinstance(step_size, int) or isinstance(step_size, bool) or step_size <= 0:
+        if not isinstance(step_size, int) or isinstance(step_size, bool) or step_size <= 0:  # numpy ints refused here
             raise ValueError(f"StepLR: step_size must be a positive int, got {step_size!r}")
-        _check_real(gamma, "gamma", "StepLR", low=0.0, low_open=True)
-        self.step_size = step_size
-        self.gamma = gamma
+        _check("StepLR", "> 0.0", gamma=gamma)
+        self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        groups = self.optimizer.param_groups
-        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
-            return [group["lr"] for group in groups]
-        return [group["lr"] * self.gamma for group in groups]
+        # No _is_initial test, as in PyTorch: resuming at a multiple of step_size applies gamma once more.
+        e = self.last_epoch
+        return self._scaled(self.gamma if e != 0 and e % self.step_size == 0 else None)
 
     def _get_closed_form_lr(self) -> list[float]:
         return [base * self.gamma ** (self.last_epoch // self.step_size) for base in self.base_lrs]
 
 
 class MultiStepLR(LRScheduler):
-    """Multiply every group's rate by ``gamma`` at each milestone epoch:
-    ``lr = initial_lr * gamma ** (number of milestones <= epoch)``.
-
-    Args:
-        optimizer: the optimizer.
-        milestones: epoch indices in increasing order; a milestone given ``n`` times multiplies by
-            ``gamma ** n``.
-        gamma: the factor (> 0).
-        last_epoch: -1 for a fresh run.
-    Raises: ValueError for milestones that are not ints >= 0 in increasing order, or ``gamma <= 0``.
-    """
+    """``lr = initial_lr * gamma ** (number of milestones <= epoch)``; ``milestones`` are ints >= 0 in
+    increasing order, one given ``n`` times multiplies by ``gamma ** n``."""
 
     def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1, last_epoch: int = -1):
         milestones = list(milestones)
         for m in milestones:
-            _check_int(m, "milestones", "MultiStepLR", minimum=0)
+            _check("MultiStepLR", "an int >= 0", milestones=m)
         if milestones != sorted(milestones):
             raise ValueError(f"MultiStepLR: milestones must be in increasing order, got {milestones}")
-        _check_real(gamma, "gamma", "MultiStepLR", low=0.0, low_open=True)
-        self.milestones = Counter(milestones)
-        self.gamma = gamma
+        _check("MultiStepLR", "> 0.0", gamma=gamma)
+        self.milestones, self.gamma = Counter(milestones), gamma  # milestones: epoch -> times given
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        groups = self.optimizer.param_groups
-        if self.last_epoch not in self.milestones:
-            return [group["lr"] for group in groups]
-        return [group["lr"] * self.gamma ** self.milestones[self.last_epoch] for group in groups]
+        e = self.last_epoch
+        return self._scaled(self.gamma ** self.milestones[e] if e in self.milestones else None)
 
     def _get_closed_form_lr(self) -> list[float]:
         passed = bisect_right(sorted(self.milestones.elements()), self.last_epoch)
@@ -322,49 +248,34 @@ class MultiStepLR(LRScheduler):
 
 
 class ExponentialLR(LRScheduler):
-    """Multiply every group's rate by ``gamma`` every epoch: ``lr = initial_lr * gamma ** epoch``.
-
-    Raises: ValueError for ``gamma <= 0``.
-    """
+    """``lr = initial_lr * gamma ** epoch``."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1):
-        _check_real(gamma, "gamma", "ExponentialLR", low=0.0, low_open=True)
+        _check("ExponentialLR", "> 0.0", gamma=gamma)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        if self._is_initial:
-            return _group_lrs(self.optimizer)
-        return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
+        # The constructor's step must not multiply: a resumed run's groups already hold the rate it reached.
+        return self._scaled(None if self._is_initial else self.gamma)
 
     def _get_closed_form_lr(self) -> list[float]:
         return [base * self.gamma ** self.last_epoch for base in self.base_lrs]
 
 
-# ----------------------------------------------------------------------------------------- warm-ups
-
-
 class ConstantLR(LRScheduler):
-    """Scale every group's rate by ``factor`` for the first ``total_iters`` epochs, then restore it:
-    ``lr = initial_lr * (factor if epoch < total_iters else 1)``.
-
-    Raises: ValueError for ``factor`` outside (0, 1] or a non-positive ``total_iters``.
-    """
+    """``lr = initial_lr * (factor if epoch < total_iters else 1)``."""
 
     def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5, last_epoch: int = -1):
-        _check_real(factor, "factor", "ConstantLR", low=0.0, high=1.0, low_open=True)
-        _check_int(total_iters, "total_iters", "ConstantLR")
-        self.factor = factor
-        self.total_iters = total_iters
+        _check("ConstantLR", "in (0.0, 1.0]", factor=factor)
+        _check("ConstantLR", "a positive int", total_iters=total_iters)
+        self.factor, self.total_iters = factor, total_iters
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        groups = self.optimizer.param_groups
         if self.last_epoch == 0:
-            return [group["lr"] * self.factor for group in groups]
-        if self.last_epoch != self.total_iters:
-            return [group["lr"] for group in groups]
-        return [group["lr"] * (1.0 / self.factor) for group in groups]
+            return self._scaled(self.factor)
+        return self._scaled(1.0 / self.factor if self.last_epoch == self.total_iters else None)
 
     def _get_closed_form_lr(self) -> list[float]:
         return [base * (self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
@@ -372,33 +283,23 @@ class ConstantLR(LRScheduler):
 
 
 class LinearLR(LRScheduler):
-    """Scale every group's rate by a factor going linearly from ``start_factor`` to ``end_factor`` over
-    ``total_iters`` epochs (then constant):
-    ``lr = initial_lr * (start + (end - start) * min(epoch, total_iters) / total_iters)``.
-
-    Raises: ValueError for ``start_factor`` outside (0, 1], ``end_factor`` outside [0, 1] or a non-positive
-    ``total_iters``.
-    """
+    """``lr = initial_lr * (start + (end - start) * min(epoch, total_iters) / total_iters)``."""
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
                  total_iters: int = 5, last_epoch: int = -1):
-        _check_real(start_factor, "start_factor", "LinearLR", low=0.0, high=1.0, low_open=True)
-        _check_real(end_factor, "end_factor", "LinearLR", low=0.0, high=1.0)
-        _check_int(total_iters, "total_iters", "LinearLR")
-        self.start_factor = start_factor
-        self.end_factor = end_factor
-        self.total_iters = total_iters
+        _check("LinearLR", "in (0.0, 1.0]", start_factor=start_factor)
+        _check("LinearLR", "in [0.0, 1.0]", end_factor=end_factor)
+        _check("LinearLR", "a positive int", total_iters=total_iters)
+        self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        groups = self.optimizer.param_groups
-        if self.last_epoch == 0:
-            return [group["lr"] * self.start_factor for group in groups]
-        if self._is_initial or self.last_epoch > self.total_iters:
-            return [group["lr"] for group in groups]
-        delta = self.end_factor - self.start_factor
-        ratio = 1.0 + delta / (self.total_iters * self.start_factor + (self.last_epoch - 1) * delta)
-        return [group["lr"] * ratio for group in groups]
+        e, delta = self.last_epoch, self.end_factor - self.start_factor
+        if e == 0:
+            return self._scaled(self.start_factor)
+        if self._is_initial or e > self.total_iters:
+            return self._scaled(None)
+        return self._scaled(1.0 + delta / (self.total_iters * self.start_factor + (e - 1) * delta))  # f(e) / f(e - 1)
 
     def _get_closed_form_lr(self) -> list[float]:
         progress = min(self.total_iters, self.last_epoch) / self.total_iters
@@ -407,61 +308,47 @@ class LinearLR(LRScheduler):
 
 
 class PolynomialLR(LRScheduler):
-    """Decay every group's rate polynomially to 0 over ``total_iters`` epochs (then keep it):
-    ``lr = initial_lr * (1 - min(epoch, total_iters) / total_iters) ** power``.
-
-    Raises: ValueError for a non-positive ``total_iters`` or a negative ``power``.
-    """
+    """``lr = initial_lr * (1 - min(epoch, total_iters) / total_iters) ** power``."""
 
     def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1):
-        _check_int(total_iters, "total_iters", "PolynomialLR")
-        _check_real(power, "power", "PolynomialLR", low=0.0)
-        self.total_iters = total_iters
-        self.power = power
+        _check("PolynomialLR", "a positive int", total_iters=total_iters)
+        _check("PolynomialLR", ">= 0.0", power=power)
+        self.total_iters, self.power = total_iters, power
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        groups = self.optimizer.param_groups
-        if self._is_initial or self.last_epoch > self.total_iters:
-            return [group["lr"] for group in groups]
         t, total = self.last_epoch, self.total_iters
-        decay = ((1.0 - t / total) / (1.0 - (t - 1) / total)) ** self.power
-        return [group["lr"] * decay for group in groups]
+        if self._is_initial or t > total:
+            return self._scaled(None)
+        return self._scaled(((1.0 - t / total) / (1.0 - (t - 1) / total)) ** self.power)  # f(t) / f(t - 1)
 
     def _get_closed_form_lr(self) -> list[float]:
         return [base * (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
                 for base in self.base_lrs]
 
 
-# ------------------------------------------------------------------------------------------ cosines
-
-
 class CosineAnnealingLR(LRScheduler):
-    """Cosine decay from each group's initial rate to ``eta_min`` over ``T_max`` epochs (then back up,
-    periodically, as PyTorch's recursive form does): ``eta_min + (lr0 - eta_min)(1 + cos(pi t/T_max))/2``.
-
-    Raises: ValueError for a non-positive ``T_max`` or a negative ``eta_min``.
-    """
+    """``lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``: down to ``eta_min``
+    in ``T_max`` epochs, then back up, periodically."""
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):  # noqa: N803
-        if not isinstance(T_max, int) or isinstance(T_max, bool) or T_max <= 0:
+        if not isinstance(T_max, int) or isinstance(T_max, bool) or T_max <= 0:  # numpy ints refused here
             raise ValueError(f"CosineAnnealingLR: T_max must be a positive int, got {T_max!r}")
         if eta_min < 0:
             raise ValueError(f"CosineAnnealingLR: eta_min must be >= 0, got {eta_min!r}")
-        self.T_max = T_max
-        self.eta_min = eta_min
+        self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        groups = self.optimizer.param_groups
-        t, T, eta_min = self.last_epoch, self.T_max, self.eta_min
+        # PyTorch has one more branch, for _step_count == 1 after epoch 0; here every step() follows the
+        # constructor's, so _step_count is 2 or more by then and the branch would be dead.
+        t, T, eta_min, groups = self.last_epoch, self.T_max, self.eta_min, self.optimizer.param_groups
         if self._is_initial:
-            return [group["lr"] for group in groups]
-        if self._step_count == 1 and t > 0:
-            return [eta_min + (base - eta_min) * (1 + math.cos(t * math.pi / T)) / 2 for base in self.base_lrs]
-        if (t - 1 - T) % (2 * T) == 0:
+            return self._scaled(None)
+        if (t - 1 - T) % (2 * T) == 0:  # leaving the minimum, where the ratio below would divide by zero
             return [group["lr"] + (base - eta_min) * (1 - math.cos(math.pi / T)) / 2
                     for base, group in zip(self.base_lrs, groups)]
+        # the distance to eta_min scales by (1 + cos(pi t / T)) / (1 + cos(pi (t - 1) / T))
         return [(1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T)) * (group["lr"] - eta_min)
                 + eta_min for group in groups]
 
@@ -471,26 +358,17 @@ class CosineAnnealingLR(LRScheduler):
 
 
 class CosineAnnealingWarmRestarts(LRScheduler):
-    """SGDR: cosine decay from each group's initial rate to ``eta_min`` over ``T_i`` epochs, then a restart
-    at the initial rate; ``T_0`` is the first period and each restart multiplies it by ``T_mult``:
-    ``lr = eta_min + (lr0 - eta_min)(1 + cos(pi T_cur / T_i)) / 2``.
-
-    ``step()`` advances one epoch; ``step(epoch)`` jumps to a (possibly fractional) epoch, e.g.
-    ``step(epoch + i / iters_per_epoch)`` after every batch, as in PyTorch.
-
-    Raises: ValueError for a non-positive ``T_0``, ``T_mult`` < 1 (both ints), a negative ``eta_min``,
-    or a negative ``epoch`` passed to ``step``.
+    """SGDR: ``lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2`` with ``T_cur`` the
+    epochs since the last restart; the first period ``T_i`` is ``T_0``, each restart multiplies it by
+    ``T_mult``. From the initial rates, as in PyTorch. ``step(epoch)`` jumps to a (possibly fractional)
+    epoch, e.g. ``step(epoch + i / iters_per_epoch)`` after every batch (ValueError unless a number >= 0).
     """
 
     def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,  # noqa: N803
                  last_epoch: int = -1):
-        _check_int(T_0, "T_0", "CosineAnnealingWarmRestarts")
-        _check_int(T_mult, "T_mult", "CosineAnnealingWarmRestarts")
-        _check_real(eta_min, "eta_min", "CosineAnnealingWarmRestarts", low=0.0)
-        self.T_0 = T_0
-        self.T_i = T_0
-        self.T_mult = T_mult
-        self.eta_min = eta_min
+        _check("CosineAnnealingWarmRestarts", "a positive int", T_0=T_0, T_mult=T_mult)
+        _check("CosineAnnealingWarmRestarts", ">= 0.0", eta_min=eta_min)
+        self.T_0, self.T_i, self.T_mult, self.eta_min = T_0, T_0, T_mult, eta_min
         self.T_cur: float = last_epoch
         super().__init__(optimizer, last_epoch)
 
@@ -504,62 +382,33 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         if epoch is None and self.last_epoch < 0:
             epoch = 0
         if epoch is None:
-            epoch = self.last_epoch + 1
-            self.T_cur = self.T_cur + 1
-            if self.T_cur >= self.T_i:
-                self.T_cur = self.T_cur % self.T_i
-                self.T_i = self.T_i * self.T_mult
-        else:
-            if not _is_real(epoch) or epoch < 0:
-                raise ValueError(f"CosineAnnealingWarmRestarts: epoch must be a number >= 0, got {epoch!r}")
-            if epoch < self.T_0:
-                self.T_i = self.T_0
-                self.T_cur = epoch
-            elif self.T_mult == 1:
-                self.T_cur = epoch % self.T_0
-            else:  # restarts so far: the n with T_0 (T_mult^n - 1) / (T_mult - 1) <= epoch
-                n = int(math.log((epoch / self.T_0 * (self.T_mult - 1) + 1), self.T_mult))
-                self.T_cur = epoch - self.T_0 * (self.T_mult ** n - 1) / (self.T_mult - 1)
-                self.T_i = self.T_0 * self.T_mult ** n
+            epoch, self.T_cur = self.last_epoch + 1, self.T_cur + 1
+            if self.T_cur >= self.T_i:  # a restart
+                self.T_cur, self.T_i = self.T_cur % self.T_i, self.T_i * self.T_mult
+        elif not _is_real(epoch) or epoch < 0:
+            raise ValueError(f"CosineAnnealingWarmRestarts: epoch must be a number >= 0, got {epoch!r}")
+        elif epoch < self.T_0:
+            self.T_i, self.T_cur = self.T_0, epoch
+        elif self.T_mult == 1:
+            self.T_cur = epoch % self.T_0
+        else:  # restarts so far: the n with T_0 (T_mult^n - 1) / (T_mult - 1) <= epoch
+            n = int(math.log((epoch / self.T_0 * (self.T_mult - 1) + 1), self.T_mult))
+            self.T_cur = epoch - self.T_0 * (self.T_mult ** n - 1) / (self.T_mult - 1)
+            self.T_i = self.T_0 * self.T_mult ** n
         self._step_count += 1
         self.last_epoch = math.floor(epoch)
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
-            group["lr"] = lr
-        self._last_lr = _group_lrs(self.optimizer)
-
-
-# ---------------------------------------------------------------------------------------- one cycle
+        self._set_lrs(self.get_lr())
 
 
 class OneCycleLR(LRScheduler):
     """The 1cycle policy, stepped after every *batch*: the rate rises from ``max_lr / div_factor`` to
-    ``max_lr`` over the first ``pct_start`` of ``total_steps``, then anneals to
-    ``max_lr / div_factor / final_div_factor``; the momentum (SGD/RMSprop ``'momentum'``, Adam's
-    ``betas[0]``) moves inversely between ``max_momentum`` and ``base_momentum``. With ``three_phase``
-    the rate goes back down to the initial rate symmetrically, then a third phase anneals it to the
-    minimum (the paper's schedule; the default is fastai's two phases).
-
-    Every group gets ``'initial_lr'``, ``'max_lr'``, ``'min_lr'`` (and ``'max_momentum'``,
-    ``'base_momentum'``) entries, which the schedule reads, as in PyTorch.
-
-    Args:
-        optimizer: the optimizer.
-        max_lr: peak rate, one for all groups or a list with one per group.
-        total_steps: number of steps of the cycle; or give ``epochs`` and ``steps_per_epoch``
-            (``total_steps = epochs * steps_per_epoch``). ``total_steps`` wins when both are given.
-        pct_start: fraction of the cycle spent increasing the rate, in [0, 1].
-        anneal_strategy: ``'cos'`` or ``'linear'``.
-        cycle_momentum: cycle the momentum (the optimizer needs ``'momentum'`` or ``'betas'``).
-        base_momentum, max_momentum: momentum bounds (scalars or one per group, >= 0).
-        div_factor: initial rate = ``max_lr / div_factor`` (> 0).
-        final_div_factor: final rate = initial rate / ``final_div_factor`` (> 0).
-        three_phase: the three-phase schedule.
-        last_epoch: the number of batches already done when resuming (-1: a fresh run).
-    Raises:
-        ValueError: neither ``total_steps`` nor both ``epochs`` and ``steps_per_epoch``, non-positive
-            step counts, bad ``pct_start``/``anneal_strategy``/factors, lists without one value per
-            group, ``cycle_momentum`` with an optimizer without momentum; and from ``step()``, stepping
-            past ``total_steps``.
+    ``max_lr`` over the first ``pct_start`` of ``total_steps`` (or ``epochs * steps_per_epoch``), then
+    anneals (``anneal_strategy`` ``'cos'`` or ``'linear'``) to ``max_lr / div_factor / final_div_factor``;
+    the momentum (``'momentum'``, or Adam's ``betas[0]``) moves the other way between ``max_momentum`` and
+    ``base_momentum``. ``three_phase`` first returns to the initial rate, then anneals to the minimum.
+    ``max_lr`` and the momenta are scalars or one per group. Each group gets ``'initial_lr'``,
+    ``'max_lr'``, ``'min_lr'`` (and ``'max_momentum'``, ``'base_momentum'``), which the schedule reads.
+    ``step()`` past ``total_steps`` raises a ValueError.
     """
 
     def __init__(self, optimizer: Optimizer, max_lr: float | Sequence[float], total_steps: int | None = None,
@@ -568,56 +417,38 @@ class OneCycleLR(LRScheduler):
                  base_momentum: float | Sequence[float] = 0.85, max_momentum: float | Sequence[float] = 0.95,
                  div_factor: float = 25.0, final_div_factor: float = 1e4, three_phase: bool = False,
                  last_epoch: int = -1):
-        _check_optimizer(optimizer)
         owner = "OneCycleLR"
+        _check_optimizer(optimizer)
         if total_steps is not None:
-            _check_int(total_steps, "total_steps", owner)
-            self.total_steps = total_steps
+            _check(owner, "a positive int", total_steps=total_steps)
         elif epochs is not None and steps_per_epoch is not None:
-            _check_int(epochs, "epochs", owner)
-            _check_int(steps_per_epoch, "steps_per_epoch", owner)
-            self.total_steps = epochs * steps_per_epoch
+            _check(owner, "a positive int", epochs=epochs, steps_per_epoch=steps_per_epoch)
+            total_steps = epochs * steps_per_epoch
         else:
-            raise ValueError(f"{owner}: give total_steps, or both epochs and steps_per_epoch "
-                             f"(got total_steps={total_steps!r}, epochs={epochs!r}, "
-                             f"steps_per_epoch={steps_per_epoch!r})")
-        _check_real(pct_start, "pct_start", owner, low=0.0, high=1.0)
+            raise ValueError(f"{owner}: give total_steps, or both epochs and steps_per_epoch (got total_steps="
+                             f"{total_steps!r}, epochs={epochs!r}, steps_per_epoch={steps_per_epoch!r})")
+        _check(owner, "in [0.0, 1.0]", pct_start=pct_start)
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(f"{owner}: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
-        _check_real(div_factor, "div_factor", owner, low=0.0, low_open=True)
-        _check_real(final_div_factor, "final_div_factor", owner, low=0.0, low_open=True)
+        _check(owner, "> 0.0", div_factor=div_factor, final_div_factor=final_div_factor)
         max_lrs = _per_group(max_lr, "max_lr", owner, optimizer)
         for value in max_lrs:
-            _check_real(value, "max_lr", owner, low=0.0, low_open=True)
-
-        up_end = float(pct_start * self.total_steps) - 1
-        last = self.total_steps - 1
-        # (end step, start lr key, end lr key, start momentum key, end momentum key) of every phase
-        if three_phase:
-            self._schedule_phases = [
-                dict(end_step=up_end, start_lr="initial_lr", end_lr="max_lr",
-                     start_momentum="max_momentum", end_momentum="base_momentum"),
-                dict(end_step=float(2 * pct_start * self.total_steps) - 2, start_lr="max_lr", end_lr="initial_lr",
-                     start_momentum="base_momentum", end_momentum="max_momentum"),
-                dict(end_step=last, start_lr="initial_lr", end_lr="min_lr",
-                     start_momentum="max_momentum", end_momentum="max_momentum"),
-            ]
-        else:
-            self._schedule_phases = [
-                dict(end_step=up_end, start_lr="initial_lr", end_lr="max_lr",
-                     start_momentum="max_momentum", end_momentum="base_momentum"),
-                dict(end_step=last, start_lr="max_lr", end_lr="min_lr",
-                     start_momentum="base_momentum", end_momentum="max_momentum"),
-            ]
-        self._anneal_func_type = anneal_strategy
-        self.optimizer = optimizer
-        if last_epoch == -1:
+            _check(owner, "> 0.0", max_lr=value)
+        # Each phase anneals the group entries named start_* to those named end_* until its end_step; a list
+        # of dicts as in PyTorch, since the state dict (and so a checkpoint) holds it.
+        up = (float(pct_start * total_steps) - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum")
+        if three_phase:  # up, back to the initial rate, then on to the minimum (the paper's schedule)
+            down = (float(2 * pct_start * total_steps) - 2, "max_lr", "initial_lr", "base_momentum", "max_momentum")
+            phases = [up, down, (total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
+        else:  # up, then down to the minimum (fastai's schedule)
+            phases = [up, (total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
+        keys = ("end_step", "start_lr", "end_lr", "start_momentum", "end_momentum")
+        self._schedule_phases = [dict(zip(keys, phase, strict=True)) for phase in phases]
+        self.total_steps, self._anneal_func_type = total_steps, anneal_strategy
+        self.optimizer, self.cycle_momentum = optimizer, cycle_momentum
+        if last_epoch == -1:  # a resumed run's groups hold these already (from the optimizer's state)
             for group, peak in zip(optimizer.param_groups, max_lrs, strict=True):
-                group["initial_lr"] = peak / div_factor
-                group["max_lr"] = peak
-                group["min_lr"] = group["initial_lr"] / final_div_factor
-
-        self.cycle_momentum = cycle_momentum
+                group.update(initial_lr=peak / div_factor, max_lr=peak, min_lr=peak / div_factor / final_div_factor)
         if cycle_momentum:
             if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
                 raise ValueError(f"{owner}: cycle_momentum=True needs an optimizer with 'momentum' or 'betas' "
@@ -625,14 +456,14 @@ class OneCycleLR(LRScheduler):
             self.use_beta1 = "betas" in optimizer.defaults
             max_momenta = _per_group(max_momentum, "max_momentum", owner, optimizer)
             base_momenta = _per_group(base_momentum, "base_momentum", owner, optimizer)
-            for name, values in (("max_momentum", max_momenta), ("base_momentum", base_momenta)):
-                for value in values:
-                    _check_real(value, name, owner, low=0.0)
+            for high in max_momenta:
+                _check(owner, ">= 0.0", max_momentum=high)
+            for low in base_momenta:
+                _check(owner, ">= 0.0", base_momentum=low)
             if last_epoch == -1:
                 for group, high, low in zip(optimizer.param_groups, max_momenta, base_momenta, strict=True):
                     self._set_momentum(group, high)
-                    group["max_momentum"] = high
-                    group["base_momentum"] = low
+                    group.update(max_momentum=high, base_momentum=low)
         super().__init__(optimizer, last_epoch)
 
     def _set_momentum(self, group: dict[str, Any], value: float) -> None:
@@ -642,54 +473,39 @@ class OneCycleLR(LRScheduler):
             group["momentum"] = value
 
     def _anneal(self, start: float, end: float, pct: float) -> float:
+        """From ``start`` (pct 0) to ``end`` (pct 1) along a half cosine or a line."""
         if self._anneal_func_type == "cos":
             return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
         return (end - start) * pct + start
 
     def step(self) -> None:
-        """Advance one batch. Raises ValueError when that would go past ``total_steps``."""
+        """Advance one batch (ValueError past ``total_steps``: checked before anything changes)."""
         if self.last_epoch + 1 > self.total_steps:
             raise ValueError(f"OneCycleLR: tried to step {self.last_epoch + 1} times, but total_steps is "
                              f"{self.total_steps} (the schedule is over: create a longer one)")
         super().step()
 
     def get_lr(self) -> list[float]:
-        step_num = self.last_epoch
-        phases = self._schedule_phases
-        start_step = 0.0
+        step, start, phases = self.last_epoch, 0.0, self._schedule_phases
         for i, phase in enumerate(phases):
-            if step_num <= phase["end_step"] or i == len(phases) - 1:
-                pct = (step_num - start_step) / (phase["end_step"] - start_step)
+            if step <= phase["end_step"] or i == len(phases) - 1:
+                pct = (step - start) / (phase["end_step"] - start)
                 break
-            start_step = phase["end_step"]
-        lrs = []
-        for group in self.optimizer.param_groups:
-            lrs.append(self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct))
-            if self.cycle_momentum:
-                self._set_momentum(group, self._anneal(group[phase["start_momentum"]],
-                                                       group[phase["end_momentum"]], pct))
-        return lrs
-
-
-# --------------------------------------------------------------------------------------- sequential
+            start = phase["end_step"]
+        groups = self.optimizer.param_groups
+        if self.cycle_momentum:  # the momentum moves against the rate
+            for group in groups:
+                momentum = self._anneal(group[phase["start_momentum"]], group[phase["end_momentum"]], pct)
+                self._set_momentum(group, momentum)
+        return [self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct) for group in groups]
 
 
 class SequentialLR(LRScheduler):
-    """Run ``schedulers`` one after another: ``schedulers[i]`` drives epochs from ``milestones[i - 1]`` on
-    (the first from 0). At a milestone the next scheduler starts from its epoch 0 (its closed form, so
-    from the groups' initial rates), as in PyTorch. The usual use, a warm-up then a decay::
+    """Run ``schedulers`` (on ``optimizer``, not ReduceLROnPlateau) one after another: ``schedulers[i]``
+    drives the epochs from ``milestones[i - 1]`` (strictly increasing ints >= 0) on, restarted at its epoch
+    0 through its closed form, as in PyTorch. E.g. a warm-up then a decay::
 
-        warmup = LinearLR(opt, start_factor=0.1, total_iters=5)
-        decay = CosineAnnealingLR(opt, T_max=95)
-        sched = SequentialLR(opt, [warmup, decay], milestones=[5])
-
-    Args:
-        optimizer: the optimizer every scheduler drives.
-        schedulers: the schedulers (built on ``optimizer``; not ReduceLROnPlateau).
-        milestones: ``len(schedulers) - 1`` epochs in strictly increasing order.
-        last_epoch: -1 for a fresh run.
-    Raises: ValueError for no schedulers, a scheduler of another optimizer, a ReduceLROnPlateau, a wrong
-    number of milestones or milestones not strictly increasing ints >= 0; TypeError for a non-scheduler.
+        SequentialLR(opt, [LinearLR(opt, 0.1, total_iters=5), CosineAnnealingLR(opt, T_max=95)], [5])
 
     ``state_dict()`` holds every scheduler's state dict.
     """
@@ -697,8 +513,7 @@ class SequentialLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, schedulers: Sequence[LRScheduler], milestones: Sequence[int],
                  last_epoch: int = -1):
         _check_optimizer(optimizer)
-        schedulers = list(schedulers)
-        milestones = list(milestones)
+        schedulers, milestones = list(schedulers), list(milestones)
         if not schedulers:
             raise ValueError("SequentialLR: schedulers must hold at least one scheduler")
         for i, scheduler in enumerate(schedulers):
@@ -714,16 +529,13 @@ class SequentialLR(LRScheduler):
             raise ValueError(f"SequentialLR: milestones must hold len(schedulers) - 1 = {len(schedulers) - 1} "
                              f"epochs, got {len(milestones)}")
         for m in milestones:
-            _check_int(m, "milestones", "SequentialLR", minimum=0)
+            _check("SequentialLR", "an int >= 0", milestones=m)
         if any(a >= b for a, b in zip(milestones, milestones[1:])):
             raise ValueError(f"SequentialLR: milestones must be strictly increasing, got {milestones}")
-        self._schedulers = schedulers
-        self._milestones = milestones
-        self.last_epoch = last_epoch + 1
-        self.optimizer = optimizer
-
-        # Back to the initial rates, undo the step each scheduler's constructor took, then apply epoch 0
-        # with the scheduler meant for it only.
+        self._schedulers, self._milestones = schedulers, milestones
+        self.last_epoch, self.optimizer = last_epoch + 1, optimizer
+        # Every constructor took a step: back to the initial rates, take those steps back, then apply
+        # epoch 0 with the scheduler meant for it only.
         for group in optimizer.param_groups:
             group["lr"] = group["initial_lr"]
         self._recursive_undo()
@@ -745,7 +557,7 @@ class SequentialLR(LRScheduler):
         self.last_epoch += 1
         idx = bisect_right(self._milestones, self.last_epoch)
         scheduler = self._schedulers[idx]
-        if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
+        if idx > 0 and self._milestones[idx - 1] == self.last_epoch:  # its first epoch: PyTorch's step(0)
             scheduler._update_lr(0)
         else:
             scheduler.step()
@@ -753,8 +565,7 @@ class SequentialLR(LRScheduler):
 
     def state_dict(self) -> dict[str, Any]:
         state = {key: value for key, value in self.__dict__.items() if key not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
-        return state
+        return {**state, "_schedulers": [scheduler.state_dict() for scheduler in self._schedulers]}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         state = dict(state_dict)
@@ -767,86 +578,60 @@ class SequentialLR(LRScheduler):
             scheduler.load_state_dict(scheduler_state)
 
 
-# ------------------------------------------------------------------------------------------ plateau
-
-
 class ReduceLROnPlateau(LRScheduler):
-    """Multiply every group's rate by ``factor`` when a metric has not improved for more than ``patience``
-    steps; call ``step(metric)`` once per epoch (e.g. with the validation loss).
+    """``lr = max(lr * factor, min_lr)`` once a metric has not improved for more than ``patience`` steps;
+    call ``step(metric)`` once per epoch (e.g. with the validation loss).
 
     Args:
-        optimizer: the optimizer.
-        mode: ``'min'`` (the metric should decrease, e.g. a loss) or ``'max'`` (e.g. an accuracy).
-        factor: ``new_lr = lr * factor``, in [0, 1).
-        patience: steps without improvement tolerated; the rate drops at the ``patience + 1``-th.
-        threshold: how much better counts as an improvement: ``'rel'``: ``best * (1 -/+ threshold)``,
-            ``'abs'``: ``best -/+ threshold`` (for mode min/max).
-        threshold_mode: ``'rel'`` or ``'abs'``.
-        cooldown: steps after a reduction during which bad steps are not counted.
-        min_lr: lower bound of the rates, one for all groups or a list with one per group.
-        eps: reductions smaller than ``eps`` are skipped.
-    Raises: ValueError for a bad ``mode``/``threshold_mode``, ``factor`` outside [0, 1), negative
-    ``patience``/``cooldown`` (ints), ``threshold``/``eps``/``min_lr``, or ``min_lr`` without one value per
-    group; TypeError for a non-optimizer.
+        mode: ``'min'`` (the metric should fall, e.g. a loss) or ``'max'`` (e.g. an accuracy).
+        factor: in [0, 1). patience, cooldown: ints >= 0; bad steps are not counted for ``cooldown`` steps
+            after a reduction. threshold (>= 0), threshold_mode: an improvement beats ``best * (1 -/+
+            threshold)`` (``'rel'``) or ``best -/+ threshold`` (``'abs'``), for mode min/max.
+        min_lr: >= 0, one for all groups or a list with one per group. eps: smaller reductions are skipped.
     """
 
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
                  min_lr: float | Sequence[float] = 0, eps: float = 1e-8):
+        # No base __init__ (as in PyTorch): no 'initial_lr', no constructor's step; it is stepped by metrics.
         owner = "ReduceLROnPlateau"
-        _check_real(factor, "factor", owner, low=0.0, high=1.0, high_open=True)
+        _check(owner, "in [0.0, 1.0)", factor=factor)
         _check_optimizer(optimizer)
         if mode not in ("min", "max"):
             raise ValueError(f"{owner}: mode must be 'min' or 'max', got {mode!r}")
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"{owner}: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
-        _check_int(patience, "patience", owner, minimum=0)
-        _check_int(cooldown, "cooldown", owner, minimum=0)
-        _check_real(threshold, "threshold", owner, low=0.0)
-        _check_real(eps, "eps", owner, low=0.0)
-        self.optimizer = optimizer
-        self.factor = factor
-        if isinstance(min_lr, list | tuple):
-            self.default_min_lr = None
-            self.min_lrs = _per_group(min_lr, "min_lr", owner, optimizer)
-        else:
-            self.default_min_lr = min_lr
-            self.min_lrs = [min_lr] * len(optimizer.param_groups)
+        _check(owner, "an int >= 0", patience=patience, cooldown=cooldown)
+        _check(owner, ">= 0.0", threshold=threshold, eps=eps)
+        # a scalar min_lr also covers groups added later (see _reduce_lr); a list is for these groups only
+        self.default_min_lr = None if isinstance(min_lr, list | tuple) else min_lr
+        self.min_lrs = _per_group(min_lr, "min_lr", owner, optimizer)
         for value in self.min_lrs:
-            _check_real(value, "min_lr", owner, low=0.0)
-        self.patience = patience
-        self.cooldown = cooldown
-        self.eps = eps
-        self.mode = mode
-        self.threshold = threshold
-        self.threshold_mode = threshold_mode
+            _check(owner, ">= 0.0", min_lr=value)
+        self.optimizer, self.factor, self.eps = optimizer, factor, eps
+        self.patience, self.cooldown = patience, cooldown
+        self.mode, self.threshold, self.threshold_mode = mode, threshold, threshold_mode
         self.mode_worse = math.inf if mode == "min" else -math.inf
-        self.last_epoch = 0
-        self._last_lr = _group_lrs(optimizer)
-        self._reset()
-
-    def _reset(self) -> None:
-        self.best = self.mode_worse
-        self.cooldown_counter = 0
-        self.num_bad_epochs = 0
+        self.last_epoch, self._last_lr = 0, [group["lr"] for group in optimizer.param_groups]
+        self.best, self.cooldown_counter, self.num_bad_epochs = self.mode_worse, 0, 0
 
     @property
     def in_cooldown(self) -> bool:
         return self.cooldown_counter > 0
 
     def _is_better(self, a: float, best: float) -> bool:
-        """Whether ``a`` improves on ``best`` by more than the threshold."""
+        """Whether ``a`` beats ``best`` by more than the threshold (never for NaN: comparisons are False)."""
+        rel, t = self.threshold_mode == "rel", self.threshold
         if self.mode == "min":
-            return a < best * (1.0 - self.threshold) if self.threshold_mode == "rel" else a < best - self.threshold
-        return a > best * (self.threshold + 1.0) if self.threshold_mode == "rel" else a > best + self.threshold
+            return a < best * (1.0 - t) if rel else a < best - t
+        return a > best * (t + 1.0) if rel else a > best + t
 
     def step(self, metrics: Any) -> None:  # type: ignore[override]
         """Record one epoch's metric (a number or a one-element Tensor) and reduce the rates if needed."""
         current = float(metrics)
         self.last_epoch += 1
         if self._is_better(current, self.best):
-            self.best = current
-            self.num_bad_epochs = 0
+            self.best, self.num_bad_epochs = current, 0
         else:
             self.num_bad_epochs += 1
         if self.in_cooldown:
@@ -854,13 +639,12 @@ class ReduceLROnPlateau(LRScheduler):
             self.num_bad_epochs = 0  # bad epochs during the cooldown do not count
         if self.num_bad_epochs > self.patience:
             self._reduce_lr()
-            self.cooldown_counter = self.cooldown
-            self.num_bad_epochs = 0
-        self._last_lr = _group_lrs(self.optimizer)
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
     def _reduce_lr(self) -> None:
         groups = self.optimizer.param_groups
-        if len(groups) != len(self.min_lrs):
+        if len(groups) != len(self.min_lrs):  # a group was added since construction
             if self.default_min_lr is None:
                 raise RuntimeError(f"ReduceLROnPlateau: the optimizer has {len(groups)} param groups but min_lr "
                                    f"has {len(self.min_lrs)} values (a group was added: update min_lrs)")
@@ -870,6 +654,7 @@ class ReduceLROnPlateau(LRScheduler):
             new_lr = max(old_lr * self.factor, min_lr)
             if old_lr - new_lr > self.eps:
                 group["lr"] = new_lr
+
 
 # PyTorch names deliberately missing here raise an AttributeError saying so (framework/unsupported.py).
 from ..unsupported import module_getattr as _module_getattr  # noqa: E402
