@@ -29,6 +29,7 @@ __all__ = [
     "register_backend",
     "get_backend",
     "available_devices",
+    "registered_devices",
     "set_default_device",
     "get_default_device",
     "GPU_PREFERENCE",
@@ -184,6 +185,11 @@ def available_devices() -> list[str]:
     if any(_LOADED[name].is_gpu for name in present):
         present.append("cuda")
     return present
+
+
+def registered_devices() -> list[str]:
+    """Names of every registered device, loaded or not (``cuda``, an alias, is not one of them)."""
+    return list(_LOADERS)
 
 
 def unavailable_devices() -> dict[str, str]:

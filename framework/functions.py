@@ -80,17 +80,11 @@ clip = clamp
 
 
 def softmax(input: Tensor, dim: int, dtype: Any = None) -> Tensor:  # noqa: A002
-    from .nn import functional as F
-
-    x = _tensor("softmax", input)
-    return F.softmax(x if dtype is None else x.to(dtype), dim)
+    return _tensor("softmax", input).softmax(dim, dtype)
 
 
 def log_softmax(input: Tensor, dim: int, dtype: Any = None) -> Tensor:  # noqa: A002
-    from .nn import functional as F
-
-    x = _tensor("log_softmax", input)
-    return F.log_softmax(x if dtype is None else x.to(dtype), dim)
+    return _tensor("log_softmax", input).log_softmax(dim, dtype)
 
 
 def eq(input: Tensor, other: Any) -> Tensor:  # noqa: A002

@@ -5,7 +5,7 @@ A Tensor holds ``_data`` (the device's native array: numpy.ndarray on ``cpu``, t
 public ``.data`` is, as in PyTorch, a Tensor sharing that storage), its :class:`~framework.backend.Backend`,
 ``requires_grad``, ``grad`` and, when it was produced by a recorded op, ``_ctx`` (which knows the op and its parents).
 Methods follow PyTorch's names and argument orders; every differentiable method goes through a
-:class:`~framework.autograd.Function` in :mod:`framework.ops` or :mod:`framework.nn.functional`.
+:class:`~framework.autograd.Function` in :mod:`framework.ops` (this module imports nothing above it).
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import numpy as np
 
 from . import ops
 from . import random as _random
-from .autograd import Function
-from .backend import Backend, device, get_backend
+from .autograd import Function, _refresh_view, add_hook, is_grad_enabled, may_share_memory, no_grad
+from .autograd import backward as _backward
+from .backend import Backend, device, get_backend, registered_devices
 from .dtypes import DEFAULT_FLOAT, FLOATING, DType, as_dtype, promote_types, result_type
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
@@ -315,9 +316,7 @@ class Tensor:
                  inputs: Any = None) -> None:
         """Accumulate gradients of this tensor into ``.grad`` of every leaf that requires grad (only of
         ``inputs`` when given); see :func:`framework.autograd.backward`."""
-        from .autograd import backward
-
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+        _backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
     def register_hook(self, hook: Any):
         """Call ``hook(grad)`` each time the gradient w.r.t. this tensor is computed (leaf or not); a Tensor
@@ -326,8 +325,6 @@ class Tensor:
         Returns: a handle whose ``remove()`` unregisters the hook.
         Raises: RuntimeError if this tensor does not require grad; TypeError if ``hook`` is not callable.
         """
-        from .autograd import add_hook
-
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         hooks = getattr(self, "_hooks", None)
@@ -377,8 +374,6 @@ class Tensor:
 
     def _write(self, name: str, index: Any, value: Any) -> None:
         """``storage[index] = value`` (a native array or a Python number), then bump the version."""
-        from .autograd import may_share_memory
-
         if isinstance(value, int | float | np.generic):
             _check_number_fits(name, value, self.dtype)
         if hasattr(value, "shape") and may_share_memory(self._data, value):
@@ -399,8 +394,6 @@ class Tensor:
 
     def _recording(self, name: str, *values: Any) -> bool:
         """Whether an in-place op with these operands is recorded; raises where PyTorch refuses it."""
-        from .autograd import is_grad_enabled
-
         if not is_grad_enabled() or not (
                 self.requires_grad or any(isinstance(v, Tensor) and v.requires_grad for v in values)):
             return False
@@ -417,8 +410,6 @@ class Tensor:
         (PyTorch's casting rule: no float into an integer tensor, nothing but bool into bool).
         ``copy_old=False``: ``compute`` saves nothing of the old value for backward (item assignment).
         """
-        from .autograd import no_grad
-
         if not self._recording(name, *values):
             with no_grad():
                 new = _inplace_result(name, self, compute(self))
@@ -441,8 +432,6 @@ class Tensor:
     def _inplace_through_view(self, name: str, compute: Any, values: tuple) -> Tensor:
         """A recorded in-place op on a view is one on its base that rewrites the viewed part (PyTorch's
         CopySlices); the view is then recorded again as a view of the base's new value."""
-        from .autograd import _refresh_view
-
         src = self._view_src
         if src is None or src[0] not in _VIEW_SCATTER or src[3] != 0:
             what = ("detach(), .data or a backward hook's identity (kept outside autograd)" if src is None
@@ -918,15 +907,28 @@ class Tensor:
 
     clip = clamp
 
-    def softmax(self, dim: int, dtype: Any = None) -> Tensor:
-        from .nn import functional as F
+    def softmax(self, dim: int | None, dtype: Any = None) -> Tensor:
+        """Softmax along ``dim``, computed in ``dtype`` when given (``F.softmax`` and ``fw.softmax`` call
+        this). ``dim=None`` is PyTorch's legacy implicit choice (0 for 0-, 1- and 3-d input, else 1).
 
-        return F.softmax(self if dtype is None else self.to(dtype=dtype), dim)
+        Raises: TypeError for a non-floating-point input, IndexError for a dim out of range.
+        """
+        return self._softmax("softmax", ops.Softmax, dim, dtype)
 
-    def log_softmax(self, dim: int, dtype: Any = None) -> Tensor:
-        from .nn import functional as F
+    def log_softmax(self, dim: int | None, dtype: Any = None) -> Tensor:
+        """Log-softmax along ``dim``: as :meth:`softmax` (same arguments and errors)."""
+        return self._softmax("log_softmax", ops.LogSoftmax, dim, dtype)
 
-        return F.log_softmax(self if dtype is None else self.to(dtype=dtype), dim)
+    def _softmax(self, name: str, fn: type[Function], dim: int | None, dtype: Any) -> Tensor:
+        x = self if dtype is None else self.to(dtype=dtype)
+        if not x.dtype.is_floating_point:
+            raise TypeError(f"{name}(): input must be a floating-point tensor, got dtype {x.dtype}")
+        if dim is None:
+            dim = 0 if x.ndim in (0, 1, 3) else 1  # kept so ported code gives PyTorch's answer
+        dim = ops.normalize_dim(dim, x.ndim)
+        if x.numel() == 0:
+            return x * 1.0  # nothing to normalise (PyTorch returns the empty tensor); no max of nothing
+        return fn.apply(x, dim)
 
     # ------------------------------------------------------------------------------- reductions
 
@@ -1741,7 +1743,7 @@ class Tensor:
         """Elementwise ``|self - other| <= atol + rtol * |other|`` (equal infinities are close; NaN only
         with ``equal_nan``), as torch.isclose."""
         other = _as_tensor_like(other, self)
-        with _no_grad():
+        with no_grad():
             close = self == other
             finite = self.isfinite() & other.isfinite()
             if self.dtype.is_floating_point or other.dtype.is_floating_point:
@@ -1937,13 +1939,9 @@ def _rebuild_tensor(cls: type, array: np.ndarray, dtype: str, device: str, requi
 
 
 def _is_device(name: str) -> bool:
-    return name.split(":")[0] in {"cpu", "cuda", "triton", "cupy"} or name in _registered_devices()
+    return name.split(":")[0] in {"cpu", "cuda", "triton", "cupy"} or name in registered_devices()
 
 
-def _registered_devices() -> set[str]:
-    from .backend import _LOADERS
-
-    return set(_LOADERS)
 
 
 def type_name(value: Any) -> str:
@@ -2024,12 +2022,6 @@ _LEGACY_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "floa
 def _as_tensor_like(value: Any, like: Tensor) -> Tensor:
     """``value`` (a Tensor, a number or array data) as a Tensor on ``like``'s device."""
     return value if isinstance(value, Tensor) else Tensor(value, device=like.backend)
-
-
-def _no_grad():
-    from .autograd import no_grad
-
-    return no_grad()
 
 
 def _numpy_generator(generator: Any) -> np.random.Generator:

@@ -6,9 +6,9 @@ import math
 from typing import Any
 
 from ... import ops
-from ...ops.activation import Elu, Gelu, Hardtanh, LogSoftmax, Softmax, Softplus
+from ...ops.activation import Elu, Gelu, Hardtanh, Softplus
 from ...tensor import Tensor
-from ._args import _check_float, _check_float_input, _check_tensor
+from ._args import _check_float_input, _check_tensor
 
 # ---------------------------------------------------------------------------------- activations
 
@@ -87,30 +87,13 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
     return input * Softplus.apply(input, 1.0, math.inf).tanh()
 
 
-def _softmax_dim(input: Tensor, dim: int | None, name: str) -> int:
-    if dim is None:
-        # PyTorch's legacy implicit choice, kept so ported code gives the same answer.
-        dim = 0 if input.ndim in (0, 1, 3) else 1
-    return ops.normalize_dim(dim, input.ndim)
-
-
 def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """PyTorch's ``F.softmax``; ``dim=None`` is its legacy implicit dim (see :meth:`Tensor.softmax`)."""
     _check_tensor(input, "input")
-    if dtype is not None:
-        input = input.to(dtype=dtype)
-    _check_float(input, "softmax(): input")
-    dim = _softmax_dim(input, dim, "softmax")
-    if input.numel() == 0:
-        return input * 1.0  # nothing to normalise (PyTorch returns the empty tensor); no max of nothing
-    return Softmax.apply(input, dim)
+    return input.softmax(dim, dtype)
 
 
 def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """PyTorch's ``F.log_softmax`` (see :meth:`Tensor.log_softmax`)."""
     _check_tensor(input, "input")
-    if dtype is not None:
-        input = input.to(dtype=dtype)
-    _check_float(input, "log_softmax(): input")
-    dim = _softmax_dim(input, dim, "log_softmax")
-    if input.numel() == 0:
-        return input * 1.0
-    return LogSoftmax.apply(input, dim)
+    return input.log_softmax(dim, dtype)
