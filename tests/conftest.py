@@ -1,4 +1,5 @@
-"""Shared test fixtures: the device parametrization and the comparison against PyTorch in float64."""
+"""Shared test fixtures: the device parametrization and the per-test seed. The comparison against PyTorch in
+float64 (``rel_err``, ``torch_reference``, ``pair``) lives in tests/helpers.py; it is re-exported here."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest  # noqa: E402
 
 import framework as fw  # noqa: E402
 from framework.backend import unavailable_devices  # noqa: E402
+from tests.helpers import pair, rel_err, torch_reference  # noqa: E402, F401  (re-exported)
 
 #: Every device the framework-level tests run on; absent ones skip with the reason.
 DEVICES = ["cpu", "triton", "cupy"]
@@ -44,12 +46,15 @@ def device(request) -> str:
 @pytest.fixture(autouse=True)
 def test_seed() -> int:
     """A fresh seed per test, printed (pytest shows it with a failure's captured output) and used for the
-    ``rng`` fixture and torch's and numpy's global generators (tests drawing with ``torch.randn`` are
-    reproducible too). Replay a failure with ``KERNELGRAD_TEST_SEED=<seed> pytest ...``."""
+    ``rng`` fixture, torch's and numpy's global generators (tests drawing with ``torch.randn`` are
+    reproducible too) and the framework's own stream (``fw.manual_seed``: parameter initialisation,
+    ``fw.randn``/``fw.rand``, shuffling and the dropout seed). Replay a failure with
+    ``KERNELGRAD_TEST_SEED=<seed> pytest ...``."""
     seed = int(os.environ.get("KERNELGRAD_TEST_SEED", np.random.SeedSequence().entropy % 2**32))
     print(f"test seed: {seed} (replay: KERNELGRAD_TEST_SEED={seed})")
     torch.manual_seed(seed)
     np.random.seed(seed)
+    fw.manual_seed(seed)
     return seed
 
 
@@ -57,23 +62,6 @@ def test_seed() -> int:
 def rng(test_seed) -> np.random.Generator:
     """Fresh random inputs each run, from the printed :func:`test_seed`."""
     return np.random.default_rng(test_seed)
-
-
-def rel_err(out, ref) -> float:
-    """‖out − ref‖ / ‖ref‖ in float64; refuses to compare against an all-zero reference."""
-    out = np.asarray(out.numpy() if isinstance(out, fw.Tensor) else out, dtype=np.float64)
-    ref = np.asarray(ref.detach().numpy() if isinstance(ref, torch.Tensor) else ref, dtype=np.float64)
-    assert out.shape == ref.shape, f"shape {out.shape} != reference shape {ref.shape}"
-    norm = np.linalg.norm(ref)
-    assert norm > 0, "reference is all zeros: the comparison would prove nothing"
-    return float(np.linalg.norm(out - ref) / norm)
-
-
-def pair(array: np.ndarray, device: str, dtype=np.float32, requires_grad: bool = True):
-    """The same values as a kernelgrad tensor (``dtype``) and a float64 torch leaf (the reference)."""
-    ours = fw.tensor(array.astype(dtype), device=device, requires_grad=requires_grad)
-    ref = torch.tensor(array.astype(np.float64), requires_grad=requires_grad)
-    return ours, ref
 
 
 def pytest_terminal_summary(terminalreporter):

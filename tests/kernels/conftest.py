@@ -2,7 +2,20 @@
 
 Every value test runs against ``kernels.numpy`` (the reference) and, when importable, against
 ``kernels.triton`` and ``kernels.cupy``; a backend whose package or hardware is missing is skipped
-with the reason.  References are computed with PyTorch in float64 on the CPU.
+with the reason.  References are computed with PyTorch in float64 on the CPU (``torch_reference``).
+
+Layout, the same for every backend:
+
+* ``test_<family>.py`` -- what every backend must do, run through the one ``kernel_backend``
+  parametrization (values and gradients vs torch, finite differences, bad input, NaN/inf);
+* ``numpy/``, ``triton/``, ``cupy/test_<family>.py`` -- what only that backend has (launch configs, tile
+  and split plans, autotune keys, half precision paths, the wrapper's own checks); ``cupy/`` also holds
+  the CUDA emulator's and runtime's tests and the C++/CUDA self-test sources (``cupy/cuda/``);
+* ``test_kernels_gpu.py`` (large shapes and half precision on a real GPU) and the ahead-of-time compile
+  checks (``test_aot_compile.py``: Triton; ``test_cuda_compile.py``, ``test_nvrtc_compile.py``: CUDA C).
+
+``-k triton`` selects the Triton tests (the folder, the ``triton`` parameter or the test's name), as CI's
+second environment does.
 """
 
 from __future__ import annotations
@@ -13,6 +26,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+from tests.helpers import rel_err, torch_reference  # noqa: F401  (re-exported for the kernel tests)
 
 BACKEND_NAMES = ["numpy", "triton", "cupy"]
 
@@ -58,16 +73,6 @@ def _load(name: str) -> KernelBackend:
 @pytest.fixture(params=BACKEND_NAMES)
 def kernel_backend(request) -> KernelBackend:
     return _load(request.param)
-
-
-def rel_err(out, ref) -> float:
-    """``||out - ref|| / ||ref||`` in float64; refuses an all-zero reference (it would prove nothing)."""
-    out = np.asarray(out, dtype=np.float64)
-    ref = np.asarray(ref, dtype=np.float64)
-    assert out.shape == ref.shape, f"shape {out.shape} != reference shape {ref.shape}"
-    norm = np.linalg.norm(ref)
-    assert norm > 0, "reference is all zeros; pick inputs that exercise the kernel"
-    return float(np.linalg.norm(out - ref) / norm)
 
 
 def tolerance(dtype) -> float:

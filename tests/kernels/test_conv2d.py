@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from .conftest import rel_err, tolerance
+from .conftest import rel_err, tolerance, torch_reference
 
 F = torch.nn.functional
 
@@ -37,14 +37,8 @@ def _inputs(rng, case, dtype):
 
 
 def _torch_reference(x, w, b, stride, padding, dy):
-    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-    wt = torch.tensor(w, dtype=torch.float64, requires_grad=True)
-    bt = torch.tensor(b, dtype=torch.float64, requires_grad=True)
-    yt = F.conv2d(xt, wt, bt, stride=stride, padding=padding)
-    if dy is None:
-        return yt.detach().numpy(), None
-    grads = torch.autograd.grad(yt, (xt, wt, bt), torch.tensor(dy, dtype=torch.float64))
-    return yt.detach().numpy(), [g.numpy() for g in grads]
+    """y and, with ``dy``, [dx, dw, db] of torch's conv2d in float64."""
+    return torch_reference(lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=padding), x, w, b, grad_output=dy)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

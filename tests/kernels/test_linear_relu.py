@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from .conftest import rel_err, tolerance
+from .conftest import rel_err, tolerance, torch_reference
 
 F = torch.nn.functional
 
@@ -29,12 +29,9 @@ def _inputs(rng, shape, dtype, margin=1e-2):
 
 
 def _torch_reference(x, w, b, relu, dy):
-    xt, wt, bt = (torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (x, w, b))
-    yt = F.linear(xt, wt, bt)
-    if relu:
-        yt = F.relu(yt)
-    grads = torch.autograd.grad(yt, (xt, wt, bt), torch.tensor(dy, dtype=torch.float64))
-    return yt.detach().numpy(), [g.numpy() for g in grads]
+    """y and [dx, dw, db] of torch's linear (+ ReLU) in float64."""
+    return torch_reference(lambda x, w, b: F.relu(F.linear(x, w, b)) if relu else F.linear(x, w, b), x, w, b,
+                           grad_output=dy)
 
 
 @pytest.mark.parametrize("relu", [True, False], ids=["relu", "linear"])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from .conftest import rel_err, tolerance
+from .conftest import rel_err, tolerance, torch_reference
 
 F = torch.nn.functional
 
@@ -35,13 +35,11 @@ def _distinct(rng, shape, dtype):
 
 
 def _torch_pool(x, kernel, stride, padding, dy=None):
-    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-    yt, it = F.max_pool2d(xt, kernel, stride, padding, return_indices=True)
-    dx = None
-    if dy is not None:
-        (dx,) = torch.autograd.grad(yt, xt, torch.tensor(dy, dtype=torch.float64))
-        dx = dx.numpy()
-    return yt.detach().numpy(), it.numpy(), dx
+    """y, torch's flat indices and (with ``dy``) dx of torch's max_pool2d in float64."""
+    (y, indices), grads = torch_reference(
+        lambda x: F.max_pool2d(x, kernel, stride, padding, return_indices=True), x, grad_output=dy
+    )
+    return y, indices, None if grads is None else grads[0]
 
 
 def _compact(flat_idx, W, kernel, stride, padding):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from ..conftest import rel_err
+from ..conftest import rel_err, torch_reference
 
 pytest.importorskip("kernels.cupy", reason="needs CuPy and a CUDA GPU, or the CPU emulator (g++)")
 from kernels.cupy import conv2d as conv  # noqa: E402
@@ -34,12 +34,9 @@ def _host(a) -> np.ndarray:
 
 def _reference(x, w, b, stride, padding, dy):
     """y, dx, dw, db of torch's conv2d in float64."""
-    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-    wt = torch.tensor(w, dtype=torch.float64, requires_grad=True)
-    bt = torch.tensor(b, dtype=torch.float64, requires_grad=True)
-    yt = F.conv2d(xt, wt, bt, stride=stride, padding=padding)
-    grads = torch.autograd.grad(yt, (xt, wt, bt), torch.tensor(dy, dtype=torch.float64))
-    return yt.detach().numpy(), *(g.numpy() for g in grads)
+    y, grads = torch_reference(lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=padding), x, w, b,
+                               grad_output=dy)
+    return y, *grads
 
 
 def _out_shape(case):

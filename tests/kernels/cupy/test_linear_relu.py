@@ -17,7 +17,7 @@ import torch
 
 from kernels.cupy._runtime import KERNEL_DIR, MAX_GRID, emulating
 
-from ..conftest import _load, rel_err
+from ..conftest import _load, rel_err, torch_reference
 
 F = torch.nn.functional
 
@@ -58,21 +58,21 @@ def _reference(x, w, b, relu, dy, y=None, margin=0.0):
     With ``y`` (the kernel's output), a pre-activation within ``margin`` of the ReLU kink takes the kernel's
     mask (``y > 0``): there a float16 rounding may legitimately fall on either side of 0. Elsewhere -- all but
     a handful of outputs -- the mask is PyTorch's, and the forward values are compared everywhere."""
-    xt, wt = (torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (x, w))
-    bt = (
-        torch.zeros(w.shape[0], dtype=torch.float64, requires_grad=True)
-        if b is None
-        else torch.tensor(b, dtype=torch.float64, requires_grad=True)
-    )
-    pre = F.linear(xt, wt, bt)
-    yt = F.relu(pre) if relu else pre
-    if relu and y is not None:
+    b = np.zeros(w.shape[0]) if b is None else b
+
+    def layer(xt, wt, bt):
+        pre = F.linear(xt, wt, bt)
+        return F.relu(pre) if relu else pre
+
+    def masked_layer(xt, wt, bt):
+        pre = F.linear(xt, wt, bt)
         near_kink = pre.detach().abs() <= margin
-        mask = torch.where(near_kink, torch.tensor(np.asarray(y, np.float64) > 0), pre.detach() > 0)
-        grads = torch.autograd.grad(pre * mask, (xt, wt, bt), torch.tensor(dy, dtype=torch.float64))
-    else:
-        grads = torch.autograd.grad(yt, (xt, wt, bt), torch.tensor(dy, dtype=torch.float64))
-    return yt.detach().numpy(), [g.numpy() for g in grads]
+        return pre * torch.where(near_kink, torch.tensor(np.asarray(y, np.float64) > 0), pre.detach() > 0)
+
+    ref_y, grads = torch_reference(layer, x, w, b, grad_output=dy)
+    if relu and y is not None:
+        _, grads = torch_reference(masked_layer, x, w, b, grad_output=dy)
+    return ref_y, grads
 
 
 def _check_layer(kb, lin, rng, shape, dtype, relu, bias, tol, margin=1e-2):

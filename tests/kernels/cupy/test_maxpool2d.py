@@ -14,7 +14,7 @@ import torch
 
 from kernels._args import check_pool_geometry
 
-from ..conftest import rel_err
+from ..conftest import rel_err, torch_reference
 
 pytest.importorskip("kernels.cupy", reason="needs CuPy and a CUDA GPU, or the CPU emulator (g++)")
 from kernels.cupy import maxpool2d as pool  # noqa: E402
@@ -97,10 +97,11 @@ def test_argmax_dtype_is_numpys():
 
 
 def _torch_pool(x, dy, kernel, stride, padding):
-    xt = torch.tensor(x.astype(np.float64), requires_grad=True)
-    yt, it = F.max_pool2d(xt, kernel, stride, padding, return_indices=True)
-    (dx,) = torch.autograd.grad(yt, xt, torch.tensor(dy.astype(np.float64)))
-    return yt.detach().numpy(), it.numpy(), dx.numpy()
+    """y, torch's flat indices and dx of torch's max_pool2d in float64."""
+    (y, indices), (dx,) = torch_reference(
+        lambda x: F.max_pool2d(x, kernel, stride, padding, return_indices=True), x, grad_output=dy
+    )
+    return y, indices, dx
 
 
 def _distinct(rng, shape, dtype):
