@@ -118,8 +118,7 @@ def test_transform_is_applied_to_inputs_only():
     np.testing.assert_array_equal(yb.numpy(), y)
 
 
-def test_random_shift_moves_each_image_by_at_most_one_pixel():
-    rng = np.random.default_rng(0)
+def test_random_shift_moves_each_image_by_at_most_one_pixel(rng):
     images = rng.random((64, 2, 5, 6)).astype(np.float32) + 1.0  # no zeros, so fill is detectable
     shifted = RandomShift(1, seed=0)(images)
     assert shifted.shape == images.shape and shifted.dtype == images.dtype
@@ -176,8 +175,7 @@ def _write_idx(path, magic, array, compress=False):
 
 @pytest.mark.parametrize("compress", [False, True])
 @pytest.mark.parametrize("kind,prefix", [("train", "train"), ("test", "t10k")])
-def test_load_mnist_reads_idx_files(tmp_path, compress, kind, prefix):
-    rng = np.random.default_rng(0)
+def test_load_mnist_reads_idx_files(tmp_path, rng, compress, kind, prefix):
     images = rng.integers(0, 256, size=(5, 28, 28))
     labels = rng.integers(0, 10, size=5)
     suffix = ".gz" if compress else ""
@@ -218,12 +216,12 @@ def test_load_mnist_missing_files(tmp_path):
 # ------------------------------------------------------------------------ rotation, noise, compose
 
 
-def test_random_rotation_matches_scipy_per_image_and_is_seeded():
+def test_random_rotation_matches_scipy_per_image_and_is_seeded(rng):
     from scipy.ndimage import rotate
 
     from framework.data import RandomRotation
 
-    images = np.random.default_rng(0).random((6, 2, 8, 8)).astype(np.float32)
+    images = rng.random((6, 2, 8, 8)).astype(np.float32)
     out = RandomRotation(10, seed=3)(images)
     assert out.shape == images.shape and out.dtype == np.float32
     angles = np.random.default_rng(3).uniform(-10, 10, size=6)  # the transform's own stream
@@ -235,10 +233,10 @@ def test_random_rotation_matches_scipy_per_image_and_is_seeded():
     np.testing.assert_allclose(RandomRotation(0, seed=0)(images), images, atol=1e-6)  # 0 degrees: identity
 
 
-def test_random_rotation_quarter_turn_is_exact():
+def test_random_rotation_quarter_turn_is_exact(rng):
     from framework.data import RandomRotation
 
-    images = np.random.default_rng(1).random((3, 1, 5, 5)).astype(np.float32)
+    images = rng.random((3, 1, 5, 5)).astype(np.float32)
     rot = RandomRotation(90, seed=0)
     rot.generator = type("Fixed", (), {"uniform": staticmethod(lambda low, high, size: np.full(size, 90.0))})()
     # +90 degrees is counter-clockwise as displayed (row 0 at the top): np.rot90 in the (H, W) plane
@@ -266,7 +264,7 @@ def test_gaussian_noise_statistics_clipping_and_seed():
         GaussianNoise(0.1, clip=(1.0, 0.0))
 
 
-def test_compose_applies_in_order_in_the_loader():
+def test_compose_applies_in_order_in_the_loader(rng):
     from framework.data import Compose, GaussianNoise, RandomRotation
 
     calls = []
@@ -276,7 +274,7 @@ def test_compose_applies_in_order_in_the_loader():
     with pytest.raises(TypeError, match=r"transforms\[1\]"):
         Compose([abs, 3])
 
-    x = np.random.default_rng(0).random((10, 1, 8, 8)).astype(np.float32)
+    x = rng.random((10, 1, 8, 8)).astype(np.float32)
     augment = Compose([RandomShift(1, seed=0), RandomRotation(10, seed=1), GaussianNoise(0.05, seed=2)])
     expected = GaussianNoise(0.05, seed=2)(RandomRotation(10, seed=1)(RandomShift(1, seed=0)(x)))
     loader = DataLoader(TensorDataset(x, np.arange(10)), batch_size=10, transform=augment)

@@ -148,11 +148,11 @@ def test_softmax_xent_large_and_half(backend, M, V, dtype, tol):
 
 @pytest.mark.parametrize("numel", [1 << 22, (1 << 22) + 12345])
 @pytest.mark.parametrize("offset", [0, (1 << 32) - 1000])
-def test_dropout_masks_equal_numpy_on_gpu(backend, numel, offset):
+def test_dropout_masks_equal_numpy_on_gpu(backend, rng, numel, offset):
     kt = _kernels(backend)
     from kernels.numpy import dropout as ref_dropout
 
-    x = np.random.default_rng(0).uniform(1, 2, numel).astype(np.float32)
+    x = rng.uniform(1, 2, numel).astype(np.float32)
     y = _host(kt.dropout.dropout_forward(_cuda(torch.from_numpy(x), torch.float32, backend), 0.3, 1234567, offset))
     expected = ref_dropout.dropout_forward(x, 0.3, 1234567, offset)
     assert np.array_equal(y != 0, expected != 0)

@@ -21,12 +21,9 @@ TOL = 1e-4
 
 
 @pytest.fixture
-def seeded():
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    print("seed", seed)
-    fw.manual_seed(seed)
-    torch.manual_seed(seed)
-    return np.random.default_rng(seed)
+def seeded(test_seed):
+    """The root conftest's printed ``test_seed`` (it has seeded fw and torch too) as a numpy Generator."""
+    return np.random.default_rng(test_seed)
 
 
 def _load_from_torch(ours: nn.Module, ref: torch.nn.Module, device: str) -> None:
