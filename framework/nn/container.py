@@ -1,10 +1,9 @@
 """Containers: ``Sequential``, ``ModuleList``, ``ModuleDict``, ``ParameterList`` and ``ParameterDict``, named
 like PyTorch's (``0``, ``1``, ...).
 
-``Sequential.forward`` runs a ``Linear`` directly followed by a ``ReLU`` as one fused
-``F.linear_relu`` call. The fusion is decided at call time from the children, so the modules and their
-``state_dict`` names stay PyTorch's (``0.weight``) and a PyTorch ``nn.Sequential`` checkpoint loads as is;
-a pair where either module has a hook runs unfused, so the hooks see their own calls.
+``Sequential.forward`` runs a ``Linear`` directly followed by a ``ReLU`` as one fused ``F.linear_relu``
+call; the rule (and why it changes neither the numbers nor PyTorch's structure) is written once, in
+:mod:`framework.nn.utils.fusion`.
 """
 
 from __future__ import annotations
@@ -15,9 +14,9 @@ from typing import Any
 
 from ..tensor import Tensor
 from . import functional as F
-from .layers import Linear, ReLU
 from .module import Module
 from .parameter import Parameter
+from .utils.fusion import can_fuse_linear_relu
 
 __all__ = ["ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "Sequential"]
 
@@ -33,10 +32,18 @@ def _index(idx: Any, length: int, owner: str) -> int:
 class Sequential(Module):
     """Children called in order, each on the previous one's output.
 
+    A ``Linear`` directly followed by a ``ReLU`` runs as one ``F.linear_relu`` kernel call, with the same
+    numbers and PyTorch's names, indexing and ``state_dict``; the rule is in :mod:`framework.nn.utils.fusion`
+    (``fused_linear_relu_pairs(model)`` lists the pairs). ``seq.fuse_linear_relu = False`` runs every child
+    on its own.
+
     Args:
         *args: modules (named ``'0'``, ``'1'``, ...), or a single dict/OrderedDict ``name -> module``.
     Raises: TypeError if an argument is not a Module.
     """
+
+    #: Whether ``forward`` fuses Linear+ReLU pairs (a plain attribute: not in ``state_dict`` or ``repr``).
+    fuse_linear_relu: bool = True
 
     def __init__(self, *args: Module | Mapping[str, Module]):
         super().__init__()
@@ -52,11 +59,8 @@ class Sequential(Module):
         i = 0
         while i < len(modules):
             module = modules[i]
-            # Exact types: a Linear subclass may change forward, and a ReLU subclass may not be a ReLU.
-            # A hook on either must see its own call, so hooked pairs are not fused.
-            if type(module) is Linear and i + 1 < len(modules) and type(modules[i + 1]) is ReLU \
-                    and not module._has_hooks() and not modules[i + 1]._has_hooks():
-                input = F.linear_relu(input, module.weight, module.bias)
+            if self.fuse_linear_relu and i + 1 < len(modules) and can_fuse_linear_relu(module, modules[i + 1]):
+                input = F.linear_relu(input, module.weight, module.bias)  # the Linear and the ReLU in one call
                 i += 2
             else:
                 input = module(input)

@@ -112,7 +112,14 @@ class Linear(Module):
 
 
 class LinearReLU(Linear):
-    """``relu(x @ weight.T + bias)`` as one fused kernel call; same arguments and parameters as Linear."""
+    """``relu(x @ weight.T + bias)`` as one fused kernel call; same arguments and parameters as Linear.
+
+    The explicit form of the fusion ``Sequential`` does for a ``Linear`` followed by a ``ReLU``
+    (:mod:`framework.nn.utils.fusion`), for a model written by hand. A model ported from PyTorch keeps its
+    ``nn.Linear, nn.ReLU`` pair, and with it PyTorch's indexing and ``state_dict``. Not PyTorch's
+    ``torch.ao.nn.intrinsic.LinearReLU`` (a Sequential of the two modules, keys ``0.weight``): this one
+    is a Linear, keys ``weight`` and ``bias``.
+    """
 
     def forward(self, input: Tensor) -> Tensor:
         return F.linear_relu(input, self.weight, self.bias)

@@ -1,0 +1,71 @@
+"""The one module-level kernel fusion in kernelgrad: a ``Linear`` directly followed by a ``ReLU`` inside a
+``Sequential`` runs as a single ``F.linear_relu`` call (bias and ReLU in the GEMM's epilogue: one kernel
+launch and one pass over the output instead of two). This is what makes a ported
+``nn.Sequential(nn.Linear(...), nn.ReLU())`` fast on a GPU without changing a line of it.
+
+Where: :meth:`framework.nn.Sequential.forward` is the only caller; it asks :func:`can_fuse_linear_relu`
+about each pair of neighbouring children. Nothing else in the framework fuses modules. The explicit form,
+for a model written by hand, is :class:`framework.nn.LinearReLU`.
+
+The rule — a pair ``(first, second)`` runs fused when all of these hold:
+
+1. ``type(first) is Linear`` and ``type(second) is ReLU``: exact types, because a subclass may change
+   ``forward`` (``LinearReLU`` followed by a ``ReLU`` runs as two calls).
+2. Neither has a forward or backward hook: a hook must see its own module's call, with its input and
+   output, and the fused call has no intermediate to show it.
+3. The ``Sequential``'s ``fuse_linear_relu`` is True (the default; set it to False on an instance to run
+   every child on its own, e.g. to compare the two paths).
+
+Not part of the rule (fused either way): train/eval mode and grad mode (neither module depends on
+them), dtype and device, ``bias=False``, and ``ReLU(inplace=True)`` (``inplace`` has no effect here; in
+PyTorch it would overwrite the Linear's output, which no one else can see once hooks are excluded).
+
+What stays PyTorch's: the decision is made at call time and the modules are never replaced, so
+``state_dict`` keys (``0.weight``), ``repr``, ``seq[0]``, ``len(seq)``, iteration and parameter order
+are exactly those of ``torch.nn.Sequential``, and a PyTorch checkpoint loads as is. Calling the children
+yourself (``for m in seq: x = m(x)``) runs them unfused, with the same numbers.
+
+Same numbers (tests/nn/test_fusion.py, every device): the forward output is bit-identical fused or not
+(the kernel rounds ``x @ w.T + b`` to the output dtype either way, the ReLU commutes with that rounding,
+NaN stays NaN, and the GEMM never produces a ``-0.0`` for the ReLU to see), and so are the gradients
+for a finite upstream gradient. The edges, where PyTorch's ReLU backward is ``0 if out <= 0 else grad``:
+
+- an inf/NaN upstream gradient where the output is 0: fused gives 0, as PyTorch; the unfused ``F.relu``
+  gives NaN (its backward multiplies the gradient by the mask, and inf * 0 is NaN);
+- a NaN pre-activation: both paths give the gradient 0 there; PyTorch passes the gradient through
+  (``NaN <= 0`` is false).
+"""
+
+from __future__ import annotations
+
+from ..layers import Linear, ReLU
+from ..module import Module
+
+__all__ = ["can_fuse_linear_relu", "fused_linear_relu_pairs"]
+
+
+def can_fuse_linear_relu(first: Module, second: Module) -> bool:
+    """Whether ``second(first(x))`` may run as ``F.linear_relu(x, first.weight, first.bias)`` (rules 1-2
+    of the module docstring; rule 3, the ``Sequential``'s switch, is checked by the caller)."""
+    return (type(first) is Linear and type(second) is ReLU
+            and not first._has_hooks() and not second._has_hooks())
+
+
+def fused_linear_relu_pairs(module: Module) -> list[tuple[str, str]]:
+    """The qualified names of every ``(Linear, ReLU)`` pair that runs fused in ``module`` and its
+    submodules, e.g. ``[('7', '8')]`` for :class:`framework.models.DigitsCNN`: what fusion does to a
+    model, made visible. Reads the same rule as ``Sequential.forward``; nothing is changed.
+    """
+    pairs = []
+    for prefix, container in module.named_modules():
+        # The modules that fuse are those carrying the switch (only Sequential does); read by name, so this
+        # module does not import the container module, which imports it.
+        if getattr(container, "fuse_linear_relu", False) is not True:
+            continue
+        children = [(name, m) for name, m in container._modules.items() if m is not None]
+        for (name_a, a), (name_b, b) in zip(children, children[1:], strict=False):
+            # A Linear is never the second of a pair, so fused pairs never overlap: each pair found here
+            # is one that forward's left-to-right scan fuses.
+            if can_fuse_linear_relu(a, b):
+                pairs.append((f"{prefix}.{name_a}" if prefix else name_a, f"{prefix}.{name_b}" if prefix else name_b))
+    return pairs
