@@ -5,7 +5,8 @@ backend's raw arrays, never on Tensors:
 
 * ``forward(ctx, *args, **kwargs) -> array``: Tensor arguments arrive as raw arrays, everything else
   (Python numbers, shapes, flags) as is. Save what backward needs with ``ctx.save_for_backward`` or
-  plain attributes on ``ctx``.
+  plain attributes on ``ctx``. The output lives on the inputs' device unless forward sets
+  ``ctx.output_backend`` (``ToDevice``, the copy between devices, does).
 * ``backward(ctx, grad) -> tuple``: one gradient per positional argument of ``forward`` (``None``
   for non-Tensor arguments and for inputs with ``ctx.needs_input_grad[i]`` false). A gradient may have
   the *broadcast* shape; :func:`backward` sums it back to the input's shape in one place
@@ -230,7 +231,7 @@ class Context:
     """Per-call scratch space shared by an op's forward and backward."""
 
     __slots__ = ("fn", "backend", "xp", "inputs", "needs_input_grad", "saved_tensors", "freed", "group",
-                 "group_index", "input_versions", "input_arrays", "output_version", "__dict__")
+                 "group_index", "input_versions", "input_arrays", "output_version", "output_backend", "__dict__")
 
     def __init__(self, fn: type[Function], backend: Any, inputs: tuple, needs_input_grad: tuple[bool, ...]):
         self.fn = fn
@@ -238,6 +239,7 @@ class Context:
         self.xp = backend.xp
         self.inputs = inputs  # the positional args of forward; Tensors among them are the parents
         self.needs_input_grad = needs_input_grad
+        self.output_backend = backend  # where the output lives: forward sets another for a copy (ToDevice)
         self.saved_tensors: tuple = ()
         self.freed = False
         self.group: _Group | None = None  # set for the members of a group node (see group_identity)
@@ -299,8 +301,9 @@ class Function:
         record = _grad_enabled and any(needs)
         ctx = Context(cls, backend, args if record else (), tuple(needs))
         out = cls.forward(ctx, *raw, **kwargs)
-        result = type(first)._autograd_wrap(out, backend, requires_grad=record)
-        if _view_base(out) is not None or any(out is r for r in raw):
+        result = type(first)._autograd_wrap(out, ctx.output_backend, requires_grad=record)
+        # A view of an input shares its version counter; an output on another device is never a view.
+        if ctx.output_backend is backend and (_view_base(out) is not None or any(out is r for r in raw)):
             _share_versions_with_input(result, cls, args, kwargs, raw)
         if record:
             ctx.input_versions = tuple(a._vbox[0] if _is_tensor(a) else None for a in args)

@@ -2210,24 +2210,13 @@ class ToDevice(Function):
 
     @staticmethod
     def forward(ctx, a, target):
-        ctx.target = target
+        ctx.output_backend = target  # the one op whose output lives on another device than its input
         return target.from_numpy(ctx.backend.to_numpy(a), ctx.backend.dtype_name(a))
 
     @staticmethod
     def backward(ctx, grad):
-        return ctx.backend.from_numpy(ctx.target.to_numpy(grad), ctx.target.dtype_name(grad)), None
-
-    @classmethod
-    def apply(cls, a: Tensor, target: Backend) -> Tensor:  # type: ignore[override]
-        # The output lives on `target`, unlike every other op, so wrap it here.
-        from .autograd import Context, is_grad_enabled
-
-        record = is_grad_enabled() and a.requires_grad
-        ctx = Context(cls, a.backend, (a, target) if record else (), (a.requires_grad, False))
-        out = Tensor._wrap(cls.forward(ctx, a._data, target), target, requires_grad=record)
-        if record:
-            out._ctx = ctx
-        return out
+        target = ctx.output_backend
+        return ctx.backend.from_numpy(target.to_numpy(grad), target.dtype_name(grad)), None
 
 
 # ---------------------------------------------------------------------------------- free functions
