@@ -256,3 +256,18 @@ def test_structure_is_pytorchs(counts):
     head = ours[0:2]  # a slice is a Sequential too, and fuses its own pair
     head(fw.ones(1, 6))
     assert counts["linear_relu"] == 1 and fused_linear_relu_pairs(head) == [("0", "1")]
+
+
+@pytest.mark.parametrize("where", [0, 1], ids=["linear", "relu"])
+def test_a_forward_replaced_on_the_instance_runs(rng, counts, where):
+    """``module.forward = fn`` is what PyTorch calls; a fused pair would skip it."""
+    x = rng.standard_normal((3, 4))
+    ours, theirs = nn.Sequential(nn.Linear(4, 5), nn.ReLU()), tnn.Sequential(tnn.Linear(4, 5), tnn.ReLU()).double()
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    for seq, lib in ((ours, F), (theirs, torch.nn.functional)):
+        child = seq[where]
+        child.forward = (lambda inp, child=child, lib=lib: lib.linear(inp, child.weight, child.bias) * 2) \
+            if where == 0 else (lambda inp, lib=lib: lib.leaky_relu(inp, 0.5))
+    out = ours(fw.tensor(x, dtype=fw.float32))
+    assert counts["linear_relu"] == 0 and fused_linear_relu_pairs(ours) == []
+    assert rel_err(out, theirs(torch.tensor(x))) < TOLS[fw.float32]

@@ -13,7 +13,8 @@ The rule — a pair ``(first, second)`` runs fused when all of these hold:
    ``forward`` (``LinearReLU`` followed by a ``ReLU`` runs as two calls).
 2. Neither has a forward or backward hook: a hook must see its own module's call, with its input and
    output, and the fused call has no intermediate to show it.
-3. The ``Sequential``'s ``fuse_linear_relu`` is True (the default; set it to False on an instance to run
+3. Neither has ``forward`` replaced on the instance (``linear.forward = fn``): that function must run.
+4. The ``Sequential``'s ``fuse_linear_relu`` is True (the default; set it to False on an instance to run
    every child on its own, e.g. to compare the two paths).
 
 Not part of the rule (fused either way): train/eval mode and grad mode (neither module depends on
@@ -44,11 +45,16 @@ from ..module import Module
 __all__ = ["can_fuse_linear_relu", "fused_linear_relu_pairs"]
 
 
+def _runs_as_written(module: Module) -> bool:
+    """No hook and no instance-level ``forward``: calling the module is calling its class's forward."""
+    return not module._has_hooks() and "forward" not in vars(module)
+
+
 def can_fuse_linear_relu(first: Module, second: Module) -> bool:
-    """Whether ``second(first(x))`` may run as ``F.linear_relu(x, first.weight, first.bias)`` (rules 1-2
-    of the module docstring; rule 3, the ``Sequential``'s switch, is checked by the caller)."""
+    """Whether ``second(first(x))`` may run as ``F.linear_relu(x, first.weight, first.bias)`` (rules 1-3
+    of the module docstring; rule 4, the ``Sequential``'s switch, is checked by the caller)."""
     return (type(first) is Linear and type(second) is ReLU
-            and not first._has_hooks() and not second._has_hooks())
+            and _runs_as_written(first) and _runs_as_written(second))
 
 
 def fused_linear_relu_pairs(module: Module) -> list[tuple[str, str]]:
