@@ -243,7 +243,8 @@ class MultiStepLR(LRScheduler):
         return self._scaled(self.gamma ** self.milestones[e] if e in self.milestones else None)
 
     def _get_closed_form_lr(self) -> list[float]:
-        passed = bisect_right(sorted(self.milestones.elements()), self.last_epoch)
+        # the milestones passed, counted on .items(): a checkpoint gives the Counter back as a plain dict
+        passed = sum(times for epoch, times in self.milestones.items() if epoch <= self.last_epoch)
         return [base * self.gamma ** passed for base in self.base_lrs]
 
 

@@ -479,6 +479,32 @@ def test_one_cycle_state_holds_its_phases_as_in_torch():
     assert ours.state_dict()["_schedule_phases"] == theirs.state_dict()["_schedule_phases"]
 
 
+def test_multistep_restarted_by_sequential_lr_after_a_checkpoint_round_trip(tmp_path):
+    """A checkpoint stores the state as JSON, which gives MultiStepLR's milestones back as a plain dict
+    (not a Counter): the restart at the SequentialLR milestone must still compute its closed form."""
+    from framework import nn
+    from framework.checkpoint import load_checkpoint, save_checkpoint
+
+    def run():
+        model = nn.Linear(2, 2)
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        warmup = lr_scheduler.LinearLR(opt, start_factor=0.5, total_iters=2)
+        return model, opt, lr_scheduler.SequentialLR(opt, [warmup, lr_scheduler.MultiStepLR(opt, [0, 3, 3])], [4])
+
+    model, opt, sched = run()
+    opt.step()
+    sched.step()
+    path = save_checkpoint(tmp_path / "run.safetensors", model, opt, scheduler=sched)
+    model2, opt2, sched2 = run()
+    load_checkpoint(path, model2, opt2, sched2)
+    for _ in range(8):  # through the restart at epoch 4 and MultiStepLR's repeated milestone
+        for o, s in ((opt, sched), (opt2, sched2)):
+            o.step()
+            s.step()
+        assert sched2.get_last_lr() == sched.get_last_lr()
+    assert sched.get_last_lr()[0] == pytest.approx(0.1 * 0.1 ** 3)
+
+
 def test_sequential_lr_refuses_a_state_dict_with_another_number_of_schedulers():
     opt, _ = _optimizers()
     two = lr_scheduler.SequentialLR(opt, [lr_scheduler.LinearLR(opt), lr_scheduler.ExponentialLR(opt, 0.9)], [3])
