@@ -25,12 +25,12 @@ class Conv2d(Function):
         x, w = ctx.saved_tensors
         dy = ctx.backend.ascontiguous(dy)
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        db = ctx.xp.sum(dy, axis=(0, 2, 3)) if need_b else None
         if x.shape[0] == 0:
             return (_zeros(ctx, x.shape, x) if need_x else None), (_zeros(ctx, w.shape, w) if need_w else None), \
-                db, None, None
+                (_zeros(ctx, (dy.shape[1],), dy) if need_b else None), None, None
         dx = kern.conv2d_backward_input(dy, w, tuple(x.shape), ctx.stride, ctx.padding) if need_x else None
         dw = kern.conv2d_backward_weight(dy, x, tuple(w.shape), ctx.stride, ctx.padding) if need_w else None
+        db = kern.conv2d_backward_bias(dy) if need_b else None
         return dx, dw, db, None, None
 
 
@@ -56,12 +56,12 @@ class ConvTranspose2d(Function):
         x, w = ctx.saved_tensors
         dy = ctx.backend.ascontiguous(dy)
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        db = ctx.xp.sum(dy, axis=(0, 2, 3)) if need_b else None
         if x.shape[0] == 0:
             return (_zeros(ctx, x.shape, x) if need_x else None), (_zeros(ctx, w.shape, w) if need_w else None), \
-                db, None, None, None
+                (_zeros(ctx, (dy.shape[1],), dy) if need_b else None), None, None, None
         dx = kern.conv2d_forward(dy, w, None, ctx.stride, ctx.padding) if need_x else None
         dw = kern.conv2d_backward_weight(x, dy, tuple(w.shape), ctx.stride, ctx.padding) if need_w else None
+        db = kern.conv2d_backward_bias(dy) if need_b else None  # y's bias is added per output channel, as conv2d's
         return dx, dw, db, None, None, None
 
 
