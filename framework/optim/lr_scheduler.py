@@ -13,7 +13,8 @@ used where PyTorch uses them: when :class:`SequentialLR` restarts a scheduler at
 
 ``state_dict()`` holds everything but the optimizer (save the optimizer's state too: it holds
 ``'initial_lr'`` and OneCycleLR's per-group bounds). Checkpoints compare its keys, so the attribute
-names are part of the file format. Bad arguments raise a ValueError naming the first invalid one.
+names are part of the file format. A bad argument raises a ValueError naming the first invalid one
+(a TypeError for an object of the wrong kind: not an optimizer, a scheduler or a function).
 """
 
 from __future__ import annotations
