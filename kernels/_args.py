@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 import os
+from typing import NamedTuple
 
 import numpy as np
 
@@ -44,12 +45,8 @@ def check_same_dtype(**arrays: np.ndarray | None) -> np.dtype:
     return next(iter(present.values())).dtype
 
 
-def check_shape(name: str, a: np.ndarray, expected: tuple[int, ...]) -> None:
-    check_dims(name, a.shape, expected)
-
-
 def check_dims(name: str, shape: tuple[int, ...], expected: tuple[int, ...]) -> None:
-    """:func:`check_shape` on a shape rather than an array."""
+    """Require ``shape`` (an array's ``.shape``) to equal ``expected``."""
     if tuple(shape) != tuple(expected):
         raise ValueError(f"{name} has shape {tuple(shape)}, expected {tuple(expected)}")
 
@@ -115,29 +112,71 @@ def check_dropout_args(p, seed, offset, numel: int) -> tuple[float, int, int]:
     return float(p), seed, offset
 
 
-def check_pool_geometry(name: str, H: int, W: int, kernel, stride, padding):
-    """Max-pool window geometry: ``(R, S, sh, sw, ph, pw, P, Q)``; padding at most half the kernel."""
-    R, S = check_pair("kernel", kernel, 1)
-    sh, sw = check_pair("stride", stride, 1)
-    ph, pw = check_pair("padding", padding, 0)
-    if ph > R // 2 or pw > S // 2:
-        raise ValueError(f"padding {(ph, pw)} must be at most half the kernel {(R, S)} (PyTorch's rule)")
-    P = out_size(name, H, ph, R, sh)
-    Q = out_size(name, W, pw, S, sw)
-    return R, S, sh, sw, ph, pw, P, Q
-
-
 # ------------------------------------------------------------------------------------ per-kernel contracts
 # One function per public kernel: the checks that need only shapes and Python values.  Each backend first
-# checks its own array types, dtypes, ndim and layout, then calls the function named after its kernel.
+# checks its own array types, dtypes, ndim and layout, then calls the function named after its kernel,
+# which returns the family's sizes as a named tuple (fields named as in the kernel headers' math).
 
 
-def linear_forward_shapes(x_shape, w_shape, b_shape) -> tuple[int, int, int]:
+class LinearShape(NamedTuple):
+    """``linear_relu``: x[M, K] @ w[N, K].T -> y[M, N]."""
+
+    M: int
+    N: int
+    K: int
+
+
+class ConvGeometry(NamedTuple):
+    """``conv2d``: x[N, C, H, W] * w[K, C, R, S] -> y[N, K, P, Q] with stride (sh, sw), padding (ph, pw).
+
+    The fields are in the order the CUDA C and Triton conv2d kernels take them.
+    """
+
+    N: int
+    C: int
+    H: int
+    W: int
+    K: int
+    R: int
+    S: int
+    P: int
+    Q: int
+    sh: int
+    sw: int
+    ph: int
+    pw: int
+
+
+class PoolGeometry(NamedTuple):
+    """``maxpool2d``: x[N, C, H, W] -> y[N, C, P, Q], windows R x S, stride (sh, sw), padding (ph, pw)."""
+
+    N: int
+    C: int
+    H: int
+    W: int
+    R: int
+    S: int
+    P: int
+    Q: int
+    sh: int
+    sw: int
+    ph: int
+    pw: int
+
+
+class XentShape(NamedTuple):
+    """``softmax_xent``: logits[M, V] (M rows, V classes), target[M]."""
+
+    M: int
+    V: int
+
+
+def linear_forward_shapes(x_shape, w_shape, b_shape) -> LinearShape:
     """``linear_forward``: ``(M, N, K)`` for x[M, K], w[N, K] and b[N] (``b_shape`` None without a bias)."""
     M, N, K = _linear_mnk(x_shape, w_shape)
     if b_shape is not None:
         check_dims("b", b_shape, (N,))
-    return M, N, K
+    return LinearShape(M, N, K)
 
 
 def check_relu_output(y, relu) -> None:
@@ -146,27 +185,27 @@ def check_relu_output(y, relu) -> None:
         raise ValueError("y (the forward output) is required when relu=True")
 
 
-def linear_backward_shapes(dy_shape, x_shape, w_shape, y_shape) -> tuple[int, int, int]:
+def linear_backward_shapes(dy_shape, x_shape, w_shape, y_shape) -> LinearShape:
     """``linear_backward``: ``(M, N, K)``; dy and y (``y_shape`` None without relu) must be [M, N]."""
     M, N, K = _linear_mnk(x_shape, w_shape)
     check_dims("dy", dy_shape, (M, N))
     if y_shape is not None:
         check_dims("y", y_shape, (M, N))
-    return M, N, K
+    return LinearShape(M, N, K)
 
 
-def _linear_mnk(x_shape, w_shape) -> tuple[int, int, int]:
+def _linear_mnk(x_shape, w_shape) -> LinearShape:
     M, K = x_shape
     N, Kw = w_shape
     if Kw != K:
         raise ValueError(
             f"feature mismatch: x has K={K} (shape {tuple(x_shape)}), w has K={Kw} (shape {tuple(w_shape)})"
         )
-    return M, N, K
+    return LinearShape(M, N, K)
 
 
-def conv2d_forward_geometry(x_shape, w_shape, b_shape, stride, padding):
-    """``conv2d_forward``: ``(N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q)`` for x[N, C, H, W], w[K, C, R, S].
+def conv2d_forward_geometry(x_shape, w_shape, b_shape, stride, padding) -> ConvGeometry:
+    """``conv2d_forward``: the :class:`ConvGeometry` of x[N, C, H, W], w[K, C, R, S], stride and padding.
 
     Checks stride (ints >= 1) and padding (ints >= 0), that x and w agree on C, that b (``b_shape``
     None without a bias) is [K], and that the kernel fits in the padded input.
@@ -182,10 +221,10 @@ def conv2d_forward_geometry(x_shape, w_shape, b_shape, stride, padding):
         check_dims("b", b_shape, (K,))
     P = out_size("conv2d_forward", H, ph, R, sh)
     Q = out_size("conv2d_forward", W, pw, S, sw)
-    return N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q
+    return ConvGeometry(N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw)
 
 
-def conv2d_backward_input_geometry(dy_shape, w_shape, input_shape, stride, padding):
+def conv2d_backward_input_geometry(dy_shape, w_shape, input_shape, stride, padding) -> ConvGeometry:
     """``conv2d_backward_input``: the forward geometry (as :func:`conv2d_forward_geometry`) from ``input_shape``.
 
     Also checks input_shape (4 positive ints), its C against w's, and that dy is [N, K, P, Q].
@@ -198,10 +237,10 @@ def conv2d_backward_input_geometry(dy_shape, w_shape, input_shape, stride, paddi
     P = out_size("conv2d_backward_input", H, ph, R, sh)
     Q = out_size("conv2d_backward_input", W, pw, S, sw)
     check_dims("dy", dy_shape, (N, K, P, Q))
-    return N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q
+    return ConvGeometry(N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw)
 
 
-def conv2d_backward_weight_geometry(dy_shape, x_shape, weight_shape, stride, padding):
+def conv2d_backward_weight_geometry(dy_shape, x_shape, weight_shape, stride, padding) -> ConvGeometry:
     """``conv2d_backward_weight``: the forward geometry (as :func:`conv2d_forward_geometry`) from ``weight_shape``.
 
     Also checks weight_shape (4 positive ints), its C against x's, and that dy is [N, K, P, Q].
@@ -214,27 +253,47 @@ def conv2d_backward_weight_geometry(dy_shape, x_shape, weight_shape, stride, pad
     P = out_size("conv2d_backward_weight", H, ph, R, sh)
     Q = out_size("conv2d_backward_weight", W, pw, S, sw)
     check_dims("dy", dy_shape, (N, K, P, Q))
-    return N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q
+    return ConvGeometry(N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw)
 
 
 def _conv_stride_padding(stride, padding) -> tuple[tuple[int, int], tuple[int, int]]:
     return check_pair("stride", stride, 1), check_pair("padding", padding, 0)
 
 
-def maxpool2d_backward_geometry(dy_shape, argmax_shape, input_shape, kernel, stride, padding):
-    """``maxpool2d_backward``: ``(N, C, H, W, R, S, sh, sw, ph, pw, P, Q)`` from ``input_shape``.
+def maxpool2d_forward_geometry(x_shape, kernel, stride, padding) -> PoolGeometry:
+    """``maxpool2d_forward``: the :class:`PoolGeometry` of x[N, C, H, W] and the window arguments.
 
-    Checks input_shape (4 positive ints), the window geometry (:func:`check_pool_geometry`) and that dy
-    and argmax are both [N, C, P, Q].  The range of argmax's values is the backend's to check.
+    Checks kernel (ints >= 1), stride (ints >= 1), padding (ints >= 0, at most half the kernel: PyTorch's
+    rule) and that the window fits in the padded input.
     """
-    N, C, H, W = check_shape_tuple("input_shape", input_shape, 4)
-    R, S, sh, sw, ph, pw, P, Q = check_pool_geometry("maxpool2d_backward", H, W, kernel, stride, padding)
-    check_dims("dy", dy_shape, (N, C, P, Q))
-    check_dims("argmax", argmax_shape, (N, C, P, Q))
-    return N, C, H, W, R, S, sh, sw, ph, pw, P, Q
+    return _pool_geometry("maxpool2d_forward", *x_shape, kernel, stride, padding)
 
 
-def softmax_xent_shapes(logits_shape, target_shape, ignore_index) -> tuple[int, int]:
+def maxpool2d_backward_geometry(dy_shape, argmax_shape, input_shape, kernel, stride, padding) -> PoolGeometry:
+    """``maxpool2d_backward``: the :class:`PoolGeometry` (as :func:`maxpool2d_forward_geometry`) from ``input_shape``.
+
+    Also checks input_shape (4 positive ints) and that dy and argmax are both [N, C, P, Q].  The range of
+    argmax's values is the backend's to check.
+    """
+    g = _pool_geometry("maxpool2d_backward", *check_shape_tuple("input_shape", input_shape, 4), kernel, stride, padding)
+    check_dims("dy", dy_shape, (g.N, g.C, g.P, g.Q))
+    check_dims("argmax", argmax_shape, (g.N, g.C, g.P, g.Q))
+    return g
+
+
+def _pool_geometry(name: str, N: int, C: int, H: int, W: int, kernel, stride, padding) -> PoolGeometry:
+    """Check the max-pool window (padding at most half the kernel) and give the :class:`PoolGeometry`."""
+    R, S = check_pair("kernel", kernel, 1)
+    sh, sw = check_pair("stride", stride, 1)
+    ph, pw = check_pair("padding", padding, 0)
+    if ph > R // 2 or pw > S // 2:
+        raise ValueError(f"padding {(ph, pw)} must be at most half the kernel {(R, S)} (PyTorch's rule)")
+    P = out_size(name, H, ph, R, sh)
+    Q = out_size(name, W, pw, S, sw)
+    return PoolGeometry(N, C, H, W, R, S, P, Q, sh, sw, ph, pw)
+
+
+def softmax_xent_shapes(logits_shape, target_shape, ignore_index) -> XentShape:
     """``softmax_cross_entropy_forward``: ``(M, V)`` for logits[M, V] and target[M].
 
     Checks that ignore_index is an int (not a bool), that there is at least one class, and target's shape.
@@ -249,4 +308,4 @@ def softmax_xent_shapes(logits_shape, target_shape, ignore_index) -> tuple[int, 
         raise ValueError(
             f"target has shape {tuple(target_shape)}, expected ({M},) to match logits {tuple(logits_shape)}"
         )
-    return M, V
+    return XentShape(M, V)

@@ -41,7 +41,12 @@ from typing import Any
 
 import numpy as np
 
-from .._args import conv2d_backward_input_geometry, conv2d_backward_weight_geometry, conv2d_forward_geometry
+from .._args import (
+    ConvGeometry,
+    conv2d_backward_input_geometry,
+    conv2d_backward_weight_geometry,
+    conv2d_forward_geometry,
+)
 from . import _runtime
 from ._runtime import SourceModule, cdiv, check_float_array, check_same_dtype, cuda_type
 
@@ -113,10 +118,13 @@ def _bias_launch(K: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
 INT_LIMIT = 2**31 - 64
 
 
-def _check_int_sizes(name: str, N, C, H, W, K, R, S, P, Q, ph, pw) -> None:
+def _check_int_sizes(name: str, g: ConvGeometry) -> None:
     """conv2d.cu indexes inside one plane (H*W, P*Q, padded coordinates) and the weight with ints (its header)."""
-    sizes = {"N": N, "H*W": H * W, "P*Q": P * Q, "K*C*R*S": K * C * R * S, "H + 2*ph": H + 2 * ph,
-             "W + 2*pw": W + 2 * pw}
+    _check_below_int_limit(name, {"N": g.N, "H*W": g.H * g.W, "P*Q": g.P * g.Q, "K*C*R*S": g.K * g.C * g.R * g.S,
+                                  "H + 2*ph": g.H + 2 * g.ph, "W + 2*pw": g.W + 2 * g.pw})
+
+
+def _check_below_int_limit(name: str, sizes: dict[str, int]) -> None:
     for what, size in sizes.items():
         if size >= INT_LIMIT:
             raise ValueError(f"{name}: {what} = {size} is too large for the CUDA kernels (< 2**31 - 64)")
@@ -143,19 +151,18 @@ def conv2d_forward(x: Any, w: Any, b: Any | None, stride, padding) -> Any:
     if b is not None:
         check_float_array("b", b, 1)
     dtype = check_same_dtype(x=x, w=w, b=b)
-    N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_forward_geometry(
-        x.shape, w.shape, None if b is None else b.shape, stride, padding
-    )
-    _check_int_sizes("conv2d_forward", N, C, H, W, K, R, S, P, Q, ph, pw)
+    g = conv2d_forward_geometry(x.shape, w.shape, None if b is None else b.shape, stride, padding)
+    _check_int_sizes("conv2d_forward", g)
 
-    y = _runtime.empty((N, K, P, Q), dtype)
+    y = _runtime.empty((g.N, g.K, g.P, g.Q), dtype)
     if y.size == 0:  # an empty batch: a grid of zero blocks is not a valid launch
         return y
-    grid, block = _gemm_launch(N * P * Q, K, dtype)
-    # no bias: w stands in for the pointer and has_bias = 0 makes the kernel ignore it
+    grid, block = _gemm_launch(g.N * g.P * g.Q, g.K, dtype)
+    # the geometry's fields are the kernel's int parameters, in order; without a bias w stands in for
+    # the pointer and has_bias = 0 makes the kernel ignore it
     MODULE.launch(
         f"conv2d_forward_kernel<{cuda_type(dtype)}>", grid, block,
-        [x, w, b if b is not None else w, y, *_i32(N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, b is not None)],
+        [x, w, b if b is not None else w, y, *_i32(*g, b is not None)],
     )  # fmt: skip
     return y
 
@@ -170,16 +177,13 @@ def conv2d_backward_input(dy: Any, w: Any, input_shape, stride, padding) -> Any:
     check_float_array("dy", dy, 4)
     check_float_array("w", w, 4)
     dtype = check_same_dtype(dy=dy, w=w)
-    N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_backward_input_geometry(
-        dy.shape, w.shape, input_shape, stride, padding
-    )
-    _check_int_sizes("conv2d_backward_input", N, C, H, W, K, R, S, P, Q, ph, pw)
+    g = conv2d_backward_input_geometry(dy.shape, w.shape, input_shape, stride, padding)
+    _check_int_sizes("conv2d_backward_input", g)
 
-    dx = _runtime.empty((N, C, H, W), dtype)
-    grid, block = _gemm_launch(N * H * W, C, dtype)
+    dx = _runtime.empty((g.N, g.C, g.H, g.W), dtype)
+    grid, block = _gemm_launch(g.N * g.H * g.W, g.C, dtype)
     MODULE.launch(
-        f"conv2d_backward_input_kernel<{cuda_type(dtype)}>", grid, block,
-        [dy, w, dx, *_i32(N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw)],
+        f"conv2d_backward_input_kernel<{cuda_type(dtype)}>", grid, block, [dy, w, dx, *_i32(*g)],
     )  # fmt: skip
     return dx
 
@@ -193,27 +197,27 @@ def conv2d_backward_weight(dy: Any, x: Any, weight_shape, stride, padding) -> An
     check_float_array("dy", dy, 4)
     check_float_array("x", x, 4)
     dtype = check_same_dtype(dy=dy, x=x)
-    N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_backward_weight_geometry(
-        dy.shape, x.shape, weight_shape, stride, padding
-    )
-    _check_int_sizes("conv2d_backward_weight", N, C, H, W, K, R, S, P, Q, ph, pw)
+    g = conv2d_backward_weight_geometry(dy.shape, x.shape, weight_shape, stride, padding)
+    _check_int_sizes("conv2d_backward_weight", g)
 
-    CRS = C * R * S
-    if N == 0:  # nothing to reduce
-        return _runtime.zeros((K, C, R, S), dtype)
-    grid, block, splits, split_depth = _backward_weight_launch(K, CRS, N * P * Q, dtype, TARGET_BLOCKS, MIN_SPLIT_DEPTH)
+    CRS = g.C * g.R * g.S
+    if g.N == 0:  # nothing to reduce
+        return _runtime.zeros((g.K, g.C, g.R, g.S), dtype)
+    grid, block, splits, split_depth = _backward_weight_launch(
+        g.K, CRS, g.N * g.P * g.Q, dtype, TARGET_BLOCKS, MIN_SPLIT_DEPTH
+    )
     acc_dtype = ACC_DTYPES[np.dtype(dtype)]
-    dw = _runtime.empty((K, C, R, S), dtype)
+    dw = _runtime.empty((g.K, g.C, g.R, g.S), dtype)
     # one chunk whose accumulator type is the storage type: the GEMM writes dw directly
     direct = splits == 1 and acc_dtype == dtype
-    partial = dw if direct else _runtime.empty((splits, K, CRS), acc_dtype)
+    partial = dw if direct else _runtime.empty((splits, g.K, CRS), acc_dtype)
     ctype = cuda_type(dtype)
     MODULE.launch(
         f"conv2d_backward_weight_kernel<{ctype}>", grid, block,
-        [dy, x, partial, *_i32(N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw), np.int64(split_depth)],
+        [dy, x, partial, *_i32(*g), np.int64(split_depth)],
     )  # fmt: skip
     if not direct:
-        count = K * CRS
+        count = g.K * CRS
         MODULE.launch(
             f"conv2d_backward_weight_reduce_kernel<{ctype}>", (cdiv(count, REDUCE_THREADS),), (REDUCE_THREADS,),
             [partial, dw, np.int64(count), np.int32(splits)],
@@ -225,7 +229,7 @@ def conv2d_backward_bias(dy: Any) -> Any:
     """Gradient w.r.t. the bias: ``db[K] = dy.sum over (N, P, Q)`` for ``dy[N, K, P, Q]``."""
     check_float_array("dy", dy, 4)
     N, K, P, Q = dy.shape
-    _check_int_sizes("conv2d_backward_bias", N, 1, 1, 1, 1, 1, 1, P, Q, 0, 0)
+    _check_below_int_limit("conv2d_backward_bias", {"N": N, "P*Q": P * Q})
     db = _runtime.empty((K,), dy.dtype)
     if K == 0:
         return db

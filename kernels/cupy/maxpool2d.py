@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._args import check_pool_geometry, maxpool2d_backward_geometry, value_checks_enabled
+from .._args import PoolGeometry, maxpool2d_backward_geometry, maxpool2d_forward_geometry, value_checks_enabled
 from ..numpy.maxpool2d import argmax_dtype
 from . import _runtime
 from ._runtime import SourceModule, cdiv, check_array, check_float_array, cuda_type
@@ -79,16 +79,17 @@ def _launch_config(
     return (min(cdiv(total, threads), max_blocks),), (threads,)
 
 
-def _geometry_args(H, W, P, Q, R, S, sh, sw, ph, pw) -> list[np.int32]:
-    values = (H, W, P, Q, R, S, sh, sw, ph, pw)
+def _geometry_args(g: PoolGeometry) -> list[np.int32]:
+    """The kernels' int parameters after ``total``: H, W, P, Q, R, S, sh, sw, ph, pw."""
+    values = (g.H, g.W, g.P, g.Q, g.R, g.S, g.sh, g.sw, g.ph, g.pw)
     if max(values) >= 2**31:  # sizes are bounded by _check_pool_ints; a stride may still be huge
         raise ValueError(f"geometry {values} does not fit the CUDA kernels' 32-bit int parameters")
     return [np.int32(v) for v in values]
 
 
-def _check_pool_ints(name: str, H: int, W: int, R: int, S: int, ph: int, pw: int) -> None:
+def _check_pool_ints(name: str, g: PoolGeometry) -> None:
     """maxpool2d.cu keeps coordinates inside one padded plane and window positions in int (see its header)."""
-    for what, size in {"H + 2*ph": H + 2 * ph, "W + 2*pw": W + 2 * pw, "R*S": R * S}.items():
+    for what, size in {"H + 2*ph": g.H + 2 * g.ph, "W + 2*pw": g.W + 2 * g.pw, "R*S": g.R * g.S}.items():
         if size >= 2**31:
             raise ValueError(f"{name}: {what} = {size} is too large for the CUDA kernels (< 2**31)")
 
@@ -102,13 +103,12 @@ def maxpool2d_forward(x, kernel, stride, padding):
     padding > kernel//2, or a kernel larger than the padded input.
     """
     check_float_array("x", x, 4)
-    N, C, H, W = x.shape
-    R, S, sh, sw, ph, pw, P, Q = check_pool_geometry("maxpool2d_forward", H, W, kernel, stride, padding)
-    _check_pool_ints("maxpool2d_forward", H, W, R, S, ph, pw)
-    idx_dtype = argmax_dtype(R * S)
-    y = _runtime.empty((N, C, P, Q), x.dtype)
-    argmax = _runtime.empty((N, C, P, Q), idx_dtype)
-    total = N * C * P * Q
+    g = maxpool2d_forward_geometry(x.shape, kernel, stride, padding)
+    _check_pool_ints("maxpool2d_forward", g)
+    idx_dtype = argmax_dtype(g.R * g.S)
+    y = _runtime.empty((g.N, g.C, g.P, g.Q), x.dtype)
+    argmax = _runtime.empty((g.N, g.C, g.P, g.Q), idx_dtype)
+    total = g.N * g.C * g.P * g.Q
     if total == 0:
         return y, argmax
     grid, block = _launch_config(total)
@@ -116,7 +116,7 @@ def maxpool2d_forward(x, kernel, stride, padding):
         f"maxpool2d_forward_kernel<{cuda_type(x.dtype)}, {INDEX_TYPES[idx_dtype]}>",
         grid,
         block,
-        [x, y, argmax, np.int64(total), *_geometry_args(H, W, P, Q, R, S, sh, sw, ph, pw)],
+        [x, y, argmax, np.int64(total), *_geometry_args(g)],
     )
     return y, argmax
 
@@ -143,14 +143,12 @@ def maxpool2d_backward(dy, argmax, input_shape, kernel, stride, padding):
     check_array("argmax", argmax)
     if not np.issubdtype(argmax.dtype, np.integer):
         raise TypeError(f"argmax must have an integer dtype, got {argmax.dtype}")
-    N, C, H, W, R, S, sh, sw, ph, pw, P, Q = maxpool2d_backward_geometry(
-        dy.shape, argmax.shape, input_shape, kernel, stride, padding
-    )
-    _check_pool_ints("maxpool2d_backward", H, W, R, S, ph, pw)
-    RS = R * S
+    g = maxpool2d_backward_geometry(dy.shape, argmax.shape, input_shape, kernel, stride, padding)
+    _check_pool_ints("maxpool2d_backward", g)
+    RS = g.R * g.S
     idx_dtype = argmax_dtype(RS)
     if value_checks_enabled(on_host=_runtime.emulating()):
-        _check_argmax_range(argmax, RS, (R, S))
+        _check_argmax_range(argmax, RS, (g.R, g.S))
         if argmax.dtype != idx_dtype:
             argmax = argmax.astype(idx_dtype)  # exact: the range check above proved every value fits
     elif argmax.dtype != idx_dtype:
@@ -159,13 +157,13 @@ def maxpool2d_backward(dy, argmax, input_shape, kernel, stride, padding):
         bad = (argmax < 0) | (argmax >= RS)
         argmax = _runtime.xp().where(bad, -1, argmax.astype(idx_dtype))  # -1: a weak scalar, stays idx_dtype
 
-    dx = _runtime.empty((N, C, H, W), dy.dtype)
-    total = N * C * H * W
+    dx = _runtime.empty((g.N, g.C, g.H, g.W), dy.dtype)
+    total = g.N * g.C * g.H * g.W
     grid, block = _launch_config(total)
     MODULE.launch(
         f"maxpool2d_backward_kernel<{cuda_type(dy.dtype)}, {INDEX_TYPES[idx_dtype]}>",
         grid,
         block,
-        [dy, argmax, dx, np.int64(total), *_geometry_args(H, W, P, Q, R, S, sh, sw, ph, pw)],
+        [dy, argmax, dx, np.int64(total), *_geometry_args(g)],
     )
     return dx

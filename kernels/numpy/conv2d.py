@@ -41,7 +41,13 @@ import functools
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .._args import conv2d_backward_input_geometry, conv2d_backward_weight_geometry, conv2d_forward_geometry
+from .._args import (
+    ConvGeometry,
+    PoolGeometry,
+    conv2d_backward_input_geometry,
+    conv2d_backward_weight_geometry,
+    conv2d_forward_geometry,
+)
 from ._checks import check_float_array, check_same_dtype, compute_dtype
 
 __all__ = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias"]
@@ -61,6 +67,11 @@ def window_index(C: int, H: int, W: int, R: int, S: int, sh: int, sw: int, ph: i
     idx = np.ascontiguousarray(win.transpose(0, 3, 4, 1, 2))
     idx.flags.writeable = False
     return idx
+
+
+def window_key(g: ConvGeometry | PoolGeometry) -> tuple[int, ...]:
+    """The arguments of :func:`window_index` (and the cached tables built on it): the geometry without N."""
+    return g.C, g.H, g.W, g.R, g.S, g.sh, g.sw, g.ph, g.pw
 
 
 def gather_windows(x2: np.ndarray, idx: np.ndarray, fill, padded: bool) -> np.ndarray:
@@ -119,19 +130,17 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, p
     if b is not None:
         check_float_array("b", b, 1)
     dtype = check_same_dtype(x=x, w=w, b=b)
-    N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_forward_geometry(
-        x.shape, w.shape, None if b is None else b.shape, stride, padding
-    )
+    g = conv2d_forward_geometry(x.shape, w.shape, None if b is None else b.shape, stride, padding)
 
     ct = compute_dtype(dtype)
-    geometry = (C, H, W, R, S, sh, sw, ph, pw)
-    idx = window_index(*geometry).reshape(C * R * S, P * Q)
-    x2 = x.astype(ct, copy=False).reshape(N, C * H * W)
-    cols = gather_windows(x2, idx, 0, padded=bool(ph or pw))  # [N, C*R*S, P*Q]
-    y = np.matmul(w.astype(ct, copy=False).reshape(K, C * R * S), cols)  # [N, K, P*Q]
+    CRS = g.C * g.R * g.S
+    idx = window_index(*window_key(g)).reshape(CRS, g.P * g.Q)
+    x2 = x.astype(ct, copy=False).reshape(g.N, g.C * g.H * g.W)
+    cols = gather_windows(x2, idx, 0, padded=bool(g.ph or g.pw))  # [N, C*R*S, P*Q]
+    y = np.matmul(w.astype(ct, copy=False).reshape(g.K, CRS), cols)  # [N, K, P*Q]
     if b is not None:
         y += b.astype(ct, copy=False)[:, None]
-    return y.reshape(N, K, P, Q).astype(dtype, copy=False)
+    return y.reshape(g.N, g.K, g.P, g.Q).astype(dtype, copy=False)
 
 
 def conv2d_backward_input(dy: np.ndarray, w: np.ndarray, input_shape, stride, padding) -> np.ndarray:
@@ -144,22 +153,21 @@ def conv2d_backward_input(dy: np.ndarray, w: np.ndarray, input_shape, stride, pa
     check_float_array("dy", dy, 4)
     check_float_array("w", w, 4)
     dtype = check_same_dtype(dy=dy, w=w)
-    N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_backward_input_geometry(
-        dy.shape, w.shape, input_shape, stride, padding
-    )
+    g = conv2d_backward_input_geometry(dy.shape, w.shape, input_shape, stride, padding)
 
     ct = compute_dtype(dtype)
-    n_cols = C * R * S * P * Q
+    CRS, PQ = g.C * g.R * g.S, g.P * g.Q
+    n_cols = CRS * PQ
     # one extra zero column per image: the col2im table points unused entries at it
-    dcols = np.empty((N, n_cols + 1), dtype=ct)
+    dcols = np.empty((g.N, n_cols + 1), dtype=ct)
     dcols[:, n_cols] = 0
-    w2 = w.astype(ct, copy=False).reshape(K, C * R * S)
-    dy3 = dy.astype(ct, copy=False).reshape(N, K, P * Q)
-    np.matmul(w2.T, dy3, out=dcols[:, :n_cols].reshape(N, C * R * S, P * Q))
-    table = _col2im_table(C, H, W, R, S, sh, sw, ph, pw)
+    w2 = w.astype(ct, copy=False).reshape(g.K, CRS)
+    dy3 = dy.astype(ct, copy=False).reshape(g.N, g.K, PQ)
+    np.matmul(w2.T, dy3, out=dcols[:, :n_cols].reshape(g.N, CRS, PQ))
+    table = _col2im_table(*window_key(g))
     contrib = np.take(dcols, table, axis=1)  # [N, T, C*H*W]
     dx = contrib.sum(axis=1) if contrib.shape[1] > 1 else contrib[:, 0]
-    return dx.reshape(N, C, H, W).astype(dtype, copy=False)
+    return dx.reshape(g.N, g.C, g.H, g.W).astype(dtype, copy=False)
 
 
 def conv2d_backward_weight(dy: np.ndarray, x: np.ndarray, weight_shape, stride, padding) -> np.ndarray:
@@ -171,17 +179,16 @@ def conv2d_backward_weight(dy: np.ndarray, x: np.ndarray, weight_shape, stride, 
     check_float_array("dy", dy, 4)
     check_float_array("x", x, 4)
     dtype = check_same_dtype(dy=dy, x=x)
-    N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_backward_weight_geometry(
-        dy.shape, x.shape, weight_shape, stride, padding
-    )
+    g = conv2d_backward_weight_geometry(dy.shape, x.shape, weight_shape, stride, padding)
 
     ct = compute_dtype(dtype)
-    idx = _weight_grad_index(C, H, W, R, S, sh, sw, ph, pw)
-    x2 = x.astype(ct, copy=False).reshape(N, C * H * W)
-    cols = gather_windows(x2, idx, 0, padded=bool(ph or pw)).reshape(N * P * Q, C * R * S)
-    dy_t = np.ascontiguousarray(dy.astype(ct, copy=False).reshape(N, K, P * Q).transpose(1, 0, 2))
-    dw = dy_t.reshape(K, N * P * Q) @ cols  # [K, C*R*S]
-    return dw.reshape(K, C, R, S).astype(dtype, copy=False)
+    NPQ = g.N * g.P * g.Q
+    idx = _weight_grad_index(*window_key(g))
+    x2 = x.astype(ct, copy=False).reshape(g.N, g.C * g.H * g.W)
+    cols = gather_windows(x2, idx, 0, padded=bool(g.ph or g.pw)).reshape(NPQ, g.C * g.R * g.S)
+    dy_t = np.ascontiguousarray(dy.astype(ct, copy=False).reshape(g.N, g.K, g.P * g.Q).transpose(1, 0, 2))
+    dw = dy_t.reshape(g.K, NPQ) @ cols  # [K, C*R*S]
+    return dw.reshape(g.K, g.C, g.R, g.S).astype(dtype, copy=False)
 
 
 def conv2d_backward_bias(dy: np.ndarray) -> np.ndarray:

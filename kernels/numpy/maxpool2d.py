@@ -38,9 +38,9 @@ import functools
 
 import numpy as np
 
-from .._args import check_pool_geometry, maxpool2d_backward_geometry
+from .._args import maxpool2d_backward_geometry, maxpool2d_forward_geometry
 from ._checks import check_float_array
-from .conv2d import gather_windows, window_index
+from .conv2d import gather_windows, window_index, window_key
 
 __all__ = ["maxpool2d_forward", "maxpool2d_backward", "argmax_dtype"]
 
@@ -73,13 +73,13 @@ def maxpool2d_forward(x: np.ndarray, kernel, stride, padding) -> tuple[np.ndarra
     padded input.
     """
     check_float_array("x", x, 4)
-    N, C, H, W = x.shape
-    R, S, sh, sw, ph, pw, P, Q = check_pool_geometry("maxpool2d_forward", H, W, kernel, stride, padding)
-    RS = R * S
+    g = maxpool2d_forward_geometry(x.shape, kernel, stride, padding)
+    N, C, H, W, P, Q = g.N, g.C, g.H, g.W, g.P, g.Q
+    RS = g.R * g.S
     idx_dtype = argmax_dtype(RS)
 
-    idx = _pool_index(C, H, W, R, S, sh, sw, ph, pw)
-    padded = bool(ph or pw)
+    idx = _pool_index(*window_key(g))
+    padded = bool(g.ph or g.pw)
     win = gather_windows(x.reshape(N, C * H * W), idx, -np.inf, padded=padded)  # [N, RS, CPQ]
     y = win.max(axis=1)
     if RS == 1:
@@ -115,23 +115,22 @@ def maxpool2d_backward(
         raise TypeError(f"argmax must be a numpy.ndarray, got {type(argmax).__name__}")
     if not np.issubdtype(argmax.dtype, np.integer):
         raise TypeError(f"argmax must have an integer dtype, got {argmax.dtype}")
-    N, C, H, W, R, S, sh, sw, ph, pw, P, Q = maxpool2d_backward_geometry(
-        dy.shape, argmax.shape, input_shape, kernel, stride, padding
-    )
+    g = maxpool2d_backward_geometry(dy.shape, argmax.shape, input_shape, kernel, stride, padding)
+    N, C, H, W = g.N, g.C, g.H, g.W
 
-    if argmax.size and (int(argmax.min()) < 0 or int(argmax.max()) >= R * S):
+    if argmax.size and (int(argmax.min()) < 0 or int(argmax.max()) >= g.R * g.S):
         raise ValueError(
             f"argmax holds values in [{argmax.min()}, {argmax.max()}], "
-            f"outside [0, R*S={R * S}) for kernel {(R, S)}"
+            f"outside [0, R*S={g.R * g.S}) for kernel {(g.R, g.S)}"
         )
 
-    idx = _pool_index(C, H, W, R, S, sh, sw, ph, pw)  # [RS, CPQ]
-    CPQ, CHW = C * P * Q, C * H * W
+    idx = _pool_index(*window_key(g))  # [RS, CPQ]
+    CPQ, CHW = C * g.P * g.Q, C * H * W
     # flat position of (argmax, j) in idx, then the input pixel it names
     flat = argmax.reshape(N, CPQ).astype(np.intp) * CPQ
     flat += np.arange(CPQ, dtype=np.intp)
     pos = np.take(idx, flat)  # [N, CPQ], CHW = padding slot (only if a pad ties for max)
-    row = CHW + 1 if (ph or pw) else CHW
+    row = CHW + 1 if (g.ph or g.pw) else CHW
     pos += (np.arange(N, dtype=np.intp) * row)[:, None]
     dx = np.zeros(N * row, dtype=dy.dtype)
     np.add.at(dx, pos.reshape(-1), dy.reshape(-1))

@@ -74,7 +74,12 @@ import torch
 import triton
 import triton.language as tl
 
-from .._args import conv2d_backward_input_geometry, conv2d_backward_weight_geometry, conv2d_forward_geometry
+from .._args import (
+    ConvGeometry,
+    conv2d_backward_input_geometry,
+    conv2d_backward_weight_geometry,
+    conv2d_forward_geometry,
+)
 from ._common import check_float_tensor, check_same_dtype, gemm_tile_configs, interpreting, prune_by_dtype, size_bucket
 
 __all__ = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias"]
@@ -318,10 +323,10 @@ def _gemm_options(dtype: torch.dtype) -> dict:
     return {"ACC_DTYPE": tl.float32, "INPUT_PRECISION": "ieee"}
 
 
-def _check_image_sizes(C: int, H: int, W: int, K: int, P: int, Q: int, R: int, S: int) -> None:
+def _check_image_sizes(g: ConvGeometry) -> None:
     """The kernels index inside one image, and inside the weight, with 32-bit offsets."""
-    for what, size in (("one image of x (C*H*W)", C * H * W), ("one image of y (K*P*Q)", K * P * Q),
-                       ("the weight (K*C*R*S)", K * C * R * S)):
+    for what, size in (("one image of x (C*H*W)", g.C * g.H * g.W), ("one image of y (K*P*Q)", g.K * g.P * g.Q),
+                       ("the weight (K*C*R*S)", g.K * g.C * g.R * g.S)):
         if size > MAX_IMAGE_ELEMENTS:
             raise ValueError(f"{what} has {size} elements; the Triton conv2d kernels support at most 2**31 - 1")
 
@@ -329,6 +334,11 @@ def _check_image_sizes(C: int, H: int, W: int, K: int, P: int, Q: int, R: int, S
 def _wide(rows: int) -> bool:
     """Whether GEMM row indices (plus a block) can pass int32: then the kernels decode rows in 64-bit."""
     return rows + 1024 > 2**31 - 1
+
+
+def _geometry_args(g: ConvGeometry) -> tuple[int, ...]:
+    """The kernels' size arguments after the row count M: C, H, W, K, R, S, P, Q, sh, sw, ph, pw."""
+    return g.C, g.H, g.W, g.K, g.R, g.S, g.P, g.Q, g.sh, g.sw, g.ph, g.pw
 
 
 def _grid(rows: int, cols: int):
@@ -362,18 +372,16 @@ def conv2d_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, str
     if b is not None:
         check_float_tensor("b", b, 1)
     dtype = check_same_dtype(x=x, w=w, b=b)
-    N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_forward_geometry(
-        x.shape, w.shape, None if b is None else b.shape, stride, padding
-    )
-    _check_image_sizes(C, H, W, K, P, Q, R, S)
+    g = conv2d_forward_geometry(x.shape, w.shape, None if b is None else b.shape, stride, padding)
+    _check_image_sizes(g)
 
-    y = torch.empty((N, K, P, Q), dtype=dtype, device=x.device)
-    M = N * P * Q
+    y = torch.empty((g.N, g.K, g.P, g.Q), dtype=dtype, device=x.device)
+    M = g.N * g.P * g.Q
     if M == 0:
         return y
-    _conv2d_forward_kernel[_grid(M, K)](
+    _conv2d_forward_kernel[_grid(M, g.K)](
         x, w, b if b is not None else w, y,
-        M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, size_bucket(M),
+        M, *_geometry_args(g), size_bucket(M),
         HAS_BIAS=b is not None, WIDE_ROWS=_wide(M), **_gemm_options(dtype),
     )  # fmt: skip
     return y
@@ -389,18 +397,16 @@ def conv2d_backward_input(dy: torch.Tensor, w: torch.Tensor, input_shape, stride
     check_float_tensor("dy", dy, 4)
     check_float_tensor("w", w, 4)
     dtype = check_same_dtype(dy=dy, w=w)
-    N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_backward_input_geometry(
-        dy.shape, w.shape, input_shape, stride, padding
-    )
-    _check_image_sizes(C, H, W, K, P, Q, R, S)
+    g = conv2d_backward_input_geometry(dy.shape, w.shape, input_shape, stride, padding)
+    _check_image_sizes(g)
 
-    dx = torch.empty((N, C, H, W), dtype=dtype, device=dy.device)
-    M = N * H * W
+    dx = torch.empty((g.N, g.C, g.H, g.W), dtype=dtype, device=dy.device)
+    M = g.N * g.H * g.W
     if M == 0:
         return dx
-    _conv2d_backward_input_kernel[_grid(M, C)](
+    _conv2d_backward_input_kernel[_grid(M, g.C)](
         dy, w, dx,
-        M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, size_bucket(M),
+        M, *_geometry_args(g), size_bucket(M),
         WIDE_ROWS=_wide(M), **_gemm_options(dtype),
     )  # fmt: skip
     return dx
@@ -417,26 +423,24 @@ def conv2d_backward_weight(dy: torch.Tensor, x: torch.Tensor, weight_shape, stri
     check_float_tensor("dy", dy, 4)
     check_float_tensor("x", x, 4)
     dtype = check_same_dtype(dy=dy, x=x)
-    N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = conv2d_backward_weight_geometry(
-        dy.shape, x.shape, weight_shape, stride, padding
-    )
-    _check_image_sizes(C, H, W, K, P, Q, R, S)
+    g = conv2d_backward_weight_geometry(dy.shape, x.shape, weight_shape, stride, padding)
+    _check_image_sizes(g)
 
-    dw = torch.empty((K, C, R, S), dtype=dtype, device=x.device)
-    M = N * P * Q
+    dw = torch.empty((g.K, g.C, g.R, g.S), dtype=dtype, device=x.device)
+    M = g.N * g.P * g.Q
     if M == 0:
         return dw.zero_()
     options = _gemm_options(dtype)
-    splits, split_len = _wgrad_splits(K, C, R, S, M)
+    splits, split_len = _wgrad_splits(g.K, g.C, g.R, g.S, M)
     acc_dtype = torch.float64 if dtype == torch.float64 else torch.float32
-    out = dw if splits == 1 else torch.empty((splits, K, C, R, S), dtype=acc_dtype, device=x.device)
+    out = dw if splits == 1 else torch.empty((splits, *dw.shape), dtype=acc_dtype, device=x.device)
 
     def grid(meta):
-        return (R * S * triton.cdiv(K, meta["BLOCK_M"]) * triton.cdiv(C, meta["BLOCK_N"]), splits)
+        return (g.R * g.S * triton.cdiv(g.K, meta["BLOCK_M"]) * triton.cdiv(g.C, meta["BLOCK_N"]), splits)
 
     _conv2d_backward_weight_kernel[grid](
         dy, x, out,
-        M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, size_bucket(M), split_len,
+        M, *_geometry_args(g), size_bucket(M), split_len,
         WIDE_ROWS=_wide(M), **options,
     )  # fmt: skip
     if splits > 1:

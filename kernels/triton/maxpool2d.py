@@ -83,7 +83,7 @@ import torch
 import triton
 import triton.language as tl
 
-from .._args import check_pool_geometry, maxpool2d_backward_geometry, value_checks_enabled
+from .._args import PoolGeometry, maxpool2d_backward_geometry, maxpool2d_forward_geometry, value_checks_enabled
 from ._common import autotune_configs, check_float_tensor, check_placement, interpreting, size_bucket
 
 __all__ = ["maxpool2d_forward", "maxpool2d_backward", "argmax_dtype"]
@@ -92,10 +92,10 @@ _MAX_BLOCK_K = 64  # window positions per tile column block; keeps BLOCK_OUT >= 
 _MAX_BLOCK = 2048  # the largest BLOCK of any config below
 
 
-def _check_plane(name: str, H: int, W: int, P: int, Q: int) -> None:
+def _check_plane(name: str, g: PoolGeometry) -> None:
     """The kernels index inside one (n, c) plane with 32-bit offsets (batches and channels are unbounded)."""
-    if max(H * W, P * Q) > 2**31 - 1:
-        raise ValueError(f"{name}: one H*W plane ({H}x{W}, output {P}x{Q}) has more than 2**31 - 1 elements; "
+    if max(g.H * g.W, g.P * g.Q) > 2**31 - 1:
+        raise ValueError(f"{name}: one H*W plane ({g.H}x{g.W}, output {g.P}x{g.Q}) has more than 2**31 - 1 elements; "
                          f"the Triton max-pool kernels index a plane with 32-bit offsets")
 
 
@@ -235,20 +235,20 @@ def maxpool2d_forward(x: torch.Tensor, kernel, stride, padding) -> tuple[torch.T
     padding > kernel//2, a kernel larger than the padded input, or an H*W plane of 2**31 elements or more.
     """
     check_float_tensor("x", x, 4)
-    N, C, H, W = x.shape
-    R, S, sh, sw, ph, pw, P, Q = check_pool_geometry("maxpool2d_forward", H, W, kernel, stride, padding)
-    _check_plane("maxpool2d_forward", H, W, P, Q)
-    y = torch.empty((N, C, P, Q), dtype=x.dtype, device=x.device)
-    argmax = torch.empty((N, C, P, Q), dtype=argmax_dtype(R * S), device=x.device)
-    total = N * C * P * Q
+    g = maxpool2d_forward_geometry(x.shape, kernel, stride, padding)
+    _check_plane("maxpool2d_forward", g)
+    y = torch.empty((g.N, g.C, g.P, g.Q), dtype=x.dtype, device=x.device)
+    argmax = torch.empty((g.N, g.C, g.P, g.Q), dtype=argmax_dtype(g.R * g.S), device=x.device)
+    total = g.N * g.C * g.P * g.Q
     if total == 0:
         return y, argmax
-    block_k = min(triton.next_power_of_2(R * S), _MAX_BLOCK_K)
+    block_k = min(triton.next_power_of_2(g.R * g.S), _MAX_BLOCK_K)
     cmp = tl.float64 if x.dtype == torch.float64 else tl.float32
     grid = lambda meta: (triton.cdiv(total, meta["BLOCK"] // block_k),)  # noqa: E731
     _maxpool2d_forward_kernel[grid](
-        x, y, argmax, total, size_bucket(total), H, W, P, Q,
-        R=R, S=S, SH=sh, SW=sw, PH=ph, PW=pw, CMP=cmp, INDEX_64=_needs_int64(x.numel(), total), BLOCK_K=block_k,
+        x, y, argmax, total, size_bucket(total), g.H, g.W, g.P, g.Q,
+        R=g.R, S=g.S, SH=g.sh, SW=g.sw, PH=g.ph, PW=g.pw, CMP=cmp, INDEX_64=_needs_int64(x.numel(), total),
+        BLOCK_K=block_k,
     )
     return y, argmax
 
@@ -272,24 +272,25 @@ def maxpool2d_backward(
     if argmax.dtype.is_floating_point or argmax.dtype.is_complex or argmax.dtype == torch.bool:
         raise TypeError(f"argmax must have an integer dtype, got {argmax.dtype}")
     check_placement("argmax", argmax)
-    N, C, H, W, R, S, sh, sw, ph, pw, P, Q = maxpool2d_backward_geometry(
-        dy.shape, argmax.shape, input_shape, kernel, stride, padding
-    )
-    _check_plane("maxpool2d_backward", H, W, P, Q)
+    g = maxpool2d_backward_geometry(dy.shape, argmax.shape, input_shape, kernel, stride, padding)
+    _check_plane("maxpool2d_backward", g)
     # reading argmax's range on the host is a device sync on a GPU: there it runs only under
     # KERNELGRAD_SYNC_CHECKS=1, and without it an out-of-range value drops its dy (the kernel never
     # uses argmax as an address)
     if argmax.numel() and value_checks_enabled(on_host=interpreting() and argmax.device.type == "cpu"):
         lo, hi = (int(v) for v in torch.aminmax(argmax))
-        if lo < 0 or hi >= R * S:
-            raise ValueError(f"argmax holds values in [{lo}, {hi}], outside [0, R*S={R * S}) for kernel {(R, S)}")
+        if lo < 0 or hi >= g.R * g.S:
+            raise ValueError(
+                f"argmax holds values in [{lo}, {hi}], outside [0, R*S={g.R * g.S}) for kernel {(g.R, g.S)}"
+            )
 
-    dx = torch.empty((N, C, H, W), dtype=dy.dtype, device=dy.device)
-    total = N * C * H * W  # > 0: input_shape holds positive ints
+    dx = torch.empty((g.N, g.C, g.H, g.W), dtype=dy.dtype, device=dy.device)
+    total = g.N * g.C * g.H * g.W  # > 0: input_shape holds positive ints
     acc = tl.float64 if dy.dtype == torch.float64 else tl.float32
     grid = lambda meta: (triton.cdiv(total, meta["BLOCK"]),)  # noqa: E731
     _maxpool2d_backward_kernel[grid](
-        dy, argmax, dx, total, size_bucket(total), H, W, P, Q, R=R, S=S, SH=sh, SW=sw, PH=ph, PW=pw, ACC=acc,
+        dy, argmax, dx, total, size_bucket(total), g.H, g.W, g.P, g.Q,
+        R=g.R, S=g.S, SH=g.sh, SW=g.sw, PH=g.ph, PW=g.pw, ACC=acc,
         INDEX_64=_needs_int64(total, dy.numel()),
     )
     return dx

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from kernels._args import check_pool_geometry
+from kernels._args import maxpool2d_forward_geometry
 
 from ..conftest import rel_err, torch_reference
 
@@ -61,9 +61,8 @@ host_pool = _HostPool()
 )
 def test_launch_config_for_forward_and_backward(shape, kernel, stride, padding):
     """Grid and block inside the CUDA limits, and the grid-stride loop reaches every element (no allocation)."""
-    N, C, H, W = shape
-    R, S, sh, sw, ph, pw, P, Q = check_pool_geometry("test", H, W, kernel, stride, padding)
-    for total in (N * C * P * Q, N * C * H * W):
+    g = maxpool2d_forward_geometry(shape, kernel, stride, padding)
+    for total in (g.N * g.C * g.P * g.Q, g.N * g.C * g.H * g.W):
         grid, block = pool._launch_config(total)
         check_launch(grid, block)  # raises outside the CUDA limits
         assert grid[0] <= pool.MAX_BLOCKS and block[0] <= pool.BLOCK and block[0] % 32 == 0

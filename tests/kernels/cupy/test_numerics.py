@@ -22,6 +22,7 @@ import pytest
 import torch
 
 from kernels import numpy as ref
+from kernels._args import ConvGeometry, PoolGeometry
 
 from ..conftest import rel_err, torch_reference
 
@@ -312,18 +313,24 @@ def test_half_fma_fallback_matches_torch(rng, no_tensor_cores):
 
 
 def test_int_limits_are_checked_before_launch():
+    def conv_geometry(N, C, H, W, K, R, S, P, Q, ph, pw):
+        return ConvGeometry(N, C, H, W, K, R, S, P, Q, sh=1, sw=1, ph=ph, pw=pw)
+
+    def pool_geometry(H, W, R, S, ph, pw):
+        return PoolGeometry(N=1, C=1, H=H, W=W, R=R, S=S, P=1, Q=1, sh=1, sw=1, ph=ph, pw=pw)
+
     big = 2**31 - 64
-    conv._check_int_sizes("f", 1, 1, 8, 8, 1, 1, 1, 8, 8, 0, 0)
+    conv._check_int_sizes("f", conv_geometry(1, 1, 8, 8, 1, 1, 1, 8, 8, 0, 0))
     for args in [(big, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0), (1, 1, 2**16, 2**15, 1, 1, 1, 1, 1, 0, 0),
                  (1, 1, 1, 1, 1, 1, 1, 2**16, 2**15, 0, 0), (1, 2**11, 1, 1, 2**10, 2**5, 2**5, 1, 1, 0, 0),
                  (1, 1, 2**31 - 100, 1, 1, 1, 1, 1, 1, 20, 0)]:
         with pytest.raises(ValueError, match="too large for the CUDA kernels"):
-            conv._check_int_sizes("f", *args)
-    pool._check_pool_ints("f", 2**30, 2**30, 3, 3, 1, 1)  # a plane past 2**31 elements is fine
+            conv._check_int_sizes("f", conv_geometry(*args))
+    pool._check_pool_ints("f", pool_geometry(2**30, 2**30, 3, 3, 1, 1))  # a plane past 2**31 elements is fine
     for args in [(2**31 - 2, 8, 3, 3, 1, 1), (8, 8, 2**16, 2**15, 0, 0)]:
         with pytest.raises(ValueError, match="too large for the CUDA kernels"):
-            pool._check_pool_ints("f", *args)
+            pool._check_pool_ints("f", pool_geometry(*args))
     with pytest.raises(ValueError, match="32-bit int"):
         conv._i32(1, 2**31)
     with pytest.raises(ValueError, match="32-bit int"):
-        pool._geometry_args(8, 8, 1, 1, 2, 2, 2**40, 1, 0, 0)
+        pool._geometry_args(PoolGeometry(N=1, C=1, H=8, W=8, R=2, S=2, P=1, Q=1, sh=2**40, sw=1, ph=0, pw=0))

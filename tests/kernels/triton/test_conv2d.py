@@ -10,8 +10,15 @@ import numpy as np
 import pytest
 import torch
 
+from kernels._args import ConvGeometry
+
 from ..conftest import rel_err, tolerance
 from ..test_conv2d import CASES, _inputs, _torch_reference
+
+
+def _geometry(C: int, H: int, W: int) -> ConvGeometry:
+    """A 1x1 convolution of one C x H x W image to one channel."""
+    return ConvGeometry(N=1, C=C, H=H, W=W, K=1, R=1, S=1, P=H, Q=W, sh=1, sw=1, ph=0, pw=0)
 
 
 def _triton_conv2d():
@@ -61,8 +68,8 @@ def test_triton_wgrad_split_plan():
 def test_triton_conv2d_refuses_images_past_32_bit_offsets():
     conv = _triton_conv2d()
     with pytest.raises(ValueError, match=r"one image of x \(C\*H\*W\) has 2147483648 elements"):
-        conv._check_image_sizes(2, 32768, 32768, 1, 1, 1, 1, 1)
-    conv._check_image_sizes(1, 46340, 46340, 1, 1, 1, 1, 1)  # just under 2**31: accepted
+        conv._check_image_sizes(_geometry(C=2, H=32768, W=32768))
+    conv._check_image_sizes(_geometry(C=1, H=46340, W=46340))  # just under 2**31: accepted
 
 
 def test_triton_conv2d_autotune_key_has_no_batch_size():

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from kernels._args import PoolGeometry
+
 from ..conftest import rel_err, tolerance
 from ..test_maxpool2d import _compact, _distinct, _torch_pool
 
@@ -197,9 +199,14 @@ def test_triton_index_width_and_plane_limit():
     pool, _ = _triton_pool()
     limit = 2**31 - pool._MAX_BLOCK
     assert not pool._needs_int64(limit - 1, 10) and pool._needs_int64(10, limit)
-    pool._check_plane("maxpool2d_forward", 46340, 46340, 46340, 46340)  # 46340**2 < 2**31 - 1
+    pool._check_plane("maxpool2d_forward", _plane(46340, 46340, 46340, 46340))  # 46340**2 < 2**31 - 1
     with pytest.raises(ValueError, match=r"maxpool2d_forward: one H\*W plane \(65536x32768"):
-        pool._check_plane("maxpool2d_forward", 2**16, 2**15, 2**15, 2**14)
+        pool._check_plane("maxpool2d_forward", _plane(2**16, 2**15, 2**15, 2**14))
+
+
+def _plane(H: int, W: int, P: int, Q: int) -> PoolGeometry:
+    """One H x W plane pooled to P x Q (2x2 windows, stride 2)."""
+    return PoolGeometry(N=1, C=1, H=H, W=W, R=2, S=2, P=P, Q=Q, sh=2, sw=2, ph=0, pw=0)
 
 
 def test_triton_int64_index_variant_matches(monkeypatch, rng):
