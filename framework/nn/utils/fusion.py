@@ -26,7 +26,8 @@ What stays PyTorch's: the decision is made at call time and the modules are neve
 are exactly those of ``torch.nn.Sequential``, and a PyTorch checkpoint loads as is. Calling the children
 yourself (``for m in seq: x = m(x)``) runs them unfused, with the same numbers.
 
-Same numbers (tests/nn/test_fusion.py, every device): the forward output is bit-identical fused or not
+Same numbers (tests/nn/test_fusion.py, float32/float64 on cpu, the Triton interpreter and the CUDA
+emulator; not yet run on a GPU): the forward output is bit-identical fused or not
 (the kernel rounds ``x @ w.T + b`` to the output dtype either way, the ReLU commutes with that rounding,
 NaN stays NaN, and the GEMM never produces a ``-0.0`` for the ReLU to see), and so are the gradients
 for a finite upstream gradient. The edges, where PyTorch's ReLU backward is ``0 if out <= 0 else grad``:
