@@ -74,9 +74,9 @@ def test_backward_matches_torch(kernel_backend, rng, case, dtype):
     assert dx.dtype == dtype and dw.dtype == dtype
     assert rel_err(dx, ref_dx) <= tolerance(dtype)
     assert rel_err(dw, ref_dw) <= tolerance(dtype)
-    if hasattr(conv, "conv2d_backward_bias"):
-        db = kb.to_numpy(conv.conv2d_backward_bias(kb.to_native(dy)))
-        assert rel_err(db, ref_db) <= tolerance(dtype)
+    db = kb.to_numpy(conv.conv2d_backward_bias(kb.to_native(dy)))
+    assert db.dtype == dtype
+    assert rel_err(db, ref_db) <= tolerance(dtype)
 
 
 def test_backward_input_remainder_rows_get_zero(kernel_backend, rng):
@@ -99,6 +99,10 @@ def test_float16_computed_in_float32(kernel_backend, rng):
     y = kb.to_numpy(conv.conv2d_forward(kb.to_native(x), kb.to_native(w), kb.to_native(b), (2, 2), (1, 1)))
     assert y.dtype == np.float16
     assert rel_err(y, ref) <= 2e-3
+    dy = rng.standard_normal(ref.shape).astype(np.float16)
+    db = kb.to_numpy(conv.conv2d_backward_bias(kb.to_native(dy)))
+    assert db.dtype == np.float16
+    assert rel_err(db, dy.astype(np.float64).sum(axis=(0, 2, 3))) <= 2e-3
 
 
 def _numeric_grad(f, a, eps=1e-6):
@@ -205,5 +209,9 @@ def test_bad_backward_inputs(kernel_backend, rng):
         conv.conv2d_backward_weight(nat(dy), nat(x), (4, 3, 9, 3), 1, 0)
     with pytest.raises(TypeError, match=r"dtype"):
         conv.conv2d_backward_input(nat(dy.astype(np.float32)), nat(w), x.shape, 1, 0)
+    with pytest.raises(ValueError, match=r"\bdy\b"):
+        conv.conv2d_backward_bias(nat(dy[0]))
+    with pytest.raises(TypeError, match=r"\bdy\b"):
+        conv.conv2d_backward_bias(nat(dy.astype(np.int32)))
 
 
