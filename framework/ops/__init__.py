@@ -58,12 +58,12 @@ from .elementwise import (
     Where,
     erfc,
 )
-from .embedding import Embedding
+from .embedding import Embedding, EmbeddingRenorm
 from .indexing import GetItem, IndexPut, MaskedFill, Scatter, ScatterAdd, TakeAlongAxis
 from .linear_relu import Linear
 from .loss import BCEWithLogits, BinaryCrossEntropy, KLDiv
 from .matmul import Einsum, MatMul
-from .maxpool2d import MaxPool2d
+from .maxpool2d import MaxPool2d, PoolWinner
 from .normalization import Normalize
 from .reduce import Amax, Amin, Cumsum, Mean, Norm2, NormP, Prod, StdSqrt, Sum
 from .shape import Concat, Expand, Flip, Permute, Reshape, Roll, Stack, Triangle
@@ -72,11 +72,11 @@ from .softmax_xent import SoftmaxCrossEntropy
 __all__ = [
     "Abs", "Add", "Amax", "Amin", "Atan2", "BCEWithLogits", "BinaryCrossEntropy", "Cast", "Clamp", "Concat",
     "Conv2d", "ConvTranspose2d", "Cos", "Cumsum", "DilateWeight", "Div", "DivFloor", "Dropout", "Einsum",
-    "Elu", "Embedding", "Erf", "Exp", "Expand", "Expm1", "Flip", "FloorDivide", "Gelu", "GetItem", "Hardtanh",
-    "IndexPut", "KLDiv", "LeakyRelu", "Linear", "Log", "Log1p", "LogSoftmax", "MaskedFill", "MatMul",
-    "MaxPool2d", "Maximum", "Mean", "Minimum", "Mul", "NanToNum", "Neg", "Norm2", "NormP", "Normalize",
-    "Permute", "Pow", "Prod", "Relu", "Remainder", "Reshape", "Roll", "Scatter", "ScatterAdd", "Sigmoid",
-    "Sin", "Softmax", "SoftmaxCrossEntropy", "Softplus", "Sqrt", "Stack", "StdSqrt", "StepLike", "Sub", "Sum",
-    "TakeAlongAxis", "Tanh", "Triangle", "Where", "broadcast_shapes", "erfc", "normalize_dim",
-    "normalize_dims", "stable_sigmoid"
+    "Elu", "Embedding", "EmbeddingRenorm", "Erf", "Exp", "Expand", "Expm1", "Flip", "FloorDivide", "Gelu",
+    "GetItem", "Hardtanh", "IndexPut", "KLDiv", "LeakyRelu", "Linear", "Log", "Log1p", "LogSoftmax",
+    "MaskedFill", "MatMul", "MaxPool2d", "Maximum", "Mean", "Minimum", "Mul", "NanToNum", "Neg", "Norm2",
+    "NormP", "Normalize", "Permute", "PoolWinner", "Pow", "Prod", "Relu", "Remainder", "Reshape", "Roll",
+    "Scatter", "ScatterAdd", "Sigmoid", "Sin", "Softmax", "SoftmaxCrossEntropy", "Softplus", "Sqrt", "Stack",
+    "StdSqrt", "StepLike", "Sub", "Sum", "TakeAlongAxis", "Tanh", "Triangle", "Where", "broadcast_shapes",
+    "erfc", "normalize_dim", "normalize_dims", "stable_sigmoid"
 ]

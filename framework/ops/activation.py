@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .. import ops
 from ..autograd import Function
+from .elementwise import erfc
 
 
 class Relu(Function):
@@ -80,7 +80,7 @@ class Gelu(Function):
     def forward(ctx, x):
         xp = ctx.xp
         work = x if x.dtype in (xp.float32, xp.float64) else xp.astype(x, xp.float32)  # halves in float32
-        cdf = 0.5 * ops.erfc(xp, work * -_SQRT1_2)
+        cdf = 0.5 * erfc(xp, work * -_SQRT1_2)
         ctx.save_for_backward(work, cdf)
         out = work * cdf
         return out if out.dtype == x.dtype else xp.astype(out, x.dtype)
@@ -127,7 +127,7 @@ class Softplus(Function):
     def backward(ctx, grad):
         (z,) = ctx.saved_tensors
         xp = ctx.xp
-        return xp.where(z > ctx.threshold, grad, grad * ops.stable_sigmoid(xp, z)), None, None
+        return xp.where(z > ctx.threshold, grad, grad * stable_sigmoid(xp, z)), None, None
 
 
 class Hardtanh(Function):

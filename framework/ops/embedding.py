@@ -36,3 +36,28 @@ class Embedding(Function):
         out = xp.zeros(tuple(ctx.weight_shape), dtype=ctx.dtype)
         ctx.backend.index_add(out, flat, rows)
         return out, None, None, None
+
+
+class EmbeddingRenorm(Function):
+    """Not differentiable: PyTorch's ``embedding_renorm_`` on the rows ``weight[referenced]`` (``referenced``
+    unique int64): a row whose ``norm_type``-norm exceeds ``max_norm`` is scaled by
+    ``max_norm / (norm + 1e-7)``, the others are unchanged. Returns those rows in weight's dtype, to be
+    written back by the caller (an in-place update outside the graph, under ``no_grad``), or ``[0, D]``
+    rows when none exceeds ``max_norm``: nothing to write, so the table is not copied."""
+
+    @staticmethod
+    def forward(ctx, weight, referenced, max_norm, norm_type):
+        xp = ctx.xp
+        rows = xp.take(weight, referenced, axis=0)
+        # Half precision would round the norm of long rows badly, so the norm and scaling run in float32.
+        work = rows if rows.dtype in (xp.float32, xp.float64) else xp.astype(rows, xp.float32)
+        norms = xp.linalg.vector_norm(work, axis=1, ord=norm_type)
+        over = norms > max_norm
+        if not bool(xp.any(over)):
+            return rows[:0]
+        scale = xp.where(over, max_norm / (norms + 1e-7), xp.ones_like(norms))
+        return xp.astype(work * xp.reshape(scale, (-1, 1)), rows.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("EmbeddingRenorm is an in-place update outside the graph and has no gradient")

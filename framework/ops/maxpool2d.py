@@ -43,3 +43,19 @@ def _pool_winner(xp: Any, taps: Any, axis: int, keepdims: bool = False) -> Any:
     nan = xp.astype(xp.isnan(taps), xp.int32)
     last_nan = taps.shape[axis] - 1 - xp.argmax(xp.flip(nan, axis=axis), axis=axis, keepdims=keepdims)
     return xp.where(xp.any(nan != 0, axis=axis, keepdims=keepdims), last_nan, first)
+
+
+class PoolWinner(Function):
+    """Not differentiable (an index): the int64 position along ``axis`` of PyTorch's winner over the stacked
+    taps of a pooling window (:func:`_pool_winner`), for the max poolings built of generic ops (dilated and
+    adaptive); F selects the winner with ``where``, so the gradient reaches that tap only. Apply it to a
+    detached tensor: it records nothing for backward."""
+
+    @staticmethod
+    def forward(ctx, taps, axis, keepdims):
+        xp = ctx.xp
+        return xp.astype(_pool_winner(xp, taps, axis, keepdims), xp.int64)
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("PoolWinner is an index and has no gradient; apply it to a detached tensor")

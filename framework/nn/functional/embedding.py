@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from ... import ops
+from ...autograd import no_grad
 from ...ops.embedding import Embedding
 from ...tensor import Tensor
 from ...tensor import tensor as _tensor
@@ -38,19 +40,13 @@ def _check_embedding_options(max_norm: Any, norm_type: Any, sparse: Any, owner: 
 
 def _embedding_renorm_(weight: Tensor, indices: np.ndarray, max_norm: float, norm_type: float) -> None:
     """PyTorch's ``embedding_renorm_``: referenced rows whose norm exceeds ``max_norm`` are scaled by
-    ``max_norm / (norm + 1e-7)``. The new values replace ``weight._data`` (the framework's in-place update,
-    as the optimizers do), outside the graph."""
-    backend, xp = weight.backend, weight.backend.xp
-    referenced = backend.from_numpy(np.unique(indices), "int64")
-    rows = xp.take(weight._data, referenced, axis=0)
-    # Half precision would round the norm of long rows badly, so the norm and scaling run in float32.
-    work = xp.astype(rows, xp.float32) if weight.dtype in ("float16", "bfloat16") else rows
-    norms = xp.linalg.vector_norm(work, axis=1, ord=float(norm_type))
-    over = norms > max_norm
-    if not bool(xp.any(over)):
-        return  # nothing to rescale: skip copying the table
-    scale = xp.where(over, max_norm / (norms + 1e-7), xp.ones_like(norms))
-    weight._write("embedding(max_norm=)", referenced, xp.astype(work * xp.reshape(scale, (-1, 1)), rows.dtype))
+    ``max_norm / (norm + 1e-7)`` (:class:`~framework.ops.EmbeddingRenorm`), in place and outside the graph,
+    as the optimizers update parameters. ``indices`` are the input's values, already on the host."""
+    referenced = _tensor(np.unique(indices), dtype="int64", device=weight.device)
+    with no_grad():
+        rows = ops.EmbeddingRenorm.apply(weight, referenced, max_norm, norm_type)
+        if rows.shape[0]:  # nothing over max_norm: the table is left as it is (no write, no new version)
+            weight[referenced] = rows
 
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
@@ -95,4 +91,4 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
         raise ValueError(f"embedding(): input is on {input.device!r} but weight is on {weight.device!r}")
     if max_norm is not None and values is not None:
         _embedding_renorm_(weight, values, float(max_norm), float(norm_type))
-    return Embedding.apply(weight, input._data, padding_idx, bool(scale_grad_by_freq))
+    return Embedding.apply(weight, input, padding_idx, bool(scale_grad_by_freq))

@@ -140,9 +140,8 @@ def _valid_rows(logits: Tensor, target: Tensor, ignore_index: int) -> tuple[Tens
     loss and receives a zero gradient, as on the fused kernel path. (PyTorch agrees on the loss; its
     gradient row for an all-non-finite ignored row is NaN.)
     """
-    xp = logits.backend.xp
     valid = target != ignore_index
-    safe_target = Tensor._wrap(xp.where(valid._data, target._data, 0), logits.backend)
+    safe_target = where(valid, target, 0)
     safe_logits = where(valid.unsqueeze(1), logits, 0.0)
     return valid, safe_logits, safe_target
 
@@ -167,7 +166,7 @@ def _cross_entropy_composite(logits, target, weight, ignore_index, reduction, sm
     """Class-index cross-entropy built from log_softmax: class weights, label smoothing, 'sum'/'none'."""
     valid, logits, target = _valid_rows(logits, target, ignore_index)
     logp = log_softmax(logits, dim=1)
-    picked = -ops.TakeAlongAxis.apply(logp, target._data[:, None], 1).reshape(-1)
+    picked = -ops.TakeAlongAxis.apply(logp, target.unsqueeze(1), 1).reshape(-1)
     C = logits.shape[1]
     w = weight.to(dtype=logits.dtype) if weight is not None else None
     w_target = w[target] if w is not None else None
@@ -221,7 +220,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore
         _check_class_weight(weight, logp.shape[1], "nll_loss")
     _check_class_range(flat_target, logp.shape[1], ignore_index, "nll_loss")
     valid, logp, flat_target = _valid_rows(logp, flat_target, ignore_index)
-    loss = -ops.TakeAlongAxis.apply(logp, flat_target._data[:, None], 1).reshape(-1)
+    loss = -ops.TakeAlongAxis.apply(logp, flat_target.unsqueeze(1), 1).reshape(-1)
     w = weight.to(dtype=logp.dtype)[flat_target] if weight is not None else None
     if w is not None:
         loss = loss * w

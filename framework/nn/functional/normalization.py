@@ -72,7 +72,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     Args:
         input: ``[N, C, *]`` float, at least 2-D.
         running_mean, running_var: ``[C]`` buffers (or None, only when ``training``); each is updated
-            by replacing its ``.data`` with a new array of its own dtype.
+            in place (``copy_`` under ``no_grad``), in its own dtype.
         weight, bias: optional ``[C]`` affine scale and shift.
         training: use (and update the running statistics with) batch statistics.
         momentum: weight of the new batch statistics in the running update.
@@ -102,10 +102,10 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         with no_grad():
             if running_mean is not None:
                 batch_mean = mean.detach().reshape(-1).to(dtype=running_mean.dtype)
-                running_mean._write("batch_norm", ..., (running_mean * (1.0 - momentum) + batch_mean * momentum)._data)
+                running_mean.copy_(running_mean * (1.0 - momentum) + batch_mean * momentum)
             if running_var is not None:
                 unbiased = var.detach().reshape(-1).to(dtype=running_var.dtype) * (count / (count - 1))
-                running_var._write("batch_norm", ..., (running_var * (1.0 - momentum) + unbiased * momentum)._data)
+                running_var.copy_(running_var * (1.0 - momentum) + unbiased * momentum)
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm(): running_mean and running_var must be given when training is False")

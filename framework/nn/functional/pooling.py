@@ -7,8 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from ...ops.maxpool2d import MaxPool2d, _pool_winner
-from ...tensor import Tensor, stack, where
+from ... import ops
+from ...ops.maxpool2d import MaxPool2d
+from ...tensor import Tensor, arange, minimum, stack, where
+from ...tensor import tensor as _tensor
 from ._args import _batched, _check_float, _check_tensor, _pair, _single
 from .shape import pad
 
@@ -90,8 +92,8 @@ def _pool_output_size(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -
 
 def _dilated_max_pool2d(input: Tensor, kernel, stride, padding, dilation, out_size) -> tuple[Tensor, Tensor]:
     """Max pooling with dilation > 1 from generic ops: each of the ``R*S`` kernel taps is a strided slice of
-    the -inf-padded input; PyTorch's winner over the taps (:func:`_pool_winner`) is selected with ``where``,
-    so the gradient goes to that one input element."""
+    the -inf-padded input; PyTorch's winner over the taps (:class:`~framework.ops.PoolWinner`) is selected
+    with ``where``, so the gradient goes to that one input element."""
     (R, S), (sh, sw), (ph, pw), (dh, dw), (P, Q) = kernel, stride, padding, dilation, out_size
     H, W = input.shape[2:]
     bottom = max(0, (P - 1) * sh + dh * (R - 1) + 1 - (H + ph))
@@ -100,14 +102,17 @@ def _dilated_max_pool2d(input: Tensor, kernel, stride, padding, dilation, out_si
     taps = [x[:, :, r * dh: r * dh + (P - 1) * sh + 1: sh, c * dw: c * dw + (Q - 1) * sw + 1: sw]
             for r in range(R) for c in range(S)]
     stacked = stack(taps, 0)  # [R*S, N, C, P, Q]
-    xp = input.backend.xp
-    first = _pool_winner(xp, stacked._data, 0)
-    chosen = xp.reshape(xp.arange(R * S), (R * S, 1, 1, 1, 1)) == first[None]
-    out = where(Tensor._wrap(chosen, input.backend), stacked, 0.0).sum(0)
-    first = xp.astype(first, xp.int64)
-    rows = xp.reshape(xp.arange(P, dtype=xp.int64), (P, 1)) * sh - ph + (first // S) * dh
-    cols = xp.reshape(xp.arange(Q, dtype=xp.int64), (1, Q)) * sw - pw + (first % S) * dw
-    return out, Tensor._wrap(rows * W + cols, input.backend)
+    first = _pool_winner(stacked, 0)  # [N, C, P, Q] int64
+    chosen = arange(R * S, device=input.device).reshape(R * S, 1, 1, 1, 1) == first
+    out = where(chosen, stacked, 0.0).sum(0)
+    rows = arange(P, device=input.device).reshape(P, 1) * sh - ph + (first // S) * dh
+    cols = arange(Q, device=input.device).reshape(1, Q) * sw - pw + (first % S) * dw
+    return out, rows * W + cols
+
+
+def _pool_winner(taps: Tensor, dim: int, keepdim: bool = False) -> Tensor:
+    """The int64 index along ``dim`` of PyTorch's max-pool winner over ``taps`` (no gradient: an index)."""
+    return ops.PoolWinner.apply(taps.detach(), dim, keepdim)
 
 
 def _flat_pool_indices(out: Tensor, argmax: Any, shape, kernel, stride, padding) -> Tensor:
@@ -274,8 +279,6 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
     """
     input, unbatched, (P, Q) = _adaptive_input(input, output_size, "adaptive_max_pool2d")
     H, W = input.shape[2:]
-    backend = input.backend
-    xp = backend.xp
     # Columns first, then rows: the first row holding the bin's maximum, and that row's first column
     # holding it, is the first maximum in row-major order (PyTorch's tie rule), so max is separable too;
     # so is the last NaN (the last row holding a NaN, that row's last NaN).
@@ -286,27 +289,24 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
     if not return_indices:
         return out
     # Each output's column is the one its chosen row picked.
-    col_taps = _bin_taps(Tensor._wrap(cols, backend), 2, *_adaptive_bins(H, P))[0]._data
-    cols = xp.sum(xp.where(chosen, col_taps, xp.zeros_like(col_taps)), axis=3)
-    indices = Tensor._wrap(rows * W + cols, backend)
+    col_taps = _bin_taps(cols, 2, *_adaptive_bins(H, P))[0]
+    indices = rows * W + where(chosen, col_taps, 0).sum(3)
     return out, (indices.squeeze(0) if unbatched else indices)
 
 
-def _first_max_over_bins(x: Tensor, axis: int, out: int) -> tuple[Tensor, Any, Any]:
+def _first_max_over_bins(x: Tensor, axis: int, out: int) -> tuple[Tensor, Tensor, Tensor]:
     """Max over the adaptive bins along ``axis``: the values (the gradient goes to the first maximum of each
-    bin only, through ``where``), the input index along ``axis`` of that maximum, and the one-hot choice
-    over the bin's taps (``[..., out, K, ...]``, bool)."""
-    backend = x.backend
-    xp = backend.xp
+    bin only, through ``where``), the input index along ``axis`` of that maximum (int64), and the one-hot
+    choice over the bin's taps (``[..., out, K, ...]``, bool)."""
     starts, ends = _adaptive_bins(x.shape[axis], out)
     taps, _ = _bin_taps(x, axis, starts, ends)
     K, trailing = taps.shape[axis + 1], (1,) * (x.ndim - axis - 1)
-    first = _pool_winner(xp, taps._data, axis + 1, keepdims=True)
-    chosen = xp.reshape(xp.arange(K), (K,) + trailing) == first
-    values = where(Tensor._wrap(chosen, backend), taps, 0.0).sum(axis + 1)
-    starts = xp.reshape(backend.from_numpy(starts, "int64"), (out,) + trailing)
-    last = xp.reshape(backend.from_numpy(ends - 1, "int64"), (out,) + trailing)
-    index = xp.minimum(starts + xp.squeeze(xp.astype(first, xp.int64), axis=axis + 1), last)
+    first = _pool_winner(taps, axis + 1, keepdim=True)
+    chosen = arange(K, device=x.device).reshape((K,) + trailing) == first
+    values = where(chosen, taps, 0.0).sum(axis + 1)
+    starts = _tensor(starts, device=x.device).reshape((out,) + trailing)
+    last = _tensor(ends - 1, device=x.device).reshape((out,) + trailing)
+    index = minimum(starts + first.squeeze(axis + 1), last)
     return values, index, chosen
 
 
