@@ -3,17 +3,28 @@
 Every differentiable op is a :class:`Function` subclass with two static methods that work on the
 backend's raw arrays, never on Tensors:
 
-* ``forward(ctx, *args, **kwargs) -> array``: Tensor arguments arrive as raw arrays, everything else
-  (Python numbers, shapes, flags) as is. Save what backward needs with ``ctx.save_for_backward`` or
-  plain attributes on ``ctx``. The output lives on the inputs' device unless forward sets
-  ``ctx.output_backend`` (``ToDevice``, the copy between devices, does).
-* ``backward(ctx, grad) -> tuple``: one gradient per positional argument of ``forward`` (``None``
-  for non-Tensor arguments and for inputs with ``ctx.needs_input_grad[i]`` false). A gradient may have
-  the *broadcast* shape; :func:`backward` sums it back to the input's shape in one place
-  (:func:`unbroadcast`), so no op has to.
+* ``forward(ctx, *args, **kwargs) -> array or tuple of arrays``: Tensor arguments arrive as raw arrays,
+  everything else (Python numbers, shapes, flags) as is. Save what backward needs with
+  ``ctx.save_for_backward`` or plain attributes on ``ctx``. ``ctx.needs_input_grad[i]`` is already set:
+  true only if input ``i`` requires grad *and* the call is recorded, so forward can skip work for
+  gradients nobody wants (under :class:`no_grad` all are false; PyTorch would still say true there). The
+  output lives on the inputs' device unless forward sets ``ctx.output_backend`` (``ToDevice`` does).
+* ``backward(ctx, *grads) -> tuple``: one gradient per output of forward in, one per positional
+  argument of ``forward`` out (``None`` for non-Tensor arguments and for inputs with
+  ``ctx.needs_input_grad[i]`` false). A gradient may have the *broadcast* shape; :func:`backward` sums
+  it back to the input's shape in one place (:func:`unbroadcast`), so no op has to.
 
 ``Function.apply`` wraps the result in a Tensor that remembers only its ``ctx`` (which holds the
 parent Tensors). Nothing is recorded under :class:`no_grad` or when no input requires grad.
+
+*Several outputs* (PyTorch's rules): when forward returns a tuple, ``apply`` returns a tuple of
+Tensors, and the op's context becomes a graph node of its own that runs backward once, after every use
+of every output. In forward, ``ctx.mark_non_differentiable(*arrays)`` makes those outputs plain tensors
+(``requires_grad`` False: an argmax, a count); backward still receives one gradient per output: zeros
+for an output that got none (a non-differentiable one, or one nobody used), or None after
+``ctx.set_materialize_grads(False)``. An output that aliases an input shares its version counter but
+cannot be replayed as a view, so a recorded in-place write through it raises. The same node serves
+module backward hooks (:func:`group_identity`, PyTorch's ``BackwardHookFunction``).
 
 The engine never imports :mod:`framework.tensor`; like minitorch's autodiff it walks a protocol. To the
 engine a *tensor* is an object whose class has ``_autograd_wrap(array, backend, requires_grad=False)`` --
@@ -29,11 +40,10 @@ fine), accumulates gradients of values used more than once, and frees each node'
 
 The same pass (:func:`_run_backward`) serves :func:`grad` (``fw.autograd.grad``: the gradients are
 returned, no ``.grad`` is touched, only nodes leading to the inputs run), runs tensor hooks
-(``Tensor.register_hook``) on each tensor's whole gradient before it is used, and visits a *group*
-(:func:`group_identity`, the multi-output node behind ``Module.register_full_backward_hook``) once, after
-every use of its members. Backward passes are not recorded, so ``create_graph=True`` (higher-order
-gradients) raises NotImplementedError. Grad mode: :class:`no_grad`, :class:`enable_grad`,
-:class:`set_grad_enabled`, :class:`inference_mode` (here the same as ``no_grad``).
+(``Tensor.register_hook``) on each tensor's whole gradient before it is used (on each output of a
+multi-output op too, before the op's node runs). Backward passes are not recorded, so
+``create_graph=True`` (higher-order gradients) raises NotImplementedError. Grad mode: :class:`no_grad`,
+:class:`enable_grad`, :class:`set_grad_enabled`, :class:`inference_mode` (here the same as ``no_grad``).
 
 In-place operations (``x.add_(y)``, ``x += y``, ``x[i] = v``; see ``Tensor._inplace``) follow PyTorch's
 rules:
@@ -62,6 +72,7 @@ import weakref
 from typing import Any
 
 import numpy as np
+from array_api_compat import device as _array_device
 
 __all__ = [
     "Context", "Function", "RemovableHandle", "Variable", "backward", "enable_grad", "grad", "inference_mode",
@@ -228,10 +239,15 @@ def is_inference_mode_enabled() -> bool:
 
 
 class Context:
-    """Per-call scratch space shared by an op's forward and backward."""
+    """Per-call scratch space shared by an op's forward and backward.
+
+    For an op with several outputs, ``fn.apply`` makes this context the graph node the outputs feed: each
+    output gets a small context of its own with ``group`` (this one) and ``group_index`` (which output).
+    """
 
     __slots__ = ("fn", "backend", "xp", "inputs", "needs_input_grad", "saved_tensors", "freed", "group",
-                 "group_index", "input_versions", "input_arrays", "output_version", "output_backend", "__dict__")
+                 "group_index", "input_versions", "input_arrays", "output_versions", "output_backend",
+                 "outputs", "materialize_grads", "non_differentiable", "__dict__")
 
     def __init__(self, fn: type[Function], backend: Any, inputs: tuple, needs_input_grad: tuple[bool, ...]):
         self.fn = fn
@@ -239,25 +255,38 @@ class Context:
         self.xp = backend.xp
         self.inputs = inputs  # the positional args of forward; Tensors among them are the parents
         self.needs_input_grad = needs_input_grad
-        self.output_backend = backend  # where the output lives: forward sets another for a copy (ToDevice)
+        self.output_backend = backend  # where the outputs live: forward sets another for a copy (ToDevice)
         self.saved_tensors: tuple = ()
         self.freed = False
-        self.group: _Group | None = None  # set for the members of a group node (see group_identity)
+        self.group: Context | None = None  # for an output of a multi-output op: the op's context
         self.group_index = 0
+        self.outputs: tuple | None = None  # a multi-output op's (shape, dtype, device) per output
+        self.materialize_grads = True
+        self.non_differentiable: tuple = ()
         # Filled by Function.apply when it records (see "In-place operations" in the module docstring):
-        # each Tensor input's version and array at the call, and (version box, version, array) of the output.
+        # each Tensor input's version and array at the call, and (version box, version, array) per output.
         self.input_versions: tuple | None = None
         self.input_arrays: tuple = ()
-        self.output_version: tuple | None = None
+        self.output_versions: tuple = ()
 
     def save_for_backward(self, *arrays: Any) -> None:
         self.saved_tensors = arrays
+
+    def mark_non_differentiable(self, *arrays: Any) -> None:
+        """In forward: these outputs (an argmax, a count) get ``requires_grad=False`` and no graph node;
+        backward still receives a gradient for each of them (zeros, or None without materialized grads)."""
+        self.non_differentiable = arrays
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """In forward: whether backward gets zeros (True, the default) or None for an output that
+        received no gradient."""
+        self.materialize_grads = value
 
     def free(self) -> None:
         """Drop everything backward needed; the node can no longer be differentiated."""
         self.saved_tensors = ()
         self.input_arrays = ()
-        self.output_version = None
+        self.output_versions = ()
         self.__dict__.clear()
         self.freed = True
 
@@ -270,7 +299,7 @@ class Function:
         raise NotImplementedError
 
     @staticmethod
-    def backward(ctx: Context, grad: Any) -> tuple:
+    def backward(ctx: Context, *grads: Any) -> tuple:
         raise NotImplementedError
 
     @classmethod
@@ -299,18 +328,36 @@ class Function:
         if backend is None:
             raise TypeError(f"{cls.__name__}.apply needs at least one Tensor argument")
         record = _grad_enabled and any(needs)
-        ctx = Context(cls, backend, args if record else (), tuple(needs))
+        # Under no_grad nobody wants a gradient: forward may skip the work (PyTorch would say True here).
+        ctx = Context(cls, backend, args if record else (), tuple(n and record for n in needs))
         out = cls.forward(ctx, *raw, **kwargs)
-        result = type(first)._autograd_wrap(out, ctx.output_backend, requires_grad=record)
-        # A view of an input shares its version counter; an output on another device is never a view.
-        if ctx.output_backend is backend and (_view_base(out) is not None or any(out is r for r in raw)):
-            _share_versions_with_input(result, cls, args, kwargs, raw)
+        several = isinstance(out, tuple)
+        arrays = out if several else (out,)
+        results = []
+        for array in arrays:
+            wanted = record and not any(array is m for m in ctx.non_differentiable)
+            result = type(first)._autograd_wrap(array, ctx.output_backend, requires_grad=wanted)
+            # A view of an input shares its version counter; an output on another device is never a view.
+            if ctx.output_backend is backend and (_view_base(array) is not None or any(array is r for r in raw)):
+                _share_versions_with_input(result, args, raw, None if several else (cls, args, kwargs))
+            results.append(result)
         if record:
             ctx.input_versions = tuple(a._vbox[0] if _is_tensor(a) else None for a in args)
             ctx.input_arrays = tuple(raw)
-            ctx.output_version = (result._vbox, result._vbox[0], _weak(out))
-            result._ctx = ctx
-        return result
+            ctx.output_versions = tuple((r._vbox, r._vbox[0], _weak(a)) for r, a in zip(results, arrays))
+            if several:
+                ctx.outputs = tuple((tuple(a.shape), a.dtype, _array_device(a)) for a in arrays)
+            for i, result in enumerate(results):
+                if result.requires_grad:
+                    result._ctx = _output_context(ctx, i) if several else ctx
+        return tuple(results) if several else results[0]
+
+
+def _output_context(node: Context, index: int) -> Context:
+    """The context of output ``index`` of a multi-output op: backward hands its gradient to ``node``."""
+    ctx = Context(node.fn, node.backend, (), node.needs_input_grad)
+    ctx.group, ctx.group_index = node, index
+    return ctx
 
 
 # ---------------------------------------------------------------------------------- the tensor protocol
@@ -357,15 +404,17 @@ def may_share_memory(a: Any, b: Any) -> bool:
     return False
 
 
-def _share_versions_with_input(result, fn: type[Function], args: tuple, kwargs: dict, raw: list) -> None:
+def _share_versions_with_input(result, args: tuple, raw: list, view_src: tuple | None) -> None:
     """An op returned a view of one of its inputs (reshape, permute, basic indexing, ...): the view and
     its base share one version counter, as in PyTorch, so an in-place write through either is seen by
-    every saved-tensor check; ``_view_src`` remembers how to take the view again (:func:`_refresh_view`)."""
+    every saved-tensor check. ``_view_src`` remembers how to take the view again (:func:`_refresh_view`):
+    ``view_src`` (the Function, args, kwargs) and the base's position; it stays None for an output of a
+    multi-output op, which cannot be taken again alone, so a recorded in-place write through it raises."""
     for i, (a, array) in enumerate(zip(args, raw)):
         if _is_tensor(a) and may_share_memory(result._data, array):
             result._vbox = a._vbox
             result._view_version = a._vbox[1]
-            result._view_src = (fn, args, kwargs, i)
+            result._view_src = None if view_src is None else view_src + (i,)
             return
 
 
@@ -431,9 +480,9 @@ def _check_saved_versions(ctx: Context) -> None:
     changed = [(f"input {i}", a._vbox[0], v, array)
                for i, (a, v, array) in enumerate(zip(ctx.inputs, ctx.input_versions, ctx.input_arrays))
                if v is not None and a._vbox[0] != v]
-    box, v, array_ref = ctx.output_version
-    if box[0] != v and array_ref() is not None:
-        changed.append(("output 0", box[0], v, array_ref()))
+    for i, (box, v, array_ref) in enumerate(ctx.output_versions):
+        if box[0] != v and array_ref() is not None:
+            changed.append((f"output {i}", box[0], v, array_ref()))
     if not changed:
         return
     saved = _saved_arrays(ctx)
@@ -504,47 +553,32 @@ def add_hook(hooks: dict, hook: Any, prepend: bool = False, *flag_sets: set) -> 
     return handle
 
 
-class _Group:
-    """Tensors that backward visits as one node, like PyTorch's multi-output nodes (module backward hooks
-    use it to see all of a module's input or output gradients at once).
-
-    Member ``i`` is an identity of ``inputs[i]``. Backward calls ``fn`` once, after every use of every
-    member is done, with the members' gradients (a list, ``None`` where a member got none); ``fn`` returns
-    the gradients for ``inputs``.
-    """
-
-    __slots__ = ("inputs", "fn")
-
-    def __init__(self, inputs: tuple, fn: Any) -> None:
-        self.inputs = inputs
-        self.fn = fn
-
-
 class BackwardHookFunction(Function):
-    """The identity that makes a tensor a member of a :class:`_Group` (its backward is the group's)."""
+    """Identities of several tensors, recorded as one multi-output node whose backward hands all their
+    gradients at once to ``hook`` (a list, None where a member got none); ``hook`` returns the inputs'
+    gradients. PyTorch's BackwardHookFunction, behind ``Module.register_full_backward_hook``."""
+
+    @staticmethod
+    def forward(ctx, hook, *arrays):
+        ctx.hook = hook
+        ctx.set_materialize_grads(False)
+        return arrays  # each output aliases its input (shared version counter; in-place through it raises)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return (None, *ctx.hook(list(grads)))
 
 
 def group_identity(tensors: list, fn: Any) -> list:
-    """Identities of ``tensors`` (which require grad), recorded as one group node whose backward is ``fn``."""
-    group = _Group(tuple(tensors), fn)
-    members = []
-    for i, t in enumerate(tensors):
-        ctx = Context(BackwardHookFunction, t.backend, (t,), (True,))
-        ctx.group, ctx.group_index = group, i
-        member = type(t)._autograd_wrap(t._data, t.backend, requires_grad=True)
-        # An alias of t's storage sharing its version counter (as Tensor._alias): an in-place write through
-        # a member is refused like one through a view, as PyTorch refuses it on BackwardHookFunction's outputs.
-        member._vbox, member._view_version = t._vbox, t._vbox[1]
-        member._ctx = ctx
-        members.append(member)
-    return members
+    """Identities of ``tensors`` (which require grad), recorded as one node whose backward is ``fn``: it
+    runs once, after every use of every member is done (see :class:`BackwardHookFunction`)."""
+    return list(BackwardHookFunction.apply(fn, *tensors))
 
 
 def _parents(node) -> tuple:
-    """Where ``node``'s gradient flows: a group's inputs, a grouped tensor's group, an op's arguments."""
-    if isinstance(node, _Group):
-        return node.inputs
-    ctx = node._ctx
+    """Where ``node``'s gradient flows: an op's arguments; for an output of a multi-output op, the op's
+    context, the node that runs its backward once all of its outputs' gradients are in."""
+    ctx = node if isinstance(node, Context) else node._ctx
     if ctx is None:
         return ()
     if ctx.group is not None:
@@ -567,7 +601,7 @@ def _topological_order(roots: list) -> list:
         stack.append((node, True))
         for parent in _parents(node):
             if id(parent) not in visited and (
-                    isinstance(parent, _Group) or _is_tensor(parent) and parent.requires_grad):
+                    isinstance(parent, Context) or _is_tensor(parent) and parent.requires_grad):
                 stack.append((parent, False))
     return order
 
@@ -631,8 +665,8 @@ def _run_backward(roots: list, root_grads: list, retain_graph: bool, capture: li
                 run_further = False
             else:
                 run_further = True
-            if isinstance(node, _Group):
-                for parent, pg in zip(node.inputs, node.fn(g)):
+            if isinstance(node, Context):  # a multi-output op, after every use of every output
+                for parent, pg in zip(_resolved_inputs(node), _call_backward(node, g, retain_graph)):
                     send(parent, pg)
                 continue
             hooks = getattr(node, "_hooks", None)
@@ -649,24 +683,33 @@ def _run_backward(roots: list, root_grads: list, retain_graph: bool, capture: li
             if ctx is None or not run_further:
                 continue
             if ctx.group is not None:
-                # Each member is visited once, with its whole gradient; the group node comes later.
-                member_grads = grads.setdefault(id(ctx.group), [None] * len(ctx.group.inputs))
-                member_grads[ctx.group_index] = g
+                # Each output is visited once, with its whole gradient; the op's node comes later.
+                output_grads = grads.setdefault(id(ctx.group), [None] * len(ctx.group.outputs))
+                output_grads[ctx.group_index] = g
                 continue
-            if ctx.freed:
-                raise RuntimeError(
-                    "Trying to backward through the graph a second time: its saved values were freed "
-                    "by the first backward(). Pass retain_graph=True the first time if you need to."
-                )
-            _check_saved_versions(ctx)
-            input_grads = ctx.fn.backward(ctx, g)
-            if not isinstance(input_grads, tuple):
-                input_grads = (input_grads,)
-            for parent, pg in zip(_resolved_inputs(ctx), input_grads):
+            for parent, pg in zip(_resolved_inputs(ctx), _call_backward(ctx, [g], retain_graph)):
                 send(parent, pg)
-            if not retain_graph:
-                ctx.free()
     return captured
+
+
+def _call_backward(ctx: Context, output_grads: list, retain_graph: bool) -> tuple:
+    """Run one recorded op's backward on its outputs' gradients (None where an output got none: zeros
+    of its shape unless the op asked otherwise); returns one gradient per input."""
+    if ctx.freed:
+        raise RuntimeError(
+            "Trying to backward through the graph a second time: its saved values were freed "
+            "by the first backward(). Pass retain_graph=True the first time if you need to."
+        )
+    _check_saved_versions(ctx)
+    if ctx.outputs is not None and ctx.materialize_grads:
+        output_grads = [ctx.xp.zeros(shape, dtype=dtype, device=device) if g is None else g
+                        for g, (shape, dtype, device) in zip(output_grads, ctx.outputs)]
+    input_grads = ctx.fn.backward(ctx, *output_grads)
+    if not isinstance(input_grads, tuple):
+        input_grads = (input_grads,)
+    if not retain_graph:
+        ctx.free()
+    return input_grads
 
 
 def _fresh(roots: list) -> list:

@@ -434,8 +434,8 @@ class Tensor:
         CopySlices); the view is then recorded again as a view of the base's new value."""
         src = self._view_src
         if src is None or src[0] not in _VIEW_SCATTER or src[3] != 0:
-            what = ("detach(), .data or a backward hook's identity (kept outside autograd)" if src is None
-                    else src[0].__name__)
+            what = ("detach(), .data, a backward hook's identity or an op with several outputs (it cannot be "
+                    "taken again alone)" if src is None else src[0].__name__)
             raise RuntimeError(f"{name}(): an in-place operation that autograd must record on a view made by "
                                f"{what} is not supported; write into the base tensor or clone() the view first")
         fn, args, kwargs, _ = src

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import array_api_compat
 import numpy as np
 import pytest
 import torch
@@ -268,3 +269,114 @@ def test_float64_gradient_matches_finite_differences(rng):
         xm[i] -= eps
         numeric[i] = (f(fw.tensor(xp, dtype=fw.float64)).item() - f(fw.tensor(xm, dtype=fw.float64)).item()) / (2 * eps)
     assert rel_err(a.grad, numeric) < 1e-7
+
+
+# ----------------------------------------------------------------------------- multi-output Functions
+# Each Function is defined once, on the array-api namespace, and built twice: on torch.autograd.Function
+# (the reference, the namespace of torch tensors) and on fw.autograd.Function (ctx.xp).
+
+
+def _two_output_functions(base, namespace):
+    """(SinCos, MaxWithIndex) on ``base``; ``namespace(ctx)`` is the array namespace forward/backward use.
+    Both note in ``seen`` what forward and backward were given, to compare with torch's."""
+
+    class SinCos(base):
+        seen: dict = {}
+
+        @staticmethod
+        def forward(ctx, x, scale, materialize=True):
+            xp = namespace(ctx)
+            SinCos.seen["needs_input_grad"] = tuple(ctx.needs_input_grad)
+            ctx.set_materialize_grads(materialize)
+            ctx.save_for_backward(x)
+            ctx.scale = scale
+            return xp.sin(x) * scale, xp.cos(x) * scale
+
+        @staticmethod
+        def backward(ctx, g_sin, g_cos):
+            xp = namespace(ctx)
+            SinCos.seen["grads"] = (g_sin is None, g_cos is None)
+            (x,) = ctx.saved_tensors
+            dx = 0 if g_sin is None else g_sin * xp.cos(x) * ctx.scale
+            dx = dx if g_cos is None else dx - g_cos * xp.sin(x) * ctx.scale
+            return dx, None, None
+
+    class MaxWithIndex(base):
+        seen: dict = {}
+
+        @staticmethod
+        def forward(ctx, x):
+            xp = namespace(ctx)
+            index = xp.argmax(x, axis=-1)
+            ctx.mark_non_differentiable(index)
+            ctx.save_for_backward(x, index)
+            return xp.max(x, axis=-1), index
+
+        @staticmethod
+        def backward(ctx, g_values, g_index):
+            xp = namespace(ctx)
+            MaxWithIndex.seen["g_index"] = (tuple(g_index.shape), str(g_index.dtype).split(".")[-1],
+                                            float(xp.sum(xp.abs(g_index))))
+            x, index = ctx.saved_tensors
+            positions = xp.arange(x.shape[-1], device=array_api_compat.device(x))
+            onehot = xp.astype(positions == index[..., None], x.dtype)
+            return g_values[..., None] * onehot
+
+    return SinCos, MaxWithIndex
+
+
+OURS = _two_output_functions(fw.autograd.Function, lambda ctx: ctx.xp)
+REF = _two_output_functions(torch.autograd.Function, lambda ctx: array_api_compat.torch)
+
+
+def test_two_output_function_matches_torch(device, rng):
+    x, tx = pair(rng.standard_normal((3, 5)), device, np.float64)
+    w = rng.standard_normal((2, 3, 5))
+    outs, refs = OURS[0].apply(x, 1.5), REF[0].apply(tx, 1.5)
+    assert isinstance(outs, tuple) and len(outs) == 2 and all(o.requires_grad for o in outs)
+    assert outs[0].grad_fn is not None and outs[0].grad_fn.fn is OURS[0]
+    for o, r in zip(outs, refs):
+        assert rel_err(o, r) < 1e-12
+    # one output used: the other's gradient arrives as zeros (materialized, PyTorch's default)
+    outs[1].backward(fw.tensor(w[1], device=device), retain_graph=True)
+    refs[1].backward(torch.tensor(w[1]), retain_graph=True)
+    assert OURS[0].seen == REF[0].seen == {"needs_input_grad": (True, False), "grads": (False, False)}
+    assert rel_err(x.grad, tx.grad) < 1e-12
+    # both used (the graph was retained), with a hook on one output that scales its gradient
+    x.grad, tx.grad = None, None
+    for o in (outs[0], refs[0]):
+        o.register_hook(lambda g: g * 3)
+    (outs[0] * fw.tensor(w[0], device=device) + outs[1] * fw.tensor(w[1], device=device)).sum().backward()
+    (refs[0] * torch.tensor(w[0]) + refs[1] * torch.tensor(w[1])).sum().backward()
+    assert rel_err(x.grad, tx.grad) < 1e-12
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        outs[0].sum().backward()  # the node's saved values were freed by the last backward
+
+
+def test_two_output_function_without_materialized_grads_and_under_no_grad(device, rng):
+    x, tx = pair(rng.standard_normal(7), device, np.float64)
+    sin, _ = OURS[0].apply(x, 2.0, False)
+    tsin, _ = REF[0].apply(tx, 2.0, False)
+    (g,) = fw.autograd.grad(sin.sum(), x)
+    (tg,) = torch.autograd.grad(tsin.sum(), tx)
+    assert OURS[0].seen["grads"] == REF[0].seen["grads"] == (False, True)  # None for the unused output
+    assert rel_err(g, tg) < 1e-12
+    with fw.no_grad():
+        outs = OURS[0].apply(x, 2.0)
+    assert not any(o.requires_grad for o in outs)
+    # Nobody wants a gradient under no_grad, so forward is told so (PyTorch would still say True here).
+    assert OURS[0].seen["needs_input_grad"] == (False, False)
+
+
+def test_non_differentiable_output(device, rng):
+    x, tx = pair(rng.standard_normal((4, 6)), device, np.float64)
+    (values, index), (tvalues, tindex) = OURS[1].apply(x), REF[1].apply(tx)
+    assert values.requires_grad and not index.requires_grad and index.grad_fn is None
+    assert not tindex.requires_grad
+    np.testing.assert_array_equal(index.numpy(), tindex.numpy())
+    w = rng.standard_normal(4)
+    (values * fw.tensor(w, device=device)).sum().backward()
+    (tvalues * torch.tensor(w)).sum().backward()
+    # backward still got a gradient for the index: zeros of its shape and dtype, as in PyTorch
+    assert OURS[1].seen == REF[1].seen == {"g_index": ((4,), "int64", 0.0)}
+    assert rel_err(x.grad, tx.grad) < 1e-12
