@@ -13,27 +13,30 @@ from ._launch import _contiguous, _conv_output_hw, _zeros
 
 
 class MaxPool2d(Function):
+    """Two outputs: the pooled ``y`` and the kernel's compact ``argmax`` (the position ``r*S+s`` of each
+    window's maximum, non-differentiable), which backward routes the gradient through."""
+
     @staticmethod
-    def forward(ctx, x, kernel, stride, padding, want_argmax):
+    def forward(ctx, x, kernel, stride, padding):
         (x,) = _contiguous(ctx, x)
         if 0 in x.shape[:2]:  # an empty batch (or C = 0): no kernel launch (see Conv2d), an empty y and argmax
             out_shape = tuple(x.shape[:2]) + _conv_output_hw(x.shape, (0, 0) + tuple(kernel), stride, padding)
             y, argmax = _zeros(ctx, out_shape, x), ctx.xp.zeros(out_shape, dtype=ctx.xp.int8, device=_array_device(x))
         else:
             y, argmax = ctx.backend.kernels.maxpool2d.maxpool2d_forward(x, kernel, stride, padding)
-        if want_argmax is not None:  # a list that receives the argmax, for return_indices=True
-            want_argmax.append(argmax)
+        ctx.mark_non_differentiable(argmax)
+        ctx.set_materialize_grads(False)  # no zeros for argmax's gradient; y's always arrives (nothing else can)
         ctx.argmax, ctx.shape = argmax, tuple(x.shape)
         ctx.kernel, ctx.stride, ctx.padding = kernel, stride, padding
-        return y
+        return y, argmax
 
     @staticmethod
-    def backward(ctx, dy):
+    def backward(ctx, dy, _d_argmax):
         if 0 in ctx.shape[:2]:
-            return _zeros(ctx, ctx.shape, dy), None, None, None, None
+            return _zeros(ctx, ctx.shape, dy), None, None, None
         dx = ctx.backend.kernels.maxpool2d.maxpool2d_backward(
             ctx.backend.ascontiguous(dy), ctx.argmax, ctx.shape, ctx.kernel, ctx.stride, ctx.padding)
-        return dx, None, None, None, None
+        return dx, None, None, None
 
 
 def _pool_winner(xp: Any, taps: Any, axis: int, keepdims: bool = False) -> Any:

@@ -44,10 +44,8 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
         extra = [max(0, (o - 1) * s + k - (n + 2 * p))
                  for o, s, k, n, p in zip(out_size, stride, kernel, (H, W), padding)]
         x = pad(input, (0, extra[1], 0, extra[0]), value=-math.inf) if any(extra) else input
-        argmax: list | None = [] if return_indices else None
-        out = MaxPool2d.apply(x, kernel, stride, padding, argmax)
-        indices = _flat_pool_indices(out, argmax[0], input.shape, kernel, stride, padding) \
-            if return_indices else None
+        out, argmax = MaxPool2d.apply(x, kernel, stride, padding)
+        indices = _flat_pool_indices(out, argmax, input.shape, kernel, stride, padding) if return_indices else None
     else:
         out, indices = _dilated_max_pool2d(input, kernel, stride, padding, dilation, out_size)
     if unbatched:
@@ -115,15 +113,14 @@ def _pool_winner(taps: Tensor, dim: int, keepdim: bool = False) -> Tensor:
     return ops.PoolWinner.apply(taps.detach(), dim, keepdim)
 
 
-def _flat_pool_indices(out: Tensor, argmax: Any, shape, kernel, stride, padding) -> Tensor:
+def _flat_pool_indices(out: Tensor, argmax: Tensor, shape, kernel, stride, padding) -> Tensor:
     """PyTorch's indices (h * W + w in the unpadded input) from the compact in-window argmax."""
-    xp = out.backend.xp
-    argmax = xp.astype(argmax, xp.int64)
+    argmax = argmax.to(dtype="int64")
     P, Q = out.shape[2:]
     r, s = argmax // kernel[1], argmax % kernel[1]
-    rows = xp.reshape(xp.arange(P, dtype=xp.int64), (P, 1)) * stride[0] - padding[0] + r
-    cols = xp.reshape(xp.arange(Q, dtype=xp.int64), (1, Q)) * stride[1] - padding[1] + s
-    return Tensor._wrap(rows * shape[3] + cols, out.backend)
+    rows = arange(P, dtype="int64", device=out.device).reshape(P, 1) * stride[0] - padding[0] + r
+    cols = arange(Q, dtype="int64", device=out.device).reshape(1, Q) * stride[1] - padding[1] + s
+    return rows * shape[3] + cols
 
 
 # ------------------------------------------------------------------ avg_pool2d and adaptive pooling
