@@ -264,7 +264,7 @@ def test_history_round_trip_and_plot(tmp_path):
 # ------------------------------------------------------------------------ custom step and metrics
 
 
-def test_fit_with_a_custom_step_metrics_and_validation_returns_ordered_columns():
+def test_fit_with_a_custom_step_metrics_and_validation_returns_ordered_columns(tmp_path):
     from framework.train import BatchMean, Mean, loss_step
 
     x, y = _blobs(40)
@@ -282,9 +282,10 @@ def test_fit_with_a_custom_step_metrics_and_validation_returns_ordered_columns()
     lines = []
     history = fit(model, None, None, loader, epochs=2, progress=False, log=lines.append, step=step,
                   metrics={"loss": Mean("loss"), "both": Mean("loss", "half"), "per_batch": BatchMean("loss")},
-                  validate=lambda: {"val_x": 1.5}, summary=lambda row: f"loss {row['loss']:.3f}")
+                  validate=lambda epoch: {"val_x": 1.5 * epoch}, summary=lambda row: f"loss {row['loss']:.3f}",
+                  callbacks=[ModelCheckpoint(tmp_path, every=3, save_last=True)])
     assert list(history) == ["epochs", "loss", "both", "per_batch", "val_x", "seconds"]  # no optimizer: no lr
-    assert history["epochs"] == [1, 2] and history["val_x"] == [1.5, 1.5]
+    assert history["epochs"] == [1, 2] and history["val_x"] == [1.5, 3.0]
     first = np.array(losses[:3])
     assert sizes[:3] == [16, 16, 8] and 0 < first.min() < first.max()  # not a vacuous comparison
     assert history["loss"][0] == pytest.approx(np.dot(first, sizes[:3]) / 40, rel=1e-12)
@@ -292,6 +293,7 @@ def test_fit_with_a_custom_step_metrics_and_validation_returns_ordered_columns()
     assert history["per_batch"][0] == pytest.approx(first.mean(), rel=1e-12)
     assert history["loss"][1] < history["loss"][0]
     assert len(lines) == 2 and lines[1].startswith("epoch 2/2  loss ") and "lr" not in lines[1]
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint-epoch0002.safetensors"]  # callbacks read the dict
 
 
 def test_fit_and_evaluate_metrics_of_a_regressor():

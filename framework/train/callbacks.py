@@ -21,6 +21,9 @@ class Callback:
         ``on_epoch_end(epoch, history, model, optimizer) -> bool``: after each epoch, once ``history``
         holds its metrics (and the scheduler has stepped); return True to stop training.
         ``on_train_end(history, model, optimizer)``: after the last epoch (also after an early stop).
+
+    ``history`` is what :func:`fit` returns: a :class:`History`, or with a custom step a dict of columns; read it
+    as ``history["name"]``, which works for both.
     """
 
     def on_train_begin(self, model: Any, optimizer: Any) -> None:
@@ -151,5 +154,6 @@ class ModelCheckpoint(Callback):
         return False
 
     def on_train_end(self, history: History, model: Any, optimizer: Any) -> None:
-        if self.save_last and history.epochs and history.epochs[-1] % self.every != 0:
-            self._save(history.epochs[-1], model, optimizer)
+        epochs = history["epochs"]  # a History or, with a custom fit step, a dict of columns
+        if self.save_last and epochs and epochs[-1] % self.every != 0:
+            self._save(epochs[-1], model, optimizer)
