@@ -57,7 +57,6 @@ def _mean_squared_error(model, inputs, targets, batch_size: int, device: str) ->
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     import numpy as np
     from threadpoolctl import threadpool_limits  # installed with scikit-learn
-    from tqdm.auto import tqdm
 
     import framework as fw
 
@@ -66,6 +65,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from ..data import DataLoader, TensorDataset
     from ..models import ConvAutoencoder, add_gaussian_noise
     from ..nn import functional as F
+    from ..train import Mean, fit
 
     device = check_common_arguments(parser, args)
     if not 0 <= args.noise_std:
@@ -95,38 +95,19 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     test_inputs = add_gaussian_noise(x_test, args.noise_std, test_rng) if args.denoise else x_test
     eval_batch = max(args.batch_size, 256)
 
-    history = {"epochs": [], "train_mse": [], "val_mse": [], "lr": [], "seconds": []}
+    def validate(epoch: int) -> dict:
+        if not len(x_val):
+            return {"val_mse": None}
+        return {"val_mse": _mean_squared_error(model, val_inputs, x_val, eval_batch, device)[0]}
+
+    def summary(row: dict) -> str:
+        text = f"train MSE {row['train_mse']:.4f}"
+        return text + (f"  val MSE {row['val_mse']:.4f}" if row["val_mse"] is not None else "")
+
     with threadpool_limits(limits=args.threads, user_api="blas"):
-        for epoch in range(1, args.epochs + 1):
-            epoch_start = time.perf_counter()
-            lr = optimizer.param_groups[0]["lr"]
-            total, seen = 0.0, 0
-            bar = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", unit="batch", leave=False,
-                       disable=args.no_progress, dynamic_ncols=True)
-            for step, (inputs, targets) in enumerate(bar):
-                optimizer.zero_grad()
-                loss = F.mse_loss(model(inputs), targets)
-                loss.backward()
-                optimizer.step()
-                value = loss.item()
-                total += value * inputs.shape[0]
-                seen += inputs.shape[0]
-                if step % 10 == 0:
-                    bar.set_postfix(mse=f"{value:.4f}", refresh=False)
-            bar.close()
-            scheduler.step()
-            history["epochs"].append(epoch)
-            history["train_mse"].append(total / seen)
-            history["lr"].append(lr)
-            line = f"epoch {epoch:>{len(str(args.epochs))}}/{args.epochs}  train MSE {total / seen:.4f}"
-            if len(x_val):
-                val_mse, _ = _mean_squared_error(model, val_inputs, x_val, eval_batch, device)
-                history["val_mse"].append(val_mse)
-                line += f"  val MSE {val_mse:.4f}"
-            else:
-                history["val_mse"].append(None)
-            history["seconds"].append(time.perf_counter() - epoch_start)
-            print(line + f"  lr {lr:.2e}  {history['seconds'][-1]:.1f}s")
+        history = fit(model, F.mse_loss, optimizer, loader, epochs=args.epochs, scheduler=scheduler,
+                      progress=not args.no_progress, metrics={"train_mse": Mean("loss")}, validate=validate,
+                      summary=summary, postfix=lambda values: {"mse": f"{values['loss']:.4f}"})
         test_mse, reconstructions = _mean_squared_error(model, test_inputs, x_test, eval_batch, device)
     elapsed = time.perf_counter() - start
     noisy_mse = float(np.mean((test_inputs.astype(np.float64) - x_test) ** 2)) if args.denoise else None

@@ -117,7 +117,6 @@ def _score(generator, classifier, noise, device: str):
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     import numpy as np
     from threadpoolctl import threadpool_limits  # installed with scikit-learn
-    from tqdm.auto import tqdm
 
     import framework as fw
 
@@ -125,6 +124,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from ..checkpoint import save_checkpoint
     from ..data import DataLoader, TensorDataset
     from ..models import Discriminator, Generator, gan_train_step, update_ema
+    from ..train import BatchMean, fit
 
     device = check_common_arguments(parser, args)
     for name in ("latent_dim", "classifier_epochs", "num_samples"):
@@ -158,37 +158,29 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     fixed_noise = np.random.default_rng(FIXED_NOISE_SEED).standard_normal((50, args.latent_dim)).astype(np.float32)
     fixed_noise = fw.tensor(fixed_noise, device=device)
 
-    history: dict[str, list] = {"epochs": [], "d_loss": [], "g_loss": [], "seconds": []}
-    width = len(str(args.epochs))
+    def step(batch) -> dict:
+        (real,) = batch
+        d_loss, g_loss = gan_train_step(generator, discriminator, g_optimizer, d_optimizer, real, args.real_label)
+        if args.ema > 0:
+            update_ema(average, generator, args.ema)
+        return {"d_loss": d_loss, "g_loss": g_loss}
+
+    def draw_samples(epoch: int) -> dict:
+        """The per-epoch picture of the fixed noise batch (no validation numbers)."""
+        shown.eval()
+        with fw.no_grad():
+            samples = shown(fixed_noise).numpy()
+        shown.train()
+        plot_image_grid(samples, folder / f"samples_epoch_{epoch:03d}.png", columns=10,
+                        title=f"epoch {epoch}: the same noise batch every epoch")
+        return {}
+
     with threadpool_limits(limits=args.threads, user_api="blas"):
-        for epoch in range(1, args.epochs + 1):
-            epoch_start = time.perf_counter()
-            d_total, g_total, batches = 0.0, 0.0, 0
-            bar = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", unit="batch", leave=False,
-                       disable=args.no_progress, dynamic_ncols=True)
-            for step, (real,) in enumerate(bar):
-                d_loss, g_loss = gan_train_step(generator, discriminator, g_optimizer, d_optimizer, real,
-                                                 args.real_label)
-                if args.ema > 0:
-                    update_ema(average, generator, args.ema)
-                d_total += d_loss
-                g_total += g_loss
-                batches += 1
-                if step % 10 == 0:
-                    bar.set_postfix(d=f"{d_loss:.3f}", g=f"{g_loss:.3f}", refresh=False)
-            bar.close()
-            shown.eval()
-            with fw.no_grad():
-                samples = shown(fixed_noise).numpy()
-            shown.train()
-            plot_image_grid(samples, folder / f"samples_epoch_{epoch:03d}.png", columns=10,
-                            title=f"epoch {epoch}: the same noise batch every epoch")
-            history["epochs"].append(epoch)
-            history["d_loss"].append(d_total / batches)
-            history["g_loss"].append(g_total / batches)
-            history["seconds"].append(time.perf_counter() - epoch_start)
-            print(f"epoch {epoch:>{width}}/{args.epochs}  D loss {d_total / batches:.4f}  "
-                  f"G loss {g_total / batches:.4f}  {history['seconds'][-1]:.1f}s")
+        # model=None, optimizer=None: the step trains both networks with their own optimizers (no lr column).
+        history = fit(None, None, None, loader, epochs=args.epochs, progress=not args.no_progress, step=step,
+                      metrics={"d_loss": BatchMean("d_loss"), "g_loss": BatchMean("g_loss")}, validate=draw_samples,
+                      summary=lambda row: f"D loss {row['d_loss']:.4f}  G loss {row['g_loss']:.4f}",
+                      postfix=lambda values: {"d": f"{values['d_loss']:.3f}", "g": f"{values['g_loss']:.3f}"})
         gan_seconds = time.perf_counter() - start
 
         print(f"scoring: training a DigitsCNN for {args.classifier_epochs} epochs on the real training digits")

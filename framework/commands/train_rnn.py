@@ -218,8 +218,6 @@ def make_windows(series: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarra
 
 
 def _forecast(parser: argparse.ArgumentParser, args: argparse.Namespace, device: str) -> int:
-    from tqdm.auto import tqdm
-
     import framework as fw
 
     from .. import optim
@@ -227,6 +225,7 @@ def _forecast(parser: argparse.ArgumentParser, args: argparse.Namespace, device:
     from ..data import DataLoader, TensorDataset
     from ..models import SequenceRegressor
     from ..nn import functional as F
+    from ..train import Mean, fit
 
     years, series = load_sunspots()
     if len(series) - args.window < 20:
@@ -275,33 +274,16 @@ def _forecast(parser: argparse.ArgumentParser, args: argparse.Namespace, device:
         return float(np.sqrt(np.mean((pred - truth) ** 2)))
 
     val_truth = y[parts["val"]]
-    history: dict[str, list] = {"epochs": [], "train_loss": [], "val_loss": [], "val_rmse": [], "lr": [],
-                                "seconds": []}
-    for epoch in range(1, args.epochs + 1):
-        epoch_start = time.perf_counter()
-        lr = float(optimizer.param_groups[0]["lr"])
-        total, seen = 0.0, 0
-        bar = tqdm(train_loader, desc=f"epoch {epoch}/{args.epochs}", unit="batch", leave=False,
-                   disable=args.no_progress, dynamic_ncols=True)
-        for inputs, targets in bar:
-            optimizer.zero_grad()
-            loss = F.mse_loss(model(inputs), targets)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * targets.shape[0]
-            seen += targets.shape[0]
-        bar.close()
-        scheduler.step()
+    def validate(epoch: int) -> dict:
         val_pred = predict(x_val)
-        history["epochs"].append(epoch)
-        history["train_loss"].append(total / seen)
-        history["val_loss"].append(float(np.mean(((val_pred - val_truth) / std) ** 2)))
-        history["val_rmse"].append(rmse(val_pred, val_truth))
-        history["lr"].append(lr)
-        history["seconds"].append(time.perf_counter() - epoch_start)
-        print(f"epoch {epoch:>{len(str(args.epochs))}}/{args.epochs}  train MSE {history['train_loss'][-1]:.4f}  "
-              f"val MSE {history['val_loss'][-1]:.4f}  val RMSE {history['val_rmse'][-1]:.2f}  lr {lr:.2e}  "
-              f"{history['seconds'][-1]:.1f}s")
+        return {"val_loss": float(np.mean(((val_pred - val_truth) / std) ** 2)), "val_rmse": rmse(val_pred, val_truth)}
+
+    def summary(row: dict) -> str:
+        return f"train MSE {row['train_loss']:.4f}  val MSE {row['val_loss']:.4f}  val RMSE {row['val_rmse']:.2f}"
+
+    history = fit(model, F.mse_loss, optimizer, train_loader, epochs=args.epochs, scheduler=scheduler,
+                  progress=not args.no_progress, metrics={"train_loss": Mean("loss")}, validate=validate,
+                  summary=summary, postfix=lambda values: {})  # a bar without a running loss, as before
 
     truth = y[parts["test"]]
     forecast = predict(x_test)

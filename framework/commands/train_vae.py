@@ -82,7 +82,6 @@ def _plot_latent_space(means, labels, path, latent_dim: int) -> None:
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     import numpy as np
     from threadpoolctl import threadpool_limits  # installed with scikit-learn
-    from tqdm.auto import tqdm
 
     import framework as fw
 
@@ -90,6 +89,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from ..checkpoint import save_checkpoint
     from ..data import DataLoader, TensorDataset
     from ..models import VAE, vae_loss_terms
+    from ..train import Mean, fit
 
     device = check_common_arguments(parser, args)
     if args.latent_dim < 1:
@@ -108,45 +108,34 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                         device=device)
     eval_batch = max(args.batch_size, 256)
 
-    keys = ("epochs", "train_loss", "train_bce", "train_kl", "val_loss", "val_bce", "val_kl", "seconds")
-    history: dict[str, list] = {key: [] for key in keys}
+    def step(batch) -> dict:
+        (x,) = batch
+        optimizer.zero_grad()
+        reconstruction, mu, logvar = model(x)
+        bce, kl = vae_loss_terms(reconstruction, x, mu, logvar)
+        (bce + kl).backward()
+        optimizer.step()
+        return {"bce": bce.item(), "kl": kl.item()}
+
+    def validate(epoch: int) -> dict:
+        if not len(x_val):
+            return {"val_loss": None, "val_bce": None, "val_kl": None}
+        val_bce, val_kl, _, _ = _evaluate(model, x_val, eval_batch, device)
+        return {"val_loss": val_bce + val_kl, "val_bce": val_bce, "val_kl": val_kl}
+
+    def summary(row: dict) -> str:
+        text = f"train loss {row['train_loss']:.2f} (BCE {row['train_bce']:.2f} + KL {row['train_kl']:.2f})"
+        if row["val_loss"] is not None:
+            text += f"  val loss {row['val_loss']:.2f} (BCE {row['val_bce']:.2f} + KL {row['val_kl']:.2f})"
+        return text
+
+    # The loss is BCE + KL: Mean("bce", "kl") sums their epoch totals, as the reported terms.
+    metrics = {"train_loss": Mean("bce", "kl"), "train_bce": Mean("bce"), "train_kl": Mean("kl")}
     with threadpool_limits(limits=args.threads, user_api="blas"):
-        for epoch in range(1, args.epochs + 1):
-            epoch_start = time.perf_counter()
-            bce_total, kl_total, seen = 0.0, 0.0, 0
-            bar = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", unit="batch", leave=False,
-                       disable=args.no_progress, dynamic_ncols=True)
-            for step, (x,) in enumerate(bar):
-                optimizer.zero_grad()
-                reconstruction, mu, logvar = model(x)
-                bce, kl = vae_loss_terms(reconstruction, x, mu, logvar)
-                (bce + kl).backward()
-                optimizer.step()
-                n = x.shape[0]
-                bce_value, kl_value = bce.item(), kl.item()
-                bce_total += bce_value * n
-                kl_total += kl_value * n
-                seen += n
-                if step % 10 == 0:
-                    bar.set_postfix(bce=f"{bce_value:.2f}", kl=f"{kl_value:.2f}", refresh=False)
-            bar.close()
-            history["epochs"].append(epoch)
-            history["train_bce"].append(bce_total / seen)
-            history["train_kl"].append(kl_total / seen)
-            history["train_loss"].append((bce_total + kl_total) / seen)
-            line = (f"epoch {epoch:>{len(str(args.epochs))}}/{args.epochs}  "
-                    f"train loss {(bce_total + kl_total) / seen:.2f} "
-                    f"(BCE {bce_total / seen:.2f} + KL {kl_total / seen:.2f})")
-            if len(x_val):
-                val_bce, val_kl, _, _ = _evaluate(model, x_val, eval_batch, device)
-                line += f"  val loss {val_bce + val_kl:.2f} (BCE {val_bce:.2f} + KL {val_kl:.2f})"
-            else:
-                val_bce = val_kl = None
-            history["val_bce"].append(val_bce)
-            history["val_kl"].append(val_kl)
-            history["val_loss"].append(None if val_bce is None else val_bce + val_kl)
-            history["seconds"].append(time.perf_counter() - epoch_start)
-            print(line + f"  {history['seconds'][-1]:.1f}s")
+        # No optimizer for fit: the step owns it, and the history has no lr column (the rate is constant).
+        history = fit(model, None, None, loader, epochs=args.epochs, progress=not args.no_progress, step=step,
+                      metrics=metrics, validate=validate, summary=summary,
+                      postfix=lambda values: {"bce": f"{values['bce']:.2f}", "kl": f"{values['kl']:.2f}"})
         # A fixed seed for the test set's z draws and the prior samples: results comparable across --seed.
         fw.manual_seed(SAMPLE_SEED)
         test_bce, test_kl, test_means, test_reconstructions = _evaluate(model, x_test, eval_batch, device)
