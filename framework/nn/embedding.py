@@ -11,6 +11,7 @@ import numpy as np
 from ..tensor import Tensor, type_name
 from . import functional as F
 from . import init
+from .functional._args import _INTERPOLATE_MODES, _check_embedding_options
 from .layers import _new_parameter, _positive_int
 from .module import Module
 from .parameter import Parameter
@@ -53,7 +54,7 @@ class Embedding(Module):
                                  f"{self.num_embeddings}), got {padding_idx!r}")
             padding_idx = int(padding_idx) % self.num_embeddings
         self.padding_idx = padding_idx
-        F._check_embedding_options(max_norm, norm_type, sparse, name)
+        _check_embedding_options(max_norm, norm_type, sparse, name)
         # Kept as given (not cast to float) so extra_repr prints what the user wrote, as PyTorch's does.
         self.max_norm = max_norm
         self.norm_type = norm_type
@@ -134,9 +135,9 @@ class Upsample(Module):
     def __init__(self, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
                  align_corners: bool | None = None, recompute_scale_factor: bool | None = None):
         super().__init__()
-        if mode not in F._INTERPOLATE_MODES:
+        if mode not in _INTERPOLATE_MODES:
             raise ValueError(f"Upsample: mode {mode!r} is not supported; supported modes: "
-                             f"{list(F._INTERPOLATE_MODES)}")
+                             f"{list(_INTERPOLATE_MODES)}")
         if (size is None) == (scale_factor is None):
             raise ValueError("Upsample: give exactly one of size and scale_factor")
         self.size = size

@@ -10,6 +10,7 @@ from typing import Any
 from ..tensor import Tensor, empty
 from . import functional as F
 from . import init
+from .functional._args import _single
 from .layers import _conv_extra_repr, _new_parameter, _positive_int, _reset_weight_and_bias
 from .loss import _Loss
 from .module import Module
@@ -348,13 +349,13 @@ class ConvTranspose1d(Module):
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
                              f"divisible by groups ({groups})")
-        self.kernel_size = (F._single(kernel_size, "kernel_size", 1, name),)
-        self.stride = (F._single(stride, "stride", 1, name),)
-        self.dilation = (F._single(dilation, "dilation", 1, name),)
+        self.kernel_size = (_single(kernel_size, "kernel_size", 1, name),)
+        self.stride = (_single(stride, "stride", 1, name),)
+        self.dilation = (_single(dilation, "dilation", 1, name),)
         if isinstance(padding, str):
             raise ValueError(f"{name}: padding must be an int or a 1-tuple, got {padding!r}")
-        self.padding = (F._single(padding, "padding", 0, name),)
-        self.output_padding = (F._single(output_padding, "output_padding", 0, name),)
+        self.padding = (_single(padding, "padding", 0, name),)
+        self.output_padding = (_single(output_padding, "output_padding", 0, name),)
         if self.output_padding[0] >= max(self.stride[0], self.dilation[0]):
             raise ValueError(f"{name}: output_padding {self.output_padding} must be smaller than either stride "
                              f"{self.stride} or dilation {self.dilation}")

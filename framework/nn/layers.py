@@ -17,6 +17,13 @@ from ..dtypes import as_dtype, float32
 from ..tensor import Tensor, zeros
 from . import functional as F
 from . import init
+from .functional._args import (
+    _adaptive_output_size,
+    _dropout_probability,
+    _positive_factor,
+    _same_padding,
+    _single,
+)
 from .module import Module
 from .parameter import Parameter
 
@@ -189,7 +196,7 @@ class Conv2d(Module):
         if self.padding == "valid":
             pads = (0, 0, 0, 0)
         elif self.padding == "same":
-            pads = F._same_padding(self.kernel_size, self.dilation)
+            pads = _same_padding(self.kernel_size, self.dilation)
         else:
             pads = (self.padding[1], self.padding[1], self.padding[0], self.padding[0])
         input = F.pad(input, pads, mode=self.padding_mode)
@@ -228,9 +235,9 @@ class Conv1d(Module):
             raise ValueError(f"{name}: in_channels ({in_channels}) must be divisible by groups ({groups})")
         if self.out_channels % self.groups:
             raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by groups ({groups})")
-        self.kernel_size = (F._single(kernel_size, "kernel_size", 1, name),)
-        self.stride = (F._single(stride, "stride", 1, name),)
-        self.dilation = (F._single(dilation, "dilation", 1, name),)
+        self.kernel_size = (_single(kernel_size, "kernel_size", 1, name),)
+        self.stride = (_single(stride, "stride", 1, name),)
+        self.dilation = (_single(dilation, "dilation", 1, name),)
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"{name}: padding must be an int, a 1-tuple, 'valid' or 'same', got {padding!r}")
@@ -239,7 +246,7 @@ class Conv1d(Module):
                                  f"(stride={self.stride})")
             self.padding: tuple[int] | str = padding
         else:
-            self.padding = (F._single(padding, "padding", 0, name),)
+            self.padding = (_single(padding, "padding", 0, name),)
         _check_padding_mode(padding_mode, name, _CONV_PADDING_MODES)
         self.padding_mode = padding_mode
         self.output_padding = (0,)
@@ -261,7 +268,7 @@ class Conv1d(Module):
         if self.padding == "valid":
             pads = (0, 0)
         elif self.padding == "same":
-            pads = F._same_padding((1,) + self.kernel_size, (1,) + self.dilation)[:2]
+            pads = _same_padding((1,) + self.kernel_size, (1,) + self.dilation)[:2]
         else:
             pads = (self.padding[0], self.padding[0])
         input = F.pad(input, pads, mode=self.padding_mode)
@@ -399,11 +406,11 @@ class MaxPool1d(Module):
                  return_indices: bool = False, ceil_mode: bool = False):
         super().__init__()
         name = type(self).__name__
-        F._single(kernel_size, "kernel_size", 1, name)
+        _single(kernel_size, "kernel_size", 1, name)
         if stride is not None:
-            F._single(stride, "stride", 1, name)
-        F._single(padding, "padding", 0, name)
-        F._single(dilation, "dilation", 1, name)
+            _single(stride, "stride", 1, name)
+        _single(padding, "padding", 0, name)
+        _single(dilation, "dilation", 1, name)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
@@ -432,10 +439,10 @@ class AvgPool1d(Module):
                  count_include_pad: bool = True):
         super().__init__()
         name = type(self).__name__
-        self.kernel_size = (F._single(kernel_size, "kernel_size", 1, name),)
+        self.kernel_size = (_single(kernel_size, "kernel_size", 1, name),)
         no_stride = stride is None or (isinstance(stride, tuple | list) and not stride)  # torch allows []
-        self.stride = self.kernel_size if no_stride else (F._single(stride, "stride", 1, name),)
-        self.padding = (F._single(padding, "padding", 0, name),)
+        self.stride = self.kernel_size if no_stride else (_single(stride, "stride", 1, name),)
+        self.padding = (_single(padding, "padding", 0, name),)
         self.ceil_mode = bool(ceil_mode)
         self.count_include_pad = bool(count_include_pad)
 
@@ -455,7 +462,7 @@ class AdaptiveAvgPool1d(Module):
 
     def __init__(self, output_size: Any):
         super().__init__()
-        F._single(output_size, "output_size", 1, type(self).__name__)
+        _single(output_size, "output_size", 1, type(self).__name__)
         self.output_size = output_size
 
     def forward(self, input: Tensor) -> Tensor:
@@ -471,7 +478,7 @@ class AdaptiveMaxPool1d(Module):
 
     def __init__(self, output_size: Any, return_indices: bool = False):
         super().__init__()
-        F._single(output_size, "output_size", 1, type(self).__name__)
+        _single(output_size, "output_size", 1, type(self).__name__)
         self.output_size = output_size
         self.return_indices = bool(return_indices)
 
@@ -568,7 +575,7 @@ class AdaptiveAvgPool2d(Module):
 
     def __init__(self, output_size: Any):
         super().__init__()
-        F._adaptive_output_size(output_size, type(self).__name__)
+        _adaptive_output_size(output_size, type(self).__name__)
         self.output_size = output_size  # as given, like PyTorch (so the repr reads the same)
 
     def forward(self, input: Tensor) -> Tensor:
@@ -590,7 +597,7 @@ class AdaptiveMaxPool2d(Module):
 
     def __init__(self, output_size: Any, return_indices: bool = False):
         super().__init__()
-        F._adaptive_output_size(output_size, type(self).__name__)
+        _adaptive_output_size(output_size, type(self).__name__)
         self.output_size = output_size
         self.return_indices = bool(return_indices)
 
@@ -786,7 +793,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
-        self.p = F._dropout_probability(p, type(self).__name__)
+        self.p = _dropout_probability(p, type(self).__name__)
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
@@ -823,7 +830,7 @@ class PixelShuffle(Module):
 
     def __init__(self, upscale_factor: int):
         super().__init__()
-        self.upscale_factor = F._positive_factor(upscale_factor, "upscale_factor", "PixelShuffle")
+        self.upscale_factor = _positive_factor(upscale_factor, "upscale_factor", "PixelShuffle")
 
     def forward(self, input: Tensor) -> Tensor:
         return F.pixel_shuffle(input, self.upscale_factor)
@@ -837,7 +844,7 @@ class PixelUnshuffle(Module):
 
     def __init__(self, downscale_factor: int):
         super().__init__()
-        self.downscale_factor = F._positive_factor(downscale_factor, "downscale_factor", "PixelUnshuffle")
+        self.downscale_factor = _positive_factor(downscale_factor, "downscale_factor", "PixelUnshuffle")
 
     def forward(self, input: Tensor) -> Tensor:
         return F.pixel_unshuffle(input, self.downscale_factor)

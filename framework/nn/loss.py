@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 from . import functional as F
+from .functional._args import _KL_DIV_REDUCTIONS
 from .module import Module
 
 __all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "KLDivLoss", "L1Loss", "MSELoss",
@@ -111,7 +112,7 @@ class KLDivLoss(_Loss):
         divergence per sample), ``'sum'`` or ``'none'``. log_target: the target is given as log-probabilities.
     """
 
-    _reductions = F._KL_DIV_REDUCTIONS
+    _reductions = _KL_DIV_REDUCTIONS
 
     def __init__(self, reduction: str = "mean", log_target: bool = False):
         super().__init__(reduction)

@@ -15,6 +15,7 @@ from ..dtypes import as_dtype, float32
 from ..tensor import Tensor, type_name, zeros
 from . import functional as F
 from . import init
+from .functional._args import _normalized_shape
 from .layers import _new_parameter, _positive_int
 from .module import Module
 
@@ -190,7 +191,7 @@ class LayerNorm(_AffineNorm):
     def __init__(self, normalized_shape: Any, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
                  device: Any = None, dtype: Any = None):
         super().__init__()
-        self.normalized_shape = F._normalized_shape(normalized_shape, "LayerNorm")
+        self.normalized_shape = _normalized_shape(normalized_shape, "LayerNorm")
         self.eps = _check_eps(eps, "LayerNorm")
         self.elementwise_affine = bool(elementwise_affine)
         self._affine_parameters(self.normalized_shape, self.elementwise_affine, bias, device, dtype)

@@ -25,30 +25,13 @@ class weights and label smoothing (through ``log_softmax``). What is still unsup
 ``ValueError`` that says so, never a silently different answer.
 """
 
-from ._args import _positive_factor, _single  # noqa: F401 - used by the nn modules as F._positive_factor
 from .activation import elu, gelu, hardtanh, leaky_relu, log_softmax, mish, relu, sigmoid, silu, softmax, softplus, tanh
-from .conv import (
-    _same_padding,  # noqa: F401 - used by the nn modules as F._same_padding
-    conv1d,
-    conv2d,
-    conv_transpose2d,
-)
-from .dropout import (
-    _dropout_probability,  # noqa: F401 - used by the nn modules as F._dropout_probability
-    dropout,
-    dropout1d,
-    dropout2d,
-    dropout3d,
-)
-from .embedding import (
-    _check_embedding_options,  # noqa: F401 - used by the nn modules as F._check_embedding_options
-    embedding,
-    one_hot,
-)
-from .interpolate import _INTERPOLATE_MODES, interpolate  # noqa: F401 - nn.Upsample reads F._INTERPOLATE_MODES
+from .conv import conv1d, conv2d, conv_transpose2d
+from .dropout import dropout, dropout1d, dropout2d, dropout3d
+from .embedding import embedding, one_hot
+from .interpolate import interpolate
 from .linear import linear, linear_relu
 from .loss import (
-    _KL_DIV_REDUCTIONS,  # noqa: F401 - nn.KLDivLoss reads F._KL_DIV_REDUCTIONS
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
@@ -60,14 +43,12 @@ from .loss import (
     smooth_l1_loss,
 )
 from .normalization import (
-    _normalized_shape,  # noqa: F401 - used by the nn modules as F._normalized_shape
     batch_norm,
     group_norm,
     layer_norm,
     normalize,
 )
 from .pooling import (
-    _adaptive_output_size,  # noqa: F401 - used by the nn modules as F._adaptive_output_size
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
     adaptive_max_pool1d,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -9,6 +10,10 @@ import numpy as np
 from ...tensor import Tensor, type_name
 
 _REDUCTIONS = ("mean", "sum", "none")
+_KL_DIV_REDUCTIONS = ("none", "batchmean", "sum", "mean")
+#: The interpolating modes and the input rank each one takes (PyTorch ties them: 'bilinear' is 4-D only, ...).
+_INTERPOLATING_RANKS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
+_INTERPOLATE_MODES = ("nearest", "nearest-exact", *_INTERPOLATING_RANKS)
 
 
 # --------------------------------------------------------------------------------- arg helpers
@@ -88,3 +93,69 @@ def _positive_factor(value: Any, name: str, owner: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ValueError(f"{owner}(): {name} must be a positive int, got {value!r}")
     return int(value)
+
+
+# ------------------------------------------------------- checks the nn modules share at construction
+
+
+def _same_padding(weight_hw: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(left, right, top, bottom) so the output has the input's size at stride 1 (extra on the right)."""
+    total = [d * (k - 1) for k, d in zip(weight_hw, dilation)]
+    top, left = total[0] // 2, total[1] // 2
+    return left, total[1] - left, top, total[0] - top
+
+
+def _adaptive_output_size(output_size: Any, name: str) -> tuple[int | None, int | None]:
+    """``output_size`` as a validated pair; None entries (keep that input size) stay None."""
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int | np.integer) and not isinstance(v, bool)
+
+    if is_int(output_size):
+        sizes = (int(output_size), int(output_size))
+    elif isinstance(output_size, tuple | list) and all(v is None or is_int(v) for v in output_size):
+        if len(output_size) != 2:
+            raise ValueError(f"{name}: output_size must have 2 entries (H, W), got {output_size!r}")
+        sizes = tuple(None if v is None else int(v) for v in output_size)
+    else:
+        raise TypeError(f"{name}: output_size must be an int or a pair of ints or None, got {output_size!r}")
+    if any(v is not None and v < 1 for v in sizes):
+        raise ValueError(f"{name}: output_size must be >= 1, got {output_size!r}")
+    return sizes
+
+
+def _dropout_probability(p: Any, owner: str) -> float:
+    """``p`` as a float in ``[0, 1]`` (PyTorch's range): a Python or numpy real, or a 0-d real Tensor.
+
+    Raises TypeError for another type (bool included) and ValueError outside ``[0, 1]`` (NaN included)."""
+    if isinstance(p, Tensor) and p.ndim == 0:
+        p = p.item()
+    if isinstance(p, bool | np.bool_) or not isinstance(p, numbers.Real):
+        raise TypeError(f"{owner}: dropout probability p must be a float, got {p!r}")
+    if not 0.0 <= float(p) <= 1.0:
+        raise ValueError(f"{owner}: dropout probability p must be in [0, 1], got {p!r}")
+    return float(p)
+
+
+def _normalized_shape(value: Any, owner: str) -> tuple[int, ...]:
+    """An int or a sequence of ints (list, tuple, ``torch.Size``) as a non-empty tuple of ints >= 0."""
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        value = (value,)
+    if (not isinstance(value, list | tuple) or not value
+            or not all(isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 0 for v in value)):
+        raise ValueError(f"{owner}: normalized_shape must be an int or a non-empty sequence of non-negative ints, "
+                         f"got {value!r}")
+    return tuple(int(v) for v in value)
+
+
+def _check_embedding_options(max_norm: Any, norm_type: Any, sparse: Any, owner: str) -> None:
+    """Shared by ``F.embedding`` and ``nn.Embedding`` so a bad option fails at construction too."""
+    for value, name in ((max_norm, "max_norm"), (norm_type, "norm_type")):
+        if value is None and name == "max_norm":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+            raise TypeError(f"{owner}: {name} must be a real number, got {type(value).__name__} {value!r}")
+        if not value > 0:  # also rejects NaN
+            raise ValueError(f"{owner}: {name} must be > 0, got {value!r}")
+    if sparse:
+        raise ValueError(f"{owner}: sparse=True is not supported (kernelgrad has no sparse gradients); "
+                         "use sparse=False")

@@ -8,7 +8,7 @@ import numpy as np
 
 from ...ops.conv2d import Conv2d, ConvTranspose2d, DilateWeight
 from ...tensor import Tensor, cat
-from ._args import _batched, _check_float, _check_tensor, _pair, _single
+from ._args import _batched, _check_float, _check_tensor, _pair, _same_padding, _single
 from .shape import pad
 
 
@@ -34,13 +34,6 @@ def _prepare_conv(input: Tensor, weight: Tensor, bias: Tensor | None, groups: An
     if min(weight.shape) == 0:
         raise ValueError(f"{name}(): weight must have no empty dim, got shape {weight.shape}")
     return input, unbatched, int(groups)
-
-
-def _same_padding(weight_hw: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int, int, int]:
-    """(left, right, top, bottom) so the output has the input's size at stride 1 (extra on the right)."""
-    total = [d * (k - 1) for k, d in zip(weight_hw, dilation)]
-    top, left = total[0] // 2, total[1] // 2
-    return left, total[1] - left, top, total[0] - top
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import numbers
 import warnings
-from typing import Any
 
 import numpy as np
 
@@ -12,20 +10,7 @@ from ... import random as _random
 from ...ops.dropout import Dropout
 from ...tensor import Tensor
 from ...tensor import ones as _ones
-from ._args import _batched, _check_float, _check_tensor
-
-
-def _dropout_probability(p: Any, owner: str) -> float:
-    """``p`` as a float in ``[0, 1]`` (PyTorch's range): a Python or numpy real, or a 0-d real Tensor.
-
-    Raises TypeError for another type (bool included) and ValueError outside ``[0, 1]`` (NaN included)."""
-    if isinstance(p, Tensor) and p.ndim == 0:
-        p = p.item()
-    if isinstance(p, bool | np.bool_) or not isinstance(p, numbers.Real):
-        raise TypeError(f"{owner}: dropout probability p must be a float, got {p!r}")
-    if not 0.0 <= float(p) <= 1.0:
-        raise ValueError(f"{owner}: dropout probability p must be in [0, 1], got {p!r}")
-    return float(p)
+from ._args import _batched, _check_float, _check_tensor, _dropout_probability
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ... import ops
@@ -11,7 +9,7 @@ from ...autograd import no_grad
 from ...ops.embedding import Embedding
 from ...tensor import Tensor
 from ...tensor import tensor as _tensor
-from ._args import _check_float, _check_tensor
+from ._args import _check_embedding_options, _check_float, _check_tensor
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
@@ -22,20 +20,6 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if values.size and (values.min() < 0 or values.max() >= num_classes):
         raise ValueError(f"one_hot(): class values must be in [0, {num_classes})")
     return _tensor(np.eye(num_classes, dtype=np.int64)[values], device=tensor.backend)
-
-
-def _check_embedding_options(max_norm: Any, norm_type: Any, sparse: Any, owner: str) -> None:
-    """Shared by ``F.embedding`` and ``nn.Embedding`` so a bad option fails at construction too."""
-    for value, name in ((max_norm, "max_norm"), (norm_type, "norm_type")):
-        if value is None and name == "max_norm":
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-            raise TypeError(f"{owner}: {name} must be a real number, got {type(value).__name__} {value!r}")
-        if not value > 0:  # also rejects NaN
-            raise ValueError(f"{owner}: {name} must be > 0, got {value!r}")
-    if sparse:
-        raise ValueError(f"{owner}: sparse=True is not supported (kernelgrad has no sparse gradients); "
-                         "use sparse=False")
 
 
 def _embedding_renorm_(weight: Tensor, indices: np.ndarray, max_norm: float, norm_type: float) -> None:

@@ -7,13 +7,10 @@ from typing import Any
 import numpy as np
 
 from ...tensor import Tensor
-from ._args import _check_tensor
+from ._args import _INTERPOLATE_MODES, _INTERPOLATING_RANKS, _check_tensor
 
 # ---------------------------------------------------------------------------------- interpolation
 
-#: The interpolating modes and the input rank each one takes (PyTorch ties them: 'bilinear' is 4-D only, ...).
-_INTERPOLATING_RANKS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
-_INTERPOLATE_MODES = ("nearest", "nearest-exact", *_INTERPOLATING_RANKS)
 _SPATIAL_NAMES = {3: "L", 4: "H, W", 5: "D, H, W"}
 #: PyTorch's (and OpenCV's) cubic convolution parameter; Keys' -0.5 would give visibly different values.
 _CUBIC_A = -0.75

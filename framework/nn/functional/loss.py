@@ -14,7 +14,15 @@ from ...dtypes import result_type
 from ...ops.loss import BCEWithLogits, BinaryCrossEntropy, KLDiv
 from ...ops.softmax_xent import SoftmaxCrossEntropy
 from ...tensor import Tensor, where
-from ._args import _REDUCTIONS, _check_float, _check_reduction, _check_same_shape, _check_tensor, _reduce
+from ._args import (
+    _KL_DIV_REDUCTIONS,
+    _REDUCTIONS,
+    _check_float,
+    _check_reduction,
+    _check_same_shape,
+    _check_tensor,
+    _reduce,
+)
 from .activation import log_softmax
 
 
@@ -286,9 +294,6 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     near = diff.clamp(max=delta)  # no 0 * inf = NaN gradient from the unused branch (see smooth_l1_loss)
     loss = where(diff < delta, near * near * 0.5, (diff - 0.5 * delta) * delta)
     return _weighted_reduce(loss, weight, reduction, "huber_loss", False)
-
-
-_KL_DIV_REDUCTIONS = ("none", "batchmean", "sum", "mean")
 
 
 def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: bool = False) -> Tensor:

@@ -11,7 +11,7 @@ from ... import ops
 from ...autograd import no_grad
 from ...ops.normalization import Normalize
 from ...tensor import Tensor
-from ._args import _check_float, _check_float_input, _check_tensor
+from ._args import _check_float, _check_float_input, _check_tensor, _normalized_shape
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: Any = None) -> Tensor:
@@ -112,17 +112,6 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         centered = input - running_mean.detach().reshape(view).to(dtype=input.dtype)
         var = running_var.detach().reshape(view).to(dtype=input.dtype)
     return _per_channel_affine(centered * (var + eps) ** -0.5, weight, bias)
-
-
-def _normalized_shape(value: Any, owner: str) -> tuple[int, ...]:
-    """An int or a sequence of ints (list, tuple, ``torch.Size``) as a non-empty tuple of ints >= 0."""
-    if isinstance(value, int | np.integer) and not isinstance(value, bool):
-        value = (value,)
-    if (not isinstance(value, list | tuple) or not value
-            or not all(isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 0 for v in value)):
-        raise ValueError(f"{owner}: normalized_shape must be an int or a non-empty sequence of non-negative ints, "
-                         f"got {value!r}")
-    return tuple(int(v) for v in value)
 
 
 def _normalize(x: Tensor, axes: tuple[int, ...], eps: float) -> Tensor:

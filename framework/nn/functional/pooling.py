@@ -11,7 +11,7 @@ from ... import ops
 from ...ops.maxpool2d import MaxPool2d
 from ...tensor import Tensor, arange, minimum, stack, where
 from ...tensor import tensor as _tensor
-from ._args import _batched, _check_float, _check_tensor, _pair, _single
+from ._args import _adaptive_output_size, _batched, _check_float, _check_tensor, _pair, _single
 from .shape import pad
 
 
@@ -207,24 +207,6 @@ def _adaptive_bins(n: int, out: int) -> tuple[np.ndarray, np.ndarray]:
     """PyTorch's adaptive bins: ``[floor(i * n / out), ceil((i + 1) * n / out))``, in exact integers."""
     i = np.arange(out, dtype=np.int64)
     return (i * n) // out, -((-(i + 1) * n) // out)
-
-
-def _adaptive_output_size(output_size: Any, name: str) -> tuple[int | None, int | None]:
-    """``output_size`` as a validated pair; None entries (keep that input size) stay None."""
-    def is_int(v: Any) -> bool:
-        return isinstance(v, int | np.integer) and not isinstance(v, bool)
-
-    if is_int(output_size):
-        sizes = (int(output_size), int(output_size))
-    elif isinstance(output_size, tuple | list) and all(v is None or is_int(v) for v in output_size):
-        if len(output_size) != 2:
-            raise ValueError(f"{name}: output_size must have 2 entries (H, W), got {output_size!r}")
-        sizes = tuple(None if v is None else int(v) for v in output_size)
-    else:
-        raise TypeError(f"{name}: output_size must be an int or a pair of ints or None, got {output_size!r}")
-    if any(v is not None and v < 1 for v in sizes):
-        raise ValueError(f"{name}: output_size must be >= 1, got {output_size!r}")
-    return sizes
 
 
 def _adaptive_input(input: Tensor, output_size: Any, name: str) -> tuple[Tensor, bool, tuple[int, int]]:
