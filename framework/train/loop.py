@@ -60,7 +60,7 @@ def fit(model: Any, loss_fn: Callable | None, optimizer: Any, train_loader: Any,
         epochs: int = 1, scheduler: Any = None, progress: bool = True,
         log: Callable[[str], Any] | None = print, callbacks: Sequence[Callback] | None = None,
         initial_epoch: int = 0, *, step: Step | None = None, metrics: Mapping[str, Metric] | None = None,
-        validate: Callable[[], Mapping[str, Any]] | None = None,
+        validate: Callable[[int], Mapping[str, Any]] | None = None,
         summary: Callable[[Mapping[str, Any]], str] | None = None,
         postfix: Callable[[Mapping[str, Any]], Mapping[str, str]] | None = None) -> History | dict[str, list]:
     """Train ``model`` for ``epochs`` passes over ``train_loader``.
@@ -87,8 +87,8 @@ def fit(model: Any, loss_fn: Callable | None, optimizer: Any, train_loader: Any,
         step: ``step(batch) -> dict`` of per-batch values, one training step (default: :func:`loss_step`).
         metrics: name -> :class:`~.metrics.Metric` over the step's values: the epoch's training columns (default
             ``{"train_loss": Mean("loss"), "train_acc": Accuracy()}``; required with a ``step``).
-        validate: ``() -> {name: value}``, run after each epoch's training: its validation columns (it may also do
-            other per-epoch work, e.g. draw samples). Default: :func:`evaluate` on ``val_loader`` giving
+        validate: ``validate(epoch) -> {name: value}``, run after each epoch's training: its validation columns
+            (it may also do other per-epoch work, e.g. draw samples). Default: :func:`evaluate` on ``val_loader`` giving
             ``val_loss`` and ``val_acc`` (None without a ``val_loader``).
         summary: ``summary(row) -> str``, the middle of the epoch's log line from the epoch's values (default:
             the classifier's ``train loss ... acc ...%`` and ``val loss ... acc ...%``; with custom ``metrics``
@@ -138,7 +138,7 @@ def fit(model: Any, loss_fn: Callable | None, optimizer: Any, train_loader: Any,
         lr = _current_lr(optimizer) if optimizer is not None else None
         row = _train_epoch(model, step, metrics, train_loader, postfix, progress, f"epoch {epoch}/{epochs}")
         if validate is not None:
-            row.update(validate())
+            row.update(validate(epoch))
         _record(history, "epochs", epoch)
         for name, value in row.items():
             _record(history, name, value)
@@ -204,15 +204,15 @@ def _step_scheduler(scheduler: Any, row: Mapping[str, Any]) -> None:
         scheduler.step()
 
 
-def _classifier_validation(model: Any, loader: Any, loss_fn: Callable) -> Callable[[], dict[str, Any]]:
-    def validate() -> dict[str, Any]:
+def _classifier_validation(model: Any, loader: Any, loss_fn: Callable) -> Callable[[int], dict[str, Any]]:
+    def validate(epoch: int) -> dict[str, Any]:
         result = evaluate(model, loader, loss_fn)
         return {"val_loss": result.loss, "val_acc": result.accuracy}
 
     return validate
 
 
-def _no_validation() -> dict[str, Any]:
+def _no_validation(epoch: int) -> dict[str, Any]:
     return {"val_loss": None, "val_acc": None}
 
 
