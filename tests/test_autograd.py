@@ -380,3 +380,28 @@ def test_non_differentiable_output(device, rng):
     # backward still got a gradient for the index: zeros of its shape and dtype, as in PyTorch
     assert OURS[1].seen == REF[1].seen == {"g_index": ((4,), "int64", 0.0)}
     assert rel_err(x.grad, tx.grad) < 1e-12
+
+
+def test_needs_input_grad_lets_cross_entropy_skip_its_gradient(monkeypatch, rng):
+    """The fused kernel computes dlogits only when someone will differentiate: not under no_grad, not for
+    logits that do not require grad; the loss is the same either way."""
+    kernel = fw.get_backend("cpu").kernels.softmax_xent
+    forward, asked = kernel.softmax_cross_entropy_forward, []
+
+    def spy(*args, need_grad=True):
+        asked.append(need_grad)
+        return forward(*args, need_grad=need_grad)
+
+    monkeypatch.setattr(kernel, "softmax_cross_entropy_forward", spy)
+    logits = fw.tensor(rng.standard_normal((6, 5)), requires_grad=True)
+    target = fw.tensor(rng.integers(0, 5, 6))
+    loss = fw.nn.functional.cross_entropy(logits, target)
+    with fw.no_grad():
+        loss_no_grad = fw.nn.functional.cross_entropy(logits, target)
+    loss_detached = fw.nn.functional.cross_entropy(logits.detach(), target)
+    assert asked == [True, False, False]
+    assert loss.item() == loss_no_grad.item() == loss_detached.item()
+    loss.backward()
+    ref = torch.tensor(logits.detach().numpy(), requires_grad=True)
+    torch.nn.functional.cross_entropy(ref, torch.tensor(target.numpy())).backward()
+    assert rel_err(logits.grad, ref.grad) < 1e-12

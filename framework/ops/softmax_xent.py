@@ -13,7 +13,10 @@ class SoftmaxCrossEntropy(Function):
     def forward(ctx, logits, target, ignore_index):
         kern = ctx.backend.kernels.softmax_xent
         logits, target = _contiguous(ctx, logits, target)
-        loss, ctx.dlogits = kern.softmax_cross_entropy_forward(logits, target, ignore_index)
+        # The kernel fuses the gradient into the forward; under no_grad (or for logits that do not
+        # require grad) it computes the loss alone.
+        loss, ctx.dlogits = kern.softmax_cross_entropy_forward(logits, target, ignore_index,
+                                                               need_grad=ctx.needs_input_grad[0])
         return loss
 
     @staticmethod

@@ -114,7 +114,8 @@ __device__ __forceinline__ A group_sum(A v, A* scratch) {
 
 }  // namespace
 
-// Forward: row_loss[m] (0 for ignored rows) and dlogits[m, :] for every row m.
+// Forward: row_loss[m] (0 for ignored rows) and, when need_grad != 0, dlogits[m, :] for every row m
+// (need_grad == 0: a forward nobody differentiates; pass 2 is skipped and dlogits is never touched).
 // grid: min(ceil(M / ROWS_PER_BLOCK), 2^31 - 1) blocks (grid-stride); block: ROW_THREADS * ROWS_PER_BLOCK.
 // has_ignore_index == 0: no target is ignored (an ignore_index no int64 can equal).  n_valid[0] is the
 // number of rows whose target is not ignored, computed on the device (no host sync).
@@ -123,7 +124,7 @@ __global__ void __launch_bounds__(ROW_THREADS * ROWS_PER_BLOCK)
 softmax_xent_forward_kernel(const T* __restrict__ logits, const long long* __restrict__ target,
                             T* __restrict__ dlogits, kg::acc_t<T>* __restrict__ row_loss,
                             long long M, long long V, long long ignore_index, int has_ignore_index,
-                            const long long* __restrict__ n_valid) {
+                            const long long* __restrict__ n_valid, int need_grad) {
     using A = kg::acc_t<T>;
     static_assert(ROW_THREADS % 32 == 0, "a row group is whole warps");
     static_assert(ROWS_PER_BLOCK == 1 || ROW_THREADS == 32, "several rows per block only for warp rows");
@@ -145,13 +146,15 @@ softmax_xent_forward_kernel(const T* __restrict__ logits, const long long* __res
         const long long t = target[row];
 
         if (has_ignore_index && t == ignore_index) {  // uniform over the group: the whole group skips together
-            for (long long c = j; c < V; c += ROW_THREADS) dlogits[row_base + c] = kg::from_acc<T>(A(0));
+            if (need_grad)
+                for (long long c = j; c < V; c += ROW_THREADS) dlogits[row_base + c] = kg::from_acc<T>(A(0));
             if (j == 0) row_loss[row] = A(0);
             continue;
         }
         if (t < 0 || t >= V) {  // not a class index (reaches here only unchecked): NaN row, logits[t] never read
             const T nan = kg::from_acc<T>(kg::quiet_nan<A>());
-            for (long long c = j; c < V; c += ROW_THREADS) dlogits[row_base + c] = nan;
+            if (need_grad)
+                for (long long c = j; c < V; c += ROW_THREADS) dlogits[row_base + c] = nan;
             if (j == 0) row_loss[row] = kg::quiet_nan<A>();
             continue;
         }
@@ -187,6 +190,7 @@ softmax_xent_forward_kernel(const T* __restrict__ logits, const long long* __res
         const A e_t = exp(x_t - mx);
         const A s = e_t + s_other;
         if (j == 0) row_loss[row] = (mx - x_t) + log1p_acc((e_t - A(1)) + s_other);
+        if (!need_grad) continue;  // uniform over the block; pass 2 has no barriers
 
         // pass 2: dlogits = softmax / n, and (softmax_t - 1) / n = -s_other / (s * n) at the target
         const A inv = A(1) / (s * n);
@@ -237,17 +241,14 @@ __global__ void softmax_xent_scale_kernel(const T* __restrict__ src, const T* __
 
 // Every body compiled for every storage type (nvcc builds them all; the wrapper launches
 // __half / float / double: CuPy has no bfloat16 arrays).
-#define KG_SOFTMAX_XENT_INSTANTIATE(T)                                                                       \
-    template __global__ void softmax_xent_forward_kernel<T, 32, 4>(const T*, const long long*, T*,          \
-                                                                   kg::acc_t<T>*, long long, long long,     \
-                                                                   long long, int, const long long*);       \
-    template __global__ void softmax_xent_forward_kernel<T, 256, 1>(const T*, const long long*, T*,         \
-                                                                    kg::acc_t<T>*, long long, long long,    \
-                                                                    long long, int, const long long*);      \
-    template __global__ void softmax_xent_forward_kernel<T, 1024, 1>(const T*, const long long*, T*,        \
-                                                                     kg::acc_t<T>*, long long, long long,   \
-                                                                     long long, int, const long long*);     \
-    template __global__ void softmax_xent_mean_kernel<T>(const kg::acc_t<T>*, T*, long long, const long long*); \
+#define KG_SOFTMAX_XENT_INSTANTIATE(T)                                                                                \
+    template __global__ void softmax_xent_forward_kernel<T, 32, 4>(                                                   \
+        const T*, const long long*, T*, kg::acc_t<T>*, long long, long long, long long, int, const long long*, int);  \
+    template __global__ void softmax_xent_forward_kernel<T, 256, 1>(                                                  \
+        const T*, const long long*, T*, kg::acc_t<T>*, long long, long long, long long, int, const long long*, int);  \
+    template __global__ void softmax_xent_forward_kernel<T, 1024, 1>(                                                 \
+        const T*, const long long*, T*, kg::acc_t<T>*, long long, long long, long long, int, const long long*, int);  \
+    template __global__ void softmax_xent_mean_kernel<T>(const kg::acc_t<T>*, T*, long long, const long long*);       \
     template __global__ void softmax_xent_scale_kernel<T>(const T*, const T*, T*, long long);
 
 KG_SOFTMAX_XENT_INSTANTIATE(__half)

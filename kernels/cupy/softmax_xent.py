@@ -103,11 +103,12 @@ def _acc_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
 
 
-def softmax_cross_entropy_forward(logits, target, ignore_index: int = -100):
+def softmax_cross_entropy_forward(logits, target, ignore_index: int = -100, need_grad: bool = True):
     """Mean cross-entropy of ``logits[M, V]`` against class indices ``target[M]``.
 
     Returns ``(loss, dlogits)``: loss is a 0-d array of logits' dtype, dlogits[M, V] the gradient of
-    the loss w.r.t. logits (arrays of the runtime: cupy, or numpy under emulation).  Raises TypeError
+    the loss w.r.t. logits (arrays of the runtime: cupy, or numpy under emulation), or None with
+    ``need_grad=False`` (the kernel skips its second pass: one read of the logits, no M*V write).  Raises TypeError
     for a non-array / non-float logits or a non-integer target, ValueError for wrong shapes or layout,
     or a class index outside [0, V) that is not ignore_index.
     """
@@ -125,7 +126,7 @@ def softmax_cross_entropy_forward(logits, target, ignore_index: int = -100):
     kernel_ignore = ignore_index if has_ignore_index else 0
     dtype = logits.dtype
     if M == 0:  # the mean over no rows (0 / 0), like the numpy reference; a grid of 0 blocks cannot launch
-        return xp.full((), np.nan, dtype=dtype), _runtime.zeros((M, V), dtype)
+        return xp.full((), np.nan, dtype=dtype), _runtime.zeros((M, V), dtype) if need_grad else None
     valid = target64 != ignore_index if has_ignore_index else xp.ones((M,), dtype=bool)
     if value_checks_enabled(on_host=_runtime.emulating()):
         bad = valid & ((target64 < 0) | (target64 >= V))
@@ -137,17 +138,17 @@ def softmax_cross_entropy_forward(logits, target, ignore_index: int = -100):
     n_valid = xp.asarray(valid.sum(dtype=np.int64)).reshape(1)  # stays on the device: the kernels read it
 
     ctype = _runtime.cuda_type(dtype)
-    dlogits = _runtime.empty((M, V), dtype)
+    dlogits = _runtime.empty((M, V) if need_grad else (0,), dtype)  # (0,): a pointer the kernel never uses
     row_loss = _runtime.empty((M,), _acc_dtype(dtype))
     loss = _runtime.empty((), dtype)
     grid, block, row_threads, rows_per_block = _launch_config(M, V)
     MODULE.launch(
         _forward_name(ctype, row_threads, rows_per_block), grid, block,
         (logits, target64, dlogits, row_loss, np.int64(M), np.int64(V), np.int64(kernel_ignore),
-         np.int32(has_ignore_index), n_valid),
+         np.int32(has_ignore_index), n_valid, np.int32(bool(need_grad))),
     )  # fmt: skip
     MODULE.launch(f"softmax_xent_mean_kernel<{ctype}>", (1,), (MEAN_THREADS,), (row_loss, loss, np.int64(M), n_valid))
-    return loss, dlogits
+    return loss, dlogits if need_grad else None
 
 
 def softmax_cross_entropy_backward(dlogits, grad_loss):

@@ -14,6 +14,8 @@ Row sums are accumulated in float64: for a confident prediction sum = 1 + tiny, 
 cancel most digits of both the loss and the target's gradient (PyTorch's float32 result is off
 by 2e-4 / 6e-4 relative for a margin of 10; this kernel stays near float32 rounding, ~2e-7).
 The forward therefore returns the gradient too; backward only scales it by the upstream scalar.
+With ``need_grad=False`` (nobody will differentiate: ``no_grad``, evaluation) it stops after the
+loss and returns None for dlogits.
 
 Cost: about 5*M*V FLOPs plus M*V exp; reads the logits once and writes dlogits once (M*V each),
 one M*V temporary (reused as dlogits).
@@ -37,13 +39,14 @@ __all__ = ["softmax_cross_entropy_forward", "softmax_cross_entropy_backward"]
 
 
 def softmax_cross_entropy_forward(
-    logits: np.ndarray, target: np.ndarray, ignore_index: int = -100
-) -> tuple[np.ndarray, np.ndarray]:
+    logits: np.ndarray, target: np.ndarray, ignore_index: int = -100, need_grad: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Mean cross-entropy of ``logits[M, V]`` against class indices ``target[M]``.
 
     Returns ``(loss, dlogits)``: loss is a 0-d array of logits' dtype, dlogits[M, V] the gradient of
-    the loss w.r.t. logits.  Raises TypeError for non-numpy / non-float logits or a non-integer
-    target, ValueError for wrong shapes or a class index outside [0, V) that is not ignore_index.
+    the loss w.r.t. logits, or None with ``need_grad=False`` (a forward nobody differentiates skips
+    it).  Raises TypeError for non-numpy / non-float logits or a non-integer target, ValueError for
+    wrong shapes or a class index outside [0, V) that is not ignore_index.
     """
     check_float_array("logits", logits, 2)
     if not isinstance(target, np.ndarray):
@@ -64,7 +67,7 @@ def softmax_cross_entropy_forward(
     ct = compute_dtype(dtype)
     n_valid = int(valid.sum())
     if n_valid == 0:
-        return np.array(np.nan, dtype=dtype), np.zeros(logits.shape, dtype=dtype)
+        return np.array(np.nan, dtype=dtype), np.zeros(logits.shape, dtype=dtype) if need_grad else None
 
     rows = np.arange(M)
     cls = np.where(valid, target, 0)  # ignored rows still need an in-range column to gather
@@ -78,6 +81,8 @@ def softmax_cross_entropy_forward(
     e_target = z[rows, cls]
     row_loss = np.log(sumexp) - z_target
     loss = np.sum(row_loss, where=valid) / n_valid
+    if not need_grad:
+        return np.array(loss, dtype=dtype), None
 
     inv = 1.0 / (sumexp * n_valid)
     z *= inv.astype(ct)[:, None]  # softmax / n

@@ -15,7 +15,8 @@ in BLOCK_V chunks, so any V (256k and beyond) runs in bounded registers (block s
   chunk raises the max, s is rescaled by exp(m_old - m_new).  The chunk tail is loaded as -inf so
   it contributes exp(-inf) = 0 and never wins the max.
 - pass 2: re-reads the chunk and writes dlogits = (exp(x - m) / s - onehot) / n; ignored rows write
-  zeros (a select, not a multiply, so inf/nan logits in an ignored row cannot leak).
+  zeros (a select, not a multiply, so inf/nan logits in an ignored row cannot leak).  Compiled out
+  with ``need_grad=False`` (NEED_GRAD, a constexpr): a forward nobody differentiates reads the logits once.
 - the per-row losses go to a [M] buffer; the mean over valid rows is a device reduction in the
   launcher.  n (the number of valid rows) is counted on the device and read by the kernel from
   memory, so no host round trip is needed for it.
@@ -100,6 +101,7 @@ def _log1p(u):
 def _softmax_xent_forward_kernel(
     logits_ptr, target_ptr, n_valid_ptr, dlogits_ptr, row_loss_ptr, M, V, ignore_index,
     ACC_DTYPE: tl.constexpr, OUT_DTYPE: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_V: tl.constexpr,
+    NEED_GRAD: tl.constexpr,
 ):
     rows = tl.program_id(0).to(tl.int64) * BLOCK_M + tl.arange(0, BLOCK_M)
     row_ok = rows < M
@@ -134,20 +136,22 @@ def _softmax_xent_forward_kernel(
     loss = tl.where(bad, float("nan"), loss)
     tl.store(row_loss_ptr + rows, tl.where(valid, loss, 0.0), mask=row_ok)
 
-    # pass 2: dlogits = (softmax - onehot) / n; n >= 1 whenever a row is valid, and only valid rows use it
-    n = tl.maximum(tl.load(n_valid_ptr), 1).to(ACC_DTYPE)
-    inv = 1.0 / (s * n)
-    g_t = -s_other * inv
-    for v0 in range(0, V, BLOCK_V):
-        vs = v0 + cols
-        in_row = row_ok[:, None] & (vs < V)[None, :]
-        offs = row_base[:, None] + vs[None, :]
-        x = tl.load(logits_ptr + offs, mask=in_row, other=float("-inf")).to(ACC_DTYPE)
-        g = tl.exp(x - m[:, None]) * inv[:, None]
-        g = tl.where(vs[None, :] == t[:, None], g_t[:, None], g)
-        g = tl.where(bad[:, None], float("nan"), g)
-        g = tl.where(valid[:, None], g, 0.0)
-        tl.store(dlogits_ptr + offs, g.to(OUT_DTYPE), mask=in_row)
+    # pass 2: dlogits = (softmax - onehot) / n; n >= 1 whenever a row is valid, and only valid rows use it.
+    # Compiled out when nobody needs the gradient (NEED_GRAD is a compile-time constant).
+    if NEED_GRAD:
+        n = tl.maximum(tl.load(n_valid_ptr), 1).to(ACC_DTYPE)
+        inv = 1.0 / (s * n)
+        g_t = -s_other * inv
+        for v0 in range(0, V, BLOCK_V):
+            vs = v0 + cols
+            in_row = row_ok[:, None] & (vs < V)[None, :]
+            offs = row_base[:, None] + vs[None, :]
+            x = tl.load(logits_ptr + offs, mask=in_row, other=float("-inf")).to(ACC_DTYPE)
+            g = tl.exp(x - m[:, None]) * inv[:, None]
+            g = tl.where(vs[None, :] == t[:, None], g_t[:, None], g)
+            g = tl.where(bad[:, None], float("nan"), g)
+            g = tl.where(valid[:, None], g, 0.0)
+            tl.store(dlogits_ptr + offs, g.to(OUT_DTYPE), mask=in_row)
 
 
 @triton.jit
@@ -183,12 +187,13 @@ def _acc_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 def softmax_cross_entropy_forward(
-    logits: torch.Tensor, target: torch.Tensor, ignore_index: int = -100
-) -> tuple[torch.Tensor, torch.Tensor]:
+    logits: torch.Tensor, target: torch.Tensor, ignore_index: int = -100, need_grad: bool = True
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Mean cross-entropy of ``logits[M, V]`` against class indices ``target[M]``.
 
     Returns ``(loss, dlogits)``: loss is a 0-d tensor of logits' dtype, dlogits[M, V] the gradient of
-    the loss w.r.t. logits.  Raises TypeError for non-tensor / non-float logits or a non-integer
+    the loss w.r.t. logits, or None with ``need_grad=False`` (the kernel then skips pass 2: one read
+    of the logits, no M*V write).  Raises TypeError for non-tensor / non-float logits or a non-integer
     target, ValueError for wrong shapes, device or layout, or -- where value checks run (the
     interpreter, or ``KERNELGRAD_SYNC_CHECKS=1``) -- a class index outside [0, V) that is not
     ignore_index; unchecked, such a row makes the loss NaN and its dlogits row NaN.
@@ -219,7 +224,7 @@ def softmax_cross_entropy_forward(
 
     dtype = logits.dtype
     acc = _acc_dtype(dtype)
-    dlogits = torch.empty_like(logits)
+    dlogits = torch.empty_like(logits) if need_grad else None
     if M == 0:
         return torch.full((), float("nan"), dtype=dtype, device=logits.device), dlogits
     n_valid = valid.sum(dtype=torch.int64).reshape(1)
@@ -227,8 +232,10 @@ def softmax_cross_entropy_forward(
 
     block_m, block_v, num_warps = forward_launch_config(M, V, interpreting())
     _softmax_xent_forward_kernel[(triton.cdiv(M, block_m),)](
-        logits, target, n_valid, dlogits, row_loss, M, V, ignore_index,
-        ACC_DTYPE=tl_dtype(acc), OUT_DTYPE=tl_dtype(dtype), BLOCK_M=block_m, BLOCK_V=block_v, num_warps=num_warps,
+        # without need_grad the dlogits pointer is never used: row_loss stands in for it
+        logits, target, n_valid, dlogits if need_grad else row_loss, row_loss, M, V, ignore_index,
+        ACC_DTYPE=tl_dtype(acc), OUT_DTYPE=tl_dtype(dtype), BLOCK_M=block_m, BLOCK_V=block_v, NEED_GRAD=bool(need_grad),
+        num_warps=num_warps,
     )
     # mean over valid rows; 0 / 0 = nan when every row is ignored (the numpy reference's result)
     loss = (row_loss.sum(dtype=torch.float64) / n_valid[0]).to(dtype)

@@ -108,6 +108,24 @@ def test_all_rows_ignored_gives_nan_loss_and_zero_grad(kernel_backend, rng):
     np.testing.assert_array_equal(dlogits, 0.0)
 
 
+@pytest.mark.parametrize("shape", [(7, 13), (3, 1000)], ids=["M7V13", "M3V1000"])
+def test_without_need_grad_the_loss_alone(kernel_backend, rng, shape):
+    """need_grad=False (a forward nobody differentiates): the same loss, bit for bit, and no dlogits."""
+    kb, (M, V) = kernel_backend, shape
+    logits = (3 * rng.standard_normal((M, V))).astype(np.float32)
+    target = rng.integers(0, V, M).astype(np.int64)
+    target[1] = -100
+    sx = kb.family("softmax_xent")
+    loss, dlogits = sx.softmax_cross_entropy_forward(kb.to_native(logits), kb.to_native(target), need_grad=False)
+    assert dlogits is None
+    full_loss, _ = _run(kb, logits, target)
+    np.testing.assert_array_equal(kb.to_numpy(loss), full_loss)
+    assert rel_err(kb.to_numpy(loss), _torch_reference(logits, target)[0]) <= tolerance(np.float32)
+    empty_loss, empty_grad = sx.softmax_cross_entropy_forward(
+        kb.to_native(logits[:0]), kb.to_native(target[:0]), need_grad=False)
+    assert empty_grad is None and np.isnan(kb.to_numpy(empty_loss))
+
+
 def test_backward_scales_by_the_upstream_gradient(kernel_backend, rng):
     kb = kernel_backend
     sx = kb.family("softmax_xent")

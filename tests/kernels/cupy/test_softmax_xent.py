@@ -217,23 +217,28 @@ def test_forward_is_deterministic(kb, rng):
     assert first[1].tobytes() == second[1].tobytes()
 
 
+@pytest.mark.parametrize("need_grad", [1, 0])
 @pytest.mark.parametrize("V, row_threads, rows_per_block", [(5, 32, 4), (1030, 256, 1)], ids=["warp", "block256"])
-def test_grid_stride_loop_covers_rows_beyond_the_grid(kb, rng, V, row_threads, rows_per_block):
-    """Launch with fewer blocks than row groups (what a capped grid does for M >= 2^31)."""
+def test_grid_stride_loop_covers_rows_beyond_the_grid(kb, rng, V, row_threads, rows_per_block, need_grad):
+    """Launch with fewer blocks than row groups (what a capped grid does for M >= 2^31); need_grad = 0
+    leaves dlogits untouched."""
     M = 9
     logits = rng.standard_normal((M, V)).astype(np.float32)
     target = rng.integers(0, V, M).astype(np.int64)
     target[5] = -100
     _, ref_grad = _torch_reference(logits, target)
     row_loss = _runtime.zeros((M,), np.float32)
-    dlogits = _runtime.zeros((M, V), np.float32)
+    dlogits = kb.to_native(np.full((M, V), 7.0, dtype=np.float32))
     n_valid = kb.to_native(np.array([(target != -100).sum()], dtype=np.int64))  # read on the device
     sx.MODULE.launch(
         sx._forward_name("float", row_threads, rows_per_block), (2,), (row_threads * rows_per_block,),
         (kb.to_native(logits), kb.to_native(target), dlogits, row_loss,
-         np.int64(M), np.int64(V), np.int64(-100), np.int32(1), n_valid),
+         np.int64(M), np.int64(V), np.int64(-100), np.int32(1), n_valid, np.int32(need_grad)),
     )
-    assert rel_err(kb.to_numpy(dlogits), ref_grad) <= 1e-4
+    if need_grad:
+        assert rel_err(kb.to_numpy(dlogits), ref_grad) <= 1e-4
+    else:
+        np.testing.assert_array_equal(kb.to_numpy(dlogits), 7.0)
     lt = torch.tensor(logits, dtype=torch.float64)
     ref_rows = torch.nn.functional.cross_entropy(lt, torch.tensor(target), reduction="none").numpy()
     assert rel_err(kb.to_numpy(row_loss), ref_rows) <= 1e-5
