@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from kernels._args import value_checks_enabled as _value_checks_enabled
+
 __all__ = [
     "Backend",
     "device",
@@ -79,6 +81,13 @@ class Backend:
 
     def __repr__(self) -> str:
         return f"Backend({self.name!r})"
+
+    def value_checks_enabled(self) -> bool:
+        """Whether a check may read array *values* (class targets, input values) on the host: always for a
+        device whose arrays live there, on a GPU only in debug mode (``KERNELGRAD_SYNC_CHECKS=1``; ``=0``
+        turns the checks off everywhere), since there it is a device-to-host sync. The kernels' own rule
+        (:func:`kernels._args.value_checks_enabled`), asked once, where the framework checks its argument."""
+        return _value_checks_enabled(on_host=not self.is_gpu)
 
 
 class device(str):  # noqa: N801 - PyTorch's name

@@ -11,7 +11,7 @@ import numpy as np
 from ..tensor import Tensor, type_name
 from . import functional as F
 from . import init
-from .functional._args import _INTERPOLATE_MODES, _check_embedding_options
+from .functional._args import _check_embedding_options, _check_interpolate_mode
 from .layers import _new_parameter, _positive_int
 from .module import Module
 from .parameter import Parameter
@@ -135,9 +135,7 @@ class Upsample(Module):
     def __init__(self, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
                  align_corners: bool | None = None, recompute_scale_factor: bool | None = None):
         super().__init__()
-        if mode not in _INTERPOLATE_MODES:
-            raise ValueError(f"Upsample: mode {mode!r} is not supported; supported modes: "
-                             f"{list(_INTERPOLATE_MODES)}")
+        _check_interpolate_mode(mode, "Upsample")
         if (size is None) == (scale_factor is None):
             raise ValueError("Upsample: give exactly one of size and scale_factor")
         self.size = size

@@ -10,7 +10,7 @@ from typing import Any
 from ..tensor import Tensor, empty
 from . import functional as F
 from . import init
-from .functional._args import _single
+from .functional._args import _positive_count, _single
 from .layers import _conv_extra_repr, _new_parameter, _positive_int, _reset_weight_and_bias
 from .loss import _Loss
 from .module import Module
@@ -345,7 +345,7 @@ class ConvTranspose1d(Module):
         name = type(self).__name__
         self.in_channels = _positive_int(in_channels, "in_channels", name)
         self.out_channels = _positive_int(out_channels, "out_channels", name)
-        self.groups = _positive_int(groups, "groups", name)
+        self.groups = _positive_count(groups, "groups", name)
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
                              f"divisible by groups ({groups})")

@@ -2,15 +2,15 @@
 arguments, parameter layouts and default initialisation.
 
 Each layer holds its Parameters and calls :mod:`framework.nn.functional` in ``forward``; the arithmetic
-lives there. Constructor arguments are validated here, with a ``ValueError`` that names the argument.
+lives there. Constructor arguments are validated here, with the checks F uses for the same argument
+(:mod:`framework.nn.functional._args`): a ``TypeError`` for a wrong type, a ``ValueError`` for a wrong value
+(layer sizes, which F never sees, raise ``ValueError`` for both).
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any
-
-import numpy as np
 
 from .. import ops
 from ..dtypes import as_dtype, float32
@@ -19,8 +19,11 @@ from . import functional as F
 from . import init
 from .functional._args import (
     _adaptive_output_size,
+    _divisor_override,
     _dropout_probability,
-    _positive_factor,
+    _is_int,
+    _pair,
+    _positive_count,
     _same_padding,
     _single,
 )
@@ -40,27 +43,15 @@ __all__ = [
 # ------------------------------------------------------------------------------- argument checks
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+# The checks F shares (pairs, groups, factors, ...) live in functional/_args.py, so a mistake raises the same
+# exception from nn and F.
 
 
 def _positive_int(value: Any, name: str, owner: str) -> int:
+    """A layer size (in_features, num_features, ...)."""
     if not _is_int(value) or value <= 0:
         raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
     return int(value)
-
-
-def _int_pair(value: Any, name: str, owner: str, minimum: int) -> tuple[int, int]:
-    """An int or a pair of ints, each >= ``minimum``, as a pair."""
-    if _is_int(value):
-        pair = (int(value), int(value))
-    elif isinstance(value, tuple | list) and len(value) == 2 and all(_is_int(v) for v in value):
-        pair = (int(value[0]), int(value[1]))
-    else:
-        raise ValueError(f"{owner}: {name} must be an int or a pair of ints, got {value!r}")
-    if min(pair) < minimum:
-        raise ValueError(f"{owner}: {name} must be >= {minimum}, got {value!r}")
-    return pair
 
 
 def _new_parameter(shape: tuple[int, ...], device: Any, dtype: Any, owner: str) -> Parameter:
@@ -158,14 +149,14 @@ class Conv2d(Module):
         name = type(self).__name__
         self.in_channels = _positive_int(in_channels, "in_channels", name)
         self.out_channels = _positive_int(out_channels, "out_channels", name)
-        self.groups = _positive_int(groups, "groups", name)
+        self.groups = _positive_count(groups, "groups", name)
         if self.in_channels % self.groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) must be divisible by groups ({groups})")
         if self.out_channels % self.groups:
             raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by groups ({groups})")
-        self.kernel_size = _int_pair(kernel_size, "kernel_size", name, 1)
-        self.stride = _int_pair(stride, "stride", name, 1)
-        self.dilation = _int_pair(dilation, "dilation", name, 1)
+        self.kernel_size = _pair(kernel_size, "kernel_size", 1, name)
+        self.stride = _pair(stride, "stride", 1, name)
+        self.dilation = _pair(dilation, "dilation", 1, name)
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"{name}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
@@ -174,7 +165,7 @@ class Conv2d(Module):
                                  f"(stride={self.stride})")
             self.padding: tuple[int, int] | str = padding
         else:
-            self.padding = _int_pair(padding, "padding", name, 0)
+            self.padding = _pair(padding, "padding", 0, name)
         _check_padding_mode(padding_mode, name, _CONV_PADDING_MODES)
         self.padding_mode = padding_mode
         self.output_padding = (0, 0)
@@ -230,7 +221,7 @@ class Conv1d(Module):
         name = type(self).__name__
         self.in_channels = _positive_int(in_channels, "in_channels", name)
         self.out_channels = _positive_int(out_channels, "out_channels", name)
-        self.groups = _positive_int(groups, "groups", name)
+        self.groups = _positive_count(groups, "groups", name)
         if self.in_channels % self.groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) must be divisible by groups ({groups})")
         if self.out_channels % self.groups:
@@ -299,19 +290,19 @@ class ConvTranspose2d(Module):
         name = type(self).__name__
         self.in_channels = _positive_int(in_channels, "in_channels", name)
         self.out_channels = _positive_int(out_channels, "out_channels", name)
-        self.groups = _positive_int(groups, "groups", name)
+        self.groups = _positive_count(groups, "groups", name)
         if self.in_channels % self.groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) must be divisible by groups ({groups})")
         if self.out_channels % self.groups:
             raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by groups ({groups})")
-        self.kernel_size = _int_pair(kernel_size, "kernel_size", name, 1)
-        self.stride = _int_pair(stride, "stride", name, 1)
-        self.dilation = _int_pair(dilation, "dilation", name, 1)
+        self.kernel_size = _pair(kernel_size, "kernel_size", 1, name)
+        self.stride = _pair(stride, "stride", 1, name)
+        self.dilation = _pair(dilation, "dilation", 1, name)
         if isinstance(padding, str):
             raise ValueError(f"{name}: padding must be an int or a pair (string padding is not supported for "
                              f"transposed convolutions), got {padding!r}")
-        self.padding = _int_pair(padding, "padding", name, 0)
-        self.output_padding = _int_pair(output_padding, "output_padding", name, 0)
+        self.padding = _pair(padding, "padding", 0, name)
+        self.output_padding = _pair(output_padding, "output_padding", 0, name)
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
             if op >= max(s, d):
                 raise ValueError(f"{name}: output_padding {self.output_padding} must be smaller than either "
@@ -505,11 +496,11 @@ class MaxPool2d(Module):
                  return_indices: bool = False, ceil_mode: bool = False):
         super().__init__()
         name = type(self).__name__
-        _int_pair(kernel_size, "kernel_size", name, 1)
+        _pair(kernel_size, "kernel_size", 1, name)
         if stride is not None:
-            _int_pair(stride, "stride", name, 1)
-        _int_pair(padding, "padding", name, 0)
-        _int_pair(dilation, "dilation", name, 1)
+            _pair(stride, "stride", 1, name)
+        _pair(padding, "padding", 0, name)
+        _pair(dilation, "dilation", 1, name)
         # Stored as given, like PyTorch (so the repr reads the same).
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
@@ -542,12 +533,11 @@ class AvgPool2d(Module):
                  count_include_pad: bool = True, divisor_override: int | None = None):
         super().__init__()
         name = type(self).__name__
-        _int_pair(kernel_size, "kernel_size", name, 1)
+        _pair(kernel_size, "kernel_size", 1, name)
         if stride is not None and not (isinstance(stride, tuple | list) and not stride):  # torch allows []
-            _int_pair(stride, "stride", name, 1)
-        _int_pair(padding, "padding", name, 0)
-        if divisor_override is not None and (not _is_int(divisor_override) or divisor_override == 0):
-            raise ValueError(f"{name}: divisor_override must be a non-zero int or None, got {divisor_override!r}")
+            _pair(stride, "stride", 1, name)
+        _pair(padding, "padding", 0, name)
+        _divisor_override(divisor_override, name)
         # Stored as given, like PyTorch (so the repr reads the same).
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
@@ -830,7 +820,7 @@ class PixelShuffle(Module):
 
     def __init__(self, upscale_factor: int):
         super().__init__()
-        self.upscale_factor = _positive_factor(upscale_factor, "upscale_factor", "PixelShuffle")
+        self.upscale_factor = _positive_count(upscale_factor, "upscale_factor", "PixelShuffle")
 
     def forward(self, input: Tensor) -> Tensor:
         return F.pixel_shuffle(input, self.upscale_factor)
@@ -844,7 +834,7 @@ class PixelUnshuffle(Module):
 
     def __init__(self, downscale_factor: int):
         super().__init__()
-        self.downscale_factor = _positive_factor(downscale_factor, "downscale_factor", "PixelUnshuffle")
+        self.downscale_factor = _positive_count(downscale_factor, "downscale_factor", "PixelUnshuffle")
 
     def forward(self, input: Tensor) -> Tensor:
         return F.pixel_unshuffle(input, self.downscale_factor)

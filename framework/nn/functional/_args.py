@@ -19,15 +19,28 @@ _INTERPOLATE_MODES = ("nearest", "nearest-exact", *_INTERPOLATING_RANKS)
 # --------------------------------------------------------------------------------- arg helpers
 
 
-def _pair(value: Any, name: str, minimum: int = 0) -> tuple[int, int]:
-    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+def _is_int(value: Any) -> bool:
+    """A Python or numpy integer, not a bool (PyTorch refuses ``True`` where it wants a size)."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _owned(owner: str | None, message: str) -> str:
+    return f"{owner}: {message}" if owner else message
+
+
+def _pair(value: Any, name: str, minimum: int = 0, owner: str | None = None) -> tuple[int, int]:
+    """An int or a pair of ints, each >= ``minimum``, as a pair (kernel_size, stride, padding, dilation).
+
+    Raises TypeError for another type and ValueError for a value below ``minimum``, from F and nn alike
+    (``owner``, e.g. ``"Conv2d"``, prefixes the message when given)."""
+    if _is_int(value):
         pair = (int(value), int(value))
-    elif isinstance(value, tuple | list) and len(value) == 2 and all(isinstance(v, int | np.integer) for v in value):
+    elif isinstance(value, tuple | list) and len(value) == 2 and all(_is_int(v) for v in value):
         pair = (int(value[0]), int(value[1]))
     else:
-        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+        raise TypeError(_owned(owner, f"{name} must be an int or a pair of ints, got {value!r}"))
     if min(pair) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+        raise ValueError(_owned(owner, f"{name} must be >= {minimum}, got {value!r}"))
     return pair
 
 
@@ -70,7 +83,7 @@ def _single(value: Any, name: str, minimum: int, owner: str) -> int:
     """An int or a 1-tuple of ints, >= ``minimum``, as an int (conv1d's stride/padding/dilation)."""
     if isinstance(value, tuple | list) and len(value) == 1:
         value = value[0]
-    if not isinstance(value, int | np.integer) or isinstance(value, bool):
+    if not _is_int(value):
         raise TypeError(f"{owner}: {name} must be an int or a 1-tuple of ints, got {value!r}")
     if value < minimum:
         raise ValueError(f"{owner}: {name} must be >= {minimum}, got {value!r}")
@@ -89,10 +102,36 @@ def _check_reduction(reduction: Any, name: str, allowed: tuple[str, ...] = _REDU
         raise ValueError(f"{name}(): reduction must be one of {allowed}, got {reduction!r}")
 
 
-def _positive_factor(value: Any, name: str, owner: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{owner}(): {name} must be a positive int, got {value!r}")
+def _positive_count(value: Any, name: str, owner: str) -> int:
+    """A positive int (``groups``, a pixel-shuffle factor): TypeError for another type, ValueError below 1."""
+    if not _is_int(value):
+        raise TypeError(f"{owner}: {name} must be an int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
     return int(value)
+
+
+def _divisor_override(value: Any, owner: str) -> int | None:
+    """avg_pool2d's ``divisor_override``: None or a non-zero int."""
+    if value is None:
+        return None
+    if not _is_int(value):
+        raise TypeError(f"{owner}: divisor_override must be an int or None, got {value!r}")
+    if value == 0:
+        raise ValueError(f"{owner}: divisor_override must not be zero")
+    return int(value)
+
+
+def _float_tensor(value: Any, name: str) -> Tensor:
+    """``value``, checked to be a floating-point Tensor."""
+    _check_tensor(value, name)
+    _check_float(value, name)
+    return value
+
+
+def _check_interpolate_mode(mode: Any, owner: str) -> None:
+    if mode not in _INTERPOLATE_MODES:
+        raise ValueError(f"{owner}: mode {mode!r} is not supported; supported modes: {list(_INTERPOLATE_MODES)}")
 
 
 # ------------------------------------------------------- checks the nn modules share at construction
@@ -107,12 +146,9 @@ def _same_padding(weight_hw: tuple[int, int], dilation: tuple[int, int]) -> tupl
 
 def _adaptive_output_size(output_size: Any, name: str) -> tuple[int | None, int | None]:
     """``output_size`` as a validated pair; None entries (keep that input size) stay None."""
-    def is_int(v: Any) -> bool:
-        return isinstance(v, int | np.integer) and not isinstance(v, bool)
-
-    if is_int(output_size):
+    if _is_int(output_size):
         sizes = (int(output_size), int(output_size))
-    elif isinstance(output_size, tuple | list) and all(v is None or is_int(v) for v in output_size):
+    elif isinstance(output_size, tuple | list) and all(v is None or _is_int(v) for v in output_size):
         if len(output_size) != 2:
             raise ValueError(f"{name}: output_size must have 2 entries (H, W), got {output_size!r}")
         sizes = tuple(None if v is None else int(v) for v in output_size)
@@ -138,10 +174,9 @@ def _dropout_probability(p: Any, owner: str) -> float:
 
 def _normalized_shape(value: Any, owner: str) -> tuple[int, ...]:
     """An int or a sequence of ints (list, tuple, ``torch.Size``) as a non-empty tuple of ints >= 0."""
-    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+    if _is_int(value):
         value = (value,)
-    if (not isinstance(value, list | tuple) or not value
-            or not all(isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 0 for v in value)):
+    if not isinstance(value, list | tuple) or not value or not all(_is_int(v) and v >= 0 for v in value):
         raise ValueError(f"{owner}: normalized_shape must be an int or a non-empty sequence of non-negative ints, "
                          f"got {value!r}")
     return tuple(int(v) for v in value)

@@ -11,8 +11,7 @@ import math
 from typing import Any
 
 from ...tensor import Tensor, full, minimum, ones, rand_like, where, zeros
-from ...tensor import type_name as _type_name
-from ._args import _single
+from ._args import _check_reduction, _float_tensor, _reduce, _single
 from .activation import elu, hardtanh, softplus
 from .conv import conv_transpose2d
 from .dropout import dropout
@@ -24,23 +23,6 @@ __all__ = [
     "logsigmoid", "margin_ranking_loss", "pairwise_distance", "prelu", "relu6", "scaled_dot_product_attention",
     "selu", "softmin", "softsign", "tanhshrink", "threshold", "triplet_margin_loss",
 ]
-
-_REDUCTIONS = ("mean", "sum", "none")
-
-
-def _float_tensor(value: Any, name: str) -> Tensor:
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{name} must be a Tensor, got {_type_name(value)}")
-    if not value.dtype.is_floating_point:
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {value.dtype}")
-    return value
-
-
-def _reduce(loss: Tensor, reduction: str, name: str) -> Tensor:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{name}(): reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
-
 
 # ------------------------------------------------------------------------------------ activations
 # ``inplace=True`` is accepted (PyTorch scripts pass it) and returns a new tensor, as the other activations.
@@ -171,7 +153,9 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: 
                         reduction: str = "mean") -> Tensor:
     """``max(0, -target * (input1 - input2) + margin)``; target holds 1 or -1."""
     _float_tensor(input1, "input1"), _float_tensor(input2, "input2")
-    return _reduce((-target * (input1 - input2) + margin).relu(), reduction, "margin_ranking_loss")
+    loss = (-target * (input1 - input2) + margin).relu()
+    _check_reduction(reduction, "margin_ranking_loss")
+    return _reduce(loss, reduction)
 
 
 def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, p: float = 2.0,
@@ -182,7 +166,9 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
     d_neg = pairwise_distance(anchor, negative, p, eps)
     if swap:
         d_neg = minimum(d_neg, pairwise_distance(positive, negative, p, eps))
-    return _reduce((d_pos - d_neg + margin).relu(), reduction, "triplet_margin_loss")
+    loss = (d_pos - d_neg + margin).relu()
+    _check_reduction(reduction, "triplet_margin_loss")
+    return _reduce(loss, reduction)
 
 
 # --------------------------------------------------------------------------------- normalization

@@ -8,7 +8,7 @@ import numpy as np
 
 from ...ops.conv2d import Conv2d, ConvTranspose2d, DilateWeight
 from ...tensor import Tensor, cat
-from ._args import _batched, _check_float, _check_tensor, _pair, _same_padding, _single
+from ._args import _batched, _check_float, _check_tensor, _pair, _positive_count, _same_padding, _single
 from .shape import pad
 
 
@@ -24,16 +24,13 @@ def _prepare_conv(input: Tensor, weight: Tensor, bias: Tensor | None, groups: An
         _check_tensor(bias, "bias", (1,))
     if input.dtype != weight.dtype:
         raise TypeError(f"{name}(): input dtype {input.dtype} and weight dtype {weight.dtype} differ")
-    if isinstance(groups, bool) or not isinstance(groups, int | np.integer):
-        raise TypeError(f"{name}(): groups must be an int, got {groups!r}")
-    if groups < 1:
-        raise ValueError(f"{name}(): groups must be a positive int, got {groups!r}")
+    groups = _positive_count(groups, "groups", f"{name}()")
     if min(input.shape[1:]) == 0:
         raise ValueError(f"{name}(): input must have non-empty channel and spatial dims (only the batch may be "
                          f"empty), got shape {input.shape}")
     if min(weight.shape) == 0:
         raise ValueError(f"{name}(): weight must have no empty dim, got shape {weight.shape}")
-    return input, unbatched, int(groups)
+    return input, unbatched, groups
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,

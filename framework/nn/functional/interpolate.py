@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ...tensor import Tensor
-from ._args import _INTERPOLATE_MODES, _INTERPOLATING_RANKS, _check_tensor
+from ._args import _INTERPOLATING_RANKS, _check_interpolate_mode, _check_tensor
 
 # ---------------------------------------------------------------------------------- interpolation
 
@@ -91,8 +91,7 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
         interpolating mode.
     """
     _check_tensor(input, "input", (3, 4, 5))
-    if mode not in _INTERPOLATE_MODES:
-        raise ValueError(f"interpolate(): mode {mode!r} is not supported; supported modes: {list(_INTERPOLATE_MODES)}")
+    _check_interpolate_mode(mode, "interpolate()")
     rank = _INTERPOLATING_RANKS.get(mode)
     if rank is None and align_corners is not None:
         raise ValueError(f"interpolate(): align_corners can only be set with the interpolating modes "

@@ -7,8 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from kernels._args import value_checks_enabled
-
 from ... import ops
 from ...dtypes import result_type
 from ...ops.loss import BCEWithLogits, BinaryCrossEntropy, KLDiv
@@ -80,10 +78,12 @@ def _check_broadcasts_to(value: Any, name: str, shape: tuple[int, ...], owner: s
 
 
 def _check_class_range(target: Tensor, num_classes: int, ignore_index: int, name: str) -> None:
-    values = target.numpy()
-    bad = values[(values != ignore_index) & ((values < 0) | (values >= num_classes))]
-    if bad.size:
-        raise ValueError(f"{name}(): target contains class index {int(bad[0])} outside [0, {num_classes}) "
+    """Every target is a class index in ``[0, num_classes)`` or ``ignore_index``. The host reads one flag
+    (a sync on a GPU, hence cross_entropy's fused path asks the backend first), the values only to name
+    the first bad one."""
+    bad = (target != ignore_index) & ((target < 0) | (target >= num_classes))
+    if bool(bad.any()):
+        raise ValueError(f"{name}(): target contains class index {int(target[bad][0])} outside [0, {num_classes}) "
                          f"(ignore_index={ignore_index})")
 
 
@@ -128,10 +128,11 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
     if weight is not None:
         _check_class_weight(weight, C, "cross_entropy")
     fused = reduction == "mean" and weight is None and label_smoothing == 0.0
-    # the range check copies the targets to the host, a sync on a GPU: there the fused kernel checks only
-    # under KERNELGRAD_SYNC_CHECKS=1 and otherwise returns a NaN loss and NaN gradient row for a bad target
-    # (the composite path gathers with the targets, so it always checks)
-    if not fused or value_checks_enabled(on_host=not logits.backend.is_gpu):
+    # The range check is the one value check of the targets (the host reads a flag: a sync on a GPU). On the
+    # fused path it runs where the backend allows it (on a GPU only under KERNELGRAD_SYNC_CHECKS=1); unchecked,
+    # the kernel gives a bad target's row a NaN loss and NaN gradient. The composite path gathers with the
+    # targets, so it always checks.
+    if not fused or logits.backend.value_checks_enabled():
         _check_class_range(flat_target, C, ignore_index, "cross_entropy")
     if fused:
         return SoftmaxCrossEntropy.apply(logits, flat_target, ignore_index)
@@ -335,7 +336,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     if weight is not None:
         _check_broadcasts_to(weight, "weight", input.shape, "binary_cross_entropy")
         weight = weight.to(dtype=input.dtype)  # the loss keeps input's dtype, as PyTorch's
-    if value_checks_enabled(on_host=not input.backend.is_gpu):
+    if input.backend.value_checks_enabled():
         values = input.numpy()
         if values.size and not np.all((values >= 0) & (values <= 1)):
             raise ValueError("binary_cross_entropy(): input values must be in [0, 1] (apply sigmoid first, or "

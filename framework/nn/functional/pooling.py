@@ -11,7 +11,7 @@ from ... import ops
 from ...ops.maxpool2d import MaxPool2d
 from ...tensor import Tensor, arange, minimum, stack, where
 from ...tensor import tensor as _tensor
-from ._args import _adaptive_output_size, _batched, _check_float, _check_tensor, _pair, _single
+from ._args import _adaptive_output_size, _batched, _check_float, _check_tensor, _divisor_override, _pair, _single
 from .shape import pad
 
 
@@ -146,11 +146,7 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     _check_float(input, "input")
     kernel, stride, padding, _, out_size = _pool_geometry(input, kernel_size, stride, padding, 1, ceil_mode,
                                                           "avg_pool2d")
-    if divisor_override is not None:
-        if not isinstance(divisor_override, int | np.integer) or isinstance(divisor_override, bool):
-            raise TypeError(f"avg_pool2d(): divisor_override must be an int or None, got {divisor_override!r}")
-        if divisor_override == 0:
-            raise ValueError("avg_pool2d(): divisor_override must not be zero")
+    divisor_override = _divisor_override(divisor_override, "avg_pool2d()")
     H, W = input.shape[2:]
     # Zeros add nothing to a window sum, so the padding (and, in ceil mode, the part of a last window past
     # the padded input) is plain zeros; what those positions count for is the divisor's business.

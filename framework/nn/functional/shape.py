@@ -6,7 +6,7 @@ import numpy as np
 
 from ...tensor import Tensor, cat
 from ...tensor import tensor as _tensor
-from ._args import _check_tensor, _positive_factor
+from ._args import _check_tensor, _positive_count
 
 
 def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: float = 0.0) -> Tensor:
@@ -67,7 +67,7 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     Raises: ValueError for ``upscale_factor < 1``, fewer than 3 dims, or channels not divisible by r*r.
     """
     _check_tensor(input, "input")
-    r = _positive_factor(upscale_factor, "upscale_factor", "pixel_shuffle")
+    r = _positive_count(upscale_factor, "upscale_factor", "pixel_shuffle()")
     if input.ndim < 3 or input.shape[-3] % (r * r):
         raise ValueError(f"pixel_shuffle(): expected input [*, C*{r * r}, H, W] (channels divisible by "
                          f"upscale_factor^2 = {r * r}), got shape {input.shape}")
@@ -84,7 +84,7 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     :func:`pixel_shuffle`). Raises: ValueError for ``downscale_factor < 1``, fewer than 3 dims, or H, W not
     divisible by r."""
     _check_tensor(input, "input")
-    r = _positive_factor(downscale_factor, "downscale_factor", "pixel_unshuffle")
+    r = _positive_count(downscale_factor, "downscale_factor", "pixel_unshuffle()")
     if input.ndim < 3 or input.shape[-2] % r or input.shape[-1] % r:
         raise ValueError(f"pixel_unshuffle(): expected input [*, C, H, W] with H and W divisible by "
                          f"downscale_factor={r}, got shape {input.shape}")
