@@ -242,11 +242,11 @@ class Context:
     """Per-call scratch space shared by an op's forward and backward.
 
     For an op with several outputs, ``fn.apply`` makes this context the graph node the outputs feed: each
-    output gets a small context of its own with ``group`` (this one) and ``group_index`` (which output).
+    output gets a small context of its own with ``node`` (this one) and ``output_index`` (which output).
     """
 
-    __slots__ = ("fn", "backend", "xp", "inputs", "needs_input_grad", "saved_tensors", "freed", "group",
-                 "group_index", "input_versions", "input_arrays", "output_versions", "output_backend",
+    __slots__ = ("fn", "backend", "xp", "inputs", "needs_input_grad", "saved_tensors", "freed", "node",
+                 "output_index", "input_versions", "input_arrays", "output_versions", "output_backend",
                  "outputs", "materialize_grads", "non_differentiable", "__dict__")
 
     def __init__(self, fn: type[Function], backend: Any, inputs: tuple, needs_input_grad: tuple[bool, ...]):
@@ -258,8 +258,8 @@ class Context:
         self.output_backend = backend  # where the outputs live: forward sets another for a copy (ToDevice)
         self.saved_tensors: tuple = ()
         self.freed = False
-        self.group: Context | None = None  # for an output of a multi-output op: the op's context
-        self.group_index = 0
+        self.node: Context | None = None  # for an output of a multi-output op: the op's context
+        self.output_index = 0
         self.outputs: tuple | None = None  # a multi-output op's (shape, dtype, device) per output
         self.materialize_grads = True
         self.non_differentiable: tuple = ()
@@ -356,7 +356,7 @@ class Function:
 def _output_context(node: Context, index: int) -> Context:
     """The context of output ``index`` of a multi-output op: backward hands its gradient to ``node``."""
     ctx = Context(node.fn, node.backend, (), node.needs_input_grad)
-    ctx.group, ctx.group_index = node, index
+    ctx.node, ctx.output_index = node, index
     return ctx
 
 
@@ -581,8 +581,8 @@ def _parents(node) -> tuple:
     ctx = node if isinstance(node, Context) else node._ctx
     if ctx is None:
         return ()
-    if ctx.group is not None:
-        return (ctx.group,)
+    if ctx.node is not None:
+        return (ctx.node,)
     return _resolved_inputs(ctx)
 
 
@@ -682,10 +682,10 @@ def _run_backward(roots: list, root_grads: list, retain_graph: bool, capture: li
                 captured[id(node)] = g
             if ctx is None or not run_further:
                 continue
-            if ctx.group is not None:
+            if ctx.node is not None:
                 # Each output is visited once, with its whole gradient; the op's node comes later.
-                output_grads = grads.setdefault(id(ctx.group), [None] * len(ctx.group.outputs))
-                output_grads[ctx.group_index] = g
+                output_grads = grads.setdefault(id(ctx.node), [None] * len(ctx.node.outputs))
+                output_grads[ctx.output_index] = g
                 continue
             for parent, pg in zip(_resolved_inputs(ctx), _call_backward(ctx, [g], retain_graph)):
                 send(parent, pg)
