@@ -235,13 +235,25 @@ __all__ += [
     "unique", "var_mean", "vstack", "default_generator", "atan2", "fmod",
 ]
 
-# torch.nn, torch.optim and torch.utils.data are reachable after `import torch`; so are ours (imported last:
-# they build on everything above).
-from . import nn, optim  # noqa: E402
-
+# torch.nn and torch.optim are reachable after `import torch`; so are ours, loaded on first use (PEP 562), so
+# that importing a lower layer (`import framework.tensor`, which runs this file first) never loads the layers
+# above it.
 __all__ += ["nn", "optim"]
+_LAZY_SUBMODULES = ("nn", "optim")
 
 # PyTorch names deliberately missing here raise an AttributeError saying so (framework/unsupported.py).
 from .unsupported import module_getattr as _module_getattr  # noqa: E402
 
-__getattr__ = _module_getattr(__name__)
+_unsupported_getattr = _module_getattr(__name__)
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    return _unsupported_getattr(name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))

@@ -16,6 +16,10 @@ _rng = np.random.default_rng()
 _philox_seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
 _philox_offset = 0
 
+#: Wraps a host uint8 array as a cpu Tensor for :meth:`Generator.get_state`. framework.tensor sits above this
+#: module (its random creation functions draw from here), so it installs the function when it is imported.
+_state_tensor = None
+
 
 def manual_seed(seed: int) -> Generator:
     """Seed parameter initialisation, sampling (randn/rand/shuffle) and the dropout stream; returns the
@@ -70,10 +74,8 @@ class Generator:
 
     def get_state(self):
         """The stream's state as a uint8 Tensor (opaque; pass it back to :meth:`set_state`)."""
-        from .tensor import tensor
-
         raw = json.dumps(self._rng.bit_generator.state).encode()
-        return tensor(np.frombuffer(raw, dtype=np.uint8).copy())
+        return _state_tensor(np.frombuffer(raw, dtype=np.uint8).copy())
 
     def set_state(self, state) -> Generator:
         try:
