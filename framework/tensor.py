@@ -2644,3 +2644,7 @@ def sigmoid(t: Tensor) -> Tensor:
 
 def relu(t: Tensor) -> Tensor:
     return t.relu()
+
+
+# framework.random sits below this module; Generator.get_state returns its state through this Tensor factory.
+_random._state_tensor = tensor
