@@ -1,4 +1,6 @@
-"""Argument checks shared by the functional API: one exception type and message per mistake."""
+"""Argument checks of the functional API, shared with the nn modules' constructors: one check per argument, so
+a mistake raises one exception type (TypeError for a wrong type, ValueError for a wrong value, as PyTorch) and
+one message whether it reaches F or nn."""
 
 from __future__ import annotations
 
@@ -75,8 +77,7 @@ def _batched(input: Tensor, name: str, batched_ndim: int) -> tuple[Tensor, bool]
 
 
 def _check_float_input(input: Any) -> None:
-    _check_tensor(input, "input")
-    _check_float(input, "input")
+    _float_tensor(input, "input")
 
 
 def _single(value: Any, name: str, minimum: int, owner: str) -> int:
