@@ -39,11 +39,11 @@ class Embedding(Function):
 
 
 class EmbeddingRenorm(Function):
-    """Not differentiable: PyTorch's ``embedding_renorm_`` on the rows ``weight[referenced]`` (``referenced``
-    unique int64): a row whose ``norm_type``-norm exceeds ``max_norm`` is scaled by
-    ``max_norm / (norm + 1e-7)``, the others are unchanged. Returns those rows in weight's dtype, to be
-    written back by the caller (an in-place update outside the graph, under ``no_grad``), or ``[0, D]``
-    rows when none exceeds ``max_norm``: nothing to write, so the table is not copied."""
+    """PyTorch's ``embedding_renorm_`` on the rows ``weight[referenced]`` (``referenced`` unique int64): a row
+    whose ``norm_type``-norm exceeds ``max_norm`` is scaled by ``max_norm / (norm + 1e-7)``, the others are
+    unchanged. Returns those rows in weight's dtype, to be written back by the caller (an in-place update
+    outside the graph), or ``[0, D]`` rows when none exceeds ``max_norm``: nothing to write, so the table is
+    not copied. No gradient."""
 
     @staticmethod
     def forward(ctx, weight, referenced, max_norm, norm_type):
@@ -53,11 +53,9 @@ class EmbeddingRenorm(Function):
         work = rows if rows.dtype in (xp.float32, xp.float64) else xp.astype(rows, xp.float32)
         norms = xp.linalg.vector_norm(work, axis=1, ord=norm_type)
         over = norms > max_norm
-        if not bool(xp.any(over)):
-            return rows[:0]
-        scale = xp.where(over, max_norm / (norms + 1e-7), xp.ones_like(norms))
-        return xp.astype(work * xp.reshape(scale, (-1, 1)), rows.dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        raise RuntimeError("EmbeddingRenorm is an in-place update outside the graph and has no gradient")
+        out = rows[:0]
+        if bool(xp.any(over)):
+            scale = xp.where(over, max_norm / (norms + 1e-7), xp.ones_like(norms))
+            out = xp.astype(work * xp.reshape(scale, (-1, 1)), rows.dtype)
+        ctx.mark_non_differentiable(out)
+        return out

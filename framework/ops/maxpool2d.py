@@ -49,16 +49,13 @@ def _pool_winner(xp: Any, taps: Any, axis: int, keepdims: bool = False) -> Any:
 
 
 class PoolWinner(Function):
-    """Not differentiable (an index): the int64 position along ``axis`` of PyTorch's winner over the stacked
-    taps of a pooling window (:func:`_pool_winner`), for the max poolings built of generic ops (dilated and
-    adaptive); F selects the winner with ``where``, so the gradient reaches that tap only. Apply it to a
-    detached tensor: it records nothing for backward."""
+    """The int64 position along ``axis`` of PyTorch's winner over the stacked taps of a pooling window
+    (:func:`_pool_winner`), for the max poolings built of generic ops (dilated and adaptive); F selects the
+    winner with ``where``, so the gradient reaches that tap only. The index itself has no gradient."""
 
     @staticmethod
     def forward(ctx, taps, axis, keepdims):
         xp = ctx.xp
-        return xp.astype(_pool_winner(xp, taps, axis, keepdims), xp.int64)
-
-    @staticmethod
-    def backward(ctx, grad):
-        raise RuntimeError("PoolWinner is an index and has no gradient; apply it to a detached tensor")
+        index = xp.astype(_pool_winner(xp, taps, axis, keepdims), xp.int64)
+        ctx.mark_non_differentiable(index)
+        return index

@@ -100,17 +100,12 @@ def _dilated_max_pool2d(input: Tensor, kernel, stride, padding, dilation, out_si
     taps = [x[:, :, r * dh: r * dh + (P - 1) * sh + 1: sh, c * dw: c * dw + (Q - 1) * sw + 1: sw]
             for r in range(R) for c in range(S)]
     stacked = stack(taps, 0)  # [R*S, N, C, P, Q]
-    first = _pool_winner(stacked, 0)  # [N, C, P, Q] int64
+    first = ops.PoolWinner.apply(stacked, 0, False)  # [N, C, P, Q] int64
     chosen = arange(R * S, device=input.device).reshape(R * S, 1, 1, 1, 1) == first
     out = where(chosen, stacked, 0.0).sum(0)
     rows = arange(P, device=input.device).reshape(P, 1) * sh - ph + (first // S) * dh
     cols = arange(Q, device=input.device).reshape(1, Q) * sw - pw + (first % S) * dw
     return out, rows * W + cols
-
-
-def _pool_winner(taps: Tensor, dim: int, keepdim: bool = False) -> Tensor:
-    """The int64 index along ``dim`` of PyTorch's max-pool winner over ``taps`` (no gradient: an index)."""
-    return ops.PoolWinner.apply(taps.detach(), dim, keepdim)
 
 
 def _flat_pool_indices(out: Tensor, argmax: Tensor, shape, kernel, stride, padding) -> Tensor:
@@ -276,7 +271,7 @@ def _first_max_over_bins(x: Tensor, axis: int, out: int) -> tuple[Tensor, Tensor
     starts, ends = _adaptive_bins(x.shape[axis], out)
     taps, _ = _bin_taps(x, axis, starts, ends)
     K, trailing = taps.shape[axis + 1], (1,) * (x.ndim - axis - 1)
-    first = _pool_winner(taps, axis + 1, keepdim=True)
+    first = ops.PoolWinner.apply(taps, axis + 1, True)
     chosen = arange(K, device=x.device).reshape((K,) + trailing) == first
     values = where(chosen, taps, 0.0).sum(axis + 1)
     starts = _tensor(starts, device=x.device).reshape((out,) + trailing)
