@@ -389,7 +389,13 @@ def test_dcgan_matches_torch(test_seed):
         assert ours[net].keys() == ref[net].keys()
         for key, value in ref[net].items():
             if value.dtype.kind == "f":
-                np.testing.assert_allclose(ours[net][key], value, rtol=1e-3, atol=1e-6, err_msg=f"{net}.{key}")
+                # Adam moves a weight by about lr per step whatever its gradient's size, so a gradient within
+                # float rounding of zero may step the other way: such a weight ends up to 2 * lr per step
+                # apart (seen: 2 of 2048 after two steps). A wrong gradient or update moves most weights.
+                off = ~np.isclose(ours[net][key], value, rtol=1e-3, atol=1e-6)
+                assert off.sum() <= max(1, 0.01 * off.size), f"{net}.{key}: {off.sum()} of {off.size} weights differ"
+                np.testing.assert_allclose(ours[net][key], value, rtol=0, atol=2 * 2 * 0.0002 * 1.1,
+                                           err_msg=f"{net}.{key}")
             else:
                 np.testing.assert_array_equal(ours[net][key], value, err_msg=f"{net}.{key}")
 
