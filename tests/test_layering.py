@@ -2,8 +2,9 @@
 
 kernels never import framework; framework.ops never imports nn (nor the Tensor layer above it); tensor and
 autograd import nothing above ops; nn.functional composes ops and never touches ``.data``, ``._data`` or an
-array namespace (``xp``); and no module imports, at any depth (a function-level import counts: it is a
-hidden cycle), a module that imports it back.
+array namespace (``xp``); every module imports only from its own rank in ARCHITECTURE.md's diagram or
+below; and no module imports, at any depth (a function-level import counts: it is a hidden cycle), a module
+that imports it back.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ FORBIDDEN = {
     "framework.tensor": ("framework.nn", "framework.functions", "framework.optim", "framework.train"),
 }
 RAW_ARRAY_NAMES = {"data", "_data", "xp", "_wrap"}  # names that mean "below the Tensor API"
+# ARCHITECTURE.md's diagram, bottom up: a module imports only from its own rank or below (the longest prefix wins).
+RANKS = [("kernels",), ("framework.backend", "framework.dtypes", "framework.random", "framework.atomic",
+         "framework.unsupported"), ("framework.autograd", "framework.cuda", "framework.accelerator",
+         "framework.backends"), ("framework.ops",), ("framework.tensor",), ("framework.functions", "framework.linalg"),
+         ("framework.nn.functional",), ("framework.nn", "framework.optim", "framework.utils", "framework.data"),
+         ("framework.train", "framework.checkpoint", "framework.serialization"), ("framework",),
+         ("framework.models", "framework.commands", "framework.cli", "framework.__main__")]
 
 
 def _within(module: str, prefix: str) -> bool:
@@ -56,6 +64,12 @@ def imported_modules(module: str, source: str, known: set[str]) -> set[str]:
     return {m for m in found if m in known and m != module}
 
 
+def _rank(module: str) -> int:
+    matches = [(len(prefix), rank) for rank, prefixes in enumerate(RANKS) for prefix in prefixes
+               if _within(module, prefix)]
+    return max(matches)[1]
+
+
 def layering_violations(sources: dict[str, str]) -> list[str]:
     """What breaks the layering in ``sources`` ({module: source}); empty when the rules hold."""
     known = set(sources)
@@ -63,6 +77,8 @@ def layering_violations(sources: dict[str, str]) -> list[str]:
     problems = [f"{m} imports {dep} (forbidden: {bad})"
                 for m, deps in graph.items() for layer, forbidden in FORBIDDEN.items() if _within(m, layer)
                 for dep in sorted(deps) for bad in forbidden if _within(dep, bad)]
+    problems += [f"{m} imports {dep}, a layer above it" for m, deps in graph.items() for dep in sorted(deps)
+                 if _rank(dep) > _rank(m)]
     for m, src in sources.items():
         if _within(m, "framework.nn.functional"):
             raw = {(node.lineno, name) for node in ast.walk(ast.parse(src))
@@ -100,6 +116,7 @@ def test_the_package_is_layered():
     ("framework.tensor", "from .nn.functional import softmax"),
     ("framework.backend", "from . import optim"),  # optim imports tensor imports backend: a cycle
     ("framework.nn.functional.loss", "def f(t):\n    return t._data"),
+    ("framework.nn.functional.conv", "from ...train import fit"),  # up the diagram, no cycle
 ])
 def test_a_forbidden_import_is_caught(module, line):
     sources = read_sources()
