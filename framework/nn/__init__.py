@@ -2,9 +2,9 @@
 
 ``Module`` (module.py) is the base class; ``layers.py`` has Linear/conv/pooling/activation/reshaping
 layers, ``container.py`` Sequential/ModuleList/ModuleDict/ParameterList/ParameterDict, ``loss.py`` the loss modules,
-``normalization.py`` BatchNorm/LayerNorm/GroupNorm, ``functional.py`` (``F``) the differentiable ops they call,
-``init.py`` the initialisers and ``utils`` PyTorch's ``nn.utils`` helpers (packed sequences, gradient
-clipping).
+``normalization.py`` BatchNorm/LayerNorm/GroupNorm, the ``functional`` package (``F``, one module per family)
+the functional API they call, ``init.py`` the initialisers and ``utils`` PyTorch's ``nn.utils`` helpers (packed
+sequences, gradient clipping) and the Linear+ReLU fusion rule (``utils/fusion.py``).
 """
 
 from . import functional, init, parallel, utils

@@ -9,7 +9,7 @@ C-order index i, and ``scale = float32(1 / (1 - p))``::
 
 The RNG is ``kernels/cupy/philox.cuh``: a small Philox4x32-10 written as ``__host__ __device__``
 functions (no curand) that reproduces Triton's ``tl.rand`` bit for bit; a host program includes the
-same header in the tests (``tests/kernels/cuda/philox_host_test.cpp``) and is compared with the numpy
+same header in the tests (``tests/kernels/cupy/cuda/philox_host_test.cpp``) and is compared with the numpy
 reference for seeds and counters past 2**31 and 2**32.
 
 Kernel (``dropout.cu``): one thread per element in a grid-stride loop with 64-bit indices and

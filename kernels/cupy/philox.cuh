@@ -19,7 +19,7 @@
 // that is what tl.rand does, and the masks must match the Triton and numpy backends exactly.
 //
 // Host use: the functions are plain C++ when __host__/__device__ are defined away, so a host program
-// compiled with g++ can include this header (tests/kernels/cuda/philox_host_test.cpp does, to check it
+// compiled with g++ can include this header (tests/kernels/cupy/cuda/philox_host_test.cpp does, to check it
 // against the numpy reference).  No standard-library includes: NVRTC has none.
 #pragma once
 

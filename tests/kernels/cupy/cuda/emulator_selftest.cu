@@ -1,4 +1,4 @@
-// Kernels that exercise each CUDA feature the CPU emulator provides (tests/kernels/test_cuda_emulator.py).
+// Kernels that exercise each CUDA feature the CPU emulator provides (tests/kernels/cupy/test_emulator.py).
 // Real CUDA: CI compiles this file with nvcc like every kernel file, so the tests check semantics that a
 // GPU would also give.
 #include <mma.h>
