@@ -39,6 +39,13 @@ FLOATING = frozenset({"float16", "bfloat16", "float32", "float64"})
 _ALL = {str(d): d for d in (float16, bfloat16, float32, float64, int8, int16, int32, int64, uint8, bool_)}
 
 
+def is_int(value: Any) -> bool:
+    """A Python or numpy integer, not a bool (PyTorch refuses ``True`` where it wants a size or a count).
+
+    The framework's one integer test (kernels/_args.py keeps its own: kernels never import framework)."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
 def as_dtype(value: Any) -> DType:
     """Normalise a dtype given as a name, a ``DType``, a numpy dtype, a torch dtype or a Python type."""
     if isinstance(value, DType):

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ...dtypes import is_int as _is_int
 from ...tensor import Tensor, type_name
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -20,10 +21,6 @@ _INTERPOLATE_MODES = ("nearest", "nearest-exact", *_INTERPOLATING_RANKS)
 
 # --------------------------------------------------------------------------------- arg helpers
 
-
-def _is_int(value: Any) -> bool:
-    """A Python or numpy integer, not a bool (PyTorch refuses ``True`` where it wants a size)."""
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 def _owned(owner: str | None, message: str) -> str:

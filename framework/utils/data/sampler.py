@@ -15,13 +15,11 @@ from typing import Any
 import numpy as np
 
 from ... import random as _random
+from ...dtypes import is_int as _is_int
 
 __all__ = ["BatchSampler", "RandomSampler", "Sampler", "SequentialSampler", "SubsetRandomSampler",
            "WeightedRandomSampler"]
 
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 class Sampler:
