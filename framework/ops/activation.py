@@ -19,8 +19,10 @@ class Relu(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        # PyTorch's threshold_backward: 0 where out <= 0, else grad. A select, not grad * mask (an inf or NaN
+        # grad would give NaN where the unit is off); and a NaN output is not <= 0, so it passes the gradient.
         (out,) = ctx.saved_tensors
-        return (grad * (out > 0),)  # multiplying by the boolean mask is one fused pass
+        return (ctx.xp.where(out <= 0, ctx.xp.zeros_like(grad), grad),)
 
 
 class LeakyRelu(Function):
@@ -109,7 +111,9 @@ class Elu(Function):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         xp = ctx.xp
-        return xp.where(x > 0, grad, grad * (ctx.alpha * xp.exp(xp.minimum(x, 0)))), None
+        # PyTorch's rule (its CUDA kernel and scalar CPU loop): the exp branch where x <= 0, so a NaN x passes
+        # the gradient (its vectorised CPU loop tests x > 0 instead and gives NaN: torch disagrees with itself).
+        return xp.where(x <= 0, grad * (ctx.alpha * xp.exp(xp.minimum(x, 0))), grad), None
 
 
 class Softplus(Function):

@@ -4,7 +4,7 @@
 // N output features):
 //
 //     x[M, K], w[N, K], b[N]  ->  y[M, N] = x @ w^T + b,   then max(y, 0) if relu
-//     g = dy masked by (y > 0) when relu, else dy
+//     g = dy, set to 0 where y <= 0 when relu, else dy
 //     dx[M, K] = g @ w,   dw[N, K] = g^T @ x,   db[N] = sum over M of g
 //
 // One GEMM, three operand layouts.  Every product here is C[rows, cols] = A[rows, red] @ B[red, cols]
@@ -15,8 +15,8 @@
 //     dw:       dw = g^T @ x    A = dy [M, N] read transposed (A_T, gated)   B = x [M, K]
 //
 // so a single mainloop template gemm_tile<T, A_T, B_T> serves all three and the transposes are never
-// materialised.  "Gated" means the ReLU mask y > 0 is applied while an A element is loaded into shared
-// memory (y has dy's layout, so the mask is read at the same index): no masked-dy temporary exists.
+// materialised.  "Gated" means the ReLU mask (0 where y <= 0) is applied while an A element is loaded into
+// shared memory (y has dy's layout, so the mask is read at the same index): no masked-dy temporary exists.
 //
 // Work split: the output is cut into TILE_M x TILE_N = 64 x 64 tiles, one block of 256 threads per tile,
 // numbered along a 1-D grid in groups of GROUP_M tile-rows (the Triton matmul tutorial's order) so
@@ -48,7 +48,8 @@
 //
 // Floating point: IEEE float32 (-ftz=false: subnormals kept); NVRTC may fuse a multiply and an add of the
 // FMA path into one FMA, so results differ from the emulator's in the last bits.  NaN propagates through
-// the GEMMs, the ReLU keeps it (v < 0 ? 0 : v), and a NaN y blocks its gradient, as in the numpy reference.
+// the GEMMs, the ReLU keeps it (v < 0 ? 0 : v), and a NaN y passes its gradient (NaN <= 0 is false: PyTorch's
+// threshold_backward), as in the numpy reference.
 //
 // Verified where: values on the CPU emulator (WMMA and FMA paths, against torch float64 and numpy); NVRTC
 // compiles every instantiation the wrapper declares for sm_80/sm_90 in CI (no spills; WMMA instructions
@@ -186,9 +187,9 @@ __device__ __forceinline__ void grouped_tile(long long pid, long long row_tiles,
 
 // C tile at (row0, col0) of A[rows, red] @ B[red, cols] into the shared tile cs.  A is a[i * red + r]
 // (or a[r * rows + i] when A_T), B is b[r * cols + j] (or b[j * red + r] when B_T).  When gated, A
-// elements whose gate (y, same layout as a) is not > 0 load as 0.  When row_sums, threads < TILE_M
-// also return the sum over the reduction axis of gated A row threadIdx.x (db); the order of that sum
-// is fixed, so it is deterministic.
+// elements whose gate (y, same layout as a) is <= 0 load as 0 (a NaN gate does not).  When row_sums,
+// threads < TILE_M also return the sum over the reduction axis of gated A row threadIdx.x (db); the
+// order of that sum is fixed, so it is deterministic.
 template <typename T, bool A_T, bool B_T>
 __device__ kg::acc_t<T> gemm_tile(const T* __restrict__ a, const T* __restrict__ gate, int gated,
                                   const T* __restrict__ b, long long rows, long long cols, long long red,
@@ -213,8 +214,8 @@ __device__ kg::acc_t<T> gemm_tile(const T* __restrict__ a, const T* __restrict__
             if (gi < rows && gr < red) {
                 const long long idx = A_T ? gr * rows + gi : gi * red + gr;
                 v = a[idx];
-                // y <= 0 (exact zeros included, like torch's ReLU gradient) and NaN both block dy
-                if (gated && !(kg::to_acc(gate[idx]) > A(0))) v = zero;
+                // y <= 0 (exact zeros included) blocks dy and a NaN y does not, as torch's threshold_backward
+                if (gated && kg::to_acc(gate[idx]) <= A(0)) v = zero;
             }
             as[r][i] = v;
         }
@@ -270,7 +271,7 @@ __global__ void __launch_bounds__(THREADS)
     store_tile<T>(cs, y, M, N, row0, col0, b, has_bias, relu);
 }
 
-// dx[M, K] = g[M, N] @ w[N, K], g = dy gated by y > 0 when relu (y is not read otherwise).
+// dx[M, K] = g[M, N] @ w[N, K], g = dy gated (0 where y <= 0) when relu (y is not read otherwise).
 // Grid: cdiv(M, 64) * cdiv(K, 64) blocks of 256.
 template <typename T>
 __global__ void __launch_bounds__(THREADS)

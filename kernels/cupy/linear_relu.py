@@ -3,14 +3,14 @@
 Math (same as ``kernels/numpy/linear_relu.py``)::
 
     x[M, K], w[N, K], b[N] or None  ->  y[M, N] = x @ w.T + b,   then max(y, 0) if relu
-    g = dy masked by (y > 0) when relu, else dy
+    g = dy, set to 0 where y <= 0 when relu, else dy
     dx[M, K] = g @ w,   dw[N, K] = g.T @ x,   db[N] = g.sum(0)
 
 The kernels live in ``linear_relu.cu`` (read its header for the algorithm): one shared-memory tiled GEMM
 mainloop, parameterised by operand transposition, serves ``x @ w.T``, ``g @ w`` and ``g.T @ x``.
 float16 runs on tensor cores (nvcuda::wmma 16x16x16, fp32 accumulation), float32/float64 on an FMA
 register-tiled path.  The forward fuses bias + ReLU into the epilogue; the backward applies the mask
-``y > 0`` while loading dy tiles (no masked-dy temporary) and sums db deterministically inside the dw
+``y <= 0`` while loading dy tiles (no masked-dy temporary) and sums db deterministically inside the dw
 kernel (the blocks of the first tile-column, one thread per row, fixed order; no atomics).
 
 Launch configuration (:func:`_launch_config`): one block of ``THREADS`` = 256 threads per
@@ -27,7 +27,8 @@ Limits: 2-D C-contiguous arrays of one dtype (float16/32/64; CuPy has no bfloat1
 instantiates it).  Sizes are 64-bit in the kernels.  float32 uses FMA, not TF32.
 
 NaN: the ReLU keeps NaN (``v < 0 ? 0 : v``, like numpy's maximum and PyTorch's relu), and a NaN
-forward output blocks its gradient (``y > 0`` is false), as in the numpy reference.
+forward output passes its gradient (``y <= 0`` is false: PyTorch's threshold_backward), as in the numpy
+reference; the mask is a select, so an inf or NaN dy where y <= 0 gives 0.
 
 Verification: values are tested only under the CPU emulator (``KERNELGRAD_CUDA_EMULATE=1``), which runs
 this CUDA C with g++ and models WMMA as a whole-tile fp32 multiply; the FMA fallback of float16 (GPUs
@@ -102,7 +103,7 @@ def linear_forward(x: Any, w: Any, b: Any | None, relu: bool) -> Any:
 def linear_backward(dy: Any, x: Any, w: Any, y: Any | None, relu: bool) -> tuple[Any, Any, Any]:
     """Gradients ``(dx[M, K], dw[N, K], db[N])`` of :func:`linear_forward` for upstream ``dy[M, N]``.
 
-    ``y`` is the forward output (required when ``relu``; ``y > 0`` gates dy inside both GEMMs).
+    ``y`` is the forward output (required when ``relu``; ``y <= 0`` zeroes dy inside both GEMMs).
     db is always returned.  Raises TypeError / ValueError like :func:`linear_forward`, and
     ValueError when dy or y is not [M, N] or y is missing with ``relu``.
     """

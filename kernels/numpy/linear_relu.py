@@ -4,14 +4,16 @@ Math::
 
     x[M, K], w[N, K], b[N] or None  ->  y[M, N] = x @ w.T + b,   then max(y, 0) if relu
 
-Backward (g = dy masked by y > 0 when relu, else dy)::
+Backward (g = dy, set to 0 where y <= 0 when relu)::
 
     dx[M, K] = g @ w,   dw[N, K] = g.T @ x,   db[N] = g.sum(0)
 
 Algorithm: one BLAS GEMM per product (``w.T`` is a transposed view, not a copy); the bias add
 and the ReLU are applied in place on the GEMM output, so the forward allocates nothing but y.
-The ReLU mask is recomputed from the saved output (y > 0 exactly where the pre-activation was
-positive), so no mask is stored; backward masks dy once into a single temporary.
+The ReLU mask is recomputed from the saved output (y <= 0 exactly where the pre-activation was
+not positive), so no mask is stored; backward masks dy once into a single temporary.  The mask is
+PyTorch's threshold_backward: a select (an inf or NaN dy where y <= 0 gives 0, not inf * 0 = NaN),
+and ``y <= 0`` rather than ``not y > 0``, so a NaN pre-activation passes its gradient through.
 
 Cost: forward 2*M*N*K FLOPs, reads M*K + N*K, writes M*N elements; backward 4*M*N*K FLOPs.
 
@@ -57,7 +59,7 @@ def linear_backward(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients ``(dx[M, K], dw[N, K], db[N])`` of :func:`linear_forward` for upstream ``dy[M, N]``.
 
-    ``y`` is the forward output (required when ``relu``; its ReLU mask ``y > 0`` gates dy).
+    ``y`` is the forward output (required when ``relu``; dy is set to 0 where ``y <= 0``).
     db is always returned; the caller drops it if the layer had no bias.  Raises TypeError /
     ValueError like :func:`linear_forward`, and ValueError when dy or y is not [M, N].
     """
@@ -73,7 +75,7 @@ def linear_backward(
     ct = compute_dtype(dtype)
     g = dy.astype(ct, copy=False)
     if relu:
-        g = np.where(y > 0, g, ct.type(0))
+        g = np.where(y <= 0, ct.type(0), g)
     xc = x.astype(ct, copy=False)
     wc = w.astype(ct, copy=False)
     dx = np.matmul(g, wc)

@@ -3,7 +3,7 @@
 Math (same as ``kernels/numpy/linear_relu.py``)::
 
     x[M, K], w[N, K], b[N] or None  ->  y[M, N] = x @ w.T + b,   then max(y, 0) if relu
-    g = dy masked by (y > 0) when relu, else dy
+    g = dy, set to 0 where y <= 0 when relu, else dy
     dx[M, K] = g @ w,   dw[N, K] = g.T @ x,   db[N] = g.sum(0)
 
 Names follow the GEMM convention: M rows (batch), K the reduction (input-feature) axis, N output
@@ -17,7 +17,7 @@ consecutive programs share the same operand panels and hit L2 instead of DRAM.
 - ``_linear_forward_kernel``: y tiles [M, N], reduce over K.  The epilogue adds the bias and applies
   the ReLU on the accumulator, then casts to the output dtype: y is written exactly once.
 - ``_linear_backward_input_kernel``: dx tiles [M, K], reduce over N.  The ReLU mask is applied while
-  loading each dy tile (a y tile is loaded alongside and ``y > 0`` gates it), so there is no
+  loading each dy tile (a y tile is loaded alongside and ``y <= 0`` zeroes it), so there is no
   separate masking pass and no masked-dy temporary.
 - ``_linear_backward_weight_kernel``: dw tiles [N, K], reduce over M, reading dy transposed (a
   strided view of the same buffer, no copy) with the same on-load mask.  db is fused in: the
@@ -35,8 +35,11 @@ FMA units rather than tensor cores on the GPU: set ``ALLOW_TF32 = True`` to trad
 error for several times the float32 throughput.
 
 NaN: the ReLU is ``where(acc < 0, 0, acc)``, not ``tl.maximum`` (which returns 0 for a NaN on a GPU),
-so a NaN pre-activation stays NaN as in numpy, the CUDA C kernels and PyTorch; its gradient is 0
-(``NaN > 0`` is false), as in PyTorch.
+so a NaN pre-activation stays NaN as in numpy, the CUDA C kernels and PyTorch.  The backward mask is
+PyTorch's threshold_backward, ``where(y <= 0, 0, dy)``: NaN <= 0 is false, so a NaN unit passes its
+gradient through, and a select (not dy * mask) gives 0, not NaN, for an inf or NaN dy where y <= 0.
+(Under the interpreter the comparison is numpy's; on a GPU ``<=`` is an ordered compare, false for NaN,
+too -- unverified, no GPU has run this file.)
 
 Layout / limits: 2-D C-contiguous torch tensors of one dtype on the Triton device (CUDA, or the CPU
 under ``TRITON_INTERPRET=1``).  Row bases (row * row_length) are 64-bit and computed once per program;
@@ -175,7 +178,7 @@ def _linear_backward_input_kernel(
         if RELU:
             # the ReLU gradient is 0 where y <= 0 (including exact zeros, like torch)
             yv = tl.load(y_ptr + g_off, mask=g_mask, other=0.0)
-            g = tl.where(yv > 0, g, 0.0)
+            g = tl.where(yv <= 0, 0.0, g)
         w_off = (n0 + offs_n).to(tl.int64)[:, None] * K + offs_k[None, :]
         wt = tl.load(w_ptr + w_off, mask=mask_n[:, None] & mask_k[None, :], other=0.0)
         acc = tl.dot(g.to(DOT_DTYPE), wt.to(DOT_DTYPE), acc, input_precision=INPUT_PRECISION, out_dtype=ACC_DTYPE)
@@ -209,7 +212,7 @@ def _linear_backward_weight_kernel(
         gt = tl.load(dy_ptr + gt_off, mask=gt_mask, other=0.0)
         if RELU:
             yv = tl.load(y_ptr + gt_off, mask=gt_mask, other=0.0)
-            gt = tl.where(yv > 0, gt, 0.0)
+            gt = tl.where(yv <= 0, 0.0, gt)
         xt = tl.load(x_ptr + ms[:, None] * K + offs_k[None, :], mask=mask_m[:, None] & mask_k[None, :], other=0.0)
         acc = tl.dot(gt.to(DOT_DTYPE), xt.to(DOT_DTYPE), acc, input_precision=INPUT_PRECISION, out_dtype=ACC_DTYPE)
         # db rides along on the tile already in registers; only the pid_k == 0 column stores it
@@ -267,7 +270,7 @@ def linear_backward(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Gradients ``(dx[M, K], dw[N, K], db[N])`` of :func:`linear_forward` for upstream ``dy[M, N]``.
 
-    ``y`` is the forward output (required when ``relu``; ``y > 0`` gates dy inside both GEMMs).
+    ``y`` is the forward output (required when ``relu``; ``y <= 0`` zeroes dy inside both GEMMs).
     db is always returned.  Raises TypeError / ValueError like :func:`linear_forward`, and
     ValueError when dy or y is not [M, N] or y is missing with ``relu``.
     """
@@ -289,7 +292,7 @@ def linear_backward(
     flags = dict(RELU=bool(relu), **_precision(dtype))
 
     if K == 0:  # degenerate layer with no input features: only db is non-empty
-        g = torch.where(y > 0, dy, 0) if relu else dy
+        g = torch.where(y <= 0, 0, dy) if relu else dy
         return dx, dw, g.sum(0, dtype=torch.float64 if dtype == torch.float64 else torch.float32).to(dtype)
 
     def grid_dx(meta):

@@ -159,10 +159,43 @@ def test_nan_and_inf_propagate_like_torch(kernel_backend, relu):
     finite = np.isfinite(ref.numpy())
     np.testing.assert_allclose(y[finite], ref.numpy()[finite], rtol=1e-6)
     np.testing.assert_array_equal(y[np.isinf(ref.numpy())], ref.numpy()[np.isinf(ref.numpy())])
-    if relu:  # the backward mask: NaN > 0 is False, so a NaN unit passes no gradient, as in torch
+    if relu:  # the backward mask on a finite row (NaN pre-activations: test_nan_pre_activation_passes_its_gradient)
         dy = np.ones_like(y[1:2])
         dx, dw, db = (kb.to_numpy(g) for g in lin.linear_backward(
             kb.to_native(dy), kb.to_native(x[1:2]), kb.to_native(w), kb.to_native(y[1:2]), True))
         np.testing.assert_array_equal(db, (y[1] > 0).astype(np.float32))
 
 
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nan_pre_activation_passes_its_gradient(kernel_backend, rng, dtype):
+    """linear_backward's mask is torch's threshold_backward: dy is zeroed where y <= 0 (exact zeros included)
+    and passes where y is NaN (NaN <= 0 is false), and it is a select, so an inf or NaN dy where y <= 0 gives 0.
+    On the Triton backend this runs under the interpreter (numpy's comparisons), not a GPU's."""
+    kb = kernel_backend
+    lin = kb.family("linear_relu")
+    M, K, N = 7, 5, 6
+    x, w, b = rng.standard_normal((M, K)), rng.standard_normal((N, K)), rng.standard_normal(N)
+    b[2] = np.nan  # output column 2 is NaN in every row
+    x[3] = 0.0
+    b[4], b[5] = 0.0, -0.0  # row 3's pre-activations are exactly 0 in columns 4 and 5
+    x, w, b = x.astype(dtype), w.astype(dtype), b.astype(dtype)
+    y = lin.linear_forward(kb.to_native(x), kb.to_native(w), kb.to_native(b), True)
+    y_np = kb.to_numpy(y)
+    assert np.isnan(y_np[:, 2]).all() and not np.isnan(np.delete(y_np, 2, axis=1)).any()
+    assert y_np[3, 4] == 0 and y_np[3, 5] == 0
+    dy = rng.standard_normal((M, N))
+    off = (y_np <= 0)
+    assert off.sum() >= 3 and (y_np > 0).any()
+    dy[off] = rng.choice([np.inf, -np.inf, np.nan], off.sum())  # must not leak through the mask
+    dy = dy.astype(dtype)
+    _, refs = _torch_reference(x, w, b, True, dy)
+    grads = lin.linear_backward(kb.to_native(dy), kb.to_native(x), kb.to_native(w), y, True)
+    for name, got, ref in zip(["dx", "dw", "db"], grads, refs, strict=True):
+        got = kb.to_numpy(got)
+        assert np.isfinite(ref).all() and np.isfinite(got).all(), name
+        assert rel_err(got, ref) <= tolerance(dtype), name
+    # column 2's gradients are dy's column 2 passed through, not 0
+    np.testing.assert_allclose(kb.to_numpy(grads[2])[2], dy[:, 2].astype(np.float64).sum(), rtol=1e-5)

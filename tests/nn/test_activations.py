@@ -139,6 +139,87 @@ def test_hardtanh_has_no_gradient_at_its_limits(device):
     np.testing.assert_array_equal(x.grad.numpy(), [0, 0, 1, 1, 0, 0])
 
 
+# The ReLU family's edges: NaN, +-0.0, +-inf pre-activations under finite, +-inf and NaN upstream gradients.
+# PyTorch gives 0 where the unit is off whatever the upstream gradient holds (a select, not grad * mask), and
+# its comparisons decide where a NaN input goes: relu and threshold zero only where x <= 0, so NaN passes.
+_EDGE_X = [np.nan, -0.0, 0.0, -np.inf, np.inf, -1.5, 2.0, 6.0]
+_EDGE_G = [1.25, np.inf, -np.inf, np.nan]
+
+# (id, ours, theirs); selu and celu are composed from ops.Elu, relu6 from ops.Hardtanh.
+EDGE_CASES = [
+    ("relu", F.relu, torch.relu),
+    ("relu-inplace", lambda x: F.relu(x, inplace=True), lambda t: torch.relu_(t.clone())),
+    ("ReLU", lambda x: nn.ReLU()(x), lambda t: tnn.ReLU()(t)),
+    ("Tensor.relu", lambda x: x.relu(), lambda t: t.relu()),
+    ("leaky_relu", lambda x: F.leaky_relu(x, 0.1), lambda t: tF.leaky_relu(t, 0.1)),
+    ("elu", F.elu, tF.elu),
+    ("elu-alpha", lambda x: F.elu(x, alpha=0.4), lambda t: tF.elu(t, alpha=0.4)),
+    ("selu", F.selu, tF.selu),
+    ("celu", lambda x: F.celu(x, alpha=2.0), lambda t: tF.celu(t, alpha=2.0)),
+    ("hardtanh", F.hardtanh, tF.hardtanh),
+    ("relu6", F.relu6, tF.relu6),
+]
+
+
+def _torch_elementwise(fn, x, g):
+    """``fn(x)`` and its input gradient for upstream ``g``, in float64, one element at a time: torch's CPU
+    elu and hardtanh backward disagree with themselves at NaN (their vectorised loops test x > 0 / the open
+    interval and give NaN / 0; their scalar loops and CUDA kernels give the gradient), and one element
+    always takes the scalar loop, whose rule is the one PyTorch's source and CUDA state."""
+    out, grad = np.empty_like(x), np.empty_like(x)
+    for i, (xi, gi) in enumerate(zip(x.flat, g.flat, strict=True)):
+        t = torch.tensor([xi], dtype=torch.float64, requires_grad=True)
+        y = fn(t)
+        y.backward(torch.tensor([gi], dtype=torch.float64))
+        out.flat[i], grad.flat[i] = y.item(), t.grad.item()
+    return out, grad
+
+
+def _assert_same_with_non_finite(ours, ref, tol):
+    """NaN and inf exactly where ``ref`` has them (same sign of inf), the finite rest within ``tol``."""
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
+    inf = np.isinf(ref)
+    np.testing.assert_array_equal(ours[inf], ref[inf])
+    finite = np.isfinite(ref)
+    assert rel_err(ours[finite], ref[finite]) < tol
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("ours", "theirs"), [c[1:] for c in EDGE_CASES], ids=[c[0] for c in EDGE_CASES])
+def test_edge_values_and_non_finite_gradients_match_torch(device, rng, ours, theirs, dtype):
+    # every edge pre-activation meets every edge upstream gradient, then fresh random values with +-inf / NaN
+    # upstream gradients on some of them (where a ReLU is off, torch's gradient is 0 all the same)
+    grid_x, grid_g = (a.ravel() for a in np.meshgrid(_EDGE_X, _EDGE_G))
+    rand_x = rng.standard_normal(24) * 3
+    rand_g = rng.standard_normal(24)
+    rand_g[rng.permutation(24)[:6]] = rng.choice(_EDGE_G[1:], 6)
+    x_np = np.concatenate([grid_x, rand_x]).reshape(7, 8)
+    g_np = np.concatenate([grid_g, rand_g]).reshape(7, 8)
+    ref, ref_grad = _torch_elementwise(theirs, x_np, g_np)
+
+    x = fw.tensor(x_np.astype(dtype), device=device, requires_grad=True)
+    out = ours(x)
+    out.backward(fw.tensor(g_np.astype(dtype), device=device))
+    assert out.dtype == np.dtype(dtype).name and x.grad.dtype == np.dtype(dtype).name
+    tol = TOL if dtype == np.float32 else 1e-12
+    _assert_same_with_non_finite(out.numpy().astype(np.float64), ref, tol)
+    _assert_same_with_non_finite(x.grad.numpy().astype(np.float64), ref_grad, tol)
+
+
+def test_relu_gradient_rule_is_torch_threshold_backward(device):
+    """The exact values behind the rule: 0 where out <= 0 (-0.0, 0.0, -inf, negatives) whatever the upstream
+    gradient, the gradient itself where out is NaN or positive, for F.relu and torch alike."""
+    x_np = np.array([np.nan, np.nan, -0.0, 0.0, -np.inf, -2.0, 0.0, 3.0, np.inf])
+    g_np = np.array([2.0, np.inf, np.inf, np.nan, -np.inf, np.nan, 5.0, np.inf, -3.0])
+    want = np.array([2.0, np.inf, 0.0, 0.0, 0.0, 0.0, 0.0, np.inf, -3.0])
+    x, ref_x = pair(x_np, device)
+    F.relu(x).backward(fw.tensor(g_np.astype(np.float32), device=device))
+    torch.relu(ref_x).backward(torch.tensor(g_np))
+    np.testing.assert_array_equal(ref_x.grad.numpy(), want)
+    np.testing.assert_array_equal(x.grad.numpy(), want)
+
+
 def test_large_inputs_stay_finite_and_warning_free(device):
     values = np.array([-1e4, -100.0, -30.0, -1e-6, 0.0, 1e-6, 30.0, 100.0, 1e4])
     for ours, theirs in [c[1:] for c in FUNCTIONAL]:

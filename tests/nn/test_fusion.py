@@ -140,26 +140,31 @@ def _single_pair(device, rng, bias):
     return ours, x, xt, y_t
 
 
-@pytest.mark.xfail(strict=True, reason="the kernels' ReLU mask is y > 0, so a NaN pre-activation gets gradient 0 "
-                                       "on both paths; PyTorch's is 'not y <= 0' and passes the gradient through")
-def test_nan_pre_activation_gradient_matches_torch(device, rng):
+@pytest.mark.parametrize("fuse", [True, False], ids=["fused", "unfused"])
+def test_nan_pre_activation_gradient_matches_torch(device, rng, fuse):
+    """PyTorch's ReLU backward is threshold_backward, 0 only where out <= 0: at a NaN output (not <= 0) the
+    gradient passes through, on the fused kernel and on F.relu alike."""
     bias = rng.standard_normal(5)
     bias[1] = np.nan  # column 1 is NaN for every row; everything else stays finite
     ours, x, xt, y_t = _single_pair(device, rng, bias)
+    ours.fuse_linear_relu = fuse
     g = rng.standard_normal((6, 5))
     xs = fw.tensor(x, dtype=fw.float32, device=device, requires_grad=True)
     ours(xs).backward(fw.tensor(g, dtype=fw.float32, device=device))
     y_t.backward(torch.tensor(g))
+    assert np.isnan(y_t.detach().numpy()[:, 1]).all() and (y_t.detach().numpy() == 0).any()
     assert rel_err(xs.grad, xt.grad) < TOLS[fw.float32]
+    # the NaN column's weight and bias gradients are its rows of g (passed through), not 0
+    w_grad, b_grad = ours[0].weight.grad.numpy(), ours[0].bias.grad.numpy()
+    assert rel_err(w_grad[1], g[:, 1] @ x) < TOLS[fw.float32]
+    assert rel_err(b_grad[1], g[:, 1].sum()) < TOLS[fw.float32]
 
 
-@pytest.mark.parametrize("fuse", [
-    True,
-    pytest.param(False, marks=pytest.mark.xfail(strict=True, reason="F.relu's backward multiplies the gradient "
-                                                "by the mask (inf * 0 = NaN); PyTorch and the fused kernel select")),
-], ids=["fused", "unfused"])
-def test_inf_upstream_gradient_where_the_relu_is_zero(device, rng, fuse):
-    """PyTorch's ReLU gives gradient 0 where its output is 0, whatever the upstream gradient holds."""
+@pytest.mark.parametrize("upstream", [np.inf, np.nan], ids=["inf", "nan"])
+@pytest.mark.parametrize("fuse", [True, False], ids=["fused", "unfused"])
+def test_non_finite_upstream_gradient_where_the_relu_is_zero(device, rng, fuse, upstream):
+    """PyTorch's ReLU gives gradient 0 where its output is 0, whatever the upstream gradient holds (a select,
+    not a multiplication by the mask, which would give inf * 0 = NaN)."""
     ours, x, xt, y_t = _single_pair(device, rng, rng.uniform(-0.2, 0.2, 5))
     ours.fuse_linear_relu = fuse
     xs = fw.tensor(x, dtype=fw.float32, device=device, requires_grad=True)
@@ -167,7 +172,7 @@ def test_inf_upstream_gradient_where_the_relu_is_zero(device, rng, fuse):
     g = rng.standard_normal((6, 5))
     dead = y_t.detach().numpy() == 0
     assert dead.any() and not dead.all()
-    g[dead] = np.where(rng.random(dead.sum()) < 0.5, np.inf, -np.inf)
+    g[dead] = np.where(rng.random(dead.sum()) < 0.5, upstream, -upstream)
     y.backward(fw.tensor(g, dtype=fw.float32, device=device))
     y_t.backward(torch.tensor(g))
     assert np.isfinite(xt.grad.numpy()).all()
