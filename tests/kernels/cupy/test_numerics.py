@@ -145,7 +145,7 @@ def test_linear_relu_propagates_nan_like_numpy(rng, dtype, relu):
     x[2, 5] = 0
     b[4] = 0
     y = ref.linear_relu.linear_forward(x, w, b, relu)
-    y[3, 1] = np.nan  # a NaN forward output: the ReLU mask (y > 0) blocks its gradient
+    y[3, 1] = np.nan  # a NaN forward output: the ReLU mask (zero where y <= 0) passes its gradient
     dy = rng.standard_normal((M, N)).astype(dtype)
     dy[6, 2] = np.nan  # a NaN gradient: reaches dx row 6 and dw row 2 (unless masked), db[2]
     got = lin.linear_backward(_dev(dy), _dev(x), _dev(w), _dev(y), relu)
