@@ -10,7 +10,9 @@ language model (word_language_model's training loop: detached hidden state, ``cl
   only edit a port may make.
 - ``test_*_matches_torch``: the program's own models in both frameworks with identical initial weights
   and data; the program's own training steps give torch's losses (rel err <= 1e-4; float32 in both, so
-  the tolerance covers summation order only), shapes and dtypes.
+  the tolerance covers summation order only), shapes and dtypes. DCGAN's is checked against torch in
+  float64, gradient by gradient and weight by weight, on draws that float32 can resolve (see
+  :data:`DCGAN_KINK_MARGIN`).
 - ``test_ported_script_runs_...``: each ported file as a script, in a process where ``import torch`` fails.
 
 The programs run on the ``cpu`` device only: they pick their device the way the originals do
@@ -33,6 +35,7 @@ import pytest
 import torch
 
 import framework
+from tests.helpers import rel_err
 
 PROGRAMS = Path(__file__).parent / "programs"
 
@@ -349,55 +352,127 @@ def test_dcgan_trains(which, tmp_path, test_seed):
         np.testing.assert_array_equal(to_numpy(restored(fixed_noise)), to_numpy(netG(fixed_noise)))
 
 
+#: The reference for ``test_dcgan_matches_torch`` is torch in float64, and a float32 run may land on either side
+#: of a point where the training step is discontinuous at float32 resolution:
+#: - a ReLU/LeakyReLU input within rounding of 0: its slope jumps (0.2 to 1 for D's LeakyReLU). Seed 122 puts one
+#:   of D's BatchNorm outputs at -7.3e-8 (float64), kernelgrad's float32 at +2.6e-8, torch's at -4.8e-8; that one
+#:   slope moves every gradient upstream by 1-3% and the weights' Adam updates by up to 20%. Of seeds 1-400,
+#:   kernelgrad crosses such a kink in 6 and torch's own float32 in 4 (165, 166, 245, 357; three shared);
+#: - a gradient within a few eps of 0, where Adam's first step lr * g / (|g| + eps) follows g's rounding (seed
+#:   4: g = 1.7e-8, one weight off by 2e-6 in kernelgrad and 1e-5 in torch's float32; seed 88: g = 1.7e-9, and
+#:   the step-2 activations it moves then cross a kink).
+#: A draw whose reference comes closer than these margins is redrawn (about 2 in 3 are); the choice reads the
+#: reference alone, so kernelgrad cannot pick its inputs.
+DCGAN_KINK_MARGIN = 1e-5  # of the input's rms; float32 lands up to 1.5e-6 of it from float64 near 0 (30 seeds)
+DCGAN_ADAM_GRAD_MARGIN = 3e-7  # with a gradient's rounding up to 1e-8, Adam's first step is off < 2e-7
+DCGAN_MAX_DRAWS = 50
+
+
+def dcgan_init(seed: int):
+    """The example's ``weights_init`` on torch's models, drawn from ``seed`` (as numpy state dicts), and the
+    noise of two steps."""
+    prog = load_program("dcgan", "torch")
+    torch.manual_seed(seed)
+    netG = prog["Generator"](1, 8, 8, 1)
+    netD = prog["Discriminator"](1, 8, 1)
+    netG.apply(prog["weights_init"])
+    netD.apply(prog["weights_init"])
+    noise = np.random.default_rng(seed).standard_normal((2, 16, 8, 1, 1)).astype(np.float32)
+    return (state_arrays(netG), state_arrays(netD)), noise
+
+
+def dcgan_steps(which: str, init, noise, float64: bool = False) -> dict:
+    """Two iterations of the DCGAN example's own loop body (``train_step``) from the weights ``init`` on 16
+    fixed images: the printed stats of each step, the gradients each Adam step used, the generator's images
+    for ``noise[0]`` afterwards and the final state. ``float64`` (torch only: the reference): models, images
+    and noise in float64, and ``margins`` lists min |input| / rms(input) of every ReLU/LeakyReLU call."""
+    prog = load_program("dcgan", which)
+    T, nn, optim = prog["torch"], prog["nn"], prog["optim"]
+    netG = prog["Generator"](1, 8, 8, 1)
+    netD = prog["Discriminator"](1, 8, 1)
+    load_arrays(netG, init[0], T)
+    load_arrays(netD, init[1], T)
+    images = prog["digits_dataset"]().tensors[0][:16]
+    noise = [T.tensor(z) for z in noise]
+    criterion = nn.BCELoss()
+    margins = []
+    if float64:
+        netG.double()
+        netD.double()
+        images, noise = images.double(), [z.double() for z in noise]
+        bce = criterion
+
+        def criterion(output, target):  # the program's labels are torch.float
+            return bce(output, target.to(output.dtype))
+
+        for m in [*netG.modules(), *netD.modules()]:
+            if isinstance(m, (nn.ReLU, nn.LeakyReLU)):  # a pre-hook: before the in-place op overwrites its input
+                m.register_forward_pre_hook(lambda m, args: margins.append(
+                    float(args[0].detach().abs().min() / args[0].detach().square().mean().sqrt())))
+    grads = []
+
+    def recording(optimizer, net, prefix):
+        """``optimizer`` whose ``step`` first records the gradients it is about to use."""
+        step = optimizer.step
+
+        def step_and_record(*args, **kwargs):
+            grads[-1].update({f"{prefix}.{k}": to_numpy(p.grad) for k, p in net.named_parameters()})
+            return step(*args, **kwargs)
+
+        optimizer.step = step_and_record
+        return optimizer
+
+    optimizerD = recording(optim.Adam(netD.parameters(), lr=0.0002, betas=(0.5, 0.999)), netD, "D")
+    optimizerG = recording(optim.Adam(netG.parameters(), lr=0.0002, betas=(0.5, 0.999)), netG, "G")
+    stats = []
+    for z in noise:
+        grads.append({})
+        stats.append(prog["train_step"](netD, netG, optimizerD, optimizerG, criterion, images, z, T.device("cpu")))
+    with T.no_grad():
+        fake = netG(noise[0])
+    state = {f"G.{k}": v for k, v in state_arrays(netG).items()} | {f"D.{k}": v for k, v in state_arrays(netD).items()}
+    return dict(stats=stats, grads=grads, fake=fake, state=state, margins=margins)
+
+
 def test_dcgan_matches_torch(test_seed):
     """Identical initial weights, images and noise: two iterations of the example's own loop body
-    (``label.fill_``, ``netD(fake.detach())``, BCELoss, Adam with betas) give torch's losses and D
-    outputs, the generator's images have torch's shape/dtype, and the weights after the two Adam steps
-    agree."""
-    noise = np.random.default_rng(test_seed).standard_normal((2, 16, 8, 1, 1)).astype(np.float32)
-    results = {}
-    init = None
-    for which in FRAMEWORKS:
-        prog = load_program("dcgan", which)
-        T, nn, optim = prog["torch"], prog["nn"], prog["optim"]
-        T.manual_seed(test_seed)
-        netG = prog["Generator"](1, 8, 8, 1)
-        netD = prog["Discriminator"](1, 8, 1)
-        netG.apply(prog["weights_init"])
-        netD.apply(prog["weights_init"])
-        if init is None:
-            init = state_arrays(netG), state_arrays(netD)
-        else:
-            load_arrays(netG, init[0], T)
-            load_arrays(netD, init[1], T)
-        images = prog["digits_dataset"]().tensors[0][:16]
-        optimizerD = optim.Adam(netD.parameters(), lr=0.0002, betas=(0.5, 0.999))
-        optimizerG = optim.Adam(netG.parameters(), lr=0.0002, betas=(0.5, 0.999))
-        criterion = nn.BCELoss()
-        device = T.device("cpu")
-        stats = [prog["train_step"](netD, netG, optimizerD, optimizerG, criterion, images, T.tensor(z), device)
-                 for z in noise]
-        with T.no_grad():
-            fake = netG(T.tensor(noise[0]))
-        results[which] = dict(stats=stats, fake=fake, G=state_arrays(netG), D=state_arrays(netD))
-    ours, ref = results["kernelgrad"], results["torch"]
-    for step, (a, b) in enumerate(zip(ours["stats"], ref["stats"])):
+    (``label.fill_``, ``netD(fake.detach())``, BCELoss, Adam with betas) give torch's (float64) losses and D
+    outputs, every gradient each Adam step used, and the weights after the two steps; the generator's images
+    are float32 of torch's shape. Draws where the step is discontinuous at float32 resolution are redrawn
+    (see :data:`DCGAN_KINK_MARGIN`)."""
+    draws = [test_seed, *np.random.default_rng(test_seed).integers(2**31, size=DCGAN_MAX_DRAWS - 1).tolist()]
+    for draw in draws:
+        init, noise = dcgan_init(draw)
+        ref = dcgan_steps("torch", init, noise, float64=True)
+        smallest_grad = min(np.abs(g).min() for g in ref["grads"][0].values())
+        if min(ref["margins"]) >= DCGAN_KINK_MARGIN and smallest_grad >= DCGAN_ADAM_GRAD_MARGIN:
+            break
+    else:
+        pytest.fail(f"no well-conditioned draw in {DCGAN_MAX_DRAWS}")
+    print(f"draw {draw} (after {draws.index(draw)} redrawn)")
+    ours = dcgan_steps("kernelgrad", init, noise)
+
+    for step, (a, b) in enumerate(zip(ours["stats"], ref["stats"], strict=True)):
         for key in b:
             assert close(a[key], b[key]), (step, key, a, b)
-    assert_tensor_like(ours["fake"], ref["fake"], "generator output")
-    for net in ("G", "D"):
-        assert ours[net].keys() == ref[net].keys()
-        for key, value in ref[net].items():
-            if value.dtype.kind == "f":
-                # Adam moves a weight by about lr per step whatever its gradient's size, so a gradient within
-                # float rounding of zero may step the other way: such a weight ends up to 2 * lr per step
-                # apart (seen: 2 of 2048 after two steps). A wrong gradient or update moves most weights.
-                off = ~np.isclose(ours[net][key], value, rtol=1e-3, atol=1e-6)
-                assert off.sum() <= max(1, 0.01 * off.size), f"{net}.{key}: {off.sum()} of {off.size} weights differ"
-                np.testing.assert_allclose(ours[net][key], value, rtol=0, atol=2 * 2 * 0.0002 * 1.1,
-                                           err_msg=f"{net}.{key}")
-            else:
-                np.testing.assert_array_equal(ours[net][key], value, err_msg=f"{net}.{key}")
+    # The gradients are the sensitive check: Adam's update hardly depends on a gradient's scale.
+    for step, (a, b) in enumerate(zip(ours["grads"], ref["grads"], strict=True)):
+        assert a.keys() == b.keys()
+        for key in b:
+            err = rel_err(a[key], b[key])
+            assert err <= 1e-4, f"step {step}: gradient of {key} off by {err:.1e}"
+    assert tuple(ours["fake"].shape) == tuple(ref["fake"].shape) == (16, 1, 16, 16)
+    assert str(ours["fake"].dtype) == "float32", ours["fake"].dtype
+    assert ours["state"].keys() == ref["state"].keys()
+    initial = {f"G.{k}": v for k, v in init[0].items()} | {f"D.{k}": v for k, v in init[1].items()}
+    for key, value in ref["state"].items():
+        assert ours["state"][key].dtype == initial[key].dtype, key
+        if value.dtype.kind == "f":
+            # float32 rounds weights near 1 (BatchNorm) by up to 6e-8 per step: measured <= 2.5e-7 off, in
+            # kernelgrad and torch's float32 alike (100 seeds); 1e-6 is 0.5% of one Adam step (lr = 2e-4)
+            np.testing.assert_allclose(ours["state"][key], value, rtol=0, atol=1e-6, err_msg=key)
+        else:
+            np.testing.assert_array_equal(ours["state"][key], value, err_msg=key)
 
 
 # ------------------------------------------------------------------------------- as scripts, no torch
