@@ -4,8 +4,22 @@ Each op's forward and backward sit side by side and work on raw arrays through `
 array-api namespace, so one definition serves numpy, torch and cupy storage. Gradients may be returned in
 the broadcast shape: the autograd engine un-broadcasts them (see :func:`framework.autograd.unbroadcast`).
 
-The generic families here need only ``ctx.xp``; the kernel-backed families (conv2d, pooling, fused
-linear, cross-entropy, dropout) call the device's kernel package, ``ctx.backend.kernels``.
+The generic families (elementwise, activation, matmul, reduce, shape, indexing, loss, normalization,
+embedding) need only ``ctx.xp``; the kernel-backed families call the device's kernel package,
+``ctx.backend.kernels`` (see :mod:`framework.backend`); ``ctx.needs_input_grad`` (set before forward runs)
+lets conv2d skip the backward kernels nobody needs and cross-entropy skip dlogits outside a recorded graph:
+
+====================================  =================================================================
+op (module)                           kernels used (forward / backward)
+====================================  =================================================================
+Conv2d (conv2d.py)                    conv2d_forward / conv2d_backward_input, _weight, _bias
+ConvTranspose2d (conv2d.py)           conv2d_backward_input / conv2d_forward, conv2d_backward_weight, _bias
+MaxPool2d (maxpool2d.py)              maxpool2d_forward -> (y, compact argmax) / maxpool2d_backward
+Linear (linear_relu.py)               linear_forward (bias + ReLU epilogue) / linear_backward (mask inside)
+SoftmaxCrossEntropy (softmax_xent.py) softmax_cross_entropy_forward (loss, and dlogits only when wanted) /
+                                      softmax_cross_entropy_backward
+Dropout (dropout.py)                  dropout_forward / dropout_backward (mask regenerated from (seed, offset))
+====================================  =================================================================
 """
 
 from ._dims import (
@@ -17,11 +31,16 @@ from ._dims import (
 from .activation import (
     Elu,
     Gelu,
+    Hardsigmoid,
+    Hardswish,
     Hardtanh,
     LeakyRelu,
     LogSoftmax,
+    Mish,
+    Prelu,
     Relu,
     Sigmoid,
+    Silu,
     Softmax,
     Softplus,
     Tanh,
@@ -70,13 +89,13 @@ from .shape import Concat, Expand, Flip, Permute, Reshape, Roll, Stack, Triangle
 from .softmax_xent import SoftmaxCrossEntropy
 
 __all__ = [
-    "Abs", "Add", "Amax", "Amin", "Atan2", "BCEWithLogits", "BinaryCrossEntropy", "Cast", "Clamp", "Concat",
-    "Conv2d", "ConvTranspose2d", "Cos", "Cumsum", "DilateWeight", "Div", "DivFloor", "Dropout", "Einsum",
-    "Elu", "Embedding", "EmbeddingRenorm", "Erf", "Exp", "Expand", "Expm1", "Flip", "FloorDivide", "Gelu",
-    "GetItem", "Hardtanh", "IndexPut", "KLDiv", "LeakyRelu", "Linear", "Log", "Log1p", "LogSoftmax",
-    "MaskedFill", "MatMul", "MaxPool2d", "Maximum", "Mean", "Minimum", "Mul", "NanToNum", "Neg", "Norm2",
-    "NormP", "Normalize", "Permute", "PoolWinner", "Pow", "Prod", "Relu", "Remainder", "Reshape", "Roll",
-    "Scatter", "ScatterAdd", "Sigmoid", "Sin", "Softmax", "SoftmaxCrossEntropy", "Softplus", "Sqrt", "Stack",
-    "StdSqrt", "StepLike", "Sub", "Sum", "TakeAlongAxis", "Tanh", "Triangle", "Where", "broadcast_shapes",
-    "erfc", "normalize_dim", "normalize_dims", "stable_sigmoid"
+    "Abs", "Add", "Amax", "Amin", "Atan2", "BCEWithLogits", "BinaryCrossEntropy", "Cast", "Clamp", "Concat", "Conv2d",
+    "ConvTranspose2d", "Cos", "Cumsum", "DilateWeight", "Div", "DivFloor", "Dropout", "Einsum", "Elu", "Embedding",
+    "EmbeddingRenorm", "Erf", "Exp", "Expand", "Expm1", "Flip", "FloorDivide", "Gelu", "GetItem", "Hardsigmoid",
+    "Hardswish", "Hardtanh", "IndexPut", "KLDiv", "LeakyRelu", "Linear", "Log", "Log1p", "LogSoftmax", "MaskedFill",
+    "MatMul", "MaxPool2d", "Maximum", "Mean", "Minimum", "Mish", "Mul", "NanToNum", "Neg", "Norm2", "NormP",
+    "Normalize", "Permute", "PoolWinner", "Pow", "Prelu", "Prod", "Relu", "Remainder", "Reshape", "Roll", "Scatter",
+    "ScatterAdd", "Sigmoid", "Silu", "Sin", "Softmax", "SoftmaxCrossEntropy", "Softplus", "Sqrt", "Stack", "StdSqrt",
+    "StepLike", "Sub", "Sum", "TakeAlongAxis", "Tanh", "Triangle", "Where", "broadcast_shapes", "erfc",
+    "normalize_dim", "normalize_dims", "stable_sigmoid"
 ]

@@ -1,18 +1,8 @@
 """``framework.nn.functional`` (import as ``F``): PyTorch's functional API on kernelgrad tensors.
 
-The five kernel families are reached through the ops this package composes (:mod:`framework.ops`), which
-call ``ctx.backend.kernels`` (the device's kernel package, see :mod:`framework.backend`):
-
-=====================  ==============================================================================
-op                     kernels used (forward / backward)
-=====================  ==============================================================================
-conv2d                 conv2d_forward / conv2d_backward_input, conv2d_backward_weight (+ dy summed for db)
-conv_transpose2d       conv2d_backward_input / conv2d_forward, conv2d_backward_weight
-max_pool2d             maxpool2d_forward (compact argmax) / maxpool2d_backward
-linear, linear_relu    linear_forward (bias+ReLU epilogue) / linear_backward (mask applied inside)
-cross_entropy          softmax_cross_entropy_forward (loss and dlogits in one pass) / ..._backward
-dropout                dropout_forward / dropout_backward (mask regenerated from (seed, offset))
-=====================  ==============================================================================
+Each function normalises and checks its arguments (``_args.py``: one exception type and message per
+mistake) and composes Tensor operations and :mod:`framework.ops` Functions; the five kernel families are
+reached only through those ops (the table of which op calls which kernel is in ``framework/ops/__init__.py``).
 
 What the kernel contract does not cover is built here from the kernels or from generic ops, so the
 public API accepts what PyTorch's accepts: ``groups`` (one kernel call per group), ``dilation`` (the
