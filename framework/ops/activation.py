@@ -150,6 +150,101 @@ class Hardtanh(Function):
         return xp.where((x <= ctx.lo) | (x >= ctx.hi), xp.zeros_like(grad), grad), None, None
 
 
+class Prelu(Function):
+    """``x if x > 0 else w * x``; ``w`` broadcasts against ``x`` (one value, or one per channel shaped
+    ``[C, 1, ...]``), and the engine sums its gradient back to ``w``'s shape."""
+
+    @staticmethod
+    def forward(ctx, x, w):
+        ctx.save_for_backward(x, w)
+        return ctx.xp.where(x > 0, x, w * x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # PyTorch's rule, selects rather than masks: x > 0 ? g : w * g for x, and x > 0 ? 0 : x * g for w, so
+        # a NaN x gives w * g (and a NaN weight gradient) and an inf g adds nothing to w where x > 0.
+        x, w = ctx.saved_tensors
+        xp = ctx.xp
+        positive = x > 0
+        need_x, need_w = ctx.needs_input_grad
+        dx = xp.where(positive, grad, w * grad) if need_x else None
+        dw = xp.where(positive, xp.zeros_like(grad), x * grad) if need_w else None
+        return dx, dw
+
+
+class Hardsigmoid(Function):
+    """``min(max(x + 3, 0), 6) / 6``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = ctx.xp
+        ctx.save_for_backward(x)
+        zero, six = xp.asarray(0, dtype=x.dtype), xp.asarray(6, dtype=x.dtype)
+        return xp.minimum(xp.maximum(x + 3, zero), six) / 6
+
+    @staticmethod
+    def backward(ctx, grad):
+        # PyTorch's rule: g/6 on the open interval (-3, 3), else 0 -- a NaN x included, and whatever g holds.
+        (x,) = ctx.saved_tensors
+        xp = ctx.xp
+        return (xp.where((x > -3) & (x < 3), grad * (1 / 6), xp.zeros_like(grad)),)
+
+
+class Hardswish(Function):
+    """``x * min(max(x + 3, 0), 6) / 6``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = ctx.xp
+        ctx.save_for_backward(x)
+        zero, six = xp.asarray(0, dtype=x.dtype), xp.asarray(6, dtype=x.dtype)
+        return x * xp.minimum(xp.maximum(x + 3, zero), six) / 6
+
+    @staticmethod
+    def backward(ctx, grad):
+        # PyTorch's rule (torch 2.13's scalar CPU loop): 0 for x <= -3 (0, not 0 * inf, at x = -inf),
+        # g * (x/3 + 1/2) below 3, g from 3 up -- and g for a NaN x, which fails both tests.
+        (x,) = ctx.saved_tensors
+        xp = ctx.xp
+        ramp = xp.where(x < 3, grad * (x / 3 + 0.5), grad)
+        return (xp.where(x <= -3, xp.zeros_like(grad), ramp),)
+
+
+class Silu(Function):
+    """``x * sigmoid(x)``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        s = stable_sigmoid(ctx.xp, x)
+        ctx.save_for_backward(x, s)
+        return x * s
+
+    @staticmethod
+    def backward(ctx, grad):
+        # PyTorch's formula, in its order: one product, so a finite x under an inf g gives +-inf (the product
+        # rule's two terms, g*s + g*x*s*(1-s), would give inf - inf = NaN for x < 0).
+        x, s = ctx.saved_tensors
+        return (grad * s * (1 + x * (1 - s)),)
+
+
+class Mish(Function):
+    """``x * tanh(softplus(x))``, softplus without a threshold (PyTorch's mish uses ``log1p(exp(x))``)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = ctx.xp
+        # log(1 + e^x) = max(x, 0) + log1p(e^-|x|): never overflows and keeps tiny values for x << 0.
+        t = xp.tanh(xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x))))
+        ctx.save_for_backward(x, t)
+        return x * t
+
+    @staticmethod
+    def backward(ctx, grad):
+        # PyTorch's formula: one product, so a finite x under an inf g gives +-inf, not the product rule's NaN.
+        x, t = ctx.saved_tensors
+        return (grad * (t + x * stable_sigmoid(ctx.xp, x) * (1 - t * t)),)
+
+
 class Softmax(Function):
     @staticmethod
     def forward(ctx, x, dim):

@@ -131,6 +131,15 @@ class Pow(Function):
         return ga, gb
 
 
+def _winner_grads(xp, grad, a_loses, b_loses, tie):
+    """torch.maximum's and torch.minimum's gradients: the loser gets 0 whatever ``grad`` holds (a select, not
+    ``grad * 0``, which is NaN for an inf grad), a tie sends half to each side, and where either is NaN
+    (neither loses nor ties) both get ``grad``."""
+    zero = xp.zeros_like(grad)
+    shared = xp.where(tie, grad * 0.5, grad)
+    return xp.where(a_loses, zero, shared), xp.where(b_loses, zero, shared)
+
+
 class Maximum(Function):
     @staticmethod
     def forward(ctx, a, b):
@@ -140,12 +149,8 @@ class Maximum(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        # Ties send half to each side, as torch.maximum does.
         a, b = ctx.saved_tensors
-        xp = ctx.xp
-        wa = xp.where(a > b, 1.0, xp.where(a == b, 0.5, 0.0))
-        wa = xp.astype(wa, grad.dtype)
-        return grad * wa, grad * (1 - wa)
+        return _winner_grads(ctx.xp, grad, a < b, a > b, a == b)
 
 
 class Minimum(Function):
@@ -157,9 +162,7 @@ class Minimum(Function):
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
-        xp = ctx.xp
-        wa = xp.astype(xp.where(a < b, 1.0, xp.where(a == b, 0.5, 0.0)), grad.dtype)
-        return grad * wa, grad * (1 - wa)
+        return _winner_grads(ctx.xp, grad, a > b, a < b, a == b)
 
 
 class Where(Function):

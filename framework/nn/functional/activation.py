@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from ... import ops
-from ...ops.activation import Elu, Gelu, Hardtanh, Softplus
+from ...ops.activation import Elu, Gelu, Hardtanh, Mish, Silu, Softplus
 from ...tensor import Tensor
 from ._args import _check_float_input, _check_tensor
 
@@ -61,7 +61,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """SiLU (swish), PyTorch's ``F.silu``: ``x * sigmoid(x)``; ``inplace=True`` returns a new tensor."""
     _check_float_input(input)
-    return input * ops.Sigmoid.apply(input)
+    return Silu.apply(input)
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -83,8 +83,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """Mish, PyTorch's ``F.mish``: ``x * tanh(softplus(x))``; ``inplace=True`` returns a new tensor."""
     _check_float_input(input)
-    # No threshold: PyTorch's mish uses log1p(exp(x)) everywhere.
-    return input * Softplus.apply(input, 1.0, math.inf).tanh()
+    return Mish.apply(input)
 
 
 def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ...ops.activation import Hardsigmoid, Hardswish, Prelu
 from ...tensor import Tensor, full, minimum, ones, rand_like, where, zeros
 from ._args import _check_reduction, _float_tensor, _reduce, _single
 from .activation import elu, hardtanh, softplus
@@ -33,13 +34,13 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
-    """``relu6(x + 3) / 6``."""
-    return relu6(_float_tensor(input, "input") + 3.0) * (1 / 6)
+    """``relu6(x + 3) / 6``; gradient g/6 on the open interval (-3, 3), 0 elsewhere (a NaN input too)."""
+    return Hardsigmoid.apply(_float_tensor(input, "input"))
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
-    """``x * relu6(x + 3) / 6``."""
-    return _float_tensor(input, "input") * hardsigmoid(input)
+    """``x * relu6(x + 3) / 6``; no gradient for x <= -3 (none at -inf either), all of it for x >= 3 or NaN."""
+    return Hardswish.apply(_float_tensor(input, "input"))
 
 
 def logsigmoid(input: Tensor) -> Tensor:
@@ -78,9 +79,10 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
-    """``x if x > threshold else value``."""
+    """``value if x <= threshold else x``: a NaN input is not <= threshold, so it stays NaN and passes its
+    gradient, as PyTorch (a select: no gradient where ``value`` is taken, whatever the upstream holds)."""
     x = _float_tensor(input, "input")
-    return where(x > threshold, x, full(x.shape, float(value), dtype=x.dtype, device=x.device))
+    return where(x <= threshold, full(x.shape, float(value), dtype=x.dtype, device=x.device), x)
 
 
 _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
@@ -107,8 +109,8 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     if w.shape[0] not in (1, channels):
         raise ValueError(f"prelu(): weight has {w.shape[0]} values; expected 1 or {channels} (the channels)")
     if x.ndim >= 2:
-        w = w.reshape((w.shape[0],) + (1,) * (x.ndim - 2))
-    return x.relu() - w * (-x).relu()
+        w = w.reshape((w.shape[0],) + (1,) * (x.ndim - 2))  # [C, 1, ...]: its gradient sums over the rest
+    return Prelu.apply(x, w)
 
 
 # ------------------------------------------------------------------------------------- convolution
