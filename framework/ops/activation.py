@@ -202,8 +202,9 @@ class Hardswish(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        # PyTorch's rule (torch 2.13's scalar CPU loop): 0 for x <= -3 (0, not 0 * inf, at x = -inf),
-        # g * (x/3 + 1/2) below 3, g from 3 up -- and g for a NaN x, which fails both tests.
+        # PyTorch's rule (its scalar CPU loop and CUDA kernel): 0 for x <= -3 (0, not 0 * inf, at x = -inf),
+        # g * (x/3 + 1/2) below 3, g from 3 up -- and g for a NaN x, which fails both tests (its vectorised
+        # CPU loop gives NaN there). Older PyTorch sources tested x < -3, giving -g/2 at x == -3.
         (x,) = ctx.saved_tensors
         xp = ctx.xp
         ramp = xp.where(x < 3, grad * (x / 3 + 0.5), grad)

@@ -208,3 +208,14 @@ def test_new_functions_match_finite_differences_float64(rng, name):
             plus, minus = (f(fw.tensor(x_np), fw.tensor(w_np + s * dw)).numpy() for s in (1, -1))
             numeric_w[c] = ((plus - minus) * g_np).sum() / (2 * eps)
         assert rel_err(w.grad, numeric_w) < 1e-7
+
+
+def test_prelu_keeps_a_0d_input_0d(device):
+    x, w = (fw.tensor(v, device=device, requires_grad=True) for v in (-2.0, [0.25]))
+    xr, wr = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (-2.0, [0.25]))
+    out, ref = F.prelu(x, w), tF.prelu(xr, wr)
+    out.backward(fw.tensor(1.5, device=device))
+    ref.backward(torch.tensor(1.5, dtype=torch.float64))
+    assert out.shape == ref.shape == () and out.item() == ref.item() == -0.5
+    assert x.grad.shape == () and w.grad.shape == (1,)
+    assert x.grad.item() == xr.grad.item() == 0.375 and w.grad.tolist() == wr.grad.tolist() == [-3.0]

@@ -110,6 +110,8 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
         raise ValueError(f"prelu(): weight has {w.shape[0]} values; expected 1 or {channels} (the channels)")
     if x.ndim >= 2:
         w = w.reshape((w.shape[0],) + (1,) * (x.ndim - 2))  # [C, 1, ...]: its gradient sums over the rest
+    elif x.ndim == 0:
+        w = w.reshape(())  # a 0-d input gives a 0-d output, as PyTorch
     return Prelu.apply(x, w)
 
 
