@@ -76,7 +76,7 @@ from array_api_compat import device as _array_device
 
 __all__ = [
     "Context", "Function", "RemovableHandle", "Variable", "backward", "enable_grad", "grad", "inference_mode",
-    "is_grad_enabled", "is_inference_mode_enabled", "no_grad", "set_grad_enabled", "unbroadcast",
+    "is_grad_enabled", "is_inference_mode_enabled", "no_grad", "queue_callback", "set_grad_enabled", "unbroadcast",
 ]
 
 _grad_enabled = True
@@ -626,14 +626,68 @@ def _run_tensor_hooks(tensor, hooks: dict, g: Any) -> Any:
     return g
 
 
-def _run_backward(roots: list, root_grads: list, retain_graph: bool, capture: list | None = None) -> dict:
-    """The one backward pass behind :func:`backward` and :func:`grad`.
+def _accumulate(leaf, g: Any) -> None:
+    """Add ``g`` into ``leaf.grad``, then run the leaf's post-accumulate-grad hooks (``hook(leaf)``)."""
+    leaf._accumulate_grad(g)
+    for hook in list((getattr(leaf, "_post_accumulate_hooks", None) or {}).values()):
+        hook(leaf)
+
+
+#: One list per backward pass in progress (a hook may start another): the callbacks queued during it.
+_callback_queues: list[list] = []
+
+
+def queue_callback(callback: Any) -> None:
+    """Run ``callback()`` once the backward pass in progress has finished (every gradient accumulated).
+
+    PyTorch's ``Variable._execution_engine.queue_callback`` (also reachable under that name): a gradient
+    hook uses it to finish work that needs the whole pass, as DistributedDataParallel waits for its last
+    all-reduce. Callbacks run in the order queued; one queued by a callback runs too. None runs when the
+    pass raises. Raises: RuntimeError outside a backward pass; TypeError if ``callback`` is not callable.
+    """
+    if not callable(callback):
+        raise TypeError(f"queue_callback: callback must be callable, got {type(callback).__name__}")
+    if not _callback_queues:
+        raise RuntimeError("queue_callback: no backward pass is running (call it from a gradient hook)")
+    _callback_queues[-1].append(callback)
+
+
+class _ExecutionEngine:
+    """``Variable._execution_engine``: PyTorch's spelling of :func:`queue_callback`."""
+
+    @staticmethod
+    def queue_callback(callback: Any) -> None:
+        queue_callback(callback)
+
+
+def _run_backward(roots: list, root_grads: list, retain_graph: bool, capture: list | None = None,
+                  finish: Any = None) -> dict:
+    """The one backward pass behind :func:`backward` and :func:`grad` (callbacks queued during it run at its end).
 
     Without ``capture``, gradients accumulate into ``.grad`` of every leaf (and of ``retain_grad()``
-    tensors). With ``capture`` (a list of tensors), no leaf's ``.grad`` is touched: the pass runs only the
+    tensors); a leaf's post-accumulate-grad hooks run right after its gradient is complete, while the pass
+    goes on. With ``capture`` (a list of tensors), no leaf's ``.grad`` is touched: the pass runs only the
     nodes that lead to a captured tensor and returns ``{id(tensor): gradient array}`` for those reached.
-    Tensor hooks run on each tensor's whole gradient, before it is used.
+    Tensor hooks run on each tensor's whole gradient, before it is used. ``finish(captured)``, when given,
+    runs at the end of the pass, before the queued callbacks.
     """
+    _callback_queues.append([])
+    try:
+        captured = _backward_pass(roots, root_grads, retain_graph, capture)
+        if finish is not None:
+            finish(captured)
+    finally:
+        callbacks = _callback_queues.pop()
+    while callbacks:  # only reached when the pass succeeded
+        _callback_queues.append([])
+        try:
+            callbacks.pop(0)()
+        finally:
+            callbacks.extend(_callback_queues.pop())
+    return captured
+
+
+def _backward_pass(roots: list, root_grads: list, retain_graph: bool, capture: list | None) -> dict:
     grads: dict[int, Any] = {}
     for root, g in zip(roots, root_grads):
         grads[id(root)] = g if id(root) not in grads else grads[id(root)] + g
@@ -675,7 +729,7 @@ def _run_backward(roots: list, root_grads: list, retain_graph: bool, capture: li
             ctx = node._ctx
             if ctx is None:
                 if capture is None:
-                    node._accumulate_grad(g)
+                    _accumulate(node, g)
             elif node._retain_grad:
                 node._accumulate_grad(g)
             if id(node) in wanted:
@@ -792,10 +846,16 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
     targets = _as_tensor_list(inputs, "backward(): inputs")
     if not targets:
         raise RuntimeError("backward(): inputs argument was passed but it is empty")
-    captured = _run_backward(roots, root_grads, bool(retain_graph), capture=targets)
-    for t in {id(t): t for t in targets}.values():
-        if id(t) in captured:
-            t._accumulate_grad(captured[id(t)])
+
+    def accumulate(captured: dict) -> None:
+        for t in {id(t): t for t in targets}.values():
+            if id(t) in captured:
+                if t._ctx is None:
+                    _accumulate(t, captured[id(t)])
+                else:
+                    t._accumulate_grad(captured[id(t)])
+
+    _run_backward(roots, root_grads, bool(retain_graph), capture=targets, finish=accumulate)
 
 
 def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
@@ -869,3 +929,6 @@ def Variable(data: Any, requires_grad: bool = False, volatile: bool = False):  #
         warnings.warn("volatile was removed and now has no effect. Use `with fw.no_grad():` instead.",
                       UserWarning, stacklevel=2)
     return data.detach().requires_grad_(requires_grad)
+
+
+Variable._execution_engine = _ExecutionEngine()

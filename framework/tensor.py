@@ -47,12 +47,14 @@ def _normalize_shape(shape: tuple) -> tuple[int, ...]:
 class Tensor:
     """An n-dimensional array on a device, with reverse-mode autograd."""
 
-    # "_hooks" (register_hook) stays unset until a hook is registered; readers use getattr(t, "_hooks", None).
+    # "_hooks" (register_hook) and "_post_accumulate_hooks" stay unset until a hook is registered; readers use
+    # getattr(t, "_hooks", None).
     # "_vbox": [version, recorded-write count], shared by every tensor aliasing the storage (views, detach,
     # .data); "_view_version": None, or for an alias, _vbox[1] when it was made; "_view_src": for a view an
     # op returned, (Function, args, kwargs, index of the base) to take it again; "_history": None, or the
     # (end version, stand-in) pairs of recorded in-place writes (see the autograd module docstring).
-    __slots__ = ("_data", "backend", "requires_grad", "grad", "_ctx", "_retain_grad", "_hooks", "_vbox",
+    __slots__ = ("_data", "backend", "requires_grad", "grad", "_ctx", "_retain_grad", "_hooks",
+                 "_post_accumulate_hooks", "_vbox",
                  "_view_version", "_view_src", "_history", "__weakref__")
     __array_priority__ = 1000  # numpy_array + tensor -> Tensor.__radd__, not an object array
 
@@ -330,6 +332,24 @@ class Tensor:
         hooks = getattr(self, "_hooks", None)
         if hooks is None:
             hooks = self._hooks = {}
+        return add_hook(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook: Any):
+        """Call ``hook(tensor)`` right after backward has accumulated this leaf's gradient into ``.grad`` (while
+        the rest of the pass goes on: DistributedDataParallel starts its all-reduces this way). The hook's
+        return value is ignored.
+
+        Returns: a handle whose ``remove()`` unregisters the hook.
+        Raises: RuntimeError for a non-leaf tensor or one that does not require grad; TypeError if ``hook``
+            is not callable.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._ctx is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        hooks = getattr(self, "_post_accumulate_hooks", None)
+        if hooks is None:
+            hooks = self._post_accumulate_hooks = {}
         return add_hook(hooks, hook)
 
     def _accumulate_grad(self, grad: Any) -> None:
