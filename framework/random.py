@@ -8,7 +8,9 @@ and CuPy kernels all reproduce bit for bit.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from typing import NamedTuple
 
 import numpy as np
 
@@ -135,3 +137,49 @@ def next_philox(numel: int) -> tuple[int, int]:
     # vectorised kernel use all four outputs of a block later without overlapping the next call).
     _philox_offset += (int(numel) + 3) // 4 * 4
     return _philox_seed, offset
+
+
+# ------------------------------------------------------------------------------ data-parallel shards
+
+class SampleShard(NamedTuple):
+    """This process holds rows ``rank, rank + world_size, rank + 2*world_size, ...`` of a global batch of
+    ``global_rows`` rows (None: ``world_size`` times the local rows; give it when the ranks' shares differ)."""
+
+    rank: int
+    world_size: int
+    global_rows: int | None = None
+
+
+_shard: SampleShard | None = None
+
+
+@contextlib.contextmanager
+def sample_shard(rank: int, world_size: int, global_rows: int | None = None):
+    """Within the block, dropout draws its masks by *global* sample: row ``j`` of a dropout input (dim 0 is the
+    batch) gets the mask that row ``rank + world_size * j`` of the global batch gets in a single process, and
+    the stream advances by the global batch's count, so N processes draw exactly the masks of one process
+    with the global batch (what :class:`~framework.nn.parallel.DistributedDataParallel`'s forward sets up,
+    and the row layout :class:`~framework.utils.data.DistributedSampler` gives). An inner block replaces an
+    outer one; ``world_size`` 1 is the ordinary stream.
+
+    Raises: ValueError unless ``0 <= rank < world_size`` and ``global_rows`` (if given) >= 0.
+    """
+    global _shard
+    for name, value in (("rank", rank), ("world_size", world_size)):
+        if not isinstance(value, int | np.integer) or isinstance(value, bool):
+            raise TypeError(f"sample_shard: {name} must be an int, got {type(value).__name__}")
+    if not 0 <= rank < world_size:
+        raise ValueError(f"sample_shard: need 0 <= rank < world_size, got rank={rank}, world_size={world_size}")
+    if global_rows is not None and (not isinstance(global_rows, int | np.integer) or global_rows < 0):
+        raise ValueError(f"sample_shard: global_rows must be a non-negative int or None, got {global_rows!r}")
+    outer = _shard
+    _shard = SampleShard(int(rank), int(world_size), None if global_rows is None else int(global_rows))
+    try:
+        yield _shard
+    finally:
+        _shard = outer
+
+
+def current_shard() -> SampleShard | None:
+    """The active :func:`sample_shard` (None outside one, or with one process)."""
+    return _shard if _shard is not None and _shard.world_size > 1 else None

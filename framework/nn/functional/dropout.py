@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -17,7 +18,9 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (identity when not training).
 
     The mask is never stored: it is regenerated in backward from the Philox stream position
-    ``(seed, offset)`` that :func:`framework.manual_seed` controls, bit-identically on every backend.
+    ``(seed, offset)`` that :func:`framework.manual_seed` controls, bit-identically on every backend. Under
+    data parallelism (:func:`framework.random.sample_shard`, which DistributedDataParallel's forward sets) the
+    mask of each row is the one its *global* row gets in a single process (dim 0 is the batch).
     ``p = 1`` gives ``input * 0`` (zeros, NaN/inf stay NaN, zero gradient), PyTorch's answer, without
     the kernel (its scale 1/(1-p) would be infinite).
     Raises TypeError for a p that is not a real number, ValueError unless ``0 <= p <= 1``.
@@ -30,10 +33,30 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     if p == 1.0:
         with np.errstate(invalid="ignore"):  # NaN/inf * 0 is NaN without a warning, as in PyTorch
             return input * 0.0
-    seed, offset = _random.next_philox(input.numel())
     if input.ndim == 0:  # the kernels take arrays of at least one dim; the result keeps the 0-d shape
-        return Dropout.apply(input.reshape(1), p, seed, offset).reshape(())
-    return Dropout.apply(input, p, seed, offset)
+        return dropout(input.reshape(1), p, training).reshape(())
+    shard = _random.current_shard()
+    if shard is None:
+        seed, offset = _random.next_philox(input.numel())
+        return Dropout.apply(input, p, seed, offset)
+    return _sharded_dropout(input, p, shard)
+
+
+def _sharded_dropout(input: Tensor, p: float, shard: _random.SampleShard) -> Tensor:
+    """Dropout of this process's rows of a global batch (inside :func:`framework.random.sample_shard`): local
+    row ``j`` is global row ``rank + world_size * j``, so its elements take the counters that row takes in
+    one process, and the stream advances by the whole global batch."""
+    rows = input.shape[0]
+    row_len = math.prod(input.shape[1:])
+    global_rows = shard.world_size * rows if shard.global_rows is None else shard.global_rows
+    if rows and shard.rank + shard.world_size * (rows - 1) >= global_rows:
+        raise ValueError(f"dropout(): this process's {rows} rows cannot be rank {shard.rank}'s share of a global "
+                         f"batch of {global_rows} rows over {shard.world_size} processes (dim 0 of the input is "
+                         "the batch under data parallelism)")
+    seed, offset = _random.next_philox(global_rows * row_len)
+    if rows == 0 or row_len == 0:
+        return Dropout.apply(input, p, seed, offset)
+    return Dropout.apply(input, p, seed, offset + shard.rank * row_len, row_len, shard.world_size * row_len)
 
 
 def _feature_dropout(input: Tensor, p: float, training: bool, name: str) -> Tensor:

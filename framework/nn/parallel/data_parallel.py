@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .module import Module
+from ..module import Module
 
 __all__ = ["DataParallel", "data_parallel"]
 
