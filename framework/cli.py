@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         SystemExit: code 2 for a usage error, an unknown or unavailable device, or unusable data.
     """
     parser = _build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # what a command that starts worker processes hands them (--nproc-per-node)
     if args.command == "devices":
         return _devices()
     if args.command == "bench":

@@ -328,8 +328,8 @@ def test_fit_refuses_inconsistent_arguments():
     loader = DataLoader(TensorDataset(x, y), batch_size=4)
     with pytest.raises(ValueError, match="loss_fn"):
         fit(model, None, optimizer, loader, progress=False, log=None)
-    with pytest.raises(ValueError, match="needs metrics"):
-        fit(model, None, optimizer, loader, progress=False, log=None, step=lambda batch: {})
+    with pytest.raises(ValueError, match="needs a loss_fn"):  # a classifier step validated on val_loader
+        fit(model, None, optimizer, loader, loader, progress=False, log=None, step=lambda batch: {})
     with pytest.raises(ValueError, match="validate="):
         fit(model, nn.CrossEntropyLoss(), optimizer, loader, loader, progress=False, log=None,
             metrics={"train_loss": Mean("loss")})

@@ -41,6 +41,40 @@ def add_common_arguments(parser: argparse.ArgumentParser, name: str, epochs: int
                              "interpreter or the CUDA emulator without a GPU)")
 
 
+def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--nproc-per-node N``: data-parallel training in N processes on this machine."""
+    parser.add_argument("--nproc-per-node", type=int, default=1, metavar="N",
+                        help="train data-parallel in N processes on this machine, started by torch's launcher "
+                             "(torch.distributed.run; gloo on the cpu device, NCCL on GPUs). --batch-size stays the "
+                             "global batch, split across the processes, so the run trains as one process does. "
+                             "Across machines run `torchrun ... -m framework train ...` instead (see the README)")
+
+
+def launch_workers(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int | None:
+    """With ``--nproc-per-node N > 1`` in a process torchrun did not start: run this same command line in N worker
+    processes through ``torch.distributed.run`` and return the job's exit status (1 when any worker failed;
+    torchrun then stops the others and prints which rank failed, after that rank's traceback). Otherwise None:
+    go on in this process."""
+    from ..train.distributed import launched_by_torchrun
+
+    if args.nproc_per_node < 1:
+        parser.error("--nproc-per-node must be >= 1")
+    if args.nproc_per_node == 1 or launched_by_torchrun():
+        return None
+    if args.batch_size < args.nproc_per_node:
+        parser.error(f"--batch-size ({args.batch_size}) is the global batch; it must be at least --nproc-per-node "
+                     f"({args.nproc_per_node})")
+    from torch.distributed import run as torchrun
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
+    try:
+        # The workers run the same command line; being torchrun's workers, they ignore --nproc-per-node.
+        torchrun.main(["--standalone", f"--nproc-per-node={args.nproc_per_node}", "-m", "framework", *args.argv])
+    except ChildFailedError:
+        return 1  # torchrun has printed the failing rank's error
+    return 0
+
+
 def check_training_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace,
                              positive: tuple[str, ...] = ()) -> None:
     """Validate the shared options and the command's own ``positive`` ones (>= 1); exit 2 with a usage message.

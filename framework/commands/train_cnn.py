@@ -15,15 +15,19 @@ the 0-4 model's ``pretrained.safetensors``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import os
 import time
 
 from .common import (
     SPLIT_SEED,
     add_common_arguments,
+    add_distributed_arguments,
     check_training_arguments,
     finish_classification,
     format_confusion,
+    launch_workers,
     load_data,
     plot_confusion,
     plot_learning_curve,
@@ -63,21 +67,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transfer", action="store_true",
                         help="pretrain on digits 0-4, freeze the conv layers, train a new head on 5-9; compare with "
                              "a from-scratch model (--epochs each)")
+    add_distributed_arguments(parser)
 
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from ..train.distributed import launched_by_torchrun
+
     check_training_arguments(parser, args)
     if args.checkpoint_every < 0:
         parser.error("--checkpoint-every must be >= 0")
     if args.transfer and args.resume:
         parser.error("--transfer and --resume cannot be combined")
+    if args.transfer and (args.nproc_per_node > 1 or launched_by_torchrun()):
+        parser.error("--transfer runs in one process (no --nproc-per-node, no torchrun)")
+    status = launch_workers(parser, args)
+    if status is not None:
+        return status
     device = resolve_device(parser, args.device)
     dataset, splits = load_data(parser, args.data)
     if args.limit is not None:
         splits = tuple((x[: args.limit], y[: args.limit]) for x, y in splits)  # splits are already shuffled
     if args.transfer:
         return _run_transfer(parser, args, device, dataset, splits)
-    return _run_train(parser, args, device, dataset, splits)
+    if not launched_by_torchrun():
+        return _run_train(parser, args, device, dataset, splits)
+    return _run_worker(parser, args, device, dataset, splits)
+
+
+def _run_worker(parser: argparse.ArgumentParser, args: argparse.Namespace, device: str, dataset: str, splits) -> int:
+    """One process of a data-parallel run: join the group; only rank 0 prints and writes files."""
+    import torch.distributed as dist
+
+    from ..backend import get_backend
+    from ..train.distributed import init_from_env
+
+    group = init_from_env(get_backend(device))
+    if args.batch_size < group.world_size:
+        parser.error(f"--batch-size ({args.batch_size}) is the global batch; it must be at least the number of "
+                     f"processes ({group.world_size})")
+    with open(os.devnull, "w") as devnull, contextlib.ExitStack() as quiet:
+        if not group.is_main:
+            quiet.enter_context(contextlib.redirect_stdout(devnull))
+        status = _run_train(parser, args, device, dataset, splits, group)
+    dist.barrier()  # rank 0 has written the run folder
+    dist.destroy_process_group()
+    return status
 
 
 def _augmentation(args: argparse.Namespace, seed: int):
@@ -92,7 +126,10 @@ def _augmentation(args: argparse.Namespace, seed: int):
     return RandomShift(1, seed=seed + 1), "RandomShift(1)"
 
 
-def _run_train(parser: argparse.ArgumentParser, args: argparse.Namespace, device: str, dataset: str, splits) -> int:
+def _run_train(parser: argparse.ArgumentParser, args: argparse.Namespace, device: str, dataset: str, splits,
+               group=None) -> int:
+    """Train, evaluate and write the run folder; with a process ``group`` (data parallel), this process trains on
+    its rows of every global batch through DistributedDataParallel, and only rank 0 writes anything."""
     from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
     import framework as fw
@@ -137,23 +174,37 @@ def _run_train(parser: argparse.ArgumentParser, args: argparse.Namespace, device
     loss_fn = nn.CrossEntropyLoss()
 
     # Resumed runs draw fresh augmentation/shuffling streams (seeded by the epoch reached): replaying the
-    # first run's streams would repeat its first epochs' batches.
+    # first run's streams would repeat its first epochs' batches. Data parallel: every process draws the same
+    # global batches (and their augmentation) on the host and keeps its rows of each.
     augment, augment_name = _augmentation(args, args.seed + 7919 * initial_epoch)
     train_loader = DataLoader(TensorDataset(x_train, y_train), batch_size=args.batch_size, shuffle=True,
-                              seed=args.seed + 7919 * initial_epoch, device=device, transform=augment)
+                              seed=args.seed + 7919 * initial_epoch, device=device if group is None else "cpu",
+                              transform=augment)
+    trained, step, main = model, None, group is None or group.is_main
+    if group is not None:
+        from ..nn.parallel import DistributedDataParallel
+        from ..train.distributed import ShardedBatches, sharded_loss_step
+
+        trained = DistributedDataParallel(model)
+        train_loader = ShardedBatches(train_loader, group.rank, group.world_size, device)
+        step = sharded_loss_step(trained, loss_fn, optimizer, train_loader)
     eval_batch = max(args.batch_size, 256)  # no gradients kept: larger batches are cheaper per sample
     val_loader = DataLoader(TensorDataset(x_val, y_val), batch_size=eval_batch, device=device) if len(y_val) else None
     test_loader = DataLoader(TensorDataset(x_test, y_test), batch_size=eval_batch, device=device)
 
-    folder = run_folder(args.out)
+    folder = run_folder(args.out) if main else None
     extra = {"model": "DigitsCNN", "num_classes": num_classes, "image_size": int(x_train.shape[-1]),
              "in_channels": int(x_train.shape[1]), "data": args.data}
-    callbacks = [ModelCheckpoint(folder, every=args.checkpoint_every, extra=extra)] if args.checkpoint_every else []
+    callbacks = [ModelCheckpoint(folder, every=args.checkpoint_every, extra=extra)] \
+        if args.checkpoint_every and main else []
     with threadpool_limits(limits=args.threads, user_api="blas"):
-        history = fit(model, loss_fn, optimizer, train_loader, val_loader, epochs=args.epochs, scheduler=scheduler,
-                      progress=not args.no_progress, initial_epoch=initial_epoch, callbacks=callbacks)
+        history = fit(trained, loss_fn, optimizer, train_loader, val_loader, epochs=args.epochs, scheduler=scheduler,
+                      progress=main and not args.no_progress, initial_epoch=initial_epoch, callbacks=callbacks,
+                      step=step)
         result = evaluate(model, test_loader, loss_fn, num_classes=num_classes)
     elapsed = time.perf_counter() - start
+    if not main:
+        return 0
     ci, test_metrics = report_classification(result, args.seed)
 
     save_checkpoint(folder / "checkpoint.safetensors", model, optimizer, epoch=args.epochs, extra=extra)
@@ -170,6 +221,7 @@ def _run_train(parser: argparse.ArgumentParser, args: argparse.Namespace, device
         "epochs": args.epochs,
         "resumed_from": None if args.resume is None else {"path": str(args.resume), "epoch": initial_epoch},
         "batch_size": args.batch_size,
+        "processes": 1 if group is None else group.world_size,
         "lr": args.lr,
         "optimizer": "Adam",
         "scheduler": "CosineAnnealingLR",

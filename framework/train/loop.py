@@ -84,9 +84,11 @@ def fit(model: Any, loss_fn: Callable | None, optimizer: Any, train_loader: Any,
         callbacks: :class:`Callback` objects; after every epoch each one's ``on_epoch_end`` runs (all of
             them, in order) and training stops when any returns True; ``on_train_end`` runs at the end.
         initial_epoch: epochs already done (resuming from a checkpoint): numbering continues after it.
-        step: ``step(batch) -> dict`` of per-batch values, one training step (default: :func:`loss_step`).
+        step: ``step(batch) -> dict`` of per-batch values, one training step (default: :func:`loss_step`). Without
+            ``metrics`` and ``validate`` it is a classifier's step (one that returns what :func:`loss_step`
+            returns, e.g. :func:`~.distributed.sharded_loss_step`) and :func:`fit` does the rest as by default.
         metrics: name -> :class:`~.metrics.Metric` over the step's values: the epoch's training columns (default
-            ``{"train_loss": Mean("loss"), "train_acc": Accuracy()}``; required with a ``step``).
+            ``{"train_loss": Mean("loss"), "train_acc": Accuracy()}``).
         validate: ``validate(epoch) -> {name: value}``, run after each epoch's training: its validation columns
             (it may also do other per-epoch work, e.g. draw samples). Default: :func:`evaluate` on ``val_loader`` giving
             ``val_loss`` and ``val_acc`` (None without a ``val_loader``).
@@ -103,25 +105,25 @@ def fit(model: Any, loss_fn: Callable | None, optimizer: Any, train_loader: Any,
 
     Raises:
         ValueError: ``epochs`` < 0, ``initial_epoch`` < 0 or > ``epochs``, an empty ``train_loader``, no
-            ``loss_fn`` for the default step, a ``step`` without ``metrics``, or a ``val_loader`` with a custom
-            ``step``/``metrics`` but no ``validate``.
+            ``loss_fn`` for the default step or validation, or a ``val_loader`` with custom ``metrics`` but no
+            ``validate``.
     """
     if epochs < 0:
         raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
     if not 0 <= initial_epoch <= epochs:
         raise ValueError(f"fit: initial_epoch must be in [0, epochs={epochs}], got {initial_epoch}")
-    classifier = step is None and metrics is None and validate is None
+    classifier = metrics is None and validate is None
     if step is None:
         if loss_fn is None:
             raise ValueError("fit: loss_fn is required unless a step is given")
         step = loss_step(model, loss_fn, optimizer)
-    elif metrics is None:
-        raise ValueError("fit: a custom step needs metrics (name -> Metric over the values it returns)")
     if metrics is None:
         metrics = {"train_loss": Mean("loss"), "train_acc": Accuracy()}
     if validate is None and val_loader is not None:
         if not classifier:
-            raise ValueError("fit: with a custom step or metrics, validate with validate=, not val_loader")
+            raise ValueError("fit: with custom metrics, validate with validate=, not val_loader")
+        if loss_fn is None:
+            raise ValueError("fit: validating on val_loader needs a loss_fn")
         validate = _classifier_validation(model, val_loader, loss_fn)
     elif validate is None and classifier:
         validate = _no_validation
