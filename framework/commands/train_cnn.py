@@ -95,20 +95,20 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _run_worker(parser: argparse.ArgumentParser, args: argparse.Namespace, device: str, dataset: str, splits) -> int:
-    """One process of a data-parallel run: join the group; only rank 0 prints and writes files."""
+    """One process of a data-parallel run: join the process group; only rank 0 prints and writes files."""
     import torch.distributed as dist
 
     from ..backend import get_backend
     from ..train.distributed import init_from_env
 
-    group = init_from_env(get_backend(device))
-    if args.batch_size < group.world_size:
+    procs = init_from_env(get_backend(device))
+    if args.batch_size < procs.world_size:
         parser.error(f"--batch-size ({args.batch_size}) is the global batch; it must be at least the number of "
-                     f"processes ({group.world_size})")
+                     f"processes ({procs.world_size})")
     with open(os.devnull, "w") as devnull, contextlib.ExitStack() as quiet:
-        if not group.is_main:
+        if not procs.is_main:
             quiet.enter_context(contextlib.redirect_stdout(devnull))
-        status = _run_train(parser, args, device, dataset, splits, group)
+        status = _run_train(parser, args, device, dataset, splits, procs)
     dist.barrier()  # rank 0 has written the run folder
     dist.destroy_process_group()
     return status
@@ -127,9 +127,9 @@ def _augmentation(args: argparse.Namespace, seed: int):
 
 
 def _run_train(parser: argparse.ArgumentParser, args: argparse.Namespace, device: str, dataset: str, splits,
-               group=None) -> int:
-    """Train, evaluate and write the run folder; with a process ``group`` (data parallel), this process trains on
-    its rows of every global batch through DistributedDataParallel, and only rank 0 writes anything."""
+               procs=None) -> int:
+    """Train, evaluate and write the run folder. With ``procs`` (this process's place in a data-parallel job) it
+    trains on its rows of every global batch through DistributedDataParallel, and only rank 0 writes anything."""
     from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
     import framework as fw
@@ -178,15 +178,15 @@ def _run_train(parser: argparse.ArgumentParser, args: argparse.Namespace, device
     # global batches (and their augmentation) on the host and keeps its rows of each.
     augment, augment_name = _augmentation(args, args.seed + 7919 * initial_epoch)
     train_loader = DataLoader(TensorDataset(x_train, y_train), batch_size=args.batch_size, shuffle=True,
-                              seed=args.seed + 7919 * initial_epoch, device=device if group is None else "cpu",
+                              seed=args.seed + 7919 * initial_epoch, device=device if procs is None else "cpu",
                               transform=augment)
-    trained, step, main = model, None, group is None or group.is_main
-    if group is not None:
+    trained, step, main = model, None, procs is None or procs.is_main
+    if procs is not None:
         from ..nn.parallel import DistributedDataParallel
         from ..train.distributed import ShardedBatches, sharded_loss_step
 
         trained = DistributedDataParallel(model)
-        train_loader = ShardedBatches(train_loader, group.rank, group.world_size, device)
+        train_loader = ShardedBatches(train_loader, procs.rank, procs.world_size, device)
         step = sharded_loss_step(trained, loss_fn, optimizer, train_loader)
     eval_batch = max(args.batch_size, 256)  # no gradients kept: larger batches are cheaper per sample
     val_loader = DataLoader(TensorDataset(x_val, y_val), batch_size=eval_batch, device=device) if len(y_val) else None
@@ -221,7 +221,7 @@ def _run_train(parser: argparse.ArgumentParser, args: argparse.Namespace, device
         "epochs": args.epochs,
         "resumed_from": None if args.resume is None else {"path": str(args.resume), "epoch": initial_epoch},
         "batch_size": args.batch_size,
-        "processes": 1 if group is None else group.world_size,
+        "processes": 1 if procs is None else procs.world_size,
         "lr": args.lr,
         "optimizer": "Adam",
         "scheduler": "CosineAnnealingLR",

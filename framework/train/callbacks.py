@@ -115,7 +115,8 @@ class EarlyStopping(Callback):
 
 class ModelCheckpoint(Callback):
     """Save model + optimizer + epoch every ``every`` epochs with :func:`framework.checkpoint.save_checkpoint`
-    (an atomic write: a crash never leaves a half-written file).
+    (an atomic write: a crash never leaves a half-written file). A DistributedDataParallel model is saved as
+    its ``module`` (PyTorch's practice), so the file loads into the plain model, in one process or many.
 
     Args:
         folder: where the files go (created if needed).
@@ -142,7 +143,10 @@ class ModelCheckpoint(Callback):
 
     def _save(self, epoch: int, model: Any, optimizer: Any) -> None:
         from ..checkpoint import save_checkpoint
+        from ..nn.parallel import DistributedDataParallel
 
+        if isinstance(model, DistributedDataParallel):
+            model = model.module
         self.folder.mkdir(parents=True, exist_ok=True)
         path = save_checkpoint(self.folder / self.filename.format(epoch=epoch), model, optimizer, epoch=epoch,
                                extra=self.extra)

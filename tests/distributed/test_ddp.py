@@ -68,6 +68,21 @@ def test_ddp_trains_like_one_process_with_the_global_batch(tmp_path, world, samp
     assert max(rel_err(a, b) for a, b in zip(local, reference)) > 1e-3
 
 
+@pytest.mark.parametrize("device", ["triton", "cupy"])
+def test_ddp_trains_like_one_process_on_the_gpu_backends(tmp_path, device):
+    """The triton device's storage is torch's (the interpreter here), cupy's is reduced through its own arrays
+    (the emulator's host arrays here; DLPack views and the stream bridge on a GPU)."""
+    from framework import backend
+
+    if device not in backend.available_devices():
+        pytest.skip(f"{device}: {backend.unavailable_devices().get(device, 'unavailable')}")
+    opts = dict(common.DEFAULTS, device=device, samples=16, batch=4, epochs=1)
+    ranks = run_worker(2, "train", tmp_path, device=device, samples=16, batch=4, epochs=1)
+    model = common.build_model(opts, seed=100)
+    reference = common.train(model, model.parameters(), opts, rank=0, world=1, batch=8)
+    assert_ranks_equal_and_close(ranks, reference, tol=1e-5)
+
+
 def test_ddp_no_sync_accumulates_like_one_process(tmp_path):
     opts = dict(common.DEFAULTS, samples=24, batch=3)
     ranks = run_worker(2, "no_sync", tmp_path, samples=24, batch=3)
