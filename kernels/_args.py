@@ -97,19 +97,66 @@ def check_seed(seed) -> int:
     return int(seed)
 
 
-def check_dropout_args(p, seed, offset, numel: int) -> tuple[float, int, int]:
-    """Validate dropout's ``p`` (0 <= p < 1), ``seed`` and ``offset`` (offset + numel <= 2**63)."""
+class DropoutArgs(NamedTuple):
+    """``dropout``'s checked arguments; ``row_len`` and ``row_stride`` are both None for the flat mapping."""
+
+    p: float
+    seed: int
+    offset: int
+    row_len: int | None
+    row_stride: int | None
+
+
+def _check_count(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    return int(value)
+
+
+def check_dropout_args(p, seed, offset, numel: int, row_len=None, row_stride=None) -> DropoutArgs:
+    """Validate dropout's ``p`` (0 <= p < 1), ``seed``, ``offset`` and the optional row mapping.
+
+    Flat mapping (``row_len`` and ``row_stride`` None): element i draws counter offset + i, so
+    offset + numel <= 2**63.  Row mapping: element i draws offset + (i // row_len) * row_stride + i % row_len;
+    both given together, ints with 1 <= row_len <= row_stride, numel a multiple of row_len, and the largest
+    counter offset + (numel // row_len - 1) * row_stride + row_len - 1 below 2**63.  ``row_stride ==
+    row_len`` is the flat mapping itself and comes back as None, None, so the launchers run the flat kernel.
+    """
     if isinstance(p, bool) or not isinstance(p, numbers.Real):
         raise TypeError(f"p must be a float, got {type(p).__name__}")
     if not 0.0 <= float(p) < 1.0:
         raise ValueError(f"dropout probability p must satisfy 0 <= p < 1, got p={p}")
     seed = check_seed(seed)
-    if isinstance(offset, bool) or not isinstance(offset, numbers.Integral):
-        raise TypeError(f"offset must be an int, got {type(offset).__name__}")
-    offset = int(offset)
-    if offset < 0 or offset + numel > 2**63:
-        raise ValueError(f"offset must satisfy 0 <= offset and offset + numel <= 2**63, got {offset}")
-    return float(p), seed, offset
+    offset = _check_count("offset", offset)
+    if row_len is None and row_stride is None:
+        if offset < 0 or offset + numel > 2**63:
+            raise ValueError(f"offset must satisfy 0 <= offset and offset + numel <= 2**63, got {offset}")
+        return DropoutArgs(float(p), seed, offset, None, None)
+    if row_stride is None:
+        raise ValueError(f"row_stride is required when row_len is given (got row_len={row_len!r}, row_stride=None)")
+    if row_len is None:
+        raise ValueError(f"row_len is required when row_stride is given (got row_len=None, row_stride={row_stride!r})")
+    row_len, row_stride = _check_count("row_len", row_len), _check_count("row_stride", row_stride)
+    if row_len < 1:
+        raise ValueError(f"row_len must be >= 1, got {row_len}")
+    if row_stride < row_len:
+        raise ValueError(f"row_stride must be >= row_len (rows may not overlap), got row_stride={row_stride}, "
+                         f"row_len={row_len}")
+    if numel % row_len:
+        raise ValueError(f"row_len must divide the number of elements, got row_len={row_len} for numel={numel}")
+    if offset < 0:
+        raise ValueError(f"offset must be >= 0, got {offset}")
+    if numel:
+        last = offset + (numel // row_len - 1) * row_stride + row_len - 1
+        if last >= 2**63:
+            raise ValueError(
+                f"offset, row_len and row_stride reach counter offset + (numel // row_len - 1) * row_stride + "
+                f"row_len - 1 = {last}, which must be < 2**63 (offset={offset}, row_len={row_len}, "
+                f"row_stride={row_stride}, numel={numel})"
+            )
+    if row_stride == row_len:
+        return DropoutArgs(float(p), seed, offset, None, None)
+    return DropoutArgs(float(p), seed, offset, row_len, row_stride)
 
 
 # ------------------------------------------------------------------------------------ per-kernel contracts

@@ -3,21 +3,31 @@
 Math (see ``kernels/numpy/dropout.py`` for the full RNG contract): for x with numel elements, flat
 C-order index i, and ``scale = float32(1 / (1 - p))``::
 
-    u_i  = tl.rand(seed, offset + i)          (Philox4x32-10, first word -> float32 in [0, 1))
+    c_i  = offset + i                         (flat mapping, the default)
+    c_i  = offset + (i // row_len) * row_stride + i % row_len          (row mapping)
+    u_i  = tl.rand(seed, c_i)                 (Philox4x32-10, first word -> float32 in [0, 1))
     keep = u_i > float32(p)
     y_i  = x_i * scale if keep else 0
+
+The row mapping is for data-parallel training: rank r of W holds rows r, r+W, r+2W, ... of a global
+batch whose mask is the flat mapping, and ``row_len=F, row_stride=W*F, offset=offset_g + r*F`` (F =
+the product of the trailing dims) draws exactly that rank's rows of the global mask, no other
+counters (numpy's header has the batch-in-dim-1 form).
 
 The RNG is ``kernels/cupy/philox.cuh``: a small Philox4x32-10 written as ``__host__ __device__``
 functions (no curand) that reproduces Triton's ``tl.rand`` bit for bit; a host program includes the
 same header in the tests (``tests/kernels/cupy/cuda/philox_host_test.cpp``) and is compared with the numpy
 reference for seeds and counters past 2**31 and 2**32.
 
-Kernel (``dropout.cu``): one thread per element in a grid-stride loop with 64-bit indices and
-counters; each element draws its own Philox counter ``offset + i`` and keeps the first word, exactly
-what ``tl.rand`` does.  The product is formed in float32 for float16/float32 (the float32 scale itself)
+Kernels (``dropout.cu``): one thread per element in a grid-stride loop with 64-bit indices and
+counters; each element draws its own Philox counter c_i and keeps the first word, exactly what
+``tl.rand`` does.  ``dropout_kernel`` is the flat mapping, unchanged; ``dropout_rows_kernel`` takes two
+more ``long long`` arguments (row_len, row_stride) and adds a 64-bit division per element, so the flat
+launch pays nothing for the row mapping.  ``row_stride == row_len`` is the flat mapping and launches
+``dropout_kernel``.  The product is formed in float32 for float16/float32 (the float32 scale itself)
 and in float64 for float64 (the float32 scale widened exactly), then rounded once to x's dtype: numpy's
 formula, so y equals the numpy reference bit for bit.  Backward is the same kernel on ``dy`` with the
-forward's (p, seed, offset), which regenerates the mask.
+forward's (p, seed, offset, row_len, row_stride), which regenerates the mask.
 
 Launch configuration (:func:`_launch_config`): 1-D blocks of up to 256 threads (fewer, in whole warps,
 for tiny tensors), ``cdiv(numel, block)`` blocks capped at 65535; past that the threads loop.
@@ -25,8 +35,9 @@ p == 0 returns a copy without launching; an empty array launches nothing.
 
 Arrays are ``cupy.ndarray`` on a GPU and ``numpy.ndarray`` under ``KERNELGRAD_CUDA_EMULATE=1``; any
 shape, C-contiguous, float16/float32/float64.  Limits: 0 <= p < 1, seed an int in [0, 2**63), offset an
-int >= 0 with offset + numel <= 2**63.  p = 1 is refused before the scale 1/(1-p) is formed
-(``F.dropout`` answers it without a kernel).
+int >= 0 with offset + numel <= 2**63; row mapping: ints 1 <= row_len <= row_stride, numel a multiple of
+row_len, largest counter < 2**63 (``kernels._args.check_dropout_args``).  p = 1 is refused before the
+scale 1/(1-p) is formed (``F.dropout`` answers it without a kernel).
 
 Floating point: one multiply, compiled without flush-to-zero (``_runtime.NVRTC_FP_OPTIONS``), so
 subnormal inputs and outputs and NaN / inf equal numpy bit for bit.
@@ -49,7 +60,10 @@ __all__ = ["dropout_forward", "dropout_backward"]
 BLOCK = 256  # threads per block
 MAX_BLOCKS = 65535  # grid cap; threads then loop (grid-stride)
 
-MODULE = SourceModule("dropout.cu", [f"dropout_kernel<{t}>" for t in ("__half", "float", "double")])
+MODULE = SourceModule(
+    "dropout.cu",
+    [f"{kernel}<{t}>" for kernel in ("dropout_kernel", "dropout_rows_kernel") for t in ("__half", "float", "double")],
+)
 
 
 def _launch_config(
@@ -70,39 +84,43 @@ def _scalars(dtype: np.dtype, p: float) -> tuple[np.float32, np.floating]:
     return np.float32(p), scale
 
 
-def _apply(name: str, x, p, seed, offset):
+def _apply(name: str, x, p, seed, offset, row_len, row_stride):
     check_float_array(name, x)
     numel = x.size
-    p, seed, offset = check_dropout_args(p, seed, offset, numel)
-    if p == 0.0:
+    a = check_dropout_args(p, seed, offset, numel, row_len, row_stride)
+    if a.p == 0.0:
         return x.copy()
     y = _runtime.empty(x.shape, x.dtype)
     if numel == 0:
         return y
-    p32, scale = _scalars(x.dtype, p)
+    p32, scale = _scalars(x.dtype, a.p)
     grid, block = _launch_config(numel)
-    MODULE.launch(
-        f"dropout_kernel<{cuda_type(x.dtype)}>",
-        grid,
-        block,
-        [x, y, np.int64(numel), p32, scale, np.uint64(seed), np.uint64(offset)],
-    )
+    args = [x, y, np.int64(numel), p32, scale, np.uint64(a.seed), np.uint64(a.offset)]
+    kernel = "dropout_kernel"
+    if a.row_len is not None:
+        kernel = "dropout_rows_kernel"
+        args += [np.int64(a.row_len), np.int64(a.row_stride)]
+    MODULE.launch(f"{kernel}<{cuda_type(x.dtype)}>", grid, block, args)
     return y
 
 
-def dropout_forward(x, p: float, seed: int, offset: int):
-    """Inverted dropout of ``x`` (any shape): keep element i iff ``tl.rand(seed, offset + i) > p``.
+def dropout_forward(x, p: float, seed: int, offset: int, row_len: int | None = None, row_stride: int | None = None):
+    """Inverted dropout of ``x`` (any shape): keep element i iff ``tl.rand(seed, c_i) > p``.
 
+    c_i = offset + i, or with ``row_len`` and ``row_stride`` (given together) offset + (i // row_len) *
+    row_stride + i % row_len: a data-parallel rank's rows of the global batch's mask (module docstring).
     Returns y, same shape and dtype as x.  Raises TypeError for a non-array (cupy, or numpy under
-    emulation) / non-float x or non-int seed/offset, ValueError for p outside [0, 1), seed outside
-    [0, 2**63), a negative offset, or a non-contiguous x.
+    emulation) / non-float x or non-int seed/offset/row_len/row_stride, ValueError for p outside [0, 1),
+    seed outside [0, 2**63), a negative offset, a counter past 2**63, a bad row mapping (one without the
+    other, row_len < 1, row_stride < row_len, numel not a multiple of row_len), or a non-contiguous x.
     """
-    return _apply("x", x, p, seed, offset)
+    return _apply("x", x, p, seed, offset, row_len, row_stride)
 
 
-def dropout_backward(dy, p: float, seed: int, offset: int):
+def dropout_backward(dy, p: float, seed: int, offset: int, row_len: int | None = None, row_stride: int | None = None):
     """Gradient of :func:`dropout_forward`: the same regenerated mask and scale applied to ``dy``.
 
-    Must be called with the forward's (p, seed, offset).  Raises like :func:`dropout_forward`.
+    Must be called with the forward's (p, seed, offset, row_len, row_stride).  Raises like
+    :func:`dropout_forward`.
     """
-    return _apply("dy", dy, p, seed, offset)
+    return _apply("dy", dy, p, seed, offset, row_len, row_stride)

@@ -2,12 +2,22 @@
 
 Math: for x with numel elements, flat C-order index i, and scale = 1/(1-p)::
 
-    u_i  = tl.rand(seed, offset + i)          (uniform float32 in [0, 1))
+    c_i  = offset + i                         (the counter: flat mapping, the default)
+    u_i  = tl.rand(seed, c_i)                 (uniform float32 in [0, 1))
     keep = u_i > float32(p)
     y_i  = x_i * scale if keep else 0
 
-The mask is never stored: backward regenerates it from the same (seed, offset), so forward and
-backward use one code path (``dy`` in place of ``x``).
+Row mapping (``row_len`` and ``row_stride`` given): ``c_i = offset + (i // row_len) * row_stride +
+i % row_len``, i.e. x's rows of ``row_len`` elements draw counter runs that start ``row_stride`` apart.
+It exists for data-parallel training: rank r of W holds rows r, r+W, r+2W, ... of a global batch
+x_g[B_g, F...] whose own mask is the flat mapping; with F = the product of the trailing dims,
+``row_len=F, row_stride=W*F, offset=offset_g + r*F`` gives rank r exactly the mask rows of
+``dropout_forward(x_g, p, seed, offset_g)[r::W]``, without drawing the other ranks' counters (for a
+batch in dim 1, x[T, B, H]: ``row_len=H, row_stride=W*H, offset=offset_g + r*H``).  ``row_stride ==
+row_len`` is the flat mapping.
+
+The mask is never stored: backward regenerates it from the same (seed, offset, row_len, row_stride), so
+forward and backward use one code path (``dy`` in place of ``x``).
 
 Random numbers: Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3",
 SC'11; the Random123 generator), exactly as in ``triton/language/random.py``:
@@ -27,14 +37,17 @@ Scaling formula (shared by every backend): ``scale = float32(1 / (1 - p))`` comp
 float64 and rounded to float32, then cast to the compute dtype; ``y = x * scale`` where kept, an
 exact 0 elsewhere.  float16 is computed in float32 (like a Triton kernel would) and cast back.
 
-Cost: ~10 rounds x ~12 integer ops per element for the RNG plus one multiply; reads and writes
-numel elements.  Elements are processed in chunks of 2**16: the ~10 live temporaries (a few
-MiB) then stay in cache, which is 2-3x faster than 2**20-element chunks (~30 ns/element on one
-core, near PyTorch's CPU dropout), and memory stays bounded for tensors of any size.
+Cost: ~10 rounds x ~12 integer ops per element for the RNG plus one multiply (the row mapping adds
+a division and a remainder per element); reads and writes numel elements.  Elements are processed
+in chunks of 2**16: the ~10 live temporaries (a few MiB) then stay in cache, which is 2-3x faster
+than 2**20-element chunks (~30 ns/element on one core, near PyTorch's CPU dropout), and memory
+stays bounded for tensors of any size.
 
 Limits: 0 <= p < 1 (p == 0 returns a copy), seed an int in [0, 2**63), offset an int >= 0 with
-offset + numel <= 2**63.  p = 1 is refused before the scale 1/(1-p) is formed (``F.dropout`` answers
-it without a kernel: ``input * 0``, PyTorch's result).
+offset + numel <= 2**63; with the row mapping, ints 1 <= row_len <= row_stride, numel a multiple of
+row_len and the largest counter offset + (numel // row_len - 1) * row_stride + row_len - 1 < 2**63
+(``kernels._args.check_dropout_args``, shared by every backend).  p = 1 is refused before the
+scale 1/(1-p) is formed (``F.dropout`` answers it without a kernel: ``input * 0``, PyTorch's result).
 """
 
 from __future__ import annotations
@@ -154,38 +167,51 @@ def rand(seed: int, offsets) -> np.ndarray:
     return uniform_from_uint32(_rand_uint64(seed, off.astype(np.uint64))).reshape(off.shape)
 
 
-def _apply(name: str, x: np.ndarray, p, seed, offset) -> np.ndarray:
+def _apply(name: str, x: np.ndarray, p, seed, offset, row_len, row_stride) -> np.ndarray:
     check_float_array(name, x)
-    p, seed, offset = check_dropout_args(p, seed, offset, x.size)
-    if p == 0.0:
+    a = check_dropout_args(p, seed, offset, x.size, row_len, row_stride)
+    if a.p == 0.0:
         return x.copy()
 
     ct = compute_dtype(x.dtype)
-    scale = ct.type(np.float32(1.0 / (1.0 - p)))
-    p32 = np.float32(p)
+    scale = ct.type(np.float32(1.0 / (1.0 - a.p)))
+    p32 = np.float32(a.p)
     flat = np.ascontiguousarray(x).reshape(-1)
     out = np.empty(flat.shape, dtype=x.dtype)
     zero = ct.type(0)
     for start in range(0, flat.size, _CHUNK):
         stop = min(start + _CHUNK, flat.size)
-        counters = np.arange(stop - start, dtype=np.uint64) + np.uint64(offset + start)
-        keep = uniform_from_uint32(_rand_uint64(seed, counters)) > p32
+        if a.row_len is None:
+            counters = np.arange(stop - start, dtype=np.uint64) + np.uint64(a.offset + start)
+        else:  # every counter is < 2**63 (checked), so uint64 holds each term exactly
+            i, row_len = np.arange(start, stop, dtype=np.uint64), np.uint64(a.row_len)
+            counters = (i // row_len) * np.uint64(a.row_stride) + i % row_len + np.uint64(a.offset)
+        keep = uniform_from_uint32(_rand_uint64(a.seed, counters)) > p32
         out[start:stop] = np.where(keep, flat[start:stop].astype(ct, copy=False) * scale, zero)
     return out.reshape(x.shape)
 
 
-def dropout_forward(x: np.ndarray, p: float, seed: int, offset: int) -> np.ndarray:
-    """Inverted dropout of ``x`` (any shape): keep element i iff ``tl.rand(seed, offset + i) > p``.
+def dropout_forward(
+    x: np.ndarray, p: float, seed: int, offset: int, row_len: int | None = None, row_stride: int | None = None
+) -> np.ndarray:
+    """Inverted dropout of ``x`` (any shape): keep element i iff ``tl.rand(seed, c_i) > p``.
 
+    c_i = offset + i, or with ``row_len`` and ``row_stride`` (given together) offset + (i // row_len) *
+    row_stride + i % row_len: a data-parallel rank's rows of the global batch's mask (module docstring).
     Returns y, same shape and dtype as x.  Raises TypeError for non-numpy / non-float x or non-int
-    seed/offset, ValueError for p outside [0, 1), seed outside [0, 2**63) or a negative offset.
+    seed/offset/row_len/row_stride, ValueError for p outside [0, 1), seed outside [0, 2**63), a negative
+    offset, a counter past 2**63, or a bad row mapping (one without the other, row_len < 1, row_stride <
+    row_len, numel not a multiple of row_len).
     """
-    return _apply("x", x, p, seed, offset)
+    return _apply("x", x, p, seed, offset, row_len, row_stride)
 
 
-def dropout_backward(dy: np.ndarray, p: float, seed: int, offset: int) -> np.ndarray:
+def dropout_backward(
+    dy: np.ndarray, p: float, seed: int, offset: int, row_len: int | None = None, row_stride: int | None = None
+) -> np.ndarray:
     """Gradient of :func:`dropout_forward`: the same regenerated mask and scale applied to ``dy``.
 
-    Must be called with the forward's (p, seed, offset).  Raises like :func:`dropout_forward`.
+    Must be called with the forward's (p, seed, offset, row_len, row_stride).  Raises like
+    :func:`dropout_forward`.
     """
-    return _apply("dy", dy, p, seed, offset)
+    return _apply("dy", dy, p, seed, offset, row_len, row_stride)
