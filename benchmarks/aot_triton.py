@@ -155,6 +155,13 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
     def dropout(dt):
         return kt.dropout.dropout_forward(t(1 << 24, dtype=dt), 0.1, 1234, 0)
 
+    def dropout_rows(dt):
+        # rank 3 of 8 holding its [2048, 8192] rows of a global batch (the ROWS specialisation): row_stride and
+        # offset as int32, then past 2**31 so Triton passes them as int64
+        x = t(2048, 8192, dtype=dt)
+        kt.dropout.dropout_forward(x, 0.1, 1234, 3 * 8192, row_len=8192, row_stride=8 * 8192)
+        return kt.dropout.dropout_forward(x, 0.1, 1234, 2**40 + 3 * 8192, row_len=8192, row_stride=2**32)
+
     cases = [("conv2d", fn, conv(fn)) for fn in
              ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias")]
     cases += [
@@ -166,6 +173,7 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         ("softmax_xent", "softmax_cross_entropy_forward/backward [256, 10]", xent(256, 10)),
         # dropout_backward is the same kernel with the same argument types (dy in place of x)
         ("dropout", "dropout_forward", dropout),
+        ("dropout", "dropout_forward(row_len, row_stride)", dropout_rows),
     ]
     return cases
 
