@@ -16,7 +16,7 @@ from framework.nn import functional as F
 TIMEOUT = datetime.timedelta(seconds=60)
 
 DEFAULTS = {"device": "cpu", "samples": 24, "batch": 4, "epochs": 2, "bucket_cap_mb": 0.001, "p": 0.3, "seed": 11,
-            "drop_last": 0}
+            "drop_last": 0, "backend": "gloo"}
 
 
 def options(items: list[str]) -> dict:

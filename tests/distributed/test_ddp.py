@@ -83,6 +83,26 @@ def test_ddp_trains_like_one_process_on_the_gpu_backends(tmp_path, device):
     assert_ranks_equal_and_close(ranks, reference, tol=1e-5)
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("device", ["triton", "cupy"])
+def test_ddp_over_nccl_on_gpus(tmp_path, device):
+    """NCCL on GPU memory (one process per GPU, at most 2): torch tensors for triton, DLPack views of CuPy
+    arrays and the stream bridge for cupy. Never run yet: this project has had no GPU."""
+    import torch
+
+    from framework import backend
+
+    if device not in backend.available_devices():
+        pytest.skip(f"{device}: {backend.unavailable_devices().get(device, 'unavailable')}")
+    world = min(2, torch.cuda.device_count())
+    opts = dict(common.DEFAULTS, device=device, samples=16, batch=8 // world, epochs=1)
+    ranks = run_worker(world, "train", tmp_path, device=device, samples=16, batch=8 // world, epochs=1,
+                       backend="nccl")
+    model = common.build_model(opts, seed=100)
+    reference = common.train(model, model.parameters(), opts, rank=0, world=1, batch=8)
+    assert_ranks_equal_and_close(ranks, reference, tol=1e-5)
+
+
 def test_ddp_no_sync_accumulates_like_one_process(tmp_path):
     opts = dict(common.DEFAULTS, samples=24, batch=3)
     ranks = run_worker(2, "no_sync", tmp_path, samples=24, batch=3)

@@ -9,6 +9,7 @@ Scenarios (each writes ``OUT_DIR/<scenario>-rank<r>.npz``; the test compares wit
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -73,7 +74,11 @@ def fail(out: Path, rank: int, world: int, opts: dict) -> None:
 def main() -> None:
     scenario, out = sys.argv[1], Path(sys.argv[2])
     opts = common.options(sys.argv[3:])
-    dist.init_process_group("gloo", timeout=common.TIMEOUT)
+    if opts["backend"] == "nccl":  # one GPU per process
+        import torch
+
+        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+    dist.init_process_group(opts["backend"], timeout=common.TIMEOUT)
     rank, world = dist.get_rank(), dist.get_world_size()
     {"train": train, "no_sync": no_sync, "unused": unused, "fail": fail}[scenario](out, rank, world, opts)
     dist.barrier()
