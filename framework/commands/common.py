@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import datetime
 import math
+import os
 import platform
 import sys
 import tempfile
@@ -73,6 +74,33 @@ def launch_workers(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     except ChildFailedError:
         return 1  # torchrun has printed the failing rank's error
     return 0
+
+
+def run_workers_or_single(parser: argparse.ArgumentParser, args: argparse.Namespace, device: str,
+                          train: Any) -> int:
+    """``train(procs)`` in this process: ``procs`` None outside torchrun; in a torchrun worker, this process's
+    :class:`~framework.train.distributed.ProcessGroup` after joining the group, with stdout silenced on every
+    rank but 0 (rank 0 alone prints and writes), and the group left cleanly once every rank is done."""
+    from ..train.distributed import launched_by_torchrun
+
+    if not launched_by_torchrun():
+        return train(None)
+    import torch.distributed as dist
+
+    from ..backend import get_backend
+    from ..train.distributed import init_from_env
+
+    procs = init_from_env(get_backend(device))
+    if args.batch_size < procs.world_size:
+        parser.error(f"--batch-size ({args.batch_size}) is the global batch; it must be at least the number of "
+                     f"processes ({procs.world_size})")
+    with open(os.devnull, "w") as devnull, contextlib.ExitStack() as quiet:
+        if not procs.is_main:
+            quiet.enter_context(contextlib.redirect_stdout(devnull))
+        status = train(procs)
+    dist.barrier()  # rank 0 has written the run folder
+    dist.destroy_process_group()
+    return status
 
 
 def check_training_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace,

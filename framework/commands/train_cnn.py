@@ -15,9 +15,7 @@ the 0-4 model's ``pretrained.safetensors``).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
-import os
 import time
 
 from .common import (
@@ -34,6 +32,7 @@ from .common import (
     report_classification,
     resolve_device,
     run_folder,
+    run_workers_or_single,
     versions,
 )
 
@@ -89,29 +88,8 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         splits = tuple((x[: args.limit], y[: args.limit]) for x, y in splits)  # splits are already shuffled
     if args.transfer:
         return _run_transfer(parser, args, device, dataset, splits)
-    if not launched_by_torchrun():
-        return _run_train(parser, args, device, dataset, splits)
-    return _run_worker(parser, args, device, dataset, splits)
-
-
-def _run_worker(parser: argparse.ArgumentParser, args: argparse.Namespace, device: str, dataset: str, splits) -> int:
-    """One process of a data-parallel run: join the process group; only rank 0 prints and writes files."""
-    import torch.distributed as dist
-
-    from ..backend import get_backend
-    from ..train.distributed import init_from_env
-
-    procs = init_from_env(get_backend(device))
-    if args.batch_size < procs.world_size:
-        parser.error(f"--batch-size ({args.batch_size}) is the global batch; it must be at least the number of "
-                     f"processes ({procs.world_size})")
-    with open(os.devnull, "w") as devnull, contextlib.ExitStack() as quiet:
-        if not procs.is_main:
-            quiet.enter_context(contextlib.redirect_stdout(devnull))
-        status = _run_train(parser, args, device, dataset, splits, procs)
-    dist.barrier()  # rank 0 has written the run folder
-    dist.destroy_process_group()
-    return status
+    return run_workers_or_single(parser, args, device,
+                                 lambda procs: _run_train(parser, args, device, dataset, splits, procs))
 
 
 def _augmentation(args: argparse.Namespace, seed: int):
@@ -139,6 +117,7 @@ def _run_train(parser: argparse.ArgumentParser, args: argparse.Namespace, device
     from ..data import DataLoader, TensorDataset
     from ..models import DigitsCNN
     from ..train import ModelCheckpoint, evaluate, fit
+    from ..train.distributed import data_parallel
     from .visualize import plot_feature_maps, plot_filters
 
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits
@@ -180,14 +159,8 @@ def _run_train(parser: argparse.ArgumentParser, args: argparse.Namespace, device
     train_loader = DataLoader(TensorDataset(x_train, y_train), batch_size=args.batch_size, shuffle=True,
                               seed=args.seed + 7919 * initial_epoch, device=device if procs is None else "cpu",
                               transform=augment)
-    trained, step, main = model, None, procs is None or procs.is_main
-    if procs is not None:
-        from ..nn.parallel import DistributedDataParallel
-        from ..train.distributed import ShardedBatches, sharded_loss_step
-
-        trained = DistributedDataParallel(model)
-        train_loader = ShardedBatches(train_loader, procs.rank, procs.world_size, device)
-        step = sharded_loss_step(trained, loss_fn, optimizer, train_loader)
+    trained, train_loader, step = data_parallel(model, loss_fn, optimizer, train_loader, procs, device)
+    main = procs is None or procs.is_main
     eval_batch = max(args.batch_size, 256)  # no gradients kept: larger batches are cheaper per sample
     val_loader = DataLoader(TensorDataset(x_val, y_val), batch_size=eval_batch, device=device) if len(y_val) else None
     test_loader = DataLoader(TensorDataset(x_test, y_test), batch_size=eval_batch, device=device)

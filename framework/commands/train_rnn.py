@@ -27,14 +27,17 @@ from ..atomic import save_figure
 from .common import (
     DEFAULT_THREADS,
     SPLIT_SEED,
+    add_distributed_arguments,
     check_training_arguments,
     finish_classification,
+    launch_workers,
     load_data,
     plot_confusion,
     plot_learning_curve,
     report_classification,
     resolve_device,
     run_folder,
+    run_workers_or_single,
     versions,
     write_metrics,
 )
@@ -82,6 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--limit", type=int, default=None,
                         help="use at most this many samples of each split (quick smoke runs)")
+    add_distributed_arguments(parser)
 
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -91,6 +95,14 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     check_training_arguments(parser, args, positive=("hidden", "layers", "window"))
     if not 0.0 <= args.dropout < 1.0:
         parser.error("--dropout must be in [0, 1)")
+    from ..train.distributed import launched_by_torchrun
+
+    if args.task == "forecast" and (args.nproc_per_node > 1 or launched_by_torchrun()):
+        parser.error("--task forecast runs in one process (no --nproc-per-node, no torchrun): its 250 windows are "
+                     "one batch's work")
+    status = launch_workers(parser, args)
+    if status is not None:
+        return status
     if args.task == "forecast":
         try:
             import statsmodels.api  # noqa: F401 - only checks that the optional extra is installed
@@ -104,7 +116,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
     with threadpool_limits(limits=args.threads, user_api="blas"):
         if args.task == "classify":
-            return _classify(parser, args, device)
+            return run_workers_or_single(parser, args, device, lambda procs: _classify(parser, args, device, procs))
         return _forecast(parser, args, device)
 
 
@@ -121,7 +133,9 @@ def _describe(args: argparse.Namespace) -> str:
 # -------------------------------------------------------------------------------------------- classify
 
 
-def _classify(parser: argparse.ArgumentParser, args: argparse.Namespace, device: str) -> int:
+def _classify(parser: argparse.ArgumentParser, args: argparse.Namespace, device: str, procs=None) -> int:
+    """Train and write the run folder; with ``procs`` (a data-parallel job) through DistributedDataParallel on
+    this process's rows of every global batch, rank 0 alone writing."""
     import framework as fw
 
     from .. import nn, optim
@@ -129,6 +143,7 @@ def _classify(parser: argparse.ArgumentParser, args: argparse.Namespace, device:
     from ..data import DataLoader, TensorDataset
     from ..models import SequenceClassifier
     from ..train import evaluate, fit
+    from ..train.distributed import data_parallel
 
     _, splits = load_data(parser, "digits")
     if args.limit is not None:
@@ -151,15 +166,19 @@ def _classify(parser: argparse.ArgumentParser, args: argparse.Namespace, device:
     scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
     loss_fn = nn.CrossEntropyLoss()
     train_loader = DataLoader(TensorDataset(x_train, y_train), batch_size=args.batch_size, shuffle=True,
-                              seed=args.seed, device=device)
+                              seed=args.seed, device=device if procs is None else "cpu")
+    trained, train_loader, step = data_parallel(model, loss_fn, optimizer, train_loader, procs, device)
+    main = procs is None or procs.is_main
     eval_batch = max(args.batch_size, 256)
     val_loader = DataLoader(TensorDataset(x_val, y_val), batch_size=eval_batch, device=device) if len(y_val) else None
     test_loader = DataLoader(TensorDataset(x_test, y_test), batch_size=eval_batch, device=device)
 
-    history = fit(model, loss_fn, optimizer, train_loader, val_loader, epochs=args.epochs, scheduler=scheduler,
-                  progress=not args.no_progress)
+    history = fit(trained, loss_fn, optimizer, train_loader, val_loader, epochs=args.epochs, scheduler=scheduler,
+                  progress=main and not args.no_progress, step=step)
     result = evaluate(model, test_loader, loss_fn, num_classes=num_classes)
     elapsed = time.perf_counter() - start
+    if not main:
+        return 0
     ci, test_metrics = report_classification(result, args.seed)
 
     folder = run_folder(args.out, prefix="rnn-classify")
@@ -177,6 +196,7 @@ def _classify(parser: argparse.ArgumentParser, args: argparse.Namespace, device:
         "sizes": {"train": len(y_train), "val": len(y_val), "test": len(y_test)},
         "epochs": args.epochs,
         "batch_size": args.batch_size,
+        "processes": 1 if procs is None else procs.world_size,
         "lr": args.lr,
         "optimizer": "Adam",
         "scheduler": "CosineAnnealingLR",

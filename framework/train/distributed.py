@@ -22,7 +22,8 @@ from typing import Any, NamedTuple
 from .. import random as _random
 from .loop import Step
 
-__all__ = ["ProcessGroup", "ShardedBatches", "init_from_env", "launched_by_torchrun", "sharded_loss_step"]
+__all__ = ["ProcessGroup", "ShardedBatches", "data_parallel", "init_from_env", "launched_by_torchrun",
+           "sharded_loss_step"]
 
 #: Seconds a collective may wait for a peer before the job fails (KERNELGRAD_DIST_TIMEOUT overrides).
 DEFAULT_TIMEOUT_S = 300
@@ -116,3 +117,17 @@ def sharded_loss_step(model: Any, loss_fn: Callable, optimizer: Any, batches: Sh
         return {"loss": loss.item() if rows else 0.0, "output": output, "target": targets}
 
     return step
+
+
+def data_parallel(model: Any, loss_fn: Callable, optimizer: Any, loader: Any, procs: ProcessGroup | None,
+                  device: Any) -> tuple[Any, Any, Step | None]:
+    """What :func:`~.loop.fit` trains for a classifier, given this process's place ``procs`` in a job (None:
+    one process): ``(model, loader, None)``, or ``(DistributedDataParallel(model), ShardedBatches(loader),
+    sharded_loss_step(...))``. ``loader`` yields global batches on the host when ``procs`` is given."""
+    if procs is None:
+        return model, loader, None
+    from ..nn.parallel import DistributedDataParallel
+
+    wrapped = DistributedDataParallel(model)
+    batches = ShardedBatches(loader, procs.rank, procs.world_size, device)
+    return wrapped, batches, sharded_loss_step(wrapped, loss_fn, optimizer, batches)

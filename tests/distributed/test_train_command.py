@@ -60,11 +60,21 @@ def test_two_processes_train_like_one_and_rank0_alone_writes(tmp_path):
     assert metrics["resumed_from"]["epoch"] == 1 and metrics["history"]["epochs"] == [2]
 
 
+def test_rnn_classifier_in_two_processes_trains_like_one(tmp_path):
+    # two LSTM layers with dropout between them: per-step dropout on [batch, hidden] draws by global sample
+    args = ["train", "rnn", "--epochs", "1", "--limit", "100", "--no-progress", "--device", "cpu", "--layers", "2",
+            "--dropout", "0.3", "--hidden", "16"]
+    kernelgrad(*args, "--nproc-per-node", "2", "--out", str(tmp_path / "two"))
+    assert main([*args, "--out", str(tmp_path / "one")]) == 0
+    assert_same_training(tmp_path / "two", tmp_path / "one")
+
+
 def test_nproc_per_node_refusals(capsys):
     for extra, message in ((["--nproc-per-node", "0"], "--nproc-per-node must be >= 1"),
                            (["--nproc-per-node", "4", "--batch-size", "2"], "at least --nproc-per-node"),
-                           (["--nproc-per-node", "2", "--transfer"], "--transfer runs in one process")):
+                           (["--nproc-per-node", "2", "--transfer"], "--transfer runs in one process"),
+                           (["--nproc-per-node", "2", "--task", "forecast"], "forecast runs in one process")):
         with pytest.raises(SystemExit) as exc:
-            main(["train", "cnn", *extra])
+            main(["train", "rnn" if "--task" in extra else "cnn", *extra])
         assert exc.value.code == 2
         assert message in capsys.readouterr().err
