@@ -827,10 +827,14 @@ C("data.Subset / ConcatDataset", lambda E: [E.data.Subset(list(range(10)), [3, 1
 C("data.SequentialSampler / BatchSampler", lambda E: [list(E.data.SequentialSampler(range(4))), list(E.data.BatchSampler(E.data.SequentialSampler(range(5)), 2, drop_last=False))])
 C("data.RandomSampler / SubsetRandomSampler", lambda E: [sorted(E.data.RandomSampler(range(5))), sorted(E.data.SubsetRandomSampler([1, 4, 2]))])
 C("data.WeightedRandomSampler", lambda E: len(list(E.data.WeightedRandomSampler([0.1, 0.9], 6))))
+C("data.DistributedSampler + set_epoch", lambda E: (lambda s: [list(s), s.set_epoch(1), list(s), len(s)])(E.data.DistributedSampler(list(range(11)), num_replicas=3, rank=2, seed=4)))
+C("data.distributed.DistributedSampler(drop_last, shuffle=False) + DataLoader", lambda E: list(E.data.DataLoader(E.data.TensorDataset(E.T.arange(10)), batch_size=2, sampler=E.data.distributed.DistributedSampler(range(10), num_replicas=4, rank=1, shuffle=False, drop_last=True))))
 C("data.default_collate", lambda E: E.data.default_collate([(E.T.tensor([1.0]), 2), (E.T.tensor([3.0]), 4)]))
 C("data.get_worker_info (main process)", lambda E: E.data.get_worker_info())
 
 # torch.autograd
+C("Tensor.register_post_accumulate_grad_hook", lambda E: (lambda x, seen: [(x * 3).sum().backward(), (x * x).sum().backward(), seen])(*(lambda x: (x, (lambda seen: [x.register_post_accumulate_grad_hook(lambda p: seen.append(p.grad.clone())), seen][1])([])))(E.x(3, grad=True))))
+C("autograd.Variable._execution_engine.queue_callback", lambda E: (lambda x, out: [x.register_hook(lambda g: E.T.autograd.Variable._execution_engine.queue_callback(lambda: out.append(x.grad.clone()))), (x * 2).sum().backward(), out][2])(E.x(2, grad=True), []))
 C("autograd.grad", lambda E: (lambda x: list(E.T.autograd.grad((x ** 3).sum(), x)))(E.x(3, grad=True)))
 C("autograd.grad(create_graph=True)", lambda E: (lambda x: E.T.autograd.grad(E.T.autograd.grad((x ** 3).sum(), x, create_graph=True)[0].sum(), x)[0])(E.x(3, grad=True)), unsupported="create_graph")
 C("autograd.backward(retain_graph=True) twice", lambda E: (lambda x: (lambda y: (y.backward(retain_graph=True), y.backward(), x.grad)[-1])((x.exp()).sum()))(E.x(3, grad=True)))
