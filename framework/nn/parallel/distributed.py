@@ -325,7 +325,8 @@ class DistributedDataParallel(Module):
             self._launch_ready_buckets()
             # One flag per parameter summed over the ranks: zero means no rank used it (its .grad stays as is).
             params = [p for bucket in self._buckets for p in bucket.params]
-            used = torch.tensor([float(id(p) in locally_used) for p in params])
+            used = torch.tensor([float(id(p) in locally_used) for p in params],
+                                device=self._buckets[0].view.device)  # NCCL reduces device memory only
             dist.all_reduce(used, op=dist.ReduceOp.SUM, group=self.process_group)
             globally_unused = {id(p) for p, count in zip(params, used.tolist()) if count == 0}
         for bucket in self._buckets:
