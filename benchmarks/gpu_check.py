@@ -1,6 +1,6 @@
 """``kernelgrad gpu-check``: the one call to make on a GPU machine -- verify every kernel, then measure it.
 
-Five stages run in this order, each as subprocesses with their own timeout:
+Six stages run in this order, each as subprocesses with their own timeout:
 
 1. ``facts`` (:mod:`benchmarks.device_facts`): GPU name, SMs, L2, clocks, driver, CUDA / torch / triton /
    cupy / Python versions, and the measured ceilings (copy bandwidth; bf16, fp16, fp32 FMA, TF32 and fp64
@@ -14,6 +14,16 @@ Five stages run in this order, each as subprocesses with their own timeout:
 4. ``train-triton`` and 5. ``train-cupy``: ``kernelgrad train cnn`` for :data:`TRAIN_EPOCHS` epochs; the test
    accuracy is recorded and must reach :data:`MIN_ACCURACY` (the ``cpu`` device reaches 94-98% with the
    same settings for seeds 0-3; a broken kernel gives far less).
+6. ``train-ddp``: the data-parallel path, ``python -m torch.distributed.run --standalone --nproc-per-node P -m
+   framework.cli train cnn --device cuda`` for :data:`DDP_EPOCHS` epochs, P = min(2, the GPUs torch sees),
+   so NCCL (:func:`framework.train.distributed.init_from_env` picks it for a GPU device) and
+   DistributedDataParallel's hook-driven all-reduce run on the GPU. metrics.json must say P processes and the
+   test accuracy must reach :data:`MIN_DDP_ACCURACY`; the NCCL version line (``NCCL_DEBUG=VERSION``, set
+   unless the caller set NCCL_DEBUG) is read from the log. ``cuda`` is the triton device; the cupy device's
+   DDP (DLPack views, the stream bridge) is left to ``tests/distributed``' gpu-marked test. With one GPU, P
+   is 1: NCCL's init, broadcast and all-reduce run, but no averaging across ranks does (that needs a machine
+   with two GPUs, here and in that test). The dry run: two processes on the ``cpu`` device over gloo, 64
+   samples, one epoch.
 
 Budget. ``--budget-s`` (default :data:`DEFAULT_BUDGET_S`) bounds the whole call. When a stage starts it
 gets the time left times its weight over the weights of the stages still to run (:data:`STAGES`), so time a
@@ -31,8 +41,8 @@ caches start empty (a temporary folder), so first-call times include compilation
 (``TRITON_INTERPRET=1``), the CUDA emulator (``KERNELGRAD_CUDA_EMULATE=1``), the bench's CPU smoke suite, a
 few training steps; the files say DRY RUN and hold no measurement of anything.
 
-Exit status: 0 when every stage passed (every check passed or is unsupported, both trainings reached the
-accuracy); 1 otherwise.
+Exit status: 0 when every stage passed (every check passed or is unsupported, the three trainings reached
+their accuracy); 1 otherwise.
 """
 
 from __future__ import annotations
@@ -40,6 +50,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -56,7 +67,8 @@ from benchmarks.correctness import planned_checks
 from benchmarks.kernels import nvidia_smi, results_dir, slug
 
 #: Stage names and their weights: each stage's share of the budget still left when it starts.
-STAGES = {"facts": 0.05, "correctness": 0.42, "bench": 0.30, "train-triton": 0.13, "train-cupy": 0.10}
+STAGES = {"facts": 0.05, "correctness": 0.39, "bench": 0.27, "train-triton": 0.13, "train-cupy": 0.10,
+          "train-ddp": 0.06}
 #: The default budget: with Python's start and the wheel install the call stays under 7 minutes.
 DEFAULT_BUDGET_S = 390.0
 #: No stage gets less than this, even when the budget is spent (it then runs over, by at most this much).
@@ -65,6 +77,12 @@ BACKENDS = ("triton", "cupy")
 DTYPES = {"gpu": ("float32", "float16", "bfloat16", "float64"), "dry": ("float32", "float16")}
 TRAIN_EPOCHS = 10
 MIN_ACCURACY = 0.90
+#: train-ddp: epochs, most processes, and the test accuracy it must reach. The same command on the ``cpu``
+#: device (seed 0, 3 epochs) gives 86.7% in one process and in two; seeds 0-3 in one process give 81.9-89.7%.
+#: 75% sits below that spread and far above chance (10%), which a run whose gradients never arrive stays near.
+DDP_EPOCHS = 3
+DDP_MAX_PROCESSES = 2
+MIN_DDP_ACCURACY = 0.75
 DRY_RUN_NOTE = ("DRY RUN on the CPU (Triton interpreter, CUDA emulator, tiny shapes): it tests the orchestration; "
                 "nothing in it is a measurement of any GPU")
 #: Seconds a killed stage's processes get between SIGTERM and SIGKILL.
@@ -272,10 +290,60 @@ def train_stage(run: Run, device: str) -> Stage:
     return Stage(f"train-{device}", [run.process(f"train-{device}", *argv)], read)
 
 
+def ddp_processes(run: Run) -> int:
+    """train-ddp's process count: 2 on a dry run (gloo on the CPU); on a GPU min(:data:`DDP_MAX_PROCESSES`,
+    torch.cuda.device_count()), at least 1 -- one process per GPU, as NCCL needs. Counted here, in the parent,
+    when the stage list is built: the command has already asked torch.cuda.is_available(), so the count
+    costs nothing more, and the workers see the same CUDA_VISIBLE_DEVICES (:func:`stage_env` keeps it)."""
+    if run.dry_run:
+        return 2
+    import torch
+
+    return max(1, min(DDP_MAX_PROCESSES, torch.cuda.device_count()))
+
+
+def ddp_stage(run: Run) -> Stage:
+    folder = run.work / "train-ddp"
+    processes = ddp_processes(run)
+    collectives = "gloo" if run.dry_run else "NCCL"  # init_from_env's choice for the device below
+    epochs = 1 if run.dry_run else DDP_EPOCHS
+    device = "cpu" if run.dry_run else "cuda"
+    argv = ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(processes),
+            "-m", "framework.cli", "train", "cnn", "--device", device, "--epochs", str(epochs), "--seed", "0",
+            "--no-progress", "--out", str(folder)]
+    if run.dry_run:  # seconds on the CPU; most of them go to torchrun's and the workers' start
+        argv += ["--limit", "64", "--batch-size", "8"]
+    proc = run.process("train-ddp", *argv)
+
+    def read() -> dict[str, Any]:
+        metrics = _read_json(folder / "metrics.json")
+        if metrics is None:
+            return {"ok": False, "summary": "no metrics.json written"}
+        accuracy, world = metrics["test_accuracy"], metrics.get("processes")
+        log = proc.log.read_text(errors="replace") if proc.log.is_file() else ""
+        version = re.search(r"NCCL version (\d+\.\d+\.\d+[+\w.-]*)", log)  # rank 0: "NCCL version 2.21.5+cuda12.4"
+        nccl_version = version.group(1) if version else None
+        problems = [] if world == processes else [f"metrics.json says {world} processes, expected {processes}"]
+        if not run.dry_run and accuracy < MIN_DDP_ACCURACY:
+            problems.append(f"test accuracy below {100 * MIN_DDP_ACCURACY:.0f}%")
+        how = collectives if run.dry_run else (
+            f"NCCL {nccl_version}" if nccl_version else "NCCL (no version line in the log)")
+        summary = (f"{how}, world size {world} on {metrics['device']}: test accuracy {100 * accuracy:.1f}% after "
+                   f"{epochs} epoch{'s' if epochs > 1 else ''}"
+                   + ("" if run.dry_run else f" (needs >= {100 * MIN_DDP_ACCURACY:.0f}%)")
+                   + f", {metrics['elapsed_seconds']:.1f} s" + "".join(f"; {p}" for p in problems))
+        return {"ok": not problems, "summary": summary, "device": metrics["device"], "world_size": world,
+                "expected_world_size": processes, "collectives": collectives, "nccl_version": nccl_version,
+                "epochs": epochs, "test_accuracy": accuracy, "test_accuracy_ci95": metrics.get("test_accuracy_ci95"),
+                "elapsed_seconds": metrics["elapsed_seconds"]}
+
+    return Stage("train-ddp", [proc], read)
+
+
 def build_stages(run: Run) -> list[Stage]:
-    """The five stages in order (see :data:`STAGES`)."""
+    """The six stages in order (see :data:`STAGES`)."""
     return [facts_stage(run), correctness_stage(run), bench_stage(run), train_stage(run, "triton"),
-            train_stage(run, "cupy")]
+            train_stage(run, "cupy"), ddp_stage(run)]
 
 
 # --------------------------------------------------------------------------------------------- running
@@ -283,7 +351,8 @@ def build_stages(run: Run) -> list[Stage]:
 
 def stage_env(run: Run) -> dict[str, str]:
     """The stages' environment: this code first on PYTHONPATH (the children import what this process
-    imported), unbuffered output, fresh JIT caches on a GPU, and on a dry run the CPU stand-ins."""
+    imported), unbuffered output, fresh JIT caches and NCCL's version line on a GPU, and on a dry run the CPU
+    stand-ins."""
     env = dict(os.environ)
     source_root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root, env.get("PYTHONPATH")) if p)
@@ -292,6 +361,7 @@ def stage_env(run: Run) -> dict[str, str]:
         env.update(TRITON_INTERPRET="1", KERNELGRAD_CUDA_EMULATE="1", CUDA_VISIBLE_DEVICES="")
     else:
         env.update(TRITON_CACHE_DIR=str(run.work / "triton-cache"), CUPY_CACHE_DIR=str(run.work / "cupy-cache"))
+        env.setdefault("NCCL_DEBUG", "VERSION")  # one line from rank 0, "NCCL version X": train-ddp records it
     return env
 
 
@@ -483,7 +553,8 @@ def format_markdown(report: dict[str, Any]) -> str:
     if trains:
         lines += ["", "## Training (`kernelgrad train cnn`, seed 0)", ""]
         lines += _table(["device", "epochs", "test accuracy", "95% CI", "seconds (incl. compile)"],
-                        [[s["device"], s["epochs"], f"{100 * s['test_accuracy']:.1f}%",
+                        [[s["device"] + (f" x {s['world_size']} processes ({s['collectives']})" if "world_size" in s
+                                         else ""), s["epochs"], f"{100 * s['test_accuracy']:.1f}%",
                           "-" if not s.get("test_accuracy_ci95") else
                           f"{100 * s['test_accuracy_ci95'][0]:.1f}-{100 * s['test_accuracy_ci95'][1]:.1f}%",
                           f"{s['elapsed_seconds']:.1f}"] for s in trains])

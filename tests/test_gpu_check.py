@@ -18,6 +18,7 @@ import torch
 from benchmarks import correctness as cc
 from benchmarks import gpu_check as gc
 from framework.cli import main
+from framework.commands.gpu_check import STAGE_NAMES
 
 #: A kernels package with the numpy contract and two planted bugs: linear_forward leaves its last output
 #: element unwritten (so only the poisoning can catch it), and dropout_forward flips one mask bit.
@@ -92,6 +93,11 @@ def test_dry_run_runs_every_stage_and_writes_the_report(tmp_path, capsys):
     assert all(r["precision"] == "ieee" and r["ours_cold_ms"] > 0 for r in bench["rows"] if r["error"] is None)
     for stage in report["stages"][3:]:
         assert 0 <= stage["test_accuracy"] <= 1 and stage["epochs"] == 1
+    ddp = report["stages"][5]
+    assert ddp["name"] == "train-ddp" and ddp["device"] == "cpu" and ddp["collectives"] == "gloo", ddp
+    assert ddp["world_size"] == ddp["expected_world_size"] == 2 and ddp["nccl_version"] is None
+    assert ddp["processes"][0]["argv"][1:6] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    assert ddp["summary"].startswith("gloo, world size 2 on cpu: test accuracy"), ddp["summary"]
 
     markdown = (out / "gpu-check.md").read_text()
     assert "DRY RUN" in markdown and "| conv2d |" in markdown
@@ -203,6 +209,44 @@ def test_stage_timeouts_share_what_is_left():
     assert sum(weights) == pytest.approx(1.0)
     # Every stage gets its share of the default budget when the ones before it use all of theirs.
     assert gc.stage_timeout(gc.DEFAULT_BUDGET_S, weights) == pytest.approx(gc.DEFAULT_BUDGET_S * weights[0])
+
+
+def test_the_command_offers_every_stage():
+    assert STAGE_NAMES == tuple(gc.STAGES)
+
+
+@pytest.mark.parametrize("gpus, processes", [(0, 1), (1, 1), (2, 2), (8, 2)])
+def test_train_ddp_on_a_gpu_checks_nccl_world_size_and_accuracy(tmp_path, monkeypatch, gpus, processes):
+    """The GPU branch of train-ddp without a GPU: its command line, and its verdict on metrics.json and the log."""
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    run = gc.Run(out=tmp_path, work=tmp_path, dry_run=False, seed=0, jobs=1)
+    stage = gc.ddp_stage(run)
+    (proc,) = stage.processes
+    assert proc.argv[1:6] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(processes)]
+    cli = proc.argv[proc.argv.index("framework.cli") + 1:]
+    assert cli[:4] == ["train", "cnn", "--device", "cuda"] and "--limit" not in cli
+    assert cli[cli.index("--epochs") + 1] == str(gc.DDP_EPOCHS) and cli[cli.index("--seed") + 1] == "0"
+    assert stage.read() == {"ok": False, "summary": "no metrics.json written"}
+
+    folder = tmp_path / "train-ddp"
+    folder.mkdir()
+
+    def verdict(world: int, accuracy: float, log: str = "") -> dict:
+        (folder / "metrics.json").write_text(json.dumps(
+            {"device": "triton", "processes": world, "test_accuracy": accuracy, "elapsed_seconds": 4.2}))
+        proc.log.write_text(log)
+        return stage.read()
+
+    good = verdict(processes, 0.867, "host:1:1 [0] NCCL INFO NCCL version 2.21.5+cuda12.4\ntest accuracy: 86.7%\n")
+    assert good["ok"] and good["nccl_version"] == "2.21.5+cuda12.4" and good["collectives"] == "NCCL"
+    assert good["summary"] == (f"NCCL 2.21.5+cuda12.4, world size {processes} on triton: test accuracy 86.7% after "
+                               f"{gc.DDP_EPOCHS} epochs (needs >= 75%), 4.2 s")
+    no_line = verdict(processes, 0.867)
+    assert no_line["ok"] and no_line["nccl_version"] is None and "no version line" in no_line["summary"]
+    wrong_world = verdict(processes + 1, 0.867)
+    assert not wrong_world["ok"] and f"expected {processes}" in wrong_world["summary"]
+    untrained = verdict(processes, gc.MIN_DDP_ACCURACY - 0.01)
+    assert not untrained["ok"] and "below 75%" in untrained["summary"]
 
 
 def test_tolerances_follow_dtype_and_precision():

@@ -1,13 +1,14 @@
 """``kernelgrad gpu-check``: verify every GPU kernel against PyTorch float64, then benchmark and train, in one call.
 
-The one command to run on a GPU machine. Five stages, each in its own subprocess with its own timeout
+The one command to run on a GPU machine. Six stages, each in its own subprocess with its own timeout
 taken from ``--budget-s``: device facts and measured ceilings; a correctness check of every kernel family x
 backend (triton, cupy) x dtype at realistic shapes; ``kernelgrad bench --quick``; ``kernelgrad train cnn``
-on ``triton`` and on ``cupy``. Results are written as each stage ends (``gpu-check.json``,
-``gpu-check.md``, ``gpu-check.log``, ``bench.json`` under ``--out``); a short table is printed last; the
-exit status is 1 when any check failed or any stage failed or timed out. ``--dry-run`` runs the same
-orchestration on the CPU (Triton's interpreter, the CUDA emulator, tiny shapes): no measurements. The
-stages live in :mod:`benchmarks.gpu_check`.
+on ``triton`` and on ``cupy``; and ``train cnn --device cuda`` data-parallel under torchrun (min(2, GPUs)
+processes, NCCL). Results are written as each stage ends (``gpu-check.json``, ``gpu-check.md``,
+``gpu-check.log``, ``bench.json`` under ``--out``); a short table is printed last; the exit status is 1 when
+any check failed or any stage failed or timed out. ``--dry-run`` runs the same orchestration on the CPU
+(Triton's interpreter, the CUDA emulator, tiny shapes, gloo for the data-parallel run): no measurements.
+The stages live in :mod:`benchmarks.gpu_check`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import sys
 NAME = "gpu-check"
 HELP = "verify, benchmark and train on a GPU in one call (--dry-run: the same on the CPU, no measurements)"
 
-STAGE_NAMES = ("facts", "correctness", "bench", "train-triton", "train-cupy")
+#: benchmarks.gpu_check.STAGES's names, spelled out so --help imports nothing
+STAGE_NAMES = ("facts", "correctness", "bench", "train-triton", "train-cupy", "train-ddp")
 DEFAULT_BUDGET_S = 390.0  # benchmarks.gpu_check.DEFAULT_BUDGET_S; spelled out so --help imports nothing
 
 
