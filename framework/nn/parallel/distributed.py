@@ -349,7 +349,11 @@ class DistributedDataParallel(Module):
     # ------------------------------------------------------------------------------------------- helpers
 
     def _broadcast(self, dist: Any, array: Any) -> None:
+        if self._bridge is not None:  # CuPy wrote the array (a BatchNorm buffer, say) on its own stream
+            self._bridge.before_collective()
         dist.broadcast(as_torch(array), src=self._src, group=self.process_group)
+        if self._bridge is not None:
+            self._bridge.after_collective()
 
     def _check_same_parameters(self, dist: Any, module: Module) -> None:
         """Every rank must hold the same parameters; each rank compares all ranks' lists, so all raise alike."""
