@@ -75,6 +75,45 @@ def kernel_backend(request) -> KernelBackend:
     return _load(request.param)
 
 
+def ladder_params(family: str) -> list[str]:
+    """``BACKEND_NAMES`` plus ``"<backend>/<rung>"`` for every rung of ``family``'s optimisation ladders below
+    the top one (the top rung *is* the backend's production kernel, already in the list). The names come from
+    ``kernels/<backend>/ladder/<family>/__init__.py``'s RUNGS, read as text so collection imports nothing."""
+    import ast
+    from pathlib import Path
+
+    params = list(BACKEND_NAMES)
+    root = Path(__file__).resolve().parents[2] / "kernels"
+    for backend in BACKEND_NAMES:
+        registry = root / backend / "ladder" / family / "__init__.py"
+        if registry.is_file():
+            for node in ast.parse(registry.read_text()).body:
+                if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "RUNGS" for t in node.targets):
+                    params += [f"{backend}/{rung}" for rung in ast.literal_eval(node.value)[:-1]]
+    return params
+
+
+class _Rung:
+    """A kernel package seen through one ladder rung: ``family(<family>)`` is the rung module."""
+
+    def __init__(self, module: Any, family: str, rung: Any) -> None:
+        self._module, self._family, self._rung = module, family, rung
+
+    def __getattr__(self, name: str) -> Any:
+        return self._rung if name == self._family else getattr(self._module, name)
+
+
+def load_ladder_backend(param: str, family: str) -> KernelBackend:
+    """:func:`_load` for ``"numpy"``-style names; for ``"<backend>/<rung>"`` the backend with ``family`` replaced
+    by that rung."""
+    name, _, rung = param.partition("/")
+    kb = _load(name)
+    if not rung:
+        return kb
+    ladder = importlib.import_module(f"kernels.{name}.ladder.{family}")
+    return KernelBackend(param, _Rung(kb.module, family, ladder.load(rung)), kb.to_native, kb.to_numpy)
+
+
 def tolerance(dtype) -> float:
     """Relative-error bound against the float64 PyTorch reference."""
     return 1e-4 if np.dtype(dtype) == np.float32 else 1e-10

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from .conftest import rel_err, tolerance, torch_reference
+from .conftest import ladder_params, load_ladder_backend, rel_err, tolerance, torch_reference
 
 F = torch.nn.functional
 
@@ -26,6 +26,13 @@ CASES = [
     (4, 16, 4, 4, 8, 3, 3, (1, 1), (1, 1)),
 ]
 IDS = ["x".join(map(str, c[:4])) + "-k{}x{}x{}-s{}{}-p{}{}".format(*c[4:7], *c[7], *c[8]) for c in CASES]
+
+
+@pytest.fixture(params=ladder_params("conv2d"))
+def kernel_backend(request):
+    """Every backend, and every rung of the conv2d ladders below the production kernel (``triton/rung0_...``):
+    each rung passes the same tests."""
+    return load_ladder_backend(request.param, "conv2d")
 
 
 def _inputs(rng, case, dtype):

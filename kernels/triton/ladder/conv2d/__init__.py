@@ -1,0 +1,20 @@
+"""The conv2d ladder in Triton, bottom to top (see ``kernels/triton/ladder/__init__.py``).
+
+Every rung exports ``conv2d_forward``, ``conv2d_backward_input``, ``conv2d_backward_weight`` and
+``conv2d_backward_bias`` with the contract's signatures; the top rung is ``kernels/triton/conv2d.py``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+#: Rung modules, bottom to top.
+RUNGS = ("rung1_implicit_gemm",)
+
+
+def load(name: str) -> ModuleType:
+    """The rung module ``name`` (one of :data:`RUNGS`). Raises ValueError for another name."""
+    if name not in RUNGS:
+        raise ValueError(f"conv2d ladder: unknown rung {name!r}; rungs: {', '.join(RUNGS)}")
+    return importlib.import_module(f"{__name__}.{name}")

@@ -1,0 +1,45 @@
+"""The optimisation ladders' structure: every rung exports the family's contract with the production
+signatures, and the top rung is the production kernel (its values are tested by the family's shared tests,
+which run every rung: see ``ladder_params`` in conftest.py)."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+import pytest
+
+from .conftest import ladder_params
+
+CONTRACT = {"conv2d": ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias")}
+
+
+@pytest.mark.parametrize("backend", ["triton", "cupy"])
+@pytest.mark.parametrize("family", sorted(CONTRACT))
+def test_every_rung_has_the_contract_and_the_top_rung_is_production(backend, family):
+    try:
+        production = importlib.import_module(f"kernels.{backend}.{family}")
+        ladder = importlib.import_module(f"kernels.{backend}.ladder.{family}")
+    except ImportError as exc:
+        pytest.skip(f"kernels.{backend} not importable: {exc}")
+    assert ladder.RUNGS and len(set(ladder.RUNGS)) == len(ladder.RUNGS)
+    for name in ladder.RUNGS:
+        rung = ladder.load(name)
+        assert (rung.__doc__ or "").strip(), f"{name} has no header"
+        for fn in CONTRACT[family]:
+            assert inspect.signature(getattr(rung, fn)) == inspect.signature(getattr(production, fn)), (name, fn)
+    top = ladder.load(ladder.RUNGS[-1])
+    assert all(getattr(top, fn) is getattr(production, fn) for fn in CONTRACT[family])
+    with pytest.raises(ValueError, match="unknown rung"):
+        ladder.load("rung99_nothing")
+
+
+def test_ladder_params_name_every_rung_below_the_top():
+    params = ladder_params("conv2d")
+    assert params[:3] == ["numpy", "triton", "cupy"]
+    for backend in ("triton", "cupy"):
+        try:
+            ladder = importlib.import_module(f"kernels.{backend}.ladder.conv2d")
+        except ImportError:
+            continue
+        assert [p for p in params if p.startswith(f"{backend}/")] == [f"{backend}/{r}" for r in ladder.RUNGS[:-1]]
