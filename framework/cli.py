@@ -64,6 +64,12 @@ def _build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", default=None, help="JSON path (default benchmarks/results/kernels-<gpu>-<date>.json)")
     bench.add_argument("--allow-cpu", action="store_true",
                        help="without a GPU, run a tiny smoke suite on the CPU (tests the harness; not a benchmark)")
+    # Not restricted with choices=: the families are the ladder packages on disk, which benchmarks/ladder.py
+    # finds (and refuses an unknown one with exit 2) without parsing having to import anything.
+    bench.add_argument("--ladder", metavar="FAMILY", default=None,
+                       help="benchmark every rung of FAMILY's optimisation ladders (kernels/{triton,cupy}/ladder/"
+                            "FAMILY, e.g. conv2d) against cuDNN instead; without a GPU a dry run: FLOPs, bytes, "
+                            "predictions and static facts, no times (uses --backends, --out; --quick: batch 32 only)")
     return parser
 
 
@@ -124,6 +130,14 @@ def _bench(args: argparse.Namespace) -> int:
               "editable install made before it did needs `pip install -e .` again.", file=sys.stderr)
         return 2
     backends = [name.strip() for name in args.backends.split(",") if name.strip()]
+    if args.ladder is not None:
+        if args.family:
+            print("kernelgrad bench: --ladder and --family do not combine (the ladder benchmark covers one family)",
+                  file=sys.stderr)
+            return 2
+        from benchmarks import ladder
+
+        return ladder.run_ladder(args.ladder, backends=backends, quick=args.quick, out=args.out)
     return kernel_bench.run_bench(families=args.family, backends=backends, quick=args.quick, out=args.out,
                                   allow_cpu=args.allow_cpu)
 

@@ -1,0 +1,168 @@
+"""``kernelgrad bench --ladder conv2d`` without a GPU: the dry run's JSON covers every rung of both ladders for
+every shape, batch, dtype and pass, with counts that match hand-computed ones, static facts equal to the
+committed AOT reports for the production rung, predictions, and no timing; an unknown family is refused.
+
+The dry run is forced (``torch.cuda.is_available`` patched to False) so these tests mean the same on a GPU
+machine. Nothing here times anything."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from framework.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SHAPES = {  # name: (C, H, K, R, stride, pad) -- the suite the issue asks for
+    "64->64 3x3 p1 @56": (64, 56, 64, 3, 1, 1),
+    "128->128 3x3 p1 @28": (128, 28, 128, 3, 1, 1),
+    "256->256 3x3 p1 @14": (256, 14, 256, 3, 1, 1),
+    "512->512 3x3 p1 @7": (512, 7, 512, 3, 1, 1),
+    "64->128 3x3 s2 p1 @56": (64, 56, 128, 3, 2, 1),
+    "256->64 1x1 @56": (256, 56, 64, 1, 1, 0),
+    "3->64 7x7 s2 p3 @224": (3, 224, 64, 7, 2, 3),
+    "digits 1->32 3x3 p1 @8": (1, 8, 32, 3, 1, 1),
+    "digits 32->64 3x3 p1 @4": (32, 4, 64, 3, 1, 1),
+}
+BATCHES = (32, 256)
+PASSES = ("forward", "backward_input", "backward_weight")
+DTYPES = {"triton": ("float32", "float16", "bfloat16"), "cupy": ("float32", "float16")}
+ITEMSIZE = {"float32": 4, "float16": 2, "bfloat16": 2}
+TIMING_FIELDS = {"ms", "ms_p20_p80", "reps", "cold_ms", "tflops", "roofline", "pct_of_floor", "cudnn", "ratio_vs_cudnn",
+                 "sm_clock_mhz"}
+
+
+def rungs(backend: str) -> tuple[str, ...]:
+    """The ladder's RUNGS, read from the source (as the benchmark must: importing would need a GPU backend)."""
+    tree = ast.parse((ROOT / "kernels" / backend / "ladder" / "conv2d" / "__init__.py").read_text())
+    return next(tuple(ast.literal_eval(n.value)) for n in tree.body
+                if isinstance(n, ast.Assign) and any(getattr(t, "id", None) == "RUNGS" for t in n.targets))
+
+
+@pytest.fixture(scope="module")
+def dry_run(tmp_path_factory):
+    """Run the CLI once without a GPU: (exit status, stdout, the JSON, modules the run newly imported)."""
+    out = tmp_path_factory.mktemp("ladder") / "ladder.json"
+    before = set(sys.modules)
+    stdout = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(stdout):
+        mp.setattr(torch.cuda, "is_available", lambda: False)
+        status = main(["bench", "--ladder", "conv2d", "--out", str(out)])
+    result = json.loads(out.read_text()) if out.is_file() else None
+    return status, stdout.getvalue(), result, set(sys.modules) - before
+
+
+def _rows(result, **match):
+    """The rows whose fields equal ``match`` (``pass_`` stands for ``pass``)."""
+    return [r for r in result["rows"] if all(r[k.rstrip("_")] == v for k, v in match.items())]
+
+
+def test_dry_run_has_every_rung_shape_batch_dtype_and_pass(dry_run):
+    status, _, result, _ = dry_run
+    assert status == 0 and result is not None
+    expected = {(b, rung, shape, n, dtype, p) for b, dtypes in DTYPES.items() for rung in rungs(b)
+                for shape in SHAPES for n in BATCHES for dtype in dtypes for p in PASSES}
+    got = [(r["backend"], r["rung"], r["shape"], r["batch"], r["dtype"], r["pass"]) for r in result["rows"]]
+    assert len(got) == len(set(got)), "a case appears twice"
+    assert set(got) == expected
+    assert [s["name"] for s in result["shapes"]] == list(SHAPES)
+    assert {b: [e["rung"] for e in entries] for b, entries in result["rungs"].items()} == {b: list(rungs(b))
+                                                                                           for b in DTYPES}
+    assert all(r["precision"] == {"float32": "ieee", "float16": "fp16", "bfloat16": "bf16"}[r["dtype"]]
+               for r in result["rows"])
+
+
+def test_dry_run_times_nothing_and_says_so(dry_run):
+    _, stdout, result, imported = dry_run
+    assert result["device"] == "cpu (dry run: predictions and static facts only, not a benchmark)"
+    assert result["dry_run"] is True
+    assert not TIMING_FIELDS & {k for r in result["rows"] for k in r}
+    assert "ceilings" not in result and "timing" not in result
+    assert "wait for a GPU" in stdout and "wait for a GPU" in result["note"]
+    # It read RUNGS and docstrings as text: no kernel package or GPU toolchain was imported for it.
+    assert not [m for m in imported if m.split(".")[0] in ("triton", "cupy")
+                or m.startswith(("kernels.triton", "kernels.cupy"))]
+
+
+@pytest.mark.parametrize("shape, n, dtype", [("64->128 3x3 s2 p1 @56", 32, "float16"),
+                                             ("3->64 7x7 s2 p3 @224", 256, "float32")])
+def test_counts_match_an_independent_computation(dry_run, shape, n, dtype):
+    C, H, K, R, stride, pad = SHAPES[shape]
+    # The output size from PyTorch itself (shape-only tensors on the meta device).
+    y = torch.nn.functional.conv2d(torch.empty(n, C, H, H, device="meta"), torch.empty(K, C, R, R, device="meta"),
+                                   stride=stride, padding=pad)
+    P = y.shape[-1]
+    x_el, w_el, y_el = n * C * H * H, K * C * R * R, n * K * P * P
+    flops = 2 * n * K * C * R * R * P * P
+    size = ITEMSIZE[dtype]
+    expected = {"forward": (x_el + w_el + K + y_el) * size, "backward_input": (y_el + w_el + x_el) * size,
+                "backward_weight": (y_el + x_el + w_el) * size}
+    rows = _rows(dry_run[2], shape=shape, batch=n, dtype=dtype)
+    assert len(rows) == len(PASSES) * sum(len(rungs(b)) for b in DTYPES if dtype in DTYPES[b])
+    for r in rows:
+        assert r["tensors"]["y"] == list(y.shape)
+        assert (r["flops"], r["bytes"]) == (flops, expected[r["pass"]]), r["pass"]
+        assert r["intensity"] == pytest.approx(flops / expected[r["pass"]])
+
+
+def test_production_rung_static_facts_are_the_committed_reports(dry_run):
+    result = dry_run[2]
+    aot_triton = json.loads((ROOT / "benchmarks" / "results" / "aot-triton.json").read_text())
+    aot_cuda = json.loads((ROOT / "benchmarks" / "results" / "aot-cuda.json").read_text())
+    top = {b: rungs(b)[-1] for b in DTYPES}
+    for backend in DTYPES:
+        rows = _rows(result, backend=backend, rung=top[backend])
+        assert rows and all(r["static"]["status"] == "ok" for r in rows), backend
+        entry = next(e for e in result["rungs"][backend] if e["rung"] == top[backend])
+        assert entry["prediction"].startswith("Prediction")
+        assert entry["defined_in"]["forward"] == f"kernels.{backend}.conv2d"
+
+    # Triton forward on sm_90: registers over the autotune configs the report compiled (float16 has several).
+    for dtype in ("float32", "float16"):
+        facts = _rows(result, backend="triton", rung=top["triton"], dtype=dtype, pass_="forward")
+        report = [r for r in aot_triton["rows"] if (r["kernel"], r["dtype"], r["arch"]) ==
+                  ("_conv2d_forward_kernel", dtype, "sm_90")]
+        sm90 = facts[0]["static"]["archs"]["sm_90"]
+        assert (sm90["registers_min"], sm90["registers_max"]) == (min(r["registers"] for r in report),
+                                                                  max(r["registers"] for r in report))
+        assert sm90["spill_bytes_max"] == 0 and sm90["compiled"] == len(report)
+    half = _rows(result, backend="triton", rung=top["triton"], dtype="bfloat16", pass_="forward")[0]["static"]
+    assert half["archs"]["sm_90"]["tensor_core"] == ["HGMMA"] and half["archs"]["sm_80"]["tensor_core"] == ["HMMA"]
+
+    # CuPy, float16 forward on sm_90: conv2d.cu's conv2d_forward_kernel<__half>.
+    module = next(m for m in aot_cuda["modules"] if (m["source"], m["arch"]) == ("conv2d.cu", "90"))
+    kernel = next(k for k in module["kernels"] if k["name_expression"] == "conv2d_forward_kernel<__half>")
+    facts = _rows(result, backend="cupy", rung=top["cupy"], dtype="float16", pass_="forward")
+    sm90 = facts[0]["static"]["archs"]["sm_90"]
+    assert sm90["registers_max"] == kernel["registers"] and sm90["shared_bytes_max"] == kernel["shared_bytes"]
+    assert sm90["tensor_core"] == sorted(kernel["tensor_core"]) != []
+
+
+def test_unknown_family_is_refused(tmp_path, capsys):
+    out = tmp_path / "x.json"
+    assert main(["bench", "--ladder", "no_such_family", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown ladder family 'no_such_family'" in err and "conv2d" in err
+    assert not out.exists()
+    assert main(["bench", "--ladder", "conv2d", "--family", "conv2d", "--out", str(out)]) == 2
+    assert "--ladder and --family" in capsys.readouterr().err and not out.exists()
+
+
+def test_pass_counts_split_the_kernel_benchmarks_counts():
+    from benchmarks.kernels import conv2d_counts
+    from benchmarks.ladder import conv2d_pass_counts
+
+    args = (3, 5, 13, 11, 7, 3, 2, 2, 1)
+    flops, nbytes = conv2d_counts(*args, 4)
+    split = conv2d_pass_counts(*args, 4)
+    P, Q = (13 + 2 - 3) // 2 + 1, (11 + 2 - 2) // 2 + 1
+    assert split["forward"] == (flops["fwd"], nbytes["fwd"])
+    assert all(f == flops["fwd"] for f, _ in split.values())
+    assert sum(b for _, b in split.values()) + (3 * 7 * P * Q + 7) * 4 == nbytes["fwd+bwd"]  # + backward_bias
