@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         argv: arguments without the program name (None: ``sys.argv[1:]``).
 
     Returns:
-        the exit status (0; ``bench`` returns 2 when there is no GPU and no ``--allow-cpu``).
+        the exit status (0; ``bench`` returns 2 when there is no GPU and no ``--allow-cpu``, except
+        ``bench --ladder``, whose CPU dry run prints predictions and static facts and returns 0).
 
     Raises:
         SystemExit: code 2 for a usage error, an unknown or unavailable device, or unusable data.
