@@ -7,7 +7,8 @@ tensor-core instructions.  This script does what the first launch on a GPU does,
 
 1. **Collect.** Every ``SourceModule`` that a wrapper of ``kernels/cupy`` declares (``conv2d.py``'s
    ``MODULE``, ...) with its ``.cu`` file and *name expressions* — the instantiations the wrappers launch,
-   so a new one is covered without touching this file.
+   so a new one is covered without touching this file — and likewise every optimisation-ladder rung with a
+   ``.cu`` of its own (``kernels/cupy/ladder/<family>/rung*.py`` + ``.cu``: :func:`ladder_modules`).
 2. **Compile.** ``kernels.cupy._runtime.nvrtc_compile`` — the function the GPU path calls: CuPy's own
    option assembly (``assemble_cupy_compiler_options``), kernelgrad's options (C++17, the kernel
    directory, the ``crt/`` headers of a pip-wheel CUDA, ``-ftz=false``), and CuPy's
@@ -116,6 +117,14 @@ def families() -> tuple[str, ...]:
     return tuple(p.stem for p in sorted(KERNEL_DIR.glob("*.cu")) if (KERNEL_DIR / f"{p.stem}.py").is_file())
 
 
+def ladder_modules() -> tuple[str, ...]:
+    """Every ladder rung with CUDA C of its own (``kernels/cupy/ladder/<family>/<rung>.cu`` next to its ``.py``),
+    as a module name under ``kernels.cupy`` (``ladder.conv2d.rung0_direct``); a rung that re-exports the
+    production kernel has no ``.cu`` and is covered by its family."""
+    return tuple(".".join(p.relative_to(KERNEL_DIR).with_suffix("").parts)
+                 for p in sorted(KERNEL_DIR.glob("ladder/*/*.cu")) if p.with_suffix(".py").is_file())
+
+
 def toolkit_root() -> Path | None:
     """A CUDA toolkit for the ``toolkit`` setup: its root holds ``include/crt/mma.h``."""
     candidates = [os.environ.get(v) for v in ("KERNELGRAD_CUDA_TOOLKIT", "CUDA_PATH", "CUDA_HOME")]
@@ -162,10 +171,10 @@ class KernelRow:
 class ModuleResult:
     """One ``.cu`` for one architecture in one header setup."""
 
-    family: str
+    family: str  # a family (conv2d) or a ladder rung's module (ladder.conv2d.rung0_direct)
     arch: str
     setup: str
-    source: str
+    source: str  # the .cu, relative to kernels/cupy (what the SourceModule names)
     name_expressions: list[str]
     lowered: dict[str, str] = field(default_factory=dict)
     options: list[str] = field(default_factory=list)
@@ -280,7 +289,8 @@ def compile_family(family: str, arch: str, setup: str) -> list[ModuleResult]:
     compiler._NVRTCProgram.compile = compile_and_keep_ptx
     results = []
     for source_module in [v for v in vars(module).values() if isinstance(v, _runtime.SourceModule)]:
-        res = ModuleResult(family, arch, setup, source_module.path.name, list(source_module.name_expressions))
+        res = ModuleResult(family, arch, setup, source_module.path.relative_to(KERNEL_DIR).as_posix(),
+                           list(source_module.name_expressions))
         log = io.StringIO()
         captured.clear()
         start = time.perf_counter()
@@ -316,8 +326,8 @@ def compile_family(family: str, arch: str, setup: str) -> list[ModuleResult]:
 
 
 def run(archs=ARCHS, setups=("wheels",), family_names=None, jobs: int | None = None) -> list[ModuleResult]:
-    """Compile every family for every arch in every setup: one process pool per setup."""
-    family_names = tuple(family_names or families())
+    """Compile every family and ladder rung for every arch in every setup: one process pool per setup."""
+    family_names = tuple(family_names or families() + ladder_modules())
     jobs = jobs or os.cpu_count() or 1
     toolkit = toolkit_root()
     results: list[ModuleResult] = []
@@ -416,7 +426,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arch", nargs="+", default=list(ARCHS), choices=ARCHS)
     parser.add_argument("--setup", nargs="+", default=["wheels"], choices=SETUPS)
-    parser.add_argument("--family", nargs="+", default=None, choices=families())
+    parser.add_argument("--family", nargs="+", default=None, choices=families() + ladder_modules())
     parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: one per core)")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"output folder (default {RESULTS})")
     args = parser.parse_args(argv)

@@ -17,7 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 KERNEL_DIR = ROOT / "kernels" / "cupy"
-SOURCES = sorted(KERNEL_DIR.glob("*.cu")) + sorted((ROOT / "tests" / "kernels" / "cupy" / "cuda").glob("*.cu"))
+SOURCES = (sorted(KERNEL_DIR.glob("*.cu")) + sorted(KERNEL_DIR.glob("ladder/*/*.cu"))  # families, ladder rungs
+           + sorted((ROOT / "tests" / "kernels" / "cupy" / "cuda").glob("*.cu")))
 ARCHS = ("75", "80", "90")
 
 

@@ -2,8 +2,9 @@
 
 No GPU needed: ``benchmarks/aot_cuda.py`` calls ``_runtime.nvrtc_compile`` — CuPy's own option assembly,
 kernelgrad's options, CuPy's ``compile_using_nvrtc`` — with an explicit ``-arch=sm_90`` / ``sm_80`` for
-every name expression that the wrappers' ``SourceModule``s declare (a new instantiation is covered
-automatically), in two CUDA header setups, each in its own process:
+every name expression that the wrappers' ``SourceModule``s declare, the optimisation-ladder rungs' with
+their own ``.cu`` included (a new instantiation or rung is covered automatically), in two CUDA header
+setups, each in its own process:
 
 * ``wheels``: the pip wheels only (``nvidia-cuda-runtime-cu12``, ``-nvrtc-cu12``, ``-nvcc-cu12``;
   ``CUDA_PATH`` unset, no toolkit searched): the usual case next to a CUDA build of torch;
@@ -27,6 +28,7 @@ WHY_NOT = aot_cuda.nvrtc_unavailable()
 pytestmark = pytest.mark.skipif(WHY_NOT is not None, reason=f"{WHY_NOT} (pip install -e '.[aot]')")
 
 FAMILIES = aot_cuda.families()
+MODULES = FAMILIES + aot_cuda.ladder_modules()
 TOOLKIT = aot_cuda.toolkit_root()
 SETUPS = [
     "wheels",
@@ -46,9 +48,10 @@ def compiled() -> dict[tuple[str, str, str], list[aot_cuda.ModuleResult]]:
 
 def test_every_family_is_checked():
     assert set(FAMILIES) == {"conv2d", "maxpool2d", "linear_relu", "softmax_xent", "dropout"}
+    assert "ladder.conv2d.rung0_direct" in aot_cuda.ladder_modules()
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", MODULES)
 @pytest.mark.parametrize("arch", aot_cuda.ARCHS, ids=lambda a: f"sm_{a}")
 @pytest.mark.parametrize("setup", SETUPS)
 def test_nvrtc_compiles_every_name_expression(compiled, setup, arch, family):
