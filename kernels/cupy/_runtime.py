@@ -392,8 +392,9 @@ class SourceModule:
         parts = (cupy.__version__, nvrtc.getVersion(), cupy.cuda.Device().compute_capability,
                  os.environ.get("CUPY_COMPILE_WITH_PTX", ""), nvrtc_options(self.defines), self.name_expressions)
         digest.update(repr(parts).encode())
-        for f in sorted(KERNEL_DIR.glob("*.cu*")):  # the kernel sources and their headers
-            digest.update(f.name.encode() + f.read_bytes())
+        # the shared headers and every kernel source, this module's included (a ladder rung lives in a subfolder)
+        for f in sorted({*KERNEL_DIR.glob("*.cu*"), self.path}):
+            digest.update(str(f.relative_to(KERNEL_DIR)).encode() + f.read_bytes())
         cache = cache_dir("nvrtc")
         meta = cache / f"{self.path.stem}-{digest.hexdigest()[:20]}.json"
         if meta.is_file():
