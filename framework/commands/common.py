@@ -48,7 +48,7 @@ def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train data-parallel in N processes on this machine, started by torch's launcher "
                              "(torch.distributed.run; gloo on the cpu device, NCCL on GPUs). --batch-size stays the "
                              "global batch, split across the processes, so the run trains as one process does. "
-                             "Across machines run `torchrun ... -m framework train ...` instead (see the README)")
+                             "Across machines run torchrun ... -m framework train ... instead (see the README)")
 
 
 def launch_workers(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int | None:
