@@ -162,8 +162,33 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         kt.dropout.dropout_forward(x, 0.1, 1234, 3 * 8192, row_len=8192, row_stride=8 * 8192)
         return kt.dropout.dropout_forward(x, 0.1, 1234, 2**40 + 3 * 8192, row_len=8192, row_stride=2**32)
 
+    def conv_rung(rung, fn, stride=1):
+        # a rung of the conv2d ladder (kernels/triton/ladder/conv2d) below the production kernel, same layer
+        def call(dt):
+            import importlib
+
+            launcher = getattr(importlib.import_module("kernels.triton.ladder.conv2d").load(rung), fn)
+            PQ = (56 + 2 - 3) // stride + 1
+            X, Wt = t(32, 64, 56, 56, dtype=dt), t(64, 64, 3, 3, dtype=dt)
+            dY = t(32, 64, PQ, PQ, dtype=dt)
+            if fn == "conv2d_forward":
+                return launcher(X, Wt, t(64, dtype=dt), stride, 1)
+            if fn == "conv2d_backward_input":
+                return launcher(dY, Wt, tuple(X.shape), stride, 1)
+            if fn == "conv2d_backward_weight":
+                return launcher(dY, X, tuple(Wt.shape), stride, 1)
+            return launcher(dY)
+
+        return call
+
     cases = [("conv2d", fn, conv(fn)) for fn in
              ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias")]
+    cases += [("conv2d", f"rung0_direct: {fn}", conv_rung("rung0_direct", fn)) for fn in
+              ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias")]
+    # stride 1 is a compile-time constant (Triton specialises an int argument equal to 1): only a strided layer
+    # compiles backward_input's divisions and exactness test
+    cases += [("conv2d", "rung0_direct: conv2d_backward_input stride 2",
+               conv_rung("rung0_direct", "conv2d_backward_input", stride=2))]
     cases += [
         ("maxpool2d", "maxpool2d_forward", pool_fwd),
         ("maxpool2d", "maxpool2d_backward", pool_bwd),
