@@ -183,6 +183,9 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
 
     cases = [("conv2d", fn, conv(fn)) for fn in
              ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias")]
+    # batch 1: Triton compiles an int argument equal to 1 as a constant (no .to() on it: the bias kernel once broke)
+    cases += [("conv2d", "conv2d_backward_bias batch 1",
+               lambda dt: kt.conv2d.conv2d_backward_bias(t(1, 64, 56, 56, dtype=dt)))]
     cases += [("conv2d", f"rung0_direct: {fn}", conv_rung("rung0_direct", fn)) for fn in
               ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias")]
     # stride 1 is a compile-time constant (Triton specialises an int argument equal to 1): only a strided layer

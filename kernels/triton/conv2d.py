@@ -302,7 +302,7 @@ def _sum_splits_kernel(ws_ptr, dw_ptr, numel, SPLITS, ACC_DTYPE: tl.constexpr, B
 @triton.jit
 def _conv2d_backward_bias_kernel(dy_ptr, db_ptr, N, K, PQ, ACC_DTYPE: tl.constexpr, BLOCK: tl.constexpr):
     k = tl.program_id(0).to(tl.int64)
-    NPQ = N.to(tl.int64) * PQ
+    NPQ = tl.cast(N, tl.int64) * PQ  # tl.cast: Triton compiles an N equal to 1 as a constant, which has no .to
     acc = tl.zeros((BLOCK,), dtype=ACC_DTYPE)
     for j0 in range(0, NPQ, BLOCK):
         offs = j0 + tl.arange(0, BLOCK).to(tl.int64)  # (n, p, q) of dy[:, k]
