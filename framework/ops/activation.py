@@ -172,15 +172,18 @@ class Prelu(Function):
         return dx, dw
 
 
+def _relu6_of_x_plus_3(xp, x):
+    """``min(max(x + 3, 0), 6)`` in x's dtype: the clamp Hardsigmoid and Hardswish share."""
+    return xp.minimum(xp.maximum(x + 3, xp.asarray(0, dtype=x.dtype)), xp.asarray(6, dtype=x.dtype))
+
+
 class Hardsigmoid(Function):
     """``min(max(x + 3, 0), 6) / 6``."""
 
     @staticmethod
     def forward(ctx, x):
-        xp = ctx.xp
         ctx.save_for_backward(x)
-        zero, six = xp.asarray(0, dtype=x.dtype), xp.asarray(6, dtype=x.dtype)
-        return xp.minimum(xp.maximum(x + 3, zero), six) / 6
+        return _relu6_of_x_plus_3(ctx.xp, x) / 6
 
     @staticmethod
     def backward(ctx, grad):
@@ -195,10 +198,8 @@ class Hardswish(Function):
 
     @staticmethod
     def forward(ctx, x):
-        xp = ctx.xp
         ctx.save_for_backward(x)
-        zero, six = xp.asarray(0, dtype=x.dtype), xp.asarray(6, dtype=x.dtype)
-        return x * xp.minimum(xp.maximum(x + 3, zero), six) / 6
+        return x * _relu6_of_x_plus_3(ctx.xp, x) / 6
 
     @staticmethod
     def backward(ctx, grad):
