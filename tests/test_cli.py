@@ -1,5 +1,6 @@
 """The ``kernelgrad`` command line, run in-process."""
 
+import argparse
 import json
 import math
 import os
@@ -119,6 +120,27 @@ def test_unwritable_out_is_a_usage_error_before_training(tmp_path, capsys):
     with pytest.raises(SystemExit):  # a later argument error, after the --out check passed
         main(["train", "cnn", "--out", str(tmp_path / "a" / "b"), "--limit", "0", "--no-progress"])
     assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.parametrize("rank", ["0", "1"])
+def test_only_rank_0_of_a_torchrun_job_probes_the_out_folder(tmp_path, monkeypatch, rank):
+    """Two ranks probing one missing --out at once raced (one made the folder the other then failed to make, or
+    removed it under the other's probe file), so rank 0 of gpu-check's train-ddp exited 2 now and then. Only
+    rank 0 writes the run folder, so only rank 0 checks it; the others leave the disk alone."""
+    from framework.commands.common import check_out_folder
+
+    for name, value in (("RANK", rank), ("WORLD_SIZE", "2"), ("LOCAL_RANK", rank), ("MASTER_ADDR", "localhost")):
+        monkeypatch.setenv(name, value)
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    parser = argparse.ArgumentParser(prog="kernelgrad train cnn")
+    if rank == "0":
+        with pytest.raises(SystemExit):
+            check_out_folder(parser, str(a_file / "run"))
+    else:
+        check_out_folder(parser, str(a_file / "run"))  # not this rank's folder to check
+    check_out_folder(parser, str(tmp_path / "new" / "run"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
 
 
 def test_help_has_no_restructuredtext_markup(capsys):

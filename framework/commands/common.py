@@ -130,7 +130,15 @@ def check_out_folder(parser: argparse.ArgumentParser, out: str | None) -> None:
 
     Tries for real (os.access is wrong for root and for read-only mounts): makes the missing folders, writes
     and deletes a probe file, then removes the folders it made, leaving the disk as it was.
+
+    In a torchrun worker only rank 0 checks: it alone writes the run folder, and two ranks probing the same
+    missing folder at once would race (one removes the folder the other is probing, or finds it made already).
+    The launching process checked the same folder before it started the workers.
     """
+    from ..train.distributed import launched_by_torchrun
+
+    if launched_by_torchrun() and os.environ["RANK"] != "0":
+        return
     folder = Path(out) if out is not None else Path("runs")
     shown = f"--out {out}" if out is not None else "the default run folder runs/"
     made: list[Path] = []
