@@ -10,7 +10,7 @@ import importlib
 from types import ModuleType
 
 #: Rung modules, bottom to top.
-RUNGS = ("rung0_direct", "rung1_implicit_gemm")
+RUNGS = ("rung0_direct", "rung1_implicit_gemm", "rung2_tap_major", "rung3_stride_phase")
 
 
 def load(name: str) -> ModuleType:
