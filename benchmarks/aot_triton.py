@@ -192,6 +192,11 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
     # compiles backward_input's divisions and exactness test
     cases += [("conv2d", "rung0_direct: conv2d_backward_input stride 2",
                conv_rung("rung0_direct", "conv2d_backward_input", stride=2))]
+    cases += [("conv2d", f"rung1_implicit_gemm: {fn}", conv_rung("rung1_implicit_gemm", fn)) for fn in
+              ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias")]
+    # stride 2 compiles backward_input's per-element divisions by the stride (folded away at stride 1)
+    cases += [("conv2d", "rung1_implicit_gemm: conv2d_backward_input stride 2",
+               conv_rung("rung1_implicit_gemm", "conv2d_backward_input", stride=2))]
     cases += [
         ("maxpool2d", "maxpool2d_forward", pool_fwd),
         ("maxpool2d", "maxpool2d_backward", pool_bwd),
