@@ -192,6 +192,14 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
     # compiles backward_input's divisions and exactness test
     cases += [("conv2d", "rung0_direct: conv2d_backward_input stride 2",
                conv_rung("rung0_direct", "conv2d_backward_input", stride=2))]
+    # rung 2 has a backward_input of its own (the plain gather); production's (rung 3, by stride phase) compiles
+    # its phase loop only at stride > 1 -- at stride 1 the phase geometry folds to constants
+    cases += [("conv2d", "rung2_tap_major: conv2d_backward_input",
+               conv_rung("rung2_tap_major", "conv2d_backward_input")),
+              ("conv2d", "rung2_tap_major: conv2d_backward_input stride 2",
+               conv_rung("rung2_tap_major", "conv2d_backward_input", stride=2)),
+              ("conv2d", "conv2d_backward_input stride 2", conv_rung("rung3_stride_phase", "conv2d_backward_input",
+                                                                     stride=2))]
     cases += [("conv2d", f"rung1_implicit_gemm: {fn}", conv_rung("rung1_implicit_gemm", fn)) for fn in
               ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias")]
     # stride 2 compiles backward_input's per-element divisions by the stride (folded away at stride 1)

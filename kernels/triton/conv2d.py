@@ -24,10 +24,14 @@ or a weight past 2**31 elements).
 * forward:          GEMM M = N*P*Q (rows n, p, q), N_gemm = K, reduction (r, s, c).
                     A[m, c] = xpad[n, c, p*sh + r, q*sw + s], B[c, k] = w[k, c, r, s]; bias added in
                     the epilogue; the tile is stored straight into y's NCHW layout.
-* backward_input:   GEMM M = N*H*W (rows n, h, w), N_gemm = C, reduction (r, s, k).
-                    A[m, k] = dy[n, k, p, q] with p = (h + ph - r) / sh, q = (w + pw - s) / sw, masked
-                    unless both divisions are exact and land in [0, P) x [0, Q) (a per-row condition for
-                    a fixed tap); B[k, c] = w[k, c, r, s].  Pixels no window reads get exactly 0.
+* backward_input:   by **stride phase**: dx[n, c, h, w] only receives taps r with (h + ph - r) % sh == 0,
+                    so the pixels split into sh*sw phases (a, b) = ((h + ph) % sh, (w + pw) % sw), and
+                    phase (a, b) is its own GEMM: rows (n, t, u) -> pixel (h0 + t*sh, w0 + u*sw), columns
+                    c, reduction over the phase's taps r = a + i*sh, s = b + j*sw (ceil(R/sh)*ceil(S/sw)
+                    of them) and k.  Tap i meets row t at p = p_base + t - i, exact by construction, so
+                    the loop has no division and no stride hole; A[m, k] = dy[n, k, p, q] masked to
+                    [0, P) x [0, Q), B[k, c] = w[k, c, r, s].  Grid axis 1 is the phase.  Pixels no
+                    window reads (a phase without taps, rows past the last window) get exactly 0.
 * backward_weight:  one program per (tap (r, s), BLOCK_M x BLOCK_N tile of dw[:, :, r, s], split of the
                     reduction): GEMM rows k, columns c, reduction over N*P*Q rows (n, p, q) -- decoded
                     per BLOCK_K vector, again 1-D.  **Split-K**: a 64->64 3x3 layer has only 9 such
@@ -41,8 +45,9 @@ Reads / writes: forward reads x (R*S/(sh*sw) times from cache, once from DRAM wh
 writes y once; the backward kernels likewise read their two operands and write dx or dw once (plus the
 split-K workspace: splits * |dw| in float32, written once and read once).  No column matrix exists, so
 the extra N*C*R*S*P*Q traffic of im2col is gone.
-FLOPs: 2*N*K*C*R*S*P*Q for each of the three GEMMs (backward_input also issues the masked-out
-multiplies of the stride holes: sh*sw times that number, see limits).
+FLOPs: 2*N*K*C*R*S*P*Q for each of the three GEMMs.  backward_input issues just those (each phase's
+taps times its pixels; plus the masked rows at window edges), where the plain gather of ladder rung 2
+issued sh*sw times as many, the stride holes included: 4x on a stride-2 layer.
 
 Layout / limits: contiguous NCHW tensors of one dtype on CUDA (on the CPU under TRITON_INTERPRET=1).
 float32 uses IEEE fp32 products (``input_precision="ieee"``) so results match float64 to ~1e-6;
@@ -51,9 +56,8 @@ fp32 (GPU only: the interpreter has no bfloat16); float64 accumulates in float64
 channel axis of the gather strided (H*W apart), so loads are not vectorised along it: a tile costs
 registers per element, which is why the spill-free tiles top out at 128x64 / 64x128 with 8 warps
 (an NHWC layout would fix this; see the conv2d ladder).  Small C (1 or 3 input channels) wastes most
-of a BLOCK_K chunk.  backward_input is the simple form: with stride > 1 only 1/(sh*sw) of its
-reduction is non-zero; a stride-decomposed version (one GEMM per (h % sh, w % sw) phase) would skip
-the holes.
+of a BLOCK_K chunk.  backward_input's phases are uneven (a 3x3 stride-2 layer: 4, 2, 2, 1 taps) and
+its grid is sized for the largest phase, so programs of the smaller phases finish early.
 
 Autotuning: tile lists per operand class (``_DTYPE_CONFIGS``: tensor-core half precision, IEEE float32
 on FMA units, float64), each compiled spill-free for sm_90 and sm_80 by ``benchmarks/aot_triton.py`` in
@@ -63,9 +67,10 @@ never the raw batch size, so a last partial batch or an eval batch does not re-t
 
 Why it is fast: one kernel launch per op, tensor-core ``tl.dot`` (wgmma on sm_90, mma.sync on sm_80:
 checked in the SASS ahead of time) on tiles gathered directly from the input, grouped program order
-for L2 reuse, split-K so the weight gradient fills the GPU.  Verified: interpreter (float32, float64,
-float16) against PyTorch float64 in CI, ahead-of-time compilation for sm_90/sm_80 in CI.  Never run on
-a GPU: GPU correctness and speed are unverified.
+for L2 reuse, split-K so the weight gradient fills the GPU, stride phases so backward_input multiplies
+no stride hole.  This file is the top rung of the conv2d ladder (kernels/triton/ladder/conv2d/).
+Verified: interpreter (float32, float64, float16) against PyTorch float64 in CI, ahead-of-time compilation
+for sm_90/sm_80 in CI. Never run on a GPU: GPU correctness and speed are unverified.
 """
 
 from __future__ import annotations
@@ -110,6 +115,14 @@ _CONFIGS = gemm_tile_configs(
 _WGRAD_CONFIGS = gemm_tile_configs(
     _DTYPE_CONFIGS, triton.Config({"BLOCK_M": 32, "BLOCK_N": 32, "BLOCK_K": 128, "GROUP_M": 2}, num_warps=1))
 _PRUNE = {"early_config_prune": prune_by_dtype(_DTYPE_CONFIGS, lambda: ALLOW_TF32, ("dy_ptr", "x_ptr"))}
+
+#: backward_input's own lists: its per-row state (the phase geometry, the row masks) pushes IEEE float32 at
+#: 64x32 / 4 warps / 4 stages past 255 registers (it spilled 220 B on sm_80), so that tile runs on 8 warps
+#: with 3 stages (126-176 registers on sm_80/sm_90, strides 1 and 2).
+_DGRAD_DTYPE_CONFIGS = {**_DTYPE_CONFIGS, "float32": [(64, 32, 32, 8, 3)]}
+_DGRAD_CONFIGS = gemm_tile_configs(
+    _DGRAD_DTYPE_CONFIGS, triton.Config({"BLOCK_M": 128, "BLOCK_N": 32, "BLOCK_K": 32, "GROUP_M": 2}, num_warps=1))
+_DGRAD_PRUNE = {"early_config_prune": prune_by_dtype(_DGRAD_DTYPE_CONFIGS, lambda: ALLOW_TF32, ("dy_ptr", "x_ptr"))}
 
 
 # The autotuner keys on the layer (channels, kernel, stride) and on the GEMM's row count rounded up to a
@@ -195,20 +208,51 @@ def _conv2d_forward_kernel(
     tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=mask_m[:, None] & mask_n[None, :])
 
 
-@triton.autotune(configs=_CONFIGS, key=_KEY, prune_configs_by=_PRUNE)
+@triton.jit
+def _phase_geometry(phase, H, W, R, S, sh, sw, ph, pw):
+    """Stride phase ``phase`` = (a, b), a = phase // sw, b = phase % sw: the input pixels h = h0 + t*sh with
+    (h + ph) % sh == a (likewise w), and the taps r = a + i*sh (s = b + j*sw) that reach them.
+
+    Returns (h0, w0, Hp, Wp, Ra, Sb, p_base, q_base): the phase's first pixel, its pixel counts, its tap
+    counts (0 when a >= R: no window reads those pixels) and the output coordinate of tap 0, so that pixel
+    (h0 + t*sh) meets tap i at p = p_base + t - i -- exact by construction, no division in the loop.
+    """
+    a = phase // sw
+    b = phase - a * sw
+    h0 = (a - ph % sh + sh) % sh
+    w0 = (b - pw % sw + sw) % sw
+    Hp = tl.maximum(H - h0 + sh - 1, 0) // sh
+    Wp = tl.maximum(W - w0 + sw - 1, 0) // sw
+    Ra = tl.maximum(R - a + sh - 1, 0) // sh
+    Sb = tl.maximum(S - b + sw - 1, 0) // sw
+    return a, b, h0, w0, Hp, Wp, Ra, Sb, (h0 + ph - a) // sh, (w0 + pw - b) // sw
+
+
+@triton.autotune(configs=_DGRAD_CONFIGS, key=_KEY, prune_configs_by=_DGRAD_PRUNE)
 @triton.jit
 def _conv2d_backward_input_kernel(
     dy_ptr, w_ptr, dx_ptr,
-    M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, M_BUCKET,
+    M, N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, M_BUCKET,
     ACC_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr, WIDE_ROWS: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):  # fmt: skip
-    # GEMM rows (n, h, w) of dx, columns c, reduction (r, s, k).  For tap (r, s) the row reads
-    # dy[n, k, p, q] with p = (h + ph - r) / sh, q = (w + pw - s) / sw when both divisions are exact
-    # and in range -- a per-row condition, so again a 1-D mask and a 1-D offset per step.
+    # Stride phases: grid axis 1 is the phase (a, b); this program's GEMM rows are the phase's pixels
+    # (n, t, u) -> dx[n, :, h0 + t*sh, w0 + u*sw], columns c, reduction over the phase's taps (i, j) and k.
+    # Only the taps with r % sh == a (s % sw == b) can reach these pixels, so the loop runs
+    # ceil(R/sh)*ceil(S/sw) taps instead of R*S, none of them a stride hole; M is the largest phase's row
+    # count (the grid's), each phase masks its own.  At stride 1 there is one phase and this is the plain
+    # tap-major loop.
+    a, b, h0, w0, Hp, Wp, Ra, Sb, p_base, q_base = _phase_geometry(tl.program_id(1), H, W, R, S, sh, sw, ph, pw)
     pid_m, pid_n = _grouped_tile(tl.program_id(0), M, C, BLOCK_M, BLOCK_N, GROUP_M)
-    n, h, w, mask_m = _decode_rows(pid_m * BLOCK_M, M, H * W, W, BLOCK_M, WIDE_ROWS)
+    M_phase = N * (Hp * Wp)  # rows of this phase, <= M
+    if WIDE_ROWS:
+        M_phase = tl.cast(N, tl.int64) * (Hp * Wp)  # tl.cast: an N equal to 1 is compiled as a constant
+    # a phase can hold no pixels (H < sh): then M_phase = 0 masks every row; the max keeps the decode from dividing by 0
+    n, t, u, mask_m = _decode_rows(pid_m * BLOCK_M, M_phase, tl.maximum(Hp * Wp, 1), tl.maximum(Wp, 1), BLOCK_M,
+                                   WIDE_ROWS)
     dy_img = dy_ptr + n * K * P * Q
+    p_row = p_base + t  # the output row tap 0 meets; tap i meets p_row - i (only these two live in the loop)
+    q_row = q_base + u
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     mask_n = offs_n < C
     offs_k = tl.arange(0, BLOCK_K)
@@ -217,24 +261,25 @@ def _conv2d_backward_input_kernel(
 
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC_DTYPE)
     k_steps = tl.cdiv(K, BLOCK_K)
-    for step in range(0, RS * k_steps):
-        rs = step // k_steps
-        k0 = (step - rs * k_steps) * BLOCK_K
-        r = rs // S
-        s = rs - r * S
-        p_num = h + ph - r
-        q_num = w + pw - s
-        p = p_num // sh
-        q = q_num // sw
-        row_ok = mask_m & (p_num >= 0) & (q_num >= 0) & (p * sh == p_num) & (q * sw == q_num) & (p < P) & (q < Q)
+    for step in range(0, Ra * Sb * k_steps):
+        tap = step // k_steps
+        k0 = (step - tap * k_steps) * BLOCK_K
+        i = tap // Sb
+        j = tap - i * Sb
+        p = p_row - i
+        q = q_row - j
+        row_ok = mask_m & (p >= 0) & (p < P) & (q >= 0) & (q < Q)
         k_ok = offs_k < K - k0
-        a = tl.load(dy_img[:, None] + (p * Q + q)[:, None] + ((k0 + offs_k) * (P * Q))[None, :],
-                    mask=row_ok[:, None] & k_ok[None, :], other=0.0)
-        b = tl.load(w_cols + ((k0 + offs_k) * (C * RS) + rs)[:, None], mask=k_ok[:, None] & mask_n[None, :],
-                    other=0.0)
-        acc = tl.dot(a, b, acc, input_precision=INPUT_PRECISION, out_dtype=ACC_DTYPE)
+        a_tile = tl.load(dy_img[:, None] + (p * Q + q)[:, None] + ((k0 + offs_k) * (P * Q))[None, :],
+                         mask=row_ok[:, None] & k_ok[None, :], other=0.0)
+        rs = (a + i * sh) * S + b + j * sw
+        b_tile = tl.load(w_cols + ((k0 + offs_k) * (C * RS) + rs)[:, None], mask=k_ok[:, None] & mask_n[None, :],
+                         other=0.0)
+        acc = tl.dot(a_tile, b_tile, acc, input_precision=INPUT_PRECISION, out_dtype=ACC_DTYPE)
 
     dx_img = dx_ptr + n * C * H * W
+    h = h0 + (p_row - p_base) * sh
+    w = w0 + (q_row - q_base) * sw
     dx_ptrs = dx_img[:, None] + (h * W + w)[:, None] + (offs_n * (H * W))[None, :]
     tl.store(dx_ptrs, acc.to(dx_ptr.dtype.element_ty), mask=mask_m[:, None] & mask_n[None, :])
 
@@ -401,12 +446,14 @@ def conv2d_backward_input(dy: torch.Tensor, w: torch.Tensor, input_shape, stride
     _check_image_sizes(g)
 
     dx = torch.empty((g.N, g.C, g.H, g.W), dtype=dtype, device=dy.device)
-    M = g.N * g.H * g.W
-    if M == 0:
+    if g.N * g.H * g.W == 0:
         return dx
-    _conv2d_backward_input_kernel[_grid(M, g.C)](
+    # one grid row per (stride phase, tile of that phase's pixels): the largest phase has M rows
+    M = g.N * triton.cdiv(g.H, g.sh) * triton.cdiv(g.W, g.sw)
+    tiles = _grid(M, g.C)
+    _conv2d_backward_input_kernel[lambda meta: (*tiles(meta), g.sh * g.sw)](
         dy, w, dx,
-        M, *_geometry_args(g), size_bucket(M),
+        M, g.N, *_geometry_args(g), size_bucket(M),
         WIDE_ROWS=_wide(M), **_gemm_options(dtype),
     )  # fmt: skip
     return dx

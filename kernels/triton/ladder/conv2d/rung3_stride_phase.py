@@ -1,17 +1,23 @@
-"""Rung 1 -- implicit GEMM with gathered tiles: the production kernel, ``kernels/triton/conv2d.py``.
+"""Rung 3 -- backward_input by stride phase: the production kernel, ``kernels/triton/conv2d.py``.
 
-What changes from rung 0 (direct convolution, one output element per lane, a scalar loop over C*R*S):
-each of the three products becomes a GEMM whose operand tiles are gathered straight from NCHW memory into
-registers and multiplied with ``tl.dot`` -- BLOCK_M x BLOCK_N outputs per program share every loaded
-operand element BLOCK_N (resp. BLOCK_M) times instead of once, and half precision runs on tensor cores
-(HMMA on sm_80, wgmma on sm_90: checked in the SASS ahead of time). The tap-major reduction loop (one
-(r, s) tap outermost) keeps the gather's index math to one add per element, without division; the weight
-gradient splits its N*P*Q reduction (deterministic split-K) so small K x C tiles still fill the chip.
+What changes from rung 2 (tap-major implicit GEMM whose backward_input gathers every tap for every input
+pixel, masking the stride holes): with stride sh x sw, input pixel h only receives the taps r with
+(h + ph - r) % sh == 0. So the pixels are split into sh*sw phases (a, b) = ((h + ph) % sh, (w + pw) % sw),
+and each phase is a dense GEMM of its own: rows are the phase's pixels (h0 + t*sh, w0 + u*sw), the
+reduction runs over the phase's taps r = a + i*sh, s = b + j*sw only, and tap i meets row t at output row
+p = p_base + t - i -- exact by construction, so the loop holds neither a division nor an exactness test.
+One launch covers every phase (grid axis 1). At stride 1 there is one phase and this is rung 2's kernel.
+Forward and backward_weight are unchanged from rung 2.
 
-Prediction (written before any GPU measurement): operand reuse moves the kernel from the memory-bound
-regime of rung 0 to compute-bound on ResNet-style layers; with IEEE float32 on FMA units it should reach
-tens of percent of the FP32 FMA peak, with bf16/fp16 on tensor cores far more, limited by the gathers'
-uncoalesced channel-strided loads (NCHW). Measured: not yet -- no GPU has run it.
+Bytes and FLOPs: backward_input now issues only the useful 2*N*K*C*R*S*P*Q multiply-adds (rung 2 issued
+sh*sw times as many at stride > 1) and still reads dy and w once from DRAM, writing dx once. A phase with no
+taps (stride larger than the kernel) writes its zeros without a loop.
+
+Prediction (written before any GPU measurement): stride-1 layers unchanged from rung 2 (same kernel); on the
+stride-2 3x3 layers of ResNet-50 backward_input about 3x faster than rung 2 -- not the full 4x, because the
+phases are uneven (4, 2, 2 and 1 taps) and the grid is sized for the largest phase, so the 1-tap phase's
+programs finish early and the GPU's tail is ragged; on a 1x1 stride-2 projection about 4x (3 of the 4
+phases have no taps and only write zeros). Measured: not yet -- no GPU has run it.
 
 The functions are the production ones, re-exported so the ladder's tests and benchmark see this rung.
 """
