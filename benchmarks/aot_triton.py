@@ -78,6 +78,7 @@ class Row:
     arch: str
     config: str
     uses_dot: bool
+    module: str = ""  # the module that defines the kernel (a ladder rung's kernels share production's names)
     signature: dict = field(default_factory=dict)
     constexprs: dict = field(default_factory=dict)
     registers: int | None = None
@@ -385,7 +386,8 @@ def _compile(launch: Launch, config, arch: str) -> Row:
         kwargs.update(config.all_kwargs())
     cc = ARCHS[arch]
     row = Row(family=launch.family, launcher=launch.launcher, kernel=jitfn.__name__, dtype=launch.dtype, arch=arch,
-              config=_describe(config, kwargs), uses_dot="tl.dot(" in jitfn.src, smem_limit=SMEM_LIMIT[cc])
+              config=_describe(config, kwargs), uses_dot="tl.dot(" in jitfn.src, smem_limit=SMEM_LIMIT[cc],
+              module=getattr(jitfn.fn, "__module__", "") or "")
     previous = driver._active  # reset_active() would create the real driver, which needs a GPU
     driver.set_active(_TargetDriver(GPUTarget("cuda", cc, 32)))
     start = time.perf_counter()

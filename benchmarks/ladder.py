@@ -308,16 +308,24 @@ def triton_static(report: dict | None, module: str | None, kernels: Sequence[str
                   dtype: str) -> dict[str, Any]:
     """Static facts of a Triton rung's kernels for one pass and dtype, per architecture, from aot-triton.json.
 
-    Rows match on module (a row without ``module`` is from ``kernels.triton.<family>``), kernel name, launcher
-    (``<family>_<pass>``, when the row names one) and dtype; one row per autotune config the autotuner can pick.
+    Rows match on the module defining the kernel, kernel name, the launcher's function (``<family>_<pass>``) and
+    dtype; one row per autotune config the autotuner can pick (and per launch: backward_input at strides 1 and
+    2). A row's launcher reads ``[<rung>: ]<family>_<pass>[ <variant>]``; a report without ``module`` fields
+    (older) places a row in ``kernels.triton.ladder.<family>.<rung>`` when the launcher names a rung, else in
+    ``kernels.triton.<family>``.
     """
     facts: dict[str, Any] = {"report": "aot-triton.json", "module": module, "kernels": sorted(kernels)}
     if report is None:
         return {**facts, "status": "no AOT report (benchmarks/results/aot-triton.json missing)"}
     launcher = f"{family}_{pass_}"
+
+    def where(row: dict) -> tuple[str, str]:
+        rung, _, call = row.get("launcher", launcher).rpartition(": ")
+        fallback = f"kernels.triton.ladder.{family}.{rung}" if rung else f"kernels.triton.{row.get('family')}"
+        return row.get("module") or fallback, call.split(" ")[0]
+
     rows = [r for r in report.get("rows", [])
-            if r.get("module", f"kernels.triton.{r.get('family')}") == module and r.get("kernel") in kernels
-            and r.get("launcher", launcher) == launcher and r.get("dtype") == dtype]
+            if where(r) == (module, launcher) and r.get("kernel") in kernels and r.get("dtype") == dtype]
     if not rows:
         return {**facts, "status": NOT_IN_AOT}
     archs = {}

@@ -145,6 +145,30 @@ def test_production_rung_static_facts_are_the_committed_reports(dry_run):
     assert sm90["tensor_core"] == sorted(kernel["tensor_core"]) != []
 
 
+def test_triton_rows_are_placed_by_the_module_defining_the_kernel():
+    """A rung's kernels share production's names, so a row counts for a rung only when it comes from the module
+    defining that rung's launcher: from its ``module`` field, or (older reports) the rung named in its launcher."""
+    from benchmarks.ladder import NOT_IN_AOT, triton_static
+
+    def row(launcher, module=None, regs=100):
+        r = {"family": "conv2d", "launcher": launcher, "kernel": "_conv2d_backward_input_kernel",
+             "dtype": "float32", "arch": "sm_90", "registers": regs, "spill_bytes": 0, "shared_bytes": 0}
+        return r if module is None else {**r, "module": module}
+
+    production, rung2 = "kernels.triton.conv2d", "kernels.triton.ladder.conv2d.rung2_tap_major"
+    kernels = ["_conv2d_backward_input_kernel"]
+    for rows in ([row("conv2d_backward_input", regs=90), row("conv2d_backward_input stride 2", regs=95),
+                  row("rung2_tap_major: conv2d_backward_input", regs=200)],
+                 [row("conv2d_backward_input", production, 90), row("conv2d_backward_input stride 2", production, 95),
+                  row("rung2_tap_major: conv2d_backward_input", rung2, 200)]):
+        report = {"rows": rows}
+        top = triton_static(report, production, kernels, "conv2d", "backward_input", "float32")["archs"]["sm_90"]
+        assert (top["registers_min"], top["registers_max"], top["compiled"]) == (90, 95, 2)
+        low = triton_static(report, rung2, kernels, "conv2d", "backward_input", "float32")["archs"]["sm_90"]
+        assert (low["registers_min"], low["compiled"]) == (200, 1)
+        assert triton_static(report, production, kernels, "conv2d", "forward", "float32")["status"] == NOT_IN_AOT
+
+
 def test_unknown_family_is_refused(tmp_path, capsys):
     out = tmp_path / "x.json"
     assert main(["bench", "--ladder", "no_such_family", "--out", str(out)]) == 2
