@@ -2,7 +2,7 @@
 //
 // The naive baseline every rung above is measured against (the wrapper, rung0_direct.py, has the teaching
 // page: what the rungs above change, the prediction, the measurement).  Math (NCHW, no dilation, no groups),
-// the same as kernels/numpy/conv2d.py and kernels/cupy/conv2d.cu (rung 1, the production kernel):
+// the same as kernels/numpy/conv2d.py and kernels/cupy/conv2d.cu (the top rung, the production kernel):
 //
 //     x[N, C, H, W], w[K, C, R, S], b[K] or none  ->  y[N, K, P, Q]
 //     P = (H + 2*ph - R) / sh + 1,   Q = (W + 2*pw - S) / sw + 1

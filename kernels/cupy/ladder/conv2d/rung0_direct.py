@@ -58,9 +58,12 @@ The reasoning. H200 = H100's SM: 132 SMs at ~1.98 GHz, 4 warp-instructions and a
 * float16: the same instruction stream plus two conversions per tap, no tensor cores: ~1.2x. float64: 256-byte
   x loads per warp (2 wavefronts) and half-rate FMA: ~1.5x.
 
-What the rungs above change: rung 1 (the production kernel, ``kernels/cupy/conv2d.py``) turns each product
-into an implicit GEMM whose tiles are staged in shared memory and reused 64 times per load; it is expected to
-beat this rung most on backward_weight and backward_bias, where rung 0 has almost no parallelism.
+What the rungs above change: rung 1 (``rung1_smem_tiling``) turns each product into an implicit GEMM whose
+16 x 16 operand tiles are staged in shared memory and reused 16 times per load, one output per thread; rung 2
+adds register micro-tiles (4 x 4 outputs per thread, 64 x 64 tiles), WMMA tensor cores for half precision and
+a split-K weight gradient; the top rung (the production kernel, ``kernels/cupy/conv2d.py``) computes
+backward_input by stride phase. The tiled rungs are expected to beat this one most on backward_weight and
+backward_bias, where rung 0 has almost no parallelism.
 
 Verified where: values on the CPU emulator (``KERNELGRAD_CUDA_EMULATE=1``) -- the shared conv2d tests
 (tests/kernels/test_conv2d.py: float32 / float64 against torch in float64, finite differences, bad input) and

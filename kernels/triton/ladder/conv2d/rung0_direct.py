@@ -7,7 +7,7 @@ contract as ``kernels/triton/conv2d.py`` (NCHW, no dilation, no groups)::
     P = (H + 2*ph - R) // sh + 1,   Q = (W + 2*pw - S) // sw + 1
     y[n, k, p, q] = b[k] + sum_{c, r, s} w[k, c, r, s] * xpad[n, c, p*sh + r, q*sw + s]
 
-What it does (there is no rung below; rung 1 is the implicit GEMM of the production kernel): a program
+What it does (there is no rung below; rung 1 is the textbook implicit GEMM): a program
 owns BLOCK consecutive flat indices of the array it writes and decodes each into its coordinates; each
 lane then walks its own reduction, one multiply-add per step from two masked scalar loads, into an fp32
 accumulator (float64 for float64 tensors; float16 / bfloat16 are converted after loading). A lane of the
