@@ -14,11 +14,23 @@
 //
 //   forward          M = N*P*Q rows (n, p, q), Ncols = K, D = C*R*S (c, r, s)
 //                    A[m, j] = xpad[n, c, p*sh + r, q*sw + s],  B[j, k] = w[k, j];  bias in the epilogue.
-//   backward_input   M = N*H*W rows (n, h, w), Ncols = C, D = K*R*S (k, r, s)
-//                    A[m, j] = dy[n, k, p, q] with p = (h + ph - r) / sh, q = (w + pw - s) / sw when both
-//                    divisions are exact and land inside [0, P) x [0, Q), else 0;  B[j, c] = w[k, c, r, s].
-//                    This direct gather (as in kernels/triton/conv2d.py) writes every dx element exactly
-//                    once, so it is deterministic and input pixels that no window reads get exactly 0.
+//   backward_input   by stride phase.  dx[n, c, h, w] only receives the taps r with (h + ph - r) % sh == 0
+//                    (likewise s), so the pixels split into sh*sw phases (a, b) = ((h + ph) % sh,
+//                    (w + pw) % sw), and each phase is a dense GEMM of its own (as in kernels/triton/conv2d.py):
+//                    M = N*Hp*Wp rows (n, t, u) -> pixel (h0 + t*sh, w0 + u*sw), Ncols = C,
+//                    D = K*Ra*Sb (k, i, j) over the phase's taps r = a + i*sh, s = b + j*sw only, where
+//                    h0 = (a - ph) mod sh is the phase's first row, Hp = ceil((H - h0) / sh) its row count and
+//                    Ra = ceil((R - a) / sh) its tap count (0 when a >= R), likewise w0, Wp, Sb.
+//                    A[m, j] = dy[n, k, p_base + t - i, q_base + u - j], 0 outside [0, P) x [0, Q), with
+//                    p_base = (h0 + ph - a) / sh exact: tap i meets row t at p = p_base + t - i by
+//                    construction, so the gather has no division by the stride, no exactness test and no
+//                    stride hole;  B[j, c] = w[k, c, a + i*sh, b + j*sw].  One launch, grid z the phase,
+//                    numbered by its first pixel (z = h0 * min(sw, W) + w0): only the min(sh, H) * min(sw, W)
+//                    phases that hold pixels are launched.  A phase without taps (stride larger than the
+//                    kernel) runs no reduction and writes zeros.  Every dx element belongs to one phase and
+//                    one tile and is written once: deterministic, and pixels no window reads get exactly 0.
+//                    (The plain gather over every tap, stride holes included, is kept as ladder rung 2:
+//                    ladder/conv2d/rung2_register_wmma.cu.)
 //   backward_weight  M = K rows, Ncols = C*R*S (c, r, s), D = N*P*Q (n, p, q)
 //                    A[k, j] = dy[n, k, p, q],  B[j, (c, r, s)] = xpad[n, c, p*sh + r, q*sw + s].
 //                    When K x C*R*S has too few tiles to fill the GPU, the long N*P*Q axis is split into
@@ -27,7 +39,10 @@
 //                    the result is bit-for-bit reproducible).
 //   backward_bias    one block per output channel k sums dy[:, k] with a fixed-order tree (deterministic).
 //
-// Blocks and threads: grid = (ceil(M / BM), ceil(Ncols / BN), splits), 1-D blocks.
+// Blocks and threads: grid = (ceil(M / BM), ceil(Ncols / BN), splits), 1-D blocks; for backward_input
+// grid z is the phase instead and grid x covers the largest phase (h0 = w0 = 0: N*ceil(H/sh)*ceil(W/sw)
+// rows), so the blocks of a smaller phase past its last row tile return at once.  Past 65535 phases (CUDA's grid z
+// limit) the wrapper launches again from the next phase0.
 //   * __half / __nv_bfloat16 — tensor cores through WMMA: BM = BN = 64, BK = 32, 128 threads = 4 warps in a
 //     2 x 2 arrangement, each warp owning a 32 x 32 sub-tile = 2 x 2 fragments of 16x16x16 with fp32
 //     accumulators.  The A tile is stored k-major (As[j][m], a col_major matrix_a), the B tile row-major
@@ -38,7 +53,7 @@
 //   * float / double — FMA tiling: BM = BN = 64, BK = 16, 256 threads as a 16 x 16 grid, each thread
 //     accumulating a 4 x 4 micro-tile (rows tr + 16*i, cols tc + 16*j) in registers in acc_t<T>.  Lanes of
 //     a warp differ in tr, so their A reads are consecutive (conflict-free) and their B reads broadcast,
-//     and the epilogue's stores of y / dx are consecutive along the spatial axis.
+//     and the epilogue's stores of y / dx are consecutive along the spatial axis (dx: sw apart, one phase).
 //   * a 16-bit type on a GPU without its tensor cores (__half below sm_70, __nv_bfloat16 below sm_80; see
 //     common.cuh) takes the FMA path with the tensor-core tile and block shape (BK = 32, 128 threads as
 //     16 x 8, 4 x 8 micro-tiles), so the launch configuration is the same on every GPU.
@@ -46,22 +61,30 @@
 // (the spatial axis) for x / dy rows, along j for w in forward and backward_input and for dy in
 // backward_weight.  Every thread keeps the decode of its fixed row (or column) for the whole reduction.
 //
-// Bytes and FLOPs: 2*N*K*C*R*S*P*Q FLOPs per GEMM (backward_input also multiplies the zeros of the stride
-// holes: sh*sw times as many).  Each block reads BM*D + D*BN elements (mostly L1/L2 hits: a window
-// overlaps its neighbours R*S/(sh*sw) times) and writes its tile once, so DRAM traffic is close to
-// reading x, w (or dy) once and writing y (dx, dw) once; im2col's N*C*R*S*P*Q-element buffer is gone.
+// Bytes and FLOPs: 2*N*K*C*R*S*P*Q FLOPs per GEMM.  backward_input issues just those (each phase's taps
+// times its pixels, plus the masked products at window edges), where the plain gather over every tap
+// issued 2*N*K*C*R*S*H*W -- sh*sw times as many, the stride holes included: 4x on a stride-2 layer.
+// Each block reads BM*D + D*BN elements (mostly L1/L2 hits: a window overlaps its neighbours R*S/(sh*sw)
+// times) and writes its tile once, so DRAM traffic is close to reading x, w (or dy) once and writing y
+// (dx, dw) once; im2col's N*C*R*S*P*Q-element buffer is gone.  A backward_input tile's dx stores are sw
+// elements apart (the other phases fill the gaps, in L2).
 //
 // Layout and limits: contiguous NCHW / KCRS tensors of one storage type.  Index math that can exceed
 // 2^31 (offsets into x, y, dx, dy, dw; M; N*P*Q; image bases n*C*H*W) is long long.  Quantities inside
 // one plane are int, which is safe because the wrapper checks N, H*W, P*Q, H + 2*ph, W + 2*pw and
-// K*C*R*S < 2^31 - 64: padded coordinates p*sh - ph + r and h + ph lie in [-ph, H + ph], in-plane
+// K*C*R*S < 2^31 - 64: padded coordinates p*sh - ph + r and h0 + ph lie in [-ph, H + ph], in-plane
 // offsets h*W + w < H*W, channel/tap decodes j < C*R*S or K*R*S <= K*C*R*S, and the split reduction's
-// pq0 + jl < P*Q + BK.  The launcher must use blockDim.x == Tiles<T>::THREADS.
+// pq0 + jl < P*Q + BK; backward_input's phases number min(sh, H) * min(sw, W) <= H*W, a phase's pixels
+// Hp*Wp <= H*W, its output coordinates p = p_base + t - i = (h + ph - r) / sh lie in [-R, H + ph], and its
+// counts are computed as (x - 1) / y + 1, which cannot overflow for a huge stride.  The launcher must use
+// blockDim.x == Tiles<T>::THREADS.
 //
 // Why it is fast: one launch per op, no im2col round trip through DRAM, tensor cores for 16-bit types,
-// register micro-tiles for fp32/fp64, coalesced gathers.  Not done (would be next): double-buffered
-// cp.async pipelining of the gathers, a stride-decomposed backward_input that skips the stride holes,
-// and swizzled block order for L2 reuse.
+// register micro-tiles for fp32/fp64, coalesced gathers, stride phases so backward_input multiplies no
+// stride hole.  This file is the top rung of the CUDA C conv2d ladder (kernels/cupy/ladder/conv2d/).
+// Not done (would be next): double-buffered cp.async pipelining of the gathers, a tap-major reduction
+// (no per-element (k, tap) decode), heaviest phases first in backward_input's grid, and swizzled block
+// order for L2 reuse.
 //
 // Floating point: IEEE float32 (compiled with -ftz=false: subnormals kept, as numpy and the emulator);
 // NVRTC may fuse a multiply and an add of the FMA path into one FMA, so sums differ from the emulator's
@@ -184,46 +207,75 @@ struct ForwardProblem {
     }
 };
 
+// One stride phase of backward_input (see the header): the input pixels h = h0 + t*sh, w = w0 + u*sw
+// (t < Hp, u < Wp) and the only taps that reach them, r = a + i*sh, s = b + j*sw (i < Ra, j < Sb), where
+// (a, b) = ((h0 + ph) % sh, (w0 + pw) % sw).  Kept as the few values the gathers and the epilogue use, so the
+// GEMM's main loop holds no more registers than it must.
+struct StridePhase {
+    int HWp, Wp;         // pixel counts: Hp*Wp (>= 1) and Wp
+    int taps, Sb;        // tap counts Ra*Sb (0 when a >= R or b >= S: no window reads these pixels) and Sb
+    int p_base, q_base;  // pixel (t, u) meets tap (i, j) at output (p_base + t - i, q_base + u - j)
+    int rs0;             // tap (0, 0) inside one filter: a*S + b (used only when taps > 0)
+    int hw0;             // pixel (0, 0) inside one plane: h0*W + w0
+};
+
+// Every count is written as (x - 1) / y + 1 for x >= 1, never (x + y - 1) / y, which could pass INT_MAX
+// for a huge stride.  h0 < min(sh, H), w0 < min(sw, W).
+__device__ __forceinline__ StridePhase stride_phase(int h0, int w0, int H, int W, int R, int S, int sh, int sw,
+                                                    int ph, int pw) {
+    const int a = (h0 + ph) % sh, b = (w0 + pw) % sw;
+    const int Hp = (H - h0 - 1) / sh + 1, Wp = (W - w0 - 1) / sw + 1;
+    const int Ra = a < R ? (R - a - 1) / sh + 1 : 0, Sb = b < S ? (S - b - 1) / sw + 1 : 0;
+    // p_base exact: h0 + ph - a is a multiple of sh, and >= 0 (likewise q_base).  a*S + b is below R*S when the
+    // phase has taps (a < R, b < S) and unused otherwise, where a huge stride could take it past INT_MAX:
+    // computed unsigned, which wraps instead of overflowing (a select here would cost registers).
+    return StridePhase{Hp * Wp, Wp, Ra * Sb, Sb, (h0 + ph - a) / sh, (w0 + pw - b) / sw,
+                       int(unsigned(a) * unsigned(S) + unsigned(b)), h0 * W + w0};
+}
+
+// backward_input, one stride phase: rows (n, t, u) -> dx[n, :, h0 + t*sh, w0 + u*sw], columns c, reduction
+// (k, i, j) over the phase's taps only.  A[(n, t, u), (k, i, j)] = dy[n, k, p_base + t - i, q_base + u - j]
+// (0 outside [0, P) x [0, Q): window edges), B[(k, i, j), c] = w[k, c, a + i*sh, b + j*sw].
 template <typename T>
 struct BackwardInputProblem {
     const T* dy;
     const T* w;
     T* dx;
     int N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw;
+    StridePhase phase;
 
-    static constexpr bool kRowsFastest = true;  // dx is contiguous along m = (h, w)
-    __device__ long long rows() const { return (long long)N * H * W; }
+    static constexpr bool kRowsFastest = true;  // dx is contiguous along m = (t, u), sw apart
+    __device__ long long rows() const { return (long long)N * phase.HWp; }
     __device__ long long cols() const { return C; }
-    __device__ long long depth() const { return (long long)K * R * S; }
+    __device__ long long depth() const { return (long long)K * phase.taps; }
 
     struct Row {
-        const T* dy_n;  // image n of dy; nullptr past M
-        int hp, wp;     // the pixel in padded coordinates
+        const T* dy_n;  // image n of dy; nullptr past the phase's rows
+        int p0, q0;     // the output (p, q) that tap (0, 0) reads for this pixel: p_base + t, q_base + u
     };
     template <typename Cfg>
     __device__ Row a_row(long long m0) const {
         const long long m = m0 + threadIdx.x % Cfg::BM;
         if (m >= rows()) return Row{nullptr, 0, 0};
-        const int HW = H * W;
-        const long long n = m / HW;
-        const int hw = int(m - n * HW);
-        return Row{dy + n * K * (long long)(P * Q), hw / W + ph, hw % W + pw};
+        const long long n = m / phase.HWp;
+        const int tu = int(m - n * phase.HWp);
+        const int t = tu / phase.Wp;
+        return Row{dy + n * K * (long long)(P * Q), phase.p_base + t, phase.q_base + tu - t * phase.Wp};
     }
+    // Tap (i, j) meets the pixel at (p0 - i, q0 - j): no division by the stride, no exactness test, only
+    // the window-edge bounds.  The (k, tap) decode is the same as forward's (c, r, s).
     template <typename Cfg>
     __device__ void load_a(T* As, const Row& row, long long d0) const {
-        const int RS = R * S, KRS = K * RS, PQ = P * Q;
+        const int taps = phase.taps, KT = K * taps, PQ = P * Q;
         const int ml = threadIdx.x % Cfg::BM;
         for (int jl = threadIdx.x / Cfg::BM; jl < Cfg::BK; jl += Cfg::THREADS / Cfg::BM) {
             const long long j = d0 + jl;
             T v = zero<T>();
-            if (row.dy_n != nullptr && j < KRS) {
-                const int k = int(j) / RS, rs = int(j) - k * RS;
-                // output (p, q) whose window puts tap (r, s) on this pixel; it must exist exactly
-                const int p_num = row.hp - rs / S, q_num = row.wp - rs % S;
-                if (p_num >= 0 && q_num >= 0 && p_num % sh == 0 && q_num % sw == 0) {
-                    const int p = p_num / sh, q = q_num / sw;
-                    if (p < P && q < Q) v = row.dy_n[(long long)k * PQ + p * Q + q];
-                }
+            if (row.dy_n != nullptr && j < KT) {
+                const int k = int(j) / taps, tap = int(j) - k * taps;
+                const int i = tap / phase.Sb;
+                const int p = row.p0 - i, q = row.q0 - (tap - i * phase.Sb);
+                if (p >= 0 && p < P && q >= 0 && q < Q) v = row.dy_n[(long long)k * PQ + p * Q + q];
             }
             As[jl * Cfg::LDA + ml] = v;
         }
@@ -232,16 +284,18 @@ struct BackwardInputProblem {
     struct Col {};
     template <typename Cfg>
     __device__ Col b_col(long long) const { return Col{}; }
-    // B[(k, r, s), c] = w[k, c, r, s]: j-fastest reads runs of R*S contiguous taps.
+    // B[(k, i, j), c] = w[k, c, a + i*sh, b + j*sw]: j-fastest reads one filter's phase taps (sw apart along s).
     template <typename Cfg>
     __device__ void load_b(T* Bs, const Col&, long long d0, long long n0) const {
-        const int RS = R * S, KRS = K * RS;
+        const int taps = phase.taps, KT = K * taps, RS = R * S;
         for (int e = threadIdx.x; e < Cfg::BK * Cfg::BN; e += Cfg::THREADS) {
             const int jl = e % Cfg::BK, nl = e / Cfg::BK;
             const long long j = d0 + jl, c = n0 + nl;
             T v = zero<T>();
-            if (j < KRS && c < C) {
-                const int k = int(j) / RS, rs = int(j) - k * RS;
+            if (j < KT && c < C) {
+                const int k = int(j) / taps, tap = int(j) - k * taps;
+                const int i = tap / phase.Sb;
+                const int rs = phase.rs0 + (i * sh) * S + (tap - i * phase.Sb) * sw;  // i*sh < R: no overflow
                 v = w[((long long)k * C + c) * RS + rs];
             }
             Bs[jl * Cfg::LDB + nl] = v;
@@ -249,9 +303,11 @@ struct BackwardInputProblem {
     }
 
     __device__ void store(long long m, long long c, acc_t<T> v) const {
-        const int HW = H * W;
-        const long long n = m / HW;
-        dx[(n * C + c) * HW + (m - n * HW)] = from_acc<T>(v);
+        const long long n = m / phase.HWp;
+        const int tu = int(m - n * phase.HWp);
+        const int t = tu / phase.Wp, u = tu - t * phase.Wp;
+        // t*sh < H and u*sw < W: in-plane ints (sh*W alone could overflow for a huge stride)
+        dx[(n * C + c) * (long long)(H * W) + phase.hw0 + (t * sh) * W + u * sw] = from_acc<T>(v);
     }
 };
 
@@ -475,7 +531,7 @@ __device__ __forceinline__ void implicit_gemm(const Problem& prob, long long d_b
 }  // namespace conv2d
 
 // --------------------------------------------------------------------------------------------- kernels
-// Sizes are the math's names.  grid = (ceil(M/64), ceil(Ncols/64), 1 or splits),
+// Sizes are the math's names.  grid = (ceil(M/64), ceil(Ncols/64), 1 or splits or phases),
 // block = Tiles<T>::THREADS.
 
 // has_bias == 0: b is ignored (the launcher passes any valid pointer; CuPy has no null array).
@@ -488,10 +544,20 @@ __global__ void conv2d_forward_kernel(const T* x, const T* w, const T* b, T* y, 
     conv2d::implicit_gemm<T>(prob, 0, prob.depth());
 }
 
+// Stride phases along grid z: phase z = phase0 + blockIdx.z has first pixel (h0, w0) = (z / min(sw, W),
+// z % min(sw, W)), so only the min(sh, H) * min(sw, W) phases that hold pixels exist (the launcher covers them
+// in launches of at most 65535, each with its phase0).  Grid x covers the largest phase's rows (h0 = w0 = 0),
+// so a smaller phase's last x blocks have no rows and return.  Every dx element belongs to one phase and one
+// tile: written once, deterministic.
 template <typename T>
 __global__ void conv2d_backward_input_kernel(const T* dy, const T* w, T* dx, int N, int C, int H, int W, int K,
-                                             int R, int S, int P, int Q, int sh, int sw, int ph, int pw) {
-    const conv2d::BackwardInputProblem<T> prob{dy, w, dx, N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw};
+                                             int R, int S, int P, int Q, int sh, int sw, int ph, int pw,
+                                             int phase0) {
+    const int z = phase0 + int(blockIdx.z), Wph = min(sw, W);
+    const int h0 = z / Wph, w0 = z - h0 * Wph;
+    const conv2d::BackwardInputProblem<T> prob{dy, w, dx, N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw,
+                                               conv2d::stride_phase(h0, w0, H, W, R, S, sh, sw, ph, pw)};
+    if ((long long)blockIdx.x * conv2d::Tiles<T>::BM >= prob.rows()) return;  // the whole block: no barrier waits
     conv2d::implicit_gemm<T>(prob, 0, prob.depth());
 }
 
@@ -542,11 +608,14 @@ __global__ void conv2d_backward_bias_kernel(const T* dy, T* db, int N, int K, in
 }
 
 // ------------------------------------------------------------------------- explicit instantiations
+// A file that includes this one for its tile machinery (ladder/conv2d/rung2_register_wmma.cu) defines
+// KG_CONV2D_NO_INSTANTIATIONS: its module then compiles only its own kernels.
+#ifndef KG_CONV2D_NO_INSTANTIATIONS
 #define KG_CONV2D_INSTANTIATE(T)                                                                          \
     template __global__ void conv2d_forward_kernel<T>(const T*, const T*, const T*, T*, int, int, int, int,  \
                                                       int, int, int, int, int, int, int, int, int, int);    \
     template __global__ void conv2d_backward_input_kernel<T>(const T*, const T*, T*, int, int, int, int, int, \
-                                                             int, int, int, int, int, int, int, int);       \
+                                                             int, int, int, int, int, int, int, int, int);  \
     template __global__ void conv2d_backward_weight_kernel<T>(const T*, const T*, kg::acc_t<T>*, int, int,  \
                                                               int, int, int, int, int, int, int, int, int,  \
                                                               int, int, long long);                        \
@@ -557,3 +626,4 @@ KG_CONV2D_INSTANTIATE(__half)
 KG_CONV2D_INSTANTIATE(__nv_bfloat16)
 KG_CONV2D_INSTANTIATE(float)
 KG_CONV2D_INSTANTIATE(double)
+#endif  // KG_CONV2D_NO_INSTANTIATIONS

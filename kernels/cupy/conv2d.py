@@ -11,14 +11,22 @@ product is a GEMM whose operand tiles are gathered straight from the tensors int
 im2col buffer; padding and stride are handled in the gather):
 
 * forward:          GEMM M = N*P*Q, Ncols = K, reduction C*R*S; bias fused into the epilogue.
-* backward_input:   GEMM M = N*H*W, Ncols = C, reduction K*R*S, a direct gather of dy (deterministic).
+* backward_input:   by stride phase: the pixels split into sh*sw phases (a, b) = ((h + ph) % sh,
+                    (w + pw) % sw), each a GEMM of its own -- M = N*Hp*Wp pixels h = h0 + t*sh,
+                    w = w0 + u*sw, Ncols = C, reduction K * (the phase's taps r = a + i*sh, s = b + j*sw)
+                    -- whose gather meets dy at p = p_base + t - i with no division and no stride hole:
+                    only the useful 2*N*K*C*R*S*P*Q FLOPs, where a gather over every tap issues sh*sw
+                    times as many (that form is ladder rung 2).  Each dx element is written once
+                    (deterministic).
 * backward_weight:  GEMM M = K, Ncols = C*R*S, reduction N*P*Q.  When the K x C*R*S tiles are too few to
                     fill a GPU, the reduction is split into chunks (grid z) that write fp32/fp64 partial
                     tiles, summed in a fixed order by a second kernel: deterministic, no atomics.
 * backward_bias:    one block per output channel, fixed-order tree reduction.
 
 Launch configuration (:func:`_gemm_launch`, pure Python): grid = (ceil(M/64), ceil(Ncols/64), splits),
-1-D blocks.  float16 runs on tensor cores (WMMA 16x16x16, fp32 accumulation): 64x64 tiles, BK = 32,
+1-D blocks; backward_input (:func:`_backward_input_launch`) puts the phase on grid z -- min(sh, H) *
+min(sw, W) of them, the phases that hold pixels (past 65535, in several launches) -- and sizes grid x for
+the largest.  float16 runs on tensor cores (WMMA 16x16x16, fp32 accumulation): 64x64 tiles, BK = 32,
 128 threads.  float32 / float64 use FMA register tiling: 64x64 tiles, BK = 16, 256 threads, accumulating
 in float32 / float64 (IEEE fp32 products, no TF32).  float16 outputs are computed in float32 and rounded
 once.  Index math is 64-bit where tensors can exceed 2**31 elements (image and tensor offsets, N*P*Q);
@@ -48,7 +56,7 @@ from .._args import (
     conv2d_forward_geometry,
 )
 from . import _runtime
-from ._runtime import SourceModule, cdiv, check_float_array, check_same_dtype, cuda_type
+from ._runtime import MAX_GRID, SourceModule, cdiv, check_float_array, check_same_dtype, cuda_type
 
 __all__ = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias"]
 
@@ -83,12 +91,29 @@ MIN_SPLIT_DEPTH = 2048
 MAX_SPLITS = 64
 BIAS_THREADS = 256
 REDUCE_THREADS = 256
+#: Stride phases one backward_input launch covers (CUDA's grid z limit); more take several launches.
+MAX_GRID_Z = MAX_GRID[2]
 
 
 def _gemm_launch(rows: int, cols: int, dtype: Any) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
     """``(grid, block)`` for an implicit GEMM with a ``rows x cols`` output (one block per 64x64 tile)."""
     bm, bn, _, threads = TILES[np.dtype(dtype)]
     return (cdiv(rows, bm), cdiv(cols, bn), 1), (threads, 1, 1)
+
+
+def _backward_input_launch(
+    g: ConvGeometry, dtype: Any, max_grid_z: int = MAX_GRID_Z
+) -> tuple[list[tuple[tuple[int, int, int], int]], tuple[int, int, int]]:
+    """``(launches, block)`` for backward_input by stride phase, each launch a ``(grid, phase0)``.
+
+    Grid x covers the largest phase's N*ceil(H/sh)*ceil(W/sw) rows, y the C columns, z the phases that hold
+    pixels -- min(sh, H) * min(sw, W) of them: all in one launch, or, past CUDA's 65535 (``max_grid_z``), in
+    several, each starting at its ``phase0``.
+    """
+    rows = g.N * cdiv(g.H, g.sh) * cdiv(g.W, g.sw)
+    (gx, gy, _), block = _gemm_launch(rows, g.C, dtype)
+    phases = min(g.sh, g.H) * min(g.sw, g.W)
+    return [((gx, gy, min(phases - phase0, max_grid_z)), phase0) for phase0 in range(0, phases, max_grid_z)], block
 
 
 def _backward_weight_launch(
@@ -181,10 +206,11 @@ def conv2d_backward_input(dy: Any, w: Any, input_shape, stride, padding) -> Any:
     _check_int_sizes("conv2d_backward_input", g)
 
     dx = _runtime.empty((g.N, g.C, g.H, g.W), dtype)
-    grid, block = _gemm_launch(g.N * g.H * g.W, g.C, dtype)
-    MODULE.launch(
-        f"conv2d_backward_input_kernel<{cuda_type(dtype)}>", grid, block, [dy, w, dx, *_i32(*g)],
-    )  # fmt: skip
+    launches, block = _backward_input_launch(g, dtype, MAX_GRID_Z)
+    for grid, phase0 in launches:
+        MODULE.launch(
+            f"conv2d_backward_input_kernel<{cuda_type(dtype)}>", grid, block, [dy, w, dx, *_i32(*g, phase0)],
+        )  # fmt: skip
     return dx
 
 
