@@ -25,13 +25,15 @@ or a weight past 2**31 elements).
                     A[m, c] = xpad[n, c, p*sh + r, q*sw + s], B[c, k] = w[k, c, r, s]; bias added in
                     the epilogue; the tile is stored straight into y's NCHW layout.
 * backward_input:   by **stride phase**: dx[n, c, h, w] only receives taps r with (h + ph - r) % sh == 0,
-                    so the pixels split into sh*sw phases (a, b) = ((h + ph) % sh, (w + pw) % sw), and
-                    phase (a, b) is its own GEMM: rows (n, t, u) -> pixel (h0 + t*sh, w0 + u*sw), columns
-                    c, reduction over the phase's taps r = a + i*sh, s = b + j*sw (ceil(R/sh)*ceil(S/sw)
-                    of them) and k.  Tap i meets row t at p = p_base + t - i, exact by construction, so
-                    the loop has no division and no stride hole; A[m, k] = dy[n, k, p, q] masked to
-                    [0, P) x [0, Q), B[k, c] = w[k, c, r, s].  Grid axis 1 is the phase.  Pixels no
-                    window reads (a phase without taps, rows past the last window) get exactly 0.
+                    so the pixels split into phases by (h % sh, w % sw), each its own GEMM: rows
+                    (n, t, u) -> pixel (h0 + t*sh, w0 + u*sw), columns c, reduction over the taps
+                    r = a + i*sh, s = b + j*sw with a = (h0 + ph) % sh, b = (w0 + pw) % sw
+                    (ceil(R/sh)*ceil(S/sw) of them) and k.  Tap i meets row t at p = p_base + t - i,
+                    exact by construction, so the loop has no division and no stride hole;
+                    A[m, k] = dy[n, k, p, q] masked to [0, P) x [0, Q), B[k, c] = w[k, c, r, s].
+                    Grid axis 1 is the phase, numbered by its first pixel, so only the
+                    min(sh, H) * min(sw, W) phases that hold pixels are launched.  Pixels no window
+                    reads (a phase without taps, rows past the last window) get exactly 0.
 * backward_weight:  one program per (tap (r, s), BLOCK_M x BLOCK_N tile of dw[:, :, r, s], split of the
                     reduction): GEMM rows k, columns c, reduction over N*P*Q rows (n, p, q) -- decoded
                     per BLOCK_K vector, again 1-D.  **Split-K**: a 64->64 3x3 layer has only 9 such
@@ -93,6 +95,9 @@ ALLOW_TF32 = False  # opt-in: float32 tl.dot on TF32 tensor cores (~1e-3 relativ
 
 #: One image (C*H*W of x, K*P*Q of dy) and the weight are indexed with 32-bit offsets; batches are not bounded.
 MAX_IMAGE_ELEMENTS = 2**31 - 1
+
+#: CUDA's limit on grid axis 1 (backward_input's stride phases): more phases take several launches.
+MAX_GRID_Y = 65535
 
 
 #: Tile shapes (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages) per operand class.  Each compiles without
@@ -210,21 +215,24 @@ def _conv2d_forward_kernel(
 
 @triton.jit
 def _phase_geometry(phase, H, W, R, S, sh, sw, ph, pw):
-    """Stride phase ``phase`` = (a, b), a = phase // sw, b = phase % sw: the input pixels h = h0 + t*sh with
-    (h + ph) % sh == a (likewise w), and the taps r = a + i*sh (s = b + j*sw) that reach them.
+    """Stride phase number ``phase``, counted by its first pixel (h0, w0) in [0, min(sh, H)) x [0, min(sw, W)),
+    so every launched phase holds pixels: the input pixels h = h0 + t*sh (w = w0 + u*sw), whose residue
+    a = (h0 + ph) % sh (b likewise) picks the taps r = a + i*sh (s = b + j*sw) that reach them.
 
-    Returns (h0, w0, Hp, Wp, Ra, Sb, p_base, q_base): the phase's first pixel, its pixel counts, its tap
-    counts (0 when a >= R: no window reads those pixels) and the output coordinate of tap 0, so that pixel
-    (h0 + t*sh) meets tap i at p = p_base + t - i -- exact by construction, no division in the loop.
+    Returns (a, b, h0, w0, Hp, Wp, Ra, Sb, p_base, q_base): the residues, the first pixel, the pixel counts
+    (>= 1), the tap counts (0 when a >= R: no window reads those pixels) and the output coordinate of tap 0,
+    so that pixel h0 + t*sh meets tap i at p = p_base + t - i -- exact by construction, no division in the
+    loop.  Written so no intermediate passes int32 for strides up to 2**31 - 1.
     """
-    a = phase // sw
-    b = phase - a * sw
-    h0 = (a - ph % sh + sh) % sh
-    w0 = (b - pw % sw + sw) % sw
-    Hp = tl.maximum(H - h0 + sh - 1, 0) // sh
-    Wp = tl.maximum(W - w0 + sw - 1, 0) // sw
-    Ra = tl.maximum(R - a + sh - 1, 0) // sh
-    Sb = tl.maximum(S - b + sw - 1, 0) // sw
+    Wn = tl.minimum(sw, W)
+    h0 = phase // Wn
+    w0 = phase - h0 * Wn
+    a = (h0 + ph) % sh
+    b = (w0 + pw) % sw
+    Hp = (H - h0 - 1) // sh + 1
+    Wp = (W - w0 - 1) // sw + 1
+    Ra = tl.where(a < R, (R - a - 1) // sh + 1, 0)
+    Sb = tl.where(b < S, (S - b - 1) // sw + 1, 0)
     return a, b, h0, w0, Hp, Wp, Ra, Sb, (h0 + ph - a) // sh, (w0 + pw - b) // sw
 
 
@@ -232,7 +240,7 @@ def _phase_geometry(phase, H, W, R, S, sh, sw, ph, pw):
 @triton.jit
 def _conv2d_backward_input_kernel(
     dy_ptr, w_ptr, dx_ptr,
-    M, N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, M_BUCKET,
+    M, N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, M_BUCKET, PHASE0,
     ACC_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr, WIDE_ROWS: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):  # fmt: skip
@@ -242,14 +250,13 @@ def _conv2d_backward_input_kernel(
     # ceil(R/sh)*ceil(S/sw) taps instead of R*S, none of them a stride hole; M is the largest phase's row
     # count (the grid's), each phase masks its own.  At stride 1 there is one phase and this is the plain
     # tap-major loop.
-    a, b, h0, w0, Hp, Wp, Ra, Sb, p_base, q_base = _phase_geometry(tl.program_id(1), H, W, R, S, sh, sw, ph, pw)
+    a, b, h0, w0, Hp, Wp, Ra, Sb, p_base, q_base = _phase_geometry(PHASE0 + tl.program_id(1), H, W, R, S, sh, sw,
+                                                                   ph, pw)
     pid_m, pid_n = _grouped_tile(tl.program_id(0), M, C, BLOCK_M, BLOCK_N, GROUP_M)
     M_phase = N * (Hp * Wp)  # rows of this phase, <= M
     if WIDE_ROWS:
         M_phase = tl.cast(N, tl.int64) * (Hp * Wp)  # tl.cast: an N equal to 1 is compiled as a constant
-    # a phase can hold no pixels (H < sh): then M_phase = 0 masks every row; the max keeps the decode from dividing by 0
-    n, t, u, mask_m = _decode_rows(pid_m * BLOCK_M, M_phase, tl.maximum(Hp * Wp, 1), tl.maximum(Wp, 1), BLOCK_M,
-                                   WIDE_ROWS)
+    n, t, u, mask_m = _decode_rows(pid_m * BLOCK_M, M_phase, Hp * Wp, Wp, BLOCK_M, WIDE_ROWS)
     dy_img = dy_ptr + n * K * P * Q
     p_row = p_base + t  # the output row tap 0 meets; tap i meets p_row - i (only these two live in the loop)
     q_row = q_base + u
@@ -448,14 +455,18 @@ def conv2d_backward_input(dy: torch.Tensor, w: torch.Tensor, input_shape, stride
     dx = torch.empty((g.N, g.C, g.H, g.W), dtype=dtype, device=dy.device)
     if g.N * g.H * g.W == 0:
         return dx
-    # one grid row per (stride phase, tile of that phase's pixels): the largest phase has M rows
+    # grid (tiles of the largest phase's M rows, phases): only the min(sh, H) * min(sw, W) phases that hold
+    # pixels, at most MAX_GRID_Y per launch (more only for strides in the hundreds on images as large)
     M = g.N * triton.cdiv(g.H, g.sh) * triton.cdiv(g.W, g.sw)
     tiles = _grid(M, g.C)
-    _conv2d_backward_input_kernel[lambda meta: (*tiles(meta), g.sh * g.sw)](
-        dy, w, dx,
-        M, g.N, *_geometry_args(g), size_bucket(M),
-        WIDE_ROWS=_wide(M), **_gemm_options(dtype),
-    )  # fmt: skip
+    phases = min(g.sh, g.H) * min(g.sw, g.W)
+    for phase0 in range(0, phases, MAX_GRID_Y):
+        count = min(MAX_GRID_Y, phases - phase0)
+        _conv2d_backward_input_kernel[lambda meta, count=count: (*tiles(meta), count)](
+            dy, w, dx,
+            M, g.N, *_geometry_args(g), size_bucket(M), phase0,
+            WIDE_ROWS=_wide(M), **_gemm_options(dtype),
+        )  # fmt: skip
     return dx
 
 

@@ -110,3 +110,46 @@ def test_triton_several_row_tiles_match_torch(rng):
     """Forward and backward_input over several BLOCK_M row tiles (the interpreter's tiles are 128 rows)."""
     conv = _triton_conv2d()
     _check_triton_passes_against_torch(conv, (3, 5, 13, 13, 6, 3, 3, (1, 1), (1, 1)), rng)  # 507 rows
+
+
+# (N, C, H, W, K, R, S, stride, padding) aimed at the stride phases of backward_input: stride above the kernel (phases
+# without taps get exact zeros), sh != sw, H < sh (fewer phases than sh*sw: only those with pixels are launched),
+# padding >= stride, several row tiles of one phase crossing image boundaries, huge strides.
+_PHASE_CASES = [
+    (2, 3, 9, 8, 4, 2, 1, (3, 4), (1, 0)),
+    (1, 2, 2, 7, 3, 3, 3, (5, 2), (2, 1)),
+    (3, 2, 11, 10, 2, 3, 2, (2, 3), (3, 2)),
+    (5, 2, 12, 12, 3, 3, 3, (2, 2), (1, 1)),  # 5 images x 36 rows per phase: row tiles cross images
+    (2, 2, 4, 5, 3, 2, 2, (2**20, 2**30), (0, 1)),
+]
+
+
+@pytest.mark.parametrize("case", _PHASE_CASES,
+                         ids=[f"s{c[7][0]}x{c[7][1]}-p{c[8][0]}{c[8][1]}-H{c[2]}" for c in _PHASE_CASES])
+def test_triton_backward_input_stride_phases_match_torch(rng, case):
+    conv = _triton_conv2d()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    stride, padding = case[7], case[8]
+    x, w, b = _inputs(rng, case, np.float64)
+    ref_y, _ = _torch_reference(x, w, b, stride, padding, None)
+    dy = rng.standard_normal(ref_y.shape)
+    _, (ref_dx, _, _) = _torch_reference(x, w, b, stride, padding, dy)
+    dx = conv.conv2d_backward_input(torch.from_numpy(dy).to(device), torch.from_numpy(w).to(device), x.shape,
+                                    stride, padding).cpu().numpy()
+    assert rel_err(dx, ref_dx) <= tolerance(np.float64)
+    assert np.array_equal(dx == 0, ref_dx == 0), "pixels no window reads must be exact zeros, and only those"
+
+
+def test_triton_backward_input_phases_past_the_grid_limit(monkeypatch, rng):
+    """More phases than grid axis 1 takes (CUDA: 65535) run in several launches, each from its first phase."""
+    conv = _triton_conv2d()
+    monkeypatch.setattr(conv, "MAX_GRID_Y", 4)  # 3 x 3 = 9 phases -> launches of 4, 4 and 1
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    case, stride, padding = (2, 2, 8, 7, 3, 3, 3, (3, 3), (1, 1)), (3, 3), (1, 1)
+    x, w, b = _inputs(rng, case, np.float64)
+    ref_y, _ = _torch_reference(x, w, b, stride, padding, None)
+    dy = rng.standard_normal(ref_y.shape)
+    _, (ref_dx, _, _) = _torch_reference(x, w, b, stride, padding, dy)
+    dx = conv.conv2d_backward_input(torch.from_numpy(dy).to(device), torch.from_numpy(w).to(device), x.shape,
+                                    stride, padding).cpu().numpy()
+    assert rel_err(dx, ref_dx) <= tolerance(np.float64)
