@@ -61,6 +61,15 @@ SMEM_LIMIT = {90: 227 * 1024, 80: 163 * 1024}
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 #: Spills fail the check for these; float64 runs on FMA/DMMA paths and is reported only.
 SPILL_CHECKED_DTYPES = ("float16", "bfloat16", "float32")
+
+#: A ladder rung below production (a launcher labelled "<rung>: ...") is compiled for Hopper only: the ladder is
+#: about sm_90, and the rungs' sm_80 rows would add a fifth to every CI compile without guarding production.
+LADDER_ARCHS = ("sm_90",)
+
+
+def launcher_archs(launcher: str, archs=tuple(ARCHS)) -> tuple[str, ...]:
+    """The architectures ``launcher`` is compiled for, out of ``archs``."""
+    return tuple(a for a in archs if a in LADDER_ARCHS) if ": " in launcher else tuple(archs)
 FAMILIES = ("conv2d", "maxpool2d", "linear_relu", "softmax_xent", "dropout")
 #: Default output: git-ignored, so a run never overwrites the committed report in benchmarks/results/
 #: (refresh that one on purpose with ``--out benchmarks/results``).
@@ -432,7 +441,7 @@ def run(families=FAMILIES, dtypes=DTYPES, archs=tuple(ARCHS), jobs: int | None =
     os.environ.pop("TRITON_INTERPRET", None)
     launches = capture(families, dtypes)
     work = [(i, c, arch) for arch in archs for i, launch in enumerate(launches)
-            for c in range(len(_configs(launch)))]
+            if arch in launcher_archs(launch.launcher, archs) for c in range(len(_configs(launch)))]
     jobs = jobs or os.cpu_count() or 1
     # longest first: the big GEMM configs dominate, so start them early
     work.sort(key=lambda j: (launches[j[0]].family not in ("conv2d", "linear_relu"), j))
