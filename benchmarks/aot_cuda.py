@@ -74,6 +74,7 @@ STATIC_SMEM_LIMIT = 48 * 1024
 #: The GEMM kernels whose __half instantiations must use tensor cores (WMMA) on sm_80 and sm_90.
 TENSOR_CORE_KERNELS = (
     "conv2d_forward_kernel", "conv2d_backward_input_kernel", "conv2d_backward_weight_kernel",
+    "conv2d_gather_backward_input_kernel",  # the conv2d ladder's rung 2 (rung2_register_wmma.cu)
     "linear_forward_kernel", "linear_backward_input_kernel", "linear_backward_weight_kernel",
 )
 #: .ftz instructions that flush nothing of ours: libdevice's expf and double division start from an
