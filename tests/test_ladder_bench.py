@@ -145,6 +145,37 @@ def test_production_rung_static_facts_are_the_committed_reports(dry_run):
     assert sm90["tensor_core"] == sorted(kernel["tensor_core"]) != []
 
 
+FMA_RUNGS = {"triton": ("rung0_direct",), "cupy": ("rung0_direct", "rung1_smem_tiling")}
+
+
+def test_every_rung_has_static_facts_for_sm90_in_the_committed_reports(dry_run):
+    """Issue 15: "static facts for every rung without a GPU". Every rung of both ladders, every pass and dtype, has
+    its sm_90 registers, spills and shared memory in the committed AOT reports (regenerate them with
+    ``python -m benchmarks.aot_triton --out benchmarks/results`` and ``python -m benchmarks.aot_cuda --out
+    benchmarks/results`` after changing a kernel), spill-free, with tensor cores in half precision wherever a rung
+    multiplies tiles (every rung but the direct convolutions)."""
+    result = dry_run[2]
+    missing, spilling, no_tensor_cores = [], [], []
+    for backend, dtypes in DTYPES.items():
+        for rung in rungs(backend):
+            for dtype in dtypes:
+                for pass_ in PASSES:
+                    rows = _rows(result, backend=backend, rung=rung, dtype=dtype, pass_=pass_)
+                    facts = rows[0]["static"]
+                    sm90 = facts.get("archs", {}).get("sm_90")
+                    where = f"{backend}/{rung} {pass_} {dtype}"
+                    if facts["status"] != "ok" or sm90 is None or not sm90["compiled"]:
+                        missing.append(f"{where}: {facts['status']}")
+                        continue
+                    if sm90["spill_bytes_max"]:
+                        spilling.append(f"{where}: {sm90['spill_bytes_max']} B")
+                    if dtype != "float32" and rung not in FMA_RUNGS[backend] and not sm90["tensor_core"]:
+                        no_tensor_cores.append(where)
+    assert not missing, "\n".join(missing)
+    assert not spilling, "\n".join(spilling)
+    assert not no_tensor_cores, "\n".join(no_tensor_cores)
+
+
 def test_triton_rows_are_placed_by_the_module_defining_the_kernel():
     """A rung's kernels share production's names, so a row counts for a rung only when it comes from the module
     defining that rung's launcher: from its ``module`` field, or (older reports) the rung named in its launcher."""
