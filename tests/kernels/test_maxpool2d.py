@@ -139,19 +139,27 @@ def test_finite_differences_float64(kernel_backend, rng, case):
     N, C, H, W, kernel, stride, padding = case
     x = _distinct(rng, (N, C, H, W), np.float64)
     y, argmax = pool.maxpool2d_forward(kb.to_native(x), kernel, stride, padding)
-    g = rng.standard_normal(kb.to_numpy(y).shape)
+    y = kb.to_numpy(y)
+    P, Q = y.shape[2:]
+    g = rng.standard_normal(y.shape)  # loss = sum(g * y)
 
-    def loss(a):
-        y = pool.maxpool2d_forward(kb.to_native(a), kernel, stride, padding)[0]
-        return float(np.sum(g * kb.to_numpy(y)))
-
+    # Central differences of every element in one forward call, not 2 * x.size: each (n, c) plane is pooled on
+    # its own, so the 2 * H*W perturbed copies of every plane go in as one batch of one-channel images (under
+    # Triton's interpreter and the CUDA emulator a small call is mostly a fixed cost). Copy j of a plane has its
+    # element j + eps, copy H*W + j has it - eps.
     eps = 1e-4  # values are 0.01 apart: the argmax cannot change
-    num = np.zeros_like(x)
-    for i in range(x.size):
-        d = np.zeros(x.size)
-        d[i] = eps
-        d = d.reshape(x.shape)
-        num.reshape(-1)[i] = (loss(x + d) - loss(x - d)) / (2 * eps)
+    planes, m = x.reshape(N * C, H, W), H * W
+    copies = np.repeat(planes[:, None], 2 * m, axis=1)  # [N*C, 2 * H*W, H, W]
+    flat, j = copies.reshape(N * C, 2 * m, m), np.arange(m)
+    flat[:, j, j] += eps
+    flat[:, m + j, j] -= eps
+    ys = kb.to_numpy(pool.maxpool2d_forward(kb.to_native(copies.reshape(-1, 1, H, W)), kernel, stride, padding)[0])
+    losses = np.einsum("itpq,ipq->it", ys.reshape(N * C, 2 * m, P, Q), g.reshape(N * C, P, Q))
+    # The batched call computes what a call at the test's shape does: x enters linearly (the argmax stays), so
+    # each +eps/-eps pair averages to its plane's share of sum(g * y).
+    shares = np.sum(g * y, axis=(2, 3)).reshape(-1, 1)
+    assert np.max(np.abs((losses[:, :m] + losses[:, m:]) / 2 - shares)) <= 1e-10 * float(np.sum(np.abs(g * y)))
+    num = ((losses[:, :m] - losses[:, m:]) / (2 * eps)).reshape(x.shape)
     dx = kb.to_numpy(pool.maxpool2d_backward(kb.to_native(g), argmax, x.shape, kernel, stride, padding))
     assert rel_err(dx, num) <= 1e-8
 
