@@ -452,5 +452,5 @@ def conv2d_backward_bias(dy: torch.Tensor) -> torch.Tensor:
     if N * P * Q == 0:
         return db.zero_()
     block = 128 if interpreting() else 1024
-    _channel_sum_kernel[(K,)](dy, db, N, K, P * Q, ACC_DTYPE=_acc_dtype(dy.dtype), BLOCK=block)
+    _channel_sum_kernel[(K,)](dy, db, N, K, P * Q, ACC_DTYPE=_acc_dtype(dy.dtype), BLOCK=block, num_warps=8)
     return db
