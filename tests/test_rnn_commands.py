@@ -117,7 +117,10 @@ def test_train_rnn_classify_on_a_gpu_backend(gpu_device, tmp_path, capsys):
     if gpu_device not in fw.available_devices():
         pytest.skip(f"device {gpu_device!r} is not available here")
     out = tmp_path / "run"
-    args = ["train", "rnn", "--device", gpu_device, "--epochs", "2", "--limit", "16", "--batch-size", "8",
+    # One batch of 8 per epoch: under the interpreter and the emulator a step costs its launches (8 time steps of
+    # small GEMMs), whatever the batch. The loss still falls from epoch 1 to 2 (cpu device: 2.337 -> 2.276 with
+    # this fixed seed and split; --seed 1-3 fall too).
+    args = ["train", "rnn", "--device", gpu_device, "--epochs", "2", "--limit", "8", "--batch-size", "8",
             "--hidden", "8", "--lr", "2e-2", "--out", str(out), "--no-progress"]
     assert main(args) == 0
     assert f"device: {gpu_device}" in capsys.readouterr().out
