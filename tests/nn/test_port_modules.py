@@ -46,7 +46,13 @@ def _compare_forward_backward(ours, ref, x_np, device, seeded):
     assert rel_err(x.grad, xt.grad) < TOL
     ours_params = dict(ours.named_parameters())
     for name, p in ref.named_parameters():
-        assert rel_err(ours_params[name].grad, p.grad) < TOL, name
+        # A parameter's gradient sums many float32 products; when they cancel (a scalar parameter whose float64
+        # gradient is -0.0017 from terms of order 1: seed 107034334) float32 rounding alone is ~1e-4 of the
+        # result. So the error is measured against max(|ref|, 1e-2 |upstream grad|): a wrong gradient is still
+        # off by the size of its terms, far past TOL; a right one passes on every seed.
+        ref_norm = float(np.linalg.norm(p.grad.numpy()))
+        scale = max(ref_norm, 1e-2 * float(np.linalg.norm(g)))
+        assert rel_err(ours_params[name].grad, p.grad) * ref_norm / scale < TOL, name
 
 
 # --------------------------------------------------------------------------------------------- Conv1d
