@@ -115,8 +115,8 @@ _DTYPE_CONFIGS = {
 # Under the interpreter one config each, sized for its cost: per program and per step of the tap-major loop,
 # not per element -- so wide row tiles, and for backward_weight (which walks N*P*Q rows per tap) long
 # reduction chunks.
-_CONFIGS = gemm_tile_configs(
-    _DTYPE_CONFIGS, triton.Config({"BLOCK_M": 128, "BLOCK_N": 32, "BLOCK_K": 32, "GROUP_M": 2}, num_warps=1))
+_INTERPRETER_GEMM_CONFIG = triton.Config({"BLOCK_M": 128, "BLOCK_N": 32, "BLOCK_K": 32, "GROUP_M": 2}, num_warps=1)
+_CONFIGS = gemm_tile_configs(_DTYPE_CONFIGS, _INTERPRETER_GEMM_CONFIG)
 _WGRAD_CONFIGS = gemm_tile_configs(
     _DTYPE_CONFIGS, triton.Config({"BLOCK_M": 32, "BLOCK_N": 32, "BLOCK_K": 128, "GROUP_M": 2}, num_warps=1))
 _PRUNE = {"early_config_prune": prune_by_dtype(_DTYPE_CONFIGS, lambda: ALLOW_TF32, ("dy_ptr", "x_ptr"))}
@@ -125,8 +125,7 @@ _PRUNE = {"early_config_prune": prune_by_dtype(_DTYPE_CONFIGS, lambda: ALLOW_TF3
 #: 64x32 / 4 warps / 4 stages past 255 registers (it spilled 220 B on sm_80), so that tile runs on 8 warps
 #: with 3 stages (126-176 registers on sm_80/sm_90, strides 1 and 2).
 _DGRAD_DTYPE_CONFIGS = {**_DTYPE_CONFIGS, "float32": [(64, 32, 32, 8, 3)]}
-_DGRAD_CONFIGS = gemm_tile_configs(
-    _DGRAD_DTYPE_CONFIGS, triton.Config({"BLOCK_M": 128, "BLOCK_N": 32, "BLOCK_K": 32, "GROUP_M": 2}, num_warps=1))
+_DGRAD_CONFIGS = gemm_tile_configs(_DGRAD_DTYPE_CONFIGS, _INTERPRETER_GEMM_CONFIG)
 _DGRAD_PRUNE = {"early_config_prune": prune_by_dtype(_DGRAD_DTYPE_CONFIGS, lambda: ALLOW_TF32, ("dy_ptr", "x_ptr"))}
 
 

@@ -17,36 +17,14 @@ from ..conftest import rel_err, torch_reference
 pytest.importorskip("kernels.cupy", reason="needs CuPy and a CUDA GPU, or the CPU emulator (g++)")
 from kernels.cupy import _signatures  # noqa: E402
 from kernels.cupy import conv2d as production  # noqa: E402
-from kernels.cupy._runtime import check_launch, xp  # noqa: E402
+from kernels.cupy._runtime import check_launch  # noqa: E402
 from kernels.cupy.ladder.conv2d import rung1_smem_tiling as rung1  # noqa: E402
 
-from .test_conv2d_rung0 import _bad_calls  # noqa: E402  (the same bad calls, checked against this rung)
+# the same helpers and bad calls as rung 0's tests, checked against this rung
+from .test_conv2d_rung0 import _all_ops, _bad_calls, _host, _inputs, _native  # noqa: E402
 
 F = torch.nn.functional
 TOL = {np.float16: 2e-3, np.float32: 1e-5, np.float64: 1e-12}
-
-
-def _native(a: np.ndarray):
-    return xp().asarray(np.ascontiguousarray(a))
-
-
-def _host(a) -> np.ndarray:
-    return a if isinstance(a, np.ndarray) else a.get()
-
-
-def _all_ops(conv, x, w, b, dy, stride, padding) -> list[np.ndarray]:
-    return [
-        _host(conv.conv2d_forward(_native(x), _native(w), _native(b), stride, padding)),
-        _host(conv.conv2d_backward_input(_native(dy), _native(w), x.shape, stride, padding)),
-        _host(conv.conv2d_backward_weight(_native(dy), _native(x), w.shape, stride, padding)),
-        _host(conv.conv2d_backward_bias(_native(dy))),
-    ]
-
-
-def _inputs(rng, case, dtype):
-    N, C, H, W, K, R, S, (sh, sw), (ph, pw) = case
-    P, Q = (H + 2 * ph - R) // sh + 1, (W + 2 * pw - S) // sw + 1
-    return [rng.standard_normal(s).astype(dtype) for s in ((N, C, H, W), (K, C, R, S), (K,), (N, K, P, Q))]
 
 
 def _check_against_torch(case, dtype, rng):

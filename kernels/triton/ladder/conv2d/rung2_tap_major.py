@@ -40,6 +40,7 @@ from ... import conv2d as _production
 from ..._common import check_float_tensor, check_same_dtype, gemm_tile_configs, prune_by_dtype, size_bucket
 from ...conv2d import (
     _DGRAD_DTYPE_CONFIGS,
+    _INTERPRETER_GEMM_CONFIG,
     _KEY,
     _check_image_sizes,
     _decode_rows,
@@ -60,8 +61,7 @@ __all__ = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", 
 #: 4 or 8 warps; production's other half tiles, and 32x32 for float32, compile spill-free at strides 1 and 2.
 _GATHER_DTYPE_CONFIGS = {**_DGRAD_DTYPE_CONFIGS, "float32": [(32, 32, 32, 4, 4)],
                          "half": [c for c in _DGRAD_DTYPE_CONFIGS["half"] if c[:2] != (64, 32)]}
-_GATHER_CONFIGS = gemm_tile_configs(
-    _GATHER_DTYPE_CONFIGS, triton.Config({"BLOCK_M": 128, "BLOCK_N": 32, "BLOCK_K": 32, "GROUP_M": 2}, num_warps=1))
+_GATHER_CONFIGS = gemm_tile_configs(_GATHER_DTYPE_CONFIGS, _INTERPRETER_GEMM_CONFIG)
 _GATHER_PRUNE = {"early_config_prune": prune_by_dtype(_GATHER_DTYPE_CONFIGS, lambda: _production.ALLOW_TF32,
                                                       ("dy_ptr",))}
 
