@@ -418,22 +418,31 @@ def conv2d_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, str
     that is not [K], bad stride/padding, a kernel larger than the padded input, or one image / the
     weight past 2**31 elements.
     """
+    return _implicit_gemm_forward(x, w, b, _checked_forward(x, w, b, stride, padding))
+
+
+def _checked_forward(x, w, b, stride, padding) -> ConvGeometry:
+    """:func:`conv2d_forward`'s argument checks (shared by the ladder's rungs); returns the geometry."""
     check_float_tensor("x", x, 4)
     check_float_tensor("w", w, 4)
     if b is not None:
         check_float_tensor("b", b, 1)
-    dtype = check_same_dtype(x=x, w=w, b=b)
+    check_same_dtype(x=x, w=w, b=b)
     g = conv2d_forward_geometry(x.shape, w.shape, None if b is None else b.shape, stride, padding)
     _check_image_sizes(g)
+    return g
 
-    y = torch.empty((g.N, g.K, g.P, g.Q), dtype=dtype, device=x.device)
+
+def _implicit_gemm_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, g: ConvGeometry) -> torch.Tensor:
+    """The general forward (any kernel size, stride, padding) on checked arguments of geometry ``g``."""
+    y = torch.empty((g.N, g.K, g.P, g.Q), dtype=x.dtype, device=x.device)
     M = g.N * g.P * g.Q
     if M == 0:
         return y
     _conv2d_forward_kernel[_grid(M, g.K)](
         x, w, b if b is not None else w, y,
         M, *_geometry_args(g), size_bucket(M),
-        HAS_BIAS=b is not None, WIDE_ROWS=_wide(M), **_gemm_options(dtype),
+        HAS_BIAS=b is not None, WIDE_ROWS=_wide(M), **_gemm_options(x.dtype),
     )  # fmt: skip
     return y
 
@@ -445,13 +454,22 @@ def conv2d_backward_input(dy: torch.Tensor, w: torch.Tensor, input_shape, stride
     TypeError / ValueError like :func:`conv2d_forward`, and ValueError when dy's shape does not match
     the output shape implied by input_shape, w, stride and padding.
     """
+    return _implicit_gemm_backward_input(dy, w, _checked_backward_input(dy, w, input_shape, stride, padding))
+
+
+def _checked_backward_input(dy, w, input_shape, stride, padding) -> ConvGeometry:
+    """:func:`conv2d_backward_input`'s argument checks; returns the geometry."""
     check_float_tensor("dy", dy, 4)
     check_float_tensor("w", w, 4)
-    dtype = check_same_dtype(dy=dy, w=w)
+    check_same_dtype(dy=dy, w=w)
     g = conv2d_backward_input_geometry(dy.shape, w.shape, input_shape, stride, padding)
     _check_image_sizes(g)
+    return g
 
-    dx = torch.empty((g.N, g.C, g.H, g.W), dtype=dtype, device=dy.device)
+
+def _implicit_gemm_backward_input(dy: torch.Tensor, w: torch.Tensor, g: ConvGeometry) -> torch.Tensor:
+    """The general backward_input (by stride phase) on checked arguments of geometry ``g``."""
+    dx = torch.empty((g.N, g.C, g.H, g.W), dtype=dy.dtype, device=dy.device)
     if g.N * g.H * g.W == 0:
         return dx
     # grid (tiles of the largest phase's M rows, phases): only the min(sh, H) * min(sw, W) phases that hold
@@ -464,7 +482,7 @@ def conv2d_backward_input(dy: torch.Tensor, w: torch.Tensor, input_shape, stride
         _conv2d_backward_input_kernel[lambda meta, count=count: (*tiles(meta), count)](
             dy, w, dx,
             M, g.N, *_geometry_args(g), size_bucket(M), phase0,
-            WIDE_ROWS=_wide(M), **_gemm_options(dtype),
+            WIDE_ROWS=_wide(M), **_gemm_options(dy.dtype),
         )  # fmt: skip
     return dx
 
@@ -477,12 +495,22 @@ def conv2d_backward_weight(dy: torch.Tensor, x: torch.Tensor, weight_shape, stri
     :func:`conv2d_forward`, and ValueError when dy's shape does not match the output shape implied by
     x, weight_shape, stride and padding.
     """
+    return _implicit_gemm_backward_weight(dy, x, _checked_backward_weight(dy, x, weight_shape, stride, padding))
+
+
+def _checked_backward_weight(dy, x, weight_shape, stride, padding) -> ConvGeometry:
+    """:func:`conv2d_backward_weight`'s argument checks; returns the geometry."""
     check_float_tensor("dy", dy, 4)
     check_float_tensor("x", x, 4)
-    dtype = check_same_dtype(dy=dy, x=x)
+    check_same_dtype(dy=dy, x=x)
     g = conv2d_backward_weight_geometry(dy.shape, x.shape, weight_shape, stride, padding)
     _check_image_sizes(g)
+    return g
 
+
+def _implicit_gemm_backward_weight(dy: torch.Tensor, x: torch.Tensor, g: ConvGeometry) -> torch.Tensor:
+    """The general backward_weight (split-K) on checked arguments of geometry ``g``."""
+    dtype = x.dtype
     dw = torch.empty((g.K, g.C, g.R, g.S), dtype=dtype, device=x.device)
     M = g.N * g.P * g.Q
     if M == 0:
