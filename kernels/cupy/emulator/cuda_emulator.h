@@ -20,6 +20,14 @@
 //     adds to the accumulator; store_matrix_sync writes from lane 0 only, so code that reads the stored
 //     tile must synchronise first, as on a GPU.  Element-wise loops over `frag.num_elements` work; code
 //     that depends on the GPU's per-lane element mapping would not (kernelgrad's kernels never do).
+//   * cp.async (cuda_pipeline_primitives.h: __pipeline_memcpy_async / __pipeline_commit /
+//     __pipeline_wait_prior) is emulated as late as CUDA allows: a copy is recorded in the thread's open
+//     group, __pipeline_commit closes the group, and the bytes land in shared memory only when
+//     __pipeline_wait_prior(n) forces their group (all but the n most recent committed groups).  A
+//     synchronous copy would also be a valid emulation, but this one makes a kernel that reads a stage
+//     before waiting for it read stale data, so a lost pipeline stage fails the tests instead of passing
+//     by luck.  The source is read when the copy lands (inputs do not change during a kernel); the zfill
+//     tail is written as zeros.  Copies still pending when a thread exits are dropped.
 //   * Arithmetic is the host's IEEE arithmetic with subnormals (the GPU path compiles with -ftz=false, so
 //     a GPU keeps them too) and no FMA contraction (-ffp-contract=off; NVRTC may contract a multiply and
 //     an add into one FMA), so results match the GPU to rounding, and integer code (Philox) and
@@ -32,7 +40,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -203,6 +213,51 @@ template <typename A, typename B>
 inline std::common_type_t<A, B> min(A a, B b) { using T = std::common_type_t<A, B>; return T(b) < T(a) ? T(b) : T(a); }
 template <typename A, typename B>
 inline std::common_type_t<A, B> max(A a, B b) { using T = std::common_type_t<A, B>; return T(a) < T(b) ? T(b) : T(a); }
+
+// ---- cp.async through the pipeline primitives (cuda_pipeline_primitives.h) -------------------------
+namespace kg_emu {
+struct AsyncCopy {
+    void* dst;
+    const void* src;
+    std::size_t size, zfill;  // bytes copied: size - zfill from src, then zfill zero bytes
+};
+struct AsyncCopies {
+    std::vector<AsyncCopy> open;                 // issued, not yet committed
+    std::deque<std::vector<AsyncCopy>> groups;   // committed, oldest first, not yet landed
+};
+inline thread_local AsyncCopies tl_async;  // one per emulated thread (each thread is a fresh std::thread)
+inline void land(const std::vector<AsyncCopy>& group) {
+    for (const AsyncCopy& c : group) {
+        std::memcpy(c.dst, c.src, c.size - c.zfill);
+        std::memset(static_cast<char*>(c.dst) + (c.size - c.zfill), 0, c.zfill);
+    }
+}
+}  // namespace kg_emu
+
+// size_and_align is 4, 8 or 16 bytes and both addresses are aligned to it, as on a GPU.  With zfill ==
+// size_and_align (cp.async's src-size 0) src is never read.
+inline void __pipeline_memcpy_async(void* dst_shared, const void* src_global, std::size_t size_and_align,
+                                    std::size_t zfill = 0) {
+    if ((size_and_align != 4 && size_and_align != 8 && size_and_align != 16) || zfill > size_and_align ||
+        reinterpret_cast<std::uintptr_t>(dst_shared) % size_and_align != 0 ||
+        (zfill < size_and_align && reinterpret_cast<std::uintptr_t>(src_global) % size_and_align != 0)) {
+        std::fprintf(stderr, "cuda emulator: __pipeline_memcpy_async of %zu bytes (zfill %zu) misaligned or of a bad size\n",
+                     size_and_align, zfill);
+        std::abort();
+    }
+    kg_emu::tl_async.open.push_back(kg_emu::AsyncCopy{dst_shared, src_global, size_and_align, zfill});
+}
+inline void __pipeline_commit() {
+    kg_emu::tl_async.groups.push_back(std::move(kg_emu::tl_async.open));
+    kg_emu::tl_async.open.clear();
+}
+inline void __pipeline_wait_prior(std::size_t prior) {
+    auto& groups = kg_emu::tl_async.groups;
+    while (groups.size() > prior) {
+        kg_emu::land(groups.front());
+        groups.pop_front();
+    }
+}
 
 // ---- WMMA (nvcuda::wmma): whole tile per lane -----------------------------------------------------
 namespace nvcuda {

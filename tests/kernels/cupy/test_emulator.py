@@ -25,6 +25,8 @@ EXPRESSIONS = (
     "early_exit_scale",
     "wmma_16x16x16",
     "index_grid",
+    "pipeline_copy",
+    "pipeline_deferred",
 )
 
 ok, why = available()
@@ -82,6 +84,25 @@ def test_two_dimensional_grid_and_64_bit_scalar(module):
     module.launch("index_grid", (3, 3, 1), (16, 2, 1), (out, np.int32(37), np.int64(2**40)))
     ys, xs = np.mgrid[0:6, 0:37]
     np.testing.assert_array_equal(out, 2**40 + ys * 1000 + xs)
+
+
+def test_cp_async_pipeline_primitives_copy_and_zero_fill(module, rng):
+    n = 48
+    x = rng.standard_normal(8 * n).astype(np.float32)
+    out = np.zeros(8 * n, np.float32)
+    module.launch("pipeline_copy", (1, 1, 1), (n, 1, 1), (x, out))
+    s = x.reshape(n, 8).copy()
+    s[:, 5:7] = 0.0  # zero-filled tails
+    s[:, 7] = -1.0
+    np.testing.assert_array_equal(out.reshape(n, 8), np.roll(s, -1, axis=0))
+
+
+def test_cp_async_lands_when_its_group_is_waited_for(module):
+    """The emulator delays every copy to the wait that forces it, so a kernel that reads a pipeline stage before
+    waiting for it reads stale data (the conv2d pipeline tests rely on this to catch a lost stage)."""
+    out = np.zeros(4, np.float32)
+    module.launch("pipeline_deferred", (1, 1, 1), (1, 1, 1), (np.array([3.0, 5.0], np.float32), out))
+    np.testing.assert_array_equal(out, [-1.0, 3.0, -1.0, 5.0])
 
 
 def test_undeclared_kernel_is_refused(module):

@@ -2,6 +2,9 @@
 // Real CUDA: CI compiles this file with nvcc like every kernel file, so the tests check semantics that a
 // GPU would also give.
 #include <mma.h>
+#ifndef KERNELGRAD_CUDA_EMULATOR  // the emulator provides the pipeline primitives itself
+#include <cuda_pipeline_primitives.h>
+#endif
 
 #include "common.cuh"
 
@@ -62,6 +65,43 @@ __global__ void index_grid(long long* out, int width, long long base) {
     int x = blockIdx.x * blockDim.x + threadIdx.x;
     int y = blockIdx.y * blockDim.y + threadIdx.y;
     if (x < width && y < gridDim.y * blockDim.y) out[(long long)y * width + x] = base + y * 1000LL + x;
+}
+
+// cp.async through the pipeline primitives (one block of <= 64 threads): thread t copies in[8t .. 8t+4) with one
+// 16-byte copy (group 0), then 8 bytes of which the last 4 are zero-filled and 4 fully zero-filled bytes (group 1),
+// into its 8 shared slots; slot 7 is an ordinary store.  After the wait and the barrier every thread reads its
+// right neighbour's slots: out[8t + i] = s[8 * ((t + 1) % n) + i].
+__global__ void pipeline_copy(const float* in, float* out) {
+    __align__(16) __shared__ float s[8 * 64];
+    const int t = threadIdx.x, n = blockDim.x;
+    __pipeline_memcpy_async(&s[8 * t], &in[8 * t], 16);
+    __pipeline_commit();
+    __pipeline_memcpy_async(&s[8 * t + 4], &in[8 * t + 4], 8, 4);
+    __pipeline_memcpy_async(&s[8 * t + 6], &in[8 * t + 6], 4, 4);
+    __pipeline_commit();
+    s[8 * t + 7] = -1.0f;
+    __pipeline_wait_prior(0);
+    __syncthreads();
+    for (int i = 0; i < 8; ++i) out[8 * t + i] = s[8 * ((t + 1) % n) + i];
+}
+
+// Emulator semantics only (on a GPU the reads before the wait race with the copies): a copy lands when a wait
+// forces its group.  out[0] = the slot before any wait, out[1] after wait_prior(1) with two groups committed
+// (the older landed, the newer not yet), out[2] after wait_prior(0).
+__global__ void pipeline_deferred(const float* in, float* out) {
+    __align__(16) __shared__ float s[2];
+    s[0] = -1.0f;
+    s[1] = -1.0f;
+    __pipeline_memcpy_async(&s[0], &in[0], 4);
+    __pipeline_commit();
+    __pipeline_memcpy_async(&s[1], &in[1], 4);
+    __pipeline_commit();
+    out[0] = s[0];
+    __pipeline_wait_prior(1);
+    out[1] = s[0];
+    out[2] = s[1];
+    __pipeline_wait_prior(0);
+    out[3] = s[1];
 }
 
 template __global__ void warp_reduce<float>(const float*, float*, float*, float*);
