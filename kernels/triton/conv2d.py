@@ -77,9 +77,16 @@ for sm_90/sm_80 in CI. Never run on a GPU: GPU correctness and speed are unverif
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import triton
 import triton.language as tl
+
+try:  # host-side tensor descriptors (Triton >= 3.4); without them the forward gathers its weight tiles too
+    from triton.tools.tensor_descriptor import TensorDescriptor
+except ImportError:  # pragma: no cover
+    TensorDescriptor = None
 
 from .._args import (
     ConvGeometry,
@@ -87,11 +94,23 @@ from .._args import (
     conv2d_backward_weight_geometry,
     conv2d_forward_geometry,
 )
-from ._common import check_float_tensor, check_same_dtype, gemm_tile_configs, interpreting, prune_by_dtype, size_bucket
+from ._common import (
+    autotune_configs,
+    check_float_tensor,
+    check_same_dtype,
+    gemm_tile_configs,
+    interpreting,
+    prune_by_dtype,
+    size_bucket,
+)
 
 __all__ = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias"]
 
 ALLOW_TF32 = False  # opt-in: float32 tl.dot on TF32 tensor cores (~1e-3 relative error instead of ~1e-6)
+
+#: The Hopper forward (TMA weight tiles, persistent grid) for float16 / bfloat16 on sm_90+; False: the gather
+#: forward everywhere (as ladder rung 4).
+USE_TMA = True
 
 #: One image (C*H*W of x, K*P*Q of dy) and the weight are indexed with 32-bit offsets; batches are not bounded.
 MAX_IMAGE_ELEMENTS = 2**31 - 1
@@ -362,6 +381,92 @@ def _conv2d_backward_bias_kernel(dy_ptr, db_ptr, N, K, PQ, ACC_DTYPE: tl.constex
     tl.store(db_ptr + k, tl.sum(acc, axis=0).to(db_ptr.dtype.element_ty))
 
 
+# ---------------------------------------------------------------- Hopper: TMA weight operand, persistent grid
+#
+# The forward above loads both operand tiles with masked, per-lane address arithmetic.  On sm_90 the weight
+# tile can instead come by TMA: the weight is packed once per call into wp[R*S*C_PAD, K] (row rs*C_PAD + c
+# holds w[:, c, r, s]; rows c >= C and columns k >= K read as zeros), so every (tap, channel block) x (column
+# block) tile is one rectangle of a 2-D tensor: a tensor descriptor's load copies it into shared memory, in
+# the swizzled layout wgmma reads, without registers for addresses or masks.  The input tile stays a gather
+# (NCHW rows are not a rectangle).  The grid is persistent: one program per SM slot walks the output tiles
+# (grouped order), so a layer's many small tiles do not pay a launch wave each.
+
+
+def _set_tma_block(nargs):
+    """Autotuner pre-hook: the descriptor's block is the config's (BLOCK_K, BLOCK_N) weight tile."""
+    nargs["w_desc"].block_shape = [nargs["BLOCK_K"], nargs["BLOCK_N"]]
+
+
+#: (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages): wgmma-sized tiles for the half class (float16, bfloat16, and
+#: float32 under ALLOW_TF32); each compiles spill-free on sm_90 (benchmarks/aot_triton.py).
+_TMA_TILES = [(128, 64, 32, 8, 3), (64, 128, 32, 8, 3), (64, 128, 64, 8, 3), (64, 64, 32, 4, 3), (128, 64, 32, 8, 4)]
+_TMA_CONFIGS = autotune_configs(
+    [triton.Config({"BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "GROUP_M": 8}, num_warps=nw, num_stages=ns,
+                   pre_hook=_set_tma_block) for bm, bn, bk, nw, ns in _TMA_TILES],
+    triton.Config({"BLOCK_M": 64, "BLOCK_N": 32, "BLOCK_K": 32, "GROUP_M": 2}, num_warps=1, pre_hook=_set_tma_block),
+)
+
+#: Rows of the packed weight per tap: C rounded up to the largest BLOCK_K, so a channel block never crosses a tap.
+_TMA_C_ALIGN = 64
+
+
+@triton.jit
+def _pack_weight_kernel(w_ptr, wp_ptr, K, C, RS, C_PAD, K_PAD, numel, BLOCK: tl.constexpr):
+    """wp[rs * C_PAD + c, k] = w[k, c, rs] for c < C and k < K, else 0 (wp is [R*S*C_PAD, K_PAD])."""
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    row = offs // K_PAD
+    k = offs - row * K_PAD
+    rs = row // C_PAD
+    c = row - rs * C_PAD
+    vals = tl.load(w_ptr + k * C * RS + c * RS + rs, mask=(offs < numel) & (c < C) & (k < K), other=0.0)
+    tl.store(wp_ptr + offs, vals, mask=offs < numel)
+
+
+@triton.autotune(configs=_TMA_CONFIGS, key=_KEY)
+@triton.jit
+def _conv2d_forward_tma_kernel(
+    x_ptr, w_desc, b_ptr, y_ptr,
+    M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, M_BUCKET, C_PAD,
+    HAS_BIAS: tl.constexpr, ACC_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr, WIDE_ROWS: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
+):  # fmt: skip
+    # The forward kernel's GEMM (rows (n, p, q), columns k, tap-major reduction), persistent: program i
+    # computes output tiles i, i + programs, i + 2*programs, ...; the weight tile is a TMA load from wp.
+    RS = R * S
+    c_steps = tl.cdiv(C, BLOCK_K)
+    offs_c = tl.arange(0, BLOCK_K)
+    num_tiles = tl.cdiv(M, BLOCK_M) * tl.cdiv(K, BLOCK_N)
+    for tile in range(tl.program_id(0), num_tiles, tl.num_programs(0)):
+        pid_m, pid_n = _grouped_tile(tile, M, K, BLOCK_M, BLOCK_N, GROUP_M)
+        n, p, q, mask_m = _decode_rows(pid_m * BLOCK_M, M, P * Q, Q, BLOCK_M, WIDE_ROWS)
+        h0 = p * sh - ph
+        w0 = q * sw - pw
+        x_img = x_ptr + n * C * H * W
+        acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC_DTYPE)
+        for step in range(0, RS * c_steps):
+            rs = step // c_steps
+            c0 = (step - rs * c_steps) * BLOCK_K
+            r = rs // S
+            s = rs - r * S
+            h = h0 + r
+            w = w0 + s
+            row_ok = mask_m & (h >= 0) & (h < H) & (w >= 0) & (w < W)
+            c_ok = offs_c < C - c0
+            a = tl.load(x_img[:, None] + (h * W + w)[:, None] + ((c0 + offs_c) * (H * W))[None, :],
+                        mask=row_ok[:, None] & c_ok[None, :], other=0.0)
+            b = w_desc.load([rs * C_PAD + c0, pid_n * BLOCK_N])
+            acc = tl.dot(a, b, acc, input_precision=INPUT_PRECISION, out_dtype=ACC_DTYPE)
+
+        offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+        mask_n = offs_n < K
+        if HAS_BIAS:
+            bias = tl.load(b_ptr + offs_n, mask=mask_n, other=0.0)
+            acc += bias.to(ACC_DTYPE)[None, :]
+        y_img = y_ptr + n * K * P * Q
+        y_ptrs = y_img[:, None] + (p * Q + q)[:, None] + (offs_n * (P * Q))[None, :]
+        tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=mask_m[:, None] & mask_n[None, :])
+
+
 # ---------------------------------------------------------------- launchers
 
 
@@ -418,7 +523,10 @@ def conv2d_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, str
     that is not [K], bad stride/padding, a kernel larger than the padded input, or one image / the
     weight past 2**31 elements.
     """
-    return _implicit_gemm_forward(x, w, b, _checked_forward(x, w, b, stride, padding))
+    g = _checked_forward(x, w, b, stride, padding)
+    if _uses_tma(x, g):
+        return _tma_forward(x, w, b, g)
+    return _implicit_gemm_forward(x, w, b, g)
 
 
 def _checked_forward(x, w, b, stride, padding) -> ConvGeometry:
@@ -442,6 +550,55 @@ def _implicit_gemm_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | N
     _conv2d_forward_kernel[_grid(M, g.K)](
         x, w, b if b is not None else w, y,
         M, *_geometry_args(g), size_bucket(M),
+        HAS_BIAS=b is not None, WIDE_ROWS=_wide(M), **_gemm_options(x.dtype),
+    )  # fmt: skip
+    return y
+
+
+def _tma_device(device: torch.device) -> bool:
+    """Whether ``device`` has TMA (sm_90 on); the interpreter emulates tensor descriptors on the CPU."""
+    if interpreting():
+        return True
+    return device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 9
+
+
+def _uses_tma(x: torch.Tensor, g: ConvGeometry) -> bool:
+    """The Hopper forward takes float16 / bfloat16 layers on a TMA-capable device (``USE_TMA`` switches it off)."""
+    return USE_TMA and TensorDescriptor is not None and x.dtype in (torch.float16, torch.bfloat16) and _tma_device(
+        x.device)
+
+
+@functools.cache
+def _persistent_programs(device_index: int | None) -> int:
+    """Programs of a persistent launch: one per SM (3 under the interpreter, so programs walk several tiles)."""
+    if device_index is None:
+        return 3
+    return torch.cuda.get_device_properties(device_index).multi_processor_count
+
+
+def _tma_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, g: ConvGeometry) -> torch.Tensor:
+    """The Hopper forward on checked arguments: weight packed for TMA, persistent grid."""
+    y = torch.empty((g.N, g.K, g.P, g.Q), dtype=x.dtype, device=x.device)
+    M = g.N * g.P * g.Q
+    if M == 0:
+        return y
+    RS = g.R * g.S
+    c_pad = triton.cdiv(g.C, _TMA_C_ALIGN) * _TMA_C_ALIGN
+    k_pad = triton.cdiv(g.K, 16) * 16  # a 16-byte-aligned row pitch, as TMA requires
+    wp = torch.empty((RS * c_pad, k_pad), dtype=w.dtype, device=w.device)
+    block = 128 if interpreting() else 1024
+    _pack_weight_kernel[(triton.cdiv(wp.numel(), block),)](w, wp, g.K, g.C, RS, c_pad, k_pad, wp.numel(),
+                                                           BLOCK=block)
+    # shape [R*S*C_PAD, K] over a K_PAD pitch: TMA reads columns k >= K as zeros; the block is set per config
+    w_desc = TensorDescriptor(wp, shape=[RS * c_pad, g.K], strides=[k_pad, 1], block_shape=[32, 32])
+    programs = _persistent_programs(None if x.device.type != "cuda" else x.device.index or 0)
+
+    def grid(meta):
+        return (min(programs, triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(g.K, meta["BLOCK_N"])),)
+
+    _conv2d_forward_tma_kernel[grid](
+        x, w_desc, b if b is not None else x, y,
+        M, *_geometry_args(g), size_bucket(M), c_pad,
         HAS_BIAS=b is not None, WIDE_ROWS=_wide(M), **_gemm_options(x.dtype),
     )  # fmt: skip
     return y
