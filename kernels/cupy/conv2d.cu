@@ -11,6 +11,10 @@
 // reduction D in BK-wide steps, and at every step gathers its BK x BM slice of A and BK x BN slice of B
 // straight from the tensors into shared memory, writing 0 for padding and for indices past the edges.
 // Padding, stride and remainders are therefore handled by the gather, and the multiply sees dense tiles.
+// The steps are pipelined (pipelined_reduction): Tiles<T>::STAGES shared-memory stages, the gathers of step
+// d + STAGES - 1 issued as cp.async copies (sm_80+; 4- / 8-byte elements, zero-fill form for masked ones)
+// before the math of step d, one barrier per step.  See "global -> shared copies" below for the copy policies
+// and why inline PTX; 2-byte elements and GPUs below sm_80 copy with ordinary loads in the same loop.
 //
 //   forward          M = N*P*Q rows (n, p, q), Ncols = K, D = C*R*S (c, r, s)
 //                    A[m, j] = xpad[n, c, p*sh + r, q*sw + s],  B[j, k] = w[k, j];  bias in the epilogue.
@@ -43,13 +47,15 @@
 // grid z is the phase instead and grid x covers the largest phase (h0 = w0 = 0: N*ceil(H/sh)*ceil(W/sw)
 // rows), so the blocks of a smaller phase past its last row tile return at once.  Past 65535 phases (CUDA's grid z
 // limit) the wrapper launches again from the next phase0.
+// Stages: float 3 (3 x 8,320 B of shared memory), double 2 (2 x 16,640 B: three would pass 48 KB), the 16-bit
+// types 2 (no 2-byte cp.async, so a deeper pipeline would hide nothing).
 //   * __half / __nv_bfloat16 — tensor cores through WMMA: BM = BN = 64, BK = 32, 128 threads = 4 warps in a
 //     2 x 2 arrangement, each warp owning a 32 x 32 sub-tile = 2 x 2 fragments of 16x16x16 with fp32
 //     accumulators.  The A tile is stored k-major (As[j][m], a col_major matrix_a), the B tile row-major
 //     (Bs[j][n]); both as T with leading dimensions that are multiples of 8 elements (16 bytes) and every
 //     fragment pointer 32-byte aligned, as load_matrix_sync requires.  After the reduction the
-//     accumulators go to a shared fp32 tile, and the epilogue (bias, narrowing, NCHW scatter) reads that
-//     tile, so nothing depends on the per-lane fragment layout.
+//     accumulators go to a shared fp32 tile (which reuses the stages' memory), and the epilogue (bias,
+//     narrowing, NCHW scatter) reads that tile, so nothing depends on the per-lane fragment layout.
 //   * float / double — FMA tiling: BM = BN = 64, BK = 16, 256 threads as a 16 x 16 grid, each thread
 //     accumulating a 4 x 4 micro-tile (rows tr + 16*i, cols tc + 16*j) in registers in acc_t<T>.  Lanes of
 //     a warp differ in tr, so their A reads are consecutive (conflict-free) and their B reads broadcast,
@@ -81,17 +87,21 @@
 //
 // Why it is fast: one launch per op, no im2col round trip through DRAM, tensor cores for 16-bit types,
 // register micro-tiles for fp32/fp64, coalesced gathers, stride phases so backward_input multiplies no
-// stride hole.  This file is the top rung of the CUDA C conv2d ladder (kernels/cupy/ladder/conv2d/).
-// Not done (would be next): double-buffered cp.async pipelining of the gathers, a tap-major reduction
-// (no per-element (k, tap) decode), heaviest phases first in backward_input's grid, and swizzled block
-// order for L2 reuse.
+// stride hole, and cp.async stages so a block's gathers of the next steps overlap its math.  This file is the
+// top rung (rung 4, ladder/conv2d/rung4_cp_async.py) of the CUDA C conv2d ladder (kernels/cupy/ladder/conv2d/);
+// rung 3 (ladder/conv2d/rung3_stride_phase.cu) keeps the single-stage loop and includes this file for the rest.
+// Not done (would be next): 16-byte vectorised cp.async (weights re-packed so the reduction is contiguous, x
+// rows at stride 1) -- which would also give the 16-bit types asynchronous copies -- the TF32 mma path for
+// float32, a tap-major reduction (no per-element (k, tap) decode), heaviest phases first in backward_input's
+// grid, and swizzled block order for L2 reuse.
 //
 // Floating point: IEEE float32 (compiled with -ftz=false: subnormals kept, as numpy and the emulator);
 // NVRTC may fuse a multiply and an add of the FMA path into one FMA, so sums differ from the emulator's
 // in the last bits.  NaN and inf propagate through the sums.
 //
 // Verified where: values on the CPU emulator (tensor-core and FMA paths of float16, float32, float64,
-// against torch in float64); NVRTC compiles every name expression the wrapper declares for sm_80 and
+// against torch in float64; the emulator lands a cp.async group only when a wait forces it, so a stage read
+// too early fails the tests; the ordinary-load path forced with KERNELGRAD_NO_CP_ASYNC); NVRTC compiles every name expression the wrapper declares for sm_80 and
 // sm_90 in CI (registers, spills and tensor-core instructions in benchmarks/results/aot-cuda.md) and
 // nvcc the whole file for sm_75, sm_80 and sm_90.  Written without a GPU: execution and speed on one are
 // unverified.
@@ -112,6 +122,9 @@ struct Tiles {
     static constexpr int BM = 64, BN = 64, BK = 16, THREADS = 256;
     // +1 keeps the j-fastest gathers (column writes into As / Bs) off a single shared-memory bank
     static constexpr int LDA = BM + 1, LDB = BN + 1;
+    // shared-memory stages of the pipelined reduction: 3 x 8,320 B (float), 2 x 16,640 B (double: three
+    // would pass the 48 KB static limit)
+    static constexpr int STAGES = sizeof(T) > 4 ? 2 : 3;
 };
 
 // ... and WMMA tiles for the 16-bit types.
@@ -121,6 +134,10 @@ struct TensorCoreTiles {
     // +8 elements (16 bytes): WMMA needs ldm % 8 == 0 for 16-bit types, and the pad staggers banks
     static constexpr int LDA = BM + 8, LDB = BN + 8;
     static constexpr int LDC = (BM > BN ? BM : BN) + 4;  // fp32 staging tile: ldm % 4 == 0
+    // 2 stages x 9,216 B, which the fp32 staging tile of the epilogue (17,408 B) reuses.  Two, not three: a
+    // 2-byte element has no cp.async form, so these gathers are ordinary loads (AsyncCopy -> SyncCopy) and a
+    // deeper pipeline would hide nothing; two stages still save one barrier per step.
+    static constexpr int STAGES = 2;
 };
 // A 16-bit type on a GPU without its tensor cores (fp16 below sm_70, bf16 below sm_80): FMA tiling with
 // the tensor-core path's tile and block shape, so the launch configuration does not depend on the GPU.
@@ -128,6 +145,7 @@ struct HalfFmaTiles {
     static constexpr bool kTensorCores = false;
     static constexpr int BM = 64, BN = 64, BK = 32, THREADS = 128;
     static constexpr int LDA = BM + 1, LDB = BN + 1;
+    static constexpr int STAGES = 2;  // its 2-byte elements are copied with ordinary loads (no cp.async form)
 };
 template <bool TensorCores> struct HalfTiles : TensorCoreTiles {};
 template <> struct HalfTiles<false> : HalfFmaTiles {};
@@ -136,6 +154,82 @@ template <> struct Tiles<__nv_bfloat16> : HalfTiles<kg::kBf16TensorCores> {};
 
 template <typename T>
 __device__ __forceinline__ T zero() { return from_acc<T>(acc_t<T>(0)); }
+
+// ------------------------------------------------------------------------------ global -> shared copies
+// The gathers hand every element of a tile to a Copy policy: dst in shared memory, src in global memory,
+// read only when `valid` (src is then a real element; otherwise it is the tensor's base and the element
+// becomes 0: padding, edges, indices past the tile).
+//   * SyncCopy: an ordinary load and a shared store (ladder rung 3's single-stage loop).
+//   * AsyncCopy: cp.async of the 4- or 8-byte element (float, double) straight into shared memory, the
+//     zero-fill form (src-size 0) for masked elements, so the copy overlaps the math issued after it.  Written
+//     as inline PTX rather than cuda_pipeline_primitives.h's __pipeline_memcpy_async: the masked form needs the
+//     source size as a register (`valid ? 4 : 0`), which is one cp.async instruction in PTX, while the
+//     primitive's zfill argument is dispatched through a switch over 17 template instantiations; and the PTX
+//     names the cache policy (.ca: keep the gathered x / dy lines in L1, where overlapping windows reread
+//     them).  The CPU emulator provides the primitives (cuda_emulator.h), which this maps onto.  There is no
+//     2-byte cp.async: __half / __nv_bfloat16 elements take SyncCopy inside the pipelined loop.  Below sm_80
+//     (KG_CP_ASYNC == 0) every element takes SyncCopy and commit / wait compile to nothing, so NVRTC and nvcc
+//     for sm_75 still compile the file.  KERNELGRAD_NO_CP_ASYNC forces that path (the tests run it on the
+//     emulator).
+#if defined(KERNELGRAD_NO_CP_ASYNC)
+#define KG_CP_ASYNC 0
+#elif defined(KERNELGRAD_CUDA_EMULATOR) || (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800)
+#define KG_CP_ASYNC 1
+#else
+#define KG_CP_ASYNC 0
+#endif
+
+template <int Bytes>
+__device__ __forceinline__ void cp_async(void* dst, const void* src, bool valid) {
+    static_assert(Bytes == 4 || Bytes == 8 || Bytes == 16, "cp.async copies 4, 8 or 16 bytes");
+#if KG_CP_ASYNC && defined(KERNELGRAD_CUDA_EMULATOR)
+    __pipeline_memcpy_async(dst, src, Bytes, valid ? 0 : Bytes);
+#elif KG_CP_ASYNC
+    const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+    if constexpr (Bytes == 16)  // .cg: 16-byte copies bypass L1 (the only size .cg allows)
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(valid ? 16 : 0)
+                     : "memory");
+    else
+        asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" ::"r"(s), "l"(src), "n"(Bytes),
+                     "r"(valid ? Bytes : 0)
+                     : "memory");
+#else
+    (void)dst, (void)src, (void)valid;  // never called without cp.async (AsyncCopy takes SyncCopy)
+#endif
+}
+// Close this thread's group of copies issued since the last commit.
+__device__ __forceinline__ void cp_async_commit() {
+#if KG_CP_ASYNC && defined(KERNELGRAD_CUDA_EMULATOR)
+    __pipeline_commit();
+#elif KG_CP_ASYNC
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+// Wait until at most `Pending` of this thread's committed groups are still in flight.
+template <int Pending>
+__device__ __forceinline__ void cp_async_wait() {
+#if KG_CP_ASYNC && defined(KERNELGRAD_CUDA_EMULATOR)
+    __pipeline_wait_prior(Pending);
+#elif KG_CP_ASYNC
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(Pending) : "memory");
+#endif
+}
+
+struct SyncCopy {
+    template <typename T>
+    __device__ static __forceinline__ void elem(T* dst, const T* src, bool valid) {
+        *dst = valid ? *src : zero<T>();
+    }
+};
+struct AsyncCopy {
+    template <typename T>
+    __device__ static __forceinline__ void elem(T* dst, const T* src, bool valid) {
+        if constexpr (KG_CP_ASYNC && (sizeof(T) == 4 || sizeof(T) == 8))
+            cp_async<sizeof(T)>(dst, src, valid);
+        else
+            SyncCopy::elem(dst, src, valid);
+    }
+};
 
 // ------------------------------------------------------------------------------------------ problems
 // A problem describes one implicit GEMM: its sizes, how a block gathers A and B tiles, and the epilogue.
@@ -169,19 +263,21 @@ struct ForwardProblem {
         const int pq = int(m - n * PQ);
         return Row{x + n * C * (long long)(H * W), (pq / Q) * sh - ph, (pq % Q) * sw - pw};
     }
-    template <typename Cfg>
+    template <typename Cfg, typename Copy>
     __device__ void load_a(T* As, const Row& row, long long d0) const {
         const int RS = R * S, CRS = C * RS, HW = H * W;
         const int ml = threadIdx.x % Cfg::BM;
         for (int jl = threadIdx.x / Cfg::BM; jl < Cfg::BK; jl += Cfg::THREADS / Cfg::BM) {
             const long long j = d0 + jl;
-            T v = zero<T>();
+            const T* src = x;
+            bool ok = false;
             if (row.x_n != nullptr && j < CRS) {
                 const int c = int(j) / RS, rs = int(j) - c * RS;
                 const int h = row.h0 + rs / S, wc = row.w0 + rs % S;
-                if (h >= 0 && h < H && wc >= 0 && wc < W) v = row.x_n[(long long)c * HW + h * W + wc];
+                ok = h >= 0 && h < H && wc >= 0 && wc < W;
+                if (ok) src = row.x_n + ((long long)c * HW + h * W + wc);
             }
-            As[jl * Cfg::LDA + ml] = v;
+            Copy::elem(As + jl * Cfg::LDA + ml, src, ok);
         }
     }
 
@@ -189,13 +285,14 @@ struct ForwardProblem {
     template <typename Cfg>
     __device__ Col b_col(long long) const { return Col{}; }
     // B[j, k] = w[k, j]: j-fastest, so a warp reads a contiguous run of one filter.
-    template <typename Cfg>
+    template <typename Cfg, typename Copy>
     __device__ void load_b(T* Bs, const Col&, long long d0, long long n0) const {
         const long long CRS = depth();
         for (int e = threadIdx.x; e < Cfg::BK * Cfg::BN; e += Cfg::THREADS) {
             const int jl = e % Cfg::BK, nl = e / Cfg::BK;
             const long long j = d0 + jl, k = n0 + nl;
-            Bs[jl * Cfg::LDB + nl] = (j < CRS && k < K) ? w[k * CRS + j] : zero<T>();
+            const bool ok = j < CRS && k < K;
+            Copy::elem(Bs + jl * Cfg::LDB + nl, ok ? w + (k * CRS + j) : w, ok);
         }
     }
 
@@ -264,20 +361,22 @@ struct BackwardInputProblem {
     }
     // Tap (i, j) meets the pixel at (p0 - i, q0 - j): no division by the stride, no exactness test, only
     // the window-edge bounds.  The (k, tap) decode is the same as forward's (c, r, s).
-    template <typename Cfg>
+    template <typename Cfg, typename Copy>
     __device__ void load_a(T* As, const Row& row, long long d0) const {
         const int taps = phase.taps, KT = K * taps, PQ = P * Q;
         const int ml = threadIdx.x % Cfg::BM;
         for (int jl = threadIdx.x / Cfg::BM; jl < Cfg::BK; jl += Cfg::THREADS / Cfg::BM) {
             const long long j = d0 + jl;
-            T v = zero<T>();
+            const T* src = dy;
+            bool ok = false;
             if (row.dy_n != nullptr && j < KT) {
                 const int k = int(j) / taps, tap = int(j) - k * taps;
                 const int i = tap / phase.Sb;
                 const int p = row.p0 - i, q = row.q0 - (tap - i * phase.Sb);
-                if (p >= 0 && p < P && q >= 0 && q < Q) v = row.dy_n[(long long)k * PQ + p * Q + q];
+                ok = p >= 0 && p < P && q >= 0 && q < Q;
+                if (ok) src = row.dy_n + ((long long)k * PQ + p * Q + q);
             }
-            As[jl * Cfg::LDA + ml] = v;
+            Copy::elem(As + jl * Cfg::LDA + ml, src, ok);
         }
     }
 
@@ -285,20 +384,21 @@ struct BackwardInputProblem {
     template <typename Cfg>
     __device__ Col b_col(long long) const { return Col{}; }
     // B[(k, i, j), c] = w[k, c, a + i*sh, b + j*sw]: j-fastest reads one filter's phase taps (sw apart along s).
-    template <typename Cfg>
+    template <typename Cfg, typename Copy>
     __device__ void load_b(T* Bs, const Col&, long long d0, long long n0) const {
         const int taps = phase.taps, KT = K * taps, RS = R * S;
         for (int e = threadIdx.x; e < Cfg::BK * Cfg::BN; e += Cfg::THREADS) {
             const int jl = e % Cfg::BK, nl = e / Cfg::BK;
             const long long j = d0 + jl, c = n0 + nl;
-            T v = zero<T>();
-            if (j < KT && c < C) {
+            const T* src = w;
+            const bool ok = j < KT && c < C;
+            if (ok) {
                 const int k = int(j) / taps, tap = int(j) - k * taps;
                 const int i = tap / phase.Sb;
                 const int rs = phase.rs0 + (i * sh) * S + (tap - i * phase.Sb) * sw;  // i*sh < R: no overflow
-                v = w[((long long)k * C + c) * RS + rs];
+                src = w + (((long long)k * C + c) * RS + rs);
             }
-            Bs[jl * Cfg::LDB + nl] = v;
+            Copy::elem(Bs + jl * Cfg::LDB + nl, src, ok);
         }
     }
 
@@ -328,7 +428,7 @@ struct BackwardWeightProblem {
     __device__ Row a_row(long long) const { return Row{}; }
     // A[k, (n, pq)] = dy[n, k, pq]: j-fastest, coalesced along pq.  The tile start (n0, pq0) is decoded
     // once per step; the thread's offset jl < BK then needs only an int division.
-    template <typename Cfg>
+    template <typename Cfg, typename Copy>
     __device__ void load_a(T* As, const Row&, long long d0, long long m0) const {
         const int PQ = P * Q;
         const long long n0 = d0 / PQ;
@@ -338,7 +438,8 @@ struct BackwardWeightProblem {
             const long long k = m0 + ml;
             const long long n = n0 + (pq0 + jl) / PQ;
             const int pq = (pq0 + jl) % PQ;
-            As[jl * Cfg::LDA + ml] = (n < N && k < K) ? dy[(n * K + k) * PQ + pq] : zero<T>();
+            const bool ok = n < N && k < K;
+            Copy::elem(As + jl * Cfg::LDA + ml, ok ? dy + ((n * K + k) * PQ + pq) : dy, ok);
         }
     }
 
@@ -356,7 +457,7 @@ struct BackwardWeightProblem {
         const int c = int(col) / RS, rs = int(col) - c * RS;
         return Col{(long long)c * (H * W), rs / S, rs % S};
     }
-    template <typename Cfg>
+    template <typename Cfg, typename Copy>
     __device__ void load_b(T* Bs, const Col& col, long long d0, long long) const {
         const int PQ = P * Q;
         const long long n0 = d0 / PQ;
@@ -364,14 +465,15 @@ struct BackwardWeightProblem {
         const int nl = threadIdx.x % Cfg::BN;
         for (int jl = threadIdx.x / Cfg::BN; jl < Cfg::BK; jl += Cfg::THREADS / Cfg::BN) {
             const long long n = n0 + (pq0 + jl) / PQ;
-            T v = zero<T>();
+            const T* src = x;
+            bool ok = false;
             if (col.c_off >= 0 && n < N) {
                 const int pq = (pq0 + jl) % PQ;
                 const int h = (pq / Q) * sh - ph + col.r, wc = (pq % Q) * sw - pw + col.s;
-                if (h >= 0 && h < H && wc >= 0 && wc < W)
-                    v = x[n * C * (long long)(H * W) + col.c_off + h * W + wc];
+                ok = h >= 0 && h < H && wc >= 0 && wc < W;
+                if (ok) src = x + (n * C * (long long)(H * W) + col.c_off + h * W + wc);
             }
-            Bs[jl * Cfg::LDB + nl] = v;
+            Copy::elem(Bs + jl * Cfg::LDB + nl, src, ok);
         }
     }
 
@@ -381,16 +483,64 @@ struct BackwardWeightProblem {
 };
 
 // load_a of backward_weight needs the tile's first row; the other problems decoded it in a_row.
-template <typename Cfg, typename T, typename Problem>
+template <typename Cfg, typename Copy, typename T, typename Problem>
 __device__ __forceinline__ void load_a_tile(const Problem& prob, T* As, const typename Problem::Row& row,
                                             long long d0, long long) {
-    prob.template load_a<Cfg>(As, row, d0);
+    prob.template load_a<Cfg, Copy>(As, row, d0);
 }
-template <typename Cfg, typename T>
+template <typename Cfg, typename Copy, typename T>
 __device__ __forceinline__ void load_a_tile(const BackwardWeightProblem<T>& prob, T* As,
                                             const typename BackwardWeightProblem<T>::Row& row, long long d0,
                                             long long m0) {
-    prob.template load_a<Cfg>(As, row, d0, m0);
+    prob.template load_a<Cfg, Copy>(As, row, d0, m0);
+}
+
+// One reduction step's A and B tiles, gathered into one shared-memory stage.
+template <typename Cfg, typename Copy, typename T, typename Problem>
+__device__ __forceinline__ void load_tiles(const Problem& prob, T* As, T* Bs, const typename Problem::Row& row,
+                                           const typename Problem::Col& col, long long d0, long long m0,
+                                           long long n0) {
+    load_a_tile<Cfg, Copy>(prob, As, row, d0, m0);
+    prob.template load_b<Cfg, Copy>(Bs, col, d0, n0);
+}
+
+// The multi-stage main loop both block GEMMs share (the one idea of ladder rung 4): Cfg::STAGES shared-memory
+// stages, As[STAGES][BK * LDA] and Bs[STAGES][BK * LDB].  The copies of step d + STAGES - 1 are issued (cp.async)
+// before the math of step d, so the gathers of the next STAGES - 1 steps are in flight while the tensor cores /
+// FMAs work on this one.  One barrier per step: after it, every thread's copies of step d have landed
+// (cp_async_wait, then the barrier publishes them) and every thread has finished the math of step d - 1, whose
+// stage is the one refilled next.  A commit per step, an empty group past the end, keeps the group count
+// uniform, so cp_async_wait<STAGES - 2> always means "the group of step d is complete".  With SyncCopy elements
+// (2-byte types, or no cp.async below sm_80) the wait is empty and the barrier alone publishes the stores.
+// math(As_stage, Bs_stage) multiplies one step.
+template <typename Cfg, typename T, typename Problem, typename Math>
+__device__ __forceinline__ void pipelined_reduction(const Problem& prob, T* As, T* Bs,
+                                                    const typename Problem::Row& row,
+                                                    const typename Problem::Col& col, long long m0, long long n0,
+                                                    long long d_begin, long long d_end, Math&& math) {
+    constexpr int STAGES = Cfg::STAGES, A_STAGE = Cfg::BK * Cfg::LDA, B_STAGE = Cfg::BK * Cfg::LDB;
+    static_assert(STAGES >= 2, "a pipeline has at least two stages");
+    long long d_load = d_begin;  // the next step to gather
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; ++s) {
+        if (d_load < d_end)
+            load_tiles<Cfg, AsyncCopy>(prob, As + s * A_STAGE, Bs + s * B_STAGE, row, col, d_load, m0, n0);
+        cp_async_commit();
+        d_load += Cfg::BK;
+    }
+    int read = 0, write = STAGES - 1;
+    for (long long d0 = d_begin; d0 < d_end; d0 += Cfg::BK) {
+        cp_async_wait<STAGES - 2>();
+        __syncthreads();
+        if (d_load < d_end)
+            load_tiles<Cfg, AsyncCopy>(prob, As + write * A_STAGE, Bs + write * B_STAGE, row, col, d_load, m0, n0);
+        cp_async_commit();
+        d_load += Cfg::BK;
+        math(As + read * A_STAGE, Bs + read * B_STAGE);
+        read = read + 1 == STAGES ? 0 : read + 1;
+        write = write + 1 == STAGES ? 0 : write + 1;
+    }
+    cp_async_wait<0>();  // only empty groups can be pending here; nothing lands in shared memory after this
 }
 
 // ------------------------------------------------------------------------------ block-level GEMMs
@@ -405,8 +555,8 @@ __device__ __forceinline__ void gemm_fma(const Problem& prob, long long d_begin,
     constexpr int TM = Cfg::BM / TR, TN = Cfg::BN / TC;
     static_assert(Cfg::THREADS % TR == 0 && Cfg::BM % TR == 0 && Cfg::BN % TC == 0, "thread grid covers the tile");
     static_assert(Cfg::THREADS % Cfg::BM == 0 && Cfg::THREADS % Cfg::BN == 0, "row-fixed gathers");
-    __shared__ T As[Cfg::BK * Cfg::LDA];
-    __shared__ T Bs[Cfg::BK * Cfg::LDB];
+    __shared__ T As[Cfg::STAGES * Cfg::BK * Cfg::LDA];
+    __shared__ T Bs[Cfg::STAGES * Cfg::BK * Cfg::LDB];
 
     const long long m0 = (long long)blockIdx.x * Cfg::BM;
     const long long n0 = (long long)blockIdx.y * Cfg::BN;
@@ -420,24 +570,20 @@ __device__ __forceinline__ void gemm_fma(const Problem& prob, long long d_begin,
 #pragma unroll
         for (int j = 0; j < TN; ++j) acc[i][j] = A(0);
 
-    for (long long d0 = d_begin; d0 < d_end; d0 += Cfg::BK) {
-        load_a_tile<Cfg>(prob, As, row, d0, m0);
-        prob.template load_b<Cfg>(Bs, col, d0, n0);
-        __syncthreads();
+    pipelined_reduction<Cfg>(prob, As, Bs, row, col, m0, n0, d_begin, d_end, [&](const T* as, const T* bs) {
 #pragma unroll
         for (int kk = 0; kk < Cfg::BK; ++kk) {
             A a[TM], b[TN];
 #pragma unroll
-            for (int i = 0; i < TM; ++i) a[i] = to_acc(As[kk * Cfg::LDA + tr + TR * i]);
+            for (int i = 0; i < TM; ++i) a[i] = to_acc(as[kk * Cfg::LDA + tr + TR * i]);
 #pragma unroll
-            for (int j = 0; j < TN; ++j) b[j] = to_acc(Bs[kk * Cfg::LDB + tc + TC * j]);
+            for (int j = 0; j < TN; ++j) b[j] = to_acc(bs[kk * Cfg::LDB + tc + TC * j]);
 #pragma unroll
             for (int i = 0; i < TM; ++i)
 #pragma unroll
                 for (int j = 0; j < TN; ++j) acc[i][j] += a[i] * b[j];
         }
-        __syncthreads();  // the next step overwrites the tiles
-    }
+    });
 
     const long long M = prob.rows(), NC = prob.cols();
 #pragma unroll
@@ -458,9 +604,16 @@ __device__ __forceinline__ void gemm_tensor_cores(const Problem& prob, long long
     static_assert(Cfg::BK % 16 == 0 && Cfg::LDA % 8 == 0 && Cfg::LDB % 8 == 0 && Cfg::LDC % 4 == 0,
                   "WMMA leading dimensions must be multiples of 16 bytes");
     static_assert(Cfg::THREADS % Cfg::BM == 0 && Cfg::THREADS % Cfg::BN == 0, "row-fixed gathers");
-    __align__(32) __shared__ T As[Cfg::BK * Cfg::LDA];
-    __align__(32) __shared__ T Bs[Cfg::BK * Cfg::LDB];
-    __align__(32) __shared__ float Cs[(Cfg::BM > Cfg::BN ? Cfg::BM : Cfg::BN) * Cfg::LDC];
+    constexpr int A_ELEMS = Cfg::STAGES * Cfg::BK * Cfg::LDA, B_ELEMS = Cfg::STAGES * Cfg::BK * Cfg::LDB;
+    constexpr int STAGE_BYTES = (A_ELEMS + B_ELEMS) * int(sizeof(T));
+    constexpr int C_BYTES = (Cfg::BM > Cfg::BN ? Cfg::BM : Cfg::BN) * Cfg::LDC * int(sizeof(float));
+    static_assert((Cfg::BK * Cfg::LDA * sizeof(T)) % 32 == 0 && (A_ELEMS * sizeof(T)) % 32 == 0,
+                  "every stage and fragment pointer 32-byte aligned");
+    // The stages, and after the reduction the fp32 staging tile of the epilogue, in one buffer.
+    __align__(128) __shared__ unsigned char smem[STAGE_BYTES > C_BYTES ? STAGE_BYTES : C_BYTES];
+    T* As = reinterpret_cast<T*>(smem);
+    T* Bs = As + A_ELEMS;
+    float* Cs = reinterpret_cast<float*>(smem);
 
     const long long m0 = (long long)blockIdx.x * Cfg::BM;
     const long long n0 = (long long)blockIdx.y * Cfg::BN;
@@ -475,26 +628,23 @@ __device__ __forceinline__ void gemm_tensor_cores(const Problem& prob, long long
 #pragma unroll
         for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
 
-    for (long long d0 = d_begin; d0 < d_end; d0 += Cfg::BK) {
-        load_a_tile<Cfg>(prob, As, row, d0, m0);
-        prob.template load_b<Cfg>(Bs, col, d0, n0);
-        __syncthreads();
+    pipelined_reduction<Cfg>(prob, As, Bs, row, col, m0, n0, d_begin, d_end, [&](const T* as, const T* bs) {
 #pragma unroll
         for (int kk = 0; kk < Cfg::BK; kk += 16) {
             // As is k-major: element (m, j) at As[j*LDA + m], i.e. a column-major 16 x 16 A fragment
             wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::col_major> a[2];
             wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> b[2];
 #pragma unroll
-            for (int i = 0; i < 2; ++i) wmma::load_matrix_sync(a[i], As + kk * Cfg::LDA + wm + 16 * i, Cfg::LDA);
+            for (int i = 0; i < 2; ++i) wmma::load_matrix_sync(a[i], as + kk * Cfg::LDA + wm + 16 * i, Cfg::LDA);
 #pragma unroll
-            for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(b[j], Bs + kk * Cfg::LDB + wn + 16 * j, Cfg::LDB);
+            for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(b[j], bs + kk * Cfg::LDB + wn + 16 * j, Cfg::LDB);
 #pragma unroll
             for (int i = 0; i < 2; ++i)
 #pragma unroll
                 for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
         }
-        __syncthreads();
-    }
+    });
+    __syncthreads();  // every warp's last fragment loads are done before Cs overwrites the stages
 
     // Stage in shared memory so the epilogue walks the output's contiguous axis: column-major (m fastest)
     // for y / dx, row-major for dw.

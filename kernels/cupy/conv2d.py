@@ -8,7 +8,11 @@ Math (NCHW, no dilation, no groups), the same as ``kernels/numpy/conv2d.py``::
 
 The kernels live in ``conv2d.cu`` (its header has the algorithm, bytes and FLOPs).  In short, every
 product is a GEMM whose operand tiles are gathered straight from the tensors into shared memory (no
-im2col buffer; padding and stride are handled in the gather):
+im2col buffer; padding and stride are handled in the gather), through a multi-stage pipeline: on sm_80+
+the float32 / float64 elements are ``cp.async`` copies (zero-fill for padding) issued STAGES - 1 steps ahead
+of the math (3 stages for float32, 2 for float64 and float16, whose 2-byte elements have no ``cp.async`` and
+stay ordinary loads; ordinary loads below sm_80).  This is the top rung of the CUDA C conv2d ladder (rung 4,
+``ladder/conv2d/rung4_cp_async.py``); rung 3 keeps the single-stage loop:
 
 * forward:          GEMM M = N*P*Q, Ncols = K, reduction C*R*S; bias fused into the epilogue.
 * backward_input:   by stride phase: the pixels split into sh*sw phases (a, b) = ((h + ph) % sh,
@@ -36,7 +40,8 @@ and ceil(Ncols/64) must not exceed 65535 (the grid's y limit: K for forward, C f
 C*R*S for backward_weight).  On a GPU without tensor cores for float16 (before sm_70) the same tiles
 and 128-thread blocks run an FMA path instead (also run in CI on the emulator).
 
-Verification: values only on the CPU emulator (``KERNELGRAD_CUDA_EMULATE=1``); NVRTC compiles every
+Verification: values only on the CPU emulator (``KERNELGRAD_CUDA_EMULATE=1``, whose ``cp.async`` lands a group
+only when a wait forces it, so a stage read too early fails the tests); NVRTC compiles every
 name expression declared here for sm_80/sm_90 in CI (the options this package uses on a GPU: IEEE
 float32 without flush-to-zero), with registers, spills and tensor-core use recorded in
 ``benchmarks/results/aot-cuda.md``; nvcc compiles the whole file for sm_75/80/90.  GPU execution and
@@ -171,6 +176,35 @@ def conv2d_forward(x: Any, w: Any, b: Any | None, stride, padding) -> Any:
     non-contiguous arrays, mismatched C, a bias that is not [K], bad stride/padding, or a kernel larger
     than the padded input.
     """
+    return _forward(MODULE, "conv2d_forward_kernel", x, w, b, stride, padding)
+
+
+def conv2d_backward_input(dy: Any, w: Any, input_shape, stride, padding) -> Any:
+    """Gradient w.r.t. the input: ``dx[N, C, H, W]`` for ``dy[N, K, P, Q]`` and ``w[K, C, R, S]``.
+
+    ``input_shape`` is the forward x's shape (several H give the same P when ``sh > 1``).  Raises
+    TypeError / ValueError like :func:`conv2d_forward`, and ValueError when dy's shape does not match
+    the output shape implied by input_shape, w, stride and padding.
+    """
+    return _backward_input(MODULE, "conv2d_backward_input_kernel", dy, w, input_shape, stride, padding)
+
+
+def conv2d_backward_weight(dy: Any, x: Any, weight_shape, stride, padding) -> Any:
+    """Gradient w.r.t. the weight: ``dw[K, C, R, S]`` for ``dy[N, K, P, Q]`` and ``x[N, C, H, W]``.
+
+    Raises TypeError / ValueError like :func:`conv2d_forward`, and ValueError when dy's shape does
+    not match the output shape implied by x, weight_shape, stride and padding.
+    """
+    return _backward_weight(MODULE, "conv2d_backward_weight_kernel", dy, x, weight_shape, stride, padding)
+
+
+# The launchers behind the three GEMM passes, shared with ladder rung 3 (ladder/conv2d/rung3_stride_phase.py),
+# whose kernels take the same arguments and grids from its own module: ``module`` and ``kernel`` (the template's
+# name, instantiated here for the dtype) say which kernel runs.  backward_weight's split-K reduce kernel is
+# always this module's.
+
+
+def _forward(module: SourceModule, kernel: str, x: Any, w: Any, b: Any | None, stride, padding) -> Any:
     check_float_array("x", x, 4)
     check_float_array("w", w, 4)
     if b is not None:
@@ -185,20 +219,13 @@ def conv2d_forward(x: Any, w: Any, b: Any | None, stride, padding) -> Any:
     grid, block = _gemm_launch(g.N * g.P * g.Q, g.K, dtype)
     # the geometry's fields are the kernel's int parameters, in order; without a bias w stands in for
     # the pointer and has_bias = 0 makes the kernel ignore it
-    MODULE.launch(
-        f"conv2d_forward_kernel<{cuda_type(dtype)}>", grid, block,
-        [x, w, b if b is not None else w, y, *_i32(*g, b is not None)],
+    module.launch(
+        f"{kernel}<{cuda_type(dtype)}>", grid, block, [x, w, b if b is not None else w, y, *_i32(*g, b is not None)],
     )  # fmt: skip
     return y
 
 
-def conv2d_backward_input(dy: Any, w: Any, input_shape, stride, padding) -> Any:
-    """Gradient w.r.t. the input: ``dx[N, C, H, W]`` for ``dy[N, K, P, Q]`` and ``w[K, C, R, S]``.
-
-    ``input_shape`` is the forward x's shape (several H give the same P when ``sh > 1``).  Raises
-    TypeError / ValueError like :func:`conv2d_forward`, and ValueError when dy's shape does not match
-    the output shape implied by input_shape, w, stride and padding.
-    """
+def _backward_input(module: SourceModule, kernel: str, dy: Any, w: Any, input_shape, stride, padding) -> Any:
     check_float_array("dy", dy, 4)
     check_float_array("w", w, 4)
     dtype = check_same_dtype(dy=dy, w=w)
@@ -208,18 +235,11 @@ def conv2d_backward_input(dy: Any, w: Any, input_shape, stride, padding) -> Any:
     dx = _runtime.empty((g.N, g.C, g.H, g.W), dtype)
     launches, block = _backward_input_launch(g, dtype, MAX_GRID_Z)
     for grid, phase0 in launches:
-        MODULE.launch(
-            f"conv2d_backward_input_kernel<{cuda_type(dtype)}>", grid, block, [dy, w, dx, *_i32(*g, phase0)],
-        )  # fmt: skip
+        module.launch(f"{kernel}<{cuda_type(dtype)}>", grid, block, [dy, w, dx, *_i32(*g, phase0)])
     return dx
 
 
-def conv2d_backward_weight(dy: Any, x: Any, weight_shape, stride, padding) -> Any:
-    """Gradient w.r.t. the weight: ``dw[K, C, R, S]`` for ``dy[N, K, P, Q]`` and ``x[N, C, H, W]``.
-
-    Raises TypeError / ValueError like :func:`conv2d_forward`, and ValueError when dy's shape does
-    not match the output shape implied by x, weight_shape, stride and padding.
-    """
+def _backward_weight(module: SourceModule, kernel: str, dy: Any, x: Any, weight_shape, stride, padding) -> Any:
     check_float_array("dy", dy, 4)
     check_float_array("x", x, 4)
     dtype = check_same_dtype(dy=dy, x=x)
@@ -238,10 +258,7 @@ def conv2d_backward_weight(dy: Any, x: Any, weight_shape, stride, padding) -> An
     direct = splits == 1 and acc_dtype == dtype
     partial = dw if direct else _runtime.empty((splits, g.K, CRS), acc_dtype)
     ctype = cuda_type(dtype)
-    MODULE.launch(
-        f"conv2d_backward_weight_kernel<{ctype}>", grid, block,
-        [dy, x, partial, *_i32(*g), np.int64(split_depth)],
-    )  # fmt: skip
+    module.launch(f"{kernel}<{ctype}>", grid, block, [dy, x, partial, *_i32(*g), np.int64(split_depth)])
     if not direct:
         count = g.K * CRS
         MODULE.launch(

@@ -11,7 +11,7 @@ import importlib
 from types import ModuleType
 
 #: Rung modules, bottom to top.
-RUNGS = ("rung0_direct", "rung1_smem_tiling", "rung2_register_wmma", "rung3_stride_phase")
+RUNGS = ("rung0_direct", "rung1_smem_tiling", "rung2_register_wmma", "rung3_stride_phase", "rung4_cp_async")
 
 
 def load(name: str) -> ModuleType:

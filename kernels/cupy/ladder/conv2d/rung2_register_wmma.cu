@@ -1,11 +1,12 @@
 // rung2_register_wmma.cu — rung 2 of the CUDA C conv2d ladder: backward_input as a plain gather over every tap.
 //
-// Rung 2 is production's register-tiled / WMMA implicit GEMM (kernels/cupy/conv2d.cu) before the stride
-// phases of rung 3 (the wrapper, rung2_register_wmma.py, has the teaching page).  Its forward, backward_weight
-// and backward_bias ARE production's kernels, launched from production's module; this file holds only the
-// kernel that differs, backward_input in its plain form, and takes everything else -- the Tiles, the block
-// GEMMs gemm_fma / gemm_tensor_cores, implicit_gemm -- from conv2d.cu, included below with its explicit
-// instantiations switched off (KG_CONV2D_NO_INSTANTIATIONS), so this module compiles only its own kernel.
+// Rung 2 is rung 3's register-tiled / WMMA implicit GEMM (ladder/conv2d/rung3_stride_phase.cu: production's
+// single-stage loop before cp.async) without rung 3's stride phases (the wrapper, rung2_register_wmma.py, has the
+// teaching page).  Its forward, backward_weight and backward_bias ARE rung 3's kernels, launched from rung 3's
+// module; this file holds only the kernel that differs, backward_input in its plain form, and takes everything
+// else -- the Tiles and gathers of conv2d.cu, rung 3's single-stage block GEMMs (implicit_gemm_single_stage) --
+// from rung3_stride_phase.cu, included below with both files' explicit instantiations switched off
+// (KG_CONV2D_NO_INSTANTIATIONS, KG_CONV2D_RUNG3_NO_INSTANTIATIONS), so this module compiles only its own kernel.
 //
 //   backward_input   M = N*H*W rows (n, h, w), Ncols = C, D = K*R*S (k, r, s)
 //                    A[m, j] = dy[n, k, p, q] with p = (h + ph - r) / sh, q = (w + pw - s) / sw when both
@@ -16,13 +17,13 @@
 //                    gathered as zeros and multiplied (3/4 of the work on a stride-2 layer).  Rung 3 (the
 //                    production kernel) splits the pixels into stride phases and skips them.
 //
-// Blocks, threads, tiles, accumulation, 64-bit offsets and int limits: production's (conv2d.cu's header),
+// Blocks, threads, tiles, accumulation, 64-bit offsets and int limits: rung 3's (conv2d.cu's header),
 // with grid = (ceil(N*H*W / BM), ceil(C / BN), 1).  The wrapper must use blockDim.x == Tiles<T>::THREADS.
 //
 // Verified where: values on the CPU emulator (tensor-core and FMA paths); NVRTC compiles it for sm_80 and
 // sm_90 (python -m benchmarks.aot_cuda), nvcc for sm_75, sm_80 and sm_90.  No GPU has run it.
-#define KG_CONV2D_NO_INSTANTIATIONS
-#include "conv2d.cu"
+#define KG_CONV2D_RUNG3_NO_INSTANTIATIONS
+#include "ladder/conv2d/rung3_stride_phase.cu"  // through -I kernels/cupy: NVRTC has no including-file directory
 
 namespace conv2d {
 
@@ -51,23 +52,25 @@ struct GatherBackwardInputProblem {
         const int hw = int(m - n * HW);
         return Row{dy + n * K * (long long)(P * Q), hw / W + ph, hw % W + pw};
     }
-    template <typename Cfg>
+    template <typename Cfg, typename Copy>
     __device__ void load_a(T* As, const Row& row, long long d0) const {
         const int RS = R * S, KRS = K * RS, PQ = P * Q;
         const int ml = threadIdx.x % Cfg::BM;
         for (int jl = threadIdx.x / Cfg::BM; jl < Cfg::BK; jl += Cfg::THREADS / Cfg::BM) {
             const long long j = d0 + jl;
-            T v = zero<T>();
+            const T* src = dy;
+            bool ok = false;
             if (row.dy_n != nullptr && j < KRS) {
                 const int k = int(j) / RS, rs = int(j) - k * RS;
                 // output (p, q) whose window puts tap (r, s) on this pixel; it must exist exactly
                 const int p_num = row.hp - rs / S, q_num = row.wp - rs % S;
                 if (p_num >= 0 && q_num >= 0 && p_num % sh == 0 && q_num % sw == 0) {
                     const int p = p_num / sh, q = q_num / sw;
-                    if (p < P && q < Q) v = row.dy_n[(long long)k * PQ + p * Q + q];
+                    ok = p < P && q < Q;
+                    if (ok) src = row.dy_n + ((long long)k * PQ + p * Q + q);
                 }
             }
-            As[jl * Cfg::LDA + ml] = v;
+            Copy::elem(As + jl * Cfg::LDA + ml, src, ok);
         }
     }
 
@@ -75,18 +78,19 @@ struct GatherBackwardInputProblem {
     template <typename Cfg>
     __device__ Col b_col(long long) const { return Col{}; }
     // B[(k, r, s), c] = w[k, c, r, s]: j-fastest reads runs of R*S contiguous taps.
-    template <typename Cfg>
+    template <typename Cfg, typename Copy>
     __device__ void load_b(T* Bs, const Col&, long long d0, long long n0) const {
         const int RS = R * S, KRS = K * RS;
         for (int e = threadIdx.x; e < Cfg::BK * Cfg::BN; e += Cfg::THREADS) {
             const int jl = e % Cfg::BK, nl = e / Cfg::BK;
             const long long j = d0 + jl, c = n0 + nl;
-            T v = zero<T>();
-            if (j < KRS && c < C) {
+            const T* src = w;
+            const bool ok = j < KRS && c < C;
+            if (ok) {
                 const int k = int(j) / RS, rs = int(j) - k * RS;
-                v = w[((long long)k * C + c) * RS + rs];
+                src = w + (((long long)k * C + c) * RS + rs);
             }
-            Bs[jl * Cfg::LDB + nl] = v;
+            Copy::elem(Bs + jl * Cfg::LDB + nl, src, ok);
         }
     }
 
@@ -105,7 +109,7 @@ __global__ void conv2d_gather_backward_input_kernel(const T* dy, const T* w, T* 
                                                     int K, int R, int S, int P, int Q, int sh, int sw, int ph,
                                                     int pw) {
     const conv2d::GatherBackwardInputProblem<T> prob{dy, w, dx, N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw};
-    conv2d::implicit_gemm<T>(prob, 0, prob.depth());
+    conv2d::implicit_gemm_single_stage<T>(prob, 0, prob.depth());
 }
 
 #define KG_CONV2D_GATHER_INSTANTIATE(T)                                                                   \

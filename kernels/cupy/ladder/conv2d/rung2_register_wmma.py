@@ -1,4 +1,4 @@
-"""Rung 2 -- register micro-tiles, WMMA tensor cores and split-K: production's kernels, backward_input by plain gather.
+"""Rung 2 -- register micro-tiles, WMMA tensor cores and split-K: rung 3's kernels, backward_input by plain gather.
 
 The math is every rung's (``kernels/numpy/conv2d.py``)::
 
@@ -23,15 +23,15 @@ shared-memory loads per multiply-add, no tensor cores, one block per weight-grad
   blocks, chunks of at least 2048 indices); each chunk writes fp32 / fp64 partial tiles and a second kernel
   adds them in chunk order -- deterministic, no atomics.
 
-Forward, backward_weight and backward_bias are the production kernels (``kernels/cupy/conv2d.py`` +
-``conv2d.cu``), imported from there. **backward_input** is this rung's own, in its plain form (production
-has since moved to stride phases: rung 3): the kernel ``conv2d_gather_backward_input_kernel`` in
-``rung2_register_wmma.cu``, which includes ``conv2d.cu`` for the tile machinery above and only adds its
-problem. GEMM rows are every input pixel (n, h, w), columns c, reduction every tap (k, r, s); the A gather
-reads dy[n, k, p, q] with p = (h + ph - r) / sh, q = (w + pw - s) / sw when both divisions are exact and land
-inside P x Q, else 0. With stride sh x sw only one tap in sh*sw can be exact for a pixel: the rest are stride
-holes, gathered as zeros and multiplied. Every dx element is written once: deterministic, and pixels that no
-window reads get exactly 0.
+Forward, backward_weight and backward_bias are rung 3's kernels (``rung3_stride_phase.py`` + ``.cu``: production
+before rung 4's cp.async pipelining), imported from there. **backward_input** is this rung's own, in its plain form
+(rung 3 moved to stride phases): the kernel ``conv2d_gather_backward_input_kernel`` in ``rung2_register_wmma.cu``,
+which includes ``rung3_stride_phase.cu`` (and through it ``conv2d.cu``) for the tile machinery above and rung 3's
+single-stage main loop, and only adds its problem. GEMM rows are every input pixel (n, h, w), columns c, reduction
+every tap (k, r, s); the A gather reads dy[n, k, p, q] with p = (h + ph - r) / sh, q = (w + pw - s) / sw when both
+divisions are exact and land inside P x Q, else 0. With stride sh x sw only one tap in sh*sw can be exact for a
+pixel: the rest are stride holes, gathered as zeros and multiplied. Every dx element is written once:
+deterministic, and pixels that no window reads get exactly 0.
 
 Bytes and FLOPs. Each GEMM is 2*N*K*C*R*S*P*Q useful FLOPs; backward_input here issues 2*N*K*C*R*S*H*W --
 about sh*sw times as many (4x on a stride-2 layer), the stride holes included. DRAM traffic is close to
@@ -54,8 +54,8 @@ four of them holes. float64: 0.6-1.0 ms (the FMA path at half rate, 80 registers
 run it.
 
 Verified where: values on the CPU emulator (``KERNELGRAD_CUDA_EMULATE=1``) -- the shared conv2d tests
-(tests/kernels/test_conv2d.py, which run every rung below the top) and, for the kernels shared with
-production, tests/kernels/cupy/test_conv2d.py; tests/kernels/cupy/test_conv2d_phases.py checks that production's
+(tests/kernels/test_conv2d.py, which run every rung) and, for the gathers shared with production,
+tests/kernels/cupy/test_conv2d.py; tests/kernels/cupy/test_conv2d_phases.py checks that production's
 stride-phase backward_input equals this rung's gather bit for bit on the FMA path (float32, float64); compiled
 ahead of time by NVRTC for sm_80 / sm_90 (``python -m benchmarks.aot_cuda``: this rung's gather kernel has rung
 2's old registers, 64 for float32 on sm_90) and by nvcc for sm_75 / sm_80 / sm_90. No GPU has run it.
@@ -71,19 +71,12 @@ from typing import Any
 from ...._args import conv2d_backward_input_geometry
 from ... import _runtime
 from ..._runtime import SourceModule, check_float_array, check_same_dtype, cuda_type
-from ...conv2d import (
-    _TYPES,
-    _check_int_sizes,
-    _gemm_launch,
-    _i32,
-    conv2d_backward_bias,
-    conv2d_backward_weight,
-    conv2d_forward,
-)
+from ...conv2d import _TYPES, _check_int_sizes, _gemm_launch, _i32
+from .rung3_stride_phase import conv2d_backward_bias, conv2d_backward_weight, conv2d_forward
 
 __all__ = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias"]
 
-#: This rung's only kernel of its own; the others launch from production's module (``conv2d.MODULE``).
+#: This rung's only kernel of its own; the others are rung 3's (``rung3_stride_phase.MODULE``).
 MODULE = SourceModule("ladder/conv2d/rung2_register_wmma.cu", [f"conv2d_gather_backward_input_kernel<{t}>"
                                                                for t in _TYPES])
 

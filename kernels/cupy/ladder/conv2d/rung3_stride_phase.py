@@ -1,4 +1,15 @@
-"""Rung 3 -- backward_input by stride phase: the production kernel, ``kernels/cupy/conv2d.py`` + ``conv2d.cu``.
+"""Rung 3 -- backward_input by stride phase, on a single-stage main loop (``rung3_stride_phase.cu``).
+
+The math is every rung's (``kernels/numpy/conv2d.py``)::
+
+    x[N, C, H, W], w[K, C, R, S], b[K] or None  ->  y[N, K, P, Q]
+    P = (H + 2*ph - R) // sh + 1,   Q = (W + 2*pw - S) // sw + 1
+    y[n, k, p, q] = b[k] + sum_{c, r, s} w[k, c, r, s] * xpad[n, c, p*sh + r, q*sw + s]
+
+This rung was the production kernel until rung 4 (cp.async pipelining) took its place; it is kept here as it
+was: ``rung3_stride_phase.cu`` holds its single-stage main loop (gather a step with ordinary loads, barrier,
+multiply, barrier) and its three GEMM kernels (``conv2d_phase_*_kernel``), and takes the tiles, the gathers and
+the stride phases from ``kernels/cupy/conv2d.cu``; backward_bias and the split-K reduce kernel are production's.
 
 What changes from rung 2 (register-tiled / WMMA implicit GEMM whose backward_input gathers every tap for every
 input pixel and zeroes the stride holes with an exact-division test): with stride sh x sw, input pixel h only
@@ -31,16 +42,42 @@ and the 4-tap phase last, so the tail holds the longest blocks. On a 1x1 stride-
 a visible share of the time. float16 on WMMA gains by the same factors (its gathers, not its tensor cores, set the
 time). Measured: not yet -- no GPU has run it.
 
-Verified where: values on the CPU emulator -- the shared conv2d tests, tests/kernels/cupy/test_conv2d.py and
-tests/kernels/cupy/test_conv2d_phases.py (phases without taps give exact zeros, phases without pixels, sh != sw,
-padding >= stride, phase tiles across images, more phases than one launch holds, the FMA fallback of float16;
-float32 / float64 bit for bit equal to rung 2's gather, which adds the same non-zero products in the same order);
-NVRTC compiles it for sm_80 / sm_90 (registers, spills: ``python -m benchmarks.aot_cuda``), nvcc for
-sm_75 / sm_80 / sm_90. No GPU has run it.
+Verified where: values on the CPU emulator -- the shared conv2d tests (tests/kernels/test_conv2d.py, every rung),
+tests/kernels/cupy/test_conv2d_pipeline.py (this rung bit for bit equal to production on the FMA path), and, for
+the stride phases it shares with production, tests/kernels/cupy/test_conv2d_phases.py (phases without taps give
+exact zeros, phases without pixels, sh != sw, padding >= stride, phase tiles across images, more phases than one
+launch holds, the FMA fallback of float16; float32 / float64 bit for bit equal to rung 2's gather, which adds the
+same non-zero products in the same order); NVRTC compiles it for sm_80 / sm_90 (registers, spills:
+``python -m benchmarks.aot_cuda``; refactoring the gathers into copy policies for rung 4 left its registers
+within a few of the figures above), nvcc for sm_75 / sm_80 / sm_90. No GPU has run it.
 
-The functions are the production ones, re-exported so the ladder's tests and benchmark see this rung.
+Arguments are checked exactly as in ``kernels/cupy/conv2d.py`` (its launchers, with this rung's module and kernels).
 """
 
-from ...conv2d import conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weight, conv2d_forward
+from __future__ import annotations
+
+from typing import Any
+
+from ..._runtime import SourceModule
+from ...conv2d import _TYPES, _backward_input, _backward_weight, _forward, conv2d_backward_bias
 
 __all__ = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias"]
+
+_KERNELS = ("conv2d_phase_forward_kernel", "conv2d_phase_backward_input_kernel", "conv2d_phase_backward_weight_kernel")
+#: This rung's GEMM kernels; backward_bias and backward_weight's reduce kernel launch from production's module.
+MODULE = SourceModule("ladder/conv2d/rung3_stride_phase.cu", [f"{k}<{t}>" for k in _KERNELS for t in _TYPES])
+
+
+def conv2d_forward(x: Any, w: Any, b: Any | None, stride, padding) -> Any:
+    """``y[N, K, P, Q]``; raises TypeError / ValueError exactly as ``kernels.cupy.conv2d.conv2d_forward``."""
+    return _forward(MODULE, "conv2d_phase_forward_kernel", x, w, b, stride, padding)
+
+
+def conv2d_backward_input(dy: Any, w: Any, input_shape, stride, padding) -> Any:
+    """``dx[N, C, H, W]`` by stride phase; raises as ``kernels.cupy.conv2d.conv2d_backward_input``."""
+    return _backward_input(MODULE, "conv2d_phase_backward_input_kernel", dy, w, input_shape, stride, padding)
+
+
+def conv2d_backward_weight(dy: Any, x: Any, weight_shape, stride, padding) -> Any:
+    """``dw[K, C, R, S]`` (split-K when the tiles are few); raises as ``kernels.cupy.conv2d.conv2d_backward_weight``."""
+    return _backward_weight(MODULE, "conv2d_phase_backward_weight_kernel", dy, x, weight_shape, stride, padding)
