@@ -215,6 +215,25 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
     # stride 2 compiles backward_input's per-element divisions by the stride (folded away at stride 1)
     cases += [("conv2d", "rung1_implicit_gemm: conv2d_backward_input stride 2",
                conv_rung("rung1_implicit_gemm", "conv2d_backward_input", stride=2))]
+
+    # rung 4: ResNet-50's 1x1 bottleneck layers as batched GEMMs (imported directly: the ladder's RUNGS does not
+    # list it yet); HW = 56*56 is a multiple of 16, so the pixel loads can vectorise
+    def pointwise(fn, C, K):
+        def call(dt):
+            import importlib
+
+            rung = importlib.import_module("kernels.triton.ladder.conv2d.rung4_pointwise_gemm")
+            X, Wt, dY = t(32, C, 56, 56, dtype=dt), t(K, C, 1, 1, dtype=dt), t(32, K, 56, 56, dtype=dt)
+            if fn == "conv2d_forward":
+                return rung.conv2d_forward(X, Wt, t(K, dtype=dt), 1, 0)
+            if fn == "conv2d_backward_input":
+                return rung.conv2d_backward_input(dY, Wt, tuple(X.shape), 1, 0)
+            return rung.conv2d_backward_weight(dY, X, tuple(Wt.shape), 1, 0)
+
+        return call
+
+    cases += [("conv2d", f"rung4_pointwise_gemm: {fn} {C}->{K} 1x1", pointwise(fn, C, K)) for C, K in
+              ((256, 64), (64, 256)) for fn in ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight")]
     cases += [
         ("maxpool2d", "maxpool2d_forward", pool_fwd),
         ("maxpool2d", "maxpool2d_backward", pool_bwd),

@@ -66,6 +66,14 @@ element, no vectorisation) are issue-bound long before HBM is. IEEE float32 is *
 50-65% of the FP32 FMA peak (75-100 us at ~67 TFLOP/s), 1.1-1.4x rung 3 -- the FMAs dominate both, the
 saving is the gather's address math and load instructions. Layers with HW not a multiple of 4 (7x7 = 49)
 lose the vector loads (PIX_ALIGN 1) and fall to rung 3's load efficiency, but keep the simpler loop.
+
+Compile facts (static, ahead of time: ``python -m benchmarks.aot_triton``, triton 3.9, no GPU): for both
+layers, every config the autotuner can pick compiles without spills -- half precision 71-123 registers with
+HGMMA (wgmma) on sm_90 and 96-216 with HMMA on sm_80, IEEE float32 64-124, float64 124-146. In the PTX every
+operand load of all three passes is a 16-byte ``cp.async.cg`` into shared memory (``ld.global`` remains
+only for the bias), stores are ``st.global.v4`` (``.v2.b64`` in float64); rung 3's general path on the same
+256->64 layer loads its gathered x tile with scalar ``ld.global.b16`` in float16 and 4-byte ``cp.async`` in
+float32. At 14x14 (PIX_ALIGN 4) the float16 pixel loads are 8-byte ``cp.async``, the weight's 16-byte.
 Measured: not yet -- no GPU has run it.
 """
 
