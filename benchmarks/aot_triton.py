@@ -210,6 +210,18 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
                conv_rung("rung2_tap_major", "conv2d_backward_input", stride=2)),
               ("conv2d", "conv2d_backward_input stride 2", conv_rung("rung3_stride_phase", "conv2d_backward_input",
                                                                      stride=2))]
+    # production's Hopper forward (TMA weight tiles, persistent grid) runs only on a TMA-capable GPU: captured with
+    # the device check answering yes, compiled for sm_90 (the ": " label), float16/bfloat16 (other dtypes gather)
+    def hopper_forward(dt):
+        from unittest import mock
+
+        with mock.patch.object(kt.conv2d, "_tma_device", lambda device: True):
+            return conv("conv2d_forward")(dt)
+
+    cases += [("conv2d", "rung5_tma_persistent: conv2d_forward", hopper_forward)]
+    # rung 3 runs production's general kernels through its own launchers (labelled, so its facts find them)
+    cases += [("conv2d", f"rung3_stride_phase: {fn}", conv_rung("rung3_stride_phase", fn)) for fn in
+              ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight")]
     cases += [("conv2d", f"rung1_implicit_gemm: {fn}", conv_rung("rung1_implicit_gemm", fn)) for fn in
               ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias")]
     # stride 2 compiles backward_input's per-element divisions by the stride (folded away at stride 1)
@@ -412,6 +424,8 @@ def _compile(launch: Launch, config, arch: str) -> Row:
     kwargs = dict(launch.kwargs)
     if config is not None:
         kwargs.update(config.all_kwargs())
+        if config.pre_hook is not None:  # e.g. a tensor descriptor's block shape follows the config's tile
+            config.pre_hook({**dict(zip(jitfn.arg_names, launch.args)), **kwargs})
     cc = ARCHS[arch]
     row = Row(family=launch.family, launcher=launch.launcher, kernel=jitfn.__name__, dtype=launch.dtype, arch=arch,
               config=_describe(config, kwargs), uses_dot="tl.dot(" in jitfn.src, smem_limit=SMEM_LIMIT[cc],

@@ -232,6 +232,17 @@ def defining_module(module: str, name: str, depth: int = 0) -> str | None:
     return found
 
 
+def imported_modules(module: str) -> list[str]:
+    """The modules ``module`` imports as modules (``from ... import conv2d as _production``), without importing."""
+    path = module_file(module)
+    found = []
+    for node in _parse(path).body if path else []:
+        if isinstance(node, ast.ImportFrom):
+            source = _absolute(module, path.name == "__init__.py", node)
+            found += [f"{source}.{a.name}" for a in node.names if module_file(f"{source}.{a.name}") is not None]
+    return found
+
+
 def _decorator_name(node: ast.expr) -> str | None:
     if isinstance(node, ast.Call):
         node = node.func
@@ -321,8 +332,10 @@ def triton_static(report: dict | None, module: str | None, kernels: Sequence[str
 
     def where(row: dict) -> tuple[str, str]:
         rung, _, call = row.get("launcher", launcher).rpartition(": ")
-        fallback = f"kernels.triton.ladder.{family}.{rung}" if rung else f"kernels.triton.{row.get('family')}"
-        return row.get("module") or fallback, call.split(" ")[0]
+        labelled = f"kernels.triton.ladder.{family}.{rung}" if rung else None
+        if labelled == module:  # launched through this rung's own launcher (its kernels may live elsewhere)
+            return module, call.split(" ")[0]
+        return row.get("module") or labelled or f"kernels.triton.{row.get('family')}", call.split(" ")[0]
 
     rows = [r for r in report.get("rows", [])
             if where(r) == (module, launcher) and r.get("kernel") in kernels and r.get("dtype") == dtype]
@@ -407,6 +420,10 @@ def read_rung(backend: str, family: str, name: str) -> Rung:
             kernels[pass_], allow_tf32[pass_] = [], False
         elif backend == "triton":
             kernels[pass_], allow_tf32[pass_] = triton_kernels(where), bool(module_constant(where, "ALLOW_TF32", False))
+            if where == module and not kernels[pass_]:
+                # the rung's own launcher runs kernels of the modules it imports (rung 3: production's general
+                # GEMMs without the rungs above): its rows are the AOT launches labelled with its name
+                kernels[pass_] = [k for source in imported_modules(module) for k in triton_kernels(source)]
         else:
             kernels[pass_], allow_tf32[pass_] = cuda_sources(where), False
     return Rung(backend, name, module, path, prediction_paragraph(doc) if path else None, defined_in, kernels,

@@ -6,6 +6,14 @@ Math (NCHW, no dilation, no groups), the same as ``kernels/numpy/conv2d.py``::
     P = (H + 2*ph - R) // sh + 1,   Q = (W + 2*pw - S) // sw + 1
     y[n, k, p, q] = b[k] + sum_{c, r, s} w[k, c, r, s] * xpad[n, c, p*sh + r, q*sw + s]
 
+Which kernel runs (this file is the top rung of the conv2d ladder, kernels/triton/ladder/conv2d/):
+
+* a 1x1 layer with stride 1 and padding 0 (ResNet's bottlenecks): plain per-image GEMMs over NCHW, ladder
+  rung 4 (``kernels/triton/ladder/conv2d/rung4_pointwise_gemm.py``: pixel-contiguous, vectorised loads);
+* the forward of any other float16 / bfloat16 layer on sm_90+: the Hopper forward below (rung 5: the weight
+  packed once per call and loaded by TMA tensor descriptors, wgmma-sized tiles, a persistent grid);
+* everything else: the general implicit GEMMs below (rung 3), described in the rest of this header.
+
 Algorithm: each of the three products is a GEMM whose operands are *never materialised*; a program
 owns one BLOCK_M x BLOCK_N tile of the GEMM output, walks the reduction in BLOCK_K chunks, gathers the
 operand tiles with masked loads (out-of-bounds = padding = 0) and ``tl.dot``s them into an fp32
@@ -71,8 +79,9 @@ Why it is fast: one kernel launch per op, tensor-core ``tl.dot`` (wgmma on sm_90
 checked in the SASS ahead of time) on tiles gathered directly from the input, grouped program order
 for L2 reuse, split-K so the weight gradient fills the GPU, stride phases so backward_input multiplies
 no stride hole.  This file is the top rung of the conv2d ladder (kernels/triton/ladder/conv2d/).
-Verified: interpreter (float32, float64, float16) against PyTorch float64 in CI, ahead-of-time compilation
-for sm_90/sm_80 in CI. Never run on a GPU: GPU correctness and speed are unverified.
+Verified: interpreter (float32, float64, float16; the Hopper forward too: the interpreter emulates tensor
+descriptors) against PyTorch float64 in CI, ahead-of-time compilation for sm_90/sm_80 in CI (the Hopper
+forward for sm_90). Never run on a GPU: GPU correctness and speed are unverified.
 """
 
 from __future__ import annotations
@@ -103,6 +112,7 @@ from ._common import (
     prune_by_dtype,
     size_bucket,
 )
+from .ladder.conv2d import rung4_pointwise_gemm as _pointwise  # 1x1 layers; it reads this module at call time only
 
 __all__ = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias"]
 
@@ -524,6 +534,8 @@ def conv2d_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, str
     weight past 2**31 elements.
     """
     g = _checked_forward(x, w, b, stride, padding)
+    if _pointwise.applies(g):
+        return _pointwise.pointwise_forward(x, w, b, g)
     if _uses_tma(x, g):
         return _tma_forward(x, w, b, g)
     return _implicit_gemm_forward(x, w, b, g)
@@ -568,12 +580,19 @@ def _uses_tma(x: torch.Tensor, g: ConvGeometry) -> bool:
         x.device)
 
 
+#: Persistent programs per SM.  Two, not one: the input operand is still a register gather whose latency
+#: wants warps to switch between, and under triton 3.6 a program takes 70-90 registers x 256 threads, so two
+#: or three fit an SM (under 3.9, 227-239 registers: one fits, the second waits -- a short tail).  A guess
+#: until a GPU measures 1, 2 and 3.
+PROGRAMS_PER_SM = 2
+
+
 @functools.cache
 def _persistent_programs(device_index: int | None) -> int:
-    """Programs of a persistent launch: one per SM (3 under the interpreter, so programs walk several tiles)."""
+    """Programs of a persistent launch (3 under the interpreter, so programs walk several tiles)."""
     if device_index is None:
         return 3
-    return torch.cuda.get_device_properties(device_index).multi_processor_count
+    return PROGRAMS_PER_SM * torch.cuda.get_device_properties(device_index).multi_processor_count
 
 
 def _tma_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, g: ConvGeometry) -> torch.Tensor:
@@ -611,7 +630,10 @@ def conv2d_backward_input(dy: torch.Tensor, w: torch.Tensor, input_shape, stride
     TypeError / ValueError like :func:`conv2d_forward`, and ValueError when dy's shape does not match
     the output shape implied by input_shape, w, stride and padding.
     """
-    return _implicit_gemm_backward_input(dy, w, _checked_backward_input(dy, w, input_shape, stride, padding))
+    g = _checked_backward_input(dy, w, input_shape, stride, padding)
+    if _pointwise.applies(g):
+        return _pointwise.pointwise_backward_input(dy, w, g)
+    return _implicit_gemm_backward_input(dy, w, g)
 
 
 def _checked_backward_input(dy, w, input_shape, stride, padding) -> ConvGeometry:
@@ -652,7 +674,10 @@ def conv2d_backward_weight(dy: torch.Tensor, x: torch.Tensor, weight_shape, stri
     :func:`conv2d_forward`, and ValueError when dy's shape does not match the output shape implied by
     x, weight_shape, stride and padding.
     """
-    return _implicit_gemm_backward_weight(dy, x, _checked_backward_weight(dy, x, weight_shape, stride, padding))
+    g = _checked_backward_weight(dy, x, weight_shape, stride, padding)
+    if _pointwise.applies(g):
+        return _pointwise.pointwise_backward_weight(dy, x, g)
+    return _implicit_gemm_backward_weight(dy, x, g)
 
 
 def _checked_backward_weight(dy, x, weight_shape, stride, padding) -> ConvGeometry:

@@ -24,6 +24,7 @@ CASES = [
     (1, 2, 4, 3, 2, 2, 2, (1, 1), (2, 3)),
     (2, 3, 7, 7, 4, 3, 3, (3, 3), (0, 0)),
     (4, 16, 4, 4, 8, 3, 3, (1, 1), (1, 1)),
+    (2, 4, 3, 5, 3, 1, 1, (1, 1), (0, 0)),  # a plain 1x1: Triton's rung 4 and production run it as a GEMM
 ]
 IDS = ["x".join(map(str, c[:4])) + "-k{}x{}x{}-s{}{}-p{}{}".format(*c[4:7], *c[7], *c[8]) for c in CASES]
 

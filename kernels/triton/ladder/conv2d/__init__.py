@@ -10,7 +10,14 @@ import importlib
 from types import ModuleType
 
 #: Rung modules, bottom to top.
-RUNGS = ("rung0_direct", "rung1_implicit_gemm", "rung2_tap_major", "rung3_stride_phase")
+RUNGS = (
+    "rung0_direct",
+    "rung1_implicit_gemm",
+    "rung2_tap_major",
+    "rung3_stride_phase",
+    "rung4_pointwise_gemm",
+    "rung5_tma_persistent",
+)
 
 
 def load(name: str) -> ModuleType:

@@ -1,4 +1,4 @@
-"""Rung 3 -- backward_input by stride phase: the production kernel, ``kernels/triton/conv2d.py``.
+"""Rung 3 -- backward_input by stride phase (production's general implicit GEMM, ``kernels/triton/conv2d.py``).
 
 What changes from rung 2 (tap-major implicit GEMM whose backward_input gathers every tap for every input
 pixel, masking the stride holes): with stride sh x sw, input pixel h only receives the taps r with
@@ -19,9 +19,32 @@ phases are uneven (4, 2, 2 and 1 taps) and the grid is sized for the largest pha
 programs finish early and the GPU's tail is ragged; on a 1x1 stride-2 projection about 4x (3 of the 4
 phases have no taps and only write zeros). Measured: not yet -- no GPU has run it.
 
-The functions are the production ones, re-exported so the ladder's tests and benchmark see this rung.
+The kernels are production's general implicit GEMMs (``kernels/triton/conv2d.py``); this rung runs them for every
+layer, without the rungs above (rung 4's 1x1 GEMMs, rung 5's Hopper forward).
 """
 
-from ...conv2d import conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weight, conv2d_forward
+from __future__ import annotations
+
+import torch
+
+from ... import conv2d as _production
+from ...conv2d import conv2d_backward_bias
 
 __all__ = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias"]
+
+
+def conv2d_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, stride, padding) -> torch.Tensor:
+    """Production's :func:`~kernels.triton.conv2d.conv2d_forward` on its general implicit GEMM for every layer."""
+    return _production._implicit_gemm_forward(x, w, b, _production._checked_forward(x, w, b, stride, padding))
+
+
+def conv2d_backward_input(dy: torch.Tensor, w: torch.Tensor, input_shape, stride, padding) -> torch.Tensor:
+    """Production's backward_input by stride phase, for every layer."""
+    g = _production._checked_backward_input(dy, w, input_shape, stride, padding)
+    return _production._implicit_gemm_backward_input(dy, w, g)
+
+
+def conv2d_backward_weight(dy: torch.Tensor, x: torch.Tensor, weight_shape, stride, padding) -> torch.Tensor:
+    """Production's split-K backward_weight, for every layer."""
+    g = _production._checked_backward_weight(dy, x, weight_shape, stride, padding)
+    return _production._implicit_gemm_backward_weight(dy, x, g)
