@@ -77,6 +77,8 @@ TENSOR_CORE_KERNELS = (
     "conv2d_gather_backward_input_kernel",  # the conv2d ladder's rung 2 (rung2_register_wmma.cu)
     # the conv2d ladder's rung 3 (rung3_stride_phase.cu: production's single-stage loop before cp.async)
     "conv2d_phase_forward_kernel", "conv2d_phase_backward_input_kernel", "conv2d_phase_backward_weight_kernel",
+    # the conv2d ladder's rung 4 (rung4_cp_async.cu: the pipelined loop with element-wise weight gathers)
+    "conv2d_cpasync_forward_kernel", "conv2d_cpasync_backward_input_kernel", "conv2d_cpasync_backward_weight_kernel",
     "linear_forward_kernel", "linear_backward_input_kernel", "linear_backward_weight_kernel",
 )
 #: .ftz instructions that flush nothing of ours: libdevice's expf and double division start from an

@@ -15,9 +15,13 @@
 // d + STAGES - 1 issued as cp.async copies (sm_80+; 4- / 8-byte elements, zero-fill form for masked ones)
 // before the math of step d, one barrier per step.  See "global -> shared copies" below for the copy policies
 // and why inline PTX; 2-byte elements and GPUs below sm_80 copy with ordinary loads in the same loop.
+// forward and backward_input read their weight operand B from a copy of w packed once per call so that B's
+// rows are contiguous (conv2d_pack_weight_kernel; "packed weights" below), in 16-byte cp.async vectors --
+// which gives the 16-bit types asynchronous copies for B too.
 //
 //   forward          M = N*P*Q rows (n, p, q), Ncols = K, D = C*R*S (c, r, s)
-//                    A[m, j] = xpad[n, c, p*sh + r, q*sw + s],  B[j, k] = w[k, j];  bias in the epilogue.
+//                    A[m, j] = xpad[n, c, p*sh + r, q*sw + s],  B[j, k] = w[k, j] = wp[j][k] (packed);
+//                    bias in the epilogue.
 //   backward_input   by stride phase.  dx[n, c, h, w] only receives the taps r with (h + ph - r) % sh == 0
 //                    (likewise s), so the pixels split into sh*sw phases (a, b) = ((h + ph) % sh,
 //                    (w + pw) % sw), and each phase is a dense GEMM of its own (as in kernels/triton/conv2d.py):
@@ -28,7 +32,8 @@
 //                    A[m, j] = dy[n, k, p_base + t - i, q_base + u - j], 0 outside [0, P) x [0, Q), with
 //                    p_base = (h0 + ph - a) / sh exact: tap i meets row t at p = p_base + t - i by
 //                    construction, so the gather has no division by the stride, no exactness test and no
-//                    stride hole;  B[j, c] = w[k, c, a + i*sh, b + j*sw].  One launch, grid z the phase,
+//                    stride hole;  B[j, c] = w[k, c, a + i*sh, b + j*sw] = wp[(k, a + i*sh, b + j*sw)][c]
+//                    (packed).  One launch, grid z the phase,
 //                    numbered by its first pixel (z = h0 * min(sw, W) + w0): only the min(sh, H) * min(sw, W)
 //                    phases that hold pixels are launched.  A phase without taps (stride larger than the
 //                    kernel) runs no reduction and writes zeros.  Every dx element belongs to one phase and
@@ -87,13 +92,14 @@
 //
 // Why it is fast: one launch per op, no im2col round trip through DRAM, tensor cores for 16-bit types,
 // register micro-tiles for fp32/fp64, coalesced gathers, stride phases so backward_input multiplies no
-// stride hole, and cp.async stages so a block's gathers of the next steps overlap its math.  This file is the
-// top rung (rung 4, ladder/conv2d/rung4_cp_async.py) of the CUDA C conv2d ladder (kernels/cupy/ladder/conv2d/);
-// rung 3 (ladder/conv2d/rung3_stride_phase.cu) keeps the single-stage loop and includes this file for the rest.
-// Not done (would be next): 16-byte vectorised cp.async (weights re-packed so the reduction is contiguous, x
-// rows at stride 1) -- which would also give the 16-bit types asynchronous copies -- the TF32 mma path for
-// float32, a tap-major reduction (no per-element (k, tap) decode), heaviest phases first in backward_input's
-// grid, and swizzled block order for L2 reuse.
+// stride hole, cp.async stages so a block's gathers of the next steps overlap its math, and the weight operand
+// in 16-byte vectors from a packed copy.  This file is the top rung (rung 5, ladder/conv2d/rung5_vector_loads.py)
+// of the CUDA C conv2d ladder (kernels/cupy/ladder/conv2d/); rung 4 (ladder/conv2d/rung4_cp_async.cu: the weight
+// gathered element by element) and rung 3 (rung3_stride_phase.cu: the single-stage loop) include this file for
+// the rest.  Not done (would be next): 16-byte copies of the activations (x rows along w at stride 1 when
+// aligned, with a scalar fallback at row edges, padding and unaligned addresses -- or NHWC), so the A operand and
+// the 16-bit types' activations become asynchronous too; the TF32 mma path for float32; a tap-major reduction
+// (no per-element (c, r, s) decode); heaviest phases first in backward_input's grid; swizzled block order for L2.
 //
 // Floating point: IEEE float32 (compiled with -ftz=false: subnormals kept, as numpy and the emulator);
 // NVRTC may fuse a multiply and an add of the FMA path into one FMA, so sums differ from the emulator's
@@ -151,6 +157,17 @@ template <bool TensorCores> struct HalfTiles : TensorCoreTiles {};
 template <> struct HalfTiles<false> : HalfFmaTiles {};
 template <> struct Tiles<__half> : HalfTiles<kg::kHalfTensorCores> {};
 template <> struct Tiles<__nv_bfloat16> : HalfTiles<kg::kBf16TensorCores> {};
+// Tiles whose B rows are whole 16-byte vectors (LDB * sizeof(T) % 16 == 0), for the problems that copy their B
+// tile from a packed weight in 16-byte cp.async vectors of V = 16 / sizeof(T) elements (ForwardPackedProblem,
+// BackwardInputPackedProblem).  LDB = BN + V keeps a pad's bank stagger: float 68, double 66, 16-bit types 72 (the
+// tensor-core tiles' LDB already).  The B tile is then written along rows (n fastest), so the +1 pad the
+// j-fastest scalar gathers needed is no longer what keeps their stores apart.  Shared memory per block: float
+// 3 x 8,512 B, double 2 x 16,768 B, 16-bit types unchanged.
+template <typename T>
+struct VecTiles : Tiles<T> {
+    static constexpr int V = 16 / int(sizeof(T));
+    static constexpr int LDB = Tiles<T>::BN + V;
+};
 
 template <typename T>
 __device__ __forceinline__ T zero() { return from_acc<T>(acc_t<T>(0)); }
@@ -215,10 +232,14 @@ __device__ __forceinline__ void cp_async_wait() {
 #endif
 }
 
+// elem copies one element; vec16 copies 16 bytes, both addresses 16-byte aligned (the packed weight's rows).
 struct SyncCopy {
     template <typename T>
     __device__ static __forceinline__ void elem(T* dst, const T* src, bool valid) {
         *dst = valid ? *src : zero<T>();
+    }
+    __device__ static __forceinline__ void vec16(void* dst, const void* src, bool valid) {
+        *static_cast<uint4*>(dst) = valid ? *static_cast<const uint4*>(src) : uint4{0u, 0u, 0u, 0u};
     }
 };
 struct AsyncCopy {
@@ -228,6 +249,12 @@ struct AsyncCopy {
             cp_async<sizeof(T)>(dst, src, valid);
         else
             SyncCopy::elem(dst, src, valid);
+    }
+    __device__ static __forceinline__ void vec16(void* dst, const void* src, bool valid) {
+        if constexpr (KG_CP_ASYNC)
+            cp_async<16>(dst, src, valid);
+        else
+            SyncCopy::vec16(dst, src, valid);
     }
 };
 
@@ -482,6 +509,63 @@ struct BackwardWeightProblem {
     }
 };
 
+// ------------------------------------------------------------------- packed weights, 16-byte B copies
+// forward and backward_input read their B operand from the weight, whose KCRS layout is contiguous along the
+// reduction for forward (B[j, k] = w[k, j]) and along the taps for backward_input: a B tile row (fixed j, BN
+// consecutive columns) is BN scattered elements.  The wrapper therefore packs the weight once per call
+// (conv2d_pack_weight_kernel) so that rows of B are contiguous, padded to a multiple of V = 16 / sizeof(T)
+// elements with zeros:
+//   forward          wp[C*R*S][Kp],  wp[(c, r, s)][k] = w[k, c, r, s],  Kp = K rounded up to V
+//   backward_input   wp[K*R*S][Cp],  wp[(k, r, s)][c] = w[k, c, r, s],  Cp = C rounded up to V
+// and the B tile is copied in 16-byte vectors, one cp.async.cg each (zero-filled past the last reduction row or
+// past Kp / Cp).  Every vector is 16-byte aligned and lies inside one padded row (the tile start n0 and Kp / Cp are
+// multiples of V; the packed buffer is a fresh allocation), so no vector needs a scalar fallback; the columns
+// between K and Kp (C and Cp) are zeros that feed output columns the epilogue never stores.  The per-element
+// (k, tap) decode of backward_input's B gather now runs once per vector.
+template <typename T>
+struct ForwardPackedProblem : ForwardProblem<T> {  // w is the packed wp[C*R*S][Kp]
+    static constexpr int V = 16 / int(sizeof(T));
+    template <typename Cfg, typename Copy>
+    __device__ void load_b(T* Bs, const typename ForwardProblem<T>::Col&, long long d0, long long n0) const {
+        static_assert(Cfg::BN % V == 0 && (Cfg::LDB * sizeof(T)) % 16 == 0, "B rows of whole 16-byte vectors");
+        const long long CRS = this->depth();
+        const int Kp = (this->K + V - 1) / V * V;  // K < 2^31 - 64
+#pragma unroll 1  // as in backward_input below: unrolled, float16 took 86 registers, not 67 (float 86, not 56)
+        for (int e = threadIdx.x; e < Cfg::BK * (Cfg::BN / V); e += Cfg::THREADS) {
+            const int nv = e % (Cfg::BN / V), jl = e / (Cfg::BN / V);  // vectors of a row on consecutive threads
+            const long long j = d0 + jl, k = n0 + nv * V;
+            const bool ok = j < CRS && k < Kp;
+            Copy::vec16(Bs + jl * Cfg::LDB + nv * V, ok ? this->w + (j * Kp + k) : this->w, ok);
+        }
+    }
+};
+
+template <typename T>
+struct BackwardInputPackedProblem : BackwardInputProblem<T> {  // w is the packed wp[K*R*S][Cp]
+    static constexpr int V = 16 / int(sizeof(T));
+    template <typename Cfg, typename Copy>
+    __device__ void load_b(T* Bs, const typename BackwardInputProblem<T>::Col&, long long d0, long long n0) const {
+        static_assert(Cfg::BN % V == 0 && (Cfg::LDB * sizeof(T)) % 16 == 0, "B rows of whole 16-byte vectors");
+        const StridePhase& ph_ = this->phase;
+        const int taps = ph_.taps, KT = this->K * taps, RS = this->R * this->S;
+        const int Cp = (this->C + V - 1) / V * V;  // C < 2^31 - 64
+#pragma unroll 1  // unrolled, the vectors' (k, tap) decodes stayed live together: float16 took 126 registers, not 79
+        for (int e = threadIdx.x; e < Cfg::BK * (Cfg::BN / V); e += Cfg::THREADS) {
+            const int nv = e % (Cfg::BN / V), jl = e / (Cfg::BN / V);
+            const long long j = d0 + jl, c = n0 + nv * V;
+            const T* src = this->w;
+            const bool ok = j < KT && c < Cp;
+            if (ok) {
+                const int k = int(j) / taps, tap = int(j) - k * taps;
+                const int i = tap / ph_.Sb;
+                const int rs = ph_.rs0 + (i * this->sh) * this->S + (tap - i * ph_.Sb) * this->sw;
+                src = this->w + (((long long)k * RS + rs) * Cp + c);
+            }
+            Copy::vec16(Bs + jl * Cfg::LDB + nv * V, src, ok);
+        }
+    }
+};
+
 // load_a of backward_weight needs the tile's first row; the other problems decoded it in a_row.
 template <typename Cfg, typename Copy, typename T, typename Problem>
 __device__ __forceinline__ void load_a_tile(const Problem& prob, T* As, const typename Problem::Row& row,
@@ -547,16 +631,15 @@ __device__ __forceinline__ void pipelined_reduction(const Problem& prob, T* As, 
 
 // float / double: 16 x 16 threads, 4 x 4 register micro-tile each (16-bit types without tensor cores:
 // 16 x 8 threads, 4 x 8 micro-tiles).
-template <typename T, typename Problem>
+template <typename Cfg, typename T, typename Problem>
 __device__ __forceinline__ void gemm_fma(const Problem& prob, long long d_begin, long long d_end) {
-    using Cfg = Tiles<T>;
     using A = acc_t<T>;
     constexpr int TR = 16, TC = Cfg::THREADS / TR;  // thread grid: TR along m (lanes), TC along n
     constexpr int TM = Cfg::BM / TR, TN = Cfg::BN / TC;
     static_assert(Cfg::THREADS % TR == 0 && Cfg::BM % TR == 0 && Cfg::BN % TC == 0, "thread grid covers the tile");
     static_assert(Cfg::THREADS % Cfg::BM == 0 && Cfg::THREADS % Cfg::BN == 0, "row-fixed gathers");
-    __shared__ T As[Cfg::STAGES * Cfg::BK * Cfg::LDA];
-    __shared__ T Bs[Cfg::STAGES * Cfg::BK * Cfg::LDB];
+    __align__(16) __shared__ T As[Cfg::STAGES * Cfg::BK * Cfg::LDA];
+    __align__(16) __shared__ T Bs[Cfg::STAGES * Cfg::BK * Cfg::LDB];  // 16-byte rows for VecTiles
 
     const long long m0 = (long long)blockIdx.x * Cfg::BM;
     const long long n0 = (long long)blockIdx.y * Cfg::BN;
@@ -596,10 +679,9 @@ __device__ __forceinline__ void gemm_fma(const Problem& prob, long long d_begin,
 }
 
 // __half / __nv_bfloat16: 4 warps (2 x 2), each a 32 x 32 sub-tile of 2 x 2 WMMA fragments.
-template <typename T, typename Problem>
+template <typename Cfg, typename T, typename Problem>
 __device__ __forceinline__ void gemm_tensor_cores(const Problem& prob, long long d_begin, long long d_end) {
     using namespace nvcuda;
-    using Cfg = Tiles<T>;
     static_assert(Cfg::THREADS == 128 && Cfg::BM == 64 && Cfg::BN == 64, "2 x 2 warps of 32 x 32");
     static_assert(Cfg::BK % 16 == 0 && Cfg::LDA % 8 == 0 && Cfg::LDB % 8 == 0 && Cfg::LDC % 4 == 0,
                   "WMMA leading dimensions must be multiples of 16 bytes");
@@ -670,12 +752,13 @@ __device__ __forceinline__ void gemm_tensor_cores(const Problem& prob, long long
     }
 }
 
-template <typename T, typename Problem>
+// Cfg: Tiles<T> (the scalar gathers), or VecTiles<T> for a problem that copies 16-byte vectors into its B tile.
+template <typename Cfg, typename T, typename Problem>
 __device__ __forceinline__ void implicit_gemm(const Problem& prob, long long d_begin, long long d_end) {
-    if constexpr (Tiles<T>::kTensorCores)
-        gemm_tensor_cores<T>(prob, d_begin, d_end);
+    if constexpr (Cfg::kTensorCores)
+        gemm_tensor_cores<Cfg, T>(prob, d_begin, d_end);
     else
-        gemm_fma<T>(prob, d_begin, d_end);
+        gemm_fma<Cfg, T>(prob, d_begin, d_end);
 }
 
 }  // namespace conv2d
@@ -685,13 +768,14 @@ __device__ __forceinline__ void implicit_gemm(const Problem& prob, long long d_b
 // block = Tiles<T>::THREADS.
 
 // has_bias == 0: b is ignored (the launcher passes any valid pointer; CuPy has no null array).
+// w_packed: the weight packed by conv2d_pack_weight_kernel (k_inner = 1) as wp[C*R*S][Kp].
 template <typename T>
-__global__ void conv2d_forward_kernel(const T* x, const T* w, const T* b, T* y, int N, int C, int H, int W,
+__global__ void conv2d_forward_kernel(const T* x, const T* w_packed, const T* b, T* y, int N, int C, int H, int W,
                                       int K, int R, int S, int P, int Q, int sh, int sw, int ph, int pw,
                                       int has_bias) {
-    const conv2d::ForwardProblem<T> prob{x, w, has_bias ? b : nullptr, y, N, C, H, W, K, R, S, P, Q,
-                                         sh, sw, ph, pw};
-    conv2d::implicit_gemm<T>(prob, 0, prob.depth());
+    const conv2d::ForwardPackedProblem<T> prob{{x, w_packed, has_bias ? b : nullptr, y, N, C, H, W, K, R, S, P, Q,
+                                                sh, sw, ph, pw}};
+    conv2d::implicit_gemm<conv2d::VecTiles<T>, T>(prob, 0, prob.depth());
 }
 
 // Stride phases along grid z: phase z = phase0 + blockIdx.z has first pixel (h0, w0) = (z / min(sw, W),
@@ -699,16 +783,17 @@ __global__ void conv2d_forward_kernel(const T* x, const T* w, const T* b, T* y, 
 // in launches of at most 65535, each with its phase0).  Grid x covers the largest phase's rows (h0 = w0 = 0),
 // so a smaller phase's last x blocks have no rows and return.  Every dx element belongs to one phase and one
 // tile: written once, deterministic.
+// w_packed: the weight packed by conv2d_pack_weight_kernel (k_inner = 0) as wp[K*R*S][Cp].
 template <typename T>
-__global__ void conv2d_backward_input_kernel(const T* dy, const T* w, T* dx, int N, int C, int H, int W, int K,
-                                             int R, int S, int P, int Q, int sh, int sw, int ph, int pw,
+__global__ void conv2d_backward_input_kernel(const T* dy, const T* w_packed, T* dx, int N, int C, int H, int W,
+                                             int K, int R, int S, int P, int Q, int sh, int sw, int ph, int pw,
                                              int phase0) {
     const int z = phase0 + int(blockIdx.z), Wph = min(sw, W);
     const int h0 = z / Wph, w0 = z - h0 * Wph;
-    const conv2d::BackwardInputProblem<T> prob{dy, w, dx, N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw,
-                                               conv2d::stride_phase(h0, w0, H, W, R, S, sh, sw, ph, pw)};
+    const conv2d::BackwardInputPackedProblem<T> prob{{dy, w_packed, dx, N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw,
+                                                      conv2d::stride_phase(h0, w0, H, W, R, S, sh, sw, ph, pw)}};
     if ((long long)blockIdx.x * conv2d::Tiles<T>::BM >= prob.rows()) return;  // the whole block: no barrier waits
-    conv2d::implicit_gemm<T>(prob, 0, prob.depth());
+    conv2d::implicit_gemm<conv2d::VecTiles<T>, T>(prob, 0, prob.depth());
 }
 
 // Chunk blockIdx.z covers reduction indices [z*split_depth, (z+1)*split_depth); split_depth % BK == 0.
@@ -719,7 +804,28 @@ __global__ void conv2d_backward_weight_kernel(const T* dy, const T* x, kg::acc_t
     const conv2d::BackwardWeightProblem<T> prob{dy, x, partial, N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw};
     const long long d_begin = (long long)blockIdx.z * split_depth;
     const long long d_end = min(prob.depth(), d_begin + split_depth);
-    conv2d::implicit_gemm<T>(prob, d_begin, d_end);
+    conv2d::implicit_gemm<conv2d::Tiles<T>, T>(prob, d_begin, d_end);  // B is the x gather: scalar copies
+}
+
+// The packed weight of ForwardPackedProblem / BackwardInputPackedProblem: out[(o, rs), col] = w[k, c, rs] for
+// o < outer, rs < R*S, col < cols_p (0 for col >= cols), with (o, col) = (c, k), outer = C, cols = K when
+// k_inner (forward), else (k, c), outer = K, cols = C (backward_input); cols_p = cols rounded up to
+// 16 / sizeof(T).  One thread per output element, grid = ceil(outer * RS * cols_p / blockDim.x).
+template <typename T>
+__global__ void conv2d_pack_weight_kernel(const T* w, T* out, int K, int C, int RS, int k_inner) {
+    constexpr int V = 16 / int(sizeof(T));
+    const int cols = k_inner ? K : C, outer = k_inner ? C : K;
+    const long long cols_p = (cols + V - 1) / V * V;
+    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (long long)outer * RS * cols_p) return;
+    const long long row = i / cols_p, o = row / RS;
+    const int col = int(i - row * cols_p), rs = int(row - o * RS);
+    T v = conv2d::zero<T>();
+    if (col < cols) {
+        const long long k = k_inner ? col : o, c = k_inner ? o : col;
+        v = w[(k * C + c) * RS + rs];
+    }
+    out[i] = v;
 }
 
 // dw[i] = sum_z partial[z, i] in z order (fixed order: reproducible), narrowed to T.
@@ -770,6 +876,7 @@ __global__ void conv2d_backward_bias_kernel(const T* dy, T* db, int N, int K, in
                                                               int, int, int, int, int, int, int, int, int,  \
                                                               int, int, long long);                        \
     template __global__ void conv2d_backward_weight_reduce_kernel<T>(const kg::acc_t<T>*, T*, long long, int); \
+    template __global__ void conv2d_pack_weight_kernel<T>(const T*, T*, int, int, int, int);                 \
     template __global__ void conv2d_backward_bias_kernel<T>(const T*, T*, int, int, int);
 
 KG_CONV2D_INSTANTIATE(__half)

@@ -11,8 +11,11 @@ product is a GEMM whose operand tiles are gathered straight from the tensors int
 im2col buffer; padding and stride are handled in the gather), through a multi-stage pipeline: on sm_80+
 the float32 / float64 elements are ``cp.async`` copies (zero-fill for padding) issued STAGES - 1 steps ahead
 of the math (3 stages for float32, 2 for float64 and float16, whose 2-byte elements have no ``cp.async`` and
-stay ordinary loads; ordinary loads below sm_80).  This is the top rung of the CUDA C conv2d ladder (rung 4,
-``ladder/conv2d/rung4_cp_async.py``); rung 3 keeps the single-stage loop:
+stay ordinary loads; ordinary loads below sm_80).  forward and backward_input pack the weight once per call
+(:func:`_pack_weight`, one small kernel: ``[C*R*S, Kp]`` / ``[K*R*S, Cp]``, the inner size padded with zeros to
+16 bytes) and copy their weight tiles in 16-byte ``cp.async`` vectors, float16 included.  This is the top rung of
+the CUDA C conv2d ladder (rung 5, ``ladder/conv2d/rung5_vector_loads.py``); rung 4 gathers the weight element by
+element, rung 3 keeps the single-stage loop:
 
 * forward:          GEMM M = N*P*Q, Ncols = K, reduction C*R*S; bias fused into the epilogue.
 * backward_input:   by stride phase: the pixels split into sh*sw phases (a, b) = ((h + ph) % sh,
@@ -72,6 +75,7 @@ _KERNELS = (
     "conv2d_backward_weight_kernel",
     "conv2d_backward_weight_reduce_kernel",
     "conv2d_backward_bias_kernel",
+    "conv2d_pack_weight_kernel",
 )
 MODULE = SourceModule("conv2d.cu", [f"{k}<{t}>" for k in _KERNELS for t in _TYPES])
 
@@ -96,6 +100,7 @@ MIN_SPLIT_DEPTH = 2048
 MAX_SPLITS = 64
 BIAS_THREADS = 256
 REDUCE_THREADS = 256
+PACK_THREADS = 256
 #: Stride phases one backward_input launch covers (CUDA's grid z limit); more take several launches.
 MAX_GRID_Z = MAX_GRID[2]
 
@@ -176,7 +181,7 @@ def conv2d_forward(x: Any, w: Any, b: Any | None, stride, padding) -> Any:
     non-contiguous arrays, mismatched C, a bias that is not [K], bad stride/padding, or a kernel larger
     than the padded input.
     """
-    return _forward(MODULE, "conv2d_forward_kernel", x, w, b, stride, padding)
+    return _forward(MODULE, "conv2d_forward_kernel", x, w, b, stride, padding, pack=True)
 
 
 def conv2d_backward_input(dy: Any, w: Any, input_shape, stride, padding) -> Any:
@@ -186,7 +191,7 @@ def conv2d_backward_input(dy: Any, w: Any, input_shape, stride, padding) -> Any:
     TypeError / ValueError like :func:`conv2d_forward`, and ValueError when dy's shape does not match
     the output shape implied by input_shape, w, stride and padding.
     """
-    return _backward_input(MODULE, "conv2d_backward_input_kernel", dy, w, input_shape, stride, padding)
+    return _backward_input(MODULE, "conv2d_backward_input_kernel", dy, w, input_shape, stride, padding, pack=True)
 
 
 def conv2d_backward_weight(dy: Any, x: Any, weight_shape, stride, padding) -> Any:
@@ -198,13 +203,37 @@ def conv2d_backward_weight(dy: Any, x: Any, weight_shape, stride, padding) -> An
     return _backward_weight(MODULE, "conv2d_backward_weight_kernel", dy, x, weight_shape, stride, padding)
 
 
-# The launchers behind the three GEMM passes, shared with ladder rung 3 (ladder/conv2d/rung3_stride_phase.py),
-# whose kernels take the same arguments and grids from its own module: ``module`` and ``kernel`` (the template's
-# name, instantiated here for the dtype) say which kernel runs.  backward_weight's split-K reduce kernel is
-# always this module's.
+# The launchers behind the three GEMM passes, shared with ladder rungs 3 and 4 (ladder/conv2d/rung3_stride_phase.py,
+# rung4_cp_async.py), whose kernels take the same arguments and grids from their own modules: ``module`` and
+# ``kernel`` (the template's name, instantiated here for the dtype) say which kernel runs, ``pack`` whether it reads
+# the weight packed by :func:`_pack_weight` (production) or as it is (the rungs below 5).  backward_weight's split-K
+# reduce kernel and the packing kernel are always this module's.
 
 
-def _forward(module: SourceModule, kernel: str, x: Any, w: Any, b: Any | None, stride, padding) -> Any:
+def packed_weight_shape(w_shape: tuple[int, ...], dtype: Any, k_inner: bool) -> tuple[int, int]:
+    """Shape of the packed weight: ``[C*R*S, Kp]`` for forward (``k_inner``), ``[K*R*S, Cp]`` for backward_input,
+    the inner size rounded up to a 16-byte multiple of elements (``conv2d_pack_weight_kernel``)."""
+    K, C, R, S = w_shape
+    vec = 16 // np.dtype(dtype).itemsize
+    outer, cols = (C, K) if k_inner else (K, C)
+    return outer * R * S, cdiv(cols, vec) * vec
+
+
+def _pack_weight(w: Any, k_inner: bool) -> Any:
+    """w[K, C, R, S] packed for the 16-byte B copies of conv2d.cu (its header, "packed weights"): one small launch."""
+    K, C, R, S = w.shape
+    out = _runtime.empty(packed_weight_shape(w.shape, w.dtype, k_inner), w.dtype)
+    if out.size == 0:  # a weight with no elements: a grid of zero blocks is not a valid launch
+        return out
+    MODULE.launch(
+        f"conv2d_pack_weight_kernel<{cuda_type(w.dtype)}>", (cdiv(out.size, PACK_THREADS),), (PACK_THREADS,),
+        [w, out, *_i32(K, C, R * S, int(k_inner))],
+    )  # fmt: skip
+    return out
+
+
+def _forward(module: SourceModule, kernel: str, x: Any, w: Any, b: Any | None, stride, padding,
+             pack: bool = False) -> Any:
     check_float_array("x", x, 4)
     check_float_array("w", w, 4)
     if b is not None:
@@ -217,15 +246,17 @@ def _forward(module: SourceModule, kernel: str, x: Any, w: Any, b: Any | None, s
     if y.size == 0:  # an empty batch: a grid of zero blocks is not a valid launch
         return y
     grid, block = _gemm_launch(g.N * g.P * g.Q, g.K, dtype)
+    wk = _pack_weight(w, k_inner=True) if pack else w
     # the geometry's fields are the kernel's int parameters, in order; without a bias w stands in for
     # the pointer and has_bias = 0 makes the kernel ignore it
     module.launch(
-        f"{kernel}<{cuda_type(dtype)}>", grid, block, [x, w, b if b is not None else w, y, *_i32(*g, b is not None)],
+        f"{kernel}<{cuda_type(dtype)}>", grid, block, [x, wk, b if b is not None else w, y, *_i32(*g, b is not None)],
     )  # fmt: skip
     return y
 
 
-def _backward_input(module: SourceModule, kernel: str, dy: Any, w: Any, input_shape, stride, padding) -> Any:
+def _backward_input(module: SourceModule, kernel: str, dy: Any, w: Any, input_shape, stride, padding,
+                    pack: bool = False) -> Any:
     check_float_array("dy", dy, 4)
     check_float_array("w", w, 4)
     dtype = check_same_dtype(dy=dy, w=w)
@@ -234,8 +265,9 @@ def _backward_input(module: SourceModule, kernel: str, dy: Any, w: Any, input_sh
 
     dx = _runtime.empty((g.N, g.C, g.H, g.W), dtype)
     launches, block = _backward_input_launch(g, dtype, MAX_GRID_Z)
+    wk = _pack_weight(w, k_inner=False) if pack else w
     for grid, phase0 in launches:
-        module.launch(f"{kernel}<{cuda_type(dtype)}>", grid, block, [dy, w, dx, *_i32(*g, phase0)])
+        module.launch(f"{kernel}<{cuda_type(dtype)}>", grid, block, [dy, wk, dx, *_i32(*g, phase0)])
     return dx
 
 

@@ -1,4 +1,5 @@
-"""The cp.async multi-stage pipeline of kernels/cupy/conv2d.cu (ladder rung 4, the production kernel).
+"""The cp.async multi-stage pipeline of kernels/cupy/conv2d.cu (ladder rung 4) and its 16-byte copies of a packed
+weight (rung 5, the production kernel).
 
 The reduction runs through Tiles<T>::STAGES shared-memory stages (float 3, double 2, float16 2, BK = 16 / 16 / 32),
 with the copies of step d + STAGES - 1 in flight during the math of step d. What would break if a stage were lost
@@ -9,7 +10,9 @@ cp.async group only when a wait forces it (kernels/cupy/emulator/cuda_emulator.h
 wait holds the previous step's data and these comparisons fail -- e.g. ``cp_async_wait<STAGES - 1>`` instead of
 ``<STAGES - 2>`` fails float32 here. float32 / float64 must equal rung 3 (the single-stage loop, the same adds in
 the same order) bit for bit, and the ordinary-load path (``KERNELGRAD_NO_CP_ASYNC``: a GPU below sm_80) must equal
-the cp.async path bit for bit. Runs on the emulator without a GPU; shapes are small (one OS thread per CUDA thread).
+the cp.async path bit for bit. Rung 5's packed weight: its layout, bit equality with rung 4's element-wise copies
+(K, C not multiples of a vector, a second column tile, C or K = 1), and a caller's weight that is not 16-byte
+aligned. Runs on the emulator without a GPU; shapes are small (one OS thread per CUDA thread).
 """
 
 from __future__ import annotations
@@ -128,3 +131,72 @@ def test_split_k_chunks_are_pipelined_separately(rng, monkeypatch):
     ref = torch.nn.grad.conv2d_weight(torch.from_numpy(x.astype(np.float64)), w.shape,
                                       torch.from_numpy(dy.astype(np.float64)), stride=1, padding=1).numpy()
     assert rel_err(dw, ref) <= TOL[np.float32]
+
+
+# ------------------------------------------------------- rung 5: the packed weight and its 16-byte copies
+
+# K and C not multiples of a vector (float32: 4, float64: 2, float16: 8 elements), K = 70 / C = 70: a second
+# column tile whose last vectors lie past Kp / Cp (zero-filled), C = 1 and K = 1, stride 2 phases.
+VECTOR_CASES = {
+    "K70-two-column-tiles": (1, 3, 6, 5, 70, 3, 3, (1, 1), (1, 1)),
+    "C70-two-column-tiles-stride2": (1, 70, 6, 7, 3, 3, 2, (2, 2), (1, 0)),
+    "K5-C3": (2, 3, 5, 6, 5, 2, 3, (1, 2), (0, 1)),
+    "C1-K1": (1, 1, 7, 5, 1, 3, 3, (2, 1), (1, 1)),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("k_inner", [True, False], ids=["forward-layout", "backward-input-layout"])
+def test_packed_weight_layout(rng, dtype, k_inner):
+    K, C, R, S = 5, 3, 2, 3
+    w = rng.standard_normal((K, C, R, S)).astype(dtype)
+    packed = _host(conv._pack_weight(_native(w), k_inner))
+    vec = 16 // np.dtype(dtype).itemsize
+    rows, cols = conv.packed_weight_shape(w.shape, dtype, k_inner)
+    assert packed.shape == (rows, cols) and cols % vec == 0 and cols >= (K if k_inner else C)
+    # forward: rows (c, r, s), columns k; backward_input: rows (k, r, s), columns c; zeros in the padding
+    expected = np.zeros((rows, cols), dtype)
+    if k_inner:
+        expected[:, :K] = w.reshape(K, C * R * S).T
+    else:
+        expected[:, :C] = w.transpose(0, 2, 3, 1).reshape(K * R * S, C)
+    np.testing.assert_array_equal(packed, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", list(VECTOR_CASES.values()), ids=list(VECTOR_CASES))
+def test_vector_copies_equal_the_element_copies_bit_for_bit(rng, case, dtype):
+    """Rung 5 (production) copies B in 16-byte vectors from the packed weight, rung 4 element by element from w: the
+    same products in the same order."""
+    from kernels.cupy.ladder.conv2d import rung4_cp_async as rung4
+
+    x, w, b, dy = _inputs(rng, case, dtype)
+    ours = _all_passes(conv, x, w, b, dy, case[7], case[8])
+    elementwise = _all_passes(rung4, x, w, b, dy, case[7], case[8])
+    for name, a, e in zip(("y", "dx", "dw"), ours, elementwise):
+        np.testing.assert_array_equal(a, e, err_msg=name)
+
+
+@pytest.mark.parametrize("case", list(VECTOR_CASES.values()), ids=list(VECTOR_CASES))
+def test_vector_copies_float16_against_torch(rng, case):
+    test_pipeline_depths_against_torch(rng, case, np.float16)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float64])
+def test_weight_that_is_not_16_byte_aligned(rng, dtype):
+    """The caller's weight may start anywhere (a C-contiguous view at an element offset): the packing reads it
+    element by element, and only the packed copy, a fresh allocation, is read in 16-byte vectors."""
+    case = VECTOR_CASES["K5-C3"]
+    x, w, b, dy = _inputs(rng, case, dtype)
+    buf = _native(np.zeros(w.size + 1, dtype))
+    w_view = buf[1:].reshape(w.shape)
+    w_view[...] = _native(w)
+    address = w_view.ctypes.data if emulating() else w_view.data.ptr
+    assert w_view.flags.c_contiguous and address % 16 != 0
+    y = _host(conv.conv2d_forward(_native(x), w_view, None, case[7], case[8]))
+    dx = _host(conv.conv2d_backward_input(_native(dy), w_view, x.shape, case[7], case[8]))
+    ref_y, (ref_dx, _) = torch_reference(
+        lambda x, w: F.conv2d(x, w, None, stride=case[7], padding=case[8]), x, w, grad_output=dy
+    )
+    assert rel_err(y, ref_y) <= TOL[dtype]
+    assert rel_err(dx, ref_dx) <= TOL[dtype]

@@ -11,7 +11,8 @@ import importlib
 from types import ModuleType
 
 #: Rung modules, bottom to top.
-RUNGS = ("rung0_direct", "rung1_smem_tiling", "rung2_register_wmma", "rung3_stride_phase", "rung4_cp_async")
+RUNGS = ("rung0_direct", "rung1_smem_tiling", "rung2_register_wmma", "rung3_stride_phase", "rung4_cp_async",
+         "rung5_vector_loads")
 
 
 def load(name: str) -> ModuleType:

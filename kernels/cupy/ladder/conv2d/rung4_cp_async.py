@@ -1,4 +1,4 @@
-"""Rung 4 -- ``cp.async`` multi-stage pipelining: the production kernel, ``kernels/cupy/conv2d.py`` + ``conv2d.cu``.
+"""Rung 4 -- ``cp.async`` multi-stage pipelining, element by element (``rung4_cp_async.cu``).
 
 The math is every rung's (``kernels/numpy/conv2d.py``)::
 
@@ -25,10 +25,11 @@ Bytes and FLOPs: unchanged from rung 3 (2*N*K*C*R*S*P*Q FLOPs per GEMM, DRAM tra
 what changes is when the bytes move. Per step a float block issues 2 x 16 x 64 = 2,048 four-byte cp.async (8 per
 thread) against 16 x 64 x 64 = 65,536 FMAs.
 
-Limits: a 2-byte element has no ``cp.async`` form (rung 5's 16-byte vectors would give float16 its asynchronous
-copies); the gathers still decode (c, r, s) with two integer divisions per element. Registers rose with the
-pipeline's state (sm_90 report: float forward 96 instead of rung 3's 80, backward_input 78 vs 72,
-backward_weight 72 vs 64; float16 forward 117 vs 96, backward_input 80, backward_weight 96 vs 94); no spills.
+Limits: a 2-byte element has no ``cp.async`` form (rung 5's 16-byte vectors of a packed weight give float16's
+weight operand asynchronous copies); the gathers still decode (c, r, s) with two integer divisions per element.
+Registers rose with the pipeline's state (sm_90 report: float forward 96 instead of rung 3's 80, backward_input 78
+vs 72, backward_weight 72 vs 64; float16 forward 117 vs 96, backward_input 80, backward_weight 96 vs 94); no
+spills.
 
 Prediction (written before any GPU measurement), ResNet's 3x3 64->64 layer at 56x56 (stride 1, padding 1), N = 32,
 on an H200: float32 forward 0.28-0.45 ms, 10-25% faster than rung 3 -- not the 2x a hidden memory latency could
@@ -43,15 +44,43 @@ against 117 registers on sm_90 (4 blocks per SM instead of 5). Measured: not yet
 
 Verified where: values on the CPU emulator (``KERNELGRAD_CUDA_EMULATE=1``), whose ``cp.async`` lands a group's
 copies only when a wait forces it, so a stage read before its wait reads stale data: the shared conv2d tests,
-tests/kernels/cupy/test_conv2d.py, test_conv2d_phases.py and test_conv2d_pipeline.py (reductions of 1, 2, 3 and 4
+tests/kernels/cupy/test_conv2d_pipeline.py (reductions of 1, 2, 3 and 4
 steps and a remainder, C or K = 1, tiles across images, the ordinary-load path forced with
 ``KERNELGRAD_NO_CP_ASYNC``, bit equality with rung 3 for float32 / float64); NVRTC compiles it for sm_80 / sm_90
 (``python -m benchmarks.aot_cuda``: registers, spills, shared memory), nvcc for sm_75 / sm_80 / sm_90. No GPU has
 run it.
 
-The functions are the production ones, re-exported so the ladder's tests and benchmark see this rung.
+This rung was the production kernel until rung 5 (16-byte copies of a packed weight) took its place; it is kept
+here as it was: ``rung4_cp_async.cu`` instantiates its three GEMM kernels (``conv2d_cpasync_*_kernel``) from
+``conv2d.cu``'s pipelined loop with the element-wise problems and ``Tiles<T>``; backward_bias and the split-K reduce
+kernel are production's. Arguments are checked exactly as in ``kernels/cupy/conv2d.py`` (its launchers).
 """
 
-from ...conv2d import conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weight, conv2d_forward
+from __future__ import annotations
+
+from typing import Any
+
+from ..._runtime import SourceModule
+from ...conv2d import _TYPES, _backward_input, _backward_weight, _forward, conv2d_backward_bias
 
 __all__ = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias"]
+
+_KERNELS = ("conv2d_cpasync_forward_kernel", "conv2d_cpasync_backward_input_kernel",
+            "conv2d_cpasync_backward_weight_kernel")
+#: This rung's GEMM kernels; backward_bias and backward_weight's reduce kernel launch from production's module.
+MODULE = SourceModule("ladder/conv2d/rung4_cp_async.cu", [f"{k}<{t}>" for k in _KERNELS for t in _TYPES])
+
+
+def conv2d_forward(x: Any, w: Any, b: Any | None, stride, padding) -> Any:
+    """``y[N, K, P, Q]``; raises TypeError / ValueError exactly as ``kernels.cupy.conv2d.conv2d_forward``."""
+    return _forward(MODULE, "conv2d_cpasync_forward_kernel", x, w, b, stride, padding)
+
+
+def conv2d_backward_input(dy: Any, w: Any, input_shape, stride, padding) -> Any:
+    """``dx[N, C, H, W]`` by stride phase; raises as ``kernels.cupy.conv2d.conv2d_backward_input``."""
+    return _backward_input(MODULE, "conv2d_cpasync_backward_input_kernel", dy, w, input_shape, stride, padding)
+
+
+def conv2d_backward_weight(dy: Any, x: Any, weight_shape, stride, padding) -> Any:
+    """``dw[K, C, R, S]``; raises as ``kernels.cupy.conv2d.conv2d_backward_weight``."""
+    return _backward_weight(MODULE, "conv2d_cpasync_backward_weight_kernel", dy, x, weight_shape, stride, padding)
