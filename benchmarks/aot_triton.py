@@ -215,6 +215,8 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
     def hopper_forward(dt):
         from unittest import mock
 
+        if dt not in (torch.float16, torch.bfloat16):
+            return None  # the general forward, already captured as production's
         with mock.patch.object(kt.conv2d, "_tma_device", lambda device: True):
             return conv("conv2d_forward")(dt)
 

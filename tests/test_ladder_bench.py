@@ -124,11 +124,16 @@ def test_production_rung_static_facts_are_the_committed_reports(dry_run):
         assert entry["prediction"].startswith("Prediction")
         assert entry["defined_in"]["forward"] == f"kernels.{backend}.conv2d"
 
-    # Triton forward on sm_90: registers over the autotune configs the report compiled (float16 has several).
+    # Triton forward on sm_90: registers over the autotune configs the report compiled for production's forward
+    # kernels (float16 has several, and the Hopper forward's TMA and weight-packing kernels besides).
     for dtype in ("float32", "float16"):
         facts = _rows(result, backend="triton", rung=top["triton"], dtype=dtype, pass_="forward")
-        report = [r for r in aot_triton["rows"] if (r["kernel"], r["dtype"], r["arch"]) ==
-                  ("_conv2d_forward_kernel", dtype, "sm_90")]
+        report = [r for r in aot_triton["rows"] if (r["module"], r["launcher"].rpartition(": ")[2], r["dtype"],
+                                                    r["arch"]) == ("kernels.triton.conv2d", "conv2d_forward", dtype,
+                                                                   "sm_90")]
+        kernels = {"_conv2d_forward_kernel"} | ({"_conv2d_forward_tma_kernel", "_pack_weight_kernel"}
+                                                 if dtype == "float16" else set())
+        assert {r["kernel"] for r in report} == kernels
         sm90 = facts[0]["static"]["archs"]["sm_90"]
         assert (sm90["registers_min"], sm90["registers_max"]) == (min(r["registers"] for r in report),
                                                                   max(r["registers"] for r in report))
