@@ -65,6 +65,10 @@
 //     accumulating a 4 x 4 micro-tile (rows tr + 16*i, cols tc + 16*j) in registers in acc_t<T>.  Lanes of
 //     a warp differ in tr, so their A reads are consecutive (conflict-free) and their B reads broadcast,
 //     and the epilogue's stores of y / dx are consecutive along the spatial axis (dx: sw apart, one phase).
+//   * float with ALLOW_TF32 (kernels/cupy/conv2d.py; off by default) -- TF32 tensor cores through WMMA 16x16x8
+//     precision::tf32 fragments: the 16-bit path's 4 warps and 64 x 64 tiles with BK = 16, 3 stages, each
+//     operand rounded with __float_to_tf32 (cvt.rna) after the fragment load, fp32 accumulators (kernels
+//     conv2d_*_tf32_kernel<float>, Tf32Tiles; below sm_80 the same launch runs IEEE FMA tiling, Tf32FmaTiles).
 //   * a 16-bit type on a GPU without its tensor cores (__half below sm_70, __nv_bfloat16 below sm_80; see
 //     common.cuh) takes the FMA path with the tensor-core tile and block shape (BK = 32, 128 threads as
 //     16 x 8, 4 x 8 micro-tiles), so the launch configuration is the same on every GPU.
@@ -98,10 +102,11 @@
 // gathered element by element) and rung 3 (rung3_stride_phase.cu: the single-stage loop) include this file for
 // the rest.  Not done (would be next): 16-byte copies of the activations (x rows along w at stride 1 when
 // aligned, with a scalar fallback at row edges, padding and unaligned addresses -- or NHWC), so the A operand and
-// the 16-bit types' activations become asynchronous too; the TF32 mma path for float32; a tap-major reduction
+// the 16-bit types' activations become asynchronous too; mma.sync instead of WMMA; a tap-major reduction
 // (no per-element (c, r, s) decode); heaviest phases first in backward_input's grid; swizzled block order for L2.
 //
-// Floating point: IEEE float32 (compiled with -ftz=false: subnormals kept, as numpy and the emulator);
+// Floating point: IEEE float32 (compiled with -ftz=false: subnormals kept, as numpy and the emulator) unless
+// ALLOW_TF32 selects the TF32 kernels (~3e-4 relative error on the tests' shapes instead of ~1e-7);
 // NVRTC may fuse a multiply and an add of the FMA path into one FMA, so sums differ from the emulator's
 // in the last bits.  NaN and inf propagate through the sums.
 //
@@ -135,7 +140,7 @@ struct Tiles {
 
 // ... and WMMA tiles for the 16-bit types.
 struct TensorCoreTiles {
-    static constexpr bool kTensorCores = true;
+    static constexpr bool kTensorCores = true, kTf32 = false;
     static constexpr int BM = 64, BN = 64, BK = 32, THREADS = 128;
     // +8 elements (16 bytes): WMMA needs ldm % 8 == 0 for 16-bit types, and the pad staggers banks
     static constexpr int LDA = BM + 8, LDB = BN + 8;
@@ -157,6 +162,38 @@ template <bool TensorCores> struct HalfTiles : TensorCoreTiles {};
 template <> struct HalfTiles<false> : HalfFmaTiles {};
 template <> struct Tiles<__half> : HalfTiles<kg::kHalfTensorCores> {};
 template <> struct Tiles<__nv_bfloat16> : HalfTiles<kg::kBf16TensorCores> {};
+// float32 on TF32 tensor cores (the opt-in of kernels/cupy/conv2d.py's ALLOW_TF32; sm_80+): WMMA 16x16x8
+// precision::tf32 fragments, fp32 accumulators, the 2 x 2 warps of the 16-bit path; BK = 16 (two fragment steps),
+// leading dimensions multiples of 4 floats (16 bytes, as WMMA and the 16-byte B copies need), 3 stages
+// (3 x 8,704 B; the fp32 staging tile, 17,408 B, reuses them).  Below sm_80 (no TF32) the same launch -- 128
+// threads, 64 x 64 tiles -- runs FMA tiling in IEEE float32 instead (Tf32FmaTiles).
+#if !defined(KERNELGRAD_NO_TENSOR_CORES) && (!defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800)
+#define KG_TF32_TENSOR_CORES 1
+#else
+#define KG_TF32_TENSOR_CORES 0
+#endif
+struct Tf32TensorCoreTiles {
+    static constexpr bool kTensorCores = true, kTf32 = true;
+    static constexpr int BM = 64, BN = 64, BK = 16, THREADS = 128;
+    static constexpr int LDA = BM + 4, LDB = BN + 4, LDC = (BM > BN ? BM : BN) + 4;
+    static constexpr int STAGES = 3;
+};
+struct Tf32FmaTiles {
+    static constexpr bool kTensorCores = false;
+    static constexpr int BM = 64, BN = 64, BK = 16, THREADS = 128;
+    static constexpr int LDA = BM + 1, LDB = BN + 4;  // B rows of 16 bytes for the packed weight's vectors
+    static constexpr int STAGES = 3;
+};
+template <bool TensorCores> struct Tf32TilesOf : Tf32TensorCoreTiles {};
+template <> struct Tf32TilesOf<false> : Tf32FmaTiles {};
+using Tf32Tiles = Tf32TilesOf<KG_TF32_TENSOR_CORES>;
+
+// The element type of a WMMA fragment: T, or precision::tf32 for float on the TF32 tiles.
+template <typename T, bool Tf32> struct FragmentElement { using type = T; };
+#if KG_TF32_TENSOR_CORES
+template <typename T> struct FragmentElement<T, true> { using type = nvcuda::wmma::precision::tf32; };
+#endif
+
 // Tiles whose B rows are whole 16-byte vectors (LDB * sizeof(T) % 16 == 0), for the problems that copy their B
 // tile from a packed weight in 16-byte cp.async vectors of V = 16 / sizeof(T) elements (ForwardPackedProblem,
 // BackwardInputPackedProblem).  LDB = BN + V keeps a pad's bank stagger: float 68, double 66, 16-bit types 72 (the
@@ -678,12 +715,17 @@ __device__ __forceinline__ void gemm_fma(const Problem& prob, long long d_begin,
         }
 }
 
-// __half / __nv_bfloat16: 4 warps (2 x 2), each a 32 x 32 sub-tile of 2 x 2 WMMA fragments.
+// __half / __nv_bfloat16 (16x16x16 fragments), or float on TF32 tensor cores (16x16x8 precision::tf32 fragments,
+// each element rounded with __float_to_tf32 after the load): 4 warps (2 x 2), each a 32 x 32 sub-tile of 2 x 2
+// WMMA fragments.
 template <typename Cfg, typename T, typename Problem>
 __device__ __forceinline__ void gemm_tensor_cores(const Problem& prob, long long d_begin, long long d_end) {
     using namespace nvcuda;
+    using F = typename FragmentElement<T, Cfg::kTf32>::type;
+    constexpr int FK = Cfg::kTf32 ? 8 : 16;  // the fragment's reduction depth
     static_assert(Cfg::THREADS == 128 && Cfg::BM == 64 && Cfg::BN == 64, "2 x 2 warps of 32 x 32");
-    static_assert(Cfg::BK % 16 == 0 && Cfg::LDA % 8 == 0 && Cfg::LDB % 8 == 0 && Cfg::LDC % 4 == 0,
+    static_assert(Cfg::BK % FK == 0 && (Cfg::LDA * sizeof(T)) % 16 == 0 && (Cfg::LDB * sizeof(T)) % 16 == 0 &&
+                      Cfg::LDC % 4 == 0,
                   "WMMA leading dimensions must be multiples of 16 bytes");
     static_assert(Cfg::THREADS % Cfg::BM == 0 && Cfg::THREADS % Cfg::BN == 0, "row-fixed gathers");
     constexpr int A_ELEMS = Cfg::STAGES * Cfg::BK * Cfg::LDA, B_ELEMS = Cfg::STAGES * Cfg::BK * Cfg::LDB;
@@ -704,7 +746,7 @@ __device__ __forceinline__ void gemm_tensor_cores(const Problem& prob, long long
     const int warp = threadIdx.x / 32;
     const int wm = (warp % 2) * 32, wn = (warp / 2) * 32;  // the warp's sub-tile inside the block tile
 
-    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
+    wmma::fragment<wmma::accumulator, 16, 16, FK, float> acc[2][2];
 #pragma unroll
     for (int i = 0; i < 2; ++i)
 #pragma unroll
@@ -712,14 +754,26 @@ __device__ __forceinline__ void gemm_tensor_cores(const Problem& prob, long long
 
     pipelined_reduction<Cfg>(prob, As, Bs, row, col, m0, n0, d_begin, d_end, [&](const T* as, const T* bs) {
 #pragma unroll
-        for (int kk = 0; kk < Cfg::BK; kk += 16) {
-            // As is k-major: element (m, j) at As[j*LDA + m], i.e. a column-major 16 x 16 A fragment
-            wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::col_major> a[2];
-            wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> b[2];
+        for (int kk = 0; kk < Cfg::BK; kk += FK) {
+            // As is k-major: element (m, j) at As[j*LDA + m], i.e. a column-major 16 x FK A fragment
+            wmma::fragment<wmma::matrix_a, 16, 16, FK, F, wmma::col_major> a[2];
+            wmma::fragment<wmma::matrix_b, 16, 16, FK, F, wmma::row_major> b[2];
 #pragma unroll
             for (int i = 0; i < 2; ++i) wmma::load_matrix_sync(a[i], as + kk * Cfg::LDA + wm + 16 * i, Cfg::LDA);
 #pragma unroll
             for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(b[j], bs + kk * Cfg::LDB + wn + 16 * j, Cfg::LDB);
+#if KG_TF32_TENSOR_CORES  // (below sm_80 no Cfg has kTf32, and wmma has no __float_to_tf32)
+            if constexpr (Cfg::kTf32) {  // round each float to TF32 (cvt.rna), as CUDA's TF32 samples do
+#pragma unroll
+                for (int i = 0; i < 2; ++i)
+#pragma unroll
+                    for (int t = 0; t < a[i].num_elements; ++t) a[i].x[t] = wmma::__float_to_tf32(a[i].x[t]);
+#pragma unroll
+                for (int j = 0; j < 2; ++j)
+#pragma unroll
+                    for (int t = 0; t < b[j].num_elements; ++t) b[j].x[t] = wmma::__float_to_tf32(b[j].x[t]);
+            }
+#endif
 #pragma unroll
             for (int i = 0; i < 2; ++i)
 #pragma unroll
@@ -807,6 +861,43 @@ __global__ void conv2d_backward_weight_kernel(const T* dy, const T* x, kg::acc_t
     conv2d::implicit_gemm<conv2d::Tiles<T>, T>(prob, d_begin, d_end);  // B is the x gather: scalar copies
 }
 
+// ALLOW_TF32 (kernels/cupy/conv2d.py): the three GEMMs of float on TF32 tensor cores (Tf32Tiles; IEEE FMA tiling
+// with the same launch below sm_80).  Same parameters and grids as the kernels above, block = 128 threads.
+// Templates instantiated for float only.
+template <typename T>
+__global__ void conv2d_forward_tf32_kernel(const T* x, const T* w_packed, const T* b, T* y, int N, int C, int H,
+                                           int W, int K, int R, int S, int P, int Q, int sh, int sw, int ph, int pw,
+                                           int has_bias) {
+    static_assert(sizeof(T) == 4, "TF32 is for float");
+    const conv2d::ForwardPackedProblem<T> prob{{x, w_packed, has_bias ? b : nullptr, y, N, C, H, W, K, R, S, P, Q,
+                                                sh, sw, ph, pw}};
+    conv2d::implicit_gemm<conv2d::Tf32Tiles, T>(prob, 0, prob.depth());
+}
+
+template <typename T>
+__global__ void conv2d_backward_input_tf32_kernel(const T* dy, const T* w_packed, T* dx, int N, int C, int H, int W,
+                                                  int K, int R, int S, int P, int Q, int sh, int sw, int ph, int pw,
+                                                  int phase0) {
+    static_assert(sizeof(T) == 4, "TF32 is for float");
+    const int z = phase0 + int(blockIdx.z), Wph = min(sw, W);
+    const int h0 = z / Wph, w0 = z - h0 * Wph;
+    const conv2d::BackwardInputPackedProblem<T> prob{{dy, w_packed, dx, N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw,
+                                                      conv2d::stride_phase(h0, w0, H, W, R, S, sh, sw, ph, pw)}};
+    if ((long long)blockIdx.x * conv2d::Tf32Tiles::BM >= prob.rows()) return;  // the whole block: no barrier waits
+    conv2d::implicit_gemm<conv2d::Tf32Tiles, T>(prob, 0, prob.depth());
+}
+
+template <typename T>
+__global__ void conv2d_backward_weight_tf32_kernel(const T* dy, const T* x, kg::acc_t<T>* partial, int N, int C,
+                                                   int H, int W, int K, int R, int S, int P, int Q, int sh, int sw,
+                                                   int ph, int pw, long long split_depth) {
+    static_assert(sizeof(T) == 4, "TF32 is for float");
+    const conv2d::BackwardWeightProblem<T> prob{dy, x, partial, N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw};
+    const long long d_begin = (long long)blockIdx.z * split_depth;
+    const long long d_end = min(prob.depth(), d_begin + split_depth);
+    conv2d::implicit_gemm<conv2d::Tf32Tiles, T>(prob, d_begin, d_end);
+}
+
 // The packed weight of ForwardPackedProblem / BackwardInputPackedProblem: out[(o, rs), col] = w[k, c, rs] for
 // o < outer, rs < R*S, col < cols_p (0 for col >= cols), with (o, col) = (c, k), outer = C, cols = K when
 // k_inner (forward), else (k, c), outer = K, cols = C (backward_input); cols_p = cols rounded up to
@@ -883,4 +974,13 @@ KG_CONV2D_INSTANTIATE(__half)
 KG_CONV2D_INSTANTIATE(__nv_bfloat16)
 KG_CONV2D_INSTANTIATE(float)
 KG_CONV2D_INSTANTIATE(double)
+
+template __global__ void conv2d_forward_tf32_kernel<float>(const float*, const float*, const float*, float*, int, int,
+                                                           int, int, int, int, int, int, int, int, int, int, int, int);
+template __global__ void conv2d_backward_input_tf32_kernel<float>(const float*, const float*, float*, int, int, int,
+                                                                  int, int, int, int, int, int, int, int, int, int,
+                                                                  int);
+template __global__ void conv2d_backward_weight_tf32_kernel<float>(const float*, const float*, float*, int, int, int,
+                                                                   int, int, int, int, int, int, int, int, int, int,
+                                                                   long long);
 #endif  // KG_CONV2D_NO_INSTANTIATIONS

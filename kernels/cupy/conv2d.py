@@ -30,18 +30,19 @@ element, rung 3 keeps the single-stage loop:
                     tiles, summed in a fixed order by a second kernel: deterministic, no atomics.
 * backward_bias:    one block per output channel, fixed-order tree reduction.
 
-Launch configuration (:func:`_gemm_launch`, pure Python): grid = (ceil(M/64), ceil(Ncols/64), splits),
-1-D blocks; backward_input (:func:`_backward_input_launch`) puts the phase on grid z -- min(sh, H) *
-min(sw, W) of them, the phases that hold pixels (past 65535, in several launches) -- and sizes grid x for
-the largest.  float16 runs on tensor cores (WMMA 16x16x16, fp32 accumulation): 64x64 tiles, BK = 32,
-128 threads.  float32 / float64 use FMA register tiling: 64x64 tiles, BK = 16, 256 threads, accumulating
-in float32 / float64 (IEEE fp32 products, no TF32).  float16 outputs are computed in float32 and rounded
-once.  Index math is 64-bit where tensors can exceed 2**31 elements (image and tensor offsets, N*P*Q);
-quantities inside one plane are ints, so N, one image plane H*W, one output plane P*Q, the padded
-sizes H + 2*ph and W + 2*pw, and the weight K*C*R*S must stay below 2**31 - 64 (ValueError otherwise),
-and ceil(Ncols/64) must not exceed 65535 (the grid's y limit: K for forward, C for backward_input,
-C*R*S for backward_weight).  On a GPU without tensor cores for float16 (before sm_70) the same tiles
-and 128-thread blocks run an FMA path instead (also run in CI on the emulator).
+Launch configuration (:func:`_gemm_launch`, pure Python): grid = (ceil(M/64), ceil(Ncols/64), splits), 1-D
+blocks; backward_input (:func:`_backward_input_launch`) puts the phase on grid z -- min(sh, H) * min(sw, W) of
+them, the phases that hold pixels (past 65535, in several launches) -- and sizes grid x for the largest.
+float16 runs on tensor cores (WMMA 16x16x16, fp32 accumulation): 64x64 tiles, BK = 32, 128 threads. float32 /
+float64 use FMA register tiling: 64x64 tiles, BK = 16, 256 threads, accumulating in float32 / float64 (IEEE
+fp32 products); with :data:`ALLOW_TF32` (off by default) float32 runs on TF32 tensor cores instead (WMMA
+16x16x8, 64x64 tiles, BK = 16, 128 threads; ~3e-4 relative error on the tests' shapes). float16 outputs are
+computed in float32 and rounded once. Index math is 64-bit where tensors can exceed 2**31 elements (image and
+tensor offsets, N*P*Q); quantities inside one plane are ints, so N, one image plane H*W, one output plane P*Q,
+the padded sizes H + 2*ph and W + 2*pw, and the weight K*C*R*S must stay below 2**31 - 64 (ValueError
+otherwise), and ceil(Ncols/64) must not exceed 65535 (the grid's y limit: K for forward, C for backward_input,
+C*R*S for backward_weight). On a GPU without tensor cores for float16 (before sm_70) the same tiles and
+128-thread blocks run an FMA path instead (also run in CI on the emulator).
 
 Verification: values only on the CPU emulator (``KERNELGRAD_CUDA_EMULATE=1``, whose ``cp.async`` lands a group
 only when a wait forces it, so a stage read too early fails the tests); NVRTC compiles every
@@ -77,7 +78,16 @@ _KERNELS = (
     "conv2d_backward_bias_kernel",
     "conv2d_pack_weight_kernel",
 )
-MODULE = SourceModule("conv2d.cu", [f"{k}<{t}>" for k in _KERNELS for t in _TYPES])
+#: The float32 GEMMs on TF32 tensor cores (ALLOW_TF32), instantiated for float only.
+_TF32_KERNELS = ("conv2d_forward_tf32_kernel", "conv2d_backward_input_tf32_kernel",
+                 "conv2d_backward_weight_tf32_kernel")
+MODULE = SourceModule("conv2d.cu", [f"{k}<{t}>" for k in _KERNELS for t in _TYPES]
+                      + [f"{k}<float>" for k in _TF32_KERNELS])
+
+#: Opt-in: float32 GEMMs on TF32 tensor cores (sm_80+: WMMA 16x16x8, each operand rounded to a 10-bit mantissa,
+#: fp32 accumulation; ~1e-4 to 1e-3 relative error instead of ~1e-6; below sm_80 the same launch runs IEEE FMA
+#: tiling).  Off by default: IEEE float32, as kernels/triton/conv2d.py's ALLOW_TF32.  Read at every call.
+ALLOW_TF32 = False
 
 #: (BM, BN, BK, threads) of the block tile per dtype: must match ``Tiles<T>`` in conv2d.cu.
 TILES = {
@@ -85,6 +95,8 @@ TILES = {
     np.dtype(np.float32): (64, 64, 16, 256),  # FMA: 16 x 16 threads, 4 x 4 micro-tiles
     np.dtype(np.float64): (64, 64, 16, 256),
 }
+#: The float32 tile under ALLOW_TF32 (``Tf32Tiles`` in conv2d.cu).
+TF32_TILES = (64, 64, 16, 128)
 #: Accumulator dtype (acc_t<T>) of the backward_weight partial sums.
 ACC_DTYPES = {
     np.dtype(np.float16): np.dtype(np.float32),
@@ -105,14 +117,16 @@ PACK_THREADS = 256
 MAX_GRID_Z = MAX_GRID[2]
 
 
-def _gemm_launch(rows: int, cols: int, dtype: Any) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
-    """``(grid, block)`` for an implicit GEMM with a ``rows x cols`` output (one block per 64x64 tile)."""
-    bm, bn, _, threads = TILES[np.dtype(dtype)]
+def _gemm_launch(rows: int, cols: int, dtype: Any, *, tiles: tuple[int, int, int, int] | None = None
+                 ) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """``(grid, block)`` for an implicit GEMM with a ``rows x cols`` output (one block per 64x64 tile); ``tiles``
+    overrides the dtype's (BM, BN, BK, threads) (:data:`TF32_TILES`)."""
+    bm, bn, _, threads = tiles or TILES[np.dtype(dtype)]
     return (cdiv(rows, bm), cdiv(cols, bn), 1), (threads, 1, 1)
 
 
 def _backward_input_launch(
-    g: ConvGeometry, dtype: Any, max_grid_z: int = MAX_GRID_Z
+    g: ConvGeometry, dtype: Any, max_grid_z: int = MAX_GRID_Z, *, tiles: tuple[int, int, int, int] | None = None
 ) -> tuple[list[tuple[tuple[int, int, int], int]], tuple[int, int, int]]:
     """``(launches, block)`` for backward_input by stride phase, each launch a ``(grid, phase0)``.
 
@@ -121,13 +135,14 @@ def _backward_input_launch(
     several, each starting at its ``phase0``.
     """
     rows = g.N * cdiv(g.H, g.sh) * cdiv(g.W, g.sw)
-    (gx, gy, _), block = _gemm_launch(rows, g.C, dtype)
+    (gx, gy, _), block = _gemm_launch(rows, g.C, dtype, tiles=tiles)
     phases = min(g.sh, g.H) * min(g.sw, g.W)
     return [((gx, gy, min(phases - phase0, max_grid_z)), phase0) for phase0 in range(0, phases, max_grid_z)], block
 
 
 def _backward_weight_launch(
-    K: int, CRS: int, NPQ: int, dtype: Any, target_blocks: int = TARGET_BLOCKS, min_split_depth: int = MIN_SPLIT_DEPTH
+    K: int, CRS: int, NPQ: int, dtype: Any, target_blocks: int = TARGET_BLOCKS, min_split_depth: int = MIN_SPLIT_DEPTH,
+    *, tiles: tuple[int, int, int, int] | None = None,
 ) -> tuple[tuple[int, int, int], tuple[int, int, int], int, int]:
     """``(grid, block, splits, split_depth)`` for backward_weight.
 
@@ -135,8 +150,8 @@ def _backward_weight_launch(
     reduction tile straddles two chunks), only as far as needed to reach ``target_blocks`` blocks and
     never below ``min_split_depth`` indices per chunk.
     """
-    (gx, gy, _), block = _gemm_launch(K, CRS, dtype)
-    bk = TILES[np.dtype(dtype)][2]
+    (gx, gy, _), block = _gemm_launch(K, CRS, dtype, tiles=tiles)
+    bk = (tiles or TILES[np.dtype(dtype)])[2]
     splits = min(cdiv(target_blocks, gx * gy), max(NPQ // max(min_split_depth, 1), 1), MAX_SPLITS)
     splits = max(splits, 1)
     split_depth = cdiv(cdiv(NPQ, splits), bk) * bk
@@ -181,7 +196,8 @@ def conv2d_forward(x: Any, w: Any, b: Any | None, stride, padding) -> Any:
     non-contiguous arrays, mismatched C, a bias that is not [K], bad stride/padding, or a kernel larger
     than the padded input.
     """
-    return _forward(MODULE, "conv2d_forward_kernel", x, w, b, stride, padding, pack=True)
+    return _forward(MODULE, "conv2d_forward_kernel", x, w, b, stride, padding, pack=True,
+                    tf32_kernel="conv2d_forward_tf32_kernel")
 
 
 def conv2d_backward_input(dy: Any, w: Any, input_shape, stride, padding) -> Any:
@@ -191,7 +207,8 @@ def conv2d_backward_input(dy: Any, w: Any, input_shape, stride, padding) -> Any:
     TypeError / ValueError like :func:`conv2d_forward`, and ValueError when dy's shape does not match
     the output shape implied by input_shape, w, stride and padding.
     """
-    return _backward_input(MODULE, "conv2d_backward_input_kernel", dy, w, input_shape, stride, padding, pack=True)
+    return _backward_input(MODULE, "conv2d_backward_input_kernel", dy, w, input_shape, stride, padding, pack=True,
+                           tf32_kernel="conv2d_backward_input_tf32_kernel")
 
 
 def conv2d_backward_weight(dy: Any, x: Any, weight_shape, stride, padding) -> Any:
@@ -200,14 +217,16 @@ def conv2d_backward_weight(dy: Any, x: Any, weight_shape, stride, padding) -> An
     Raises TypeError / ValueError like :func:`conv2d_forward`, and ValueError when dy's shape does
     not match the output shape implied by x, weight_shape, stride and padding.
     """
-    return _backward_weight(MODULE, "conv2d_backward_weight_kernel", dy, x, weight_shape, stride, padding)
+    return _backward_weight(MODULE, "conv2d_backward_weight_kernel", dy, x, weight_shape, stride, padding,
+                            tf32_kernel="conv2d_backward_weight_tf32_kernel")
 
 
 # The launchers behind the three GEMM passes, shared with ladder rungs 3 and 4 (ladder/conv2d/rung3_stride_phase.py,
 # rung4_cp_async.py), whose kernels take the same arguments and grids from their own modules: ``module`` and
 # ``kernel`` (the template's name, instantiated here for the dtype) say which kernel runs, ``pack`` whether it reads
-# the weight packed by :func:`_pack_weight` (production) or as it is (the rungs below 5).  backward_weight's split-K
-# reduce kernel and the packing kernel are always this module's.
+# the weight packed by :func:`_pack_weight` (production) or as it is (the rungs below 5), ``tf32_kernel`` the kernel
+# float32 runs instead when :data:`ALLOW_TF32` is on (production only; with :data:`TF32_TILES`).  backward_weight's
+# split-K reduce kernel and the packing kernel are always this module's.
 
 
 def packed_weight_shape(w_shape: tuple[int, ...], dtype: Any, k_inner: bool) -> tuple[int, int]:
@@ -232,8 +251,15 @@ def _pack_weight(w: Any, k_inner: bool) -> Any:
     return out
 
 
+def _tf32(kernel: str, tf32_kernel: str | None, dtype: Any) -> tuple[str, tuple[int, int, int, int] | None]:
+    """The kernel to run and its tile override: the TF32 one for float32 when ALLOW_TF32 is on and it exists."""
+    if tf32_kernel is not None and ALLOW_TF32 and np.dtype(dtype) == np.float32:
+        return tf32_kernel, TF32_TILES
+    return kernel, None
+
+
 def _forward(module: SourceModule, kernel: str, x: Any, w: Any, b: Any | None, stride, padding,
-             pack: bool = False) -> Any:
+             pack: bool = False, tf32_kernel: str | None = None) -> Any:
     check_float_array("x", x, 4)
     check_float_array("w", w, 4)
     if b is not None:
@@ -245,7 +271,8 @@ def _forward(module: SourceModule, kernel: str, x: Any, w: Any, b: Any | None, s
     y = _runtime.empty((g.N, g.K, g.P, g.Q), dtype)
     if y.size == 0:  # an empty batch: a grid of zero blocks is not a valid launch
         return y
-    grid, block = _gemm_launch(g.N * g.P * g.Q, g.K, dtype)
+    kernel, tiles = _tf32(kernel, tf32_kernel, dtype)
+    grid, block = _gemm_launch(g.N * g.P * g.Q, g.K, dtype, tiles=tiles)
     wk = _pack_weight(w, k_inner=True) if pack else w
     # the geometry's fields are the kernel's int parameters, in order; without a bias w stands in for
     # the pointer and has_bias = 0 makes the kernel ignore it
@@ -256,7 +283,7 @@ def _forward(module: SourceModule, kernel: str, x: Any, w: Any, b: Any | None, s
 
 
 def _backward_input(module: SourceModule, kernel: str, dy: Any, w: Any, input_shape, stride, padding,
-                    pack: bool = False) -> Any:
+                    pack: bool = False, tf32_kernel: str | None = None) -> Any:
     check_float_array("dy", dy, 4)
     check_float_array("w", w, 4)
     dtype = check_same_dtype(dy=dy, w=w)
@@ -264,14 +291,16 @@ def _backward_input(module: SourceModule, kernel: str, dy: Any, w: Any, input_sh
     _check_int_sizes("conv2d_backward_input", g)
 
     dx = _runtime.empty((g.N, g.C, g.H, g.W), dtype)
-    launches, block = _backward_input_launch(g, dtype, MAX_GRID_Z)
+    kernel, tiles = _tf32(kernel, tf32_kernel, dtype)
+    launches, block = _backward_input_launch(g, dtype, MAX_GRID_Z, tiles=tiles)
     wk = _pack_weight(w, k_inner=False) if pack else w
     for grid, phase0 in launches:
         module.launch(f"{kernel}<{cuda_type(dtype)}>", grid, block, [dy, wk, dx, *_i32(*g, phase0)])
     return dx
 
 
-def _backward_weight(module: SourceModule, kernel: str, dy: Any, x: Any, weight_shape, stride, padding) -> Any:
+def _backward_weight(module: SourceModule, kernel: str, dy: Any, x: Any, weight_shape, stride, padding,
+                     tf32_kernel: str | None = None) -> Any:
     check_float_array("dy", dy, 4)
     check_float_array("x", x, 4)
     dtype = check_same_dtype(dy=dy, x=x)
@@ -281,8 +310,9 @@ def _backward_weight(module: SourceModule, kernel: str, dy: Any, x: Any, weight_
     CRS = g.C * g.R * g.S
     if g.N == 0:  # nothing to reduce
         return _runtime.zeros((g.K, g.C, g.R, g.S), dtype)
+    kernel, tiles = _tf32(kernel, tf32_kernel, dtype)
     grid, block, splits, split_depth = _backward_weight_launch(
-        g.K, CRS, g.N * g.P * g.Q, dtype, TARGET_BLOCKS, MIN_SPLIT_DEPTH
+        g.K, CRS, g.N * g.P * g.Q, dtype, TARGET_BLOCKS, MIN_SPLIT_DEPTH, tiles=tiles
     )
     acc_dtype = ACC_DTYPES[np.dtype(dtype)]
     dw = _runtime.empty((g.K, g.C, g.R, g.S), dtype)

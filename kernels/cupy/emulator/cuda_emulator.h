@@ -17,7 +17,9 @@
 //   * A thread that returns early leaves the block and warp barriers (arrive_and_drop), matching what
 //     Volta+ GPUs do for exited threads.
 //   * WMMA (nvcuda::wmma) fragments hold the whole tile in every lane; mma_sync multiplies in float and
-//     adds to the accumulator; store_matrix_sync writes from lane 0 only, so code that reads the stored
+//     adds to the accumulator (TF32: precision::tf32 fragments store float, as on a GPU; __float_to_tf32
+//     rounds like cvt.rna.tf32.f32 -- to 10 mantissa bits, ties away from zero -- and mma_sync reads only
+//     the 19 TF32 bits of each input, as the tensor cores do); store_matrix_sync writes from lane 0 only, so code that reads the stored
 //     tile must synchronise first, as on a GPU.  Element-wise loops over `frag.num_elements` work; code
 //     that depends on the GPU's per-lane element mapping would not (kernelgrad's kernels never do).
 //   * cp.async (cuda_pipeline_primitives.h: __pipeline_memcpy_async / __pipeline_commit /
@@ -268,6 +270,40 @@ struct accumulator {};
 struct row_major {};
 struct col_major {};
 enum layout_t { mem_row_major, mem_col_major };
+namespace precision {
+struct tf32 {};
+}  // namespace precision
+
+// The type a fragment of element type T stores (and loads from memory): float for precision::tf32.
+template <typename T> struct storage { using type = T; };
+template <> struct storage<precision::tf32> { using type = float; };
+template <typename T> using storage_t = typename storage<T>::type;
+
+// cvt.rna.tf32.f32: keep 10 mantissa bits, round to nearest with ties away from zero (add half an ulp of TF32
+// to the magnitude, then truncate); inf stays inf, a NaN stays a NaN.
+inline float __float_to_tf32(float in) {
+    std::uint32_t u;
+    std::memcpy(&u, &in, 4);
+    if ((u & 0x7f800000u) != 0x7f800000u) u += 0x1000u;
+    else if (u & 0x007fffffu) u |= 0x00400000u;  // NaN: a mantissa bit the truncation keeps
+    u &= 0xffffe000u;
+    float out;
+    std::memcpy(&out, &u, 4);
+    return out;
+}
+// What a tensor core reads of a TF32 input: its top 19 bits.
+template <typename T>
+inline float mma_input(float v) {
+    if constexpr (std::is_same_v<T, precision::tf32>) {
+        std::uint32_t u;
+        std::memcpy(&u, &v, 4);
+        u &= 0xffffe000u;
+        std::memcpy(&v, &u, 4);
+        return v;
+    } else {
+        return v;
+    }
+}
 
 template <typename Use, int M, int N, int K>
 struct tile_shape;
@@ -283,17 +319,17 @@ struct fragment {
     static constexpr int rows = tile_shape<Use, M, N, K>::rows;
     static constexpr int cols = tile_shape<Use, M, N, K>::cols;
     static constexpr int num_elements = rows * cols;
-    T x[num_elements];
+    storage_t<T> x[num_elements];
 };
 
 template <typename Use, int M, int N, int K, typename T, typename Layout, typename V>
 inline void fill_fragment(fragment<Use, M, N, K, T, Layout>& f, const V& v) {
-    for (int i = 0; i < f.num_elements; ++i) f.x[i] = static_cast<T>(v);
+    for (int i = 0; i < f.num_elements; ++i) f.x[i] = static_cast<storage_t<T>>(v);
 }
 
 // matrix_a / matrix_b: the layout is part of the fragment type.
 template <typename Use, int M, int N, int K, typename T, typename Layout>
-inline void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f, const T* p, unsigned int ldm) {
+inline void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f, const storage_t<T>* p, unsigned int ldm) {
     using F = fragment<Use, M, N, K, T, Layout>;
     for (int i = 0; i < F::rows; ++i)
         for (int j = 0; j < F::cols; ++j)
@@ -325,7 +361,8 @@ inline void mma_sync(fragment<accumulator, M, N, K, TC>& d, const fragment<matri
         for (int j = 0; j < N; ++j) {
             float acc = static_cast<float>(c.x[i * N + j]);
             for (int k = 0; k < K; ++k)
-                acc += static_cast<float>(a.x[i * K + k]) * static_cast<float>(b.x[k * N + j]);
+                acc += mma_input<TA>(static_cast<float>(a.x[i * K + k])) *
+                       mma_input<TB>(static_cast<float>(b.x[k * N + j]));
             out[i * N + j] = static_cast<TC>(acc);
         }
     for (int i = 0; i < M * N; ++i) d.x[i] = out[i];

@@ -27,6 +27,7 @@ EXPRESSIONS = (
     "index_grid",
     "pipeline_copy",
     "pipeline_deferred",
+    "tf32_round",
 )
 
 ok, why = available()
@@ -103,6 +104,22 @@ def test_cp_async_lands_when_its_group_is_waited_for(module):
     out = np.zeros(4, np.float32)
     module.launch("pipeline_deferred", (1, 1, 1), (1, 1, 1), (np.array([3.0, 5.0], np.float32), out))
     np.testing.assert_array_equal(out, [-1.0, 3.0, -1.0, 5.0])
+
+
+def test_tf32_rounding_is_round_to_nearest_ties_away(module, rng):
+    """__float_to_tf32 as cvt.rna.tf32.f32: keep 10 mantissa bits (clear the low 13), rounding half an ulp away from
+    zero; inf and NaN survive."""
+    base = np.array([1.0, -1.0, 3.0, -2.5e-3, 6.0e4, 1.0e-40], np.float32).view(np.uint32)
+    bits = np.concatenate([base | 0x1000, base | 0x0FFF, base | 0x1001, base & ~np.uint32(0x1FFF),
+                           rng.integers(0, 2**32, 64, dtype=np.uint64).astype(np.uint32) & np.uint32(0xBFFFFFFF)])
+    x = np.concatenate([bits.view(np.float32), np.array([np.inf, -np.inf, np.nan], np.float32)])
+    out = np.zeros_like(x)
+    module.launch("tf32_round", (1, 1, 1), (128, 1, 1), (x, out, np.int32(x.size)))
+    u = x[:-3].view(np.uint32)
+    expected = ((u.astype(np.uint64) + 0x1000) & 0xFFFFE000).astype(np.uint32).view(np.float32)  # magnitude + half ulp
+    np.testing.assert_array_equal(out[:-3], expected)
+    assert out[0] == np.float32(1.0 + 2**-10) and out[1] == np.float32(-(1.0 + 2**-10))  # ties: away from zero
+    assert out[-3] == np.inf and out[-2] == -np.inf and np.isnan(out[-1])
 
 
 def test_undeclared_kernel_is_refused(module):

@@ -124,7 +124,7 @@ def test_launch_refuses_arguments_that_do_not_match_the_kernel(emulated):
         _runtime.check_kernel_args(sig, _conv_forward_args(a17=0))
     with pytest.raises(TypeError, match=r"argument 0 \(float\* x\) needs a float32 array, got dtype float64"):
         _runtime.check_kernel_args(sig, _conv_forward_args(a0=np.zeros(9)))
-    with pytest.raises(TypeError, match=r"argument 1 \(float\* w\) must be an array"):
+    with pytest.raises(TypeError, match=r"argument 1 \(float\* w_packed\) must be an array"):
         _runtime.check_kernel_args(sig, _conv_forward_args(a1=np.float32(0)))
     with pytest.raises(TypeError, match="takes 18 arguments"):
         _runtime.check_kernel_args(sig, _conv_forward_args()[:-1])

@@ -104,6 +104,18 @@ __global__ void pipeline_deferred(const float* in, float* out) {
     out[3] = s[1];
 }
 
+// out[i] = in[i] rounded to TF32 (cvt.rna.tf32.f32: 10 mantissa bits, ties away from zero).  TF32 exists from
+// sm_80; below, the kernel copies (the test runs it on the emulator, whose rounding it checks).
+__global__ void tf32_round(const float* in, float* out, int n) {
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+    out[i] = nvcuda::wmma::__float_to_tf32(in[i]);
+#else
+    out[i] = in[i];
+#endif
+}
+
 template __global__ void warp_reduce<float>(const float*, float*, float*, float*);
 template __global__ void warp_reduce<double>(const double*, double*, double*, double*);
 template __global__ void warp_reduce<__half>(const __half*, __half*, __half*, __half*);
