@@ -94,3 +94,17 @@ def test_tf32_launch_is_the_tensor_core_block():
     launches, block = conv._backward_input_launch(g, np.float32, tiles=conv.TF32_TILES)
     assert block == (128, 1, 1) and launches == [((1, 2, 4), 0)]
     assert conv._gemm_launch(130, 65, np.float32, tiles=conv.TF32_TILES) == ((3, 2, 1), (128, 1, 1))
+
+
+def test_tf32_launch_below_sm80_runs_ieee_fma(rng, monkeypatch):
+    """A GPU without TF32 (below sm_80) compiles the TF32 kernels' FMA fallback (Tf32FmaTiles): the same 128-thread
+    launch, IEEE float32 products (emulator only: KERNELGRAD_NO_TENSOR_CORES stands in for the architecture)."""
+    from kernels.cupy._runtime import SourceModule, emulating
+
+    if not emulating():
+        pytest.skip("the macro is for the emulator; a GPU picks its path by architecture")
+    monkeypatch.setattr(conv, "ALLOW_TF32", True)
+    monkeypatch.setattr(conv, "MODULE", SourceModule(conv.MODULE.path.name, conv.MODULE.name_expressions,
+                                                     defines=("KERNELGRAD_NO_TENSOR_CORES",)))
+    for what, err in zip(("y", "dx", "dw"), _errors(rng, CASES["two-tiles-stride2"])):
+        assert err <= IEEE_TOL, (what, err)
