@@ -210,8 +210,8 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
                conv_rung("rung2_tap_major", "conv2d_backward_input", stride=2)),
               ("conv2d", "conv2d_backward_input stride 2", conv_rung("rung3_stride_phase", "conv2d_backward_input",
                                                                      stride=2))]
-    # production's Hopper forward (TMA weight tiles, persistent grid) runs only on a TMA-capable GPU: captured with
-    # the device check answering yes, compiled for sm_90 (the ": " label), float16/bfloat16 (other dtypes gather)
+    # production's Hopper kernels (TMA weight tiles; the forward persistent) run only on a TMA-capable GPU: captured
+    # with the device check answering yes, compiled for sm_90 (the ": " label), float16/bfloat16 (others gather)
     def hopper_forward(dt):
         from unittest import mock
 
@@ -220,7 +220,20 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         with mock.patch.object(kt.conv2d, "_tma_device", lambda device: True):
             return conv("conv2d_forward")(dt)
 
-    cases += [("conv2d", "rung5_tma_persistent: conv2d_forward", hopper_forward)]
+    def hopper_backward_input(stride):
+        def call(dt):
+            from unittest import mock
+
+            if dt not in (torch.float16, torch.bfloat16):
+                return None  # the general backward_input, captured as production's
+            with mock.patch.object(kt.conv2d, "_tma_device", lambda device: True):
+                return conv_rung("rung5_tma_persistent", "conv2d_backward_input", stride=stride)(dt)
+
+        return call
+
+    cases += [("conv2d", "rung5_tma_persistent: conv2d_forward", hopper_forward),
+              ("conv2d", "rung5_tma_persistent: conv2d_backward_input", hopper_backward_input(1)),
+              ("conv2d", "rung5_tma_persistent: conv2d_backward_input stride 2", hopper_backward_input(2))]
     # rung 3 runs production's general kernels through its own launchers (labelled, so its facts find them)
     cases += [("conv2d", f"rung3_stride_phase: {fn}", conv_rung("rung3_stride_phase", fn)) for fn in
               ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight")]

@@ -10,8 +10,9 @@ Which kernel runs (this file is the top rung of the conv2d ladder, kernels/trito
 
 * a 1x1 layer with stride 1 and padding 0 (ResNet's bottlenecks): plain per-image GEMMs over NCHW, ladder
   rung 4 (``kernels/triton/ladder/conv2d/rung4_pointwise_gemm.py``: pixel-contiguous, vectorised loads);
-* the forward of any other float16 / bfloat16 layer on sm_90+: the Hopper forward below (rung 5: the weight
-  packed once per call and loaded by TMA tensor descriptors, wgmma-sized tiles, a persistent grid);
+* the forward and backward_input of any other float16 / bfloat16 layer on sm_90+: the Hopper kernels below
+  (rung 5: the weight packed once per call and loaded by TMA tensor descriptors, wgmma-sized tiles, the forward
+  on a persistent grid);
 * everything else: the general implicit GEMMs below (rung 3), described in the rest of this header.
 
 Algorithm: each of the three products is a GEMM whose operands are *never materialised*; a program
@@ -118,8 +119,8 @@ __all__ = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", 
 
 ALLOW_TF32 = False  # opt-in: float32 tl.dot on TF32 tensor cores (~1e-3 relative error instead of ~1e-6)
 
-#: The Hopper forward (TMA weight tiles, persistent grid) for float16 / bfloat16 on sm_90+; False: the gather
-#: forward everywhere (as ladder rung 4).
+#: The Hopper kernels (TMA weight tiles; the forward on a persistent grid) for float16 / bfloat16 on sm_90+;
+#: False: the gather kernels everywhere (as ladder rung 4).
 USE_TMA = True
 
 #: One image (C*H*W of x, K*P*Q of dy) and the weight are indexed with 32-bit offsets; batches are not bounded.
@@ -416,20 +417,46 @@ _TMA_CONFIGS = autotune_configs(
     triton.Config({"BLOCK_M": 64, "BLOCK_N": 32, "BLOCK_K": 32, "GROUP_M": 2}, num_warps=1, pre_hook=_set_tma_block),
 )
 
-#: Rows of the packed weight per tap: C rounded up to the largest BLOCK_K, so a channel block never crosses a tap.
+#: Rows of the packed weight per tap (C for the forward, K for backward_input) rounded up to the largest BLOCK_K,
+#: so a reduction block never crosses a tap.
 _TMA_C_ALIGN = 64
 
 
 @triton.jit
-def _pack_weight_kernel(w_ptr, wp_ptr, K, C, RS, C_PAD, K_PAD, numel, BLOCK: tl.constexpr):
-    """wp[rs * C_PAD + c, k] = w[k, c, rs] for c < C and k < K, else 0 (wp is [R*S*C_PAD, K_PAD])."""
+def _pack_weight_kernel(w_ptr, wp_ptr, K, C, RS, ROW_PAD, COL_PAD, numel, BY_K: tl.constexpr, BLOCK: tl.constexpr):
+    """Pack w[K, C, R, S] per tap, zero-padded: wp is [R*S*ROW_PAD, COL_PAD].
+
+    forward (BY_K False): wp[rs * ROW_PAD + c, k] = w[k, c, rs]; backward_input (BY_K True): wp[rs * ROW_PAD + k, c]
+    = w[k, c, rs]; 0 where c >= C or k >= K.
+    """
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    row = offs // K_PAD
-    k = offs - row * K_PAD
-    rs = row // C_PAD
-    c = row - rs * C_PAD
+    row = offs // COL_PAD
+    col = offs - row * COL_PAD
+    rs = row // ROW_PAD
+    inner = row - rs * ROW_PAD
+    if BY_K:
+        k = inner
+        c = col
+    else:
+        c = inner
+        k = col
     vals = tl.load(w_ptr + k * C * RS + c * RS + rs, mask=(offs < numel) & (c < C) & (k < K), other=0.0)
     tl.store(wp_ptr + offs, vals, mask=offs < numel)
+
+
+def _packed_weight_desc(w: torch.Tensor, g: ConvGeometry, by_k: bool):
+    """Pack ``w`` per tap (:func:`_pack_weight_kernel`) and describe it for TMA: rows padded to a multiple of
+    ``_TMA_C_ALIGN`` per tap (a reduction block never crosses a tap), columns to a 16-byte pitch (TMA reads the
+    columns past the real count as zeros).  The descriptor's block is set per autotune config."""
+    RS = g.R * g.S
+    rows, cols = (g.K, g.C) if by_k else (g.C, g.K)
+    row_pad = triton.cdiv(rows, _TMA_C_ALIGN) * _TMA_C_ALIGN
+    col_pad = triton.cdiv(cols, 16) * 16
+    wp = torch.empty((RS * row_pad, col_pad), dtype=w.dtype, device=w.device)
+    block = 128 if interpreting() else 1024
+    _pack_weight_kernel[(triton.cdiv(wp.numel(), block),)](w, wp, g.K, g.C, RS, row_pad, col_pad, wp.numel(),
+                                                           BY_K=by_k, BLOCK=block)
+    return TensorDescriptor(wp, shape=[RS * row_pad, cols], strides=[col_pad, 1], block_shape=[32, 32]), row_pad
 
 
 @triton.autotune(configs=_TMA_CONFIGS, key=_KEY)
@@ -475,6 +502,54 @@ def _conv2d_forward_tma_kernel(
         y_img = y_ptr + n * K * P * Q
         y_ptrs = y_img[:, None] + (p * Q + q)[:, None] + (offs_n * (P * Q))[None, :]
         tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=mask_m[:, None] & mask_n[None, :])
+
+
+@triton.autotune(configs=_TMA_CONFIGS, key=_KEY)
+@triton.jit
+def _conv2d_backward_input_tma_kernel(
+    dy_ptr, w_desc, dx_ptr,
+    M, N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, M_BUCKET, PHASE0, K_PAD,
+    ACC_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr, WIDE_ROWS: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
+):  # fmt: skip
+    # _conv2d_backward_input_kernel (stride phases, grid axis 1) with the weight tile B[k, c] of tap (r, s) read
+    # by TMA from the packed wp[rs * K_PAD + k, c].
+    a, b, h0, w0, Hp, Wp, Ra, Sb, p_base, q_base = _phase_geometry(PHASE0 + tl.program_id(1), H, W, R, S, sh, sw,
+                                                                   ph, pw)
+    pid_m, pid_n = _grouped_tile(tl.program_id(0), M, C, BLOCK_M, BLOCK_N, GROUP_M)
+    M_phase = N * (Hp * Wp)
+    if WIDE_ROWS:
+        M_phase = tl.cast(N, tl.int64) * (Hp * Wp)
+    n, t, u, mask_m = _decode_rows(pid_m * BLOCK_M, M_phase, Hp * Wp, Wp, BLOCK_M, WIDE_ROWS)
+    dy_img = dy_ptr + n * K * P * Q
+    p_row = p_base + t
+    q_row = q_base + u
+    offs_k = tl.arange(0, BLOCK_K)
+
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC_DTYPE)
+    k_steps = tl.cdiv(K, BLOCK_K)
+    for step in range(0, Ra * Sb * k_steps):
+        tap = step // k_steps
+        k0 = (step - tap * k_steps) * BLOCK_K
+        i = tap // Sb
+        j = tap - i * Sb
+        p = p_row - i
+        q = q_row - j
+        row_ok = mask_m & (p >= 0) & (p < P) & (q >= 0) & (q < Q)
+        k_ok = offs_k < K - k0
+        a_tile = tl.load(dy_img[:, None] + (p * Q + q)[:, None] + ((k0 + offs_k) * (P * Q))[None, :],
+                         mask=row_ok[:, None] & k_ok[None, :], other=0.0)
+        rs = (a + i * sh) * S + b + j * sw
+        b_tile = w_desc.load([rs * K_PAD + k0, pid_n * BLOCK_N])
+        acc = tl.dot(a_tile, b_tile, acc, input_precision=INPUT_PRECISION, out_dtype=ACC_DTYPE)
+
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    mask_n = offs_n < C
+    dx_img = dx_ptr + n * C * H * W
+    h = h0 + (p_row - p_base) * sh
+    w = w0 + (q_row - q_base) * sw
+    dx_ptrs = dx_img[:, None] + (h * W + w)[:, None] + (offs_n * (H * W))[None, :]
+    tl.store(dx_ptrs, acc.to(dx_ptr.dtype.element_ty), mask=mask_m[:, None] & mask_n[None, :])
 
 
 # ---------------------------------------------------------------- launchers
@@ -575,7 +650,8 @@ def _tma_device(device: torch.device) -> bool:
 
 
 def _uses_tma(x: torch.Tensor, g: ConvGeometry) -> bool:
-    """The Hopper forward takes float16 / bfloat16 layers on a TMA-capable device (``USE_TMA`` switches it off)."""
+    """The Hopper kernels (forward, backward_input) take float16 / bfloat16 on a TMA-capable device (``USE_TMA``
+    switches them off)."""
     return USE_TMA and TensorDescriptor is not None and x.dtype in (torch.float16, torch.bfloat16) and _tma_device(
         x.device)
 
@@ -601,15 +677,7 @@ def _tma_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, g: Co
     M = g.N * g.P * g.Q
     if M == 0:
         return y
-    RS = g.R * g.S
-    c_pad = triton.cdiv(g.C, _TMA_C_ALIGN) * _TMA_C_ALIGN
-    k_pad = triton.cdiv(g.K, 16) * 16  # a 16-byte-aligned row pitch, as TMA requires
-    wp = torch.empty((RS * c_pad, k_pad), dtype=w.dtype, device=w.device)
-    block = 128 if interpreting() else 1024
-    _pack_weight_kernel[(triton.cdiv(wp.numel(), block),)](w, wp, g.K, g.C, RS, c_pad, k_pad, wp.numel(),
-                                                           BLOCK=block)
-    # shape [R*S*C_PAD, K] over a K_PAD pitch: TMA reads columns k >= K as zeros; the block is set per config
-    w_desc = TensorDescriptor(wp, shape=[RS * c_pad, g.K], strides=[k_pad, 1], block_shape=[32, 32])
+    w_desc, c_pad = _packed_weight_desc(w, g, by_k=False)
     programs = _persistent_programs(None if x.device.type != "cuda" else x.device.index or 0)
 
     def grid(meta):
@@ -623,6 +691,25 @@ def _tma_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, g: Co
     return y
 
 
+def _tma_backward_input(dy: torch.Tensor, w: torch.Tensor, g: ConvGeometry) -> torch.Tensor:
+    """The Hopper backward_input on checked arguments: stride phases as the general one, weight tiles by TMA."""
+    dx = torch.empty((g.N, g.C, g.H, g.W), dtype=dy.dtype, device=dy.device)
+    if g.N * g.H * g.W == 0:
+        return dx
+    w_desc, k_pad = _packed_weight_desc(w, g, by_k=True)
+    M = g.N * triton.cdiv(g.H, g.sh) * triton.cdiv(g.W, g.sw)
+    tiles = _grid(M, g.C)
+    phases = min(g.sh, g.H) * min(g.sw, g.W)
+    for phase0 in range(0, phases, MAX_GRID_Y):
+        count = min(MAX_GRID_Y, phases - phase0)
+        _conv2d_backward_input_tma_kernel[lambda meta, count=count: (*tiles(meta), count)](
+            dy, w_desc, dx,
+            M, g.N, *_geometry_args(g), size_bucket(M), phase0, k_pad,
+            WIDE_ROWS=_wide(M), **_gemm_options(dy.dtype),
+        )  # fmt: skip
+    return dx
+
+
 def conv2d_backward_input(dy: torch.Tensor, w: torch.Tensor, input_shape, stride, padding) -> torch.Tensor:
     """Gradient w.r.t. the input: ``dx[N, C, H, W]`` for ``dy[N, K, P, Q]`` and ``w[K, C, R, S]``.
 
@@ -633,6 +720,8 @@ def conv2d_backward_input(dy: torch.Tensor, w: torch.Tensor, input_shape, stride
     g = _checked_backward_input(dy, w, input_shape, stride, padding)
     if _pointwise.applies(g):
         return _pointwise.pointwise_backward_input(dy, w, g)
+    if _uses_tma(dy, g):
+        return _tma_backward_input(dy, w, g)
     return _implicit_gemm_backward_input(dy, w, g)
 
 

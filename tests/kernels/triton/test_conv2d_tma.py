@@ -72,18 +72,49 @@ def test_tma_forward_empty_batch_and_switch(rng, monkeypatch):
     assert rel_err(conv.conv2d_forward(x, w, b, 1, 1).cpu().numpy(), ref) <= HALF_TOL  # the gather forward
 
 
+@pytest.mark.parametrize("by_k", [False, True], ids=["forward", "backward_input"])
 @pytest.mark.parametrize("K,C,R,S", [(1, 1, 1, 1), (17, 70, 3, 2), (64, 64, 3, 3), (5, 3, 7, 7)])
-def test_pack_weight_layout(K, C, R, S, test_seed):
-    """wp[rs * C_PAD + c, k] = w[k, c, r, s]; every padding row (c >= C) and column (k >= K) is exactly 0."""
+def test_pack_weight_layout(K, C, R, S, by_k, test_seed):
+    """forward: wp[rs * ROW_PAD + c, k] = w[k, c, r, s]; backward_input: wp[rs * ROW_PAD + k, c] = w[k, c, r, s];
+    every padding row and column is exactly 0."""
     conv = _triton_conv2d()
     gen = torch.Generator().manual_seed(test_seed)
     w = torch.randn((K, C, R, S), generator=gen).to(torch.float16).to(_device())
-    RS, c_pad, k_pad = R * S, -(-C // conv._TMA_C_ALIGN) * conv._TMA_C_ALIGN, -(-K // 16) * 16
-    wp = torch.full((RS * c_pad, k_pad), float("nan"), dtype=w.dtype, device=w.device)
-    conv._pack_weight_kernel[(-(-wp.numel() // 128),)](w, wp, K, C, RS, c_pad, k_pad, wp.numel(), BLOCK=128)
-    expect = torch.zeros((RS, c_pad, k_pad), dtype=w.dtype)
-    expect[:, :C, :K] = w.cpu().permute(2, 3, 1, 0).reshape(RS, C, K)
-    assert torch.equal(wp.cpu().reshape(RS, c_pad, k_pad), expect)
+    rows, cols = (K, C) if by_k else (C, K)
+    RS, row_pad, col_pad = R * S, -(-rows // conv._TMA_C_ALIGN) * conv._TMA_C_ALIGN, -(-cols // 16) * 16
+    wp = torch.full((RS * row_pad, col_pad), float("nan"), dtype=w.dtype, device=w.device)
+    conv._pack_weight_kernel[(-(-wp.numel() // 128),)](w, wp, K, C, RS, row_pad, col_pad, wp.numel(), BY_K=by_k,
+                                                       BLOCK=128)
+    expect = torch.zeros((RS, row_pad, col_pad), dtype=w.dtype)
+    per_tap = w.cpu().permute(2, 3, 0, 1) if by_k else w.cpu().permute(2, 3, 1, 0)  # [R, S, rows, cols]
+    expect[:, :rows, :cols] = per_tap.reshape(RS, rows, cols)
+    assert torch.equal(wp.cpu().reshape(RS, row_pad, col_pad), expect)
+
+
+# backward_input: stride phases with and without taps (stride 3 over a 2-wide kernel), sh != sw, K across the
+# packed tap's 64 rows and the BLOCK_K chunks, C not a multiple of the pitch, padding wider than the stride
+DGRAD_CASES = TMA_CASES + [
+    (2, 5, 10, 9, 70, 2, 2, (3, 3), (0, 1)),
+    (1, 33, 7, 8, 3, 3, 3, (2, 3), (2, 1)),
+]
+
+
+@pytest.mark.parametrize("case", DGRAD_CASES, ids=lambda c: "x".join(map(str, c[:7])) + f"-s{c[7][0]}{c[7][1]}")
+def test_tma_backward_input_matches_torch(rng, case):
+    conv = _triton_conv2d()
+    stride, padding = case[7], case[8]
+    x, w, b = _inputs(rng, case, np.float16)
+    ref_y, _ = _torch_reference(x, w, b, stride, padding, None)
+    dy = rng.standard_normal(ref_y.shape).astype(np.float16)
+    _, (ref_dx, _, _) = _torch_reference(x, w, b, stride, padding, dy)
+    dyt, wt = torch.from_numpy(dy).to(_device()), torch.from_numpy(w).to(_device())
+    g = conv._checked_backward_input(dyt, wt, x.shape, stride, padding)
+    _needs_tma(conv, dyt, g)
+    dx = conv._tma_backward_input(dyt, wt, g)
+    assert dx.dtype == torch.float16 and rel_err(dx.cpu().numpy(), ref_dx) <= HALF_TOL
+    if not conv._pointwise.applies(g):  # the public backward_input takes this path for such a layer
+        assert np.array_equal(conv.conv2d_backward_input(dyt, wt, x.shape, stride, padding).cpu().numpy(),
+                              dx.cpu().numpy())
 
 
 def test_persistent_programs_cover_every_tile(rng, monkeypatch):
