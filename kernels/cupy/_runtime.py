@@ -392,8 +392,9 @@ class SourceModule:
         parts = (cupy.__version__, nvrtc.getVersion(), cupy.cuda.Device().compute_capability,
                  os.environ.get("CUPY_COMPILE_WITH_PTX", ""), nvrtc_options(self.defines), self.name_expressions)
         digest.update(repr(parts).encode())
-        # the shared headers and every kernel source, this module's included (a ladder rung lives in a subfolder)
-        for f in sorted({*KERNEL_DIR.glob("*.cu*"), self.path}):
+        # every kernel source and header under kernels/cupy, ladder rungs included (a rung's .cu may include another
+        # rung's, so an edit anywhere re-keys every module; over-invalidation only costs a compile)
+        for f in sorted({*KERNEL_DIR.rglob("*.cu*"), self.path}):
             digest.update(str(f.relative_to(KERNEL_DIR)).encode() + f.read_bytes())
         cache = cache_dir("nvrtc")
         meta = cache / f"{self.path.stem}-{digest.hexdigest()[:20]}.json"

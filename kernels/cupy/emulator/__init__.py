@@ -127,8 +127,8 @@ class EmulatedModule:
         for part in (unit, " ".join([cxx, *flags]), HEADER.read_text()):
             digest.update(part.encode())
         for d in include_dirs[:-1]:  # the kernel sources and their headers (not the CUDA toolkit's)
-            for f in sorted(Path(d).glob("*.cu*")):
-                digest.update(f.name.encode() + f.read_bytes())
+            for f in sorted(Path(d).rglob("*.cu*")):  # subfolders too: a ladder rung's .cu may include another's
+                digest.update(str(f.relative_to(d)).encode() + f.read_bytes())
         target = _cache_dir() / f"{self.source.stem}-{digest.hexdigest()[:20]}.so"
 
         if not target.exists():

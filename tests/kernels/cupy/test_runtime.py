@@ -217,3 +217,34 @@ def test_missing_crt_headers_name_the_fix(monkeypatch):
     with pytest.raises(RuntimeError, match=r"nvidia-cuda-nvcc-cu12.*kernelgrad\[cupy\]"):
         _runtime.nvrtc_compile(_runtime.KERNEL_DIR / "conv2d.cu", ["conv2d_forward_kernel<float>"], arch="90")
 
+
+
+def test_gpu_cache_key_covers_sources_in_ladder_subfolders(monkeypatch, tmp_path):
+    """A rung's .cu may include another rung's from a subfolder: editing that one must re-key the NVRTC cache."""
+    cupy = pytest.importorskip("cupy")
+    kernels = tmp_path / "kernels"
+    (kernels / "ladder" / "fam").mkdir(parents=True)
+    for f in _runtime.KERNEL_DIR.glob("*.cu*"):
+        (kernels / f.name).write_bytes(f.read_bytes())
+    included = kernels / "ladder" / "fam" / "rung.cu"
+    included.write_text("// rung 1\n")
+    monkeypatch.setattr(_runtime, "KERNEL_DIR", kernels)
+    monkeypatch.delenv(_runtime.EMULATE_ENV, raising=False)
+    monkeypatch.setenv("KERNELGRAD_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(cupy, "RawModule", _FakeRawModule)
+    monkeypatch.setattr(cupy.cuda, "Device", lambda: types.SimpleNamespace(id=0, compute_capability="90"))
+    monkeypatch.setattr(_runtime, "nvrtc_options", lambda defines=(): ("-ftz=false",))
+    compiles = []
+
+    def fake_compile(path, name_expressions, arch=None, defines=(), extra_options=(), log_stream=None):
+        compiles.append(path.name)
+        return b"\x7fELF fake cubin", {e: f"_Z_mangled_{i}" for i, e in enumerate(name_expressions)}
+
+    monkeypatch.setattr(_runtime, "nvrtc_compile", fake_compile)
+    names = ("dropout_kernel<float>",)
+    _runtime.SourceModule("dropout.cu", names)._module()
+    _runtime.SourceModule("dropout.cu", names)._module()
+    assert compiles == ["dropout.cu"]  # cached
+    included.write_text("// rung 1, edited\n")
+    _runtime.SourceModule("dropout.cu", names)._module()
+    assert compiles == ["dropout.cu", "dropout.cu"]
