@@ -81,6 +81,8 @@ TENSOR_CORE_KERNELS = (
     "conv2d_cpasync_forward_kernel", "conv2d_cpasync_backward_input_kernel", "conv2d_cpasync_backward_weight_kernel",
     "linear_forward_kernel", "linear_backward_input_kernel", "linear_backward_weight_kernel",
 )
+#: Kernels that exist to run on tensor cores in every storage type (conv2d's TF32 path for float32, ALLOW_TF32).
+TF32_KERNELS = ("conv2d_forward_tf32_kernel", "conv2d_backward_input_tf32_kernel", "conv2d_backward_weight_tf32_kernel")
 #: .ftz instructions that flush nothing of ours: libdevice's expf and double division start from an
 #: approximation (ex2.approx / rcp.approx exist only with .ftz) on a range-reduced operand that is never
 #: subnormal, then scale and refine without .ftz, so subnormal inputs and results survive.
@@ -369,7 +371,8 @@ def problems(results: list[ModuleResult]) -> list[str]:
             if k.shared_bytes > STATIC_SMEM_LIMIT:
                 out.append(f"{where}: {name} uses {k.shared_bytes} B of static shared memory (> 48 KB)")
             base = (k.name_expression or "").split("<")[0]
-            if base in TENSOR_CORE_KERNELS and k.storage_type == "__half" and not k.tensor_core:
+            must_use = (base in TENSOR_CORE_KERNELS and k.storage_type == "__half") or base in TF32_KERNELS
+            if must_use and not k.tensor_core:
                 out.append(f"{where}: {name} has no tensor-core instruction in its PTX")
     return out
 

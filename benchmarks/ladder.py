@@ -425,7 +425,7 @@ def read_rung(backend: str, family: str, name: str) -> Rung:
                 # GEMMs without the rungs above): its rows are the AOT launches labelled with its name
                 kernels[pass_] = [k for source in imported_modules(module) for k in triton_kernels(source)]
         else:
-            kernels[pass_], allow_tf32[pass_] = cuda_sources(where), False
+            kernels[pass_], allow_tf32[pass_] = cuda_sources(where), bool(module_constant(where, "ALLOW_TF32", False))
     return Rung(backend, name, module, path, prediction_paragraph(doc) if path else None, defined_in, kernels,
                 allow_tf32)
 

@@ -108,6 +108,13 @@ def test_the_checks_can_fail():
     res.name_expressions = ["conv2d_forward_kernel<double>"]
     res.lowered = {"conv2d_forward_kernel<double>": "_Z1kIfEvv"}
     assert aot_cuda.problems([res]) == []  # float64 spills are reported, not failed
+    # a TF32 kernel (ALLOW_TF32's float32 path) must show tensor-core instructions in every storage type
+    row.update(storage_type="float", name_expression="conv2d_forward_tf32_kernel<float>", spill_stores=0,
+               spill_loads=0)
+    res.kernels = [aot_cuda.KernelRow(**row)]
+    res.name_expressions = ["conv2d_forward_tf32_kernel<float>"]
+    res.lowered = {"conv2d_forward_tf32_kernel<float>": "_Z1kIfEvv"}
+    assert "tensor-core" in "\n".join(aot_cuda.problems([res]))
 
 
 def test_ftz_detection_on_real_ptx():
