@@ -29,6 +29,11 @@ the parameter's width (``np.int32`` for ``int``, ``np.int64`` for ``long long``,
 leave the parameter width to the runtime's guess, and a kernel reading ``long long`` from a 4-byte slot
 reads garbage.
 
+bfloat16: CuPy and numpy have no such dtype, so a :class:`BFloat16Array` marks a ``uint16`` array (cupy, or numpy
+under emulation) as bfloat16 bit patterns; its dtype is :data:`BFLOAT16`, the launch check matches it to
+``__nv_bfloat16*`` parameters, and the launch passes the raw pointer of its bits.  Families opt in
+(``check_float_array(..., bfloat16=True)``); conv2d does.
+
 Verified where: the emulator path runs in CI; the NVRTC compile of every name expression (this module's
 options and CuPy's compile call, for sm_80 and sm_90, pip-wheel and toolkit headers) runs in CI
 (tests/kernels/test_nvrtc_compile.py); loading and launching on a GPU has not run yet (no GPU).
@@ -36,6 +41,7 @@ options and CuPy's compile call, for sm_80 and sm_90, pip-wheel and toolkit head
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import importlib.util
@@ -60,6 +66,8 @@ __all__ = [
     "xp",
     "SourceModule",
     "check_float_array",
+    "BFLOAT16",
+    "BFloat16Array",
     "check_launch",
     "cdiv",
     "empty",
@@ -75,10 +83,33 @@ __all__ = [
 EMULATE_ENV = "KERNELGRAD_CUDA_EMULATE"
 KERNEL_DIR = Path(__file__).resolve().parent
 
-#: CUDA C element type for each supported array dtype.  bfloat16 kernels exist in the .cu files (CI
-#: compiles them) but CuPy has no bfloat16 dtype, so no array can reach them from here.
-CUDA_TYPES = {np.dtype(np.float16): "__half", np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
-FLOAT_DTYPES = tuple(CUDA_TYPES)
+
+
+class _BFloat16DType:
+    """The dtype of a :class:`BFloat16Array` (numpy and CuPy have no bfloat16): prints as ``bfloat16``, 2 bytes.
+
+    One instance, :data:`BFLOAT16`; it equals nothing but itself, so a bfloat16 array never passes for a
+    numpy dtype in :func:`check_same_dtype` or a launch check.
+    """
+
+    name = "bfloat16"
+    itemsize = 2
+
+    def __repr__(self) -> str:
+        return "bfloat16"
+
+    def __reduce__(self) -> str:
+        return "BFLOAT16"
+
+
+BFLOAT16 = _BFloat16DType()
+
+#: CUDA C element type for each supported array dtype.  bfloat16 is :data:`BFLOAT16`, the dtype of a
+#: :class:`BFloat16Array`; only the families that say so accept it (conv2d).
+CUDA_TYPES = {np.dtype(np.float16): "__half", np.dtype(np.float32): "float", np.dtype(np.float64): "double",
+              BFLOAT16: "__nv_bfloat16"}
+#: The numpy float dtypes every family accepts.
+FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 
 MAX_THREADS_PER_BLOCK = 1024
 MAX_BLOCK = (1024, 1024, 64)
@@ -103,9 +134,16 @@ def array_type() -> type:
     return np.ndarray if emulating() else xp().ndarray
 
 
+def as_dtype(dtype: Any) -> Any:
+    """``np.dtype(dtype)``, or :data:`BFLOAT16` for itself and for ``"bfloat16"``."""
+    if dtype is BFLOAT16 or (isinstance(dtype, str) and dtype == "bfloat16"):
+        return BFLOAT16
+    return np.dtype(dtype)
+
+
 def cuda_type(dtype: Any) -> str:
-    """``"float"`` / ``"double"`` / ``"__half"`` for a supported dtype (the template argument)."""
-    return CUDA_TYPES[np.dtype(dtype)]
+    """``"float"`` / ``"double"`` / ``"__half"`` / ``"__nv_bfloat16"`` for a supported dtype (the template argument)."""
+    return CUDA_TYPES[as_dtype(dtype)]
 
 
 def cdiv(a: int, b: int) -> int:
@@ -114,21 +152,112 @@ def cdiv(a: int, b: int) -> int:
 
 
 def empty(shape: tuple[int, ...], dtype: Any) -> Any:
+    """An array of the runtime; a :class:`BFloat16Array` for :data:`BFLOAT16`."""
+    if as_dtype(dtype) is BFLOAT16:
+        return BFloat16Array(xp().empty(shape, dtype=np.uint16))
     return xp().empty(shape, dtype=dtype)
 
 
 def zeros(shape: tuple[int, ...], dtype: Any) -> Any:
+    """Zeros of the runtime; a :class:`BFloat16Array` of +0.0 (all bits clear) for :data:`BFLOAT16`."""
+    if as_dtype(dtype) is BFLOAT16:
+        return BFloat16Array(xp().zeros(shape, dtype=np.uint16))
     return xp().zeros(shape, dtype=dtype)
+
+
+# ---------------------------------------------------------------------------------------- bfloat16
+
+
+class BFloat16Array:
+    """bfloat16 values held as their 16-bit patterns in a ``uint16`` array: how bfloat16 reaches the CUDA C kernels.
+
+    CuPy (like numpy) has no bfloat16 dtype, but a kernel instantiated for ``__nv_bfloat16`` only needs a device
+    pointer to 2-byte elements.  ``BFloat16Array(bits)`` marks ``bits`` -- a ``cupy.ndarray`` of ``uint16`` on a
+    GPU, a ``numpy.ndarray`` under ``KERNELGRAD_CUDA_EMULATE=1`` -- as bfloat16; the launchers that accept it
+    (conv2d's) check it like any array (runtime, ndim, C-contiguity), launch the ``__nv_bfloat16`` instantiation
+    with the raw pointer of ``bits``, and return their results as BFloat16Arrays.  ``dtype`` is
+    :data:`BFLOAT16`, so a bfloat16 input mixed with a float16/32/64 one is the usual dtype-mismatch TypeError.
+
+    Conversions: :meth:`from_torch` / :meth:`to_torch` share memory with a ``torch.bfloat16`` tensor (DLPack of
+    the tensor viewed as int16 on CUDA, numpy on the CPU); :meth:`from_float` rounds a float array to nearest
+    even and :meth:`to_float32` widens exactly, in the bits' array module.
+    """
+
+    __slots__ = ("bits",)
+    dtype = BFLOAT16
+
+    def __init__(self, bits: Any):
+        if getattr(bits, "dtype", None) != np.uint16 or not hasattr(bits, "flags"):
+            got = f"dtype {bits.dtype}" if hasattr(bits, "dtype") else type(bits).__name__
+            raise TypeError(f"bits must be a numpy or cupy uint16 array (bfloat16 bit patterns), got {got}")
+        self.bits = bits
+
+    shape = property(lambda self: self.bits.shape)
+    ndim = property(lambda self: self.bits.ndim)
+    size = property(lambda self: self.bits.size)
+    strides = property(lambda self: self.bits.strides)
+    flags = property(lambda self: self.bits.flags)
+    nbytes = property(lambda self: self.bits.nbytes)
+
+    def __len__(self) -> int:
+        return len(self.bits)
+
+    def __repr__(self) -> str:
+        return f"BFloat16Array(shape={tuple(self.shape)}, bits={type(self.bits).__module__}.ndarray)"
+
+    @classmethod
+    def from_float(cls, a: Any) -> BFloat16Array:
+        """Round a numpy/cupy float array to bfloat16, to nearest even (through float32; NaN stays NaN)."""
+        mod = np if isinstance(a, np.ndarray) else xp()
+        u = mod.ascontiguousarray(mod.asarray(a, dtype=np.float32)).view(np.uint32)
+        rounded = ((u + np.uint32(0x7FFF) + ((u >> 16) & np.uint32(1))) >> 16).astype(np.uint16)
+        nan = (u & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000)
+        return cls(mod.where(nan, ((u >> 16) | np.uint32(0x40)).astype(np.uint16), rounded))
+
+    def to_float32(self) -> Any:
+        """The values as float32 (exact), in the bits' array module."""
+        return (self.bits.astype(np.uint32) << 16).view(np.float32)
+
+    @classmethod
+    def from_torch(cls, t: Any) -> BFloat16Array:
+        """A ``torch.bfloat16`` tensor's storage, shared: cupy bits for a CUDA tensor, numpy for a CPU one.
+
+        A non-contiguous tensor is made contiguous first (a copy).  Raises TypeError for another dtype.
+        """
+        import torch
+
+        if not isinstance(t, torch.Tensor) or t.dtype != torch.bfloat16:
+            got = f"dtype {t.dtype}" if isinstance(t, torch.Tensor) else type(t).__name__
+            raise TypeError(f"from_torch needs a torch.bfloat16 tensor, got {got}")
+        raw = t.detach().contiguous().view(torch.int16)  # a same-width view: DLPack and numpy know int16
+        if raw.device.type == "cpu":
+            return cls(raw.numpy().view(np.uint16))
+        import cupy
+
+        return cls(cupy.from_dlpack(raw).view(cupy.uint16))
+
+    def to_torch(self) -> Any:
+        """A ``torch.bfloat16`` tensor sharing the bits' memory (CPU for numpy bits, CUDA for cupy bits)."""
+        import torch
+
+        if isinstance(self.bits, np.ndarray):
+            return torch.from_numpy(self.bits.view(np.int16)).view(torch.bfloat16)
+        return torch.from_dlpack(self.bits.view(np.int16)).view(torch.bfloat16)
 
 
 # ---------------------------------------------------------------------------------------- arguments
 
 
 def check_array(name: str, a: object, ndim: int | None = None) -> Any:
-    """Require an array of the current runtime (cupy, or numpy under emulation), C-contiguous."""
+    """Require an array of the current runtime (cupy, or numpy under emulation), C-contiguous; a
+    :class:`BFloat16Array` is checked through its bits."""
     kind = array_type()
-    if not isinstance(a, kind):
-        where = "numpy.ndarray (KERNELGRAD_CUDA_EMULATE=1)" if emulating() else "cupy.ndarray"
+    where = "numpy.ndarray (KERNELGRAD_CUDA_EMULATE=1)" if emulating() else "cupy.ndarray"
+    if isinstance(a, BFloat16Array):
+        if not isinstance(a.bits, kind):
+            raise TypeError(f"{name} must hold its bfloat16 bits in a {where}, got "
+                            f"{type(a.bits).__module__}.{type(a.bits).__name__}")
+    elif not isinstance(a, kind):
         raise TypeError(f"{name} must be a {where}, got {type(a).__module__}.{type(a).__name__}")
     if ndim is not None and a.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {tuple(a.shape)} ({a.ndim}-D)")
@@ -137,11 +266,17 @@ def check_array(name: str, a: object, ndim: int | None = None) -> Any:
     return a
 
 
-def check_float_array(name: str, a: object, ndim: int | None = None) -> Any:
-    """:func:`check_array` plus dtype float16, float32 or float64."""
+def check_float_array(name: str, a: object, ndim: int | None = None, *, bfloat16: bool = False) -> Any:
+    """:func:`check_array` plus dtype float16, float32 or float64 -- or a :class:`BFloat16Array` where the
+    family has bfloat16 kernels (``bfloat16=True``)."""
     check_array(name, a, ndim)
+    if isinstance(a, BFloat16Array):
+        if not bfloat16:
+            raise TypeError(f"{name} must have dtype float16, float32 or float64, got bfloat16")
+        return a
     if a.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{name} must have dtype float16, float32 or float64, got {a.dtype}")
+        allowed = "float16, bfloat16, float32 or float64" if bfloat16 else "float16, float32 or float64"
+        raise TypeError(f"{name} must have dtype {allowed}, got {a.dtype}")
     return a
 
 
@@ -164,7 +299,8 @@ def check_launch(grid: Sequence[int], block: Sequence[int]) -> tuple[tuple[int, 
 def check_kernel_args(signature: KernelSignature, args: Sequence[object], block: Sequence[int] = (1, 1, 1)) -> None:
     """Every argument against the C parameter it is passed to (a mismatch is a wrapper bug: TypeError).
 
-    Arrays (of the current runtime) for pointers, with the pointee's dtype; numpy scalars of exactly the
+    Arrays (of the current runtime; a :class:`BFloat16Array` for ``__nv_bfloat16``) for pointers, with the
+    pointee's dtype; numpy scalars of exactly the
     parameter's dtype for values; as many arguments as parameters; and at most the kernel's
     ``__launch_bounds__`` threads per block (ValueError).
     """
@@ -180,7 +316,7 @@ def check_kernel_args(signature: KernelSignature, args: Sequence[object], block:
     for i, (a, param) in enumerate(zip(args, signature.params)):
         where = f"{kernel} argument {i} ({param.describe()})"
         if param.pointer:
-            if not isinstance(a, kind):
+            if not isinstance(a.bits if isinstance(a, BFloat16Array) else a, kind):
                 raise TypeError(f"{where} must be an array of the runtime, got {type(a).__name__}")
             if param.dtype is None or a.dtype != param.dtype:
                 raise TypeError(f"{where} needs a {param.dtype or param.ctype} array, got dtype {a.dtype}")
@@ -340,6 +476,12 @@ def _write_atomically(path: Path, data: bytes) -> None:
 # ------------------------------------------------------------------------------------------ modules
 
 
+def _with_bfloat16(sig: KernelSignature) -> KernelSignature:
+    """``_signatures`` has no numpy dtype for ``__nv_bfloat16`` (None); the runtime's is :data:`BFLOAT16`."""
+    params = tuple(dataclasses.replace(p, dtype=BFLOAT16) if p.ctype == "__nv_bfloat16" else p for p in sig.params)
+    return dataclasses.replace(sig, params=params)
+
+
 class SourceModule:
     """One ``.cu`` file of ``kernels/cupy`` and the kernel instantiations its wrapper launches.
 
@@ -361,7 +503,7 @@ class SourceModule:
         """The C parameter types of one declared kernel, read from the source once."""
         sig = self._signatures.get(name_expression)
         if sig is None:
-            sig = self._signatures[name_expression] = _signatures.signature(self.path, name_expression)
+            sig = self._signatures[name_expression] = _with_bfloat16(_signatures.signature(self.path, name_expression))
         return sig
 
     def _module(self) -> Any:
@@ -413,4 +555,5 @@ class SourceModule:
             raise ValueError(f"{name_expression!r} is not declared for {self.path.name}: {self.name_expressions}")
         g, b = check_launch(grid, block)
         check_kernel_args(self.signature(name_expression), args, b)
-        self._module().launch(name_expression, g, b, args)
+        # a bfloat16 argument goes as the raw pointer of its 16-bit storage: the __nv_bfloat16* parameter
+        self._module().launch(name_expression, g, b, [a.bits if isinstance(a, BFloat16Array) else a for a in args])

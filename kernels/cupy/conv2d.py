@@ -37,7 +37,10 @@ float16 runs on tensor cores (WMMA 16x16x16, fp32 accumulation): 64x64 tiles, BK
 float64 use FMA register tiling: 64x64 tiles, BK = 16, 256 threads, accumulating in float32 / float64 (IEEE
 fp32 products); with :data:`ALLOW_TF32` (off by default) float32 runs on TF32 tensor cores instead (WMMA
 16x16x8, 64x64 tiles, BK = 16, 128 threads; ~3e-4 relative error on the tests' shapes). float16 outputs are
-computed in float32 and rounded once. Index math is 64-bit where tensors can exceed 2**31 elements (image and
+computed in float32 and rounded once. bfloat16 runs the float16 tiles on bfloat16 tensor cores (WMMA from sm_80, the
+FMA path below): CuPy has no bfloat16 dtype, so its arrays come as :class:`~kernels.cupy._runtime.BFloat16Array`
+(uint16 bit patterns, e.g. ``BFloat16Array.from_torch(t)``), all inputs together, and so do the results. Index
+math is 64-bit where tensors can exceed 2**31 elements (image and
 tensor offsets, N*P*Q); quantities inside one plane are ints, so N, one image plane H*W, one output plane P*Q,
 the padded sizes H + 2*ph and W + 2*pw, and the weight K*C*R*S must stay below 2**31 - 64 (ValueError
 otherwise), and ceil(Ncols/64) must not exceed 65535 (the grid's y limit: K for forward, C for backward_input,
@@ -65,11 +68,12 @@ from .._args import (
     conv2d_forward_geometry,
 )
 from . import _runtime
-from ._runtime import MAX_GRID, SourceModule, cdiv, check_float_array, check_same_dtype, cuda_type
+from ._runtime import BFLOAT16, MAX_GRID, SourceModule, as_dtype, cdiv, check_float_array, check_same_dtype, cuda_type
 
 __all__ = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias"]
 
-_TYPES = ("__half", "float", "double")
+#: Storage types launched: bfloat16 arrives as a :class:`~kernels.cupy._runtime.BFloat16Array` (uint16 bits).
+_TYPES = ("__half", "float", "double", "__nv_bfloat16")
 _KERNELS = (
     "conv2d_forward_kernel",
     "conv2d_backward_input_kernel",
@@ -92,6 +96,7 @@ ALLOW_TF32 = False
 #: (BM, BN, BK, threads) of the block tile per dtype: must match ``Tiles<T>`` in conv2d.cu.
 TILES = {
     np.dtype(np.float16): (64, 64, 32, 128),  # WMMA: 4 warps, 2 x 2 fragments of 16x16 each
+    BFLOAT16: (64, 64, 32, 128),  # the same (WMMA from sm_80, the same tile's FMA path below)
     np.dtype(np.float32): (64, 64, 16, 256),  # FMA: 16 x 16 threads, 4 x 4 micro-tiles
     np.dtype(np.float64): (64, 64, 16, 256),
 }
@@ -100,6 +105,7 @@ TF32_TILES = (64, 64, 16, 128)
 #: Accumulator dtype (acc_t<T>) of the backward_weight partial sums.
 ACC_DTYPES = {
     np.dtype(np.float16): np.dtype(np.float32),
+    BFLOAT16: np.dtype(np.float32),
     np.dtype(np.float32): np.dtype(np.float32),
     np.dtype(np.float64): np.dtype(np.float64),
 }
@@ -121,7 +127,7 @@ def _gemm_launch(rows: int, cols: int, dtype: Any, *, tiles: tuple[int, int, int
                  ) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
     """``(grid, block)`` for an implicit GEMM with a ``rows x cols`` output (one block per 64x64 tile); ``tiles``
     overrides the dtype's (BM, BN, BK, threads) (:data:`TF32_TILES`)."""
-    bm, bn, _, threads = tiles or TILES[np.dtype(dtype)]
+    bm, bn, _, threads = tiles or TILES[as_dtype(dtype)]
     return (cdiv(rows, bm), cdiv(cols, bn), 1), (threads, 1, 1)
 
 
@@ -151,7 +157,7 @@ def _backward_weight_launch(
     never below ``min_split_depth`` indices per chunk.
     """
     (gx, gy, _), block = _gemm_launch(K, CRS, dtype, tiles=tiles)
-    bk = (tiles or TILES[np.dtype(dtype)])[2]
+    bk = (tiles or TILES[as_dtype(dtype)])[2]
     splits = min(cdiv(target_blocks, gx * gy), max(NPQ // max(min_split_depth, 1), 1), MAX_SPLITS)
     splits = max(splits, 1)
     split_depth = cdiv(cdiv(NPQ, splits), bk) * bk
@@ -191,9 +197,9 @@ def _i32(*values: int) -> list[np.int32]:
 def conv2d_forward(x: Any, w: Any, b: Any | None, stride, padding) -> Any:
     """Convolve ``x[N, C, H, W]`` with ``w[K, C, R, S]`` plus optional bias ``b[K]``.
 
-    Returns ``y[N, K, P, Q]`` in x's dtype.  Raises TypeError for arrays of the wrong kind (not
-    cupy, or not numpy under emulation) / non-float / mixed dtype inputs and ValueError for wrong ndim,
-    non-contiguous arrays, mismatched C, a bias that is not [K], bad stride/padding, or a kernel larger
+    Returns ``y[N, K, P, Q]`` in x's dtype (a ``BFloat16Array`` for bfloat16 inputs).  Raises TypeError for arrays
+    of the wrong kind (not cupy, or not numpy under emulation) / non-float / mixed dtype inputs and ValueError for
+    wrong ndim, non-contiguous arrays, mismatched C, a bias that is not [K], bad stride/padding, or a kernel larger
     than the padded input.
     """
     return _forward(MODULE, "conv2d_forward_kernel", x, w, b, stride, padding, pack=True,
@@ -233,7 +239,7 @@ def packed_weight_shape(w_shape: tuple[int, ...], dtype: Any, k_inner: bool) -> 
     """Shape of the packed weight: ``[C*R*S, Kp]`` for forward (``k_inner``), ``[K*R*S, Cp]`` for backward_input,
     the inner size rounded up to a 16-byte multiple of elements (``conv2d_pack_weight_kernel``)."""
     K, C, R, S = w_shape
-    vec = 16 // np.dtype(dtype).itemsize
+    vec = 16 // as_dtype(dtype).itemsize
     outer, cols = (C, K) if k_inner else (K, C)
     return outer * R * S, cdiv(cols, vec) * vec
 
@@ -253,17 +259,17 @@ def _pack_weight(w: Any, k_inner: bool) -> Any:
 
 def _tf32(kernel: str, tf32_kernel: str | None, dtype: Any) -> tuple[str, tuple[int, int, int, int] | None]:
     """The kernel to run and its tile override: the TF32 one for float32 when ALLOW_TF32 is on and it exists."""
-    if tf32_kernel is not None and ALLOW_TF32 and np.dtype(dtype) == np.float32:
+    if tf32_kernel is not None and ALLOW_TF32 and as_dtype(dtype) == np.float32:
         return tf32_kernel, TF32_TILES
     return kernel, None
 
 
 def _forward(module: SourceModule, kernel: str, x: Any, w: Any, b: Any | None, stride, padding,
              pack: bool = False, tf32_kernel: str | None = None) -> Any:
-    check_float_array("x", x, 4)
-    check_float_array("w", w, 4)
+    check_float_array("x", x, 4, bfloat16=True)
+    check_float_array("w", w, 4, bfloat16=True)
     if b is not None:
-        check_float_array("b", b, 1)
+        check_float_array("b", b, 1, bfloat16=True)
     dtype = check_same_dtype(x=x, w=w, b=b)
     g = conv2d_forward_geometry(x.shape, w.shape, None if b is None else b.shape, stride, padding)
     _check_int_sizes("conv2d_forward", g)
@@ -284,8 +290,8 @@ def _forward(module: SourceModule, kernel: str, x: Any, w: Any, b: Any | None, s
 
 def _backward_input(module: SourceModule, kernel: str, dy: Any, w: Any, input_shape, stride, padding,
                     pack: bool = False, tf32_kernel: str | None = None) -> Any:
-    check_float_array("dy", dy, 4)
-    check_float_array("w", w, 4)
+    check_float_array("dy", dy, 4, bfloat16=True)
+    check_float_array("w", w, 4, bfloat16=True)
     dtype = check_same_dtype(dy=dy, w=w)
     g = conv2d_backward_input_geometry(dy.shape, w.shape, input_shape, stride, padding)
     _check_int_sizes("conv2d_backward_input", g)
@@ -301,8 +307,8 @@ def _backward_input(module: SourceModule, kernel: str, dy: Any, w: Any, input_sh
 
 def _backward_weight(module: SourceModule, kernel: str, dy: Any, x: Any, weight_shape, stride, padding,
                      tf32_kernel: str | None = None) -> Any:
-    check_float_array("dy", dy, 4)
-    check_float_array("x", x, 4)
+    check_float_array("dy", dy, 4, bfloat16=True)
+    check_float_array("x", x, 4, bfloat16=True)
     dtype = check_same_dtype(dy=dy, x=x)
     g = conv2d_backward_weight_geometry(dy.shape, x.shape, weight_shape, stride, padding)
     _check_int_sizes("conv2d_backward_weight", g)
@@ -314,7 +320,7 @@ def _backward_weight(module: SourceModule, kernel: str, dy: Any, x: Any, weight_
     grid, block, splits, split_depth = _backward_weight_launch(
         g.K, CRS, g.N * g.P * g.Q, dtype, TARGET_BLOCKS, MIN_SPLIT_DEPTH, tiles=tiles
     )
-    acc_dtype = ACC_DTYPES[np.dtype(dtype)]
+    acc_dtype = ACC_DTYPES[as_dtype(dtype)]
     dw = _runtime.empty((g.K, g.C, g.R, g.S), dtype)
     # one chunk whose accumulator type is the storage type: the GEMM writes dw directly
     direct = splits == 1 and acc_dtype == dtype
@@ -332,7 +338,7 @@ def _backward_weight(module: SourceModule, kernel: str, dy: Any, x: Any, weight_
 
 def conv2d_backward_bias(dy: Any) -> Any:
     """Gradient w.r.t. the bias: ``db[K] = dy.sum over (N, P, Q)`` for ``dy[N, K, P, Q]``."""
-    check_float_array("dy", dy, 4)
+    check_float_array("dy", dy, 4, bfloat16=True)
     N, K, P, Q = dy.shape
     _check_below_int_limit("conv2d_backward_bias", {"N": N, "P*Q": P * Q})
     db = _runtime.empty((K,), dy.dtype)

@@ -88,7 +88,7 @@ from ...conv2d import _check_below_int_limit, _check_int_sizes, _i32
 
 __all__ = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias"]
 
-_TYPES = ("__half", "float", "double")
+_TYPES = ("__half", "float", "double", "__nv_bfloat16")  # bfloat16: a BFloat16Array
 _KERNELS = (
     "conv2d_direct_forward_kernel",
     "conv2d_direct_backward_input_kernel",
@@ -114,10 +114,10 @@ def conv2d_forward(x: Any, w: Any, b: Any | None, stride, padding) -> Any:
 
     Raises TypeError / ValueError exactly as ``kernels.cupy.conv2d.conv2d_forward``.
     """
-    check_float_array("x", x, 4)
-    check_float_array("w", w, 4)
+    check_float_array("x", x, 4, bfloat16=True)
+    check_float_array("w", w, 4, bfloat16=True)
     if b is not None:
-        check_float_array("b", b, 1)
+        check_float_array("b", b, 1, bfloat16=True)
     dtype = check_same_dtype(x=x, w=w, b=b)
     g = conv2d_forward_geometry(x.shape, w.shape, None if b is None else b.shape, stride, padding)
     _check_int_sizes("conv2d_forward", g)
@@ -139,8 +139,8 @@ def conv2d_backward_input(dy: Any, w: Any, input_shape, stride, padding) -> Any:
 
     Raises TypeError / ValueError exactly as ``kernels.cupy.conv2d.conv2d_backward_input``.
     """
-    check_float_array("dy", dy, 4)
-    check_float_array("w", w, 4)
+    check_float_array("dy", dy, 4, bfloat16=True)
+    check_float_array("w", w, 4, bfloat16=True)
     dtype = check_same_dtype(dy=dy, w=w)
     g = conv2d_backward_input_geometry(dy.shape, w.shape, input_shape, stride, padding)
     _check_int_sizes("conv2d_backward_input", g)
@@ -156,8 +156,8 @@ def conv2d_backward_weight(dy: Any, x: Any, weight_shape, stride, padding) -> An
 
     Raises TypeError / ValueError exactly as ``kernels.cupy.conv2d.conv2d_backward_weight``.
     """
-    check_float_array("dy", dy, 4)
-    check_float_array("x", x, 4)
+    check_float_array("dy", dy, 4, bfloat16=True)
+    check_float_array("x", x, 4, bfloat16=True)
     dtype = check_same_dtype(dy=dy, x=x)
     g = conv2d_backward_weight_geometry(dy.shape, x.shape, weight_shape, stride, padding)
     _check_int_sizes("conv2d_backward_weight", g)
@@ -170,7 +170,7 @@ def conv2d_backward_weight(dy: Any, x: Any, weight_shape, stride, padding) -> An
 
 def conv2d_backward_bias(dy: Any) -> Any:
     """Gradient w.r.t. the bias: ``db[K] = dy.sum over (N, P, Q)`` for ``dy[N, K, P, Q]``."""
-    check_float_array("dy", dy, 4)
+    check_float_array("dy", dy, 4, bfloat16=True)
     N, K, P, Q = dy.shape
     _check_below_int_limit("conv2d_backward_bias", {"N": N, "P*Q": P * Q})
     db = _runtime.empty((K,), dy.dtype)

@@ -87,8 +87,8 @@ def conv2d_backward_input(dy: Any, w: Any, input_shape, stride, padding) -> Any:
 
     Raises TypeError / ValueError exactly as ``kernels.cupy.conv2d.conv2d_backward_input``.
     """
-    check_float_array("dy", dy, 4)
-    check_float_array("w", w, 4)
+    check_float_array("dy", dy, 4, bfloat16=True)
+    check_float_array("w", w, 4, bfloat16=True)
     dtype = check_same_dtype(dy=dy, w=w)
     g = conv2d_backward_input_geometry(dy.shape, w.shape, input_shape, stride, padding)
     _check_int_sizes("conv2d_backward_input", g)
