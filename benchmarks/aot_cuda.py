@@ -407,7 +407,8 @@ def markdown(results: list[ModuleResult], meta: dict) -> str:
         "other than libdevice's `ex2.approx.ftz.f32` / `rcp.approx.ftz.f64` on range-reduced operands "
         "(compiled with `-ftz=false`; CuPy's default `-ftz=true` would flush in nearly every float32 "
         "instruction). Rows without a name expression are instantiated by "
-        "the .cu (bfloat16) but not launched by a wrapper (CuPy has no bfloat16 arrays).",
+        "the .cu but not launched by a wrapper (bfloat16 of the families other than conv2d, whose wrappers refuse "
+        "it; conv2d's take bfloat16 as `BFloat16Array`).",
         "",
         f"Problems found by the CI check: {len(meta['problems'])}" + "".join(f"\n- {p}" for p in meta["problems"]),
         "",

@@ -210,30 +210,24 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
                conv_rung("rung2_tap_major", "conv2d_backward_input", stride=2)),
               ("conv2d", "conv2d_backward_input stride 2", conv_rung("rung3_stride_phase", "conv2d_backward_input",
                                                                      stride=2))]
-    # production's Hopper kernels (TMA weight tiles; the forward persistent) run only on a TMA-capable GPU: captured
-    # with the device check answering yes, compiled for sm_90 (the ": " label), float16/bfloat16 (others gather)
-    def hopper_forward(dt):
-        from unittest import mock
-
-        if dt not in (torch.float16, torch.bfloat16):
-            return None  # the general forward, already captured as production's
-        with mock.patch.object(kt.conv2d, "_tma_device", lambda device: True):
-            return conv("conv2d_forward")(dt)
-
-    def hopper_backward_input(stride):
+    # the Hopper kernels run only on a TMA-capable GPU: captured with the device check answering yes, compiled for
+    # sm_90 (the ": " label). Rung 6 is production (channels-last A, TMA weight): float16/bfloat16 only, its other
+    # dtypes are production's general kernels, captured above. Rung 5 (NCHW gather, TMA weight) runs its own
+    # launchers: every dtype, so its float32/float64 rows (production's general kernels) carry its label too.
+    def hopper(rung, fn, stride):
         def call(dt):
             from unittest import mock
 
-            if dt not in (torch.float16, torch.bfloat16):
-                return None  # the general backward_input, captured as production's
+            if rung == "rung6_channels_last" and dt not in (torch.float16, torch.bfloat16):
+                return None
             with mock.patch.object(kt.conv2d, "_tma_device", lambda device: True):
-                return conv_rung("rung5_tma_persistent", "conv2d_backward_input", stride=stride)(dt)
+                return conv_rung(rung, fn, stride=stride)(dt)
 
         return call
 
-    cases += [("conv2d", "rung5_tma_persistent: conv2d_forward", hopper_forward),
-              ("conv2d", "rung5_tma_persistent: conv2d_backward_input", hopper_backward_input(1)),
-              ("conv2d", "rung5_tma_persistent: conv2d_backward_input stride 2", hopper_backward_input(2))]
+    cases += [("conv2d", f"{rung}: {fn}{' stride 2' if stride == 2 else ''}", hopper(rung, fn, stride))
+              for rung in ("rung5_tma_persistent", "rung6_channels_last")
+              for fn, stride in (("conv2d_forward", 1), ("conv2d_backward_input", 1), ("conv2d_backward_input", 2))]
     # rung 3 runs production's general kernels through its own launchers (labelled, so its facts find them)
     cases += [("conv2d", f"rung3_stride_phase: {fn}", conv_rung("rung3_stride_phase", fn)) for fn in
               ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight")]

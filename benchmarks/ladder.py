@@ -86,7 +86,7 @@ LADDER_BACKENDS = ("triton", "cupy")
 PASSES = ("forward", "backward_input", "backward_weight")
 #: CuPy has no bfloat16 dtype; its rungs take bfloat16 as ``kernels.cupy._runtime.BFloat16Array``, which
 #: :func:`native_inputs` builds, but the CuPy bfloat16 rows are not switched on here yet.
-DTYPES = {"triton": ("float32", "float16", "bfloat16"), "cupy": ("float32", "float16")}
+DTYPES = {"triton": ("float32", "float16", "bfloat16"), "cupy": ("float32", "float16", "bfloat16")}
 BATCHES = (32, 256)
 QUICK_BATCHES = (32,)
 ITEMSIZE = {"float32": 4, "float16": 2, "bfloat16": 2}
@@ -234,14 +234,16 @@ def defining_module(module: str, name: str, depth: int = 0) -> str | None:
 
 
 def imported_modules(module: str) -> list[str]:
-    """The modules ``module`` imports as modules (``from ... import conv2d as _production``), without importing."""
+    """The kernel modules ``module`` imports from or imports as modules (``from ...conv2d import _grid``,
+    ``from ... import conv2d as _production``), without importing."""
     path = module_file(module)
     found = []
     for node in _parse(path).body if path else []:
         if isinstance(node, ast.ImportFrom):
             source = _absolute(module, path.name == "__init__.py", node)
+            found += [source] if module_file(source) is not None else []
             found += [f"{source}.{a.name}" for a in node.names if module_file(f"{source}.{a.name}") is not None]
-    return found
+    return list(dict.fromkeys(found))
 
 
 def _decorator_name(node: ast.expr) -> str | None:
@@ -421,10 +423,12 @@ def read_rung(backend: str, family: str, name: str) -> Rung:
             kernels[pass_], allow_tf32[pass_] = [], False
         elif backend == "triton":
             kernels[pass_], allow_tf32[pass_] = triton_kernels(where), bool(module_constant(where, "ALLOW_TF32", False))
-            if where == module and not kernels[pass_]:
-                # the rung's own launcher runs kernels of the modules it imports (rung 3: production's general
-                # GEMMs without the rungs above): its rows are the AOT launches labelled with its name
-                kernels[pass_] = [k for source in imported_modules(module) for k in triton_kernels(source)]
+            if where == module:
+                # the rung's own launcher may run kernels of the modules it imports (rung 3: production's general
+                # GEMMs without the rungs above; rung 5: those for float32): the AOT launches labelled with its
+                # name count for it
+                imported = [k for source in imported_modules(module) for k in triton_kernels(source)]
+                kernels[pass_] = list(dict.fromkeys(kernels[pass_] + imported))
         else:
             kernels[pass_], allow_tf32[pass_] = cuda_sources(where), bool(module_constant(where, "ALLOW_TF32", False))
     return Rung(backend, name, module, path, prediction_paragraph(doc) if path else None, defined_in, kernels,
@@ -854,7 +858,7 @@ def run_ladder(family: str, backends: Sequence[str] = LADDER_BACKENDS, quick: bo
         dtypes={b: [d for d in DTYPES[b] if not dtypes or d in dtypes] for b in ladders},
         precision={"float32": "ieee: float32 products on the FMA units, TF32 off (unless a row says tf32)",
                    "float16": "fp16: tensor-core operands, float32 accumulation",
-                   "bfloat16": "bf16: tensor-core operands, float32 accumulation (Triton only)"},
+                   "bfloat16": "bf16: tensor-core operands, float32 accumulation (CuPy: BFloat16Array bits)"},
         counts="flops = 2*N*K*C*R*S*P*Q per pass; bytes = the pass's inputs read once + its output written once",
         aot_reports={b: {"path": str(p.relative_to(RESULTS.parent.parent)) if p.is_relative_to(RESULTS.parent.parent)
                          else str(p), "present": reports[b] is not None,

@@ -33,7 +33,7 @@ SHAPES = {  # name: (C, H, K, R, stride, pad) -- the suite the issue asks for
 }
 BATCHES = (32, 256)
 PASSES = ("forward", "backward_input", "backward_weight")
-DTYPES = {"triton": ("float32", "float16", "bfloat16"), "cupy": ("float32", "float16")}
+DTYPES = {"triton": ("float32", "float16", "bfloat16"), "cupy": ("float32", "float16", "bfloat16")}
 ITEMSIZE = {"float32": 4, "float16": 2, "bfloat16": 2}
 TIMING_FIELDS = {"ms", "ms_p20_p80", "reps", "cold_ms", "tflops", "roofline", "pct_of_floor", "cudnn", "ratio_vs_cudnn",
                  "sm_clock_mhz"}
@@ -131,8 +131,8 @@ def test_production_rung_static_facts_are_the_committed_reports(dry_run):
         report = [r for r in aot_triton["rows"] if (r["module"], r["launcher"].rpartition(": ")[2], r["dtype"],
                                                     r["arch"]) == ("kernels.triton.conv2d", "conv2d_forward", dtype,
                                                                    "sm_90")]
-        kernels = {"_conv2d_forward_kernel"} | ({"_conv2d_forward_tma_kernel", "_pack_weight_kernel"}
-                                                 if dtype == "float16" else set())
+        kernels = {"_conv2d_forward_kernel"} | ({"_conv2d_forward_nhwc_kernel", "_pack_weight_kernel",
+                                                  "_nchw_to_nhwc_kernel"} if dtype == "float16" else set())
         assert {r["kernel"] for r in report} == kernels
         sm90 = facts[0]["static"]["archs"]["sm_90"]
         assert (sm90["registers_min"], sm90["registers_max"]) == (min(r["registers"] for r in report),

@@ -11,8 +11,9 @@ Which kernel runs (this file is the top rung of the conv2d ladder, kernels/trito
 * a 1x1 layer with stride 1 and padding 0 (ResNet's bottlenecks): plain per-image GEMMs over NCHW, ladder
   rung 4 (``kernels/triton/ladder/conv2d/rung4_pointwise_gemm.py``: pixel-contiguous, vectorised loads);
 * the forward and backward_input of any other float16 / bfloat16 layer on sm_90+: the Hopper kernels below
-  (rung 5: the weight packed once per call and loaded by TMA tensor descriptors, wgmma-sized tiles, the forward
-  on a persistent grid);
+  (rungs 5 and 6: the activation transposed to channels-last so its tile loads are 16-byte vectors, the weight
+  packed once per call and loaded by TMA tensor descriptors, wgmma-sized tiles, the forward on a persistent
+  grid);
 * everything else: the general implicit GEMMs below (rung 3), described in the rest of this header.
 
 Algorithm: each of the three products is a GEMM whose operands are *never materialised*; a program
@@ -88,6 +89,7 @@ forward for sm_90). Never run on a GPU: GPU correctness and speed are unverified
 from __future__ import annotations
 
 import functools
+import math
 
 import torch
 import triton
@@ -119,8 +121,8 @@ __all__ = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", 
 
 ALLOW_TF32 = False  # opt-in: float32 tl.dot on TF32 tensor cores (~1e-3 relative error instead of ~1e-6)
 
-#: The Hopper kernels (TMA weight tiles; the forward on a persistent grid) for float16 / bfloat16 on sm_90+;
-#: False: the gather kernels everywhere (as ladder rung 4).
+#: The Hopper kernels (channels-last activation tiles, TMA weight tiles; the forward on a persistent grid) for
+#: float16 / bfloat16 on sm_90+; False: the gather kernels everywhere (as ladder rung 4).
 USE_TMA = True
 
 #: One image (C*H*W of x, K*P*Q of dy) and the weight are indexed with 32-bit offsets; batches are not bounded.
@@ -392,15 +394,20 @@ def _conv2d_backward_bias_kernel(dy_ptr, db_ptr, N, K, PQ, ACC_DTYPE: tl.constex
     tl.store(db_ptr + k, tl.sum(acc, axis=0).to(db_ptr.dtype.element_ty))
 
 
-# ---------------------------------------------------------------- Hopper: TMA weight operand, persistent grid
+# ---------------------------------------------------------------- Hopper: channels-last A, TMA weight, persistent
 #
-# The forward above loads both operand tiles with masked, per-lane address arithmetic.  On sm_90 the weight
-# tile can instead come by TMA: the weight is packed once per call into wp[R*S*C_PAD, K] (row rs*C_PAD + c
-# holds w[:, c, r, s]; rows c >= C and columns k >= K read as zeros), so every (tap, channel block) x (column
-# block) tile is one rectangle of a 2-D tensor: a tensor descriptor's load copies it into shared memory, in
-# the swizzled layout wgmma reads, without registers for addresses or masks.  The input tile stays a gather
-# (NCHW rows are not a rectangle).  The grid is persistent: one program per SM slot walks the output tiles
-# (grouped order), so a layer's many small tiles do not pay a launch wave each.
+# The kernels above load both operand tiles with masked, per-lane address arithmetic, and in NCHW the gathered
+# activation tile is contiguous along neither axis: one scalar load per element.  For float16 / bfloat16 on sm_90+
+# (ladder rungs 5 and 6):
+# * the weight is packed once per call per tap (wp[rs*C_PAD + c, k] for the forward, wp[rs*K_PAD + k, c] for
+#   backward_input; zero rows and columns past C and K), so every (tap, reduction block) x (column block) tile is
+#   one rectangle of a 2-D tensor: a tensor descriptor's load (TMA) copies it into shared memory, in the swizzled
+#   layout wgmma reads, without registers for addresses or masks;
+# * the activation (x, or dy for backward_input) is transposed once per call to NHWC, so for one tap a GEMM row's
+#   channels are contiguous: the A tile is BLOCK_M runs of BLOCK_K elements, loaded as 16-byte cp.async copies
+#   when C (K) is a multiple of 8 (C_ALIGN = gcd(C, 8) tells the compiler);
+# * the forward's grid is persistent: PROGRAMS_PER_SM programs per SM walk the output tiles (grouped order).
+# y and dx stay NCHW.  The NCHW-gather form of these kernels (TMA weight only) is ladder rung 5.
 
 
 def _set_tma_block(nargs):
@@ -408,12 +415,18 @@ def _set_tma_block(nargs):
     nargs["w_desc"].block_shape = [nargs["BLOCK_K"], nargs["BLOCK_N"]]
 
 
-#: (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages): wgmma-sized tiles for the half class (float16, bfloat16, and
-#: float32 under ALLOW_TF32); each compiles spill-free on sm_90 (benchmarks/aot_triton.py).
-_TMA_TILES = [(128, 64, 32, 8, 3), (64, 128, 32, 8, 3), (64, 128, 64, 8, 3), (64, 64, 32, 4, 3), (128, 64, 32, 8, 4)]
-_TMA_CONFIGS = autotune_configs(
+#: (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages): wgmma-sized half tiles, each spill-free on sm_90 with HGMMA and UTMALDG
+#: under triton 3.6 and 3.9 (3x3 64->64 at 56x56, float16 and bfloat16). Registers, forward | backward_input stride
+#: 1 | stride 2, triton 3.6 -- triton 3.9:
+#:   128x64x64 8w 3s: 108 | 88 | 92 -- 254 | 198 | 210        128x64x32 8w 3s:  90 | 79 | 87 -- 254 | 192 | 217
+#:   64x128x64 8w 3s:  76 | 80 | 87 -- 254 | 163 | 146        64x64x64  4w 3s: 110 | 95 | 95 -- 238 | 168 | 168
+#:   128x64x64 8w 4s: 108 | 88 | 92 -- 254 | 198 | 212
+#: With 4 warps the 128-row tiles (128x64x64 4w 4s, 64x128x64 4w 4s, 128x64x32 4w 4s) and 128x128x64 (8 warps, 2 or
+#: 3 stages) spill 200-1040 B under 3.9 (fine under 3.6: 119-172 registers), so they are not listed.
+_NHWC_TILES = [(128, 64, 64, 8, 3), (128, 64, 32, 8, 3), (64, 128, 64, 8, 3), (64, 64, 64, 4, 3), (128, 64, 64, 8, 4)]
+_NHWC_CONFIGS = autotune_configs(
     [triton.Config({"BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "GROUP_M": 8}, num_warps=nw, num_stages=ns,
-                   pre_hook=_set_tma_block) for bm, bn, bk, nw, ns in _TMA_TILES],
+                   pre_hook=_set_tma_block) for bm, bn, bk, nw, ns in _NHWC_TILES],
     triton.Config({"BLOCK_M": 64, "BLOCK_N": 32, "BLOCK_K": 32, "GROUP_M": 2}, num_warps=1, pre_hook=_set_tma_block),
 )
 
@@ -459,26 +472,64 @@ def _packed_weight_desc(w: torch.Tensor, g: ConvGeometry, by_k: bool):
     return TensorDescriptor(wp, shape=[RS * row_pad, cols], strides=[col_pad, 1], block_shape=[32, 32]), row_pad
 
 
-@triton.autotune(configs=_TMA_CONFIGS, key=_KEY)
+#: The transpose's tile (channels x pixels); smaller under the interpreter, whose cost is per program.
+_TRANSPOSE_BLOCK = (64, 64)
+_INTERPRETER_TRANSPOSE_BLOCK = (32, 128)
+
+
 @triton.jit
-def _conv2d_forward_tma_kernel(
-    x_ptr, w_desc, b_ptr, y_ptr,
+def _aligned(n, ALIGN: tl.constexpr):
+    """n itself, as an expression the compiler knows to be a multiple of ALIGN (which divides n)."""
+    return (n // ALIGN) * ALIGN
+
+
+@triton.jit
+def _nchw_to_nhwc_kernel(x_ptr, xh_ptr, C, HW, PIX_ALIGN: tl.constexpr, C_ALIGN: tl.constexpr,
+                         BLOCK_C: tl.constexpr, BLOCK_P: tl.constexpr):
+    """xh[n, p, c] = x[n, c, p] (p = h*W + w): one [BLOCK_C, BLOCK_P] tile of one image per program, read along
+    pixels, written along channels (the layout change goes through shared memory, both sides coalesce)."""
+    hw = _aligned(HW, PIX_ALIGN)
+    cc = _aligned(C, C_ALIGN)
+    tiles_p = tl.cdiv(hw, BLOCK_P)
+    tiles = tiles_p * tl.cdiv(cc, BLOCK_C)
+    pid = tl.program_id(0)
+    n = pid // tiles
+    rest = pid - n * tiles
+    tile_c = rest // tiles_p
+    tile_p = rest - tile_c * tiles_p
+    image = tl.cast(n, tl.int64) * cc * hw  # 64-bit image base; 32-bit offsets inside the image
+    offs_c = tile_c * BLOCK_C + tl.arange(0, BLOCK_C)
+    offs_p = tl.max_contiguous(tl.multiple_of(tile_p * BLOCK_P + tl.arange(0, BLOCK_P), BLOCK_P), BLOCK_P)
+    mask = (offs_c < cc)[:, None] & (offs_p < hw)[None, :]
+    tile = tl.load(x_ptr + image + offs_c[:, None] * hw + offs_p[None, :], mask=mask)
+    offs_c = tl.max_contiguous(tl.multiple_of(offs_c, BLOCK_C), BLOCK_C)
+    tl.store(xh_ptr + image + offs_p[:, None] * cc + offs_c[None, :], tl.trans(tile),
+             mask=(offs_p < hw)[:, None] & (offs_c < cc)[None, :])
+
+
+@triton.autotune(configs=_NHWC_CONFIGS, key=_KEY)
+@triton.jit
+def _conv2d_forward_nhwc_kernel(
+    xh_ptr, w_desc, b_ptr, y_ptr,
     M, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, M_BUCKET, C_PAD,
-    HAS_BIAS: tl.constexpr, ACC_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr, WIDE_ROWS: tl.constexpr,
+    HAS_BIAS: tl.constexpr, C_ALIGN: tl.constexpr, ACC_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr,
+    WIDE_ROWS: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):  # fmt: skip
-    # The forward kernel's GEMM (rows (n, p, q), columns k, tap-major reduction), persistent: program i
-    # computes output tiles i, i + programs, i + 2*programs, ...; the weight tile is a TMA load from wp.
+    # Rung 5's persistent forward (program i computes output tiles i, i + programs, ...; B[c, k] of tap rs by TMA
+    # from wp[rs * C_PAD + c, k]) with A[(n, p, q), c] = xh[n, h, w, c]: per tap a row is one pixel offset
+    # (h*W + w) * C and the channel block is contiguous behind it.
+    cc = _aligned(C, C_ALIGN)  # C, known to be a multiple of C_ALIGN: rows start aligned, masks hold per vector
     RS = R * S
-    c_steps = tl.cdiv(C, BLOCK_K)
-    offs_c = tl.arange(0, BLOCK_K)
+    c_steps = tl.cdiv(cc, BLOCK_K)
+    offs_c = tl.max_contiguous(tl.multiple_of(tl.arange(0, BLOCK_K), BLOCK_K), BLOCK_K)
     num_tiles = tl.cdiv(M, BLOCK_M) * tl.cdiv(K, BLOCK_N)
     for tile in range(tl.program_id(0), num_tiles, tl.num_programs(0)):
         pid_m, pid_n = _grouped_tile(tile, M, K, BLOCK_M, BLOCK_N, GROUP_M)
         n, p, q, mask_m = _decode_rows(pid_m * BLOCK_M, M, P * Q, Q, BLOCK_M, WIDE_ROWS)
         h0 = p * sh - ph
         w0 = q * sw - pw
-        x_img = x_ptr + n * C * H * W
+        x_img = xh_ptr + n * (H * W * cc)  # 64-bit image base
         acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC_DTYPE)
         for step in range(0, RS * c_steps):
             rs = step // c_steps
@@ -488,8 +539,8 @@ def _conv2d_forward_tma_kernel(
             h = h0 + r
             w = w0 + s
             row_ok = mask_m & (h >= 0) & (h < H) & (w >= 0) & (w < W)
-            c_ok = offs_c < C - c0
-            a = tl.load(x_img[:, None] + (h * W + w)[:, None] + ((c0 + offs_c) * (H * W))[None, :],
+            c_ok = offs_c < cc - c0
+            a = tl.load(x_img[:, None] + ((h * W + w) * cc)[:, None] + (c0 + offs_c)[None, :],
                         mask=row_ok[:, None] & c_ok[None, :], other=0.0)
             b = w_desc.load([rs * C_PAD + c0, pid_n * BLOCK_N])
             acc = tl.dot(a, b, acc, input_precision=INPUT_PRECISION, out_dtype=ACC_DTYPE)
@@ -504,30 +555,31 @@ def _conv2d_forward_tma_kernel(
         tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=mask_m[:, None] & mask_n[None, :])
 
 
-@triton.autotune(configs=_TMA_CONFIGS, key=_KEY)
+@triton.autotune(configs=_NHWC_CONFIGS, key=_KEY)
 @triton.jit
-def _conv2d_backward_input_tma_kernel(
-    dy_ptr, w_desc, dx_ptr,
+def _conv2d_backward_input_nhwc_kernel(
+    dyh_ptr, w_desc, dx_ptr,
     M, N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, M_BUCKET, PHASE0, K_PAD,
-    ACC_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr, WIDE_ROWS: tl.constexpr,
+    K_ALIGN: tl.constexpr, ACC_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr, WIDE_ROWS: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):  # fmt: skip
-    # _conv2d_backward_input_kernel (stride phases, grid axis 1) with the weight tile B[k, c] of tap (r, s) read
-    # by TMA from the packed wp[rs * K_PAD + k, c].
-    a, b, h0, w0, Hp, Wp, Ra, Sb, p_base, q_base = _phase_geometry(PHASE0 + tl.program_id(1), H, W, R, S, sh, sw,
-                                                                   ph, pw)
+    # Rung 5's backward_input (stride phases on grid axis 1; B[k, c] of tap (a + i*sh, b + j*sw) by TMA from
+    # wp[rs * K_PAD + k, c]) with A[(n, t, u), k] = dyh[n, p, q, k]: a row's output channels are contiguous.
+    kk = _aligned(K, K_ALIGN)
+    a, b, h0, w0, Hp, Wp, Ra, Sb, p_base, q_base = _phase_geometry(PHASE0 + tl.program_id(1), H, W, R,
+                                                                               S, sh, sw, ph, pw)
     pid_m, pid_n = _grouped_tile(tl.program_id(0), M, C, BLOCK_M, BLOCK_N, GROUP_M)
     M_phase = N * (Hp * Wp)
     if WIDE_ROWS:
         M_phase = tl.cast(N, tl.int64) * (Hp * Wp)
     n, t, u, mask_m = _decode_rows(pid_m * BLOCK_M, M_phase, Hp * Wp, Wp, BLOCK_M, WIDE_ROWS)
-    dy_img = dy_ptr + n * K * P * Q
+    dy_img = dyh_ptr + n * (P * Q * kk)  # 64-bit image base
     p_row = p_base + t
     q_row = q_base + u
-    offs_k = tl.arange(0, BLOCK_K)
+    offs_k = tl.max_contiguous(tl.multiple_of(tl.arange(0, BLOCK_K), BLOCK_K), BLOCK_K)
 
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC_DTYPE)
-    k_steps = tl.cdiv(K, BLOCK_K)
+    k_steps = tl.cdiv(kk, BLOCK_K)
     for step in range(0, Ra * Sb * k_steps):
         tap = step // k_steps
         k0 = (step - tap * k_steps) * BLOCK_K
@@ -536,8 +588,8 @@ def _conv2d_backward_input_tma_kernel(
         p = p_row - i
         q = q_row - j
         row_ok = mask_m & (p >= 0) & (p < P) & (q >= 0) & (q < Q)
-        k_ok = offs_k < K - k0
-        a_tile = tl.load(dy_img[:, None] + (p * Q + q)[:, None] + ((k0 + offs_k) * (P * Q))[None, :],
+        k_ok = offs_k < kk - k0
+        a_tile = tl.load(dy_img[:, None] + ((p * Q + q) * kk)[:, None] + (k0 + offs_k)[None, :],
                          mask=row_ok[:, None] & k_ok[None, :], other=0.0)
         rs = (a + i * sh) * S + b + j * sw
         b_tile = w_desc.load([rs * K_PAD + k0, pid_n * BLOCK_N])
@@ -612,7 +664,7 @@ def conv2d_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, str
     if _pointwise.applies(g):
         return _pointwise.pointwise_forward(x, w, b, g)
     if _uses_tma(x, g):
-        return _tma_forward(x, w, b, g)
+        return _nhwc_forward(x, w, b, g)
     return _implicit_gemm_forward(x, w, b, g)
 
 
@@ -656,10 +708,9 @@ def _uses_tma(x: torch.Tensor, g: ConvGeometry) -> bool:
         x.device)
 
 
-#: Persistent programs per SM.  Two, not one: the input operand is still a register gather whose latency
-#: wants warps to switch between, and under triton 3.6 a program takes 70-90 registers x 256 threads, so two
-#: or three fit an SM (under 3.9, 227-239 registers: one fits, the second waits -- a short tail).  A guess
-#: until a GPU measures 1, 2 and 3.
+#: Persistent programs per SM.  Two, not one: the activation tile's loads still wait on memory, and under
+#: triton 3.6 a program takes 76-110 registers x 256 threads, so two fit an SM (under 3.9, 238-254 registers:
+#: one fits, the second waits -- a short tail).  A guess until a GPU measures 1, 2 and 3.
 PROGRAMS_PER_SM = 2
 
 
@@ -671,41 +722,64 @@ def _persistent_programs(device_index: int | None) -> int:
     return PROGRAMS_PER_SM * torch.cuda.get_device_properties(device_index).multi_processor_count
 
 
-def _tma_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, g: ConvGeometry) -> torch.Tensor:
-    """The Hopper forward on checked arguments: weight packed for TMA, persistent grid."""
+def _align(n: int) -> int:
+    """The largest power of two <= 8 dividing n: how many elements of a half-precision row a vector may cover."""
+    return math.gcd(n, 8)
+
+
+def _nchw_to_nhwc(x: torch.Tensor) -> torch.Tensor:
+    """x[N, C, H, W] (contiguous) -> a contiguous [N, H, W, C] copy, by :func:`_nchw_to_nhwc_kernel`."""
+    N, C, H, W = x.shape
+    xh = torch.empty((N, H, W, C), dtype=x.dtype, device=x.device)
+    if xh.numel() == 0:
+        return xh
+    block_c, block_p = _INTERPRETER_TRANSPOSE_BLOCK if interpreting() else _TRANSPOSE_BLOCK
+    grid = (N * triton.cdiv(C, block_c) * triton.cdiv(H * W, block_p),)
+    _nchw_to_nhwc_kernel[grid](x, xh, C, H * W, PIX_ALIGN=_align(H * W), C_ALIGN=_align(C), BLOCK_C=block_c,
+                               BLOCK_P=block_p)
+    return xh
+
+
+def _nhwc_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, g: ConvGeometry) -> torch.Tensor:
+    """The forward on checked float16/bfloat16 arguments of geometry ``g`` on a TMA device: x transposed to NHWC,
+    the weight packed for TMA, the persistent NHWC kernel; returns y[N, K, P, Q] (NCHW)."""
     y = torch.empty((g.N, g.K, g.P, g.Q), dtype=x.dtype, device=x.device)
     M = g.N * g.P * g.Q
     if M == 0:
         return y
+    xh = _nchw_to_nhwc(x)
     w_desc, c_pad = _packed_weight_desc(w, g, by_k=False)
     programs = _persistent_programs(None if x.device.type != "cuda" else x.device.index or 0)
 
     def grid(meta):
         return (min(programs, triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(g.K, meta["BLOCK_N"])),)
 
-    _conv2d_forward_tma_kernel[grid](
-        x, w_desc, b if b is not None else x, y,
+    _conv2d_forward_nhwc_kernel[grid](
+        xh, w_desc, b if b is not None else x, y,
         M, *_geometry_args(g), size_bucket(M), c_pad,
-        HAS_BIAS=b is not None, WIDE_ROWS=_wide(M), **_gemm_options(x.dtype),
+        HAS_BIAS=b is not None, C_ALIGN=_align(g.C), WIDE_ROWS=_wide(M),
+        **_gemm_options(x.dtype),
     )  # fmt: skip
     return y
 
 
-def _tma_backward_input(dy: torch.Tensor, w: torch.Tensor, g: ConvGeometry) -> torch.Tensor:
-    """The Hopper backward_input on checked arguments: stride phases as the general one, weight tiles by TMA."""
+def _nhwc_backward_input(dy: torch.Tensor, w: torch.Tensor, g: ConvGeometry) -> torch.Tensor:
+    """backward_input on checked float16/bfloat16 arguments of geometry ``g`` on a TMA device: dy transposed to NHWC,
+    the weight packed by output channel for TMA, rung 5's stride phases; returns dx[N, C, H, W] (NCHW)."""
     dx = torch.empty((g.N, g.C, g.H, g.W), dtype=dy.dtype, device=dy.device)
     if g.N * g.H * g.W == 0:
         return dx
+    dyh = _nchw_to_nhwc(dy)
     w_desc, k_pad = _packed_weight_desc(w, g, by_k=True)
     M = g.N * triton.cdiv(g.H, g.sh) * triton.cdiv(g.W, g.sw)
     tiles = _grid(M, g.C)
     phases = min(g.sh, g.H) * min(g.sw, g.W)
     for phase0 in range(0, phases, MAX_GRID_Y):
         count = min(MAX_GRID_Y, phases - phase0)
-        _conv2d_backward_input_tma_kernel[lambda meta, count=count: (*tiles(meta), count)](
-            dy, w_desc, dx,
+        _conv2d_backward_input_nhwc_kernel[lambda meta, count=count: (*tiles(meta), count)](
+            dyh, w_desc, dx,
             M, g.N, *_geometry_args(g), size_bucket(M), phase0, k_pad,
-            WIDE_ROWS=_wide(M), **_gemm_options(dy.dtype),
+            K_ALIGN=_align(g.K), WIDE_ROWS=_wide(M), **_gemm_options(dy.dtype),
         )  # fmt: skip
     return dx
 
@@ -721,7 +795,7 @@ def conv2d_backward_input(dy: torch.Tensor, w: torch.Tensor, input_shape, stride
     if _pointwise.applies(g):
         return _pointwise.pointwise_backward_input(dy, w, g)
     if _uses_tma(dy, g):
-        return _tma_backward_input(dy, w, g)
+        return _nhwc_backward_input(dy, w, g)
     return _implicit_gemm_backward_input(dy, w, g)
 
 

@@ -1,6 +1,6 @@
-"""The Triton conv2d's Hopper forward (ladder rung 5): the weight packed for TMA, tensor-descriptor loads, the
-persistent grid -- against torch in float64, under the interpreter in CI (which emulates tensor descriptors) and
-on the GPU when there is one (sm_90+; elsewhere the forward gathers its weight, as rung 4).
+"""The Triton conv2d ladder's rung 5 (Hopper: the weight packed for TMA, tensor-descriptor loads, the persistent
+grid, over the NCHW gather) and production's weight packing -- against torch in float64, under the interpreter in
+CI (which emulates tensor descriptors) and on the GPU when there is one (sm_90+; elsewhere the gather kernels run).
 """
 
 from __future__ import annotations
@@ -12,6 +12,13 @@ import torch
 from ..conftest import rel_err
 from ..test_conv2d import _inputs, _torch_reference
 from .test_conv2d import _triton_conv2d
+
+
+def _rung5():
+    _triton_conv2d()  # skips when kernels.triton cannot be imported
+    from kernels.triton.ladder.conv2d import rung5_tma_persistent
+
+    return rung5_tma_persistent
 
 HALF_TOL = 1e-2  # float16 operands, float32 accumulation: the issue's fp16 bound against float64
 
@@ -49,11 +56,11 @@ def test_tma_forward_matches_torch(rng, case, bias):
     bt = None if b is None else torch.from_numpy(b).to(_device())
     g = conv._checked_forward(xt, wt, bt, stride, padding)
     _needs_tma(conv, xt, g)
-    y = conv._tma_forward(xt, wt, bt, g)
+    y = _rung5()._tma_forward(xt, wt, bt, g)
     assert y.dtype == torch.float16 and tuple(y.shape) == ref.shape
     assert rel_err(y.cpu().numpy(), ref) <= HALF_TOL
-    # the public forward takes this path for float16 on such a device
-    assert np.array_equal(conv.conv2d_forward(xt, wt, bt, stride, padding).cpu().numpy(), y.cpu().numpy())
+    # the rung's forward takes this path for float16 on such a device
+    assert np.array_equal(_rung5().conv2d_forward(xt, wt, bt, stride, padding).cpu().numpy(), y.cpu().numpy())
 
 
 def test_tma_forward_empty_batch_and_switch(rng, monkeypatch):
@@ -63,13 +70,13 @@ def test_tma_forward_empty_batch_and_switch(rng, monkeypatch):
     g = conv._checked_forward(x, w, b, 1, 1)
     _needs_tma(conv, x, g)
     empty = x[:0]
-    assert tuple(conv._tma_forward(empty, w, b, conv._checked_forward(empty, w, b, 1, 1)).shape) == (0, 3, 6, 6)
+    assert tuple(_rung5()._tma_forward(empty, w, b, conv._checked_forward(empty, w, b, 1, 1)).shape) == (0, 3, 6, 6)
     # float32 (IEEE) and float64 never take it; USE_TMA = False turns it off for half too
     assert not conv._uses_tma(x.float(), g) and not conv._uses_tma(x.double(), g)
     monkeypatch.setattr(conv, "USE_TMA", False)
     assert not conv._uses_tma(x, g)
     ref, _ = _torch_reference(*(a.cpu().numpy() for a in (x, w, b)), 1, 1, None)
-    assert rel_err(conv.conv2d_forward(x, w, b, 1, 1).cpu().numpy(), ref) <= HALF_TOL  # the gather forward
+    assert rel_err(_rung5().conv2d_forward(x, w, b, 1, 1).cpu().numpy(), ref) <= HALF_TOL  # the gather forward
 
 
 @pytest.mark.parametrize("by_k", [False, True], ids=["forward", "backward_input"])
@@ -110,10 +117,10 @@ def test_tma_backward_input_matches_torch(rng, case):
     dyt, wt = torch.from_numpy(dy).to(_device()), torch.from_numpy(w).to(_device())
     g = conv._checked_backward_input(dyt, wt, x.shape, stride, padding)
     _needs_tma(conv, dyt, g)
-    dx = conv._tma_backward_input(dyt, wt, g)
+    dx = _rung5()._tma_backward_input(dyt, wt, g)
     assert dx.dtype == torch.float16 and rel_err(dx.cpu().numpy(), ref_dx) <= HALF_TOL
-    if not conv._pointwise.applies(g):  # the public backward_input takes this path for such a layer
-        assert np.array_equal(conv.conv2d_backward_input(dyt, wt, x.shape, stride, padding).cpu().numpy(),
+    if not conv._pointwise.applies(g):  # the rung's backward_input takes this path for such a layer
+        assert np.array_equal(_rung5().conv2d_backward_input(dyt, wt, x.shape, stride, padding).cpu().numpy(),
                               dx.cpu().numpy())
 
 
@@ -126,6 +133,6 @@ def test_persistent_programs_cover_every_tile(rng, monkeypatch):
     _needs_tma(conv, x, g)
     outs = []
     for programs in (1, 2, 10_000):
-        monkeypatch.setattr(conv, "_persistent_programs", lambda index, programs=programs: programs)
-        outs.append(conv._tma_forward(x, w, b, g).cpu())
+        monkeypatch.setattr(_rung5(), "_persistent_programs", lambda index, programs=programs: programs)
+        outs.append(_rung5()._tma_forward(x, w, b, g).cpu())
     assert torch.equal(outs[0], outs[1]) and torch.equal(outs[0], outs[2])

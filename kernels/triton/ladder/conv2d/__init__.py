@@ -17,6 +17,7 @@ RUNGS = (
     "rung3_stride_phase",
     "rung4_pointwise_gemm",
     "rung5_tma_persistent",
+    "rung6_channels_last",
 )
 
 
