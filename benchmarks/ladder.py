@@ -360,10 +360,12 @@ def _cuda_kernel_name(mangled: str) -> str:
     return mangled[m.end():m.end() + int(m.group(1))] if m else mangled
 
 
-def cuda_static(report: dict | None, sources: Sequence[str], pass_: str, dtype: str) -> dict[str, Any]:
+def cuda_static(report: dict | None, sources: Sequence[str], pass_: str, dtype: str,
+                tf32: bool = False) -> dict[str, Any]:
     """Static facts of a CuPy rung for one pass and dtype, per architecture, from aot-cuda.json: the kernels of
     the rung's ``.cu`` modules whose name contains the pass (``forward``, ``backward_input``, ...) and whose
-    storage type is the dtype's."""
+    storage type is the dtype's -- the TF32 kernels (``*_tf32_kernel``) only when ``tf32`` (the rung's
+    ALLOW_TF32), the others only when not."""
     facts: dict[str, Any] = {"report": "aot-cuda.json", "sources": list(sources)}
     if report is None:
         return {**facts, "status": "no AOT report (benchmarks/results/aot-cuda.json missing)"}
@@ -375,7 +377,8 @@ def cuda_static(report: dict | None, sources: Sequence[str], pass_: str, dtype: 
     names: set[str] = set()
     for arch in sorted({m["arch"] for m in modules}, reverse=True):
         ks = [k for m in modules if m["arch"] == arch for k in m.get("kernels", [])
-              if pass_ in _cuda_kernel_name(k["mangled"]) and k.get("storage_type") == CUDA_STORAGE[dtype]]
+              if pass_ in _cuda_kernel_name(k["mangled"]) and k.get("storage_type") == CUDA_STORAGE[dtype]
+              and ("_tf32_" in _cuda_kernel_name(k["mangled"])) == (tf32 and dtype == "float32")]
         errors = sum(1 for m in modules if m["arch"] == arch and m.get("error"))
         if not ks and not errors:
             continue
@@ -441,7 +444,7 @@ def static_facts(rung: Rung, report: dict | None, family: str, pass_: str, dtype
         return {"status": f"rung module {rung.module} not found"}
     if rung.backend == "triton":
         return triton_static(report, rung.defined_in[pass_], rung.kernels[pass_], family, pass_, dtype)
-    return cuda_static(report, rung.kernels[pass_], pass_, dtype)
+    return cuda_static(report, rung.kernels[pass_], pass_, dtype, tf32=rung.allow_tf32[pass_])
 
 
 def row_static(facts: dict[str, Any]) -> dict[str, Any]:

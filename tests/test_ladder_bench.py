@@ -226,3 +226,20 @@ def test_pass_counts_split_the_kernel_benchmarks_counts():
     assert split["forward"] == (flops["fwd"], nbytes["fwd"])
     assert all(f == flops["fwd"] for f, _ in split.values())
     assert sum(b for _, b in split.values()) + (3 * 7 * P * Q + 7) * 4 == nbytes["fwd+bwd"]  # + backward_bias
+
+
+def test_cuda_facts_keep_the_tf32_kernels_apart():
+    """conv2d.cu holds float32 kernels of both precisions: IEEE rows take only the FMA kernels, TF32 rows (a rung
+    whose ALLOW_TF32 is on) only the *_tf32_kernel ones."""
+    from benchmarks.ladder import cuda_static
+
+    def kernel(name, regs, tc):
+        return {"mangled": f"_Z{len(name)}{name}IfEvPKT_", "storage_type": "float", "registers": regs,
+                "spill_stores": 0, "shared_bytes": 0, "tensor_core": tc}
+
+    report = {"modules": [{"source": "conv2d.cu", "arch": "90", "kernels": [
+        kernel("conv2d_forward_kernel", 56, []), kernel("conv2d_forward_tf32_kernel", 80, ["wmma.mma.sync.tf32"])]}]}
+    ieee = cuda_static(report, ["conv2d.cu"], "forward", "float32")["archs"]["sm_90"]
+    tf32 = cuda_static(report, ["conv2d.cu"], "forward", "float32", tf32=True)["archs"]["sm_90"]
+    assert (ieee["registers_max"], ieee["tensor_core"]) == (56, [])
+    assert (tf32["registers_max"], tf32["tensor_core"]) == (80, ["wmma.mma.sync.tf32"])
