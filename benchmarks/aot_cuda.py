@@ -71,7 +71,7 @@ SETUPS = ("wheels", "toolkit")
 SPILL_CHECKED_TYPES = ("__half", "__nv_bfloat16", "float")
 #: Static shared memory a block may use without opting in (every architecture).
 STATIC_SMEM_LIMIT = 48 * 1024
-#: The GEMM kernels whose __half instantiations must use tensor cores (WMMA) on sm_80 and sm_90.
+#: The GEMM kernels whose __half / __nv_bfloat16 instantiations must use tensor cores (WMMA) on sm_80 and sm_90.
 TENSOR_CORE_KERNELS = (
     "conv2d_forward_kernel", "conv2d_backward_input_kernel", "conv2d_backward_weight_kernel",
     "conv2d_gather_backward_input_kernel",  # the conv2d ladder's rung 2 (rung2_register_wmma.cu)
@@ -371,7 +371,8 @@ def problems(results: list[ModuleResult]) -> list[str]:
             if k.shared_bytes > STATIC_SMEM_LIMIT:
                 out.append(f"{where}: {name} uses {k.shared_bytes} B of static shared memory (> 48 KB)")
             base = (k.name_expression or "").split("<")[0]
-            must_use = (base in TENSOR_CORE_KERNELS and k.storage_type == "__half") or base in TF32_KERNELS
+            must_use = (base in TENSOR_CORE_KERNELS and k.storage_type in ("__half", "__nv_bfloat16")) or (
+                base in TF32_KERNELS)
             if must_use and not k.tensor_core:
                 out.append(f"{where}: {name} has no tensor-core instruction in its PTX")
     return out

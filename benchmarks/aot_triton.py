@@ -211,15 +211,12 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
               ("conv2d", "conv2d_backward_input stride 2", conv_rung("rung3_stride_phase", "conv2d_backward_input",
                                                                      stride=2))]
     # the Hopper kernels run only on a TMA-capable GPU: captured with the device check answering yes, compiled for
-    # sm_90 (the ": " label). Rung 6 is production (channels-last A, TMA weight): float16/bfloat16 only, its other
-    # dtypes are production's general kernels, captured above. Rung 5 (NCHW gather, TMA weight) runs its own
-    # launchers: every dtype, so its float32/float64 rows (production's general kernels) carry its label too.
+    # sm_90 (the ": " label). Rung 6 is production (channels-last A, TMA weight), rung 5 (NCHW gather, TMA weight)
+    # runs its own launchers; float32/float64 take production's general kernels in both (cache hits here).
     def hopper(rung, fn, stride):
         def call(dt):
             from unittest import mock
 
-            if rung == "rung6_channels_last" and dt not in (torch.float16, torch.bfloat16):
-                return None
             with mock.patch.object(kt.conv2d, "_tma_device", lambda device: True):
                 return conv_rung(rung, fn, stride=stride)(dt)
 

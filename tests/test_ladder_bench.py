@@ -128,11 +128,12 @@ def test_production_rung_static_facts_are_the_committed_reports(dry_run):
     # kernels (float16 has several, and the Hopper forward's TMA and weight-packing kernels besides).
     for dtype in ("float32", "float16"):
         facts = _rows(result, backend="triton", rung=top["triton"], dtype=dtype, pass_="forward")
-        report = [r for r in aot_triton["rows"] if (r["module"], r["launcher"].rpartition(": ")[2], r["dtype"],
-                                                    r["arch"]) == ("kernels.triton.conv2d", "conv2d_forward", dtype,
-                                                                   "sm_90")]
-        kernels = {"_conv2d_forward_kernel"} | ({"_conv2d_forward_nhwc_kernel", "_pack_weight_kernel",
-                                                  "_nchw_to_nhwc_kernel"} if dtype == "float16" else set())
+        report = [r for r in aot_triton["rows"]
+                  if (r["module"], r["launcher"].rpartition(": ")[2].split(" ")[0], r["dtype"], r["arch"])
+                  == ("kernels.triton.conv2d", "conv2d_forward", dtype, "sm_90")]
+        kernels = {"_conv2d_forward_kernel", "_pointwise_gemm_kernel"} | (
+            {"_conv2d_forward_nhwc_kernel", "_pack_weight_kernel", "_nchw_to_nhwc_kernel"} if dtype == "float16"
+            else set())
         assert {r["kernel"] for r in report} == kernels
         sm90 = facts[0]["static"]["archs"]["sm_90"]
         assert (sm90["registers_min"], sm90["registers_max"]) == (min(r["registers"] for r in report),

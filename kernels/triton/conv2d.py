@@ -115,7 +115,6 @@ from ._common import (
     prune_by_dtype,
     size_bucket,
 )
-from .ladder.conv2d import rung4_pointwise_gemm as _pointwise  # 1x1 layers; it reads this module at call time only
 
 __all__ = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias"]
 
@@ -394,6 +393,129 @@ def _conv2d_backward_bias_kernel(dy_ptr, db_ptr, N, K, PQ, ACC_DTYPE: tl.constex
     tl.store(db_ptr + k, tl.sum(acc, axis=0).to(db_ptr.dtype.element_ty))
 
 
+# ---------------------------------------------------------------- 1x1 layers as GEMMs (ladder rung 4)
+#
+# A 1x1 layer with stride 1 and padding 0 maps every pixel on its own: per image, Y[n] = W @ X[n],
+# dX[n] = W^T @ dY[n], dW = sum_n dY[n] @ X[n]^T.  A tile never leaves one image, so its pixel axis is a
+# contiguous run of NCHW memory: no gather, no padding mask, no tap loop, and the loads along the pixels
+# vectorise (PIX_ALIGN tells the compiler HW's divisibility).  The full story: the header of
+# kernels/triton/ladder/conv2d/rung4_pointwise_gemm.py.
+
+#: Tile shapes (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages) per operand class; every one compiles without
+#: register spills on sm_90 and sm_80 (benchmarks/aot_triton.py), half precision with HGMMA on sm_90.
+_PW_DTYPE_CONFIGS = {
+    "half": [(128, 128, 64, 8, 3), (64, 128, 64, 4, 4), (128, 64, 64, 4, 4), (64, 64, 64, 4, 4)],
+    "float32": [(64, 64, 32, 8, 3), (64, 32, 32, 4, 4)],
+    "float64": [(32, 32, 32, 2, 2)],
+}
+
+#: Under the interpreter one config each, sized for its per-program and per-step cost: wide pixel tiles for
+#: forward / backward_input, long reduction chunks for backward_weight.
+_PW_INTERPRETER_CONFIG = triton.Config({"BLOCK_M": 32, "BLOCK_N": 64, "BLOCK_K": 32, "GROUP_M": 2}, num_warps=1)
+_PW_INTERPRETER_WGRAD_CONFIG = triton.Config({"BLOCK_M": 32, "BLOCK_N": 32, "BLOCK_K": 128, "GROUP_M": 2}, num_warps=1)
+_PW_CONFIGS = gemm_tile_configs(_PW_DTYPE_CONFIGS, _PW_INTERPRETER_CONFIG)
+_PW_WGRAD_CONFIGS = gemm_tile_configs(_PW_DTYPE_CONFIGS, _PW_INTERPRETER_WGRAD_CONFIG)
+_PW_PRUNE = {"early_config_prune": prune_by_dtype(_PW_DTYPE_CONFIGS, lambda: ALLOW_TF32, ("a_ptr", "dy_ptr"))}
+
+#: Autotune keys: the layer (channel counts, pixels per image, which operand layout) and the batch's row
+#: count as a power-of-two bucket, never the raw batch size (a last partial batch reuses the tuned config).
+_PW_KEY = ["M", "RED", "HW", "stride_am", "ROWS_BUCKET"]
+_PW_WGRAD_KEY = ["K", "C", "HW", "ROWS_BUCKET"]
+
+#: Split-K granule: a pixel range of one image handed to a backward_weight split is a multiple of this (every
+#: BLOCK_K divides it, so chunk starts stay aligned for the vector loads).
+_PW_SPLIT_GRANULE = 256
+
+
+@triton.autotune(configs=_PW_CONFIGS, key=_PW_KEY, prune_configs_by=_PW_PRUNE)
+@triton.jit
+def _pointwise_gemm_kernel(
+    a_ptr, b_ptr, bias_ptr, out_ptr,
+    M, RED, HW, stride_am, stride_ak, ROWS_BUCKET,
+    HAS_BIAS: tl.constexpr, PIX_ALIGN: tl.constexpr, ACC_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
+):  # fmt: skip
+    # out[n] (M x HW) = A (M x RED) @ B[n] (RED x HW) (+ bias[m]): A is the weight through (stride_am,
+    # stride_ak); B[n] and out[n] are one image of NCHW memory, pixels contiguous.  Program pid is tile
+    # pid % tiles of image pid // tiles: a tile never crosses an image.
+    tiles = tl.cdiv(M, BLOCK_M) * tl.cdiv(HW, BLOCK_N)
+    pid = tl.program_id(0)
+    n = pid // tiles
+    pid_m, pid_n = _grouped_tile(pid - n * tiles, M, HW, BLOCK_M, BLOCK_N, GROUP_M)
+    hw = _aligned(HW, PIX_ALIGN)
+    n = tl.cast(n, tl.int64)
+    b_img = b_ptr + n * RED * hw  # 64-bit image bases; 32-bit offsets inside the image below
+    out_img = out_ptr + n * M * hw
+
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_p = tl.max_contiguous(tl.multiple_of(pid_n * BLOCK_N + tl.arange(0, BLOCK_N), BLOCK_N), BLOCK_N)
+    offs_k = tl.arange(0, BLOCK_K)
+    mask_m = offs_m < M
+    mask_p = offs_p < hw
+    a_offs = offs_m[:, None] * stride_am + offs_k[None, :] * stride_ak
+    b_offs = offs_k[:, None] * hw + offs_p[None, :]
+
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC_DTYPE)
+    for k0 in range(0, RED, BLOCK_K):
+        k_ok = offs_k < RED - k0
+        a = tl.load(a_ptr + k0 * stride_ak + a_offs, mask=mask_m[:, None] & k_ok[None, :], other=0.0)
+        b = tl.load(b_img + k0 * hw + b_offs, mask=k_ok[:, None] & mask_p[None, :], other=0.0)
+        acc = tl.dot(a, b, acc, input_precision=INPUT_PRECISION, out_dtype=ACC_DTYPE)
+
+    if HAS_BIAS:
+        bias = tl.load(bias_ptr + offs_m, mask=mask_m, other=0.0)
+        acc += bias.to(ACC_DTYPE)[:, None]
+    out_ptrs = out_img + offs_m[:, None] * hw + offs_p[None, :]
+    tl.store(out_ptrs, acc.to(out_ptr.dtype.element_ty), mask=mask_m[:, None] & mask_p[None, :])
+
+
+@triton.autotune(configs=_PW_WGRAD_CONFIGS, key=_PW_WGRAD_KEY, prune_configs_by=_PW_PRUNE)
+@triton.jit
+def _pointwise_wgrad_kernel(
+    dy_ptr, x_ptr, out_ptr,
+    N, K, C, HW, ROWS_BUCKET, IMAGES_PER_SPLIT, PIXELS_PER_SPLIT, PIXEL_SPLITS,
+    PIX_ALIGN: tl.constexpr, ACC_DTYPE: tl.constexpr, INPUT_PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
+):  # fmt: skip
+    # One program: a [BLOCK_M k] x [BLOCK_N c] tile of dW over one split of the (n, j) reduction.  Split s is
+    # images [g * IMAGES_PER_SPLIT, ...) x pixels [piece * PIXELS_PER_SPLIT, ...) with (g, piece) =
+    # divmod(s, PIXEL_SPLITS).  The loop is flat over (image, BLOCK_K pixel chunk) pairs; a chunk never
+    # crosses an image, so both operand tiles are contiguous along j.  out is dW for one split, else the
+    # [splits, K, C] workspace.
+    pid_m, pid_n = _grouped_tile(tl.program_id(0), K, C, BLOCK_M, BLOCK_N, GROUP_M)
+    split = tl.program_id(1)
+    group = split // PIXEL_SPLITS
+    piece = split - group * PIXEL_SPLITS
+    hw = _aligned(HW, PIX_ALIGN)
+    n0 = group * IMAGES_PER_SPLIT
+    images = tl.minimum(IMAGES_PER_SPLIT, N - n0)
+    j_start = piece * PIXELS_PER_SPLIT
+    j_end = tl.minimum(j_start + PIXELS_PER_SPLIT, hw)
+    chunks = tl.cdiv(j_end - j_start, BLOCK_K)
+
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)  # k
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)  # c
+    offs_j = tl.max_contiguous(tl.multiple_of(tl.arange(0, BLOCK_K), BLOCK_K), BLOCK_K)
+    mask_m = offs_m < K
+    mask_n = offs_n < C
+    a_offs = offs_m[:, None] * hw + offs_j[None, :]  # dY[n][k, j]
+    b_offs = offs_j[:, None] + offs_n[None, :] * hw  # X[n][c, j] read as [j, c]
+
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC_DTYPE)
+    for step in range(0, images * chunks):
+        i = step // chunks
+        j0 = j_start + (step - i * chunks) * BLOCK_K
+        n = tl.cast(n0 + i, tl.int64)
+        j_ok = offs_j < j_end - j0
+        a = tl.load(dy_ptr + n * K * hw + j0 + a_offs, mask=mask_m[:, None] & j_ok[None, :], other=0.0)
+        b = tl.load(x_ptr + n * C * hw + j0 + b_offs, mask=j_ok[:, None] & mask_n[None, :], other=0.0)
+        acc = tl.dot(a, b, acc, input_precision=INPUT_PRECISION, out_dtype=ACC_DTYPE)
+
+    out = out_ptr + tl.cast(split, tl.int64) * K * C
+    tl.store(out + offs_m[:, None] * C + offs_n[None, :], acc.to(out_ptr.dtype.element_ty),
+             mask=mask_m[:, None] & mask_n[None, :])
+
+
 # ---------------------------------------------------------------- Hopper: channels-last A, TMA weight, persistent
 #
 # The kernels above load both operand tiles with masked, per-lane address arithmetic, and in NCHW the gathered
@@ -652,6 +774,91 @@ def _wgrad_splits(K: int, C: int, R: int, S: int, M: int) -> tuple[int, int]:
     return triton.cdiv(M, split_len), split_len
 
 
+def _is_pointwise(g: ConvGeometry) -> bool:
+    """Whether ``g`` is a plain 1x1 layer (1x1 kernel, stride 1, padding 0): ladder rung 4's GEMMs take it."""
+    return (g.R, g.S, g.sh, g.sw, g.ph, g.pw) == (1, 1, 1, 1, 0, 0)
+
+
+def _pix_align(HW: int) -> int:
+    """The largest power of two <= 16 dividing HW: how many pixels a vector load may cover."""
+    return math.gcd(HW, 16)
+
+
+def _pointwise_gemm(a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor | None, out: torch.Tensor, M: int, RED: int,
+          strides: tuple[int, int], N: int, HW: int) -> torch.Tensor:
+    """out[n] = A @ b[n] (+ bias) for every image n, A being ``a`` read through ``strides``."""
+    if out.numel() == 0:
+        return out
+    _pointwise_gemm_kernel[lambda meta: (N * triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(HW, meta["BLOCK_N"]),)](
+        a, b, bias if bias is not None else a, out,
+        M, RED, HW, *strides, size_bucket(N * HW),
+        HAS_BIAS=bias is not None, PIX_ALIGN=_pix_align(HW), **_gemm_options(out.dtype),
+    )  # fmt: skip
+    return out
+
+
+def _pointwise_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, g: ConvGeometry) -> torch.Tensor:
+    """y[n] = W @ X[n] (+ b) on checked arguments whose geometry ``g`` :func:`_is_pointwise`; returns y[N, K, H, W]."""
+    y = torch.empty((g.N, g.K, g.H, g.W), dtype=x.dtype, device=x.device)
+    return _pointwise_gemm(w, x, b, y, g.K, g.C, (g.C, 1), g.N, g.H * g.W)
+
+
+def _pointwise_backward_input(dy: torch.Tensor, w: torch.Tensor, g: ConvGeometry) -> torch.Tensor:
+    """dx[n] = W^T @ dY[n] on checked arguments whose geometry ``g`` :func:`_is_pointwise`; returns dx[N, C, H, W]."""
+    dx = torch.empty((g.N, g.C, g.H, g.W), dtype=dy.dtype, device=dy.device)
+    return _pointwise_gemm(w, dy, None, dx, g.C, g.K, (1, g.C), g.N, g.H * g.W)
+
+
+def _pointwise_wgrad_splits(K: int, C: int, N: int, HW: int) -> tuple[int, int, int, int]:
+    """How backward_weight cuts its N*HW reduction: (splits, images per split, pixels per split, pixel splits).
+
+    As production's split plan: aim for ~1024 programs (counting 64x64 dW tiles), at least 2048 rows per
+    split, at most 64 splits. With at least as many images as splits a split is a run of whole images;
+    with fewer, each image's pixels are cut into ranges of a multiple of 256 pixels. Split s covers images
+    [s // pixel_splits * images_per_split, ...) and pixels [s % pixel_splits * pixels_per_split, ...).
+    Depends on the shape only, never on the tuned config, so a shape always sums in the same order.
+    """
+    tiles = triton.cdiv(K, 64) * triton.cdiv(C, 64)
+    target = max(1, min(triton.cdiv(1024, tiles), N * HW // 2048, 64))
+    granules = triton.cdiv(HW, _PW_SPLIT_GRANULE)
+    if target <= N:
+        images, pixel_splits = triton.cdiv(N, target), 1
+    else:
+        images, pixel_splits = 1, min(triton.cdiv(target, N), granules)
+    pixels = triton.cdiv(granules, pixel_splits) * _PW_SPLIT_GRANULE
+    pixel_splits = triton.cdiv(HW, pixels)
+    return triton.cdiv(N, images) * pixel_splits, images, pixels, pixel_splits
+
+
+def _pointwise_backward_weight(dy: torch.Tensor, x: torch.Tensor, g: ConvGeometry) -> torch.Tensor:
+    """dW = sum_n dY[n] @ X[n]^T (deterministic split-K) on checked arguments whose geometry ``g``
+    :func:`_is_pointwise`; returns dw[K, C, 1, 1]."""
+    dtype = x.dtype
+    dw = torch.empty((g.K, g.C, 1, 1), dtype=dtype, device=x.device)
+    HW = g.H * g.W
+    if g.N * HW == 0:
+        return dw.zero_()
+    options = _gemm_options(dtype)
+    splits, images, pixels, pixel_splits = _pointwise_wgrad_splits(g.K, g.C, g.N, HW)
+    acc_dtype = torch.float64 if dtype == torch.float64 else torch.float32
+    out = dw if splits == 1 else torch.empty((splits, g.K, g.C), dtype=acc_dtype, device=x.device)
+
+    def grid(meta):
+        return (triton.cdiv(g.K, meta["BLOCK_M"]) * triton.cdiv(g.C, meta["BLOCK_N"]), splits)
+
+    _pointwise_wgrad_kernel[grid](
+        dy, x, out,
+        g.N, g.K, g.C, HW, size_bucket(g.N * HW), images, pixels, pixel_splits,
+        PIX_ALIGN=_pix_align(HW), **options,
+    )  # fmt: skip
+    if splits > 1:
+        numel = dw.numel()
+        block = 128 if interpreting() else 1024
+        _sum_splits_kernel[(triton.cdiv(numel, block),)](out, dw, numel, splits,
+                                                                     ACC_DTYPE=options["ACC_DTYPE"], BLOCK=block)
+    return dw
+
+
 def conv2d_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, stride, padding) -> torch.Tensor:
     """Convolve ``x[N, C, H, W]`` with ``w[K, C, R, S]`` plus optional bias ``b[K]``.
 
@@ -661,8 +868,8 @@ def conv2d_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, str
     weight past 2**31 elements.
     """
     g = _checked_forward(x, w, b, stride, padding)
-    if _pointwise.applies(g):
-        return _pointwise.pointwise_forward(x, w, b, g)
+    if _is_pointwise(g):
+        return _pointwise_forward(x, w, b, g)
     if _uses_tma(x, g):
         return _nhwc_forward(x, w, b, g)
     return _implicit_gemm_forward(x, w, b, g)
@@ -792,8 +999,8 @@ def conv2d_backward_input(dy: torch.Tensor, w: torch.Tensor, input_shape, stride
     the output shape implied by input_shape, w, stride and padding.
     """
     g = _checked_backward_input(dy, w, input_shape, stride, padding)
-    if _pointwise.applies(g):
-        return _pointwise.pointwise_backward_input(dy, w, g)
+    if _is_pointwise(g):
+        return _pointwise_backward_input(dy, w, g)
     if _uses_tma(dy, g):
         return _nhwc_backward_input(dy, w, g)
     return _implicit_gemm_backward_input(dy, w, g)
@@ -838,8 +1045,8 @@ def conv2d_backward_weight(dy: torch.Tensor, x: torch.Tensor, weight_shape, stri
     x, weight_shape, stride and padding.
     """
     g = _checked_backward_weight(dy, x, weight_shape, stride, padding)
-    if _pointwise.applies(g):
-        return _pointwise.pointwise_backward_weight(dy, x, g)
+    if _is_pointwise(g):
+        return _pointwise_backward_weight(dy, x, g)
     return _implicit_gemm_backward_weight(dy, x, g)
 
 

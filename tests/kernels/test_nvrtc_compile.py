@@ -86,7 +86,7 @@ def test_half_gemms_use_tensor_cores(compiled):
         for res in compiled[(setup, arch, family)]:
             for k in res.kernels:
                 if k.name_expression and k.name_expression.split("<")[0] in aot_cuda.TENSOR_CORE_KERNELS:
-                    if k.storage_type == "__half":
+                    if k.storage_type in ("__half", "__nv_bfloat16"):  # conv2d launches bfloat16 (BFloat16Array)
                         assert any(i.startswith("wmma.mma") for i in k.tensor_core), (setup, arch, k)
                     else:
                         assert not k.tensor_core, (setup, arch, k)  # fp32 stays IEEE FMA (no TF32)

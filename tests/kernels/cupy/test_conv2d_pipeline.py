@@ -27,8 +27,10 @@ import torch  # noqa: E402
 
 from kernels.cupy import _runtime  # noqa: E402
 from kernels.cupy import conv2d as conv  # noqa: E402
-from kernels.cupy._runtime import emulating, xp  # noqa: E402
+from kernels.cupy._runtime import emulating  # noqa: E402
 from kernels.cupy.ladder.conv2d import rung3_stride_phase as rung3  # noqa: E402
+
+from .test_conv2d_rung0 import _host, _inputs, _native  # noqa: E402
 
 F = torch.nn.functional
 TOL = {np.float16: 1e-2, np.float32: 1e-4, np.float64: 1e-10}
@@ -52,22 +54,6 @@ CASES = {
 }
 
 
-def _native(a: np.ndarray):
-    return xp().asarray(np.ascontiguousarray(a))
-
-
-def _host(a) -> np.ndarray:
-    return a if isinstance(a, np.ndarray) else a.get()
-
-
-def _inputs(rng, case, dtype):
-    N, C, H, W, K, R, S, (sh, sw), (ph, pw) = case
-    P, Q = (H + 2 * ph - R) // sh + 1, (W + 2 * pw - S) // sw + 1
-    x = rng.standard_normal((N, C, H, W)).astype(dtype)
-    w = rng.standard_normal((K, C, R, S)).astype(dtype)
-    b = rng.standard_normal(K).astype(dtype)
-    dy = rng.standard_normal((N, K, P, Q)).astype(dtype)
-    return x, w, b, dy
 
 
 def _all_passes(module, x, w, b, dy, stride, padding):

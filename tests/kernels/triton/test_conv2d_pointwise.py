@@ -42,6 +42,13 @@ def rung():
     return rung4_pointwise_gemm
 
 
+def _production():
+    """kernels/triton/conv2d.py: rung 4's kernels and launchers live there (production runs them)."""
+    from kernels.triton import conv2d
+
+    return conv2d
+
+
 @pytest.fixture
 def no_general_path(monkeypatch, rung):
     """Production's general launchers raise: what passes ran on the pointwise GEMMs."""
@@ -96,7 +103,7 @@ def test_pointwise_matches_torch(rung, no_general_path, rng, case, dtype):
 def test_pointwise_split_k_is_exact_and_deterministic(rung, no_general_path, monkeypatch, rng, dtype):
     """Four splits (2 images + a 1-image tail, x a 256-pixel range + a 67-pixel tail) equal torch, bit-stably."""
     N, C, H, W, K = 3, 5, 17, 19, 6  # HW = 323
-    monkeypatch.setattr(rung, "_wgrad_splits", lambda *args: (4, 2, 256, 2))
+    monkeypatch.setattr(_production(), "_pointwise_wgrad_splits", lambda *args: (4, 2, 256, 2))
     x, w, _, dy = _inputs(rng, N, C, H, W, K, dtype)
     _, (_, ref_dw, _) = _torch_reference(x, w, None, 1, 0, dy)
 
@@ -112,18 +119,18 @@ def test_pointwise_split_plan_covers_the_reduction_once(rung):
     """Every (image, pixel) pair in exactly one split, pixel ranges in multiples of 256, shapes only."""
     for K, C, N, HW in [(64, 256, 32, 3136), (256, 64, 32, 3136), (64, 64, 1, 3136), (2048, 512, 32, 49),
                         (1, 1, 1, 1), (6, 5, 3, 323), (64, 64, 2, 4096), (16, 16, 200, 196)]:
-        splits, images, pixels, pixel_splits = rung._wgrad_splits(K, C, N, HW)
+        splits, images, pixels, pixel_splits = _production()._pointwise_wgrad_splits(K, C, N, HW)
         assert 1 <= splits <= 128 and pixels % 256 == 0 and pixels >= 256
         assert splits == -(-N // images) * pixel_splits
         assert (pixel_splits - 1) * pixels < HW <= pixel_splits * pixels, (K, C, N, HW)
-    assert rung._wgrad_splits(64, 256, 32, 3136)[0] > 1  # ResNet's 1x1 256->64 at batch 32 is split
-    assert rung._wgrad_splits(64, 64, 1, 112 * 112)[3] > 1  # one image: split along its pixels
+    assert _production()._pointwise_wgrad_splits(64, 256, 32, 3136)[0] > 1  # ResNet's 1x1 256->64 at batch 32 is split
+    assert _production()._pointwise_wgrad_splits(64, 64, 1, 112 * 112)[3] > 1  # one image: split along its pixels
 
 
 def test_pointwise_real_split_plan(rung, no_general_path, rng):
     """The shape's own plan (2 images of 4096 pixels: 2 pixel ranges each) against torch."""
     N, C, H, W, K = 2, 3, 64, 64, 2
-    assert rung._wgrad_splits(K, C, N, H * W)[0] == 4
+    assert _production()._pointwise_wgrad_splits(K, C, N, H * W)[0] == 4
     x, w, _, dy = _inputs(rng, N, C, H, W, K, np.float32)
     _, (_, ref_dw, _) = _torch_reference(x, w, None, 1, 0, dy)
     dw = rung.conv2d_backward_weight(_t(dy), _t(x), w.shape, 1, 0).cpu().numpy()
@@ -151,17 +158,17 @@ def test_other_geometries_take_the_general_path(rung, monkeypatch, rng, case, R,
     from kernels._args import conv2d_forward_geometry
 
     N, C, H, W, K = case
-    assert not rung.applies(conv2d_forward_geometry((N, C, H, W), (K, C, R, R), None, stride, padding))
-    for name in ("pointwise_forward", "pointwise_backward_input", "pointwise_backward_weight"):
-        monkeypatch.setattr(rung, name, lambda *a, name=name: pytest.fail(f"{name} ran for a general layer"))
+    assert not _production()._is_pointwise(conv2d_forward_geometry((N, C, H, W), (K, C, R, R), None, stride, padding))
+    for name in ("_pointwise_forward", "_pointwise_backward_input", "_pointwise_backward_weight"):
+        monkeypatch.setattr(_production(), name, lambda *a, name=name: pytest.fail(f"{name} ran for a general layer"))
     _check_all_passes(rung, rng, case, np.float32, stride, padding, R)
 
 
 def test_applies_to_1x1_stride_1_unpadded_only(rung):
     from kernels._args import conv2d_forward_geometry
 
-    assert rung.applies(conv2d_forward_geometry((32, 256, 56, 56), (64, 256, 1, 1), None, 1, 0))
-    assert not rung.applies(conv2d_forward_geometry((32, 256, 56, 56), (64, 256, 1, 3), None, 1, (0, 1)))
+    assert _production()._is_pointwise(conv2d_forward_geometry((32, 256, 56, 56), (64, 256, 1, 1), None, 1, 0))
+    assert not _production()._is_pointwise(conv2d_forward_geometry((32, 256, 56, 56), (64, 256, 1, 3), None, 1, (0, 1)))
 
 
 def test_contract_signatures_and_errors_are_production(rung, rng):
@@ -177,5 +184,5 @@ def test_contract_signatures_and_errors_are_production(rung, rng):
 
 
 def test_autotune_keys_have_no_batch_size(rung):
-    for kernel in (rung._pointwise_gemm_kernel, rung._pointwise_wgrad_kernel):
+    for kernel in (_production()._pointwise_gemm_kernel, _production()._pointwise_wgrad_kernel):
         assert "N" not in kernel.keys and "ROWS_BUCKET" in kernel.keys

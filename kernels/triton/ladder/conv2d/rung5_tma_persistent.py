@@ -79,10 +79,12 @@ from ...conv2d import (
     _grouped_tile,
     _implicit_gemm_backward_input,
     _implicit_gemm_forward,
+    _is_pointwise,
     _packed_weight_desc,
     _persistent_programs,
     _phase_geometry,
-    _pointwise,
+    _pointwise_backward_input,
+    _pointwise_forward,
     _set_tma_block,
     _uses_tma,
     _wide,
@@ -241,8 +243,8 @@ def conv2d_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, str
     """Production's checks; 1x1 plain layers as rung 4's GEMMs, float16/bfloat16 on a TMA device by
     :func:`_tma_forward` (NCHW gather, TMA weight, persistent), the rest the general implicit GEMM."""
     g = _checked_forward(x, w, b, stride, padding)
-    if _pointwise.applies(g):
-        return _pointwise.pointwise_forward(x, w, b, g)
+    if _is_pointwise(g):
+        return _pointwise_forward(x, w, b, g)
     if _uses_tma(x, g):
         return _tma_forward(x, w, b, g)
     return _implicit_gemm_forward(x, w, b, g)
@@ -252,8 +254,8 @@ def conv2d_backward_input(dy: torch.Tensor, w: torch.Tensor, input_shape, stride
     """Production's checks; 1x1 plain layers as rung 4's GEMMs, float16/bfloat16 on a TMA device by
     :func:`_tma_backward_input`, the rest the general stride phases."""
     g = _checked_backward_input(dy, w, input_shape, stride, padding)
-    if _pointwise.applies(g):
-        return _pointwise.pointwise_backward_input(dy, w, g)
+    if _is_pointwise(g):
+        return _pointwise_backward_input(dy, w, g)
     if _uses_tma(dy, g):
         return _tma_backward_input(dy, w, g)
     return _implicit_gemm_backward_input(dy, w, g)
