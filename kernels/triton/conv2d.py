@@ -9,7 +9,8 @@ Math (NCHW, no dilation, no groups), the same as ``kernels/numpy/conv2d.py``::
 Which kernel runs (this file is the top rung of the conv2d ladder, kernels/triton/ladder/conv2d/):
 
 * a 1x1 layer with stride 1 and padding 0 (ResNet's bottlenecks): plain per-image GEMMs over NCHW, ladder
-  rung 4 (``kernels/triton/ladder/conv2d/rung4_pointwise_gemm.py``: pixel-contiguous, vectorised loads);
+  rung 4 (section "1x1 layers as GEMMs" below; the story in ``kernels/triton/ladder/conv2d/rung4_pointwise_gemm.py``:
+  pixel-contiguous, vectorised loads);
 * the forward and backward_input of any other float16 / bfloat16 layer on sm_90+: the Hopper kernels below
   (rungs 5 and 6: the activation transposed to channels-last so its tile loads are 16-byte vectors, the weight
   packed once per call and loaded by TMA tensor descriptors, wgmma-sized tiles, the forward on a persistent
