@@ -780,9 +780,10 @@ def _is_pointwise(g: ConvGeometry) -> bool:
     return (g.R, g.S, g.sh, g.sw, g.ph, g.pw) == (1, 1, 1, 1, 0, 0)
 
 
-def _pix_align(HW: int) -> int:
-    """The largest power of two <= 16 dividing HW: how many pixels a vector load may cover."""
-    return math.gcd(HW, 16)
+def _align(n: int, most: int) -> int:
+    """The largest power of two <= ``most`` (a power of two) dividing n: how many elements of a contiguous run a
+    vector load may cover (16 pixels for the 1x1 GEMMs, 8 half-precision channels for the channels-last tiles)."""
+    return math.gcd(n, most)
 
 
 def _pointwise_gemm(a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor | None, out: torch.Tensor, M: int, RED: int,
@@ -793,7 +794,7 @@ def _pointwise_gemm(a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor | None,
     _pointwise_gemm_kernel[lambda meta: (N * triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(HW, meta["BLOCK_N"]),)](
         a, b, bias if bias is not None else a, out,
         M, RED, HW, *strides, size_bucket(N * HW),
-        HAS_BIAS=bias is not None, PIX_ALIGN=_pix_align(HW), **_gemm_options(out.dtype),
+        HAS_BIAS=bias is not None, PIX_ALIGN=_align(HW, 16), **_gemm_options(out.dtype),
     )  # fmt: skip
     return out
 
@@ -850,7 +851,7 @@ def _pointwise_backward_weight(dy: torch.Tensor, x: torch.Tensor, g: ConvGeometr
     _pointwise_wgrad_kernel[grid](
         dy, x, out,
         g.N, g.K, g.C, HW, size_bucket(g.N * HW), images, pixels, pixel_splits,
-        PIX_ALIGN=_pix_align(HW), **options,
+        PIX_ALIGN=_align(HW, 16), **options,
     )  # fmt: skip
     if splits > 1:
         numel = dw.numel()
@@ -930,11 +931,6 @@ def _persistent_programs(device_index: int | None) -> int:
     return PROGRAMS_PER_SM * torch.cuda.get_device_properties(device_index).multi_processor_count
 
 
-def _align(n: int) -> int:
-    """The largest power of two <= 8 dividing n: how many elements of a half-precision row a vector may cover."""
-    return math.gcd(n, 8)
-
-
 def _nchw_to_nhwc(x: torch.Tensor) -> torch.Tensor:
     """x[N, C, H, W] (contiguous) -> a contiguous [N, H, W, C] copy, by :func:`_nchw_to_nhwc_kernel`."""
     N, C, H, W = x.shape
@@ -943,7 +939,7 @@ def _nchw_to_nhwc(x: torch.Tensor) -> torch.Tensor:
         return xh
     block_c, block_p = _INTERPRETER_TRANSPOSE_BLOCK if interpreting() else _TRANSPOSE_BLOCK
     grid = (N * triton.cdiv(C, block_c) * triton.cdiv(H * W, block_p),)
-    _nchw_to_nhwc_kernel[grid](x, xh, C, H * W, PIX_ALIGN=_align(H * W), C_ALIGN=_align(C), BLOCK_C=block_c,
+    _nchw_to_nhwc_kernel[grid](x, xh, C, H * W, PIX_ALIGN=_align(H * W, 8), C_ALIGN=_align(C, 8), BLOCK_C=block_c,
                                BLOCK_P=block_p)
     return xh
 
@@ -965,7 +961,7 @@ def _nhwc_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, g: C
     _conv2d_forward_nhwc_kernel[grid](
         xh, w_desc, b if b is not None else x, y,
         M, *_geometry_args(g), size_bucket(M), c_pad,
-        HAS_BIAS=b is not None, C_ALIGN=_align(g.C), WIDE_ROWS=_wide(M),
+        HAS_BIAS=b is not None, C_ALIGN=_align(g.C, 8), WIDE_ROWS=_wide(M),
         **_gemm_options(x.dtype),
     )  # fmt: skip
     return y
@@ -987,7 +983,7 @@ def _nhwc_backward_input(dy: torch.Tensor, w: torch.Tensor, g: ConvGeometry) -> 
         _conv2d_backward_input_nhwc_kernel[lambda meta, count=count: (*tiles(meta), count)](
             dyh, w_desc, dx,
             M, g.N, *_geometry_args(g), size_bucket(M), phase0, k_pad,
-            K_ALIGN=_align(g.K), WIDE_ROWS=_wide(M), **_gemm_options(dy.dtype),
+            K_ALIGN=_align(g.K, 8), WIDE_ROWS=_wide(M), **_gemm_options(dy.dtype),
         )  # fmt: skip
     return dx
 
