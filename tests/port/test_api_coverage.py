@@ -3,7 +3,7 @@
 and run twice — with ``E`` built on ``torch`` and on ``framework`` (``E.T`` is the package, ``E.nn``, ``E.F``,
 ``E.optim``, ``E.init``, ``E.data`` its submodules). A call *works* when kernelgrad gives torch's answer:
 the same structure, dtypes, shapes, integers and strings, float values within rel err 1e-5 of torch run in
-float64, and the same gradients for every leaf the entry made. A call we deliberately do not support is
+float64 (or within 4x torch's own float32 error, where a cancelling sum leaves torch itself further off), and the same gradients for every leaf the entry made. A call we deliberately do not support is
 marked ``unsupported="<word>"`` and must raise a clear error (NotImplementedError, TypeError, ValueError, or
 AttributeError for a missing name) whose message contains that word — never a silently different answer.
 
@@ -159,6 +159,12 @@ def compare(out, ref32, ref64, path: str = "result") -> str | None:
         norm = np.linalg.norm(r)
         err = np.linalg.norm(o - r) / norm if norm > 0 else np.abs(o).max(initial=0)
         tol = _rel_tol(ref32.dtype)
+        if ref is not ref32.array:
+            # An ill-conditioned result (a sum that cancels to near zero) is off by more than ``tol`` in torch's
+            # own float32 answer too: then kernelgrad may be as far from float64 as a few times torch's error.
+            r32 = np.where(np.isnan(ref32.array) | np.isinf(ref32.array), 0, ref32.array).astype(np.float64)
+            torch_err = np.linalg.norm(r32 - r) / norm if norm > 0 else np.abs(r32).max(initial=0)
+            tol = max(tol, 4 * torch_err)
         return None if err <= tol else f"{path}: rel err {err:.3g} > {tol:g}"
     if isinstance(ref32, list):
         if not isinstance(out, list) or len(out) != len(ref32):
