@@ -11,7 +11,8 @@ import pytest
 
 from .conftest import ladder_params
 
-CONTRACT = {"conv2d": ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias")}
+CONTRACT = {"conv2d": ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias"),
+            "maxpool2d": ("maxpool2d_forward", "maxpool2d_backward")}
 
 
 @pytest.mark.parametrize("backend", ["triton", "cupy"])
@@ -34,12 +35,13 @@ def test_every_rung_has_the_contract_and_the_top_rung_is_production(backend, fam
         ladder.load("rung99_nothing")
 
 
-def test_ladder_params_name_every_rung_below_the_top():
-    params = ladder_params("conv2d")
+@pytest.mark.parametrize("family", sorted(CONTRACT))
+def test_ladder_params_name_every_rung_below_the_top(family):
+    params = ladder_params(family)
     assert params[:3] == ["numpy", "triton", "cupy"]
     for backend in ("triton", "cupy"):
         try:
-            ladder = importlib.import_module(f"kernels.{backend}.ladder.conv2d")
+            ladder = importlib.import_module(f"kernels.{backend}.ladder.{family}")
         except ImportError:
             continue
         assert [p for p in params if p.startswith(f"{backend}/")] == [f"{backend}/{r}" for r in ladder.RUNGS[:-1]]

@@ -1,4 +1,11 @@
-"""maxpool2d kernels against torch.nn.functional.max_pool2d (float64 CPU), finite differences, bad input."""
+"""maxpool2d kernels against torch.nn.functional.max_pool2d (float64 CPU), finite differences, bad input.
+
+Every backend runs every test, and so does every rung of the max-pool ladders below the production kernel
+(``triton/rung0_naive``, ``cupy/rung1_compact_argmax``, ...: ``ladder_params``), except the interpreter-heavy cases,
+which the rungs below the top run on a subset (:func:`_lower_rung_subset`): finite differences on one geometry
+and the argmax-dtype test without the 182x181 window (33k scalar loop steps under Triton's interpreter). Every
+value test (float32 and float64, all nine geometries), ties, padding, overlap, NaN / inf and bad input run in full.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +13,22 @@ import numpy as np
 import pytest
 import torch
 
-from .conftest import rel_err, tolerance, torch_reference
+from .conftest import ladder_params, load_ladder_backend, rel_err, tolerance, torch_reference
 
 F = torch.nn.functional
+
+
+@pytest.fixture(params=ladder_params("maxpool2d"))
+def kernel_backend(request):
+    """Every backend, and every rung of the max-pool ladders below the production kernel (``triton/rung0_naive``):
+    each rung passes the same tests."""
+    return load_ladder_backend(request.param, "maxpool2d")
+
+
+def _lower_rung_subset(kb, reason: str) -> None:
+    """Skip a heavy case for a ladder rung below production (the module docstring's subset)."""
+    if "/" in kb.name:
+        pytest.skip(f"{kb.name}: ladder rungs below production run a subset of this test ({reason})")
 
 # (N, C, H, W, kernel, stride, padding): overlapping windows (k3 s1, k3 s2 p1), non-square kernels,
 # stride 3 with a remainder, batch 1, odd sizes.
@@ -79,6 +99,8 @@ def test_forward_and_backward_match_torch(kernel_backend, rng, case, dtype):
 )
 def test_argmax_dtype_is_the_smallest_that_fits(kernel_backend, kernel, expected):
     kb = kernel_backend
+    if kernel == (182, 181):
+        _lower_rung_subset(kb, "a 182x181 window is 33k scalar steps under the interpreter")
     pool = kb.family("maxpool2d")
     x = np.zeros((1, 1, kernel[0], kernel[1]), dtype=np.float32)
     x[0, 0, -1, -1] = 1.0  # winner at the last window position R*S - 1
@@ -135,6 +157,8 @@ def test_overlapping_windows_accumulate(kernel_backend):
 @pytest.mark.parametrize("case", [CASES[2], CASES[5], CASES[8]], ids=[IDS[2], IDS[5], IDS[8]])
 def test_finite_differences_float64(kernel_backend, rng, case):
     kb = kernel_backend
+    if case is not CASES[2]:
+        _lower_rung_subset(kb, "finite differences on the 3x3/s2/p1 geometry only")
     pool = kb.family("maxpool2d")
     N, C, H, W, kernel, stride, padding = case
     x = _distinct(rng, (N, C, H, W), np.float64)

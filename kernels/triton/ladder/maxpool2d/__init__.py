@@ -1,0 +1,20 @@
+"""The max-pool ladder in Triton, bottom to top (see ``kernels/triton/ladder/__init__.py``).
+
+Every rung exports ``maxpool2d_forward`` and ``maxpool2d_backward`` with the contract's signatures; the top rung is
+``kernels/triton/maxpool2d.py``. The map is ``docs/ladder/maxpool2d.md``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+#: Rung modules, bottom to top.
+RUNGS = ("rung0_naive", "rung1_compact_argmax", "rung2_gather_backward", "rung3_window_tile")
+
+
+def load(name: str) -> ModuleType:
+    """The rung module ``name`` (one of :data:`RUNGS`). Raises ValueError for another name."""
+    if name not in RUNGS:
+        raise ValueError(f"maxpool2d ladder: unknown rung {name!r}; rungs: {', '.join(RUNGS)}")
+    return importlib.import_module(f"{__name__}.{name}")
