@@ -14,7 +14,7 @@ import importlib
 
 from ._runtime import emulating
 
-FAMILIES = ("conv2d", "maxpool2d", "linear_relu", "softmax_xent", "dropout")
+FAMILIES = ("conv2d", "maxpool2d", "linear_relu", "softmax_xent", "dropout", "optim_step")
 __all__ = list(FAMILIES)
 
 if emulating():

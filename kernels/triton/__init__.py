@@ -1,4 +1,4 @@
-"""Triton kernels (GPU; the CPU under ``TRITON_INTERPRET=1``): the five families of ``kernels.numpy``.
+"""Triton kernels (GPU; the CPU under ``TRITON_INTERPRET=1``): the families of ``kernels.numpy``.
 
 Same modules, function names and meaning as the numpy reference; arrays are contiguous torch
 tensors on CUDA (or on the CPU under the interpreter). The family modules are imported on first use,
@@ -14,7 +14,7 @@ import triton  # noqa: F401  (fail here, with ImportError, when triton is not in
 
 from ._common import interpreting
 
-FAMILIES = ("conv2d", "maxpool2d", "linear_relu", "softmax_xent", "dropout")
+FAMILIES = ("conv2d", "maxpool2d", "linear_relu", "softmax_xent", "dropout", "optim_step")
 __all__ = list(FAMILIES)
 
 if not torch.cuda.is_available() and not interpreting():
