@@ -146,6 +146,19 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         argmax = torch.zeros((32, 64, 56, 56), dtype=kt.maxpool2d.argmax_dtype(9))
         return kt.maxpool2d.maxpool2d_backward(t(32, 64, 56, 56, dtype=dt), argmax, (32, 64, 112, 112), 3, 2, 1)
 
+    def pool_rung(rung, fn):
+        # a rung of the max-pool ladder (kernels/triton/ladder/maxpool2d) below production, production's layer
+        def call(dt):
+            import importlib
+
+            launcher = getattr(importlib.import_module("kernels.triton.ladder.maxpool2d").load(rung), fn)
+            if fn == "maxpool2d_forward":
+                return launcher(t(32, 64, 112, 112, dtype=dt), 3, 2, 1)
+            argmax = torch.zeros((32, 64, 56, 56), dtype=kt.maxpool2d.argmax_dtype(9))
+            return launcher(t(32, 64, 56, 56, dtype=dt), argmax, (32, 64, 112, 112), 3, 2, 1)
+
+        return call
+
     def linear_fwd(dt):
         return kt.linear_relu.linear_forward(t(4096, 4096, dtype=dt), t(4096, 4096, dtype=dt), t(4096, dtype=dt), True)
 
@@ -252,6 +265,11 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
 
     cases += [("conv2d", f"rung4_pointwise_gemm: {fn} {C}->{K} 1x1", pointwise(fn, C, K)) for C, K in
               ((256, 64), (64, 256)) for fn in ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight")]
+    # the max-pool ladder's own kernels: rung 0 (scalar loop + int64 index + conversion; atomic scatter), rung 1's
+    # compact forward; rung 2's backward and rung 3 are production's (the unlabelled launches)
+    cases += [("maxpool2d", f"{rung}: {fn}", pool_rung(rung, fn)) for rung, fn in
+              (("rung0_naive", "maxpool2d_forward"), ("rung0_naive", "maxpool2d_backward"),
+               ("rung1_compact_argmax", "maxpool2d_forward"))]
     cases += [
         ("maxpool2d", "maxpool2d_forward", pool_fwd),
         ("maxpool2d", "maxpool2d_backward", pool_bwd),
