@@ -70,7 +70,7 @@ LADDER_ARCHS = ("sm_90",)
 def launcher_archs(launcher: str, archs=tuple(ARCHS)) -> tuple[str, ...]:
     """The architectures ``launcher`` is compiled for, out of ``archs``."""
     return tuple(a for a in archs if a in LADDER_ARCHS) if ": " in launcher else tuple(archs)
-FAMILIES = ("conv2d", "maxpool2d", "linear_relu", "softmax_xent", "dropout")
+FAMILIES = ("conv2d", "maxpool2d", "linear_relu", "softmax_xent", "dropout", "optim_step")
 #: Default output: git-ignored, so a run never overwrites the committed report in benchmarks/results/
 #: (refresh that one on purpose with ``--out benchmarks/results``).
 RESULTS = Path("runs") / "aot"
@@ -185,6 +185,28 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         kt.dropout.dropout_forward(x, 0.1, 1234, 3 * 8192, row_len=8192, row_stride=8 * 8192)
         return kt.dropout.dropout_forward(x, 0.1, 1234, 2**40 + 3 * 8192, row_len=8192, row_stride=2**32)
 
+    def optim_lists(count, dt):
+        # a model's parameter list: a big weight, a bias, an odd size and an empty tensor, one table entry each
+        return [[t(n, dtype=dt) for n in (4096 * 4096, 4096, 1000, 0)] for _ in range(count)]
+
+    def adam(amsgrad, decoupled, weight_decay, maximize=False):
+        def call(dt):
+            p, g, m, v, vmax = optim_lists(5, dt)
+            return kt.optim_step.adam_step(p, g, m, v, vmax, step=3, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+                                           weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
+                                           decoupled=decoupled)
+
+        return call
+
+    def sgd(momentum, first_step, nesterov, weight_decay, maximize=False):
+        def call(dt):
+            p, g, buf = optim_lists(3, dt)
+            return kt.optim_step.sgd_step(p, g, buf, lr=0.1, momentum=momentum, dampening=0.0,
+                                          weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
+                                          first_step=first_step)
+
+        return call
+
     def conv_rung(rung, fn, stride=1):
         # a rung of the conv2d ladder (kernels/triton/ladder/conv2d) below the production kernel, same layer
         def call(dt):
@@ -280,6 +302,15 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         # dropout_backward is the same kernel with the same argument types (dy in place of x)
         ("dropout", "dropout_forward", dropout),
         ("dropout", "dropout_forward(row_len, row_stride)", dropout_rows),
+        # the constexpr specialisations a training loop meets (each flag is a branch compiled in or out)
+        ("optim_step", "adam_step", adam(False, False, 0.0)),
+        ("optim_step", "adam_step(weight_decay, maximize)", adam(False, False, 1e-2, maximize=True)),
+        ("optim_step", "adam_step(decoupled, AdamW)", adam(False, True, 1e-2)),
+        ("optim_step", "adam_step(amsgrad, decoupled)", adam(True, True, 1e-2)),
+        ("optim_step", "sgd_step", sgd(0.0, False, False, 0.0)),
+        ("optim_step", "sgd_step(momentum, first step)", sgd(0.9, True, False, 0.0)),
+        ("optim_step", "sgd_step(momentum, weight_decay)", sgd(0.9, False, False, 1e-4)),
+        ("optim_step", "sgd_step(nesterov, maximize)", sgd(0.9, False, True, 1e-4, maximize=True)),
     ]
     return cases
 

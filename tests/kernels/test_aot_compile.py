@@ -58,7 +58,7 @@ def test_every_launcher_compiled_for_every_dtype_and_arch(report):
     for expected in ("_conv2d_forward_kernel", "_conv2d_backward_input_kernel", "_conv2d_backward_weight_kernel",
                      "_sum_splits_kernel", "_maxpool2d_forward_kernel", "_maxpool2d_backward_kernel",
                      "_linear_forward_kernel", "_linear_backward_input_kernel", "_linear_backward_weight_kernel",
-                     "_softmax_xent_forward_kernel", "_dropout_kernel"):
+                     "_softmax_xent_forward_kernel", "_dropout_kernel", "_adam_step_kernel", "_sgd_step_kernel"):
         assert expected in kernels, f"{expected} was not launched by any launcher"
 
 

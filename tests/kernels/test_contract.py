@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BACKENDS = ("numpy", "triton", "cupy")
-FAMILIES = ("conv2d", "maxpool2d", "linear_relu", "softmax_xent", "dropout")
+FAMILIES = ("conv2d", "maxpool2d", "linear_relu", "softmax_xent", "dropout", "optim_step")
 
 
 def contract_table(text: str) -> dict[str, dict[str, list[str]]]:

@@ -23,7 +23,7 @@ ARCHS = ("75", "80", "90")
 
 
 def test_every_family_has_a_cuda_source():
-    families = ("conv2d", "maxpool2d", "linear_relu", "softmax_xent", "dropout")
+    families = ("conv2d", "maxpool2d", "linear_relu", "softmax_xent", "dropout", "optim_step")
     missing = [f for f in families if not (KERNEL_DIR / f"{f}.cu").is_file()]
     assert not missing, f"kernels/cupy lacks CUDA C sources for {missing}"
 

@@ -47,7 +47,7 @@ def compiled() -> dict[tuple[str, str, str], list[aot_cuda.ModuleResult]]:
 
 
 def test_every_family_is_checked():
-    assert set(FAMILIES) == {"conv2d", "maxpool2d", "linear_relu", "softmax_xent", "dropout"}
+    assert set(FAMILIES) == {"conv2d", "maxpool2d", "linear_relu", "softmax_xent", "dropout", "optim_step"}
     assert "ladder.conv2d.rung0_direct" in aot_cuda.ladder_modules()
 
 
