@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_in_range, check_non_negative, wrap
+from .optimizer import Optimizer, check_fused_options, check_in_range, check_non_negative, kernel_grad, wrap
 
 __all__ = ["Adam", "AdamW"]
 
@@ -22,14 +22,30 @@ class Adam(Optimizer):
     Args:
         params: parameters or param-group dicts. lr: >= 0. betas: each in [0, 1). eps: >= 0.
         weight_decay: >= 0. amsgrad: use the running maximum of ``v``. maximize: ascend instead.
-    Raises: ValueError naming the first invalid argument.
+        foreach: accepted for PyTorch compatibility; no numeric effect (the per-parameter loop and the fused
+            kernel compute the same numbers).
+        capturable, differentiable: only False (True raises NotImplementedError naming the argument).
+        fused: update each param group with the ``optim_step`` kernel family, one kernel launch per dtype
+            (and step count) on a GPU device, the numpy reference of the same family on ``cpu``. The state
+            (``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``, ``step``) is the same per-parameter tensors
+            either way, so state dicts move freely between ``fused=True`` and ``False``.
+    Raises: ValueError naming the first invalid argument; RuntimeError for ``fused=True`` with
+        ``foreach=True`` (PyTorch's message); NotImplementedError for capturable / differentiable.
     """
+
+    #: Adam and AdamW have ``foreach`` / ``capturable`` / ``differentiable`` / ``fused`` (the variants do not)
+    _supports_fused = True
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0,
-                 amsgrad: bool = False, *, maximize: bool = False, decoupled_weight_decay: bool = False):
+                 amsgrad: bool = False, *, foreach: bool | None = None, maximize: bool = False,
+                 capturable: bool = False, differentiable: bool = False, fused: bool | None = None,
+                 decoupled_weight_decay: bool = False):
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
+        if self._supports_fused:
+            check_fused_options(foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused)
+            defaults.update(foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
@@ -86,6 +102,34 @@ class Adam(Optimizer):
             p._write("step", ..., param - update)  # in place, as torch: views and .data see the step
         state["step"] = step
 
+    def _fused_update(self, group: dict[str, Any], items: list[tuple[Tensor, Any]]) -> None:
+        """The group's step through ``kernels.<device>.optim_step.adam_step``: one call per (device, dtype,
+        step count) -- parameters that skipped steps (no gradient) have their own bias corrections."""
+        beta1, beta2 = group["betas"]
+        batches: dict[tuple, list[tuple[Tensor, Any, dict[str, Any]]]] = {}
+        for p, grad in items:
+            state = self.state.setdefault(p, {})
+            xp = p.backend.xp
+            if not state:
+                state["step"] = 0
+                state["exp_avg"] = wrap(xp.zeros_like(p._data), p)
+                state["exp_avg_sq"] = wrap(xp.zeros_like(p._data), p)
+            if group["amsgrad"] and state.get("max_exp_avg_sq") is None:
+                state["max_exp_avg_sq"] = wrap(xp.zeros_like(p._data), p)
+            key = (p.backend.name, str(p.dtype), state["step"] + 1)
+            batches.setdefault(key, []).append((p, kernel_grad(p, grad), state))
+        for (_, _, step), batch in batches.items():
+            kernels = batch[0][0].backend.kernels.optim_step
+            kernels.adam_step([p._data for p, _, _ in batch], [g for _, g, _ in batch],
+                              [s["exp_avg"]._data for _, _, s in batch], [s["exp_avg_sq"]._data for _, _, s in batch],
+                              [s["max_exp_avg_sq"]._data for _, _, s in batch] if group["amsgrad"] else None,
+                              step=step, lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
+                              weight_decay=group["weight_decay"], amsgrad=group["amsgrad"],
+                              maximize=group["maximize"], decoupled=group["decoupled_weight_decay"])
+            for p, _, state in batch:
+                p._bump_version()  # written in place, as torch: views and .data see the step
+                state["step"] = step
+
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (``p *= 1 - lr*wd`` before the Adam step), PyTorch's ``optim.AdamW``.
@@ -95,6 +139,8 @@ class AdamW(Adam):
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
-                 amsgrad: bool = False, *, maximize: bool = False):
+                 amsgrad: bool = False, *, maximize: bool = False, foreach: bool | None = None,
+                 capturable: bool = False, differentiable: bool = False, fused: bool | None = None):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                         maximize=maximize, decoupled_weight_decay=True)
+                         foreach=foreach, maximize=maximize, capturable=capturable, differentiable=differentiable,
+                         fused=fused, decoupled_weight_decay=True)

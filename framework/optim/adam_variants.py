@@ -47,6 +47,8 @@ class Adamax(Adam):
     Args: as :class:`Adam` (lr default 2e-3), without amsgrad. Raises: ValueError naming the argument.
     """
 
+    _supports_fused = False  # no foreach / capturable / differentiable / fused options
+
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 2e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0, *,
                  maximize: bool = False):
@@ -81,6 +83,8 @@ class NAdam(Adam):
 
     Args: as :class:`Adam` (lr default 2e-3) plus ``momentum_decay`` (>= 0) and ``decoupled_weight_decay``.
     """
+
+    _supports_fused = False  # no foreach / capturable / differentiable / fused options
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 2e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0,
@@ -120,6 +124,8 @@ class RAdam(Adam):
 
     Args: as :class:`Adam` (no amsgrad) plus ``decoupled_weight_decay``.
     """
+
+    _supports_fused = False  # no foreach / capturable / differentiable / fused options
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0,

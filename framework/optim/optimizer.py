@@ -40,6 +40,26 @@ def check_in_range(value: Any, name: str, low: float, high: float, high_inclusiv
         raise ValueError(f"Invalid {name}: must be in [{low}, {high}{bracket}, got {value!r}")
 
 
+def check_fused_options(foreach: Any, capturable: Any, differentiable: Any, fused: Any) -> None:
+    """PyTorch's implementation switches: ``fused`` and ``foreach`` (bool or None), ``capturable`` and
+    ``differentiable`` (only False here). Raises RuntimeError for fused and foreach together (PyTorch's
+    message), NotImplementedError naming capturable / differentiable when True, TypeError for a non-bool."""
+    for name, value in (("foreach", foreach), ("fused", fused)):
+        if value is not None and not isinstance(value, bool):
+            raise TypeError(f"{name} must be a bool or None, got {value!r}")
+    for name, value in (("capturable", capturable), ("differentiable", differentiable)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be a bool, got {value!r}")
+    if fused and foreach:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+    if capturable:
+        raise NotImplementedError("capturable=True is not supported: kernelgrad has no CUDA graph capture, and "
+                                  "the fused step reads the step count on the host")
+    if differentiable:
+        raise NotImplementedError("differentiable=True is not supported: optimizer steps are never recorded "
+                                  "by autograd here")
+
+
 class Optimizer:
     """Base class of the optimizers.
 
@@ -110,6 +130,14 @@ class Optimizer:
         """Update one parameter: read ``p._data`` and ``grad`` (raw arrays), replace ``p._data`` and state."""
         raise NotImplementedError
 
+    #: Whether the subclass has a ``fused`` option (:meth:`_fused_update`); a group with ``fused=True`` then
+    #: steps through it instead of the per-parameter :meth:`_update`.
+    _supports_fused = False
+
+    def _fused_update(self, group: dict[str, Any], items: list[tuple[Tensor, Any]]) -> None:
+        """Update every ``(parameter, raw gradient)`` of ``group`` at once (the ``optim_step`` kernels)."""
+        raise NotImplementedError
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of every optimized parameter (to None, or zeros if ``set_to_none=False``)."""
         for group in self.param_groups:
@@ -134,6 +162,7 @@ class Optimizer:
                 loss = closure()
         with no_grad():
             for group in self.param_groups:
+                items = []
                 for p in group["params"]:
                     if p.grad is None:
                         continue
@@ -141,6 +170,16 @@ class Optimizer:
                     if p.grad.backend is not p.backend or tuple(grad.shape) != p.shape:
                         raise ValueError(f"gradient of shape {tuple(grad.shape)} on {p.grad.device!r} does not "
                                          f"match its parameter of shape {p.shape} on {p.device!r}")
+                    items.append((p, grad))
+                if self._supports_fused and group.get("fused"):
+                    # a parameter whose storage is a strided view (rare: parameters are made whole) cannot be
+                    # updated in place by a kernel; it takes the per-parameter path, the same math
+                    flat = [p.backend.ascontiguous(p._data) is p._data for p, _ in items]
+                    fused = [item for item, ok in zip(items, flat) if ok]
+                    if fused:
+                        self._fused_update(group, fused)
+                    items = [item for item, ok in zip(items, flat) if not ok]
+                for p, grad in items:
                     self._update(p, grad, self.state.setdefault(p, {}), group)
         return loss
 
@@ -211,6 +250,13 @@ def _state_value(name: str, value: Any, p: Tensor) -> Any:
     array = host_copy(value)
     dtype = str(p.dtype) if array.dtype.kind == "f" else array.dtype.name
     return Tensor._wrap(p.backend.from_numpy(array, dtype), p.backend)
+
+
+def kernel_grad(p: Tensor, grad: Any) -> Any:
+    """``grad`` as the fused kernels take it: C-contiguous, in the parameter's dtype (a copy only if needed)."""
+    if grad.dtype != p._data.dtype:
+        grad = p.backend.xp.astype(grad, p._data.dtype)
+    return p.backend.ascontiguous(grad)
 
 
 def wrap(array: Any, like: Tensor) -> Tensor:

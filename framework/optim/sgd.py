@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_non_negative, wrap
+from .optimizer import Optimizer, check_fused_options, check_non_negative, kernel_grad, wrap
 
 __all__ = ["SGD"]
 
@@ -18,13 +18,24 @@ class SGD(Optimizer):
     Args:
         params: parameters or param-group dicts. lr: learning rate >= 0. momentum, dampening,
             weight_decay: >= 0. nesterov: needs ``momentum > 0`` and ``dampening == 0``.
-    Raises: ValueError naming the first invalid argument.
+        foreach: accepted for PyTorch compatibility; no numeric effect.
+        differentiable: only False (True raises NotImplementedError naming it).
+        fused: update each param group with ``kernels.<device>.optim_step.sgd_step``, one kernel launch per
+            dtype on a GPU device, the numpy reference of the same family on ``cpu``; the momentum buffers
+            stay per-parameter state, so state dicts are the same as with ``fused=False``.
+    Raises: ValueError naming the first invalid argument; RuntimeError for ``fused=True`` with
+        ``foreach=True`` (PyTorch's message).
     """
 
+    _supports_fused = True
+
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-3, momentum: float = 0,
-                 dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False):
+                 dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False, fused: bool | None = None):
+        check_fused_options(foreach=foreach, capturable=False, differentiable=differentiable, fused=fused)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov, maximize=maximize)
+                        nesterov=nesterov, maximize=maximize, foreach=foreach, differentiable=differentiable,
+                        fused=fused)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
@@ -50,3 +61,25 @@ class SGD(Optimizer):
             state["momentum_buffer"] = wrap(buf, p)
             g = g + momentum * buf if group["nesterov"] else buf
         p._write("step", ..., p._data - group["lr"] * g)  # in place, as torch: views and .data see it
+
+    def _fused_update(self, group: dict[str, Any], items: list[tuple[Tensor, Any]]) -> None:
+        """The group's step through ``kernels.<device>.optim_step.sgd_step``: one call per (device, dtype, first
+        step or not) -- a parameter without a momentum buffer yet starts it as g, torch's first step."""
+        momentum = group["momentum"]
+        batches: dict[tuple, list[tuple[Tensor, Any, dict[str, Any]]]] = {}
+        for p, grad in items:
+            state = self.state.setdefault(p, {})
+            first = momentum != 0 and state.get("momentum_buffer") is None
+            if first:  # written by the kernel (buf = g) before it is read
+                state["momentum_buffer"] = wrap(p.backend.xp.zeros_like(p._data), p)
+            key = (p.backend.name, str(p.dtype), first)
+            batches.setdefault(key, []).append((p, kernel_grad(p, grad), state))
+        for (_, _, first), batch in batches.items():
+            kernels = batch[0][0].backend.kernels.optim_step
+            kernels.sgd_step([p._data for p, _, _ in batch], [g for _, g, _ in batch],
+                             [s["momentum_buffer"]._data for _, _, s in batch] if momentum != 0 else None,
+                             lr=group["lr"], momentum=momentum, dampening=group["dampening"],
+                             weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+                             maximize=group["maximize"], first_step=first)
+            for p, _, _ in batch:
+                p._bump_version()  # written in place, as torch: views and .data see the step
