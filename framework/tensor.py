@@ -2313,10 +2313,16 @@ def _host_array(data: Any) -> np.ndarray:
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Make a tensor from Python data, a numpy array or another Tensor (always a copy); without ``dtype``
     the dtype comes from the data (Python floats float32, ints int64, numpy arrays keep theirs)."""
+    source = data._data if isinstance(data, Tensor) else data
     if dtype is None:
         array = _host_array(data)
         data, dtype = array, as_dtype(array.dtype)
-    return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+    out = Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+    if isinstance(out._data, np.ndarray) and isinstance(source, np.ndarray) and np.may_share_memory(out._data, source):
+        # the Tensor constructor shares a same-dtype cpu buffer, as torch.Tensor(ndarray) does; torch.tensor
+        # never does: a later write to the numpy array or the source tensor must not show here
+        out._data = out._data.copy()
+    return out
 
 
 def _filled(shape: tuple, value_fn, dtype: Any, device: Any, requires_grad: bool) -> Tensor:

@@ -704,3 +704,19 @@ def test_legacy_tensor_constructor_forms_torch_reads_differently_are_refused(arg
     """torch.Tensor(5) is an uninitialised 5-vector and torch.Tensor(2.5) an error: never a 0-d tensor."""
     with pytest.raises(TypeError, match="Tensor"):
         fw.Tensor(*args)
+
+
+def test_tensor_copies_its_source_and_from_numpy_shares_it_as_torch():
+    """torch.tensor copies a numpy array or another tensor; torch.from_numpy, as_tensor and the legacy
+    torch.Tensor constructor share a same-dtype cpu buffer."""
+    for lib in (torch, fw):
+        a, a64 = np.ones(3, np.float32), np.ones(3, np.float64)
+        copied, shared, as_t, legacy, legacy64 = (lib.tensor(a), lib.from_numpy(a), lib.as_tensor(a), lib.Tensor(a),
+                                                  lib.Tensor(a64))
+        src = lib.ones(3)
+        from_tensor = lib.tensor(src) if lib is fw else src.clone()  # torch.tensor(tensor) warns; it copies too
+        a[0] = a64[0] = 5.0
+        with lib.no_grad():
+            src.add_(1.0)
+        assert copied.tolist() == legacy64.tolist() == from_tensor.tolist() == [1.0, 1.0, 1.0], lib.__name__
+        assert shared.tolist() == as_t.tolist() == legacy.tolist() == [5.0, 1.0, 1.0], lib.__name__
