@@ -1,9 +1,13 @@
-"""Ladder benchmark: every rung of a kernel family's optimisation ladders, Triton and CUDA C, against cuDNN.
+"""Ladder benchmark: every rung of a kernel family's optimisation ladders, Triton and CUDA C, against PyTorch.
 
 ``kernelgrad bench --ladder conv2d`` (or ``python -m benchmarks.ladder --family conv2d``) takes the rungs of
 ``kernels/triton/ladder/conv2d/`` and ``kernels/cupy/ladder/conv2d/`` in the order of each package's
 ``RUNGS`` (bottom to top; the top rung is the production kernel) and, for every rung x shape x batch x dtype
-x pass (forward, backward_input, backward_weight), reports:
+x pass (forward, backward_input, backward_weight), reports what follows. ``--ladder maxpool2d`` does the same for
+the max-pool ladders (:data:`MAXPOOL2D_SUITE`: passes forward and backward, FLOPs 0 -- a memory-bound roofline,
+bytes / copy bandwidth -- and PyTorch's ``max_pool2d(return_indices=True)`` and its backward as the reference in
+place of cuDNN; CuPy in float32 and float16, its max-pool kernels take no bfloat16). What is family-specific lives
+in a :class:`Suite` (:data:`SUITES`).
 
 - **counts** -- FLOPs (2*N*K*C*R*S*P*Q, the same for all three passes) and compulsory bytes (each input
   of the pass read once, its output written once: :func:`conv2d_pass_counts`, the per-pass split of
@@ -137,8 +141,6 @@ CONV2D_SHAPES = (
     ConvShape("digits 1->32 3x3 p1 @8", 1, 8, 32, 3, 1, 1),
     ConvShape("digits 32->64 3x3 p1 @4", 32, 4, 64, 3, 1, 1),
 )
-#: Ladder families this benchmark has a shape suite for.
-SUITES = {"conv2d": CONV2D_SHAPES}
 
 
 def conv2d_pass_counts(N, C, H, W, K, R, S, stride, pad, itemsize) -> dict[str, tuple[int, int]]:
@@ -155,6 +157,50 @@ def conv2d_pass_counts(N, C, H, W, K, R, S, stride, pad, itemsize) -> dict[str, 
     gemm = flops["fwd"]
     return {"forward": (gemm, nbytes["fwd"]), "backward_input": (gemm, (y + w + x) * itemsize),
             "backward_weight": (gemm, (y + x + w) * itemsize)}
+
+
+MAXPOOL2D_PASSES = ("forward", "backward")
+#: The CuPy max-pool kernels take float16 / float32 / float64 (no BFloat16Array path), the Triton ones bfloat16 too.
+MAXPOOL2D_DTYPES = {"triton": ("float32", "float16", "bfloat16"), "cupy": ("float32", "float16")}
+
+
+@dataclass(frozen=True)
+class PoolShape:
+    """One max-pool layer of the suite: square ``x[N, C, H, H]``, an R x R window, stride and padding."""
+
+    name: str
+    C: int
+    H: int
+    R: int
+    stride: int
+    pad: int
+
+    @property
+    def P(self) -> int:
+        return conv_out(self.H, self.R, self.stride, self.pad)
+
+    def tensors(self, N: int) -> dict[str, list[int]]:
+        return {"x": [N, self.C, self.H, self.H], "y": [N, self.C, self.P, self.P]}
+
+
+MAXPOOL2D_SHAPES = (
+    PoolShape("stem 3x3 s2 p1 @112", 64, 112, 3, 2, 1),  # ResNet's stem pool
+    PoolShape("2x2 s2 @224", 64, 224, 2, 2, 0),  # VGG's pools
+    PoolShape("2x2 s2 @56", 256, 56, 2, 2, 0),
+    PoolShape("2x2 s2 @14", 512, 14, 2, 2, 0),
+    PoolShape("3x3 s1 p1 @28", 256, 28, 3, 1, 1),  # overlapping windows (Inception's branch pool)
+    PoolShape("digits 2x2 s2 @8", 32, 8, 2, 2, 0),
+)
+
+
+def maxpool2d_pass_counts(N, C, H, W, R, S, stride, pad, itemsize) -> dict[str, tuple[int, int]]:
+    """``{pass: (flops, bytes)}`` for max-pool's forward (x -> y, argmax) and backward (dy, argmax -> dx): 0 FLOPs,
+    compulsory bytes (each input read once, each output written once; argmax in ``argmax_dtype(R*S)``, 1 byte for
+    the suite's windows) -- the per-pass split of :func:`benchmarks.kernels.maxpool2d_counts`."""
+    P, Q = conv_out(H, R, stride, pad), conv_out(W, S, stride, pad)
+    x, y = N * C * H * W * itemsize, N * C * P * Q * itemsize
+    am = N * C * P * Q * (1 if R * S <= 127 else 2 if R * S <= 32767 else 4)  # kernels/numpy/maxpool2d.argmax_dtype
+    return {"forward": (0, x + y + am), "backward": (0, y + am + x)}
 
 
 # ------------------------------------------------------------------------------ reading the source
@@ -413,13 +459,13 @@ class Rung:
                 "prediction": self.prediction, "defined_in": self.defined_in, "kernels": self.kernels}
 
 
-def read_rung(backend: str, family: str, name: str) -> Rung:
-    """A rung's facts from its source text, without importing it."""
+def read_rung(backend: str, family: str, name: str, passes: Sequence[str] = PASSES) -> Rung:
+    """A rung's facts from its source text, without importing it (``passes``: the family's, conv2d's by default)."""
     module = f"kernels.{backend}.ladder.{family}.{name}"
     path = module_file(module)
     doc = ast.get_docstring(_parse(path)) if path else None
     defined_in, kernels, allow_tf32 = {}, {}, {}
-    for pass_ in PASSES:
+    for pass_ in passes:
         where = defining_module(module, f"{family}_{pass_}") if path else None
         defined_in[pass_] = where
         if where is None:
@@ -453,10 +499,10 @@ def row_static(facts: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in facts.items() if k in ("status", "archs")}
 
 
-def row_precision(rung: Rung, pass_: str, dtype: str) -> str:
+def row_precision(rung: Rung, pass_: str, dtype: str, family: str = "conv2d") -> str:
     """The precision mode the rung's pass runs ``dtype`` in (:func:`benchmarks.kernels.precision_mode`), with
     the ``ALLOW_TF32`` switch as the defining module's source sets it (the benchmark never flips it)."""
-    return precision_mode("conv2d", dtype, argparse.Namespace(ALLOW_TF32=rung.allow_tf32[pass_]))
+    return precision_mode(family, dtype, argparse.Namespace(ALLOW_TF32=rung.allow_tf32[pass_]))
 
 
 # ------------------------------------------------------------------------------------------ timing
@@ -541,6 +587,102 @@ def input_sets(shape: ConvShape, N: int, dtype: str) -> list[dict[str, torch.Ten
     return [first] + [case.make_inputs(torch.device("cuda"), getattr(torch, dtype), gen) for _ in range(copies - 1)]
 
 
+def _pool_torch_call(pass_: str, shape: PoolShape, N: int) -> Callable[[dict], Any]:
+    """PyTorch's max-pool with indices (its own CUDA kernels; cuDNN is not involved) and its backward, which takes
+    x and the int64 flat indices."""
+    k, st, pd = shape.R, shape.stride, shape.pad
+    if pass_ == "forward":
+        return lambda a: torch.nn.functional.max_pool2d(a["x"], k, st, pd, return_indices=True)
+    return lambda a: torch.ops.aten.max_pool2d_with_indices_backward(a["dy"], a["x"], [k, k], [st, st], [pd, pd],
+                                                                     [1, 1], False, a["indices"])
+
+
+def _pool_rung_call(module: Any, pass_: str, shape: PoolShape, N: int) -> Callable[[dict], Any]:
+    x_shape = tuple(shape.tensors(N)["x"])
+    if pass_ == "forward":
+        return lambda a: module.maxpool2d_forward(a["x"], shape.R, shape.stride, shape.pad)
+    return lambda a: module.maxpool2d_backward(a["dy"], a["argmax"], x_shape, shape.R, shape.stride, shape.pad)
+
+
+def pool_input_sets(shape: PoolShape, N: int, dtype: str) -> list[dict[str, torch.Tensor]]:
+    """x and dy on the GPU, with the winners of x: PyTorch's int64 ``indices`` (its backward's input) and the same
+    winners as the contract's compact ``argmax`` (r*S + s in int8: every rung's forward returns exactly this, the
+    shared tests check it), so every rung's backward is timed on one argmax; copies rotated past the L2."""
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    R, st, pd, P = shape.R, shape.stride, shape.pad, shape.P
+    origin = torch.arange(P, device="cuda") * st - pd
+
+    def one() -> dict[str, torch.Tensor]:
+        x = torch.randn(shape.tensors(N)["x"], device="cuda", generator=gen).to(getattr(torch, dtype))
+        dy = torch.randn(shape.tensors(N)["y"], device="cuda", generator=gen).to(getattr(torch, dtype))
+        _, indices = torch.nn.functional.max_pool2d(x, R, st, pd, return_indices=True)
+        r = indices // shape.H - origin[:, None]
+        s = indices % shape.H - origin[None, :]
+        return {"x": x, "dy": dy, "indices": indices, "argmax": (r * R + s).to(torch.int8)}  # R*R <= 127 here
+
+    first = one()
+    copies = copies_for(sum(v.numel() * v.element_size() for v in first.values()))
+    return [first] + [one() for _ in range(copies - 1)]
+
+
+@dataclass(frozen=True)
+class Suite:
+    """What the ladder benchmark needs to know about one family: its passes, dtypes per backend, shapes, counts,
+    the PyTorch reference and the calls that time it and a rung."""
+
+    family: str
+    shapes: tuple
+    passes: tuple[str, ...]
+    dtypes: dict[str, tuple[str, ...]]
+    counts: Callable[[Any, int, int], dict[str, tuple[int, int]]]  # (shape, N, itemsize) -> {pass: (flops, bytes)}
+    row_fields: Callable[[Any], dict[str, Any]]  # a row's geometry fields besides "tensors"
+    shape_fields: Callable[[Any], dict[str, Any]]  # the JSON's description of a shape
+    torch_call: Callable[[str, Any, int], Callable[[dict], Any]]
+    rung_call: Callable[[Any, str, Any, int], Callable[[dict], Any]]
+    input_sets: Callable[[Any, int, str], list[dict[str, torch.Tensor]]]
+    reference_label: str  # the table's name for the reference ("cuDNN", "torch")
+    reference: dict[str, str]
+    counts_doc: str
+    precision_doc: dict[str, str]
+
+
+CONV2D_SUITE = Suite(
+    family="conv2d", shapes=CONV2D_SHAPES, passes=PASSES, dtypes=DTYPES,
+    counts=lambda sh, N, size: conv2d_pass_counts(N, sh.C, sh.H, sh.H, sh.K, sh.R, sh.R, sh.stride, sh.pad, size),
+    row_fields=lambda sh: {"stride": sh.stride, "padding": sh.pad},
+    shape_fields=lambda s: {"name": s.name, "C": s.C, "H": s.H, "W": s.H, "K": s.K, "R": s.R, "S": s.R,
+                            "stride": s.stride, "padding": s.pad},
+    torch_call=lambda pass_, shape, N: _torch_call(pass_, shape, N), rung_call=lambda *a: _rung_call(*a),
+    input_sets=lambda *a: input_sets(*a), reference_label="cuDNN",
+    reference={"reference": "PyTorch eager: F.conv2d, torch.nn.grad.conv2d_input / conv2d_weight",
+               "benchmark": "timed with torch.backends.cudnn.benchmark off and on",
+               "allow_tf32": "on only for rows whose precision is tf32 (float32 ieee rows: off)"},
+    counts_doc="flops = 2*N*K*C*R*S*P*Q per pass; bytes = the pass's inputs read once + its output written once",
+    precision_doc={"float32": "ieee: float32 products on the FMA units, TF32 off (unless a row says tf32)",
+                   "float16": "fp16: tensor-core operands, float32 accumulation",
+                   "bfloat16": "bf16: tensor-core operands, float32 accumulation (CuPy: BFloat16Array bits)"},
+)
+MAXPOOL2D_SUITE = Suite(
+    family="maxpool2d", shapes=MAXPOOL2D_SHAPES, passes=MAXPOOL2D_PASSES, dtypes=MAXPOOL2D_DTYPES,
+    counts=lambda sh, N, size: maxpool2d_pass_counts(N, sh.C, sh.H, sh.H, sh.R, sh.R, sh.stride, sh.pad, size),
+    row_fields=lambda sh: {"kernel": sh.R, "stride": sh.stride, "padding": sh.pad},
+    shape_fields=lambda s: {"name": s.name, "C": s.C, "H": s.H, "W": s.H, "R": s.R, "S": s.R, "stride": s.stride,
+                            "padding": s.pad},
+    torch_call=lambda pass_, shape, N: _pool_torch_call(pass_, shape, N),
+    rung_call=lambda *a: _pool_rung_call(*a), input_sets=lambda *a: pool_input_sets(*a), reference_label="PyTorch",
+    reference={"reference": "PyTorch eager: F.max_pool2d(return_indices=True) and "
+                            "aten.max_pool2d_with_indices_backward (PyTorch's own CUDA kernels, int64 indices)",
+               "benchmark": "the cudnn fields hold this reference (timed twice, cudnn.benchmark off and on: "
+                            "max-pool does not use cuDNN, so the two should agree)"},
+    counts_doc="flops = 0 (comparisons only: a memory-bound roofline, bytes / copy bandwidth); bytes = forward "
+               "|x| + |y| + |argmax| (int8), backward |dy| + |argmax| + |dx|, each read or written once",
+    precision_doc={"float32": "ieee: comparisons in float32", "float16": "ieee: compared in float32 (exact)",
+                   "bfloat16": "ieee: compared in float32 (exact; Triton only)"},
+)
+#: Ladder families this benchmark has a shape suite for.
+SUITES = {"conv2d": CONV2D_SUITE, "maxpool2d": MAXPOOL2D_SUITE}
+
+
 def native_inputs(backend: str, to_native: Callable[[torch.Tensor], Any], tensors: dict[str, torch.Tensor]
                   ) -> dict[str, Any]:
     """One input set in a backend's arrays: ``to_native`` per tensor, except bfloat16 for CuPy, which has no such
@@ -553,10 +695,11 @@ def native_inputs(backend: str, to_native: Callable[[torch.Tensor], Any], tensor
     return {k: to_native(t) for k, t in tensors.items()}
 
 
-def time_rows(rows: list[dict[str, Any]], family: str, shapes: Sequence[ConvShape], backends: Sequence[str],
+def time_rows(rows: list[dict[str, Any]], family: str, shapes: Sequence[Any], backends: Sequence[str],
               ceilings: dict[str, Any], *, target_ms: float, max_reps: int) -> dict[str, str]:
     """Time every row in place (GPU only): the rung, and cuDNN with benchmark mode off and on in the row's
     precision (measured once per pass and precision, shared by the rows). Returns what could not load."""
+    suite = SUITES[family]
     converters, modules, skipped = load_rungs(backends, family)
     by_name = {s.name: s for s in shapes}
     groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
@@ -565,7 +708,7 @@ def time_rows(rows: list[dict[str, Any]], family: str, shapes: Sequence[ConvShap
     for i, ((name, N, dtype), group) in enumerate(groups.items()):
         print(f"[{i + 1}/{len(groups)}] {name} N={N} {dtype}", flush=True)  # where a killed run stopped
         shape = by_name[name]
-        sets = input_sets(shape, N, dtype)
+        sets = suite.input_sets(shape, N, dtype)
         native = {b: [native_inputs(b, to, s) for s in sets] for b, to in converters.items()}
         cudnn: dict[tuple[str, str, bool], dict[str, Any]] = {}
         for row in group:
@@ -577,14 +720,14 @@ def time_rows(rows: list[dict[str, Any]], family: str, shapes: Sequence[ConvShap
                 if (pass_, precision, bench) not in cudnn:
                     with cudnn_mode(bench, precision == "tf32"), torch.no_grad():
                         try:
-                            cudnn[pass_, precision, bench] = measure(_torch_call(pass_, shape, N), sets,
+                            cudnn[pass_, precision, bench] = measure(suite.torch_call(pass_, shape, N), sets,
                                                                      target_ms=target_ms, max_reps=max_reps)
                         except Exception as exc:
                             cudnn[pass_, precision, bench] = {"ms": None, "error": _error(exc)}
             row["cudnn"] = {"benchmark_off": cudnn[pass_, precision, False],
                             "benchmark_on": cudnn[pass_, precision, True]}
             try:
-                t = measure(_rung_call(module, pass_, shape, N), native[row["backend"]], target_ms=target_ms,
+                t = measure(suite.rung_call(module, pass_, shape, N), native[row["backend"]], target_ms=target_ms,
                             max_reps=max_reps)
             except Exception as exc:  # an unsupported shape or dtype, a kernel bug
                 row.update(ms=None, error=_error(exc))
@@ -664,10 +807,11 @@ def format_rung(entry: dict[str, Any], rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(out) + "\n" + _cells(lines)
 
 
-def format_times(rows: Sequence[dict[str, Any]]) -> str:
-    """The measured table: median ms, cold start, TFLOP/s, % of the roofline floor, cuDNN ms and cuDNN/ours."""
+def format_times(rows: Sequence[dict[str, Any]], reference: str = "cuDNN") -> str:
+    """The measured table: median ms, cold start, TFLOP/s, % of the roofline floor, the reference's ms (cuDNN for
+    conv2d, PyTorch's own kernels for max-pool; benchmark mode off/on) and reference / ours."""
     lines = [["shape", "N", "dtype", "pass", "backend", "rung", "prec", "ms", "cold ms", "TFLOP/s", "% floor",
-              "cuDNN ms off/on", "cuDNN/ours off/on"]]
+              f"{reference} ms off/on", f"{reference}/ours off/on"]]
     for r in rows:
         cud = r.get("cudnn") or {}
         off, on = (cud.get(k, {}).get("ms") for k in ("benchmark_off", "benchmark_on"))
@@ -683,7 +827,8 @@ def format_times(rows: Sequence[dict[str, Any]]) -> str:
     return _cells(lines)
 
 
-def plot(rows: Sequence[dict[str, Any]], rungs: dict[str, list[str]], path: Path) -> Path | None:
+def plot(rows: Sequence[dict[str, Any]], rungs: dict[str, list[str]], path: Path, passes: Sequence[str] = PASSES,
+         dtypes: dict[str, tuple[str, ...]] = DTYPES, reference: str = "cuDNN") -> Path | None:
     """Time per rung, one line per shape (solid: the larger batch, dashed: the smaller), one panel per
     (backend, dtype) column and pass row, log time axis; cuDNN (the faster of benchmark off/on) and the
     roofline floor as reference points right of the rungs. Saved atomically; None without matplotlib."""
@@ -695,13 +840,13 @@ def plot(rows: Sequence[dict[str, Any]], rungs: dict[str, list[str]], path: Path
     except ImportError as exc:
         print(f"no plot: {exc}")
         return None
-    columns = [(b, d) for b in rungs for d in DTYPES[b]]
+    columns = [(b, d) for b in rungs for d in dtypes[b]]
     shapes = list(dict.fromkeys(r["shape"] for r in rows))
     batches = sorted({r["batch"] for r in rows})
     colors = plt.get_cmap("tab10")
-    fig, axes = plt.subplots(len(PASSES), len(columns), figsize=(4.2 * len(columns), 3.4 * len(PASSES)),
+    fig, axes = plt.subplots(len(passes), len(columns), figsize=(4.2 * len(columns), 3.4 * len(passes)),
                              squeeze=False)
-    for i, pass_ in enumerate(PASSES):
+    for i, pass_ in enumerate(passes):
         for j, (backend, dtype) in enumerate(columns):
             ax = axes[i][j]
             names = rungs[backend]
@@ -723,7 +868,7 @@ def plot(rows: Sequence[dict[str, Any]], rungs: dict[str, list[str]], path: Path
                     if floor:
                         ax.plot([len(names) + 1], [floor], marker="_", markersize=8, **style)
             ax.set_yscale("log")
-            ax.set_xticks(range(len(names) + 2), [*names, "cuDNN", "floor"], rotation=30, ha="right", fontsize=7)
+            ax.set_xticks(range(len(names) + 2), [*names, reference, "floor"], rotation=30, ha="right", fontsize=7)
             ax.set_title(f"{backend} {dtype} {pass_}", fontsize=9)
             if j == 0:
                 ax.set_ylabel("ms (median)")
@@ -788,12 +933,14 @@ def run_ladder(family: str, backends: Sequence[str] = LADDER_BACKENDS, quick: bo
         print(f"kernelgrad bench: unknown ladder backend {unknown[0]!r}; choose from {', '.join(LADDER_BACKENDS)}",
               file=sys.stderr)
         return 2
-    bad = [d for d in dtypes or () if d not in DTYPES["triton"]]
+    known = list(dict.fromkeys(d for ds in SUITES[family].dtypes.values() for d in ds))
+    bad = [d for d in dtypes or () if d not in known]
     if bad:
-        print(f"kernelgrad bench: unknown dtype {bad[0]!r}; choose from {', '.join(DTYPES['triton'])}", file=sys.stderr)
+        print(f"kernelgrad bench: unknown dtype {bad[0]!r}; choose from {', '.join(known)}", file=sys.stderr)
         return 2
+    suite = SUITES[family]
     gpu = torch.cuda.is_available()
-    shapes, batches = SUITES[family], QUICK_BATCHES if quick else BATCHES
+    shapes, batches = suite.shapes, QUICK_BATCHES if quick else BATCHES
     reports = {b: load_report(p) for b, p in AOT_REPORTS.items()}
 
     ladders: dict[str, list[Rung]] = {}
@@ -803,7 +950,7 @@ def run_ladder(family: str, backends: Sequence[str] = LADDER_BACKENDS, quick: bo
         if names is None:
             skipped[backend] = f"no ladder package kernels/{backend}/ladder/{family}/"
         else:
-            ladders[backend] = [read_rung(backend, family, name) for name in names]
+            ladders[backend] = [read_rung(backend, family, name, suite.passes) for name in names]
 
     rows: list[dict[str, Any]] = []
     for shape in shapes:
@@ -811,18 +958,17 @@ def run_ladder(family: str, backends: Sequence[str] = LADDER_BACKENDS, quick: bo
             for dtype in DTYPES["triton"]:
                 if dtypes and dtype not in dtypes:
                     continue
-                counts = conv2d_pass_counts(N, shape.C, shape.H, shape.H, shape.K, shape.R, shape.R, shape.stride,
-                                            shape.pad, ITEMSIZE[dtype])
-                for pass_ in PASSES:
+                counts = suite.counts(shape, N, ITEMSIZE[dtype])
+                for pass_ in suite.passes:
                     flops, nbytes = counts[pass_]
                     for backend, rungs in ladders.items():
-                        if dtype not in DTYPES[backend]:
+                        if dtype not in suite.dtypes[backend]:
                             continue
                         for rung in rungs:
                             rows.append({
                                 "shape": shape.name, "batch": N, "dtype": dtype, "pass": pass_, "backend": backend,
-                                "rung": rung.name, "precision": row_precision(rung, pass_, dtype),
-                                "tensors": shape.tensors(N), "stride": shape.stride, "padding": shape.pad,
+                                "rung": rung.name, "precision": row_precision(rung, pass_, dtype, family),
+                                "tensors": shape.tensors(N), **suite.row_fields(shape),
                                 "flops": flops, "bytes": nbytes, "intensity": flops / nbytes,
                                 "static": row_static(static_facts(rung, reports[backend], family, pass_, dtype))})
 
@@ -846,23 +992,18 @@ def run_ladder(family: str, backends: Sequence[str] = LADDER_BACKENDS, quick: bo
                       timing={"timer": "cuda events", "statistic": "median", "target_ms_per_measurement": target_ms,
                               "reps": [3, max_reps], "warmup": "a cold first call (cold_ms), then a 3-call probe",
                               "inputs": "rotated among copies totalling > 100 MB (benchmarks.kernels.copies_for)"},
-                      cudnn={"reference": "PyTorch eager: F.conv2d, torch.nn.grad.conv2d_input / conv2d_weight",
-                             "benchmark": "timed with torch.backends.cudnn.benchmark off and on",
-                             "allow_tf32": "on only for rows whose precision is tf32 (float32 ieee rows: off)"})
+                      cudnn=suite.reference)
     else:
         label = DRY_RUN_LABEL
         result.update(device=label, dry_run=True, versions=_versions(),
                       note="No CUDA GPU here: nothing was timed. Median times, TFLOP/s, % of the roofline floor and "
-                           "the ratio to cuDNN wait for a GPU: run the same command on one.")
+                           f"the ratio to {suite.reference_label} wait for a GPU: run the same command on one.")
     result.update(
-        shapes=[{"name": s.name, "C": s.C, "H": s.H, "W": s.H, "K": s.K, "R": s.R, "S": s.R, "stride": s.stride,
-                 "padding": s.pad} for s in shapes],
-        batches=list(batches), passes=list(PASSES),
-        dtypes={b: [d for d in DTYPES[b] if not dtypes or d in dtypes] for b in ladders},
-        precision={"float32": "ieee: float32 products on the FMA units, TF32 off (unless a row says tf32)",
-                   "float16": "fp16: tensor-core operands, float32 accumulation",
-                   "bfloat16": "bf16: tensor-core operands, float32 accumulation (CuPy: BFloat16Array bits)"},
-        counts="flops = 2*N*K*C*R*S*P*Q per pass; bytes = the pass's inputs read once + its output written once",
+        shapes=[suite.shape_fields(s) for s in shapes],
+        batches=list(batches), passes=list(suite.passes),
+        dtypes={b: [d for d in suite.dtypes[b] if not dtypes or d in dtypes] for b in ladders},
+        precision=suite.precision_doc,
+        counts=suite.counts_doc,
         aot_reports={b: {"path": str(p.relative_to(RESULTS.parent.parent)) if p.is_relative_to(RESULTS.parent.parent)
                          else str(p), "present": reports[b] is not None,
                          "versions": (reports[b] or {}).get("versions")} for b, p in AOT_REPORTS.items()},
@@ -870,12 +1011,13 @@ def run_ladder(family: str, backends: Sequence[str] = LADDER_BACKENDS, quick: bo
         skipped=skipped, rows=rows)
 
     if gpu:
-        print(format_times(rows))
+        print(format_times(rows, suite.reference_label))
     else:
         print(f"device: {label}")
         print("No CUDA GPU here, so nothing is timed: this prints the FLOPs, compulsory bytes and arithmetic "
               "intensity of every case, each rung's prediction and its static facts from the committed AOT "
-              "reports. Times, TFLOP/s, % of the roofline floor and the ratio to cuDNN wait for a GPU.")
+              f"reports. Times, TFLOP/s, % of the roofline floor and the ratio to {suite.reference_label} wait for a "
+              "GPU.")
         print()
         print(format_counts(rows))
     for name, why in skipped.items():
@@ -890,7 +1032,8 @@ def run_ladder(family: str, backends: Sequence[str] = LADDER_BACKENDS, quick: bo
     write_result(out, result)
     print(f"\nwrote {out}")
     if gpu:
-        picture = plot(rows, {b: [r.name for r in rungs] for b, rungs in ladders.items()}, out.with_suffix(".png"))
+        picture = plot(rows, {b: [r.name for r in rungs] for b, rungs in ladders.items()}, out.with_suffix(".png"),
+                       suite.passes, suite.dtypes, suite.reference_label)
         if picture:
             print(f"wrote {picture}")
     return 0
@@ -901,7 +1044,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--family", default="conv2d", help="the ladder family (default conv2d)")
     parser.add_argument("--backends", default=",".join(LADDER_BACKENDS),
                         help=f"comma-separated ladder backends (default {','.join(LADDER_BACKENDS)})")
-    parser.add_argument("--dtypes", default=None, help="comma-separated subset of float32,float16,bfloat16")
+    parser.add_argument("--dtypes", default=None, help="comma-separated subset of float32,float16,bfloat16 (CuPy "
+                        "max-pool: float32,float16)")
     parser.add_argument("--quick", action="store_true", help="batch 32 only, shorter timing")
     parser.add_argument("--reps", type=int, default=None, help="cap on timed calls per measurement (GPU)")
     parser.add_argument("--out", default=None,
