@@ -47,15 +47,18 @@ write of a 32-byte sector in L2; dx (102.8 MB) does not fit the L2, so its lines
 and are written again: ~340 MB, 2.5x compulsory (float16: plus the float32 buffer's read and the dx write).
 
 Prediction, written before any measurement (the running example, float32, H200): forward 70-110 us (30-50% of
-copy bandwidth on the compulsory bytes): 1.76x the compulsory traffic, and the window loop holds one load per lane
-in flight per step unless the compiler unrolls the constant 3x3 loop (the AOT SASS says whether it did), so it is
-latency-bound before it is bandwidth-bound; the conversion kernel alone ~15-20 us of it. Backward 90-150 us (2.5x
+copy bandwidth on the compulsory bytes): 1.76x the compulsory traffic, and the window is three dependent rounds of
+loads (the sm_90 PTX keeps the r loop as a loop of R = 3 trips and unrolls only s: 3 loads per output in flight per
+trip, the next trip's loads issued after this trip's compares), so it is latency-bound before it is
+bandwidth-bound; the conversion kernel alone ~15-20 us of it. Backward 90-150 us (2.5x
 compulsory bytes, plus the atomics' L2 throughput: warps whose 32 lanes add to a few sectors serialise there).
 float16 / bfloat16: half the bytes of x, y, dy, dx but the same int64 index and float32 atomics, so ~0.6-0.7x
 the float32 times, not 0.5x. Unverified: no GPU has run this rung.
 
 Measured: not yet (no GPU). Compiled ahead of time for sm_90 by ``python -m benchmarks.aot_triton --family
-maxpool2d`` (launchers "rung0_naive: ..."); see docs/ladder/maxpool2d.md for the static facts.
+maxpool2d`` (launchers "rung0_naive: ...", x[32, 64, 112, 112] 3x3/s2/p1, Triton 3.9): no spill in any config or
+dtype; registers 32-48 (float32) / 40-63 (16-bit, float64) forward, 23-31 for the conversion, 26-32 for the scatter
+(global atomic adds in its SASS: ATOMG.E.ADD.F64 for float64); see docs/ladder/maxpool2d.md.
 """
 
 from __future__ import annotations

@@ -17,12 +17,14 @@ H200): forward x once from DRAM (102.8 MB) + y (25.7 MB) + the int8 argmax (6.4 
 compulsory traffic (rung 0: 238 MB in two launches). Backward unchanged (~340 MB, 2.5x compulsory).
 
 Prediction, written before any measurement (the running example, float32, H200): forward 45-75 us, 1.3-1.6x faster
-than rung 0 -- 43% fewer bytes and one launch fewer, but the scalar window loop (one load per lane per step in flight
-unless the constant 3x3 loop is unrolled) keeps it at 45-75% of copy bandwidth rather than at the ~33 us floor;
+than rung 0 -- 43% fewer bytes and one launch fewer, but the window loop (rung 0's: in the sm_90 PTX a loop of 3 trips
+over r with the 3 loads of a row unrolled, so three dependent rounds of loads per window) keeps it at 45-75% of copy
+bandwidth rather than at the ~33 us floor;
 float16 / bfloat16 gain more (rung 0's int64 index was a larger share of their bytes): 1.5-2x. Backward: rung 0's
 times. Unverified: no GPU has run this rung.
 
-Measured: not yet (no GPU). Compiled ahead of time for sm_90 (launcher "rung1_compact_argmax: maxpool2d_forward").
+Measured: not yet (no GPU). Compiled ahead of time for sm_90 (launcher "rung1_compact_argmax: maxpool2d_forward",
+Triton 3.9): no spill; registers 32-54 (float32), 32-56 (16-bit), 32-64 (float64).
 """
 
 from __future__ import annotations

@@ -18,9 +18,11 @@ H200): rung 1's, the compulsory 134.9 MB -- this rung changes how the loads are 
 7 of the 16 tile columns of a 3x3 window are masked lanes (registers and issue slots, no memory traffic).
 
 Prediction, written before any measurement (the running example, float32, H200): forward 35-50 us, 65-90% of copy
-bandwidth, 1.1-1.5x rung 2's forward (more loads in flight per thread: the whole window at once); 0.9-1.1x if the
-compiler had already unrolled rung 2's constant 3x3 loop and hoisted its loads (the AOT SASS of both says which), so
-this is the least certain step of the ladder. 2x2 stride 2 (no masked columns): the same range. 12x12 windows: 2-4x
+bandwidth, 1.1-1.5x rung 2's forward: the whole window's loads in flight at once (the sm_90 PTX: no loop, the tile's
+loads first, then the reductions) where rung 2 makes three dependent rounds (a 3-trip loop over r with a row's 3
+loads unrolled). The least certain step of the ladder: if other warps already hide rung 2's three rounds (8-16
+resident warps per scheduler at 32-54 registers), the gain shrinks to 0.9-1.1x. 2x2 stride 2 (no masked
+columns): the same range. 12x12 windows: 2-4x
 (64-wide chunks instead of a 144-step loop). Backward: rung 2's times. Unverified: no GPU has run it.
 
 Not built (an idea for a rung above this one, on paper only): 16-byte vector loads. Neither this kernel nor any rung
