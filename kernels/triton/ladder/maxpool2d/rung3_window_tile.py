@@ -22,8 +22,8 @@ bandwidth, 1.1-1.5x rung 2's forward: the whole window's loads in flight at once
 loads first, then the reductions) where rung 2 makes three dependent rounds (a 3-trip loop over r with a row's 3
 loads unrolled). The least certain step of the ladder: if other warps already hide rung 2's three rounds (8-16
 resident warps per scheduler at 32-54 registers), the gain shrinks to 0.9-1.1x. 2x2 stride 2 (no masked
-columns): the same range. 12x12 windows: 2-4x
-(64-wide chunks instead of a 144-step loop). Backward: rung 2's times. Unverified: no GPU has run it.
+columns): the same range. 12x12 windows: 2-4x (64-wide chunks instead of a 144-step loop). Backward: rung 2's
+times. Unverified: no GPU has run it.
 
 Not built (an idea for a rung above this one, on paper only): 16-byte vector loads. Neither this kernel nor any rung
 loads more than one element per address computation: a tile row is R*S scattered positions. For 2x2 stride 2
