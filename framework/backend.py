@@ -52,7 +52,7 @@ class Backend:
     Attributes:
         name: device name (``"cpu"``, ``"triton"``, ``"cupy"``).
         xp: array-api namespace for generic ops (``array_api_compat.numpy``, ``.torch``, ``.cupy``).
-        kernels: package exposing the five kernel families as attributes.
+        kernels: package exposing the kernel families (its ``FAMILIES``) as attributes.
         from_numpy: ``(ndarray, dtype_name) -> native array`` on this device.
         to_numpy: ``native array -> numpy.ndarray`` (a copy or a view on the host).
         dtype_name: ``native array -> str`` such as ``"float32"``.
@@ -271,7 +271,7 @@ def _load_triton() -> Backend:
     import kernels.triton as triton_kernels  # raises ImportError without triton, or without a GPU
     from kernels.triton._common import expected_device_type
 
-    for family in triton_kernels.FAMILIES:  # the device exists only when all five families load
+    for family in triton_kernels.FAMILIES:  # the device exists only when every family loads
         getattr(triton_kernels, family)
 
     device = torch.device(expected_device_type())
@@ -327,7 +327,7 @@ def _load_cupy() -> Backend:
     import kernels.cupy as cupy_kernels  # raises ImportError without cupy + a GPU, or without the emulator
     from kernels.cupy._runtime import emulating
 
-    for family in cupy_kernels.FAMILIES:  # the device exists only when all five families load
+    for family in cupy_kernels.FAMILIES:  # the device exists only when every family loads
         getattr(cupy_kernels, family)
 
     if emulating():
