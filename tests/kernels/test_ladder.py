@@ -12,7 +12,8 @@ import pytest
 from .conftest import ladder_params
 
 CONTRACT = {"conv2d": ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias"),
-            "maxpool2d": ("maxpool2d_forward", "maxpool2d_backward")}
+            "maxpool2d": ("maxpool2d_forward", "maxpool2d_backward"),
+            "dropout": ("dropout_forward", "dropout_backward")}
 
 
 @pytest.mark.parametrize("backend", ["triton", "cupy"])
