@@ -292,6 +292,23 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
     cases += [("maxpool2d", f"{rung}: {fn}", pool_rung(rung, fn)) for rung, fn in
               (("rung0_naive", "maxpool2d_forward"), ("rung0_naive", "maxpool2d_backward"),
                ("rung1_compact_argmax", "maxpool2d_forward"))]
+    # the softmax-cross-entropy ladder's own launchers (kernels/triton/ladder/softmax_xent), rungs 0-2; rung 3 is
+    # production (the unlabelled launches below)
+    def xent_rung(rung, M, V):
+        def call(dt):
+            import importlib
+
+            ladder = importlib.import_module("kernels.triton.ladder.softmax_xent")
+            launcher = ladder.load(rung).softmax_cross_entropy_forward
+            logits, target = t(M, V, dtype=dt), torch.zeros(M, dtype=torch.int64)
+            launcher(logits, target, need_grad=False)
+            return launcher(logits, target)
+
+        return call
+
+    cases += [("softmax_xent", f"{rung}: softmax_cross_entropy_forward [{M}, {V}]", xent_rung(rung, M, V))
+              for rung in ("rung0_three_pass", "rung1_online_stats", "rung2_fused_row")
+              for M, V in ((8192, 32000), (256, 10))]
     cases += [
         ("maxpool2d", "maxpool2d_forward", pool_fwd),
         ("maxpool2d", "maxpool2d_backward", pool_bwd),

@@ -203,6 +203,55 @@ def maxpool2d_pass_counts(N, C, H, W, R, S, stride, pad, itemsize) -> dict[str, 
     return {"forward": (0, x + y + am), "backward": (0, y + am + x)}
 
 
+SOFTMAX_XENT_PASSES = ("loss", "loss_and_grad")
+#: CuPy's softmax-cross-entropy kernels take float16 / float32 / float64 (CuPy has no bfloat16), Triton's bfloat16 too.
+SOFTMAX_XENT_DTYPES = {"triton": ("float32", "float16", "bfloat16"), "cupy": ("float32", "float16")}
+#: The contract function each pass times, where it is not ``<family>_<pass>`` (both softmax passes are the forward:
+#: ``need_grad=False`` for the loss alone, True for the loss and dlogits).
+LAUNCHERS = {"softmax_xent": {"loss": "softmax_cross_entropy_forward",
+                              "loss_and_grad": "softmax_cross_entropy_forward"}}
+
+
+def launcher_name(family: str, pass_: str) -> str:
+    """The contract function that runs ``pass_`` of ``family`` (``conv2d_forward``,
+    ``softmax_cross_entropy_forward``)."""
+    return LAUNCHERS.get(family, {}).get(pass_, f"{family}_{pass_}")
+
+
+@dataclass(frozen=True)
+class XentShape:
+    """One softmax-cross-entropy case: ``T`` rows (tokens) per sample over a vocabulary of ``V``; a batch of N samples
+    is ``logits[N*T, V]``, ``target[N*T]``."""
+
+    name: str
+    T: int
+    V: int
+
+    def tensors(self, N: int) -> dict[str, list[int]]:
+        return {"logits": [N * self.T, self.V], "target": [N * self.T]}
+
+
+SOFTMAX_XENT_SHAPES = (
+    XentShape("Llama-2 vocab 32000 x 256 tokens", 256, 32000),  # batch 32: the ladder's running example [8192, 32000]
+    XentShape("GPT-2 vocab 50257 x 128 tokens", 128, 50257),
+    XentShape("Llama-3 vocab 128256 x 32 tokens", 32, 128256),
+    XentShape("byte-level vocab 256 x 256 tokens", 256, 256),
+    XentShape("ImageNet 1000 classes", 1, 1000),
+    XentShape("digits 10 classes", 1, 10),
+)
+
+
+def softmax_xent_pass_counts(M: int, V: int, itemsize: int) -> dict[str, tuple[int, int]]:
+    """``{pass: (flops, bytes)}`` for the loss alone (``need_grad=False``) and the loss with dlogits.
+
+    Bytes: the logits read once (M*V), int64 targets (8*M) and the loss (one element), plus dlogits written once
+    (M*V) with the gradient -- the compulsory traffic. FLOPs are small and approximate (an exp counted as one): 4 per
+    logit for the loss (max, subtract, exp, add), 3 more with the gradient (subtract, exp, multiply); the
+    intensity stays under 2 FLOP/byte, so the roofline floor is bytes / copy bandwidth."""
+    logits, rest = M * V * itemsize, 8 * M + itemsize
+    return {"loss": (4 * M * V, logits + rest), "loss_and_grad": (7 * M * V, 2 * logits + rest)}
+
+
 # ------------------------------------------------------------------------------ reading the source
 
 
@@ -377,7 +426,7 @@ def triton_static(report: dict | None, module: str | None, kernels: Sequence[str
     facts: dict[str, Any] = {"report": "aot-triton.json", "module": module, "kernels": sorted(kernels)}
     if report is None:
         return {**facts, "status": "no AOT report (benchmarks/results/aot-triton.json missing)"}
-    launcher = f"{family}_{pass_}"
+    launcher = launcher_name(family, pass_)
 
     def where(row: dict) -> tuple[str, str]:
         rung, _, call = row.get("launcher", launcher).rpartition(": ")
@@ -406,12 +455,20 @@ def _cuda_kernel_name(mangled: str) -> str:
     return mangled[m.end():m.end() + int(m.group(1))] if m else mangled
 
 
+def _cuda_pass_kernel(family: str, pass_: str, kernel: str) -> bool:
+    """Whether the CUDA kernel named ``kernel`` serves ``pass_`` of ``family``."""
+    if family == "softmax_xent":
+        return "scale" not in kernel
+    return pass_ in kernel
+
+
 def cuda_static(report: dict | None, sources: Sequence[str], pass_: str, dtype: str,
-                tf32: bool = False) -> dict[str, Any]:
+                tf32: bool = False, family: str = "conv2d") -> dict[str, Any]:
     """Static facts of a CuPy rung for one pass and dtype, per architecture, from aot-cuda.json: the kernels of
     the rung's ``.cu`` modules whose name contains the pass (``forward``, ``backward_input``, ...) and whose
     storage type is the dtype's -- the TF32 kernels (``*_tf32_kernel``) only when ``tf32`` (the rung's
-    ALLOW_TF32), the others only when not."""
+    ALLOW_TF32), the others only when not. softmax_xent's passes are both the forward: every kernel of the sources
+    but the backward's ``*_scale_kernel``."""
     facts: dict[str, Any] = {"report": "aot-cuda.json", "sources": list(sources)}
     if report is None:
         return {**facts, "status": "no AOT report (benchmarks/results/aot-cuda.json missing)"}
@@ -423,7 +480,8 @@ def cuda_static(report: dict | None, sources: Sequence[str], pass_: str, dtype: 
     names: set[str] = set()
     for arch in sorted({m["arch"] for m in modules}, reverse=True):
         ks = [k for m in modules if m["arch"] == arch for k in m.get("kernels", [])
-              if pass_ in _cuda_kernel_name(k["mangled"]) and k.get("storage_type") == CUDA_STORAGE[dtype]
+              if _cuda_pass_kernel(family, pass_, _cuda_kernel_name(k["mangled"]))
+              and k.get("storage_type") == CUDA_STORAGE[dtype]
               and ("_tf32_" in _cuda_kernel_name(k["mangled"])) == (tf32 and dtype == "float32")]
         errors = sum(1 for m in modules if m["arch"] == arch and m.get("error"))
         if not ks and not errors:
@@ -466,7 +524,7 @@ def read_rung(backend: str, family: str, name: str, passes: Sequence[str] = PASS
     doc = ast.get_docstring(_parse(path)) if path else None
     defined_in, kernels, allow_tf32 = {}, {}, {}
     for pass_ in passes:
-        where = defining_module(module, f"{family}_{pass_}") if path else None
+        where = defining_module(module, launcher_name(family, pass_)) if path else None
         defined_in[pass_] = where
         if where is None:
             kernels[pass_], allow_tf32[pass_] = [], False
@@ -480,6 +538,11 @@ def read_rung(backend: str, family: str, name: str, passes: Sequence[str] = PASS
                 kernels[pass_] = list(dict.fromkeys(kernels[pass_] + imported))
         else:
             kernels[pass_], allow_tf32[pass_] = cuda_sources(where), bool(module_constant(where, "ALLOW_TF32", False))
+            if where == module and not kernels[pass_]:
+                # a launcher of the rung's own that launches production's kernels (softmax_xent rung 2: production's
+                # .cu at one launch shape): the sources of the production modules it imports
+                production = [m for m in imported_modules(module) if not m.startswith("kernels.cupy.ladder.")]
+                kernels[pass_] = list(dict.fromkeys(src for m in production for src in cuda_sources(m)))
     return Rung(backend, name, module, path, prediction_paragraph(doc) if path else None, defined_in, kernels,
                 allow_tf32)
 
@@ -490,7 +553,7 @@ def static_facts(rung: Rung, report: dict | None, family: str, pass_: str, dtype
         return {"status": f"rung module {rung.module} not found"}
     if rung.backend == "triton":
         return triton_static(report, rung.defined_in[pass_], rung.kernels[pass_], family, pass_, dtype)
-    return cuda_static(report, rung.kernels[pass_], pass_, dtype, tf32=rung.allow_tf32[pass_])
+    return cuda_static(report, rung.kernels[pass_], pass_, dtype, tf32=rung.allow_tf32[pass_], family=family)
 
 
 def row_static(facts: dict[str, Any]) -> dict[str, Any]:
@@ -625,6 +688,39 @@ def pool_input_sets(shape: PoolShape, N: int, dtype: str) -> list[dict[str, torc
     return [first] + [one() for _ in range(copies - 1)]
 
 
+def _xent_torch_call(pass_: str, shape: XentShape, N: int) -> Callable[[dict], Any]:
+    """PyTorch's cross_entropy in the same dtype: the forward alone, or forward + backward (autograd.grad, the
+    gradient w.r.t. the logits) -- what a training step runs."""
+    if pass_ == "loss":
+        return lambda a: torch.nn.functional.cross_entropy(a["logits"], a["target"])
+
+    def forward_backward(a: dict) -> Any:
+        with torch.enable_grad():  # time_rows runs the reference under no_grad
+            x = a["logits"].detach().requires_grad_()
+            return torch.autograd.grad(torch.nn.functional.cross_entropy(x, a["target"]), x)
+
+    return forward_backward
+
+
+def _xent_rung_call(module: Any, pass_: str, shape: XentShape, N: int) -> Callable[[dict], Any]:
+    need_grad = pass_ == "loss_and_grad"
+    return lambda a: module.softmax_cross_entropy_forward(a["logits"], a["target"], need_grad=need_grad)
+
+
+def xent_input_sets(shape: XentShape, N: int, dtype: str) -> list[dict[str, torch.Tensor]]:
+    """logits (3 x standard normal) and int64 targets on the GPU, copies rotated past the L2."""
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    M = N * shape.T
+
+    def one() -> dict[str, torch.Tensor]:
+        logits = (3 * torch.randn((M, shape.V), device="cuda", generator=gen)).to(getattr(torch, dtype))
+        return {"logits": logits, "target": torch.randint(0, shape.V, (M,), device="cuda", generator=gen)}
+
+    first = one()
+    copies = copies_for(sum(v.numel() * v.element_size() for v in first.values()))
+    return [first] + [one() for _ in range(copies - 1)]
+
+
 @dataclass(frozen=True)
 class Suite:
     """What the ladder benchmark needs to know about one family: its passes, dtypes per backend, shapes, counts,
@@ -679,8 +775,24 @@ MAXPOOL2D_SUITE = Suite(
     precision_doc={"float32": "ieee: comparisons in float32", "float16": "ieee: compared in float32 (exact)",
                    "bfloat16": "ieee: compared in float32 (exact; Triton only)"},
 )
+SOFTMAX_XENT_SUITE = Suite(
+    family="softmax_xent", shapes=SOFTMAX_XENT_SHAPES, passes=SOFTMAX_XENT_PASSES, dtypes=SOFTMAX_XENT_DTYPES,
+    counts=lambda sh, N, size: softmax_xent_pass_counts(N * sh.T, sh.V, size),
+    row_fields=lambda sh: {"V": sh.V, "tokens_per_sample": sh.T},
+    shape_fields=lambda s: {"name": s.name, "T": s.T, "V": s.V},
+    torch_call=lambda pass_, shape, N: _xent_torch_call(pass_, shape, N),
+    rung_call=lambda *a: _xent_rung_call(*a), input_sets=lambda *a: xent_input_sets(*a), reference_label="PyTorch",
+    reference={"reference": "PyTorch eager in the same dtype: F.cross_entropy (loss) and F.cross_entropy + "
+                            "torch.autograd.grad w.r.t. the logits (loss_and_grad)",
+               "benchmark": "the cudnn fields hold this reference (timed twice, cudnn.benchmark off and on: "
+                            "cross_entropy does not use cuDNN, so the two should agree)"},
+    counts_doc="flops ~ 4*M*V (loss) / 7*M*V (loss_and_grad), approximate and small: a memory-bound roofline, bytes "
+               "/ copy bandwidth; bytes = logits read once + int64 targets + the loss (+ dlogits written once)",
+    precision_doc={"float32": "ieee: float32 arithmetic (no float64)", "float16": "ieee: computed in float32",
+                   "bfloat16": "ieee: computed in float32 (Triton only)"},
+)
 #: Ladder families this benchmark has a shape suite for.
-SUITES = {"conv2d": CONV2D_SUITE, "maxpool2d": MAXPOOL2D_SUITE}
+SUITES = {"conv2d": CONV2D_SUITE, "maxpool2d": MAXPOOL2D_SUITE, "softmax_xent": SOFTMAX_XENT_SUITE}
 
 
 def native_inputs(backend: str, to_native: Callable[[torch.Tensor], Any], tensors: dict[str, torch.Tensor]

@@ -373,3 +373,91 @@ def test_pool_rungs_have_spill_free_sm90_facts_once_the_reports_include_them(poo
                     if facts["status"] != "ok" or not sm90 or not sm90["compiled"] or sm90["spill_bytes_max"]:
                         problems.append(f"{backend}/{rung} {pass_} {dtype}: {facts['status']} {sm90}")
     assert not problems, "\n".join(problems)
+
+
+# ------------------------------------------------------------------------------------ softmax_xent
+
+XENT_SHAPES = {  # name: (tokens per sample T, vocabulary V)
+    "Llama-2 vocab 32000 x 256 tokens": (256, 32000),
+    "GPT-2 vocab 50257 x 128 tokens": (128, 50257),
+    "Llama-3 vocab 128256 x 32 tokens": (32, 128256),
+    "byte-level vocab 256 x 256 tokens": (256, 256),
+    "ImageNet 1000 classes": (1, 1000),
+    "digits 10 classes": (1, 10),
+}
+XENT_PASSES = ("loss", "loss_and_grad")
+XENT_DTYPES = {"triton": ("float32", "float16", "bfloat16"), "cupy": ("float32", "float16")}
+
+
+def xent_rungs(backend: str) -> tuple[str, ...]:
+    tree = ast.parse((ROOT / "kernels" / backend / "ladder" / "softmax_xent" / "__init__.py").read_text())
+    return next(tuple(ast.literal_eval(n.value)) for n in tree.body
+                if isinstance(n, ast.Assign) and any(getattr(t, "id", None) == "RUNGS" for t in n.targets))
+
+
+@pytest.fixture(scope="module")
+def xent_dry_run(tmp_path_factory):
+    """``kernelgrad bench --ladder softmax_xent`` once without a GPU: (status, stdout, JSON, newly imported modules)."""
+    out = tmp_path_factory.mktemp("ladder") / "ladder-softmax_xent.json"
+    before = set(sys.modules)
+    stdout = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(stdout):
+        mp.setattr(torch.cuda, "is_available", lambda: False)
+        status = main(["bench", "--ladder", "softmax_xent", "--out", str(out)])
+    result = json.loads(out.read_text()) if out.is_file() else None
+    return status, stdout.getvalue(), result, set(sys.modules) - before
+
+
+def test_xent_dry_run_has_every_rung_shape_batch_dtype_and_pass(xent_dry_run):
+    status, stdout, result, imported = xent_dry_run
+    assert status == 0 and result is not None and result["family"] == "softmax_xent"
+    expected = {(b, rung, shape, n, dtype, p) for b, dtypes in XENT_DTYPES.items() for rung in xent_rungs(b)
+                for shape in XENT_SHAPES for n in BATCHES for dtype in dtypes for p in XENT_PASSES}
+    got = [(r["backend"], r["rung"], r["shape"], r["batch"], r["dtype"], r["pass"]) for r in result["rows"]]
+    assert len(got) == len(set(got)) and set(got) == expected
+    assert result["passes"] == list(XENT_PASSES) and result["dtypes"] == {b: list(d) for b, d in XENT_DTYPES.items()}
+    assert all(r["precision"] == "ieee" for r in result["rows"])
+    for backend, entries in result["rungs"].items():
+        assert [e["rung"] for e in entries] == list(xent_rungs(backend))
+        assert all(e["prediction"].startswith("Prediction") and "Unverified" in e["prediction"] for e in entries)
+        # both passes are softmax_cross_entropy_forward, found in the rung (or production, for the top rung)
+        for e in entries:
+            assert e["defined_in"]["loss"] == e["defined_in"]["loss_and_grad"]
+            top = e["rung"] == xent_rungs(backend)[-1]
+            assert e["defined_in"]["loss"] == (f"kernels.{backend}.softmax_xent" if top else e["module"])
+            assert e["kernels"]["loss"], e["rung"]  # Triton kernels / .cu sources were found
+    assert result["dry_run"] is True and "wait for a GPU" in stdout and "PyTorch" in result["note"]
+    assert not TIMING_FIELDS & {k for r in result["rows"] for k in r}
+    assert not [m for m in imported if m.split(".")[0] in ("triton", "cupy")
+                or m.startswith(("kernels.triton", "kernels.cupy"))]
+
+
+@pytest.mark.parametrize("shape, n, dtype", [("Llama-2 vocab 32000 x 256 tokens", 32, "float32"),
+                                             ("digits 10 classes", 256, "float16"),
+                                             ("byte-level vocab 256 x 256 tokens", 32, "bfloat16")])
+def test_xent_counts_match_an_independent_computation(xent_dry_run, shape, n, dtype):
+    T, V = XENT_SHAPES[shape]
+    M, size = n * T, ITEMSIZE[dtype]
+    rows = _rows(xent_dry_run[2], shape=shape, batch=n, dtype=dtype)
+    assert len(rows) == len(XENT_PASSES) * sum(len(xent_rungs(b)) for b in XENT_DTYPES if dtype in XENT_DTYPES[b])
+    for r in rows:
+        assert r["tensors"] == {"logits": [M, V], "target": [M]} and r["V"] == V
+        logits_bytes = M * V * size
+        grad = r["pass"] == "loss_and_grad"
+        # logits read once, int64 targets, the 0-d loss; dlogits written once with the gradient
+        assert r["bytes"] == logits_bytes * (2 if grad else 1) + 8 * M + size
+        assert r["flops"] == (7 if grad else 4) * M * V and r["intensity"] < 2  # memory-bound
+
+
+def test_xent_cuda_rung_sources_are_its_own_or_productions(xent_dry_run):
+    """Rung 1's launcher runs its own .cu (the stats kernel); rung 2's runs production's .cu at one launch shape;
+    no CUDA rung's facts take the backward's scale kernel."""
+    from benchmarks.ladder import _cuda_pass_kernel
+
+    entries = {e["rung"]: e for e in xent_dry_run[2]["rungs"]["cupy"]}
+    assert entries["rung0_three_pass"]["kernels"]["loss"] == ["ladder/softmax_xent/rung0_three_pass.cu"]
+    assert entries["rung1_online_stats"]["kernels"]["loss"] == ["ladder/softmax_xent/rung1_online_stats.cu"]
+    assert entries["rung2_fused_block"]["kernels"]["loss"] == ["softmax_xent.cu"]
+    assert not _cuda_pass_kernel("softmax_xent", "loss", "softmax_xent_scale_kernel")
+    assert _cuda_pass_kernel("softmax_xent", "loss_and_grad", "xent_online_stats_kernel")
+    assert _cuda_pass_kernel("maxpool2d", "forward", "maxpool2d_forward_kernel")
