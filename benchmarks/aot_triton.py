@@ -185,6 +185,23 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         kt.dropout.dropout_forward(x, 0.1, 1234, 3 * 8192, row_len=8192, row_stride=8 * 8192)
         return kt.dropout.dropout_forward(x, 0.1, 1234, 2**40 + 3 * 8192, row_len=8192, row_stride=2**32)
 
+    def dropout_unaligned(dt):
+        # an offset that is not a multiple of 4: production's per-element fallback (_dropout_kernel), flat and rows
+        kt.dropout.dropout_forward(t(1 << 24, dtype=dt), 0.1, 1234, 1)
+        return kt.dropout.dropout_forward(t(2048, 8190, dtype=dt), 0.1, 1234, 3 * 8190, row_len=8190,
+                                          row_stride=8 * 8190)
+
+    def dropout_rung(rung):
+        # a rung of the dropout ladder (kernels/triton/ladder/dropout) below production: its own kernel
+        def call(dt):
+            import importlib
+
+            launcher = importlib.import_module("kernels.triton.ladder.dropout").load(rung).dropout_forward
+            launcher(t(1 << 24, dtype=dt), 0.1, 1234, 0)
+            return launcher(t(2048, 8192, dtype=dt), 0.1, 1234, 3 * 8192, row_len=8192, row_stride=8 * 8192)
+
+        return call
+
     def optim_lists(count, dt):
         # a model's parameter list: a big weight, a bias, an odd size and an empty tensor, one table entry each
         return [[t(n, dtype=dt) for n in (4096 * 4096, 4096, 1000, 0)] for _ in range(count)]
@@ -319,6 +336,8 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         # dropout_backward is the same kernel with the same argument types (dy in place of x)
         ("dropout", "dropout_forward", dropout),
         ("dropout", "dropout_forward(row_len, row_stride)", dropout_rows),
+        ("dropout", "dropout_forward(unaligned offset)", dropout_unaligned),
+        ("dropout", "rung0_per_element: dropout_forward", dropout_rung("rung0_per_element")),
         # the constexpr specialisations a training loop meets (each flag is a branch compiled in or out)
         ("optim_step", "adam_step", adam(False, False, 0.0)),
         ("optim_step", "adam_step(weight_decay, maximize)", adam(False, False, 1e-2, maximize=True)),

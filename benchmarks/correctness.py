@@ -78,8 +78,10 @@ SUITES: dict[str, dict[str, list[tuple[str, dict[str, Any]]]]] = {
             ("[4096,32000]", dict(M=4096, V=32000)),  # bench's 8192 rows would need 2 GB per float64 copy
             ("[7,10]", dict(M=7, V=10)),
         ],
-        "dropout": [  # 2^22, not bench's 2^24: the numpy Philox reference costs seconds per 2^24 on a CPU core
-            ("2^22 p0.1 offset 12345", dict(n=2**22, p=0.1, offset=12345)),
+        # 2^22, not bench's 2^24: the numpy Philox reference costs seconds per 2^24 on a CPU core; an aligned offset
+        # (production's four-outputs-per-Philox-call kernel) and an unaligned one (its per-element fallback)
+        "dropout": [
+            ("2^22 p0.1 offset 12344", dict(n=2**22, p=0.1, offset=12344)),
             ("1000003 p0.5 offset 2^40+3", dict(n=1_000_003, p=0.5, offset=2**40 + 3)),
         ],
     },
@@ -373,13 +375,13 @@ def _dropout_expected(values: torch.Tensor, keep: torch.Tensor, scale32: np.floa
 
 def check_dropout(t: Target, dtype: torch.dtype, gen: torch.Generator, device: str, n, p, offset) -> Checked:
     """Dropout y and dx bit for bit against the numpy kernel's formula, and the mask against its Philox."""
-    from kernels.numpy.dropout import rand
+    from kernels.numpy.dropout import dropout_rand
 
     # 1 + U[0, 1): never zero in any dtype, so a zero in the output can only be a dropped element.
     x = (1 + torch.rand((n,), generator=gen, device=device)).to(dtype)
     dy = (1 + torch.rand((n,), generator=gen, device=device)).to(dtype)
     seed = int(torch.randint(0, 2**62, (), generator=gen, device=device))
-    keep = torch.from_numpy(rand(seed, offset + np.arange(n, dtype=np.int64)) > np.float32(p)).to(device)
+    keep = torch.from_numpy(dropout_rand(seed, offset + np.arange(n, dtype=np.int64)) > np.float32(p)).to(device)
     scale32 = np.float32(1.0 / (1.0 - p))
     kn = t.module.dropout
     X, DY = t.to_native(x), t.to_native(dy)

@@ -133,8 +133,9 @@ def next_philox(numel: int) -> tuple[int, int]:
     """Reserve ``numel`` counters of the dropout stream; returns ``(seed, offset)`` for one kernel call."""
     global _philox_offset
     offset = _philox_offset
-    # Round up to a multiple of 4 so every call starts on a fresh Philox block (cheap, and lets a
-    # vectorised kernel use all four outputs of a block later without overlapping the next call).
+    # Round up to a multiple of 4: every call's offset is then a multiple of 4, so its counters start on a
+    # fresh Philox call (counters 4g..4g+3 share call g: kernels/numpy/dropout.py) -- the kernels' four-outputs-
+    # per-call fast path -- and no two calls draw from one Philox call.
     _philox_offset += (int(numel) + 3) // 4 * 4
     return _philox_seed, offset
 

@@ -5,7 +5,7 @@ C-order index i, and ``scale = float32(1 / (1 - p))``::
 
     c_i  = offset + i                         (flat mapping, the default)
     c_i  = offset + (i // row_len) * row_stride + i % row_len          (row mapping)
-    u_i  = tl.rand(seed, c_i)                 (Philox4x32-10, first word -> float32 in [0, 1))
+    u_i  = uniform(word c_i & 3 of Philox4x32-10(seed, counter c_i >> 2))   (tl.randint4x(seed, c_i >> 2)[c_i & 3])
     keep = u_i > float32(p)
     y_i  = x_i * scale if keep else 0
 
@@ -15,23 +15,28 @@ the product of the trailing dims) draws exactly that rank's rows of the global m
 counters (numpy's header has the batch-in-dim-1 form).
 
 The RNG is ``kernels/cupy/philox.cuh``: a small Philox4x32-10 written as ``__host__ __device__``
-functions (no curand) that reproduces Triton's ``tl.rand`` bit for bit; a host program includes the
-same header in the tests (``tests/kernels/cupy/cuda/philox_host_test.cpp``) and is compared with the numpy
-reference for seeds and counters past 2**31 and 2**32.
+functions (no curand) that reproduces Triton's ``tl.randint4x`` and ``tl.rand`` bit for bit; a host program
+includes the same header in the tests (``tests/kernels/cupy/cuda/philox_host_test.cpp``) and is compared with
+the numpy reference for seeds and counters past 2**31 and 2**32.
 
-Kernels (``dropout.cu``): one thread per element in a grid-stride loop with 64-bit indices and
-counters; each element draws its own Philox counter c_i and keeps the first word, exactly what
-``tl.rand`` does.  ``dropout_kernel`` is the flat mapping, unchanged; ``dropout_rows_kernel`` takes two
-more ``long long`` arguments (row_len, row_stride) and adds a 64-bit division per element, so the flat
-launch pays nothing for the row mapping.  ``row_stride == row_len`` is the flat mapping and launches
-``dropout_kernel``.  The product is formed in float32 for float16/float32 (the float32 scale itself)
-and in float64 for float64 (the float32 scale widened exactly), then rounded once to x's dtype: numpy's
-formula, so y equals the numpy reference bit for bit.  Backward is the same kernel on ``dy`` with the
-forward's (p, seed, offset, row_len, row_stride), which regenerates the mask.
+The top rung of the dropout ladder (``kernels/cupy/ladder/dropout/``, map ``docs/ladder/dropout.md``).  Kernels
+(``dropout.cu``), chosen by :func:`_kernel_name`:
+
+* ``dropout4_kernel`` / ``dropout4_rows_kernel`` (the fast path, when :func:`aligned`: offset % 4 == 0 and,
+  with the row mapping, row_len % 4 == 0 and row_stride % 4 == 0): one thread per group of four elements, one
+  Philox call per group, word j to the group's element j.  The launch covers cdiv(numel, 4) groups.
+* ``dropout_kernel`` / ``dropout_rows_kernel`` (the fallback for anything unaligned): one thread per element,
+  a whole Philox call each, the same mask.  The ladder's rung 0 has its own copy of this idea.
+
+All are grid-stride loops with 64-bit indices and counters.  ``row_stride == row_len`` is the flat mapping and
+launches a flat kernel.  The product is formed in float32 for float16/float32 (the float32 scale itself) and in
+float64 for float64 (the float32 scale widened exactly), then rounded once to x's dtype: numpy's formula, so y
+equals the numpy reference bit for bit.  Backward is the same kernel on ``dy`` with the forward's (p, seed,
+offset, row_len, row_stride), which regenerates the mask.
 
 Launch configuration (:func:`_launch_config`): 1-D blocks of up to 256 threads (fewer, in whole warps,
-for tiny tensors), ``cdiv(numel, block)`` blocks capped at 65535; past that the threads loop.
-p == 0 returns a copy without launching; an empty array launches nothing.
+for tiny tensors), ``cdiv(work, block)`` blocks capped at 65535 (work = groups or elements); past that the
+threads loop.  p == 0 returns a copy without launching; an empty array launches nothing.
 
 Arrays are ``cupy.ndarray`` on a GPU and ``numpy.ndarray`` under ``KERNELGRAD_CUDA_EMULATE=1``; any
 shape, C-contiguous, float16/float32/float64.  Limits: 0 <= p < 1, seed an int in [0, 2**63), offset an
@@ -51,7 +56,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._args import check_dropout_args
+from .._args import DropoutArgs, check_dropout_args
 from . import _runtime
 from ._runtime import SourceModule, cdiv, check_float_array, cuda_type
 
@@ -62,7 +67,8 @@ MAX_BLOCKS = 65535  # grid cap; threads then loop (grid-stride)
 
 MODULE = SourceModule(
     "dropout.cu",
-    [f"{kernel}<{t}>" for kernel in ("dropout_kernel", "dropout_rows_kernel") for t in ("__half", "float", "double")],
+    [f"{kernel}<{t}>" for kernel in ("dropout4_kernel", "dropout4_rows_kernel", "dropout_kernel", "dropout_rows_kernel")
+     for t in ("__half", "float", "double")],
 )
 
 
@@ -84,6 +90,19 @@ def _scalars(dtype: np.dtype, p: float) -> tuple[np.float32, np.floating]:
     return np.float32(p), scale
 
 
+def aligned(a: DropoutArgs) -> bool:
+    """Whether every group of four elements draws one Philox call's four words in order (the fast kernels):
+    offset % 4 == 0 and, with the row mapping, row_len % 4 == 0 and row_stride % 4 == 0."""
+    if a.offset % 4:
+        return False
+    return a.row_len is None or (a.row_len % 4 == 0 and a.row_stride % 4 == 0)
+
+
+def _kernel_name(a: DropoutArgs) -> str:
+    """The kernel for these checked arguments: ``dropout4[_rows]_kernel`` when aligned, else the per-element one."""
+    return ("dropout4" if aligned(a) else "dropout") + ("_kernel" if a.row_len is None else "_rows_kernel")
+
+
 def _apply(name: str, x, p, seed, offset, row_len, row_stride):
     check_float_array(name, x)
     numel = x.size
@@ -94,18 +113,18 @@ def _apply(name: str, x, p, seed, offset, row_len, row_stride):
     if numel == 0:
         return y
     p32, scale = _scalars(x.dtype, a.p)
-    grid, block = _launch_config(numel)
+    kernel = _kernel_name(a)
+    grid, block = _launch_config(cdiv(numel, 4) if kernel.startswith("dropout4") else numel)
     args = [x, y, np.int64(numel), p32, scale, np.uint64(a.seed), np.uint64(a.offset)]
-    kernel = "dropout_kernel"
     if a.row_len is not None:
-        kernel = "dropout_rows_kernel"
         args += [np.int64(a.row_len), np.int64(a.row_stride)]
     MODULE.launch(f"{kernel}<{cuda_type(x.dtype)}>", grid, block, args)
     return y
 
 
 def dropout_forward(x, p: float, seed: int, offset: int, row_len: int | None = None, row_stride: int | None = None):
-    """Inverted dropout of ``x`` (any shape): keep element i iff ``tl.rand(seed, c_i) > p``.
+    """Inverted dropout of ``x`` (any shape): keep element i iff word c_i & 3 of Philox(seed, c_i >> 2), as a
+    uniform, is > p.
 
     c_i = offset + i, or with ``row_len`` and ``row_stride`` (given together) offset + (i // row_len) *
     row_stride + i % row_len: a data-parallel rank's rows of the global batch's mask (module docstring).

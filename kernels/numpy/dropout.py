@@ -1,11 +1,22 @@
-"""Inverted dropout with a counter-based RNG (no stored mask), bit-compatible with Triton's ``tl.rand``.
+"""Inverted dropout with a counter-based RNG (no stored mask): four uniforms per Philox call, bit-compatible
+with Triton's ``tl.randint4x``.
 
 Math: for x with numel elements, flat C-order index i, and scale = 1/(1-p)::
 
     c_i  = offset + i                         (the counter: flat mapping, the default)
-    u_i  = tl.rand(seed, c_i)                 (uniform float32 in [0, 1))
+    w_i  = word (c_i mod 4) of Philox4x32-10(key = seed, counter = c_i >> 2)
+         = tl.randint4x(seed, c_i >> 2)[c_i & 3]
+    u_i  = uniform(w_i)                       (tl.rand's word -> float32 in [0, 1))
     keep = u_i > float32(p)
     y_i  = x_i * scale if keep else 0
+
+Why word c mod 4 of call c >> 2: Philox makes four 32-bit words per call.  Until December 2026 every backend
+drew u_i = tl.rand(seed, c_i), the first word of the call on counter c_i, and threw three away; now the four
+consecutive counters 4k..4k+3 share the one call on counter k, so a GPU kernel whose groups of four elements
+have aligned counters (the fast path: offset, and with the row mapping row_len and row_stride, multiples of 4)
+does a quarter of the RNG work (``docs/ladder/dropout.md``).  The mask of an element still depends only on
+(seed, c_i), so any element order, block size or chunking gives the same mask; every mask changed with the
+contract (the framework's stream already advances the offset in multiples of 4 per call).
 
 Row mapping (``row_len`` and ``row_stride`` given): ``c_i = offset + (i // row_len) * row_stride +
 i % row_len``, i.e. x's rows of ``row_len`` elements draw counter runs that start ``row_stride`` apart.
@@ -22,26 +33,28 @@ forward and backward use one code path (``dy`` in place of ``x``).
 Random numbers: Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3",
 SC'11; the Random123 generator), exactly as in ``triton/language/random.py``:
 
-* counter = (lo32(offset + i), hi32(offset + i), 0, 0); key = (lo32(seed), hi32(seed)), i.e. the
-  counter is the 64-bit integer offset + i.  Triton takes hi32 only from 64-bit offsets; with
-  int32 offsets it uses hi32 = 0 and the int32 wrap-around keeps lo32 right, so both agree for
-  counters below 2**32.  Past that a Triton kernel must compute offsets in int64.
+* Philox counter = (lo32(g), hi32(g), 0, 0) with g = c_i >> 2 the 64-bit group number; key = (lo32(seed),
+  hi32(seed)).  Triton's ``randint4x`` takes hi32 only from 64-bit offsets (hi32 = 0 from int32 ones), so a
+  Triton kernel computes c_i and g in int64.
 * 10 rounds of ``c0, c1, c2, c3 = hi(B*c2)^c1^k0, lo(B*c2), hi(A*c0)^c3^k1, lo(A*c0)`` with
   A = 0xD2511F53, B = 0xCD9E8D57, then the key is bumped by (0x9E3779B9, 0xBB67AE85) mod 2**32.
   The 64-bit product of two uint32 is formed in uint64, so hi/lo are exact.
-* ``tl.rand`` keeps the first output word c0: bitcast to int32, x = ~x if x < 0 (so x in
-  [0, 2**31)), u = float32(x) * float32(4.6566127342e-10) with the int->float conversion rounded
-  to nearest and an fp32 multiply.  numpy's float32 astype and multiply reproduce that bit for bit.
+* dropout keeps word c & 3 of the call on counter c >> 2 (``tl.randint4x(seed, c >> 2)[c & 3]``, the
+  shift and the mask on the 64-bit counter), bitcasts it to int32, x = ~x if x < 0 (so x in [0, 2**31)),
+  u = float32(x) * float32(4.6566127342e-10) with the int->float conversion rounded to nearest and an fp32
+  multiply: Triton's ``uint_to_uniform_float``, the conversion ``tl.rand`` applies to its word.  numpy's
+  float32 astype and multiply reproduce that bit for bit.  (``rand`` below is ``tl.rand`` itself, word 0 of
+  the call on counter c: the primitive the tests hold to Triton's recorded bits.)
 
 Scaling formula (shared by every backend): ``scale = float32(1 / (1 - p))`` computed once in
 float64 and rounded to float32, then cast to the compute dtype; ``y = x * scale`` where kept, an
 exact 0 elsewhere.  float16 is computed in float32 (like a Triton kernel would) and cast back.
 
-Cost: ~10 rounds x ~12 integer ops per element for the RNG plus one multiply (the row mapping adds
-a division and a remainder per element); reads and writes numel elements.  Elements are processed
-in chunks of 2**16: the ~10 live temporaries (a few MiB) then stay in cache, which is 2-3x faster
-than 2**20-element chunks (~30 ns/element on one core, near PyTorch's CPU dropout), and memory
-stays bounded for tensors of any size.
+Cost: ~10 rounds x ~12 integer ops per Philox call plus one multiply per element; the flat mapping computes
+each group of four counters once (a quarter of a call per element), the row mapping one call per element (the
+counters of a chunk are not one run; the row division and remainder too).  Reads and writes numel elements.
+Elements are processed in chunks of 2**16: the ~10 live temporaries (a few MiB) then stay in cache, which is
+2-3x faster than 2**20-element chunks, and memory stays bounded for tensors of any size.
 
 Limits: 0 <= p < 1 (p == 0 returns a copy), seed an int in [0, 2**63), offset an int >= 0 with
 offset + numel <= 2**63; with the row mapping, ints 1 <= row_len <= row_stride, numel a multiple of
@@ -57,8 +70,8 @@ import numpy as np
 from .._args import check_dropout_args, check_seed
 from ._checks import check_float_array, compute_dtype
 
-# the kernel contract (ARCHITECTURE.md); philox4x32, uniform_from_uint32 and rand are this reference's
-# own Philox helpers, which the tests hold the other backends' random streams to
+# the kernel contract (ARCHITECTURE.md); philox4x32, uniform_from_uint32, randint4x, rand and dropout_rand are
+# this reference's own Philox helpers, which the tests hold the other backends' random streams to
 __all__ = ["dropout_forward", "dropout_backward"]
 
 PHILOX_ROUND_A = np.uint64(0xD2511F53)
@@ -119,29 +132,28 @@ def uniform_from_uint32(x) -> np.ndarray:
     return xi.astype(np.float32) * _UNIFORM_SCALE
 
 
-def _rand_uint64(seed: int, counters: np.ndarray) -> np.ndarray:
-    """Word c0 of Philox4x32-10 for each uint64 counter, as uint32.
+def _philox_uint64(seed: int, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The four words of Philox4x32-10 for each uint64 counter ``groups`` (counter = (lo32, hi32, 0, 0), key =
+    (lo32(seed), hi32(seed))), as uint64 arrays holding values < 2**32.
 
-    Every word is held in a uint64 array (values < 2**32), so the 64-bit products need no dtype
-    conversion and hi/lo are a shift and a mask; the temporaries are reused in place. That halves
-    the time of the obvious uint32 version on small tensors, where numpy's per-call cost dominates.
-    Only c0 is needed, so the last round skips c1..c3.
+    Every word is held in a uint64 array, so the 64-bit products need no dtype conversion and hi/lo are a
+    shift and a mask; the temporaries are reused in place.  That halves the time of the obvious uint32
+    version (:func:`philox4x32`, which the known-answer tests pin) on small tensors, where numpy's
+    per-call cost dominates.
     """
-    c0 = counters & _MASK64_LO
-    c1 = counters >> _SHIFT32
+    c0 = groups & _MASK64_LO
+    c1 = groups >> _SHIFT32
     c2 = np.zeros_like(c0)
     c3 = np.zeros_like(c0)
     prod_a = np.empty_like(c0)
     prod_b = np.empty_like(c0)
     k0, k1 = seed & _MASK32, seed >> 32
-    for i in range(10):
+    for _ in range(10):
         np.multiply(c2, PHILOX_ROUND_B, out=prod_b)
         np.multiply(c0, PHILOX_ROUND_A, out=prod_a)
         np.right_shift(prod_b, _SHIFT32, out=c0)  # c0 = hi(B*c2) ^ c1 ^ k0
         c0 ^= c1
         c0 ^= np.uint64(k0)
-        if i == 9:
-            break
         np.right_shift(prod_a, _SHIFT32, out=c2)  # c2 = hi(A*c0) ^ c3 ^ k1
         c2 ^= c3
         c2 ^= np.uint64(k1)
@@ -149,22 +161,69 @@ def _rand_uint64(seed: int, counters: np.ndarray) -> np.ndarray:
         np.bitwise_and(prod_a, _MASK64_LO, out=c3)  # c3 = lo(A*c0)
         k0 = (k0 + PHILOX_KEY_A) & _MASK32
         k1 = (k1 + PHILOX_KEY_B) & _MASK32
-    return c0.astype(np.uint32)
+    return c0, c1, c2, c3
 
 
-def rand(seed: int, offsets) -> np.ndarray:
-    """Equivalent of Triton's ``tl.rand(seed, offsets)``: float32 uniforms in [0, 1), offsets' shape.
-
-    ``offsets`` is an int or an integer array of non-negative 64-bit counters.  Raises TypeError /
-    ValueError for a bad seed or negative / non-integer offsets.
-    """
-    seed = check_seed(seed)
+def _check_offsets(offsets) -> np.ndarray:
     off = np.asarray(offsets)
     if not np.issubdtype(off.dtype, np.integer):
         raise TypeError(f"offsets must hold integers, got dtype {off.dtype}")
     if off.size and np.issubdtype(off.dtype, np.signedinteger) and off.min() < 0:
         raise ValueError(f"offsets must be >= 0, got minimum {off.min()}")
-    return uniform_from_uint32(_rand_uint64(seed, off.astype(np.uint64))).reshape(off.shape)
+    return off
+
+
+def randint4x(seed: int, offsets) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Equivalent of Triton's ``tl.randint4x(seed, offsets)``: the four uint32 words of Philox4x32-10 with
+    counter (lo32(offset), hi32(offset), 0, 0) and key (lo32(seed), hi32(seed)), each of offsets' shape.
+
+    Raises TypeError / ValueError for a bad seed or negative / non-integer offsets.
+    """
+    seed = check_seed(seed)
+    off = _check_offsets(offsets)
+    words = _philox_uint64(seed, off.astype(np.uint64).reshape(-1))
+    return tuple(w.astype(np.uint32).reshape(off.shape) for w in words)
+
+
+def rand(seed: int, offsets) -> np.ndarray:
+    """Equivalent of Triton's ``tl.rand(seed, offsets)`` (word 0 of ``tl.randint4x``): float32 uniforms in
+    [0, 1), offsets' shape.  Not dropout's draw any more (that is :func:`dropout_rand`); kept as the
+    primitive the tests hold to Triton's own ``tl.rand`` bits.
+
+    ``offsets`` is an int or an integer array of non-negative 64-bit counters.  Raises TypeError /
+    ValueError for a bad seed or negative / non-integer offsets.
+    """
+    return uniform_from_uint32(randint4x(seed, offsets)[0])
+
+
+def _select_word(words, lanes: np.ndarray) -> np.ndarray:
+    """words[lane] per element (uint64 arrays, lanes in 0..3)."""
+    w0, w1, w2, w3 = words
+    return np.where(lanes == 0, w0, np.where(lanes == 1, w1, np.where(lanes == 2, w2, w3)))
+
+
+def _dropout_words(seed: int, counters: np.ndarray) -> np.ndarray:
+    """Word c & 3 of Philox4x32-10(counter = c >> 2) for each uint64 counter c, one Philox call per element."""
+    return _select_word(_philox_uint64(seed, counters >> np.uint64(2)), counters & np.uint64(3))
+
+
+def dropout_rand(seed: int, counters) -> np.ndarray:
+    """Dropout's uniforms: for each counter c, word (c mod 4) of Philox4x32-10(key = seed, counter = c >> 2),
+    i.e. ``tl.randint4x(seed, c >> 2)[c & 3]`` converted as ``tl.rand`` converts a word.  float32 in [0, 1),
+    counters' shape.  Raises TypeError / ValueError for a bad seed or negative / non-integer counters.
+    """
+    seed = check_seed(seed)
+    off = _check_offsets(counters)
+    words = _dropout_words(seed, off.astype(np.uint64).reshape(-1))
+    return uniform_from_uint32(words.astype(np.uint32)).reshape(off.shape)
+
+
+def _run_words(seed: int, first: int, n: int) -> np.ndarray:
+    """Dropout words of the n consecutive counters first, first + 1, ...: one Philox call per group of four."""
+    g0, g1 = first >> 2, (first + n - 1) >> 2
+    groups = np.arange(g1 - g0 + 1, dtype=np.uint64) + np.uint64(g0)
+    interleaved = np.stack(_philox_uint64(seed, groups), axis=1).reshape(-1)  # word j of group g at 4g + j
+    return interleaved[first & 3 : (first & 3) + n]
 
 
 def _apply(name: str, x: np.ndarray, p, seed, offset, row_len, row_stride) -> np.ndarray:
@@ -181,12 +240,13 @@ def _apply(name: str, x: np.ndarray, p, seed, offset, row_len, row_stride) -> np
     zero = ct.type(0)
     for start in range(0, flat.size, _CHUNK):
         stop = min(start + _CHUNK, flat.size)
-        if a.row_len is None:
-            counters = np.arange(stop - start, dtype=np.uint64) + np.uint64(a.offset + start)
+        if a.row_len is None:  # consecutive counters: each group of four drawn once, whatever the offset
+            words = _run_words(a.seed, a.offset + start, stop - start)
         else:  # every counter is < 2**63 (checked), so uint64 holds each term exactly
             i, row_len = np.arange(start, stop, dtype=np.uint64), np.uint64(a.row_len)
             counters = (i // row_len) * np.uint64(a.row_stride) + i % row_len + np.uint64(a.offset)
-        keep = uniform_from_uint32(_rand_uint64(a.seed, counters)) > p32
+            words = _dropout_words(a.seed, counters)
+        keep = uniform_from_uint32(words.astype(np.uint32)) > p32
         out[start:stop] = np.where(keep, flat[start:stop].astype(ct, copy=False) * scale, zero)
     return out.reshape(x.shape)
 
@@ -194,7 +254,7 @@ def _apply(name: str, x: np.ndarray, p, seed, offset, row_len, row_stride) -> np
 def dropout_forward(
     x: np.ndarray, p: float, seed: int, offset: int, row_len: int | None = None, row_stride: int | None = None
 ) -> np.ndarray:
-    """Inverted dropout of ``x`` (any shape): keep element i iff ``tl.rand(seed, c_i) > p``.
+    """Inverted dropout of ``x`` (any shape): keep element i iff ``dropout_rand(seed, c_i) > p``.
 
     c_i = offset + i, or with ``row_len`` and ``row_stride`` (given together) offset + (i // row_len) *
     row_stride + i % row_len: a data-parallel rank's rows of the global batch's mask (module docstring).

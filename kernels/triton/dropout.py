@@ -5,7 +5,7 @@ C-order index i, and ``scale = float32(1 / (1 - p))``::
 
     c_i  = offset + i                         (flat mapping, the default)
     c_i  = offset + (i // row_len) * row_stride + i % row_len          (row mapping)
-    u_i  = tl.rand(seed, c_i)                 (Philox4x32-10, first word -> float32 in [0, 1))
+    u_i  = uniform(tl.randint4x(seed, c_i >> 2)[c_i & 3])   (Philox4x32-10: word c_i mod 4 of call c_i >> 2)
     keep = u_i > float32(p)
     y_i  = x_i * scale if keep else 0
 
@@ -14,19 +14,28 @@ batch whose mask is the flat mapping, and ``row_len=F, row_stride=W*F, offset=of
 the product of the trailing dims) draws exactly that rank's rows of the global mask, no other
 counters (numpy's header has the batch-in-dim-1 form).
 
-Work split: one program per BLOCK of flat elements.  Each program builds its counters
-``offset + block_start + arange(BLOCK)`` in **int64**, so ``tl.rand`` sees the full 64-bit counter
-(hi32 included) exactly like numpy's ``offset + i``; with int32 counters Triton would drop hi32 past
-2**32.  The seed needs no widening: Triton passes a Python int below 2**31 as int32 and a larger
-one as int64, and ``tl.rand`` converts either (non-negative) to the same uint64 key
-(lo32(seed), hi32(seed)); the tests compare seeds on both sides of 2**31 and 2**32 with numpy.
+The top rung of the dropout ladder (``kernels/triton/ladder/dropout/``, map ``docs/ladder/dropout.md``): one
+Philox call per group of four counters.  Two kernels, dispatched by :func:`_apply`:
 
-The row mapping is a ``ROWS: tl.constexpr`` branch on the same int64 index; the flat launch passes
-row_len and row_stride as None (constexprs, not kernel parameters), so the flat specialisation
-compiles to the kernel without the branch.  The row one adds an int64 division per element, an
-integer routine of a few dozen instructions next to Philox's ten rounds (a prediction: never
-measured); row_len, row_stride and offset are int32 or int64 by value, and every term is widened by
-the int64 index before it is added.
+* ``_dropout4_kernel`` (the fast path), when the groups are aligned: offset % 4 == 0 and, with the row
+  mapping, row_len % 4 == 0 and row_stride % 4 == 0.  Then elements 4k..4k+3 of x (k < cdiv(numel, 4)) lie in
+  one row and draw the counters 4g..4g+3 of one Philox call g = c_{4k} >> 2, in order.  A program loads a
+  [BLOCK // 4, 4] tile (row k of the tile = group k, column j = element 4k + j), calls ``tl.rand4x`` once per
+  tile row (the four words of ``tl.randint4x(seed, g)``, each converted as ``tl.rand`` converts a word) and
+  picks column j's uniform with a ``tl.where`` chain on the column index.  The row specialisation divides
+  once per group, not once per element.
+* ``_dropout_kernel`` (the fallback), anything else: a rank's rows with F % 4 != 0, an unaligned user offset.
+  One lane per element, each calling ``tl.randint4x`` on its own c_i >> 2 and keeping word c_i & 3 (the same
+  mask, four times the RNG work).  It is the same idea as the ladder's rung 0
+  (``ladder/dropout/rung0_per_element.py``), but a kernel of its own here: production never imports a rung.
+
+Both build counters in **int64** from an int64 element index, so ``tl.randint4x`` sees the full 64-bit group
+number (hi32 included) exactly like numpy's; with int32 counters Triton would drop hi32 past 2**32.  The seed
+needs no widening: Triton passes a Python int below 2**31 as int32 and a larger one as int64, and
+``tl.randint4x`` converts either (non-negative) to the same uint64 key (lo32(seed), hi32(seed)); the tests
+compare seeds on both sides of 2**31 and 2**32 with numpy.  The row mapping is a ``ROWS: tl.constexpr`` branch;
+the flat launch passes row_len and row_stride as None (constexprs, not kernel parameters), so the flat
+specialisation compiles without the branch.
 
 Compute dtype: float32 for float16/bfloat16/float32 (the scale is the float32 number itself), float64
 for float64 (the float32 scale widened exactly); the product is cast back to x's dtype.  That is
@@ -34,32 +43,29 @@ the numpy module's documented formula, so y matches numpy bit for bit (bfloat16 
 counterpart; it follows the same float32 rule).
 
 The mask is never stored: backward regenerates it from the same (seed, offset, row_len, row_stride)
-with the same kernel, ``dy`` in place of ``x``.
+with the same kernels, ``dy`` in place of ``x``.
 
 NaN, inf and subnormals (every backend alike, tested against numpy): the mask is a select, so a kept
 NaN stays NaN, a kept +-inf stays +-inf, and every dropped element is +0.0 -- a dropped NaN or inf
 too (PyTorch's dropout multiplies by the mask and gives NaN there).  A GPU may return its canonical
-NaN instead of the input's payload.  Subnormals are kept: the PTX for sm_80/sm_90 has no ``.ftz``
-instruction (``tl.rand``'s int-to-float conversion and multiply, the scale multiply), and under the
-interpreter float32 subnormal inputs give numpy's bits exactly (tested).  y = x * scale is a single
-multiply, so FMA contraction (``TRITON_DEFAULT_FP_FUSION``) cannot change it.
+NaN instead of the input's payload.  Subnormals are kept: the PTX for sm_80/sm_90 had no ``.ftz``
+instruction before this change (the word-to-float conversion and multiply, the scale multiply; not re-read
+since), and under the interpreter float32 subnormal inputs give numpy's bits exactly (tested).  y = x * scale
+is a single multiply, so FMA contraction (``TRITON_DEFAULT_FP_FUSION``) cannot change it.
 
 Autotuning: the key is ``size_bucket`` = next_pow2(numel), not numel, so a new batch size (the last
 partial batch, eval) re-benchmarks only when it crosses a power of two; and ``ROWS``, so the flat and
 row specialisations (different integer work) are tuned apart.
 
-Bytes moved: reads and writes numel elements once (2 * numel * itemsize); no mask tensor.  FLOPs:
-~10 Philox rounds x ~12 integer ops per element, which on a GPU should hide under the memory
-traffic (a prediction: never measured).
+Bytes moved: reads and writes numel elements once (2 * numel * itemsize); no mask tensor.  Integer work: one
+Philox call (~10 rounds x ~12 integer ops) per four elements on the fast path, per element on the fallback
+(predictions in ``docs/ladder/dropout.md``; never measured).
 
-Verified: values under ``TRITON_INTERPRET=1`` against numpy, bit for bit (row mapping included).
-Compiled ahead of time for sm_90 and sm_80 with Triton 3.9 and its ptxas, every config x float16 /
-bfloat16 / float32 / float64, flat and row specialisations (in CI by ``benchmarks/aot_triton.py``,
-whose row launches pass row_stride and offset as int32 and as int64; once by hand with int32 and
-int64 seed/offset): no compile error, no spill.  The flat specialisation's PTX (debug sections aside)
-was compared by hand with the kernel before the row mapping existed: identical, for float16 / float32
-/ float64, two configs, sm_80 and sm_90.  GPU execution and speed are unverified: no GPU was
-available.
+Verified: values under ``TRITON_INTERPRET=1`` against numpy, bit for bit (both kernels, row mapping
+included).  Compiled ahead of time for sm_90 and sm_80 with Triton 3.9 and its ptxas by
+``benchmarks/aot_triton.py`` (every config x float16 / bfloat16 / float32 / float64, flat and row
+specialisations, the fallback through an unaligned offset): no compile error, no spill.  GPU execution and
+speed are unverified: no GPU was available.
 
 Layout: any shape, contiguous (C-order) tensors; flat indexing.  Limits: 0 <= p < 1 (p == 0 returns
 a copy without launching), seed an int in [0, 2**63), offset an int >= 0 with offset + numel <= 2**63;
@@ -74,46 +80,85 @@ import torch
 import triton
 import triton.language as tl
 
-from .._args import check_dropout_args
+from .._args import DropoutArgs, check_dropout_args
 from ._common import autotune_configs, check_float_tensor, size_bucket
 
 __all__ = ["dropout_forward", "dropout_backward"]
 
 
-@triton.autotune(
-    configs=autotune_configs(
+def _configs() -> list[triton.Config]:
+    return autotune_configs(
         [triton.Config({"BLOCK": b}, num_warps=w) for b in (1024, 2048, 4096) for w in (4, 8)],
         # the interpreter pays ~10 ms per program in Python overhead, whatever BLOCK is: 64-element
         # blocks made a 100k-element call take ~18 s, 1024 keeps it under 2 s
         triton.Config({"BLOCK": 1024}, num_warps=1),
-    ),
-    key=["size_bucket", "ROWS"],
-)
+    )
+
+
+@triton.autotune(configs=_configs(), key=["size_bucket", "ROWS"])
+@triton.jit
+def _dropout4_kernel(
+    x_ptr, y_ptr, numel, size_bucket, p, scale, seed, offset, row_len, row_stride,
+    ROWS: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
+):
+    """The fast path: one Philox call per group of four elements.  Needs offset % 4 == 0 and, with ROWS,
+    row_len % 4 == 0 and row_stride % 4 == 0 (the launcher checks), so element 4k + j draws word j of the
+    call on group c_{4k} >> 2."""
+    GROUPS: tl.constexpr = BLOCK // 4
+    k = tl.program_id(0).to(tl.int64) * GROUPS + tl.arange(0, GROUPS)  # int64: the counters never wrap
+    first = k * 4  # each group's first element
+    if ROWS:
+        # a data-parallel rank's rows of the global batch: row r's counters start r * row_stride in; the
+        # group's four elements share the row (row_len % 4 == 0), so one division per group
+        row = first // row_len
+        c0 = offset + row * row_stride + (first - row * row_len)
+    else:
+        c0 = offset + first
+    u0, u1, u2, u3 = tl.rand4x(seed, c0 >> 2)  # [GROUPS] each: the call's four words as tl.rand converts them
+    col = tl.arange(0, 4)[None, :]
+    u = tl.where(col == 0, u0[:, None], tl.where(col == 1, u1[:, None], tl.where(col == 2, u2[:, None], u3[:, None])))
+    idx = first[:, None] + col  # [GROUPS, 4]: row-major, so the tile is BLOCK contiguous elements
+    mask = idx < numel
+    x = tl.load(x_ptr + idx, mask=mask, other=0.0)
+    y = tl.where(u > p, x.to(COMPUTE) * scale, 0.0)
+    tl.store(y_ptr + idx, y.to(y_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.autotune(configs=_configs(), key=["size_bucket", "ROWS"])
 @triton.jit
 def _dropout_kernel(
     x_ptr, y_ptr, numel, size_bucket, p, scale, seed, offset, row_len, row_stride,
     ROWS: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
 ):
-    """y[i] = x[i] * scale where tl.rand(seed, c_i) > p, else 0; i < numel.
+    """The fallback for unaligned counters: one Philox call per element, word c_i & 3 of the call on c_i >> 2.
 
     c_i = offset + i, or with ROWS offset + (i // row_len) * row_stride + i % row_len (row_len and
     row_stride are None, constexpr, without ROWS).
     """
     idx = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = idx < numel
-    # int64 counter: tl.rand then feeds hi32 of the counter into Philox, as numpy does (offset, row_len
+    # int64 counter: randint4x then feeds hi32 of the group number into Philox, as numpy does (offset, row_len
     # and row_stride are int32 or int64 by value; the int64 idx widens every term before any wrap-around)
     if ROWS:
-        # a data-parallel rank's rows of the global batch: row k's counters start k * row_stride in
         row = idx // row_len
         counters = offset + row * row_stride + (idx - row * row_len)
     else:
         counters = offset + idx
-    u = tl.rand(seed, counters)
-    keep = u > p
+    w0, w1, w2, w3 = tl.randint4x(seed, counters >> 2)
+    lane = counters & 3
+    w = tl.where(lane == 0, w0, tl.where(lane == 1, w1, tl.where(lane == 2, w2, w3)))
+    u = tl.random.uint_to_uniform_float(w)  # tl.rand's conversion of its word
     x = tl.load(x_ptr + idx, mask=mask, other=0.0)
-    y = tl.where(keep, x.to(COMPUTE) * scale, 0.0)
+    y = tl.where(u > p, x.to(COMPUTE) * scale, 0.0)
     tl.store(y_ptr + idx, y.to(y_ptr.dtype.element_ty), mask=mask)
+
+
+def aligned(a: DropoutArgs) -> bool:
+    """Whether every group of four elements of x draws one Philox call's four words in order (the fast path):
+    offset % 4 == 0 and, with the row mapping, row_len % 4 == 0 and row_stride % 4 == 0."""
+    if a.offset % 4:
+        return False
+    return a.row_len is None or (a.row_len % 4 == 0 and a.row_stride % 4 == 0)
 
 
 def _apply(name: str, x: torch.Tensor, p, seed, offset, row_len, row_stride) -> torch.Tensor:
@@ -129,16 +174,18 @@ def _apply(name: str, x: torch.Tensor, p, seed, offset, row_len, row_stride) -> 
     p32 = float(torch.tensor(a.p, dtype=torch.float32))
     scale32 = float(torch.tensor(1.0 / (1.0 - a.p), dtype=torch.float32))
     compute = tl.float64 if x.dtype == torch.float64 else tl.float32
+    kernel = _dropout4_kernel if aligned(a) else _dropout_kernel
     grid = lambda meta: (triton.cdiv(numel, meta["BLOCK"]),)  # noqa: E731
-    _dropout_kernel[grid](x, y, numel, size_bucket(numel), p32, scale32, a.seed, a.offset, a.row_len, a.row_stride,
-                          ROWS=a.row_len is not None, COMPUTE=compute)
+    kernel[grid](x, y, numel, size_bucket(numel), p32, scale32, a.seed, a.offset, a.row_len, a.row_stride,
+                 ROWS=a.row_len is not None, COMPUTE=compute)
     return y
 
 
 def dropout_forward(
     x: torch.Tensor, p: float, seed: int, offset: int, row_len: int | None = None, row_stride: int | None = None
 ) -> torch.Tensor:
-    """Inverted dropout of ``x`` (any shape): keep element i iff ``tl.rand(seed, c_i) > p``.
+    """Inverted dropout of ``x`` (any shape): keep element i iff word c_i & 3 of ``tl.randint4x(seed, c_i >> 2)``,
+    as a uniform, is > p.
 
     c_i = offset + i, or with ``row_len`` and ``row_stride`` (given together) offset + (i // row_len) *
     row_stride + i % row_len: a data-parallel rank's rows of the global batch's mask (module docstring).
@@ -159,4 +206,3 @@ def dropout_backward(
     :func:`dropout_forward`.
     """
     return _apply("dy", dy, p, seed, offset, row_len, row_stride)
-

@@ -1,5 +1,11 @@
 """Dropout kernels and their counter-based RNG: Philox known answers, bit-equality with Triton's
-``tl.rand``, mask statistics, forward/backward consistency, and bad input."""
+``tl.randint4x`` / ``tl.rand``, mask statistics, forward/backward consistency, and bad input.
+
+The RNG contract (``kernels/numpy/dropout.py``): element i's uniform is word c_i & 3 of Philox4x32-10(seed,
+c_i >> 2).  Every backend runs every test, and so does every rung of the dropout ladders below the production
+kernel (``triton/rung0_per_element``, ``cupy/rung0_per_element``: ``ladder_params``); production itself runs
+both its kernels (the four-per-call fast path for aligned counters, the per-element fallback otherwise), which
+the offsets below choose."""
 
 from __future__ import annotations
 
@@ -13,7 +19,15 @@ import textwrap
 import numpy as np
 import pytest
 
+from .conftest import ladder_params, load_ladder_backend
+
 ref_dropout = pytest.importorskip("kernels.numpy").dropout
+
+
+@pytest.fixture(params=ladder_params("dropout"))
+def kernel_backend(request):
+    """Every backend, and every rung of the dropout ladders below the production kernel: each draws the same mask."""
+    return load_ladder_backend(request.param, "dropout")
 
 # Random123 kat_vectors, philox4x32 with 10 rounds: (counter, key) -> output
 PHILOX_KAT = [
@@ -53,6 +67,28 @@ TRITON_RAND_BITS = {
 }
 
 
+# float32 bit patterns of dropout's uniforms for counters offset + arange(8), from Triton 3.9's own
+# ``tl.randint4x(seed, c >> 2)`` word c & 3 converted by ``tl.random.uint_to_uniform_float`` (TRITON_INTERPRET=1):
+# the contract's known answers.  Word 0 of each group equals tl.rand(seed, c >> 2) (TRITON_RAND_BITS (0, 0)).
+DROPOUT_RAND_BITS = {
+    (0, 0): [1061965777, 1047835091, 1057444006, 1061813831, 1029924458, 1060725761, 1058845973, 1033367541],
+    (42, 12345): [1060592090, 1058854418, 1063532522, 1031952539, 1056982660, 1061834783, 1025555008, 1030744279],
+    (2**40 + 7, 2**32 - 5): [
+        1053291913, 1049554862, 1058577815, 1057837614, 1059158622, 1059196061, 1053418279, 1056110106,
+    ],
+}
+
+
+def _contract_uniforms(seed: int, counters) -> np.ndarray:
+    """The contract written out with the known-answer-tested :func:`philox4x32` (Python ints, one call per counter)."""
+    out = []
+    for c in (int(v) for v in np.asarray(counters).reshape(-1)):
+        g = c >> 2
+        words = ref_dropout.philox4x32(g & 0xFFFFFFFF, g >> 32, 0, 0, seed & 0xFFFFFFFF, seed >> 32)
+        out.append(int(words[c & 3]))
+    return ref_dropout.uniform_from_uint32(np.array(out, dtype=np.uint32)).reshape(np.shape(counters))
+
+
 def test_philox_known_answers():
     for ctr, key, expected in PHILOX_KAT:
         out = ref_dropout.philox4x32(*ctr, *key)
@@ -87,29 +123,63 @@ def test_rand_matches_recorded_triton_bits(seed, offset):
     assert u.view(np.uint32).tolist() == TRITON_RAND_BITS[(seed, offset)]
 
 
+@pytest.mark.parametrize("seed, offset", list(DROPOUT_RAND_BITS))
+def test_dropout_rand_matches_recorded_triton_randint4x_bits(seed, offset):
+    counters = offset + np.arange(8, dtype=np.int64)
+    u = ref_dropout.dropout_rand(seed, counters)
+    assert u.dtype == np.float32 and u.shape == (8,)
+    assert u.view(np.uint32).tolist() == DROPOUT_RAND_BITS[(seed, offset)]
+    assert _contract_uniforms(seed, counters).view(np.uint32).tolist() == DROPOUT_RAND_BITS[(seed, offset)]
+    # word 0 of group g is tl.rand(seed, g): the old first-word stream, thinned to every fourth counter
+    groups = counters[counters % 4 == 0] >> 2
+    np.testing.assert_array_equal(u[counters % 4 == 0], ref_dropout.rand(seed, groups))
+
+
+def test_dropout_rand_equals_the_contract_written_out(rng):
+    """Seeds across 2**31 / 2**32, counters whose groups cross 2**32 (c >> 2 past 2**32: c past 2**34) and 2**62."""
+    seeds = [0, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**63 - 1, int(rng.integers(0, 2**63))]
+    counters = np.concatenate([np.arange(2**34 - 6, 2**34 + 6), np.arange(2**32 - 3, 2**32 + 3),
+                               [0, 1, 2, 3, 2**62 + 11, 2**63 - 1], rng.integers(0, 2**63, 20)]).astype(np.uint64)
+    for seed in seeds:
+        got = ref_dropout.dropout_rand(seed, counters)
+        np.testing.assert_array_equal(got.view(np.uint32), _contract_uniforms(seed, counters).view(np.uint32))
+    words = ref_dropout.randint4x(5, counters >> np.uint64(2))
+    assert all(w.dtype == np.uint32 and w.shape == counters.shape for w in words)
+    with pytest.raises(ValueError, match=r"offsets"):
+        ref_dropout.dropout_rand(0, np.array([-1]))
+
+
 _TRITON_SCRIPT = textwrap.dedent(
     """
     import json, sys
     import torch, triton, triton.language as tl
 
     @triton.jit
-    def k(out_ptr, seed, off0, BLOCK: tl.constexpr):
+    def k(out_ptr, words_ptr, seed, off0, BLOCK: tl.constexpr):
         i = tl.arange(0, BLOCK)
         tl.store(out_ptr + i, tl.rand(seed, off0 + i))
+        w0, w1, w2, w3 = tl.randint4x(seed, off0 + i)
+        tl.store(words_ptr + 4 * i, w0)
+        tl.store(words_ptr + 4 * i + 1, w1)
+        tl.store(words_ptr + 4 * i + 2, w2)
+        tl.store(words_ptr + 4 * i + 3, w3)
 
     res = {}
     for seed, off in json.loads(sys.argv[1]):
         out = torch.empty(16, dtype=torch.float32)
-        k[(1,)](out, seed, off, BLOCK=16)
+        words = torch.empty(64, dtype=torch.int32)
+        k[(1,)](out, words, seed, off, BLOCK=16)
         res[f"{seed}:{off}"] = out.view(torch.int32).numpy().view("uint32").tolist()
+        res[f"words {seed}:{off}"] = words.numpy().view("uint32").tolist()
     print(json.dumps(res))
     """
 )
 
 
 @pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="triton is not installed")
-def test_rand_is_bit_identical_to_triton_tl_rand():
-    """Run tl.rand under the Triton interpreter in a subprocess (TRITON_INTERPRET must not leak here)."""
+def test_rand_and_randint4x_are_bit_identical_to_triton():
+    """Run tl.rand and tl.randint4x under the Triton interpreter in a subprocess (TRITON_INTERPRET must not leak
+    here); offsets are 64-bit, so counters past 2**32 carry into the high counter word."""
     pairs = [(s, o) for s in (0, 42, 2**40 + 7) for o in (0, 12345, 2**31 - 8, 2**32 - 5)]
     proc = subprocess.run(
         [sys.executable, "-c", _TRITON_SCRIPT, json.dumps(pairs)],
@@ -124,6 +194,8 @@ def test_rand_is_bit_identical_to_triton_tl_rand():
     for seed, off in pairs:
         ours = ref_dropout.rand(seed, off + np.arange(16, dtype=np.int64)).view(np.uint32).tolist()
         assert ours == got[f"{seed}:{off}"], (seed, off)
+        words = np.stack(ref_dropout.randint4x(seed, off + np.arange(16, dtype=np.int64)), axis=1)
+        assert words.reshape(-1).tolist() == got[f"words {seed}:{off}"], (seed, off)
 
 
 # ---------------------------------------------------------------- dropout kernels (every backend)
@@ -131,7 +203,8 @@ def test_rand_is_bit_identical_to_triton_tl_rand():
 
 def _reference(x, p, seed, offset):
     """The documented formula, straight from the numpy helpers."""
-    keep = ref_dropout.rand(seed, offset + np.arange(x.size, dtype=np.int64)).reshape(x.shape) > np.float32(p)
+    counters = offset + np.arange(x.size, dtype=np.int64)
+    keep = ref_dropout.dropout_rand(seed, counters).reshape(x.shape) > np.float32(p)
     scale = np.float32(1.0 / (1.0 - p))
     ct = np.float32 if x.dtype == np.float16 else x.dtype.type
     y = np.where(keep, x.astype(ct) * ct(scale), 0).astype(x.dtype)
@@ -143,17 +216,26 @@ def _reference(x, p, seed, offset):
 def test_forward_matches_the_documented_formula(kernel_backend, rng, dtype, p):
     kb = kernel_backend
     do = kb.family("dropout")
-    x = (rng.standard_normal((3, 5, 7)) + 3.0).astype(dtype)  # no zeros: kept <=> nonzero
-    seed, offset = int(rng.integers(0, 2**63)), int(rng.integers(0, 2**40))
-    keep, expected = _reference(x, p, seed, offset)
-    y = kb.to_numpy(do.dropout_forward(kb.to_native(x), p, seed, offset))
-    assert y.dtype == dtype and y.shape == x.shape
-    np.testing.assert_array_equal(y != 0, keep)
-    np.testing.assert_array_equal(y, expected)  # exact: same mask, same scale, same rounding
+    x = (rng.standard_normal((3, 5, 7)) + 3.0).astype(dtype)  # no zeros: kept <=> nonzero; 105 = 4 * 26 + 1
+    seed, base = int(rng.integers(0, 2**63)), 4 * int(rng.integers(0, 2**38))
+    for offset in (base, base + 1, base + 3):  # aligned (production's fast path) and unaligned (its fallback)
+        keep, expected = _reference(x, p, seed, offset)
+        y = kb.to_numpy(do.dropout_forward(kb.to_native(x), p, seed, offset))
+        assert y.dtype == dtype and y.shape == x.shape
+        np.testing.assert_array_equal(y != 0, keep, err_msg=f"offset={offset}")
+        np.testing.assert_array_equal(y, expected, err_msg=f"offset={offset}")  # exact: same mask, scale, rounding
+
+
+def _lower_rung_subset(kb, reason: str) -> None:
+    """Skip a heavy case for a ladder rung below production (the per-element rungs draw the same mask as
+    production's fallback, bit-checked against numpy by the other tests)."""
+    if "/" in kb.name:
+        pytest.skip(f"{kb.name}: ladder rungs below production run a subset of these tests ({reason})")
 
 
 def test_keep_rate_within_four_sigma(kernel_backend):
     kb = kernel_backend
+    _lower_rung_subset(kb, "100k-element statistics: the mask is bit-equal to numpy's in the other tests")
     do = kb.family("dropout")
     n, p = 100_000, 0.3
     x = np.ones(n, dtype=np.float32)
@@ -192,6 +274,15 @@ def test_p_zero_is_an_identity_copy(kernel_backend, rng):
     np.testing.assert_array_equal(kb.to_numpy(do.dropout_backward(xn, 0.0, 1, 0)), x)
 
 
+def test_empty_input_launches_nothing_and_keeps_the_shape(kernel_backend):
+    kb = kernel_backend
+    do = kb.family("dropout")
+    for dtype in (np.float32, np.float16):
+        for offset in (0, 3):
+            y = kb.to_numpy(do.dropout_forward(kb.to_native(np.empty((0, 5), dtype=dtype)), 0.5, 1, offset))
+            assert y.shape == (0, 5) and y.dtype == dtype
+
+
 def test_bad_inputs(kernel_backend):
     kb = kernel_backend
     do = kb.family("dropout")
@@ -220,14 +311,18 @@ def test_bad_inputs(kernel_backend):
 
 def test_gpu_backend_masks_equal_numpy_bit_for_bit(kernel_backend):
     """Seeds on both sides of 2**31 / 2**32 (Triton passes them as int32 / int64), offsets whose counters
-    cross 2**31, 2**32 and sit near 2**62, and sizes that are not multiples of any block."""
+    cross 2**31, 2**32 and sit near 2**62, whose Philox groups (c >> 2) cross 2**32, aligned (offset % 4 == 0:
+    production's four-per-call path) and not, and sizes that are not multiples of 4 or of any block."""
     kb = kernel_backend
     if kb.name == "numpy":
         pytest.skip("numpy is the reference these masks are compared with")
     do = kb.family("dropout")
     seeds = [0, 7, 2**31 - 1, 2**31, 2**32 + 3, 2**40 + 7, 2**63 - 1]
-    offsets = [0, 2**31 - 700, 2**32 - 1500, 2**62 + 11]
-    for n in (1, 2500):
+    offsets = [0, 2**31 - 700, 2**32 - 1500, 2**32 - 1499, 2**34 - 1000, 2**34 - 998, 2**62 + 11]
+    sizes = (1, 7, 2500)
+    if "/" in kb.name:  # a rung below production: one way of reaching every counter, a subset of the seeds
+        seeds, offsets, sizes = [0, 2**31, 2**32 + 3, 2**63 - 1], [2**32 - 1499, 2**34 - 1000, 2**62 + 11], (7, 2500)
+    for n in sizes:
         x = np.linspace(1.0, 2.0, n, dtype=np.float32)
         for seed in seeds:
             for offset in offsets:

@@ -4,9 +4,11 @@ rows of the global batch's mask.
 Element i of x draws counter ``offset + (i // row_len) * row_stride + i % row_len``.  Rank r of W holding rows
 r, r+W, r+2W, ... of a global batch x_g[B_g, F...] passes ``row_len=F, row_stride=W*F, offset + r*F`` and must
 get ``dropout_forward(x_g, p, seed, offset)[r::W]`` bit for bit.  Checked here: every backend against the
-counter formula evaluated with the numpy reference's ``rand`` (so the three backends agree bit for bit), the
+counter formula evaluated with the numpy reference's ``dropout_rand`` (so the three backends agree bit for bit), the
 rank property for a batch in dim 0 and in dim 1 and for a last batch that W does not divide, backward,
 counters past 2**32 (and row strides that only fit int64), and one error per bad argument on every backend.
+Every rung of the dropout ladders below production runs these too (``ladder_params``); mappings with offset,
+row_len and row_stride multiples of 4 run production's four-per-call kernels, the others its per-element fallback.
 """
 
 from __future__ import annotations
@@ -16,15 +18,23 @@ import pytest
 
 from kernels._args import check_dropout_args
 
+from .conftest import ladder_params, load_ladder_backend
+
 ref = pytest.importorskip("kernels.numpy").dropout
 
 
+@pytest.fixture(params=ladder_params("dropout"))
+def kernel_backend(request):
+    """Every backend, and every rung of the dropout ladders below the production kernel."""
+    return load_ladder_backend(request.param, "dropout")
+
+
 def _formula(x, p, seed, offset, row_len, row_stride):
-    """(keep, y) from the contract written out: counters in Python ints, uniforms from the numpy ``rand``."""
+    """(keep, y) from the contract written out: counters in Python ints, uniforms from the numpy ``dropout_rand``."""
     i = np.arange(x.size, dtype=object)
     counters = np.array([offset + (k // row_len) * row_stride + k % row_len for k in i], dtype=np.uint64)
     assert int(counters.max()) < 2**63
-    keep = ref.rand(seed, counters).reshape(x.shape) > np.float32(p)
+    keep = ref.dropout_rand(seed, counters).reshape(x.shape) > np.float32(p)
     ct = np.float32 if x.dtype == np.float16 else x.dtype.type
     y = np.where(keep, x.astype(ct) * ct(np.float32(1.0 / (1.0 - p))), 0).astype(x.dtype)
     return keep, y
@@ -64,6 +74,21 @@ def test_masks_equal_the_counter_formula_bit_for_bit(kernel_backend, rng, dtype)
         assert y.dtype == dtype and y.shape == shape, where
         np.testing.assert_array_equal(y != 0, keep, err_msg=where)
         np.testing.assert_array_equal(y, expected, err_msg=where)
+
+
+@pytest.mark.parametrize("row_len, row_stride, misalign", [(700, 3 * 700 + 12, 0), (700, 3 * 700 + 12, 2),
+                                                           (700, 3 * 700 + 11, 0), (350, 3 * 350, 0)])
+def test_aligned_and_unaligned_mappings(kernel_backend, rng, row_len, row_stride, misalign):
+    """Aligned (offset, row_len, row_stride all multiples of 4: production's four-per-call row kernel) and each
+    way of missing it (offset, row_stride, row_len = 350): the same counter formula."""
+    kb = kernel_backend
+    do = kb.family("dropout")
+    x = rng.standard_normal((7, 700)).astype(np.float32) + 4.0
+    seed, offset = int(rng.integers(0, 2**63)), 4 * int(rng.integers(0, 2**38)) + misalign
+    expected = _formula(x, 0.5, seed, offset, row_len, row_stride)[1]
+    for fn in (do.dropout_forward, do.dropout_backward):
+        np.testing.assert_array_equal(_run(kb, fn, x, 0.5, seed, offset, row_len=row_len, row_stride=row_stride),
+                                      expected)
 
 
 def test_multi_block_tensor_with_a_real_stride(kernel_backend, rng):
@@ -176,6 +201,8 @@ def test_backward_is_the_forward_applied_to_dy(kernel_backend, rng):
     "shape, row_len, row_stride, offset",
     [
         ((6, 40), 40, 3 * 40, 2**32 - 2 * 3 * 40 - 7),  # the counters cross 2**32 in the third row
+        ((6, 40), 40, 3 * 40, 2**32 - 2 * 3 * 40 - 8),  # the same, aligned (the four-per-call row kernel)
+        ((5, 8), 8, 2**33 + 4, 2**34 - 4),  # aligned, the Philox groups (c >> 2) past 2**32 from the first row
         ((8, 5), 5, 2**30 + 7, 2**31 - 10),  # int32 arguments whose row * row_stride passes 2**32
         ((4, 3, 5), 15, 2**31 + 3, 5),  # a stride only int64 holds (Triton passes it as int64)
         ((3, 600), 300, 2**33 + 1, 2**32 - 450),  # every row in its own 2**32 window; rows straddle blocks

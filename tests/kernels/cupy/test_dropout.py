@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from ..conftest import rel_err
-from ..test_dropout import PHILOX_KAT, TRITON_RAND_BITS
+from ..test_dropout import DROPOUT_RAND_BITS, PHILOX_KAT, TRITON_RAND_BITS
 
 # ImportError (no cupy / no GPU, and no emulator) skips the module with the reason
 pytest.importorskip("kernels.cupy", reason="needs CuPy and a CUDA GPU, or the CPU emulator (g++)")
@@ -93,6 +93,27 @@ def test_host_rand_equals_recorded_triton_bits(philox_host):
         assert got == bits, (seed, offset)
 
 
+def test_host_randint4x_words_equal_numpy(philox_host, rng):
+    """kg::philox_words (one call, four words: the fast kernels' draw) against numpy's tl.randint4x."""
+    pairs = [(s, c) for s in SEEDS for c in COUNTERS]
+    pairs += [(int(s), int(c)) for s, c in zip(rng.integers(0, 2**63, 100), rng.integers(0, 2**62, 100))]
+    got = _run_host(philox_host, [f"words {s} {c}" for s, c in pairs])
+    expected = [[int(w[0]) for w in ref.randint4x(s, np.array([c], dtype=np.uint64))] for s, c in pairs]
+    assert got == expected
+
+
+def test_host_dropout_uniform_equals_numpy_and_recorded_bits(philox_host, rng):
+    """kg::philox_dropout_uniform (the per-element kernels' draw): word c & 3 of the call on c >> 2."""
+    pairs = [(s, c) for s in SEEDS for c in COUNTERS if c < 2**63]
+    pairs += [(int(s), int(c)) for s, c in zip(rng.integers(0, 2**63, 100), rng.integers(0, 2**63, 100))]
+    got = [v[0] for v in _run_host(philox_host, [f"drop {s} {c}" for s, c in pairs])]
+    expected = [int(ref.dropout_rand(s, np.array([c], dtype=np.uint64)).view(np.uint32)[0]) for s, c in pairs]
+    assert got == expected
+    for (seed, offset), bits in DROPOUT_RAND_BITS.items():
+        got = [v[0] for v in _run_host(philox_host, [f"drop {seed} {offset + i}" for i in range(8)])]
+        assert got == bits, (seed, offset)
+
+
 def test_host_driver_rejects_malformed_input(philox_host):
     proc = subprocess.run([str(philox_host)], input="rand 1\n", capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
@@ -124,12 +145,26 @@ def test_launch_config_respects_a_smaller_cap():
 # ---------------------------------------------------------------- values
 
 
+def test_kernel_choice_follows_the_alignment():
+    """Four-per-call kernels exactly when offset (and row_len, row_stride) are multiples of 4."""
+    from kernels._args import check_dropout_args
+
+    assert do._kernel_name(check_dropout_args(0.5, 1, 8, 10)) == "dropout4_kernel"
+    assert do._kernel_name(check_dropout_args(0.5, 1, 9, 10)) == "dropout_kernel"
+    assert do._kernel_name(check_dropout_args(0.5, 1, 8, 24, 8, 12)) == "dropout4_rows_kernel"
+    assert do._kernel_name(check_dropout_args(0.5, 1, 8, 24, 8, 14)) == "dropout_rows_kernel"
+    assert do._kernel_name(check_dropout_args(0.5, 1, 8, 24, 6, 12)) == "dropout_rows_kernel"
+    assert do._kernel_name(check_dropout_args(0.5, 1, 2, 24, 8, 12)) == "dropout_rows_kernel"
+    assert do._kernel_name(check_dropout_args(0.5, 1, 8, 24, 6, 6)) == "dropout4_kernel"  # flat after all
+
+
+@pytest.mark.parametrize("misalign", [0, 3], ids=["four_per_call", "per_element"])
 @pytest.mark.parametrize("max_blocks", [1, 3])
-def test_grid_stride_loop_covers_large_arrays(monkeypatch, rng, max_blocks):
+def test_grid_stride_loop_covers_large_arrays(monkeypatch, rng, max_blocks, misalign):
     """With the grid capped at 1 or 3 blocks every thread loops many times; the result must not change."""
     monkeypatch.setattr(do, "MAX_BLOCKS", max_blocks)
-    x = rng.standard_normal(5000).astype(np.float32) + 4.0
-    seed, offset = 2**32 + 9, 2**32 - 2000  # the counter's high word changes half-way through
+    x = rng.standard_normal(5001).astype(np.float32) + 4.0
+    seed, offset = 2**32 + 9, 2**32 - 2000 + misalign  # the counter's high word changes half-way through
     np.testing.assert_array_equal(_host(do.dropout_forward(_dev(x), 0.3, seed, offset)),
                                   ref.dropout_forward(x, 0.3, seed, offset))
     np.testing.assert_array_equal(_host(do.dropout_backward(_dev(x), 0.3, seed, offset)),
@@ -150,7 +185,8 @@ def test_values_match_numpy_and_torch(rng, dtype, tol, shape):
     np.testing.assert_array_equal(y, ref.dropout_forward(x, p, seed, offset))
     np.testing.assert_array_equal(dx, ref.dropout_backward(dy, p, seed, offset))
 
-    keep = torch.from_numpy(ref.rand(seed, offset + np.arange(x.size, dtype=np.int64)).reshape(shape) > np.float32(p))
+    counters = offset + np.arange(x.size, dtype=np.int64)
+    keep = torch.from_numpy(ref.dropout_rand(seed, counters).reshape(shape) > np.float32(p))
     for out, inp in ((y, x), (dx, dy)):
         expected = torch.from_numpy(inp.astype(np.float64)) * keep * float(np.float32(1.0 / (1.0 - p)))
         if np.any(keep.numpy()) and np.any(inp != 0):

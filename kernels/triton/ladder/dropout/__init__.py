@@ -1,0 +1,21 @@
+"""The dropout ladder in Triton, bottom to top (see ``kernels/triton/ladder/__init__.py``).
+
+Every rung exports ``dropout_forward`` and ``dropout_backward`` with the contract's signatures and draws the same
+mask (the RNG contract of ``kernels/numpy/dropout.py``); the top rung is ``kernels/triton/dropout.py``. The map is
+``docs/ladder/dropout.md``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+#: Rung modules, bottom to top.
+RUNGS = ("rung0_per_element", "rung1_four_per_call")
+
+
+def load(name: str) -> ModuleType:
+    """The rung module ``name`` (one of :data:`RUNGS`). Raises ValueError for another name."""
+    if name not in RUNGS:
+        raise ValueError(f"dropout ladder: unknown rung {name!r}; rungs: {', '.join(RUNGS)}")
+    return importlib.import_module(f"{__name__}.{name}")
