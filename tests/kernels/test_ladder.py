@@ -13,7 +13,8 @@ from .conftest import ladder_params
 
 CONTRACT = {"conv2d": ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias"),
             "maxpool2d": ("maxpool2d_forward", "maxpool2d_backward"),
-            "dropout": ("dropout_forward", "dropout_backward")}
+            "dropout": ("dropout_forward", "dropout_backward"),
+            "softmax_xent": ("softmax_cross_entropy_forward", "softmax_cross_entropy_backward")}
 
 
 @pytest.mark.parametrize("backend", ["triton", "cupy"])
@@ -46,3 +47,12 @@ def test_ladder_params_name_every_rung_below_the_top(family):
         except ImportError:
             continue
         assert [p for p in params if p.startswith(f"{backend}/")] == [f"{backend}/{r}" for r in ladder.RUNGS[:-1]]
+
+
+def test_every_ladder_package_is_in_the_contract():
+    """A ladder folder missing from CONTRACT would have no rung tested for its signatures."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "kernels"
+    found = {p.parent.name for backend in ("triton", "cupy") for p in (root / backend / "ladder").glob("*/__init__.py")}
+    assert found == set(CONTRACT)
