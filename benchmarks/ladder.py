@@ -252,6 +252,44 @@ def softmax_xent_pass_counts(M: int, V: int, itemsize: int) -> dict[str, tuple[i
     return {"loss": (4 * M * V, logits + rest), "loss_and_grad": (7 * M * V, 2 * logits + rest)}
 
 
+DROPOUT_PASSES = ("forward", "backward")
+#: CuPy's dropout kernels take float16 / float32 / float64 (CuPy has no bfloat16), Triton's bfloat16 too.
+DROPOUT_DTYPES = {"triton": ("float32", "float16", "bfloat16"), "cupy": ("float32", "float16")}
+#: Where a rung's static facts for dropout's backward come from: ``dropout_backward`` is ``dropout_forward``'s
+#: kernel run on dy (the AOT report captures the forward launcher only).
+LAUNCHERS["dropout"] = {"backward": "dropout_forward"}
+#: The drop probability every dropout case uses; the seed and an aligned offset (the fast path's, as the
+#: framework's offsets always are) are fixed: neither changes the work.
+DROPOUT_SEED, DROPOUT_OFFSET = 1234, 0
+
+
+@dataclass(frozen=True)
+class DropShape:
+    """One dropout case: a sample of ``F`` elements (a batch of N is ``x[N, F]``) and the drop probability."""
+
+    name: str
+    F: int
+    p: float
+
+    def tensors(self, N: int) -> dict[str, list[int]]:
+        return {"x": [N, self.F]}
+
+
+DROPOUT_SHAPES = (
+    DropShape("transformer 128 tokens x 1024 hidden p=0.1", 128 * 1024, 0.1),  # batch 256: 2^25 elements
+    DropShape("attention probs 12 heads x 128 x 128 p=0.1", 12 * 128 * 128, 0.1),
+    DropShape("CNN features 64 x 56 x 56 p=0.5", 64 * 56 * 56, 0.5),
+    DropShape("odd width 1001 p=0.2", 1001, 0.2),  # numel % 4 != 0 at odd batches: the last group is partial
+    DropShape("digits fc 128 p=0.5", 128, 0.5),  # launch-bound: what DigitsCNN runs
+)
+
+
+def dropout_pass_counts(numel: int, itemsize: int) -> dict[str, tuple[int, int]]:
+    """``{pass: (flops, bytes)}``: 0 FLOPs (Philox is integer work: ~4 rounds-worth of multiplies per element at four
+    outputs per call, not counted), x (dy) read once and y (dx) written once; no mask tensor in either pass."""
+    return {"forward": (0, 2 * numel * itemsize), "backward": (0, 2 * numel * itemsize)}
+
+
 # ------------------------------------------------------------------------------ reading the source
 
 
@@ -459,6 +497,8 @@ def _cuda_pass_kernel(family: str, pass_: str, kernel: str) -> bool:
     """Whether the CUDA kernel named ``kernel`` serves ``pass_`` of ``family``."""
     if family == "softmax_xent":
         return "scale" not in kernel
+    if family == "dropout":  # both passes launch the same kernels (flat / rows, per element / four per call)
+        return True
     return pass_ in kernel
 
 
@@ -721,6 +761,34 @@ def xent_input_sets(shape: XentShape, N: int, dtype: str) -> list[dict[str, torc
     return [first] + [one() for _ in range(copies - 1)]
 
 
+def _drop_torch_call(pass_: str, shape: DropShape, N: int) -> Callable[[dict], Any]:
+    """PyTorch's dropout as training runs it: aten.native_dropout (y and the bool mask it stores) and its backward
+    (aten.native_dropout_backward: dy * mask * scale)."""
+    if pass_ == "forward":
+        return lambda a: torch.ops.aten.native_dropout(a["x"], shape.p, True)
+    return lambda a: torch.ops.aten.native_dropout_backward(a["dy"], a["mask"], 1.0 / (1.0 - shape.p))
+
+
+def _drop_rung_call(module: Any, pass_: str, shape: DropShape, N: int) -> Callable[[dict], Any]:
+    if pass_ == "forward":
+        return lambda a: module.dropout_forward(a["x"], shape.p, DROPOUT_SEED, DROPOUT_OFFSET)
+    return lambda a: module.dropout_backward(a["dy"], shape.p, DROPOUT_SEED, DROPOUT_OFFSET)
+
+
+def drop_input_sets(shape: DropShape, N: int, dtype: str) -> list[dict[str, torch.Tensor]]:
+    """x, dy and PyTorch's own mask for x (its backward's input) on the GPU, copies rotated past the L2."""
+    gen = torch.Generator(device="cuda").manual_seed(0)
+
+    def one() -> dict[str, torch.Tensor]:
+        x = torch.randn(shape.tensors(N)["x"], device="cuda", generator=gen).to(getattr(torch, dtype))
+        dy = torch.randn(shape.tensors(N)["x"], device="cuda", generator=gen).to(getattr(torch, dtype))
+        return {"x": x, "dy": dy, "mask": torch.ops.aten.native_dropout(x, shape.p, True)[1]}
+
+    first = one()
+    copies = copies_for(sum(v.numel() * v.element_size() for v in first.values()))
+    return [first] + [one() for _ in range(copies - 1)]
+
+
 @dataclass(frozen=True)
 class Suite:
     """What the ladder benchmark needs to know about one family: its passes, dtypes per backend, shapes, counts,
@@ -791,8 +859,25 @@ SOFTMAX_XENT_SUITE = Suite(
     precision_doc={"float32": "ieee: float32 arithmetic (no float64)", "float16": "ieee: computed in float32",
                    "bfloat16": "ieee: computed in float32 (Triton only)"},
 )
+DROPOUT_SUITE = Suite(
+    family="dropout", shapes=DROPOUT_SHAPES, passes=DROPOUT_PASSES, dtypes=DROPOUT_DTYPES,
+    counts=lambda sh, N, size: dropout_pass_counts(N * sh.F, size),
+    row_fields=lambda sh: {"p": sh.p, "features": sh.F},
+    shape_fields=lambda s: {"name": s.name, "F": s.F, "p": s.p},
+    torch_call=lambda pass_, shape, N: _drop_torch_call(pass_, shape, N),
+    rung_call=lambda *a: _drop_rung_call(*a), input_sets=lambda *a: drop_input_sets(*a), reference_label="PyTorch",
+    reference={"reference": "PyTorch eager: aten.native_dropout (y and its bool mask) and "
+                            "aten.native_dropout_backward(dy, mask, scale), what F.dropout runs in training",
+               "benchmark": "the cudnn fields hold this reference (timed twice, cudnn.benchmark off and on: "
+                            "dropout does not use cuDNN, so the two should agree)"},
+    counts_doc="flops = 0 (Philox is integer work: a memory-bound roofline, bytes / copy bandwidth); bytes = x (dy) "
+               "read once + y (dx) written once; no mask tensor (PyTorch's reference also writes / reads a bool mask)",
+    precision_doc={"float32": "ieee: y = x * float32(1/(1-p))", "float16": "ieee: scaled in float32, rounded once",
+                   "bfloat16": "ieee: scaled in float32, rounded once (Triton only)"},
+)
 #: Ladder families this benchmark has a shape suite for.
-SUITES = {"conv2d": CONV2D_SUITE, "maxpool2d": MAXPOOL2D_SUITE, "softmax_xent": SOFTMAX_XENT_SUITE}
+SUITES = {"conv2d": CONV2D_SUITE, "maxpool2d": MAXPOOL2D_SUITE, "softmax_xent": SOFTMAX_XENT_SUITE,
+          "dropout": DROPOUT_SUITE}
 
 
 def native_inputs(backend: str, to_native: Callable[[torch.Tensor], Any], tensors: dict[str, torch.Tensor]

@@ -461,3 +461,50 @@ def test_xent_cuda_rung_sources_are_its_own_or_productions(xent_dry_run):
     assert not _cuda_pass_kernel("softmax_xent", "loss", "softmax_xent_scale_kernel")
     assert _cuda_pass_kernel("softmax_xent", "loss_and_grad", "xent_online_stats_kernel")
     assert _cuda_pass_kernel("maxpool2d", "forward", "maxpool2d_forward_kernel")
+
+
+# ------------------------------------------------------------------------------------------ dropout
+
+# An independent copy of the dropout suite: name -> (F, p); x[N, F]
+DROP_SHAPES = {
+    "transformer 128 tokens x 1024 hidden p=0.1": (131072, 0.1),
+    "attention probs 12 heads x 128 x 128 p=0.1": (196608, 0.1),
+    "CNN features 64 x 56 x 56 p=0.5": (200704, 0.5),
+    "odd width 1001 p=0.2": (1001, 0.2),
+    "digits fc 128 p=0.5": (128, 0.5),
+}
+DROP_PASSES = ("forward", "backward")
+DROP_DTYPES = {"triton": ("float32", "float16", "bfloat16"), "cupy": ("float32", "float16")}
+
+
+def drop_rungs(backend: str) -> tuple[str, ...]:
+    tree = ast.parse((ROOT / "kernels" / backend / "ladder" / "dropout" / "__init__.py").read_text())
+    return next(tuple(ast.literal_eval(n.value)) for n in tree.body
+                if isinstance(n, ast.Assign) and any(getattr(t, "id", None) == "RUNGS" for t in n.targets))
+
+
+def test_dropout_dry_run_rows_counts_predictions_and_no_toolchain(tmp_path):
+    out = tmp_path / "ladder-dropout.json"
+    before = set(sys.modules)
+    stdout = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(stdout):
+        mp.setattr(torch.cuda, "is_available", lambda: False)
+        status = main(["bench", "--ladder", "dropout", "--out", str(out)])
+    result = json.loads(out.read_text())
+    assert status == 0 and result["family"] == "dropout" and result["dry_run"] is True
+    expected = {(b, rung, shape, n, dtype, p) for b, dtypes in DROP_DTYPES.items() for rung in drop_rungs(b)
+                for shape in DROP_SHAPES for n in BATCHES for dtype in dtypes for p in DROP_PASSES}
+    got = [(r["backend"], r["rung"], r["shape"], r["batch"], r["dtype"], r["pass"]) for r in result["rows"]]
+    assert len(got) == len(set(got)) and set(got) == expected
+    for r in result["rows"]:
+        F, p = DROP_SHAPES[r["shape"]]
+        assert r["tensors"] == {"x": [r["batch"], F]} and (r["features"], r["p"]) == (F, p)
+        assert r["flops"] == 0 and r["bytes"] == 2 * r["batch"] * F * ITEMSIZE[r["dtype"]]  # x read, y written
+    for backend, entries in result["rungs"].items():
+        assert [e["rung"] for e in entries] == list(drop_rungs(backend))
+        assert all(e["prediction"].startswith("Prediction") for e in entries)
+        assert all(e["defined_in"]["forward"] and e["defined_in"]["backward"] for e in entries)
+    assert "wait for a GPU" in stdout.getvalue()
+    assert not TIMING_FIELDS & {k for r in result["rows"] for k in r}
+    assert not [m for m in set(sys.modules) - before if m.split(".")[0] in ("triton", "cupy")
+                or m.startswith(("kernels.triton", "kernels.cupy"))]
