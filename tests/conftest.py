@@ -25,18 +25,7 @@ from tests.helpers import pair, rel_err, torch_reference  # noqa: E402, F401  (r
 DEVICES = ["cpu", "triton", "cupy"]
 
 
-#: Test files whose module-scoped fixture is one expensive run (an AOT compile of every kernel, a benchmark
-#: dry run): under pytest-xdist (``-n auto --dist loadgroup``, the README's test command) each file's tests
-#: stay on one worker, so the run happens once; every other test is spread over the workers one by one.
-ONE_WORKER_FILES = ("test_aot_compile.py", "test_nvrtc_compile.py", "test_cuda_compile.py", "test_ladder_bench.py",
-                    "test_ddp_scaling_bench.py")
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if item.path.name in ONE_WORKER_FILES:
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))
     if torch.cuda.is_available():
         return
     skip_gpu = pytest.mark.skip(reason="needs an NVIDIA GPU (torch.cuda.is_available() is False)")
