@@ -75,38 +75,18 @@ def _launch_config(rows: int, cols: int, *, min_col_tiles: int = 0) -> tuple[tup
     return grid, block
 
 
-def linear_forward(x: Any, w: Any, b: Any | None, relu: bool) -> Any:
-    """``y[M, N] = x[M, K] @ w[N, K].T + b[N]``, then ReLU if ``relu``; y has x's dtype.
-
-    Raises TypeError for non-array / non-float / mixed-dtype inputs and ValueError for wrong ndim,
-    non-contiguous arrays, or mismatched K / N between x, w and b.
-    """
+def _check_forward(x: Any, w: Any, b: Any | None) -> tuple[Any, tuple[int, int, int]]:
+    """``linear_forward``'s argument checks (every rung of the ladder runs them): ``(dtype, (M, N, K))``."""
     check_float_array("x", x, 2)
     check_float_array("w", w, 2)
     if b is not None:
         check_float_array("b", b, 1)
     dtype = check_same_dtype(x=x, w=w, b=b)
-    M, N, K = linear_forward_shapes(x.shape, w.shape, None if b is None else b.shape)
-
-    y = _runtime.empty((M, N), dtype)
-    config = _launch_config(M, N)
-    if config is not None:
-        bias = b if b is not None else x  # never read without has_bias
-        MODULE.launch(
-            f"linear_forward_kernel<{cuda_type(dtype)}>",
-            *config,
-            (x, w, bias, y, np.int64(M), np.int64(N), np.int64(K), np.int32(b is not None), np.int32(bool(relu))),
-        )
-    return y
+    return dtype, tuple(linear_forward_shapes(x.shape, w.shape, None if b is None else b.shape))
 
 
-def linear_backward(dy: Any, x: Any, w: Any, y: Any | None, relu: bool) -> tuple[Any, Any, Any]:
-    """Gradients ``(dx[M, K], dw[N, K], db[N])`` of :func:`linear_forward` for upstream ``dy[M, N]``.
-
-    ``y`` is the forward output (required when ``relu``; ``y <= 0`` zeroes dy inside both GEMMs).
-    db is always returned.  Raises TypeError / ValueError like :func:`linear_forward`, and
-    ValueError when dy or y is not [M, N] or y is missing with ``relu``.
-    """
+def _check_backward(dy: Any, x: Any, w: Any, y: Any | None, relu: bool) -> tuple[Any, tuple[int, int, int]]:
+    """``linear_backward``'s argument checks (every rung of the ladder runs them): ``(dtype, (M, N, K))``."""
     check_float_array("dy", dy, 2)
     check_float_array("x", x, 2)
     check_float_array("w", w, 2)
@@ -114,8 +94,28 @@ def linear_backward(dy: Any, x: Any, w: Any, y: Any | None, relu: bool) -> tuple
     if relu:
         check_float_array("y", y, 2)
     dtype = check_same_dtype(dy=dy, x=x, w=w, y=y if relu else None)
-    M, N, K = linear_backward_shapes(dy.shape, x.shape, w.shape, y.shape if relu else None)
+    return dtype, tuple(linear_backward_shapes(dy.shape, x.shape, w.shape, y.shape if relu else None))
 
+
+def _forward(module: SourceModule, kernel: str, x: Any, w: Any, b: Any | None, relu: bool) -> Any:
+    """:func:`linear_forward` with ``module``'s ``kernel`` (production's, or ladder rung 2's: the same launch)."""
+    dtype, (M, N, K) = _check_forward(x, w, b)
+    y = _runtime.empty((M, N), dtype)
+    config = _launch_config(M, N)
+    if config is not None:
+        bias = b if b is not None else x  # never read without has_bias
+        module.launch(
+            f"{kernel}<{cuda_type(dtype)}>",
+            *config,
+            (x, w, bias, y, np.int64(M), np.int64(N), np.int64(K), np.int32(b is not None), np.int32(bool(relu))),
+        )
+    return y
+
+
+def _backward(module: SourceModule, kernels: tuple[str, str], dy: Any, x: Any, w: Any, y: Any | None,
+              relu: bool) -> tuple[Any, Any, Any]:
+    """:func:`linear_backward` with ``module``'s ``kernels`` = (backward_input, backward_weight)."""
+    dtype, (M, N, K) = _check_backward(dy, x, w, y, relu)
     dx = _runtime.empty((M, K), dtype)
     dw = _runtime.empty((N, K), dtype)
     db = _runtime.empty((N,), dtype)
@@ -125,8 +125,27 @@ def linear_backward(dy: Any, x: Any, w: Any, y: Any | None, relu: bool) -> tuple
 
     config = _launch_config(M, K)
     if config is not None:
-        MODULE.launch(f"linear_backward_input_kernel<{ctype}>", *config, (dy, gate, w, dx, *sizes))
+        module.launch(f"{kernels[0]}<{ctype}>", *config, (dy, gate, w, dx, *sizes))
     config = _launch_config(N, K, min_col_tiles=1)
     if config is not None:
-        MODULE.launch(f"linear_backward_weight_kernel<{ctype}>", *config, (dy, gate, x, dw, db, *sizes))
+        module.launch(f"{kernels[1]}<{ctype}>", *config, (dy, gate, x, dw, db, *sizes))
     return dx, dw, db
+
+
+def linear_forward(x: Any, w: Any, b: Any | None, relu: bool) -> Any:
+    """``y[M, N] = x[M, K] @ w[N, K].T + b[N]``, then ReLU if ``relu``; y has x's dtype.
+
+    Raises TypeError for non-array / non-float / mixed-dtype inputs and ValueError for wrong ndim,
+    non-contiguous arrays, or mismatched K / N between x, w and b.
+    """
+    return _forward(MODULE, "linear_forward_kernel", x, w, b, relu)
+
+
+def linear_backward(dy: Any, x: Any, w: Any, y: Any | None, relu: bool) -> tuple[Any, Any, Any]:
+    """Gradients ``(dx[M, K], dw[N, K], db[N])`` of :func:`linear_forward` for upstream ``dy[M, N]``.
+
+    ``y`` is the forward output (required when ``relu``; ``y <= 0`` zeroes dy inside both GEMMs).
+    db is always returned.  Raises TypeError / ValueError like :func:`linear_forward`, and
+    ValueError when dy or y is not [M, N] or y is missing with ``relu``.
+    """
+    return _backward(MODULE, ("linear_backward_input_kernel", "linear_backward_weight_kernel"), dy, x, w, y, relu)
