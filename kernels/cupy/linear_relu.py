@@ -7,11 +7,16 @@ Math (same as ``kernels/numpy/linear_relu.py``)::
     dx[M, K] = g @ w,   dw[N, K] = g.T @ x,   db[N] = g.sum(0)
 
 The kernels live in ``linear_relu.cu`` (read its header for the algorithm): one shared-memory tiled GEMM
-mainloop, parameterised by operand transposition, serves ``x @ w.T``, ``g @ w`` and ``g.T @ x``.
-float16 runs on tensor cores (nvcuda::wmma 16x16x16, fp32 accumulation), float32/float64 on an FMA
-register-tiled path.  The forward fuses bias + ReLU into the epilogue; the backward applies the mask
-``y <= 0`` while loading dy tiles (no masked-dy temporary) and sums db deterministically inside the dw
-kernel (the blocks of the first tile-column, one thread per row, fixed order; no atomics).
+mainloop, parameterised by operand transposition, serves ``x @ w.T``, ``g @ w`` and ``g.T @ x``.  The
+operand slabs stream through a 3-stage ``cp.async`` pipeline (sm_80+): 16-byte copies when an operand's base
+is 16-byte aligned and its row length a multiple of 16 bytes, element copies otherwise (ordinary loads for
+float16's 2-byte elements, and for everything below sm_80).  float16 runs on tensor cores (nvcuda::wmma
+16x16x16, fp32 accumulation), float32/float64 on an FMA register-tiled path.  The forward fuses bias + ReLU
+into the epilogue; the backward copies y's slab next to dy's and zeroes dy where y <= 0 as the slab lands in
+shared memory (no masked-dy temporary), and sums db deterministically inside the dw kernel (the blocks of the
+first tile-column, one thread per row, fixed order; no atomics).  This is the top of the CUDA C linear + bias +
+ReLU ladder (``kernels/cupy/ladder/linear_relu/``: rung 3, ``rung3_cp_async.py``, whose header has the
+prediction); rung 2 there is the single-stage kernel this one replaced.
 
 Launch configuration (:func:`_launch_config`): one block of ``THREADS`` = 256 threads per
 ``TILE_M x TILE_N`` = 64 x 64 output tile on a 1-D grid (tiles in grouped order, up to 2**31 - 1 of them):
@@ -24,18 +29,20 @@ Empty outputs launch nothing; an empty reduction (K == 0 forward, M == 0 or N ==
 kernel with no stages, which writes the bias (or 0).
 
 Limits: 2-D C-contiguous arrays of one dtype (float16/32/64; CuPy has no bfloat16, although the .cu
-instantiates it).  Sizes are 64-bit in the kernels.  float32 uses FMA, not TF32.
+instantiates it).  Sizes are 64-bit in the kernels.  float32 uses FMA, not TF32.  Any alignment and any
+K / N work; 16-byte copies need the base addresses 16-byte aligned (CuPy's and numpy's allocations are) and
+K (for x and w), N (for dy and y) multiples of 4 float32 / 2 float64 / 8 float16 elements.
 
 NaN: the ReLU keeps NaN (``v < 0 ? 0 : v``, like numpy's maximum and PyTorch's relu), and a NaN
 forward output passes its gradient (``y <= 0`` is false: PyTorch's threshold_backward), as in the numpy
 reference; the mask is a select, so an inf or NaN dy where y <= 0 gives 0.
 
 Verification: values are tested only under the CPU emulator (``KERNELGRAD_CUDA_EMULATE=1``), which runs
-this CUDA C with g++ and models WMMA as a whole-tile fp32 multiply; the FMA fallback of float16 (GPUs
-without tensor cores) runs there too.  NVRTC compiles every name expression declared here for
-sm_80/sm_90 in CI (registers, spills, tensor-core instructions in ``benchmarks/results/aot-cuda.md``)
-and nvcc the whole file for sm_75/80/90.  GPU correctness and speed are unverified -- no GPU was
-available when this was written.
+this CUDA C with g++, models WMMA as a whole-tile fp32 multiply and lands a cp.async group only when a wait
+forces it; the FMA fallback of float16 (GPUs without tensor cores) and the ordinary-load path (GPUs below
+sm_80) run there too.  NVRTC compiles every name expression declared here for sm_80/sm_90 in CI (registers,
+spills, tensor-core instructions in ``benchmarks/results/aot-cuda.md``) and nvcc the whole file for
+sm_75/80/90.  GPU correctness and speed are unverified -- no GPU was available when this was written.
 """
 
 from __future__ import annotations
