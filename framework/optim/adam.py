@@ -6,6 +6,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 from ..tensor import Tensor
 from .optimizer import Optimizer, check_fused_options, check_in_range, check_non_negative, kernel_grad, wrap
 
@@ -24,13 +26,22 @@ class Adam(Optimizer):
         weight_decay: >= 0. amsgrad: use the running maximum of ``v``. maximize: ascend instead.
         foreach: accepted for PyTorch compatibility; no numeric effect (the per-parameter loop and the fused
             kernel compute the same numbers).
-        capturable, differentiable: only False (True raises NotImplementedError naming the argument).
+        capturable: keep the step count (``state["step"]``, a float64 0-d Tensor, as torch keeps it) and the
+            learning rate (a device copy of the group's ``lr``, see :meth:`~.Optimizer.sync_device_lr`) in device
+            memory and form the bias corrections there, so the step reads nothing on the host and can be
+            recorded into a CUDA graph (``fit(..., cuda_graph=True)``). The same operations in the same order as
+            the fused step, so the same numbers: bit for bit in float64 on the CPU (tested); in float32 torch's
+            CPU ``sqrt`` (not correctly rounded) and a GPU kernel's FMA contraction can move the last bit. The
+            update is the device's array operations, about 13 small launches per parameter plus 9 for its
+            scalars, with or without ``fused`` -- the fused ``optim_step`` kernels take their scalars from the
+            host; a graph replays the launches without their host cost.
+        differentiable: only False (True raises NotImplementedError naming the argument).
         fused: update each param group with the ``optim_step`` kernel family, one kernel launch per dtype
             (and step count) on a GPU device, the numpy reference of the same family on ``cpu``. The state
             (``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``, ``step``) is the same per-parameter tensors
             either way, so state dicts move freely between ``fused=True`` and ``False``.
     Raises: ValueError naming the first invalid argument; RuntimeError for ``fused=True`` with
-        ``foreach=True`` (PyTorch's message); NotImplementedError for capturable / differentiable.
+        ``foreach=True`` (PyTorch's message); NotImplementedError for differentiable.
     """
 
     #: Adam and AdamW have ``foreach`` / ``capturable`` / ``differentiable`` / ``fused`` (the variants do not)
@@ -129,6 +140,75 @@ class Adam(Optimizer):
             for p, _, state in batch:
                 p._bump_version()  # written in place, as torch: views and .data see the step
                 state["step"] = step
+
+
+    def _capturable_update(self, group: dict[str, Any], items: list[tuple[Tensor, Any]]) -> None:
+        """Adam with ``step`` and ``lr`` in device memory (``capturable=True``): the fused reference's formula
+        (``kernels/numpy/optim_step.py``), operation for operation, with its host scalars formed on the device
+        in float64 and rounded to the compute dtype. Everything a step allocates or initialises on the host
+        (the state, the device ``lr``) happens on its first eager step: record a graph only after one."""
+        beta1, beta2 = group["betas"]
+        eps, wd = group["eps"], group["weight_decay"]
+        for p, grad in items:
+            state = self.state.setdefault(p, {})
+            backend, xp = p.backend, p.backend.xp
+            if "exp_avg" not in state:
+                state["exp_avg"] = wrap(xp.zeros_like(p._data), p)
+                state["exp_avg_sq"] = wrap(xp.zeros_like(p._data), p)
+            if not isinstance(state.get("step"), Tensor):  # new, or an int from a state dict
+                step0 = np.array(float(state.get("step", 0)), dtype=np.float64)
+                state["step"] = Tensor._wrap(backend.from_numpy(step0, "float64"), backend)
+            if group["amsgrad"] and state.get("max_exp_avg_sq") is None:
+                state["max_exp_avg_sq"] = wrap(xp.zeros_like(p._data), p)
+            lr = self._device_lr(group, backend)
+            step = state["step"]._data
+            step += 1
+            # the host's adam_scalars, in float64 on the device: lr / (1 - b1**t), sqrt(1 - b2**t), 1 - lr*wd
+            step_size = lr / (1 - beta1**step)
+            bc2_sqrt = xp.sqrt(1 - beta2**step)
+            dtype = p._data.dtype
+            compute = dtype if str(dtype).endswith(("float32", "float64")) else xp.float32
+
+            def cast(a, compute=compute, xp=xp):
+                return a if a.dtype == compute else xp.astype(a, compute)
+
+            param, g = cast(p._data), cast(grad)
+            if group["maximize"]:
+                g = -g
+            if wd != 0:
+                if group["decoupled_weight_decay"]:
+                    param = param * cast(1 - lr * wd)
+                else:
+                    g = g + wd * param
+            m, v = cast(state["exp_avg"]._data), cast(state["exp_avg_sq"]._data)
+            delta = g - m
+            delta *= 1 - beta1
+            m += delta  # m + (1 - b1) * (g - m), in place when m is the state itself
+            v *= beta2
+            gg = g * g
+            gg *= 1 - beta2
+            v += gg
+            if group["amsgrad"]:
+                vhat = xp.maximum(cast(state["max_exp_avg_sq"]._data), v)
+                _store(state["max_exp_avg_sq"]._data, vhat)
+            else:
+                vhat = v
+            denom = xp.sqrt(vhat)
+            denom /= cast(bc2_sqrt)
+            denom += eps
+            update = m / denom
+            update *= cast(step_size)
+            param -= update  # p's own storage, or a new array (cast / decayed) written back below
+            _store(p._data, param)
+            _store(state["exp_avg"]._data, m)
+            _store(state["exp_avg_sq"]._data, v)
+            p._bump_version()  # written in place, as torch: views and .data see the step
+
+
+def _store(target: Any, value: Any) -> None:
+    """Write ``value`` into ``target`` in place (a no-op when it is ``target`` itself), casting to its dtype."""
+    if value is not target:
+        target[...] = value
 
 
 class AdamW(Adam):

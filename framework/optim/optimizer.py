@@ -8,8 +8,14 @@ new values, and backward through a graph that saved the old value raises instead
 arrays are updated in place too; ``state_dict()`` hands out copies, so a state dict taken earlier is never
 changed behind the caller's back. The same code runs on numpy, torch or cupy arrays.
 
-State entries are Tensors on the parameter's device (``step`` is a Python int), so
-``state_dict()`` can go straight to a safetensors checkpoint.
+State entries are Tensors on the parameter's device (``step`` is a Python int, or with ``capturable=True`` a
+float64 0-d Tensor on the device, as torch keeps it), so ``state_dict()`` can go straight to a safetensors
+checkpoint.
+
+``capturable=True`` (Adam, AdamW) keeps everything a step reads in device memory -- the step count in the state,
+the learning rate in a device copy of the group's ``lr`` (:meth:`Optimizer.sync_device_lr` rewrites it when a
+scheduler changed the float) -- so the step can be recorded once into a CUDA graph and replayed
+(``fit(..., cuda_graph=True)``).
 """
 
 from __future__ import annotations
@@ -41,9 +47,10 @@ def check_in_range(value: Any, name: str, low: float, high: float, high_inclusiv
 
 
 def check_fused_options(foreach: Any, capturable: Any, differentiable: Any, fused: Any) -> None:
-    """PyTorch's implementation switches: ``fused`` and ``foreach`` (bool or None), ``capturable`` and
-    ``differentiable`` (only False here). Raises RuntimeError for fused and foreach together (PyTorch's
-    message), NotImplementedError naming capturable / differentiable when True, TypeError for a non-bool."""
+    """PyTorch's implementation switches: ``fused`` and ``foreach`` (bool or None), ``capturable`` (bool; the
+    optimizers without a capturable step pass False) and ``differentiable`` (only False here). Raises
+    RuntimeError for fused and foreach together (PyTorch's message), NotImplementedError naming differentiable
+    when True, TypeError for a non-bool."""
     for name, value in (("foreach", foreach), ("fused", fused)):
         if value is not None and not isinstance(value, bool):
             raise TypeError(f"{name} must be a bool or None, got {value!r}")
@@ -52,9 +59,6 @@ def check_fused_options(foreach: Any, capturable: Any, differentiable: Any, fuse
             raise TypeError(f"{name} must be a bool, got {value!r}")
     if fused and foreach:
         raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
-    if capturable:
-        raise NotImplementedError("capturable=True is not supported: kernelgrad has no CUDA graph capture, and "
-                                  "the fused step reads the step count on the host")
     if differentiable:
         raise NotImplementedError("differentiable=True is not supported: optimizer steps are never recorded "
                                   "by autograd here")
@@ -138,6 +142,43 @@ class Optimizer:
         """Update every ``(parameter, raw gradient)`` of ``group`` at once (the ``optim_step`` kernels)."""
         raise NotImplementedError
 
+    def _capturable_update(self, group: dict[str, Any], items: list[tuple[Tensor, Any]]) -> None:
+        """Update ``group``'s parameters reading nothing on the host (``capturable=True``)."""
+        raise NotImplementedError
+
+    def capture_problem(self) -> str | None:
+        """Why :meth:`step` cannot be recorded into a CUDA graph, or None when it can (every group has
+        ``capturable=True``): a non-capturable step reads its step count / learning rate on the host, and a
+        replay would repeat the recorded values."""
+        name = type(self).__name__
+        if not all(group.get("capturable") for group in self.param_groups):
+            how = "construct it with capturable=True" if "capturable" in self.defaults else \
+                "kernelgrad's capturable optimizers are Adam and AdamW (capturable=True)"
+            return f"{name}'s step reads its step count and learning rate on the host ({how})"
+        return None
+
+    def _device_lr(self, group: dict[str, Any], backend: Any) -> Any:
+        """The group's learning rate as a float64 0-d array on ``backend`` (a capturable step's ``lr``): made on
+        first use, rewritten in place (a device fill) when the group's float changed since."""
+        arrays = self.__dict__.setdefault("_lr_arrays", {})
+        key = (id(group), backend.name)
+        entry = arrays.get(key)
+        if entry is None:
+            array = backend.from_numpy(np.array(float(group["lr"]), dtype=np.float64), "float64")
+            arrays[key] = entry = [group, float(group["lr"]), array, backend]
+        elif entry[1] != group["lr"]:
+            entry[2][...] = float(group["lr"])
+            entry[1] = float(group["lr"])
+        return entry[2]
+
+    def sync_device_lr(self) -> None:
+        """Rewrite the device copies of ``lr`` whose group's float changed (a scheduler's step) -- what a graph
+        replay needs before it runs, since the recorded step reads the copy and never the float. A device fill
+        per changed group, no host read; nothing when nothing changed."""
+        for group, value, _, backend in list(self.__dict__.get("_lr_arrays", {}).values()):
+            if value != group["lr"]:
+                self._device_lr(group, backend)
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of every optimized parameter (to None, or zeros if ``set_to_none=False``)."""
         for group in self.param_groups:
@@ -171,6 +212,9 @@ class Optimizer:
                         raise ValueError(f"gradient of shape {tuple(grad.shape)} on {p.grad.device!r} does not "
                                          f"match its parameter of shape {p.shape} on {p.device!r}")
                     items.append((p, grad))
+                if group.get("capturable"):  # everything on the device: the step can be graph-captured
+                    self._capturable_update(group, items)
+                    continue
                 if self._supports_fused and group.get("fused"):
                     # a parameter whose storage is a strided view (rare: parameters are made whole) cannot be
                     # updated in place by a kernel; it takes the per-parameter path, the same math
