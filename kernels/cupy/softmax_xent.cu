@@ -62,12 +62,33 @@
 // Why fast: a memory-bound op done in two streaming passes with the softmax, the loss and the gradient
 // fused (no [M, V] temporaries), coalesced loads with ITEMS independent loads in flight per thread,
 // shuffle reductions, and no float64 arithmetic on the float32/float16 path.
+//
+// Few long rows: the split-row kernels (rung 4 of the ladder).  One block per row cannot fill the GPU when a
+// huge vocabulary comes with few rows (V = 128256 at 32 tokens: 32 blocks for 132 SMs).  The wrapper then
+// cuts each row into chunks of chunk_v columns and runs three kernels:
+//   * softmax_xent_split_stats_kernel, a SPLIT_THREADS block per (row, chunk): the chunk's max m_c and its
+//     non-target sum s_c of exp(x - m_c) (pass 1 over one chunk), to part_max / part_sum [M, n_chunks];
+//   * softmax_xent_split_combine_kernel, a thread per row: merges the row's partials in chunk order
+//     (m = max m_c, s_other = sum s_c * exp(m_c - m): deterministic, no atomics), the loss, and with the
+//     gradient the row's (mx, 1 / (s n), -s_other / (s n)) in row_stats [3, M];
+//   * softmax_xent_split_grad_kernel, a SPLIT_THREADS block per (row, chunk): dlogits of the chunk.
+//
+// In-place gradient.  dlogits may be logits itself (the contract's `out`): the forward kernel's pass 2 and the
+// split grad kernel load a tile's ITEMS columns into registers first and then store their gradients, each
+// element by the thread that read it, and nothing reads an element after its store; x_t, the one element a
+// thread reads from another thread's columns, is read before the row's reductions, whose barriers
+// (__syncthreads, or a __syncwarp for warp rows) order it before any store; the split path reads it in an
+// earlier kernel.  So logits and dlogits are not __restrict__ (the promise would be false when they alias);
+// loading the whole tile before the stores keeps ITEMS loads in flight without it.  The scale kernel may run in place too (src == dst); it then returns
+// at once when the upstream gradient is exactly 1 (x * 1 == x for every float: bit-identical, no traffic).
 #include "common.cuh"
 
 namespace {
 
 constexpr int ITEMS = 4;              // columns per thread per chunk (independent loads in flight)
 constexpr int MEAN_THREADS = 256;     // softmax_xent_mean_kernel's block size
+constexpr int SPLIT_THREADS = 256;    // the split-row stats / grad kernels' block size
+constexpr int COMBINE_THREADS = 128;  // softmax_xent_split_combine_kernel's block size (a thread per row)
 
 // log(1 + u); the overloads pick log1pf for float.
 __device__ __forceinline__ float log1p_acc(float u) { return log1pf(u); }
@@ -121,8 +142,8 @@ __device__ __forceinline__ A group_sum(A v, A* scratch) {
 // number of rows whose target is not ignored, computed on the device (no host sync).
 template <typename T, int ROW_THREADS, int ROWS_PER_BLOCK>
 __global__ void __launch_bounds__(ROW_THREADS * ROWS_PER_BLOCK)
-softmax_xent_forward_kernel(const T* __restrict__ logits, const long long* __restrict__ target,
-                            T* __restrict__ dlogits, kg::acc_t<T>* __restrict__ row_loss,
+softmax_xent_forward_kernel(const T* logits, const long long* __restrict__ target,
+                            T* dlogits, kg::acc_t<T>* __restrict__ row_loss,
                             long long M, long long V, long long ignore_index, int has_ignore_index,
                             const long long* __restrict__ n_valid, int need_grad) {
     using A = kg::acc_t<T>;
@@ -159,6 +180,11 @@ softmax_xent_forward_kernel(const T* __restrict__ logits, const long long* __res
             continue;
         }
 
+        // Every thread reads x_t before the group reductions: their barriers (__syncthreads for block rows, the
+        // __syncwarp below for warp rows) order these reads before any in-place store of pass 2 (dlogits may be
+        // logits, and column t is another thread's).
+        const A x_t = kg::to_acc(logits[row_base + t]);
+
         // pass 1: per-thread online max / non-target sum, one rescale per chunk
         A m = ninf;
         A s_other = A(0);
@@ -185,24 +211,28 @@ softmax_xent_forward_kernel(const T* __restrict__ logits, const long long* __res
 
         const A mx = finite_ref(group_max<A, ROW_THREADS>(m, scratch));
         s_other = group_sum<A, ROW_THREADS>(s_other * rescale(m, mx), scratch);
+        if constexpr (ROW_THREADS == 32) __syncwarp();  // the warp's reads of the row before its stores
 
-        const A x_t = kg::to_acc(logits[row_base + t]);
         const A e_t = exp(x_t - mx);
         const A s = e_t + s_other;
         if (j == 0) row_loss[row] = (mx - x_t) + log1p_acc((e_t - A(1)) + s_other);
         if (!need_grad) continue;  // uniform over the block; pass 2 has no barriers
 
-        // pass 2: dlogits = softmax / n, and (softmax_t - 1) / n = -s_other / (s * n) at the target
+        // pass 2: dlogits = softmax / n, and (softmax_t - 1) / n = -s_other / (s * n) at the target; the tile's
+        // loads all come before its stores (dlogits may be logits: see the header)
         const A inv = A(1) / (s * n);
         const A g_t = -s_other * inv;
         for (long long c0 = 0; c0 < V; c0 += chunk) {
+            A x[ITEMS];
 #pragma unroll
             for (int k = 0; k < ITEMS; ++k) {
                 const long long c = c0 + j + (long long)k * ROW_THREADS;
-                if (c < V) {
-                    const A x = kg::to_acc(logits[row_base + c]);
-                    dlogits[row_base + c] = kg::from_acc<T>(c == t ? g_t : exp(x - mx) * inv);
-                }
+                x[k] = c < V ? kg::to_acc(logits[row_base + c]) : A(0);
+            }
+#pragma unroll
+            for (int k = 0; k < ITEMS; ++k) {
+                const long long c = c0 + j + (long long)k * ROW_THREADS;
+                if (c < V) dlogits[row_base + c] = kg::from_acc<T>(c == t ? g_t : exp(x[k] - mx) * inv);
             }
         }
     }
@@ -227,13 +257,153 @@ softmax_xent_mean_kernel(const kg::acc_t<T>* __restrict__ row_loss, T* __restric
     if (threadIdx.x == 0) loss[0] = kg::from_acc<T>(kg::acc_t<T>(partial[0] / double(n_valid[0])));
 }
 
-// Backward: dst = src * scale[0] (the upstream gradient of the scalar loss, read on the device).
-// grid-stride over numel elements.
+// Split rows, kernel 1: the (max, non-target sum of exp) pair of every (row, chunk), p = row * n_chunks + chunk.
+// grid: min(M * n_chunks, 2^31 - 1) blocks (grid-stride over the pairs), block: SPLIT_THREADS.  part_max[p] is -inf
+// for a chunk of nothing but -inf (its sum is 0); part_sum[p] is relative to finite_ref(part_max[p]).  A target that
+// is ignored or not a class excludes no column that matters (its row's partials are never used).
 template <typename T>
-__global__ void softmax_xent_scale_kernel(const T* __restrict__ src, const T* __restrict__ scale,
-                                          T* __restrict__ dst, long long numel) {
+__global__ void __launch_bounds__(SPLIT_THREADS)
+softmax_xent_split_stats_kernel(const T* __restrict__ logits, const long long* __restrict__ target,
+                                kg::acc_t<T>* __restrict__ part_max, kg::acc_t<T>* __restrict__ part_sum,
+                                long long M, long long V, long long chunk_v, long long n_chunks) {
+    using A = kg::acc_t<T>;
+    __shared__ A scratch[SPLIT_THREADS / 32];
+    const int j = threadIdx.x;
+    const long long tile = (long long)SPLIT_THREADS * ITEMS;
+    const A ninf = kg::neg_inf<A>();
+    for (long long p = blockIdx.x; p < M * n_chunks; p += gridDim.x) {  // uniform over the block: barriers are safe
+        const long long row = p / n_chunks;
+        const long long c0 = (p % n_chunks) * chunk_v;
+        const long long c_end = c0 + chunk_v < V ? c0 + chunk_v : V;
+        const long long row_base = row * V;  // long long: M * V may exceed 2^31
+        const long long t = target[row];
+        A m = ninf;
+        A s_other = A(0);
+        for (long long c1 = c0; c1 < c_end; c1 += tile) {
+            A x[ITEMS];
+#pragma unroll
+            for (int k = 0; k < ITEMS; ++k) {
+                const long long c = c1 + j + (long long)k * SPLIT_THREADS;
+                x[k] = c < c_end ? kg::to_acc(logits[row_base + c]) : ninf;
+            }
+            A m_new = m;
+#pragma unroll
+            for (int k = 0; k < ITEMS; ++k) m_new = fmax(m_new, x[k]);
+            const A ref = finite_ref(m_new);
+            A e = A(0);
+#pragma unroll
+            for (int k = 0; k < ITEMS; ++k) {
+                const long long c = c1 + j + (long long)k * SPLIT_THREADS;
+                e += c != t ? exp(x[k] - ref) : A(0);
+            }
+            s_other = s_other * rescale(m, ref) + e;
+            m = m_new;
+        }
+        const A mx = group_max<A, SPLIT_THREADS>(m, scratch);
+        const A sum = group_sum<A, SPLIT_THREADS>(s_other * rescale(m, finite_ref(mx)), scratch);
+        if (j == 0) {
+            part_max[p] = mx;
+            part_sum[p] = sum;
+        }
+    }
+}
+
+// Split rows, kernel 2: a thread per row merges its n_chunks partials in chunk order (deterministic), then the row
+// loss (0 for an ignored row, NaN for a target that is not a class: unchecked only) and, when need_grad != 0,
+// row_stats[row] = the row max, row_stats[M + row] = 1 / (s n), row_stats[2M + row] = -s_other / (s n).
+// grid: min(ceil(M / COMBINE_THREADS), 2^31 - 1) blocks (grid-stride), block: COMBINE_THREADS.
+template <typename T>
+__global__ void __launch_bounds__(COMBINE_THREADS)
+softmax_xent_split_combine_kernel(const T* __restrict__ logits, const long long* __restrict__ target,
+                                  const kg::acc_t<T>* __restrict__ part_max, const kg::acc_t<T>* __restrict__ part_sum,
+                                  kg::acc_t<T>* __restrict__ row_loss, kg::acc_t<T>* __restrict__ row_stats,
+                                  long long M, long long V, long long n_chunks, long long ignore_index,
+                                  int has_ignore_index, const long long* __restrict__ n_valid, int need_grad) {
+    using A = kg::acc_t<T>;
+    const A n = A(n_valid[0]);
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long row = (long long)blockIdx.x * blockDim.x + threadIdx.x; row < M; row += stride) {
+        const long long t = target[row];
+        if (has_ignore_index && t == ignore_index) {  // the grad kernel writes its zeros
+            row_loss[row] = A(0);
+            continue;
+        }
+        if (t < 0 || t >= V) {  // not a class index (reaches here only unchecked): logits[t] is never read
+            row_loss[row] = kg::quiet_nan<A>();
+            continue;
+        }
+        A m = kg::neg_inf<A>();
+        A s_other = A(0);
+        for (long long c = 0; c < n_chunks; ++c) {
+            const A m_c = part_max[row * n_chunks + c];
+            const A s_c = part_sum[row * n_chunks + c];
+            const A m_new = fmax(m, m_c);
+            const A ref = finite_ref(m_new);
+            s_other = s_other * rescale(m, ref) + s_c * rescale(m_c, ref);
+            m = m_new;
+        }
+        const A mx = finite_ref(m);
+        const A x_t = kg::to_acc(logits[row * V + t]);
+        const A e_t = exp(x_t - mx);
+        const A s = e_t + s_other;
+        row_loss[row] = (mx - x_t) + log1p_acc((e_t - A(1)) + s_other);
+        if (need_grad) {
+            const A inv = A(1) / (s * n);
+            row_stats[row] = mx;
+            row_stats[M + row] = inv;
+            row_stats[2 * M + row] = -s_other * inv;
+        }
+    }
+}
+
+// Split rows, kernel 3: dlogits of every (row, chunk) pair (zeros for an ignored row, NaN for a target that is not a
+// class).  dlogits may be logits: a tile's loads come before its stores, each element stored by the thread that
+// loaded it.  grid: min(M * n_chunks, 2^31 - 1) blocks (grid-stride), block: SPLIT_THREADS.
+template <typename T>
+__global__ void __launch_bounds__(SPLIT_THREADS)
+softmax_xent_split_grad_kernel(const T* logits, const long long* __restrict__ target,
+                               const kg::acc_t<T>* __restrict__ row_stats, T* dlogits, long long M, long long V,
+                               long long chunk_v, long long n_chunks, long long ignore_index, int has_ignore_index) {
+    using A = kg::acc_t<T>;
+    const int j = threadIdx.x;
+    const long long tile = (long long)SPLIT_THREADS * ITEMS;
+    for (long long p = blockIdx.x; p < M * n_chunks; p += gridDim.x) {
+        const long long row = p / n_chunks;
+        const long long c0 = (p % n_chunks) * chunk_v;
+        const long long c_end = c0 + chunk_v < V ? c0 + chunk_v : V;
+        const long long row_base = row * V;
+        const long long t = target[row];
+        if ((has_ignore_index && t == ignore_index) || t < 0 || t >= V) {  // a store, not a multiply
+            const T fill = kg::from_acc<T>(has_ignore_index && t == ignore_index ? A(0) : kg::quiet_nan<A>());
+            for (long long c = c0 + j; c < c_end; c += SPLIT_THREADS) dlogits[row_base + c] = fill;
+            continue;
+        }
+        const A mx = row_stats[row];
+        const A inv = row_stats[M + row];
+        const A g_t = row_stats[2 * M + row];
+        for (long long c1 = c0; c1 < c_end; c1 += tile) {
+            A x[ITEMS];
+#pragma unroll
+            for (int k = 0; k < ITEMS; ++k) {
+                const long long c = c1 + j + (long long)k * SPLIT_THREADS;
+                x[k] = c < c_end ? kg::to_acc(logits[row_base + c]) : A(0);
+            }
+#pragma unroll
+            for (int k = 0; k < ITEMS; ++k) {
+                const long long c = c1 + j + (long long)k * SPLIT_THREADS;
+                if (c < c_end) dlogits[row_base + c] = kg::from_acc<T>(c == t ? g_t : exp(x[k] - mx) * inv);
+            }
+        }
+    }
+}
+
+// Backward: dst = src * scale[0] (the upstream gradient of the scalar loss, read on the device).
+// grid-stride over numel elements.  dst may be src (in place): then a gradient of exactly 1 returns at once.
+template <typename T>
+__global__ void softmax_xent_scale_kernel(const T* src, const T* __restrict__ scale, T* dst, long long numel) {
     using A = kg::acc_t<T>;
     const A g = kg::to_acc(scale[0]);
+    if (src == dst && g == A(1)) return;  // x * 1 == x for every float: nothing to write
     const long long stride = (long long)gridDim.x * blockDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < numel; i += stride)
         dst[i] = kg::from_acc<T>(kg::to_acc(src[i]) * g);
@@ -248,6 +418,14 @@ __global__ void softmax_xent_scale_kernel(const T* __restrict__ src, const T* __
         const T*, const long long*, T*, kg::acc_t<T>*, long long, long long, long long, int, const long long*, int);  \
     template __global__ void softmax_xent_forward_kernel<T, 1024, 1>(                                                 \
         const T*, const long long*, T*, kg::acc_t<T>*, long long, long long, long long, int, const long long*, int);  \
+    template __global__ void softmax_xent_split_stats_kernel<T>(                                                      \
+        const T*, const long long*, kg::acc_t<T>*, kg::acc_t<T>*, long long, long long, long long, long long);       \
+    template __global__ void softmax_xent_split_combine_kernel<T>(                                                    \
+        const T*, const long long*, const kg::acc_t<T>*, const kg::acc_t<T>*, kg::acc_t<T>*, kg::acc_t<T>*,          \
+        long long, long long, long long, long long, int, const long long*, int);                                       \
+    template __global__ void softmax_xent_split_grad_kernel<T>(                                                       \
+        const T*, const long long*, const kg::acc_t<T>*, T*, long long, long long, long long, long long, long long,  \
+        int);                                                                                                          \
     template __global__ void softmax_xent_mean_kernel<T>(const kg::acc_t<T>*, T*, long long, const long long*);       \
     template __global__ void softmax_xent_scale_kernel<T>(const T*, const T*, T*, long long);
 

@@ -19,6 +19,17 @@ Launch configuration (:func:`_launch_config`, pure Python):
   loop, so any M fits.  Row offsets are int64 on the device.
 - the mean over rows is a second one-block kernel summing the per-row losses in float64 in a fixed
   order (deterministic, no atomics); the backward is a grid-stride scale kernel.
+- few long rows (:func:`split_chunk`: V >= SPLIT_MIN_V and M < SPLIT_MAX_ROWS_PER_SM x the SM count, a
+  cached host query of the device's attributes; DEFAULT_SM_COUNT under the emulator) take the split-row
+  kernels instead: a 256-thread block per (row, chunk of SPLIT_CHUNK_V columns) for the statistics, a
+  thread per row merging them in chunk order, a block per (row, chunk) for dlogits (the .cu header).
+  The chunk is a constant, so a row's result does not depend on M; tests lower SPLIT_MIN_V and
+  SPLIT_CHUNK_V_EMULATED to reach the path with small shapes.
+
+Output buffers: the forward's ``out`` receives dlogits and may be ``logits`` itself (the in-place
+gradient: every kernel that writes an element has read it first, in the same thread) or memory disjoint
+from the logits; the backward's ``out`` may be ``dlogits`` itself, and the scale kernel then does nothing
+for a gradient of exactly 1.  The framework passes them only when nothing else reads the logits.
 
 The wrapper converts ``target`` (any integer dtype) to int64 on the device and counts the valid rows
 ``n`` there too; the kernels read ``n`` from device memory, so a forward never waits for the GPU.
@@ -57,9 +68,21 @@ MEAN_THREADS = 256  # must match MEAN_THREADS in softmax_xent.cu
 SCALE_THREADS = 256
 SCALE_MAX_BLOCKS = 65536  # the scale kernel is grid-stride; more blocks than this add nothing
 MAX_GRID_X = _runtime.MAX_GRID[0]
+SPLIT_THREADS = 256  # must match SPLIT_THREADS in softmax_xent.cu
+COMBINE_THREADS = 128  # must match COMBINE_THREADS in softmax_xent.cu
+#: The split-row path: columns per (row, chunk) block on a GPU and under the emulator (whose host threads make
+#: every block expensive: one 1024-column tile per chunk there).
+SPLIT_CHUNK_V = 8192
+SPLIT_CHUNK_V_EMULATED = 1024
+#: Split when V >= SPLIT_MIN_V (two chunks at least) and M < SPLIT_MAX_ROWS_PER_SM * SMs.
+SPLIT_MIN_V = 2 * SPLIT_CHUNK_V
+SPLIT_MAX_ROWS_PER_SM = 2
+DEFAULT_SM_COUNT = 132  # an H100 / H200, where no GPU can be asked (the emulator)
 
 _FORWARD_SHAPES = ((WARP, WARP_ROWS_PER_BLOCK), (256, 1), (1024, 1))  # (ROW_THREADS, ROWS_PER_BLOCK)
 _TYPES = ("__half", "float", "double")
+_SPLIT_KERNELS = ("softmax_xent_split_stats_kernel", "softmax_xent_split_combine_kernel",
+                  "softmax_xent_split_grad_kernel")
 
 
 def _forward_name(ctype: str, row_threads: int, rows_per_block: int) -> str:
@@ -69,6 +92,7 @@ def _forward_name(ctype: str, row_threads: int, rows_per_block: int) -> str:
 MODULE = _runtime.SourceModule(
     "softmax_xent.cu",
     [_forward_name(t, r, b) for t in _TYPES for r, b in _FORWARD_SHAPES]
+    + [f"{k}<{t}>" for t in _TYPES for k in _SPLIT_KERNELS]
     + [f"softmax_xent_mean_kernel<{t}>" for t in _TYPES]
     + [f"softmax_xent_scale_kernel<{t}>" for t in _TYPES],
 )
@@ -92,6 +116,61 @@ def _launch_config(M: int, V: int) -> tuple[tuple[int], tuple[int], int, int]:
     return (grid,), (row_threads * rows_per_block,), row_threads, rows_per_block
 
 
+def split_chunk(M: int, V: int, sm_count: int, emulated: bool = False) -> int | None:
+    """The vocabulary chunk (columns per block) of the split-row path for logits[M, V] on a GPU with ``sm_count``
+    SMs, or None for the row kernels: split when V >= SPLIT_MIN_V, V spans two chunks or more and
+    M < SPLIT_MAX_ROWS_PER_SM * sm_count. Pure arithmetic; the module constants are read at each call."""
+    chunk = SPLIT_CHUNK_V_EMULATED if emulated else SPLIT_CHUNK_V
+    if V < SPLIT_MIN_V or V <= chunk or M >= SPLIT_MAX_ROWS_PER_SM * sm_count:
+        return None
+    return chunk
+
+
+def _split_launch_config(M: int, V: int, chunk: int) -> tuple[int, tuple[int], tuple[int], tuple[int], tuple[int]]:
+    """``(n_chunks, grid, block, combine_grid, combine_block)`` of the split-row kernels (pure arithmetic)."""
+    if M < 1 or V < 1 or chunk < 1:
+        raise ValueError(f"the split kernels need M, V, chunk >= 1, got M={M}, V={V}, chunk={chunk}")
+    n_chunks = _runtime.cdiv(V, chunk)
+    grid = (min(M * n_chunks, MAX_GRID_X),)
+    return n_chunks, grid, (SPLIT_THREADS,), (min(_runtime.cdiv(M, COMBINE_THREADS), MAX_GRID_X),), (COMBINE_THREADS,)
+
+
+_SM_COUNTS: dict[int, int] = {}
+
+
+def sm_count() -> int:
+    """The current device's SM count (a cached host query of its attributes, no sync); DEFAULT_SM_COUNT under the
+    emulator."""
+    if _runtime.emulating():
+        return DEFAULT_SM_COUNT
+    import cupy
+
+    device = cupy.cuda.Device()
+    if device.id not in _SM_COUNTS:
+        _SM_COUNTS[device.id] = int(device.attributes["MultiProcessorCount"])
+    return _SM_COUNTS[device.id]
+
+
+def _check_out(out, like, like_name: str) -> None:
+    """``out`` must be an array of ``like``'s shape and dtype that is ``like`` itself (the same memory, in place) or
+    disjoint from it (both are C-contiguous)."""
+    _runtime.check_float_array("out", out, 2)
+    if tuple(out.shape) != tuple(like.shape):
+        raise ValueError(f"out has shape {tuple(out.shape)}, expected {tuple(like.shape)} ({like_name}'s shape)")
+    if out.dtype != like.dtype:
+        raise TypeError(f"out has dtype {out.dtype}, expected {like_name}'s dtype {like.dtype}")
+    a, b = _data_pointer(out), _data_pointer(like)
+    nbytes = int(like.nbytes)
+    if a != b and a < b + nbytes and b < a + nbytes:
+        raise ValueError(f"out overlaps {like_name} without being {like_name} itself: it must be {like_name} "
+                         f"(in place) or memory disjoint from it")
+
+
+def _data_pointer(a) -> int:
+    """The address of ``a``'s first element (cupy or numpy)."""
+    return int(a.data.ptr) if not isinstance(a, np.ndarray) else int(a.__array_interface__["data"][0])
+
+
 def _scale_launch_config(numel: int) -> tuple[tuple[int], tuple[int]]:
     """``(grid, block)`` of the grid-stride scale kernel for ``numel >= 1`` elements."""
     if numel < 1:
@@ -103,22 +182,38 @@ def _acc_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
 
 
-def softmax_cross_entropy_forward(logits, target, ignore_index: int = -100, need_grad: bool = True):
-    """Mean cross-entropy of ``logits[M, V]`` against class indices ``target[M]``.
-
-    Returns ``(loss, dlogits)``: loss is a 0-d array of logits' dtype, dlogits[M, V] the gradient of
-    the loss w.r.t. logits (arrays of the runtime: cupy, or numpy under emulation), or None with
-    ``need_grad=False`` (the kernel skips its second pass: one read of the logits, no M*V write).  Raises TypeError
-    for a non-array / non-float logits or a non-integer target, ValueError for wrong shapes or layout,
-    or a class index outside [0, V) that is not ignore_index.
-    """
+def _checked_forward_args(logits, target, ignore_index, need_grad, out) -> tuple[int, int, int]:
+    """The forward's argument checks before any value check: ``(M, V, ignore_index)``."""
     _runtime.check_float_array("logits", logits, 2)
     _runtime.check_array("target", target)
     if not np.issubdtype(target.dtype, np.integer):
         raise TypeError(f"target must have an integer dtype, got {target.dtype}")
     M, V = softmax_xent_shapes(logits.shape, target.shape, ignore_index)
-    ignore_index = int(ignore_index)
+    if out is not None:
+        if not need_grad:
+            raise ValueError("out receives dlogits: it needs need_grad=True (got need_grad=False)")
+        _check_out(out, logits, "logits")
+    return M, V, int(ignore_index)
 
+
+def softmax_cross_entropy_forward(logits, target, ignore_index: int = -100, need_grad: bool = True, out=None):
+    """Mean cross-entropy of ``logits[M, V]`` against class indices ``target[M]``.
+
+    Returns ``(loss, dlogits)``: loss is a 0-d array of logits' dtype, dlogits[M, V] the gradient of
+    the loss w.r.t. logits (arrays of the runtime: cupy, or numpy under emulation), or None with
+    ``need_grad=False`` (the kernels skip the gradient: one read of the logits, no M*V write).  ``out``: an
+    [M, V] array of logits' dtype that receives dlogits and is returned as it; it may be ``logits`` itself (the
+    gradient overwrites the logits) or memory disjoint from them.  Few long rows take the split-row kernels
+    (:func:`split_chunk`).  Raises TypeError for a non-array / non-float logits or out, a non-integer target
+    or out of another dtype, ValueError for wrong shapes or layout, out with ``need_grad=False`` or partly
+    overlapping logits, or a class index outside [0, V) that is not ignore_index.
+    """
+    return _forward(logits, target, ignore_index, need_grad, out, split=True)
+
+
+def _forward(logits, target, ignore_index, need_grad, out, split: bool):
+    """The forward on any arguments; ``split=False``: the row kernels for every shape (the ladder's rung 3)."""
+    M, V, ignore_index = _checked_forward_args(logits, target, ignore_index, need_grad, out)
     xp = _runtime.xp()
     target64 = target.astype(np.int64, copy=False)
     # an ignore_index no int64 can equal ignores nothing: has_ignore_index = 0 tells the kernel so
@@ -126,7 +221,8 @@ def softmax_cross_entropy_forward(logits, target, ignore_index: int = -100, need
     kernel_ignore = ignore_index if has_ignore_index else 0
     dtype = logits.dtype
     if M == 0:  # the mean over no rows (0 / 0), like the numpy reference; a grid of 0 blocks cannot launch
-        return xp.full((), np.nan, dtype=dtype), _runtime.zeros((M, V), dtype) if need_grad else None
+        dlogits = (out if out is not None else _runtime.zeros((M, V), dtype)) if need_grad else None
+        return xp.full((), np.nan, dtype=dtype), dlogits
     valid = target64 != ignore_index if has_ignore_index else xp.ones((M,), dtype=bool)
     if value_checks_enabled(on_host=_runtime.emulating()):
         bad = valid & ((target64 < 0) | (target64 >= V))
@@ -138,33 +234,69 @@ def softmax_cross_entropy_forward(logits, target, ignore_index: int = -100, need
     n_valid = xp.asarray(valid.sum(dtype=np.int64)).reshape(1)  # stays on the device: the kernels read it
 
     ctype = _runtime.cuda_type(dtype)
-    dlogits = _runtime.empty((M, V) if need_grad else (0,), dtype)  # (0,): a pointer the kernel never uses
+    if need_grad:
+        dlogits = out if out is not None else _runtime.empty((M, V), dtype)
+    else:
+        dlogits = _runtime.empty((0,), dtype)  # a pointer the kernels never use
     row_loss = _runtime.empty((M,), _acc_dtype(dtype))
     loss = _runtime.empty((), dtype)
-    grid, block, row_threads, rows_per_block = _launch_config(M, V)
-    MODULE.launch(
-        _forward_name(ctype, row_threads, rows_per_block), grid, block,
-        (logits, target64, dlogits, row_loss, np.int64(M), np.int64(V), np.int64(kernel_ignore),
-         np.int32(has_ignore_index), n_valid, np.int32(bool(need_grad))),
-    )  # fmt: skip
+    chunk = split_chunk(M, V, sm_count(), _runtime.emulating()) if split else None
+    if chunk is None:
+        grid, block, row_threads, rows_per_block = _launch_config(M, V)
+        MODULE.launch(
+            _forward_name(ctype, row_threads, rows_per_block), grid, block,
+            (logits, target64, dlogits, row_loss, np.int64(M), np.int64(V), np.int64(kernel_ignore),
+             np.int32(has_ignore_index), n_valid, np.int32(bool(need_grad))),
+        )  # fmt: skip
+    else:
+        _split_forward(logits, target64, dlogits, row_loss, kernel_ignore, has_ignore_index, n_valid, need_grad,
+                       chunk)
     MODULE.launch(f"softmax_xent_mean_kernel<{ctype}>", (1,), (MEAN_THREADS,), (row_loss, loss, np.int64(M), n_valid))
     return loss, dlogits if need_grad else None
 
 
-def softmax_cross_entropy_backward(dlogits, grad_loss):
+def _split_forward(logits, target64, dlogits, row_loss, kernel_ignore, has_ignore_index, n_valid, need_grad, chunk):
+    """The split-row kernels: row_loss and (need_grad) dlogits for logits[M, V], ``chunk`` columns per block."""
+    M, V = logits.shape
+    ctype, acc = _runtime.cuda_type(logits.dtype), _acc_dtype(logits.dtype)
+    n_chunks, grid, block, combine_grid, combine_block = _split_launch_config(M, V, chunk)
+    part_max = _runtime.empty((M, n_chunks), acc)
+    part_sum = _runtime.empty((M, n_chunks), acc)
+    row_stats = _runtime.empty((3 * M,) if need_grad else (1,), acc)  # max, 1 / (s n), the target's gradient
+    MODULE.launch(f"softmax_xent_split_stats_kernel<{ctype}>", grid, block,
+                  (logits, target64, part_max, part_sum, np.int64(M), np.int64(V), np.int64(chunk), np.int64(n_chunks)))
+    MODULE.launch(
+        f"softmax_xent_split_combine_kernel<{ctype}>", combine_grid, combine_block,
+        (logits, target64, part_max, part_sum, row_loss, row_stats, np.int64(M), np.int64(V), np.int64(n_chunks),
+         np.int64(kernel_ignore), np.int32(has_ignore_index), n_valid, np.int32(bool(need_grad))),
+    )  # fmt: skip
+    if need_grad:
+        MODULE.launch(
+            f"softmax_xent_split_grad_kernel<{ctype}>", grid, block,
+            (logits, target64, row_stats, dlogits, np.int64(M), np.int64(V), np.int64(chunk), np.int64(n_chunks),
+             np.int64(kernel_ignore), np.int32(has_ignore_index)),
+        )  # fmt: skip
+
+
+def softmax_cross_entropy_backward(dlogits, grad_loss, out=None):
     """Chain rule for the scalar loss: returns ``dlogits * grad_loss`` in dlogits' dtype.
 
     ``grad_loss`` is a Python/numpy scalar or a 0-d array (a device array is read on the device, no
-    host sync).  Raises TypeError for a non-array / non-float dlogits, ValueError for a non-contiguous
-    dlogits or a grad_loss that is not a scalar.
+    host sync).  ``out``: an array of dlogits' shape and dtype that receives the result and is returned; it may
+    be ``dlogits`` itself (scaled in place; a gradient of exactly 1 then writes nothing).  Raises TypeError for a
+    non-array / non-float dlogits or out, or out of another dtype, ValueError for a non-contiguous dlogits, a
+    grad_loss that is not a scalar, or out of another shape or partly overlapping dlogits.
     """
     _runtime.check_float_array("dlogits", dlogits, 2)
     shape = tuple(grad_loss.shape) if hasattr(grad_loss, "shape") else ()
     if len(shape) != 0:
         raise ValueError(f"grad_loss must be a scalar or 0-d array, got shape {shape}")
+    if out is not None:
+        _check_out(out, dlogits, "dlogits")
     xp = _runtime.xp()
     scale = xp.asarray(grad_loss, dtype=dlogits.dtype).reshape(1)  # rounded to dlogits' dtype, as numpy does
-    out = _runtime.empty(dlogits.shape, dlogits.dtype)
+    if out is None:
+        out = _runtime.empty(dlogits.shape, dlogits.dtype)
     numel = int(dlogits.size)
     if numel:
         grid, block = _scale_launch_config(numel)

@@ -240,3 +240,144 @@ def test_nan_and_inf_logits_propagate_like_torch(kernel_backend, rng, case):
         assert np.isnan(loss) and np.all(np.isnan(dlogits[2])) and np.all(np.isfinite(np.delete(dlogits, 2, 0)))
 
 
+
+
+# ------------------------------------------------ out: the in-place gradient (every backend, every rung)
+
+
+def _native_copy(kb, a):
+    """A native array of ``a``'s values that the test owns (to_native may share memory with ``a`` on numpy)."""
+    return kb.to_native(np.array(a, copy=True))
+
+
+def test_out_receives_dlogits_and_may_be_the_logits(kernel_backend, rng):
+    """``out=logits``: dlogits overwrites the logits, bit for bit the out-of-place result, and is returned as ``out``
+    itself; the backward scales in place (a gradient of 1 leaves the buffer bit-identical)."""
+    kb = kernel_backend
+    sx = kb.family("softmax_xent")
+    M, V = 3, 7
+    logits = (3 * rng.standard_normal((M, V))).astype(np.float32)
+    target = np.array([6, -100, 2], dtype=np.int64)
+    loss, dlogits = _run(kb, logits, target)
+    native = _native_copy(kb, logits)
+    loss_ip, dl_ip = sx.softmax_cross_entropy_forward(native, kb.to_native(target), out=native)
+    assert dl_ip is native
+    np.testing.assert_array_equal(kb.to_numpy(loss_ip), loss)
+    np.testing.assert_array_equal(kb.to_numpy(native), dlogits)
+    assert np.all(kb.to_numpy(native)[1].view(np.uint32) == 0)  # the ignored row: +0.0, written over the logits
+    assert sx.softmax_cross_entropy_backward(native, np.float32(1.0), out=native) is native
+    np.testing.assert_array_equal(kb.to_numpy(native), dlogits)
+    scaled = kb.to_numpy(sx.softmax_cross_entropy_backward(kb.to_native(dlogits), np.float32(-2.5)))
+    assert sx.softmax_cross_entropy_backward(native, np.float32(-2.5), out=native) is native
+    np.testing.assert_array_equal(kb.to_numpy(native), scaled)
+    if "/" not in kb.name:  # production: a separate buffer, and M = 0
+        other = _native_copy(kb, np.zeros((M, V), np.float32))
+        assert sx.softmax_cross_entropy_forward(kb.to_native(logits), kb.to_native(target), out=other)[1] is other
+        np.testing.assert_array_equal(kb.to_numpy(other), dlogits)
+        empty = _native_copy(kb, np.zeros((0, V), np.float32))
+        loss0, dl0 = sx.softmax_cross_entropy_forward(empty, kb.to_native(target[:0]), out=empty)
+        assert dl0 is empty and np.isnan(kb.to_numpy(loss0))
+
+
+def test_out_bad_arguments(kernel_backend, rng):
+    kb = kernel_backend
+    sx = kb.family("softmax_xent")
+    M, V = 3, 4
+    logits = kb.to_native(rng.standard_normal((M, V)))
+    target = kb.to_native(np.array([0, 1, 3], dtype=np.int64))
+    with pytest.raises(ValueError, match=r"out.*need_grad"):
+        sx.softmax_cross_entropy_forward(logits, target, need_grad=False, out=logits)
+    with pytest.raises(ValueError, match=r"out has shape \(3, 5\)"):
+        sx.softmax_cross_entropy_forward(logits, target, out=kb.to_native(np.zeros((M, V + 1))))
+    with pytest.raises(TypeError, match=r"out has dtype .*float32.*float64"):
+        sx.softmax_cross_entropy_forward(logits, target, out=kb.to_native(np.zeros((M, V), np.float32)))
+    with pytest.raises(TypeError, match=r"\bout\b"):
+        sx.softmax_cross_entropy_forward(logits, target, out=np.zeros((M, V)).tolist())
+    big = kb.to_native(rng.standard_normal(M * V + 1))
+    shifted_in, shifted_out = big[:-1].reshape(M, V), big[1:].reshape(M, V)
+    with pytest.raises(ValueError, match=r"out overlaps logits"):
+        sx.softmax_cross_entropy_forward(shifted_in, target, out=shifted_out)
+    _, dlogits = sx.softmax_cross_entropy_forward(logits, target)
+    with pytest.raises(ValueError, match=r"out has shape"):
+        sx.softmax_cross_entropy_backward(dlogits, 1.0, out=kb.to_native(np.zeros((M + 1, V))))
+    with pytest.raises(ValueError, match=r"out overlaps dlogits"):
+        sx.softmax_cross_entropy_backward(shifted_in, 1.0, out=shifted_out)
+
+
+# ------------------------------------------------ the split-row path (production: rung 4) on small shapes
+
+# per GPU backend: (module constants that make small shapes split, the launcher the split path runs, [M, V])
+SPLIT = {
+    "triton": ({"SPLIT_MIN_V": 1, "SPLIT_CHUNK_V_INTERPRETER": 128}, "_split_rows_forward", (6, 300)),
+    "cupy": ({"SPLIT_MIN_V": 1, "SPLIT_CHUNK_V_EMULATED": 1024}, "_split_forward", (6, 1500)),
+}
+
+
+def _split_backend(kernel_backend, monkeypatch) -> tuple[object, list]:
+    """The backend's production module with the split path forced (thresholds lowered), and a list that records
+    each split launch; skips numpy (no split path) and the rungs below production."""
+    kb = kernel_backend
+    if kb.name not in SPLIT:
+        pytest.skip(f"{kb.name}: the split-row path is production's (triton, cupy), from rung 4 up")
+    constants, launcher, _ = SPLIT[kb.name]
+    sx = kb.family("softmax_xent")
+    for name, value in constants.items():
+        monkeypatch.setattr(sx, name, value)
+    calls = []
+    real = getattr(sx, launcher)
+    monkeypatch.setattr(sx, launcher, lambda *a, **k: calls.append(1) or real(*a, **k))
+    return sx, calls
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_split_rows_match_torch(kernel_backend, monkeypatch, rng, dtype):
+    """Rows split into chunks (the last ragged): the max and the target in different chunks, an ignored row of NaN,
+    a NaN row, a +inf target, an all -inf row; the loss and dlogits against torch float64, bit-equal loss without
+    the gradient, and bit-equal results written over the logits."""
+    sx, calls = _split_backend(kernel_backend, monkeypatch)
+    kb = kernel_backend
+    M, V = SPLIT[kb.name][2]
+    logits = (3 * rng.standard_normal((M, V))).astype(dtype)
+    target = rng.integers(0, V, M).astype(np.int64)
+    logits[0, -1], target[0] = 40.0, 1  # the max in the last (ragged) chunk, the target in the first
+    target[1] = -100
+    logits[2, V // 2] = np.nan
+    logits[3, -2], target[3] = np.inf, V - 2
+    logits[4] = -np.inf
+    reference = logits.copy()  # torch's backward gives an ignored NaN row a NaN gradient; the kernels give zeros
+    logits[1, 5] = np.nan
+    ref_loss, ref_grad = _torch_reference(reference, target)
+    loss, dlogits = _run(kb, logits, target)
+    assert np.isnan(ref_loss) and np.isnan(loss)
+    for row in (0, 5):  # finite rows stay exact next to NaN rows (each row's gradient is its own)
+        assert rel_err(dlogits[row], ref_grad[row]) <= tolerance(dtype)
+    assert np.all(dlogits[1].view(np.uint64 if dtype == np.float64 else np.uint32) == 0)
+    assert np.all(np.isnan(dlogits[2:5])) and np.all(np.isnan(ref_grad[2:5]))
+
+    logits[1:5] = 3 * rng.standard_normal((4, V))
+    loss, dlogits = _run(kb, logits, target)
+    ref_loss, ref_grad = _torch_reference(logits, target)
+    assert rel_err(loss, ref_loss) <= tolerance(dtype) and rel_err(dlogits, ref_grad) <= tolerance(dtype)
+    loss_only, none = sx.softmax_cross_entropy_forward(kb.to_native(logits), kb.to_native(target), need_grad=False)
+    assert none is None
+    np.testing.assert_array_equal(kb.to_numpy(loss_only), loss)
+    native = _native_copy(kb, logits)
+    loss_ip, _ = sx.softmax_cross_entropy_forward(native, kb.to_native(target), out=native)
+    np.testing.assert_array_equal(kb.to_numpy(loss_ip), loss)
+    np.testing.assert_array_equal(kb.to_numpy(native), dlogits)
+    assert len(calls) == 4
+
+
+@pytest.mark.parametrize("backend", ["triton", "cupy"])
+def test_split_dispatch_by_vocabulary_and_rows(backend):
+    """Split only for a large vocabulary with fewer rows than two per SM; the chunk is a constant (a row's result
+    does not depend on M)."""
+    from .conftest import _load
+
+    sx = _load(backend).family("softmax_xent")
+    assert sx.split_chunk(32, 128256, 132) == sx.SPLIT_CHUNK_V == 8192
+    assert sx.split_chunk(263, 128256, 132) == 8192 and sx.split_chunk(264, 128256, 132) is None
+    assert sx.split_chunk(4096, 128256, 132) is None and sx.split_chunk(8192, 32000, 132) is None
+    assert sx.split_chunk(1, sx.SPLIT_MIN_V - 1, 132) is None and sx.split_chunk(1, sx.SPLIT_MIN_V, 132) == 8192
+    assert sx.split_chunk(100, 50000, 16) is None and sx.split_chunk(31, 50000, 16) == 8192

@@ -12,6 +12,9 @@
 // group reductions, softmax_xent.cu).  Row offsets are long long (M * V may exceed 2^31).  The precision
 // formulation -- s_other over the non-target columns, loss = (mx - x_t) + log1p((e_t - 1) + s_other), the target's
 // gradient -s_other / (s * n) -- is production's at every rung.  Compiled with -ftz=false (IEEE float32).
+// dlogits may be logits (the contract's in-place `out`): xent_loss_grad_kernel loads a tile's ITEMS columns before it
+// stores their gradients, each element by the thread that read it, so logits and dlogits are not __restrict__ there;
+// a barrier orders every thread's read of x_t before the stores.
 #include "common.cuh"
 
 namespace {
@@ -100,9 +103,9 @@ xent_row_sumexp_kernel(const T* __restrict__ logits, const long long* __restrict
 // has_ignore_index == 0: no target is ignored (an ignore_index no int64 can equal).  No barriers: any shape works.
 template <typename T, int ROW_THREADS>
 __global__ void __launch_bounds__(ROW_THREADS)
-xent_loss_grad_kernel(const T* __restrict__ logits, const long long* __restrict__ target,
+xent_loss_grad_kernel(const T* logits, const long long* __restrict__ target,
                       const kg::acc_t<T>* __restrict__ row_max, const kg::acc_t<T>* __restrict__ s_other_in,
-                      T* __restrict__ dlogits, kg::acc_t<T>* __restrict__ row_loss, long long M, long long V,
+                      T* dlogits, kg::acc_t<T>* __restrict__ row_loss, long long M, long long V,
                       long long ignore_index, int has_ignore_index, const long long* __restrict__ n_valid,
                       int need_grad) {
     using A = kg::acc_t<T>;
@@ -130,17 +133,21 @@ xent_loss_grad_kernel(const T* __restrict__ logits, const long long* __restrict_
         const A s = e_t + s_other;
         if (threadIdx.x == 0) row_loss[row] = (mx - x_t) + log1p_acc((e_t - A(1)) + s_other);
         if (!need_grad) continue;
+        __syncthreads();  // every thread has read x_t before column t may be overwritten (dlogits may be logits)
         const A inv = A(1) / (s * n);
         const A g_t = -s_other * inv;
         const long long chunk = (long long)ROW_THREADS * ITEMS;
         for (long long c0 = 0; c0 < V; c0 += chunk) {
+            A x[ITEMS];
 #pragma unroll
             for (int k = 0; k < ITEMS; ++k) {
                 const long long c = c0 + threadIdx.x + (long long)k * ROW_THREADS;
-                if (c < V) {
-                    const A x = kg::to_acc(logits[row_base + c]);
-                    dlogits[row_base + c] = kg::from_acc<T>(c == t ? g_t : exp(x - mx) * inv);
-                }
+                x[k] = c < V ? kg::to_acc(logits[row_base + c]) : A(0);
+            }
+#pragma unroll
+            for (int k = 0; k < ITEMS; ++k) {
+                const long long c = c0 + threadIdx.x + (long long)k * ROW_THREADS;
+                if (c < V) dlogits[row_base + c] = kg::from_acc<T>(c == t ? g_t : exp(x[k] - mx) * inv);
             }
         }
     }

@@ -44,9 +44,9 @@ from typing import Any
 
 import numpy as np
 
-from ...._args import softmax_xent_shapes, value_checks_enabled
+from ...._args import value_checks_enabled
 from ... import _runtime
-from ...softmax_xent import MEAN_THREADS, softmax_cross_entropy_backward
+from ...softmax_xent import MEAN_THREADS, _checked_forward_args, softmax_cross_entropy_backward
 from ...softmax_xent import MODULE as PRODUCTION
 
 __all__ = ["softmax_cross_entropy_forward", "softmax_cross_entropy_backward"]
@@ -64,15 +64,11 @@ def _acc_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
 
 
-def check_forward_args(logits, target, ignore_index) -> tuple[int, int, int, bool, Any]:
+def check_forward_args(logits, target, ignore_index, need_grad: bool = True, out=None
+                       ) -> tuple[int, int, int, bool, Any]:
     """Production's argument checks for ``softmax_cross_entropy_forward`` (the same errors, the same host-read
     policy): ``(M, V, kernel_ignore, has_ignore_index, target as int64)``."""
-    _runtime.check_float_array("logits", logits, 2)
-    _runtime.check_array("target", target)
-    if not np.issubdtype(target.dtype, np.integer):
-        raise TypeError(f"target must have an integer dtype, got {target.dtype}")
-    M, V = softmax_xent_shapes(logits.shape, target.shape, ignore_index)
-    ignore_index = int(ignore_index)
+    M, V, ignore_index = _checked_forward_args(logits, target, ignore_index, need_grad, out)
     xp = _runtime.xp()
     target64 = target.astype(np.int64, copy=False)
     has_ignore_index = -(2**63) <= ignore_index < 2**63  # else no int64 equals it: nothing is ignored
@@ -108,10 +104,14 @@ def mean(row_loss, n_valid, dtype):
     return loss
 
 
-def loss_grad(logits, target64, row_max, s_other, n_valid, kernel_ignore, has_ignore_index, need_grad):
-    """The third kernel (shared with rung 1): ``(row_loss, dlogits or None)``."""
+def loss_grad(logits, target64, row_max, s_other, n_valid, kernel_ignore, has_ignore_index, need_grad, out=None):
+    """The third kernel (shared with rung 1): ``(row_loss, dlogits or None)``; dlogits is ``out`` when given (it may
+    be the logits: the kernel reads each element before it writes its gradient there)."""
     M, V = logits.shape
-    dlogits = _runtime.empty((M, V) if need_grad else (0,), logits.dtype)  # (0,): a pointer never used
+    if need_grad and out is not None:
+        dlogits = out
+    else:
+        dlogits = _runtime.empty((M, V) if need_grad else (0,), logits.dtype)  # (0,): a pointer never used
     row_loss = _runtime.empty((M,), _acc_dtype(logits.dtype))
     MODULE.launch(
         f"xent_loss_grad_kernel<{_runtime.cuda_type(logits.dtype)}, {ROW_THREADS}>", grid(M), (ROW_THREADS,),
@@ -121,13 +121,19 @@ def loss_grad(logits, target64, row_max, s_other, n_valid, kernel_ignore, has_ig
     return row_loss, dlogits if need_grad else None
 
 
-def softmax_cross_entropy_forward(logits, target, ignore_index: int = -100, need_grad: bool = True):
+def empty_result(M: int, V: int, dtype, need_grad: bool, out):
+    """``(loss, dlogits)`` for M = 0 rows: NaN (the mean over no rows) and an empty gradient (``out`` when given)."""
+    dlogits = (out if out is not None else _runtime.zeros((M, V), dtype)) if need_grad else None
+    return _runtime.xp().full((), np.nan, dtype=dtype), dlogits
+
+
+def softmax_cross_entropy_forward(logits, target, ignore_index: int = -100, need_grad: bool = True, out=None):
     """Mean cross-entropy of ``logits[M, V]`` against ``target[M]``: ``(loss, dlogits or None)`` as production's,
-    in three kernels. Raises TypeError / ValueError exactly as ``kernels.cupy.softmax_xent``."""
-    M, V, kernel_ignore, has_ignore_index, target64 = check_forward_args(logits, target, ignore_index)
+    in three kernels (``out``: production's). Raises TypeError / ValueError exactly as ``kernels.cupy.softmax_xent``."""
+    M, V, kernel_ignore, has_ignore_index, target64 = check_forward_args(logits, target, ignore_index, need_grad, out)
     dtype = logits.dtype
     if M == 0:
-        return _runtime.xp().full((), np.nan, dtype=dtype), _runtime.zeros((M, V), dtype) if need_grad else None
+        return empty_result(M, V, dtype, need_grad, out)
     n_valid = count_valid(target64, kernel_ignore, has_ignore_index)
     ctype, acc = _runtime.cuda_type(dtype), _acc_dtype(dtype)
     row_max = _runtime.empty((M,), acc)
@@ -137,5 +143,5 @@ def softmax_cross_entropy_forward(logits, target, ignore_index: int = -100, need
     MODULE.launch(f"xent_row_sumexp_kernel<{ctype}, {ROW_THREADS}>", grid(M), (ROW_THREADS,),
                   (logits, target64, row_max, s_other, np.int64(M), np.int64(V)))
     row_loss, dlogits = loss_grad(logits, target64, row_max, s_other, n_valid, kernel_ignore, has_ignore_index,
-                                  need_grad)
+                                  need_grad, out)
     return mean(row_loss, n_valid, dtype), dlogits

@@ -31,7 +31,16 @@ import numpy as np
 
 from ... import _runtime
 from ...softmax_xent import softmax_cross_entropy_backward
-from .rung0_three_pass import ROW_THREADS, _acc_dtype, check_forward_args, count_valid, grid, loss_grad, mean
+from .rung0_three_pass import (
+    ROW_THREADS,
+    _acc_dtype,
+    check_forward_args,
+    count_valid,
+    empty_result,
+    grid,
+    loss_grad,
+    mean,
+)
 
 __all__ = ["softmax_cross_entropy_forward", "softmax_cross_entropy_backward"]
 
@@ -41,13 +50,13 @@ MODULE = _runtime.SourceModule(
 )
 
 
-def softmax_cross_entropy_forward(logits, target, ignore_index: int = -100, need_grad: bool = True):
+def softmax_cross_entropy_forward(logits, target, ignore_index: int = -100, need_grad: bool = True, out=None):
     """Mean cross-entropy of ``logits[M, V]`` against ``target[M]``: ``(loss, dlogits or None)`` as production's,
-    in two kernels. Raises TypeError / ValueError exactly as ``kernels.cupy.softmax_xent``."""
-    M, V, kernel_ignore, has_ignore_index, target64 = check_forward_args(logits, target, ignore_index)
+    in two kernels (``out``: production's). Raises TypeError / ValueError exactly as ``kernels.cupy.softmax_xent``."""
+    M, V, kernel_ignore, has_ignore_index, target64 = check_forward_args(logits, target, ignore_index, need_grad, out)
     dtype = logits.dtype
     if M == 0:
-        return _runtime.xp().full((), np.nan, dtype=dtype), _runtime.zeros((M, V), dtype) if need_grad else None
+        return empty_result(M, V, dtype, need_grad, out)
     n_valid = count_valid(target64, kernel_ignore, has_ignore_index)
     acc = _acc_dtype(dtype)
     row_max = _runtime.empty((M,), acc)
@@ -55,5 +64,5 @@ def softmax_cross_entropy_forward(logits, target, ignore_index: int = -100, need
     MODULE.launch(f"xent_online_stats_kernel<{_runtime.cuda_type(dtype)}, {ROW_THREADS}>", grid(M), (ROW_THREADS,),
                   (logits, target64, row_max, s_other, np.int64(M), np.int64(V)))
     row_loss, dlogits = loss_grad(logits, target64, row_max, s_other, n_valid, kernel_ignore, has_ignore_index,
-                                  need_grad)
+                                  need_grad, out)
     return mean(row_loss, n_valid, dtype), dlogits

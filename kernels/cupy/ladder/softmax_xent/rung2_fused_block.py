@@ -32,20 +32,24 @@ import numpy as np
 
 from ... import _runtime
 from ...softmax_xent import MODULE, _forward_name, softmax_cross_entropy_backward
-from .rung0_three_pass import ROW_THREADS, _acc_dtype, check_forward_args, count_valid, grid, mean
+from .rung0_three_pass import ROW_THREADS, _acc_dtype, check_forward_args, count_valid, empty_result, grid, mean
 
 __all__ = ["softmax_cross_entropy_forward", "softmax_cross_entropy_backward"]
 
 
-def softmax_cross_entropy_forward(logits, target, ignore_index: int = -100, need_grad: bool = True):
+def softmax_cross_entropy_forward(logits, target, ignore_index: int = -100, need_grad: bool = True, out=None):
     """Mean cross-entropy of ``logits[M, V]`` against ``target[M]``: ``(loss, dlogits or None)`` as production's,
-    one fused kernel, 256 threads per row. Raises TypeError / ValueError exactly as ``kernels.cupy.softmax_xent``."""
-    M, V, kernel_ignore, has_ignore_index, target64 = check_forward_args(logits, target, ignore_index)
+    one fused kernel, 256 threads per row (``out``: production's). Raises TypeError / ValueError exactly as
+    ``kernels.cupy.softmax_xent``."""
+    M, V, kernel_ignore, has_ignore_index, target64 = check_forward_args(logits, target, ignore_index, need_grad, out)
     dtype = logits.dtype
     if M == 0:
-        return _runtime.xp().full((), np.nan, dtype=dtype), _runtime.zeros((M, V), dtype) if need_grad else None
+        return empty_result(M, V, dtype, need_grad, out)
     n_valid = count_valid(target64, kernel_ignore, has_ignore_index)
-    dlogits = _runtime.empty((M, V) if need_grad else (0,), dtype)  # (0,): a pointer the kernel never uses
+    if need_grad and out is not None:
+        dlogits = out
+    else:
+        dlogits = _runtime.empty((M, V) if need_grad else (0,), dtype)  # (0,): a pointer the kernel never uses
     row_loss = _runtime.empty((M,), _acc_dtype(dtype))
     MODULE.launch(
         _forward_name(_runtime.cuda_type(dtype), ROW_THREADS, 1), grid(M), (ROW_THREADS,),

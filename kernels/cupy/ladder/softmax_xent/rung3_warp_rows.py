@@ -1,5 +1,5 @@
-"""Rung 3 -- a warp per row for small vocabularies, a 1024-thread block per row for huge ones. The production kernel,
-``kernels/cupy/softmax_xent.py`` + ``softmax_xent.cu``.
+"""Rung 3 -- a warp per row for small vocabularies, a 1024-thread block per row for huge ones. Production's row kernels
+(``kernels/cupy/softmax_xent.py`` + ``softmax_xent.cu``) without the split-row path that rung 4 adds.
 
 Math and contract: every rung's.
 
@@ -20,12 +20,20 @@ gradient) 1.0-1.25x rung 2 (closer to the 0.52 ms floor at [8192, 32000]: 0.55-0
 (the suite's digits [N, 10] and byte-level [N*256, 256]): 2-6x faster than rung 2 (8x fewer idle threads per row),
 bounded by the launch for the tiny batches; V = 1000: 1.5-3x. Unverified: no GPU has run it.
 
-Not built (ideas above this rung, on paper: docs/ladder/softmax_xent.md): a row split across blocks with a
-combine step for V = 128k-256k and few rows; an in-place dlogits mode.
+Above this rung (``rung4_split_rows``, production): few rows of a huge vocabulary split across blocks
+(docs/ladder/softmax_xent.md). The in-place gradient is the contract's ``out``, every rung's.
 
-The functions are the production ones, re-exported so the ladder's tests and benchmark see this rung.
+The launcher is production's, with the split-row dispatch switched off (``_forward(..., split=False)``).
 """
 
-from ...softmax_xent import softmax_cross_entropy_backward, softmax_cross_entropy_forward
+from __future__ import annotations
+
+from ...softmax_xent import _forward, softmax_cross_entropy_backward
 
 __all__ = ["softmax_cross_entropy_forward", "softmax_cross_entropy_backward"]
+
+
+def softmax_cross_entropy_forward(logits, target, ignore_index: int = -100, need_grad: bool = True, out=None):
+    """Mean cross-entropy of ``logits[M, V]`` against ``target[M]``: ``(loss, dlogits or None)`` as production's,
+    the row kernels for every shape. Raises TypeError / ValueError exactly as ``kernels.cupy.softmax_xent``."""
+    return _forward(logits, target, ignore_index, need_grad, out, split=False)

@@ -10,7 +10,7 @@ import importlib
 from types import ModuleType
 
 #: Rung modules, bottom to top.
-RUNGS = ("rung0_three_pass", "rung1_online_stats", "rung2_fused_row", "rung3_packed_rows")
+RUNGS = ("rung0_three_pass", "rung1_online_stats", "rung2_fused_row", "rung3_packed_rows", "rung4_split_rows")
 
 
 def load(name: str) -> ModuleType:

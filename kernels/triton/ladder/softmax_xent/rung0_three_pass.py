@@ -18,6 +18,9 @@ under the interpreter, so the chunk loops run on the CPU too):
   (need_grad) re-reads the row a third time to write dlogits = exp(x - mx) / (s * n), -s_other / (s * n) at the
   target, zeros for ignored rows (a select), NaN rows for an unchecked target that is not a class.
 
+``out`` (the contract's in-place gradient) may be the logits: the third kernel reads each element before it
+writes its gradient there, in the same program, and the first two kernels have finished reading by then.
+
 The statistics travel between the kernels through two [M] buffers in the accumulation dtype; the mean over valid
 rows is a device reduction in the launcher (production's). This is the textbook "safe softmax": three sweeps
 because each statistic needs the previous one. The precision formulation (s_other without the target, log1p, the
@@ -50,7 +53,7 @@ import triton.language as tl
 
 from ...._args import softmax_xent_shapes, value_checks_enabled
 from ..._common import check_float_tensor, check_placement, interpreting, tl_dtype
-from ...softmax_xent import _log1p, softmax_cross_entropy_backward
+from ...softmax_xent import _check_out, _log1p, softmax_cross_entropy_backward
 
 __all__ = ["softmax_cross_entropy_forward", "softmax_cross_entropy_backward"]
 
@@ -110,6 +113,7 @@ def _loss_grad_kernel(logits_ptr, target_ptr, n_valid_ptr, row_max_ptr, s_other_
         n = tl.maximum(tl.load(n_valid_ptr), 1).to(ACC_DTYPE)
         inv = 1.0 / (s * n)
         g_t = -s_other * inv
+        tl.debug_barrier()  # dlogits may be the logits: every lane has read x_t before column t is overwritten
         for v0 in range(0, V, BLOCK_V):
             vs = v0 + cols
             in_row = vs < V
@@ -120,7 +124,8 @@ def _loss_grad_kernel(logits_ptr, target_ptr, n_valid_ptr, row_max_ptr, s_other_
             tl.store(dlogits_ptr + row_base + vs, g.to(OUT_DTYPE), mask=in_row)
 
 
-def check_forward_args(logits: torch.Tensor, target: torch.Tensor, ignore_index) -> tuple[int, int, int, torch.Tensor]:
+def check_forward_args(logits: torch.Tensor, target: torch.Tensor, ignore_index, need_grad: bool = True,
+                       out: torch.Tensor | None = None) -> tuple[int, int, int, torch.Tensor]:
     """Production's argument checks for ``softmax_cross_entropy_forward`` (the same errors, the same host-read
     policy): ``(M, V, ignore_index, target as int64)``."""
     check_float_tensor("logits", logits, 2)
@@ -133,6 +138,10 @@ def check_forward_args(logits: torch.Tensor, target: torch.Tensor, ignore_index)
     check_placement("target", target)
     if target.device != logits.device:
         raise ValueError(f"target is on device {target.device}, logits on {logits.device} (must match)")
+    if out is not None:
+        if not need_grad:
+            raise ValueError("out receives dlogits: it needs need_grad=True (got need_grad=False)")
+        _check_out(out, logits, "logits")
     target = target.to(torch.int64)
     if value_checks_enabled(on_host=interpreting() and target.device.type == "cpu"):
         bad = (target != ignore_index) & ((target < 0) | (target >= V))
@@ -166,14 +175,16 @@ def mean_loss(row_loss: torch.Tensor, n_valid: torch.Tensor, dtype: torch.dtype)
 
 
 def softmax_cross_entropy_forward(
-    logits: torch.Tensor, target: torch.Tensor, ignore_index: int = -100, need_grad: bool = True
+    logits: torch.Tensor, target: torch.Tensor, ignore_index: int = -100, need_grad: bool = True,
+    out: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Mean cross-entropy of ``logits[M, V]`` against ``target[M]``: ``(loss, dlogits or None)`` as production's,
-    in three kernels. Raises TypeError / ValueError exactly as ``kernels.triton.softmax_xent``."""
-    M, V, ignore_index, target = check_forward_args(logits, target, ignore_index)
+    in three kernels (``out``: production's, dlogits written there; it may be the logits). Raises TypeError /
+    ValueError exactly as ``kernels.triton.softmax_xent``."""
+    M, V, ignore_index, target = check_forward_args(logits, target, ignore_index, need_grad, out)
     dtype = logits.dtype
     acc = acc_dtype(dtype)
-    dlogits = torch.empty_like(logits) if need_grad else None
+    dlogits = (out if out is not None else torch.empty_like(logits)) if need_grad else None
     if M == 0:
         return torch.full((), float("nan"), dtype=dtype, device=logits.device), dlogits
     n_valid = (target != ignore_index).sum(dtype=torch.int64).reshape(1)

@@ -41,14 +41,15 @@ __all__ = ["softmax_cross_entropy_forward", "softmax_cross_entropy_backward"]
 
 
 def softmax_cross_entropy_forward(
-    logits: torch.Tensor, target: torch.Tensor, ignore_index: int = -100, need_grad: bool = True
+    logits: torch.Tensor, target: torch.Tensor, ignore_index: int = -100, need_grad: bool = True,
+    out: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Mean cross-entropy of ``logits[M, V]`` against ``target[M]``: ``(loss, dlogits or None)`` as production's,
     one fused kernel, one row per program. Raises TypeError / ValueError exactly as ``kernels.triton.softmax_xent``."""
-    M, V, ignore_index, target = check_forward_args(logits, target, ignore_index)
+    M, V, ignore_index, target = check_forward_args(logits, target, ignore_index, need_grad, out)
     dtype = logits.dtype
     acc = acc_dtype(dtype)
-    dlogits = torch.empty_like(logits) if need_grad else None
+    dlogits = (out if out is not None else torch.empty_like(logits)) if need_grad else None
     if M == 0:
         return torch.full((), float("nan"), dtype=dtype, device=logits.device), dlogits
     n_valid = (target != ignore_index).sum(dtype=torch.int64).reshape(1)

@@ -1,5 +1,6 @@
 """Rung 3 -- rows packed by vocabulary size: a program takes BLOCK_M rows at once when V is small, so a short row no
-longer leaves most of a program idle; tile and warps sized so no V spills. The production kernel.
+longer leaves most of a program idle; tile and warps sized so no V spills. Production's fused-row path (production
+itself is rung 4, which adds the split-row path for few long rows).
 
 Math and contract: every rung's (``kernels/triton/softmax_xent.py``).
 
@@ -22,17 +23,31 @@ Prediction, written before any measurement (H200): V = 10 and V = 256 with many 
 by the launch (~3-5 us) for the tiny batches; V >= 512 (the LLM vocabularies, V = 1000): rung 2's times, +-5%.
 Unverified: no GPU has run it.
 
-Not built (ideas for rungs above this one, on paper only -- see docs/ladder/softmax_xent.md): splitting a huge
-row across programs (V = 128k-256k with few rows: M programs cannot fill 132 SMs; a split pass writes per-chunk
-(max, sum) pairs and a combine step merges them, the online-softmax rescale across programs); and the in-place
-dlogits mode (dlogits written over the logits when nothing else reads them).
+Above this rung (``rung4_split_rows``, production): few rows of a huge vocabulary split across programs; see
+docs/ladder/softmax_xent.md (the in-place dlogits mode is the contract's ``out``, every rung's).
 
-Measured: not yet (no GPU). Compiled ahead of time for sm_90 and sm_80 (launcher
-"softmax_cross_entropy_forward/backward [...]"; production's header lists the configurations and spills).
+Measured: not yet (no GPU). Compiled ahead of time for sm_90 (launches labelled "rung3_packed_rows:
+softmax_cross_entropy_forward"); production's header lists the configurations and spills.
 
-The functions are production's, re-exported so the ladder's tests and benchmark see this rung.
+The launcher is production's argument checks and fused-row launch (``_fused_rows_forward``): production without
+the split-row dispatch.
 """
 
-from ...softmax_xent import softmax_cross_entropy_backward, softmax_cross_entropy_forward
+from __future__ import annotations
+
+import torch
+
+from ...softmax_xent import _checked_forward_args, _fused_rows_forward, softmax_cross_entropy_backward
 
 __all__ = ["softmax_cross_entropy_forward", "softmax_cross_entropy_backward"]
+
+
+def softmax_cross_entropy_forward(
+    logits: torch.Tensor, target: torch.Tensor, ignore_index: int = -100, need_grad: bool = True,
+    out: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Mean cross-entropy of ``logits[M, V]`` against ``target[M]``: ``(loss, dlogits or None)`` as production's,
+    the fused kernel with rows packed by V for every shape. Raises TypeError / ValueError exactly as
+    ``kernels.triton.softmax_xent``."""
+    M, V, ignore_index, target = _checked_forward_args(logits, target, ignore_index, need_grad, out)
+    return _fused_rows_forward(logits, target, ignore_index, need_grad, out)
