@@ -90,7 +90,7 @@
 //
 // Verified where: values on the CPU emulator (WMMA and FMA paths, against torch float64 and numpy; the emulator
 // lands a cp.async group only when a wait forces it and checks every copy's alignment, so a stage read too early
-// or a misaligned vector fails the tests; tests/kernels/cupy/test_linear_relu_pipeline.py: reductions of 1 to 8
+// or a misaligned vector fails the tests; tests/kernels/cupy/test_linear_relu_pipeline.py: reductions of 1 to 17
 // steps with remainders, unaligned K / N and base addresses taking the element fallback, bit equality with rung 2
 // and with the ordinary-load path, repeat runs); NVRTC compiles every name expression the wrapper declares for
 // sm_80 / sm_90 in CI (registers, spills and tensor-core instructions in benchmarks/results/aot-cuda.md) and nvcc

@@ -45,8 +45,8 @@ The reasoning. forward: 512 x 192 = 98,304 tiles (blocks), 48 steps each. Per st
 floats; w transposed: 2 rows of w x 16 consecutive k, coalesced too) and 2 STS, plus ~25 instructions of index math,
 bounds tests and barriers: ~36 wavefronts per 16 warp-FMAs -> 0.44 warp-FMA per cycle. 9.66e9 multiply-adds / 32 =
 3.0e8 warp-FMAs / 132 SMs / 0.3-0.44 per cycle = 5.2-7.6e6 cycles = 2.6-3.9 ms if the barriers' bubbles were covered
-by other blocks; at 32 registers (expected) 8 blocks of 256 fit an SM, but each step's global loads are waited on
-before the math (no pipelining): another 1.5-2.5x, 5.5-9 ms. dx (512 x 48 = 24,576 tiles, 192 steps) and dw
+by other blocks; at 30-40 registers (the AOT report) 8 blocks of 256 fit an SM, but each step's global loads are
+waited on before the math (no pipelining): another 1.5-2.5x, 5.5-9 ms. dx (512 x 48 = 24,576 tiles, 192 steps) and dw
 (192 x 48 = 9,216 tiles, 512 steps; 70 blocks per SM) are the same FLOPs and the same per-step pattern.
 
 Verified where: values on the CPU emulator (``KERNELGRAD_CUDA_EMULATE=1``) -- the shared linear_relu tests

@@ -45,6 +45,10 @@ two barriers per step and the load latency that only other blocks can cover take
 (~1,200 warp-instructions per block per step, ~300 issue cycles), plus each step's load latency exposed: the copies,
 not the tensor cores, set the time. Measured: not yet -- no GPU has run it.
 
+Static facts (``python -m benchmarks.aot_cuda``, sm_90; float32 / float16 / float64 registers): forward 64 / 57 / 78,
+backward_input 64 / 64 / 80, backward_weight 79 / 73 / 100; no spills; shared memory 25,728 / 26,624 / 43,136 B; WMMA
+(``wmma.mma.sync``) in every float16 kernel. At 64 registers 4 blocks of 256 threads fit an SM, at 73-80 three.
+
 Verified where: values on the CPU emulator (``KERNELGRAD_CUDA_EMULATE=1``) -- the shared linear_relu tests
 (tests/kernels/test_linear_relu.py run every rung; this was production when tests/kernels/cupy/test_linear_relu.py
 covered its multi-tile, float16 and bfloat16 paths) and tests/kernels/cupy/test_linear_relu_pipeline.py (rung 3

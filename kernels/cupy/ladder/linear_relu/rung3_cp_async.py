@@ -57,7 +57,7 @@ cp.async stores into K-major rows, and L2 bandwidth at 64 x 64 tiles. Measured: 
 Verified where: values on the CPU emulator (``KERNELGRAD_CUDA_EMULATE=1``; its cp.async lands a group only when a wait
 forces it, so a stage read before its wait reads stale data, and it aborts on a misaligned copy): the shared
 linear_relu tests, tests/kernels/cupy/test_linear_relu.py (multi-tile, float16 WMMA, bfloat16, empty shapes) and
-tests/kernels/cupy/test_linear_relu_pipeline.py (reductions of 1 to 8 steps with remainders, unaligned K / N and base
+tests/kernels/cupy/test_linear_relu_pipeline.py (reductions of 1 to 17 steps with remainders, unaligned K / N and base
 addresses taking the element fallback, bit equality with rung 2 and with the ordinary-load path, repeat runs); NVRTC
 compiles it for sm_80 / sm_90 (``python -m benchmarks.aot_cuda``), nvcc for sm_75 / sm_80 / sm_90. No GPU has run it.
 
