@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 from collections import namedtuple
 from typing import Any
 
@@ -411,6 +412,37 @@ class Tensor:
     def _bump_version(self) -> None:
         """Count one in-place write to this storage (code that already wrote into ``_data`` itself)."""
         self._vbox[0] += 1
+
+    # A kernel may write an op's result over an input's storage (cross_entropy(consume_input=True): the gradient
+    # over the logits) only when nothing but this tensor can reach that storage; afterwards the tensor is
+    # *consumed*: its metadata and graph links stay, every read or write of its values raises.
+
+    def _consume_refusal(self) -> str | None:
+        """Why an op may not write its result over this tensor's storage, or None when nothing but this tensor (and
+        the op about to run) can reach it: a non-leaf without retain_grad() or hooks, not a view or alias, whose
+        version counter no other tensor shares and whose native array nothing else references -- no other
+        recorded op's input or saved value (its producer's included), no view, detach(), .data, numpy() or DLPack
+        export. Reference counts, calibrated on a fresh tensor (:func:`_reference_excess`)."""
+        if self._ctx is None:
+            return "they are a leaf tensor (not the output of a recorded op)"
+        if self._retain_grad:
+            return "retain_grad() was called on them"
+        if getattr(self, "_hooks", None):
+            return "they have a gradient hook (register_hook)"
+        if self._view_version is not None or self._view_src is not None or self._history:
+            return "they share storage with another tensor (a view, detach(), .data or an in-place op's history)"
+        holder = self._ctx.node if self._ctx.node is not None else self._ctx
+        recorded = sum(1 for box, _, _ in holder.output_versions if box is self._vbox)  # the producer's record
+        box, probe = self._vbox, _Probe([0, 0])
+        fresh = probe.value  # held like box: by one object's slot and one local name
+        if sys.getrefcount(box) - sys.getrefcount(fresh) > recorded:
+            return "another tensor shares their storage (a view, detach() or .data of them)"
+        return _native_refusal(self)
+
+    def _mark_consumed(self, message: str) -> None:
+        """After an op wrote its result over this storage (see :meth:`_consume_refusal`): make every later read or
+        write of the values raise ``RuntimeError(message)``. The version counter was bumped by the op."""
+        self.__class__ = _consumed_class(message)
 
     def _recording(self, name: str, *values: Any) -> bool:
         """Whether an in-place op with these operands is recorded; raises where PyTorch refuses it."""
@@ -1938,6 +1970,107 @@ class Tensor:
         if dtype is not None:
             return self.to(dtype=dtype)
         return f"kernelgrad.{_LEGACY_TYPE_NAMES[str(self.dtype)]}"
+
+
+# ------------------------------------------------------------------------------------------ consumed storage
+
+_DATA_SLOT = Tensor.__dict__["_data"]  # the slot itself, behind the property a consumed tensor puts in front of it
+
+
+class _ConsumedTensor(Tensor):
+    """A tensor whose storage an op reused for its result (:meth:`Tensor._mark_consumed`): shape, dtype, device and
+    place in the graph remain, so backward still passes through it; its values are gone, and any read or write
+    of them (an op, ``numpy()``, ``print``, ``.data``, ``detach()``, an in-place op) raises RuntimeError."""
+
+    __slots__ = ()
+    _consumed_message = "this tensor's storage was reused by an operation"
+
+    @property
+    def _data(self) -> Any:
+        raise RuntimeError(self._consumed_message)
+
+    @_data.setter
+    def _data(self, value: Any) -> None:
+        raise RuntimeError(self._consumed_message)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(_DATA_SLOT.__get__(self).shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(_DATA_SLOT.__get__(self).shape)
+
+    @property
+    def dtype(self) -> DType:
+        native = _DATA_SLOT.__get__(self)
+        return _DTYPE_OF_NATIVE.get(native.dtype) or as_dtype(self.backend.dtype_name(native))
+
+    def __repr__(self) -> str:
+        return f"tensor(<consumed>, shape={self.shape}, dtype={self.dtype!r}, device={self.backend.name!r})"
+
+    def retain_grad(self) -> None:
+        raise RuntimeError(self._consumed_message)
+
+    def register_hook(self, hook: Any):
+        raise RuntimeError(self._consumed_message)
+
+
+_CONSUMED_CLASSES: dict[str, type] = {}
+
+
+def _consumed_class(message: str) -> type:
+    """The :class:`_ConsumedTensor` subclass whose errors say ``message`` (one per message)."""
+    cls = _CONSUMED_CLASSES.get(message)
+    if cls is None:
+        cls = _CONSUMED_CLASSES[message] = type("ConsumedTensor", (_ConsumedTensor,),
+                                                {"__slots__": (), "_consumed_message": message})
+    return cls
+
+
+class _Probe:
+    """An object holding a fresh value in a slot, as a Tensor holds its array: the reference counts of a value
+    nothing else holds, measured the same way as a tensor's (no assumption on how this Python counts temporaries)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _native_refusal(t: Tensor) -> str | None:
+    """Why ``t``'s native array may be reachable from anywhere but ``t`` (see :meth:`Tensor._consume_refusal`), or
+    None. numpy: Python references to the array (a recorded op holds its inputs' arrays, a view its base, an
+    export the array) and to its base; torch: Python references plus the TensorImpl's and the storage's use counts
+    (a DLPack export or a torch view holds those without a Python reference). Each count is compared with a fresh
+    array's, held the same way (one slot, one local name). CuPy arrays are refused: unverified on a GPU."""
+    array = t._data
+    other = "their array is referenced elsewhere (another recorded op's input or saved value, or an export)"
+    if isinstance(array, np.ndarray):
+        probe = _Probe(np.empty(1))
+        fresh = probe.value
+        if sys.getrefcount(array) > sys.getrefcount(fresh):
+            return other
+        base = array.base
+        if base is None:
+            return None
+        if not isinstance(base, np.ndarray) or base.base is not None:
+            return "their memory is owned by another object (an imported or mapped buffer)"
+        view = np.empty(2)[:1]
+        fresh_base = view.base  # held like base: by one view and one local name
+        return other if sys.getrefcount(base) > sys.getrefcount(fresh_base) else None
+    if type(array).__module__.partition(".")[0] == "torch":
+        torch = sys.modules["torch"]
+        storage_uses = getattr(torch._C, "_storage_Use_Count", None)
+        if storage_uses is None or not hasattr(array, "_use_count"):
+            return "this torch gives no reference counts to prove that nothing else holds their storage"
+        probe = _Probe(torch.empty(1, dtype=array.dtype, device=array.device))
+        fresh = probe.value
+        if (sys.getrefcount(array) > sys.getrefcount(fresh) or array._use_count() > fresh._use_count()
+                or storage_uses(array.untyped_storage()._cdata) > storage_uses(fresh.untyped_storage()._cdata)):
+            return other
+        return None
+    return f"reusing the storage of a {type(array).__module__}.{type(array).__name__} is not verified"
 
 
 def host_copy(value: Any) -> np.ndarray:

@@ -34,22 +34,32 @@ class CrossEntropyLoss(_Loss):
         weight: optional per-class weights ``[C]`` (a persistent buffer, as in PyTorch).
         ignore_index: target value that contributes nothing (not even to the mean's denominator).
         reduction: ``'mean'``, ``'sum'`` or ``'none'``. label_smoothing: in [0, 1].
+        consume_input: kernelgrad only (keyword-only, off by default): write the gradient over the logits'
+            storage, which are unreadable afterwards -- ``F.cross_entropy(..., consume_input=True)``, whose
+            docstring has the contract.
     Shapes: input ``[N, C]`` / ``[N, C, d...]`` / ``[C]``; target class indices ``[N]`` / ``[N, d...]`` / ``[]``
         or probabilities of input's shape.
     """
 
     def __init__(self, weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean",
-                 label_smoothing: float = 0.0):
+                 label_smoothing: float = 0.0, *, consume_input: bool = False):
         super().__init__(reduction)
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+        if not isinstance(consume_input, bool):
+            raise TypeError(f"CrossEntropyLoss: consume_input must be a bool, got {type(consume_input).__name__}")
         self.register_buffer("weight", weight)
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
+        self.consume_input = consume_input
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
-                               reduction=self.reduction, label_smoothing=self.label_smoothing)
+                               reduction=self.reduction, label_smoothing=self.label_smoothing,
+                               consume_input=self.consume_input)
+
+    def extra_repr(self) -> str:
+        return ", ".join(x for x in (super().extra_repr(), "consume_input=True" if self.consume_input else "") if x)
 
 
 class NLLLoss(_Loss):

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ... import ops
+from ...autograd import is_grad_enabled
 from ...dtypes import result_type
 from ...ops.loss import BCEWithLogits, BinaryCrossEntropy, KLDiv
 from ...ops.softmax_xent import SoftmaxCrossEntropy
@@ -88,7 +89,7 @@ def _check_class_range(target: Tensor, num_classes: int, ignore_index: int, name
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+                  reduction: str = "mean", label_smoothing: float = 0.0, *, consume_input: bool = False) -> Tensor:
     """Softmax cross-entropy, PyTorch's ``F.cross_entropy``.
 
     Class-index targets with ``reduction='mean'``, no class weights and no smoothing run the fused
@@ -98,16 +99,32 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
     -inf/NaN padding (PyTorch's gradient row is NaN there); with every row ignored 'mean' is NaN and the
     gradient zero, as in PyTorch.
 
+    ``consume_input=True`` (kernelgrad only, keyword-only, off by default; torch has no such flag): the fused
+    kernel writes the gradient over the logits' storage instead of a new [N, C] buffer, and backward scales it
+    there -- one [N, C] buffer fewer from forward to backward. It is done only when the framework can prove that
+    nothing else reads the logits (docs/ladder/softmax_xent.md, "The in-place gradient"): otherwise it raises
+    RuntimeError saying why, before anything is written. Afterwards ``input`` is *consumed*: any read of its
+    values (an op, ``numpy()``, ``print``, ``.data``, ``detach()``) raises RuntimeError, while backward through
+    it works (once: a second backward with ``retain_graph=True`` raises). With no gradient to compute
+    (``no_grad``, or logits that do not require grad) nothing is written and nothing is consumed.
+
     Args:
-        input: logits [N, C], [N, C, d1, ...] or unbatched [C].
+        input: logits [N, C], [N, C, d1, ...] or unbatched [C] ([N, C] with ``consume_input``).
         target: int class indices [N] / [N, d1, ...] / [], or float probabilities of input's shape.
         weight: per-class weights [C]. ignore_index: an int (class-index targets only, as in PyTorch).
+        consume_input: reuse the logits' storage for their gradient (see above).
     Raises:
-        TypeError: non-float input, a target that is neither integer nor float of input's shape, or a
-            non-int ignore_index.
+        TypeError: non-float input, a target that is neither integer nor float of input's shape, a
+            non-int ignore_index, or a non-bool consume_input.
         ValueError: shape mismatch, class index outside [0, C), a weight not of shape [C], bad reduction or
-            label_smoothing, ignore_index outside int64 or set with probability targets.
+            label_smoothing, ignore_index outside int64 or set with probability targets; with consume_input,
+            input not [N, C] or options the fused kernel does not take.
+        RuntimeError: consume_input=True when the logits may have another reader.
     """
+    if not isinstance(consume_input, bool):
+        raise TypeError(f"cross_entropy(): consume_input must be a bool, got {type(consume_input).__name__}")
+    if consume_input:
+        _check_consumable_call(input, target, weight, reduction, label_smoothing)
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     if not 0.0 <= label_smoothing <= 1.0:
@@ -135,9 +152,38 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
     if not fused or logits.backend.value_checks_enabled():
         _check_class_range(flat_target, C, ignore_index, "cross_entropy")
     if fused:
+        if consume_input and is_grad_enabled() and logits.requires_grad:
+            return _cross_entropy_consuming(logits, flat_target, ignore_index)
         return SoftmaxCrossEntropy.apply(logits, flat_target, ignore_index)
     return _cross_entropy_composite(logits, flat_target, weight, ignore_index, reduction, label_smoothing,
                                     target.shape if input.ndim > 1 else ())
+
+
+_CONSUMED = ("these logits were consumed by cross_entropy(consume_input=True): their storage now holds the "
+             "gradient of the loss, so their values are gone. Keep a copy before the call (logits.detach().clone()) "
+             "or call without consume_input=True if you need them afterwards")
+
+
+def _check_consumable_call(input: Any, target: Any, weight: Any, reduction: str, label_smoothing: float) -> None:
+    """consume_input needs the fused kernel's case: [N, C] logits, class-index targets, mean, no weight/smoothing."""
+    _check_tensor(input, "input")
+    _check_tensor(target, "target")
+    if input.ndim != 2:
+        raise ValueError(f"cross_entropy(consume_input=True): input must be [N, C] logits, got shape {input.shape}")
+    if target.dtype.is_floating_point or weight is not None or reduction != "mean" or label_smoothing != 0.0:
+        raise ValueError("cross_entropy(consume_input=True) needs class-index targets, reduction='mean', no weight "
+                         "and no label_smoothing (the fused kernel that writes the gradient over the logits)")
+
+
+def _cross_entropy_consuming(logits: Tensor, target: Tensor, ignore_index: int) -> Tensor:
+    """The fused loss with the gradient written over the logits' storage, once nothing else can read it."""
+    why = logits._consume_refusal()
+    if why is not None:
+        raise RuntimeError(f"cross_entropy(consume_input=True): the logits cannot be consumed: {why}. Call without "
+                           "consume_input=True (the gradient then gets a buffer of its own)")
+    loss = SoftmaxCrossEntropy.apply(logits, target, ignore_index, written=logits._bump_version)
+    logits._mark_consumed(_CONSUMED)
+    return loss
 
 
 def _valid_rows(logits: Tensor, target: Tensor, ignore_index: int) -> tuple[Tensor, Tensor, Tensor]:
