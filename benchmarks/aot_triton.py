@@ -166,11 +166,14 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         x, w, y = t(4096, 4096, dtype=dt), t(4096, 4096, dtype=dt), t(4096, 4096, dtype=dt)
         return kt.linear_relu.linear_backward(t(4096, 4096, dtype=dt), x, w, y, True)
 
-    def xent(M, V):
+    def xent(M, V, in_place=False):
         def call(dt):
             logits, target = t(M, V, dtype=dt), torch.zeros(M, dtype=torch.int64)
             kt.softmax_xent.softmax_cross_entropy_forward(logits, target, need_grad=False)  # the loss alone
             loss, dlogits = kt.softmax_xent.softmax_cross_entropy_forward(logits, target)
+            if in_place:  # out=logits launches the same kernels; the in-place scale kernel is its own
+                kt.softmax_xent.softmax_cross_entropy_forward(logits, target, out=logits)
+                kt.softmax_xent.softmax_cross_entropy_backward(dlogits, torch.ones((), dtype=dt), out=dlogits)
             return kt.softmax_xent.softmax_cross_entropy_backward(dlogits, torch.ones((), dtype=dt))
 
         return call
@@ -309,8 +312,8 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
     cases += [("maxpool2d", f"{rung}: {fn}", pool_rung(rung, fn)) for rung, fn in
               (("rung0_naive", "maxpool2d_forward"), ("rung0_naive", "maxpool2d_backward"),
                ("rung1_compact_argmax", "maxpool2d_forward"))]
-    # the softmax-cross-entropy ladder's own launchers (kernels/triton/ladder/softmax_xent), rungs 0-2; rung 3 is
-    # production (the unlabelled launches below)
+    # the softmax-cross-entropy ladder's own launchers (kernels/triton/ladder/softmax_xent), rungs 0-3 (rung 3: the
+    # fused-row path of production, cache hits); rung 4 is production (the unlabelled launches below)
     def xent_rung(rung, M, V):
         def call(dt):
             import importlib
@@ -324,7 +327,7 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         return call
 
     cases += [("softmax_xent", f"{rung}: softmax_cross_entropy_forward [{M}, {V}]", xent_rung(rung, M, V))
-              for rung in ("rung0_three_pass", "rung1_online_stats", "rung2_fused_row")
+              for rung in ("rung0_three_pass", "rung1_online_stats", "rung2_fused_row", "rung3_packed_rows")
               for M, V in ((8192, 32000), (256, 10))]
     cases += [
         ("maxpool2d", "maxpool2d_forward", pool_fwd),
@@ -333,6 +336,8 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         ("linear_relu", "linear_backward", linear_bwd),
         ("softmax_xent", "softmax_cross_entropy_forward/backward [8192, 32000]", xent(8192, 32000)),
         ("softmax_xent", "softmax_cross_entropy_forward/backward [256, 10]", xent(256, 10)),
+        # few rows of a Llama-3 vocabulary: the split-row kernels (M < 2 x 132 SMs), and the in-place gradient
+        ("softmax_xent", "softmax_cross_entropy_forward/backward [64, 128256] (+ out=logits)", xent(64, 128256, True)),
         # dropout_backward is the same kernel with the same argument types (dy in place of x)
         ("dropout", "dropout_forward", dropout),
         ("dropout", "dropout_forward(row_len, row_stride)", dropout_rows),

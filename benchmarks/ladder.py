@@ -203,13 +203,16 @@ def maxpool2d_pass_counts(N, C, H, W, R, S, stride, pad, itemsize) -> dict[str, 
     return {"forward": (0, x + y + am), "backward": (0, y + am + x)}
 
 
-SOFTMAX_XENT_PASSES = ("loss", "loss_and_grad")
+SOFTMAX_XENT_PASSES = ("loss", "loss_and_grad", "loss_and_grad_in_place")
 #: CuPy's softmax-cross-entropy kernels take float16 / float32 / float64 (CuPy has no bfloat16), Triton's bfloat16 too.
 SOFTMAX_XENT_DTYPES = {"triton": ("float32", "float16", "bfloat16"), "cupy": ("float32", "float16")}
-#: The contract function each pass times, where it is not ``<family>_<pass>`` (both softmax passes are the forward:
-#: ``need_grad=False`` for the loss alone, True for the loss and dlogits).
+#: The contract function each pass times, where it is not ``<family>_<pass>`` (every softmax pass is the forward:
+#: ``need_grad=False`` for the loss alone, True for the loss and dlogits; the in-place pass writes dlogits over the
+#: logits (``out=logits``) and runs the in-place backward for a gradient of 1, which writes nothing: the
+#: framework's ``cross_entropy(consume_input=True)`` training step, forward and backward).
 LAUNCHERS = {"softmax_xent": {"loss": "softmax_cross_entropy_forward",
-                              "loss_and_grad": "softmax_cross_entropy_forward"}}
+                              "loss_and_grad": "softmax_cross_entropy_forward",
+                              "loss_and_grad_in_place": "softmax_cross_entropy_forward"}}
 
 
 def launcher_name(family: str, pass_: str) -> str:
@@ -235,6 +238,8 @@ SOFTMAX_XENT_SHAPES = (
     XentShape("Llama-2 vocab 32000 x 256 tokens", 256, 32000),  # batch 32: the ladder's running example [8192, 32000]
     XentShape("GPT-2 vocab 50257 x 128 tokens", 128, 50257),
     XentShape("Llama-3 vocab 128256 x 32 tokens", 32, 128256),
+    XentShape("Llama-3 vocab 128256 x 128 tokens", 128, 128256),  # batch 32: the issue's [4096, 128256]
+    XentShape("Llama-3 vocab 128256 x 1 token (decoding)", 1, 128256),  # few rows: the split-row rung's case
     XentShape("byte-level vocab 256 x 256 tokens", 256, 256),
     XentShape("ImageNet 1000 classes", 1, 1000),
     XentShape("digits 10 classes", 1, 10),
@@ -242,14 +247,16 @@ SOFTMAX_XENT_SHAPES = (
 
 
 def softmax_xent_pass_counts(M: int, V: int, itemsize: int) -> dict[str, tuple[int, int]]:
-    """``{pass: (flops, bytes)}`` for the loss alone (``need_grad=False``) and the loss with dlogits.
+    """``{pass: (flops, bytes)}`` for the loss alone (``need_grad=False``), the loss with dlogits, and the loss with
+    dlogits written over the logits (then the in-place backward for a gradient of 1, which moves nothing).
 
     Bytes: the logits read once (M*V), int64 targets (8*M) and the loss (one element), plus dlogits written once
-    (M*V) with the gradient -- the compulsory traffic. FLOPs are small and approximate (an exp counted as one): 4 per
-    logit for the loss (max, subtract, exp, add), 3 more with the gradient (subtract, exp, multiply); the
-    intensity stays under 2 FLOP/byte, so the roofline floor is bytes / copy bandwidth."""
+    (M*V) with the gradient -- the compulsory traffic, the same in place. FLOPs are small and approximate (an exp
+    counted as one): 4 per logit for the loss (max, subtract, exp, add), 3 more with the gradient (subtract, exp,
+    multiply); the intensity stays under 2 FLOP/byte, so the roofline floor is bytes / copy bandwidth."""
     logits, rest = M * V * itemsize, 8 * M + itemsize
-    return {"loss": (4 * M * V, logits + rest), "loss_and_grad": (7 * M * V, 2 * logits + rest)}
+    grad = (7 * M * V, 2 * logits + rest)
+    return {"loss": (4 * M * V, logits + rest), "loss_and_grad": grad, "loss_and_grad_in_place": grad}
 
 
 DROPOUT_PASSES = ("forward", "backward")
@@ -743,6 +750,12 @@ def _xent_torch_call(pass_: str, shape: XentShape, N: int) -> Callable[[dict], A
 
 
 def _xent_rung_call(module: Any, pass_: str, shape: XentShape, N: int) -> Callable[[dict], Any]:
+    if pass_ == "loss_and_grad_in_place":
+        def in_place(a: dict) -> Any:  # the logits are overwritten each call: the same work on other values
+            _, dlogits = module.softmax_cross_entropy_forward(a["logits"], a["target"], out=a["logits"])
+            return module.softmax_cross_entropy_backward(dlogits, 1.0, out=dlogits)
+
+        return in_place
     need_grad = pass_ == "loss_and_grad"
     return lambda a: module.softmax_cross_entropy_forward(a["logits"], a["target"], need_grad=need_grad)
 
@@ -851,11 +864,12 @@ SOFTMAX_XENT_SUITE = Suite(
     torch_call=lambda pass_, shape, N: _xent_torch_call(pass_, shape, N),
     rung_call=lambda *a: _xent_rung_call(*a), input_sets=lambda *a: xent_input_sets(*a), reference_label="PyTorch",
     reference={"reference": "PyTorch eager in the same dtype: F.cross_entropy (loss) and F.cross_entropy + "
-                            "torch.autograd.grad w.r.t. the logits (loss_and_grad)",
+                            "torch.autograd.grad w.r.t. the logits (loss_and_grad and loss_and_grad_in_place)",
                "benchmark": "the cudnn fields hold this reference (timed twice, cudnn.benchmark off and on: "
                             "cross_entropy does not use cuDNN, so the two should agree)"},
-    counts_doc="flops ~ 4*M*V (loss) / 7*M*V (loss_and_grad), approximate and small: a memory-bound roofline, bytes "
-               "/ copy bandwidth; bytes = logits read once + int64 targets + the loss (+ dlogits written once)",
+    counts_doc="flops ~ 4*M*V (loss) / 7*M*V (loss_and_grad, loss_and_grad_in_place), approximate and small: a "
+               "memory-bound roofline, bytes / copy bandwidth; bytes = logits read once + int64 targets + the loss "
+               "(+ dlogits written once, over the logits in place)",
     precision_doc={"float32": "ieee: float32 arithmetic (no float64)", "float16": "ieee: computed in float32",
                    "bfloat16": "ieee: computed in float32 (Triton only)"},
 )

@@ -381,11 +381,13 @@ XENT_SHAPES = {  # name: (tokens per sample T, vocabulary V)
     "Llama-2 vocab 32000 x 256 tokens": (256, 32000),
     "GPT-2 vocab 50257 x 128 tokens": (128, 50257),
     "Llama-3 vocab 128256 x 32 tokens": (32, 128256),
+    "Llama-3 vocab 128256 x 128 tokens": (128, 128256),
+    "Llama-3 vocab 128256 x 1 token (decoding)": (1, 128256),
     "byte-level vocab 256 x 256 tokens": (256, 256),
     "ImageNet 1000 classes": (1, 1000),
     "digits 10 classes": (1, 10),
 }
-XENT_PASSES = ("loss", "loss_and_grad")
+XENT_PASSES = ("loss", "loss_and_grad", "loss_and_grad_in_place")
 XENT_DTYPES = {"triton": ("float32", "float16", "bfloat16"), "cupy": ("float32", "float16")}
 
 
@@ -420,9 +422,9 @@ def test_xent_dry_run_has_every_rung_shape_batch_dtype_and_pass(xent_dry_run):
     for backend, entries in result["rungs"].items():
         assert [e["rung"] for e in entries] == list(xent_rungs(backend))
         assert all(e["prediction"].startswith("Prediction") and "Unverified" in e["prediction"] for e in entries)
-        # both passes are softmax_cross_entropy_forward, found in the rung (or production, for the top rung)
+        # every pass is softmax_cross_entropy_forward, found in the rung (or production, for the top rung)
         for e in entries:
-            assert e["defined_in"]["loss"] == e["defined_in"]["loss_and_grad"]
+            assert len({e["defined_in"][p] for p in XENT_PASSES}) == 1
             top = e["rung"] == xent_rungs(backend)[-1]
             assert e["defined_in"]["loss"] == (f"kernels.{backend}.softmax_xent" if top else e["module"])
             assert e["kernels"]["loss"], e["rung"]  # Triton kernels / .cu sources were found
@@ -443,8 +445,8 @@ def test_xent_counts_match_an_independent_computation(xent_dry_run, shape, n, dt
     for r in rows:
         assert r["tensors"] == {"logits": [M, V], "target": [M]} and r["V"] == V
         logits_bytes = M * V * size
-        grad = r["pass"] == "loss_and_grad"
-        # logits read once, int64 targets, the 0-d loss; dlogits written once with the gradient
+        grad = r["pass"] != "loss"
+        # logits read once, int64 targets, the 0-d loss; dlogits written once with the gradient (in place: over them)
         assert r["bytes"] == logits_bytes * (2 if grad else 1) + 8 * M + size
         assert r["flops"] == (7 if grad else 4) * M * V and r["intensity"] < 2  # memory-bound
 
