@@ -44,6 +44,10 @@ int >= 0 with offset + numel <= 2**63; row mapping: ints 1 <= row_len <= row_str
 row_len, largest counter < 2**63 (``kernels._args.check_dropout_args``).  p = 1 is refused before the
 scale 1/(1-p) is formed (``F.dropout`` answers it without a kernel).
 
+Device offsets (an int64 array as ``offset``, which the numpy and Triton backends take for CUDA-graph capture)
+are refused with a TypeError: the training step is captured on the triton device only, so no caller passes one
+here yet; the kernels would take a pointer argument as Triton's do.
+
 Floating point: one multiply, compiled without flush-to-zero (``_runtime.NVRTC_FP_OPTIONS``), so
 subnormal inputs and outputs and NaN / inf equal numpy bit for bit.
 
@@ -105,6 +109,9 @@ def _kernel_name(a: DropoutArgs) -> str:
 
 def _apply(name: str, x, p, seed, offset, row_len, row_stride):
     check_float_array(name, x)
+    if hasattr(offset, "shape"):  # numpy/triton take a device offset (an int64 array); these kernels do not yet
+        raise TypeError("offset must be an int on the cupy backend: a device offset (an int64 array, for steps "
+                        "captured as CUDA graphs) is implemented for the numpy and triton backends only")
     numel = x.size
     a = check_dropout_args(p, seed, offset, numel, row_len, row_stride)
     if a.p == 0.0:

@@ -56,6 +56,12 @@ counters of a chunk are not one run; the row division and remainder too).  Reads
 Elements are processed in chunks of 2**16: the ~10 live temporaries (a few MiB) then stay in cache, which is
 2-3x faster than 2**20-element chunks, and memory stays bounded for tensors of any size.
 
+Device offset (for steps replayed as a CUDA graph, ``framework.random.DevicePhilox``): ``offset`` may instead be
+a one-element int64 array on x's device (here: a numpy array) holding the offset; the mask is the one the same
+value passed as an int gives.  Its value must be a multiple of 4 -- a GPU kernel reads it in device memory, where
+it cannot be checked without a host sync, and takes the four-per-call fast path -- so this reference, which reads
+it on the host, raises ValueError for any other value, and for a negative one.
+
 Limits: 0 <= p < 1 (p == 0 returns a copy), seed an int in [0, 2**63), offset an int >= 0 with
 offset + numel <= 2**63; with the row mapping, ints 1 <= row_len <= row_stride, numel a multiple of
 row_len and the largest counter offset + (numel // row_len - 1) * row_stride + row_len - 1 < 2**63
@@ -226,9 +232,23 @@ def _run_words(seed: int, first: int, n: int) -> np.ndarray:
     return interleaved[first & 3 : (first & 3) + n]
 
 
+def _offset_value(offset):
+    """An int offset as is; a device offset (one-element int64 array, a multiple of 4) as its value."""
+    if not isinstance(offset, np.ndarray):
+        return offset
+    if offset.dtype != np.int64:
+        raise TypeError(f"offset as an array must have dtype int64, got {offset.dtype}")
+    if offset.size != 1:
+        raise ValueError(f"offset as an array must hold one element, got shape {offset.shape}")
+    value = int(offset.reshape(-1)[0])
+    if value < 0 or value % 4:
+        raise ValueError(f"offset as an array must hold a multiple of 4 that is >= 0, got {value}")
+    return value
+
+
 def _apply(name: str, x: np.ndarray, p, seed, offset, row_len, row_stride) -> np.ndarray:
     check_float_array(name, x)
-    a = check_dropout_args(p, seed, offset, x.size, row_len, row_stride)
+    a = check_dropout_args(p, seed, _offset_value(offset), x.size, row_len, row_stride)
     if a.p == 0.0:
         return x.copy()
 
@@ -258,10 +278,12 @@ def dropout_forward(
 
     c_i = offset + i, or with ``row_len`` and ``row_stride`` (given together) offset + (i // row_len) *
     row_stride + i % row_len: a data-parallel rank's rows of the global batch's mask (module docstring).
+    ``offset`` may be a one-element int64 array holding a multiple of 4 (a device offset).
     Returns y, same shape and dtype as x.  Raises TypeError for non-numpy / non-float x or non-int
-    seed/offset/row_len/row_stride, ValueError for p outside [0, 1), seed outside [0, 2**63), a negative
-    offset, a counter past 2**63, or a bad row mapping (one without the other, row_len < 1, row_stride <
-    row_len, numel not a multiple of row_len).
+    seed/offset/row_len/row_stride (or a non-int64 offset array), ValueError for p outside [0, 1), seed
+    outside [0, 2**63), a negative offset (or an offset array that is not one multiple of 4), a counter past
+    2**63, or a bad row mapping (one without the other, row_len < 1, row_stride < row_len, numel not a
+    multiple of row_len).
     """
     return _apply("x", x, p, seed, offset, row_len, row_stride)
 

@@ -67,6 +67,15 @@ included).  Compiled ahead of time for sm_90 and sm_80 with Triton 3.9 and its p
 specialisations, the fallback through an unaligned offset): no compile error, no spill.  GPU execution and
 speed are unverified: no GPU was available.
 
+Device offset (steps replayed as a CUDA graph, ``framework.random.DevicePhilox``): ``offset`` may be a
+one-element int64 tensor on x's device instead of an int.  The kernels then load it (``offset_ptr``, a pointer
+argument; None -- a constexpr -- on the int path, which compiles exactly as before) and add it to every
+counter, so a captured launch draws a fresh mask each replay once the tensor has been advanced, with no host
+sync.  The value must be a multiple of 4 (the fast kernel is chosen on the host, which cannot see it): checked
+on the host where reading it is free (the interpreter, or ``KERNELGRAD_SYNC_CHECKS=1``), unchecked on a GPU,
+where any other value would draw a different mask than the int path.  The framework only hands out multiples
+of 4.  Unverified on a GPU (no GPU was available); not in ``benchmarks/aot_triton.py``'s launch cases yet.
+
 Layout: any shape, contiguous (C-order) tensors; flat indexing.  Limits: 0 <= p < 1 (p == 0 returns
 a copy without launching), seed an int in [0, 2**63), offset an int >= 0 with offset + numel <= 2**63;
 row mapping: ints 1 <= row_len <= row_stride, numel a multiple of row_len, largest counter < 2**63
@@ -80,8 +89,8 @@ import torch
 import triton
 import triton.language as tl
 
-from .._args import DropoutArgs, check_dropout_args
-from ._common import autotune_configs, check_float_tensor, size_bucket
+from .._args import DropoutArgs, check_dropout_args, value_checks_enabled
+from ._common import autotune_configs, check_float_tensor, interpreting, size_bucket
 
 __all__ = ["dropout_forward", "dropout_backward"]
 
@@ -98,13 +107,15 @@ def _configs() -> list[triton.Config]:
 @triton.autotune(configs=_configs(), key=["size_bucket", "ROWS"])
 @triton.jit
 def _dropout4_kernel(
-    x_ptr, y_ptr, numel, size_bucket, p, scale, seed, offset, row_len, row_stride,
+    x_ptr, y_ptr, numel, size_bucket, p, scale, seed, offset, offset_ptr, row_len, row_stride,
     ROWS: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
 ):
     """The fast path: one Philox call per group of four elements.  Needs offset % 4 == 0 and, with ROWS,
     row_len % 4 == 0 and row_stride % 4 == 0 (the launcher checks), so element 4k + j draws word j of the
     call on group c_{4k} >> 2."""
     GROUPS: tl.constexpr = BLOCK // 4
+    if offset_ptr is not None:  # a device offset (a multiple of 4): the int offset is 0
+        offset = offset + tl.load(offset_ptr)
     k = tl.program_id(0).to(tl.int64) * GROUPS + tl.arange(0, GROUPS)  # int64: the counters never wrap
     first = k * 4  # each group's first element
     if ROWS:
@@ -127,7 +138,7 @@ def _dropout4_kernel(
 @triton.autotune(configs=_configs(), key=["size_bucket", "ROWS"])
 @triton.jit
 def _dropout_kernel(
-    x_ptr, y_ptr, numel, size_bucket, p, scale, seed, offset, row_len, row_stride,
+    x_ptr, y_ptr, numel, size_bucket, p, scale, seed, offset, offset_ptr, row_len, row_stride,
     ROWS: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
 ):
     """The fallback for unaligned counters: one Philox call per element, word c_i & 3 of the call on c_i >> 2.
@@ -135,6 +146,8 @@ def _dropout_kernel(
     c_i = offset + i, or with ROWS offset + (i // row_len) * row_stride + i % row_len (row_len and
     row_stride are None, constexpr, without ROWS).
     """
+    if offset_ptr is not None:  # a device offset: the int offset is 0
+        offset = offset + tl.load(offset_ptr)
     idx = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = idx < numel
     # int64 counter: randint4x then feeds hi32 of the group number into Philox, as numpy does (offset, row_len
@@ -161,9 +174,31 @@ def aligned(a: DropoutArgs) -> bool:
     return a.row_len is None or (a.row_len % 4 == 0 and a.row_stride % 4 == 0)
 
 
+def _device_offset(offset: object, x: torch.Tensor) -> torch.Tensor | None:
+    """``offset`` if it is a device offset (checked: one int64 element on x's device; its value where reading it
+    is free), None for an int."""
+    if not isinstance(offset, torch.Tensor):
+        return None
+    if offset.dtype != torch.int64:
+        raise TypeError(f"offset as a tensor must have dtype int64, got {offset.dtype}")
+    if offset.numel() != 1:
+        raise ValueError(f"offset as a tensor must hold one element, got shape {tuple(offset.shape)}")
+    if offset.device != x.device:
+        raise ValueError(f"offset is on device {offset.device}, x on {x.device} (must match)")
+    return offset
+
+
 def _apply(name: str, x: torch.Tensor, p, seed, offset, row_len, row_stride) -> torch.Tensor:
     check_float_tensor(name, x)
     numel = x.numel()
+    offset_ptr = _device_offset(offset, x)
+    if offset_ptr is not None:
+        offset = 0  # the kernels add the tensor's value to every counter
+        if value_checks_enabled(on_host=interpreting() and offset_ptr.device.type == "cpu"):
+            value = int(offset_ptr.reshape(()))  # free here: the tensor is in host memory
+            if value < 0 or value % 4:
+                raise ValueError(f"offset as a tensor must hold a multiple of 4 that is >= 0, got {value}")
+            check_dropout_args(p, seed, value, numel, row_len, row_stride)  # the counter range, with the value
     a = check_dropout_args(p, seed, offset, numel, row_len, row_stride)
     if a.p == 0.0:
         return x.clone()
@@ -176,8 +211,8 @@ def _apply(name: str, x: torch.Tensor, p, seed, offset, row_len, row_stride) -> 
     compute = tl.float64 if x.dtype == torch.float64 else tl.float32
     kernel = _dropout4_kernel if aligned(a) else _dropout_kernel
     grid = lambda meta: (triton.cdiv(numel, meta["BLOCK"]),)  # noqa: E731
-    kernel[grid](x, y, numel, size_bucket(numel), p32, scale32, a.seed, a.offset, a.row_len, a.row_stride,
-                 ROWS=a.row_len is not None, COMPUTE=compute)
+    kernel[grid](x, y, numel, size_bucket(numel), p32, scale32, a.seed, a.offset, offset_ptr, a.row_len,
+                 a.row_stride, ROWS=a.row_len is not None, COMPUTE=compute)
     return y
 
 
@@ -189,10 +224,14 @@ def dropout_forward(
 
     c_i = offset + i, or with ``row_len`` and ``row_stride`` (given together) offset + (i // row_len) *
     row_stride + i % row_len: a data-parallel rank's rows of the global batch's mask (module docstring).
+    ``offset`` may be a one-element int64 tensor on x's device holding a multiple of 4 (a device offset, read by
+    the kernel: graph-capturable).
     Returns y, same shape and dtype as x.  Raises TypeError for a non-tensor / non-float x or non-int
-    seed/offset/row_len/row_stride, ValueError for p outside [0, 1), seed outside [0, 2**63), a negative
-    offset, a counter past 2**63, a bad row mapping (one without the other, row_len < 1, row_stride <
-    row_len, numel not a multiple of row_len), or a non-contiguous x / x on the wrong device.
+    seed/offset/row_len/row_stride (or a non-int64 offset tensor), ValueError for p outside [0, 1), seed outside
+    [0, 2**63), a negative offset (or, where values are checked, a device offset that is not a multiple of 4),
+    an offset tensor of several elements or on another device, a counter past 2**63, a bad row mapping (one
+    without the other, row_len < 1, row_stride < row_len, numel not a multiple of row_len), or a non-contiguous
+    x / x on the wrong device.
     """
     return _apply("x", x, p, seed, offset, row_len, row_stride)
 
