@@ -4,13 +4,19 @@
 on the host and copied to the device, and dropout masks come from the counter-based Philox stream
 (seed ``s``, an offset that advances by the number of elements each call), which the numpy, Triton
 and CuPy kernels all reproduce bit for bit.
+
+A training step replayed as a CUDA graph cannot read the host's offset (a replay runs no Python), so inside
+:func:`use_device_philox` the stream's position lives in device memory (:class:`DevicePhilox`): each dropout call
+gets a device offset (the position plus the call's place in the step), and the step's end advances the position
+on the device. The counters are the ones the host stream would hand out for the same calls, so the masks are
+bit-identical to eager training's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -129,15 +135,103 @@ def numpy_generator(generator: Generator | np.random.Generator | None) -> np.ran
     raise TypeError(f"generator must be a framework.Generator (or a numpy Generator), got {type(generator).__name__}")
 
 
-def next_philox(numel: int) -> tuple[int, int]:
-    """Reserve ``numel`` counters of the dropout stream; returns ``(seed, offset)`` for one kernel call."""
+def next_philox(numel: int) -> tuple[int, Any]:
+    """Reserve ``numel`` counters of the dropout stream; returns ``(seed, offset)`` for one kernel call.
+
+    ``offset`` is an int, or inside :func:`use_device_philox` a one-element int64 device array (the kernels'
+    device offset) and the host's position does not move (:meth:`DevicePhilox.replayed` moves it)."""
     global _philox_offset
+    if _device_philox is not None:
+        return _philox_seed, _device_philox.reserve(numel)
     offset = _philox_offset
     # Round up to a multiple of 4: every call's offset is then a multiple of 4, so its counters start on a
     # fresh Philox call (counters 4g..4g+3 share call g: kernels/numpy/dropout.py) -- the kernels' four-outputs-
     # per-call fast path -- and no two calls draw from one Philox call.
-    _philox_offset += (int(numel) + 3) // 4 * 4
+    _philox_offset += _round4(numel)
     return _philox_seed, offset
+
+
+def _round4(numel: int) -> int:
+    return (int(numel) + 3) // 4 * 4
+
+
+# ------------------------------------------------------------------------------ the stream on the device
+
+class DevicePhilox:
+    """The dropout stream's position in device memory, for a training step captured as a CUDA graph.
+
+    ``position`` is a one-element int64 array on ``backend`` that equals the host's offset whenever no replay
+    is queued ahead of the host. Inside :func:`use_device_philox` the dropout calls of one step reserve
+    counters relative to it (``position + r``, r = what earlier calls of the step reserved, each rounded up to
+    a multiple of 4 as :func:`next_philox` does), and leaving the block adds the step's total to ``position``
+    on the device -- recorded into the graph, so every replay draws the next step's counters. The host, which
+    never reads the device, keeps the same count: :meth:`replayed` after each replay, :meth:`sync` before one
+    (it rewrites ``position`` only when eager steps or ``manual_seed`` moved the host's offset since).
+
+    Raises: ValueError for a backend whose arrays are not device arrays of its own (none today).
+    """
+
+    def __init__(self, backend: Any):
+        self.backend = backend
+        self.position = backend.from_numpy(np.array([_philox_offset], dtype=np.int64), "int64")
+        self.seed = _philox_seed  # the seed the step was recorded with (kernels take the seed on the host)
+        self._device_value = _philox_offset  # what the host knows position holds once queued work has run
+        self._reserved = 0
+        #: counters one step reserves (known after the step has been recorded once)
+        self.step_total: int | None = None
+
+    def reserve(self, numel: int) -> Any:
+        """A device offset for one dropout call of ``numel`` counters in the step being recorded."""
+        relative = self._reserved
+        self._reserved += _round4(numel)
+        # the first call uses the position itself (no extra launch); it is advanced only at the step's end
+        return self.position if relative == 0 else self.position + relative
+
+    def sync(self) -> None:
+        """Before a replay: make ``position`` the host's offset if eager draws (or a reseed) moved it. The write
+        is a device fill, queued, never a host read."""
+        if self._device_value != _philox_offset:
+            self.position[...] = _philox_offset
+            self._device_value = _philox_offset
+
+    def replayed(self) -> None:
+        """After a replay (or a capture that ran the step): the host's offset moves as the device's did."""
+        global _philox_offset
+        if self.step_total is None:
+            raise RuntimeError("DevicePhilox.replayed(): no step has been recorded in use_device_philox yet")
+        _philox_offset += self.step_total
+        self._device_value += self.step_total
+
+
+_device_philox: DevicePhilox | None = None
+
+
+@contextlib.contextmanager
+def use_device_philox(stream: DevicePhilox):
+    """Within the block, dropout takes device offsets from ``stream`` (one step of a graph-captured training
+    loop); on a normal exit the step's total is added to ``stream.position`` on the device and recorded as
+    ``stream.step_total``. The host's offset is left alone (:meth:`DevicePhilox.replayed` moves it once the step
+    has run). Blocks do not nest.
+
+    Raises: RuntimeError inside another such block, or when ``manual_seed`` changed the seed since ``stream``
+    was made (the kernels take the seed from the host: record the step again).
+    """
+    global _device_philox
+    if _device_philox is not None:
+        raise RuntimeError("use_device_philox: blocks do not nest")
+    if stream.seed != _philox_seed:
+        raise RuntimeError("use_device_philox: the dropout seed changed (manual_seed) since this DevicePhilox was "
+                           "made; make a new one")
+    stream._reserved = 0
+    _device_philox = stream
+    try:
+        yield stream
+    finally:
+        _device_philox = None
+    total = stream._reserved
+    if total:
+        stream.position += total
+    stream.step_total = total
 
 
 # ------------------------------------------------------------------------------ data-parallel shards
