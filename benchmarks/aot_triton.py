@@ -146,6 +146,20 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         argmax = torch.zeros((32, 64, 56, 56), dtype=kt.maxpool2d.argmax_dtype(9))
         return kt.maxpool2d.maxpool2d_backward(t(32, 64, 56, 56, dtype=dt), argmax, (32, 64, 112, 112), 3, 2, 1)
 
+    def pool_vector(dt):
+        # VGG's 2x2 stride-2 pool: the 16-byte-load kernel (W = 224 is a multiple of 16 / itemsize for every dtype)
+        return kt.maxpool2d.maxpool2d_forward(t(32, 64, 224, 224, dtype=dt), 2, 2, 0)
+
+    def relu_pool_fwd(dt):
+        # the ReLU fused in front of both forward kernels: the tile kernel (stem pool) and the 16-byte-load one
+        kt.maxpool2d.relu_maxpool2d_forward(t(32, 64, 112, 112, dtype=dt), 3, 2, 1)
+        return kt.maxpool2d.relu_maxpool2d_forward(t(32, 64, 224, 224, dtype=dt), 2, 2, 0)
+
+    def relu_pool_bwd(dt):
+        # the plain backward kernel (argmax -1 matches no window): the same compilation as maxpool2d_backward's
+        argmax = torch.zeros((32, 64, 56, 56), dtype=kt.maxpool2d.argmax_dtype(9))
+        return kt.maxpool2d.relu_maxpool2d_backward(t(32, 64, 56, 56, dtype=dt), argmax, (32, 64, 112, 112), 3, 2, 1)
+
     def pool_rung(rung, fn):
         # a rung of the max-pool ladder (kernels/triton/ladder/maxpool2d) below production, production's layer
         def call(dt):
@@ -156,6 +170,15 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
                 return launcher(t(32, 64, 112, 112, dtype=dt), 3, 2, 1)
             argmax = torch.zeros((32, 64, 56, 56), dtype=kt.maxpool2d.argmax_dtype(9))
             return launcher(t(32, 64, 56, 56, dtype=dt), argmax, (32, 64, 112, 112), 3, 2, 1)
+
+        return call
+
+    def pool_rung_2x2(rung):
+        def call(dt):
+            import importlib
+
+            launcher = importlib.import_module("kernels.triton.ladder.maxpool2d").load(rung).maxpool2d_forward
+            return launcher(t(32, 64, 224, 224, dtype=dt), 2, 2, 0)
 
         return call
 
@@ -312,6 +335,11 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
     cases += [("maxpool2d", f"{rung}: {fn}", pool_rung(rung, fn)) for rung, fn in
               (("rung0_naive", "maxpool2d_forward"), ("rung0_naive", "maxpool2d_backward"),
                ("rung1_compact_argmax", "maxpool2d_forward"))]
+    # rung 3 runs production's tile kernel through its own launcher, also where production takes rung 4's 16-byte
+    # loads (VGG's 2x2 stride-2 pool): labelled, so its facts find both
+    cases += [("maxpool2d", "rung3_window_tile: maxpool2d_forward",
+               pool_rung("rung3_window_tile", "maxpool2d_forward")),
+              ("maxpool2d", "rung3_window_tile: maxpool2d_forward 2x2/s2", pool_rung_2x2("rung3_window_tile"))]
     # the softmax-cross-entropy ladder's own launchers (kernels/triton/ladder/softmax_xent), rungs 0-3 (rung 3: the
     # fused-row path of production, cache hits); rung 4 is production (the unlabelled launches below)
     def xent_rung(rung, M, V):
@@ -332,6 +360,9 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
     cases += [
         ("maxpool2d", "maxpool2d_forward", pool_fwd),
         ("maxpool2d", "maxpool2d_backward", pool_bwd),
+        ("maxpool2d", "maxpool2d_forward 2x2/s2 (16-byte loads)", pool_vector),
+        ("maxpool2d", "relu_maxpool2d_forward", relu_pool_fwd),
+        ("maxpool2d", "relu_maxpool2d_backward", relu_pool_bwd),
         ("linear_relu", "linear_forward", linear_fwd),
         ("linear_relu", "linear_backward", linear_bwd),
         ("softmax_xent", "softmax_cross_entropy_forward/backward [8192, 32000]", xent(8192, 32000)),

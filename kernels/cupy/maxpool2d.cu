@@ -19,6 +19,11 @@
 // and argmax = its last NaN in window order, where backward routes the gradient (as PyTorch and the
 // numpy reference).  Comparisons are in acc_t<T> (float for __half, exact: max needs no rounding).
 //
+// ReLU fused in front (relu_maxpool2d_forward_kernel, the same body with RELU = true): every real element becomes
+// v < 0 ? 0 : v as it is read (torch's ReLU: NaN and -0.0 pass), so y and the winner are PyTorch's
+// max_pool2d(relu(x)) bit for bit, and argmax is written as -1 where y == 0 -- the windows whose gradient the
+// ReLU's backward zeroes.  The fused backward is maxpool2d_backward_kernel itself: -1 matches no window position.
+//
 // Backward (maxpool2d_backward_kernel): a gather, one thread per INPUT element (n, c, h, w).  The windows
 // that contain (h, w) are p in [ceil((h+ph-R+1)/sh), floor((h+ph)/sh)] ∩ [0, P), likewise q: at most
 // ceil(R/sh) * ceil(S/sw) of them.  Each adds dy[n, c, p, q] when argmax[n, c, p, q] ==
@@ -52,11 +57,11 @@
 // unverified (no GPU was available).
 #include "common.cuh"
 
-// y[o], argmax[o] for o < total = N*C*P*Q.
-template <typename T, typename I>
-__global__ void maxpool2d_forward_kernel(const T* __restrict__ x, T* __restrict__ y, I* __restrict__ argmax,
-                                         long long total, int H, int W, int P, int Q, int R, int S, int sh,
-                                         int sw, int ph, int pw) {
+// y[o], argmax[o] for o < total = N*C*P*Q; with RELU the pool of relu(x), argmax -1 where y == 0.
+template <typename T, typename I, bool RELU>
+__device__ __forceinline__ void maxpool2d_forward_body(const T* __restrict__ x, T* __restrict__ y,
+                                                       I* __restrict__ argmax, long long total, int H, int W, int P,
+                                                       int Q, int R, int S, int sh, int sw, int ph, int pw) {
     using A = kg::acc_t<T>;
     const int RS = R * S;
     const long long step = (long long)gridDim.x * blockDim.x;
@@ -77,7 +82,8 @@ __global__ void maxpool2d_forward_kernel(const T* __restrict__ x, T* __restrict_
         for (int r = r_lo; r < r_hi; ++r) {
             const T* row = plane + (long long)(h0 + r) * W + w0;
             for (int s = s_lo; s < s_hi; ++s) {
-                const A v = kg::to_acc(row[s]);
+                A v = kg::to_acc(row[s]);
+                if (RELU && v < A(0)) v = A(0);  // torch's ReLU: NaN and -0.0 pass
                 // strict >: the first maximum wins ties; once best is NaN only a later NaN replaces it
                 if (v > best || v != v || best_k == RS) {
                     best = v;
@@ -86,8 +92,24 @@ __global__ void maxpool2d_forward_kernel(const T* __restrict__ x, T* __restrict_
             }
         }
         y[o] = kg::from_acc<T>(best);
+        if (RELU && best == A(0)) best_k = -1;  // the ReLU's gradient is 0 there (best is >= 0 or NaN)
         argmax[o] = (I)best_k;
     }
+}
+
+template <typename T, typename I>
+__global__ void maxpool2d_forward_kernel(const T* __restrict__ x, T* __restrict__ y, I* __restrict__ argmax,
+                                         long long total, int H, int W, int P, int Q, int R, int S, int sh,
+                                         int sw, int ph, int pw) {
+    maxpool2d_forward_body<T, I, false>(x, y, argmax, total, H, W, P, Q, R, S, sh, sw, ph, pw);
+}
+
+// The ReLU fused in front: the pool of relu(x), argmax -1 where y == 0 (maxpool2d_backward_kernel routes nothing there).
+template <typename T, typename I>
+__global__ void relu_maxpool2d_forward_kernel(const T* __restrict__ x, T* __restrict__ y, I* __restrict__ argmax,
+                                              long long total, int H, int W, int P, int Q, int R, int S, int sh,
+                                              int sw, int ph, int pw) {
+    maxpool2d_forward_body<T, I, true>(x, y, argmax, total, H, W, P, Q, R, S, sh, sw, ph, pw);
 }
 
 // dx[i] for i < total = N*C*H*W: the sum of dy over the windows whose argmax names input pixel i.
@@ -132,6 +154,8 @@ __global__ void maxpool2d_backward_kernel(const T* __restrict__ dy, const I* __r
 #define KG_MAXPOOL2D_INSTANTIATE(T, I)                                                                    \
     template __global__ void maxpool2d_forward_kernel<T, I>(const T*, T*, I*, long long, int, int, int, int, \
                                                             int, int, int, int, int, int);               \
+    template __global__ void relu_maxpool2d_forward_kernel<T, I>(const T*, T*, I*, long long, int, int, int, int, \
+                                                                 int, int, int, int, int, int);          \
     template __global__ void maxpool2d_backward_kernel<T, I>(const T*, const I*, T*, long long, int, int, int, \
                                                              int, int, int, int, int, int, int);
 

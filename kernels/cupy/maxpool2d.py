@@ -12,6 +12,10 @@ maximum, padding never wins, a NaN window gives y = NaN and argmax = its last Na
 Kernels (``maxpool2d.cu``, templated on the storage type and the argmax index type):
 
 * forward: one thread per output element, walking the real part of its window in row-major order;
+* the forward with the ReLU fused in front (``relu_maxpool2d_forward``): the same walk on v < 0 ? 0 : v (torch's
+  ReLU, NaN and -0.0 pass): PyTorch's ``max_pool2d(relu(x))`` bit for bit, argmax -1 where y == 0, the windows
+  whose gradient the ReLU zeroes (``kernels/numpy/maxpool2d.py`` has the argument); ``relu_maxpool2d_backward`` is
+  the backward kernel below, for which -1 matches no window position;
 * backward: a deterministic gather, one thread per input element, summing dy over the (at most
   ceil(R/sh) * ceil(S/sw)) windows whose argmax names it, in numpy's order and rounding, so dx equals
   the numpy reference bit for bit (float16 included).  No atomics, no zero-fill.
@@ -20,7 +24,7 @@ Launch configuration (:func:`_launch_config`): 1-D blocks of up to 256 threads (
 for tiny tensors), a 1-D grid of ``cdiv(total, block)`` blocks capped at 65535; the kernels loop
 grid-stride with ``long long`` indices, so N*C*P*Q or N*C*H*W past 2**31 still launch.
 
-Backward validates ``argmax`` like numpy (values in [0, R*S), ValueError otherwise) only where that
+Backward validates ``argmax`` like numpy (values in [0, R*S), or [-1, R*S) fused; ValueError otherwise) only where that
 costs no host sync: under the emulator, or on a GPU in debug mode ``KERNELGRAD_SYNC_CHECKS=1``
 (:func:`kernels._args.value_checks_enabled`; the check is one reduction over the array viewed as
 unsigned, so negative values become huge and a single ``max`` catches both ends).  Unchecked, an
@@ -49,7 +53,8 @@ from ..numpy.maxpool2d import argmax_dtype
 from . import _runtime
 from ._runtime import SourceModule, cdiv, check_array, check_float_array, cuda_type
 
-__all__ = ["maxpool2d_forward", "maxpool2d_backward", "argmax_dtype"]
+__all__ = ["maxpool2d_forward", "maxpool2d_backward", "argmax_dtype", "relu_maxpool2d_forward",
+           "relu_maxpool2d_backward"]
 
 #: C type of each argmax dtype (the kernels' second template argument).
 INDEX_TYPES = {np.dtype(np.int8): "signed char", np.dtype(np.int16): "short", np.dtype(np.int32): "int"}
@@ -61,6 +66,7 @@ _TYPES = [(t, i) for t in ("__half", "float", "double") for i in INDEX_TYPES.val
 MODULE = SourceModule(
     "maxpool2d.cu",
     [f"maxpool2d_forward_kernel<{t}, {i}>" for t, i in _TYPES]
+    + [f"relu_maxpool2d_forward_kernel<{t}, {i}>" for t, i in _TYPES]
     + [f"maxpool2d_backward_kernel<{t}, {i}>" for t, i in _TYPES],
 )
 
@@ -102,6 +108,16 @@ def maxpool2d_forward(x, kernel, stride, padding):
     or non-float x and ValueError for wrong ndim, a non-contiguous x, bad kernel/stride/padding,
     padding > kernel//2, or a kernel larger than the padded input.
     """
+    return _forward(x, kernel, stride, padding, "maxpool2d_forward_kernel")
+
+
+def relu_maxpool2d_forward(x, kernel, stride, padding):
+    """Max-pool ``relu(x)`` with the ReLU fused in: PyTorch's ``max_pool2d(relu(x))`` bit for bit, argmax -1 where
+    y == 0 (``kernels/numpy/maxpool2d.py``).  Raises exactly as :func:`maxpool2d_forward`."""
+    return _forward(x, kernel, stride, padding, "relu_maxpool2d_forward_kernel")
+
+
+def _forward(x, kernel, stride, padding, kernel_name: str):
     check_float_array("x", x, 4)
     g = maxpool2d_forward_geometry(x.shape, kernel, stride, padding)
     _check_pool_ints("maxpool2d_forward", g)
@@ -113,7 +129,7 @@ def maxpool2d_forward(x, kernel, stride, padding):
         return y, argmax
     grid, block = _launch_config(total)
     MODULE.launch(
-        f"maxpool2d_forward_kernel<{cuda_type(x.dtype)}, {INDEX_TYPES[idx_dtype]}>",
+        f"{kernel_name}<{cuda_type(x.dtype)}, {INDEX_TYPES[idx_dtype]}>",
         grid,
         block,
         [x, y, argmax, np.int64(total), *_geometry_args(g)],
@@ -121,14 +137,17 @@ def maxpool2d_forward(x, kernel, stride, padding):
     return y, argmax
 
 
-def _check_argmax_range(argmax, RS: int, kernel: tuple[int, int]) -> None:
-    """ValueError unless every value is in [0, RS); one reduction, one host sync."""
+def _check_argmax_range(argmax, RS: int, kernel: tuple[int, int], lo: int = 0) -> None:
+    """ValueError unless every value is in [lo, RS) (lo = 0, or -1 for the fused backward); one host sync."""
     if argmax.size == 0:
         return
-    as_unsigned = argmax.view(np.dtype(argmax.dtype.str.replace("i", "u")))  # negatives become >= 2**(bits-1)
-    if int(as_unsigned.max()) >= RS:
-        lo, hi = int(argmax.min()), int(argmax.max())
-        raise ValueError(f"argmax holds values in [{lo}, {hi}], outside [0, R*S={RS}) for kernel {kernel}")
+    if lo == 0:  # one reduction: viewed as unsigned, negatives become >= 2**(bits-1), so one max catches both ends
+        bad = int(argmax.view(np.dtype(argmax.dtype.str.replace("i", "u"))).max()) >= RS
+    else:
+        bad = int(argmax.min()) < lo or int(argmax.max()) >= RS
+    if bad:
+        lo_v, hi_v = int(argmax.min()), int(argmax.max())
+        raise ValueError(f"argmax holds values in [{lo_v}, {hi_v}], outside [{lo}, R*S={RS}) for kernel {kernel}")
 
 
 def maxpool2d_backward(dy, argmax, input_shape, kernel, stride, padding):
@@ -139,6 +158,16 @@ def maxpool2d_backward(dy, argmax, input_shape, kernel, stride, padding):
     ValueError for non-contiguous arrays, shape mismatches between dy, argmax and the output shape
     implied by input_shape/kernel/stride/padding, bad geometry, and argmax values outside [0, R*S).
     """
+    return _backward(dy, argmax, input_shape, kernel, stride, padding, lo=0)
+
+
+def relu_maxpool2d_backward(dy, argmax, input_shape, kernel, stride, padding):
+    """Gradient of :func:`relu_maxpool2d_forward` w.r.t. x (through the ReLU): the same gather, argmax == -1 routing
+    nothing.  Raises as :func:`maxpool2d_backward`, with argmax's checked range [-1, R*S)."""
+    return _backward(dy, argmax, input_shape, kernel, stride, padding, lo=-1)
+
+
+def _backward(dy, argmax, input_shape, kernel, stride, padding, lo: int):
     check_float_array("dy", dy, 4)
     check_array("argmax", argmax)
     if not np.issubdtype(argmax.dtype, np.integer):
@@ -148,7 +177,7 @@ def maxpool2d_backward(dy, argmax, input_shape, kernel, stride, padding):
     RS = g.R * g.S
     idx_dtype = argmax_dtype(RS)
     if value_checks_enabled(on_host=_runtime.emulating()):
-        _check_argmax_range(argmax, RS, (g.R, g.S))
+        _check_argmax_range(argmax, RS, (g.R, g.S), lo)
         if argmax.dtype != idx_dtype:
             argmax = argmax.astype(idx_dtype)  # exact: the range check above proved every value fits
     elif argmax.dtype != idx_dtype:

@@ -26,10 +26,25 @@ table and ``np.add.at`` accumulates, so overlapping windows add up correctly.
 Cost: forward gathers R*S*N*C*P*Q elements (~= |x| for 2x2/s2) and does ~3 passes over them;
 backward ~5 passes over N*C*P*Q plus zeroing |x|.  No FLOPs worth counting.
 
+``y`` is the winner's own value (``win[argmax]``), not ``win.max``'s: the two differ only in the sign of
+a zero, and PyTorch's y is the first maximum's bits (a window [-0.0, +0.0] gives -0.0).
+
+Max-pool fused with the preceding ReLU, ``relu_maxpool2d_forward`` / ``relu_maxpool2d_backward``: the
+pool of ``relu(x)``, PyTorch's ``max_pool2d(relu(x))`` -- y and the winner bit for bit (ReLU is
+``x < 0 ? 0 : x``, torch's: NaN and -0.0 pass, so a window of [-1, -0.0] gives +0.0 and [-0.0, -1] gives
+-0.0) -- with one change to argmax: **-1 where y == 0**, the windows whose gradient PyTorch's ReLU
+backward (``threshold_backward``: 0 where relu(x) <= 0) zeroes.  The windows where y > 0 or y is NaN keep
+their winner, and there relu(x) = x, so the fused backward is the max-pool backward that routes nothing
+for -1: ``relu_maxpool2d_backward(dy, argmax, ...)`` = PyTorch's relu -> max_pool2d gradient, with no
+ReLU pass in either direction and nothing more saved than the plain pool's argmax.  (ReLU and max
+commute, NaN included: relu(max(w)) == max(relu(w)) since relu is monotone and keeps NaN; the fused
+kernels still apply the ReLU per element, which is what fixes the sign of a zero.)
+
 Limits (PyTorch's rules): stride >= 1, 0 <= padding <= kernel // 2 per axis, and the kernel must
 fit in the padded input.  float16/32/64 supported, computed in the input dtype.  backward always
-checks argmax's range (a host read costs no device sync here); a GPU backend checks only in debug
-mode and otherwise drops the gradient of an out-of-range value (``kernels._args.value_checks_enabled``).
+checks argmax's range ([0, R*S), [-1, R*S) for the fused backward; a host read costs no device sync here);
+a GPU backend checks only in debug mode and otherwise drops the gradient of an out-of-range value
+(``kernels._args.value_checks_enabled``).
 """
 
 from __future__ import annotations
@@ -42,7 +57,8 @@ from .._args import maxpool2d_backward_geometry, maxpool2d_forward_geometry
 from ._checks import check_float_array
 from .conv2d import gather_windows, window_index, window_key
 
-__all__ = ["maxpool2d_forward", "maxpool2d_backward", "argmax_dtype"]
+__all__ = ["maxpool2d_forward", "maxpool2d_backward", "argmax_dtype", "relu_maxpool2d_forward",
+           "relu_maxpool2d_backward"]
 
 
 def argmax_dtype(window_size: int) -> np.dtype:
@@ -72,32 +88,7 @@ def maxpool2d_forward(x: np.ndarray, kernel, stride, padding) -> tuple[np.ndarra
     for wrong ndim, bad kernel/stride/padding, padding > kernel//2, or a kernel larger than the
     padded input.
     """
-    check_float_array("x", x, 4)
-    g = maxpool2d_forward_geometry(x.shape, kernel, stride, padding)
-    N, C, H, W, P, Q = g.N, g.C, g.H, g.W, g.P, g.Q
-    RS = g.R * g.S
-    idx_dtype = argmax_dtype(RS)
-
-    idx = _pool_index(*window_key(g))
-    padded = bool(g.ph or g.pw)
-    win = gather_windows(x.reshape(N, C * H * W), idx, -np.inf, padded=padded)  # [N, RS, CPQ]
-    y = win.max(axis=1)
-    if RS == 1:
-        return y.reshape(N, C, P, Q), np.zeros((N, C, P, Q), dtype=idx_dtype)
-    # first maximum: weight position k by (RS - k), so the largest weight among ties is the first k
-    weights = np.arange(RS, 0, -1, dtype=idx_dtype).reshape(RS, 1)
-    is_max = win == y[:, None, :]
-    if padded:
-        is_max &= idx != C * H * W  # a pad only ties when the real values are -inf; torch never picks it
-    score = np.multiply(is_max, weights, dtype=idx_dtype)
-    argmax = score.max(axis=1)
-    np.subtract(idx_dtype.type(RS), argmax, out=argmax)
-    nan_windows = np.isnan(y)
-    if nan_windows.any():  # NaN matches nothing above; PyTorch picks the window's last NaN (k + 1 weights it)
-        cols = np.nonzero(nan_windows)
-        last_nan = (np.isnan(win[cols[0], :, cols[1]]) * np.arange(1, RS + 1)).max(axis=1) - 1
-        argmax[cols] = last_nan.astype(idx_dtype)
-    return y.reshape(N, C, P, Q), argmax.reshape(N, C, P, Q)
+    return _forward(x, kernel, stride, padding, relu=False)
 
 
 def maxpool2d_backward(
@@ -110,6 +101,63 @@ def maxpool2d_backward(
     argmax and the output shape implied by input_shape/kernel/stride/padding, for bad geometry, and
     for argmax values outside [0, R*S).
     """
+    return _backward(dy, argmax, input_shape, kernel, stride, padding, relu=False)
+
+
+def relu_maxpool2d_forward(x: np.ndarray, kernel, stride, padding) -> tuple[np.ndarray, np.ndarray]:
+    """Max-pool ``relu(x)`` (the ReLU fused in: PyTorch's ``max_pool2d(relu(x))``, bit for bit).
+
+    Returns ``(y, argmax)`` as :func:`maxpool2d_forward` of ``relu(x)``, except that argmax is -1 where y == 0
+    (the windows whose gradient the ReLU zeroes).  Raises exactly as :func:`maxpool2d_forward`.
+    """
+    return _forward(x, kernel, stride, padding, relu=True)
+
+
+def relu_maxpool2d_backward(
+    dy: np.ndarray, argmax: np.ndarray, input_shape, kernel, stride, padding
+) -> np.ndarray:
+    """Gradient of :func:`relu_maxpool2d_forward` w.r.t. x (through the ReLU): ``dy`` routed to the winners,
+    nothing for argmax == -1.  Raises as :func:`maxpool2d_backward`, with argmax's range [-1, R*S)."""
+    return _backward(dy, argmax, input_shape, kernel, stride, padding, relu=True)
+
+
+def _forward(x: np.ndarray, kernel, stride, padding, relu: bool) -> tuple[np.ndarray, np.ndarray]:
+    check_float_array("x", x, 4)
+    g = maxpool2d_forward_geometry(x.shape, kernel, stride, padding)
+    N, C, H, W, P, Q = g.N, g.C, g.H, g.W, g.P, g.Q
+    RS = g.R * g.S
+    idx_dtype = argmax_dtype(RS)
+    if relu:  # torch's ReLU: x < 0 ? 0 : x keeps NaN and -0.0
+        x = np.where(x < 0, x.dtype.type(0), x)
+
+    idx = _pool_index(*window_key(g))
+    padded = bool(g.ph or g.pw)
+    win = gather_windows(x.reshape(N, C * H * W), idx, -np.inf, padded=padded)  # [N, RS, CPQ]
+    if RS == 1:
+        argmax = np.zeros((N, C * P * Q), dtype=idx_dtype)
+    else:
+        y = win.max(axis=1)
+        # first maximum: weight position k by (RS - k), so the largest weight among ties is the first k
+        weights = np.arange(RS, 0, -1, dtype=idx_dtype).reshape(RS, 1)
+        is_max = win == y[:, None, :]
+        if padded:
+            is_max &= idx != C * H * W  # a pad only ties when the real values are -inf; torch never picks it
+        score = np.multiply(is_max, weights, dtype=idx_dtype)
+        argmax = score.max(axis=1)
+        np.subtract(idx_dtype.type(RS), argmax, out=argmax)
+        nan_windows = np.isnan(y)
+        if nan_windows.any():  # NaN matches nothing above; PyTorch picks the window's last NaN (k + 1 weights it)
+            cols = np.nonzero(nan_windows)
+            last_nan = (np.isnan(win[cols[0], :, cols[1]]) * np.arange(1, RS + 1)).max(axis=1) - 1
+            argmax[cols] = last_nan.astype(idx_dtype)
+    # the winner's own bits: win.max may return either zero of a window holding +0.0 and -0.0
+    y = np.take_along_axis(win, argmax[:, None, :].astype(np.intp), axis=1)[:, 0, :]
+    if relu:
+        argmax[y == 0] = -1  # ReLU's gradient is 0 there (y >= 0 or NaN after the ReLU)
+    return y.reshape(N, C, P, Q), argmax.reshape(N, C, P, Q)
+
+
+def _backward(dy: np.ndarray, argmax: np.ndarray, input_shape, kernel, stride, padding, relu: bool) -> np.ndarray:
     check_float_array("dy", dy, 4)
     if not isinstance(argmax, np.ndarray):
         raise TypeError(f"argmax must be a numpy.ndarray, got {type(argmax).__name__}")
@@ -118,14 +166,18 @@ def maxpool2d_backward(
     g = maxpool2d_backward_geometry(dy.shape, argmax.shape, input_shape, kernel, stride, padding)
     N, C, H, W = g.N, g.C, g.H, g.W
 
-    if argmax.size and (int(argmax.min()) < 0 or int(argmax.max()) >= g.R * g.S):
+    lo = -1 if relu else 0
+    if argmax.size and (int(argmax.min()) < lo or int(argmax.max()) >= g.R * g.S):
         raise ValueError(
             f"argmax holds values in [{argmax.min()}, {argmax.max()}], "
-            f"outside [0, R*S={g.R * g.S}) for kernel {(g.R, g.S)}"
+            f"outside [{lo}, R*S={g.R * g.S}) for kernel {(g.R, g.S)}"
         )
 
     idx = _pool_index(*window_key(g))  # [RS, CPQ]
     CPQ, CHW = C * g.P * g.Q, C * H * W
+    routed = argmax >= 0 if relu else None  # -1: a window the ReLU zeroed routes nothing
+    if routed is not None:
+        argmax = np.where(routed, argmax, 0)
     # flat position of (argmax, j) in idx, then the input pixel it names
     flat = argmax.reshape(N, CPQ).astype(np.intp) * CPQ
     flat += np.arange(CPQ, dtype=np.intp)
@@ -133,7 +185,11 @@ def maxpool2d_backward(
     row = CHW + 1 if (g.ph or g.pw) else CHW
     pos += (np.arange(N, dtype=np.intp) * row)[:, None]
     dx = np.zeros(N * row, dtype=dy.dtype)
-    np.add.at(dx, pos.reshape(-1), dy.reshape(-1))
+    if routed is None:
+        np.add.at(dx, pos.reshape(-1), dy.reshape(-1))
+    else:  # the routed windows in the same (C) order, so the sums round as in the plain backward
+        keep = routed.reshape(-1)
+        np.add.at(dx, pos.reshape(-1)[keep], dy.reshape(-1)[keep])
     if row != CHW:
         return np.ascontiguousarray(dx.reshape(N, row)[:, :CHW]).reshape(N, C, H, W)
     return dx.reshape(N, C, H, W)

@@ -27,6 +27,28 @@ the running best), where backward routes the gradient -- PyTorch's index and gra
 (tested against both).  NaNs are found with ``v != v``, never through ``tl.max``'s own NaN rule
 (maxnum on a GPU, numpy's on the interpreter), so the result is the same on both.
 
+y is the winner's own value: after the chunk's smallest k holding the max is found, one more masked
+row max over the tile reads that k's value.  ``tl.max``'s own result differs from it only for a chunk
+holding +0.0 and -0.0, where a GPU's max may return either zero; PyTorch's y is the first maximum's bits.
+
+The 2x2 stride-2 pools without padding (VGG's, the digits model's) take a second kernel when W is a
+multiple of V = 16 / itemsize (4 float32, 8 float16 / bfloat16, 2 float64) and x is 16-byte aligned:
+``_maxpool2x2_vector_kernel``, the ladder's rung 4 (``ladder/maxpool2d/rung4_vector_loads.py``).  A
+program owns BLOCK consecutive outputs as BLOCK / (V/2) groups of V/2 neighbours in one output row; a
+group's two input rows are each V contiguous elements starting at a multiple of V, so each is one
+16-byte load (``tl.multiple_of`` states the alignment, the group mask is constant along the vector).
+``tl.reshape`` to [BLOCK, 2] and ``tl.split`` give each output its four candidates in window order,
+reduced by three compare-and-selects with the scalar rule (first maximum; a NaN replaces, the last NaN
+wins).  One division by Q and one by P per group, not per output, and no padding masks: the index work
+per output is a fraction of the tile kernel's.
+
+ReLU fused in front (``relu_maxpool2d_forward``, ``RELU=True`` in both kernels): every loaded real
+element becomes ``v < 0 ? 0 : v`` (NaN and -0.0 pass, torch's ReLU; padding stays -inf and never
+wins), so y and the winner are PyTorch's ``max_pool2d(relu(x))`` bit for bit, and argmax is written as
+-1 where y == 0: the windows whose gradient the ReLU's backward zeroes.  ``relu_maxpool2d_backward`` is
+the backward kernel below, for which -1 matches no window position: the ReLU costs no pass and no
+saved tensor in either direction (numpy's header has the argument).
+
 Backward (gather, deterministic, no atomics): one program per BLOCK of input elements (n, c, h, w).
 The windows that can contain (h, w) are p in [ceil((h+ph-R+1)/sh), floor((h+ph)/sh)] ∩ [0, P) and
 likewise q: at most ceil(R/sh) * ceil(S/sw) candidates, a static loop.  Each candidate adds
@@ -36,9 +58,9 @@ argmax is never used as an address and is compared after integer promotion (an i
 never truncated), so a value outside [0, R*S) matches no position: it drops its dy, never faults.
 
 Argument checks without a host sync: the launcher checks argmax's range (``aminmax`` read on the
-host) only where that costs no device sync -- under the interpreter -- or in debug mode
-(``KERNELGRAD_SYNC_CHECKS=1``, :func:`kernels._args.value_checks_enabled`); on a GPU by default a
-corrupt argmax just drops gradient, as above (tested with ``KERNELGRAD_SYNC_CHECKS=0``).
+host; [0, R*S), or [-1, R*S) for the fused backward) only where that costs no device sync -- under the
+interpreter -- or in debug mode (``KERNELGRAD_SYNC_CHECKS=1``, :func:`kernels._args.value_checks_enabled`); on a
+GPU by default a corrupt argmax just drops gradient, as above (tested with ``KERNELGRAD_SYNC_CHECKS=0``).
 
 Index math: one division of the flat index picks the (n, c) plane, in int32 while every flat
 index of x, y and dx plus one block of overshoot fits (``INDEX_64=False``), else in int64 (a
@@ -86,7 +108,8 @@ import triton.language as tl
 from .._args import PoolGeometry, maxpool2d_backward_geometry, maxpool2d_forward_geometry, value_checks_enabled
 from ._common import autotune_configs, check_float_tensor, check_placement, interpreting, size_bucket
 
-__all__ = ["maxpool2d_forward", "maxpool2d_backward", "argmax_dtype"]
+__all__ = ["maxpool2d_forward", "maxpool2d_backward", "argmax_dtype", "relu_maxpool2d_forward",
+           "relu_maxpool2d_backward"]
 
 _MAX_BLOCK_K = 64  # window positions per tile column block; keeps BLOCK_OUT >= 16 for BLOCK >= 1024
 _MAX_BLOCK = 2048  # the largest BLOCK of any config below
@@ -129,7 +152,7 @@ def argmax_dtype(window_size: int) -> torch.dtype:
 def _maxpool2d_forward_kernel(
     x_ptr, y_ptr, argmax_ptr, total, size_bucket, H, W, P, Q,
     R: tl.constexpr, S: tl.constexpr, SH: tl.constexpr, SW: tl.constexpr, PH: tl.constexpr, PW: tl.constexpr,
-    CMP: tl.constexpr, INDEX_64: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK: tl.constexpr,
+    CMP: tl.constexpr, RELU: tl.constexpr, INDEX_64: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK: tl.constexpr,
 ):
     BLOCK_OUT: tl.constexpr = BLOCK // BLOCK_K
     RS: tl.constexpr = R * S
@@ -158,19 +181,88 @@ def _maxpool2d_forward_kernel(
         w = w0[:, None] + (k % S)[None, :]
         real = out_mask[:, None] & (k < RS)[None, :] & (h >= 0) & (h < H) & (w >= 0) & (w < W)
         v = tl.load(x_ptr + plane[:, None] + (h * W + w), mask=real, other=float("-inf")).to(CMP)
+        if RELU:  # torch's ReLU, x < 0 ? 0 : x (NaN and -0.0 pass); padding stays -inf
+            v = tl.where(real & (v < 0), 0.0, v)
         is_nan = real & (v != v)
         chunk_max = tl.max(tl.where(is_nan, float("-inf"), v), axis=1)
         # smallest k holding the chunk max (among non-NaN values), and the largest k holding a NaN
         chunk_k = tl.min(tl.where(real & (v == chunk_max[:, None]), k[None, :], RS), axis=1)
         nan_k = tl.maximum(nan_k, tl.max(tl.where(is_nan, k[None, :], -1), axis=1))
+        # the winner's own bits (chunk_max may be the other zero of a chunk holding +0.0 and -0.0)
+        chunk_val = tl.max(tl.where(k[None, :] == chunk_k[:, None], v, float("-inf")), axis=1)
         # strict >: an equal value in a later chunk never displaces the first maximum
         take = (chunk_k < RS) & ((chunk_max > best) | (best_k == RS))
-        best = tl.where(take, chunk_max, best)
+        best = tl.where(take, chunk_val, best)
         best_k = tl.where(take, chunk_k, best_k)
 
     has_nan = nan_k >= 0
     best = tl.where(has_nan, float("nan"), best)
     best_k = tl.where(has_nan, nan_k, best_k)  # a NaN is the maximum; PyTorch keeps the last one
+    if RELU:
+        best_k = tl.where((best > 0) | has_nan, best_k, -1)  # y == 0: the ReLU's gradient is 0 there
+    tl.store(y_ptr + out, best.to(y_ptr.dtype.element_ty), mask=out_mask)
+    tl.store(argmax_ptr + out, best_k.to(argmax_ptr.dtype.element_ty), mask=out_mask)
+
+
+@triton.autotune(
+    configs=autotune_configs(
+        # BLOCK outputs per program, 8 per thread (float32: two 16-byte loads per input row); 16 per thread cost
+        # 1.3-2x the registers for the same instructions per output (AOT, sm_80/sm_90)
+        [triton.Config({"BLOCK": b}, num_warps=w) for b, w in ((1024, 4), (2048, 8))],
+        triton.Config({"BLOCK": 1024}, num_warps=1),
+    ),
+    key=["size_bucket"],
+)
+@triton.jit
+def _maxpool2x2_vector_kernel(
+    x_ptr, y_ptr, argmax_ptr, total, size_bucket, H, W, P, Q,
+    V: tl.constexpr, CMP: tl.constexpr, RELU: tl.constexpr, INDEX_64: tl.constexpr, BLOCK: tl.constexpr,
+):
+    """2x2 windows, stride 2, no padding; W % V == 0, x 16-byte aligned (the launcher checks): each input row of a
+    group of V/2 outputs is one 16-byte load."""
+    HALF: tl.constexpr = V // 2  # outputs per group
+    G: tl.constexpr = BLOCK // HALF  # groups per program
+    if INDEX_64:
+        g = tl.program_id(0).to(tl.int64) * G + tl.arange(0, G)
+    else:
+        g = tl.program_id(0) * G + tl.arange(0, G)
+    o = g * HALF  # the group's first output; its V/2 outputs share one output row (Q % (V/2) == 0)
+    row = o // Q  # n*C*P + c*P + p: one division per group, not per output
+    q0 = o - row * Q
+    nc = row // P
+    p = row - nc * P
+    top = tl.multiple_of((nc * H + 2 * p) * W + 2 * q0, V)  # W % V == 0 and 2 * q0 is a multiple of V
+    bottom = tl.multiple_of(top + W, V)
+    ok = (o < total)[:, None]  # constant along a vector: a group is wholly in range or not
+    cols = tl.arange(0, V)[None, :]
+    a = tl.load(x_ptr + top[:, None] + cols, mask=ok, other=0.0).to(CMP)  # [G, V]: row 2p of the group's windows
+    b = tl.load(x_ptr + bottom[:, None] + cols, mask=ok, other=0.0).to(CMP)  # row 2p + 1
+    if RELU:  # torch's ReLU, x < 0 ? 0 : x (NaN and -0.0 pass)
+        a = tl.where(a < 0, 0.0, a)
+        b = tl.where(b < 0, 0.0, b)
+    # [G, V] -> [BLOCK, 2] in order: row j of the result is output g*HALF + j's pair of columns
+    a0, a1 = tl.split(tl.reshape(a, (BLOCK, 2)))
+    b0, b1 = tl.split(tl.reshape(b, (BLOCK, 2)))
+    # window order k = 0 (a0), 1 (a1), 2 (b0), 3 (b1): a later value replaces only if strictly greater or NaN, so
+    # the first maximum wins, a NaN is the maximum and the last NaN wins (the scalar loop's rule)
+    best = a0
+    best_k = tl.zeros([BLOCK], dtype=tl.int32)
+    take = (a1 > best) | (a1 != a1)
+    best = tl.where(take, a1, best)
+    best_k = tl.where(take, 1, best_k)
+    take = (b0 > best) | (b0 != b0)
+    best = tl.where(take, b0, best)
+    best_k = tl.where(take, 2, best_k)
+    take = (b1 > best) | (b1 != b1)
+    best = tl.where(take, b1, best)
+    best_k = tl.where(take, 3, best_k)
+    if RELU:
+        best_k = tl.where((best > 0) | (best != best), best_k, -1)  # y == 0: the ReLU's gradient is 0 there
+    if INDEX_64:
+        out = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    else:
+        out = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    out_mask = out < total
     tl.store(y_ptr + out, best.to(y_ptr.dtype.element_ty), mask=out_mask)
     tl.store(argmax_ptr + out, best_k.to(argmax_ptr.dtype.element_ty), mask=out_mask)
 
@@ -226,14 +318,19 @@ def _maxpool2d_backward_kernel(
     tl.store(dx_ptr + idx, acc.to(dx_ptr.dtype.element_ty), mask=mask)
 
 
-def maxpool2d_forward(x: torch.Tensor, kernel, stride, padding) -> tuple[torch.Tensor, torch.Tensor]:
-    """Max-pool ``x[N, C, H, W]`` with windows ``kernel`` = (R, S).
+def vector_width(x: torch.Tensor, g: PoolGeometry) -> int:
+    """V, the elements in 16 bytes, when the forward runs the 16-byte-load kernel (2x2 windows, stride 2, no
+    padding, W % V == 0, x 16-byte aligned); 0 for the tile kernel."""
+    V = 16 // x.element_size()
+    if (g.R, g.S, g.sh, g.sw, g.ph, g.pw) == (2, 2, 2, 2, 0, 0) and g.W % V == 0 and x.data_ptr() % 16 == 0:
+        return V
+    return 0
 
-    Returns ``(y[N, C, P, Q], argmax[N, C, P, Q])`` where argmax holds ``r*S + s`` in
-    :func:`argmax_dtype` ``(R*S)``.  Raises TypeError for a non-tensor / non-float x and ValueError
-    for wrong ndim, a non-contiguous x or one on the wrong device, bad kernel/stride/padding,
-    padding > kernel//2, a kernel larger than the padded input, or an H*W plane of 2**31 elements or more.
-    """
+
+def forward(x: torch.Tensor, kernel, stride, padding, relu: bool, vector: bool = True
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The forward launcher: checks, then the 16-byte-load kernel where :func:`vector_width` allows it (unless
+    ``vector`` is False: the ladder's rung 3) and the tile kernel elsewhere; ``relu`` fuses the ReLU in."""
     check_float_tensor("x", x, 4)
     g = maxpool2d_forward_geometry(x.shape, kernel, stride, padding)
     _check_plane("maxpool2d_forward", g)
@@ -242,15 +339,39 @@ def maxpool2d_forward(x: torch.Tensor, kernel, stride, padding) -> tuple[torch.T
     total = g.N * g.C * g.P * g.Q
     if total == 0:
         return y, argmax
-    block_k = min(triton.next_power_of_2(g.R * g.S), _MAX_BLOCK_K)
     cmp = tl.float64 if x.dtype == torch.float64 else tl.float32
+    index_64 = _needs_int64(x.numel(), total)
+    V = vector_width(x, g) if vector else 0
+    if V:
+        grid = lambda meta: (triton.cdiv(total, meta["BLOCK"]),)  # noqa: E731
+        _maxpool2x2_vector_kernel[grid](x, y, argmax, total, size_bucket(total), g.H, g.W, g.P, g.Q,
+                                        V=V, CMP=cmp, RELU=relu, INDEX_64=index_64)
+        return y, argmax
+    block_k = min(triton.next_power_of_2(g.R * g.S), _MAX_BLOCK_K)
     grid = lambda meta: (triton.cdiv(total, meta["BLOCK"] // block_k),)  # noqa: E731
     _maxpool2d_forward_kernel[grid](
         x, y, argmax, total, size_bucket(total), g.H, g.W, g.P, g.Q,
-        R=g.R, S=g.S, SH=g.sh, SW=g.sw, PH=g.ph, PW=g.pw, CMP=cmp, INDEX_64=_needs_int64(x.numel(), total),
+        R=g.R, S=g.S, SH=g.sh, SW=g.sw, PH=g.ph, PW=g.pw, CMP=cmp, RELU=relu, INDEX_64=index_64,
         BLOCK_K=block_k,
     )
     return y, argmax
+
+
+def maxpool2d_forward(x: torch.Tensor, kernel, stride, padding) -> tuple[torch.Tensor, torch.Tensor]:
+    """Max-pool ``x[N, C, H, W]`` with windows ``kernel`` = (R, S).
+
+    Returns ``(y[N, C, P, Q], argmax[N, C, P, Q])`` where argmax holds ``r*S + s`` in
+    :func:`argmax_dtype` ``(R*S)``.  Raises TypeError for a non-tensor / non-float x and ValueError
+    for wrong ndim, a non-contiguous x or one on the wrong device, bad kernel/stride/padding,
+    padding > kernel//2, a kernel larger than the padded input, or an H*W plane of 2**31 elements or more.
+    """
+    return forward(x, kernel, stride, padding, relu=False)
+
+
+def relu_maxpool2d_forward(x: torch.Tensor, kernel, stride, padding) -> tuple[torch.Tensor, torch.Tensor]:
+    """Max-pool ``relu(x)`` with the ReLU fused in: PyTorch's ``max_pool2d(relu(x))`` bit for bit, argmax -1 where
+    y == 0 (``kernels/numpy/maxpool2d.py``).  Raises exactly as :func:`maxpool2d_forward`."""
+    return forward(x, kernel, stride, padding, relu=True)
 
 
 def maxpool2d_backward(
@@ -266,6 +387,19 @@ def maxpool2d_backward(
     interpreter, or ``KERNELGRAD_SYNC_CHECKS=1``) -- for argmax values outside [0, R*S); unchecked,
     such a value routes no gradient.
     """
+    return _backward(dy, argmax, input_shape, kernel, stride, padding, relu=False)
+
+
+def relu_maxpool2d_backward(
+    dy: torch.Tensor, argmax: torch.Tensor, input_shape, kernel, stride, padding
+) -> torch.Tensor:
+    """Gradient of :func:`relu_maxpool2d_forward` w.r.t. x (through the ReLU): the same gather, argmax == -1 routing
+    nothing.  Raises as :func:`maxpool2d_backward`, with argmax's checked range [-1, R*S)."""
+    return _backward(dy, argmax, input_shape, kernel, stride, padding, relu=True)
+
+
+def _backward(dy: torch.Tensor, argmax: torch.Tensor, input_shape, kernel, stride, padding, relu: bool
+              ) -> torch.Tensor:
     check_float_tensor("dy", dy, 4)
     if not isinstance(argmax, torch.Tensor):
         raise TypeError(f"argmax must be a torch.Tensor, got {type(argmax).__name__}")
@@ -279,9 +413,10 @@ def maxpool2d_backward(
     # uses argmax as an address)
     if argmax.numel() and value_checks_enabled(on_host=interpreting() and argmax.device.type == "cpu"):
         lo, hi = (int(v) for v in torch.aminmax(argmax))
-        if lo < 0 or hi >= g.R * g.S:
+        low = -1 if relu else 0  # -1: a window the fused ReLU zeroed
+        if lo < low or hi >= g.R * g.S:
             raise ValueError(
-                f"argmax holds values in [{lo}, {hi}], outside [0, R*S={g.R * g.S}) for kernel {(g.R, g.S)}"
+                f"argmax holds values in [{lo}, {hi}], outside [{low}, R*S={g.R * g.S}) for kernel {(g.R, g.S)}"
             )
 
     dx = torch.empty((g.N, g.C, g.H, g.W), dtype=dy.dtype, device=dy.device)

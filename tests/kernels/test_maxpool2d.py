@@ -5,6 +5,11 @@ Every backend runs every test, and so does every rung of the max-pool ladders be
 which the rungs below the top run on a subset (:func:`_lower_rung_subset`): finite differences on one geometry
 and the argmax-dtype test without the 182x181 window (33k scalar loop steps under Triton's interpreter). Every
 value test (float32 and float64, all nine geometries), ties, padding, overlap, NaN / inf and bad input run in full.
+A rung whose two contract functions *are* production's (a rung that only adds entry points, or whose idea production
+dispatches to: ``triton/rung4_vector_loads``, ``cupy/rung2_gather_backward``) runs nothing here: production's own
+parameter already runs those very functions. ``triton/rung3_window_tile`` is production's tile kernel without
+production's 2x2 stride-2 dispatch, so it runs only the 2x2 stride-2 cases (:func:`_tile_cases_only`): everywhere else
+production runs the same kernel. The fused ReLU entry points are tested in ``test_relu_maxpool2d.py``.
 """
 
 from __future__ import annotations
@@ -22,13 +27,35 @@ F = torch.nn.functional
 def kernel_backend(request):
     """Every backend, and every rung of the max-pool ladders below the production kernel (``triton/rung0_naive``):
     each rung passes the same tests."""
-    return load_ladder_backend(request.param, "maxpool2d")
+    kb = load_ladder_backend(request.param, "maxpool2d")
+    if "/" in kb.name:
+        production = load_ladder_backend(kb.name.partition("/")[0], "maxpool2d").family("maxpool2d")
+        rung = kb.family("maxpool2d")
+        if all(getattr(rung, f) is getattr(production, f) for f in ("maxpool2d_forward", "maxpool2d_backward")):
+            pytest.skip(f"{kb.name}: its functions are production's, tested as {kb.name.partition('/')[0]}")
+    return kb
 
 
 def _lower_rung_subset(kb, reason: str) -> None:
     """Skip a heavy case for a ladder rung below production (the module docstring's subset)."""
     if "/" in kb.name:
         pytest.skip(f"{kb.name}: ladder rungs below production run a subset of this test ({reason})")
+
+def _production_runs_it(kb, kernel, stride, padding) -> bool:
+    """Whether ``triton/rung3_window_tile`` would only repeat production on this geometry: anything but 2x2 windows,
+    stride 2, no padding -- the only pools production sends to another kernel (rung 4's 16-byte loads)."""
+    def pair(v):
+        return tuple(v) if isinstance(v, tuple | list) else (v, v)
+
+    vector = (pair(kernel), pair(stride), pair(padding)) == ((2, 2), (2, 2), (0, 0))
+    return kb.name == "triton/rung3_window_tile" and not vector
+
+
+def _tile_cases_only(kb, kernel, stride, padding) -> None:
+    """Skip the geometries where :func:`_production_runs_it`."""
+    if _production_runs_it(kb, kernel, stride, padding):
+        pytest.skip(f"{kb.name}: production runs the same tile kernel on this geometry")
+
 
 # (N, C, H, W, kernel, stride, padding): overlapping windows (k3 s1, k3 s2 p1), non-square kernels,
 # stride 3 with a remainder, batch 1, odd sizes.
@@ -77,6 +104,7 @@ def test_forward_and_backward_match_torch(kernel_backend, rng, case, dtype):
     kb = kernel_backend
     pool = kb.family("maxpool2d")
     N, C, H, W, kernel, stride, padding = case
+    _tile_cases_only(kb, kernel, stride, padding)
     x = _distinct(rng, (N, C, H, W), dtype)
     ref_y, ref_idx, _ = _torch_pool(x, kernel, stride, padding)
     dy = rng.standard_normal(ref_y.shape).astype(dtype)
@@ -101,6 +129,8 @@ def test_argmax_dtype_is_the_smallest_that_fits(kernel_backend, kernel, expected
     kb = kernel_backend
     if kernel == (182, 181):
         _lower_rung_subset(kb, "a 182x181 window is 33k scalar steps under the interpreter")
+    if kb.name == "triton/rung3_window_tile":  # a window-sized input is too narrow for 16-byte groups
+        pytest.skip(f"{kb.name}: production runs the same tile kernel on every window here")
     pool = kb.family("maxpool2d")
     x = np.zeros((1, 1, kernel[0], kernel[1]), dtype=np.float32)
     x[0, 0, -1, -1] = 1.0  # winner at the last window position R*S - 1
@@ -123,6 +153,8 @@ def test_ties_resolve_to_first_maximum(kernel_backend):
     c = np.full((2, 3, 7, 7), 0.5)
     geometries = [((3, 3), (2, 2), (1, 1)), ((3, 3), (1, 1), (1, 1)), ((2, 2), (2, 2), (0, 0))]
     for kernel, stride, padding in geometries:
+        if _production_runs_it(kb, kernel, stride, padding):
+            continue
         _, ref_idx, _ = _torch_pool(c, kernel, stride, padding)
         y, argmax = pool.maxpool2d_forward(kb.to_native(c), kernel, stride, padding)
         np.testing.assert_array_equal(kb.to_numpy(argmax), _compact(ref_idx, 7, kernel, stride, padding))
@@ -131,6 +163,7 @@ def test_ties_resolve_to_first_maximum(kernel_backend):
 
 def test_padding_never_wins_even_against_minus_inf(kernel_backend):
     kb = kernel_backend
+    _tile_cases_only(kb, 3, 2, 1)
     pool = kb.family("maxpool2d")
     x = np.full((1, 2, 5, 5), -np.inf)
     _, ref_idx, ref_dx = _torch_pool(x, 3, 2, 1, np.ones((1, 2, 3, 3)))
@@ -143,6 +176,7 @@ def test_padding_never_wins_even_against_minus_inf(kernel_backend):
 def test_overlapping_windows_accumulate(kernel_backend):
     """k3 s1 p1 on a single peak: the peak wins all 9 windows covering it and collects 9 gradients."""
     kb = kernel_backend
+    _tile_cases_only(kb, 3, 1, 1)
     pool = kb.family("maxpool2d")
     x = -np.arange(25, dtype=np.float64).reshape(1, 1, 5, 5)
     x[0, 0, 2, 2] = 100.0
@@ -159,6 +193,7 @@ def test_finite_differences_float64(kernel_backend, rng, case):
     kb = kernel_backend
     if case is not CASES[2]:
         _lower_rung_subset(kb, "finite differences on the 3x3/s2/p1 geometry only")
+    _tile_cases_only(kb, *case[4:])
     pool = kb.family("maxpool2d")
     N, C, H, W, kernel, stride, padding = case
     x = _distinct(rng, (N, C, H, W), np.float64)
@@ -235,6 +270,8 @@ def test_nan_and_inf_windows_match_torch(kernel_backend, rng, dtype):
     x[1, 1, 5, 5] = np.inf
     for kernel, stride, padding in [((2, 2), (2, 2), (0, 0)), ((3, 3), (1, 1), (1, 1)), ((3, 2), (2, 1), (1, 1)),
                                     ((9, 9), (2, 2), (4, 4))]:
+        if _production_runs_it(kb, kernel, stride, padding):
+            continue
         y, argmax = pool.maxpool2d_forward(kb.to_native(x), kernel, stride, padding)
         dy = rng.standard_normal(tuple(y.shape)).astype(dtype)
         ref_y, ref_idx, ref_dx = _torch_pool(x, kernel, stride, padding, dy)
@@ -246,3 +283,15 @@ def test_nan_and_inf_windows_match_torch(kernel_backend, rng, dtype):
         assert rel_err(dx, ref_dx) <= tolerance(dtype)
 
 
+
+
+def test_signed_zeros_keep_the_first_maximums_bits(kernel_backend, rng):
+    """A window of +0.0 and -0.0 ties; y is the first one's bits, PyTorch's (a max reduction may return either)."""
+    kb = kernel_backend
+    pool = kb.family("maxpool2d")
+    x = rng.choice(np.array([-0.0, 0.0], dtype=np.float32), size=(2, 2, 6, 8))
+    for kernel, stride, padding in [((2, 2), (2, 2), (0, 0)), ((3, 3), (2, 2), (1, 1))]:
+        ref_y, ref_idx, _ = _torch_pool(x, kernel, stride, padding)
+        y, argmax = pool.maxpool2d_forward(kb.to_native(x), kernel, stride, padding)
+        np.testing.assert_array_equal(np.signbit(kb.to_numpy(y)), np.signbit(ref_y))
+        np.testing.assert_array_equal(kb.to_numpy(argmax), _compact(ref_idx, 8, kernel, stride, padding))

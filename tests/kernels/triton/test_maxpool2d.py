@@ -1,6 +1,7 @@
 """Triton maxpool2d details: ties / NaN / -inf bit for bit against numpy, wrapper-specific bad input,
 subnormals, the checked and unchecked argmax, autotune keys, half precision, the index width and the
-int64 index variant.
+int64 index variant, and the 2x2 stride-2 16-byte-load kernel (which geometries take it, 16-bit dtypes, the fallback
+for an unaligned x).
 
 The shared tests (tests/kernels/test_maxpool2d.py) run the triton backend too; these cover what they do not reach.
 """
@@ -164,7 +165,7 @@ def test_triton_autotune_keys_bucket_the_batch_size(monkeypatch, rng):
     timed_fwd = _count_benchmarks(monkeypatch, fwd, [triton.Config({"BLOCK": b}, num_warps=1) for b in (1024, 512)])
     timed_bwd = _count_benchmarks(monkeypatch, bwd, [triton.Config({"BLOCK": b}, num_warps=1) for b in (128, 64)])
     for N, entries in [(3, 1), (4, 1), (6, 2)]:  # N*C*P*Q = 144, 192 (bucket 256), 288 (bucket 512)
-        x = _distinct(rng, (N, 3, 8, 8), np.float32)
+        x = _distinct(rng, (N, 3, 8, 9), np.float32)  # W = 9: the tile kernel (W = 8 would take the vector one)
         y, argmax = pool.maxpool2d_forward(torch.from_numpy(x).to(device), 2, 2, 0)
         dx = pool.maxpool2d_backward(y, argmax, x.shape, 2, 2, 0)
         assert len(fwd.cache) == entries and len(timed_fwd) == 2 * entries
@@ -214,8 +215,8 @@ def test_triton_int64_index_variant_matches(monkeypatch, rng):
     pool, device = _triton_pool()
     ref = pytest.importorskip("kernels.numpy").maxpool2d
     monkeypatch.setattr(pool, "_needs_int64", lambda *numels: True)
-    x = rng.integers(-3, 3, (2, 3, 11, 9)).astype(np.float32)
-    for kernel, stride, padding in [((3, 3), (2, 2), (1, 1)), ((2, 3), (1, 2), (1, 1))]:
+    x = rng.integers(-3, 3, (2, 3, 11, 8)).astype(np.float32)
+    for kernel, stride, padding in [((3, 3), (2, 2), (1, 1)), ((2, 3), (1, 2), (1, 1)), ((2, 2), (2, 2), (0, 0))]:
         y, argmax = pool.maxpool2d_forward(torch.from_numpy(x).to(device), kernel, stride, padding)
         ref_y, ref_argmax = ref.maxpool2d_forward(x, kernel, stride, padding)
         np.testing.assert_array_equal(y.cpu().numpy(), ref_y)
@@ -224,3 +225,44 @@ def test_triton_int64_index_variant_matches(monkeypatch, rng):
         dx = pool.maxpool2d_backward(torch.from_numpy(dy).to(device), argmax, x.shape, kernel, stride, padding)
         np.testing.assert_array_equal(dx.cpu().numpy(), ref.maxpool2d_backward(dy, ref_argmax, x.shape, kernel,
                                                                                 stride, padding))
+
+
+def test_triton_vector_kernel_takes_aligned_2x2_stride_2_pools_only(rng):
+    """2x2 windows, stride 2, no padding, W a multiple of 16 / itemsize, x 16-byte aligned: the 16-byte-load kernel;
+    anything else the tile kernel."""
+    pool, device = _triton_pool()
+    g = pool.maxpool2d_forward_geometry
+    x32 = torch.zeros((1, 2, 6, 12), device=device)
+    assert pool.vector_width(x32, g(x32.shape, 2, 2, 0)) == 4
+    assert pool.vector_width(x32.double(), g(x32.shape, 2, 2, 0)) == 2
+    assert pool.vector_width(x32.half(), g(x32.shape, 2, 2, 0)) == 0  # float16 needs W % 8 == 0
+    assert pool.vector_width(torch.zeros((1, 2, 6, 16), dtype=torch.bfloat16, device=device),
+                             g((1, 2, 6, 16), 2, 2, 0)) == 8
+    for kernel, stride, padding in [(2, 2, 1), (2, 1, 0), (3, 3, 0), ((2, 1), 2, 0)]:
+        assert pool.vector_width(x32, g(x32.shape, kernel, stride, padding)) == 0
+    shifted = torch.zeros(1 + 2 * 6 * 12, device=device)[1:].view(1, 2, 6, 12)  # contiguous, 4 bytes off alignment
+    assert shifted.is_contiguous() and pool.vector_width(shifted, g(shifted.shape, 2, 2, 0)) == 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=["float16", "bfloat16"])
+def test_triton_vector_kernel_half_precision_and_the_unaligned_fallback(rng, dtype):
+    """The 16-bit vector path (8 elements per load) equals PyTorch's pool, plain and with the ReLU, and so does the
+    tile kernel an unaligned copy of x falls back to; odd H leaves the last input row unread."""
+    pool, device = _triton_pool()
+    x = torch.from_numpy(rng.standard_normal((2, 3, 7, 16)).astype(np.float32)).to(dtype)
+    x[0, 0, 0, :4] = float("nan")
+    shifted = torch.empty(1 + x.numel(), dtype=dtype)[1:].view(x.shape)
+    shifted.copy_(x)
+    ref_y, ref_idx = torch.nn.functional.max_pool2d(x.double(), 2, 2, 0, return_indices=True)
+    relu_y, relu_idx = torch.nn.functional.max_pool2d(torch.relu(x.double()), 2, 2, 0, return_indices=True)
+    expected = _compact(ref_idx.numpy(), 16, (2, 2), (2, 2), (0, 0))
+    relu_expected = np.where(relu_y.numpy() == 0, -1, _compact(relu_idx.numpy(), 16, (2, 2), (2, 2), (0, 0)))
+    for source in (x, shifted):
+        assert pool.vector_width(source, pool.maxpool2d_forward_geometry(source.shape, 2, 2, 0)) == (8 if source is x
+                                                                                                     else 0)
+        y, argmax = pool.maxpool2d_forward(source.to(device), 2, 2, 0)
+        np.testing.assert_array_equal(y.double().cpu().numpy(), ref_y.numpy())
+        np.testing.assert_array_equal(argmax.cpu().numpy(), expected)
+        y, argmax = pool.relu_maxpool2d_forward(source.to(device), 2, 2, 0)
+        np.testing.assert_array_equal(y.double().cpu().numpy(), relu_y.numpy())
+        np.testing.assert_array_equal(argmax.cpu().numpy(), relu_expected)

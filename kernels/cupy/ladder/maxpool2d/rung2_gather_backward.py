@@ -1,5 +1,6 @@
 """Rung 2 -- backward by gather: one thread per *input* element sums dy over the few windows that can contain it.
-The production kernel, ``kernels/cupy/maxpool2d.py`` + ``maxpool2d.cu``.
+Production's plain kernels, ``kernels/cupy/maxpool2d.py`` + ``maxpool2d.cu`` (rung 3 adds the fused ReLU entry
+points on top of them).
 
 Math: dx[n, c, h, w] = sum of dy[n, c, p, q] over the windows (p, q) whose argmax names (h, w); the candidates are
 p in [ceil((h+ph-R+1)/sh), floor((h+ph)/sh)] ∩ [0, P) and likewise q: at most ceil(R/sh) * ceil(S/sw) of them.
@@ -26,7 +27,8 @@ Not built: 16-byte vector loads (2x2 stride 2: a thread reading 16 contiguous by
 two outputs; it needs an aligned scalar fallback) -- an idea for a rung above this one once a GPU says whether the
 load instructions, not DRAM, limit production.
 
-The functions are the production ones, re-exported so the ladder's tests and benchmark see this rung.
+The functions are the production ones, re-exported so the ladder's benchmark sees this rung; the shared tests run
+them once, as production ("cupy").
 """
 
 from ...maxpool2d import maxpool2d_backward, maxpool2d_forward

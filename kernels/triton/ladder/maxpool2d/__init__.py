@@ -1,7 +1,8 @@
 """The max-pool ladder in Triton, bottom to top (see ``kernels/triton/ladder/__init__.py``).
 
 Every rung exports ``maxpool2d_forward`` and ``maxpool2d_backward`` with the contract's signatures; the top rung is
-``kernels/triton/maxpool2d.py``. The map is ``docs/ladder/maxpool2d.md``.
+``kernels/triton/maxpool2d.py`` and also exports the fused ``relu_maxpool2d_forward`` / ``relu_maxpool2d_backward``.
+The map is ``docs/ladder/maxpool2d.md``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import importlib
 from types import ModuleType
 
 #: Rung modules, bottom to top.
-RUNGS = ("rung0_naive", "rung1_compact_argmax", "rung2_gather_backward", "rung3_window_tile")
+RUNGS = ("rung0_naive", "rung1_compact_argmax", "rung2_gather_backward", "rung3_window_tile", "rung4_vector_loads",
+         "rung5_relu_fusion")
 
 
 def load(name: str) -> ModuleType:

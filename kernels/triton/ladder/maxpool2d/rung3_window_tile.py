@@ -1,5 +1,5 @@
 """Rung 3 -- the window as a tile: each program loads a [BLOCK_OUT, BLOCK_K] tile (outputs x window positions) in one
-masked load and reduces it along the window axis. The production kernel.
+masked load and reduces it along the window axis. Production's general kernel.
 
 Math and contract: every rung's (``kernels/triton/maxpool2d.py``).
 
@@ -25,20 +25,40 @@ resident warps per scheduler at 32-54 registers), the gain shrinks to 0.9-1.1x. 
 columns): the same range. 12x12 windows: 2-4x (64-wide chunks instead of a 144-step loop). Backward: rung 2's
 times. Unverified: no GPU has run it.
 
-Not built (an idea for a rung above this one, on paper only): 16-byte vector loads. Neither this kernel nor any rung
-loads more than one element per address computation: a tile row is R*S scattered positions. For 2x2 stride 2
-without padding, the two rows of Q windows are two contiguous runs of 2Q input elements, so a lane could load
-16 bytes (4 float32: two windows' halves of one row) and a second vector from the next row, and write 2 outputs;
-fewer load instructions, full 32-byte sectors per lane pair. It would change y's store pattern (2 outputs per lane)
-and needs a scalar path for odd W, unaligned planes and padding; it is left as an idea until a GPU can say whether
-the load instructions, not DRAM, limit this rung.
+What the compiled code says against this prediction (static, no GPU; counted on the sm_90 SASS of the AOT build,
+Triton 3.9, float32): the tile spreads a window over several lanes, so every lane repeats the output's index math
+(the divisions by P*Q and Q, the window origin) and each of the four row reductions (max, first k, last NaN, the
+winner's value) is a cross-lane shuffle tree. Per output that is ~1950 thread-instructions for the 3x3 stem pool
+(488 SASS instructions per lane, 4 lanes per output: BLOCK_K = 16 columns for 9 positions) and ~210-260 for a 2x2
+window, where rung 1's scalar loop runs ~130 (2x2, loop unrolled) to at most ~380 (3x3, 3 trips). The H200 issues
+~33 T thread-instructions/s, against ~176 per output at the copy bandwidth for a float32 2x2/s2 pool (21 bytes
+per output) and ~92 for a 16-bit one: by that count this rung is issue-bound, not memory-bound, and may be
+*slower* than rung 2 for small windows. That is a static count, not a time (predicated-off lanes still issue, and
+the shuffles overlap the loads); the ladder bench's GPU run decides. Rung 4 replaces the tile for the 2x2 stride-2
+pools with a kernel of ~37-52 thread-instructions per output.
 
 Measured: not yet (no GPU). Compiled ahead of time for sm_90 and sm_80 (launchers "maxpool2d_forward",
-"maxpool2d_backward"; production's header lists the configurations and registers).
+"maxpool2d_backward"; production's header lists the configurations and registers; this rung's own launcher
+"rung3_window_tile: maxpool2d_forward" on sm_90).
 
-The functions are production's, re-exported so the ladder's tests and benchmark see this rung.
+The kernels are production's (``kernels/triton/maxpool2d.py``). Production now sends 2x2 stride-2 pools to rung 4's
+16-byte-load kernel; this rung's forward is production's launcher with that dispatch off (``vector=False``), so
+every geometry runs the tile kernel here. The backward is production's.
 """
 
-from ...maxpool2d import maxpool2d_backward, maxpool2d_forward
+from __future__ import annotations
+
+import torch
+
+from ...maxpool2d import forward as _production_forward
+from ...maxpool2d import maxpool2d_backward
 
 __all__ = ["maxpool2d_forward", "maxpool2d_backward"]
+
+
+def maxpool2d_forward(x: torch.Tensor, kernel, stride, padding) -> tuple[torch.Tensor, torch.Tensor]:
+    """Max-pool ``x[N, C, H, W]``: ``(y, argmax)`` as production's, always through the tile kernel.
+
+    Raises TypeError / ValueError exactly as ``kernels.triton.maxpool2d.maxpool2d_forward``.
+    """
+    return _production_forward(x, kernel, stride, padding, relu=False, vector=False)
