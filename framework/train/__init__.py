@@ -8,11 +8,13 @@ regressor) passes its own ``step``, ``metrics`` (:class:`Metric` objects: :class
 cross-validation with scikit-learn's splitters; :func:`bootstrap_accuracy_ci` gives a confidence interval of an
 accuracy.
 
-Modules: ``loop`` (:func:`fit`, :func:`loss_step`), ``metrics``, ``history`` (:class:`History`), ``evaluation``
+Modules: ``loop`` (:func:`fit`, :func:`loss_step`), ``cuda_graph`` (:class:`GraphStep`: ``fit(cuda_graph=True)``),
+``metrics``, ``history`` (:class:`History`), ``evaluation``
 (:func:`evaluate`, :func:`bootstrap_accuracy_ci`), ``callbacks``, ``cv`` (:func:`cross_validate`).
 """
 
 from .callbacks import Callback, EarlyStopping, ModelCheckpoint
+from .cuda_graph import GraphStep, RerunGraphs
 from .cv import CVResult, cross_validate
 from .evaluation import EvalResult, bootstrap_accuracy_ci, evaluate
 from .history import History
@@ -31,6 +33,8 @@ __all__ = [
     "CVResult",
     "cross_validate",
     "loss_step",
+    "GraphStep",
+    "RerunGraphs",
     "Metric",
     "Mean",
     "BatchMean",

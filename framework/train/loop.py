@@ -9,7 +9,9 @@ autoencoder's MSE) passes ``step=`` (one training step on one batch, returning a
 validation numbers); :func:`fit` then returns a plain dict of columns.
 
 The loop syncs with the device once per batch (the step's ``loss.item()``, which the progress bar shows anyway);
-correct-prediction counts are accumulated on the device and read once per epoch.
+correct-prediction counts are accumulated on the device and read once per epoch. With ``cuda_graph=True`` the
+default step is recorded once as a CUDA graph and replayed per batch (:mod:`.cuda_graph`); its loss stays on the
+device too, read once per epoch (and every 10 batches by the progress bar, when shown).
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ def fit(model: Any, loss_fn: Callable | None, optimizer: Any, train_loader: Any,
         initial_epoch: int = 0, *, step: Step | None = None, metrics: Mapping[str, Metric] | None = None,
         validate: Callable[[int], Mapping[str, Any]] | None = None,
         summary: Callable[[Mapping[str, Any]], str] | None = None,
-        postfix: Callable[[Mapping[str, Any]], Mapping[str, str]] | None = None) -> History | dict[str, list]:
+        postfix: Callable[[Mapping[str, Any]], Mapping[str, str]] | None = None,
+        cuda_graph: bool = False) -> History | dict[str, list]:
     """Train ``model`` for ``epochs`` passes over ``train_loader``.
 
     Args:
@@ -97,6 +100,12 @@ def fit(model: Any, loss_fn: Callable | None, optimizer: Any, train_loader: Any,
             each value as ``name 0.1234``); the line is ``epoch e/E  <summary>  lr <lr>  <seconds>s``.
         postfix: ``postfix(values) -> {field: text}`` shown on the progress bar every 10 batches (default: the
             step's ``loss`` as ``loss=0.1234`` when it returns one).
+        cuda_graph: record the default step (forward, backward, ``optimizer.step()``) once as a CUDA graph after
+            a few eager warm-up batches and replay it for every batch of the same shape
+            (:class:`~.cuda_graph.GraphStep`): the ``triton`` device on a GPU, an optimizer made with
+            ``capturable=True``. Where that is impossible (another device, Triton's interpreter, a non-capturable
+            optimizer, a step that fails to record, a custom ``step``) it trains eagerly and warns once
+            (``UserWarning``) with the reason; a batch of another shape (the last, partial one) runs eagerly.
 
     Returns:
         one entry per epoch run: a :class:`History` with the default ``step``, ``metrics`` and ``validate``;
@@ -113,6 +122,8 @@ def fit(model: Any, loss_fn: Callable | None, optimizer: Any, train_loader: Any,
     if not 0 <= initial_epoch <= epochs:
         raise ValueError(f"fit: initial_epoch must be in [0, epochs={epochs}], got {initial_epoch}")
     classifier = metrics is None and validate is None
+    if cuda_graph:
+        step = _graph_step(model, loss_fn, optimizer, step, log)
     if step is None:
         if loss_fn is None:
             raise ValueError("fit: loss_fn is required unless a step is given")
@@ -159,6 +170,24 @@ def fit(model: Any, loss_fn: Callable | None, optimizer: Any, train_loader: Any,
     for callback in callbacks:
         callback.on_train_end(history, model, optimizer)
     return history
+
+
+def _graph_step(model: Any, loss_fn: Callable | None, optimizer: Any, step: Step | None,
+                log: Callable[[str], Any] | None) -> Step | None:
+    """``fit(cuda_graph=True)``'s step: a :class:`~.cuda_graph.GraphStep` of the default step (it warns and trains
+    eagerly where capture is impossible); a custom ``step`` is kept as it is, with a warning."""
+    import warnings
+
+    from .cuda_graph import GraphStep
+
+    if step is not None:
+        if not isinstance(step, GraphStep):
+            warnings.warn("cuda_graph: fit records its default step only; the given step= runs eagerly",
+                          UserWarning, stacklevel=3)
+        return step
+    if loss_fn is None:
+        raise ValueError("fit: loss_fn is required unless a step is given")
+    return GraphStep(model, loss_fn, optimizer, log=log)
 
 
 def _train_epoch(model: Any, step: Step, metrics: Mapping[str, Metric], loader: Any,
@@ -219,7 +248,7 @@ def _no_validation(epoch: int) -> dict[str, Any]:
 
 
 def _loss_postfix(values: Mapping[str, Any]) -> dict[str, str]:
-    return {"loss": f"{values['loss']:.4f}"} if "loss" in values else {}
+    return {"loss": f"{float(values['loss']):.4f}"} if "loss" in values else {}  # a device loss: read here
 
 
 def _classifier_summary(row: Mapping[str, Any]) -> str:

@@ -29,7 +29,8 @@ class Metric:
 
 
 class Mean(Metric):
-    """Mean per sample of a scalar the step returns (a float per batch, itself a mean over the batch).
+    """Mean per sample of a scalar the step returns (a float per batch, itself a mean over the batch, or a 0-d
+    Tensor: then the totals stay on the device and are read once, in ``compute()``).
 
     With several keys, the mean of their sum: ``Mean("bce", "kl")`` is the epoch's mean BCE + KL. Each key
     keeps its own running total (``sum(value * n)``), so the result is ``(total_bce + total_kl) / samples``.
@@ -56,11 +57,12 @@ class Mean(Metric):
     def compute(self) -> float:
         if self.seen == 0:
             raise ValueError(f"Mean{self.keys}: no batch seen")
-        return sum(self.totals) / self.seen
+        return float(sum(self.totals) / self.seen)
 
 
 class BatchMean(Metric):
-    """Mean over batches (not samples) of a scalar the step returns, e.g. a GAN's discriminator loss.
+    """Mean over batches (not samples) of a scalar the step returns, e.g. a GAN's discriminator loss (a float or
+    a 0-d Tensor, as for :class:`Mean`).
 
     Raises:
         ValueError: at ``compute()``, no batch seen.
@@ -80,7 +82,7 @@ class BatchMean(Metric):
     def compute(self) -> float:
         if self.batches == 0:
             raise ValueError(f"BatchMean({self.key!r}): no batch seen")
-        return self.total / self.batches
+        return float(self.total / self.batches)
 
 
 class Accuracy(Metric):
