@@ -51,6 +51,54 @@ def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
                              "Across machines run torchrun ... -m framework train ... instead (see the README)")
 
 
+def add_cuda_graph_argument(parser: argparse.ArgumentParser) -> None:
+    """``--cuda-graph``: record the training step once as a CUDA graph and replay it (``fit(cuda_graph=True)``)."""
+    parser.add_argument("--cuda-graph", action="store_true",
+                        help="record the training step (forward, backward, Adam with capturable=True) once as a "
+                             "CUDA graph after 3 eager warm-up batches and replay it for every batch of the same "
+                             "shape (the last, partial batch runs eagerly); the triton device on an NVIDIA GPU "
+                             "only -- elsewhere it says why and trains eagerly")
+
+
+def cuda_graph_step(args: argparse.Namespace, model: Any, loss_fn: Any, optimizer: Any, procs: Any = None):
+    """``(step, report)`` for ``--cuda-graph``: a :class:`~framework.train.GraphStep` to pass to ``fit`` as its
+    ``step`` (None: train as usual), and the ``cuda_graph`` entry of metrics.json (None without the flag; call
+    it again with the step after training for its counts). Where capture is impossible it prints why, once,
+    and returns no step; ``optimizer`` must be ``capturable=True`` when :func:`cuda_graph_possible` said so."""
+    from ..train import GraphStep
+
+    if not getattr(args, "cuda_graph", False):
+        return None, None
+    reason = cuda_graph_problem(model, procs)
+    if reason is not None:
+        print(f"cuda_graph: {reason}; training eagerly")
+        return None, {"requested": True, "captured": False, "reason": reason}
+    return GraphStep(model, loss_fn, optimizer, log=print), {"requested": True}
+
+
+def cuda_graph_report(step: Any, report: dict[str, Any] | None) -> dict[str, Any] | None:
+    """metrics.json's ``cuda_graph`` entry once training ran: whether the step was captured, how often it was
+    replayed, and why not where it trained eagerly."""
+    if step is None or report is None:
+        return report
+    return {"requested": True, "captured": step.captures > 0, "captures": step.captures, "replays": step.replays,
+            "reason": step.reason}
+
+
+def cuda_graph_problem(model: Any, procs: Any = None) -> str | None:
+    """Why ``--cuda-graph`` cannot capture this model's step here (None: it can), before the optimizer exists."""
+    from ..train.cuda_graph import capture_problem
+
+    if procs is not None:
+        return "data-parallel training (its gradient all-reduce hooks) is not captured"
+    return capture_problem(model, None)
+
+
+def cuda_graph_possible(args: argparse.Namespace, model: Any, procs: Any = None) -> bool:
+    """Whether ``--cuda-graph`` was given and can capture here: the optimizer must then be ``capturable=True``."""
+    return bool(getattr(args, "cuda_graph", False)) and cuda_graph_problem(model, procs) is None
+
+
 def launch_workers(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int | None:
     """With ``--nproc-per-node N > 1`` in a process torchrun did not start: run this same command line in N worker
     processes through ``torch.distributed.run`` and return the job's exit status (1 when any worker failed;

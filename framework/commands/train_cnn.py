@@ -9,7 +9,8 @@ The data split is fixed (seed 0: 20% test, then 10% of the rest for validation).
 CHECKPOINT`` continues a run from its checkpoint up to ``--epochs``; ``--transfer`` pretrains on digits 0-4,
 freezes the convolutions and trains a new head on digits 5-9, compared with a model trained from scratch on
 the same 5-9 data for as many epochs (the run folder then holds the 5-9 model's ``checkpoint.safetensors`` and
-the 0-4 model's ``pretrained.safetensors``).
+the 0-4 model's ``pretrained.safetensors``). ``--cuda-graph`` records the training step once as a CUDA graph and
+replays it (the triton device on a GPU; elsewhere it says why and trains eagerly).
 """
 
 from __future__ import annotations
@@ -21,8 +22,12 @@ import time
 from .common import (
     SPLIT_SEED,
     add_common_arguments,
+    add_cuda_graph_argument,
     add_distributed_arguments,
     check_training_arguments,
+    cuda_graph_possible,
+    cuda_graph_report,
+    cuda_graph_step,
     finish_classification,
     format_confusion,
     launch_workers,
@@ -67,6 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="pretrain on digits 0-4, freeze the conv layers, train a new head on 5-9; compare with "
                              "a from-scratch model (--epochs each)")
     add_distributed_arguments(parser)
+    add_cuda_graph_argument(parser)
 
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -130,7 +136,8 @@ def _run_train(parser: argparse.ArgumentParser, args: argparse.Namespace, device
     num_classes = int(max(y_train.max(), y_test.max())) + 1
     model = DigitsCNN(in_channels=x_train.shape[1], num_classes=num_classes, image_size=x_train.shape[-1])
     model.to(device)
-    optimizer = optim.Adam(model.parameters(), lr=args.lr)
+    # --cuda-graph: the step count and learning rate on the device, so the recorded step reads nothing on the host
+    optimizer = optim.Adam(model.parameters(), lr=args.lr, capturable=cuda_graph_possible(args, model, procs))
     scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
     initial_epoch = 0
     if args.resume is not None:
@@ -161,6 +168,8 @@ def _run_train(parser: argparse.ArgumentParser, args: argparse.Namespace, device
                               transform=augment)
     trained, train_loader, step = data_parallel(model, loss_fn, optimizer, train_loader, procs, device)
     main = procs is None or procs.is_main
+    graph_step, graph_report = cuda_graph_step(args, model, loss_fn, optimizer, procs)
+    step = graph_step or step
     eval_batch = max(args.batch_size, 256)  # no gradients kept: larger batches are cheaper per sample
     val_loader = DataLoader(TensorDataset(x_val, y_val), batch_size=eval_batch, device=device) if len(y_val) else None
     test_loader = DataLoader(TensorDataset(x_test, y_test), batch_size=eval_batch, device=device)
@@ -202,6 +211,7 @@ def _run_train(parser: argparse.ArgumentParser, args: argparse.Namespace, device
         "split_seed": SPLIT_SEED,
         "augment": augment_name,
         "threads": args.threads,
+        "cuda_graph": cuda_graph_report(graph_step, graph_report),
         **test_metrics,
         "history": history.to_dict(),
         "elapsed_seconds": elapsed,
@@ -249,14 +259,15 @@ def _run_transfer(parser: argparse.ArgumentParser, args: argparse.Namespace, dev
 
     def train(model, params, train_xy, val_xy, seed, label):
         print(f"--- {label}")
-        optimizer = optim.Adam(params, lr=args.lr)
+        optimizer = optim.Adam(params, lr=args.lr, capturable=cuda_graph_possible(args, model))
         scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
         augment, _ = _augmentation(args, seed)
         loader = DataLoader(TensorDataset(*train_xy), batch_size=args.batch_size, shuffle=True, seed=seed,
                             device=device, transform=augment)
         val = DataLoader(TensorDataset(*val_xy), batch_size=eval_batch, device=device) if len(val_xy[1]) else None
+        step, _ = cuda_graph_step(args, model, loss_fn, optimizer)
         history = fit(model, loss_fn, optimizer, loader, val, epochs=args.epochs, scheduler=scheduler,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, step=step)
         return optimizer, history
 
     def new_model(seed):
