@@ -62,9 +62,9 @@ def add_cuda_graph_argument(parser: argparse.ArgumentParser) -> None:
 
 def cuda_graph_step(args: argparse.Namespace, model: Any, loss_fn: Any, optimizer: Any, procs: Any = None):
     """``(step, report)`` for ``--cuda-graph``: a :class:`~framework.train.GraphStep` to pass to ``fit`` as its
-    ``step`` (None: train as usual), and the ``cuda_graph`` entry of metrics.json (None without the flag; call
-    it again with the step after training for its counts). Where capture is impossible it prints why, once,
-    and returns no step; ``optimizer`` must be ``capturable=True`` when :func:`cuda_graph_possible` said so."""
+    ``step`` (None: train as usual), and the start of metrics.json's ``cuda_graph`` entry (None without the flag;
+    :func:`cuda_graph_report` completes it after training). Where capture is impossible it prints why, once, and
+    returns no step; ``optimizer`` must be ``capturable=True`` when :func:`cuda_graph_possible` said so."""
     from ..train import GraphStep
 
     if not getattr(args, "cuda_graph", False):

@@ -1,8 +1,9 @@
 """A training step recorded once as a CUDA graph and replayed for every batch: ``fit(..., cuda_graph=True)``.
 
-Why: a DigitsCNN step at batch 256 is some fifty small kernels, and eager kernelgrad spends more time in Python
-launching them than the GPU spends running them. A CUDA graph records the launches of one step -- forward,
-backward and the optimizer update -- and a replay submits all of them with one call.
+Why: a DigitsCNN step at batch 256 is a few dozen small kernels, and eager kernelgrad should spend more time in
+Python launching them than the GPU spends running them (a prediction: no GPU has measured it). A CUDA graph
+records the launches of one step -- forward, backward and the optimizer update -- and a replay submits all of them
+with one call.
 
 How (:class:`GraphStep`, the ``step`` :func:`~.loop.fit` calls per batch):
 
