@@ -74,7 +74,10 @@ counter, so a captured launch draws a fresh mask each replay once the tensor has
 sync.  The value must be a multiple of 4 (the fast kernel is chosen on the host, which cannot see it): checked
 on the host where reading it is free (the interpreter, or ``KERNELGRAD_SYNC_CHECKS=1``), unchecked on a GPU,
 where any other value would draw a different mask than the int path.  The framework only hands out multiples
-of 4.  Unverified on a GPU (no GPU was available); not in ``benchmarks/aot_triton.py``'s launch cases yet.
+of 4.  Unverified on a GPU (no GPU was available).  Not in ``benchmarks/aot_triton.py``'s launch cases yet;
+compiled once through its machinery with an added case (a device offset, flat / aligned rows / unaligned rows,
+every dtype and config, sm_90 and sm_80: 144 compilations, no error, no spill, registers within a few of the int
+path's, more for some fallback configs: 93 vs 80 for float32 BLOCK=2048 with 4 warps).
 
 Layout: any shape, contiguous (C-order) tensors; flat indexing.  Limits: 0 <= p < 1 (p == 0 returns
 a copy without launching), seed an int in [0, 2**63), offset an int >= 0 with offset + numel <= 2**63;
