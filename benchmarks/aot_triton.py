@@ -217,6 +217,18 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         return kt.dropout.dropout_forward(t(2048, 8190, dtype=dt), 0.1, 1234, 3 * 8190, row_len=8190,
                                           row_stride=8 * 8190)
 
+    def dropout_add(dt):
+        # the fused residual add, flat and aligned (the four-per-call tile)
+        return kt.dropout.dropout_add_forward(t(1 << 24, dtype=dt), t(1 << 24, dtype=dt), 0.1, 1234, 0)
+
+    def dropout_add_other(dt):
+        # its three other specialisations: a rank's aligned rows, an unaligned flat offset, unaligned rows
+        x = t(2048, 8192, dtype=dt)
+        kt.dropout.dropout_add_forward(x, x, 0.1, 1234, 3 * 8192, row_len=8192, row_stride=8 * 8192)
+        kt.dropout.dropout_add_forward(t(1 << 24, dtype=dt), t(1 << 24, dtype=dt), 0.1, 1234, 1)
+        x = t(2048, 8190, dtype=dt)
+        return kt.dropout.dropout_add_forward(x, x, 0.1, 1234, 3 * 8190, row_len=8190, row_stride=8 * 8190)
+
     def dropout_rung(rung):
         # a rung of the dropout ladder (kernels/triton/ladder/dropout) below production: its own kernel
         def call(dt):
@@ -374,6 +386,8 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         ("dropout", "dropout_forward(row_len, row_stride)", dropout_rows),
         ("dropout", "dropout_forward(unaligned offset)", dropout_unaligned),
         ("dropout", "rung0_per_element: dropout_forward", dropout_rung("rung0_per_element")),
+        ("dropout", "dropout_add_forward", dropout_add),
+        ("dropout", "dropout_add_forward(rows, unaligned offset)", dropout_add_other),
         # the constexpr specialisations a training loop meets (each flag is a branch compiled in or out)
         ("optim_step", "adam_step", adam(False, False, 0.0)),
         ("optim_step", "adam_step(weight_decay, maximize)", adam(False, False, 1e-2, maximize=True)),

@@ -223,11 +223,15 @@ def test_changed_settings_record_the_step_again(test_seed):
     for _ in range(3):
         step(batch)
     assert step.captures == 1
-    opt.param_groups[0]["weight_decay"] = 0.1  # fixed in the recording: a new one
+    opt.param_groups[0]["weight_decay"] = 0.1  # fixed in the recording: one eager step, then a new recording
     step(batch)
+    assert step.captures == 1
+    step(batch)
+    assert step.captures == 2
     model[0].weight.requires_grad_(False)
     step(batch)
-    assert step.captures == 3 and len(lines) == 2 and "recording it again" in lines[0]
+    step(batch)
+    assert step.captures == 3 and len(lines) == 2 and "recording it again after one eager step" in lines[0]
 
 
 # ------------------------------------------------------------------------------------ fallbacks

@@ -28,8 +28,9 @@ What a replay cannot do is run Python, so everything the step reads from the hos
   new capture.
 
 Anything else the step reads on the host is fixed at capture: module attributes (dropout's ``p``), train/eval
-modes, which parameters require grad, the other hyperparameters, the dropout seed. A change to any of them is
-noticed before the next replay and the step is recorded again (logged). A batch of another shape -- an epoch's
+modes, which parameters require grad, the other hyperparameters, the dropout seed. A change to any of the last four
+is noticed before the next replay: that batch trains eagerly and the next one records the step again (logged); a
+module attribute changed in place is not noticed. A batch of another shape -- an epoch's
 last, partial batch -- runs eagerly (logged once): capturing a second graph for it would cost more than it saves
 on one batch per epoch, and ``drop_last=True`` on the loader avoids it altogether.
 
@@ -230,8 +231,11 @@ class GraphStep:
                 return self._eager(batch)
             self._say(f"again{self.captures}", "cuda_graph: the step's host-side settings changed (modes, "
                                               "requires_grad, hyperparameters other than lr, or the seed): "
-                                              "recording it again")
+                                              "recording it again after one eager step")
+            # one eager step first: a parameter that now requires grad gets its optimizer state outside the
+            # recording (made inside it, the state's zero-fill would be replayed every step)
             self._graph = None
+            self._warmed = self.warmup - 1
         if self._graph is None:
             if self._warmed < self.warmup:
                 with self.graphs.warmup():

@@ -143,3 +143,107 @@ KG_DROPOUT_INSTANTIATE(__nv_bfloat16, float)
 KG_DROPOUT_INSTANTIATE(float, float)
 KG_DROPOUT_INSTANTIATE(double, double)
 #undef KG_DROPOUT_INSTANTIATE
+
+// ---------------------------------------------------------------------- dropout fused with a residual add
+//
+// out[i] = residual[i] + y_i, y_i = dropout's output above (same counters, mask and scale, the product rounded to
+// T), the sum formed in acc_t<T> and rounded once to T: numpy's residual + dropout_forward(x) bit for bit (for
+// __half the float sum of two rounded halves, rounded once, is the correctly rounded half sum).  One pass over x,
+// the residual and out (3 * numel elements) instead of dropout's 2 and a separate add's 3: the ladder's rung 2
+// (ladder/dropout/rung2_residual_add.py).  The product is an explicitly rounded multiply (__fmul_rn / __dmul_rn), so
+// NVRTC can never contract x * scale + residual into one FMA, which would skip the product's rounding.  Kernels
+// mirror the four above: dropout_add4[_rows]_kernel (aligned groups, one Philox call per four elements) and
+// dropout_add[_rows]_kernel (any counters).  The backward is dropout_backward: d(x) = dropout(dy), d(residual) = dy.
+
+__device__ __forceinline__ float dropout_add_product(float a, float b) { return __fmul_rn(a, b); }
+__device__ __forceinline__ double dropout_add_product(double a, double b) {
+#if defined(__CUDA_ARCH__)
+    return __dmul_rn(a, b);
+#else
+    return a * b;  // the CPU emulator compiles with -ffp-contract=off
+#endif
+}
+
+// residual + (u > p ? T(x * scale) : 0), rounded once to T.
+template <typename T>
+__device__ __forceinline__ T dropout_add_one(T x, T r, float u, float p, kg::acc_t<T> scale) {
+    using A = kg::acc_t<T>;
+    const T dropped = kg::from_acc<T>(u > p ? dropout_add_product(kg::to_acc(x), scale) : A(0));
+    return kg::from_acc<T>(kg::to_acc(r) + kg::to_acc(dropped));
+}
+
+// Group k of four elements 4k..4k+3 (< numel), word j of philox_words(seed, group) to element 4k + j.
+template <typename T>
+__device__ __forceinline__ void dropout_add_group(const T* __restrict__ x, const T* __restrict__ r, T* __restrict__ y,
+                                                  long long first, long long numel, float p, kg::acc_t<T> scale,
+                                                  unsigned long long seed, unsigned long long group) {
+    const kg::PhiloxWords w = kg::philox_words(seed, group);
+    const unsigned int words[4] = {w.w0, w.w1, w.w2, w.w3};
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+        const long long i = first + j;
+        if (i < numel) y[i] = dropout_add_one(x[i], r[i], kg::uniform_from_uint32(words[j]), p, scale);
+    }
+}
+
+template <typename T>
+__global__ void dropout_add4_kernel(const T* __restrict__ x, const T* __restrict__ r, T* __restrict__ y,
+                                    long long numel, float p, kg::acc_t<T> scale, unsigned long long seed,
+                                    unsigned long long offset) {
+    const long long groups = (numel + 3) / 4;
+    const long long step = (long long)gridDim.x * blockDim.x;
+    for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < groups; k += step)
+        dropout_add_group(x, r, y, 4 * k, numel, p, scale, seed, (offset >> 2) + (unsigned long long)k);
+}
+
+template <typename T>
+__global__ void dropout_add4_rows_kernel(const T* __restrict__ x, const T* __restrict__ r, T* __restrict__ y,
+                                         long long numel, float p, kg::acc_t<T> scale, unsigned long long seed,
+                                         unsigned long long offset, long long row_len, long long row_stride) {
+    const long long groups = (numel + 3) / 4;
+    const long long step = (long long)gridDim.x * blockDim.x;
+    for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < groups; k += step) {
+        const long long first = 4 * k;
+        const long long row = first / row_len;
+        const unsigned long long counter = offset + (unsigned long long)(row * row_stride + (first - row * row_len));
+        dropout_add_group(x, r, y, first, numel, p, scale, seed, counter >> 2);
+    }
+}
+
+template <typename T>
+__global__ void dropout_add_kernel(const T* __restrict__ x, const T* __restrict__ r, T* __restrict__ y,
+                                   long long numel, float p, kg::acc_t<T> scale, unsigned long long seed,
+                                   unsigned long long offset) {
+    const long long step = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < numel; i += step)
+        y[i] = dropout_add_one(x[i], r[i], kg::philox_dropout_uniform(seed, offset + (unsigned long long)i), p, scale);
+}
+
+template <typename T>
+__global__ void dropout_add_rows_kernel(const T* __restrict__ x, const T* __restrict__ r, T* __restrict__ y,
+                                        long long numel, float p, kg::acc_t<T> scale, unsigned long long seed,
+                                        unsigned long long offset, long long row_len, long long row_stride) {
+    const long long step = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < numel; i += step) {
+        const long long row = i / row_len;
+        const unsigned long long counter = offset + (unsigned long long)(row * row_stride + (i - row * row_len));
+        y[i] = dropout_add_one(x[i], r[i], kg::philox_dropout_uniform(seed, counter), p, scale);
+    }
+}
+
+#define KG_DROPOUT_ADD_INSTANTIATE(T, A)                                                                           \
+    template __global__ void dropout_add4_kernel<T>(const T*, const T*, T*, long long, float, A,                 \
+                                                    unsigned long long, unsigned long long);                     \
+    template __global__ void dropout_add4_rows_kernel<T>(const T*, const T*, T*, long long, float, A,            \
+                                                         unsigned long long, unsigned long long, long long,      \
+                                                         long long);                                             \
+    template __global__ void dropout_add_kernel<T>(const T*, const T*, T*, long long, float, A,                  \
+                                                   unsigned long long, unsigned long long);                      \
+    template __global__ void dropout_add_rows_kernel<T>(const T*, const T*, T*, long long, float, A,             \
+                                                        unsigned long long, unsigned long long, long long,       \
+                                                        long long);
+KG_DROPOUT_ADD_INSTANTIATE(__half, float)
+KG_DROPOUT_ADD_INSTANTIATE(__nv_bfloat16, float)
+KG_DROPOUT_ADD_INSTANTIATE(float, float)
+KG_DROPOUT_ADD_INSTANTIATE(double, double)
+#undef KG_DROPOUT_ADD_INSTANTIATE

@@ -64,7 +64,7 @@ from .._args import DropoutArgs, check_dropout_args
 from . import _runtime
 from ._runtime import SourceModule, cdiv, check_float_array, cuda_type
 
-__all__ = ["dropout_forward", "dropout_backward"]
+__all__ = ["dropout_forward", "dropout_backward", "dropout_add_forward", "dropout_add_backward"]
 
 BLOCK = 256  # threads per block
 MAX_BLOCKS = 65535  # grid cap; threads then loop (grid-stride)
@@ -150,3 +150,57 @@ def dropout_backward(dy, p: float, seed: int, offset: int, row_len: int | None =
     :func:`dropout_forward`.
     """
     return _apply("dy", dy, p, seed, offset, row_len, row_stride)
+
+
+# ------------------------------------------------------------------------ dropout fused with a residual add
+#
+# out = residual + dropout(x) in one pass (``dropout.cu``'s dropout_add* kernels, the ladder's rung 2): the mask and
+# the rounded product are dropout_forward's, the sum is rounded once to x's dtype -- numpy's ``residual +
+# dropout_forward(x)`` bit for bit.  The backward is dropout_backward (d(residual) = dy).
+
+ADD_MODULE = SourceModule(
+    "dropout.cu",
+    [f"{kernel}<{t}>" for kernel in ("dropout_add4_kernel", "dropout_add4_rows_kernel", "dropout_add_kernel",
+                                     "dropout_add_rows_kernel") for t in ("__half", "float", "double")],
+)
+
+
+def _check_residual(x, residual) -> None:
+    """The residual must be an array of x's shape and dtype, contiguous (TypeError / ValueError naming it)."""
+    check_float_array("residual", residual)
+    if residual.dtype != x.dtype:
+        raise TypeError(f"residual has dtype {residual.dtype}, expected x's dtype {x.dtype}")
+    if tuple(residual.shape) != tuple(x.shape):
+        raise ValueError(f"residual has shape {tuple(residual.shape)}, expected x's shape {tuple(x.shape)}")
+
+
+def dropout_add_forward(x, residual, p: float, seed: int, offset: int, row_len: int | None = None,
+                        row_stride: int | None = None):
+    """``residual + dropout_forward(x, p, seed, offset, row_len, row_stride)`` in one pass, the sum rounded once to
+    x's dtype (``kernels/numpy/dropout.py``).  ``offset`` is an int.  Raises as :func:`dropout_forward` for x and the
+    stream arguments, TypeError for a residual that is not a float array of x's dtype, ValueError for one of another
+    shape or non-contiguous."""
+    check_float_array("x", x)
+    _check_residual(x, residual)
+    numel = x.size
+    a = check_dropout_args(p, seed, offset, numel, row_len, row_stride)
+    if a.p == 0.0:
+        return residual + x  # dropout with p = 0 is x itself; one correctly rounded add
+    y = _runtime.empty(x.shape, x.dtype)
+    if numel == 0:
+        return y
+    p32, scale = _scalars(x.dtype, a.p)
+    kernel = _kernel_name(a).replace("dropout", "dropout_add", 1)
+    grid, block = _launch_config(cdiv(numel, 4) if kernel.startswith("dropout_add4") else numel)
+    args = [x, residual, y, np.int64(numel), p32, scale, np.uint64(a.seed), np.uint64(a.offset)]
+    if a.row_len is not None:
+        args += [np.int64(a.row_len), np.int64(a.row_stride)]
+    ADD_MODULE.launch(f"{kernel}<{cuda_type(x.dtype)}>", grid, block, args)
+    return y
+
+
+def dropout_add_backward(dy, p: float, seed: int, offset: int, row_len: int | None = None,
+                         row_stride: int | None = None):
+    """Gradient of :func:`dropout_add_forward` w.r.t. x: ``dropout_backward(dy, ...)`` with the forward's arguments
+    (the residual's gradient is dy itself).  Raises like :func:`dropout_backward`."""
+    return dropout_backward(dy, p, seed, offset, row_len, row_stride)

@@ -78,7 +78,7 @@ from ._checks import check_float_array, compute_dtype
 
 # the kernel contract (ARCHITECTURE.md); philox4x32, uniform_from_uint32, randint4x, rand and dropout_rand are
 # this reference's own Philox helpers, which the tests hold the other backends' random streams to
-__all__ = ["dropout_forward", "dropout_backward"]
+__all__ = ["dropout_forward", "dropout_backward", "dropout_add_forward", "dropout_add_backward"]
 
 PHILOX_ROUND_A = np.uint64(0xD2511F53)
 PHILOX_ROUND_B = np.uint64(0xCD9E8D57)
@@ -297,3 +297,46 @@ def dropout_backward(
     :func:`dropout_forward`.
     """
     return _apply("dy", dy, p, seed, offset, row_len, row_stride)
+
+
+# ------------------------------------------------------------------------ dropout fused with a residual add
+#
+# out = residual + dropout(x): a transformer's ``x + dropout(sublayer(x))``.  The dropout is exactly
+# ``dropout_forward``'s (same counters, mask and scale, the product rounded to x's dtype), then the sum is
+# rounded once to the dtype -- numpy's ``residual + dropout_forward(x, ...)``, float16 included (numpy adds
+# float16 in float32 and rounds once, which is the correctly rounded float16 sum: float32 holds 2 * 11 + 2
+# bits).  A GPU kernel does it in one pass: x and residual read, out written (3 * numel elements) instead of
+# dropout's 2 and the add's 3.  The backward needs no kernel of its own: d(residual) is dy itself and d(x) is
+# ``dropout_backward(dy, ...)`` with the same arguments (``dropout_add_backward``).
+
+
+def check_residual(x: np.ndarray, residual: np.ndarray) -> None:
+    """The residual must be an array of x's type, shape and dtype (TypeError / ValueError naming it)."""
+    check_float_array("residual", residual)
+    if residual.dtype != x.dtype:
+        raise TypeError(f"residual has dtype {residual.dtype}, expected x's dtype {x.dtype}")
+    if residual.shape != x.shape:
+        raise ValueError(f"residual has shape {residual.shape}, expected x's shape {x.shape}")
+
+
+def dropout_add_forward(
+    x: np.ndarray, residual: np.ndarray, p: float, seed: int, offset: int, row_len: int | None = None,
+    row_stride: int | None = None
+) -> np.ndarray:
+    """``residual + dropout_forward(x, p, seed, offset, row_len, row_stride)``, the sum rounded once to x's dtype.
+
+    The mask is dropout_forward's bit for bit (same counters, same row mapping).  Returns out, x's shape and dtype.
+    Raises as :func:`dropout_forward` for x and the stream arguments (``offset`` an int), TypeError for a residual
+    that is not a float numpy array of x's dtype, ValueError for one of another shape.
+    """
+    check_float_array("x", x)
+    check_residual(x, residual)
+    return np.add(residual, dropout_forward(x, p, seed, offset, row_len, row_stride))
+
+
+def dropout_add_backward(
+    dy: np.ndarray, p: float, seed: int, offset: int, row_len: int | None = None, row_stride: int | None = None
+) -> np.ndarray:
+    """Gradient of :func:`dropout_add_forward` w.r.t. x: ``dropout_backward(dy, ...)`` with the forward's arguments
+    (the residual's gradient is dy itself).  Raises like :func:`dropout_backward`."""
+    return dropout_backward(dy, p, seed, offset, row_len, row_stride)

@@ -95,7 +95,7 @@ import triton.language as tl
 from .._args import DropoutArgs, check_dropout_args, value_checks_enabled
 from ._common import autotune_configs, check_float_tensor, interpreting, size_bucket
 
-__all__ = ["dropout_forward", "dropout_backward"]
+__all__ = ["dropout_forward", "dropout_backward", "dropout_add_forward", "dropout_add_backward"]
 
 
 def _configs() -> list[triton.Config]:
@@ -248,3 +248,107 @@ def dropout_backward(
     :func:`dropout_forward`.
     """
     return _apply("dy", dy, p, seed, offset, row_len, row_stride)
+
+
+# ------------------------------------------------------------------------ dropout fused with a residual add
+#
+# out = residual + dropout(x) in one pass (the ladder's rung 2, ``ladder/dropout/rung2_residual_add.py``): x and the
+# residual read, out written -- 3 * numel elements, where dropout then an add move 2 + 3.  The mask and the product
+# are dropout_forward's (the same counters, words and scale, the product rounded to x's dtype), then the sum is
+# formed in the compute dtype and rounded once: numpy's ``residual + dropout_forward(x)`` bit for bit (for 16-bit
+# types the float32 sum of two rounded values, rounded once, is the correctly rounded sum).  The launch turns FP
+# fusion off (``enable_fp_fusion=False``): a contracted x * scale + residual would skip the product's rounding.
+# One kernel: ``FOUR`` selects the four-per-call tile of ``_dropout4_kernel`` (aligned counters) or the per-element
+# draw of ``_dropout_kernel``; ``ROWS`` the row mapping, as there.  The backward is dropout_backward itself.
+
+
+def _dropout_add_configs() -> list[triton.Config]:
+    return autotune_configs(
+        # two of dropout's six: 8 and 16 elements per thread (the per-element draw keeps four words per element live)
+        [triton.Config({"BLOCK": b}, num_warps=w) for b, w in ((1024, 4), (4096, 8))],
+        triton.Config({"BLOCK": 1024}, num_warps=1),
+    )
+
+
+@triton.autotune(configs=_dropout_add_configs(), key=["size_bucket", "ROWS", "FOUR"])
+@triton.jit
+def _dropout_add_kernel(
+    x_ptr, r_ptr, y_ptr, numel, size_bucket, p, scale, seed, offset, row_len, row_stride,
+    ROWS: tl.constexpr, FOUR: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
+):
+    """y[i] = r[i] + (x[i] * scale if kept else 0) for i < numel; the mask and the rounded product are dropout's."""
+    if FOUR:  # aligned groups: one Philox call per four elements, word j to the group's element j
+        GROUPS: tl.constexpr = BLOCK // 4
+        k = tl.program_id(0).to(tl.int64) * GROUPS + tl.arange(0, GROUPS)
+        first = k * 4
+        if ROWS:
+            row = first // row_len
+            c0 = offset + row * row_stride + (first - row * row_len)
+        else:
+            c0 = offset + first
+        u0, u1, u2, u3 = tl.rand4x(seed, c0 >> 2)
+        col = tl.arange(0, 4)[None, :]
+        u = tl.where(col == 0, u0[:, None],
+                     tl.where(col == 1, u1[:, None], tl.where(col == 2, u2[:, None], u3[:, None])))
+        idx = first[:, None] + col
+    else:  # any counters: one Philox call per element, word c & 3 of the call on c >> 2
+        idx = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+        if ROWS:
+            row = idx // row_len
+            counters = offset + row * row_stride + (idx - row * row_len)
+        else:
+            counters = offset + idx
+        w0, w1, w2, w3 = tl.randint4x(seed, counters >> 2)
+        lane = counters & 3
+        u = tl.random.uint_to_uniform_float(tl.where(lane == 0, w0, tl.where(lane == 1, w1, tl.where(lane == 2, w2,
+                                                                                                      w3))))
+    mask = idx < numel
+    x = tl.load(x_ptr + idx, mask=mask, other=0.0)
+    r = tl.load(r_ptr + idx, mask=mask, other=0.0)
+    dropped = tl.where(u > p, x.to(COMPUTE) * scale, 0.0).to(y_ptr.dtype.element_ty)  # dropout_forward's y
+    y = r.to(COMPUTE) + dropped.to(COMPUTE)
+    tl.store(y_ptr + idx, y.to(y_ptr.dtype.element_ty), mask=mask)
+
+
+def _check_residual(x: torch.Tensor, residual: torch.Tensor) -> None:
+    """The residual must be a tensor of x's shape, dtype and device, contiguous (TypeError / ValueError naming it)."""
+    check_float_tensor("residual", residual)
+    if residual.dtype != x.dtype:
+        raise TypeError(f"residual has dtype {residual.dtype}, expected x's dtype {x.dtype}")
+    if tuple(residual.shape) != tuple(x.shape):
+        raise ValueError(f"residual has shape {tuple(residual.shape)}, expected x's shape {tuple(x.shape)}")
+
+
+def dropout_add_forward(
+    x: torch.Tensor, residual: torch.Tensor, p: float, seed: int, offset: int, row_len: int | None = None,
+    row_stride: int | None = None
+) -> torch.Tensor:
+    """``residual + dropout_forward(x, p, seed, offset, row_len, row_stride)`` in one pass, the sum rounded once to
+    x's dtype (``kernels/numpy/dropout.py``).  ``offset`` is an int.  Raises as :func:`dropout_forward` for x and the
+    stream arguments, TypeError for a residual that is not a float tensor of x's dtype, ValueError for one of another
+    shape, non-contiguous or on the wrong device."""
+    check_float_tensor("x", x)
+    _check_residual(x, residual)
+    numel = x.numel()
+    a = check_dropout_args(p, seed, offset, numel, row_len, row_stride)
+    if a.p == 0.0:
+        return residual + x  # dropout with p = 0 is x itself; one correctly rounded add
+    y = torch.empty_like(x)
+    if numel == 0:
+        return y
+    p32 = float(torch.tensor(a.p, dtype=torch.float32))
+    scale32 = float(torch.tensor(1.0 / (1.0 - a.p), dtype=torch.float32))
+    compute = tl.float64 if x.dtype == torch.float64 else tl.float32
+    grid = lambda meta: (triton.cdiv(numel, meta["BLOCK"]),)  # noqa: E731
+    _dropout_add_kernel[grid](x, residual, y, numel, size_bucket(numel), p32, scale32, a.seed, a.offset, a.row_len,
+                              a.row_stride, ROWS=a.row_len is not None, FOUR=aligned(a), COMPUTE=compute,
+                              enable_fp_fusion=False)
+    return y
+
+
+def dropout_add_backward(
+    dy: torch.Tensor, p: float, seed: int, offset: int, row_len: int | None = None, row_stride: int | None = None
+) -> torch.Tensor:
+    """Gradient of :func:`dropout_add_forward` w.r.t. x: ``dropout_backward(dy, ...)`` with the forward's arguments
+    (the residual's gradient is dy itself).  Raises like :func:`dropout_backward`."""
+    return dropout_backward(dy, p, seed, offset, row_len, row_stride)

@@ -1,7 +1,8 @@
 """The dropout ladder in CUDA C through CuPy, bottom to top (see ``kernels/cupy/ladder/__init__.py``).
 
 Every rung exports ``dropout_forward`` and ``dropout_backward`` with the contract's signatures and draws the same
-mask (the RNG contract of ``kernels/numpy/dropout.py``); the top rung is ``kernels/cupy/dropout.py`` (with
+mask (the RNG contract of ``kernels/numpy/dropout.py``); the top rung, which also exports the fused
+``dropout_add_forward`` / ``dropout_add_backward``, is ``kernels/cupy/dropout.py`` (with
 ``dropout.cu``). The map is ``docs/ladder/dropout.md``.
 """
 
@@ -11,7 +12,7 @@ import importlib
 from types import ModuleType
 
 #: Rung modules, bottom to top.
-RUNGS = ("rung0_per_element", "rung1_four_per_call")
+RUNGS = ("rung0_per_element", "rung1_four_per_call", "rung2_residual_add")
 
 
 def load(name: str) -> ModuleType:

@@ -1,5 +1,6 @@
 """Rung 1 -- four outputs per Philox call: one thread per group of four elements, one call, word j to element j.
-The production kernel, ``kernels/cupy/dropout.py`` + ``dropout.cu``.
+Production's dropout kernels, ``kernels/cupy/dropout.py`` + ``dropout.cu`` (rung 2 adds the fused residual add
+beside them).
 
 Math and contract: every rung's (``kernels/cupy/dropout.py``; the RNG contract in ``kernels/numpy/dropout.py``).
 
@@ -25,10 +26,11 @@ bandwidth), 1.0-1.4x rung 0; __half 17-24 us, 1.4-2x rung 0; the aligned row ker
 certain part: the strided scalar accesses, if L1 does not merge them as hoped, cost up to 1.3x.
 
 Not built: 16-byte vector loads and stores for float32 (a thread's group as one ``float4`` where the pointer is
-16-byte aligned and the group full, scalar otherwise), and dropout fused into its neighbours (bias + ReLU +
-dropout in the linear epilogue, dropout + residual): ``docs/ladder/dropout.md``.
+16-byte aligned and the group full, scalar otherwise), and bias + ReLU + dropout in the linear epilogue
+(``docs/ladder/dropout.md``). Dropout + residual add is rung 2 (``rung2_residual_add.py``).
 
-The functions are production's, re-exported so the ladder's tests and benchmark see this rung.
+The functions are production's, re-exported so the ladder's benchmark sees this rung; the shared tests run them
+once, as production.
 """
 
 from ...dropout import dropout_backward, dropout_forward

@@ -1,5 +1,6 @@
 """Rung 1 -- four outputs per Philox call: a program loads a [BLOCK // 4, 4] tile, calls ``tl.rand4x`` once per tile
-row (one group of four counters) and gives column j word j. The production kernel.
+row (one group of four counters) and gives column j word j. Production's dropout
+kernel (rung 2 adds the fused residual add beside it).
 
 Math and contract: every rung's (``kernels/triton/dropout.py``; the RNG contract in ``kernels/numpy/dropout.py``).
 
@@ -24,14 +25,15 @@ bandwidth), 1.0-1.4x rung 0; float16/bfloat16 17-24 us, 1.4-2x rung 0; row mappi
 flat, 1.5-2.5x rung 0's row kernel (a quarter of the divisions too). The least certain number: how much of rung
 0's Philox work other warps already hide behind the loads at float32.
 
-Not built (a rung above this one, on paper only): dropout fused into its neighbours -- bias + ReLU + dropout in
-the linear layer's epilogue, dropout + residual add -- which removes the kernel's own 134 MB round trip; it is a
-change to other families' kernels, not to this one (``docs/ladder/dropout.md``).
+Above this rung: dropout fused into its neighbours. Rung 2 (``rung2_residual_add.py``) fuses the residual add
+that follows; bias + ReLU + dropout in the linear layer's epilogue is the next rung on the map, a change to the
+linear kernels (``docs/ladder/dropout.md``).
 
 Measured: not yet (no GPU). Compiled ahead of time for sm_90 and sm_80 (launchers "dropout_forward",
 "dropout_forward(row_len, row_stride)", and "dropout_forward(unaligned offset)" for the fallback).
 
-The functions are production's, re-exported so the ladder's tests and benchmark see this rung.
+The functions are production's, re-exported so the ladder's benchmark sees this rung; the shared tests run them
+once, as production.
 """
 
 from ...dropout import dropout_backward, dropout_forward
