@@ -58,6 +58,8 @@ GPU speed and correctness are unverified (no GPU was available).
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .._args import DropoutArgs, check_dropout_args
@@ -109,7 +111,8 @@ def _kernel_name(a: DropoutArgs) -> str:
 
 def _apply(name: str, x, p, seed, offset, row_len, row_stride):
     check_float_array(name, x)
-    if hasattr(offset, "shape"):  # numpy/triton take a device offset (an int64 array); these kernels do not yet
+    if hasattr(offset, "shape") and not isinstance(offset, numbers.Integral):  # an array, not a numpy integer:
+        # numpy/triton take a device offset (an int64 array); these kernels do not yet
         raise TypeError("offset must be an int on the cupy backend: a device offset (an int64 array, for steps "
                         "captured as CUDA graphs) is implemented for the numpy and triton backends only")
     numel = x.size
