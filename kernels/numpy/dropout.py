@@ -331,6 +331,7 @@ def dropout_add_forward(
     """
     check_float_array("x", x)
     check_residual(x, residual)
+    check_dropout_args(p, seed, offset, x.size, row_len, row_stride)  # an int offset: no device offset here
     return np.add(residual, dropout_forward(x, p, seed, offset, row_len, row_stride))
 
 

@@ -115,6 +115,8 @@ def test_bad_inputs(kernel_backend):
         do.dropout_add_forward(nat(x), nat(x), 0.5, 1, 0, row_len=3, row_stride=3)
     with pytest.raises(ValueError, match=r"\bp\b"):
         do.dropout_add_backward(nat(x), -0.1, 1, 0)
+    with pytest.raises(TypeError, match=r"offset must be an int"):  # no device offset for the fused add
+        do.dropout_add_forward(nat(x), nat(x), 0.5, 1, nat(np.array([4], np.int64)))
 
 
 def test_triton_bfloat16_rounds_the_product_then_the_sum():
