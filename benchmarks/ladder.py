@@ -159,7 +159,9 @@ def conv2d_pass_counts(N, C, H, W, K, R, S, stride, pad, itemsize) -> dict[str, 
             "backward_weight": (gemm, (y + x + w) * itemsize)}
 
 
-MAXPOOL2D_PASSES = ("forward", "backward")
+#: forward / backward: the contract's max-pool; relu_forward / relu_backward: a ReLU and the pool after it (the fused
+#: relu_maxpool2d_* on the rungs that have them -- the top rungs -- and PyTorch's relu then max_pool2d as reference).
+MAXPOOL2D_PASSES = ("forward", "backward", "relu_forward", "relu_backward")
 #: The CuPy max-pool kernels take float16 / float32 / float64 (no BFloat16Array path), the Triton ones bfloat16 too.
 MAXPOOL2D_DTYPES = {"triton": ("float32", "float16", "bfloat16"), "cupy": ("float32", "float16")}
 
@@ -200,7 +202,9 @@ def maxpool2d_pass_counts(N, C, H, W, R, S, stride, pad, itemsize) -> dict[str, 
     P, Q = conv_out(H, R, stride, pad), conv_out(W, S, stride, pad)
     x, y = N * C * H * W * itemsize, N * C * P * Q * itemsize
     am = N * C * P * Q * (1 if R * S <= 127 else 2 if R * S <= 32767 else 4)  # kernels/numpy/maxpool2d.argmax_dtype
-    return {"forward": (0, x + y + am), "backward": (0, y + am + x)}
+    # the fused ReLU pair moves exactly the plain pool's bytes (the ReLU's own pass is what it removes)
+    return {"forward": (0, x + y + am), "backward": (0, y + am + x), "relu_forward": (0, x + y + am),
+            "relu_backward": (0, y + am + x)}
 
 
 SOFTMAX_XENT_PASSES = ("loss", "loss_and_grad", "loss_and_grad_in_place")
@@ -259,12 +263,15 @@ def softmax_xent_pass_counts(M: int, V: int, itemsize: int) -> dict[str, tuple[i
     return {"loss": (4 * M * V, logits + rest), "loss_and_grad": grad, "loss_and_grad_in_place": grad}
 
 
-DROPOUT_PASSES = ("forward", "backward")
+#: forward / backward: the contract's dropout; add_forward: dropout fused with the residual add after it
+#: (dropout_add_forward on the rungs that have it -- the top rungs -- and PyTorch's dropout then + as the reference).
+DROPOUT_PASSES = ("forward", "backward", "add_forward")
 #: CuPy's dropout kernels take float16 / float32 / float64 (CuPy has no bfloat16), Triton's bfloat16 too.
 DROPOUT_DTYPES = {"triton": ("float32", "float16", "bfloat16"), "cupy": ("float32", "float16")}
 #: Where a rung's static facts for dropout's backward come from: ``dropout_backward`` is ``dropout_forward``'s
 #: kernel run on dy (the AOT report captures the forward launcher only).
-LAUNCHERS["dropout"] = {"backward": "dropout_forward"}
+LAUNCHERS["dropout"] = {"backward": "dropout_forward", "add_forward": "dropout_add_forward"}
+LAUNCHERS["maxpool2d"] = {"relu_forward": "relu_maxpool2d_forward", "relu_backward": "relu_maxpool2d_backward"}
 #: The drop probability every dropout case uses; the seed and an aligned offset (the fast path's, as the
 #: framework's offsets always are) are fixed: neither changes the work.
 DROPOUT_SEED, DROPOUT_OFFSET = 1234, 0
@@ -293,8 +300,10 @@ DROPOUT_SHAPES = (
 
 def dropout_pass_counts(numel: int, itemsize: int) -> dict[str, tuple[int, int]]:
     """``{pass: (flops, bytes)}``: 0 FLOPs (Philox is integer work: ~4 rounds-worth of multiplies per element at four
-    outputs per call, not counted), x (dy) read once and y (dx) written once; no mask tensor in either pass."""
-    return {"forward": (0, 2 * numel * itemsize), "backward": (0, 2 * numel * itemsize)}
+    outputs per call, not counted), x (dy) read once and y (dx) written once; no mask tensor in either pass. The
+    fused residual add reads x and the residual and writes the sum."""
+    return {"forward": (0, 2 * numel * itemsize), "backward": (0, 2 * numel * itemsize),
+            "add_forward": (0, 3 * numel * itemsize)}
 
 
 # ------------------------------------------------------------------------------ reading the source
@@ -504,8 +513,11 @@ def _cuda_pass_kernel(family: str, pass_: str, kernel: str) -> bool:
     """Whether the CUDA kernel named ``kernel`` serves ``pass_`` of ``family``."""
     if family == "softmax_xent":
         return "scale" not in kernel
-    if family == "dropout":  # both passes launch the same kernels (flat / rows, per element / four per call)
-        return True
+    if family == "dropout":  # forward and backward launch the same kernels (flat / rows, per element / four per call)
+        return ("dropout_add" in kernel) == (pass_ == "add_forward")
+    if family == "maxpool2d":  # relu_forward: relu_maxpool2d_forward_kernel; both backwards: maxpool2d_backward_kernel
+        base = pass_.removeprefix("relu_")
+        return base in kernel and (base != "forward" or kernel.startswith("relu_") == pass_.startswith("relu_"))
     return pass_ in kernel
 
 
@@ -699,36 +711,58 @@ def input_sets(shape: ConvShape, N: int, dtype: str) -> list[dict[str, torch.Ten
 
 def _pool_torch_call(pass_: str, shape: PoolShape, N: int) -> Callable[[dict], Any]:
     """PyTorch's max-pool with indices (its own CUDA kernels; cuDNN is not involved) and its backward, which takes
-    x and the int64 flat indices."""
+    x and the int64 flat indices. The relu passes are PyTorch's unfused pair as autograd runs it: relu then the
+    pool (forward); the pool's backward into the ReLU's output, then threshold_backward against it (backward)."""
     k, st, pd = shape.R, shape.stride, shape.pad
     if pass_ == "forward":
         return lambda a: torch.nn.functional.max_pool2d(a["x"], k, st, pd, return_indices=True)
-    return lambda a: torch.ops.aten.max_pool2d_with_indices_backward(a["dy"], a["x"], [k, k], [st, st], [pd, pd],
-                                                                     [1, 1], False, a["indices"])
+    if pass_ == "relu_forward":
+        return lambda a: torch.nn.functional.max_pool2d(torch.relu(a["x"]), k, st, pd, return_indices=True)
+    x, indices = ("relu_x", "relu_indices") if pass_ == "relu_backward" else ("x", "indices")
+
+    def backward(a: dict) -> Any:
+        dx = torch.ops.aten.max_pool2d_with_indices_backward(a["dy"], a[x], [k, k], [st, st], [pd, pd], [1, 1], False,
+                                                             a[indices])
+        return torch.ops.aten.threshold_backward(dx, a[x], 0) if pass_ == "relu_backward" else dx
+
+    return backward
 
 
 def _pool_rung_call(module: Any, pass_: str, shape: PoolShape, N: int) -> Callable[[dict], Any]:
     x_shape = tuple(shape.tensors(N)["x"])
     if pass_ == "forward":
         return lambda a: module.maxpool2d_forward(a["x"], shape.R, shape.stride, shape.pad)
+    if pass_ == "relu_forward":
+        return lambda a: module.relu_maxpool2d_forward(a["x"], shape.R, shape.stride, shape.pad)
+    if pass_ == "relu_backward":
+        return lambda a: module.relu_maxpool2d_backward(a["dy"], a["relu_argmax"], x_shape, shape.R, shape.stride,
+                                                        shape.pad)
     return lambda a: module.maxpool2d_backward(a["dy"], a["argmax"], x_shape, shape.R, shape.stride, shape.pad)
 
 
 def pool_input_sets(shape: PoolShape, N: int, dtype: str) -> list[dict[str, torch.Tensor]]:
     """x and dy on the GPU, with the winners of x: PyTorch's int64 ``indices`` (its backward's input) and the same
     winners as the contract's compact ``argmax`` (r*S + s in int8: every rung's forward returns exactly this, the
-    shared tests check it), so every rung's backward is timed on one argmax; copies rotated past the L2."""
+    shared tests check it), so every rung's backward is timed on one argmax; copies rotated past the L2. For the relu
+    passes also relu(x), PyTorch's indices of its pool and the fused pair's argmax (-1 where the pooled value is 0)."""
     gen = torch.Generator(device="cuda").manual_seed(0)
     R, st, pd, P = shape.R, shape.stride, shape.pad, shape.P
     origin = torch.arange(P, device="cuda") * st - pd
+
+    def compact(indices: torch.Tensor) -> torch.Tensor:
+        r = indices // shape.H - origin[:, None]
+        s = indices % shape.H - origin[None, :]
+        return (r * R + s).to(torch.int8)  # R*R <= 127 here
 
     def one() -> dict[str, torch.Tensor]:
         x = torch.randn(shape.tensors(N)["x"], device="cuda", generator=gen).to(getattr(torch, dtype))
         dy = torch.randn(shape.tensors(N)["y"], device="cuda", generator=gen).to(getattr(torch, dtype))
         _, indices = torch.nn.functional.max_pool2d(x, R, st, pd, return_indices=True)
-        r = indices // shape.H - origin[:, None]
-        s = indices % shape.H - origin[None, :]
-        return {"x": x, "dy": dy, "indices": indices, "argmax": (r * R + s).to(torch.int8)}  # R*R <= 127 here
+        relu_x = torch.relu(x)
+        relu_y, relu_indices = torch.nn.functional.max_pool2d(relu_x, R, st, pd, return_indices=True)
+        relu_argmax = torch.where(relu_y == 0, -1, compact(relu_indices)).to(torch.int8)
+        return {"x": x, "dy": dy, "indices": indices, "argmax": compact(indices), "relu_x": relu_x,
+                "relu_indices": relu_indices, "relu_argmax": relu_argmax}
 
     first = one()
     copies = copies_for(sum(v.numel() * v.element_size() for v in first.values()))
@@ -776,26 +810,31 @@ def xent_input_sets(shape: XentShape, N: int, dtype: str) -> list[dict[str, torc
 
 def _drop_torch_call(pass_: str, shape: DropShape, N: int) -> Callable[[dict], Any]:
     """PyTorch's dropout as training runs it: aten.native_dropout (y and the bool mask it stores) and its backward
-    (aten.native_dropout_backward: dy * mask * scale)."""
+    (aten.native_dropout_backward: dy * mask * scale); add_forward: the residual + native_dropout's y, unfused."""
     if pass_ == "forward":
         return lambda a: torch.ops.aten.native_dropout(a["x"], shape.p, True)
+    if pass_ == "add_forward":
+        return lambda a: a["residual"] + torch.ops.aten.native_dropout(a["x"], shape.p, True)[0]
     return lambda a: torch.ops.aten.native_dropout_backward(a["dy"], a["mask"], 1.0 / (1.0 - shape.p))
 
 
 def _drop_rung_call(module: Any, pass_: str, shape: DropShape, N: int) -> Callable[[dict], Any]:
     if pass_ == "forward":
         return lambda a: module.dropout_forward(a["x"], shape.p, DROPOUT_SEED, DROPOUT_OFFSET)
+    if pass_ == "add_forward":
+        return lambda a: module.dropout_add_forward(a["x"], a["residual"], shape.p, DROPOUT_SEED, DROPOUT_OFFSET)
     return lambda a: module.dropout_backward(a["dy"], shape.p, DROPOUT_SEED, DROPOUT_OFFSET)
 
 
 def drop_input_sets(shape: DropShape, N: int, dtype: str) -> list[dict[str, torch.Tensor]]:
-    """x, dy and PyTorch's own mask for x (its backward's input) on the GPU, copies rotated past the L2."""
+    """x, dy, a residual and PyTorch's own mask for x (its backward's input) on the GPU, copies rotated past the L2."""
     gen = torch.Generator(device="cuda").manual_seed(0)
 
     def one() -> dict[str, torch.Tensor]:
         x = torch.randn(shape.tensors(N)["x"], device="cuda", generator=gen).to(getattr(torch, dtype))
         dy = torch.randn(shape.tensors(N)["x"], device="cuda", generator=gen).to(getattr(torch, dtype))
-        return {"x": x, "dy": dy, "mask": torch.ops.aten.native_dropout(x, shape.p, True)[1]}
+        residual = torch.randn(shape.tensors(N)["x"], device="cuda", generator=gen).to(getattr(torch, dtype))
+        return {"x": x, "dy": dy, "residual": residual, "mask": torch.ops.aten.native_dropout(x, shape.p, True)[1]}
 
     first = one()
     copies = copies_for(sum(v.numel() * v.element_size() for v in first.values()))
@@ -848,11 +887,14 @@ MAXPOOL2D_SUITE = Suite(
     torch_call=lambda pass_, shape, N: _pool_torch_call(pass_, shape, N),
     rung_call=lambda *a: _pool_rung_call(*a), input_sets=lambda *a: pool_input_sets(*a), reference_label="PyTorch",
     reference={"reference": "PyTorch eager: F.max_pool2d(return_indices=True) and "
-                            "aten.max_pool2d_with_indices_backward (PyTorch's own CUDA kernels, int64 indices)",
+                            "aten.max_pool2d_with_indices_backward (PyTorch's own CUDA kernels, int64 indices); "
+                            "the relu passes: torch.relu then the pool, and the pool's backward then "
+                            "aten.threshold_backward (the unfused pair the fused relu_maxpool2d_* replace)",
                "benchmark": "the cudnn fields hold this reference (timed twice, cudnn.benchmark off and on: "
                             "max-pool does not use cuDNN, so the two should agree)"},
     counts_doc="flops = 0 (comparisons only: a memory-bound roofline, bytes / copy bandwidth); bytes = forward "
-               "|x| + |y| + |argmax| (int8), backward |dy| + |argmax| + |dx|, each read or written once",
+               "|x| + |y| + |argmax| (int8), backward |dy| + |argmax| + |dx|, each read or written once; the relu "
+               "passes count the same bytes (the fused pair's compulsory traffic; PyTorch's ReLU pass is extra)",
     precision_doc={"float32": "ieee: comparisons in float32", "float16": "ieee: compared in float32 (exact)",
                    "bfloat16": "ieee: compared in float32 (exact; Triton only)"},
 )
@@ -881,11 +923,14 @@ DROPOUT_SUITE = Suite(
     torch_call=lambda pass_, shape, N: _drop_torch_call(pass_, shape, N),
     rung_call=lambda *a: _drop_rung_call(*a), input_sets=lambda *a: drop_input_sets(*a), reference_label="PyTorch",
     reference={"reference": "PyTorch eager: aten.native_dropout (y and its bool mask) and "
-                            "aten.native_dropout_backward(dy, mask, scale), what F.dropout runs in training",
+                            "aten.native_dropout_backward(dy, mask, scale), what F.dropout runs in training; "
+                            "add_forward: residual + native_dropout's y (the unfused pair dropout_add_forward "
+                            "replaces)",
                "benchmark": "the cudnn fields hold this reference (timed twice, cudnn.benchmark off and on: "
                             "dropout does not use cuDNN, so the two should agree)"},
     counts_doc="flops = 0 (Philox is integer work: a memory-bound roofline, bytes / copy bandwidth); bytes = x (dy) "
-               "read once + y (dx) written once; no mask tensor (PyTorch's reference also writes / reads a bool mask)",
+               "read once + y (dx) written once (add_forward: x and the residual read, the sum written); no mask "
+               "tensor (PyTorch's reference also writes / reads a bool mask)",
     precision_doc={"float32": "ieee: y = x * float32(1/(1-p))", "float16": "ieee: scaled in float32, rounded once",
                    "bfloat16": "ieee: scaled in float32, rounded once (Triton only)"},
 )
@@ -1176,6 +1221,8 @@ def run_ladder(family: str, backends: Sequence[str] = LADDER_BACKENDS, quick: bo
                         if dtype not in suite.dtypes[backend]:
                             continue
                         for rung in rungs:
+                            if rung.path is not None and rung.defined_in.get(pass_) is None:
+                                continue  # a fused pass only the rungs that export its entry point have
                             rows.append({
                                 "shape": shape.name, "batch": N, "dtype": dtype, "pass": pass_, "backend": backend,
                                 "rung": rung.name, "precision": row_precision(rung, pass_, dtype, family),

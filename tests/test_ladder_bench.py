@@ -256,8 +256,15 @@ POOL_SHAPES = {  # name: (C, H, R, stride, pad)
     "3x3 s1 p1 @28": (256, 28, 3, 1, 1),
     "digits 2x2 s2 @8": (32, 8, 2, 2, 0),
 }
-POOL_PASSES = ("forward", "backward")
+POOL_PASSES = ("forward", "backward", "relu_forward", "relu_backward")
+RELU_POOL_PASSES = ("relu_forward", "relu_backward")  # the fused ReLU pair: only the top rungs export it
 POOL_DTYPES = {"triton": ("float32", "float16", "bfloat16"), "cupy": ("float32", "float16")}
+
+
+def pool_passes(backend: str, rung: str) -> tuple[str, ...]:
+    """The passes a max-pool rung has rows for: the fused ReLU pair's only on the top rung (production)."""
+    return POOL_PASSES if rung == pool_rungs(backend)[-1] else tuple(p for p in POOL_PASSES
+                                                                    if p not in RELU_POOL_PASSES)
 
 
 def pool_rungs(backend: str) -> tuple[str, ...]:
@@ -283,7 +290,7 @@ def test_pool_dry_run_has_every_rung_shape_batch_dtype_and_pass(pool_dry_run):
     status, stdout, result, imported = pool_dry_run
     assert status == 0 and result is not None and result["family"] == "maxpool2d"
     expected = {(b, rung, shape, n, dtype, p) for b, dtypes in POOL_DTYPES.items() for rung in pool_rungs(b)
-                for shape in POOL_SHAPES for n in BATCHES for dtype in dtypes for p in POOL_PASSES}
+                for shape in POOL_SHAPES for n in BATCHES for dtype in dtypes for p in pool_passes(b, rung)}
     got = [(r["backend"], r["rung"], r["shape"], r["batch"], r["dtype"], r["pass"]) for r in result["rows"]]
     assert len(got) == len(set(got)) and set(got) == expected
     assert result["passes"] == list(POOL_PASSES) and result["dtypes"] == {b: list(d) for b, d in POOL_DTYPES.items()}
@@ -295,6 +302,7 @@ def test_pool_dry_run_has_every_rung_shape_batch_dtype_and_pass(pool_dry_run):
         assert all(e["prediction"].startswith("Prediction") and "Unverified" in e["prediction"]
                    or "not yet" in e["prediction"] for e in entries)
         assert all(e["defined_in"]["forward"] and e["defined_in"]["backward"] for e in entries)
+        assert [bool(e["defined_in"]["relu_forward"]) for e in entries] == [e is entries[-1] for e in entries]
     assert result["dry_run"] is True and "wait for a GPU" in stdout and "PyTorch" in result["note"]
     assert not TIMING_FIELDS & {k for r in result["rows"] for k in r}
     assert not [m for m in imported if m.split(".")[0] in ("triton", "cupy")
@@ -309,12 +317,13 @@ def test_pool_counts_match_an_independent_computation(pool_dry_run, shape, n, dt
                                             return_indices=True)
     x_b, y_b, am_b = n * C * H * H * ITEMSIZE[dtype], y.numel() * ITEMSIZE[dtype], y.numel() * 1  # int8 argmax
     rows = _rows(pool_dry_run[2], shape=shape, batch=n, dtype=dtype)
-    assert len(rows) == len(POOL_PASSES) * sum(len(pool_rungs(b)) for b in POOL_DTYPES if dtype in POOL_DTYPES[b])
+    assert len(rows) == sum(len(pool_passes(b, rung)) for b in POOL_DTYPES if dtype in POOL_DTYPES[b]
+                            for rung in pool_rungs(b))
     for r in rows:
         assert r["tensors"] == {"x": [n, C, H, H], "y": list(y.shape)}
         assert (r["kernel"], r["stride"], r["padding"]) == (R, stride, pad)
         assert r["flops"] == 0 and r["intensity"] == 0  # memory-bound: the roofline is bytes / copy bandwidth
-        assert r["bytes"] == x_b + y_b + am_b  # forward x -> y, argmax; backward dy, argmax -> dx
+        assert r["bytes"] == x_b + y_b + am_b  # forward x -> y, argmax; backward dy, argmax -> dx; relu: the same
 
 
 def test_pool_pass_counts_split_the_kernel_benchmarks_counts():
@@ -340,10 +349,12 @@ def test_pool_production_static_facts_are_the_committed_reports(pool_dry_run):
         assert rows and all(r["static"]["status"] == "ok" for r in rows), backend
         entry = next(e for e in result["rungs"][backend] if e["rung"] == top[backend])
         production = f"kernels.{backend}.maxpool2d"
-        assert entry["defined_in"] == {"forward": production, "backward": production}
-    report = [r for r in aot_triton["rows"] if (r.get("module", "kernels.triton.maxpool2d"), r["launcher"], r["dtype"],
-                                                r["arch"]) == ("kernels.triton.maxpool2d", "maxpool2d_forward",
-                                                               "float32", "sm_90")]
+        assert entry["defined_in"] == dict.fromkeys(POOL_PASSES, production)
+    # every launch of production's forward kernels: the stem pool, the 2x2/s2 16-byte-load launch, and rung 3's labelled
+    # launches of production's tile kernel (its kernel's module is production's)
+    report = [r for r in aot_triton["rows"] if (r.get("module", "kernels.triton.maxpool2d"),
+                                                r["launcher"].rpartition(": ")[2].split(" ")[0], r["dtype"], r["arch"])
+              == ("kernels.triton.maxpool2d", "maxpool2d_forward", "float32", "sm_90")]
     sm90 = _rows(result, backend="triton", rung=top["triton"], dtype="float32", pass_="forward")[0]["static"]
     sm90 = sm90["archs"]["sm_90"]
     assert report and (sm90["registers_min"], sm90["registers_max"], sm90["compiled"]) == (
@@ -367,7 +378,7 @@ def test_pool_rungs_have_spill_free_sm90_facts_once_the_reports_include_them(poo
     for backend, dtypes in POOL_DTYPES.items():
         for rung in pool_rungs(backend):
             for dtype in dtypes:
-                for pass_ in POOL_PASSES:
+                for pass_ in pool_passes(backend, rung):
                     facts = _rows(pool_dry_run[2], backend=backend, rung=rung, dtype=dtype, pass_=pass_)[0]["static"]
                     sm90 = facts.get("archs", {}).get("sm_90")
                     if facts["status"] != "ok" or not sm90 or not sm90["compiled"] or sm90["spill_bytes_max"]:
@@ -475,7 +486,7 @@ DROP_SHAPES = {
     "odd width 1001 p=0.2": (1001, 0.2),
     "digits fc 128 p=0.5": (128, 0.5),
 }
-DROP_PASSES = ("forward", "backward")
+DROP_PASSES = ("forward", "backward", "add_forward")  # add_forward (the fused residual add): the top rungs only
 DROP_DTYPES = {"triton": ("float32", "float16", "bfloat16"), "cupy": ("float32", "float16")}
 
 
@@ -495,17 +506,21 @@ def test_dropout_dry_run_rows_counts_predictions_and_no_toolchain(tmp_path):
     result = json.loads(out.read_text())
     assert status == 0 and result["family"] == "dropout" and result["dry_run"] is True
     expected = {(b, rung, shape, n, dtype, p) for b, dtypes in DROP_DTYPES.items() for rung in drop_rungs(b)
-                for shape in DROP_SHAPES for n in BATCHES for dtype in dtypes for p in DROP_PASSES}
+                for shape in DROP_SHAPES for n in BATCHES for dtype in dtypes for p in DROP_PASSES
+                if p != "add_forward" or rung == drop_rungs(b)[-1]}
     got = [(r["backend"], r["rung"], r["shape"], r["batch"], r["dtype"], r["pass"]) for r in result["rows"]]
     assert len(got) == len(set(got)) and set(got) == expected
     for r in result["rows"]:
         F, p = DROP_SHAPES[r["shape"]]
         assert r["tensors"] == {"x": [r["batch"], F]} and (r["features"], r["p"]) == (F, p)
-        assert r["flops"] == 0 and r["bytes"] == 2 * r["batch"] * F * ITEMSIZE[r["dtype"]]  # x read, y written
+        # x read, y written (add_forward: x and the residual read, the sum written)
+        assert r["flops"] == 0 and r["bytes"] == (3 if r["pass"] == "add_forward" else 2) * r["batch"] * F * ITEMSIZE[
+            r["dtype"]]
     for backend, entries in result["rungs"].items():
         assert [e["rung"] for e in entries] == list(drop_rungs(backend))
         assert all(e["prediction"].startswith("Prediction") for e in entries)
         assert all(e["defined_in"]["forward"] and e["defined_in"]["backward"] for e in entries)
+        assert entries[-1]["defined_in"]["add_forward"] == f"kernels.{backend}.dropout"
     assert "wait for a GPU" in stdout.getvalue()
     assert not TIMING_FIELDS & {k for r in result["rows"] for k in r}
     assert not [m for m in set(sys.modules) - before if m.split(".")[0] in ("triton", "cupy")
