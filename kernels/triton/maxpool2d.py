@@ -92,6 +92,12 @@ once by hand for 2x2/s2, 3x3/s2/p1 and 12x12/s5 windows with int32 and int64 ind
 forward did not compile).  After the NaN rule changed to PyTorch's (last NaN wins, one more running
 value), only the CI geometry was compiled again (Triton 3.9, sm_80/sm_90, every dtype and config: no
 spill, at most 4 registers more than before); the by-hand geometries and Triton 3.6 were not re-run.
+With the exact winner value, the fused ReLU and the 16-byte-load kernel (issue 16), CI's launches compile
+for sm_80/sm_90 with Triton 3.9, every dtype and config: the stem pool (tile, plain and ReLU), VGG's 2x2/s2
+at 224 (vector, plain and ReLU; ``ld.global.v4.b32`` in its PTX for every dtype) and the tile kernel on
+that 2x2 pool through the ladder's rung 3: no error, no spill, 19-68 registers (float64 vector + ReLU
+up to 68).  The int64 variants and the 12x12 window were not compiled again; under Triton 3.6 only the
+interpreter tests ran (they pass), not its compiler.
 GPU execution and speed are unverified: no GPU was available.
 
 Layout: contiguous NCHW.  Limits (PyTorch's rules, as numpy): stride >= 1,
