@@ -24,6 +24,14 @@
 // max_pool2d(relu(x)) bit for bit, and argmax is written as -1 where y == 0 -- the windows whose gradient the
 // ReLU's backward zeroes.  The fused backward is maxpool2d_backward_kernel itself: -1 matches no window position.
 //
+// 16-byte loads for 2x2 windows, stride 2, no padding (maxpool2x2_vector_kernel / relu_maxpool2x2_vector_kernel; the
+// wrapper launches them when W is a multiple of V = 16 / sizeof(T) and x is 16-byte aligned): thread g owns the V/2
+// neighbouring outputs o = g*V/2 .. g*V/2 + V/2 - 1 of one output row (Q is a multiple of V/2), whose two input rows
+// are each V contiguous elements starting at a multiple of V -- one uint4 load per row, unpacked with memcpy into
+// registers.  Each output's four candidates are reduced in window order with the scalar rule above (first maximum,
+// the last NaN); one pair of 64-bit divisions per group of V/2 outputs (the general forward pays one per output) and
+// no window clipping.  The ladder's rung 3 (ladder/maxpool2d/rung3_vector_loads.py).
+//
 // Backward (maxpool2d_backward_kernel): a gather, one thread per INPUT element (n, c, h, w).  The windows
 // that contain (h, w) are p in [ceil((h+ph-R+1)/sh), floor((h+ph)/sh)] ∩ [0, P), likewise q: at most
 // ceil(R/sh) * ceil(S/sw) of them.  Each adds dy[n, c, p, q] when argmax[n, c, p, q] ==
@@ -112,6 +120,61 @@ __global__ void relu_maxpool2d_forward_kernel(const T* __restrict__ x, T* __rest
     maxpool2d_forward_body<T, I, true>(x, y, argmax, total, H, W, P, Q, R, S, sh, sw, ph, pw);
 }
 
+// 2x2 / stride 2 / no padding, W % V == 0, x 16-byte aligned: thread g writes outputs g*V/2 .. g*V/2 + V/2 - 1 of
+// total = groups * V/2; with RELU the pool of relu(x), argmax -1 where y == 0.
+template <typename T, typename I, bool RELU>
+__device__ __forceinline__ void maxpool2x2_vector_body(const T* __restrict__ x, T* __restrict__ y,
+                                                       I* __restrict__ argmax, long long groups, int H, int W,
+                                                       int P, int Q) {
+    using A = kg::acc_t<T>;
+    constexpr int V = 16 / sizeof(T);  // elements per 16-byte load
+    constexpr int HALF = V / 2;        // outputs per thread
+    const int GQ = Q / HALF;           // groups per output row
+    const long long step = (long long)gridDim.x * blockDim.x;
+    for (long long g = (long long)blockIdx.x * blockDim.x + threadIdx.x; g < groups; g += step) {
+        const long long row = g / GQ;  // (n*C + c)*P + p
+        const int gq = (int)(g - row * GQ);
+        const long long nc = row / P;
+        const int p = (int)(row - nc * P);
+        const T* top = x + (nc * H + 2 * p) * (long long)W + (long long)gq * V;  // 16-byte aligned (W % V == 0)
+        const uint4 top16 = *reinterpret_cast<const uint4*>(top);
+        const uint4 bottom16 = *reinterpret_cast<const uint4*>(top + W);
+        T a[V], b[V];
+        memcpy(a, &top16, 16);  // registers, not memory: no aliasing through a T pointer
+        memcpy(b, &bottom16, 16);
+#pragma unroll
+        for (int j = 0; j < HALF; ++j) {
+            const A cand[4] = {kg::to_acc(a[2 * j]), kg::to_acc(a[2 * j + 1]), kg::to_acc(b[2 * j]),
+                               kg::to_acc(b[2 * j + 1])};
+            A best = (RELU && cand[0] < A(0)) ? A(0) : cand[0];
+            int best_k = 0;
+#pragma unroll
+            for (int k = 1; k < 4; ++k) {
+                const A v = (RELU && cand[k] < A(0)) ? A(0) : cand[k];  // torch's ReLU: NaN and -0.0 pass
+                if (v > best || v != v) {  // first maximum; a NaN replaces, the last NaN wins
+                    best = v;
+                    best_k = k;
+                }
+            }
+            const long long o = g * HALF + j;
+            y[o] = kg::from_acc<T>(best);
+            argmax[o] = (I)((RELU && best == A(0)) ? -1 : best_k);
+        }
+    }
+}
+
+template <typename T, typename I>
+__global__ void maxpool2x2_vector_kernel(const T* __restrict__ x, T* __restrict__ y, I* __restrict__ argmax,
+                                         long long groups, int H, int W, int P, int Q) {
+    maxpool2x2_vector_body<T, I, false>(x, y, argmax, groups, H, W, P, Q);
+}
+
+template <typename T, typename I>
+__global__ void relu_maxpool2x2_vector_kernel(const T* __restrict__ x, T* __restrict__ y, I* __restrict__ argmax,
+                                              long long groups, int H, int W, int P, int Q) {
+    maxpool2x2_vector_body<T, I, true>(x, y, argmax, groups, H, W, P, Q);
+}
+
 // dx[i] for i < total = N*C*H*W: the sum of dy over the windows whose argmax names input pixel i.
 template <typename T, typename I>
 __global__ void maxpool2d_backward_kernel(const T* __restrict__ dy, const I* __restrict__ argmax,
@@ -156,6 +219,8 @@ __global__ void maxpool2d_backward_kernel(const T* __restrict__ dy, const I* __r
                                                             int, int, int, int, int, int);               \
     template __global__ void relu_maxpool2d_forward_kernel<T, I>(const T*, T*, I*, long long, int, int, int, int, \
                                                                  int, int, int, int, int, int);          \
+    template __global__ void maxpool2x2_vector_kernel<T, I>(const T*, T*, I*, long long, int, int, int, int);     \
+    template __global__ void relu_maxpool2x2_vector_kernel<T, I>(const T*, T*, I*, long long, int, int, int, int); \
     template __global__ void maxpool2d_backward_kernel<T, I>(const T*, const I*, T*, long long, int, int, int, \
                                                              int, int, int, int, int, int, int);
 

@@ -16,6 +16,9 @@ Kernels (``maxpool2d.cu``, templated on the storage type and the argmax index ty
   ReLU, NaN and -0.0 pass): PyTorch's ``max_pool2d(relu(x))`` bit for bit, argmax -1 where y == 0, the windows
   whose gradient the ReLU zeroes (``kernels/numpy/maxpool2d.py`` has the argument); ``relu_maxpool2d_backward`` is
   the backward kernel below, for which -1 matches no window position;
+* 2x2 windows, stride 2, no padding, W a multiple of V = 16 / itemsize (4 float32, 8 float16, 2 float64) and x
+  16-byte aligned (:func:`vector_width`): ``maxpool2x2_vector_kernel`` (and its ReLU twin), one thread per V/2
+  neighbouring outputs reading each of their two input rows as one 16-byte load (the ladder's rung 3);
 * backward: a deterministic gather, one thread per input element, summing dy over the (at most
   ceil(R/sh) * ceil(S/sw)) windows whose argmax names it, in numpy's order and rounding, so dx equals
   the numpy reference bit for bit (float16 included).  No atomics, no zero-fill.
@@ -39,9 +42,9 @@ C-contiguous, float16/float32/float64.  Limits (PyTorch's rules, as numpy): stri
 H + 2*ph, W + 2*pw and R*S below 2**31 (ValueError).
 
 Verification: values only under the CPU emulator (both value-check modes; bit for bit against numpy,
-subnormals and NaN windows included); NVRTC compiles every name expression declared here for
-sm_80/sm_90 in CI and nvcc the whole file for sm_75/80/90.  GPU speed and correctness are unverified
-(no GPU was available).
+subnormals and NaN windows included; the 16-byte-load kernels through their 2x2 stride-2 cases); NVRTC
+compiles every name expression declared here for sm_80/sm_90 in CI and nvcc the whole file for sm_75/80/90.
+GPU speed and correctness are unverified (no GPU was available).
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ MODULE = SourceModule(
     "maxpool2d.cu",
     [f"maxpool2d_forward_kernel<{t}, {i}>" for t, i in _TYPES]
     + [f"relu_maxpool2d_forward_kernel<{t}, {i}>" for t, i in _TYPES]
+    + [f"{k}<{t}, signed char>" for k in ("maxpool2x2_vector_kernel", "relu_maxpool2x2_vector_kernel")
+       for t in ("__half", "float", "double")]
     + [f"maxpool2d_backward_kernel<{t}, {i}>" for t, i in _TYPES],
 )
 
@@ -108,16 +113,32 @@ def maxpool2d_forward(x, kernel, stride, padding):
     or non-float x and ValueError for wrong ndim, a non-contiguous x, bad kernel/stride/padding,
     padding > kernel//2, or a kernel larger than the padded input.
     """
-    return _forward(x, kernel, stride, padding, "maxpool2d_forward_kernel")
+    return forward(x, kernel, stride, padding, relu=False)
 
 
 def relu_maxpool2d_forward(x, kernel, stride, padding):
     """Max-pool ``relu(x)`` with the ReLU fused in: PyTorch's ``max_pool2d(relu(x))`` bit for bit, argmax -1 where
     y == 0 (``kernels/numpy/maxpool2d.py``).  Raises exactly as :func:`maxpool2d_forward`."""
-    return _forward(x, kernel, stride, padding, "relu_maxpool2d_forward_kernel")
+    return forward(x, kernel, stride, padding, relu=True)
 
 
-def _forward(x, kernel, stride, padding, kernel_name: str):
+def _address(a) -> int:
+    """The device (cupy) or host (numpy, under emulation) address of an array's first element."""
+    return a.data.ptr if hasattr(a.data, "ptr") else a.ctypes.data
+
+
+def vector_width(x, g: PoolGeometry) -> int:
+    """V, the elements in 16 bytes, when the forward runs the 16-byte-load kernel (2x2 windows, stride 2, no padding,
+    W % V == 0, x 16-byte aligned); 0 for the general kernel."""
+    V = 16 // x.dtype.itemsize
+    if (g.R, g.S, g.sh, g.sw, g.ph, g.pw) == (2, 2, 2, 2, 0, 0) and g.W % V == 0 and _address(x) % 16 == 0:
+        return V
+    return 0
+
+
+def forward(x, kernel, stride, padding, relu: bool, vector: bool = True):
+    """The forward launcher: checks, then the 16-byte-load kernel where :func:`vector_width` allows it (unless
+    ``vector`` is False: the ladder's rungs 1 and 2) and the general kernel elsewhere; ``relu`` fuses the ReLU in."""
     check_float_array("x", x, 4)
     g = maxpool2d_forward_geometry(x.shape, kernel, stride, padding)
     _check_pool_ints("maxpool2d_forward", g)
@@ -127,9 +148,17 @@ def _forward(x, kernel, stride, padding, kernel_name: str):
     total = g.N * g.C * g.P * g.Q
     if total == 0:
         return y, argmax
+    prefix = "relu_" if relu else ""
+    V = vector_width(x, g) if vector else 0
+    if V:
+        groups = total // (V // 2)
+        grid, block = _launch_config(groups)
+        MODULE.launch(f"{prefix}maxpool2x2_vector_kernel<{cuda_type(x.dtype)}, signed char>", grid, block,
+                      [x, y, argmax, np.int64(groups), *_geometry_args(g)[:4]])
+        return y, argmax
     grid, block = _launch_config(total)
     MODULE.launch(
-        f"{kernel_name}<{cuda_type(x.dtype)}, {INDEX_TYPES[idx_dtype]}>",
+        f"{prefix}maxpool2d_forward_kernel<{cuda_type(x.dtype)}, {INDEX_TYPES[idx_dtype]}>",
         grid,
         block,
         [x, y, argmax, np.int64(total), *_geometry_args(g)],

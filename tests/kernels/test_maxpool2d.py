@@ -6,10 +6,11 @@ which the rungs below the top run on a subset (:func:`_lower_rung_subset`): fini
 and the argmax-dtype test without the 182x181 window (33k scalar loop steps under Triton's interpreter). Every
 value test (float32 and float64, all nine geometries), ties, padding, overlap, NaN / inf and bad input run in full.
 A rung whose two contract functions *are* production's (a rung that only adds entry points, or whose idea production
-dispatches to: ``triton/rung4_vector_loads``, ``cupy/rung2_gather_backward``) runs nothing here: production's own
-parameter already runs those very functions. ``triton/rung3_window_tile`` is production's tile kernel without
-production's 2x2 stride-2 dispatch, so it runs only the 2x2 stride-2 cases (:func:`_tile_cases_only`): everywhere else
-production runs the same kernel. The fused ReLU entry points are tested in ``test_relu_maxpool2d.py``.
+dispatches to: ``triton/rung4_vector_loads``, ``cupy/rung3_vector_loads``) runs nothing here: production's own
+parameter already runs those very functions. ``triton/rung3_window_tile`` and ``cupy/rung2_gather_backward`` are
+production's general kernels without production's 2x2 stride-2 dispatch, so they run only the 2x2 stride-2 cases
+(:func:`_tile_cases_only`): everywhere else production runs the same kernels. The fused ReLU entry points are tested
+in ``test_relu_maxpool2d.py``.
 """
 
 from __future__ import annotations
@@ -41,14 +42,19 @@ def _lower_rung_subset(kb, reason: str) -> None:
     if "/" in kb.name:
         pytest.skip(f"{kb.name}: ladder rungs below production run a subset of this test ({reason})")
 
+#: Rungs whose forward is production's general kernel and whose backward is production's: they differ from production
+#: only where production takes its 16-byte-load kernel.
+GENERAL_KERNEL_RUNGS = ("triton/rung3_window_tile", "cupy/rung2_gather_backward")
+
+
 def _production_runs_it(kb, kernel, stride, padding) -> bool:
-    """Whether ``triton/rung3_window_tile`` would only repeat production on this geometry: anything but 2x2 windows,
-    stride 2, no padding -- the only pools production sends to another kernel (rung 4's 16-byte loads)."""
+    """Whether a :data:`GENERAL_KERNEL_RUNGS` rung would only repeat production on this geometry: anything but 2x2
+    windows, stride 2, no padding -- the only pools production sends to another kernel (the 16-byte loads)."""
     def pair(v):
         return tuple(v) if isinstance(v, tuple | list) else (v, v)
 
     vector = (pair(kernel), pair(stride), pair(padding)) == ((2, 2), (2, 2), (0, 0))
-    return kb.name == "triton/rung3_window_tile" and not vector
+    return kb.name in GENERAL_KERNEL_RUNGS and not vector
 
 
 def _tile_cases_only(kb, kernel, stride, padding) -> None:
@@ -129,7 +135,7 @@ def test_argmax_dtype_is_the_smallest_that_fits(kernel_backend, kernel, expected
     kb = kernel_backend
     if kernel == (182, 181):
         _lower_rung_subset(kb, "a 182x181 window is 33k scalar steps under the interpreter")
-    if kb.name == "triton/rung3_window_tile":  # a window-sized input is too narrow for 16-byte groups
+    if kb.name in GENERAL_KERNEL_RUNGS:  # a window-sized input is too narrow for 16-byte groups
         pytest.skip(f"{kb.name}: production runs the same tile kernel on every window here")
     pool = kb.family("maxpool2d")
     x = np.zeros((1, 1, kernel[0], kernel[1]), dtype=np.float32)

@@ -1,6 +1,7 @@
 """CuPy (CUDA C) maxpool2d details: launch arithmetic for huge shapes, awkward geometries against torch
 (float64) and bit for bit against numpy (float16 included), ties / NaN / -inf, int16 argmax, the
-grid-stride loop, and wrapper-specific bad arguments.
+grid-stride loop, wrapper-specific bad arguments, and the 2x2 stride-2 16-byte-load kernel (which geometries take it,
+float16, the unaligned fallback, the fused ReLU).
 
 The shared tests (tests/kernels/test_maxpool2d.py) run the cupy backend too; these cover what they do not reach.  Under
 ``KERNELGRAD_CUDA_EMULATE=1`` (set by tests/conftest.py without a GPU) the kernels run on the CPU.
@@ -273,3 +274,35 @@ def test_wrapper_specific_bad_arguments():
         pool.maxpool2d_backward(y, np.full((1, 1, 2, 2), 2**40, np.int64), x.shape, 2, 2, 0)
     with pytest.raises(ValueError, match=r"input_shape"):
         pool.maxpool2d_backward(y, argmax, (1, 1, 4), 2, 2, 0)
+
+
+def test_vector_kernel_takes_aligned_2x2_stride_2_pools_only():
+    """2x2 windows, stride 2, no padding, W a multiple of 16 / itemsize, x 16-byte aligned: the uint4-load kernel."""
+    g = maxpool2d_forward_geometry
+    x32 = xp().zeros((1, 2, 6, 12), dtype=np.float32)
+    assert pool.vector_width(x32, g(x32.shape, 2, 2, 0)) == 4
+    assert pool.vector_width(x32.astype(np.float64), g(x32.shape, 2, 2, 0)) == 2
+    assert pool.vector_width(x32.astype(np.float16), g(x32.shape, 2, 2, 0)) == 0  # float16 needs W % 8 == 0
+    for kernel, stride, padding in [(2, 2, 1), (2, 1, 0), (3, 3, 0), ((2, 1), 2, 0)]:
+        assert pool.vector_width(x32, g(x32.shape, kernel, stride, padding)) == 0
+    shifted = xp().zeros(1 + 2 * 6 * 12, dtype=np.float32)[1:].reshape(1, 2, 6, 12)  # contiguous, 4 bytes off
+    assert shifted.flags.c_contiguous and pool.vector_width(shifted, g(shifted.shape, 2, 2, 0)) == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_vector_kernel_equals_numpy_and_the_unaligned_fallback(rng, dtype):
+    """The 16-byte-load path (and its ReLU twin) equals the numpy reference bit for bit, and so does the general
+    kernel an unaligned copy of x falls back to; odd H leaves the last input row unread."""
+    x = rng.standard_normal((2, 3, 7, 16)).astype(dtype)
+    x[0, 0, 0, :4] = np.nan
+    x[1, 1] = -np.abs(x[1, 1])
+    shifted = xp().zeros(1 + x.size, dtype=dtype)[1:].reshape(x.shape)
+    shifted[...] = xp().asarray(x)
+    for source, V in ((xp().asarray(x), 16 // x.itemsize), (shifted, 0)):
+        assert pool.vector_width(source, maxpool2d_forward_geometry(x.shape, 2, 2, 0)) == V
+        for forward, reference in ((pool.maxpool2d_forward, ref.maxpool2d_forward),
+                                   (pool.relu_maxpool2d_forward, ref.relu_maxpool2d_forward)):
+            y, argmax = forward(source, 2, 2, 0)
+            ref_y, ref_argmax = reference(x, 2, 2, 0)
+            np.testing.assert_array_equal(_host(y), ref_y)
+            np.testing.assert_array_equal(_host(argmax), ref_argmax)

@@ -11,7 +11,8 @@ import importlib
 from types import ModuleType
 
 #: Rung modules, bottom to top.
-RUNGS = ("rung0_naive", "rung1_compact_argmax", "rung2_gather_backward", "rung3_relu_fusion")
+RUNGS = ("rung0_naive", "rung1_compact_argmax", "rung2_gather_backward", "rung3_vector_loads",
+         "rung4_relu_fusion")
 
 
 def load(name: str) -> ModuleType:

@@ -19,13 +19,24 @@ Prediction, written before any measurement (the running example, float32, H200):
 bandwidth), 1.4-1.8x faster than rung 0; float16 1.6-2.2x (the int64 index was a larger share of its bytes).
 Backward: rung 0's times. Unverified: no GPU has run this rung.
 
-Verified where: the forward is production's (emulator, NVRTC); this rung's pairing runs the shared max-pool tests on
-the emulator (a subset of cases). No GPU has run it.
+Verified where: the forward is production's general kernel (emulator, NVRTC); this rung's pairing runs the shared
+max-pool tests on the emulator (a subset of cases). No GPU has run it.
+
+The forward is production's launcher with rung 3's 16-byte-load dispatch off (``vector=False``): every geometry runs
+``maxpool2d_forward_kernel`` here.
 """
 
 from __future__ import annotations
 
-from ...maxpool2d import maxpool2d_forward
+from ...maxpool2d import forward as _production_forward
 from .rung0_naive import maxpool2d_backward
 
 __all__ = ["maxpool2d_forward", "maxpool2d_backward"]
+
+
+def maxpool2d_forward(x, kernel, stride, padding):
+    """Max-pool ``x[N, C, H, W]``: ``(y, argmax)`` as production's, always through production's general kernel.
+
+    Raises TypeError / ValueError exactly as ``kernels.cupy.maxpool2d.maxpool2d_forward``.
+    """
+    return _production_forward(x, kernel, stride, padding, relu=False, vector=False)

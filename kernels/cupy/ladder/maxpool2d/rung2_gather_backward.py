@@ -1,6 +1,6 @@
 """Rung 2 -- backward by gather: one thread per *input* element sums dy over the few windows that can contain it.
-Production's plain kernels, ``kernels/cupy/maxpool2d.py`` + ``maxpool2d.cu`` (rung 3 adds the fused ReLU entry
-points on top of them).
+Production's general kernels, ``kernels/cupy/maxpool2d.py`` + ``maxpool2d.cu`` (rung 3 adds 16-byte loads for the 2x2
+stride-2 pools, rung 4 the fused ReLU entry points).
 
 Math: dx[n, c, h, w] = sum of dy[n, c, p, q] over the windows (p, q) whose argmax names (h, w); the candidates are
 p in [ceil((h+ph-R+1)/sh), floor((h+ph)/sh)] ∩ [0, P) and likewise q: at most ceil(R/sh) * ceil(S/sw) of them.
@@ -23,14 +23,23 @@ Prediction, written before any measurement (the running example, float32, H200):
 bandwidth), 2-3x faster than rung 1; float16 2.5-3.5x (no float buffer, no cast pass). Forward: rung 1's (the same
 kernel). Measured: not yet -- no GPU has run it.
 
-Not built: 16-byte vector loads (2x2 stride 2: a thread reading 16 contiguous bytes of two input rows and writing
-two outputs; it needs an aligned scalar fallback) -- an idea for a rung above this one once a GPU says whether the
-load instructions, not DRAM, limit production.
+Above this rung: 16-byte loads for 2x2 stride-2 pools (``rung3_vector_loads.py``), then the ReLU fused in
+(``rung4_relu_fusion.py``, production).
 
-The functions are the production ones, re-exported so the ladder's benchmark sees this rung; the shared tests run
-them once, as production ("cupy").
+The backward is production's; the forward is production's launcher with rung 3's 16-byte-load dispatch off
+(``vector=False``), rung 1's. The shared tests run this rung only on the 2x2 stride-2 cases, the only ones where it
+runs code production does not.
 """
 
-from ...maxpool2d import maxpool2d_backward, maxpool2d_forward
+from __future__ import annotations
+
+from ...maxpool2d import forward as _production_forward
+from ...maxpool2d import maxpool2d_backward
 
 __all__ = ["maxpool2d_forward", "maxpool2d_backward"]
+
+
+def maxpool2d_forward(x, kernel, stride, padding):
+    """Max-pool ``x[N, C, H, W]``: ``(y, argmax)`` as production's, always through production's general kernel (rung 1's
+    forward). Raises TypeError / ValueError exactly as ``kernels.cupy.maxpool2d.maxpool2d_forward``."""
+    return _production_forward(x, kernel, stride, padding, relu=False, vector=False)
