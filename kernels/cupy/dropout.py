@@ -73,7 +73,9 @@ MAX_BLOCKS = 65535  # grid cap; threads then loop (grid-stride)
 
 MODULE = SourceModule(
     "dropout.cu",
-    [f"{kernel}<{t}>" for kernel in ("dropout4_kernel", "dropout4_rows_kernel", "dropout_kernel", "dropout_rows_kernel")
+    [f"{kernel}<{t}>" for kernel in ("dropout4_kernel", "dropout4_rows_kernel", "dropout_kernel", "dropout_rows_kernel",
+                                     "dropout_add4_kernel", "dropout_add4_rows_kernel", "dropout_add_kernel",
+                                     "dropout_add_rows_kernel")
      for t in ("__half", "float", "double")],
 )
 
@@ -159,13 +161,8 @@ def dropout_backward(dy, p: float, seed: int, offset: int, row_len: int | None =
 #
 # out = residual + dropout(x) in one pass (``dropout.cu``'s dropout_add* kernels, the ladder's rung 2): the mask and
 # the rounded product are dropout_forward's, the sum is rounded once to x's dtype -- numpy's ``residual +
-# dropout_forward(x)`` bit for bit.  The backward is dropout_backward (d(residual) = dy).
-
-ADD_MODULE = SourceModule(
-    "dropout.cu",
-    [f"{kernel}<{t}>" for kernel in ("dropout_add4_kernel", "dropout_add4_rows_kernel", "dropout_add_kernel",
-                                     "dropout_add_rows_kernel") for t in ("__half", "float", "double")],
-)
+# dropout_forward(x)`` bit for bit.  The backward is dropout_backward (d(residual) = dy).  The kernels are MODULE's
+# (one compile of dropout.cu).
 
 
 def _check_residual(x, residual) -> None:
@@ -198,7 +195,7 @@ def dropout_add_forward(x, residual, p: float, seed: int, offset: int, row_len: 
     args = [x, residual, y, np.int64(numel), p32, scale, np.uint64(a.seed), np.uint64(a.offset)]
     if a.row_len is not None:
         args += [np.int64(a.row_len), np.int64(a.row_stride)]
-    ADD_MODULE.launch(f"{kernel}<{cuda_type(x.dtype)}>", grid, block, args)
+    MODULE.launch(f"{kernel}<{cuda_type(x.dtype)}>", grid, block, args)
     return y
 
 
