@@ -14,7 +14,8 @@ from .conftest import ladder_params
 CONTRACT = {"conv2d": ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias"),
             "maxpool2d": ("maxpool2d_forward", "maxpool2d_backward"),
             "dropout": ("dropout_forward", "dropout_backward"),
-            "softmax_xent": ("softmax_cross_entropy_forward", "softmax_cross_entropy_backward")}
+            "softmax_xent": ("softmax_cross_entropy_forward", "softmax_cross_entropy_backward"),
+            "linear_relu": ("linear_forward", "linear_backward")}
 
 
 @pytest.mark.parametrize("backend", ["triton", "cupy"])

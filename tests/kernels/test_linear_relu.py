@@ -1,4 +1,14 @@
-"""linear(+bias)(+ReLU) kernels against torch (float64 CPU), finite differences, and bad input."""
+"""linear(+bias)(+ReLU) kernels against torch (float64 CPU), finite differences, and bad input.
+
+Every backend runs every test, and so does every rung of the linear ladders below the production kernel
+(``triton/rung0_naive``, ``triton/rung5_tma_persistent``, ...: ``ladder_params``), except two heavy cases
+(:func:`_lower_rung_subset`): the float64 finite differences (76 forward calls per case; the rungs' gradients are
+held to torch's float64 gradients by every other test) and three of the four M64K128N64 variants (the one shape
+with several tiles per axis under the interpreter's 16-wide tiles, half of the file's interpreter time: the rungs
+keep its float32 ReLU case, which walks the tile order, the mask and db across tiles). Every other value test (five
+shapes in float32 and float64, with and without ReLU), the bias-free, exact-mask, bad-input and NaN / inf cases run on
+every rung.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +16,22 @@ import numpy as np
 import pytest
 import torch
 
-from .conftest import rel_err, tolerance, torch_reference
+from .conftest import ladder_params, load_ladder_backend, rel_err, tolerance, torch_reference
 
 F = torch.nn.functional
+
+
+@pytest.fixture(params=ladder_params("linear_relu"))
+def kernel_backend(request):
+    """Every backend, and every rung of the linear ladders below the production kernel: each rung passes the same
+    tests."""
+    return load_ladder_backend(request.param, "linear_relu")
+
+
+def _lower_rung_subset(kb, reason: str) -> None:
+    """Skip a heavy case for a ladder rung below production (the module docstring's subset)."""
+    if "/" in kb.name:
+        pytest.skip(f"{kb.name}: ladder rungs below production run a subset of this test ({reason})")
 
 SHAPES = [(1, 1, 1), (7, 13, 3), (64, 128, 64), (3, 1, 5), (13, 7, 1), (1, 9, 11)]  # (M, K, N)
 IDS = [f"M{m}K{k}N{n}" for m, k, n in SHAPES]
@@ -38,6 +61,8 @@ def _torch_reference(x, w, b, relu, dy):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", SHAPES, ids=IDS)
 def test_forward_backward_match_torch(kernel_backend, rng, shape, dtype, relu):
+    if shape == (64, 128, 64) and (dtype, relu) != (np.float32, True):
+        _lower_rung_subset(kernel_backend, "the multi-tile shape runs in float32 with ReLU")
     kb = kernel_backend
     lin = kb.family("linear_relu")
     x, w, b = _inputs(rng, shape, dtype)
@@ -83,6 +108,7 @@ def test_relu_mask_comes_from_y(kernel_backend):
 
 @pytest.mark.parametrize("relu", [True, False], ids=["relu", "linear"])
 def test_finite_differences_float64(kernel_backend, rng, relu):
+    _lower_rung_subset(kernel_backend, "76 forward calls")
     kb = kernel_backend
     lin = kb.family("linear_relu")
     x, w, b = _inputs(rng, (4, 5, 3), np.float64, margin=0.05)
