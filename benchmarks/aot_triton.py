@@ -189,6 +189,13 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         x, w, y = t(4096, 4096, dtype=dt), t(4096, 4096, dtype=dt), t(4096, 4096, dtype=dt)
         return kt.linear_relu.linear_backward(t(4096, 4096, dtype=dt), x, w, y, True)
 
+    def linear_split_fwd(dt):  # a 1024-feature head at batch 32: y has 8 tiles of 128 x 128, K = 8192 -> 8 splits
+        return kt.linear_relu.linear_forward(t(32, 8192, dtype=dt), t(1024, 8192, dtype=dt), t(1024, dtype=dt), True)
+
+    def linear_split_bwd(dt):  # a narrow input layer [4096, 64] -> 4096: dx and dw (with db) both split 4 ways
+        x, w, y = t(4096, 64, dtype=dt), t(4096, 64, dtype=dt), t(4096, 4096, dtype=dt)
+        return kt.linear_relu.linear_backward(t(4096, 4096, dtype=dt), x, w, y, True)
+
     def xent(M, V, in_place=False):
         def call(dt):
             logits, target = t(M, V, dtype=dt), torch.zeros(M, dtype=torch.int64)
@@ -369,6 +376,30 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
     cases += [("softmax_xent", f"{rung}: softmax_cross_entropy_forward [{M}, {V}]", xent_rung(rung, M, V))
               for rung in ("rung0_three_pass", "rung1_online_stats", "rung2_fused_row", "rung3_packed_rows")
               for M, V in ((8192, 32000), (256, 10))]
+
+    # the linear ladder's rungs below production (kernels/triton/ladder/linear_relu) at the issue's 4096^3 layer,
+    # through their own launchers: rung 0's naive kernels, rung 1's fixed-tile GEMM (+ rung 0's mask and column sum),
+    # rung 2's masked GEMM, rung 3 both with GROUP_M = 8, rung 4 production's tiled kernels (cache hits), rung 5 with
+    # the TMA device check answering yes (production's persistent TMA kernels, float16 / bfloat16; rung 4's otherwise)
+    def linear_rung(rung, fn):
+        def call(dt):
+            import importlib
+            from unittest import mock
+
+            launcher = getattr(importlib.import_module("kernels.triton.ladder.linear_relu").load(rung), fn)
+            x, w, y = t(4096, 4096, dtype=dt), t(4096, 4096, dtype=dt), t(4096, 4096, dtype=dt)
+            tma = rung == "rung5_tma_persistent"
+            with mock.patch.object(kt.linear_relu, "_tma_device", lambda device: tma):
+                if fn == "linear_forward":
+                    return launcher(x, w, t(4096, dtype=dt), True)
+                return launcher(t(4096, 4096, dtype=dt), x, w, y, True)
+
+        return call
+
+    cases += [("linear_relu", f"{rung}: {fn}", linear_rung(rung, fn)) for rung in
+              ("rung0_naive", "rung1_tiled", "rung2_fused_mask", "rung3_grouped", "rung4_autotuned",
+               "rung5_tma_persistent") for fn in ("linear_forward", "linear_backward")
+              if (rung, fn) != ("rung2_fused_mask", "linear_forward")]  # rung 2's forward is rung 1's
     cases += [
         ("maxpool2d", "maxpool2d_forward", pool_fwd),
         ("maxpool2d", "maxpool2d_backward", pool_bwd),
@@ -377,6 +408,8 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         ("maxpool2d", "relu_maxpool2d_backward", relu_pool_bwd),
         ("linear_relu", "linear_forward", linear_fwd),
         ("linear_relu", "linear_backward", linear_bwd),
+        ("linear_relu", "linear_forward split-K [32, 8192] -> 1024", linear_split_fwd),
+        ("linear_relu", "linear_backward split-K [4096, 64] -> 4096", linear_split_bwd),
         ("softmax_xent", "softmax_cross_entropy_forward/backward [8192, 32000]", xent(8192, 32000)),
         ("softmax_xent", "softmax_cross_entropy_forward/backward [256, 10]", xent(256, 10)),
         # few rows of a Llama-3 vocabulary: the split-row kernels (M < 2 x 132 SMs), and the in-place gradient
