@@ -6,8 +6,9 @@
 x pass (forward, backward_input, backward_weight), reports what follows. ``--ladder maxpool2d`` does the same for
 the max-pool ladders (:data:`MAXPOOL2D_SUITE`: passes forward and backward, FLOPs 0 -- a memory-bound roofline,
 bytes / copy bandwidth -- and PyTorch's ``max_pool2d(return_indices=True)`` and its backward as the reference in
-place of cuDNN; CuPy in float32 and float16, its max-pool kernels take no bfloat16). What is family-specific lives
-in a :class:`Suite` (:data:`SUITES`).
+place of cuDNN; CuPy in float32 and float16, its max-pool kernels take no bfloat16). ``--ladder linear_relu`` times
+forward and backward (2*M*N*K / 4*M*N*K FLOPs) against ``torch.addmm`` + ReLU on cuBLAS (:data:`LINEAR_RELU_SUITE`).
+What is family-specific lives in a :class:`Suite` (:data:`SUITES`).
 
 - **counts** -- FLOPs (2*N*K*C*R*S*P*Q, the same for all three passes) and compulsory bytes (each input
   of the pass read once, its output written once: :func:`conv2d_pass_counts`, the per-pass split of
@@ -304,6 +305,48 @@ def dropout_pass_counts(numel: int, itemsize: int) -> dict[str, tuple[int, int]]
     fused residual add reads x and the residual and writes the sum."""
     return {"forward": (0, 2 * numel * itemsize), "backward": (0, 2 * numel * itemsize),
             "add_forward": (0, 3 * numel * itemsize)}
+
+
+LINEAR_RELU_PASSES = ("forward", "backward")
+#: CuPy's linear kernels take float16 / float32 / float64 (CuPy has no bfloat16), Triton's bfloat16 too.
+LINEAR_RELU_DTYPES = {"triton": ("float32", "float16", "bfloat16"), "cupy": ("float32", "float16")}
+LAUNCHERS["linear_relu"] = {"forward": "linear_forward", "backward": "linear_backward"}
+
+
+@dataclass(frozen=True)
+class LinearShape:
+    """One fully connected layer of the suite: ``T`` rows per sample (tokens; 1 for an image classifier's layer), K
+    input and N output features, ReLU or not; a batch of B samples is x[B*T, K], w[N, K], b[N] -> y[B*T, N]."""
+
+    name: str
+    T: int
+    K: int
+    N: int
+    relu: bool = True
+
+    def tensors(self, B: int) -> dict[str, list[int]]:
+        return {"x": [B * self.T, self.K], "w": [self.N, self.K], "b": [self.N], "y": [B * self.T, self.N]}
+
+
+LINEAR_RELU_SHAPES = (
+    # batch 32: x[4096, 4096] @ w[4096, 4096].T, the issue's target (>= 0.95x cuBLAS addmm + relu, >= 75% of the
+    # measured bf16 GEMM ceiling)
+    LinearShape("4096 -> 4096 x 128 tokens", 128, 4096, 4096),
+    LinearShape("head 8192 -> 1024", 1, 8192, 1024),  # skinny: the forward splits K (8 ways at batch 32)
+    LinearShape("narrow input 64 -> 4096 x 128 tokens", 128, 64, 4096),  # skinny: dx splits N, dw splits M
+    LinearShape("256 -> 256 x 512 tokens", 512, 256, 256),  # dw (4 tiles) over 16384 rows: 16 splits
+    LinearShape("digits fc 256 -> 128 + ReLU", 1, 256, 128),  # DigitsCNN's hidden layer
+    LinearShape("digits classifier 128 -> 10", 1, 128, 10, relu=False),  # and its classifier
+)
+
+
+def linear_relu_pass_counts(M: int, K: int, N: int, relu: bool, itemsize: int) -> dict[str, tuple[int, int]]:
+    """``{pass: (flops, bytes)}``: forward 2*M*N*K FLOPs, x, w, b read once and y written once; backward 4*M*N*K
+    FLOPs (dx and dw), dy, x, w (and y for the ReLU mask) read once, dx, dw, db written once -- the compulsory
+    traffic."""
+    forward = (M * K + N * K + N + M * N) * itemsize
+    backward = (M * N * (2 if relu else 1) + M * K + N * K + M * K + N * K + N) * itemsize
+    return {"forward": (2 * M * N * K, forward), "backward": (4 * M * N * K, backward)}
 
 
 # ------------------------------------------------------------------------------ reading the source
@@ -841,6 +884,47 @@ def drop_input_sets(shape: DropShape, N: int, dtype: str) -> list[dict[str, torc
     return [first] + [one() for _ in range(copies - 1)]
 
 
+def _linear_torch_call(pass_: str, shape: LinearShape, N: int) -> Callable[[dict], Any]:
+    """PyTorch's eager layer on cuBLAS: ``torch.addmm(b, x, w.T)`` then an in-place ReLU; backward as autograd runs
+    it: threshold_backward (the mask, when relu), then g @ w, g.T @ x and g.sum(0)."""
+    if pass_ == "forward":
+        if shape.relu:
+            return lambda a: torch.addmm(a["b"], a["x"], a["w"].t()).relu_()
+        return lambda a: torch.addmm(a["b"], a["x"], a["w"].t())
+
+    def backward(a: dict) -> Any:
+        g = torch.ops.aten.threshold_backward(a["dy"], a["y"], 0) if shape.relu else a["dy"]
+        return torch.mm(g, a["w"]), torch.mm(g.t(), a["x"]), g.sum(0)
+
+    return backward
+
+
+def _linear_rung_call(module: Any, pass_: str, shape: LinearShape, N: int) -> Callable[[dict], Any]:
+    if pass_ == "forward":
+        return lambda a: module.linear_forward(a["x"], a["w"], a["b"], shape.relu)
+    return lambda a: module.linear_backward(a["dy"], a["x"], a["w"], a["y"], shape.relu)
+
+
+def linear_input_sets(shape: LinearShape, N: int, dtype: str) -> list[dict[str, torch.Tensor]]:
+    """x, w (scaled by 1/sqrt(K), so y stays O(1) in half precision), b, dy and the forward's y (PyTorch's, so
+    every rung's backward gets the same ReLU mask) on the GPU, copies rotated past the L2."""
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    dt = getattr(torch, dtype)
+    sizes = shape.tensors(N)
+
+    def one() -> dict[str, torch.Tensor]:
+        x = torch.randn(sizes["x"], device="cuda", generator=gen).to(dt)
+        w = (torch.randn(sizes["w"], device="cuda", generator=gen) * shape.K ** -0.5).to(dt)
+        b = torch.randn(sizes["b"], device="cuda", generator=gen).to(dt)
+        dy = torch.randn(sizes["y"], device="cuda", generator=gen).to(dt)
+        y = torch.addmm(b, x, w.t())
+        return {"x": x, "w": w, "b": b, "dy": dy, "y": y.relu_() if shape.relu else y}
+
+    first = one()
+    copies = copies_for(sum(v.numel() * v.element_size() for v in first.values()))
+    return [first] + [one() for _ in range(copies - 1)]
+
+
 @dataclass(frozen=True)
 class Suite:
     """What the ladder benchmark needs to know about one family: its passes, dtypes per backend, shapes, counts,
@@ -934,9 +1018,30 @@ DROPOUT_SUITE = Suite(
     precision_doc={"float32": "ieee: y = x * float32(1/(1-p))", "float16": "ieee: scaled in float32, rounded once",
                    "bfloat16": "ieee: scaled in float32, rounded once (Triton only)"},
 )
+LINEAR_RELU_SUITE = Suite(
+    family="linear_relu", shapes=LINEAR_RELU_SHAPES, passes=LINEAR_RELU_PASSES, dtypes=LINEAR_RELU_DTYPES,
+    counts=lambda sh, N, size: linear_relu_pass_counts(N * sh.T, sh.K, sh.N, sh.relu, size),
+    row_fields=lambda sh: {"K": sh.K, "N": sh.N, "tokens_per_sample": sh.T, "relu": sh.relu},
+    shape_fields=lambda s: {"name": s.name, "T": s.T, "K": s.K, "N": s.N, "relu": s.relu},
+    torch_call=lambda pass_, shape, N: _linear_torch_call(pass_, shape, N),
+    rung_call=lambda *a: _linear_rung_call(*a), input_sets=lambda *a: linear_input_sets(*a),
+    reference_label="cuBLAS",
+    reference={"reference": "PyTorch eager in the same dtype: torch.addmm(b, x, w.T) + in-place ReLU (forward); "
+                            "aten.threshold_backward, then torch.mm for dx and dw and a sum for db (backward)",
+               "benchmark": "the cudnn fields hold this reference (timed twice, cudnn.benchmark off and on: "
+                            "addmm runs on cuBLAS, not cuDNN, so the two should agree); float32 is ieee (PyTorch's "
+                            "default: torch.backends.cuda.matmul.allow_tf32 off)",
+               "targets": "issue 16, the top rung on 4096 -> 4096 x 128 tokens at batch 32 in bfloat16: >= 0.95x "
+                          "cuBLAS (ratio_vs_cudnn) and >= 75% of the measured bf16 GEMM ceiling (pct_of_floor)"},
+    counts_doc="flops = 2*M*N*K forward, 4*M*N*K backward (M = batch * tokens); bytes = forward x, w, b read once + y "
+               "written once; backward dy (+ y for the ReLU mask), x, w read once + dx, dw, db written once",
+    precision_doc={"float32": "ieee: float32 products on the FMA units, TF32 off",
+                   "float16": "fp16: tensor-core operands, float32 accumulation",
+                   "bfloat16": "bf16: tensor-core operands, float32 accumulation (Triton only)"},
+)
 #: Ladder families this benchmark has a shape suite for.
 SUITES = {"conv2d": CONV2D_SUITE, "maxpool2d": MAXPOOL2D_SUITE, "softmax_xent": SOFTMAX_XENT_SUITE,
-          "dropout": DROPOUT_SUITE}
+          "dropout": DROPOUT_SUITE, "linear_relu": LINEAR_RELU_SUITE}
 
 
 def native_inputs(backend: str, to_native: Callable[[torch.Tensor], Any], tensors: dict[str, torch.Tensor]

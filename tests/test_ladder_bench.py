@@ -525,3 +525,64 @@ def test_dropout_dry_run_rows_counts_predictions_and_no_toolchain(tmp_path):
     assert not TIMING_FIELDS & {k for r in result["rows"] for k in r}
     assert not [m for m in set(sys.modules) - before if m.split(".")[0] in ("triton", "cupy")
                 or m.startswith(("kernels.triton", "kernels.cupy"))]
+
+
+# ------------------------------------------------------------------------------------------ linear_relu
+
+# An independent copy of the linear suite: name -> (tokens per sample T, K, N, relu); x[B*T, K] @ w[N, K].T + b[N]
+LINEAR_SHAPES = {
+    "4096 -> 4096 x 128 tokens": (128, 4096, 4096, True),
+    "head 8192 -> 1024": (1, 8192, 1024, True),
+    "narrow input 64 -> 4096 x 128 tokens": (128, 64, 4096, True),
+    "256 -> 256 x 512 tokens": (512, 256, 256, True),
+    "digits fc 256 -> 128 + ReLU": (1, 256, 128, True),
+    "digits classifier 128 -> 10": (1, 128, 10, False),
+}
+LINEAR_PASSES = ("forward", "backward")
+LINEAR_DTYPES = {"triton": ("float32", "float16", "bfloat16"), "cupy": ("float32", "float16")}
+
+
+def linear_rungs(backend: str) -> tuple[str, ...]:
+    """The backend's linear ladder RUNGS, or () while that ladder does not exist (the CUDA C one is built apart)."""
+    path = ROOT / "kernels" / backend / "ladder" / "linear_relu" / "__init__.py"
+    if not path.is_file():
+        return ()
+    return next(tuple(ast.literal_eval(n.value)) for n in ast.parse(path.read_text()).body
+                if isinstance(n, ast.Assign) and any(getattr(t, "id", None) == "RUNGS" for t in n.targets))
+
+
+def test_linear_dry_run_rows_counts_predictions_and_no_toolchain(tmp_path):
+    out = tmp_path / "ladder-linear_relu.json"
+    before = set(sys.modules)
+    stdout = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(stdout):
+        mp.setattr(torch.cuda, "is_available", lambda: False)
+        status = main(["bench", "--ladder", "linear_relu", "--out", str(out)])
+    result = json.loads(out.read_text())
+    assert status == 0 and result["family"] == "linear_relu" and result["dry_run"] is True
+    assert linear_rungs("triton")[-1] == "rung6_split_k"
+    expected = {(b, rung, shape, n, dtype, p) for b, dtypes in LINEAR_DTYPES.items() for rung in linear_rungs(b)
+                for shape in LINEAR_SHAPES for n in BATCHES for dtype in dtypes for p in LINEAR_PASSES}
+    got = [(r["backend"], r["rung"], r["shape"], r["batch"], r["dtype"], r["pass"]) for r in result["rows"]]
+    assert len(got) == len(set(got)) and set(got) == expected
+    for r in result["rows"]:
+        T, K, N, relu = LINEAR_SHAPES[r["shape"]]
+        M, size = r["batch"] * T, ITEMSIZE[r["dtype"]]
+        assert r["tensors"] == {"x": [M, K], "w": [N, K], "b": [N], "y": [M, N]} and r["relu"] is relu
+        if r["pass"] == "forward":  # x, w, b read, y written
+            assert (r["flops"], r["bytes"]) == (2 * M * N * K, (M * K + N * K + N + M * N) * size)
+        else:  # dy (and y for the mask), x, w read; dx, dw, db written
+            assert (r["flops"], r["bytes"]) == (4 * M * N * K, ((2 if relu else 1) * M * N + 2 * M * K + 2 * N * K
+                                                                + N) * size)
+        assert r["precision"] == {"float32": "ieee", "float16": "fp16", "bfloat16": "bf16"}[r["dtype"]]
+    for backend, entries in result["rungs"].items():
+        assert [e["rung"] for e in entries] == list(linear_rungs(backend))
+        assert all(e["prediction"].startswith("Prediction") for e in entries)
+        assert all(e["defined_in"]["forward"] and e["defined_in"]["backward"] for e in entries)
+        assert entries[-1]["defined_in"] == {"forward": f"kernels.{backend}.linear_relu",
+                                             "backward": f"kernels.{backend}.linear_relu"}
+    assert "cuBLAS" in result["note"]  # the reference: torch.addmm + ReLU, measured in the same run on a GPU
+    assert "wait for a GPU" in stdout.getvalue()
+    assert not TIMING_FIELDS & {k for r in result["rows"] for k in r}
+    assert not [m for m in set(sys.modules) - before if m.split(".")[0] in ("triton", "cupy")
+                or m.startswith(("kernels.triton", "kernels.cupy"))]
