@@ -155,3 +155,15 @@ def test_tma_falls_back_to_the_tiled_kernels_on_unaligned_rows(monkeypatch, rng)
     assert (tma.launches, tiled.launches) == (0, 1)
     ref = torch.relu(x.double() @ w.double().T + b.double())
     assert rel_err(y.double().cpu().numpy(), ref.cpu().numpy()) <= 1e-2
+
+
+def test_split_and_tma_autotune_keys_have_no_batch_size():
+    """The split-K and TMA autotuners key on the layer and the row bucket, like the tiled ones; the split ones are
+    their own autotuners (a split launch never reuses a whole-reduction launch's tuning)."""
+    _, lin = _triton_linear()
+    kernels = [lin._linear_forward_split_kernel, lin._linear_backward_input_split_kernel,
+               lin._linear_backward_weight_split_kernel, lin._linear_forward_tma_kernel,
+               lin._linear_backward_input_tma_kernel, lin._linear_backward_weight_tma_kernel]
+    assert all(k.keys == ["M_BUCKET", "N", "K"] for k in kernels)
+    assert lin._linear_forward_split_kernel is not lin._linear_forward_kernel
+    assert lin._linear_forward_split_kernel.fn is lin._linear_forward_kernel.fn
