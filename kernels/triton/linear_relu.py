@@ -20,7 +20,7 @@ dtype and device alone -- no host sync, no device value read:
    reduction into up to ``SPLIT_MAX`` splits, a multiple of 256 long; each writes its float32 (float64)
    partial tile to a [splits, rows, cols] workspace and ``_sum_splits_kernel`` adds them in split order 0, 1,
    2, ..., then applies the bias and ReLU (forward) and casts: deterministic, never atomics.
-2. **persistent + TMA** (float16 / bfloat16 on sm_90+, rows 16-byte aligned; rung 5): the operands are read by
+2. **persistent + TMA** (float16 / bfloat16 on sm_90 / sm_100, rows 16-byte aligned; rung 5): the operands are read by
    tensor descriptors (``TensorDescriptor``: the Tensor Memory Accelerator copies each tile into shared memory
    in wgmma's swizzled layout, zero-filling past the edges, with no address or mask registers), and
    ``PROGRAMS_PER_SM`` x SMs programs walk the output tiles in grouped order.
@@ -119,7 +119,7 @@ __all__ = ["linear_forward", "linear_backward"]
 
 ALLOW_TF32 = False  # TF32 would cost ~1e-3 relative error; the tests hold float32 to 1e-4
 
-#: The Hopper kernels (TMA operand tiles, persistent grid) for float16 / bfloat16 on sm_90+; False: the tiled
+#: The Hopper kernels (TMA operand tiles, persistent grid) for float16 / bfloat16 on sm_90 / sm_100; False: the tiled
 #: kernels everywhere (as ladder rung 4, plus split-K).
 USE_TMA = True
 
@@ -370,7 +370,7 @@ def _sum_splits(ws: torch.Tensor, out: torch.Tensor, b: torch.Tensor | None = No
 
 # ---------------------------------------------------------------- Hopper: TMA operand tiles, persistent grid
 #
-# For float16 / bfloat16 on sm_90+, every operand tile is a rectangle of a row-major 2-D tensor, so a tensor
+# For float16 / bfloat16 on sm_90 / sm_100, every operand tile is a rectangle of a row-major 2-D tensor, so a tensor
 # descriptor describes it: a descriptor load is one TMA copy into shared memory, in the swizzled layout wgmma
 # reads, zero-filled past the tensor's edges (no masks, no per-lane addresses).  The grid is persistent: a
 # program walks output tiles pid, pid + programs, ... in the grouped order.  dy and y of the backward GEMMs come
@@ -498,10 +498,12 @@ def _linear_backward_weight_tma_kernel(
 
 
 def _tma_device(device: torch.device) -> bool:
-    """Whether ``device`` has TMA (sm_90 on); the interpreter emulates tensor descriptors on the CPU."""
+    """Whether ``device`` runs the TMA kernels: sm_90 (Hopper) and sm_100 (datacenter Blackwell), whose ~227 KB of
+    shared memory per block holds the 98-168 KB rings of ``_TMA_TILES`` (consumer Blackwell, sm_120, has ~99 KB:
+    the tiled kernels there); the interpreter emulates tensor descriptors on the CPU."""
     if interpreting():
         return True
-    return device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 9
+    return device.type == "cuda" and torch.cuda.get_device_capability(device)[0] in (9, 10)
 
 
 def _uses_tma(*tensors: torch.Tensor) -> bool:

@@ -1,10 +1,10 @@
 """Rung 5 -- Hopper: every operand tile by TMA (tensor descriptors), wgmma-sized tiles with BLOCK_K = 64, and a
-persistent grid -- for float16 / bfloat16 on sm_90+.
+persistent grid -- for float16 / bfloat16 on sm_90 (and sm_100).
 
 Math and contract: every rung's (``kernels/triton/linear_relu.py``).
 
 What changes from rung 4 (``rung4_autotuned.py``: operand tiles loaded by per-lane address arithmetic and masks,
-one program per output tile), when the operands are float16 / bfloat16 on an sm_90+ device and their row pitches
+one program per output tile), when the operands are float16 / bfloat16 on an sm_90 / sm_100 device and their row pitches
 are 16-byte aligned (K, and N for the backward, multiples of 8); otherwise rung 4's kernels run:
 
 * **TMA operand tiles.** x[M, K], w[N, K], dy[M, N] and y[M, N] are row-major 2-D tensors, so every operand tile
