@@ -51,7 +51,7 @@ Verification: values only on the CPU emulator (``KERNELGRAD_CUDA_EMULATE=1``, wh
 only when a wait forces it, so a stage read too early fails the tests); NVRTC compiles every
 name expression declared here for sm_80/sm_90 in CI (the options this package uses on a GPU: IEEE
 float32 without flush-to-zero), with registers, spills and tensor-core use recorded in
-``benchmarks/results/aot-cuda.md``; nvcc compiles the whole file for sm_75/80/90.  GPU execution and
+``benchmarks/results/aot-cuda.md``; nvcc compiles the whole file for sm_75.  GPU execution and
 speed are unverified (no GPU was available).
 """
 

@@ -51,7 +51,7 @@
 // Floating point: the multiply is the only float operation and there is no add to fuse it with; the GPU path
 // compiles with -ftz=false, so subnormal x, subnormal products, NaN (kept: NaN, dropped: 0) and inf equal numpy
 // bit for bit.  Verified where: the CPU emulator (bit-equality with numpy, subnormals and NaN included); NVRTC
-// compiles every instantiation for sm_80/sm_90 in CI and nvcc for sm_75/80/90; GPU execution is unverified (no
+// compiles every instantiation for sm_80/sm_90 in CI and nvcc for sm_75; GPU execution is unverified (no
 // GPU was available).
 #include "common.cuh"
 #include "philox.cuh"

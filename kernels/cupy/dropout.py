@@ -52,7 +52,7 @@ Floating point: one multiply, compiled without flush-to-zero (``_runtime.NVRTC_F
 subnormal inputs and outputs and NaN / inf equal numpy bit for bit.
 
 Verification: values only under the CPU emulator (subnormals, NaN and inf included); NVRTC compiles
-every name expression declared here for sm_80/sm_90 in CI and nvcc the whole file for sm_75/80/90.
+every name expression declared here for sm_80/sm_90 in CI and nvcc the whole file for sm_75.
 GPU speed and correctness are unverified (no GPU was available).
 """
 

@@ -42,7 +42,7 @@ this CUDA C with g++, models WMMA as a whole-tile fp32 multiply and lands a cp.a
 forces it; the FMA fallback of float16 (GPUs without tensor cores) and the ordinary-load path (GPUs below
 sm_80) run there too.  NVRTC compiles every name expression declared here for sm_80/sm_90 in CI (registers,
 spills, tensor-core instructions in ``benchmarks/results/aot-cuda.md``) and nvcc the whole file for
-sm_75/80/90.  GPU correctness and speed are unverified -- no GPU was available when this was written.
+sm_75.  GPU correctness and speed are unverified -- no GPU was available when this was written.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ H + 2*ph, W + 2*pw and R*S below 2**31 (ValueError).
 
 Verification: values only under the CPU emulator (both value-check modes; bit for bit against numpy,
 subnormals and NaN windows included; the 16-byte-load kernels through their 2x2 stride-2 cases); NVRTC
-compiles every name expression declared here for sm_80/sm_90 in CI and nvcc the whole file for sm_75/80/90.
+compiles every name expression declared here for sm_80/sm_90 in CI and nvcc the whole file for sm_75.
 GPU speed and correctness are unverified (no GPU was available).
 """
 

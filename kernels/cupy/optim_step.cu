@@ -41,7 +41,7 @@
 // with -ffp-contract=off).
 //
 // Verified where: the CPU emulator (values against torch.optim in float64, every option combination);
-// NVRTC compiles every instantiation for sm_80/sm_90 in CI and nvcc for sm_75/80/90.  GPU execution and
+// NVRTC compiles every instantiation for sm_80/sm_90 in CI and nvcc for sm_75.  GPU execution and
 // speed are unverified (no GPU was available).
 #include "common.cuh"
 

@@ -58,7 +58,7 @@
 // ROW_THREADS is a multiple of 32 and BLOCK = ROW_THREADS * ROWS_PER_BLOCK.  Verified where: the CPU
 // emulator (values against torch and numpy; the split kernels with lowered thresholds, in place too); NVRTC
 // compiles every instantiation for sm_80/sm_90 in CI (split kernels included: no spills, 31-40 registers)
-// and nvcc for sm_75/80/90; GPU execution is unverified (no GPU was available).
+// and nvcc for sm_75; GPU execution is unverified (no GPU was available).
 //
 // Why fast: a memory-bound op done in two streaming passes with the softmax, the loss and the gradient
 // fused (no [M, V] temporaries), coalesced loads with ITEMS independent loads in flight per thread,

@@ -46,7 +46,7 @@ targets of 2**63 and above wrap when converted to int64 and are then reported as
 
 Verification: values only under the CPU emulator (``KERNELGRAD_CUDA_EMULATE=1``, both value-check
 modes); NVRTC compiles every name expression declared here for sm_80/sm_90 in CI (with this module's
-options: IEEE float32, no flush-to-zero) and nvcc the whole file for sm_75/80/90.  GPU execution and
+options: IEEE float32, no flush-to-zero) and nvcc the whole file for sm_75.  GPU execution and
 speed are unverified -- no GPU was available.
 """
 
