@@ -64,6 +64,7 @@ SPILL_CHECKED_DTYPES = ("float16", "bfloat16", "float32")
 
 #: A ladder rung below production (a launcher labelled "<rung>: ...") is compiled for Hopper only: the ladder is
 #: about sm_90, and the rungs' sm_80 rows would add a fifth to every CI compile without guarding production.
+#: The CUDA-graph step's device-offset dropout ("cuda_graph: ...") is labelled the same way, for the same reason.
 LADDER_ARCHS = ("sm_90",)
 
 
@@ -223,6 +224,15 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         kt.dropout.dropout_forward(t(1 << 24, dtype=dt), 0.1, 1234, 1)
         return kt.dropout.dropout_forward(t(2048, 8190, dtype=dt), 0.1, 1234, 3 * 8190, row_len=8190,
                                           row_stride=8 * 8190)
+
+    def dropout_device_offset(dt):
+        # the CUDA-graph step's dropout (framework.random.DevicePhilox): the offset is a device int64 the kernels
+        # load (offset_ptr), flat, a rank's aligned rows, unaligned rows (the per-element fallback)
+        off = t(1, dtype=torch.int64)
+        kt.dropout.dropout_forward(t(1 << 24, dtype=dt), 0.1, 1234, off)
+        kt.dropout.dropout_forward(t(2048, 8192, dtype=dt), 0.1, 1234, off, row_len=8192, row_stride=8 * 8192)
+        return kt.dropout.dropout_forward(t(2048, 8190, dtype=dt), 0.1, 1234, off, row_len=8190,
+                                          row_stride=4 * 8190)
 
     def dropout_add(dt):
         # the fused residual add, flat and aligned (the four-per-call tile)
@@ -419,6 +429,8 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         ("dropout", "dropout_forward(row_len, row_stride)", dropout_rows),
         ("dropout", "dropout_forward(unaligned offset)", dropout_unaligned),
         ("dropout", "rung0_per_element: dropout_forward", dropout_rung("rung0_per_element")),
+        # labelled like a rung so it compiles for sm_90 only (the captured step is a Hopper feature here)
+        ("dropout", "cuda_graph: dropout_forward(device offset)", dropout_device_offset),
         ("dropout", "dropout_add_forward", dropout_add),
         ("dropout", "dropout_add_forward(rows, unaligned offset)", dropout_add_other),
         # the constexpr specialisations a training loop meets (each flag is a branch compiled in or out)
