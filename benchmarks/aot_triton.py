@@ -68,9 +68,23 @@ SPILL_CHECKED_DTYPES = ("float16", "bfloat16", "float32")
 LADDER_ARCHS = ("sm_90",)
 
 
+#: ... and in the dtypes a ladder is about (float64 is a correctness dtype: production compiles it, spill-unchecked).
+LADDER_DTYPES = ("float16", "bfloat16", "float32")
+
+
+def labelled(launcher: str) -> bool:
+    """Whether ``launcher`` is a ladder rung below production (or the CUDA-graph path): "<label>: <launcher>"."""
+    return ": " in launcher
+
+
 def launcher_archs(launcher: str, archs=tuple(ARCHS)) -> tuple[str, ...]:
     """The architectures ``launcher`` is compiled for, out of ``archs``."""
-    return tuple(a for a in archs if a in LADDER_ARCHS) if ": " in launcher else tuple(archs)
+    return tuple(a for a in archs if a in LADDER_ARCHS) if labelled(launcher) else tuple(archs)
+
+
+def launcher_dtypes(launcher: str, dtypes=DTYPES) -> tuple[str, ...]:
+    """The dtypes ``launcher`` is compiled for, out of ``dtypes``."""
+    return tuple(d for d in dtypes if d in LADDER_DTYPES) if labelled(launcher) else tuple(dtypes)
 FAMILIES = ("conv2d", "maxpool2d", "linear_relu", "softmax_xent", "dropout", "optim_step")
 #: Default output: git-ignored, so a run never overwrites the committed report in benchmarks/results/
 #: (refresh that one on purpose with ``--out benchmarks/results``).
@@ -464,8 +478,9 @@ def _import_kernels_for_aot():
     return torch, kt
 
 
-def capture(families=FAMILIES, dtypes=DTYPES) -> list[Launch]:
-    """Run each launcher once per dtype with kernel launches recorded instead of executed."""
+def capture(families=FAMILIES, dtypes=DTYPES, production_only: bool = False) -> list[Launch]:
+    """Run each launcher once per dtype with kernel launches recorded instead of executed (``production_only``:
+    not the labelled launchers, the ladder rungs below production and the CUDA-graph path)."""
     from unittest import mock
 
     from triton.runtime.autotuner import Autotuner
@@ -487,9 +502,9 @@ def capture(families=FAMILIES, dtypes=DTYPES) -> list[Launch]:
 
     with mock.patch.object(Autotuner, "run", autotuner_run), mock.patch.object(JITFunction, "run", jit_run):
         for family, launcher, call in _launch_cases(torch, kt):
-            if family not in families:
+            if family not in families or (production_only and labelled(launcher)):
                 continue
-            for dtype in dtypes:
+            for dtype in launcher_dtypes(launcher, dtypes):
                 current.update(family=family, launcher=launcher, dtype=dtype)
                 call(getattr(torch, dtype))
     return launches
@@ -644,9 +659,9 @@ def _compile(launch: Launch, config, arch: str) -> Row:
 _WORKER: dict = {}
 
 
-def _worker_init(families, dtypes):
+def _worker_init(families, dtypes, production_only=False):
     os.environ.pop("TRITON_INTERPRET", None)
-    _WORKER["launches"] = capture(families, dtypes)
+    _WORKER["launches"] = capture(families, dtypes, production_only)
 
 
 def _worker_compile(job: tuple[int, int, str]) -> Row:
@@ -655,10 +670,11 @@ def _worker_compile(job: tuple[int, int, str]) -> Row:
     return _compile(launch, _configs(launch)[config_index], arch)
 
 
-def run(families=FAMILIES, dtypes=DTYPES, archs=tuple(ARCHS), jobs: int | None = None) -> list[Row]:
+def run(families=FAMILIES, dtypes=DTYPES, archs=tuple(ARCHS), jobs: int | None = None,
+        production_only: bool = False) -> list[Row]:
     """Capture, then compile every (launch, config, arch) in ``jobs`` processes; returns one Row each."""
     os.environ.pop("TRITON_INTERPRET", None)
-    launches = capture(families, dtypes)
+    launches = capture(families, dtypes, production_only)
     work = [(i, c, arch) for arch in archs for i, launch in enumerate(launches)
             if arch in launcher_archs(launch.launcher, archs) for c in range(len(_configs(launch)))]
     jobs = jobs or os.cpu_count() or 1
@@ -666,7 +682,7 @@ def run(families=FAMILIES, dtypes=DTYPES, archs=tuple(ARCHS), jobs: int | None =
     work.sort(key=lambda j: (launches[j[0]].family not in ("conv2d", "linear_relu"), j))
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init,
-                                                initargs=(families, dtypes)) as pool:
+                                                initargs=(families, dtypes, production_only)) as pool:
         rows = list(pool.map(_worker_compile, work, chunksize=1))
     rows.sort(key=lambda r: (FAMILIES.index(r.family), r.launcher, r.kernel, DTYPES.index(r.dtype), r.arch, r.config))
     return rows
@@ -760,9 +776,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtype", action="append", choices=DTYPES, help="repeatable (default: all)")
     parser.add_argument("--jobs", type=int, default=None, help="compile processes (default: CPU count)")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"output folder (default {RESULTS})")
+    parser.add_argument("--production-only", action="store_true",
+                        help="skip the ladder rungs below production and the CUDA-graph path (labelled launchers)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    rows = run(tuple(args.family or FAMILIES), tuple(args.dtype or DTYPES), tuple(args.arch or ARCHS), args.jobs)
+    rows = run(tuple(args.family or FAMILIES), tuple(args.dtype or DTYPES), tuple(args.arch or ARCHS), args.jobs,
+               args.production_only)
     json_path, md_path = write_report(rows, args.out, time.perf_counter() - start)
     problems = findings(rows)
     print(f"{len(rows)} kernel compilations in {time.perf_counter() - start:.0f} s; report: {json_path}, {md_path}")

@@ -51,7 +51,7 @@ def test_every_launcher_compiled_for_every_dtype_and_arch(report):
     import torch
 
     launchers = [launcher for _, launcher, _ in aot_triton._launch_cases(torch, None)]
-    missing = [(launcher, dtype, arch) for launcher in launchers for dtype in aot_triton.DTYPES
+    missing = [(launcher, dtype, arch) for launcher in launchers for dtype in aot_triton.launcher_dtypes(launcher)
                for arch in aot_triton.launcher_archs(launcher) if (launcher, dtype, arch) not in seen]
     assert not missing, f"never compiled: {missing}"
     kernels = {r.kernel for r in report["rows"]}
@@ -62,10 +62,12 @@ def test_every_launcher_compiled_for_every_dtype_and_arch(report):
         assert expected in kernels, f"{expected} was not launched by any launcher"
 
 
-def test_ladder_rungs_compile_for_hopper_only():
+def test_ladder_rungs_compile_for_hopper_and_the_ladder_dtypes_only():
     assert aot_triton.launcher_archs("rung0_direct: conv2d_forward") == ("sm_90",)
     assert aot_triton.launcher_archs("conv2d_backward_input stride 2") == tuple(aot_triton.ARCHS)
     assert aot_triton.launcher_archs("rung1_implicit_gemm: conv2d_forward", ("sm_80",)) == ()
+    assert aot_triton.launcher_dtypes("rung0_direct: conv2d_forward") == ("float16", "bfloat16", "float32")
+    assert aot_triton.launcher_dtypes("conv2d_forward") == aot_triton.DTYPES
 
 
 def test_no_compile_errors(report):
