@@ -388,9 +388,9 @@ def test_needs_input_grad_lets_cross_entropy_skip_its_gradient(monkeypatch, rng)
     kernel = fw.get_backend("cpu").kernels.softmax_xent
     forward, asked = kernel.softmax_cross_entropy_forward, []
 
-    def spy(*args, need_grad=True):
+    def spy(*args, need_grad=True, **kwargs):
         asked.append(need_grad)
-        return forward(*args, need_grad=need_grad)
+        return forward(*args, need_grad=need_grad, **kwargs)
 
     monkeypatch.setattr(kernel, "softmax_cross_entropy_forward", spy)
     logits = fw.tensor(rng.standard_normal((6, 5)), requires_grad=True)
