@@ -133,6 +133,11 @@ def test_prelu_weight_gradient_sums_over_the_right_dims(device, rng, shape, n_we
     """One weight for everything or one per channel (dim 1), as nn.PReLU(num_parameters); an inf upstream
     gradient where x > 0 leaves the weight's gradient finite (torch selects 0 there, not inf * 0)."""
     x_np = rng.standard_normal(shape)
+    # At least one negative and one positive element, whatever the seed: the weight's gradient sums over the
+    # negatives (all-positive x makes the reference all zeros: 1 draw in 128 for the 7-element shape), the inf
+    # gradients go on the positives.
+    x_np.flat[0] = -abs(x_np.flat[0]) - 0.1
+    x_np.flat[-1] = abs(x_np.flat[-1]) + 0.1
     g_np = rng.standard_normal(shape)
     positive = np.flatnonzero(x_np > 0)
     g_np.flat[rng.choice(positive, max(1, positive.size // 3), replace=False)] = inf
