@@ -134,6 +134,33 @@ __device__ __forceinline__ A group_sum(A v, A* scratch) {
     return v;
 }
 
+// Pass 1 over one tile of a row (the online softmax): thread j's ITEMS columns c1 + j + k * STRIDE below c_end (the
+// tail loads as -inf: exp(-inf) = 0, it never wins the max) fold into the running max m and the running sum s_other
+// of exp(x - m) over the non-target columns, with one rescale of s_other per tile.  All ITEMS loads come first.
+template <int STRIDE, typename T>
+__device__ __forceinline__ void online_tile(const T* logits, long long row_base, long long c1, long long c_end, int j,
+                                            long long t, kg::acc_t<T>& m, kg::acc_t<T>& s_other) {
+    using A = kg::acc_t<T>;
+    A x[ITEMS];
+#pragma unroll
+    for (int k = 0; k < ITEMS; ++k) {
+        const long long c = c1 + j + (long long)k * STRIDE;
+        x[k] = c < c_end ? kg::to_acc(logits[row_base + c]) : kg::neg_inf<A>();
+    }
+    A m_new = m;
+#pragma unroll
+    for (int k = 0; k < ITEMS; ++k) m_new = fmax(m_new, x[k]);
+    const A ref = finite_ref(m_new);
+    A e = A(0);
+#pragma unroll
+    for (int k = 0; k < ITEMS; ++k) {
+        const long long c = c1 + j + (long long)k * STRIDE;
+        e += c != t ? exp(x[k] - ref) : A(0);
+    }
+    s_other = s_other * rescale(m, ref) + e;
+    m = m_new;
+}
+
 }  // namespace
 
 // Forward: row_loss[m] (0 for ignored rows) and, when need_grad != 0, dlogits[m, :] for every row m
@@ -189,26 +216,7 @@ softmax_xent_forward_kernel(const T* logits, const long long* __restrict__ targe
         // pass 1: per-thread online max / non-target sum, one rescale per chunk
         A m = ninf;
         A s_other = A(0);
-        for (long long c0 = 0; c0 < V; c0 += chunk) {
-            A x[ITEMS];
-#pragma unroll
-            for (int k = 0; k < ITEMS; ++k) {
-                const long long c = c0 + j + (long long)k * ROW_THREADS;
-                x[k] = c < V ? kg::to_acc(logits[row_base + c]) : ninf;
-            }
-            A m_new = m;
-#pragma unroll
-            for (int k = 0; k < ITEMS; ++k) m_new = fmax(m_new, x[k]);
-            const A ref = finite_ref(m_new);
-            A e = A(0);
-#pragma unroll
-            for (int k = 0; k < ITEMS; ++k) {
-                const long long c = c0 + j + (long long)k * ROW_THREADS;
-                e += c != t ? exp(x[k] - ref) : A(0);
-            }
-            s_other = s_other * rescale(m, ref) + e;
-            m = m_new;
-        }
+        for (long long c0 = 0; c0 < V; c0 += chunk) online_tile<ROW_THREADS>(logits, row_base, c0, V, j, t, m, s_other);
 
         const A mx = finite_ref(group_max<A, ROW_THREADS>(m, scratch));
         s_other = group_sum<A, ROW_THREADS>(s_other * rescale(m, mx), scratch);
@@ -280,26 +288,8 @@ softmax_xent_split_stats_kernel(const T* __restrict__ logits, const long long* _
         const long long t = target[row];
         A m = ninf;
         A s_other = A(0);
-        for (long long c1 = c0; c1 < c_end; c1 += tile) {
-            A x[ITEMS];
-#pragma unroll
-            for (int k = 0; k < ITEMS; ++k) {
-                const long long c = c1 + j + (long long)k * SPLIT_THREADS;
-                x[k] = c < c_end ? kg::to_acc(logits[row_base + c]) : ninf;
-            }
-            A m_new = m;
-#pragma unroll
-            for (int k = 0; k < ITEMS; ++k) m_new = fmax(m_new, x[k]);
-            const A ref = finite_ref(m_new);
-            A e = A(0);
-#pragma unroll
-            for (int k = 0; k < ITEMS; ++k) {
-                const long long c = c1 + j + (long long)k * SPLIT_THREADS;
-                e += c != t ? exp(x[k] - ref) : A(0);
-            }
-            s_other = s_other * rescale(m, ref) + e;
-            m = m_new;
-        }
+        for (long long c1 = c0; c1 < c_end; c1 += tile)
+            online_tile<SPLIT_THREADS>(logits, row_base, c1, c_end, j, t, m, s_other);
         const A mx = group_max<A, SPLIT_THREADS>(m, scratch);
         const A sum = group_sum<A, SPLIT_THREADS>(s_other * rescale(m, finite_ref(mx)), scratch);
         if (j == 0) {
