@@ -46,9 +46,10 @@ GEMM kernel 28-34 registers, the mask pass 12-15, the column sum 21-32 (the same
 instruction, as intended.
 
 Index math: output indices and row / column bases are int64 (a row times a row length can pass 2**31 on large
-layers) and the reduction steps the two pointers, so no 32-bit product can overflow. The launchers repeat
-production's argument checks (the same TypeError / ValueError naming the argument) and its handling of M, N or
-K == 0, so this file reads on its own.
+layers) and the reduction steps the two pointers, so no 32-bit product can overflow. The launchers run production's
+argument checks (``_checked_forward`` / ``_checked_backward``: the same TypeError / ValueError naming the argument)
+and handle M, N or K == 0 as production does (``_rung_common.py``: the output buffers, shared by the rungs below
+production).
 """
 
 from __future__ import annotations
@@ -57,8 +58,9 @@ import torch
 import triton
 import triton.language as tl
 
-from ...._args import check_relu_output, linear_backward_shapes, linear_forward_shapes
-from ..._common import check_float_tensor, check_same_dtype, interpreting
+from ..._common import interpreting
+from ...linear_relu import _checked_backward, _checked_forward
+from ._rung_common import forward_output, gradient_outputs
 
 __all__ = ["linear_forward", "linear_backward"]
 
@@ -127,25 +129,31 @@ def _gemm(a, b, bias, c, rows, cols, red, a_row, a_red, b_red, b_col, relu=False
         HAS_BIAS=bias is not None, RELU=bool(relu), ACC_DTYPE=_acc(c.dtype), BLOCK=block)
 
 
+def _masked_gradient(dy: torch.Tensor, y: torch.Tensor | None, relu: bool, block: int) -> torch.Tensor:
+    """g = where(y <= 0, 0, dy) by ``_relu_mask_kernel`` (BLOCK = ``block``) when ``relu``, else dy itself."""
+    if not relu:
+        return dy
+    g = torch.empty_like(dy)
+    _relu_mask_kernel[(triton.cdiv(g.numel(), block),)](dy, y, g, g.numel(), BLOCK=block)
+    return g
+
+
+def _column_sum(g: torch.Tensor, db: torch.Tensor) -> None:
+    """db = g.sum(0) by ``_column_sum_kernel``."""
+    M, N = g.shape
+    block = 128 if interpreting() else 256
+    _column_sum_kernel[(triton.cdiv(N, block),)](g, db, M, N, ACC_DTYPE=_acc(db.dtype), BLOCK=block)
+
+
 def linear_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, relu: bool) -> torch.Tensor:
     """``y[M, N] = x[M, K] @ w[N, K].T + b[N]``, then ReLU if ``relu``, one output element per lane.
 
     Raises TypeError / ValueError exactly as ``kernels.triton.linear_relu.linear_forward``.
     """
-    check_float_tensor("x", x, 2)
-    check_float_tensor("w", w, 2)
-    if b is not None:
-        check_float_tensor("b", b, 1)
-    check_same_dtype(x=x, w=w, b=b)
-    M, N, K = linear_forward_shapes(x.shape, w.shape, None if b is None else b.shape)
-    y = torch.empty((M, N), dtype=x.dtype, device=x.device)
-    if y.numel() == 0:
+    M, N, K = _checked_forward(x, w, b)
+    y, done = forward_output(x, b, relu, M, N, K)  # done: empty, or K == 0 (y = b or 0, then ReLU)
+    if done:
         return y
-    if K == 0:  # empty reduction: y = b (or 0), then ReLU
-        y.zero_()
-        if b is not None:
-            y += b
-        return y.clamp_(min=0) if relu else y
     # a = x (row stride K, reduction stride 1), b = w.T (reduction stride 1, column stride K)
     _gemm(x, w, b, y, M, N, K, K, 1, 1, K, relu)
     return y
@@ -158,27 +166,13 @@ def linear_backward(
 
     Raises TypeError / ValueError exactly as ``kernels.triton.linear_relu.linear_backward``.
     """
-    check_float_tensor("dy", dy, 2)
-    check_float_tensor("x", x, 2)
-    check_float_tensor("w", w, 2)
-    check_relu_output(y, relu)
-    if relu:
-        check_float_tensor("y", y, 2)
-    dtype = check_same_dtype(dy=dy, x=x, w=w, y=y if relu else None)
-    M, N, K = linear_backward_shapes(dy.shape, x.shape, w.shape, y.shape if relu else None)
-    dx = torch.empty((M, K), dtype=dtype, device=x.device)
-    dw = torch.empty((N, K), dtype=dtype, device=x.device)
-    db = torch.empty((N,), dtype=dtype, device=x.device)
-    if M == 0 or N == 0:
-        return dx.zero_(), dw.zero_(), db.zero_()
-    g = dy
-    if relu:
-        g = torch.empty_like(dy)
-        block = _block()
-        _relu_mask_kernel[(triton.cdiv(g.numel(), block),)](dy, y, g, g.numel(), BLOCK=block)
+    M, N, K = _checked_backward(dy, x, w, y, relu)
+    (dx, dw, db), done = gradient_outputs(dy, x, M, N, K)  # done: M or N == 0 (zeros)
+    if done:
+        return dx, dw, db
+    g = _masked_gradient(dy, y, relu, _block())
     if K:
         _gemm(g, w, None, dx, M, K, N, N, 1, K, 1)  # dx = g @ w: a = g (N, 1), b = w (K, 1)
         _gemm(g, x, None, dw, N, K, M, 1, N, K, 1)  # dw = g.T @ x: a = g.T (1, N), b = x (K, 1)
-    block = 128 if interpreting() else 256
-    _column_sum_kernel[(triton.cdiv(N, block),)](g, db, M, N, ACC_DTYPE=_acc(dtype), BLOCK=block)
+    _column_sum(g, db)
     return dx, dw, db

@@ -50,7 +50,8 @@ import triton.language as tl
 
 from ..._common import interpreting
 from ...linear_relu import _checked_backward, _checked_forward, _grouped_tile, _precision
-from .rung0_naive import _column_sum_kernel, _relu_mask_kernel
+from ._rung_common import forward_output, gradient_outputs
+from .rung0_naive import _column_sum, _masked_gradient
 
 __all__ = ["linear_forward", "linear_backward"]
 
@@ -101,27 +102,29 @@ def _tiled_gemm_kernel(
     tl.store(c_rows[:, None] + offs_c[None, :], acc.to(c_ptr.dtype.element_ty), mask=mask_r[:, None] & mask_c[None, :])
 
 
-def _gemm(a, b, bias, c, rows, cols, red, a_row, a_red, b_red, b_col, relu=False, group_m=1) -> None:
-    tile = _tile(c.dtype)
+def _launch(dtype: torch.dtype, rows: int, cols: int, group_m: int) -> tuple[tuple[int], dict]:
+    """``(grid, constexprs)`` of a fixed-tile GEMM with a ``rows x cols`` output (this rung's and rung 2's): one
+    program per tile of :func:`_tile`, production's precision choices for ``dtype``, tiles in GROUP_M order."""
+    tile = _tile(dtype)
     grid = (triton.cdiv(rows, tile["BLOCK_R"]) * triton.cdiv(cols, tile["BLOCK_C"]),)
-    precision = _precision(c.dtype)
+    precision = _precision(dtype)
+    return grid, dict(ACC_DTYPE=precision["ACC_DTYPE"], INPUT_PRECISION=precision["INPUT_PRECISION"],
+                      DOT_DTYPE=precision["DOT_DTYPE"], GROUP_M=group_m, **tile)
+
+
+def _gemm(a, b, bias, c, rows, cols, red, a_row, a_red, b_red, b_col, relu=False, group_m=1) -> None:
+    grid, meta = _launch(c.dtype, rows, cols, group_m)
     _tiled_gemm_kernel[grid](
         a, b, bias if bias is not None else a, c, rows, cols, red, a_row, a_red, b_red, b_col,
-        HAS_BIAS=bias is not None, RELU=bool(relu), ACC_DTYPE=precision["ACC_DTYPE"],
-        INPUT_PRECISION=precision["INPUT_PRECISION"], DOT_DTYPE=precision["DOT_DTYPE"], GROUP_M=group_m, **tile)
+        HAS_BIAS=bias is not None, RELU=bool(relu), **meta)
 
 
 def _forward(x, w, b, relu, group_m: int) -> torch.Tensor:
     """y on production-checked arguments, by ``_tiled_gemm_kernel`` with tiles in GROUP_M order (1: row-major)."""
     M, N, K = _checked_forward(x, w, b)
-    y = torch.empty((M, N), dtype=x.dtype, device=x.device)
-    if y.numel() == 0:
+    y, done = forward_output(x, b, relu, M, N, K)  # done: empty, or K == 0 (y = b or 0, then ReLU)
+    if done:
         return y
-    if K == 0:  # empty reduction: y = b (or 0), then ReLU
-        y.zero_()
-        if b is not None:
-            y += b
-        return y.clamp_(min=0) if relu else y
     _gemm(x, w, b, y, M, N, K, K, 1, 1, K, relu, group_m)  # a = x, b = w.T (rung 0's strides)
     return y
 
@@ -142,20 +145,12 @@ def linear_backward(
     Raises TypeError / ValueError exactly as ``kernels.triton.linear_relu.linear_backward``.
     """
     M, N, K = _checked_backward(dy, x, w, y, relu)
-    dtype = dy.dtype
-    dx = torch.empty((M, K), dtype=dtype, device=x.device)
-    dw = torch.empty((N, K), dtype=dtype, device=x.device)
-    db = torch.empty((N,), dtype=dtype, device=x.device)
-    if M == 0 or N == 0:
-        return dx.zero_(), dw.zero_(), db.zero_()
-    g = dy
-    if relu:
-        g = torch.empty_like(dy)
-        block = 1024
-        _relu_mask_kernel[(triton.cdiv(g.numel(), block),)](dy, y, g, g.numel(), BLOCK=block)
+    (dx, dw, db), done = gradient_outputs(dy, x, M, N, K)  # done: M or N == 0 (zeros)
+    if done:
+        return dx, dw, db
+    g = _masked_gradient(dy, y, relu, block=1024)  # rung 0's mask pass
     if K:
         _gemm(g, w, None, dx, M, K, N, N, 1, K, 1)  # dx = g @ w
         _gemm(g, x, None, dw, N, K, M, 1, N, K, 1)  # dw = g.T @ x
-    block = 128 if interpreting() else 256
-    _column_sum_kernel[(triton.cdiv(N, block),)](g, db, M, N, ACC_DTYPE=_precision(dtype)["ACC_DTYPE"], BLOCK=block)
+    _column_sum(g, db)  # rung 0's column sum
     return dx, dw, db

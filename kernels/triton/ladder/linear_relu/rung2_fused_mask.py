@@ -41,8 +41,9 @@ import torch
 import triton
 import triton.language as tl
 
-from ...linear_relu import _checked_backward, _grouped_tile, _precision
-from .rung1_tiled import _tile, linear_forward
+from ...linear_relu import _checked_backward, _grouped_tile
+from ._rung_common import gradient_outputs
+from .rung1_tiled import _launch, linear_forward
 
 __all__ = ["linear_forward", "linear_backward"]
 
@@ -86,24 +87,19 @@ def _masked_gemm_kernel(
 
 
 def _masked_gemm(dy, y, b, c, db, rows, cols, red, a_row, a_red, b_red, b_col, relu, group_m) -> None:
-    tile = _tile(c.dtype)
-    grid = (triton.cdiv(rows, tile["BLOCK_R"]) * triton.cdiv(cols, tile["BLOCK_C"]),)
-    precision = _precision(c.dtype)
+    grid, meta = _launch(c.dtype, rows, cols, group_m)  # rung 1's tiles and grid
     _masked_gemm_kernel[grid](
         dy, y, b, c, db if db is not None else c, rows, cols, red, a_row, a_red, b_red, b_col,
-        RELU=bool(relu), ROW_SUMS=db is not None, ACC_DTYPE=precision["ACC_DTYPE"],
-        INPUT_PRECISION=precision["INPUT_PRECISION"], DOT_DTYPE=precision["DOT_DTYPE"], GROUP_M=group_m, **tile)
+        RELU=bool(relu), ROW_SUMS=db is not None, **meta)
 
 
 def _backward(dy, x, w, y, relu, group_m: int):
     """(dx, dw, db) on production-checked arguments: two masked GEMMs, tiles in GROUP_M order (1: row-major)."""
     M, N, K = _checked_backward(dy, x, w, y, relu)
     dtype = dy.dtype
-    dx = torch.empty((M, K), dtype=dtype, device=x.device)
-    dw = torch.empty((N, K), dtype=dtype, device=x.device)
-    db = torch.empty((N,), dtype=dtype, device=x.device)
-    if M == 0 or N == 0:
-        return dx.zero_(), dw.zero_(), db.zero_()
+    (dx, dw, db), done = gradient_outputs(dy, x, M, N, K)  # done: M or N == 0 (zeros)
+    if done:
+        return dx, dw, db
     if K == 0:  # no GEMM to ride on: db alone (production's fallback)
         g = torch.where(y <= 0, 0, dy) if relu else dy
         return dx, dw, g.sum(0, dtype=torch.float64 if dtype == torch.float64 else torch.float32).to(dtype)
