@@ -54,18 +54,16 @@ the grid-stride loop, bit equality with every rung above on the emulator); NVRTC
 for sm_80 / sm_90 (``python -m benchmarks.aot_cuda``: registers, spills, no flush-to-zero), nvcc for sm_75 / sm_80
 / sm_90. No GPU has run it.
 
-Arguments are checked exactly as in ``kernels/cupy/linear_relu.py`` (its ``_check_forward`` / ``_check_backward``).
+Arguments are checked exactly as in ``kernels/cupy/linear_relu.py`` (its ``_check_forward`` / ``_check_backward``,
+through ``_rung_common.py``, the output buffers and kernel arguments shared with rung 1).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from ... import _runtime
-from ..._runtime import SourceModule, cdiv, cuda_type
-from ...linear_relu import _check_backward, _check_forward
+from ..._runtime import SourceModule, cdiv
+from ._rung_common import backward_setup, forward
 
 __all__ = ["linear_forward", "linear_backward"]
 
@@ -86,33 +84,24 @@ def _launch(total: int) -> tuple[tuple[int], tuple[int]]:
     return (min(cdiv(total, threads), MAX_BLOCKS),), (threads,)
 
 
+def _launch_output(rows: int, cols: int) -> tuple[tuple[int], tuple[int]] | None:
+    """:func:`_launch` for a ``rows x cols`` output, or None when it is empty (nothing to launch)."""
+    return _launch(rows * cols) if rows * cols else None
+
+
 def linear_forward(x: Any, w: Any, b: Any | None, relu: bool) -> Any:
     """``y[M, N] = x[M, K] @ w[N, K].T + b[N]``, then ReLU if ``relu``; raises as ``kernels.cupy.linear_relu``."""
-    dtype, (M, N, K) = _check_forward(x, w, b)
-    y = _runtime.empty((M, N), dtype)
-    if y.size:
-        MODULE.launch(
-            f"linear_naive_forward_kernel<{cuda_type(dtype)}>", *_launch(y.size),
-            (x, w, b if b is not None else x, y, np.int64(M), np.int64(N), np.int64(K), np.int32(b is not None),
-             np.int32(bool(relu))),
-        )  # fmt: skip
-    return y
+    return forward(MODULE, "linear_naive_forward_kernel", _launch_output, x, w, b, relu)
 
 
 def linear_backward(dy: Any, x: Any, w: Any, y: Any | None, relu: bool) -> tuple[Any, Any, Any]:
     """``(dx[M, K], dw[N, K], db[N])`` for upstream ``dy[M, N]``; raises as ``kernels.cupy.linear_relu``."""
-    dtype, (M, N, K) = _check_backward(dy, x, w, y, relu)
-    dx = _runtime.empty((M, K), dtype)
-    dw = _runtime.empty((N, K), dtype)
-    db = _runtime.empty((N,), dtype)
-    ctype = cuda_type(dtype)
-    gate = y if relu else dy  # never read without relu
-    sizes = (np.int64(M), np.int64(N), np.int64(K), np.int32(bool(relu)))
+    (dx, dw, db), ctype, gate, sizes = backward_setup(dy, x, w, y, relu)
+    M, N, _, relu_flag = sizes  # the bias kernel takes (M, N, relu)
     if dx.size:
         MODULE.launch(f"linear_naive_backward_input_kernel<{ctype}>", *_launch(dx.size), (dy, gate, w, dx, *sizes))
     if dw.size:
         MODULE.launch(f"linear_naive_backward_weight_kernel<{ctype}>", *_launch(dw.size), (dy, gate, x, dw, *sizes))
     if db.size:
-        MODULE.launch(f"linear_naive_backward_bias_kernel<{ctype}>", *_launch(N),
-                      (dy, gate, db, np.int64(M), np.int64(N), np.int32(bool(relu))))
+        MODULE.launch(f"linear_naive_backward_bias_kernel<{ctype}>", *_launch(db.size), (dy, gate, db, M, N, relu_flag))
     return dx, dw, db

@@ -55,18 +55,16 @@ with rungs 0, 2 and 3 on the emulator, which adds in the same order and does not
 name expression for sm_80 / sm_90 (``python -m benchmarks.aot_cuda``), nvcc for sm_75 / sm_80 / sm_90. No GPU has
 run it.
 
-Arguments are checked exactly as in ``kernels/cupy/linear_relu.py`` (its ``_check_forward`` / ``_check_backward``).
+Arguments are checked exactly as in ``kernels/cupy/linear_relu.py`` (its ``_check_forward`` / ``_check_backward``,
+through ``_rung_common.py``, the output buffers and kernel arguments shared with rung 0).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from ... import _runtime
-from ..._runtime import MAX_GRID, SourceModule, cdiv, cuda_type
-from ...linear_relu import _check_backward, _check_forward
+from ..._runtime import MAX_GRID, SourceModule, cdiv
+from ._rung_common import backward_setup, forward
 
 __all__ = ["linear_forward", "linear_backward"]
 
@@ -88,31 +86,16 @@ def _launch(rows: int, cols: int, *, min_col_tiles: int = 0) -> tuple[tuple[int]
 
 def linear_forward(x: Any, w: Any, b: Any | None, relu: bool) -> Any:
     """``y[M, N] = x[M, K] @ w[N, K].T + b[N]``, then ReLU if ``relu``; raises as ``kernels.cupy.linear_relu``."""
-    dtype, (M, N, K) = _check_forward(x, w, b)
-    y = _runtime.empty((M, N), dtype)
-    config = _launch(M, N)
-    if config is not None:
-        MODULE.launch(
-            f"linear_smem_forward_kernel<{cuda_type(dtype)}>", *config,
-            (x, w, b if b is not None else x, y, np.int64(M), np.int64(N), np.int64(K), np.int32(b is not None),
-             np.int32(bool(relu))),
-        )  # fmt: skip
-    return y
+    return forward(MODULE, "linear_smem_forward_kernel", _launch, x, w, b, relu)
 
 
 def linear_backward(dy: Any, x: Any, w: Any, y: Any | None, relu: bool) -> tuple[Any, Any, Any]:
     """``(dx[M, K], dw[N, K], db[N])`` for upstream ``dy[M, N]``; raises as ``kernels.cupy.linear_relu``."""
-    dtype, (M, N, K) = _check_backward(dy, x, w, y, relu)
-    dx = _runtime.empty((M, K), dtype)
-    dw = _runtime.empty((N, K), dtype)
-    db = _runtime.empty((N,), dtype)
-    ctype = cuda_type(dtype)
-    gate = y if relu else dy  # never read without relu
-    sizes = (np.int64(M), np.int64(N), np.int64(K), np.int32(bool(relu)))
-    config = _launch(M, K)
+    (dx, dw, db), ctype, gate, sizes = backward_setup(dy, x, w, y, relu)
+    config = _launch(*dx.shape)  # dx[M, K]
     if config is not None:
         MODULE.launch(f"linear_smem_backward_input_kernel<{ctype}>", *config, (dy, gate, w, dx, *sizes))
-    config = _launch(N, K, min_col_tiles=1)
+    config = _launch(*dw.shape, min_col_tiles=1)  # dw[N, K] (and db[N]: one tile-column even when K == 0)
     if config is not None:
         MODULE.launch(f"linear_smem_backward_weight_kernel<{ctype}>", *config, (dy, gate, x, dw, db, *sizes))
     return dx, dw, db
