@@ -742,14 +742,20 @@ def load_rungs(backends: Sequence[str], family: str) -> tuple[dict[str, Callable
     return {b.name: b.to_native for b in loaded}, modules, skipped
 
 
+def _rotated(one: Callable[[], dict[str, torch.Tensor]]) -> list[dict[str, torch.Tensor]]:
+    """Input sets drawn by ``one()`` (a fresh draw per call), as many as :func:`benchmarks.kernels.copies_for` asks
+    for the first set's bytes: enough copies to rotate past the L2."""
+    first = one()
+    copies = copies_for(sum(v.numel() * v.element_size() for v in first.values()))
+    return [first] + [one() for _ in range(copies - 1)]
+
+
 def input_sets(shape: ConvShape, N: int, dtype: str) -> list[dict[str, torch.Tensor]]:
     """x, w, b, dy on the GPU (:func:`benchmarks.kernels.conv2d_case`'s recipe), in enough copies to rotate
     past the L2 (:func:`benchmarks.kernels.copies_for`)."""
     case = conv2d_case(shape.name, N, shape.C, shape.H, shape.K, shape.R, shape.stride, shape.pad, dtype)
     gen = torch.Generator(device="cuda").manual_seed(0)
-    first = case.make_inputs(torch.device("cuda"), getattr(torch, dtype), gen)
-    copies = copies_for(sum(v.numel() * v.element_size() for v in first.values()))
-    return [first] + [case.make_inputs(torch.device("cuda"), getattr(torch, dtype), gen) for _ in range(copies - 1)]
+    return _rotated(lambda: case.make_inputs(torch.device("cuda"), getattr(torch, dtype), gen))
 
 
 def _pool_torch_call(pass_: str, shape: PoolShape, N: int) -> Callable[[dict], Any]:
@@ -807,9 +813,7 @@ def pool_input_sets(shape: PoolShape, N: int, dtype: str) -> list[dict[str, torc
         return {"x": x, "dy": dy, "indices": indices, "argmax": compact(indices), "relu_x": relu_x,
                 "relu_indices": relu_indices, "relu_argmax": relu_argmax}
 
-    first = one()
-    copies = copies_for(sum(v.numel() * v.element_size() for v in first.values()))
-    return [first] + [one() for _ in range(copies - 1)]
+    return _rotated(one)
 
 
 def _xent_torch_call(pass_: str, shape: XentShape, N: int) -> Callable[[dict], Any]:
@@ -846,9 +850,7 @@ def xent_input_sets(shape: XentShape, N: int, dtype: str) -> list[dict[str, torc
         logits = (3 * torch.randn((M, shape.V), device="cuda", generator=gen)).to(getattr(torch, dtype))
         return {"logits": logits, "target": torch.randint(0, shape.V, (M,), device="cuda", generator=gen)}
 
-    first = one()
-    copies = copies_for(sum(v.numel() * v.element_size() for v in first.values()))
-    return [first] + [one() for _ in range(copies - 1)]
+    return _rotated(one)
 
 
 def _drop_torch_call(pass_: str, shape: DropShape, N: int) -> Callable[[dict], Any]:
@@ -879,9 +881,7 @@ def drop_input_sets(shape: DropShape, N: int, dtype: str) -> list[dict[str, torc
         residual = torch.randn(shape.tensors(N)["x"], device="cuda", generator=gen).to(getattr(torch, dtype))
         return {"x": x, "dy": dy, "residual": residual, "mask": torch.ops.aten.native_dropout(x, shape.p, True)[1]}
 
-    first = one()
-    copies = copies_for(sum(v.numel() * v.element_size() for v in first.values()))
-    return [first] + [one() for _ in range(copies - 1)]
+    return _rotated(one)
 
 
 def _linear_torch_call(pass_: str, shape: LinearShape, N: int) -> Callable[[dict], Any]:
@@ -920,9 +920,7 @@ def linear_input_sets(shape: LinearShape, N: int, dtype: str) -> list[dict[str, 
         y = torch.addmm(b, x, w.t())
         return {"x": x, "w": w, "b": b, "dy": dy, "y": y.relu_() if shape.relu else y}
 
-    first = one()
-    copies = copies_for(sum(v.numel() * v.element_size() for v in first.values()))
-    return [first] + [one() for _ in range(copies - 1)]
+    return _rotated(one)
 
 
 @dataclass(frozen=True)
