@@ -31,11 +31,13 @@ On a GPU (``torch.cuda.is_available()``) it also measures: the ceilings (copy ba
 precision: :func:`benchmarks.kernels.measure_ceilings`), each rung's median time per pass
 (:func:`benchmarks.kernels.time_ms`: CUDA events, warm-up, inputs rotated among copies that exceed the L2;
 the first call -- compile and autotune -- is recorded apart as ``cold_ms``), TFLOP/s, the percentage of the
-roofline floor (:func:`benchmarks.kernels.roofline`) and the ratio cuDNN ms / ours ms (> 1: the rung is
+roofline floor (:func:`benchmarks.kernels.roofline`) and the ratio PyTorch ms / ours ms (> 1: the rung is
 faster) against PyTorch eager in the same dtype and precision mode (float32 is ``ieee``: cuDNN's TF32 is
-switched off to match), once with ``torch.backends.cudnn.benchmark`` off and once on. It prints a table,
+switched off to match), once with ``torch.backends.cudnn.benchmark`` off and once on -- the rows' ``torch`` and
+``ratio_vs_torch`` fields (PyTorch runs cuDNN for conv2d, cuBLAS for linear_relu, its own kernels for the
+memory-bound families: the result's ``torch`` entry says which). It prints a table,
 writes ``<results>/ladder-<family>-<gpu>-<date>.json`` atomically and a plot beside it (``.png``: one line
-per shape, rungs on the x axis, time on a log axis, cuDNN and the roofline floor as reference points).
+per shape, rungs on the x axis, time on a log axis, PyTorch and the roofline floor as reference points).
 **The GPU path has not run yet: no GPU was available when it was written.**
 
 Without a GPU it times nothing: it prints and writes (device ``"cpu (dry run: predictions and static facts
@@ -672,8 +674,8 @@ def row_precision(rung: Rung, pass_: str, dtype: str, family: str = "conv2d") ->
 
 # ------------------------------------------------------------------------------------------ timing
 
-TIMING_KEYS = ("ms", "ms_p20_p80", "reps", "cold_ms", "tflops", "roofline", "pct_of_floor", "cudnn",
-               "ratio_vs_cudnn", "sm_clock_mhz")
+TIMING_KEYS = ("ms", "ms_p20_p80", "reps", "cold_ms", "tflops", "roofline", "pct_of_floor", "torch",
+               "ratio_vs_torch", "sm_clock_mhz")
 
 
 @contextlib.contextmanager
@@ -972,7 +974,7 @@ MAXPOOL2D_SUITE = Suite(
                             "aten.max_pool2d_with_indices_backward (PyTorch's own CUDA kernels, int64 indices); "
                             "the relu passes: torch.relu then the pool, and the pool's backward then "
                             "aten.threshold_backward (the unfused pair the fused relu_maxpool2d_* replace)",
-               "benchmark": "the cudnn fields hold this reference (timed twice, cudnn.benchmark off and on: "
+               "benchmark": "the torch fields hold this reference (timed twice, cudnn.benchmark off and on: "
                             "max-pool does not use cuDNN, so the two should agree)"},
     counts_doc="flops = 0 (comparisons only: a memory-bound roofline, bytes / copy bandwidth); bytes = forward "
                "|x| + |y| + |argmax| (int8), backward |dy| + |argmax| + |dx|, each read or written once; the relu "
@@ -989,7 +991,7 @@ SOFTMAX_XENT_SUITE = Suite(
     rung_call=lambda *a: _xent_rung_call(*a), input_sets=lambda *a: xent_input_sets(*a), reference_label="PyTorch",
     reference={"reference": "PyTorch eager in the same dtype: F.cross_entropy (loss) and F.cross_entropy + "
                             "torch.autograd.grad w.r.t. the logits (loss_and_grad and loss_and_grad_in_place)",
-               "benchmark": "the cudnn fields hold this reference (timed twice, cudnn.benchmark off and on: "
+               "benchmark": "the torch fields hold this reference (timed twice, cudnn.benchmark off and on: "
                             "cross_entropy does not use cuDNN, so the two should agree)"},
     counts_doc="flops ~ 4*M*V (loss) / 7*M*V (loss_and_grad, loss_and_grad_in_place), approximate and small: a "
                "memory-bound roofline, bytes / copy bandwidth; bytes = logits read once + int64 targets + the loss "
@@ -1008,7 +1010,7 @@ DROPOUT_SUITE = Suite(
                             "aten.native_dropout_backward(dy, mask, scale), what F.dropout runs in training; "
                             "add_forward: residual + native_dropout's y (the unfused pair dropout_add_forward "
                             "replaces)",
-               "benchmark": "the cudnn fields hold this reference (timed twice, cudnn.benchmark off and on: "
+               "benchmark": "the torch fields hold this reference (timed twice, cudnn.benchmark off and on: "
                             "dropout does not use cuDNN, so the two should agree)"},
     counts_doc="flops = 0 (Philox is integer work: a memory-bound roofline, bytes / copy bandwidth); bytes = x (dy) "
                "read once + y (dx) written once (add_forward: x and the residual read, the sum written); no mask "
@@ -1026,11 +1028,11 @@ LINEAR_RELU_SUITE = Suite(
     reference_label="cuBLAS",
     reference={"reference": "PyTorch eager in the same dtype: torch.addmm(b, x, w.T) + in-place ReLU (forward); "
                             "aten.threshold_backward, then torch.mm for dx and dw and a sum for db (backward)",
-               "benchmark": "the cudnn fields hold this reference (timed twice, cudnn.benchmark off and on: "
+               "benchmark": "the torch fields hold this reference (timed twice, cudnn.benchmark off and on: "
                             "addmm runs on cuBLAS, not cuDNN, so the two should agree); float32 is ieee (PyTorch's "
                             "default: torch.backends.cuda.matmul.allow_tf32 off)",
                "targets": "issue 16, the top rung on 4096 -> 4096 x 128 tokens at batch 32 in bfloat16: >= 0.95x "
-                          "cuBLAS (ratio_vs_cudnn) and >= 75% of the measured bf16 GEMM ceiling (pct_of_floor)"},
+                          "cuBLAS (ratio_vs_torch) and >= 75% of the measured bf16 GEMM ceiling (pct_of_floor)"},
     counts_doc="flops = 2*M*N*K forward, 4*M*N*K backward (M = batch * tokens); bytes = forward x, w, b read once + y "
                "written once; backward dy (+ y for the ReLU mask), x, w read once + dx, dw, db written once",
     precision_doc={"float32": "ieee: float32 products on the FMA units, TF32 off",
@@ -1056,8 +1058,9 @@ def native_inputs(backend: str, to_native: Callable[[torch.Tensor], Any], tensor
 
 def time_rows(rows: list[dict[str, Any]], family: str, shapes: Sequence[Any], backends: Sequence[str],
               ceilings: dict[str, Any], *, target_ms: float, max_reps: int) -> dict[str, str]:
-    """Time every row in place (GPU only): the rung, and cuDNN with benchmark mode off and on in the row's
-    precision (measured once per pass and precision, shared by the rows). Returns what could not load."""
+    """Time every row in place (GPU only): the rung, and the suite's PyTorch reference with cuDNN's benchmark mode
+    off and on in the row's precision (measured once per pass and precision, shared by the rows). Returns what could
+    not load."""
     suite = SUITES[family]
     converters, modules, skipped = load_rungs(backends, family)
     by_name = {s.name: s for s in shapes}
@@ -1069,22 +1072,22 @@ def time_rows(rows: list[dict[str, Any]], family: str, shapes: Sequence[Any], ba
         shape = by_name[name]
         sets = suite.input_sets(shape, N, dtype)
         native = {b: [native_inputs(b, to, s) for s in sets] for b, to in converters.items()}
-        cudnn: dict[tuple[str, str, bool], dict[str, Any]] = {}
+        reference: dict[tuple[str, str, bool], dict[str, Any]] = {}
         for row in group:
             module = modules.get((row["backend"], row["rung"]))
             if module is None:
                 continue
             pass_, precision = row["pass"], row["precision"]
             for bench in (False, True):
-                if (pass_, precision, bench) not in cudnn:
+                if (pass_, precision, bench) not in reference:
                     with cudnn_mode(bench, precision == "tf32"), torch.no_grad():
                         try:
-                            cudnn[pass_, precision, bench] = measure(suite.torch_call(pass_, shape, N), sets,
-                                                                     target_ms=target_ms, max_reps=max_reps)
+                            reference[pass_, precision, bench] = measure(suite.torch_call(pass_, shape, N), sets,
+                                                                         target_ms=target_ms, max_reps=max_reps)
                         except Exception as exc:
-                            cudnn[pass_, precision, bench] = {"ms": None, "error": _error(exc)}
-            row["cudnn"] = {"benchmark_off": cudnn[pass_, precision, False],
-                            "benchmark_on": cudnn[pass_, precision, True]}
+                            reference[pass_, precision, bench] = {"ms": None, "error": _error(exc)}
+            row["torch"] = {"benchmark_off": reference[pass_, precision, False],
+                            "benchmark_on": reference[pass_, precision, True]}
             try:
                 t = measure(suite.rung_call(module, pass_, shape, N), native[row["backend"]], target_ms=target_ms,
                             max_reps=max_reps)
@@ -1094,7 +1097,7 @@ def time_rows(rows: list[dict[str, Any]], family: str, shapes: Sequence[Any], ba
             roof = roofline(row["flops"], row["bytes"], t["ms"], precision, ceilings)
             row.update(t, error=None, sm_clock_mhz=sm_clock_mhz("cuda"), roofline=roof,
                        tflops=row["flops"] / (t["ms"] * 1e-3) / 1e12, pct_of_floor=100 * roof["fraction"],
-                       ratio_vs_cudnn={k: v["ms"] / t["ms"] if v.get("ms") else None for k, v in row["cudnn"].items()})
+                       ratio_vs_torch={k: v["ms"] / t["ms"] if v.get("ms") else None for k, v in row["torch"].items()})
         del sets, native
         torch.cuda.empty_cache()
     for row in rows:  # a rung or backend that never loaded
@@ -1172,9 +1175,9 @@ def format_times(rows: Sequence[dict[str, Any]], reference: str = "cuDNN") -> st
     lines = [["shape", "N", "dtype", "pass", "backend", "rung", "prec", "ms", "cold ms", "TFLOP/s", "% floor",
               f"{reference} ms off/on", f"{reference}/ours off/on"]]
     for r in rows:
-        cud = r.get("cudnn") or {}
-        off, on = (cud.get(k, {}).get("ms") for k in ("benchmark_off", "benchmark_on"))
-        ratio = r.get("ratio_vs_cudnn") or {}
+        ref = r.get("torch") or {}
+        off, on = (ref.get(k, {}).get("ms") for k in ("benchmark_off", "benchmark_on"))
+        ratio = r.get("ratio_vs_torch") or {}
         head = [r["shape"], str(r["batch"]), r["dtype"], r["pass"], r["backend"], r["rung"], r["precision"]]
         if r.get("ms") is None:
             error = "error: " + (r.get("error") or "?")[:60]
@@ -1189,7 +1192,7 @@ def format_times(rows: Sequence[dict[str, Any]], reference: str = "cuDNN") -> st
 def plot(rows: Sequence[dict[str, Any]], rungs: dict[str, list[str]], path: Path, passes: Sequence[str] = PASSES,
          dtypes: dict[str, tuple[str, ...]] = DTYPES, reference: str = "cuDNN") -> Path | None:
     """Time per rung, one line per shape (solid: the larger batch, dashed: the smaller), one panel per
-    (backend, dtype) column and pass row, log time axis; cuDNN (the faster of benchmark off/on) and the
+    (backend, dtype) column and pass row, log time axis; PyTorch (the faster of benchmark off/on) and the
     roofline floor as reference points right of the rungs. Saved atomically; None without matplotlib."""
     try:
         import matplotlib
@@ -1218,11 +1221,11 @@ def plot(rows: Sequence[dict[str, Any]], rungs: dict[str, list[str]], path: Path
                     style = dict(color=colors(si % 10), linestyle="-" if N == batches[-1] else "--")
                     ax.plot(range(len(names)), [by[n].get("ms") if n in by and by[n].get("ms") else math.nan
                                                 for n in names], marker="o", markersize=3, **style)
-                    # cuDNN and the floor are the same for every rung of the line: take them from any row
+                    # PyTorch and the floor are the same for every rung of the line: take them from any row
                     # that has them (a rung that failed or never loaded has neither).
-                    cudnn = [v["ms"] for r in by.values() for v in (r.get("cudnn") or {}).values() if v.get("ms")]
-                    if cudnn:
-                        ax.plot([len(names)], [min(cudnn)], marker="s", markersize=4, **style)
+                    ref = [v["ms"] for r in by.values() for v in (r.get("torch") or {}).values() if v.get("ms")]
+                    if ref:
+                        ax.plot([len(names)], [min(ref)], marker="s", markersize=4, **style)
                     floor = next((r["roofline"]["floor_ms"] for r in by.values() if r.get("roofline")), None)
                     if floor:
                         ax.plot([len(names) + 1], [floor], marker="_", markersize=8, **style)
@@ -1353,7 +1356,7 @@ def run_ladder(family: str, backends: Sequence[str] = LADDER_BACKENDS, quick: bo
                       timing={"timer": "cuda events", "statistic": "median", "target_ms_per_measurement": target_ms,
                               "reps": [3, max_reps], "warmup": "a cold first call (cold_ms), then a 3-call probe",
                               "inputs": "rotated among copies totalling > 100 MB (benchmarks.kernels.copies_for)"},
-                      cudnn=suite.reference)
+                      torch=suite.reference)
     else:
         label = DRY_RUN_LABEL
         result.update(device=label, dry_run=True, versions=_versions(),

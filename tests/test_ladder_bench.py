@@ -35,7 +35,7 @@ BATCHES = (32, 256)
 PASSES = ("forward", "backward_input", "backward_weight")
 DTYPES = {"triton": ("float32", "float16", "bfloat16"), "cupy": ("float32", "float16", "bfloat16")}
 ITEMSIZE = {"float32": 4, "float16": 2, "bfloat16": 2}
-TIMING_FIELDS = {"ms", "ms_p20_p80", "reps", "cold_ms", "tflops", "roofline", "pct_of_floor", "cudnn", "ratio_vs_cudnn",
+TIMING_FIELDS = {"ms", "ms_p20_p80", "reps", "cold_ms", "tflops", "roofline", "pct_of_floor", "torch", "ratio_vs_torch",
                  "sm_clock_mhz"}
 
 
