@@ -179,9 +179,9 @@ def test_graph_step_follows_the_eager_fused_step_batch_by_batch(test_seed):
         np.testing.assert_allclose(values["output"].numpy(), out, rtol=1e-12)
         np.testing.assert_allclose(_flat(model), weights, rtol=1e-12, atol=1e-15)
 
-    # warm-up, capture on batch 2 (this stand-in runs the step while recording it), replays of the next epoch's
-    # full batches, the 2-row batches eager
-    assert (graphs.warmups, step.captures, step.replays, len(graphs.graphs)) == (1, 1, 2, 1)
+    # warm-up, capture on batch 2 (this stand-in runs the step while recording it) as two graphs (forward+backward,
+    # the optimizer step), replays of the next epoch's full batches, the 2-row batches eager
+    assert (graphs.warmups, step.captures, step.replays, len(graphs.graphs)) == (1, 1, 2, 2)
     assert step.reason is None
     assert lines == ["cuda_graph: a batch of (2, 4) is not the captured (4, 4): such batches run eagerly (an "
                      "epoch's last, partial batch; drop_last=True avoids it)"]
@@ -348,6 +348,53 @@ def test_capturable_adam_state_dict_round_trip_and_lr_copies(test_seed):
     assert resumed.state[q]["step"] == 3  # an int from a state dict, moved to the device at the next step
     run(True, 3, resumed, q, start=3)
     np.testing.assert_allclose(q.numpy(), p_ref.numpy(), rtol=1e-12)
+    assert float(resumed.state[q]["step"]) == 6 and float(state["state"][0]["step"]) == 3  # the dict holds copies
+
+
+def test_graph_step_records_the_fused_capturable_kernel_with_its_table_built_before(test_seed, monkeypatch):
+    """``fused=True, capturable=True`` under the stand-in graph (triton, interpreter): the optimizer step is its own
+    recording, made after ``prepare_capture`` built the launch table for the gradients the first recording made --
+    so recording it uploads nothing -- and every step is ONE ``optim_step.adam_step`` call reading device step
+    counts and lr (the per-parameter array operations never run)."""
+    from framework.optim import adam
+    from kernels.triton import optim_step
+
+    if "triton" not in fw.available_devices():
+        pytest.skip("the triton device is not available here")
+    recording, calls, uploads = [False], [], []
+    monkeypatch.setattr(adam.Adam, "_capturable_update_each", lambda *a: pytest.fail("per-parameter path"))
+    monkeypatch.setattr(optim_step, "_table", lambda *a, _t=optim_step._table: uploads.append(recording[0]) or _t(*a))
+    original = optim_step.adam_step
+    monkeypatch.setattr(optim_step, "adam_step", lambda *a, **k: calls.append(k) or original(*a, **k))
+
+    class Recording(FakeGraphs):
+        def new_graph(self):
+            graph = super().new_graph()
+            capture = graph.capture
+
+            def flagged(fn):
+                recording[0] = True
+                try:
+                    capture(fn)
+                finally:
+                    recording[0] = False
+
+            graph.capture = flagged
+            return graph
+
+    x, y = _data(8)
+    batch = (fw.tensor(x[:4], device="triton"), fw.tensor(y[:4], device="triton"))
+    model, opt = _model("triton", test_seed, capturable=True)
+    step = GraphStep(model, nn.CrossEntropyLoss(), opt, warmup=1, graphs=Recording(), log=None)
+    step(batch)  # warm-up: state, step vector, table (one upload)
+    assert uploads == [False] and len(calls) == 1
+    step(batch)  # capture: prepare_capture uploads between the recordings, the recorded step reuses it
+    assert uploads == [False, False] and step.captures == 1
+    assert [k["launch"] for k in calls] == [True, False, True]
+    assert all(not isinstance(k["step"], int) and k["table_cache"] is not None for k in calls)
+    assert step._held and all(table is not None for _, table in step._held)  # kept for the recording's lifetime
+    step(batch)  # a replay (the stand-in reruns the Python: its new gradients would need a new table)
+    assert step.replays == 1 and [float(opt.state[p]["step"]) for p in model.parameters()] == [3.0] * 4
 
 
 # ----------------------------------------------------------------------------------------- the CLI

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..autograd import no_grad
 from ..tensor import Tensor
 from .optimizer import Optimizer, check_fused_options, check_in_range, check_non_negative, kernel_grad, wrap
 
@@ -26,15 +27,18 @@ class Adam(Optimizer):
         weight_decay: >= 0. amsgrad: use the running maximum of ``v``. maximize: ascend instead.
         foreach: accepted for PyTorch compatibility; no numeric effect (the per-parameter loop and the fused
             kernel compute the same numbers).
-        capturable: keep the step count (``state["step"]``, a float64 0-d Tensor, as torch keeps it) and the
-            learning rate (a device copy of the group's ``lr``, see :meth:`~.Optimizer.sync_device_lr`) in device
-            memory and form the bias corrections there, so the step reads nothing on the host and can be
-            recorded into a CUDA graph (``fit(..., cuda_graph=True)``). The same operations in the same order as
-            the fused step, so the same numbers: bit for bit in float64 on the CPU (tested); in float32 torch's
-            CPU ``sqrt`` (not correctly rounded) and a GPU kernel's FMA contraction can move the last bit. The
-            update is the device's array operations, about 13 small launches per parameter plus 9 for its
-            scalars, with or without ``fused`` -- the fused ``optim_step`` kernels take their scalars from the
-            host; a graph replays the launches without their host cost.
+        capturable: keep the step count (``state["step"]``, a float64 0-d Tensor on the device, as torch keeps it)
+            and the learning rate (a device copy of the group's ``lr``, see :meth:`~.Optimizer.sync_device_lr`) in
+            device memory and form the bias corrections there, so the step reads nothing on the host and can be
+            recorded into a CUDA graph (``fit(..., cuda_graph=True)``). With ``fused=True`` too (torch allows the
+            pair; its fused Adam is capturable either way) the step is the fused ``optim_step`` kernel's capturable
+            variant: per (device, dtype), one add to a vector holding every parameter's step count, a few tiny
+            device operations forming each parameter's ``lr/(1-b1^t)``, ``sqrt(1-b2^t)``, ``1-lr*wd`` in float64,
+            and ONE kernel launch reading them and a launch table uploaded once (``kernels/_optim_capturable.py``)
+            -- about a dozen launches per step in all. Without ``fused`` it is the device's array operations, about
+            13 small launches per parameter plus 9 for its scalars. Both compute the fused reference's numbers in
+            its order: bit for bit in float64 on the CPU up to the last bit of ``pow``; in float32 torch's CPU
+            ``sqrt`` (not correctly rounded) and a GPU kernel's FMA contraction can move the last bit.
         differentiable: only False (True raises NotImplementedError naming the argument).
         fused: update each param group with the ``optim_step`` kernel family, one kernel launch per dtype
             (and step count) on a GPU device, the numpy reference of the same family on ``cpu``. The state
@@ -143,6 +147,87 @@ class Adam(Optimizer):
 
 
     def _capturable_update(self, group: dict[str, Any], items: list[tuple[Tensor, Any]]) -> None:
+        """``capturable=True``: with ``fused=True`` the fused capturable kernel for every parameter whose storage is
+        contiguous (:meth:`_fused_capturable_update`), else (and for a strided one) the per-parameter array
+        operations (:meth:`_capturable_update_each`) -- the same numbers."""
+        if group.get("fused"):
+            flat = [p.backend.ascontiguous(p._data) is p._data for p, _ in items]
+            fused = [item for item, ok in zip(items, flat) if ok]
+            if fused:
+                self._fused_capturable_update(group, fused)
+            items = [item for item, ok in zip(items, flat) if not ok]
+        if items:
+            self._capturable_update_each(group, items)
+
+    def _fused_capturable_batches(self, group: dict[str, Any], items: list[tuple[Tensor, Any]]) -> list[tuple]:
+        """The fused capturable step's batches: ``(kernels, params, grads, states, entry)`` per (device, dtype),
+        with the state made where missing and ``entry`` the batch's :class:`_FusedSteps` (its step counts in one
+        float64 device vector, whose 0-d views are the parameters' ``state["step"]``; its launch table cache)."""
+        batches: dict[tuple, list[tuple[Tensor, Any, dict[str, Any]]]] = {}
+        for p, grad in items:
+            state = self.state.setdefault(p, {})
+            xp = p.backend.xp
+            if "exp_avg" not in state:
+                state["exp_avg"] = wrap(xp.zeros_like(p._data), p)
+                state["exp_avg_sq"] = wrap(xp.zeros_like(p._data), p)
+            if group["amsgrad"] and state.get("max_exp_avg_sq") is None:
+                state["max_exp_avg_sq"] = wrap(xp.zeros_like(p._data), p)
+            batches.setdefault((p.backend.name, str(p.dtype)), []).append((p, kernel_grad(p, grad), state))
+        entries = self.__dict__.setdefault("_fused_steps", {})
+        out = []
+        for key, batch in batches.items():
+            entry = entries.get((id(group), key))
+            if entry is None or not entry.holds([s for _, _, s in batch]):
+                entry = entries[(id(group), key)] = _FusedSteps(batch, entry)
+            out.append((batch[0][0].backend.kernels.optim_step, [p for p, _, _ in batch], [g for _, g, _ in batch],
+                        [s for _, _, s in batch], entry))
+        return out
+
+    def _fused_adam(self, group: dict[str, Any], kernels: Any, params: list[Tensor], grads: list[Any],
+                    states: list[dict[str, Any]], entry: _FusedSteps, lr: Any, launch: bool) -> None:
+        beta1, beta2 = group["betas"]
+        kernels.adam_step([p._data for p in params], grads, [s["exp_avg"]._data for s in states],
+                          [s["exp_avg_sq"]._data for s in states],
+                          [s["max_exp_avg_sq"]._data for s in states] if group["amsgrad"] else None,
+                          step=entry.steps, lr=lr, beta1=beta1, beta2=beta2, eps=group["eps"],
+                          weight_decay=group["weight_decay"], amsgrad=group["amsgrad"], maximize=group["maximize"],
+                          decoupled=group["decoupled_weight_decay"], table_cache=entry.table, launch=launch)
+
+    def _fused_capturable_update(self, group: dict[str, Any], items: list[tuple[Tensor, Any]]) -> None:
+        """``fused=True, capturable=True``: per (device, dtype) batch, one in-place add to the batch's step-count
+        vector, a few tiny device operations forming every parameter's ``lr / (1 - b1^t)``, ``sqrt(1 - b2^t)``
+        and ``1 - lr*wd`` (float64, ``kernels/_optim_capturable.py``), and ONE ``optim_step.adam_step`` launch
+        reading them and a launch table uploaded once (rebuilt only when a parameter, its state or its gradient's
+        storage changed) -- about a dozen launches per step however many parameters, against about 13 per
+        parameter for :meth:`_capturable_update_each`, and nothing read or written on the host."""
+        for kernels, params, grads, states, entry in self._fused_capturable_batches(group, items):
+            steps = entry.steps
+            steps += 1  # torch's fused Adam increments its device step counts before the kernel
+            self._fused_adam(group, kernels, params, grads, states, entry, self._device_lr(group, params[0].backend),
+                             launch=True)
+            for p in params:
+                p._bump_version()  # written in place, as torch: views and .data see the step
+
+    def prepare_capture(self) -> list[Any]:
+        """Build, for the gradients the parameters hold now, the launch tables the next fused capturable step
+        reads (uploads: host work a CUDA graph must not record), without stepping; returns them -- keep the list
+        as long as a recording of that step. Gradients made by a recorded backward live at addresses known only
+        once it was recorded: :class:`~framework.train.GraphStep` records the optimizer step separately, after
+        calling this."""
+        held = super().prepare_capture()
+        with no_grad():
+            for group in self.param_groups:
+                if not (group.get("capturable") and group.get("fused")):
+                    continue
+                items = [(p, p.grad._data) for p in group["params"] if p.grad is not None
+                         and p.backend.ascontiguous(p._data) is p._data]
+                for kernels, params, grads, states, entry in self._fused_capturable_batches(group, items):
+                    self._fused_adam(group, kernels, params, grads, states, entry,
+                                     self._device_lr(group, params[0].backend), launch=False)
+                    held.append((entry.steps, entry.table.value))  # what the recorded step reads
+        return held
+
+    def _capturable_update_each(self, group: dict[str, Any], items: list[tuple[Tensor, Any]]) -> None:
         """Adam with ``step`` and ``lr`` in device memory (``capturable=True``): the fused reference's formula
         (``kernels/numpy/optim_step.py``), operation for operation, with its host scalars formed on the device
         in float64 and rounded to the compute dtype. Everything a step allocates or initialises on the host
@@ -203,6 +288,34 @@ class Adam(Optimizer):
             _store(state["exp_avg"]._data, m)
             _store(state["exp_avg_sq"]._data, v)
             p._bump_version()  # written in place, as torch: views and .data see the step
+
+
+class _FusedSteps:
+    """The step counts of one fused capturable batch (one param group, device and dtype) in ONE float64 device
+    vector -- one in-place add per step for all of them -- whose 0-d views are the parameters' ``state["step"]``
+    (state dicts see the counts as usual), and the batch's launch table cache (``kernels/_optim_capturable.py``).
+    Made on an eager step: from the counts the states held (an int from a state dict is uploaded, a device count
+    copied on the device, never read on the host)."""
+
+    def __init__(self, batch: list[tuple[Tensor, Any, dict[str, Any]]], previous: _FusedSteps | None) -> None:
+        from kernels._optim_capturable import TableCache
+
+        backend = batch[0][0].backend
+        states = [s for _, _, s in batch]
+        counts = np.array([0.0 if isinstance(s.get("step"), Tensor) else float(s.get("step", 0)) for s in states])
+        self.steps = backend.from_numpy(counts, "float64")
+        for i, s in enumerate(states):
+            if isinstance(s.get("step"), Tensor):  # a device count (another batch's view, the per-parameter path)
+                self.steps[i] = s["step"]._data
+        self.views = [Tensor._wrap(self.steps[i:i + 1].reshape(()), backend) for i in range(len(states))]
+        for s, view in zip(states, self.views):
+            s["step"] = view
+        # a batch of other parameters gets a new table; the same parameters keep theirs (a rebuild is by key)
+        self.table = previous.table if previous is not None else TableCache()
+
+    def holds(self, states: list[dict[str, Any]]) -> bool:
+        """Whether these states' counts are this vector's views, in this order."""
+        return len(states) == len(self.views) and all(s.get("step") is v for s, v in zip(states, self.views))
 
 
 def _store(target: Any, value: Any) -> None:

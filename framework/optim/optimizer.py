@@ -146,6 +146,12 @@ class Optimizer:
         """Update ``group``'s parameters reading nothing on the host (``capturable=True``)."""
         raise NotImplementedError
 
+    def prepare_capture(self) -> list[Any]:
+        """Do the host work the next :meth:`step` would do for the gradients the parameters hold now (a fused
+        capturable step's launch-table uploads), without stepping, so that a CUDA graph can then record the step;
+        returns what the recording reads -- keep it as long as the recording. Here nothing (Adam overrides)."""
+        return []
+
     def capture_problem(self) -> str | None:
         """Why :meth:`step` cannot be recorded into a CUDA graph, or None when it can (every group has
         ``capturable=True``): a non-capturable step reads its step count / learning rate on the host, and a

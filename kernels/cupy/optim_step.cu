@@ -13,10 +13,13 @@
 //                      g = nesterov ? g + momentum * buf : buf
 //            p = p - lr * g
 //
-// step_size = lr / (1 - beta1^t) and bias_correction2_sqrt = sqrt(1 - beta2^t) are formed by the wrapper on
-// the host in float64 from the Python step count t (no device read), then passed, like every hyperparameter,
-// as an acc_t<T> kernel argument: float for __half / __nv_bfloat16 / float, double for double.  Loads widen
-// to acc_t<T>, the results are rounded once to T.
+// step_size = lr / (1 - beta1^t), bias_correction2_sqrt = sqrt(1 - beta2^t) and decay = 1 - lr*wd are read in
+// float64 from step_scalars and rounded to acc_t<T> (float for __half / __nv_bfloat16 / float, double for
+// double), as the other hyperparameters, which are acc_t<T> kernel arguments.  With scalar_stride 0 there is
+// one row, formed by the wrapper on the host from the Python step count and appended to the uploaded table;
+// with scalar_stride 3 (the capturable variant, kernels/_optim_capturable.py) row t belongs to tensor t and
+// was formed ON THE DEVICE from the device step counts and lr, so a CUDA graph replay reads nothing on the
+// host.  Loads widen to acc_t<T>, the results are rounded once to T.
 //
 // Work split — a multi-tensor apply with a device table of addresses (a flat buffer would need the user's
 // tensors copied in and back out: twice the step's own traffic).  The wrapper writes one int64 table and
@@ -51,12 +54,17 @@ template <typename T>
 __global__ void __launch_bounds__(OPTIM_STEP_THREADS)
 adam_step_kernel(const long long* __restrict__ addrs, const long long* __restrict__ sizes,
                  const long long* __restrict__ chunk_tensor, const long long* __restrict__ chunk_start,
-                 long long n_tensors, long long chunk, int amsgrad, int maximize, int weight_decay_on,
-                 int decoupled, kg::acc_t<T> one_minus_beta1, kg::acc_t<T> beta2, kg::acc_t<T> one_minus_beta2,
-                 kg::acc_t<T> eps, kg::acc_t<T> weight_decay, kg::acc_t<T> step_size,
-                 kg::acc_t<T> bias_correction2_sqrt, kg::acc_t<T> decay) {
+                 const double* __restrict__ step_scalars, long long scalar_stride, long long n_tensors,
+                 long long chunk, int amsgrad, int maximize, int weight_decay_on, int decoupled,
+                 kg::acc_t<T> one_minus_beta1, kg::acc_t<T> beta2, kg::acc_t<T> one_minus_beta2, kg::acc_t<T> eps,
+                 kg::acc_t<T> weight_decay) {
     using A = kg::acc_t<T>;
     const long long t = chunk_tensor[blockIdx.x];
+    // this tensor's step-dependent numbers: row t (scalar_stride 3, the capturable variant) or the only row (0)
+    const double* row = step_scalars + t * scalar_stride;
+    const A step_size = static_cast<A>(row[0]);
+    const A bias_correction2_sqrt = static_cast<A>(row[1]);
+    const A decay = static_cast<A>(row[2]);
     const long long start = chunk_start[blockIdx.x];
     const long long end = start + chunk < sizes[t] ? start + chunk : sizes[t];
     T* p_ptr = reinterpret_cast<T*>(addrs[t]);
@@ -118,9 +126,9 @@ sgd_step_kernel(const long long* __restrict__ addrs, const long long* __restrict
 
 #define KG_ADAM_STEP(T)                                                                                          \
     template __global__ void adam_step_kernel<T>(const long long*, const long long*, const long long*,           \
-                                                 const long long*, long long, long long, int, int, int, int,     \
-                                                 kg::acc_t<T>, kg::acc_t<T>, kg::acc_t<T>, kg::acc_t<T>,         \
-                                                 kg::acc_t<T>, kg::acc_t<T>, kg::acc_t<T>, kg::acc_t<T>);
+                                                 const long long*, const double*, long long, long long,          \
+                                                 long long, int, int, int, int, kg::acc_t<T>, kg::acc_t<T>,      \
+                                                 kg::acc_t<T>, kg::acc_t<T>, kg::acc_t<T>);
 #define KG_SGD_STEP(T)                                                                                           \
     template __global__ void sgd_step_kernel<T>(const long long*, const long long*, const long long*,            \
                                                 const long long*, long long, long long, int, int, int, int, int, \

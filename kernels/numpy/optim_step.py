@@ -31,7 +31,11 @@ SGD (``sgd_step``)::
 
 The step-dependent numbers (``lr / (1 - beta1**t)``, ``sqrt(1 - beta2**t)``, ``1 - lr * weight_decay``)
 are formed once on the host in float64 (``kernels._optim_args.adam_scalars``); every backend uses the same
-ones, so no kernel reads the step count from device memory.  Compute dtype: float32 for float16 (and
+ones, so no kernel reads the step count from device memory.  The capturable variant (``step`` a float64 array of
+step counts, ``lr`` a float or a 0-d float64 array, ``table_cache``: ``kernels/_optim_capturable.py``) forms the
+same numbers as array operations (one row per parameter) and reads them from there; this reference has no
+launch table, but records the key in the cache like the GPU backends, so the contract is the same.
+Compute dtype: float32 for float16 (and
 bfloat16 on the GPU backends) and float32, float64 for float64; every scalar is rounded to the compute
 dtype, the results rounded once to the storage dtype.  ``first_step`` is SGD's "no momentum buffer yet":
 torch starts the buffer as a copy of g; the caller allocates the buffers and passes ``first_step=True``.
@@ -64,6 +68,7 @@ from .._optim_args import (
     check_step,
     check_tensor_lists,
 )
+from .._optim_capturable import TableCache, check_device_step, check_table_cache, fill_step_scalars
 from ._checks import check_float_array
 
 __all__ = ["adam_step", "sgd_step"]
@@ -81,28 +86,54 @@ def _compute(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
 
 
+def _placement(name: str, a: np.ndarray) -> None:
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous, got strides {a.strides} for shape {a.shape}")
+
+
 def adam_step(params: Sequence[np.ndarray], grads: Sequence[np.ndarray], exp_avgs: Sequence[np.ndarray],
-              exp_avg_sqs: Sequence[np.ndarray], max_exp_avg_sqs: Sequence[np.ndarray] | None, *, step: int,
-              lr: float, beta1: float, beta2: float, eps: float, weight_decay: float, amsgrad: bool,
-              maximize: bool, decoupled: bool) -> None:
+              exp_avg_sqs: Sequence[np.ndarray], max_exp_avg_sqs: Sequence[np.ndarray] | None, *,
+              step: int | np.ndarray, lr: float | np.ndarray, beta1: float, beta2: float, eps: float,
+              weight_decay: float, amsgrad: bool, maximize: bool, decoupled: bool,
+              table_cache: TableCache | None = None, launch: bool = True) -> None:
     """One Adam (``decoupled=True``: AdamW) step of every parameter, in place (module docstring has the math).
 
     Args: parallel lists (params, grads, exp_avgs, exp_avg_sqs and, with ``amsgrad``, max_exp_avg_sqs; else
-    None or ignored), one dtype; ``step`` the step being taken (>= 1); the rest torch.optim.Adam's.
+    None or ignored), one dtype; ``step`` the step being taken (>= 1), or -- the capturable variant -- a float64
+    array of shape () or (len(params),) holding it per parameter (``lr`` then a float or a 0-d float64 array);
+    ``table_cache``: the caller's cache of the launch table (``kernels/_optim_capturable.py``; here only its key);
+    ``launch=False``: check and build the table only; the rest torch.optim.Adam's.
     Updates params, exp_avgs, exp_avg_sqs (and max_exp_avg_sqs); returns None.
     Raises: TypeError / ValueError naming the argument.
     """
-    check_flags(amsgrad=amsgrad, maximize=maximize, decoupled=decoupled)
+    check_flags(amsgrad=amsgrad, maximize=maximize, decoupled=decoupled, launch=launch)
     check_required("max_exp_avg_sqs", max_exp_avg_sqs, amsgrad, "amsgrad=True")
-    h = check_hyperparameters(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
-    step = check_step(step)
+    check_table_cache(table_cache)
+    lists = [params, grads, exp_avgs, exp_avg_sqs] + ([max_exp_avg_sqs] if amsgrad else [])
     n, dtype = check_tensor_lists(_check_array, params=params, grads=grads, exp_avgs=exp_avgs,
                                   exp_avg_sqs=exp_avg_sqs, max_exp_avg_sqs=max_exp_avg_sqs if amsgrad else None)
-    if n == 0:
+    device = check_device_step(step, lr, n, is_array=lambda a: isinstance(a, np.ndarray), check_placement=_placement)
+    h = check_hyperparameters(beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                              **({} if isinstance(lr, np.ndarray) else {"lr": lr}))
+    if not device:
+        step = check_step(step)
+    if n == 0 or all(a.size == 0 for a in params):
         return
-    s = adam_scalars(step, h["lr"], h["beta1"], h["beta2"], h["weight_decay"])
+    if device and table_cache is not None:  # the GPU backends' table key: addresses, sizes, constant numbers
+        key = (tuple(a.ctypes.data for lst in lists for a in lst), tuple(a.size for a in params),
+               (h["beta1"], h["beta2"], h["eps"], h["weight_decay"]))
+        table_cache.lookup(key, lambda: n)
+    if not launch:
+        return
     c = _compute(dtype).type
+    if device:  # one row of step-dependent numbers per parameter, formed as array operations
+        rows = fill_step_scalars(np.empty((n, 3)), step, lr if isinstance(lr, np.ndarray) else h["lr"],
+                                 h["beta1"], h["beta2"], h["weight_decay"], np.sqrt)
+        scalars = [dict(step_size=r[0], bias_correction2_sqrt=r[1], decay=r[2]) for r in rows]
+    else:
+        scalars = [adam_scalars(step, h["lr"], h["beta1"], h["beta2"], h["weight_decay"])] * n
     for i in range(n):
+        s = scalars[i]
         p, g = params[i].astype(c), grads[i].astype(c)
         if maximize:
             g = -g

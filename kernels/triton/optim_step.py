@@ -67,6 +67,7 @@ from .._optim_args import (
     check_step,
     check_tensor_lists,
 )
+from .._optim_capturable import TableCache, check_device_step, check_table_cache, fill_step_scalars
 from ._common import check_float_tensor, tl_dtype
 
 __all__ = ["adam_step", "sgd_step"]
@@ -77,16 +78,23 @@ NUM_WARPS = 4
 
 # The float64 hyperparameter table the kernels read (``scalars + i``):
 #   Adam: [lr, 1 - beta1, beta2, 1 - beta2, eps, weight_decay, step_size, bias_correction2_sqrt, 1 - lr * wd]
+#         (the last three are the kernel's ``step_scalars`` row; the capturable variant reads them from its own
+#         (n_tensors, 3) device buffer instead, one row per tensor, and its table's entries 6-8 are unused zeros)
 #   SGD:  [lr, momentum, 1 - dampening, weight_decay]
 
 
 @triton.jit
-def _adam_step_kernel(addrs, sizes, chunk_tensor, chunk_start, scalars, n_tensors,
+def _adam_step_kernel(addrs, sizes, chunk_tensor, chunk_start, scalars, step_scalars, n_tensors,
                       AMSGRAD: tl.constexpr, MAXIMIZE: tl.constexpr, WEIGHT_DECAY: tl.constexpr,
-                      DECOUPLED: tl.constexpr, DTYPE: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr):
-    """One BLOCK-element chunk of one tensor: Adam in place on p, m, v (and vmax)."""
+                      DECOUPLED: tl.constexpr, PER_TENSOR: tl.constexpr, DTYPE: tl.constexpr,
+                      COMPUTE: tl.constexpr, BLOCK: tl.constexpr):
+    """One BLOCK-element chunk of one tensor: Adam in place on p, m, v (and vmax).  The step-dependent numbers
+    (step_size, bias_correction2_sqrt, decay) are row t of ``step_scalars`` (float64, 3 per row) with
+    PER_TENSOR (the capturable variant: formed on the device), else its only row."""
     chunk = tl.program_id(0)
     t = tl.load(chunk_tensor + chunk)
+    if PER_TENSOR:
+        step_scalars += 3 * t
     offs = tl.load(chunk_start + chunk) + tl.arange(0, BLOCK).to(tl.int64)
     mask = offs < tl.load(sizes + t)
     p_ptr = tl.load(addrs + t).to(tl.pointer_type(DTYPE))
@@ -102,7 +110,7 @@ def _adam_step_kernel(addrs, sizes, chunk_tensor, chunk_start, scalars, n_tensor
         g = -g
     if WEIGHT_DECAY:
         if DECOUPLED:
-            p = p * tl.load(scalars + 8).to(COMPUTE)  # 1 - lr * weight_decay
+            p = p * tl.load(step_scalars + 2).to(COMPUTE)  # 1 - lr * weight_decay
         else:
             g = g + tl.load(scalars + 5).to(COMPUTE) * p
     m = m + tl.load(scalars + 1).to(COMPUTE) * (g - m)  # 1 - beta1
@@ -114,11 +122,11 @@ def _adam_step_kernel(addrs, sizes, chunk_tensor, chunk_start, scalars, n_tensor
     else:
         vhat = v
     if COMPUTE == tl.float64:  # float64 division and square root are IEEE-rounded already
-        denom = tl.sqrt(vhat) / tl.load(scalars + 7) + tl.load(scalars + 4)
-        p = p - tl.load(scalars + 6) * (m / denom)
+        denom = tl.sqrt(vhat) / tl.load(step_scalars + 1) + tl.load(scalars + 4)
+        p = p - tl.load(step_scalars) * (m / denom)
     else:
-        denom = tl.div_rn(tl.sqrt_rn(vhat), tl.load(scalars + 7).to(COMPUTE)) + tl.load(scalars + 4).to(COMPUTE)
-        p = p - tl.load(scalars + 6).to(COMPUTE) * tl.div_rn(m, denom)
+        denom = tl.div_rn(tl.sqrt_rn(vhat), tl.load(step_scalars + 1).to(COMPUTE)) + tl.load(scalars + 4).to(COMPUTE)
+        p = p - tl.load(step_scalars).to(COMPUTE) * tl.div_rn(m, denom)
     tl.store(p_ptr + offs, p.to(DTYPE), mask=mask)
     tl.store(m_ptr + offs, m.to(DTYPE), mask=mask)
     tl.store(v_ptr + offs, v.to(DTYPE), mask=mask)
@@ -195,31 +203,63 @@ def _table(lists: Sequence[Sequence[torch.Tensor]], scalars: Sequence[float], de
 
 
 def adam_step(params: Sequence[torch.Tensor], grads: Sequence[torch.Tensor], exp_avgs: Sequence[torch.Tensor],
-              exp_avg_sqs: Sequence[torch.Tensor], max_exp_avg_sqs: Sequence[torch.Tensor] | None, *, step: int,
-              lr: float, beta1: float, beta2: float, eps: float, weight_decay: float, amsgrad: bool,
-              maximize: bool, decoupled: bool) -> None:
+              exp_avg_sqs: Sequence[torch.Tensor], max_exp_avg_sqs: Sequence[torch.Tensor] | None, *,
+              step: int | torch.Tensor, lr: float | torch.Tensor, beta1: float, beta2: float, eps: float,
+              weight_decay: float, amsgrad: bool, maximize: bool, decoupled: bool,
+              table_cache: TableCache | None = None, launch: bool = True) -> None:
     """One Adam (``decoupled=True``: AdamW) step of every parameter, in place, in ONE kernel launch.
 
     Args: parallel lists of contiguous tensors on one device, one dtype (float16, bfloat16, float32, float64);
-    ``max_exp_avg_sqs`` with ``amsgrad`` (else None or ignored); ``step`` the step being taken (>= 1); the
-    rest torch.optim.Adam's.  Returns None.  Raises: TypeError / ValueError naming the argument.
+    ``max_exp_avg_sqs`` with ``amsgrad`` (else None or ignored); ``step`` the step being taken (>= 1), or -- the
+    capturable variant -- a float64 tensor of shape () or (len(params),) on the same device holding it per
+    parameter (``lr`` then a float or a 0-d float64 device tensor; the step-dependent numbers are formed on the
+    device); ``table_cache``: the caller's :class:`~kernels._optim_capturable.TableCache` (the capturable
+    variant's table is uploaded once and reused while its addresses, sizes and constant hyperparameters are
+    unchanged; without a cache it is uploaded every call); ``launch=False``: check and build the cached table
+    only; the rest torch.optim.Adam's.  Returns None.  Raises: TypeError / ValueError naming the argument.
     """
-    check_flags(amsgrad=amsgrad, maximize=maximize, decoupled=decoupled)
+    check_flags(amsgrad=amsgrad, maximize=maximize, decoupled=decoupled, launch=launch)
     check_required("max_exp_avg_sqs", max_exp_avg_sqs, amsgrad, "amsgrad=True")
-    h = check_hyperparameters(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
-    step = check_step(step)
+    check_table_cache(table_cache)
     lists = [params, grads, exp_avgs, exp_avg_sqs] + ([max_exp_avg_sqs] if amsgrad else [])
-    n, dtype = check_tensor_lists(_check(params), params=params, grads=grads, exp_avgs=exp_avgs,
+    check = _check(params)
+    n, dtype = check_tensor_lists(check, params=params, grads=grads, exp_avgs=exp_avgs,
                                   exp_avg_sqs=exp_avg_sqs, max_exp_avg_sqs=max_exp_avg_sqs if amsgrad else None)
+    device = check_device_step(step, lr, n, is_array=lambda a: isinstance(a, torch.Tensor), check_placement=check)
+    h = check_hyperparameters(beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                              **({} if isinstance(lr, torch.Tensor) else {"lr": lr}))
+    if not device:
+        step = check_step(step)
     if n == 0 or all(t.numel() == 0 for t in params):
         return
-    s = adam_scalars(step, h["lr"], h["beta1"], h["beta2"], h["weight_decay"])
-    scalars = [h["lr"], 1 - h["beta1"], h["beta2"], 1 - h["beta2"], h["eps"], h["weight_decay"], s["step_size"],
-               s["bias_correction2_sqrt"], s["decay"]]
-    (addrs, sizes, chunk_tensor, chunk_start, table), n_chunks = _table(lists, scalars, params[0].device)
+    constants = [1 - h["beta1"], h["beta2"], 1 - h["beta2"], h["eps"], h["weight_decay"]]
+    if device:  # the capturable variant: a cached table (uploaded once), the step's numbers formed on the device
+        def build():
+            if params[0].is_cuda and torch.cuda.is_current_stream_capturing():
+                raise RuntimeError("optim_step.adam_step: the launch table would be uploaded while a CUDA graph is "
+                                   "recording (a host-to-device copy); build it before recording: call it with "
+                                   "launch=False and the same table_cache (Optimizer.prepare_capture)")
+            views, n_chunks = _table(lists, [0.0, *constants, 0.0, 0.0, 0.0], params[0].device)
+            return views, n_chunks, torch.empty((n, 3), dtype=torch.float64, device=params[0].device)
+
+        key = (tuple(t.data_ptr() for lst in lists for t in lst), tuple(t.numel() for t in params),
+               str(params[0].device), tuple(constants))
+        (addrs, sizes, chunk_tensor, chunk_start, table), n_chunks, rows = \
+            table_cache.lookup(key, build) if table_cache is not None else build()
+        if not launch:
+            return
+        step_scalars = fill_step_scalars(rows, step, lr if isinstance(lr, torch.Tensor) else h["lr"], h["beta1"],
+                                         h["beta2"], h["weight_decay"], torch.sqrt)
+    else:
+        if not launch:
+            return
+        s = adam_scalars(step, h["lr"], h["beta1"], h["beta2"], h["weight_decay"])
+        host = [h["lr"], *constants, s["step_size"], s["bias_correction2_sqrt"], s["decay"]]
+        (addrs, sizes, chunk_tensor, chunk_start, table), n_chunks = _table(lists, host, params[0].device)
+        step_scalars = table[6:]
     _adam_step_kernel[(n_chunks,)](
-        addrs, sizes, chunk_tensor, chunk_start, table, n, AMSGRAD=amsgrad, MAXIMIZE=maximize,
-        WEIGHT_DECAY=h["weight_decay"] != 0, DECOUPLED=decoupled, DTYPE=tl_dtype(dtype),
+        addrs, sizes, chunk_tensor, chunk_start, table, step_scalars, n, AMSGRAD=amsgrad, MAXIMIZE=maximize,
+        WEIGHT_DECAY=h["weight_decay"] != 0, DECOUPLED=decoupled, PER_TENSOR=device, DTYPE=tl_dtype(dtype),
         COMPUTE=tl.float64 if dtype == torch.float64 else tl.float32, BLOCK=BLOCK, num_warps=NUM_WARPS)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from kernels._optim_capturable import TableCache
 from tests.kernels.conftest import rel_err
 
 SHAPES = [(1,), (7,), (1000,), (0,), (3, 5)]
@@ -243,3 +244,134 @@ def test_no_momentum_ignores_the_buffers(kernel_backend):
     kb.family("optim_step").sgd_step(p, g, buf, **dict(SGD_KW, momentum=0.0))
     assert all(np.array_equal(_numpy(kb, b), np.ones(b.shape)) for b in buf)
     np.testing.assert_allclose(_numpy(kb, p[0]), np.full(3, 1 - 0.1, np.float32))
+
+
+# ----------------------------------------------------------------------------- the capturable variant
+
+def _write(dst, src: np.ndarray) -> None:
+    """New values into an existing native array (a static buffer: its address, so the cached table, stays)."""
+    if isinstance(dst, torch.Tensor):
+        dst.copy_(torch.from_numpy(src))
+    else:
+        dst[...] = src
+
+
+def _fill(dst, value: float) -> None:
+    if isinstance(dst, torch.Tensor):
+        dst.fill_(value)
+    else:
+        dst[...] = value
+
+
+def _scalar(kb, value: float):
+    """A 0-d float64 native array (``to_native`` makes 0-d arrays 1-d: np.ascontiguousarray)."""
+    return kb.to_native(np.array([value])).reshape(())
+
+
+def _capturable(kb, rng, opts, lrs=(1e-2, 5e-3, 2e-3), betas=(0.9, 0.99), eps=1e-6):
+    """float64 steps with the step counts and lr in device arrays (lr rewritten in place between steps, as a
+    scheduler does) and static gradient buffers; returns the cache and the torch reference run."""
+    params, grads = _data(rng, 4)
+    native = lambda a: _native(kb, a, "float64")  # noqa: E731
+    ps, gs = [native(p) for p in params], [native(np.zeros(s)) for s in SHAPES]
+    m, v = [native(np.zeros(s)) for s in SHAPES], [native(np.zeros(s)) for s in SHAPES]
+    vmax = [native(np.zeros(s)) for s in SHAPES] if opts["amsgrad"] else None
+    steps, lr = native(np.zeros(len(SHAPES))), _scalar(kb, 0.0)
+    cache = TableCache()
+    for step_grads, step_lr in zip(grads, lrs):
+        for g, new in zip(gs, step_grads):
+            _write(g, new)
+        _write(steps, _numpy(kb, steps) + 1)  # the caller's increment (a device add in the optimizer)
+        _fill(lr, step_lr)
+        kb.family("optim_step").adam_step(ps, gs, m, v, vmax, step=steps, lr=lr, beta1=betas[0], beta2=betas[1],
+                                          eps=eps, table_cache=cache, **opts)
+    torch_opts = dict(opts)
+    decoupled = torch_opts.pop("decoupled")
+    ts = [torch.tensor(p, dtype=torch.float64, requires_grad=True) for p in params]
+    opt = (torch.optim.AdamW if decoupled else torch.optim.Adam)(ts, lr=lrs[0], betas=betas, eps=eps, foreach=False,
+                                                                 fused=False, **torch_opts)
+    for step_grads, step_lr in zip(grads, lrs):
+        opt.param_groups[0]["lr"] = step_lr
+        for t, g in zip(ts, step_grads):
+            t.grad = torch.tensor(g)
+        opt.step()
+    _assert_close(kb, ps, ts, 1e-12, "params")
+    _assert_close(kb, m, [opt.state[t]["exp_avg"] for t in ts], 1e-12, "exp_avg")
+    if vmax is not None:
+        _assert_close(kb, vmax, [opt.state[t]["max_exp_avg_sq"] for t in ts], 1e-12, "max_exp_avg_sq")
+    return cache, (ps, gs, m, v, vmax, steps, lr)
+
+
+@pytest.mark.parametrize("case", ["plain", "l2_maximize", "adamw_amsgrad_maximize"])
+def test_capturable_adam_step_matches_torch(kernel_backend, rng, case):
+    """Device step counts and a device lr changed between steps (no rebuild: one table for every step)."""
+    cache, _ = _capturable(kernel_backend, rng, ADAM_CASES[case])
+    assert cache.builds == 1
+
+
+def test_capturable_per_tensor_step_counts(kernel_backend, rng):
+    """Row t of the device numbers belongs to tensor t: tensors at different step counts in one call equal the
+    host-scalar call per tensor (float32: the rounding of the numbers to the compute dtype is the same)."""
+    kb, module = kernel_backend, kernel_backend.family("optim_step")
+    counts = [1.0, 4.0, 2.0, 7.0, 3.0]
+    kw = dict(lr=0.01, beta1=0.9, beta2=0.99, eps=1e-6, weight_decay=0.1, amsgrad=False, maximize=False,
+              decoupled=True)
+    arrays = [[rng.standard_normal(s).astype(np.float32) for s in SHAPES] for _ in range(3)]
+    arrays.append([np.abs(a) for a in arrays[2]])
+    fused = [[kb.to_native(a.copy()) for a in lst] for lst in arrays]
+    alone = [[kb.to_native(a.copy()) for a in lst] for lst in arrays]
+    module.adam_step(*fused, None, step=kb.to_native(np.array(counts)), **kw)
+    for i, count in enumerate(counts):
+        module.adam_step(*[[lst[i]] for lst in alone], None, step=int(count), **kw)
+    for a, b in zip(fused, alone):
+        out = np.concatenate([_numpy(kb, x).ravel() for x in a])
+        ref = np.concatenate([_numpy(kb, x).ravel() for x in b])
+        assert rel_err(out, ref) <= 1e-6
+
+
+def test_capturable_table_is_cached_and_rebuilt_when_a_parameter_is_replaced(kernel_backend, rng, monkeypatch):
+    kb = kernel_backend
+    module = kb.family("optim_step")
+    cache, (ps, gs, m, v, vmax, steps, lr) = _capturable(kb, rng, ADAM_CASES["plain"], lrs=(1e-2,))
+    uploads = []
+    if hasattr(module, "_table"):
+        monkeypatch.setattr(module, "_table", lambda *a, _t=module._table, **k: uploads.append(1) or _t(*a, **k))
+    kw = dict(step=steps, lr=lr, beta1=0.9, beta2=0.99, eps=1e-6, table_cache=cache, **ADAM_CASES["plain"])
+    module.adam_step(ps, gs, m, v, None, **kw)
+    assert cache.builds == 1 and uploads == []
+    ps[2] = kb.to_native(np.ones(SHAPES[2]))  # a new tensor: a new address
+    before = _numpy(kb, ps[2]).copy()
+    module.adam_step(ps, gs, m, v, None, launch=False, **kw)  # built, nothing updated
+    assert cache.builds == 2 and np.array_equal(_numpy(kb, ps[2]), before)
+    assert uploads == ([1] if hasattr(module, "_table") else [])
+    module.adam_step(ps, gs, m, v, None, **kw)
+    assert cache.builds == 2 and not np.array_equal(_numpy(kb, ps[2]), before)
+
+
+@pytest.mark.parametrize("mistake, error, match", [
+    ("step_dtype", TypeError, "step as a device array must have dtype float64"),
+    ("step_shape", ValueError, r"step as a device array must have shape \(\) or \(2,\)"),
+    ("lr_without_step", ValueError, "lr is a device array but step is an int"),
+    ("lr_shape", ValueError, "lr as a device array must be 0-d"),
+    ("cache", TypeError, "table_cache must be a kernels._optim_capturable.TableCache"),
+    ("launch", TypeError, "launch must be a bool"),
+])
+def test_capturable_bad_input(kernel_backend, mistake, error, match):
+    kb = kernel_backend
+    p, g, m, v = _lists(kb, 4)
+    kw = dict(ADAM_KW, step=kb.to_native(np.ones(2)), lr=_scalar(kb, 1e-3))
+    if mistake == "step_dtype":
+        kw["step"] = kb.to_native(np.ones(2, np.float32))
+    elif mistake == "step_shape":
+        kw["step"] = kb.to_native(np.ones(3))
+    elif mistake == "lr_without_step":
+        kw["step"] = 1
+    elif mistake == "lr_shape":
+        kw["lr"] = kb.to_native(np.ones(1))
+    elif mistake == "cache":
+        kw["table_cache"] = {}
+    elif mistake == "launch":
+        kw["launch"] = 0
+    with pytest.raises(error, match=match):
+        kb.family("optim_step").adam_step(p, g, m, v, None, **kw)
+    assert all(np.array_equal(_numpy(kb, a), np.ones(a.shape)) for a in p), "a refused call wrote into the arrays"

@@ -15,6 +15,7 @@ import torch
 import framework as fw
 from framework import optim
 from framework.nn import Parameter
+from framework.tensor import Tensor
 
 from ..conftest import rel_err
 
@@ -144,3 +145,92 @@ def test_signatures_follow_torch():
                 assert ours[key].kind is inspect.Parameter.KEYWORD_ONLY, (name, key)
                 assert ours[key].default == theirs[key].default, (name, key)
         assert [k for k in ours if k in theirs] == [k for k in theirs if k in ours], name
+
+
+# ------------------------------------------------------------------------------ fused=True, capturable=True
+
+CAPTURABLE_CASES = [
+    ("Adam", dict(lr=0.05, weight_decay=0.1, amsgrad=True)),
+    ("Adam", dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6, maximize=True)),
+    ("AdamW", dict(lr=0.05, weight_decay=0.1, amsgrad=True, maximize=True)),
+]
+
+
+@pytest.mark.parametrize("opt_name, kwargs", CAPTURABLE_CASES, ids=[f"{n}-{sorted(k)}" for n, k in CAPTURABLE_CASES])
+def test_fused_capturable_matches_torch(device, rng, monkeypatch, opt_name, kwargs):
+    """The fused capturable kernel (never the per-parameter array operations) follows torch.optim (capturable=False,
+    float64) over several steps, with lr changed between steps as a scheduler does (the device copy follows: no
+    table rebuild: next test) and a parameter skipping a step (a batch without it: its count stays behind)."""
+    from framework.optim import adam
+
+    monkeypatch.setattr(adam.Adam, "_capturable_update_each", lambda *a: pytest.fail("took the per-parameter path"))
+    inits = [rng.standard_normal(s) for s in SHAPES]
+    ours = [Parameter(fw.tensor(a, dtype=fw.float64, device=device)) for a in inits]
+    theirs = [torch.tensor(a, requires_grad=True) for a in inits]
+    our_opt = getattr(optim, opt_name)(ours, fused=True, capturable=True, **kwargs)
+    their_opt = getattr(torch.optim, opt_name)(theirs, foreach=False, fused=False, **kwargs)
+    targets = [rng.standard_normal(s) for s in SHAPES]
+    for step in range(STEPS):
+        if step == 2:
+            for opt in (our_opt, their_opt):
+                opt.param_groups[0]["lr"] *= 0.5
+        _step(ours, theirs, our_opt, their_opt, targets, skip=(1,) if step == 1 else ())
+        _close(ours, theirs, 1e-12)
+    assert [float(our_opt.state[p]["step"]) for p in ours] == [STEPS, STEPS - 1, STEPS, STEPS]
+
+
+def test_fused_capturable_reuses_its_table_and_rebuilds_it_for_a_new_parameter(rng):
+    """Static gradient storage (as in a replayed graph): one table for every step, lr changes included, the same
+    numbers as the fused host-scalar step; ``p.data = ...`` (a new storage) rebuilds it."""
+    inits = [rng.standard_normal(s) for s in SHAPES]
+    grads = [fw.tensor(rng.standard_normal(s)) for s in SHAPES]
+    runs = []
+    for capturable in (True, False):
+        ps = [Parameter(fw.tensor(a)) for a in inits]
+        opt = optim.Adam(ps, lr=0.05, weight_decay=0.1, fused=True, capturable=capturable)
+        for _ in range(3):
+            for p, g in zip(ps, grads):
+                p.grad = g
+            opt.step()
+            opt.param_groups[0]["lr"] *= 0.7
+        runs.append((ps, opt))
+    (ps, opt), (ref, _) = runs
+    _close(ps, [torch.tensor(p.numpy()) for p in ref], 1e-12)
+    (entry,) = opt._fused_steps.values()
+    assert entry.table.builds == 1 and entry.steps.tolist() == [3.0] * len(SHAPES)
+    ps[0].data = fw.tensor(rng.standard_normal(SHAPES[0]))
+    opt.step()
+    assert entry.table.builds == 2 and float(opt.state[ps[0]]["step"]) == 4
+
+
+def test_fused_capturable_state_dict_round_trip(rng):
+    """The step counts are 0-d device Tensors (views of the batch's vector); a state dict holds copies, and an
+    optimizer loaded from it (fused capturable or not) continues the same trajectory."""
+    init = [rng.standard_normal(s) for s in SHAPES]
+    grads = [[rng.standard_normal(s) for s in SHAPES] for _ in range(4)]
+
+    def make(capturable):
+        ps = [Parameter(fw.tensor(a)) for a in init]
+        return ps, optim.AdamW(ps, lr=0.05, amsgrad=True, fused=True, capturable=capturable)
+
+    def run(ps, opt, gs):
+        for step_grads in gs:
+            for p, g in zip(ps, step_grads):
+                p.grad = fw.tensor(g)
+            opt.step()
+
+    ref, ref_opt = make(False)
+    run(ref, ref_opt, grads)
+    ps, opt = make(True)
+    run(ps, opt, grads[:2])
+    saved = opt.state_dict()
+    assert isinstance(saved["state"][0]["step"], Tensor) and float(saved["state"][0]["step"]) == 2
+    for capturable in (True, False):
+        qs = [Parameter(fw.tensor(p.numpy().copy())) for p in ps]
+        resumed = optim.AdamW(qs, lr=0.05, amsgrad=True, fused=True, capturable=capturable)
+        resumed.load_state_dict(saved)
+        run(qs, resumed, grads[2:])
+        _close(qs, [torch.tensor(p.numpy()) for p in ref], 1e-12)
+    run(ps, opt, grads[2:])
+    assert float(saved["state"][0]["step"]) == 2  # a copy: the running optimizer's counts moved on
+    _close(ps, [torch.tensor(p.numpy()) for p in ref], 1e-12)
