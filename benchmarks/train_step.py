@@ -18,9 +18,10 @@ Each has a PyTorch twin of identical architecture holding a copy of the same ini
 
 Variants: ``kernelgrad-triton-eager`` (``Adam(fused=True)``), ``kernelgrad-triton-graph`` (``fit``'s
 :class:`~framework.train.GraphStep`: 3 eager warm-up steps, a capture, then replays; ``Adam(fused=True,
-capturable=True)``), ``kernelgrad-cupy-eager`` (``Adam(fused=True)``), ``torch-eager`` (``torch.optim.Adam``'s
-default, the foreach implementation on CUDA) and ``torch-compile`` (``torch.compile(model)``, ``--compile-mode``,
-the same eager Adam). A variant whose device is missing is skipped with the reason.
+capturable=True)``: the fused optim_step kernel's capturable variant, about a dozen launches per step),
+``kernelgrad-cupy-eager`` (``Adam(fused=True)``), ``torch-eager`` (``torch.optim.Adam``'s default, the foreach
+implementation on CUDA) and ``torch-compile`` (``torch.compile(model)``, ``--compile-mode``, the same eager Adam).
+A variant whose device is missing is skipped with the reason.
 
 Timing: ``--warmup`` untimed steps first (Triton's compile and autotune, the CUDA-graph capture, torch.compile's
 compile: their wall time is recorded separately as ``setup_s``, with the first step's own time), then ``--steps``
@@ -33,9 +34,11 @@ Precision: kernelgrad's float32 convolutions and GEMMs do not use TF32 (``ALLOW_
 modules; the CUDA C kernels likewise); PyTorch keeps its defaults (cuDNN convolutions with TF32, cuBLAS float32
 matmuls without), recorded in the JSON; ``--torch-tf32 off`` turns cuDNN's off too for an IEEE-to-IEEE comparison.
 
-Run: ``python -m benchmarks.train_step`` (``--help``); JSON to ``runs/benchmarks/train_step-<gpu>.json`` (git-ignored;
-``--out`` for a committed result). Without a CUDA GPU it says the GPU part is skipped and runs
-``benchmarks/cpu_train_step.py``'s comparison (kernelgrad's cpu device against PyTorch on the CPU) instead.
+Run: ``python -m benchmarks.train_step`` (``--help``), or ``kernelgrad bench --train-step`` (its ``--quick``,
+``--backends``, ``--out``, ``--dry-run``: :func:`framework.cli.train_step_argv`); JSON to
+``runs/benchmarks/train_step-<gpu>.json`` (git-ignored; ``--out`` for a committed result). Without a CUDA GPU it
+says the GPU part is skipped and runs ``benchmarks/cpu_train_step.py``'s comparison (kernelgrad's cpu device
+against PyTorch on the CPU) instead.
 ``--dry-run`` builds every model and variant at a tiny size and runs them on the CPU (Triton's interpreter, the
 CUDA C emulator, a stand-in for CUDA graphs that reruns the step, ``torch.compile(backend="eager")``), one warm-up
 and one timed step each: it checks the harness and the JSON, and its numbers mean nothing.

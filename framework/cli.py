@@ -70,6 +70,14 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="benchmark every rung of FAMILY's optimisation ladders (kernels/{triton,cupy}/ladder/"
                             "FAMILY, e.g. conv2d) against cuDNN instead; without a GPU a dry run: FLOPs, bytes, "
                             "predictions and static facts, no times (uses --backends, --out; --quick: batch 32 only)")
+    bench.add_argument("--train-step", action="store_true",
+                       help="time whole training steps instead (benchmarks/train_step.py): DigitsCNN and a ResNet-ish "
+                            "CNN, kernelgrad eager and CUDA graph (the --backends' variants) against PyTorch eager "
+                            "and torch.compile; without a GPU the CPU comparison of benchmarks/cpu_train_step.py "
+                            "(uses --backends, --out; --quick: DigitsCNN only, 50 steps, no torch.compile)")
+    bench.add_argument("--dry-run", action="store_true",
+                       help="with --train-step: tiny shapes on the CPU (interpreter, emulator, stand-in graph), one "
+                            "step per variant: checks the harness, its numbers mean nothing")
     return parser
 
 
@@ -81,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
 
     Returns:
         the exit status (0; ``bench`` returns 2 when there is no GPU and no ``--allow-cpu``, except
-        ``bench --ladder``, whose CPU dry run prints predictions and static facts and returns 0).
+        ``bench --ladder``, whose CPU dry run prints predictions and static facts and returns 0, and
+        ``bench --train-step``, which without a GPU runs the CPU comparison and returns 0).
 
     Raises:
         SystemExit: code 2 for a usage error, an unknown or unavailable device, or unusable data.
@@ -131,6 +140,19 @@ def _bench(args: argparse.Namespace) -> int:
               "editable install made before it did needs `pip install -e .` again.", file=sys.stderr)
         return 2
     backends = [name.strip() for name in args.backends.split(",") if name.strip()]
+    if args.dry_run and not args.train_step:
+        print("kernelgrad bench: --dry-run goes with --train-step (bench --ladder is a dry run by itself without a "
+              "GPU)", file=sys.stderr)
+        return 2
+    if args.train_step:
+        if args.ladder is not None or args.family:
+            print("kernelgrad bench: --train-step does not combine with --ladder or --family (it times whole "
+                  "training steps, not one family)", file=sys.stderr)
+            return 2
+        from benchmarks import train_step
+
+        train_step.main(train_step_argv(backends, quick=args.quick, out=args.out, dry_run=args.dry_run))
+        return 0
     if args.ladder is not None:
         if args.family:
             print("kernelgrad bench: --ladder and --family do not combine (the ladder benchmark covers one family)",
@@ -141,6 +163,24 @@ def _bench(args: argparse.Namespace) -> int:
         return ladder.run_ladder(args.ladder, backends=backends, quick=args.quick, out=args.out)
     return kernel_bench.run_bench(families=args.family, backends=backends, quick=args.quick, out=args.out,
                                   allow_cpu=args.allow_cpu)
+
+
+def train_step_argv(backends: list[str], *, quick: bool, out: str | None, dry_run: bool) -> list[str]:
+    """``bench --train-step``'s options as ``python -m benchmarks.train_step`` arguments: the kernelgrad variants of
+    ``backends`` (triton: eager and CUDA graph; cupy: eager; others have none) and PyTorch's always; ``quick``:
+    DigitsCNN only, 50 timed steps after 10 warm-up ones, no torch.compile (its compile time dominates a quick
+    run). Without a GPU train_step itself runs the CPU comparison (its --steps / --warmup), or the dry run."""
+    variants = {"triton": ["kernelgrad-triton-eager", "kernelgrad-triton-graph"], "cupy": ["kernelgrad-cupy-eager"]}
+    chosen = [v for name in backends for v in variants.get(name, [])]
+    chosen += ["torch-eager"] + ([] if quick else ["torch-compile"])
+    argv = [a for v in chosen for a in ("--variant", v)]
+    if quick:
+        argv += ["--model", "digits"] + ([] if dry_run else ["--steps", "50", "--warmup", "10"])
+    if out is not None:
+        argv += ["--out", out]
+    if dry_run:
+        argv.append("--dry-run")
+    return argv
 
 
 if __name__ == "__main__":

@@ -68,3 +68,31 @@ def test_without_a_gpu_it_runs_the_cpu_comparison(tmp_path, monkeypatch, capsys)
     assert result["gpu"].startswith("skipped") and result["cpu"]["benchmark"] == "cpu_train_step"
     assert np.isfinite(result["cpu"]["ratio_kernelgrad_over_torch"])
     assert "the GPU part" in capsys.readouterr().out
+
+
+def test_kernelgrad_bench_train_step_runs_the_benchmark(tmp_path, monkeypatch, capsys):
+    """``kernelgrad bench --train-step``: its options become train_step's (checked without running), and a real
+    dry run through the command line (PyTorch eager only, the cheapest row) writes the JSON."""
+    from framework.cli import main
+
+    seen = []
+    monkeypatch.setattr(bench, "main", lambda argv: seen.append(list(argv)) or {})
+    assert main(["bench", "--train-step", "--backends", "triton,cupy,numpy"]) == 0
+    assert main(["bench", "--train-step", "--quick", "--backends", "cupy", "--out", "x.json"]) == 0
+    variants = lambda argv: [argv[i + 1] for i, a in enumerate(argv) if a == "--variant"]  # noqa: E731
+    assert variants(seen[0]) == ["kernelgrad-triton-eager", "kernelgrad-triton-graph", "kernelgrad-cupy-eager",
+                                 "torch-eager", "torch-compile"] and "--model" not in seen[0]
+    assert variants(seen[1]) == ["kernelgrad-cupy-eager", "torch-eager"]
+    i = seen[1].index("--model")
+    assert seen[1][i:i + 6] == ["--model", "digits", "--steps", "50", "--warmup", "10"]
+    assert seen[1][seen[1].index("--out") + 1] == "x.json" and "--dry-run" not in seen[1]
+    assert main(["bench", "--dry-run"]) == 2 and "--dry-run goes with --train-step" in capsys.readouterr().err
+    assert main(["bench", "--train-step", "--ladder", "conv2d"]) == 2
+    monkeypatch.undo()
+
+    out = tmp_path / "train_step.json"
+    assert main(["bench", "--train-step", "--dry-run", "--quick", "--backends", "", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["dry_run"] is True and list(result["models"]) == ["digits"]
+    assert list(result["models"]["digits"]["variants"]) == ["torch-eager"]
+    assert "torch-eager" in capsys.readouterr().out
