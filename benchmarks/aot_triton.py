@@ -284,6 +284,18 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
 
         return call
 
+    def adam_capturable(dt):
+        # the capturable variant (Adam(fused=True, capturable=True), what GraphStep records): PER_TENSOR, each
+        # tensor's step_size / bias corrections read from a (T, 3) device buffer. float64 is a correctness dtype
+        # here: its call is the host variant "adam_step(decoupled, AdamW)" (a cache hit), so this case adds
+        # sm_90 + sm_80 x float16 / bfloat16 / float32 compiles only
+        if dt == torch.float64:
+            return adam(False, True, 1e-2)(dt)
+        p, g, m, v, vmax = optim_lists(5, dt)
+        steps, lr = torch.full((len(p),), 3.0, dtype=torch.float64), torch.tensor(1e-3, dtype=torch.float64)
+        return kt.optim_step.adam_step(p, g, m, v, vmax, step=steps, lr=lr, beta1=0.9, beta2=0.999, eps=1e-8,
+                                       weight_decay=1e-2, amsgrad=False, maximize=False, decoupled=True)
+
     def sgd(momentum, first_step, nesterov, weight_decay, maximize=False):
         def call(dt):
             p, g, buf = optim_lists(3, dt)
@@ -452,6 +464,7 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         ("optim_step", "adam_step(weight_decay, maximize)", adam(False, False, 1e-2, maximize=True)),
         ("optim_step", "adam_step(decoupled, AdamW)", adam(False, True, 1e-2)),
         ("optim_step", "adam_step(amsgrad, decoupled)", adam(True, True, 1e-2)),
+        ("optim_step", "adam_step(capturable: device step and lr, decoupled)", adam_capturable),
         ("optim_step", "sgd_step", sgd(0.0, False, False, 0.0)),
         ("optim_step", "sgd_step(momentum, first step)", sgd(0.9, True, False, 0.0)),
         ("optim_step", "sgd_step(momentum, weight_decay)", sgd(0.9, False, False, 1e-4)),
