@@ -129,20 +129,24 @@ def _gemm(a, b, bias, c, rows, cols, red, a_row, a_red, b_red, b_col, relu=False
         HAS_BIAS=bias is not None, RELU=bool(relu), ACC_DTYPE=_acc(c.dtype), BLOCK=block)
 
 
-def _masked_gradient(dy: torch.Tensor, y: torch.Tensor | None, relu: bool, block: int) -> torch.Tensor:
-    """g = where(y <= 0, 0, dy) by ``_relu_mask_kernel`` (BLOCK = ``block``) when ``relu``, else dy itself."""
-    if not relu:
-        return dy
-    g = torch.empty_like(dy)
-    _relu_mask_kernel[(triton.cdiv(g.numel(), block),)](dy, y, g, g.numel(), BLOCK=block)
-    return g
-
-
-def _column_sum(g: torch.Tensor, db: torch.Tensor) -> None:
-    """db = g.sum(0) by ``_column_sum_kernel``."""
-    M, N = g.shape
+def _backward(dy, x, w, y, relu, gemm, mask_block: int):
+    """(dx, dw, db), production's checks, four launches: the mask pass writes g (BLOCK = ``mask_block``; without relu
+    g is dy), ``gemm`` runs twice on g (dx, dw: this rung's naive GEMM, or rung 1's tiled one), the column sum makes
+    db."""
+    M, N, K = _checked_backward(dy, x, w, y, relu)
+    (dx, dw, db), done = gradient_outputs(dy, x, M, N, K)  # done: M or N == 0 (zeros)
+    if done:
+        return dx, dw, db
+    g = dy
+    if relu:
+        g = torch.empty_like(dy)
+        _relu_mask_kernel[(triton.cdiv(g.numel(), mask_block),)](dy, y, g, g.numel(), BLOCK=mask_block)
+    if K:
+        gemm(g, w, None, dx, M, K, N, N, 1, K, 1)  # dx = g @ w: a = g (N, 1), b = w (K, 1)
+        gemm(g, x, None, dw, N, K, M, 1, N, K, 1)  # dw = g.T @ x: a = g.T (1, N), b = x (K, 1)
     block = 128 if interpreting() else 256
-    _column_sum_kernel[(triton.cdiv(N, block),)](g, db, M, N, ACC_DTYPE=_acc(db.dtype), BLOCK=block)
+    _column_sum_kernel[(triton.cdiv(N, block),)](g, db, M, N, ACC_DTYPE=_acc(dy.dtype), BLOCK=block)
+    return dx, dw, db
 
 
 def linear_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, relu: bool) -> torch.Tensor:
@@ -166,13 +170,4 @@ def linear_backward(
 
     Raises TypeError / ValueError exactly as ``kernels.triton.linear_relu.linear_backward``.
     """
-    M, N, K = _checked_backward(dy, x, w, y, relu)
-    (dx, dw, db), done = gradient_outputs(dy, x, M, N, K)  # done: M or N == 0 (zeros)
-    if done:
-        return dx, dw, db
-    g = _masked_gradient(dy, y, relu, _block())
-    if K:
-        _gemm(g, w, None, dx, M, K, N, N, 1, K, 1)  # dx = g @ w: a = g (N, 1), b = w (K, 1)
-        _gemm(g, x, None, dw, N, K, M, 1, N, K, 1)  # dw = g.T @ x: a = g.T (1, N), b = x (K, 1)
-    _column_sum(g, db)
-    return dx, dw, db
+    return _backward(dy, x, w, y, relu, _gemm, _block())

@@ -49,9 +49,9 @@ import triton
 import triton.language as tl
 
 from ..._common import interpreting
-from ...linear_relu import _checked_backward, _checked_forward, _grouped_tile, _precision
-from ._rung_common import forward_output, gradient_outputs
-from .rung0_naive import _column_sum, _masked_gradient
+from ...linear_relu import _checked_forward, _grouped_tile, _precision
+from ._rung_common import forward_output
+from .rung0_naive import _backward as _unfused_backward
 
 __all__ = ["linear_forward", "linear_backward"]
 
@@ -140,17 +140,8 @@ def linear_forward(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, rel
 def linear_backward(
     dy: torch.Tensor, x: torch.Tensor, w: torch.Tensor, y: torch.Tensor | None, relu: bool
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(dx, dw, db)``: rung 0's mask pass, two tiled GEMMs on g, rung 0's column sum.
+    """``(dx, dw, db)``: rung 0's backward -- its mask pass, two GEMMs on g (here the tiled one), its column sum.
 
     Raises TypeError / ValueError exactly as ``kernels.triton.linear_relu.linear_backward``.
     """
-    M, N, K = _checked_backward(dy, x, w, y, relu)
-    (dx, dw, db), done = gradient_outputs(dy, x, M, N, K)  # done: M or N == 0 (zeros)
-    if done:
-        return dx, dw, db
-    g = _masked_gradient(dy, y, relu, block=1024)  # rung 0's mask pass
-    if K:
-        _gemm(g, w, None, dx, M, K, N, N, 1, K, 1)  # dx = g @ w
-        _gemm(g, x, None, dw, N, K, M, 1, N, K, 1)  # dw = g.T @ x
-    _column_sum(g, db)  # rung 0's column sum
-    return dx, dw, db
+    return _unfused_backward(dy, x, w, y, relu, _gemm, mask_block=1024)
