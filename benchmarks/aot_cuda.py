@@ -80,6 +80,7 @@ TENSOR_CORE_KERNELS = (
     # the conv2d ladder's rung 4 (rung4_cp_async.cu: the pipelined loop with element-wise weight gathers)
     "conv2d_cpasync_forward_kernel", "conv2d_cpasync_backward_input_kernel", "conv2d_cpasync_backward_weight_kernel",
     "linear_forward_kernel", "linear_backward_input_kernel", "linear_backward_weight_kernel",
+    "linear_relu_dropout_forward_kernel",  # the dropout ladder's rung 3: the same GEMM, dropout in its epilogue
     # the linear_relu ladder's rung 2 (rung2_register_wmma.cu: production's single-stage loop before cp.async)
     "linear_regtile_forward_kernel", "linear_regtile_backward_input_kernel", "linear_regtile_backward_weight_kernel",
 )

@@ -260,6 +260,34 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         x = t(2048, 8190, dtype=dt)
         return kt.dropout.dropout_add_forward(x, x, 0.1, 1234, 3 * 8190, row_len=8190, row_stride=8 * 8190)
 
+    # bias + ReLU + dropout in the linear epilogue (the dropout ladder's rung 3 = production): the tiled kernel with
+    # DROPOUT at the 4096^3 layer (every dtype, sm_90 and sm_80); the persistent TMA kernel's epilogue with the TMA
+    # device check answering yes (labelled: sm_90, float16 / bfloat16 -- float32 takes the tiled kernel there too);
+    # after split-K only _sum_splits_kernel's dropout epilogue (the split GEMM is the DROPOUT=False kernel that
+    # "linear_forward split-K" compiles; skipped here). The backward is linear_backward's kernels with another
+    # scale value (the same compiles as "linear_backward").
+    def linear_dropout(dt):
+        x, w, b = t(4096, 4096, dtype=dt), t(4096, 4096, dtype=dt), t(4096, dtype=dt)
+        return kt.dropout.linear_relu_dropout_forward(x, w, b, 0.1, 1234, 0)
+
+    def linear_dropout_tma(dt):
+        from unittest import mock
+
+        x, w, b = t(4096, 4096, dtype=dt), t(4096, 4096, dtype=dt), t(4096, dtype=dt)
+        with mock.patch.object(kt.linear_relu, "_tma_device", lambda device: True):
+            return kt.dropout.linear_relu_dropout_forward(x, w, b, 0.1, 1234, 0)
+
+    class _NoLaunch:
+        def __getitem__(self, grid):
+            return lambda *args, **kwargs: None
+
+    def linear_dropout_split(dt):
+        from unittest import mock
+
+        x, w, b = t(32, 8192, dtype=dt), t(1024, 8192, dtype=dt), t(1024, dtype=dt)
+        with mock.patch.object(kt.linear_relu, "_linear_forward_split_kernel", _NoLaunch()):
+            return kt.dropout.linear_relu_dropout_forward(x, w, b, 0.1, 1234, 2**40 + 1)
+
     def dropout_rung(rung):
         # a rung of the dropout ladder (kernels/triton/ladder/dropout) below production: its own kernel
         def call(dt):
@@ -459,6 +487,9 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         ("dropout", "cuda_graph: dropout_forward(device offset)", dropout_device_offset),
         ("dropout", "dropout_add_forward", dropout_add),
         ("dropout", "dropout_add_forward(rows, unaligned offset)", dropout_add_other),
+        ("dropout", "linear_relu_dropout_forward", linear_dropout),
+        ("dropout", "tma: linear_relu_dropout_forward", linear_dropout_tma),
+        ("dropout", "linear_relu_dropout_forward split-K [32, 8192] -> 1024", linear_dropout_split),
         # the constexpr specialisations a training loop meets (each flag is a branch compiled in or out)
         ("optim_step", "adam_step", adam(False, False, 0.0)),
         ("optim_step", "adam_step(weight_decay, maximize)", adam(False, False, 1e-2, maximize=True)),

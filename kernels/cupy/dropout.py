@@ -64,9 +64,11 @@ import numpy as np
 
 from .._args import DropoutArgs, check_dropout_args
 from . import _runtime
+from . import linear_relu as _linear
 from ._runtime import SourceModule, cdiv, check_float_array, cuda_type
 
-__all__ = ["dropout_forward", "dropout_backward", "dropout_add_forward", "dropout_add_backward"]
+__all__ = ["dropout_forward", "dropout_backward", "dropout_add_forward", "dropout_add_backward",
+           "linear_relu_dropout_forward", "linear_relu_dropout_backward"]
 
 BLOCK = 256  # threads per block
 MAX_BLOCKS = 65535  # grid cap; threads then loop (grid-stride)
@@ -204,3 +206,50 @@ def dropout_add_backward(dy, p: float, seed: int, offset: int, row_len: int | No
     """Gradient of :func:`dropout_add_forward` w.r.t. x: ``dropout_backward(dy, ...)`` with the forward's arguments
     (the residual's gradient is dy itself).  Raises like :func:`dropout_backward`."""
     return dropout_backward(dy, p, seed, offset, row_len, row_stride)
+
+
+# ------------------------------------------------------------------ bias + ReLU + dropout in the linear epilogue
+#
+# y = dropout(relu(x @ w.T + b)) in the linear GEMM's epilogue (the ladder's rung 3,
+# ``ladder/dropout/rung3_linear_epilogue.py``): ``linear_relu_dropout_forward_kernel<T>`` in ``linear_relu.cu`` is
+# production's cp.async GEMM with ``store_tile_dropout`` as its epilogue -- output element (i, j) draws dropout's
+# counter offset + i * N + j (one kg::philox_words call per four columns when offset % 4 == 0 and N % 4 == 0, per
+# element otherwise), the unrounded accumulator times the scale rounded once to T.  The mask is
+# ``dropout_forward(relu(linear), p, seed, offset)``'s bit for bit.  The backward has no RNG: g = where(y <= 0, 0,
+# dy * scale) is linear_backward's gated GEMMs with every output multiplied by scale in their epilogue.
+
+
+def linear_relu_dropout_forward(x, w, b, p: float, seed: int, offset: int):
+    """``dropout_forward(relu(x @ w.T + b), p, seed, offset)`` in the GEMM's epilogue: y[M, N], x's dtype; element
+    (i, j) kept iff dropout's uniform for counter offset + i * N + j is > p (``kernels/numpy/dropout.py``).
+
+    Raises as ``linear_forward`` for x, w, b (checked first), then as :func:`dropout_forward` for p, seed and offset
+    (an int; offset + M * N <= 2**63).
+    """
+    dtype, (M, N, K) = _linear._check_forward(x, w, b)
+    a = check_dropout_args(p, seed, offset, M * N)
+    if a.p == 0.0:
+        return _linear.linear_forward(x, w, b, True)
+    if K == 0 or M * N == 0:  # no GEMM: relu(b) (or an empty y), then dropout's own pass
+        return dropout_forward(_linear.linear_forward(x, w, b, True), a.p, a.seed, a.offset)
+    y = _runtime.empty((M, N), dtype)
+    p32, scale = _scalars(dtype, a.p)
+    bias = b if b is not None else x  # never read without has_bias
+    _linear.MODULE.launch(
+        f"linear_relu_dropout_forward_kernel<{cuda_type(dtype)}>", *_linear._launch_config(M, N),
+        (x, w, bias, y, np.int64(M), np.int64(N), np.int64(K), np.int32(b is not None), p32, scale,
+         np.uint64(a.seed), np.uint64(a.offset)),
+    )
+    return y
+
+
+def linear_relu_dropout_backward(dy, x, w, y, p: float):
+    """Gradients ``(dx[M, K], dw[N, K], db[N])`` of :func:`linear_relu_dropout_forward` from its output ``y``:
+    g = where(y <= 0, 0, dy * float32(1 / (1 - p))), dx = g @ w, dw = g.T @ x, db = g.sum(0) (db always returned).
+
+    Raises as ``linear_backward`` with ``relu=True``, then as :func:`dropout_forward` for p.
+    """
+    _linear._check_backward(dy, x, w, y, True)
+    a = check_dropout_args(p, 0, 0, 0)
+    return _linear._backward(_linear.MODULE, ("linear_backward_input_kernel", "linear_backward_weight_kernel"), dy, x,
+                             w, y, True, scale=float(np.float32(1.0 / (1.0 - a.p))))

@@ -65,6 +65,12 @@
 // memory; the epilogue (bias + ReLU in the forward, plain stores in the backward) runs from there with coalesced
 // global stores, independent of how WMMA distributes elements over lanes.
 //
+// Dropout (the dropout ladder's rung 3, kernels/cupy/dropout.py: linear_relu_dropout_forward):
+// linear_relu_dropout_forward_kernel is the forward with store_tile_dropout as its epilogue (dropout's mask for the
+// flat counter offset + i * N + j of each output, kg::philox_words from philox.cuh, one call per four columns when
+// offset % 4 == 0 and N % 4 == 0); the backward kernels multiply every stored value by their scale parameter (1, or
+// 1 / (1 - p) after a fused dropout: g = where(y <= 0, 0, dy * scale) and the GEMMs are linear in g).
+//
 // db is fused into the dw kernel: the blocks of the first tile-column (col tile 0) also sum each row of their
 // gated A slabs (= columns of g) in a fixed order, one thread per row, so db is deterministic and costs no extra
 // read of dy.  No atomics anywhere: every output element has exactly one writer.
@@ -102,6 +108,7 @@
 // operands as 16-byte vectors.  Not done (would be next): 128 x 128 (or 128 x 256) tiles with larger warp tiles,
 // mma.sync / wgmma instead of WMMA, TMA, split-K for dw when N * K has few tiles, and a vectorised epilogue.
 #include "common.cuh"
+#include "philox.cuh"
 
 #include <mma.h>
 
@@ -465,9 +472,12 @@ __device__ kg::acc_t<T> gemm_tile(const T* __restrict__ a, const T* __restrict__
 
 // c[row0 + i, col0 + j] = cs[i][j] (+ bias[col]) (then ReLU), in bounds only; consecutive threads write
 // consecutive columns.
+// scale multiplies every stored value (1 in the forward; the backward's dropout scale, 1 without dropout: the
+// GEMMs are linear in g, so scaling the output tile is scaling g).
 template <typename T>
 __device__ void store_tile(const c_tile_t<T>& cs, T* __restrict__ c, long long rows, long long cols, long long row0,
-                           long long col0, const T* __restrict__ bias, int has_bias, int relu) {
+                           long long col0, const T* __restrict__ bias, int has_bias, int relu,
+                           kg::acc_t<T> scale = kg::acc_t<T>(1)) {
     using A = kg::acc_t<T>;
     for (int e = threadIdx.x; e < TILE_M * TILE_N; e += THREADS) {
         const int i = e / TILE_N, j = e % TILE_N;
@@ -476,7 +486,41 @@ __device__ void store_tile(const c_tile_t<T>& cs, T* __restrict__ c, long long r
         A v = cs[i][j];
         if (has_bias) v += kg::to_acc(bias[gj]);
         if (relu) v = v < A(0) ? A(0) : v;  // NaN stays NaN, as with np.maximum
-        c[gi * cols + gj] = kg::from_acc<T>(v);
+        c[gi * cols + gj] = kg::from_acc<T>(v * scale);
+    }
+}
+
+// The forward epilogue with dropout (kernels/numpy/dropout.py's contract, flat mapping over y[rows, cols]):
+// c[gi, gj] = keep ? relu(cs + bias) * scale : 0 with element (gi, gj) drawing counter offset + gi * cols + gj.
+// A thread takes four consecutive columns of a row (col0 is a multiple of 64): when offset % 4 == 0 and cols % 4 == 0
+// their counters are 4g..4g+3 of one group, so one kg::philox_words call serves all four (word q to column q);
+// otherwise each element draws its own call (kg::philox_dropout_uniform: word c & 3 of the call on c >> 2).  The
+// product is the unrounded accumulator times the float32 scale (acc_t<T>), rounded once to T.
+template <typename T>
+__device__ void store_tile_dropout(const c_tile_t<T>& cs, T* __restrict__ c, long long rows, long long cols,
+                                   long long row0, long long col0, const T* __restrict__ bias, int has_bias, float p,
+                                   kg::acc_t<T> scale, unsigned long long seed, unsigned long long offset) {
+    using A = kg::acc_t<T>;
+    const bool four = offset % 4 == 0 && cols % 4 == 0;  // uniform over the launch
+    for (int e = threadIdx.x; e < TILE_M * TILE_N / 4; e += THREADS) {
+        const int i = e / (TILE_N / 4), j0 = e % (TILE_N / 4) * 4;
+        const long long gi = row0 + i;
+        if (gi >= rows || col0 + j0 >= cols) continue;
+        const unsigned long long c0 = offset + (unsigned long long)(gi * cols + col0 + j0);
+        kg::PhiloxWords w{0u, 0u, 0u, 0u};
+        if (four) w = kg::philox_words(seed, c0 >> 2);
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {  // unrolled: philox_word(w, q) is a register, not local memory
+            const long long gj = col0 + j0 + q;
+            if (gj < cols) {
+                A v = cs[i][j0 + q];
+                if (has_bias) v += kg::to_acc(bias[gj]);
+                v = v < A(0) ? A(0) : v;  // NaN stays NaN, as with np.maximum
+                const float u = four ? kg::uniform_from_uint32(kg::philox_word(w, (unsigned int)q))
+                                     : kg::philox_dropout_uniform(seed, c0 + q);
+                c[gi * cols + gj] = kg::from_acc<T>(u > p ? v * scale : A(0));  // a select: a dropped NaN is 0
+            }
+        }
     }
 }
 
@@ -499,28 +543,46 @@ __global__ void __launch_bounds__(THREADS)
     store_tile<T>(*reinterpret_cast<const c_tile_t<T>*>(smem), y, M, N, row0, col0, b, has_bias, relu);
 }
 
-// dx[M, K] = g[M, N] @ w[N, K], g = dy gated (0 where y <= 0) when relu (y is not read otherwise).
-// Grid: cdiv(M, 64) * cdiv(K, 64) blocks of 256.
+// y[M, N] = dropout(relu(x[M, K] @ w[N, K]^T (+ b))) (store_tile_dropout: output element (i, j) draws counter
+// offset + i * N + j).  Grid: cdiv(M, 64) * cdiv(N, 64) blocks of 256.  b is not read unless has_bias.
+template <typename T>
+__global__ void __launch_bounds__(THREADS)
+    linear_relu_dropout_forward_kernel(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ b,
+                                       T* __restrict__ y, long long M, long long N, long long K, int has_bias, float p,
+                                       kg::acc_t<T> scale, unsigned long long seed, unsigned long long offset) {
+    __align__(128) __shared__ unsigned char smem[gemm_smem<T, false, true, false>::BYTES];
+    long long tile_row, tile_col;
+    grouped_tile(blockIdx.x, kg::ceil_div(M, TILE_M), kg::ceil_div(N, TILE_N), tile_row, tile_col);
+    const long long row0 = tile_row * TILE_M, col0 = tile_col * TILE_N;
+    gemm_tile<T, false, true, false>(x, x, 0, w, M, N, K, row0, col0, smem, false);
+    __syncthreads();
+    store_tile_dropout<T>(*reinterpret_cast<const c_tile_t<T>*>(smem), y, M, N, row0, col0, b, has_bias, p, scale, seed,
+                          offset);
+}
+
+// dx[M, K] = g[M, N] @ w[N, K] * scale, g = dy gated (0 where y <= 0) when relu (y is not read otherwise); scale is 1,
+// or dropout's 1 / (1 - p) after linear_relu_dropout_forward.  Grid: cdiv(M, 64) * cdiv(K, 64) blocks of 256.
 template <typename T>
 __global__ void __launch_bounds__(THREADS)
     linear_backward_input_kernel(const T* __restrict__ dy, const T* __restrict__ y, const T* __restrict__ w,
-                                 T* __restrict__ dx, long long M, long long N, long long K, int relu) {
+                                 T* __restrict__ dx, long long M, long long N, long long K, int relu,
+                                 kg::acc_t<T> scale) {
     __align__(128) __shared__ unsigned char smem[gemm_smem<T, false, false, true>::BYTES];
     long long tile_row, tile_col;
     grouped_tile(blockIdx.x, kg::ceil_div(M, TILE_M), kg::ceil_div(K, TILE_N), tile_row, tile_col);
     const long long row0 = tile_row * TILE_M, col0 = tile_col * TILE_N;
     gemm_tile<T, false, false, true>(dy, y, relu, w, M, K, N, row0, col0, smem, false);
     __syncthreads();
-    store_tile<T>(*reinterpret_cast<const c_tile_t<T>*>(smem), dx, M, K, row0, col0, dx, 0, 0);
+    store_tile<T>(*reinterpret_cast<const c_tile_t<T>*>(smem), dx, M, K, row0, col0, dx, 0, 0, scale);
 }
 
-// dw[N, K] = g^T[N, M] @ x[M, K] and db[N] = sum over M of g.  Grid: cdiv(N, 64) * max(cdiv(K, 64), 1)
+// dw[N, K] = g^T[N, M] @ x[M, K] and db[N] = sum over M of g, both times scale (as in the dx kernel).  Grid: cdiv(N, 64) * max(cdiv(K, 64), 1)
 // blocks of 256 -- one column of tiles even when K == 0, because db still has to be written.
 template <typename T>
 __global__ void __launch_bounds__(THREADS)
     linear_backward_weight_kernel(const T* __restrict__ dy, const T* __restrict__ y, const T* __restrict__ x,
                                   T* __restrict__ dw, T* __restrict__ db, long long M, long long N, long long K,
-                                  int relu) {
+                                  int relu, kg::acc_t<T> scale) {
     __align__(128) __shared__ unsigned char smem[gemm_smem<T, true, false, true>::BYTES];
     const long long col_tiles = K > 0 ? kg::ceil_div(K, TILE_N) : 1;
     long long tile_row, tile_col;
@@ -528,9 +590,9 @@ __global__ void __launch_bounds__(THREADS)
     const long long row0 = tile_row * TILE_M, col0 = tile_col * TILE_N;
     const bool writes_db = tile_col == 0;
     const kg::acc_t<T> db_row = gemm_tile<T, true, false, true>(dy, y, relu, x, N, K, M, row0, col0, smem, writes_db);
-    if (writes_db && threadIdx.x < TILE_M && row0 + threadIdx.x < N) db[row0 + threadIdx.x] = kg::from_acc<T>(db_row);
+    if (writes_db && threadIdx.x < TILE_M && row0 + threadIdx.x < N) db[row0 + threadIdx.x] = kg::from_acc<T>(db_row * scale);
     __syncthreads();
-    store_tile<T>(*reinterpret_cast<const c_tile_t<T>*>(smem), dw, N, K, row0, col0, dw, 0, 0);
+    store_tile<T>(*reinterpret_cast<const c_tile_t<T>*>(smem), dw, N, K, row0, col0, dw, 0, 0, scale);
 }
 
 // ---------------------------------------------------------------------------------- instantiations
@@ -538,10 +600,13 @@ __global__ void __launch_bounds__(THREADS)
 #define LINEAR_RELU_INSTANTIATE(T)                                                                             \
     template __global__ void linear_forward_kernel<T>(const T*, const T*, const T*, T*, long long, long long,  \
                                                       long long, int, int);                                    \
+    template __global__ void linear_relu_dropout_forward_kernel<T>(                                            \
+        const T*, const T*, const T*, T*, long long, long long, long long, int, float, kg::acc_t<T>,           \
+        unsigned long long, unsigned long long);                                                               \
     template __global__ void linear_backward_input_kernel<T>(const T*, const T*, const T*, T*, long long,      \
-                                                             long long, long long, int);                       \
+                                                             long long, long long, int, kg::acc_t<T>);         \
     template __global__ void linear_backward_weight_kernel<T>(const T*, const T*, const T*, T*, T*, long long, \
-                                                              long long, long long, int);
+                                                              long long, long long, int, kg::acc_t<T>);
 
 LINEAR_RELU_INSTANTIATE(__half)
 LINEAR_RELU_INSTANTIATE(__nv_bfloat16)

@@ -18,6 +18,11 @@ first tile-column, one thread per row, fixed order; no atomics).  This is the to
 ReLU ladder (``kernels/cupy/ladder/linear_relu/``: rung 3, ``rung3_cp_async.py``, whose header has the
 prediction); rung 2 there is the single-stage kernel this one replaced.
 
+Dropout in the epilogue (the dropout family's ``linear_relu_dropout_forward``, ``kernels/cupy/dropout.py``):
+``linear_relu_dropout_forward_kernel<T>`` is the forward kernel with ``store_tile_dropout`` as its epilogue.  The
+backward kernels take a ``scale`` (acc_t<T>) multiplying every stored dx / dw / db value: 1.0 for
+:func:`linear_backward`, 1 / (1 - p) for ``linear_relu_dropout_backward``.
+
 Launch configuration (:func:`_launch_config`): one block of ``THREADS`` = 256 threads per
 ``TILE_M x TILE_N`` = 64 x 64 output tile on a 1-D grid (tiles in grouped order, up to 2**31 - 1 of them):
 
@@ -61,7 +66,10 @@ TILE_M = 64  # output tile rows (TILE_M in linear_relu.cu)
 TILE_N = 64  # output tile cols (TILE_N)
 THREADS = 256  # threads per block (THREADS)
 
-_KERNELS = ("linear_forward_kernel", "linear_backward_input_kernel", "linear_backward_weight_kernel")
+#: linear_relu_dropout_forward_kernel is the dropout family's (``kernels/cupy/dropout.py``:
+#: ``linear_relu_dropout_forward``): this GEMM with dropout in its epilogue, compiled in this module.
+_KERNELS = ("linear_forward_kernel", "linear_backward_input_kernel", "linear_backward_weight_kernel",
+            "linear_relu_dropout_forward_kernel")
 MODULE = SourceModule(
     "linear_relu.cu",
     [f"{kernel}<{ctype}>" for kernel in _KERNELS for ctype in ("__half", "float", "double")],
@@ -120,8 +128,12 @@ def _forward(module: SourceModule, kernel: str, x: Any, w: Any, b: Any | None, r
 
 
 def _backward(module: SourceModule, kernels: tuple[str, str], dy: Any, x: Any, w: Any, y: Any | None,
-              relu: bool) -> tuple[Any, Any, Any]:
-    """:func:`linear_backward` with ``module``'s ``kernels`` = (backward_input, backward_weight)."""
+              relu: bool, scale: float | None = None) -> tuple[Any, Any, Any]:
+    """:func:`linear_backward` with ``module``'s ``kernels`` = (backward_input, backward_weight).
+
+    ``scale`` (production's kernels, which take it last, in acc_t<T>): every output is multiplied by it -- 1.0 for
+    linear_backward, dropout's float32 1 / (1 - p) for ``linear_relu_dropout_backward``; None for kernels without the
+    parameter (the ladder's rung 2)."""
     dtype, (M, N, K) = _check_backward(dy, x, w, y, relu)
     dx = _runtime.empty((M, K), dtype)
     dw = _runtime.empty((N, K), dtype)
@@ -129,6 +141,8 @@ def _backward(module: SourceModule, kernels: tuple[str, str], dy: Any, x: Any, w
     ctype = cuda_type(dtype)
     gate = y if relu else dy  # never read without relu
     sizes = (np.int64(M), np.int64(N), np.int64(K), np.int32(bool(relu)))
+    if scale is not None:
+        sizes += (np.float64(scale) if dtype == np.float64 else np.float32(scale),)
 
     config = _launch_config(M, K)
     if config is not None:
@@ -155,4 +169,5 @@ def linear_backward(dy: Any, x: Any, w: Any, y: Any | None, relu: bool) -> tuple
     db is always returned.  Raises TypeError / ValueError like :func:`linear_forward`, and
     ValueError when dy or y is not [M, N] or y is missing with ``relu``.
     """
-    return _backward(MODULE, ("linear_backward_input_kernel", "linear_backward_weight_kernel"), dy, x, w, y, relu)
+    return _backward(MODULE, ("linear_backward_input_kernel", "linear_backward_weight_kernel"), dy, x, w, y, relu,
+                     scale=1.0)

@@ -73,12 +73,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._args import check_dropout_args, check_seed
-from ._checks import check_float_array, compute_dtype
+from .._args import check_dropout_args, check_relu_output, check_seed, linear_backward_shapes, linear_forward_shapes
+from ._checks import check_float_array, check_same_dtype, compute_dtype
+from .linear_relu import linear_forward
 
 # the kernel contract (ARCHITECTURE.md); philox4x32, uniform_from_uint32, randint4x, rand and dropout_rand are
 # this reference's own Philox helpers, which the tests hold the other backends' random streams to
-__all__ = ["dropout_forward", "dropout_backward", "dropout_add_forward", "dropout_add_backward"]
+__all__ = ["dropout_forward", "dropout_backward", "dropout_add_forward", "dropout_add_backward",
+           "linear_relu_dropout_forward", "linear_relu_dropout_backward"]
 
 PHILOX_ROUND_A = np.uint64(0xD2511F53)
 PHILOX_ROUND_B = np.uint64(0xCD9E8D57)
@@ -341,3 +343,64 @@ def dropout_add_backward(
     """Gradient of :func:`dropout_add_forward` w.r.t. x: ``dropout_backward(dy, ...)`` with the forward's arguments
     (the residual's gradient is dy itself).  Raises like :func:`dropout_backward`."""
     return dropout_backward(dy, p, seed, offset, row_len, row_stride)
+
+
+# ------------------------------------------------------------------ bias + ReLU + dropout in the linear epilogue
+#
+# y = dropout(relu(x @ w.T + b)): ``Linear -> ReLU -> Dropout`` (an MLP block, DigitsCNN's hidden layer) as one
+# contract call, so a GPU GEMM can apply the dropout in its epilogue (the ladder's rung 3,
+# ``docs/ladder/dropout.md``) instead of writing relu(linear) and running dropout's own pass over it.  The mask is
+# ``dropout_forward``'s on the [M, N] output with the flat mapping: output element (i, j) draws counter
+# offset + i * N + j.  This reference is literally the two calls (so the output is rounded to the dtype before the
+# scale, as the two passes round it; a fused GPU epilogue scales the unrounded accumulator, which differs in the
+# last bit of 16-bit results, never in the mask).
+#
+# Backward without the RNG: y = relu(z) * keep * scale with scale > 0, so y > 0 exactly where z > 0 and the
+# element was kept, and the gradient w.r.t. z is g = where(y <= 0, 0, dy * scale) -- linear_backward's
+# threshold_backward select with dy scaled (a NaN y, a kept NaN pre-activation, passes its gradient; an inf / NaN
+# dy where y <= 0 gives 0), then the usual three GEMMs.  Only y is saved, as for linear + ReLU.
+
+
+def linear_relu_dropout_forward(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray | None, p: float, seed: int, offset: int
+) -> np.ndarray:
+    """``dropout_forward(relu(x @ w.T + b), p, seed, offset)``: y[M, N], x's dtype; output element (i, j) is kept iff
+    ``dropout_rand(seed, offset + i * N + j) > p`` (the flat mapping over y).
+
+    Raises as :func:`kernels.numpy.linear_relu.linear_forward` for x, w, b (checked first), then as
+    :func:`dropout_forward` for p, seed and offset (an int: no device offset; offset + M * N <= 2**63).
+    """
+    check_float_array("x", x, 2)
+    check_float_array("w", w, 2)
+    if b is not None:
+        check_float_array("b", b, 1)
+    check_same_dtype(x=x, w=w, b=b)
+    M, N, _ = linear_forward_shapes(x.shape, w.shape, None if b is None else b.shape)
+    check_dropout_args(p, seed, offset, M * N)
+    return dropout_forward(linear_forward(x, w, b, True), p, seed, offset)
+
+
+def linear_relu_dropout_backward(
+    dy: np.ndarray, x: np.ndarray, w: np.ndarray, y: np.ndarray, p: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients ``(dx[M, K], dw[N, K], db[N])`` of :func:`linear_relu_dropout_forward` for upstream ``dy[M, N]``,
+    from its output ``y`` and ``p`` alone: g = where(y <= 0, 0, dy * float32(1 / (1 - p))), then
+    dx = g @ w, dw = g.T @ x, db = g.sum(0) (db always returned).
+
+    Raises as :func:`kernels.numpy.linear_relu.linear_backward` with ``relu=True`` (y required), then TypeError /
+    ValueError for p as :func:`dropout_forward`.
+    """
+    check_float_array("dy", dy, 2)
+    check_float_array("x", x, 2)
+    check_float_array("w", w, 2)
+    check_relu_output(y, True)
+    check_float_array("y", y, 2)
+    dtype = check_same_dtype(dy=dy, x=x, w=w, y=y)
+    linear_backward_shapes(dy.shape, x.shape, w.shape, y.shape)
+    a = check_dropout_args(p, 0, 0, 0)
+    ct = compute_dtype(dtype)
+    scale = ct.type(np.float32(1.0 / (1.0 - a.p)))
+    g = np.where(y <= 0, ct.type(0), dy.astype(ct, copy=False) * scale)
+    xc, wc = x.astype(ct, copy=False), w.astype(ct, copy=False)
+    dx, dw, db = np.matmul(g, wc), np.matmul(g.T, xc), g.sum(axis=0)
+    return dx.astype(dtype, copy=False), dw.astype(dtype, copy=False), db.astype(dtype, copy=False)

@@ -93,9 +93,11 @@ import triton
 import triton.language as tl
 
 from .._args import DropoutArgs, check_dropout_args, value_checks_enabled
+from . import linear_relu as _linear
 from ._common import autotune_configs, check_float_tensor, interpreting, size_bucket
 
-__all__ = ["dropout_forward", "dropout_backward", "dropout_add_forward", "dropout_add_backward"]
+__all__ = ["dropout_forward", "dropout_backward", "dropout_add_forward", "dropout_add_backward",
+           "linear_relu_dropout_forward", "linear_relu_dropout_backward"]
 
 
 def _configs() -> list[triton.Config]:
@@ -191,6 +193,19 @@ def _device_offset(offset: object, x: torch.Tensor) -> torch.Tensor | None:
     return offset
 
 
+def _float32_p_scale(p: float) -> tuple[float, float]:
+    """(p, 1 / (1 - p)) rounded to float32, so a kernel's fp32 arguments carry them exactly."""
+    return float(torch.tensor(p, dtype=torch.float32)), float(torch.tensor(1.0 / (1.0 - p), dtype=torch.float32))
+
+
+def _launch_constants(a: DropoutArgs, x: torch.Tensor):
+    """The elementwise launches' shared tail: (p32, scale32, the compute dtype, the grid over x's elements)."""
+    numel = x.numel()
+    compute = tl.float64 if x.dtype == torch.float64 else tl.float32
+    grid = lambda meta: (triton.cdiv(numel, meta["BLOCK"]),)  # noqa: E731
+    return *_float32_p_scale(a.p), compute, grid
+
+
 def _apply(name: str, x: torch.Tensor, p, seed, offset, row_len, row_stride) -> torch.Tensor:
     check_float_tensor(name, x)
     numel = x.numel()
@@ -208,12 +223,8 @@ def _apply(name: str, x: torch.Tensor, p, seed, offset, row_len, row_stride) -> 
     y = torch.empty_like(x)
     if numel == 0:
         return y
-    # both rounded to float32 here, so the kernel's fp32 arguments carry them exactly
-    p32 = float(torch.tensor(a.p, dtype=torch.float32))
-    scale32 = float(torch.tensor(1.0 / (1.0 - a.p), dtype=torch.float32))
-    compute = tl.float64 if x.dtype == torch.float64 else tl.float32
+    p32, scale32, compute, grid = _launch_constants(a, x)
     kernel = _dropout4_kernel if aligned(a) else _dropout_kernel
-    grid = lambda meta: (triton.cdiv(numel, meta["BLOCK"]),)  # noqa: E731
     kernel[grid](x, y, numel, size_bucket(numel), p32, scale32, a.seed, a.offset, offset_ptr, a.row_len,
                  a.row_stride, ROWS=a.row_len is not None, COMPUTE=compute)
     return y
@@ -336,10 +347,7 @@ def dropout_add_forward(
     y = torch.empty_like(x)
     if numel == 0:
         return y
-    p32 = float(torch.tensor(a.p, dtype=torch.float32))
-    scale32 = float(torch.tensor(1.0 / (1.0 - a.p), dtype=torch.float32))
-    compute = tl.float64 if x.dtype == torch.float64 else tl.float32
-    grid = lambda meta: (triton.cdiv(numel, meta["BLOCK"]),)  # noqa: E731
+    p32, scale32, compute, grid = _launch_constants(a, x)
     _dropout_add_kernel[grid](x, residual, y, numel, size_bucket(numel), p32, scale32, a.seed, a.offset, a.row_len,
                               a.row_stride, ROWS=a.row_len is not None, FOUR=aligned(a), COMPUTE=compute,
                               enable_fp_fusion=False)
@@ -352,3 +360,52 @@ def dropout_add_backward(
     """Gradient of :func:`dropout_add_forward` w.r.t. x: ``dropout_backward(dy, ...)`` with the forward's arguments
     (the residual's gradient is dy itself).  Raises like :func:`dropout_backward`."""
     return dropout_backward(dy, p, seed, offset, row_len, row_stride)
+
+
+# ------------------------------------------------------------------ bias + ReLU + dropout in the linear epilogue
+#
+# y = dropout(relu(x @ w.T + b)) with the dropout applied in the GEMM's epilogue (the ladder's rung 3,
+# ``ladder/dropout/rung3_linear_epilogue.py``): relu(linear) is never written and dropout's own pass (read M * N,
+# write M * N, a launch) disappears.  Every path production's linear_forward can take carries it
+# (``kernels/triton/linear_relu.py``): the tiled kernel's and the persistent TMA kernel's epilogues
+# (``_dropout_epilogue``) and, after split-K, ``_sum_splits_kernel``'s.  Output element (m, n) draws dropout's
+# counter offset + m * N + n (the flat mapping over y), one Philox call per element (word c & 3 of the call on
+# c >> 2), so the mask is ``dropout_forward(relu(linear), p, seed, offset)``'s bit for bit.  The kept value is the
+# float32 (float64) accumulator times the float32 scale, rounded once to y's dtype -- the two passes round
+# relu(linear) first, so 16-bit outputs can differ from them in the last bit (never in the mask).
+#
+# The backward needs no RNG: g = where(y <= 0, 0, dy * scale) (y > 0 exactly where the pre-activation was > 0
+# and the element kept); linear_backward's kernels with their ReLU mask prologue and a ``scale`` multiplier on
+# each GEMM's accumulator before the store (dx, dw and db are linear in g).
+
+
+def linear_relu_dropout_forward(
+    x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, p: float, seed: int, offset: int
+) -> torch.Tensor:
+    """``dropout_forward(relu(x @ w.T + b), p, seed, offset)`` in the GEMM's epilogue: y[M, N], x's dtype; element
+    (i, j) kept iff dropout's uniform for counter offset + i * N + j is > p (``kernels/numpy/dropout.py``).
+
+    Raises as ``linear_forward`` for x, w, b (checked first), then as :func:`dropout_forward` for p, seed and offset
+    (an int; offset + M * N <= 2**63).
+    """
+    M, N, K = _linear._checked_forward(x, w, b)
+    a = check_dropout_args(p, seed, offset, M * N)
+    if a.p == 0.0:
+        return _linear._forward(x, w, b, True, M, N, K, split=True, tma=True)
+    if K == 0 or M * N == 0:  # no GEMM: relu(b) (or an empty y), then dropout's own pass
+        return dropout_forward(_linear._forward(x, w, b, True, M, N, K, split=True, tma=True), a.p, a.seed, a.offset)
+    return _linear._forward(x, w, b, True, M, N, K, split=True, tma=True,
+                            dropout=(*_float32_p_scale(a.p), a.seed, a.offset))
+
+
+def linear_relu_dropout_backward(
+    dy: torch.Tensor, x: torch.Tensor, w: torch.Tensor, y: torch.Tensor, p: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Gradients ``(dx[M, K], dw[N, K], db[N])`` of :func:`linear_relu_dropout_forward` from its output ``y``:
+    g = where(y <= 0, 0, dy * float32(1 / (1 - p))), dx = g @ w, dw = g.T @ x, db = g.sum(0) (db always returned).
+
+    Raises as ``linear_backward`` with ``relu=True``, then as :func:`dropout_forward` for p.
+    """
+    M, N, K = _linear._checked_backward(dy, x, w, y, True)
+    a = check_dropout_args(p, 0, 0, 0)
+    return _linear._backward(dy, x, w, y, True, M, N, K, split=True, tma=True, scale=_float32_p_scale(a.p)[1])

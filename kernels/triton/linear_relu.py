@@ -41,6 +41,13 @@ consecutive programs share the same operand panels and hit L2 instead of DRAM.
   programs of the first K tile-column also sum their masked dy tiles over M, so db costs no extra
   read of dy.
 
+Dropout in the epilogue (the dropout family's ``linear_relu_dropout_forward``, ``kernels/triton/dropout.py``; the
+dropout ladder's rung 3): the forward kernels and ``_sum_splits_kernel`` take ``DROPOUT: tl.constexpr`` and (p, scale,
+seed, offset); with it the epilogue keeps relu(acc + b) * scale where dropout's uniform for the output's flat counter
+offset + m * N + n is > p (``_dropout_epilogue``: one Philox call per element), else 0.  The backward kernels take a
+``scale`` that multiplies each accumulator before its store: 1.0 (exact) for ``linear_backward``, 1 / (1 - p) for
+``linear_relu_dropout_backward`` (g = where(y <= 0, 0, dy * scale) is dy masked then scaled, and the GEMMs are linear).
+
 The same three kernels run the split-K path (``SPLIT=True``: grid axis 1 is the split, the output is the
 workspace), under their own autotuners (``_SPLIT_*``: smaller tiles, a cache apart from the whole-reduction
 launches).  The TMA kernels (``_linear_*_tma_kernel``) are the same three GEMMs with descriptor loads, the
@@ -173,16 +180,31 @@ def _grouped_tile(pid, rows, cols, BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr,
     return pid_r, pid_c
 
 
+@triton.jit
+def _dropout_epilogue(acc, offs_m, offs_n, N, p, scale, seed, offset):
+    """Dropout of a [BLOCK_M, BLOCK_N] output tile (the contract of ``kernels/numpy/dropout.py``, flat mapping over
+    y[M, N]): element (m, n) draws counter c = offset + m * N + n (int64: hi32 of the group reaches Philox, as in
+    numpy) and keeps ``acc * scale`` iff word c & 3 of ``tl.randint4x(seed, c >> 2)``, as a uniform, is > p; else +0.0
+    (a select: a dropped NaN / inf is 0).  One Philox call per element, in the accumulator's own layout (no layout
+    conversion); rows / columns past the edges draw counters nobody stores."""
+    c = offset + offs_m.to(tl.int64)[:, None] * N + offs_n[None, :]
+    w0, w1, w2, w3 = tl.randint4x(seed, c >> 2)
+    lane = c & 3
+    u = tl.random.uint_to_uniform_float(tl.where(lane == 0, w0, tl.where(lane == 1, w1, tl.where(lane == 2, w2, w3))))
+    return tl.where(u > p, acc * scale, 0.0)
+
+
 @triton.autotune(configs=_CONFIGS, key=_KEY, prune_configs_by=_PRUNE)
 @triton.jit
 def _linear_forward_kernel(
-    x_ptr, w_ptr, b_ptr, y_ptr, M, N, K, M_BUCKET, SPLIT_LEN,
-    HAS_BIAS: tl.constexpr, RELU: tl.constexpr, ACC_DTYPE: tl.constexpr, OUT_DTYPE: tl.constexpr,
+    x_ptr, w_ptr, b_ptr, y_ptr, M, N, K, M_BUCKET, SPLIT_LEN, p, scale, seed, offset,
+    HAS_BIAS: tl.constexpr, RELU: tl.constexpr, DROPOUT: tl.constexpr, ACC_DTYPE: tl.constexpr, OUT_DTYPE: tl.constexpr,
     INPUT_PRECISION: tl.constexpr, DOT_DTYPE: tl.constexpr, SPLIT: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):
     # SPLIT: program (tile, s) reduces K in [s * SPLIT_LEN, (s + 1) * SPLIT_LEN) and y_ptr is the [splits, M, N]
-    # accumulator-dtype workspace (bias and ReLU wait for _sum_splits_kernel); else the whole of K, into y.
+    # accumulator-dtype workspace (bias, ReLU and dropout wait for _sum_splits_kernel); else the whole of K, into y.
+    # DROPOUT (with RELU): the epilogue then applies dropout (p, scale, seed, offset: _dropout_epilogue).
     pid_m, pid_n = _grouped_tile(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_M)
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
@@ -213,6 +235,8 @@ def _linear_forward_kernel(
         if RELU:
             # not tl.maximum: on a GPU it returns 0 for a NaN input, where numpy, CUDA C and torch keep NaN
             acc = tl.where(acc < 0, 0.0, acc)
+        if DROPOUT:
+            acc = _dropout_epilogue(acc, offs_m, offs_n, N, p, scale, seed, offset)
     y_rows = y_ptr + offs_m.to(tl.int64) * N
     tl.store(y_rows[:, None] + offs_n[None, :], acc.to(OUT_DTYPE), mask=mask_m[:, None] & mask_n[None, :])
 
@@ -220,13 +244,15 @@ def _linear_forward_kernel(
 @triton.autotune(configs=_CONFIGS, key=_KEY, prune_configs_by=_PRUNE)
 @triton.jit
 def _linear_backward_input_kernel(
-    dy_ptr, y_ptr, w_ptr, dx_ptr, M, N, K, M_BUCKET, SPLIT_LEN,
+    dy_ptr, y_ptr, w_ptr, dx_ptr, M, N, K, M_BUCKET, SPLIT_LEN, scale,
     RELU: tl.constexpr, ACC_DTYPE: tl.constexpr, OUT_DTYPE: tl.constexpr,
     INPUT_PRECISION: tl.constexpr, DOT_DTYPE: tl.constexpr, SPLIT: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):
     # dx[M, K] = g[M, N] @ w[N, K]: output tiles BLOCK_M x BLOCK_K, reduction over N in BLOCK_N steps
-    # (SPLIT: over one split of N, into the [splits, M, K] workspace dx_ptr)
+    # (SPLIT: over one split of N, into the [splits, M, K] workspace dx_ptr).  The result is multiplied by ``scale``
+    # (1.0, exact, for linear_backward; dropout's 1 / (1 - p) after a fused dropout: the GEMM is linear in g, so
+    # scaling the [M, K] tile once is scaling every g element, with one multiply per output instead of per input)
     pid_m, pid_k = _grouped_tile(tl.program_id(0), M, K, BLOCK_M, BLOCK_K, GROUP_M)
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_k = pid_k * BLOCK_K + tl.arange(0, BLOCK_K)
@@ -252,6 +278,7 @@ def _linear_backward_input_kernel(
         w_off = (n0 + offs_n).to(tl.int64)[:, None] * K + offs_k[None, :]
         wt = tl.load(w_ptr + w_off, mask=mask_n[:, None] & mask_k[None, :], other=0.0)
         acc = tl.dot(g.to(DOT_DTYPE), wt.to(DOT_DTYPE), acc, input_precision=INPUT_PRECISION, out_dtype=ACC_DTYPE)
+    acc = acc * scale
     if SPLIT:
         dx_ptr += tl.program_id(1).to(tl.int64) * M * K
     dx_rows = dx_ptr + offs_m.to(tl.int64) * K
@@ -261,14 +288,15 @@ def _linear_backward_input_kernel(
 @triton.autotune(configs=_CONFIGS, key=_KEY, prune_configs_by=_PRUNE)
 @triton.jit
 def _linear_backward_weight_kernel(
-    dy_ptr, y_ptr, x_ptr, dw_ptr, db_ptr, M, N, K, M_BUCKET, SPLIT_LEN,
+    dy_ptr, y_ptr, x_ptr, dw_ptr, db_ptr, M, N, K, M_BUCKET, SPLIT_LEN, scale,
     RELU: tl.constexpr, ACC_DTYPE: tl.constexpr, OUT_DTYPE: tl.constexpr,
     INPUT_PRECISION: tl.constexpr, DOT_DTYPE: tl.constexpr, SPLIT: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):
     # dw[N, K] = g.T[N, M] @ x[M, K]: output tiles BLOCK_N x BLOCK_K, reduction over M in BLOCK_M steps.
     # GROUP_M groups tile-rows of the output, which here run along N.  SPLIT: over one split of M, into the
-    # [splits, N, K] workspace dw_ptr, db's partial into the [splits, N] workspace db_ptr.
+    # [splits, N, K] workspace dw_ptr, db's partial into the [splits, N] workspace db_ptr.  dw and db are multiplied
+    # by ``scale`` as dx is in _linear_backward_input_kernel.
     pid_n, pid_k = _grouped_tile(tl.program_id(0), N, K, BLOCK_N, BLOCK_K, GROUP_M)
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     offs_k = pid_k * BLOCK_K + tl.arange(0, BLOCK_K)
@@ -295,6 +323,8 @@ def _linear_backward_weight_kernel(
         acc = tl.dot(gt.to(DOT_DTYPE), xt.to(DOT_DTYPE), acc, input_precision=INPUT_PRECISION, out_dtype=ACC_DTYPE)
         # db rides along on the tile already in registers; only the pid_k == 0 column stores it
         db_acc += tl.sum(gt.to(ACC_DTYPE), axis=1)
+    acc = acc * scale
+    db_acc = db_acc * scale
     if SPLIT:
         dw_ptr += tl.program_id(1).to(tl.int64) * N * K
         db_ptr += tl.program_id(1).to(tl.int64) * N
@@ -318,10 +348,11 @@ _linear_backward_weight_split_kernel = triton.autotune(configs=_SPLIT_CONFIGS, k
 
 
 @triton.jit
-def _sum_splits_kernel(ws_ptr, b_ptr, out_ptr, numel, cols, SPLITS,
-                       HAS_BIAS: tl.constexpr, RELU: tl.constexpr, BLOCK: tl.constexpr):
+def _sum_splits_kernel(ws_ptr, b_ptr, out_ptr, numel, cols, SPLITS, p, scale, seed, offset,
+                       HAS_BIAS: tl.constexpr, RELU: tl.constexpr, DROPOUT: tl.constexpr, BLOCK: tl.constexpr):
     """out[i] = epilogue(sum over s of ws[s, i]) for the flat [rows, cols] output, always in split order 0, 1,
-    2, ... (deterministic); the epilogue is the forward's (+ b[i % cols], ReLU) when asked, then the cast."""
+    2, ... (deterministic); the epilogue is the forward's (+ b[i % cols], ReLU, dropout) when asked, then the cast.
+    The flat index i = m * cols + n is the output's, so dropout's counter is offset + i (one call per element)."""
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < numel
     part = ws_ptr + offs
@@ -333,6 +364,13 @@ def _sum_splits_kernel(ws_ptr, b_ptr, out_ptr, numel, cols, SPLITS,
         acc += tl.load(b_ptr + offs % cols, mask=mask, other=0.0).to(acc.dtype)
     if RELU:
         acc = tl.where(acc < 0, 0.0, acc)
+    if DROPOUT:
+        c = offset + offs
+        w0, w1, w2, w3 = tl.randint4x(seed, c >> 2)
+        lane = c & 3
+        u = tl.random.uint_to_uniform_float(tl.where(lane == 0, w0, tl.where(lane == 1, w1, tl.where(lane == 2, w2,
+                                                                                                      w3))))
+        acc = tl.where(u > p, acc * scale, 0.0)
     tl.store(out_ptr + offs, acc.to(out_ptr.dtype.element_ty), mask=mask)
 
 
@@ -359,13 +397,16 @@ def _split_plan(rows: int, cols: int, reduction: int) -> tuple[int, int]:
     return triton.cdiv(reduction, split_len), split_len
 
 
-def _sum_splits(ws: torch.Tensor, out: torch.Tensor, b: torch.Tensor | None = None, relu: bool = False) -> None:
-    """``out`` (flat [rows, cols]) = the split-ordered sum of ``ws[splits, rows, cols]`` (+ b, ReLU)."""
+def _sum_splits(ws: torch.Tensor, out: torch.Tensor, b: torch.Tensor | None = None, relu: bool = False,
+                dropout: tuple | None = None) -> None:
+    """``out`` (flat [rows, cols]) = the split-ordered sum of ``ws[splits, rows, cols]`` (+ b, ReLU, dropout:
+    ``dropout`` = (p, scale, seed, offset) as :func:`_forward` takes it)."""
     numel = out.numel()
     block = 128 if interpreting() else 1024
+    p, scale, seed, offset = dropout if dropout is not None else (0.0, 1.0, 0, 0)
     _sum_splits_kernel[(triton.cdiv(numel, block),)](ws, b if b is not None else ws, out, numel, out.shape[-1],
-                                                     ws.shape[0], HAS_BIAS=b is not None, RELU=bool(relu),
-                                                     BLOCK=block)
+                                                     ws.shape[0], p, scale, seed, offset, HAS_BIAS=b is not None,
+                                                     RELU=bool(relu), DROPOUT=dropout is not None, BLOCK=block)
 
 
 # ---------------------------------------------------------------- Hopper: TMA operand tiles, persistent grid
@@ -415,8 +456,8 @@ _TMA_TILES = {
 @triton.autotune(configs=_tma_configs(_TMA_TILES["forward"]), key=_KEY)
 @triton.jit
 def _linear_forward_tma_kernel(
-    x_desc, w_desc, b_ptr, y_ptr, M, N, K, M_BUCKET,
-    HAS_BIAS: tl.constexpr, RELU: tl.constexpr, DOT_DTYPE: tl.constexpr,
+    x_desc, w_desc, b_ptr, y_ptr, M, N, K, M_BUCKET, p, scale, seed, offset,
+    HAS_BIAS: tl.constexpr, RELU: tl.constexpr, DROPOUT: tl.constexpr, DOT_DTYPE: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):
     # y tiles [BLOCK_M, BLOCK_N], persistent: program i computes tiles i, i + programs, ...; x[M, K] and w[N, K]
@@ -437,6 +478,8 @@ def _linear_forward_tma_kernel(
             acc += bias.to(tl.float32)[None, :]
         if RELU:
             acc = tl.where(acc < 0, 0.0, acc)
+        if DROPOUT:
+            acc = _dropout_epilogue(acc, offs_m, offs_n, N, p, scale, seed, offset)
         y_rows = y_ptr + offs_m.to(tl.int64) * N
         tl.store(y_rows[:, None] + offs_n[None, :], acc.to(y_ptr.dtype.element_ty),
                  mask=(offs_m < M)[:, None] & mask_n[None, :])
@@ -445,7 +488,7 @@ def _linear_forward_tma_kernel(
 @triton.autotune(configs=_tma_configs(_TMA_TILES["backward_input"]), key=_KEY)
 @triton.jit
 def _linear_backward_input_tma_kernel(
-    dy_desc, y_desc, w_desc, dx_ptr, M, N, K, M_BUCKET,
+    dy_desc, y_desc, w_desc, dx_ptr, M, N, K, M_BUCKET, scale,
     RELU: tl.constexpr, DOT_DTYPE: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):
@@ -461,6 +504,7 @@ def _linear_backward_input_tma_kernel(
                 g = tl.where(y_desc.load([pid_m * BLOCK_M, n0]) <= 0, 0.0, g)
             wt = w_desc.load([n0, pid_k * BLOCK_K])
             acc = tl.dot(g.to(DOT_DTYPE), wt.to(DOT_DTYPE), acc, input_precision="ieee", out_dtype=tl.float32)
+        acc = acc * scale
         offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
         offs_k = pid_k * BLOCK_K + tl.arange(0, BLOCK_K)
         dx_rows = dx_ptr + offs_m.to(tl.int64) * K
@@ -471,7 +515,7 @@ def _linear_backward_input_tma_kernel(
 @triton.autotune(configs=_tma_configs(_TMA_TILES["backward_weight"]), key=_KEY)
 @triton.jit
 def _linear_backward_weight_tma_kernel(
-    dy_desc, y_desc, x_desc, dw_ptr, db_ptr, M, N, K, M_BUCKET,
+    dy_desc, y_desc, x_desc, dw_ptr, db_ptr, M, N, K, M_BUCKET, scale,
     RELU: tl.constexpr, DOT_DTYPE: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):
@@ -489,6 +533,8 @@ def _linear_backward_weight_tma_kernel(
             xt = x_desc.load([m0, pid_k * BLOCK_K])
             acc = tl.dot(tl.trans(g.to(DOT_DTYPE)), xt.to(DOT_DTYPE), acc, input_precision="ieee", out_dtype=tl.float32)
             db_acc += tl.sum(g.to(tl.float32), axis=0)
+        acc = acc * scale
+        db_acc = db_acc * scale
         offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
         offs_k = pid_k * BLOCK_K + tl.arange(0, BLOCK_K)
         mask_n = offs_n < N
@@ -585,38 +631,52 @@ def _checked_backward(dy, x, w, y, relu) -> tuple[int, int, int]:
     return linear_backward_shapes(dy.shape, x.shape, w.shape, y.shape if relu else None)
 
 
-def _forward(x, w, b, relu: bool, M: int, N: int, K: int, *, split: bool, tma: bool) -> torch.Tensor:
-    """y on checked arguments: the split-K, TMA or tiled GEMM, as ``split`` / ``tma`` allow and the shape picks."""
+def _forward(x, w, b, relu: bool, M: int, N: int, K: int, *, split: bool, tma: bool,
+             dropout: tuple | None = None) -> torch.Tensor:
+    """y on checked arguments: the split-K, TMA or tiled GEMM, as ``split`` / ``tma`` allow and the shape picks.
+
+    ``dropout`` = (p, scale, seed, offset) (p and scale already rounded to float32, seed and offset checked ints;
+    needs ``relu`` and K > 0: ``kernels/triton/dropout.py``'s ``linear_relu_dropout_forward`` answers K == 0 with the
+    two passes) applies dropout to relu(x @ w.T + b) in the epilogue of whichever path runs: the tiled and TMA
+    kernels' (``_dropout_epilogue``) or ``_sum_splits_kernel``'s after split-K."""
     y = torch.empty((M, N), dtype=x.dtype, device=x.device)
     if y.numel() == 0:
         return y
     if K == 0:  # empty reduction: y = b (or 0), then ReLU
+        assert dropout is None, "K == 0 with dropout is the caller's (two passes)"
         y.zero_()
         if b is not None:
             y += b
         return y.clamp_(min=0) if relu else y
-    flags = dict(HAS_BIAS=b is not None, RELU=bool(relu))
+    flags = dict(HAS_BIAS=b is not None, RELU=bool(relu), DROPOUT=dropout is not None)
+    drop_args = dropout if dropout is not None else (0.0, 1.0, 0, 0)
     b_arg = b if b is not None else x
     splits, split_len = _split_plan(M, N, K) if split else (1, K)
     if splits > 1:
         ws = torch.empty((splits, M, N), dtype=_acc_dtype(x.dtype), device=x.device)
         _linear_forward_split_kernel[
             lambda meta: (triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(N, meta["BLOCK_N"]), splits)](
-            x, w, b_arg, ws, M, N, K, size_bucket(M), split_len, **flags, **_split_precision(x.dtype), SPLIT=True)
-        _sum_splits(ws, y, b, relu)
+            x, w, b_arg, ws, M, N, K, size_bucket(M), split_len, *drop_args, **{**flags, "DROPOUT": False},
+            **_split_precision(x.dtype), SPLIT=True)
+        _sum_splits(ws, y, b, relu, dropout)
     elif tma and _uses_tma(x, w):
         programs = _programs(x)
         _linear_forward_tma_kernel[
             lambda meta: (min(programs, triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(N, meta["BLOCK_N"])),)](
-            _desc(x), _desc(w), b_arg, y, M, N, K, size_bucket(M), **flags, DOT_DTYPE=_precision(x.dtype)["DOT_DTYPE"])
+            _desc(x), _desc(w), b_arg, y, M, N, K, size_bucket(M), *drop_args, **flags,
+            DOT_DTYPE=_precision(x.dtype)["DOT_DTYPE"])
     else:
         _linear_forward_kernel[lambda meta: (triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(N, meta["BLOCK_N"]),)](
-            x, w, b_arg, y, M, N, K, size_bucket(M), K, **flags, **_precision(x.dtype), SPLIT=False)
+            x, w, b_arg, y, M, N, K, size_bucket(M), K, *drop_args, **flags, **_precision(x.dtype), SPLIT=False)
     return y
 
 
-def _backward(dy, x, w, y, relu: bool, M: int, N: int, K: int, *, split: bool, tma: bool):
-    """(dx, dw, db) on checked arguments: each GEMM split-K, TMA or tiled, as ``split`` / ``tma`` allow."""
+def _backward(dy, x, w, y, relu: bool, M: int, N: int, K: int, *, split: bool, tma: bool, scale: float = 1.0):
+    """(dx, dw, db) on checked arguments: each GEMM split-K, TMA or tiled, as ``split`` / ``tma`` allow.
+
+    ``scale`` multiplies g (dropout's float32 1 / (1 - p) after a fused dropout; 1.0 otherwise): applied to each
+    GEMM's accumulator before its store (the products are linear in g), so dx, dw and db are those of
+    g = where(y <= 0, 0, dy * scale) up to rounding."""
     dtype = dy.dtype
     dx = torch.empty((M, K), dtype=dtype, device=x.device)
     dw = torch.empty((N, K), dtype=dtype, device=x.device)
@@ -625,7 +685,8 @@ def _backward(dy, x, w, y, relu: bool, M: int, N: int, K: int, *, split: bool, t
         return dx.zero_(), dw.zero_(), db.zero_()
     if K == 0:  # degenerate layer with no input features: only db is non-empty
         g = torch.where(y <= 0, 0, dy) if relu else dy
-        return dx, dw, g.sum(0, dtype=_acc_dtype(dtype)).to(dtype)
+        db_acc = g.sum(0, dtype=_acc_dtype(dtype))
+        return dx, dw, (db_acc * scale if scale != 1.0 else db_acc).to(dtype)
     y_arg = y if relu else dy  # never read when RELU is False
     precision = _precision(dtype)
     flags = dict(RELU=bool(relu), **precision)
@@ -638,18 +699,18 @@ def _backward(dy, x, w, y, relu: bool, M: int, N: int, K: int, *, split: bool, t
         ws = torch.empty((splits, M, K), dtype=_acc_dtype(dtype), device=x.device)
         _linear_backward_input_split_kernel[
             lambda meta: (triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(K, meta["BLOCK_K"]), splits)](
-            dy, y_arg, w, ws, M, N, K, size_bucket(M), split_len, **split_flags)
+            dy, y_arg, w, ws, M, N, K, size_bucket(M), split_len, scale, **split_flags)
         _sum_splits(ws, dx)
     elif use_tma:
         programs = _programs(x)
         _linear_backward_input_tma_kernel[
             lambda meta: (min(programs, triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(K, meta["BLOCK_K"])),)](
-            _desc(dy), _desc(y_arg), _desc(w), dx, M, N, K, size_bucket(M), RELU=bool(relu),
+            _desc(dy), _desc(y_arg), _desc(w), dx, M, N, K, size_bucket(M), scale, RELU=bool(relu),
             DOT_DTYPE=precision["DOT_DTYPE"])
     else:
         _linear_backward_input_kernel[
             lambda meta: (triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(K, meta["BLOCK_K"]),)](
-            dy, y_arg, w, dx, M, N, K, size_bucket(M), N, **flags, SPLIT=False)
+            dy, y_arg, w, dx, M, N, K, size_bucket(M), N, scale, **flags, SPLIT=False)
 
     # dw[N, K] = g.T @ x and db[N] = g.sum(0): reduction over M
     splits, split_len = _split_plan(N, K, M) if split else (1, M)
@@ -658,19 +719,19 @@ def _backward(dy, x, w, y, relu: bool, M: int, N: int, K: int, *, split: bool, t
         db_ws = torch.empty((splits, N), dtype=_acc_dtype(dtype), device=x.device)
         _linear_backward_weight_split_kernel[
             lambda meta: (triton.cdiv(N, meta["BLOCK_N"]) * triton.cdiv(K, meta["BLOCK_K"]), splits)](
-            dy, y_arg, x, ws, db_ws, M, N, K, size_bucket(M), split_len, **split_flags)
+            dy, y_arg, x, ws, db_ws, M, N, K, size_bucket(M), split_len, scale, **split_flags)
         _sum_splits(ws, dw)
         _sum_splits(db_ws, db)
     elif use_tma:
         programs = _programs(x)
         _linear_backward_weight_tma_kernel[
             lambda meta: (min(programs, triton.cdiv(N, meta["BLOCK_N"]) * triton.cdiv(K, meta["BLOCK_K"])),)](
-            _desc(dy), _desc(y_arg), _desc(x), dw, db, M, N, K, size_bucket(M), RELU=bool(relu),
+            _desc(dy), _desc(y_arg), _desc(x), dw, db, M, N, K, size_bucket(M), scale, RELU=bool(relu),
             DOT_DTYPE=precision["DOT_DTYPE"])
     else:
         _linear_backward_weight_kernel[
             lambda meta: (triton.cdiv(N, meta["BLOCK_N"]) * triton.cdiv(K, meta["BLOCK_K"]),)](
-            dy, y_arg, x, dw, db, M, N, K, size_bucket(M), M, **flags, SPLIT=False)
+            dy, y_arg, x, dw, db, M, N, K, size_bucket(M), M, scale, **flags, SPLIT=False)
     return dx, dw, db
 
 

@@ -226,7 +226,7 @@ def test_bfloat16_tensor_core_path_under_the_emulator(rng):
         "linear_backward_weight_kernel<__nv_bfloat16>",
         (2, 1, 1),
         (256, 1, 1),
-        (bits(dy), y, bits(x), dw, db, *sizes, np.int32(1)),
+        (bits(dy), y, bits(x), dw, db, *sizes, np.int32(1), np.float32(1.0)),  # relu, scale (1: no dropout)
     )
     assert rel_err(value(dw), ref_dw) <= 1e-2
     assert rel_err(value(db), ref_db) <= 1e-2

@@ -1,5 +1,6 @@
 """Rung 2 -- dropout fused into the residual add that follows it: ``dropout_add_forward(x, residual, ...)`` writes
-``residual + dropout(x)`` in one pass. The production kernels, ``kernels/cupy/dropout.py`` + ``dropout.cu``.
+``residual + dropout(x)`` in one pass. Production's kernels, ``kernels/cupy/dropout.py`` + ``dropout.cu`` (rung 3
+added the linear epilogue beside them).
 
 Math (the contract's fused entry point, ``kernels/numpy/dropout.py``): out_i = residual_i + y_i with y_i =
 dropout_forward(x)_i (same counters, mask and scale, rounded to T), the sum formed in acc_t<T> and rounded once to T:
@@ -25,8 +26,7 @@ Verified where: values on the CPU emulator (``tests/kernels/test_dropout_add.py`
 mapping and alignment, NaN / inf, bad input); NVRTC compiles every instantiation for sm_80 / sm_90 (``python -m
 benchmarks.aot_cuda --family dropout``). No GPU has run it.
 
-Not built: bias + ReLU + dropout in the linear epilogue (``docs/ladder/dropout.md``: the next rung), and a
-framework caller.
+Next: bias + ReLU + dropout in the linear epilogue (``rung3_linear_epilogue.py``). Not built: a framework caller.
 
 The functions are production's, re-exported so the ladder's tests and benchmark see this rung.
 """

@@ -1,5 +1,5 @@
 """Rung 2 -- dropout fused into the residual add that follows it: ``dropout_add_forward(x, residual, ...)`` writes
-``residual + dropout(x)`` in one pass. The production kernels.
+``residual + dropout(x)`` in one pass. Production's kernels (rung 3 added the linear epilogue beside them).
 
 Math (the contract's fused entry point, ``kernels/numpy/dropout.py``)::
 
@@ -33,10 +33,9 @@ rung 1's kernel. Unverified: no GPU has run it.
 Measured: not yet (no GPU). Compiled ahead of time for sm_90 and sm_80 (launchers "dropout_add_forward" -- flat,
 aligned -- and "dropout_add_forward(rows, unaligned offset)"): see docs/ladder/dropout.md.
 
-Not built here: the other neighbour fusion, bias + ReLU + dropout in the linear layer's epilogue (the linear
-kernels' family, ``kernels/*/linear_relu.*``), the next rung on the map in docs/ladder/dropout.md; and the framework
-does not call ``dropout_add_forward`` yet (the same page says what a provably equivalent use in
-``nn.TransformerEncoderLayer`` needs).
+The other neighbour fusion, bias + ReLU + dropout in the linear layer's epilogue, is the next rung
+(``rung3_linear_epilogue.py``); the framework does not call ``dropout_add_forward`` yet (docs/ladder/dropout.md says
+what a provably equivalent use in ``nn.TransformerEncoderLayer`` needs).
 
 The functions are production's, re-exported so the ladder's tests and benchmark see this rung.
 """
