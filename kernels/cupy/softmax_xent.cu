@@ -161,6 +161,27 @@ __device__ __forceinline__ void online_tile(const T* logits, long long row_base,
     m = m_new;
 }
 
+// Pass 2 over one tile of a row: dlogits = exp(x - mx) * inv at thread j's ITEMS columns c1 + j + k * STRIDE below
+// c_end, g_t at the target.  All ITEMS loads come before the stores, each element stored by the thread that loaded
+// it (dlogits may be logits: see the header).
+template <int STRIDE, typename T>
+__device__ __forceinline__ void grad_tile(const T* logits, T* dlogits, long long row_base, long long c1,
+                                          long long c_end, int j, long long t, kg::acc_t<T> mx, kg::acc_t<T> inv,
+                                          kg::acc_t<T> g_t) {
+    using A = kg::acc_t<T>;
+    A x[ITEMS];
+#pragma unroll
+    for (int k = 0; k < ITEMS; ++k) {
+        const long long c = c1 + j + (long long)k * STRIDE;
+        x[k] = c < c_end ? kg::to_acc(logits[row_base + c]) : A(0);
+    }
+#pragma unroll
+    for (int k = 0; k < ITEMS; ++k) {
+        const long long c = c1 + j + (long long)k * STRIDE;
+        if (c < c_end) dlogits[row_base + c] = kg::from_acc<T>(c == t ? g_t : exp(x[k] - mx) * inv);
+    }
+}
+
 }  // namespace
 
 // Forward: row_loss[m] (0 for ignored rows) and, when need_grad != 0, dlogits[m, :] for every row m
@@ -231,19 +252,8 @@ softmax_xent_forward_kernel(const T* logits, const long long* __restrict__ targe
         // loads all come before its stores (dlogits may be logits: see the header)
         const A inv = A(1) / (s * n);
         const A g_t = -s_other * inv;
-        for (long long c0 = 0; c0 < V; c0 += chunk) {
-            A x[ITEMS];
-#pragma unroll
-            for (int k = 0; k < ITEMS; ++k) {
-                const long long c = c0 + j + (long long)k * ROW_THREADS;
-                x[k] = c < V ? kg::to_acc(logits[row_base + c]) : A(0);
-            }
-#pragma unroll
-            for (int k = 0; k < ITEMS; ++k) {
-                const long long c = c0 + j + (long long)k * ROW_THREADS;
-                if (c < V) dlogits[row_base + c] = kg::from_acc<T>(c == t ? g_t : exp(x[k] - mx) * inv);
-            }
-        }
+        for (long long c0 = 0; c0 < V; c0 += chunk)
+            grad_tile<ROW_THREADS>(logits, dlogits, row_base, c0, V, j, t, mx, inv, g_t);
     }
 }
 
@@ -372,19 +382,8 @@ softmax_xent_split_grad_kernel(const T* logits, const long long* __restrict__ ta
         const A mx = row_stats[row];
         const A inv = row_stats[M + row];
         const A g_t = row_stats[2 * M + row];
-        for (long long c1 = c0; c1 < c_end; c1 += tile) {
-            A x[ITEMS];
-#pragma unroll
-            for (int k = 0; k < ITEMS; ++k) {
-                const long long c = c1 + j + (long long)k * SPLIT_THREADS;
-                x[k] = c < c_end ? kg::to_acc(logits[row_base + c]) : A(0);
-            }
-#pragma unroll
-            for (int k = 0; k < ITEMS; ++k) {
-                const long long c = c1 + j + (long long)k * SPLIT_THREADS;
-                if (c < c_end) dlogits[row_base + c] = kg::from_acc<T>(c == t ? g_t : exp(x[k] - mx) * inv);
-            }
-        }
+        for (long long c1 = c0; c1 < c_end; c1 += tile)
+            grad_tile<SPLIT_THREADS>(logits, dlogits, row_base, c1, c_end, j, t, mx, inv, g_t);
     }
 }
 
