@@ -52,6 +52,7 @@ sm_75.  GPU correctness and speed are unverified -- no GPU was available when th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -112,11 +113,13 @@ def _check_backward(dy: Any, x: Any, w: Any, y: Any | None, relu: bool) -> tuple
     return dtype, tuple(linear_backward_shapes(dy.shape, x.shape, w.shape, y.shape if relu else None))
 
 
-def _forward(module: SourceModule, kernel: str, x: Any, w: Any, b: Any | None, relu: bool) -> Any:
-    """:func:`linear_forward` with ``module``'s ``kernel`` (production's, or ladder rung 2's: the same launch)."""
+def _forward(module: SourceModule, kernel: str, x: Any, w: Any, b: Any | None, relu: bool, *,
+             launch: Callable[[int, int], Any] = _launch_config) -> Any:
+    """:func:`linear_forward` with ``module``'s ``kernel`` on the grid ``launch(M, N)`` gives (None: nothing to launch):
+    production's kernel and rung 2's on :func:`_launch_config`, the ladder's rungs 0 and 1 on their own geometry."""
     dtype, (M, N, K) = _check_forward(x, w, b)
     y = _runtime.empty((M, N), dtype)
-    config = _launch_config(M, N)
+    config = launch(M, N)
     if config is not None:
         bias = b if b is not None else x  # never read without has_bias
         module.launch(

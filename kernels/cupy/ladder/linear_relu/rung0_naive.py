@@ -55,7 +55,8 @@ for sm_80 / sm_90 (``python -m benchmarks.aot_cuda``: registers, spills, no flus
 / sm_90. No GPU has run it.
 
 Arguments are checked exactly as in ``kernels/cupy/linear_relu.py`` (its ``_check_forward`` / ``_check_backward``,
-through ``_rung_common.py``, the output buffers and kernel arguments shared with rung 1).
+the forward through its ``_forward`` on :func:`_launch_output`; ``_rung_common.py``: the backward's buffers and
+kernel arguments, shared with rung 1).
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..._runtime import SourceModule, cdiv
-from ._rung_common import backward_setup, forward
+from ...linear_relu import _forward
+from ._rung_common import backward_setup
 
 __all__ = ["linear_forward", "linear_backward"]
 
@@ -91,7 +93,7 @@ def _launch_output(rows: int, cols: int) -> tuple[tuple[int], tuple[int]] | None
 
 def linear_forward(x: Any, w: Any, b: Any | None, relu: bool) -> Any:
     """``y[M, N] = x[M, K] @ w[N, K].T + b[N]``, then ReLU if ``relu``; raises as ``kernels.cupy.linear_relu``."""
-    return forward(MODULE, "linear_naive_forward_kernel", _launch_output, x, w, b, relu)
+    return _forward(MODULE, "linear_naive_forward_kernel", x, w, b, relu, launch=_launch_output)
 
 
 def linear_backward(dy: Any, x: Any, w: Any, y: Any | None, relu: bool) -> tuple[Any, Any, Any]:

@@ -56,7 +56,8 @@ name expression for sm_80 / sm_90 (``python -m benchmarks.aot_cuda``), nvcc for 
 run it.
 
 Arguments are checked exactly as in ``kernels/cupy/linear_relu.py`` (its ``_check_forward`` / ``_check_backward``,
-through ``_rung_common.py``, the output buffers and kernel arguments shared with rung 0).
+the forward through its ``_forward`` on :func:`_launch`; ``_rung_common.py``: the backward's buffers and kernel
+arguments, shared with rung 0).
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..._runtime import MAX_GRID, SourceModule, cdiv
-from ._rung_common import backward_setup, forward
+from ...linear_relu import _forward
+from ._rung_common import backward_setup
 
 __all__ = ["linear_forward", "linear_backward"]
 
@@ -86,7 +88,7 @@ def _launch(rows: int, cols: int, *, min_col_tiles: int = 0) -> tuple[tuple[int]
 
 def linear_forward(x: Any, w: Any, b: Any | None, relu: bool) -> Any:
     """``y[M, N] = x[M, K] @ w[N, K].T + b[N]``, then ReLU if ``relu``; raises as ``kernels.cupy.linear_relu``."""
-    return forward(MODULE, "linear_smem_forward_kernel", _launch, x, w, b, relu)
+    return _forward(MODULE, "linear_smem_forward_kernel", x, w, b, relu, launch=_launch)
 
 
 def linear_backward(dy: Any, x: Any, w: Any, y: Any | None, relu: bool) -> tuple[Any, Any, Any]:
