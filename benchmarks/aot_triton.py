@@ -495,7 +495,8 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         ("optim_step", "adam_step(weight_decay, maximize)", adam(False, False, 1e-2, maximize=True)),
         ("optim_step", "adam_step(decoupled, AdamW)", adam(False, True, 1e-2)),
         ("optim_step", "adam_step(amsgrad, decoupled)", adam(True, True, 1e-2)),
-        ("optim_step", "adam_step(capturable: device step and lr, decoupled)", adam_capturable),
+        # no ": " in this name: that would label it a ladder rung (sm_90 only)
+        ("optim_step", "adam_step(capturable, device step and lr, decoupled)", adam_capturable),
         ("optim_step", "sgd_step", sgd(0.0, False, False, 0.0)),
         ("optim_step", "sgd_step(momentum, first step)", sgd(0.9, True, False, 0.0)),
         ("optim_step", "sgd_step(momentum, weight_decay)", sgd(0.9, False, False, 1e-4)),
