@@ -442,7 +442,7 @@ DROP_SHAPES = {
     "odd width 1001 p=0.2": (1001, 0.2),
     "digits fc 128 p=0.5": (128, 0.5),
 }
-DROP_PASSES = ("forward", "backward", "add_forward")  # add_forward (the fused residual add): the top rungs only
+DROP_PASSES = ("forward", "backward", "add_forward")  # add_forward (the fused residual add): from rung 2 up
 DROP_DTYPES = {"triton": ("float32", "float16", "bfloat16"), "cupy": ("float32", "float16")}
 
 
@@ -505,8 +505,9 @@ FAMILIES = {
     "conv2d": (SHAPES, PASSES, DTYPES, lambda b, rung: PASSES),
     "maxpool2d": (POOL_SHAPES, POOL_PASSES, POOL_DTYPES, pool_passes),
     "softmax_xent": (XENT_SHAPES, XENT_PASSES, XENT_DTYPES, lambda b, rung: XENT_PASSES),
-    "dropout": (DROP_SHAPES, DROP_PASSES, DROP_DTYPES,  # add_forward (the fused residual add): the top rungs only
-                lambda b, rung: tuple(p for p in DROP_PASSES if p != "add_forward" or rung == drop_rungs(b)[-1])),
+    "dropout": (DROP_SHAPES, DROP_PASSES, DROP_DTYPES,  # add_forward: the rungs from rung2_residual_add up export it
+                lambda b, rung: DROP_PASSES if drop_rungs(b).index(rung) >= drop_rungs(b).index("rung2_residual_add")
+                else DROP_PASSES[:2]),
     "linear_relu": (LINEAR_SHAPES, LINEAR_PASSES, LINEAR_DTYPES, lambda b, rung: LINEAR_PASSES),
 }
 
