@@ -338,16 +338,34 @@ def compile_family(family: str, arch: str, setup: str) -> list[ModuleResult]:
 def run(archs=ARCHS, setups=("wheels",), family_names=None, jobs: int | None = None) -> list[ModuleResult]:
     """Compile every family and ladder rung for every arch in every setup: one process pool per setup."""
     family_names = tuple(family_names or families() + ladder_modules())
+    return run_plan({setup: [(f, a) for f in family_names for a in archs] for setup in setups}, jobs)
+
+
+def ci_plan(setups=SETUPS) -> dict[str, list[tuple[str, str]]]:
+    """What the CI test compiles, per setup: ``(module, arch)`` pairs.
+
+    ``wheels`` (the usual install): the production families for sm_90 and sm_80, the ladder rungs below
+    production for sm_90 only (teaching code, benchmarked on Hopper; the Triton rungs follow the same rule);
+    ``toolkit`` (a CUDA toolkit's headers instead of the wheels'): everything for sm_90 only -- the setup
+    checks which headers NVRTC finds, which the architecture does not change.  ``run()`` / the command line
+    still compile any combination."""
+    plan = {"wheels": [(f, a) for f in families() for a in ARCHS] + [(m, "90") for m in ladder_modules()],
+            "toolkit": [(m, "90") for m in families() + ladder_modules()]}
+    return {setup: plan[setup] for setup in setups}
+
+
+def run_plan(plan: dict[str, list[tuple[str, str]]], jobs: int | None = None) -> list[ModuleResult]:
+    """Compile each setup's ``(module, arch)`` pairs (:func:`ci_plan`'s shape): one process pool per setup."""
     jobs = jobs or os.cpu_count() or 1
     toolkit = toolkit_root()
     results: list[ModuleResult] = []
     ctx = multiprocessing.get_context("spawn")  # a fresh CuPy per worker: it caches the headers it found
-    for setup in setups:
+    for setup, pairs in plan.items():
         if setup == "toolkit" and toolkit is None:
             raise RuntimeError("the toolkit setup needs a CUDA toolkit (KERNELGRAD_CUDA_TOOLKIT or CUDA_PATH)")
         with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker,
                                                     initargs=(setup, str(toolkit) if toolkit else None)) as pool:
-            futures = [pool.submit(compile_family, f, a, setup) for f in family_names for a in archs]
+            futures = [pool.submit(compile_family, f, a, setup) for f, a in pairs]
             for fut in futures:
                 results.extend(fut.result())
     return results

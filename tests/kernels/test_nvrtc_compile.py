@@ -10,8 +10,10 @@ setups, each in its own process:
   ``CUDA_PATH`` unset, no toolkit searched): the usual case next to a CUDA build of torch;
 * ``toolkit``: a CUDA toolkit through ``CUDA_PATH``, the wheels' headers hidden.
 
-The compile runs once per test session (module fixture, a process per core) and each test reads its
-part.  Fails on: a compile error; a declared name expression that was not compiled; a spill in a
+What is compiled is ``aot_cuda.ci_plan``: the production families for sm_90 and sm_80, the ladder rungs
+below production and the toolkit setup for sm_90 only (the header setup does not depend on the architecture;
+rungs are benchmarked on Hopper).  The compile runs once per test session (module fixture, a process per
+core) and each test reads its part.  Fails on: a compile error; a declared name expression that was not compiled; a spill in a
 float16 / bfloat16 / float32 kernel (float64 spills are reported in benchmarks/results/aot-cuda.md, not
 failed); a flush-to-zero instruction (the kernels keep subnormals); a half-precision GEMM without
 tensor-core instructions; static shared memory over 48 KB.  Skips with the reason when CuPy or its NVRTC
@@ -28,20 +30,19 @@ WHY_NOT = aot_cuda.nvrtc_unavailable()
 pytestmark = pytest.mark.skipif(WHY_NOT is not None, reason=f"{WHY_NOT} (pip install -e '.[aot]')")
 
 FAMILIES = aot_cuda.families()
-MODULES = FAMILIES + aot_cuda.ladder_modules()
 TOOLKIT = aot_cuda.toolkit_root()
-SETUPS = [
-    "wheels",
-    pytest.param("toolkit", marks=pytest.mark.skipif(TOOLKIT is None, reason="no CUDA toolkit (set CUDA_PATH)")),
-]
+#: (setup, arch, module) compiled: aot_cuda.ci_plan -- production for sm_90 and sm_80, ladder rungs and the
+#: toolkit setup for sm_90 only; the toolkit setup where a toolkit is found.
+PLAN = aot_cuda.ci_plan(("wheels", "toolkit") if TOOLKIT is not None else ("wheels",))
+COMBOS = [pytest.param(setup, arch, module, id=f"{setup}-sm_{arch}-{module}")
+          for setup, pairs in PLAN.items() for module, arch in pairs]
 
 
 @pytest.fixture(scope="module")
 def compiled() -> dict[tuple[str, str, str], list[aot_cuda.ModuleResult]]:
     """(setup, arch, family) -> that family's compiled modules, for every setup present (compiled once)."""
-    setups = ["wheels"] + (["toolkit"] if TOOLKIT is not None else [])
     out: dict[tuple[str, str, str], list[aot_cuda.ModuleResult]] = {}
-    for res in aot_cuda.run(aot_cuda.ARCHS, setups):
+    for res in aot_cuda.run_plan(PLAN):
         out.setdefault((res.setup, res.arch, res.family), []).append(res)
     return out
 
@@ -49,11 +50,14 @@ def compiled() -> dict[tuple[str, str, str], list[aot_cuda.ModuleResult]]:
 def test_every_family_is_checked():
     assert set(FAMILIES) == {"conv2d", "maxpool2d", "linear_relu", "softmax_xent", "dropout", "optim_step"}
     assert "ladder.conv2d.rung0_direct" in aot_cuda.ladder_modules()
+    plan = aot_cuda.ci_plan()
+    assert {(f, a) for f in FAMILIES for a in ("90", "80")} <= set(plan["wheels"])  # production: both archs
+    every = FAMILIES + aot_cuda.ladder_modules()
+    for setup in plan:  # every module for sm_90 in every setup
+        assert {(m, "90") for m in every} <= set(plan[setup]), setup
 
 
-@pytest.mark.parametrize("family", MODULES)
-@pytest.mark.parametrize("arch", aot_cuda.ARCHS, ids=lambda a: f"sm_{a}")
-@pytest.mark.parametrize("setup", SETUPS)
+@pytest.mark.parametrize(("setup", "arch", "family"), COMBOS)
 def test_nvrtc_compiles_every_name_expression(compiled, setup, arch, family):
     results = compiled[(setup, arch, family)]
     assert results, f"{family}.py declares no SourceModule"
