@@ -347,6 +347,19 @@ _linear_backward_weight_split_kernel = triton.autotune(configs=_SPLIT_CONFIGS, k
     _linear_backward_weight_kernel.fn)
 
 
+# Dropout in the epilogue (DROPOUT=True: the dropout family's linear_relu_dropout_forward) under its own autotuners,
+# as split-K is: the per-element Philox adds registers, so its tile lists hold only what compiles spill-free with it
+# (benchmarks/aot_triton.py, launchers "linear_relu_dropout_forward" and "tma: ..."), and a dropout launch never reuses
+# a plain launch's tuning (the autotune key does not see DROPOUT).  sm_80's mma.sync tiles of half precision spill
+# 11 KB with more than 32 accumulator elements per thread (128 x 128 / 8 warps, 64 x 128 / 4, 64 x 256 / 8); IEEE
+# float32 and float64 keep their lists.
+_DROPOUT_DTYPE_CONFIGS = {**_DTYPE_CONFIGS, "half": [(64, 64, 32, 4, 4), (64, 128, 32, 8, 4)]}
+_linear_forward_dropout_kernel = triton.autotune(
+    configs=gemm_tile_configs(_DROPOUT_DTYPE_CONFIGS, _INTERPRETER_CONFIG), key=_KEY,
+    prune_configs_by={"early_config_prune": prune_by_dtype(_DROPOUT_DTYPE_CONFIGS, lambda: ALLOW_TF32,
+                                                           ("x_ptr", "dy_ptr"))})(_linear_forward_kernel.fn)
+
+
 @triton.jit
 def _sum_splits_kernel(ws_ptr, b_ptr, out_ptr, numel, cols, SPLITS, p, scale, seed, offset,
                        HAS_BIAS: tl.constexpr, RELU: tl.constexpr, DROPOUT: tl.constexpr, BLOCK: tl.constexpr):
@@ -451,6 +464,11 @@ _TMA_TILES = {
 }
 
 
+#: The forward TMA tiles that stay spill-free with the dropout epilogue (64 accumulator elements per thread; the 128
+#: of 128 x 256 / 8 warps and 128 x 128 / 4 warps spill 3-4 KB at 255 registers on sm_90).
+_TMA_DROPOUT_TILES = [(128, 128, 64, 8, 4), (64, 128, 64, 4, 4)]
+
+
 # The TMA kernels multiply float16/bfloat16 only, where tl.dot's input_precision changes nothing; it is written
 # ("ieee") so that every tl.dot in this module names its precision (tests/test_bench_harness.py checks that).
 @triton.autotune(configs=_tma_configs(_TMA_TILES["forward"]), key=_KEY)
@@ -483,6 +501,10 @@ def _linear_forward_tma_kernel(
         y_rows = y_ptr + offs_m.to(tl.int64) * N
         tl.store(y_rows[:, None] + offs_n[None, :], acc.to(y_ptr.dtype.element_ty),
                  mask=(offs_m < M)[:, None] & mask_n[None, :])
+
+
+_linear_forward_tma_dropout_kernel = triton.autotune(configs=_tma_configs(_TMA_DROPOUT_TILES), key=_KEY)(
+    _linear_forward_tma_kernel.fn)
 
 
 @triton.autotune(configs=_tma_configs(_TMA_TILES["backward_input"]), key=_KEY)
@@ -661,12 +683,13 @@ def _forward(x, w, b, relu: bool, M: int, N: int, K: int, *, split: bool, tma: b
         _sum_splits(ws, y, b, relu, dropout)
     elif tma and _uses_tma(x, w):
         programs = _programs(x)
-        _linear_forward_tma_kernel[
-            lambda meta: (min(programs, triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(N, meta["BLOCK_N"])),)](
+        kernel = _linear_forward_tma_kernel if dropout is None else _linear_forward_tma_dropout_kernel
+        kernel[lambda meta: (min(programs, triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(N, meta["BLOCK_N"])),)](
             _desc(x), _desc(w), b_arg, y, M, N, K, size_bucket(M), *drop_args, **flags,
             DOT_DTYPE=_precision(x.dtype)["DOT_DTYPE"])
     else:
-        _linear_forward_kernel[lambda meta: (triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(N, meta["BLOCK_N"]),)](
+        kernel = _linear_forward_kernel if dropout is None else _linear_forward_dropout_kernel
+        kernel[lambda meta: (triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(N, meta["BLOCK_N"]),)](
             x, w, b_arg, y, M, N, K, size_bucket(M), K, *drop_args, **flags, **_precision(x.dtype), SPLIT=False)
     return y
 
