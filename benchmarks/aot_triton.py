@@ -264,8 +264,8 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
     # DROPOUT at the 4096^3 layer (every dtype, sm_90 and sm_80); the persistent TMA kernel's epilogue with the TMA
     # device check answering yes (labelled: sm_90, float16 / bfloat16 -- float32 takes the tiled kernel there too);
     # after split-K only _sum_splits_kernel's dropout epilogue (the split GEMM is the DROPOUT=False kernel that
-    # "linear_forward split-K" compiles; skipped here). The backward is linear_backward's kernels with another
-    # scale value (the same compiles as "linear_backward").
+    # "linear_forward split-K" compiles; skipped here). The backward: linear_backward's kernels with SCALED (the tiled
+    # ones under their own autotuners), tiled, TMA (labelled) and split-K.
     def linear_dropout(dt):
         x, w, b = t(4096, 4096, dtype=dt), t(4096, 4096, dtype=dt), t(4096, dtype=dt)
         return kt.dropout.linear_relu_dropout_forward(x, w, b, 0.1, 1234, 0)
@@ -287,6 +287,14 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         x, w, b = t(32, 8192, dtype=dt), t(1024, 8192, dtype=dt), t(1024, dtype=dt)
         with mock.patch.object(kt.linear_relu, "_linear_forward_split_kernel", _NoLaunch()):
             return kt.dropout.linear_relu_dropout_forward(x, w, b, 0.1, 1234, 2**40 + 1)
+
+    def linear_dropout_bwd(dt, tma=False, shape=(4096, 4096, 4096)):
+        from unittest import mock
+
+        M, N, K = shape
+        x, w, y = t(M, K, dtype=dt), t(N, K, dtype=dt), t(M, N, dtype=dt)
+        with mock.patch.object(kt.linear_relu, "_tma_device", lambda device: tma):
+            return kt.dropout.linear_relu_dropout_backward(t(M, N, dtype=dt), x, w, y, 0.1)
 
     def dropout_rung(rung):
         # a rung of the dropout ladder (kernels/triton/ladder/dropout) below production: its own kernel
@@ -490,6 +498,10 @@ def _launch_cases(torch, kt) -> list[tuple[str, str, Callable]]:
         ("dropout", "linear_relu_dropout_forward", linear_dropout),
         ("dropout", "tma: linear_relu_dropout_forward", linear_dropout_tma),
         ("dropout", "linear_relu_dropout_forward split-K [32, 8192] -> 1024", linear_dropout_split),
+        ("dropout", "linear_relu_dropout_backward", linear_dropout_bwd),
+        ("dropout", "tma: linear_relu_dropout_backward", lambda dt: linear_dropout_bwd(dt, tma=True)),
+        ("dropout", "linear_relu_dropout_backward split-K [4096, 64] -> 4096",
+         lambda dt: linear_dropout_bwd(dt, shape=(4096, 4096, 64))),
         # the constexpr specialisations a training loop meets (each flag is a branch compiled in or out)
         ("optim_step", "adam_step", adam(False, False, 0.0)),
         ("optim_step", "adam_step(weight_decay, maximize)", adam(False, False, 1e-2, maximize=True)),

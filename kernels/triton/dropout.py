@@ -375,8 +375,8 @@ def dropout_add_backward(
 # relu(linear) first, so 16-bit outputs can differ from them in the last bit (never in the mask).
 #
 # The backward needs no RNG: g = where(y <= 0, 0, dy * scale) (y > 0 exactly where the pre-activation was > 0
-# and the element kept); linear_backward's kernels with their ReLU mask prologue and a ``scale`` multiplier on
-# each GEMM's accumulator before the store (dx, dw and db are linear in g).
+# and the element kept); linear_backward's kernels with their ReLU mask prologue and, with ``SCALED``, a ``scale``
+# multiplier on each GEMM's accumulator before the store (dx, dw and db are linear in g).
 
 
 def linear_relu_dropout_forward(

@@ -44,9 +44,11 @@ consecutive programs share the same operand panels and hit L2 instead of DRAM.
 Dropout in the epilogue (the dropout family's ``linear_relu_dropout_forward``, ``kernels/triton/dropout.py``; the
 dropout ladder's rung 3): the forward kernels and ``_sum_splits_kernel`` take ``DROPOUT: tl.constexpr`` and (p, scale,
 seed, offset); with it the epilogue keeps relu(acc + b) * scale where dropout's uniform for the output's flat counter
-offset + m * N + n is > p (``_dropout_epilogue``: one Philox call per element), else 0.  The backward kernels take a
-``scale`` that multiplies each accumulator before its store: 1.0 (exact) for ``linear_backward``, 1 / (1 - p) for
-``linear_relu_dropout_backward`` (g = where(y <= 0, 0, dy * scale) is dy masked then scaled, and the GEMMs are linear).
+offset + m * N + n is > p (``_dropout_epilogue``: one Philox call per element), else 0.  The backward kernels take
+``SCALED: tl.constexpr`` and a ``scale`` that then multiplies each accumulator before its store: 1 / (1 - p) for
+``linear_relu_dropout_backward`` (g = where(y <= 0, 0, dy * scale) is dy masked then scaled, and the GEMMs are linear);
+``linear_backward`` compiles without it.  The tiled dropout launches (forward, and backward with SCALED) run under
+autotuners of their own with tile lists that compile spill-free that way (``_linear_*_dropout_kernel``).
 
 The same three kernels run the split-K path (``SPLIT=True``: grid axis 1 is the split, the output is the
 workspace), under their own autotuners (``_SPLIT_*``: smaller tiles, a cache apart from the whole-reduction
@@ -245,14 +247,15 @@ def _linear_forward_kernel(
 @triton.jit
 def _linear_backward_input_kernel(
     dy_ptr, y_ptr, w_ptr, dx_ptr, M, N, K, M_BUCKET, SPLIT_LEN, scale,
-    RELU: tl.constexpr, ACC_DTYPE: tl.constexpr, OUT_DTYPE: tl.constexpr,
+    RELU: tl.constexpr, SCALED: tl.constexpr, ACC_DTYPE: tl.constexpr, OUT_DTYPE: tl.constexpr,
     INPUT_PRECISION: tl.constexpr, DOT_DTYPE: tl.constexpr, SPLIT: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):
     # dx[M, K] = g[M, N] @ w[N, K]: output tiles BLOCK_M x BLOCK_K, reduction over N in BLOCK_N steps
-    # (SPLIT: over one split of N, into the [splits, M, K] workspace dx_ptr).  The result is multiplied by ``scale``
-    # (1.0, exact, for linear_backward; dropout's 1 / (1 - p) after a fused dropout: the GEMM is linear in g, so
-    # scaling the [M, K] tile once is scaling every g element, with one multiply per output instead of per input)
+    # (SPLIT: over one split of N, into the [splits, M, K] workspace dx_ptr).  SCALED: the result is multiplied by
+    # ``scale`` (dropout's 1 / (1 - p) after a fused dropout: the GEMM is linear in g, so scaling the [M, K] tile once
+    # is scaling every g element, one multiply per output instead of per input).  A constexpr, not a multiply by 1.0
+    # for linear_backward: the extra scalar alone made sm_80's float32 32 x 64 / 2-warp dw tile spill 16 B.
     pid_m, pid_k = _grouped_tile(tl.program_id(0), M, K, BLOCK_M, BLOCK_K, GROUP_M)
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_k = pid_k * BLOCK_K + tl.arange(0, BLOCK_K)
@@ -278,7 +281,8 @@ def _linear_backward_input_kernel(
         w_off = (n0 + offs_n).to(tl.int64)[:, None] * K + offs_k[None, :]
         wt = tl.load(w_ptr + w_off, mask=mask_n[:, None] & mask_k[None, :], other=0.0)
         acc = tl.dot(g.to(DOT_DTYPE), wt.to(DOT_DTYPE), acc, input_precision=INPUT_PRECISION, out_dtype=ACC_DTYPE)
-    acc = acc * scale
+    if SCALED:
+        acc = acc * scale
     if SPLIT:
         dx_ptr += tl.program_id(1).to(tl.int64) * M * K
     dx_rows = dx_ptr + offs_m.to(tl.int64) * K
@@ -289,14 +293,14 @@ def _linear_backward_input_kernel(
 @triton.jit
 def _linear_backward_weight_kernel(
     dy_ptr, y_ptr, x_ptr, dw_ptr, db_ptr, M, N, K, M_BUCKET, SPLIT_LEN, scale,
-    RELU: tl.constexpr, ACC_DTYPE: tl.constexpr, OUT_DTYPE: tl.constexpr,
+    RELU: tl.constexpr, SCALED: tl.constexpr, ACC_DTYPE: tl.constexpr, OUT_DTYPE: tl.constexpr,
     INPUT_PRECISION: tl.constexpr, DOT_DTYPE: tl.constexpr, SPLIT: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):
     # dw[N, K] = g.T[N, M] @ x[M, K]: output tiles BLOCK_N x BLOCK_K, reduction over M in BLOCK_M steps.
     # GROUP_M groups tile-rows of the output, which here run along N.  SPLIT: over one split of M, into the
-    # [splits, N, K] workspace dw_ptr, db's partial into the [splits, N] workspace db_ptr.  dw and db are multiplied
-    # by ``scale`` as dx is in _linear_backward_input_kernel.
+    # [splits, N, K] workspace dw_ptr, db's partial into the [splits, N] workspace db_ptr.  SCALED: dw and db are
+    # multiplied by ``scale`` as dx is in _linear_backward_input_kernel.
     pid_n, pid_k = _grouped_tile(tl.program_id(0), N, K, BLOCK_N, BLOCK_K, GROUP_M)
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     offs_k = pid_k * BLOCK_K + tl.arange(0, BLOCK_K)
@@ -323,8 +327,9 @@ def _linear_backward_weight_kernel(
         acc = tl.dot(gt.to(DOT_DTYPE), xt.to(DOT_DTYPE), acc, input_precision=INPUT_PRECISION, out_dtype=ACC_DTYPE)
         # db rides along on the tile already in registers; only the pid_k == 0 column stores it
         db_acc += tl.sum(gt.to(ACC_DTYPE), axis=1)
-    acc = acc * scale
-    db_acc = db_acc * scale
+    if SCALED:
+        acc = acc * scale
+        db_acc = db_acc * scale
     if SPLIT:
         dw_ptr += tl.program_id(1).to(tl.int64) * N * K
         db_ptr += tl.program_id(1).to(tl.int64) * N
@@ -358,6 +363,17 @@ _linear_forward_dropout_kernel = triton.autotune(
     configs=gemm_tile_configs(_DROPOUT_DTYPE_CONFIGS, _INTERPRETER_CONFIG), key=_KEY,
     prune_configs_by={"early_config_prune": prune_by_dtype(_DROPOUT_DTYPE_CONFIGS, lambda: ALLOW_TF32,
                                                            ("x_ptr", "dy_ptr"))})(_linear_forward_kernel.fn)
+# ... and the backward GEMMs with SCALED (linear_relu_dropout_backward): float32 without the 32 x 64 / 2-warp tile,
+# whose dw kernel spills 16 B on sm_80 with the scale multiply (138 registers without it).
+_DROPOUT_BWD_DTYPE_CONFIGS = {**_DTYPE_CONFIGS, "float32": [(64, 64, 32, 8, 3), (64, 32, 32, 4, 3)]}
+_DROPOUT_BWD_PRUNE = {"early_config_prune": prune_by_dtype(_DROPOUT_BWD_DTYPE_CONFIGS, lambda: ALLOW_TF32,
+                                                           ("x_ptr", "dy_ptr"))}
+_linear_backward_input_dropout_kernel = triton.autotune(
+    configs=gemm_tile_configs(_DROPOUT_BWD_DTYPE_CONFIGS, _INTERPRETER_CONFIG), key=_KEY,
+    prune_configs_by=_DROPOUT_BWD_PRUNE)(_linear_backward_input_kernel.fn)
+_linear_backward_weight_dropout_kernel = triton.autotune(
+    configs=gemm_tile_configs(_DROPOUT_BWD_DTYPE_CONFIGS, _INTERPRETER_CONFIG), key=_KEY,
+    prune_configs_by=_DROPOUT_BWD_PRUNE)(_linear_backward_weight_kernel.fn)
 
 
 @triton.jit
@@ -511,7 +527,7 @@ _linear_forward_tma_dropout_kernel = triton.autotune(configs=_tma_configs(_TMA_D
 @triton.jit
 def _linear_backward_input_tma_kernel(
     dy_desc, y_desc, w_desc, dx_ptr, M, N, K, M_BUCKET, scale,
-    RELU: tl.constexpr, DOT_DTYPE: tl.constexpr,
+    RELU: tl.constexpr, SCALED: tl.constexpr, DOT_DTYPE: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):
     # dx[M, K] = g[M, N] @ w[N, K], persistent over the [BLOCK_M, BLOCK_K] tiles; dy, y and w tiles by TMA, the
@@ -526,7 +542,8 @@ def _linear_backward_input_tma_kernel(
                 g = tl.where(y_desc.load([pid_m * BLOCK_M, n0]) <= 0, 0.0, g)
             wt = w_desc.load([n0, pid_k * BLOCK_K])
             acc = tl.dot(g.to(DOT_DTYPE), wt.to(DOT_DTYPE), acc, input_precision="ieee", out_dtype=tl.float32)
-        acc = acc * scale
+        if SCALED:
+            acc = acc * scale
         offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
         offs_k = pid_k * BLOCK_K + tl.arange(0, BLOCK_K)
         dx_rows = dx_ptr + offs_m.to(tl.int64) * K
@@ -538,7 +555,7 @@ def _linear_backward_input_tma_kernel(
 @triton.jit
 def _linear_backward_weight_tma_kernel(
     dy_desc, y_desc, x_desc, dw_ptr, db_ptr, M, N, K, M_BUCKET, scale,
-    RELU: tl.constexpr, DOT_DTYPE: tl.constexpr,
+    RELU: tl.constexpr, SCALED: tl.constexpr, DOT_DTYPE: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):
     # dw[N, K] = g.T[N, M] @ x[M, K], persistent over the [BLOCK_N, BLOCK_K] tiles; the [BLOCK_M, BLOCK_N] dy
@@ -555,8 +572,9 @@ def _linear_backward_weight_tma_kernel(
             xt = x_desc.load([m0, pid_k * BLOCK_K])
             acc = tl.dot(tl.trans(g.to(DOT_DTYPE)), xt.to(DOT_DTYPE), acc, input_precision="ieee", out_dtype=tl.float32)
             db_acc += tl.sum(g.to(tl.float32), axis=0)
-        acc = acc * scale
-        db_acc = db_acc * scale
+        if SCALED:
+            acc = acc * scale
+            db_acc = db_acc * scale
         offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
         offs_k = pid_k * BLOCK_K + tl.arange(0, BLOCK_K)
         mask_n = offs_n < N
@@ -712,8 +730,9 @@ def _backward(dy, x, w, y, relu: bool, M: int, N: int, K: int, *, split: bool, t
         return dx, dw, (db_acc * scale if scale != 1.0 else db_acc).to(dtype)
     y_arg = y if relu else dy  # never read when RELU is False
     precision = _precision(dtype)
-    flags = dict(RELU=bool(relu), **precision)
-    split_flags = dict(RELU=bool(relu), **_split_precision(dtype), SPLIT=True)
+    scaled = scale != 1.0
+    flags = dict(RELU=bool(relu), SCALED=scaled, **precision)
+    split_flags = dict(RELU=bool(relu), SCALED=scaled, **_split_precision(dtype), SPLIT=True)
     use_tma = tma and _uses_tma(dy, y_arg, x, w)
 
     # dx[M, K] = g @ w: reduction over N
@@ -728,11 +747,11 @@ def _backward(dy, x, w, y, relu: bool, M: int, N: int, K: int, *, split: bool, t
         programs = _programs(x)
         _linear_backward_input_tma_kernel[
             lambda meta: (min(programs, triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(K, meta["BLOCK_K"])),)](
-            _desc(dy), _desc(y_arg), _desc(w), dx, M, N, K, size_bucket(M), scale, RELU=bool(relu),
+            _desc(dy), _desc(y_arg), _desc(w), dx, M, N, K, size_bucket(M), scale, RELU=bool(relu), SCALED=scaled,
             DOT_DTYPE=precision["DOT_DTYPE"])
     else:
-        _linear_backward_input_kernel[
-            lambda meta: (triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(K, meta["BLOCK_K"]),)](
+        kernel = _linear_backward_input_dropout_kernel if scaled else _linear_backward_input_kernel
+        kernel[lambda meta: (triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(K, meta["BLOCK_K"]),)](
             dy, y_arg, w, dx, M, N, K, size_bucket(M), N, scale, **flags, SPLIT=False)
 
     # dw[N, K] = g.T @ x and db[N] = g.sum(0): reduction over M
@@ -749,11 +768,11 @@ def _backward(dy, x, w, y, relu: bool, M: int, N: int, K: int, *, split: bool, t
         programs = _programs(x)
         _linear_backward_weight_tma_kernel[
             lambda meta: (min(programs, triton.cdiv(N, meta["BLOCK_N"]) * triton.cdiv(K, meta["BLOCK_K"])),)](
-            _desc(dy), _desc(y_arg), _desc(x), dw, db, M, N, K, size_bucket(M), scale, RELU=bool(relu),
+            _desc(dy), _desc(y_arg), _desc(x), dw, db, M, N, K, size_bucket(M), scale, RELU=bool(relu), SCALED=scaled,
             DOT_DTYPE=precision["DOT_DTYPE"])
     else:
-        _linear_backward_weight_kernel[
-            lambda meta: (triton.cdiv(N, meta["BLOCK_N"]) * triton.cdiv(K, meta["BLOCK_K"]),)](
+        kernel = _linear_backward_weight_dropout_kernel if scaled else _linear_backward_weight_kernel
+        kernel[lambda meta: (triton.cdiv(N, meta["BLOCK_N"]) * triton.cdiv(K, meta["BLOCK_K"]),)](
             dy, y_arg, x, dw, db, M, N, K, size_bucket(M), M, scale, **flags, SPLIT=False)
     return dx, dw, db
 

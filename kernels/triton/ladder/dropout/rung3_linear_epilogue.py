@@ -36,8 +36,10 @@ alone (the epilogue's Philox is ~10% of the GEMM's time on paper, partly hidden 
 small layer (DigitsCNN's fc, M = 64, N = 128) the saving is the launch: a few us. Unverified: no GPU has run it.
 
 Measured: not yet (no GPU). Compiled ahead of time (``benchmarks/aot_triton.py``, launchers
-"linear_relu_dropout_forward" -- tiled / TMA -- and "linear_relu_dropout_forward split-K"): see
-docs/ladder/dropout.md.
+"linear_relu_dropout_forward" -- tiled, sm_90 and sm_80 --, "tma: linear_relu_dropout_forward" and
+"linear_relu_dropout_forward split-K"): no spill in the dropout autotuners' tiles, which are fewer than the plain
+forward's (the per-element Philox spilled sm_80's half-precision tiles above 32 accumulator elements per thread and
+sm_90's 128-element TMA tiles); registers in docs/ladder/dropout.md.
 
 The functions are production's, re-exported so the ladder's tests and benchmark see this rung.
 """
