@@ -54,8 +54,8 @@ def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
 def add_cuda_graph_argument(parser: argparse.ArgumentParser) -> None:
     """``--cuda-graph``: record the training step once as a CUDA graph and replay it (``fit(cuda_graph=True)``)."""
     parser.add_argument("--cuda-graph", action="store_true",
-                        help="record the training step (forward, backward, Adam with capturable=True) once as a "
-                             "CUDA graph after 3 eager warm-up batches and replay it for every batch of the same "
+                        help="record the training step (forward, backward, Adam(fused=True, capturable=True)) once as "
+                             "CUDA graphs after 3 eager warm-up batches and replay it for every batch of the same "
                              "shape (the last, partial batch runs eagerly); the triton device on an NVIDIA GPU "
                              "only -- elsewhere it says why and trains eagerly")
 
