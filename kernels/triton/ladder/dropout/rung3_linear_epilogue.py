@@ -19,9 +19,10 @@ to -- the tiled kernel's and the persistent TMA kernel's epilogues (``_dropout_e
 ``_sum_splits_kernel``'s -- and draw each output element's word in the accumulator's own register layout: one
 Philox call per element (word c & 3 of ``tl.randint4x(seed, c >> 2)``). Four words per call would need the tile's
 columns regrouped into fours (``tl.reshape`` / ``tl.interleave``) and a layout conversion of the [BLOCK_M, BLOCK_N]
-tile through shared memory; not built. The backward kernels take a ``scale`` multiplier applied to each GEMM's
-accumulator before its store (the products are linear in g: M*K + N*K + N multiplies, not one per dy element per
-tile pass), 1.0 -- exact -- for plain ``linear_backward``.
+tile through shared memory; not built. The backward kernels take ``SCALED: tl.constexpr`` and a ``scale`` applied
+to each GEMM's accumulator before its store (the products are linear in g: M*K + N*K + N multiplies, not one per dy
+element per tile pass); ``linear_backward`` compiles without the branch. The dropout launches (forward, and backward
+with SCALED) run under autotuners of their own whose tile lists compile spill-free that way.
 
 Bytes saved, the running example of ``docs/ladder/linear_relu.md`` (M = N = K = 4096, float16): the separate
 dropout pass reads and writes M*N elements (2 x 33.6 MB = 67 MB, ~17 us at ~4 TB/s) and is a launch; the backward's
