@@ -13,10 +13,10 @@ setups, each in its own process:
 What is compiled is ``aot_cuda.ci_plan``: the production families for sm_90 and sm_80, the ladder rungs
 below production and the toolkit setup for sm_90 only (the header setup does not depend on the architecture;
 rungs are benchmarked on Hopper).  The compile runs once per test session (module fixture, a process per
-core) and each test reads its part.  Fails on: a compile error; a declared name expression that was not compiled; a spill in a
-float16 / bfloat16 / float32 kernel (float64 spills are reported in benchmarks/results/aot-cuda.md, not
-failed); a flush-to-zero instruction (the kernels keep subnormals); a half-precision GEMM without
-tensor-core instructions; static shared memory over 48 KB.  Skips with the reason when CuPy or its NVRTC
+core) and each test reads its part.  Fails on: a compile error; a declared name expression that was not
+compiled; a spill in a float16 / bfloat16 / float32 kernel (float64 spills are reported in
+benchmarks/results/aot-cuda.md, not failed); a flush-to-zero instruction (the kernels keep subnormals); a
+half-precision GEMM without tensor-core instructions; static shared memory over 48 KB.  Skips with the reason when CuPy or its NVRTC
 is not installed (``pip install -e '.[aot]'``) or, for the toolkit setup, when no toolkit is found.
 """
 
