@@ -16,8 +16,9 @@ rungs are benchmarked on Hopper).  The compile runs once per test session (modul
 core) and each test reads its part.  Fails on: a compile error; a declared name expression that was not
 compiled; a spill in a float16 / bfloat16 / float32 kernel (float64 spills are reported in
 benchmarks/results/aot-cuda.md, not failed); a flush-to-zero instruction (the kernels keep subnormals); a
-half-precision GEMM without tensor-core instructions; static shared memory over 48 KB.  Skips with the reason when CuPy or its NVRTC
-is not installed (``pip install -e '.[aot]'``) or, for the toolkit setup, when no toolkit is found.
+half-precision GEMM without tensor-core instructions; static shared memory over 48 KB.  Skips with the reason
+when CuPy or its NVRTC is not installed (``pip install -e '.[aot]'``) or, for the toolkit setup, when no
+toolkit is found.
 """
 
 from __future__ import annotations
