@@ -27,8 +27,9 @@ ref_dropout = pytest.importorskip("kernels.numpy").dropout
 @pytest.fixture(params=ladder_params("dropout"))
 def kernel_backend(request):
     """Every backend, and every rung of the dropout ladders below the production kernel: each draws the same mask.
-    A rung whose two functions are production's own (``rung1_four_per_call``, since rung 2 added the fused residual
-    add beside them) is skipped: production's parameter runs those very functions."""
+    A rung whose two functions are production's own (``rung1_four_per_call`` and ``rung2_residual_add``: the rungs
+    above them added fused entry points beside the same two) is skipped: production's parameter runs those very
+    functions."""
     kb = load_ladder_backend(request.param, "dropout")
     if "/" in kb.name:
         production = load_ladder_backend(kb.name.partition("/")[0], "dropout").family("dropout")
