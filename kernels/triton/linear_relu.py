@@ -433,9 +433,12 @@ def _sum_splits(ws: torch.Tensor, out: torch.Tensor, b: torch.Tensor | None = No
     numel = out.numel()
     block = 128 if interpreting() else 1024
     p, scale, seed, offset = dropout if dropout is not None else (0.0, 1.0, 0, 0)
+    # dropout: 8 warps, 4 elements per thread -- at 4 warps the per-element Philox (int64 counters) spilled 4 B in
+    # float16 on sm_90 under triton 3.6's ptxas
     _sum_splits_kernel[(triton.cdiv(numel, block),)](ws, b if b is not None else ws, out, numel, out.shape[-1],
                                                      ws.shape[0], p, scale, seed, offset, HAS_BIAS=b is not None,
-                                                     RELU=bool(relu), DROPOUT=dropout is not None, BLOCK=block)
+                                                     RELU=bool(relu), DROPOUT=dropout is not None, BLOCK=block,
+                                                     num_warps=8 if dropout is not None else 4)
 
 
 # ---------------------------------------------------------------- Hopper: TMA operand tiles, persistent grid
