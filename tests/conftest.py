@@ -53,7 +53,35 @@ from tests.helpers import pair, rel_err, torch_reference  # noqa: E402, F401  (r
 DEVICES = ["cpu", "triton", "cupy"]
 
 
+#: Test files that run for minutes on one worker (compiling every kernel ahead of time); they start first.
+LONG_FILES = ("tests/kernels/test_aot_compile.py", "tests/kernels/test_nvrtc_compile.py")
+
+
+def pytest_configure(config):
+    """``--dist loadfile`` hands whole files to workers. pytest-xdist would dispatch them by test count, largest
+    first (``loadscopereorder``), which starts the 7-test ahead-of-time compile (the longest file, ~10 min on one
+    core) about two thirds of the way through and makes it the run's tail. Here files are dispatched in the order
+    :func:`pytest_collection_modifyitems` gives: the long files first, then by test count."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def _file_order(items) -> None:
+    """Sort ``items`` (stable, so each file keeps its own order) by file: LONG_FILES first, then by test count."""
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.nodeid.split("::")[0]] = counts.get(item.nodeid.split("::")[0], 0) + 1
+
+    def rank(item) -> tuple:
+        path = item.nodeid.split("::")[0]
+        long_rank = LONG_FILES.index(path) if path in LONG_FILES else len(LONG_FILES)
+        return (long_rank, -counts[path], path)
+
+    items.sort(key=rank)
+
+
 def pytest_collection_modifyitems(config, items):
+    _file_order(items)
     if torch.cuda.is_available():
         return
     skip_gpu = pytest.mark.skip(reason="needs an NVIDIA GPU (torch.cuda.is_available() is False)")
