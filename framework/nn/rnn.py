@@ -2,11 +2,22 @@
 with PyTorch's names, arguments, gate orders, parameter names and default initialisation, so a PyTorch
 ``state_dict`` loads and gives PyTorch's outputs and gradients.
 
-Everything is built from generic differentiable ops (``F.linear`` for the input and recurrent projections,
-so they run on the device's linear kernel; ``sigmoid``, ``tanh``, slicing, ``stack`` and ``cat``); autograd
-unrolls the time loop. The autograd engine walks the graph with an explicit stack, so sequences of thousands
-of steps backpropagate without recursion limits, and the work per step does not grow with the sequence length
-(see :meth:`RNNBase._run`).
+Two paths compute the same math:
+
+- **Fused** (the default): each layer and direction is ONE autograd node over the whole sequence
+  (:class:`~framework.ops.rnn.LSTMLayer`, ``GRULayer``, ``RNNLayer`` in ``framework/ops/rnn.py``): the input
+  projection of all steps as one GEMM, one GEMM plus a few array calls per step, and backpropagation through
+  time in a raw-array loop whose weight gradients are one GEMM each after the loop. Between layers: one
+  ``cat`` (bidirectional) and one dropout call drawing exactly the per-step masks of the generic path. The
+  cells run the same nodes with T = 1. It covers num_layers, bidirectional, batch_first, bias=False, initial
+  states (with gradients), dropout, unbatched input and the cells, on every device.
+- **Generic** (the fallback): built from generic differentiable ops (``F.linear`` for the input and recurrent
+  projections, ``sigmoid``, ``tanh``, slicing, ``stack`` and ``cat``), autograd unrolling the time loop (about
+  fifteen nodes per step and layer). It runs for a :class:`~framework.nn.utils.rnn.PackedSequence` input
+  (sequences of different lengths), for an LSTM with ``proj_size > 0``, for parameters whose dtype differs
+  from the input's, and everywhere when :data:`_FUSED` is False. The autograd engine walks the graph with an
+  explicit stack, so sequences of thousands of steps backpropagate without recursion limits, and the work per
+  step does not grow with the sequence length (see :meth:`RNNBase._run`).
 
 Gate layouts (rows of ``weight_ih`` / ``weight_hh`` / biases, ``H = hidden_size``):
 
@@ -31,6 +42,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .. import random as _random
+from ..ops.dropout import Dropout
+from ..ops.rnn import GRULayer, LSTMLayer, RNNLayer
 from ..tensor import Tensor, cat, stack, type_name, zeros
 from . import functional as F
 from . import init
@@ -43,6 +57,47 @@ __all__ = ["RNNCellBase", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "RNN", "L
 
 #: Rows of the stacked gate matrices per hidden unit, by mode.
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+#: Whether layers and cells take the fused path where it applies (see the module docstring). False forces the
+#: generic path everywhere: for A/B measurements and for the tests that compare the two paths.
+_FUSED = True
+
+
+def _fusable(module: Module, input: Tensor) -> bool:
+    """Whether ``module`` may run ``input`` on the fused path: every parameter has the input's dtype (else the
+    generic path decides what mixed dtypes do) and, for an LSTM, no projection."""
+    if not _FUSED or getattr(module, "proj_size", 0):
+        return False
+    return all(p.dtype == input.dtype for p in module.parameters())
+
+
+def _fused_layer(mode: str, x: Tensor, params: tuple, initial: list, reverse: bool = False) -> tuple:
+    """One fused layer direction over ``x [T, B, in]``: ``(out, h_n)`` or, for the LSTM, ``(out, h_n, c_n)``.
+    ``params`` are ``(weight_ih, weight_hh, bias_ih, bias_hh)``; ``initial`` ``[h_0]`` or ``[h_0, c_0]``, each
+    ``[B, *]`` or None for zeros."""
+    if mode == "LSTM":
+        return LSTMLayer.apply(x, *params, *initial, reverse=reverse)
+    if mode == "GRU":
+        return GRULayer.apply(x, *params, *initial, reverse=reverse)
+    return RNNLayer.apply(x, *params, *initial, reverse=reverse, relu=mode == "RNN_RELU")
+
+
+def _sequence_dropout(seq: Tensor, p: float) -> Tensor:
+    """Dropout (training) of a whole sequence ``seq [T, B, F]`` with exactly the masks of one ``F.dropout``
+    call per step, the generic path's: the stream reserves each call's count rounded up to a multiple of 4,
+    so step t's B*F elements draw counters starting t * round4(B*F) after the first -- the dropout kernels'
+    row mapping (row_len = B*F, row_stride = round4(B*F)), in one call. Under data parallelism
+    (:func:`framework.random.sample_shard`) each call draws by global sample along its dim 0, so there the
+    steps are dropped one by one."""
+    T, B, n = seq.shape
+    if _random.current_shard() is not None:
+        steps = _split_rows(seq.reshape((T * B, n)), [B] * T)
+        return stack([F.dropout(step, p, True) for step in steps], 0)
+    row = B * n
+    stride = (row + 3) // 4 * 4
+    seed, offset = _random.next_philox(T * stride)
+    mapping = (None, None) if stride == row else (row, stride)
+    return Dropout.apply(seq, p, seed, offset, *mapping)
 
 
 # ------------------------------------------------------------------------------------ one time step
@@ -164,13 +219,20 @@ class RNNCellBase(Module):
         unbatched = input.ndim == 1
         return (input.unsqueeze(0) if unbatched else input), unbatched
 
-    def _prepare_state(self, state: Any, name: str, input: Tensor, unbatched: bool) -> Tensor:
-        """A state ``[B, H]`` (zeros when ``state`` is None), validated against the (batched) input."""
+    def _prepare_state(self, state: Any, name: str, input: Tensor, unbatched: bool, fill: bool = True
+                       ) -> Tensor | None:
+        """A state ``[B, H]`` validated against the (batched) input; for ``state`` None, zeros (None when not
+        ``fill``: the fused nodes make their own)."""
         expected = (input.shape[0], self.hidden_size)
         if state is None:
-            return zeros(expected, dtype=input.dtype, device=input.backend)
+            return zeros(expected, dtype=input.dtype, device=input.backend) if fill else None
         _check_state(state, expected[1:] if unbatched else expected, name, type(self).__name__, input)
         return state.unsqueeze(0) if unbatched else state
+
+    def _fused_step(self, mode: str, input: Tensor, states: list[Any]) -> tuple:
+        """One step on the fused path (a layer node with T = 1): ``(h',)`` or ``(h', c')``, each ``[B, H]``."""
+        params = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        return _fused_layer(mode, input.unsqueeze(0), params, states)[1:]
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -199,9 +261,13 @@ class RNNCell(RNNCellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         input, unbatched = self._prepare_input(input)
-        hx = self._prepare_state(hx, "hx", input, unbatched)
-        gi = F.linear(input, self.weight_ih, self.bias_ih)
-        h = _rnn_step(gi, hx, self.weight_hh, self.bias_hh, self.nonlinearity == "relu")
+        fused = _fusable(self, input)
+        hx = self._prepare_state(hx, "hx", input, unbatched, fill=not fused)
+        if fused:
+            (h,) = self._fused_step("RNN_RELU" if self.nonlinearity == "relu" else "RNN_TANH", input, [hx])
+        else:
+            gi = F.linear(input, self.weight_ih, self.bias_ih)
+            h = _rnn_step(gi, hx, self.weight_hh, self.bias_hh, self.nonlinearity == "relu")
         return h.squeeze(0) if unbatched else h
 
 
@@ -228,10 +294,14 @@ class LSTMCell(RNNCellBase):
         else:
             raise TypeError(f"LSTMCell: hx must be a pair (h_0, c_0) of tensors, got {type(hx).__name__}")
         input, unbatched = self._prepare_input(input)
-        h = self._prepare_state(h, "h_0", input, unbatched)
-        c = self._prepare_state(c, "c_0", input, unbatched)
-        gi = F.linear(input, self.weight_ih, self.bias_ih)
-        h, c = _lstm_step(gi, h, c, self.weight_hh, self.bias_hh)
+        fused = _fusable(self, input)
+        h = self._prepare_state(h, "h_0", input, unbatched, fill=not fused)
+        c = self._prepare_state(c, "c_0", input, unbatched, fill=not fused)
+        if fused:
+            h, c = self._fused_step("LSTM", input, [h, c])
+        else:
+            gi = F.linear(input, self.weight_ih, self.bias_ih)
+            h, c = _lstm_step(gi, h, c, self.weight_hh, self.bias_hh)
         return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
 
 
@@ -251,9 +321,13 @@ class GRUCell(RNNCellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         input, unbatched = self._prepare_input(input)
-        hx = self._prepare_state(hx, "hx", input, unbatched)
-        gi = F.linear(input, self.weight_ih, self.bias_ih)
-        h = _gru_step(gi, hx, self.weight_hh, self.bias_hh)
+        fused = _fusable(self, input)
+        hx = self._prepare_state(hx, "hx", input, unbatched, fill=not fused)
+        if fused:
+            (h,) = self._fused_step("GRU", input, [hx])
+        else:
+            gi = F.linear(input, self.weight_ih, self.bias_ih)
+            h = _gru_step(gi, hx, self.weight_hh, self.bias_hh)
         return h.squeeze(0) if unbatched else h
 
 
@@ -353,13 +427,15 @@ class RNNBase(Module):
             input = input.transpose(0, 1)
         return input, unbatched
 
-    def _prepare_state(self, state: Any, name: str, batch: int, like: Tensor, unbatched: bool) -> Tensor:
-        """A state ``[L*D, batch, size]`` (zeros when ``state`` is None), validated against the input ``like``;
-        ``size`` is ``hidden_size`` for the cell state ``c_0`` and :attr:`_output_size` for ``h_0``."""
+    def _prepare_state(self, state: Any, name: str, batch: int, like: Tensor, unbatched: bool, fill: bool = True
+                       ) -> Tensor | None:
+        """A state ``[L*D, batch, size]`` validated against the input ``like``; for ``state`` None, zeros (None
+        when not ``fill``: the fused nodes make their own). ``size`` is ``hidden_size`` for the cell state
+        ``c_0`` and :attr:`_output_size` for ``h_0``."""
         size = self.hidden_size if name == "c_0" else self._output_size
         expected = (self.num_layers * self.num_directions, batch, size)
         if state is None:
-            return zeros(expected, dtype=like.dtype, device=like.backend)
+            return zeros(expected, dtype=like.dtype, device=like.backend) if fill else None
         _check_state(state, (expected[0], expected[2]) if unbatched else expected, name, type(self).__name__, like)
         return state.unsqueeze(1) if unbatched else state
 
@@ -380,13 +456,37 @@ class RNNBase(Module):
             return input._replace(data=cat(outputs, 0)), finals
         input, unbatched = self._prepare_input(input)
         T, B = input.shape[0], input.shape[1]
-        states = [self._prepare_state(s, n, B, input, unbatched) for s, n in zip(states, names)]
-        steps = _split_rows(input.reshape((T * B, input.shape[2])), [B] * T)
-        outputs, finals = self._run(steps, states, [B] * T)
-        output = stack(outputs, 0)
+        fused = _fusable(self, input)
+        states = [self._prepare_state(s, n, B, input, unbatched, fill=not fused) for s, n in zip(states, names)]
+        if fused:
+            output, finals = self._run_fused(input, states)
+        else:
+            steps = _split_rows(input.reshape((T * B, input.shape[2])), [B] * T)
+            outputs, finals = self._run(steps, states, [B] * T)
+            output = stack(outputs, 0)
         if unbatched:
             return output.squeeze(1), [f.squeeze(1) for f in finals]
         return (output.transpose(0, 1) if self.batch_first else output), finals
+
+    def _run_fused(self, input: Tensor, states: list[Tensor | None]) -> tuple[Tensor, list[Tensor]]:
+        """The fused path over ``input [T, B, in]`` from initial states ``[L*D, B, *]`` (None: zeros): one
+        node per layer and direction; returns ``(output [T, B, D*out], [h_n] or [h_n, c_n])``."""
+        finals: list[list[Tensor]] = [[] for _ in states]
+        layer_input = input
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(self.num_directions):
+                index = layer * self.num_directions + direction
+                params = self._layer_params(layer, direction)[:4]
+                initial = [None if s is None else s[index] for s in states]
+                out, *last = _fused_layer(self.mode, layer_input, params, initial, reverse=direction == 1)
+                outputs.append(out)
+                for acc, state in zip(finals, last):
+                    acc.append(state)
+            layer_input = outputs[0] if len(outputs) == 1 else cat(outputs, dim=2)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_input = _sequence_dropout(layer_input, self.dropout)
+        return layer_input, [stack(acc, 0) for acc in finals]
 
     def _check_features(self, step: Tensor, shape_text: str) -> None:
         owner = type(self).__name__

@@ -5,7 +5,7 @@ array-api namespace, so one definition serves numpy, torch and cupy storage. Gra
 the broadcast shape: the autograd engine un-broadcasts them (see :func:`framework.autograd.unbroadcast`).
 
 The generic families (elementwise, activation, matmul, reduce, shape, indexing, loss, normalization,
-embedding) need only ``ctx.xp``; the kernel-backed families call the device's kernel package,
+embedding, rnn) need only ``ctx.xp``; the kernel-backed families call the device's kernel package,
 ``ctx.backend.kernels`` (see :mod:`framework.backend`); ``ctx.needs_input_grad`` (set before forward runs)
 lets conv2d skip the backward kernels nobody needs and cross-entropy skip dlogits outside a recorded graph:
 
@@ -85,6 +85,7 @@ from .matmul import Einsum, MatMul
 from .maxpool2d import MaxPool2d, PoolWinner
 from .normalization import Normalize
 from .reduce import Amax, Amin, Cumsum, Mean, Norm2, NormP, Prod, StdSqrt, Sum
+from .rnn import GRULayer, LSTMLayer, RNNLayer
 from .shape import Concat, Expand, Flip, Permute, Reshape, Roll, Stack, Triangle
 from .softmax_xent import SoftmaxCrossEntropy
 
@@ -97,5 +98,6 @@ __all__ = [
     "Normalize", "Permute", "PoolWinner", "Pow", "Prelu", "Prod", "Relu", "Remainder", "Reshape", "Roll", "Scatter",
     "ScatterAdd", "Sigmoid", "Silu", "Sin", "Softmax", "SoftmaxCrossEntropy", "Softplus", "Sqrt", "Stack", "StdSqrt",
     "StepLike", "Sub", "Sum", "TakeAlongAxis", "Tanh", "Triangle", "Where", "broadcast_shapes", "erfc",
-    "normalize_dim", "normalize_dims", "stable_sigmoid"
+    "normalize_dim", "normalize_dims", "stable_sigmoid",
+    "GRULayer", "LSTMLayer", "RNNLayer",  # rnn.py: one node per recurrent layer and direction
 ]
