@@ -21,8 +21,10 @@ class Relu(Function):
     def backward(ctx, grad):
         # PyTorch's threshold_backward: 0 where out <= 0, else grad. A select, not grad * mask (an inf or NaN
         # grad would give NaN where the unit is off); and a NaN output is not <= 0, so it passes the gradient.
+        # The 0 is a Python scalar: the result keeps grad's dtype on every backend, and numpy skips the
+        # zero-filled array zeros_like would build (half the passes: ~2x faster at DigitsCNN's 64x16x8x8).
         (out,) = ctx.saved_tensors
-        return (ctx.xp.where(out <= 0, ctx.xp.zeros_like(grad), grad),)
+        return (ctx.xp.where(out <= 0, 0, grad),)
 
 
 class LeakyRelu(Function):
