@@ -304,53 +304,89 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any):
+        # The hot path of every op (~10 us of Python for a 4x4 add before it was trimmed): one pass over the
+        # arguments collects everything, a single output skips the multi-output machinery, and the generator
+        # expressions of the general case are plain loops (see benchmarks/cpu_op_overhead.py).
         backend = first = None
         needs = []
         raw = []
-        for i, a in enumerate(args):
-            if _is_tensor(a):
+        versions = []
+        known = _tensor_classes
+        for a in args:
+            is_tensor = known.get(type(a))
+            if is_tensor is None:
+                is_tensor = _is_tensor(a)
+            if is_tensor:
                 if backend is None:
                     backend, first = a.backend, a
                 elif a.backend is not backend:
-                    # No op class name here: the user called add/conv2d/..., not the internal Function.
-                    names = [x.backend.name for x in args if _is_tensor(x)]
-                    raise ValueError(
-                        f"expected all tensors on one device, got argument {i} on {a.backend.name!r} and "
-                        f"others on {backend.name!r} (devices: {names}); move them with .to(device)"
-                    )
+                    _raise_device_mismatch(args, backend)
                 if a._view_version is not None and a._vbox[1] != a._view_version and _grad_enabled:
                     _refresh_view(a)  # its base got a recorded in-place write since the view was made
                 needs.append(a.requires_grad)
                 raw.append(a._data)
+                versions.append(a._vbox[0])
             else:
                 needs.append(False)
                 raw.append(a)
+                versions.append(None)
         if backend is None:
             raise TypeError(f"{cls.__name__}.apply needs at least one Tensor argument")
         record = _grad_enabled and any(needs)
         # Under no_grad nobody wants a gradient: forward may skip the work (PyTorch would say True here).
-        ctx = Context(cls, backend, args if record else (), tuple(n and record for n in needs))
+        ctx = Context(cls, backend, args if record else (),
+                      tuple(needs) if record else (False,) * len(needs))
         out = cls.forward(ctx, *raw, **kwargs)
-        several = isinstance(out, tuple)
-        arrays = out if several else (out,)
-        results = []
-        for array in arrays:
-            wanted = record and not any(array is m for m in ctx.non_differentiable)
-            result = type(first)._autograd_wrap(array, ctx.output_backend, requires_grad=wanted)
+        wrap = type(first)._autograd_wrap
+        if not isinstance(out, tuple):
+            non_differentiable = ctx.non_differentiable
+            wanted = record and not (non_differentiable and _is_one_of(out, non_differentiable))
+            result = wrap(out, ctx.output_backend, requires_grad=wanted)
             # A view of an input shares its version counter; an output on another device is never a view.
-            if ctx.output_backend is backend and (_view_base(array) is not None or any(array is r for r in raw)):
-                _share_versions_with_input(result, args, raw, None if several else (cls, args, kwargs))
+            if ctx.output_backend is backend and (_view_base(out) is not None or _is_one_of(out, raw)):
+                _share_versions_with_input(result, args, raw, (cls, args, kwargs))
+            if record:
+                ctx.input_versions = tuple(versions)
+                ctx.input_arrays = tuple(raw)
+                ctx.output_versions = ((result._vbox, result._vbox[0], _weak(out)),)
+                if wanted:
+                    result._ctx = ctx
+            return result
+        results = []
+        for array in out:
+            wanted = record and not _is_one_of(array, ctx.non_differentiable)
+            result = wrap(array, ctx.output_backend, requires_grad=wanted)
+            if ctx.output_backend is backend and (_view_base(array) is not None or _is_one_of(array, raw)):
+                _share_versions_with_input(result, args, raw, None)
             results.append(result)
         if record:
-            ctx.input_versions = tuple(a._vbox[0] if _is_tensor(a) else None for a in args)
+            ctx.input_versions = tuple(versions)
             ctx.input_arrays = tuple(raw)
-            ctx.output_versions = tuple((r._vbox, r._vbox[0], _weak(a)) for r, a in zip(results, arrays))
-            if several:
-                ctx.outputs = tuple((tuple(a.shape), a.dtype, _array_device(a)) for a in arrays)
+            ctx.output_versions = tuple((r._vbox, r._vbox[0], _weak(a)) for r, a in zip(results, out))
+            ctx.outputs = tuple((tuple(a.shape), a.dtype, _array_device(a)) for a in out)
             for i, result in enumerate(results):
                 if result.requires_grad:
-                    result._ctx = _output_context(ctx, i) if several else ctx
-        return tuple(results) if several else results[0]
+                    result._ctx = _output_context(ctx, i)
+        return tuple(results)
+
+
+def _is_one_of(array: Any, arrays: Any) -> bool:
+    """Whether ``array`` is (the same object as) one of ``arrays``."""
+    for a in arrays:
+        if a is array:
+            return True
+    return False
+
+
+def _raise_device_mismatch(args: tuple, backend: Any) -> None:
+    """The error of an op whose Tensor arguments are on different devices."""
+    # No op class name here: the user called add/conv2d/..., not the internal Function.
+    names = [x.backend.name for x in args if _is_tensor(x)]
+    i = next(i for i, a in enumerate(args) if _is_tensor(a) and a.backend is not backend)
+    raise ValueError(
+        f"expected all tensors on one device, got argument {i} on {args[i].backend.name!r} and "
+        f"others on {backend.name!r} (devices: {names}); move them with .to(device)"
+    )
 
 
 def _output_context(node: Context, index: int) -> Context:
@@ -458,9 +494,12 @@ def _role_at(tensor, version: int):
 def _resolved_inputs(ctx: Context) -> tuple:
     """``ctx.inputs`` with each Tensor replaced by the node it was when the op was recorded."""
     versions = ctx.input_versions
-    if versions is None or not any(getattr(a, "_history", None) for a in ctx.inputs):
+    if versions is None:
         return ctx.inputs
-    return tuple(a if v is None else _role_at(a, v) for a, v in zip(ctx.inputs, versions))
+    for a in ctx.inputs:  # a loop, not any(<generator>): this runs for every node of every backward
+        if getattr(a, "_history", None):
+            return tuple(a if v is None else _role_at(a, v) for a, v in zip(ctx.inputs, versions))
+    return ctx.inputs
 
 
 def _saved_arrays(ctx: Context) -> list:
@@ -475,7 +514,7 @@ def _saved_arrays(ctx: Context) -> list:
 
 def _check_saved_versions(ctx: Context) -> None:
     """Raise (as PyTorch does) when an array this op saved for backward was modified in place since."""
-    if ctx.input_versions is None:
+    if ctx.input_versions is None or _versions_unchanged(ctx):
         return
     changed = [(f"input {i}", a._vbox[0], v, array)
                for i, (a, v, array) in enumerate(zip(ctx.inputs, ctx.input_versions, ctx.input_arrays))
@@ -494,6 +533,17 @@ def _check_saved_versions(ctx: Context) -> None:
                 f"at version {now}; expected version {then} instead. Hint: do the in-place operation after "
                 "backward(), or use its out-of-place form (x = x * 2 instead of x.mul_(2)) or x.clone() first."
             )
+
+
+def _versions_unchanged(ctx: Context) -> bool:
+    """The common case of :func:`_check_saved_versions`, cheaply: no input or output was written since."""
+    for a, v in zip(ctx.inputs, ctx.input_versions):
+        if v is not None and a._vbox[0] != v:
+            return False
+    for box, v, _ in ctx.output_versions:
+        if box[0] != v:
+            return False
+    return True
 
 
 def unbroadcast(grad: Any, shape: tuple[int, ...], xp: Any) -> Any:
@@ -704,7 +754,8 @@ def _backward_pass(roots: list, root_grads: list, retain_graph: bool, capture: l
     def send(parent: Any, pg: Any) -> None:
         if pg is None or not _is_tensor(parent) or not parent.requires_grad:
             return
-        pg = unbroadcast(pg, parent.shape, parent.backend.xp)
+        if pg.shape != parent._data.shape:  # most gradients arrive in their input's shape: skip the call
+            pg = unbroadcast(pg, parent.shape, parent.backend.xp)
         key = id(parent)
         grads[key] = pg if key not in grads else grads[key] + pg
 
