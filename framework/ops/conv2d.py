@@ -9,27 +9,42 @@ from ._launch import _contiguous, _conv_output_hw, _zeros
 class Conv2d(Function):
     # An empty batch (N = 0) launches no kernel (a zero-size grid is a launch error on a GPU, and the kernel
     # contract takes N >= 1): y is [0, K, P, Q], dx empty, dw and db zero -- PyTorch's answer.
+    # A backend with the column-matrix extension (the numpy kernels: conv2d_forward_saving_columns /
+    # conv2d_backward_from_columns, see kernels/numpy/conv2d.py) keeps forward's im2col for backward when the
+    # weight's gradient is wanted, so a training step gathers the windows once. The engine frees it with the rest
+    # of the saved values after backward (kept under retain_graph); x stays saved too, so an in-place write to x
+    # still raises at backward as in PyTorch.
     @staticmethod
     def forward(ctx, x, w, b, stride, padding):
         kern = ctx.backend.kernels.conv2d
         x, w, b = _contiguous(ctx, x, w, b)  # group slices and permuted views are not C-contiguous
-        ctx.save_for_backward(x, w)
         ctx.stride, ctx.padding = stride, padding
         if x.shape[0] == 0:
+            ctx.save_for_backward(x, w)
             return _zeros(ctx, (0, w.shape[0]) + _conv_output_hw(x.shape, w.shape, stride, padding), x)
+        saving = getattr(kern, "conv2d_forward_saving_columns", None)
+        if saving is not None and ctx.needs_input_grad[1]:
+            y, cols = saving(x, w, b, stride, padding)
+            ctx.save_for_backward(x, w, cols)
+            return y
+        ctx.save_for_backward(x, w)
         return kern.conv2d_forward(x, w, b, stride, padding)
 
     @staticmethod
     def backward(ctx, dy):
         kern = ctx.backend.kernels.conv2d
-        x, w = ctx.saved_tensors
+        x, w, *cols = ctx.saved_tensors
         dy = ctx.backend.ascontiguous(dy)
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         if x.shape[0] == 0:
             return (_zeros(ctx, x.shape, x) if need_x else None), (_zeros(ctx, w.shape, w) if need_w else None), \
                 (_zeros(ctx, (dy.shape[1],), dy) if need_b else None), None, None
-        dx = kern.conv2d_backward_input(dy, w, tuple(x.shape), ctx.stride, ctx.padding) if need_x else None
-        dw = kern.conv2d_backward_weight(dy, x, tuple(w.shape), ctx.stride, ctx.padding) if need_w else None
+        if cols:
+            dx, dw = kern.conv2d_backward_from_columns(dy, cols[0], w, tuple(x.shape), ctx.stride, ctx.padding,
+                                                       need_input=need_x, need_weight=need_w)
+        else:
+            dx = kern.conv2d_backward_input(dy, w, tuple(x.shape), ctx.stride, ctx.padding) if need_x else None
+            dw = kern.conv2d_backward_weight(dy, x, tuple(w.shape), ctx.stride, ctx.padding) if need_w else None
         db = kern.conv2d_backward_bias(dy) if need_b else None
         return dx, dw, db, None, None
 
@@ -59,8 +74,14 @@ class ConvTranspose2d(Function):
         if x.shape[0] == 0:
             return (_zeros(ctx, x.shape, x) if need_x else None), (_zeros(ctx, w.shape, w) if need_w else None), \
                 (_zeros(ctx, (dy.shape[1],), dy) if need_b else None), None, None, None
-        dx = kern.conv2d_forward(dy, w, None, ctx.stride, ctx.padding) if need_x else None
-        dw = kern.conv2d_backward_weight(x, dy, tuple(w.shape), ctx.stride, ctx.padding) if need_w else None
+        saving = getattr(kern, "conv2d_forward_saving_columns", None)
+        if saving is not None and need_x and need_w:  # dx and dw gather the same windows of dy: once (see Conv2d)
+            dx, cols = saving(dy, w, None, ctx.stride, ctx.padding)
+            _, dw = kern.conv2d_backward_from_columns(x, cols, w, tuple(dy.shape), ctx.stride, ctx.padding,
+                                                      need_input=False)
+        else:
+            dx = kern.conv2d_forward(dy, w, None, ctx.stride, ctx.padding) if need_x else None
+            dw = kern.conv2d_backward_weight(x, dy, tuple(w.shape), ctx.stride, ctx.padding) if need_w else None
         db = kern.conv2d_backward_bias(dy) if need_b else None  # y's bias is added per output channel, as conv2d's
         return dx, dw, db, None, None, None
 

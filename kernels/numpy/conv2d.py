@@ -6,32 +6,41 @@ Math (NCHW, no dilation, no groups)::
     P = (H + 2*ph - R) // sh + 1,   Q = (W + 2*pw - S) // sw + 1
     y[n, k, p, q] = b[k] + sum_{c, r, s} w[k, c, r, s] * xpad[n, c, p*sh + r, q*sw + s]
 
-Algorithm: im2col + one GEMM per call.  The window geometry is computed once per shape: a
-``sliding_window_view`` of a zero-padded *index image* (each pixel holds its flat position in
-``x[n]``; padding holds an extra "slot" index C*H*W) gives ``window_index[C, R, S, P, Q]``.  The
-column matrix is then one ``np.take`` gather along each image's flattened row (x with one extra
-element = 0 appended when there is padding).  A gather is used instead of copying the strided
-window view because numpy's strided copy pays a per-row overhead that dominates when Q is small
-(2-4x slower on 4x4 / 8x8 feature maps); the gather's inner loop runs over the whole index list.
-Index arrays are cached per geometry (``functools.lru_cache``), they do not depend on N.
+Algorithm: im2col, then the three GEMMs on the column matrix, which is stored in one of two layouts so that
+BLAS sees large operands and no pass copies more than it must (:func:`n_minor_layout` picks, per geometry):
 
-* forward:          ``cols[N, C*R*S, P*Q]``, ``y[n] = w.reshape(K, C*R*S) @ cols[n]`` (batched matmul,
-  lands directly in NCHW).
-* backward_weight:  ``cols[N*P*Q, C*R*S]`` (the transposed gather), ``dw = dy^T[K, N*P*Q] @ cols``:
-  one GEMM contracting over the long N*P*Q axis.
-* backward_input:   ``dcols[n] = w.T @ dy[n]`` (batched), then col2im as a gather: a cached table lists,
-  for every input pixel, the (at most ceil(R/sh)*ceil(S/sw)) columns that read it, padded with a
-  zero slot; ``dx = take(dcols, table).sum(over contributions)``.  Overlapping windows therefore
-  accumulate, and input rows/columns past the last window (when ``H + 2*ph - R`` is not a multiple
-  of ``sh``) get exactly zero, which is why the caller passes ``input_shape``.
+* **n-minor**, ``cols[C*R*S, P*Q*N]`` (row (c, r, s), column (p, q, n)), for small maps with many channels
+  (DigitsCNN's 4x4 layer, MNIST-1D's later layers, a DCGAN's 7x7 and smaller):
+  forward ``Y[K, PQN] = w[K, CRS] @ cols`` (one GEMM, then Y moved to [N, K, P, Q]);
+  backward_weight ``dw = dyT[K, PQN] @ cols.T`` (a plainly transposed operand);
+  backward_input ``dcols = w.T @ dyT`` (dyT, dy moved N-last, is made once for both).
+* **per image**, ``cols[N, C*R*S, P*Q]``, for a first layer (C = 1) and for large maps (MNIST's 26x26):
+  forward ``y[n] = w @ cols[n]`` (one batched matmul, landing in NCHW: no transpose of y);
+  backward_weight ``dw = sum_n dy[n] @ cols[n].T``; backward_input ``dcols[n] = w.T @ dy[n]``.
 
-Cost: 2*N*K*C*R*S*P*Q FLOPs for each of the three GEMMs.  Memory traffic is dominated by the
-column matrix, N*C*R*S*P*Q elements (R*S times the input for stride 1), written once and read
-once per call.
+im2col is R*S strided slice copies, ``cols[:, r, s] = xpad[:, :, r::sh, s::sw]`` from the padded input built in
+the same layout (x moved to [C, Hp, Wp, N], or x itself per image); when the windows are fewer than the taps, P*Q
+window copies.  col2im is the same loop with ``+=`` into a zeroed padded gradient, so overlapping windows
+accumulate and rows/columns past the last window (``H + 2*ph - R`` not a multiple of ``sh``) get exactly zero --
+which is why the caller passes ``input_shape``.  A slice copy pays a per-row overhead and its rows are Q*N (stride
+1) or N elements long n-minor but only Q per image; so per image on small maps (at most 256 output pixels: a
+first layer on 8x8 digits, a DCGAN's 28x28 -> 14x14) im2col and col2im are one ``np.take`` each through cached
+index tables instead: im2col gathers ``x[n].ravel()[window_index]`` (padding reads an appended zero), col2im
+gathers for each input pixel the (at most ceil(R/sh)*ceil(S/sw)) columns that read it and sums them.
 
-Layout / limits: arrays are C-contiguous numpy arrays of one dtype (float32 or float64;
-float16 is computed in float32 and cast back).  stride and padding are ints or (h, w) pairs,
-stride >= 1, padding >= 0; the kernel must fit in the padded input.
+CPU-backend extension (not part of the kernel contract; the framework looks for it with ``getattr``): a
+training step needs the column matrix twice, in forward and in backward_weight.
+:func:`conv2d_forward_saving_columns` returns it with y, and :func:`conv2d_backward_from_columns` computes
+dx and dw from it (sharing the transposed dy between them), so the windows are gathered once per step.
+The contract functions build what they need themselves.
+
+Cost: 2*N*K*C*R*S*P*Q FLOPs for each of the three GEMMs.  Memory traffic is dominated by the column matrix,
+N*C*R*S*P*Q elements (R*S times the input for stride 1): written once by forward, read by its GEMM and by
+backward_weight's; n-minor, the y and dy transposes move N*K*P*Q elements each.
+
+Layout / limits: arrays are C-contiguous numpy arrays of one dtype (float32 or float64; float16 is computed
+in float32 and cast back).  stride and padding are ints or (h, w) pairs, stride >= 1, padding >= 0; the kernel
+must fit in the padded input.
 """
 
 from __future__ import annotations
@@ -50,7 +59,16 @@ from .._args import (
 )
 from ._checks import check_float_array, check_same_dtype, compute_dtype
 
+# the kernel contract (ARCHITECTURE.md); conv2d_forward_saving_columns and conv2d_backward_from_columns are this
+# backend's extension (module docstring), which the framework uses when a backend has them
 __all__ = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias"]
+
+# n-minor columns only for output rows shorter than this (module docstring, "Layouts")
+_N_MINOR_MAX_Q = 16
+# per image, output maps up to this many pixels gather with np.take instead of slice copies (module docstring)
+_GATHER_MAX_PQ = 256
+# cost of one n-major slice row (Q elements) over one element of the n-minor y / dy transposes, roughly (measured)
+_ROW_COST = 8
 
 
 @functools.lru_cache(maxsize=64)
@@ -85,20 +103,83 @@ def gather_windows(x2: np.ndarray, idx: np.ndarray, fill, padded: bool) -> np.nd
     return np.take(x2, idx, axis=1)
 
 
-@functools.lru_cache(maxsize=64)
-def _weight_grad_index(*geometry: int) -> np.ndarray:
-    """``idx[P*Q, C*R*S]``: the transposed column layout used by backward_weight."""
-    C, R, S = geometry[0], geometry[3], geometry[4]
-    idx = window_index(*geometry)
-    P, Q = idx.shape[3:]
-    out = np.ascontiguousarray(idx.reshape(C * R * S, P * Q).T)
-    out.flags.writeable = False
-    return out
+def n_minor_layout(g: ConvGeometry) -> bool:
+    """Whether geometry ``g``'s columns are stored n-minor ``[C*R*S, P*Q*N]`` (else per image, ``[N, C*R*S, P*Q]``).
+
+    Per image, the slice copies pay a per-row overhead on C*R*S*N*P rows of Q elements (in im2col and again in
+    col2im); n-minor instead moves Y and dy (K*N*P*Q elements each) between NCHW and N-last with strided reads.
+    So n-minor when C*R*S rows cost more than K*Q elements and the rows are short: DigitsCNN's second conv, the
+    MNIST-1D convs after the first, a DCGAN's 7x7 and smaller maps; per image for a first layer (C = 1) and for
+    MNIST's 26x26 maps (measured on one core, in-process A/B: the other layout cost those shapes 1.15-2.2x)."""
+    return g.Q < _N_MINOR_MAX_Q and _ROW_COST * g.C * g.R * g.S > g.K * g.Q
+
+
+def columns_shape(g: ConvGeometry) -> tuple[int, ...]:
+    """The shape of geometry ``g``'s column matrix in its layout (:func:`n_minor_layout`)."""
+    CRS = g.C * g.R * g.S
+    return (CRS, g.P * g.Q * g.N) if n_minor_layout(g) else (g.N, CRS, g.P * g.Q)
+
+
+def _empty(lead: tuple[int, ...], N: int, A: int, B: int, dtype, n_minor: bool, zeros: bool = False):
+    """A new array stored ``lead + (A, B, N)`` (n-minor) or ``(N,) + lead + (A, B)`` (per image); returns
+    (storage, view) with the view's axes always ``lead + (N, A, B)``, so the code indexing it is the same in
+    both layouts."""
+    make = np.zeros if zeros else np.empty
+    k = len(lead)
+    if n_minor:
+        a = make(lead + (A, B, N), dtype=dtype)
+        return a, a.transpose(*range(k), k + 2, k, k + 1)
+    a = make((N,) + lead + (A, B), dtype=dtype)
+    return a, a.transpose(*range(1, k + 1), 0, k + 1, k + 2)
+
+
+def _unaliased_rows(a: np.ndarray) -> np.ndarray:
+    """``a`` (C-contiguous, batch first) or a copy of it whose batch rows start a cache line past a multiple of
+    1 KiB apart.  Moving the batch axis last reads one element of each row in turn; rows a power of two apart
+    (2 KiB for DigitsCNN's [64, 32, 4, 4] x, 4 KiB for its dy) all fall in the same few L1 sets and evict each
+    other, which made those transposes ~5x slower than with this extra contiguous copy."""
+    if a.shape[0] < 2 or a[0].nbytes % 1024:
+        return a
+    row = a[0].size
+    stage = np.empty((a.shape[0], row + 64 // a.itemsize), dtype=a.dtype)
+    stage[:, :row] = a.reshape(a.shape[0], row)
+    return stage[:, :row].reshape(a.shape)
+
+
+def _padded_input(x: np.ndarray, g: ConvGeometry, ct, n_minor: bool) -> np.ndarray:
+    """``xpad[C, N, Hp, Wp]`` (axes in that order, stored in the columns' layout), zero-padded; only the rows and
+    columns some window reads (Hp = sh*(P-1) + R)."""
+    if not (g.ph or g.pw) and not n_minor:
+        return x.transpose(1, 0, 2, 3).astype(ct, copy=False)  # a view of x: the slice copies read it directly
+    xt = (_unaliased_rows(x) if n_minor else x).transpose(1, 0, 2, 3)
+    Hp, Wp = g.sh * (g.P - 1) + g.R, g.sw * (g.Q - 1) + g.S
+    _, xpad = _empty((g.C,), g.N, Hp, Wp, ct, n_minor, zeros=bool(g.ph or g.pw))
+    h, w = max(0, min(g.H, Hp - g.ph)), max(0, min(g.W, Wp - g.pw))  # input past the last window is never read
+    xpad[:, :, g.ph : g.ph + h, g.pw : g.pw + w] = xt[:, :, :h, :w]
+    return xpad
+
+
+def _taps(g: ConvGeometry):
+    """Yield ``(cols index, xpad index, by_window)`` covering every (tap, window) pair once: R*S tap slices
+    (``cols[:, r, s]`` is [C, N, P, Q], as the strided xpad slice), or, when there are fewer windows than taps (a
+    kernel about as large as the input), P*Q window slices (``cols[..., p, q]`` is [C, R, S, N], the xpad window
+    [C, N, R, S]: by_window, the caller transposes)."""
+    sh, sw = g.sh, g.sw
+    if g.R * g.S <= g.P * g.Q:
+        for r in range(g.R):
+            for s in range(g.S):
+                rows, cols = slice(r, r + sh * (g.P - 1) + 1, sh), slice(s, s + sw * (g.Q - 1) + 1, sw)
+                yield (slice(None), r, s), (slice(None), slice(None), rows, cols), False
+    else:
+        for p in range(g.P):
+            for q in range(g.Q):
+                rows, cols = slice(p * sh, p * sh + g.R), slice(q * sw, q * sw + g.S)
+                yield (Ellipsis, p, q), (slice(None), slice(None), rows, cols), True
 
 
 @functools.lru_cache(maxsize=64)
 def _col2im_table(*geometry: int) -> np.ndarray:
-    """``table[T, C*H*W]``: for each input pixel, the columns j of ``dcols[C*R*S*P*Q]`` that read it.
+    """``table[T, C*H*W]``: for each input pixel, the columns j of one image's ``dcols[C*R*S*P*Q]`` that read it.
 
     Unused entries point at the zero slot ``C*R*S*P*Q``.  T is the largest number of windows
     covering one pixel (at most ceil(R/sh)*ceil(S/sw)).
@@ -118,13 +199,79 @@ def _col2im_table(*geometry: int) -> np.ndarray:
     return table
 
 
-def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, padding) -> np.ndarray:
-    """Convolve ``x[N, C, H, W]`` with ``w[K, C, R, S]`` plus optional bias ``b[K]``.
+def _gathers(g: ConvGeometry) -> bool:
+    """Per image and small maps: im2col and col2im as one np.take each through cached index tables."""
+    return not n_minor_layout(g) and g.P * g.Q <= _GATHER_MAX_PQ
 
-    Returns ``y[N, K, P, Q]`` in x's dtype.  Raises TypeError for non-numpy / non-float / mixed dtype
-    inputs and ValueError for wrong ndim, mismatched C, a bias that is not [K], bad stride/padding,
-    or a kernel larger than the padded input.
-    """
+
+def _cols_view(store: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """The column matrix (either layout) viewed as ``[C, R, S, N, P, Q]``."""
+    if n_minor_layout(g):
+        return store.reshape(g.C, g.R, g.S, g.P, g.Q, g.N).transpose(0, 1, 2, 5, 3, 4)
+    return store.reshape(g.N, g.C, g.R, g.S, g.P, g.Q).transpose(1, 2, 3, 0, 4, 5)
+
+
+def _im2col(x: np.ndarray, g: ConvGeometry, ct) -> np.ndarray:
+    """The column matrix of x, :func:`columns_shape` in :func:`n_minor_layout`'s layout."""
+    if _gathers(g):  # [N, C*R*S, P*Q] = x[n].ravel()[window_index]
+        idx = window_index(*window_key(g)).reshape(g.C * g.R * g.S, g.P * g.Q)
+        x2 = x.astype(ct, copy=False).reshape(g.N, g.C * g.H * g.W)
+        return gather_windows(x2, idx, 0, padded=bool(g.ph or g.pw))
+    n_minor = n_minor_layout(g)
+    xpad = _padded_input(x, g, ct, n_minor)
+    store, cols = _empty((g.C, g.R, g.S), g.N, g.P, g.Q, ct, n_minor)  # cols[C, R, S, N, P, Q]
+    for dst, src, by_window in _taps(g):
+        cols[dst] = xpad[src].transpose(0, 2, 3, 1) if by_window else xpad[src]
+    return store.reshape(columns_shape(g))
+
+
+def _col2im(dcols: np.ndarray, g: ConvGeometry, dtype) -> np.ndarray:
+    """``dx[N, C, H, W]``: the adjoint of :func:`_im2col`, every column added back where it was read."""
+    if _gathers(g):  # each input pixel sums the (at most ceil(R/sh)*ceil(S/sw)) columns that read it
+        n_cols = dcols[0].size
+        ext = np.empty((g.N, n_cols + 1), dtype=dcols.dtype)  # one zero column: the table's unused entries
+        ext[:, :n_cols] = dcols.reshape(g.N, n_cols)
+        ext[:, n_cols] = 0
+        contrib = np.take(ext, _col2im_table(*window_key(g)), axis=1)  # [N, T, C*H*W]
+        dx = contrib.sum(axis=1) if contrib.shape[1] > 1 else contrib[:, 0]
+        return dx.reshape(g.N, g.C, g.H, g.W).astype(dtype, copy=False)
+    n_minor = n_minor_layout(g)
+    Hp, Wp = max(g.sh * (g.P - 1) + g.R, g.H + g.ph), max(g.sw * (g.Q - 1) + g.S, g.W + g.pw)
+    cols = _cols_view(dcols, g)
+    _, dxpad = _empty((g.C,), g.N, Hp, Wp, dcols.dtype, n_minor, zeros=True)
+    for dst, src, by_window in _taps(g):
+        dxpad[src] += cols[dst].transpose(0, 3, 1, 2) if by_window else cols[dst]
+    dx = np.empty((g.N, g.C, g.H, g.W), dtype=dtype)
+    dx[...] = dxpad[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W].transpose(1, 0, 2, 3)
+    return dx
+
+
+def _transposed_dy(dy: np.ndarray, g: ConvGeometry, ct) -> np.ndarray:
+    """n-minor: ``dyT[K, P*Q*N]``, dy with K first and its columns in the column matrix's order."""
+    store, view = _empty((g.K,), g.N, g.P, g.Q, ct, True)
+    view[...] = _unaliased_rows(dy).transpose(1, 0, 2, 3)
+    return store.reshape(g.K, -1)
+
+
+def _weight_grad(dy: np.ndarray, cols: np.ndarray, g: ConvGeometry, ct, dyT=None) -> np.ndarray:
+    """``dw[K, C*R*S]`` from dy and the column matrix: one GEMM (n-minor) or one per image, summed."""
+    if n_minor_layout(g):
+        return (_transposed_dy(dy, g, ct) if dyT is None else dyT) @ cols.T
+    dy3 = dy.astype(ct, copy=False).reshape(g.N, g.K, g.P * g.Q)
+    return np.matmul(dy3, cols.transpose(0, 2, 1)).sum(axis=0)
+
+
+def _input_grad(dy: np.ndarray, w: np.ndarray, g: ConvGeometry, ct, dtype, dyT=None) -> np.ndarray:
+    """``dx[N, C, H, W]``: dcols = w.T @ dy (one GEMM or one per image), then col2im."""
+    wT = w.astype(ct, copy=False).reshape(g.K, -1).T
+    if n_minor_layout(g):
+        dcols = wT @ (_transposed_dy(dy, g, ct) if dyT is None else dyT)
+    else:
+        dcols = np.matmul(wT, dy.astype(ct, copy=False).reshape(g.N, g.K, g.P * g.Q))
+    return _col2im(dcols, g, dtype)
+
+
+def _forward(x, w, b, stride, padding, keep_columns: bool):
     check_float_array("x", x, 4)
     check_float_array("w", w, 4)
     if b is not None:
@@ -133,14 +280,61 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, p
     g = conv2d_forward_geometry(x.shape, w.shape, None if b is None else b.shape, stride, padding)
 
     ct = compute_dtype(dtype)
-    CRS = g.C * g.R * g.S
-    idx = window_index(*window_key(g)).reshape(CRS, g.P * g.Q)
-    x2 = x.astype(ct, copy=False).reshape(g.N, g.C * g.H * g.W)
-    cols = gather_windows(x2, idx, 0, padded=bool(g.ph or g.pw))  # [N, C*R*S, P*Q]
-    y = np.matmul(w.astype(ct, copy=False).reshape(g.K, CRS), cols)  # [N, K, P*Q]
-    if b is not None:
-        y += b.astype(ct, copy=False)[:, None]
-    return y.reshape(g.N, g.K, g.P, g.Q).astype(dtype, copy=False)
+    cols = _im2col(x, g, ct)
+    w2 = w.astype(ct, copy=False).reshape(g.K, -1)
+    bias = None if b is None else b.astype(ct, copy=False)[:, None]
+    if n_minor_layout(g):
+        Y = w2 @ cols  # [K, P*Q*N]
+        if bias is not None:  # on Y's contiguous rows: a ufunc writing y's transposed view iterates badly
+            Y += bias
+        y = np.empty((g.N, g.K, g.P, g.Q), dtype=dtype)
+        y[...] = Y.reshape(g.K, g.P, g.Q, g.N).transpose(3, 0, 1, 2)
+    else:
+        y = np.matmul(w2, cols)  # [N, K, P*Q]: lands in NCHW
+        if bias is not None:
+            y += bias
+        y = y.reshape(g.N, g.K, g.P, g.Q).astype(dtype, copy=False)
+    return y, (cols if keep_columns else None)
+
+
+def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, padding) -> np.ndarray:
+    """Convolve ``x[N, C, H, W]`` with ``w[K, C, R, S]`` plus optional bias ``b[K]``.
+
+    Returns ``y[N, K, P, Q]`` in x's dtype.  Raises TypeError for non-numpy / non-float / mixed dtype
+    inputs and ValueError for wrong ndim, mismatched C, a bias that is not [K], bad stride/padding,
+    or a kernel larger than the padded input.
+    """
+    return _forward(x, w, b, stride, padding, keep_columns=False)[0]
+
+
+def conv2d_forward_saving_columns(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, padding):
+    """:func:`conv2d_forward` that also returns its column matrix: ``(y, cols)``, cols an opaque array in the
+    compute dtype (:func:`columns_shape`) for :func:`conv2d_backward_from_columns` (CPU extension).
+    Raises as :func:`conv2d_forward`."""
+    return _forward(x, w, b, stride, padding, keep_columns=True)
+
+
+def conv2d_backward_from_columns(dy: np.ndarray, cols: np.ndarray, w: np.ndarray, input_shape, stride, padding,
+                                 need_input: bool = True, need_weight: bool = True):
+    """``(dx or None, dw or None)`` from the forward's column matrix (CPU extension): the gradients of
+    :func:`conv2d_backward_input` and :func:`conv2d_backward_weight` without gathering the windows again.
+
+    ``cols`` is what :func:`conv2d_forward_saving_columns` returned for an input of ``input_shape`` with w's
+    shape, stride and padding.  Raises TypeError / ValueError like :func:`conv2d_backward_input`, and ValueError
+    for a cols of the wrong shape or dtype.
+    """
+    check_float_array("dy", dy, 4)
+    check_float_array("w", w, 4)
+    dtype = check_same_dtype(dy=dy, w=w)
+    g = conv2d_backward_input_geometry(dy.shape, w.shape, input_shape, stride, padding)
+    ct = compute_dtype(dtype)
+    if not isinstance(cols, np.ndarray) or cols.dtype != ct or cols.shape != columns_shape(g):
+        raise ValueError(f"cols must be the forward's column matrix, a {ct} array of shape {columns_shape(g)}, "
+                         f"got {getattr(cols, 'shape', type(cols).__name__)} {getattr(cols, 'dtype', '')}")
+    dyT = _transposed_dy(dy, g, ct) if n_minor_layout(g) else None  # shared by both GEMMs
+    dw = _weight_grad(dy, cols, g, ct, dyT).reshape(w.shape).astype(dtype, copy=False) if need_weight else None
+    dx = _input_grad(dy, w, g, ct, dtype, dyT) if need_input else None
+    return dx, dw
 
 
 def conv2d_backward_input(dy: np.ndarray, w: np.ndarray, input_shape, stride, padding) -> np.ndarray:
@@ -154,20 +348,7 @@ def conv2d_backward_input(dy: np.ndarray, w: np.ndarray, input_shape, stride, pa
     check_float_array("w", w, 4)
     dtype = check_same_dtype(dy=dy, w=w)
     g = conv2d_backward_input_geometry(dy.shape, w.shape, input_shape, stride, padding)
-
-    ct = compute_dtype(dtype)
-    CRS, PQ = g.C * g.R * g.S, g.P * g.Q
-    n_cols = CRS * PQ
-    # one extra zero column per image: the col2im table points unused entries at it
-    dcols = np.empty((g.N, n_cols + 1), dtype=ct)
-    dcols[:, n_cols] = 0
-    w2 = w.astype(ct, copy=False).reshape(g.K, CRS)
-    dy3 = dy.astype(ct, copy=False).reshape(g.N, g.K, PQ)
-    np.matmul(w2.T, dy3, out=dcols[:, :n_cols].reshape(g.N, CRS, PQ))
-    table = _col2im_table(*window_key(g))
-    contrib = np.take(dcols, table, axis=1)  # [N, T, C*H*W]
-    dx = contrib.sum(axis=1) if contrib.shape[1] > 1 else contrib[:, 0]
-    return dx.reshape(g.N, g.C, g.H, g.W).astype(dtype, copy=False)
+    return _input_grad(dy, w, g, compute_dtype(dtype), dtype)
 
 
 def conv2d_backward_weight(dy: np.ndarray, x: np.ndarray, weight_shape, stride, padding) -> np.ndarray:
@@ -180,14 +361,8 @@ def conv2d_backward_weight(dy: np.ndarray, x: np.ndarray, weight_shape, stride, 
     check_float_array("x", x, 4)
     dtype = check_same_dtype(dy=dy, x=x)
     g = conv2d_backward_weight_geometry(dy.shape, x.shape, weight_shape, stride, padding)
-
     ct = compute_dtype(dtype)
-    NPQ = g.N * g.P * g.Q
-    idx = _weight_grad_index(*window_key(g))
-    x2 = x.astype(ct, copy=False).reshape(g.N, g.C * g.H * g.W)
-    cols = gather_windows(x2, idx, 0, padded=bool(g.ph or g.pw)).reshape(NPQ, g.C * g.R * g.S)
-    dy_t = np.ascontiguousarray(dy.astype(ct, copy=False).reshape(g.N, g.K, g.P * g.Q).transpose(1, 0, 2))
-    dw = dy_t.reshape(g.K, NPQ) @ cols  # [K, C*R*S]
+    dw = _weight_grad(dy, _im2col(x, g, ct), g, ct)  # [K, C*R*S]
     return dw.reshape(g.K, g.C, g.R, g.S).astype(dtype, copy=False)
 
 
