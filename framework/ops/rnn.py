@@ -27,9 +27,9 @@ Math and gate order are PyTorch's (``H`` = hidden size; ``σ`` the numerically s
 Layout: ``x [T, B, In]`` time-major (any strides: it is copied once if the reshape needs it); ``h0``/``c0``
 ``[B, H]`` or None for zeros; ``reverse=True`` runs t = T-1..0 (a bidirectional layer's second direction).
 Outputs: ``out [T, B, H]`` (the state after each step, indexed by time in either direction), ``h_n [B, H]``
-and, for the LSTM, ``c_n [B, H]``. States of all steps live in one ``[T+1, B, H]`` buffer: a forward run
-reads slot t and writes t+1, a reverse run reads t+1 and writes t, so ``out`` and the previous states that
-``dW_hh`` needs are both plain slices of it.
+and, for the LSTM, ``c_n [B, H]``, none of them sharing memory with what backward reads. The states of all
+steps live in one ``[T+1, B, H]`` buffer: a forward run reads slot t and writes t+1, a reverse run reads t+1
+and writes t, so ``out`` (copied from it) and the previous states that ``dW_hh`` needs are plain slices.
 """
 
 from __future__ import annotations
@@ -100,7 +100,8 @@ def _hidden_side_grads(ctx, d_gates, h_prev) -> tuple[Any, Any]:
 
 
 def _copy(xp, a) -> Any:
-    """A copy: final states handed out must not alias the buffers saved for backward."""
+    """A copy: what is handed out must not alias the buffers saved for backward (an in-place write on the
+    output, ``out += residual``, must work as it does on the generic path instead of raising at backward)."""
     return xp.asarray(a, copy=True)
 
 
@@ -140,7 +141,7 @@ class LSTMLayer(Function):
             ctx.save_for_backward(x2, w_ih, w_hh, hs, cs, gates, tanh_c)
             ctx.reverse = reverse
         # c is the last step's own array (never a view of cs), so it is handed out as is.
-        return hs[1 - r:T + 1 - r], _copy(xp, hs[(1 - r) * T]), c
+        return _copy(xp, hs[1 - r:T + 1 - r]), _copy(xp, hs[(1 - r) * T]), c
 
     @staticmethod
     def backward(ctx, d_out, d_hn, d_cn):
@@ -210,7 +211,7 @@ class GRULayer(Function):
         if keep:
             ctx.save_for_backward(x2, w_ih, w_hh, hs, rz, new, hidden_n)
             ctx.reverse = reverse
-        return hs[1 - r:T + 1 - r], _copy(xp, hs[(1 - r) * T])
+        return _copy(xp, hs[1 - r:T + 1 - r]), _copy(xp, hs[(1 - r) * T])
 
     @staticmethod
     def backward(ctx, d_out, d_hn):
@@ -268,7 +269,7 @@ class RNNLayer(Function):
         if any(ctx.needs_input_grad):
             ctx.save_for_backward(x2, w_ih, w_hh, hs)
             ctx.reverse, ctx.relu = reverse, relu
-        return hs[1 - r:T + 1 - r], _copy(xp, hs[(1 - r) * T])
+        return _copy(xp, hs[1 - r:T + 1 - r]), _copy(xp, hs[(1 - r) * T])
 
     @staticmethod
     def backward(ctx, d_out, d_hn):

@@ -254,3 +254,23 @@ def test_no_grad_gives_the_same_values(rng):
         out2, (h2, c2) = lstm(x)
     for a, b in ((out, out2), (h, h2), (c, c2)):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_in_place_write_on_the_output_is_fine(rng, mode):
+    """``out += residual`` (recorded) after a one-layer run: the output shares no memory with what backward
+    reads, so the gradient is the out-of-place one (as on the generic path), not a RuntimeError."""
+    ours_cls, _, extra = MODES[mode]
+    model = ours_cls(3, 3, **extra)
+    x = rng.standard_normal((4, 2, 3)).astype(np.float32)
+    grads = []
+    for in_place in (True, False):
+        xo = fw.tensor(x, requires_grad=True)
+        out, _ = model(xo)
+        if in_place:
+            out += xo
+        else:
+            out = out + xo
+        (out * out).sum().backward()
+        grads.append(xo.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6, atol=1e-7)
