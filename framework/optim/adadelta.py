@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_in_range, check_non_negative, wrap
+from .optimizer import Optimizer, check_in_range, check_non_negative, flat_batches, wrap
 
 __all__ = ["Adadelta"]
 
@@ -49,3 +51,44 @@ class Adadelta(Optimizer):
         state["step"] += 1
         state["square_avg"] = wrap(square_avg, p)
         state["acc_delta"] = wrap(acc_delta, p)
+
+    def _flat_update(self, group: dict[str, Any], items: list[tuple[Tensor, Any]]) -> list[tuple[Tensor, Any]]:
+        """On ``cpu``, :meth:`_update` for a group's parameters at once over flat buffers (see
+        :func:`~.optimizer.flat_batches`): the same operations in the same order, so the same bits, with the
+        state arrays updated in place in one buffer each instead of a new array per parameter per step."""
+        if type(self)._update is not Adadelta._update:
+            return items
+        names = ("square_avg", "acc_delta")
+        rest, batches = flat_batches(self, group, items, names, lambda p, state: p._data.dtype, work=3,
+                                     initial={"step": 0})
+        rho, eps, lr, wd = group["rho"], group["eps"], group["lr"], group["weight_decay"]
+        for _, batch, entry in batches:
+            g, t, delta = entry.work
+            entry.gather([grad for _, grad, _ in batch], g)  # a copy: the grads stay as they are
+            if group["maximize"]:
+                np.negative(g, out=g)  # -grad
+            if wd != 0:
+                entry.gather([p._data for p, _, _ in batch], t)
+                t *= wd
+                g += t  # g + weight_decay * p
+            square_avg, acc_delta = entry.flat["square_avg"], entry.flat["acc_delta"]
+            square_avg *= rho
+            np.multiply(g, g, out=t)
+            t *= 1 - rho
+            square_avg += t  # square_avg * rho + (1 - rho) * (g * g)
+            np.add(acc_delta, eps, out=delta)
+            np.sqrt(delta, out=delta)
+            np.add(square_avg, eps, out=t)
+            np.sqrt(t, out=t)
+            delta /= t
+            delta *= g  # sqrt(acc_delta + eps) / sqrt(square_avg + eps) * g
+            acc_delta *= rho
+            np.multiply(delta, delta, out=t)
+            t *= 1 - rho
+            acc_delta += t  # acc_delta * rho + (1 - rho) * (delta * delta)
+            delta *= lr
+            for (p, _, state), (start, stop) in zip(batch, entry.bounds):
+                p._data -= delta[start:stop].reshape(p._data.shape)  # p - lr * delta, in place as _update
+                p._bump_version()
+                state["step"] += 1
+        return rest

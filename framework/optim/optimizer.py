@@ -229,9 +229,16 @@ class Optimizer:
                     if fused:
                         self._fused_update(group, fused)
                     items = [item for item, ok in zip(items, flat) if not ok]
+                if items:
+                    items = self._flat_update(group, items)
                 for p, grad in items:
                     self._update(p, grad, self.state.setdefault(p, {}), group)
         return loss
+
+    def _flat_update(self, group: dict[str, Any], items: list[tuple[Tensor, Any]]) -> list[tuple[Tensor, Any]]:
+        """Update what it can of ``items`` (``(param, grad array)``) at once, over flat buffers, and return the
+        rest for the per-parameter :meth:`_update`. Here nothing (Adam and AdamW override it on ``cpu``)."""
+        return items
 
     # ------------------------------------------------------------------------------- state dict
 
@@ -312,3 +319,115 @@ def kernel_grad(p: Tensor, grad: Any) -> Any:
 def wrap(array: Any, like: Tensor) -> Tensor:
     """A state Tensor holding ``array`` on ``like``'s device."""
     return Tensor._wrap(array, like.backend)
+
+
+# ------------------------------------------------------------------- flat-buffer steps on cpu
+
+
+def flat_batches(optimizer: Optimizer, group: dict[str, Any], items: list[tuple[Tensor, Any]], names: tuple[str, ...],
+                 batch_key: Callable[[Tensor, dict[str, Any]], Any], optional: tuple[str, ...] = (),
+                 work: int = 2, initial: dict[str, Any] | None = None
+                 ) -> tuple[list[tuple[Tensor, Any]], list[tuple[Any, list, FlatState]]]:
+    """Split ``items`` (``(param, grad array)``) into what an optimizer's flat step can update together and the rest.
+
+    A batch is the ``cpu`` parameters with the same ``batch_key(p, state)`` (their dtype, and what else makes
+    their arithmetic differ: Adam's step count); its state arrays ``names`` live in one :class:`FlatState`,
+    cached on the optimizer and rebuilt when the batch or its state changed (a state dict loaded, a parameter
+    that skipped a step). Left to the per-parameter path: other devices, a gradient of another dtype (its
+    promotion differs), ``batch_key`` None, state of the wrong shape or dtype, and batches of one. ``work``:
+    how many scratch buffers the step needs; ``initial``: the scalar entries a new state starts with (``step``).
+
+    Returns: ``(rest, [(key, [(param, grad, state)], flat state)])``.
+    """
+    rest = []
+    batches: dict[Any, list[tuple[Tensor, Any, dict[str, Any]]]] = {}
+    for p, grad in items:
+        state = optimizer.state.setdefault(p, {})
+        key = None
+        if p.backend.name == "cpu" and grad.dtype == p._data.dtype and _flat_state_ok(state, p, names, optional):
+            key = batch_key(p, state)
+        if key is None:
+            rest.append((p, grad))
+        else:
+            batches.setdefault(key, []).append((p, grad, state))
+    cache = optimizer.__dict__.setdefault("_flat_state", {})
+    used = set()
+    out = []
+    for key, batch in batches.items():
+        if len(batch) == 1:  # nothing to batch: the per-parameter path is as fast
+            rest.append(batch[0][:2])
+            continue
+        cache_key = (id(group), tuple(id(p) for p, _, _ in batch))
+        used.add(cache_key)
+        entry = cache.get(cache_key)
+        if entry is None or not entry.holds([s for _, _, s in batch], names):
+            entry = cache[cache_key] = FlatState(batch, names, work, initial or {})
+        out.append((key, batch, entry))
+    for cache_key in [k for k in cache if k[0] == id(group) and k not in used]:
+        del cache[cache_key]  # batches that changed: their buffers are no longer the state's
+    return rest, out
+
+
+def _flat_state_ok(state: dict[str, Any], p: Tensor, names: tuple[str, ...], optional: tuple[str, ...]) -> bool:
+    """Whether ``state`` can join a flat batch: new (empty), or each of ``names`` a Tensor of ``p``'s shape and
+    dtype (``optional`` ones may be missing: zeros, as the per-parameter step starts them). A state dict could
+    load anything; the per-parameter step then decides what happens."""
+    for name in names:
+        value = state.get(name)
+        if value is None:
+            if state and name not in optional:
+                return False
+        elif not isinstance(value, Tensor) or value._data.shape != p._data.shape or value._data.dtype != p._data.dtype:
+            return False
+    return True
+
+
+class FlatState:
+    """One flat numpy buffer per state array (``names``) for a batch of ``cpu`` parameters, whose views are the
+    parameters' ``state[name]`` Tensors -- the state dict is unchanged, an update is one numpy call per buffer
+    (PyTorch's ``foreach`` idea). Made from the values the states held (zeros where one is new), so state loaded
+    from a state dict, or a batch that changed, carries on where it was. ``bounds``: each parameter's
+    ``(start, stop)`` in the buffers; ``work``: scratch buffers of the batch's size, reused every step (a
+    temporary of 128 KiB or more is a fresh mmap and its page faults each time: they cost more than the
+    arithmetic)."""
+
+    def __init__(self, batch: list[tuple[Tensor, Any, dict[str, Any]]], names: tuple[str, ...], work: int,
+                 initial: dict[str, Any]) -> None:
+        sizes = [p._data.size for p, _, _ in batch]
+        ends = np.cumsum(sizes).tolist()
+        self.bounds = [(end - n, end) for n, end in zip(sizes, ends)]
+        dtype = batch[0][0]._data.dtype
+        self.flat: dict[str, np.ndarray] = {}
+        self.views: dict[str, list[np.ndarray]] = {}
+        for _, _, state in batch:
+            if not state:
+                state.update(initial)  # a new state's keys in the per-parameter step's order: step first
+        for name in names:
+            flat = np.zeros(ends[-1], dtype=dtype)
+            views = []
+            for (p, _, state), (start, stop) in zip(batch, self.bounds):
+                view = flat[start:stop].reshape(p._data.shape)
+                if state.get(name) is not None:
+                    view[...] = state[name]._data
+                state[name] = Tensor._wrap(view, p.backend)
+                views.append(view)
+            self.flat[name], self.views[name] = flat, views
+        self.states = [state for _, _, state in batch]
+        self.work = [np.empty(ends[-1], dtype=dtype) for _ in range(work)]
+
+    def holds(self, states: list[dict[str, Any]], names: tuple[str, ...]) -> bool:
+        """Whether ``states`` are this batch's, in order, each array still a view of this buffer."""
+        if len(states) != len(self.states) or any(name not in self.flat for name in names):
+            return False
+        for i, (state, mine) in enumerate(zip(states, self.states)):
+            if state is not mine:
+                return False
+            for name in names:
+                value = state.get(name)
+                if value is None or value._data is not self.views[name][i]:
+                    return False
+        return True
+
+    def gather(self, arrays: list[Any], out: np.ndarray) -> np.ndarray:
+        """The batch's ``arrays`` (one per parameter, in order), flattened one after another into ``out``."""
+        return np.concatenate([a.reshape(-1) for a in arrays], out=out)
