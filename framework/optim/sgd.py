@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_fused_options, check_non_negative, kernel_grad, wrap
+from .optimizer import Optimizer, check_fused_options, check_non_negative, flat_batches, kernel_grad, wrap
 
 __all__ = ["SGD"]
 
@@ -61,6 +63,48 @@ class SGD(Optimizer):
             state["momentum_buffer"] = wrap(buf, p)
             g = g + momentum * buf if group["nesterov"] else buf
         p._write("step", ..., p._data - group["lr"] * g)  # in place, as torch: views and .data see it
+
+    def _flat_update(self, group: dict[str, Any], items: list[tuple[Tensor, Any]]) -> list[tuple[Tensor, Any]]:
+        """On ``cpu``, :meth:`_update` for a group's parameters at once over flat buffers (see
+        :func:`~.optimizer.flat_batches`; a batch is a dtype and whether the momentum buffers start this step):
+        the same operations in the same order, so the same bits, with the momentum buffers updated in place in
+        one buffer instead of a new array per parameter per step."""
+        if type(self)._update is not SGD._update:
+            return items
+        momentum, wd, lr = group["momentum"], group["weight_decay"], group["lr"]
+        names = ("momentum_buffer",) if momentum != 0 else ()
+
+        def batch_key(p: Tensor, state: dict[str, Any]) -> Any:
+            return p._data.dtype, momentum != 0 and state.get("momentum_buffer") is None
+
+        rest, batches = flat_batches(self, group, items, names, batch_key, optional=names)
+        for (_, first), batch, entry in batches:
+            g, t = entry.work
+            entry.gather([grad for _, grad, _ in batch], g)  # a copy: the grads stay as they are
+            if group["maximize"]:
+                np.negative(g, out=g)  # -grad
+            if wd != 0:
+                entry.gather([p._data for p, _, _ in batch], t)
+                t *= wd
+                g += t  # g + weight_decay * p
+            if momentum != 0:
+                buf = entry.flat["momentum_buffer"]
+                if first:
+                    buf[...] = g  # torch's first step: the buffer starts as g
+                else:
+                    buf *= momentum
+                    np.multiply(g, 1 - group["dampening"], out=t)
+                    buf += t  # momentum * buf + (1 - dampening) * g
+                if group["nesterov"]:
+                    np.multiply(buf, momentum, out=t)
+                    g += t  # g + momentum * buf
+                else:
+                    g = buf
+            np.multiply(g, lr, out=t)  # lr * g
+            for (p, _, _), (start, stop) in zip(batch, entry.bounds):
+                p._data -= t[start:stop].reshape(p._data.shape)  # in place, as _update's p._write
+                p._bump_version()
+        return rest
 
     def _fused_update(self, group: dict[str, Any], items: list[tuple[Tensor, Any]]) -> None:
         """The group's step through ``kernels.<device>.optim_step.sgd_step``: one call per (device, dtype, first
