@@ -18,8 +18,10 @@ Algorithm: the windows come from conv2d's cached ``window_index`` (a ``sliding_w
 index image), reordered to ``[R*S, C*P*Q]`` and gathered with one ``np.take`` per call into
 ``win[N, R*S, C*P*Q]`` (x with one extra -inf element appended when padded).  Every later pass is
 then a long contiguous elementwise op: ``y = win.max(1)``; the first index where ``win == y``
-comes out of one more max over ``(win == y) * (R*S - k)``.  (numpy's argmax over a short last axis,
-or strided ops on small feature maps, pay a per-row overhead that made them 3-5x slower.)
+comes out of one more max over ``(win == y) * (R*S - k)``; y is then the winner's own value, fixed from the
+windows only where it is zero (the one case where max and winner differ in bits, see below) or NaN.  (numpy's
+argmax over a short last axis, or strided ops on small feature maps, pay a per-row overhead that made them 3-5x
+slower; so did, measured again in December 2026, PyTorch's loop run one tap at a time over strided tap views.)
 Backward scatters dy to the winners: the winner's input position is looked up in the same index
 table and ``np.add.at`` accumulates, so overlapping windows add up correctly.
 
@@ -135,6 +137,7 @@ def _forward(x: np.ndarray, kernel, stride, padding, relu: bool) -> tuple[np.nda
     win = gather_windows(x.reshape(N, C * H * W), idx, -np.inf, padded=padded)  # [N, RS, CPQ]
     if RS == 1:
         argmax = np.zeros((N, C * P * Q), dtype=idx_dtype)
+        y = win[:, 0, :]
     else:
         y = win.max(axis=1)
         # first maximum: weight position k by (RS - k), so the largest weight among ties is the first k
@@ -150,8 +153,13 @@ def _forward(x: np.ndarray, kernel, stride, padding, relu: bool) -> tuple[np.nda
             cols = np.nonzero(nan_windows)
             last_nan = (np.isnan(win[cols[0], :, cols[1]]) * np.arange(1, RS + 1)).max(axis=1) - 1
             argmax[cols] = last_nan.astype(idx_dtype)
-    # the winner's own bits: win.max may return either zero of a window holding +0.0 and -0.0
-    y = np.take_along_axis(win, argmax[:, None, :].astype(np.intp), axis=1)[:, 0, :]
+            y[cols] = win[cols[0], last_nan, cols[1]]  # that NaN's own bits
+        # the winner's own bits: win.max may return either zero of a window holding +0.0 and -0.0, and only
+        # there do the max and the winner differ -- so fix those windows alone (a gather over all of y cost
+        # ~40% of the forward)
+        zeros = np.nonzero(y == 0)
+        if zeros[0].size:
+            y[zeros] = win[zeros[0], argmax[zeros].astype(np.intp), zeros[1]]
     if relu:
         argmax[y == 0] = -1  # ReLU's gradient is 0 there (y >= 0 or NaN after the ReLU)
     return y.reshape(N, C, P, Q), argmax.reshape(N, C, P, Q)
