@@ -71,6 +71,8 @@ scale 1/(1-p) is formed (``F.dropout`` answers it without a kernel: ``input * 0`
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .._args import check_dropout_args, check_relu_output, check_seed, linear_backward_shapes, linear_forward_shapes
@@ -172,6 +174,36 @@ def _philox_uint64(seed: int, groups: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return c0, c1, c2, c3
 
 
+@functools.lru_cache(maxsize=16)
+def _keep_threshold(p32: np.float32) -> int:
+    """The least t in [0, 2**31] with ``float32(t) * _UNIFORM_SCALE > p32`` (2**31 when none).
+
+    The uniform of a word is that expression of v = the word as int32, complemented when negative (v in
+    [0, 2**31)), computed in float32; it never decreases as v grows (a rounding and a multiply by a positive
+    constant are monotone).  So ``uniform > p`` is exactly ``v >= t``, an integer compare instead of the int ->
+    float conversion and the multiply per element.
+    """
+    def above(v: int) -> bool:
+        return bool(np.float32(v) * _UNIFORM_SCALE > p32)
+
+    lo, hi = 0, 1 << 31  # invariant: above(hi) or hi == 2**31; not above(v) for v < lo
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if above(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def _kept(words: np.ndarray, p32: np.float32) -> np.ndarray:
+    """``uniform_from_uint32(words) > p32`` for uint64 words < 2**32, bit for bit, as an integer compare: v is the
+    word when below 2**31, else its int32 complement ~x = 2**32 - 1 - word (:func:`_keep_threshold`)."""
+    v = np.subtract(np.uint64(_MASK32), words)
+    np.minimum(v, words, out=v)
+    return v >= np.uint64(_keep_threshold(p32))
+
+
 def _check_offsets(offsets) -> np.ndarray:
     off = np.asarray(offsets)
     if not np.issubdtype(off.dtype, np.integer):
@@ -268,7 +300,7 @@ def _apply(name: str, x: np.ndarray, p, seed, offset, row_len, row_stride) -> np
             i, row_len = np.arange(start, stop, dtype=np.uint64), np.uint64(a.row_len)
             counters = (i // row_len) * np.uint64(a.row_stride) + i % row_len + np.uint64(a.offset)
             words = _dropout_words(a.seed, counters)
-        keep = uniform_from_uint32(words.astype(np.uint32)) > p32
+        keep = _kept(words, p32)
         out[start:stop] = np.where(keep, flat[start:stop].astype(ct, copy=False) * scale, zero)
     return out.reshape(x.shape)
 
