@@ -305,12 +305,12 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any):
         # The hot path of every op (~10 us of Python for a 4x4 add before it was trimmed): one pass over the
-        # arguments collects everything, a single output skips the multi-output machinery, and the generator
+        # arguments collects what forward needs, a single output skips the multi-output machinery, and the generator
         # expressions of the general case are plain loops (see benchmarks/cpu_op_overhead.py).
         backend = first = None
         needs = []
         raw = []
-        versions = []
+        tensors = []  # which arguments are Tensors
         known = _tensor_classes
         for a in args:
             is_tensor = known.get(type(a))
@@ -325,11 +325,11 @@ class Function:
                     _refresh_view(a)  # its base got a recorded in-place write since the view was made
                 needs.append(a.requires_grad)
                 raw.append(a._data)
-                versions.append(a._vbox[0])
+                tensors.append(True)
             else:
                 needs.append(False)
                 raw.append(a)
-                versions.append(None)
+                tensors.append(False)
         if backend is None:
             raise TypeError(f"{cls.__name__}.apply needs at least one Tensor argument")
         record = _grad_enabled and any(needs)
@@ -346,7 +346,7 @@ class Function:
             if ctx.output_backend is backend and (_view_base(out) is not None or _is_one_of(out, raw)):
                 _share_versions_with_input(result, args, raw, (cls, args, kwargs))
             if record:
-                ctx.input_versions = tuple(versions)
+                ctx.input_versions = _versions_after_forward(args, tensors)
                 ctx.input_arrays = tuple(raw)
                 ctx.output_versions = ((result._vbox, result._vbox[0], _weak(out)),)
                 if wanted:
@@ -360,7 +360,7 @@ class Function:
                 _share_versions_with_input(result, args, raw, None)
             results.append(result)
         if record:
-            ctx.input_versions = tuple(versions)
+            ctx.input_versions = _versions_after_forward(args, tensors)
             ctx.input_arrays = tuple(raw)
             ctx.output_versions = tuple((r._vbox, r._vbox[0], _weak(a)) for r, a in zip(results, out))
             ctx.outputs = tuple((tuple(a.shape), a.dtype, _array_device(a)) for a in out)
@@ -368,6 +368,12 @@ class Function:
                 if result.requires_grad:
                     result._ctx = _output_context(ctx, i)
         return tuple(results)
+
+
+def _versions_after_forward(args: tuple, tensors: list) -> tuple:
+    """Each Tensor argument's version (None for other arguments), read after forward: a forward may bump an
+    input's version on purpose (cross_entropy's ``consume_input`` writes the gradient over the logits)."""
+    return tuple(a._vbox[0] if is_tensor else None for a, is_tensor in zip(args, tensors))
 
 
 def _is_one_of(array: Any, arrays: Any) -> bool:
@@ -754,8 +760,9 @@ def _backward_pass(roots: list, root_grads: list, retain_graph: bool, capture: l
     def send(parent: Any, pg: Any) -> None:
         if pg is None or not _is_tensor(parent) or not parent.requires_grad:
             return
-        if pg.shape != parent._data.shape:  # most gradients arrive in their input's shape: skip the call
-            pg = unbroadcast(pg, parent.shape, parent.backend.xp)
+        shape = parent.shape  # not parent._data: a consumed tensor (cross_entropy consume_input) keeps its shape only
+        if tuple(pg.shape) != shape:  # most gradients arrive in their input's shape: skip the call
+            pg = unbroadcast(pg, shape, parent.backend.xp)
         key = id(parent)
         grads[key] = pg if key not in grads else grads[key] + pg
 
