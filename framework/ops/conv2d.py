@@ -61,8 +61,8 @@ class ConvTranspose2d(Function):
         if x.shape[0] == 0:  # an empty batch launches nothing, as in Conv2d
             return _zeros(ctx, output_shape, x)
         y = kern.conv2d_backward_input(x, w, output_shape, stride, padding)
-        if b is not None:
-            y = y + ctx.xp.reshape(b, (1, -1, 1, 1))
+        if b is not None:  # y is the kernel's fresh array: add in place, no second output-sized array
+            y += ctx.xp.reshape(b, (1, -1, 1, 1))
         return y
 
     @staticmethod

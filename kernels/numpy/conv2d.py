@@ -226,15 +226,8 @@ def _im2col(x: np.ndarray, g: ConvGeometry, ct) -> np.ndarray:
 
 
 def _col2im(dcols: np.ndarray, g: ConvGeometry, dtype) -> np.ndarray:
-    """``dx[N, C, H, W]``: the adjoint of :func:`_im2col`, every column added back where it was read."""
-    if _gathers(g):  # each input pixel sums the (at most ceil(R/sh)*ceil(S/sw)) columns that read it
-        n_cols = dcols[0].size
-        ext = np.empty((g.N, n_cols + 1), dtype=dcols.dtype)  # one zero column: the table's unused entries
-        ext[:, :n_cols] = dcols.reshape(g.N, n_cols)
-        ext[:, n_cols] = 0
-        contrib = np.take(ext, _col2im_table(*window_key(g)), axis=1)  # [N, T, C*H*W]
-        dx = contrib.sum(axis=1) if contrib.shape[1] > 1 else contrib[:, 0]
-        return dx.reshape(g.N, g.C, g.H, g.W).astype(dtype, copy=False)
+    """``dx[N, C, H, W]``: the adjoint of :func:`_im2col` by slice adds, every column added back where it was read
+    (the per-image gather path is in :func:`_input_grad`)."""
     n_minor = n_minor_layout(g)
     Hp, Wp = max(g.sh * (g.P - 1) + g.R, g.H + g.ph), max(g.sw * (g.Q - 1) + g.S, g.W + g.pw)
     cols = _cols_view(dcols, g)
@@ -265,10 +258,19 @@ def _input_grad(dy: np.ndarray, w: np.ndarray, g: ConvGeometry, ct, dtype, dyT=N
     """``dx[N, C, H, W]``: dcols = w.T @ dy (one GEMM or one per image), then col2im."""
     wT = w.astype(ct, copy=False).reshape(g.K, -1).T
     if n_minor_layout(g):
-        dcols = wT @ (_transposed_dy(dy, g, ct) if dyT is None else dyT)
-    else:
-        dcols = np.matmul(wT, dy.astype(ct, copy=False).reshape(g.N, g.K, g.P * g.Q))
-    return _col2im(dcols, g, dtype)
+        return _col2im(wT @ (_transposed_dy(dy, g, ct) if dyT is None else dyT), g, dtype)
+    dy3 = dy.astype(ct, copy=False).reshape(g.N, g.K, g.P * g.Q)
+    if not _gathers(g):
+        return _col2im(np.matmul(wT, dy3), g, dtype)
+    # col2im as a gather: each input pixel sums the (at most ceil(R/sh)*ceil(S/sw)) columns that read it; one
+    # extra zero column per image, which the table's unused entries point at (dcols written in place beside it)
+    n_cols = g.C * g.R * g.S * g.P * g.Q
+    dcols = np.empty((g.N, n_cols + 1), dtype=ct)
+    dcols[:, n_cols] = 0
+    np.matmul(wT, dy3, out=dcols[:, :n_cols].reshape(g.N, -1, g.P * g.Q))
+    contrib = np.take(dcols, _col2im_table(*window_key(g)), axis=1)  # [N, T, C*H*W]
+    dx = contrib.sum(axis=1) if contrib.shape[1] > 1 else contrib[:, 0]
+    return dx.reshape(g.N, g.C, g.H, g.W).astype(dtype, copy=False)
 
 
 def _forward(x, w, b, stride, padding, keep_columns: bool):
