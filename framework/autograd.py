@@ -304,9 +304,9 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any):
-        # The hot path of every op (~10 us of Python for a 4x4 add before it was trimmed): one pass over the
-        # arguments collects what forward needs, a single output skips the multi-output machinery, and the generator
-        # expressions of the general case are plain loops (see benchmarks/cpu_op_overhead.py).
+        # The hot path of every op (most of a 4x4 add's time, benchmarks/cpu_op_overhead.py): one pass over the
+        # arguments collects what forward needs, a single output skips the multi-output machinery, and the
+        # generator expressions of the general case are plain loops.
         backend = first = None
         needs = []
         raw = []
