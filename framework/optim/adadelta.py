@@ -64,13 +64,7 @@ class Adadelta(Optimizer):
         rho, eps, lr, wd = group["rho"], group["eps"], group["lr"], group["weight_decay"]
         for _, batch, entry in batches:
             g, t, delta = entry.work
-            entry.gather([grad for _, grad, _ in batch], g)  # a copy: the grads stay as they are
-            if group["maximize"]:
-                np.negative(g, out=g)  # -grad
-            if wd != 0:
-                entry.gather([p._data for p, _, _ in batch], t)
-                t *= wd
-                g += t  # g + weight_decay * p
+            entry.gradient(batch, group["maximize"], wd)  # into g
             square_avg, acc_delta = entry.flat["square_avg"], entry.flat["acc_delta"]
             square_avg *= rho
             np.multiply(g, g, out=t)

@@ -163,17 +163,9 @@ class Adam(Optimizer):
         # a fresh mmap and its page faults each time, which cost more than the arithmetic. Each line below is
         # the _update line named beside it, rounded the same way.
         g, t = entry.work
-        entry.gather([grad for _, grad, _ in batch], g)  # a copy: the grads stay as they are
-        if group["maximize"]:
-            np.negative(g, out=g)  # -grad
-        decay = 1.0
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                decay = 1 - lr * wd
-            else:
-                entry.gather([p._data for p, _, _ in batch], t)
-                t *= wd
-                g += t  # g + wd * param
+        decoupled = wd != 0 and group["decoupled_weight_decay"]
+        decay = 1 - lr * wd if decoupled else 1.0  # AdamW scales the parameter below; Adam adds wd * param to g
+        entry.gradient(batch, group["maximize"], 0.0 if decoupled else wd)  # into g
         m, v = entry.flat["exp_avg"], entry.flat["exp_avg_sq"]
         np.subtract(g, m, out=t)
         t *= 1 - beta1

@@ -431,3 +431,18 @@ class FlatState:
     def gather(self, arrays: list[Any], out: np.ndarray) -> np.ndarray:
         """The batch's ``arrays`` (one per parameter, in order), flattened one after another into ``out``."""
         return np.concatenate([a.reshape(-1) for a in arrays], out=out)
+
+    def gradient(self, batch: list[tuple[Tensor, Any, dict[str, Any]]], maximize: bool,
+                 weight_decay: float) -> np.ndarray:
+        """The batch's gradients as every ``_update`` begins, in the first scratch buffer (returned): a copy (the
+        grads stay as they are), negated under ``maximize``, plus ``weight_decay * param`` when it is not 0 (the
+        second scratch buffer holds the product)."""
+        g, t = self.work[0], self.work[1]
+        self.gather([grad for _, grad, _ in batch], g)
+        if maximize:
+            np.negative(g, out=g)  # -grad
+        if weight_decay != 0:
+            self.gather([p._data for p, _, _ in batch], t)
+            t *= weight_decay
+            g += t  # g + weight_decay * param
+        return g

@@ -80,13 +80,7 @@ class SGD(Optimizer):
         rest, batches = flat_batches(self, group, items, names, batch_key, optional=names)
         for (_, first), batch, entry in batches:
             g, t = entry.work
-            entry.gather([grad for _, grad, _ in batch], g)  # a copy: the grads stay as they are
-            if group["maximize"]:
-                np.negative(g, out=g)  # -grad
-            if wd != 0:
-                entry.gather([p._data for p, _, _ in batch], t)
-                t *= wd
-                g += t  # g + weight_decay * p
+            entry.gradient(batch, group["maximize"], wd)  # into g
             if momentum != 0:
                 buf = entry.flat["momentum_buffer"]
                 if first:
