@@ -2,8 +2,8 @@
 like PyTorch's (``0``, ``1``, ...).
 
 ``Sequential.forward`` runs a ``Linear`` directly followed by a ``ReLU`` as one fused ``F.linear_relu``
-call; the rule (and why it changes neither the numbers nor PyTorch's structure) is written once, in
-:mod:`framework.nn.utils.fusion`.
+call, and a ``ReLU`` directly followed by a ``MaxPool2d`` with the pool first; the rules (and why they change
+neither the numbers nor PyTorch's structure) are written once, in :mod:`framework.nn.utils.fusion`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ..tensor import Tensor
 from . import functional as F
 from .module import Module
 from .parameter import Parameter
-from .utils.fusion import can_fuse_linear_relu
+from .utils.fusion import can_fuse_linear_relu, can_pool_before_relu
 
 __all__ = ["ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "Sequential"]
 
@@ -35,7 +35,8 @@ class Sequential(Module):
     A ``Linear`` directly followed by a ``ReLU`` runs as one ``F.linear_relu`` kernel call, with the same
     numbers and PyTorch's names, indexing and ``state_dict``; the rule is in :mod:`framework.nn.utils.fusion`
     (``fused_linear_relu_pairs(model)`` lists the pairs). ``seq.fuse_linear_relu = False`` runs every child
-    on its own.
+    on its own. A ``ReLU`` directly followed by a ``MaxPool2d`` runs pool first (the same function and
+    gradients, the ReLU on the smaller map); ``seq.pool_before_relu = False`` keeps the written order.
 
     Args:
         *args: modules (named ``'0'``, ``'1'``, ...), or a single dict/OrderedDict ``name -> module``.
@@ -44,6 +45,8 @@ class Sequential(Module):
 
     #: Whether ``forward`` fuses Linear+ReLU pairs (a plain attribute: not in ``state_dict`` or ``repr``).
     fuse_linear_relu: bool = True
+    #: Whether ``forward`` runs ReLU+MaxPool2d pairs pool first (a plain attribute, like the one above).
+    pool_before_relu: bool = True
 
     def __init__(self, *args: Module | Mapping[str, Module]):
         super().__init__()
@@ -61,6 +64,9 @@ class Sequential(Module):
             module = modules[i]
             if self.fuse_linear_relu and i + 1 < len(modules) and can_fuse_linear_relu(module, modules[i + 1]):
                 input = F.linear_relu(input, module.weight, module.bias)  # the Linear and the ReLU in one call
+                i += 2
+            elif self.pool_before_relu and i + 1 < len(modules) and can_pool_before_relu(module, modules[i + 1]):
+                input = module(modules[i + 1](input))  # max-pool, then the ReLU on the pooled map
                 i += 2
             else:
                 input = module(input)

@@ -1,0 +1,116 @@
+"""Sequential's second rewrite: a ReLU directly followed by a MaxPool2d runs pool first
+(framework/nn/utils/fusion.py). The same values and gradients, bit for bit, as the written order and as
+PyTorch (float64); the rule's exclusions keep the written order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as tnn
+
+import framework as fw
+from framework import nn
+from framework.models import DigitsCNN
+from framework.nn import functional as F
+
+from ..conftest import rel_err
+
+
+@pytest.fixture
+def relu_shapes(monkeypatch):
+    """The input shape of every F.relu call since the test began (the pooled shape means pool first)."""
+    shapes = []
+    relu = F.relu
+
+    def spy(x, *args, **kwargs):
+        shapes.append(tuple(x.shape))
+        return relu(x, *args, **kwargs)
+
+    monkeypatch.setattr(F, "relu", spy)
+    return shapes
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    return a.view({4: np.uint32, 8: np.uint64}[a.itemsize])
+
+
+def _input(rng, shape) -> np.ndarray:
+    """Values with what max-pool's and ReLU's edges need: all-negative windows, exact zeros, ties."""
+    x = np.round(rng.standard_normal(shape) * 2) / 2  # many ties at multiples of 0.5
+    x[0, 0] = -np.abs(x[0, 0]) - 0.5  # one whole channel negative
+    x.reshape(-1)[:: 7] = 0.0
+    return x
+
+
+POOLS = [
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=(2, 3), stride=(1, 2), ceil_mode=True),
+    dict(kernel_size=2, dilation=2),
+]
+
+
+@pytest.mark.parametrize("pool", POOLS, ids=lambda p: "-".join(f"{k}{v}" for k, v in p.items()))
+def test_pool_first_is_bit_identical_to_the_written_order_and_matches_torch(device, rng, relu_shapes, pool):
+    shape = (3, 2, 7, 9)
+    x, g_shape = _input(rng, shape), tnn.MaxPool2d(**pool)(torch.zeros(shape)).shape
+    g = rng.standard_normal(tuple(g_shape))
+    runs = {}
+    for reorder in (True, False):
+        seq = nn.Sequential(nn.ReLU(), nn.MaxPool2d(**pool))
+        seq.pool_before_relu = reorder
+        xs = fw.tensor(x, dtype=fw.float64, device=device, requires_grad=True)
+        relu_shapes.clear()
+        out = seq(xs)
+        out.backward(fw.tensor(g, dtype=fw.float64, device=device))
+        runs[reorder] = out.numpy(), xs.grad.numpy()
+        assert relu_shapes == [tuple(g_shape) if reorder else shape]  # the path taken
+    for a, b in zip(runs[True], runs[False]):
+        np.testing.assert_array_equal(_bits(a), _bits(b))
+    xt = torch.tensor(x, requires_grad=True)
+    ref = tnn.Sequential(tnn.ReLU(), tnn.MaxPool2d(**pool))(xt)
+    ref.backward(torch.tensor(g))
+    assert rel_err(runs[True][0], ref.detach().numpy()) <= 1e-12
+    assert rel_err(runs[True][1], xt.grad.numpy()) <= 1e-12
+
+
+def test_nan_wins_its_window_and_passes_the_gradient(rng, relu_shapes):
+    x = rng.standard_normal((1, 1, 4, 4))
+    x[0, 0, 0, 1] = np.nan
+    xs = fw.tensor(x, requires_grad=True)
+    out = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))(xs)
+    out.backward(fw.ones_like(out))
+    xt = torch.tensor(x, requires_grad=True)
+    ref = tnn.MaxPool2d(2)(tnn.ReLU()(xt))
+    ref.backward(torch.ones_like(ref))
+    assert relu_shapes == [(1, 1, 2, 2)]
+    np.testing.assert_array_equal(np.isnan(out.numpy()), np.isnan(ref.detach().numpy()))
+    np.testing.assert_array_equal(xs.grad.numpy(), xt.grad.numpy())
+
+
+@pytest.mark.parametrize("case", ["return_indices", "hook_relu", "hook_pool", "subclass", "leaky", "switch_off",
+                                  "not_adjacent"])
+def test_the_written_order_is_kept_where_the_rule_says(rng, relu_shapes, case):
+    class MyReLU(nn.ReLU):
+        pass
+
+    relu = MyReLU() if case == "subclass" else nn.ReLU()
+    pool = nn.MaxPool2d(2, return_indices=case == "return_indices")
+    mods = [relu, nn.Identity(), pool] if case == "not_adjacent" else [relu, pool]
+    if case == "leaky":
+        mods = [nn.LeakyReLU(), nn.ReLU(), pool]  # only the (ReLU, MaxPool2d) pair at positions 1-2 reorders
+    seq = nn.Sequential(*mods)
+    if case == "hook_relu":
+        relu.register_forward_hook(lambda m, i, o: None)
+    if case == "hook_pool":
+        pool.register_forward_hook(lambda m, i, o: None)
+    if case == "switch_off":
+        seq.pool_before_relu = False
+    seq(fw.tensor(rng.standard_normal((2, 3, 4, 4))))
+    assert relu_shapes == ([(2, 3, 2, 2)] if case == "leaky" else [(2, 3, 4, 4)])
+
+
+def test_digits_cnn_pools_first(relu_shapes):
+    DigitsCNN()(fw.zeros((2, 1, 8, 8)))
+    assert relu_shapes[:2] == [(2, 32, 4, 4), (2, 64, 2, 2)]
