@@ -29,12 +29,23 @@ def kernelgrad(*args: str) -> subprocess.CompletedProcess:
     return result
 
 
+#: How far two float32 trainings that differ only in rounding drift apart here (2 epochs of Adam): Adam's first
+#: steps move every weight by about lr whatever its gradient's size, so a gradient that is rounding noise (a
+#: channel that barely fires) moves its weight by the noise's sign, and a ReLU or max-pool decision that flips on
+#: the last bit re-routes a gradient. Measured: the one-process run with the numpy conv kernels of 2026-11 against
+#: those of 2026-12 (both within 3e-7 of float64 per call) differ by 4.8e-4 in a conv bias and 5.8e-3 in Adam's
+#: state, as much as two processes against one. A real data-parallel bug (gradients summed, not averaged; a wrong
+#: shard) is an O(1) difference in the optimizer's state.
+WEIGHT_RTOL, STATE_RTOL = 2e-3, 2e-2
+
+
 def assert_same_training(folder: Path, reference: Path) -> None:
     got, ref = load_file(folder / "checkpoint.safetensors"), load_file(reference / "checkpoint.safetensors")
     assert sorted(got) == sorted(ref)
     for name in ref:
         if ref[name].dtype.kind == "f":
-            assert rel_err(got[name], ref[name]) <= 1e-4, name
+            tol = WEIGHT_RTOL if name.startswith("model.") else STATE_RTOL
+            assert rel_err(got[name], ref[name]) <= tol, name
     metrics, ref_metrics = (json.loads((f / "metrics.json").read_text()) for f in (folder, reference))
     assert metrics["processes"] == 2 and ref_metrics["processes"] == 1
     assert metrics["test_accuracy"] == ref_metrics["test_accuracy"]
