@@ -37,7 +37,6 @@ import contextlib
 import cProfile
 import datetime
 import itertools
-import json
 import math
 import os
 import platform
@@ -52,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks._io import write_json
 from benchmarks.cpu_workloads import MAX_BATCHES, Side, Workload, kernelgrad_weights, workloads
 
 #: Default output: git-ignored (the committed results/cpu_train_step-vm.json is refreshed on purpose with --out).
@@ -428,8 +428,7 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"{name:<10}" + "".join(f"{100 * shares[c]:>9.1f}%" for c in CATEGORY_NAMES))
         print("  (" + "; ".join(f"{s} = {c}" for s, c in zip(short, CATEGORY_NAMES)) + ")")
     path = args.out or RESULTS / f"cpu_train_step-{host}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(path, result)  # atomic: a killed run leaves the previous file, never half of one
     print(f"wrote {path}")
     return result
 
