@@ -81,8 +81,7 @@ class Adadelta(Optimizer):
             t *= 1 - rho
             acc_delta += t  # acc_delta * rho + (1 - rho) * (delta * delta)
             delta *= lr
-            for (p, _, state), (start, stop) in zip(batch, entry.bounds):
-                p._data -= delta[start:stop].reshape(p._data.shape)  # p - lr * delta, in place as _update
-                p._bump_version()
+            entry.subtract(batch, delta)  # p - lr * delta, in place as _update
+            for _, _, state in batch:
                 state["step"] += 1
         return rest

@@ -186,12 +186,8 @@ class Adam(Optimizer):
         t += eps  # denom
         np.divide(m, t, out=t)
         t *= lr / bias_correction1  # update
-        for (p, _, state), (start, stop) in zip(batch, entry.bounds):
-            param = p._data
-            if decay != 1.0:
-                param *= decay  # AdamW: p * (1 - lr*wd), then the step, each rounded as _update rounds it
-            param -= t[start:stop].reshape(param.shape)
-            p._bump_version()  # written in place, as torch: views and .data see the step
+        entry.subtract(batch, t, decay)  # AdamW: p * (1 - lr*wd) first
+        for _, _, state in batch:
             state["step"] = step
 
     def _fused_update(self, group: dict[str, Any], items: list[tuple[Tensor, Any]]) -> None:

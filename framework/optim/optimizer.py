@@ -237,7 +237,8 @@ class Optimizer:
 
     def _flat_update(self, group: dict[str, Any], items: list[tuple[Tensor, Any]]) -> list[tuple[Tensor, Any]]:
         """Update what it can of ``items`` (``(param, grad array)``) at once, over flat buffers, and return the
-        rest for the per-parameter :meth:`_update`. Here nothing (Adam and AdamW override it on ``cpu``)."""
+        rest for the per-parameter :meth:`_update`. Here nothing (Adam/AdamW, Adadelta and SGD override it on
+        ``cpu``)."""
         return items
 
     # ------------------------------------------------------------------------------- state dict
@@ -431,6 +432,18 @@ class FlatState:
     def gather(self, arrays: list[Any], out: np.ndarray) -> np.ndarray:
         """The batch's ``arrays`` (one per parameter, in order), flattened one after another into ``out``."""
         return np.concatenate([a.reshape(-1) for a in arrays], out=out)
+
+    def subtract(self, batch: list[tuple[Tensor, Any, dict[str, Any]]], update: np.ndarray,
+                 decay: float = 1.0) -> None:
+        """Each parameter ``p -= update[its slice]`` in its own storage (after ``p *= decay`` when ``decay`` is not
+        1: AdamW's decoupled decay, each rounded as the per-parameter step rounds it), its version bumped as an
+        in-place write is (views and ``.data`` see the step, as in torch)."""
+        for (p, _, _), (start, stop) in zip(batch, self.bounds):
+            param = p._data
+            if decay != 1.0:
+                param *= decay
+            param -= update[start:stop].reshape(param.shape)
+            p._bump_version()
 
     def gradient(self, batch: list[tuple[Tensor, Any, dict[str, Any]]], maximize: bool,
                  weight_decay: float) -> np.ndarray:

@@ -95,9 +95,7 @@ class SGD(Optimizer):
                 else:
                     g = buf
             np.multiply(g, lr, out=t)  # lr * g
-            for (p, _, _), (start, stop) in zip(batch, entry.bounds):
-                p._data -= t[start:stop].reshape(p._data.shape)  # in place, as _update's p._write
-                p._bump_version()
+            entry.subtract(batch, t)  # in place, as _update's p._write
         return rest
 
     def _fused_update(self, group: dict[str, Any], items: list[tuple[Tensor, Any]]) -> None:
