@@ -274,3 +274,20 @@ def test_in_place_write_on_the_output_is_fine(rng, mode):
         (out * out).sum().backward()
         grads.append(xo.grad.numpy())
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_empty_batch_gives_torchs_shapes_and_zero_gradients(mode):
+    """A batch of 0 sequences on the fused path: torch's output and state shapes, every gradient exactly 0."""
+    ours, theirs = _pair(mode, 3, 4, "float64", num_layers=2, bidirectional=True)
+    x = fw.zeros((5, 0, 3), dtype=fw.float64, requires_grad=True)
+    out, *states = ours(x)
+    ref, *ref_states = theirs(torch.zeros(5, 0, 3, dtype=torch.float64))
+    assert tuple(out.shape) == tuple(ref.shape)
+    flat = [s for group in states for s in (group if isinstance(group, tuple) else (group,))]
+    ref_flat = [s for group in ref_states for s in (group if isinstance(group, tuple) else (group,))]
+    assert [tuple(s.shape) for s in flat] == [tuple(s.shape) for s in ref_flat]
+    (out.sum() + sum(s.sum() for s in flat)).backward()
+    assert tuple(x.grad.shape) == (5, 0, 3)
+    for p in ours.parameters():
+        assert p.grad is not None and not np.any(p.grad.numpy())
