@@ -366,6 +366,9 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error("--warmup must be >= 0")
     repeats = args.repeats or (QUICK["repeats"] if args.quick else 5)
 
+    from framework import cpu_allocator
+
+    malloc = cpu_allocator.tune()  # what loading the cpu backend does anyway: record it before any step runs
     host = socket.gethostname() or "cpu"
     result: dict[str, Any] = {
         "benchmark": "cpu_train_step",
@@ -373,6 +376,8 @@ def main(argv: list[str] | None = None) -> dict:
         "host": host, "cpu": cpu_model(), "cpu_count": os.cpu_count(), "usable_cpus": usable_cpus(),
         "versions": _versions(), "thread_pools": _thread_pools(), "dtype": "float32", "quick": args.quick,
         "thread_counts": thread_counts, "repeats": repeats,
+        "cpu_malloc": {"settings": malloc, "note": "glibc mallopt set by kernelgrad's cpu backend "
+                       "(framework/cpu_allocator.py); process-wide, so the PyTorch steps ran under them too"},
         "sanity_rtol": {"first_step": FIRST_LOSS_RTOL, "second_step": SECOND_LOSS_RTOL},
         "profile_categories": {name: [prefix or "(anything else)" for n, prefix in CATEGORIES if n == name]
                                for name in CATEGORY_NAMES},
@@ -380,7 +385,7 @@ def main(argv: list[str] | None = None) -> dict:
         "workloads": {}, "rows": [],
     }
     print(f"cpu: {result['cpu']} ({result['usable_cpus']} usable)  threads {thread_counts}  "
-          f"{repeats} repeats  float32")
+          f"{repeats} repeats  float32  malloc {malloc or 'glibc defaults'}")
     for name in names:
         workload = available[name]
         steps = args.steps or (QUICK["steps"] if args.quick else workload.steps)

@@ -236,6 +236,10 @@ def _load_cpu() -> Backend:
 
     import kernels.numpy as numpy_kernels
 
+    from .cpu_allocator import tune
+
+    tune()  # keep freed numpy temporaries in the process (framework/cpu_allocator.py)
+
     def from_numpy(array: np.ndarray, dtype: str) -> np.ndarray:
         if dtype == "bfloat16":
             raise TypeError("dtype bfloat16 is not supported on device 'cpu' (numpy has no bfloat16)")
