@@ -280,17 +280,25 @@ def _offset_value(offset):
     return value
 
 
-def _apply(name: str, x: np.ndarray, p, seed, offset, row_len, row_stride) -> np.ndarray:
+def _scale(p: float, dtype: np.dtype):
+    """The compute dtype's ``float32(1 / (1 - p))`` (module docstring, "Scaling formula")."""
+    return compute_dtype(dtype).type(np.float32(1.0 / (1.0 - p)))
+
+
+def _apply(name: str, x: np.ndarray, p, seed, offset, row_len, row_stride,
+           save_mask: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(y, keep)``: the dropout of x and, if ``save_mask``, its bool mask (None for p == 0 or unsaved)."""
     check_float_array(name, x)
     a = check_dropout_args(p, seed, _offset_value(offset), x.size, row_len, row_stride)
     if a.p == 0.0:
-        return x.copy()
+        return x.copy(), None
 
     ct = compute_dtype(x.dtype)
-    scale = ct.type(np.float32(1.0 / (1.0 - a.p)))
+    scale = _scale(a.p, x.dtype)
     p32 = np.float32(a.p)
     flat = np.ascontiguousarray(x).reshape(-1)
     out = np.empty(flat.shape, dtype=x.dtype)
+    mask = np.empty(flat.shape, dtype=bool) if save_mask else None
     zero = ct.type(0)
     for start in range(0, flat.size, _CHUNK):
         stop = min(start + _CHUNK, flat.size)
@@ -301,8 +309,10 @@ def _apply(name: str, x: np.ndarray, p, seed, offset, row_len, row_stride) -> np
             counters = (i // row_len) * np.uint64(a.row_stride) + i % row_len + np.uint64(a.offset)
             words = _dropout_words(a.seed, counters)
         keep = _kept(words, p32)
+        if mask is not None:
+            mask[start:stop] = keep
         out[start:stop] = np.where(keep, flat[start:stop].astype(ct, copy=False) * scale, zero)
-    return out.reshape(x.shape)
+    return out.reshape(x.shape), (None if mask is None else mask.reshape(x.shape))
 
 
 def dropout_forward(
@@ -319,7 +329,7 @@ def dropout_forward(
     2**63, or a bad row mapping (one without the other, row_len < 1, row_stride < row_len, numel not a
     multiple of row_len).
     """
-    return _apply("x", x, p, seed, offset, row_len, row_stride)
+    return _apply("x", x, p, seed, offset, row_len, row_stride)[0]
 
 
 def dropout_backward(
@@ -330,7 +340,46 @@ def dropout_backward(
     Must be called with the forward's (p, seed, offset, row_len, row_stride).  Raises like
     :func:`dropout_forward`.
     """
-    return _apply("dy", dy, p, seed, offset, row_len, row_stride)
+    return _apply("dy", dy, p, seed, offset, row_len, row_stride)[0]
+
+
+# ------------------------------------------------------------------ CPU extension: the mask kept for backward
+#
+# Not part of the kernel contract (the framework looks for it with getattr, as for conv2d's column matrix): on a
+# GPU, regenerating the mask in backward is cheaper than storing it, but here Philox is ~10 rounds of numpy passes
+# and costs more than the rest of dropout, so a training step keeps forward's mask (one byte per element) and
+# backward is one select.  Same mask, scale and rounding as dropout_backward, bit for bit.
+
+
+def dropout_forward_saving_mask(
+    x: np.ndarray, p: float, seed: int, offset: int, row_len: int | None = None, row_stride: int | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`dropout_forward` that also returns its mask: ``(y, keep)``, keep a bool array of x's shape (True
+    where the element was kept), or None when p == 0 (nothing dropped).  Raises as :func:`dropout_forward`."""
+    return _apply("x", x, p, seed, offset, row_len, row_stride, save_mask=True)
+
+
+def dropout_backward_from_mask(dy: np.ndarray, keep: np.ndarray | None, p: float) -> np.ndarray:
+    """:func:`dropout_backward` from the mask :func:`dropout_forward_saving_mask` returned with the same ``p``:
+    ``dy * float32(1 / (1 - p))`` where keep, an exact 0 elsewhere; dy's shape and dtype.
+
+    Raises TypeError for a non-float dy or a keep that is not a bool numpy array (or None), ValueError for p
+    outside [0, 1), a keep of another shape than dy, or a keep of None with p != 0.
+    """
+    check_float_array("dy", dy)
+    a = check_dropout_args(p, 0, 0, 0)
+    if keep is None:
+        if a.p != 0.0:
+            raise ValueError(f"keep is None (the mask of p == 0) but p is {a.p}")
+        return dy.copy()
+    if not isinstance(keep, np.ndarray) or keep.dtype != np.bool_:
+        raise TypeError(f"keep must be a bool numpy array (the forward's mask), got "
+                        f"{type(keep).__name__} {getattr(keep, 'dtype', '')}")
+    if keep.shape != dy.shape:
+        raise ValueError(f"keep has shape {keep.shape}, expected dy's shape {dy.shape}")
+    ct = compute_dtype(dy.dtype)
+    dx = np.where(keep, dy.astype(ct, copy=False) * _scale(a.p, dy.dtype), ct.type(0))
+    return dx.astype(dy.dtype, copy=False)
 
 
 # ------------------------------------------------------------------------ dropout fused with a residual add
@@ -431,7 +480,7 @@ def linear_relu_dropout_backward(
     linear_backward_shapes(dy.shape, x.shape, w.shape, y.shape)
     a = check_dropout_args(p, 0, 0, 0)
     ct = compute_dtype(dtype)
-    scale = ct.type(np.float32(1.0 / (1.0 - a.p)))
+    scale = _scale(a.p, dtype)
     g = np.where(y <= 0, ct.type(0), dy.astype(ct, copy=False) * scale)
     xc, wc = x.astype(ct, copy=False), w.astype(ct, copy=False)
     dx, dw, db = np.matmul(g, wc), np.matmul(g.T, xc), g.sum(axis=0)
