@@ -23,6 +23,7 @@ CASES = [
     ((2, 2, 33, 17), (3, 2, 2, 3), (2, 1), (1, 1)),  # per image, slice copies (P*Q > 256), stride 2, padding
     ((2, 3, 3, 3), (4, 3, 3, 3), (2, 2), (1, 1)),  # n-minor, a window loop: R*S = 9 > P*Q = 4
     ((1, 1, 40, 40), (2, 1, 24, 24), (1, 1), (0, 0)),  # per image, slice copies, a window loop: R*S > P*Q > 256
+    ((2, 6, 20, 17), (3, 6, 5, 4), (1, 1), (2, 3)),  # per image, slice copies; dx as a forward conv (K <= C, stride 1)
 ]
 
 
@@ -34,9 +35,10 @@ def _torch_conv(x, w, b, stride, padding):
 
 def test_cases_cover_every_path():
     g = [conv.conv2d_forward_geometry(xs, ws, None, s, p) for xs, ws, s, p in CASES]
-    assert [conv.n_minor_layout(c) for c in g] == [True, True, False, False, True, False]
-    assert [conv._gathers(c) for c in g] == [False, False, True, False, False, False]
-    assert [c.R * c.S > c.P * c.Q for c in g] == [False, False, False, False, True, True]
+    assert [conv.n_minor_layout(c) for c in g] == [True, True, False, False, True, False, False]
+    assert [conv._gathers(c) for c in g] == [False, False, True, False, False, False, False]
+    assert [c.R * c.S > c.P * c.Q for c in g] == [False, False, False, False, True, True, False]
+    assert [conv._full_conv_input_grad(c) for c in g] == [True, False, False, False, False, False, True]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
