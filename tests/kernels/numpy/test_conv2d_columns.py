@@ -128,3 +128,19 @@ def test_conv_transpose2d_gradients_share_columns(rng):
     y.backward(fw.tensor(dy))
     ref.backward(torch.tensor(dy, dtype=torch.float64))
     assert rel_err(xf.grad, xt.grad) < 1e-4 and rel_err(wf.grad, wt.grad) < 1e-4
+
+
+@pytest.mark.parametrize("block_images", [1, 2])
+def test_input_grad_in_blocks_of_images(block_images, rng, monkeypatch):
+    """Per image without gathers, dx is computed a few images at a time (a block of dcols in cache): blocks of 1
+    and 2 images over a batch of 5 (a short last block) give torch's dx."""
+    x_shape, w_shape, stride, padding = (5, 3, 40, 19), (4, 3, 3, 2), (2, 1), (1, 0)
+    g = conv.conv2d_forward_geometry(x_shape, w_shape, None, stride, padding)
+    assert not conv.n_minor_layout(g) and not conv._gathers(g) and not conv._full_conv_input_grad(g)
+    monkeypatch.setattr(conv, "_COL2IM_BLOCK_BYTES", block_images * 3 * 3 * 2 * g.P * g.Q * 4)
+    x, w = rng.standard_normal(x_shape).astype(np.float32), rng.standard_normal(w_shape).astype(np.float32)
+    dy = rng.standard_normal((5, 4, g.P, g.Q)).astype(np.float32)
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.conv2d(xt, torch.tensor(w, dtype=torch.float64), None, stride, padding).backward(
+        torch.tensor(dy, dtype=torch.float64))
+    assert rel_err(conv.conv2d_backward_input(dy, w, x_shape, stride, padding), xt.grad) < 1e-5
