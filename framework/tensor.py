@@ -1011,6 +1011,8 @@ class Tensor:
             raise TypeError(f"var(): input dtype must be floating point, got {self.dtype}")
         axes = ops._reduce_axes(dim, self.ndim)
         n = math.prod(self.shape[a] for a in axes)
+        if n - correction > 0:  # one fused node (ops.Var); nothing to divide by: the composite's inf / nan
+            return ops.Var.apply(self, axes, bool(keepdim), n - correction)
         centered = self - self.mean(dim=dim, keepdim=True)
         return (centered * centered).sum(dim=dim, keepdim=keepdim) / max(n - correction, 0)
 

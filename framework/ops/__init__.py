@@ -84,7 +84,7 @@ from .loss import BCEWithLogits, BinaryCrossEntropy, KLDiv
 from .matmul import Einsum, MatMul
 from .maxpool2d import MaxPool2d, PoolWinner
 from .normalization import Normalize
-from .reduce import Amax, Amin, Cumsum, Mean, Norm2, NormP, Prod, StdSqrt, Sum
+from .reduce import Amax, Amin, Cumsum, Mean, Norm2, NormP, Prod, StdSqrt, Sum, Var
 from .rnn import GRULayer, LSTMLayer, RNNLayer
 from .shape import Concat, Expand, Flip, Permute, Reshape, Roll, Stack, Triangle
 from .softmax_xent import SoftmaxCrossEntropy
@@ -97,7 +97,7 @@ __all__ = [
     "MatMul", "MaxPool2d", "Maximum", "Mean", "Minimum", "Mish", "Mul", "NanToNum", "Neg", "Norm2", "NormP",
     "Normalize", "Permute", "PoolWinner", "Pow", "Prelu", "Prod", "Relu", "Remainder", "Reshape", "Roll", "Scatter",
     "ScatterAdd", "Sigmoid", "Silu", "Sin", "Softmax", "SoftmaxCrossEntropy", "Softplus", "Sqrt", "Stack", "StdSqrt",
-    "StepLike", "Sub", "Sum", "TakeAlongAxis", "Tanh", "Triangle", "Where", "broadcast_shapes", "erfc",
+    "StepLike", "Sub", "Sum", "TakeAlongAxis", "Tanh", "Triangle", "Var", "Where", "broadcast_shapes", "erfc",
     "normalize_dim", "normalize_dims", "stable_sigmoid",
     "GRULayer", "LSTMLayer", "RNNLayer",  # rnn.py: one node per recurrent layer and direction
 ]
