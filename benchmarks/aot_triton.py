@@ -17,7 +17,8 @@ tensor-core instruction.  This script does what the first launch on a GPU would 
 3. **Read the result.** ptxas's own report (``-v``, which Triton passes; captured with
    ``TRITON_DUMP_PTXAS_LOG``) gives registers and spill stores/loads; ``cuobjdump`` (also from Triton's
    wheel) gives the stack frame and the SASS, which says whether a ``tl.dot`` became tensor-core
-   instructions (HGMMA = wgmma on sm_90, HMMA = mma.sync on sm_80); Triton's metadata gives the dynamic
+   instructions (HGMMA = wgmma on sm_90, HMMA = mma.sync on sm_80; disassembled only for a kernel whose PTX has
+   an ``mma`` instruction, the only source of either); Triton's metadata gives the dynamic
    shared memory.  A kernel found in Triton's cache was not run through ptxas this time: its report is
    kept beside the cache, keyed by the kernel's hash.
 
@@ -27,9 +28,18 @@ x arch x config).  ``tests/kernels/test_aot_compile.py`` runs this and fails on 
 with no config that fits the architecture's shared memory, a spill in any config the autotuner can pick
 for float16/bfloat16/float32, or a half-precision ``tl.dot`` without tensor-core instructions.
 
+What is compiled: with no options, everything above -- every launcher x dtype x autotune config for sm_90 and
+sm_80, the ladder rungs below production (labelled launchers) for sm_90 in float16/bfloat16/float32.  CI's test
+narrows sm_80 to ``CI_SM80_DTYPES`` (``--sm80-dtype float16 --sm80-dtype float32``) and the rungs to
+``CI_LADDER_DTYPES`` (``--ladder-dtype float16 --ladder-dtype float32``); sm_90's production kernels keep every
+dtype and config.  The triton-3.6 pass
+in ``.ci/run`` compiles ``--arch sm_90 --production-only``.  A job whose compilation is identical to an earlier
+one's (same kernel source, specialization, constexprs, options and arch: :func:`_compile_key`, e.g. a ladder rung
+running production's kernel) is compiled once; its row copies the facts and says ``same_as``.
+
 Regenerate the committed report::
 
-    python -m benchmarks.aot_triton --out benchmarks/results   # both archs, every dtype; ~5 min on 2 cores cold
+    python -m benchmarks.aot_triton --out benchmarks/results   # both archs, every dtype; ~12 min on 2 cores cold
     python -m benchmarks.aot_triton --arch sm_90 --family conv2d --out /tmp/aot
 
 Compiled kernels land in Triton's cache (``~/.triton/cache``), so a second run takes seconds.  What this
@@ -50,7 +60,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from benchmarks._io import write_json, write_text
@@ -86,6 +96,19 @@ def launcher_dtypes(launcher: str, dtypes=DTYPES) -> tuple[str, ...]:
     """The dtypes ``launcher`` is compiled for, out of ``dtypes``."""
     return tuple(d for d in dtypes if d in LADDER_DTYPES) if labelled(launcher) else tuple(dtypes)
 FAMILIES = ("conv2d", "maxpool2d", "linear_relu", "softmax_xent", "dropout", "optim_step")
+
+#: The dtypes CI compiles for sm_80 (``--sm80-dtype``; a plain run compiles every dtype for both archs).  sm_90 --
+#: H100/H200, the GPUs the project targets -- gets every production kernel x dtype x config; sm_80 (A100) keeps the
+#: checks only it can fail: float16 for mma.sync (HMMA) and the 163 KB shared-memory limit on the half-precision
+#: tiles, float32 for register pressure without tensor cores (a float32 spill that only sm_80 showed was found this
+#: way).  Left to the full run: bfloat16, whose sm_80 rows in the committed report match float16's (spills, shared
+#: memory, stack, tensor-core instruction) in 108 of 109 pairs -- the one difference a config over sm_80's shared
+#: memory, which the autotuner cannot pick -- and float64 (a correctness dtype: spills unchecked, every config fits).
+CI_SM80_DTYPES = ("float16", "float32")
+#: The dtypes CI compiles the ladder rungs below production in (``--ladder-dtype``; a plain run: LADDER_DTYPES).  The
+#: rungs are teaching kernels, never dispatched by the framework; their bfloat16 rows in the committed report match
+#: float16's (spills, shared memory, stack, tensor-core instruction) in all 195 pairs.
+CI_LADDER_DTYPES = ("float16", "float32")
 #: Default output: git-ignored, so a run never overwrites the committed report in benchmarks/results/
 #: (refresh that one on purpose with ``--out benchmarks/results``).
 RESULTS = Path("runs") / "aot"
@@ -113,6 +136,7 @@ class Row:
     tensor_core: str | None = None  # "HGMMA" / "HMMA" found in the SASS, else None
     error: str | None = None
     compile_s: float = 0.0
+    same_as: str | None = None  # "<launcher> <dtype> <config>" of the row whose identical compilation this reuses
 
     @property
     def fits_smem(self) -> bool:
@@ -624,14 +648,22 @@ def _tool(name: str) -> str:
     return str(path)
 
 
-def _cubin_facts(cubin: bytes) -> tuple[int, str | None]:
-    """(stack frame bytes, tensor-core instruction) of a one-kernel cubin, read with cuobjdump."""
+def _cubin_facts(cubin: bytes, ptx: str) -> tuple[int, str | None]:
+    """(stack frame bytes, tensor-core instruction) of a one-kernel cubin, read with cuobjdump.
+
+    The SASS is disassembled only when the PTX has an ``mma`` instruction (``mma.sync``, ``wgmma.mma_async``,
+    ``wmma.mma``): ptxas makes HMMA / HGMMA from those and from nothing else, so a kernel without one has no
+    tensor-core instruction to find.  ``cuobjdump -sass`` is most of a cached compile's time (about 0.6-0.9 s
+    a kernel on one core) and about two thirds of the rows (the elementwise, reduction and optimiser kernels,
+    float32/float64 GEMMs on FMA) have no ``mma``; their ``tensor_core`` is None exactly as their SASS says.
+    """
     with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
         f.write(cubin)
         f.flush()
         usage = subprocess.run([_tool("cuobjdump"), "--dump-resource-usage", f.name],
                                capture_output=True, text=True, check=True).stdout
-        sass = subprocess.run([_tool("cuobjdump"), "-sass", f.name], capture_output=True, text=True, check=True).stdout
+        sass = "" if "mma" not in ptx else subprocess.run([_tool("cuobjdump"), "-sass", f.name],
+                                                          capture_output=True, text=True, check=True).stdout
     fields = dict(tok.split(":", 1) for tok in usage.split() if ":" in tok and tok.split(":", 1)[1].isdigit())
     tensor_core = next((op for op in ("HGMMA", "HMMA") if op in sass), None)
     return int(fields["STACK"]), tensor_core
@@ -674,16 +706,55 @@ def _warmup_with_ptxas_log(jitfn, args, kwargs):
     raise RuntimeError(f"no ptxas report for {jitfn.__name__} (is TRITON_DUMP_PTXAS_LOG honoured?)")
 
 
+def _launch_kwargs(launch: Launch, config) -> dict:
+    """The launch's keyword arguments with ``config`` applied, as the autotuner applies it."""
+    kwargs = dict(launch.kwargs)
+    if config is not None:
+        kwargs.update(config.all_kwargs())
+        if config.pre_hook is not None:  # e.g. a tensor descriptor's block shape follows the config's tile
+            config.pre_hook({**dict(zip(_jit_function(launch.kernel).arg_names, launch.args)), **kwargs})
+    return kwargs
+
+
+def _compile_key(launch: Launch, config, arch: str) -> str | None:
+    """What Triton's cache tells compilations apart by, computed without compiling (None: it could not say).
+
+    Triton's ``jit_cache_hook`` is called with the bound specialization (the kernel's name, signature,
+    constexprs, alignment attributes and compile options, the called ``@triton.jit`` functions by their source
+    hash) just before it would compile; returning True makes it skip the compile.  With the kernel's own source
+    hash and the arch added, two jobs with the same key are the same compilation -- the one Triton's cache
+    would hand the second of them -- e.g. a ladder rung that launches production's kernel with production's
+    arguments, or float64's capturable Adam case, which is the host variant.
+    """
+    from triton import knobs
+    from triton.backends.compiler import GPUTarget
+    from triton.runtime import driver
+
+    jitfn = _jit_function(launch.kernel)
+    seen: list[str] = []
+
+    def probe(**kwargs):
+        seen.append(kwargs["compile"]["specialization_data"])
+        return True  # do not compile
+
+    previous, previous_hook = driver._active, knobs.runtime.jit_cache_hook
+    driver.set_active(_TargetDriver(GPUTarget("cuda", ARCHS[arch], 32)))
+    knobs.runtime.jit_cache_hook = probe
+    try:
+        jitfn.warmup(*launch.args, grid=(1,), **_launch_kwargs(launch, config))
+    except Exception:  # the compile itself reports it, per row
+        return None
+    finally:
+        driver._active, knobs.runtime.jit_cache_hook = previous, previous_hook
+    return f"{arch}|{jitfn.cache_key}|{seen[0]}" if len(seen) == 1 else None
+
+
 def _compile(launch: Launch, config, arch: str) -> Row:
     from triton.backends.compiler import GPUTarget
     from triton.runtime import driver
 
     jitfn = _jit_function(launch.kernel)
-    kwargs = dict(launch.kwargs)
-    if config is not None:
-        kwargs.update(config.all_kwargs())
-        if config.pre_hook is not None:  # e.g. a tensor descriptor's block shape follows the config's tile
-            config.pre_hook({**dict(zip(jitfn.arg_names, launch.args)), **kwargs})
+    kwargs = _launch_kwargs(launch, config)
     cc = ARCHS[arch]
     row = Row(family=launch.family, launcher=launch.launcher, kernel=jitfn.__name__, dtype=launch.dtype, arch=arch,
               config=_describe(config, kwargs), uses_dot="tl.dot(" in jitfn.src, smem_limit=SMEM_LIMIT[cc],
@@ -697,7 +768,7 @@ def _compile(launch: Launch, config, arch: str) -> Row:
         row.shared_bytes = int(compiled.metadata.shared)
         row.registers = int(_PTXAS_USED.search(log).group(1))
         row.spill_bytes = int(_PTXAS_SPILLS.search(log).group(1))
-        row.stack_bytes, row.tensor_core = _cubin_facts(compiled.asm["cubin"])
+        row.stack_bytes, row.tensor_core = _cubin_facts(compiled.asm["cubin"], compiled.asm["ptx"])
         src = getattr(compiled, "src", None)
         if src is not None:
             row.signature = {k: str(v) for k, v in src.signature.items()}
@@ -728,19 +799,42 @@ def _worker_compile(job: tuple[int, int, str]) -> Row:
 
 
 def run(families=FAMILIES, dtypes=DTYPES, archs=tuple(ARCHS), jobs: int | None = None,
-        production_only: bool = False) -> list[Row]:
-    """Capture, then compile every (launch, config, arch) in ``jobs`` processes; returns one Row each."""
+        production_only: bool = False, sm80_dtypes=DTYPES, ladder_dtypes=LADDER_DTYPES) -> list[Row]:
+    """Capture, then compile every (launch, config, arch) in ``jobs`` processes; returns one Row each.
+
+    ``sm80_dtypes`` / ``ladder_dtypes``: the dtypes compiled for sm_80 / for the labelled launchers (all of them by
+    default; CI narrows both: ``CI_SM80_DTYPES``, ``CI_LADDER_DTYPES``).  A job
+    whose compilation (:func:`_compile_key`) equals an earlier job's is not compiled again: its row copies the
+    earlier one's facts, names it in ``same_as`` and has ``compile_s`` 0.
+    """
     os.environ.pop("TRITON_INTERPRET", None)
     launches = capture(families, dtypes, production_only)
     work = [(i, c, arch) for arch in archs for i, launch in enumerate(launches)
-            if arch in launcher_archs(launch.launcher, archs) for c in range(len(_configs(launch)))]
+            if arch in launcher_archs(launch.launcher, archs) and (arch != "sm_80" or launch.dtype in sm80_dtypes)
+            and (not labelled(launch.launcher) or launch.dtype in ladder_dtypes) for c in range(len(_configs(launch)))]
+    first: dict[str, tuple[int, int, str]] = {}
+    same_as: dict[tuple[int, int, str], tuple[int, int, str]] = {}
+    for job in work:
+        key = _compile_key(launches[job[0]], _configs(launches[job[0]])[job[1]], job[2])
+        if key is not None and key in first:
+            same_as[job] = first[key]
+        elif key is not None:
+            first[key] = job
+    unique = [job for job in work if job not in same_as]
     jobs = jobs or os.cpu_count() or 1
     # longest first: the big GEMM configs dominate, so start them early
-    work.sort(key=lambda j: (launches[j[0]].family not in ("conv2d", "linear_relu"), j))
+    unique.sort(key=lambda j: (launches[j[0]].family not in ("conv2d", "linear_relu"), j))
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init,
                                                 initargs=(families, dtypes, production_only)) as pool:
-        rows = list(pool.map(_worker_compile, work, chunksize=1))
+        compiled = dict(zip(unique, pool.map(_worker_compile, unique, chunksize=1)))
+    rows = list(compiled.values())
+    for job, original in same_as.items():
+        launch, src = launches[job[0]], compiled[original]
+        config = _configs(launch)[job[1]]
+        rows.append(replace(src, family=launch.family, launcher=launch.launcher, dtype=launch.dtype,
+                            config=_describe(config, _launch_kwargs(launch, config)), compile_s=0.0,
+                            same_as=f"{src.launcher} {src.dtype} {src.config}"))
     rows.sort(key=lambda r: (FAMILIES.index(r.family), r.launcher, r.kernel, DTYPES.index(r.dtype), r.arch, r.config))
     return rows
 
@@ -835,13 +929,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"output folder (default {RESULTS})")
     parser.add_argument("--production-only", action="store_true",
                         help="skip the ladder rungs below production and the CUDA-graph path (labelled launchers)")
+    parser.add_argument("--sm80-dtype", action="append", choices=DTYPES,
+                        help="repeatable: compile only these dtypes for sm_80 (default: every --dtype); CI passes "
+                             f"{' '.join('--sm80-dtype ' + d for d in CI_SM80_DTYPES)}")
+    parser.add_argument("--ladder-dtype", action="append", choices=LADDER_DTYPES,
+                        help="repeatable: compile the ladder rungs below production only in these dtypes (default: "
+                             f"{', '.join(LADDER_DTYPES)}); CI passes "
+                             f"{' '.join('--ladder-dtype ' + d for d in CI_LADDER_DTYPES)}")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     rows = run(tuple(args.family or FAMILIES), tuple(args.dtype or DTYPES), tuple(args.arch or ARCHS), args.jobs,
-               args.production_only)
+               args.production_only, tuple(args.sm80_dtype or DTYPES), tuple(args.ladder_dtype or LADDER_DTYPES))
     json_path, md_path = write_report(rows, args.out, time.perf_counter() - start)
     problems = findings(rows)
-    print(f"{len(rows)} kernel compilations in {time.perf_counter() - start:.0f} s; report: {json_path}, {md_path}")
+    shared = sum(r.same_as is not None for r in rows)
+    print(f"{len(rows)} rows, {len(rows) - shared} kernel compilations ({shared} rows share one) in "
+          f"{time.perf_counter() - start:.0f} s; report: {json_path}, {md_path}")
     for p in problems:
         print("FINDING:", p)
     return 1 if problems else 0
