@@ -25,8 +25,9 @@ FORBIDDEN = {
 RAW_ARRAY_NAMES = {"data", "_data", "xp", "_wrap"}  # names that mean "below the Tensor API"
 # ARCHITECTURE.md's diagram, bottom up: a module imports only from its own rank or below (the longest prefix wins).
 RANKS = [("kernels",), ("framework.backend", "framework.dtypes", "framework.random", "framework.atomic",
-         "framework.unsupported"), ("framework.autograd", "framework.cuda", "framework.accelerator",
-         "framework.backends"), ("framework.ops",), ("framework.tensor",), ("framework.functions", "framework.linalg"),
+         "framework.unsupported", "framework.cpu_allocator"),
+         ("framework.autograd", "framework.cuda", "framework.accelerator", "framework.backends"), ("framework.ops",),
+         ("framework.tensor",), ("framework.functions", "framework.linalg"),
          ("framework.nn.functional",), ("framework.nn", "framework.optim", "framework.utils", "framework.data"),
          ("framework.train", "framework.checkpoint", "framework.serialization"), ("framework",),
          ("framework.models", "framework.commands", "framework.cli", "framework.__main__")]
