@@ -5,10 +5,10 @@ gradients, masks), many of them 100 KB - 50 MB.  glibc's malloc serves blocks ab
 at start, raised dynamically only up to 32 MiB) with a fresh ``mmap`` and unmaps them on free, and returns the
 top of the heap to the OS whenever more than the trim threshold is free there.  Either way the next step's
 arrays land on pages the kernel must fault in and zero again: measured on DigitsCNN's step, the same
-``maxpool2d_backward`` call took 0.2 ms back to back and 1.0-1.7 ms right after a step, and the whole step ran
-~1.3-1.5x slower than with the settings below (``benchmarks/README.md``, "CPU training step").  PyTorch's own
-tuning guide answers the same problem by swapping in jemalloc or tcmalloc; changing three of glibc's ``mallopt``
-parameters does it without a new dependency:
+``maxpool2d_backward`` call took 0.2 ms back to back and 1.0-1.7 ms right after a step, and the whole DigitsCNN
+step ran 1.2-1.5x slower than with the settings below (``benchmarks/README.md``, ``cpu_train_step.py``'s
+results).  PyTorch's own tuning guide answers the same problem by swapping in jemalloc or tcmalloc; changing three
+of glibc's ``mallopt`` parameters does it without a new dependency:
 
 * ``M_MMAP_THRESHOLD`` = 1 GiB (or glibc's largest accepted value): arrays below it come from the heap, so a
   freed block is reused by the next allocation of its size without a page fault;

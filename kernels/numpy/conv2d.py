@@ -361,7 +361,9 @@ def conv2d_backward_from_columns(dy: np.ndarray, cols: np.ndarray, w: np.ndarray
     if not isinstance(cols, np.ndarray) or cols.dtype != ct or cols.shape != columns_shape(g):
         raise ValueError(f"cols must be the forward's column matrix, a {ct} array of shape {columns_shape(g)}, "
                          f"got {getattr(cols, 'shape', type(cols).__name__)} {getattr(cols, 'dtype', '')}")
-    dyT = _transposed_dy(dy, g, ct) if n_minor_layout(g) else None  # shared by both GEMMs
+    # n-minor: dy moved N-last for dw's GEMM, shared with dx's (which makes its own when dw is not wanted, and none
+    # when it is a forward convolution)
+    dyT = _transposed_dy(dy, g, ct) if n_minor_layout(g) and need_weight else None
     dw = _weight_grad(dy, cols, g, ct, dyT).reshape(w.shape).astype(dtype, copy=False) if need_weight else None
     dx = _input_grad(dy, w, g, ct, dtype, dyT) if need_input else None
     return dx, dw
