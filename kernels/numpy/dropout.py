@@ -285,6 +285,17 @@ def _scale(p: float, dtype: np.dtype):
     return compute_dtype(dtype).type(np.float32(1.0 / (1.0 - p)))
 
 
+def _scaled_where(keep: np.ndarray, v: np.ndarray, scale) -> np.ndarray:
+    """``np.where(keep, v * scale, 0)`` in the product's dtype, branch-free: the product's bits ANDed with all
+    ones where kept and all zeros (+0.0) where dropped -- an exact 0 for an inf or NaN too, as the select gives.
+    np.where branches per element, and a dropout mask is random: measured on one core, it took 4x as long at 8k
+    elements (DigitsCNN's dropout) and 8x at 128k."""
+    y = v * scale
+    bits = y.view(f"u{y.itemsize}")
+    bits &= np.negative(keep, dtype=bits.dtype)  # True -> 0xFF..F, False -> 0
+    return y
+
+
 def _apply(name: str, x: np.ndarray, p, seed, offset, row_len, row_stride,
            save_mask: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """``(y, keep)``: the dropout of x and, if ``save_mask``, its bool mask (None for p == 0 or unsaved)."""
@@ -299,7 +310,6 @@ def _apply(name: str, x: np.ndarray, p, seed, offset, row_len, row_stride,
     flat = np.ascontiguousarray(x).reshape(-1)
     out = np.empty(flat.shape, dtype=x.dtype)
     mask = np.empty(flat.shape, dtype=bool) if save_mask else None
-    zero = ct.type(0)
     for start in range(0, flat.size, _CHUNK):
         stop = min(start + _CHUNK, flat.size)
         if a.row_len is None:  # consecutive counters: each group of four drawn once, whatever the offset
@@ -311,7 +321,7 @@ def _apply(name: str, x: np.ndarray, p, seed, offset, row_len, row_stride,
         keep = _kept(words, p32)
         if mask is not None:
             mask[start:stop] = keep
-        out[start:stop] = np.where(keep, flat[start:stop].astype(ct, copy=False) * scale, zero)
+        out[start:stop] = _scaled_where(keep, flat[start:stop].astype(ct, copy=False), scale)
     return out.reshape(x.shape), (None if mask is None else mask.reshape(x.shape))
 
 
@@ -378,7 +388,7 @@ def dropout_backward_from_mask(dy: np.ndarray, keep: np.ndarray | None, p: float
     if keep.shape != dy.shape:
         raise ValueError(f"keep has shape {keep.shape}, expected dy's shape {dy.shape}")
     ct = compute_dtype(dy.dtype)
-    dx = np.where(keep, dy.astype(ct, copy=False) * _scale(a.p, dy.dtype), ct.type(0))
+    dx = _scaled_where(keep, dy.astype(ct, copy=False), _scale(a.p, dy.dtype))
     return dx.astype(dy.dtype, copy=False)
 
 

@@ -125,9 +125,9 @@ def relu_maxpool2d_backward(
 
 def _has_negative_zero(x: np.ndarray) -> bool:
     """Whether x holds a -0.0: its bit pattern (sign bit alone) compared as an integer, one pass."""
-    if x.flags.c_contiguous:
+    if x.flags.c_contiguous:  # -0.0 is the least integer of its width: one reduction, no temporary
         bits = x.reshape(-1).view(f"i{x.itemsize}")
-        return bool((bits == np.iinfo(bits.dtype).min).any())
+        return bool(bits.min() == np.iinfo(bits.dtype).min)
     return bool((np.signbit(x) & (x == 0)).any())
 
 
