@@ -2,7 +2,7 @@
 like PyTorch's (``0``, ``1``, ...).
 
 ``Sequential.forward`` runs a ``Linear`` directly followed by a ``ReLU`` as one fused ``F.linear_relu``
-call, and a ``ReLU`` directly followed by a ``MaxPool2d`` with the pool first; the rules (and why they change
+call, and a ``ReLU`` directly followed by a ``MaxPool2d`` as one ``F.relu_max_pool2d``; the rules (and why they change
 neither the numbers nor PyTorch's structure) are written once, in :mod:`framework.nn.utils.fusion`.
 """
 
@@ -35,8 +35,9 @@ class Sequential(Module):
     A ``Linear`` directly followed by a ``ReLU`` runs as one ``F.linear_relu`` kernel call, with the same
     numbers and PyTorch's names, indexing and ``state_dict``; the rule is in :mod:`framework.nn.utils.fusion`
     (``fused_linear_relu_pairs(model)`` lists the pairs). ``seq.fuse_linear_relu = False`` runs every child
-    on its own. A ``ReLU`` directly followed by a ``MaxPool2d`` runs pool first (the same function and
-    gradients, the ReLU on the smaller map); ``seq.pool_before_relu = False`` keeps the written order.
+    on its own. A ``ReLU`` directly followed by a ``MaxPool2d`` runs as one ``F.relu_max_pool2d`` (the fused
+    kernels: the same function and gradients, the ReLU on the pooled map); ``seq.pool_before_relu = False`` keeps
+    the written order.
 
     Args:
         *args: modules (named ``'0'``, ``'1'``, ...), or a single dict/OrderedDict ``name -> module``.
@@ -45,7 +46,7 @@ class Sequential(Module):
 
     #: Whether ``forward`` fuses Linear+ReLU pairs (a plain attribute: not in ``state_dict`` or ``repr``).
     fuse_linear_relu: bool = True
-    #: Whether ``forward`` runs ReLU+MaxPool2d pairs pool first (a plain attribute, like the one above).
+    #: Whether ``forward`` runs ReLU+MaxPool2d pairs as one fused op (a plain attribute, like the one above).
     pool_before_relu: bool = True
 
     def __init__(self, *args: Module | Mapping[str, Module]):
@@ -66,7 +67,9 @@ class Sequential(Module):
                 input = F.linear_relu(input, module.weight, module.bias)  # the Linear and the ReLU in one call
                 i += 2
             elif self.pool_before_relu and i + 1 < len(modules) and can_pool_before_relu(module, modules[i + 1]):
-                input = module(modules[i + 1](input))  # max-pool, then the ReLU on the pooled map
+                pool = modules[i + 1]  # the ReLU and the max-pool in one op (the ReLU applied to the pooled map)
+                input = F.relu_max_pool2d(input, pool.kernel_size, pool.stride, pool.padding, pool.dilation,
+                                          pool.ceil_mode)
                 i += 2
             else:
                 input = module(input)

@@ -15,6 +15,7 @@ op (module)                           kernels used (forward / backward)
 Conv2d (conv2d.py)                    conv2d_forward / conv2d_backward_input, _weight, _bias
 ConvTranspose2d (conv2d.py)           conv2d_backward_input / conv2d_forward, conv2d_backward_weight, _bias
 MaxPool2d (maxpool2d.py)              maxpool2d_forward -> (y, compact argmax) / maxpool2d_backward
+ReluMaxPool2d (maxpool2d.py)          relu_maxpool2d_forward (argmax -1 where the ReLU zeroes) / relu_maxpool2d_backward
 Linear (linear_relu.py)               linear_forward (bias + ReLU epilogue) / linear_backward (mask inside)
 SoftmaxCrossEntropy (softmax_xent.py) softmax_cross_entropy_forward (loss, and dlogits only when wanted) /
                                       softmax_cross_entropy_backward
@@ -82,7 +83,7 @@ from .indexing import GetItem, IndexPut, MaskedFill, Scatter, ScatterAdd, TakeAl
 from .linear_relu import Linear
 from .loss import BCEWithLogits, BinaryCrossEntropy, KLDiv
 from .matmul import Einsum, MatMul
-from .maxpool2d import MaxPool2d, PoolWinner
+from .maxpool2d import MaxPool2d, PoolWinner, ReluMaxPool2d
 from .normalization import Normalize
 from .reduce import Amax, Amin, Cumsum, Mean, Norm2, NormP, Prod, StdSqrt, Sum, Var
 from .rnn import GRULayer, LSTMLayer, RNNLayer
@@ -95,9 +96,9 @@ __all__ = [
     "EmbeddingRenorm", "Erf", "Exp", "Expand", "Expm1", "Flip", "FloorDivide", "Gelu", "GetItem", "Hardsigmoid",
     "Hardswish", "Hardtanh", "IndexPut", "KLDiv", "LeakyRelu", "Linear", "Log", "Log1p", "LogSoftmax", "MaskedFill",
     "MatMul", "MaxPool2d", "Maximum", "Mean", "Minimum", "Mish", "Mul", "NanToNum", "Neg", "Norm2", "NormP",
-    "Normalize", "Permute", "PoolWinner", "Pow", "Prelu", "Prod", "Relu", "Remainder", "Reshape", "Roll", "Scatter",
-    "ScatterAdd", "Sigmoid", "Silu", "Sin", "Softmax", "SoftmaxCrossEntropy", "Softplus", "Sqrt", "Stack", "StdSqrt",
-    "StepLike", "Sub", "Sum", "TakeAlongAxis", "Tanh", "Triangle", "Var", "Where", "broadcast_shapes", "erfc",
-    "normalize_dim", "normalize_dims", "stable_sigmoid",
+    "Normalize", "Permute", "PoolWinner", "Pow", "Prelu", "Prod", "Relu", "ReluMaxPool2d", "Remainder", "Reshape",
+    "Roll", "Scatter", "ScatterAdd", "Sigmoid", "Silu", "Sin", "Softmax", "SoftmaxCrossEntropy", "Softplus", "Sqrt",
+    "Stack", "StdSqrt", "StepLike", "Sub", "Sum", "TakeAlongAxis", "Tanh", "Triangle", "Var", "Where",
+    "broadcast_shapes", "erfc", "normalize_dim", "normalize_dims", "stable_sigmoid",
     "GRULayer", "LSTMLayer", "RNNLayer",  # rnn.py: one node per recurrent layer and direction
 ]

@@ -39,6 +39,30 @@ class MaxPool2d(Function):
         return dx, None, None, None
 
 
+class ReluMaxPool2d(Function):
+    """``max_pool2d(relu(x))`` on the device's fused ``relu_maxpool2d`` kernels: one output, y; the kernel's argmax
+    (the winner, or -1 where the ReLU zeroes the window's gradient) stays in the context for backward."""
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding):
+        (x,) = _contiguous(ctx, x)
+        ctx.shape, ctx.kernel, ctx.stride, ctx.padding = tuple(x.shape), kernel, stride, padding
+        if 0 in x.shape[:2]:  # an empty batch (or C = 0): no kernel launch, as MaxPool2d
+            ctx.argmax = None
+            out_hw = _conv_output_hw(x.shape, (0, 0) + tuple(kernel), stride, padding)
+            return _zeros(ctx, tuple(x.shape[:2]) + out_hw, x)
+        y, ctx.argmax = ctx.backend.kernels.maxpool2d.relu_maxpool2d_forward(x, kernel, stride, padding)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        if ctx.argmax is None:
+            return _zeros(ctx, ctx.shape, dy), None, None, None
+        dx = ctx.backend.kernels.maxpool2d.relu_maxpool2d_backward(
+            ctx.backend.ascontiguous(dy), ctx.argmax, ctx.shape, ctx.kernel, ctx.stride, ctx.padding)
+        return dx, None, None, None
+
+
 def _pool_winner(xp: Any, taps: Any, axis: int, keepdims: bool = False) -> Any:
     """PyTorch's max-pool winner along ``axis`` (its loop takes ``v > best || isnan(v)``): the first maximum,
     except that a NaN is the maximum and the *last* NaN wins. ``argmax`` alone would pick the first NaN."""

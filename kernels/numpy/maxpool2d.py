@@ -137,7 +137,18 @@ def _forward(x: np.ndarray, kernel, stride, padding, relu: bool) -> tuple[np.nda
     N, C, H, W, P, Q = g.N, g.C, g.H, g.W, g.P, g.Q
     RS = g.R * g.S
     idx_dtype = argmax_dtype(RS)
-    if relu:  # torch's ReLU: x < 0 ? 0 : x keeps NaN and -0.0
+    if relu:
+        if not _has_negative_zero(x):
+            # pool first, then the ReLU on the pooled map: a window whose maximum is positive or NaN keeps its winner
+            # (ReLU keeps those values and ties); every other window is all <= 0, which ReLU makes +0.0 (no -0.0 in
+            # x), so y = +0.0 and no gradient.  Same bits as the ReLU first, without its select over all of x
+            # (np.where branches per element: 0.75 ms at DigitsCNN's 64x32x8x8 on one core, the whole pool 0.3 ms).
+            y, argmax = _forward(x, kernel, stride, padding, relu=False)
+            off = y <= 0  # NaN compares False: a NaN window keeps its winner
+            np.maximum(y, y.dtype.type(0), out=y)
+            argmax[off] = -1
+            return y, argmax
+        # with a -0.0 the ReLU'd window of zeros keeps its first element's sign (torch's x < 0 ? 0 : x keeps -0.0)
         x = np.where(x < 0, x.dtype.type(0), x)
 
     idx = _pool_index(*window_key(g))

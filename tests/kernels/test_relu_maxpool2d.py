@@ -77,17 +77,22 @@ def test_matches_torch_relu_then_max_pool2d(kernel_backend, rng, case, dtype):
     assert rel_err(dx, ref_dx) <= tolerance(dtype)
 
 
+@pytest.mark.parametrize("negative_zero", [True, False], ids=["with-0.0", "without-0.0"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_nan_inf_and_signed_zeros_match_torch(kernel_backend, rng, dtype):
+def test_nan_inf_and_signed_zeros_match_torch(kernel_backend, rng, dtype, negative_zero):
     """NaN is the maximum (the last NaN wins) and passes the ReLU and its gradient; -inf becomes 0; a window of
-    negatives and -0.0 gives the first zero's sign (relu(-1) = +0.0, relu(-0.0) = -0.0) and no gradient."""
+    negatives and -0.0 gives the first zero's sign (relu(-1) = +0.0, relu(-0.0) = -0.0) and no gradient.  Without
+    any -0.0 in x (numpy then pools first and applies the ReLU to the pooled map), windows of +0.0 ties and
+    negatives give +0.0 and no gradient."""
     kb = kernel_backend
     pool = kb.family("maxpool2d")
     x = rng.standard_normal((2, 2, 6, 8)).astype(dtype)
     x[0, 0, 0, 0] = x[0, 0, 1, 1] = x[1, 1, 4, 5] = np.nan
     x[0, 1, 2:4, 2:4] = -np.inf
     x[0, 1, 0, 4] = np.inf
-    x[1, 0] = rng.choice(np.array([-0.0, 0.0, -1.5], dtype=dtype), size=(6, 8))
+    zeros = [-0.0, 0.0, -1.5] if negative_zero else [0.0, -1.5, 0.5]
+    x[1, 0] = rng.choice(np.array(zeros, dtype=dtype), size=(6, 8))
+    assert bool((np.signbit(x) & (x == 0)).any()) == negative_zero
     for kernel, stride, padding in [((2, 2), (2, 2), (0, 0)), ((3, 3), (2, 2), (1, 1))]:
         dy = rng.integers(-4, 5, F.max_pool2d(torch.from_numpy(x), kernel, stride, padding).shape).astype(dtype)
         ref_y, ref_idx, ref_dx = _torch_relu_pool(x, kernel, stride, padding, dy)

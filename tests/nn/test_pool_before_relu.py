@@ -1,6 +1,6 @@
-"""Sequential's second rewrite: a ReLU directly followed by a MaxPool2d runs pool first
-(framework/nn/utils/fusion.py). The same values and gradients, bit for bit, as the written order and as
-PyTorch (float64); the rule's exclusions keep the written order."""
+"""Sequential's second rewrite: a ReLU directly followed by a MaxPool2d runs as one ``F.relu_max_pool2d`` (the fused
+ReLU -> max-pool kernels; framework/nn/utils/fusion.py). The same values and gradients, bit for bit, as the written
+order and as PyTorch (float64); the rule's exclusions keep the written order."""
 
 from __future__ import annotations
 
@@ -19,16 +19,22 @@ from ..conftest import rel_err
 
 @pytest.fixture
 def relu_shapes(monkeypatch):
-    """The input shape of every F.relu call since the test began (the pooled shape means pool first)."""
-    shapes = []
-    relu = F.relu
+    """``(function, input shape)`` of every F.relu and F.relu_max_pool2d call since the test began (the fused call
+    means the rule applied)."""
+    calls = []
 
-    def spy(x, *args, **kwargs):
-        shapes.append(tuple(x.shape))
-        return relu(x, *args, **kwargs)
+    def spying(name):
+        function = getattr(F, name)
 
-    monkeypatch.setattr(F, "relu", spy)
-    return shapes
+        def spy(x, *args, **kwargs):
+            calls.append((name, tuple(x.shape)))
+            return function(x, *args, **kwargs)
+
+        return spy
+
+    for name in ("relu", "relu_max_pool2d"):
+        monkeypatch.setattr(F, name, spying(name))
+    return calls
 
 
 def _bits(a: np.ndarray) -> np.ndarray:
@@ -65,13 +71,18 @@ def test_pool_first_is_bit_identical_to_the_written_order_and_matches_torch(devi
         out = seq(xs)
         out.backward(fw.tensor(g, dtype=fw.float64, device=device))
         runs[reorder] = out.numpy(), xs.grad.numpy()
-        assert relu_shapes == [tuple(g_shape) if reorder else shape]  # the path taken
-    for a, b in zip(runs[True], runs[False]):
-        np.testing.assert_array_equal(_bits(a), _bits(b))
+        assert relu_shapes == [("relu_max_pool2d" if reorder else "relu", shape)]  # the path taken
     xt = torch.tensor(x, requires_grad=True)
     ref = tnn.Sequential(tnn.ReLU(), tnn.MaxPool2d(**pool))(xt)
     ref.backward(torch.tensor(g))
-    assert rel_err(runs[True][0], ref.detach().numpy()) <= 1e-12
+    assert (x == 0).any() and np.signbit(x[x == 0]).any()  # -0.0 inputs (np.round of small negatives)
+    # the fused kernels are PyTorch's bits, the sign of a zero included (torch's relu(-0.0) is -0.0); the written
+    # order's F.relu is numpy's maximum on the cpu device, which gives +0.0 there, and so does the dilated pool (no
+    # kernel: the ReLU on the pooled map): equal values, and equal gradients
+    fused_bits = _bits(runs[False][0]) if "dilation" in pool else _bits(ref.detach().numpy())
+    np.testing.assert_array_equal(_bits(runs[True][0]), fused_bits)
+    np.testing.assert_array_equal(runs[True][0], runs[False][0])
+    np.testing.assert_array_equal(_bits(runs[True][1]), _bits(runs[False][1]))
     assert rel_err(runs[True][1], xt.grad.numpy()) <= 1e-12
 
 
@@ -84,7 +95,7 @@ def test_nan_wins_its_window_and_passes_the_gradient(rng, relu_shapes):
     xt = torch.tensor(x, requires_grad=True)
     ref = tnn.MaxPool2d(2)(tnn.ReLU()(xt))
     ref.backward(torch.ones_like(ref))
-    assert relu_shapes == [(1, 1, 2, 2)]
+    assert relu_shapes == [("relu_max_pool2d", (1, 1, 4, 4))]
     np.testing.assert_array_equal(np.isnan(out.numpy()), np.isnan(ref.detach().numpy()))
     np.testing.assert_array_equal(xs.grad.numpy(), xt.grad.numpy())
 
@@ -108,9 +119,36 @@ def test_the_written_order_is_kept_where_the_rule_says(rng, relu_shapes, case):
     if case == "switch_off":
         seq.pool_before_relu = False
     seq(fw.tensor(rng.standard_normal((2, 3, 4, 4))))
-    assert relu_shapes == ([(2, 3, 2, 2)] if case == "leaky" else [(2, 3, 4, 4)])
+    assert relu_shapes == [("relu_max_pool2d" if case == "leaky" else "relu", (2, 3, 4, 4))]
 
 
-def test_digits_cnn_pools_first(relu_shapes):
+def test_digits_cnn_fuses_relu_and_pool(relu_shapes):
     DigitsCNN()(fw.zeros((2, 1, 8, 8)))
-    assert relu_shapes[:2] == [(2, 32, 4, 4), (2, 64, 2, 2)]
+    assert relu_shapes == [("relu_max_pool2d", (2, 32, 8, 8)), ("relu_max_pool2d", (2, 64, 4, 4))]
+
+
+def test_relu_max_pool2d_functional_matches_torch_unbatched_empty_and_bad_input(device, rng):
+    """``F.relu_max_pool2d`` on its own: an unbatched [C, H, W] input, an empty batch (empty output, zero gradient),
+    and bad arguments raising as max_pool2d does, with the function's name."""
+    x = rng.standard_normal((3, 7, 9))
+    xs = fw.tensor(x, dtype=fw.float64, device=device, requires_grad=True)
+    out = F.relu_max_pool2d(xs, 3, stride=2, padding=1)
+    g = rng.standard_normal(tuple(out.shape))
+    out.backward(fw.tensor(g, dtype=fw.float64, device=device))
+    xt = torch.tensor(x, requires_grad=True)
+    ref = torch.nn.functional.max_pool2d(torch.relu(xt), 3, stride=2, padding=1)
+    ref.backward(torch.tensor(g))
+    assert out.shape == tuple(ref.shape)
+    np.testing.assert_array_equal(_bits(out.numpy()), _bits(ref.detach().numpy()))
+    assert rel_err(xs.grad.numpy(), xt.grad.numpy()) <= 1e-12
+
+    empty = fw.zeros((0, 2, 4, 4), device=device, requires_grad=True)
+    y = F.relu_max_pool2d(empty, 2)
+    assert y.shape == (0, 2, 2, 2)
+    y.sum().backward()
+    assert empty.grad.shape == (0, 2, 4, 4)
+
+    with pytest.raises(ValueError, match="relu_max_pool2d.*padding"):
+        F.relu_max_pool2d(xs, 2, padding=2)
+    with pytest.raises(ValueError, match="kernel_size"):
+        F.relu_max_pool2d(xs, 0)

@@ -47,6 +47,7 @@ from .pooling import (
     avg_pool2d,
     max_pool1d,
     max_pool2d,
+    relu_max_pool2d,
 )
 from .shape import pad, pixel_shuffle, pixel_unshuffle
 
@@ -54,7 +55,8 @@ __all__ = [
     "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv1d", "conv2d",
     "conv_transpose2d",
     "cross_entropy", "dropout", "embedding", "interpolate", "leaky_relu", "linear", "linear_relu", "log_softmax",
-    "max_pool2d", "mse_loss", "nll_loss", "one_hot", "pad", "relu", "sigmoid", "softmax", "tanh",
+    "max_pool2d", "mse_loss", "nll_loss", "one_hot", "pad", "relu", "relu_max_pool2d", "sigmoid", "softmax",
+    "tanh",
     "elu", "gelu", "group_norm", "hardtanh", "huber_loss", "kl_div", "l1_loss", "layer_norm", "mish", "silu",
     "smooth_l1_loss", "softplus",
     "adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d",

@@ -54,6 +54,32 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     return (out, indices) if return_indices else out
 
 
+def relu_max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                    ceil_mode: bool = False) -> Tensor:
+    """``max_pool2d(relu(input), ...)`` as one op on the fused ReLU -> max-pool kernels (kernelgrad's, like
+    ``linear_relu``; ``Sequential`` uses it for a ``ReLU`` directly followed by a ``MaxPool2d``).
+
+    The same values and gradients as the two calls (PyTorch's ``F.max_pool2d(F.relu(x))``, the sign of a zero
+    included; :mod:`framework.nn.utils.fusion`): the ReLU is never a pass of its own, forward or backward. Arguments
+    and errors as :func:`max_pool2d` (no ``return_indices``); dilation > 1 runs ``relu(max_pool2d(input))``.
+    """
+    input, unbatched = _batched(input, "input", 4)
+    _check_float(input, "relu_max_pool2d(): input")
+    kernel, stride, padding, dilation, out_size = _pool_geometry(input, kernel_size, stride, padding, dilation,
+                                                                 ceil_mode, "relu_max_pool2d")
+    if dilation != (1, 1):
+        out = ops.Relu.apply(_dilated_max_pool2d(input, kernel, stride, padding, dilation, out_size)[0])
+    else:
+        # ceil mode: -inf rows/cols at the bottom/right, as max_pool2d; the kernel's ReLU makes them 0, which never
+        # beats a window's positive maximum and leaves a window of zeros with its first (real) element's sign
+        H, W = input.shape[2:]
+        extra = [max(0, (o - 1) * s + k - (n + 2 * p))
+                 for o, s, k, n, p in zip(out_size, stride, kernel, (H, W), padding)]
+        x = pad(input, (0, extra[1], 0, extra[0]), value=-math.inf) if any(extra) else input
+        out = ops.ReluMaxPool2d.apply(x, kernel, stride, padding)
+    return out.squeeze(0) if unbatched else out
+
+
 def _pool_geometry(input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
                    name: str) -> tuple[tuple[int, int], ...]:
     """The checked ``(kernel, stride, padding, dilation, out_size)`` pairs of a 2-D pooling of ``input

@@ -1,13 +1,14 @@
-"""The module-level rewrites ``Sequential`` makes, both invisible in values, gradients and structure.
+"""The module-level kernel fusions ``Sequential`` makes, both invisible in values, gradients and structure.
 
-**Linear + ReLU**, the one module-level kernel fusion: a ``Linear`` directly followed by a ``ReLU`` inside a
+**Linear + ReLU**: a ``Linear`` directly followed by a ``ReLU`` inside a
 ``Sequential`` runs as a single ``F.linear_relu`` call (bias and ReLU in the GEMM's epilogue: one kernel
 launch and one pass over the output instead of two). This is what makes a ported
 ``nn.Sequential(nn.Linear(...), nn.ReLU())`` fast on a GPU without changing a line of it.
 
-Where: :meth:`framework.nn.Sequential.forward` is the only caller; it asks :func:`can_fuse_linear_relu`
-about each pair of neighbouring children. Nothing else in the framework fuses modules. The explicit form,
-for a model written by hand, is :class:`framework.nn.LinearReLU`.
+Where: :meth:`framework.nn.Sequential.forward` is the only caller; it asks :func:`can_fuse_linear_relu` (and
+:func:`can_pool_before_relu`, below) about each pair of neighbouring children. Nothing else in the framework fuses
+modules. The explicit forms, for a model written by hand, are :class:`framework.nn.LinearReLU` and
+``F.relu_max_pool2d``.
 
 The rule — a pair ``(first, second)`` runs fused when all of these hold:
 
@@ -23,17 +24,21 @@ Not part of the rule (fused either way): train/eval mode and grad mode (neither 
 them), dtype and device, ``bias=False``, and ``ReLU(inplace=True)`` (``inplace`` has no effect here; in
 PyTorch it would overwrite the Linear's output, which no one else can see once hooks are excluded).
 
-**ReLU + MaxPool2d, pooled first**: a ``ReLU`` directly followed by a ``MaxPool2d`` runs as
-``relu(max_pool2d(x))`` instead of ``max_pool2d(relu(x))`` -- the ReLU then touches the pooled map, a quarter of
-the elements for a 2x2 pool, forward and backward (DigitsCNN's conv -> ReLU -> pool stages; about 4% of its CPU
-training step). The two are the same function: ReLU is monotone, so the largest of the ReLU'd window is the ReLU
-of the window's largest, and the padding (-inf) never wins a window that holds an input element. Same
-gradients: where the window's maximum is positive both send the upstream gradient to the same element (the
-first maximum, as ReLU keeps every positive tie); where it is <= 0 both give 0 to the whole window; a NaN wins
-its window either way and passes the gradient (PyTorch's ReLU passes it at NaN). Same rule for when it applies:
-exact types ``ReLU`` and ``MaxPool2d``, no hooks, no instance ``forward``, ``return_indices=False`` (the indices
-would be the same, but the tuple output would meet the ReLU), and the ``Sequential``'s ``pool_before_relu``
-switch True (the default).
+**ReLU + MaxPool2d, one op**: a ``ReLU`` directly followed by a ``MaxPool2d`` runs as one
+``F.relu_max_pool2d`` call on the fused ``relu_maxpool2d`` kernels (every backend has them): the pool, with the ReLU
+applied to the pooled map inside the kernel, and a backward that routes the gradient to each window's winner
+except where the ReLU zeroes it -- no ReLU pass of its own, forward or backward, and one graph node instead of two
+(DigitsCNN's conv -> ReLU -> pool stages). The two orders are the same function: ReLU is monotone, so the largest of
+the ReLU'd window is the ReLU of the window's largest, and the padding (-inf) never wins a window that holds an
+input element. Same gradients: where the window's maximum is positive both send the upstream gradient to the same
+element (the first maximum, as ReLU keeps every positive tie); where it is <= 0 both give 0 to the whole window; a
+NaN wins its window either way and passes the gradient (PyTorch's ReLU passes it at NaN). The fused kernels give
+PyTorch's bits, the sign of a zero included (torch's ``relu(-0.0)`` is ``-0.0``; the unfused ``F.relu`` on the
+``cpu`` device gives ``+0.0`` there, an equal value). A dilated pool has no kernel: it runs the pool, then the ReLU on
+the pooled map. Same rule for when it applies: exact types ``ReLU`` and ``MaxPool2d``, no hooks, no instance
+``forward``, ``return_indices=False`` (the indices would be the same, but the tuple output would meet the ReLU),
+and the ``Sequential``'s ``pool_before_relu`` switch True (the default; the name is from when the pair ran as two
+ops, pool first).
 
 What stays PyTorch's: the decision is made at call time and the modules are never replaced, so
 ``state_dict`` keys (``0.weight``), ``repr``, ``seq[0]``, ``len(seq)``, iteration and parameter order
@@ -73,8 +78,8 @@ def can_fuse_linear_relu(first: Module, second: Module) -> bool:
 
 
 def can_pool_before_relu(first: Module, second: Module) -> bool:
-    """Whether ``second(first(x))`` (a ReLU, then a max-pool) may run as ``first(second(x))``: the pool first,
-    the ReLU on the smaller pooled map (the module docstring's second rule, without the caller's switch)."""
+    """Whether ``second(first(x))`` (a ReLU, then a max-pool) may run as one ``F.relu_max_pool2d`` (the module
+    docstring's second rule, without the caller's switch)."""
     return (type(first) is ReLU and type(second) is MaxPool2d and not second.return_indices
             and _runs_as_written(first) and _runs_as_written(second))
 
