@@ -16,7 +16,7 @@ from ..tensor import Tensor
 from . import functional as F
 from .module import Module
 from .parameter import Parameter
-from .utils.fusion import can_fuse_linear_relu, can_pool_before_relu
+from .utils.fusion import can_fuse_conv_relu_pool, can_fuse_linear_relu, can_pool_before_relu
 
 __all__ = ["ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "Sequential"]
 
@@ -36,8 +36,8 @@ class Sequential(Module):
     numbers and PyTorch's names, indexing and ``state_dict``; the rule is in :mod:`framework.nn.utils.fusion`
     (``fused_linear_relu_pairs(model)`` lists the pairs). ``seq.fuse_linear_relu = False`` runs every child
     on its own. A ``ReLU`` directly followed by a ``MaxPool2d`` runs as one ``F.relu_max_pool2d`` (the fused
-    kernels: the same function and gradients, the ReLU on the pooled map); ``seq.pool_before_relu = False`` keeps
-    the written order.
+    kernels: the same function and gradients, the ReLU on the pooled map), and on the ``cpu`` device a ``Conv2d``
+    before such a pair with the three as one op; ``seq.pool_before_relu = False`` keeps the written order.
 
     Args:
         *args: modules (named ``'0'``, ``'1'``, ...), or a single dict/OrderedDict ``name -> module``.
@@ -63,6 +63,13 @@ class Sequential(Module):
         i = 0
         while i < len(modules):
             module = modules[i]
+            if (self.pool_before_relu and i + 2 < len(modules)
+                    and can_fuse_conv_relu_pool(module, modules[i + 1], modules[i + 2])):
+                fused = F._conv2d_relu_max_pool2d(input, module.weight, module.bias, module.stride, module.padding,
+                                                  modules[i + 2].kernel_size)  # None where the device has no kernel
+                if fused is not None:
+                    input, i = fused, i + 3
+                    continue
             if self.fuse_linear_relu and i + 1 < len(modules) and can_fuse_linear_relu(module, modules[i + 1]):
                 input = F.linear_relu(input, module.weight, module.bias)  # the Linear and the ReLU in one call
                 i += 2

@@ -16,6 +16,7 @@ Conv2d (conv2d.py)                    conv2d_forward / conv2d_backward_input, _w
 ConvTranspose2d (conv2d.py)           conv2d_backward_input / conv2d_forward, conv2d_backward_weight, _bias
 MaxPool2d (maxpool2d.py)              maxpool2d_forward -> (y, compact argmax) / maxpool2d_backward
 ReluMaxPool2d (maxpool2d.py)          relu_maxpool2d_forward (argmax -1 where the ReLU zeroes) / relu_maxpool2d_backward
+Conv2dReluMaxPool2d (conv2d.py)       the numpy backend's conv2d_relu_maxpool2d_forward / _backward (CPU extension)
 Linear (linear_relu.py)               linear_forward (bias + ReLU epilogue) / linear_backward (mask inside)
 SoftmaxCrossEntropy (softmax_xent.py) softmax_cross_entropy_forward (loss, and dlogits only when wanted) /
                                       softmax_cross_entropy_backward
@@ -47,7 +48,7 @@ from .activation import (
     Tanh,
     stable_sigmoid,
 )
-from .conv2d import Conv2d, ConvTranspose2d, DilateWeight
+from .conv2d import Conv2d, Conv2dReluMaxPool2d, ConvTranspose2d, DilateWeight
 from .dropout import Dropout
 from .elementwise import (
     Abs,
@@ -92,13 +93,13 @@ from .softmax_xent import SoftmaxCrossEntropy
 
 __all__ = [
     "Abs", "Add", "Amax", "Amin", "Atan2", "BCEWithLogits", "BinaryCrossEntropy", "Cast", "Clamp", "Concat", "Conv2d",
-    "ConvTranspose2d", "Cos", "Cumsum", "DilateWeight", "Div", "DivFloor", "Dropout", "Einsum", "Elu", "Embedding",
-    "EmbeddingRenorm", "Erf", "Exp", "Expand", "Expm1", "Flip", "FloorDivide", "Gelu", "GetItem", "Hardsigmoid",
-    "Hardswish", "Hardtanh", "IndexPut", "KLDiv", "LeakyRelu", "Linear", "Log", "Log1p", "LogSoftmax", "MaskedFill",
-    "MatMul", "MaxPool2d", "Maximum", "Mean", "Minimum", "Mish", "Mul", "NanToNum", "Neg", "Norm2", "NormP",
-    "Normalize", "Permute", "PoolWinner", "Pow", "Prelu", "Prod", "Relu", "ReluMaxPool2d", "Remainder", "Reshape",
-    "Roll", "Scatter", "ScatterAdd", "Sigmoid", "Silu", "Sin", "Softmax", "SoftmaxCrossEntropy", "Softplus", "Sqrt",
-    "Stack", "StdSqrt", "StepLike", "Sub", "Sum", "TakeAlongAxis", "Tanh", "Triangle", "Var", "Where",
+    "Conv2dReluMaxPool2d", "ConvTranspose2d", "Cos", "Cumsum", "DilateWeight", "Div", "DivFloor", "Dropout", "Einsum",
+    "Elu", "Embedding", "EmbeddingRenorm", "Erf", "Exp", "Expand", "Expm1", "Flip", "FloorDivide", "Gelu", "GetItem",
+    "Hardsigmoid", "Hardswish", "Hardtanh", "IndexPut", "KLDiv", "LeakyRelu", "Linear", "Log", "Log1p", "LogSoftmax",
+    "MaskedFill", "MatMul", "MaxPool2d", "Maximum", "Mean", "Minimum", "Mish", "Mul", "NanToNum", "Neg", "Norm2",
+    "NormP", "Normalize", "Permute", "PoolWinner", "Pow", "Prelu", "Prod", "Relu", "ReluMaxPool2d", "Remainder",
+    "Reshape", "Roll", "Scatter", "ScatterAdd", "Sigmoid", "Silu", "Sin", "Softmax", "SoftmaxCrossEntropy", "Softplus",
+    "Sqrt", "Stack", "StdSqrt", "StepLike", "Sub", "Sum", "TakeAlongAxis", "Tanh", "Triangle", "Var", "Where",
     "broadcast_shapes", "erfc", "normalize_dim", "normalize_dims", "stable_sigmoid",
     "GRULayer", "LSTMLayer", "RNNLayer",  # rnn.py: one node per recurrent layer and direction
 ]

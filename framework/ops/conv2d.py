@@ -49,6 +49,32 @@ class Conv2d(Function):
         return dx, dw, db, None, None
 
 
+class Conv2dReluMaxPool2d(Function):
+    """``max_pool2d(relu(conv2d(x, w, b, stride, padding)), kernel)`` with non-overlapping pool windows, as one node, on
+    a backend with the CPU extension ``conv2d_relu_maxpool2d_forward`` / ``_backward`` (kernels/numpy/maxpool2d.py:
+    the pool runs in the conv's GEMM output layout, without a window gather or a transpose of y and dy). One output,
+    z; the pool's argmax and the conv's column matrix stay for backward, and so do x and w, so an in-place write to
+    either still raises at backward. ``Sequential`` uses it (framework/nn/utils/fusion.py)."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, stride, padding, kernel):
+        x, w, b = _contiguous(ctx, x, w, b)
+        fused = ctx.backend.kernels.maxpool2d.conv2d_relu_maxpool2d_forward
+        z, ctx.argmax, cols = fused(x, w, b, stride, padding, kernel)
+        ctx.save_for_backward(x, w, cols)
+        ctx.stride, ctx.padding, ctx.kernel = stride, padding, kernel
+        return z
+
+    @staticmethod
+    def backward(ctx, dz):
+        x, w, cols = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        dx, dw, db = ctx.backend.kernels.maxpool2d.conv2d_relu_maxpool2d_backward(
+            ctx.backend.ascontiguous(dz), ctx.argmax, cols, w, tuple(x.shape), ctx.stride, ctx.padding, ctx.kernel,
+            need_input=need_x, need_weight=need_w, need_bias=need_b)
+        return dx, dw, db, None, None, None
+
+
 class ConvTranspose2d(Function):
     """Transposed convolution = the adjoint of conv2d: its forward is conv2d's backward-input."""
 

@@ -301,7 +301,9 @@ def _input_grad(dy: np.ndarray, w: np.ndarray, g: ConvGeometry, ct, dtype, dyT=N
     return dx.reshape(g.N, g.C, g.H, g.W).astype(dtype, copy=False)
 
 
-def _forward(x, w, b, stride, padding, keep_columns: bool):
+def _forward(x, w, b, stride, padding, keep_columns: bool, batch_last: bool = False):
+    """``(y, cols or None)``; with ``batch_last`` and an n-minor geometry, y is left as the GEMM made it,
+    ``Y[K, P, Q, N]`` in the compute dtype (the conv -> ReLU -> max-pool extension in maxpool2d.py pools it there)."""
     check_float_array("x", x, 4)
     check_float_array("w", w, 4)
     if b is not None:
@@ -317,6 +319,8 @@ def _forward(x, w, b, stride, padding, keep_columns: bool):
         Y = w2 @ cols  # [K, P*Q*N]
         if bias is not None:  # on Y's contiguous rows: a ufunc writing y's transposed view iterates badly
             Y += bias
+        if batch_last:
+            return Y.reshape(g.K, g.P, g.Q, g.N), (cols if keep_columns else None)
         y = np.empty((g.N, g.K, g.P, g.Q), dtype=dtype)
         y[...] = Y.reshape(g.K, g.P, g.Q, g.N).transpose(3, 0, 1, 2)
     else:

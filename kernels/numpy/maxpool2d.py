@@ -222,3 +222,114 @@ def _backward(dy: np.ndarray, argmax: np.ndarray, input_shape, kernel, stride, p
     if row != CHW:
         return np.ascontiguousarray(dx.reshape(N, row)[:, :CHW]).reshape(N, C, H, W)
     return dx.reshape(N, C, H, W)
+
+
+# ---------------------------------------------- CPU extension: conv2d -> ReLU -> max-pool, pooled in the GEMM output
+#
+# Not part of the kernel contract (the framework looks for it with getattr, as for conv2d's column matrix). A conv in
+# the n-minor layout (kernels/numpy/conv2d.py: small maps with many channels, DigitsCNN's second conv) leaves its GEMM
+# output as Y[K, P, Q, N] and moves it to NCHW, where the pool then gathers its windows. Pooled in Y's own layout
+# instead, each tap of a non-overlapping window is a [K, P', Q', N] view with the batch contiguous (long rows, no
+# gather), only the pooled map is moved to NCHW, and backward builds dy in the layout the conv's GEMMs take (no
+# transpose of dy). A per-image conv pools its NCHW output with relu_maxpool2d_forward. The result is exactly
+# relu_maxpool2d_forward(conv2d_forward(...)) (z and argmax) and its gradients (dx and dw bit for bit; db sums the same
+# terms in another order).
+
+
+def _conv_pool_geometries(x_shape, w_shape, stride, padding, kernel):
+    """The conv's geometry and that of a pool of non-overlapping ``kernel`` windows (stride = kernel, no padding)
+    over its output; raise as conv2d_forward and maxpool2d_forward."""
+    from .._args import conv2d_forward_geometry
+
+    g = conv2d_forward_geometry(x_shape, w_shape, None, stride, padding)
+    return g, maxpool2d_forward_geometry((g.N, g.K, g.P, g.Q), kernel, kernel, 0)
+
+
+def conv2d_relu_maxpool2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, padding, kernel):
+    """``(z, argmax, cols)``: ``relu_maxpool2d_forward(conv2d_forward(x, w, b, stride, padding), kernel, kernel, 0)``
+    (non-overlapping windows) and the conv's column matrix for :func:`conv2d_relu_maxpool2d_backward` (CPU extension,
+    above). Raises as conv2d_forward and maxpool2d_forward."""
+    from . import conv2d as conv
+
+    y, cols = conv._forward(x, w, b, stride, padding, keep_columns=True, batch_last=True)
+    g, pg = _conv_pool_geometries(x.shape, w.shape, stride, padding, kernel)
+    if not conv.n_minor_layout(g):  # y is NCHW already
+        return (*relu_maxpool2d_forward(y, kernel, kernel, 0), cols)
+    Y = y.astype(x.dtype, copy=False)  # pool what the plain path pools (float16: the rounded values)
+    R, S = pg.R, pg.S
+    best = Y[:, 0 : pg.P * R : R, 0 : pg.Q * S : S].copy()  # tap (0, 0) of every window: [K, P', Q', N]
+    arg = np.zeros(best.shape, dtype=argmax_dtype(R * S))
+    for k in range(1, R * S):  # row-major taps; a tap takes over only where strictly greater (the first maximum)
+        r, s = divmod(k, S)
+        _fold_first_max(best, arg, Y[:, r : pg.P * R : R, s : pg.Q * S : S], k)
+    if np.isnan(best).any() or _has_negative_zero(Y):
+        # PyTorch's NaN rule (the last NaN wins; np.maximum spread it into best) and the sign of a zero: the plain path
+        nchw = np.ascontiguousarray(Y.transpose(3, 0, 1, 2))
+        return (*relu_maxpool2d_forward(nchw, kernel, kernel, 0), cols)
+    off = best <= 0  # the ReLU zeroes these windows: +0.0 (no -0.0 in Y) and no gradient
+    np.maximum(best, best.dtype.type(0), out=best)
+    arg[off] = -1
+    return np.ascontiguousarray(best.transpose(3, 0, 1, 2)), np.ascontiguousarray(arg.transpose(3, 0, 1, 2)), cols
+
+
+def _fold_first_max(best: np.ndarray, arg: np.ndarray, v: np.ndarray, k: int) -> None:
+    """Fold tap ``v`` (window position ``k``) into the running maximum ``best`` and its position ``arg``, in place: v
+    takes over only where strictly greater (a tie keeps the earlier tap). Arithmetic, not a select: np.where and
+    np.copyto(where=) branch per element, which a conv output's unpredictable signs make 20-60x slower (one core)."""
+    wins = v > best
+    np.maximum(best, v, out=best)
+    step = np.subtract(k, arg, dtype=arg.dtype)
+    step *= wins
+    arg += step
+
+
+def conv2d_relu_maxpool2d_backward(dz: np.ndarray, argmax: np.ndarray, cols: np.ndarray, w: np.ndarray, input_shape,
+                                   stride, padding, kernel, need_input: bool = True, need_weight: bool = True,
+                                   need_bias: bool = True):
+    """``(dx, dw, db)``, None where not needed, of :func:`conv2d_relu_maxpool2d_forward` for upstream ``dz``: dz routed
+    to the windows' winners (nothing where argmax is -1), then the conv's gradients from its column matrix ``cols``
+    (CPU extension, above). Raises as relu_maxpool2d_backward and conv2d_backward_from_columns."""
+    from . import conv2d as conv
+
+    check_float_array("dz", dz, 4)
+    check_float_array("w", w, 4)
+    g, _ = _conv_pool_geometries(tuple(input_shape), w.shape, stride, padding, kernel)
+    y_shape = (g.N, g.K, g.P, g.Q)
+    if not conv.n_minor_layout(g):
+        dy = relu_maxpool2d_backward(dz, argmax, y_shape, kernel, kernel, 0)
+        dx, dw = conv.conv2d_backward_from_columns(dy, cols, w, input_shape, stride, padding, need_input, need_weight)
+        return dx, dw, (conv.conv2d_backward_bias(dy) if need_bias else None)
+    if not isinstance(argmax, np.ndarray) or not np.issubdtype(argmax.dtype, np.integer):
+        raise TypeError(f"argmax must be an integer numpy.ndarray, got {type(argmax).__name__} "
+                        f"{getattr(argmax, 'dtype', '')}")
+    pg = maxpool2d_backward_geometry(dz.shape, argmax.shape, y_shape, kernel, kernel, 0)
+    dtype = dz.dtype
+    ct = conv.compute_dtype(dtype)
+    if w.dtype != dtype:
+        raise TypeError(f"w has dtype {w.dtype}, expected dz's dtype {dtype}")
+    if not isinstance(cols, np.ndarray) or cols.dtype != ct or cols.shape != conv.columns_shape(g):
+        raise ValueError(f"cols must be the forward's column matrix, a {ct} array of shape {conv.columns_shape(g)}, "
+                         f"got {getattr(cols, 'shape', type(cols).__name__)} {getattr(cols, 'dtype', '')}")
+    R, S = pg.R, pg.S
+    if argmax.size and (int(argmax.min()) < -1 or int(argmax.max()) >= R * S):
+        raise ValueError(f"argmax holds values in [{argmax.min()}, {argmax.max()}], outside [-1, R*S={R * S}) for "
+                         f"kernel {(R, S)}")
+    # dY[K, P, Q, N]: each window's tap k receives dz where it won, an exact 0 elsewhere (bits ANDed with all ones or
+    # all zeros: a select without a branch, and an inf or NaN dz reaches only its winner)
+    dz_bits = np.ascontiguousarray(dz.transpose(1, 2, 3, 0), dtype=ct).view(f"u{np.dtype(ct).itemsize}")
+    won = argmax.transpose(1, 2, 3, 0)
+    dY = np.zeros((g.K, g.P, g.Q, g.N), dtype=ct)
+    dY_bits = dY.view(dz_bits.dtype)
+    for k in range(R * S):
+        r, s = divmod(k, S)
+        np.bitwise_and(dz_bits, np.negative(won == k, dtype=dz_bits.dtype),
+                       out=dY_bits[:, r : pg.P * R : R, s : pg.Q * S : S])
+    dyT = dY.reshape(g.K, -1)  # the n-minor dy the conv's GEMMs take
+    dw = conv._weight_grad(None, cols, g, ct, dyT).reshape(w.shape).astype(dtype, copy=False) if need_weight else None
+    dx = None
+    if need_input:  # a forward-convolution dx (stride 1, K <= C) reads dy in NCHW
+        dy = np.ascontiguousarray(dY.transpose(3, 0, 1, 2)).astype(dtype, copy=False) \
+            if conv._full_conv_input_grad(g) else None
+        dx = conv._input_grad(dy, w, g, ct, dtype, dyT)
+    db = dyT.sum(axis=1).astype(dtype, copy=False) if need_bias else None
+    return dx, dw, db

@@ -122,9 +122,15 @@ def test_the_written_order_is_kept_where_the_rule_says(rng, relu_shapes, case):
     assert relu_shapes == [("relu_max_pool2d" if case == "leaky" else "relu", (2, 3, 4, 4))]
 
 
-def test_digits_cnn_fuses_relu_and_pool(relu_shapes):
+@pytest.mark.parametrize("conv_fused", [True, False], ids=["cpu", "no-conv-extension"])
+def test_digits_cnn_fuses_relu_and_pool(relu_shapes, monkeypatch, conv_fused):
+    """On the cpu device both conv -> ReLU -> pool stages run as one op each; without the CPU extension (a GPU
+    device), as the conv and one ReLU + max-pool op."""
+    if not conv_fused:
+        monkeypatch.setattr(F, "_conv2d_relu_max_pool2d", lambda *args, **kwargs: None)
     DigitsCNN()(fw.zeros((2, 1, 8, 8)))
-    assert relu_shapes == [("relu_max_pool2d", (2, 32, 8, 8)), ("relu_max_pool2d", (2, 64, 4, 4))]
+    pairs = [("relu_max_pool2d", (2, 32, 8, 8)), ("relu_max_pool2d", (2, 64, 4, 4))]
+    assert relu_shapes == ([] if conv_fused else pairs)
 
 
 def test_relu_max_pool2d_functional_matches_torch_unbatched_empty_and_bad_input(device, rng):
@@ -152,3 +158,86 @@ def test_relu_max_pool2d_functional_matches_torch_unbatched_empty_and_bad_input(
         F.relu_max_pool2d(xs, 2, padding=2)
     with pytest.raises(ValueError, match="kernel_size"):
         F.relu_max_pool2d(xs, 0)
+
+
+CONV_CASES = [  # (in, out, kernel, conv stride, conv padding, pool kernel, input HxW): n-minor and per-image layouts
+    (32, 64, 3, 1, 1, 2, (4, 4)),  # DigitsCNN's second stage
+    (1, 8, 3, 1, 1, 2, (8, 8)),  # a first layer: per image
+    (16, 8, 3, 1, 0, 2, (7, 7)),  # K <= C (dx as a forward conv), an odd map cropped by the pool
+    (6, 20, (2, 3), 2, 1, (2, 3), (9, 11)),  # strided, non-square conv and pool windows
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: f"{c[0]}to{c[1]}-k{c[2]}-s{c[3]}-p{c[4]}-pool{c[5]}")
+def test_conv_relu_pool_runs_as_one_op_with_the_same_numbers(device, rng, monkeypatch, case):
+    """Conv2d, ReLU, MaxPool2d in a Sequential: one fused op on the cpu device (the numpy extension), the modules
+    elsewhere; z, dx and dw bit for bit those of the written order, db equal but for summation order; and PyTorch's.
+    Inputs with ties (weights and inputs in halves) and exact zeros."""
+    cin, cout, k, stride, padding, pool, hw = case
+    calls = []
+    fused = F._conv2d_relu_max_pool2d
+
+    def spy(*args, **kwargs):
+        out = fused(*args, **kwargs)
+        calls.append(out is not None)
+        return out
+
+    monkeypatch.setattr(F, "_conv2d_relu_max_pool2d", spy)
+    x = np.round(rng.standard_normal((5, cin) + hw) * 2) / 2
+    conv_t = tnn.Conv2d(cin, cout, k, stride, padding).double()
+    with torch.no_grad():
+        conv_t.weight.copy_(torch.round(conv_t.weight * 256) / 256)  # exact sums: ties in the pooled windows
+    ref_seq = tnn.Sequential(conv_t, tnn.ReLU(), tnn.MaxPool2d(pool))
+    xt = torch.tensor(x, requires_grad=True)
+    ref = ref_seq(xt)
+    g = rng.standard_normal(tuple(ref.shape))
+    ref.backward(torch.tensor(g))
+    runs = {}
+    for fuse in (True, False):
+        seq = nn.Sequential(nn.Conv2d(cin, cout, k, stride, padding), nn.ReLU(), nn.MaxPool2d(pool)).to(device)
+        seq.load_state_dict({key: fw.tensor(v.detach().numpy()) for key, v in ref_seq.state_dict().items()})
+        seq = seq.double()
+        seq.pool_before_relu = fuse
+        calls.clear()
+        xs = fw.tensor(x, dtype=fw.float64, device=device, requires_grad=True)
+        out = seq(xs)
+        out.backward(fw.tensor(g, dtype=fw.float64, device=device))
+        assert calls == ([device == "cpu"] if fuse else [])  # the fused op on the cpu device only
+        runs[fuse] = (out.numpy(), xs.grad.numpy(), seq[0].weight.grad.numpy(), seq[0].bias.grad.numpy())
+    for name, a, b in zip(("z", "dx", "dw"), runs[True][:3], runs[False][:3]):
+        np.testing.assert_array_equal(_bits(a), _bits(b), err_msg=name)
+    assert rel_err(runs[True][3], runs[False][3]) <= 1e-14
+    assert rel_err(runs[True][0], ref.detach().numpy()) <= 1e-12
+    for got, want in zip(runs[True][1:], (xt.grad, conv_t.weight.grad, conv_t.bias.grad)):
+        assert rel_err(got, want.numpy()) <= 1e-12
+
+
+@pytest.mark.parametrize("case", ["groups", "dilation", "padding_mode", "same", "overlapping_pool", "pool_padding",
+                                  "ceil_mode", "unbatched", "empty_batch", "hook"])
+def test_conv_relu_pool_runs_as_modules_where_the_rule_says(rng, monkeypatch, case):
+    """The fused op only for a plain conv and a non-overlapping pool on a batched, non-empty input: everything else
+    runs the modules (and the same numbers as the written order)."""
+    ran = []
+    fused = F._conv2d_relu_max_pool2d
+
+    def spy(*args, **kwargs):
+        out = fused(*args, **kwargs)
+        ran.append(out is not None)
+        return out
+
+    monkeypatch.setattr(F, "_conv2d_relu_max_pool2d", spy)
+    conv_kw = {"groups": dict(groups=2), "dilation": dict(dilation=2), "padding_mode": dict(padding_mode="reflect"),
+               "same": dict(padding="same")}.get(case, {})
+    pool_kw = {"overlapping_pool": dict(kernel_size=3, stride=2), "pool_padding": dict(kernel_size=2, padding=1),
+               "ceil_mode": dict(kernel_size=2, ceil_mode=True)}.get(case, dict(kernel_size=2))
+    conv = nn.Conv2d(4, 6, 3, padding=conv_kw.pop("padding", 1), **conv_kw)
+    if case == "hook":
+        conv.register_forward_hook(lambda m, i, o: None)
+    seq = nn.Sequential(conv, nn.ReLU(), nn.MaxPool2d(**pool_kw))
+    shape = {"unbatched": (4, 9, 9), "empty_batch": (0, 4, 9, 9)}.get(case, (3, 4, 9, 9))
+    x = fw.tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=True)
+    out = seq(x)
+    out.sum().backward()
+    assert not any(ran)
+    seq.pool_before_relu = False
+    np.testing.assert_array_equal(seq(x).numpy(), out.numpy())

@@ -16,7 +16,7 @@ class weights and label smoothing (through ``log_softmax``). What is still unsup
 """
 
 from .activation import elu, gelu, hardtanh, leaky_relu, log_softmax, mish, relu, sigmoid, silu, softmax, softplus, tanh
-from .conv import conv1d, conv2d, conv_transpose2d
+from .conv import _conv2d_relu_max_pool2d, conv1d, conv2d, conv_transpose2d  # noqa: F401 - the private one: Sequential
 from .dropout import dropout, dropout1d, dropout2d, dropout3d
 from .embedding import embedding, one_hot
 from .interpolate import interpolate

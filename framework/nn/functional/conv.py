@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ...ops.conv2d import Conv2d, ConvTranspose2d, DilateWeight
+from ...ops.conv2d import Conv2d, Conv2dReluMaxPool2d, ConvTranspose2d, DilateWeight
 from ...tensor import Tensor, cat
 from ._args import _batched, _check_float, _check_tensor, _pair, _positive_count, _same_padding, _single
 from .shape import pad
@@ -89,6 +89,33 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
         ]
         out = cat(parts, dim=1)
     return out.squeeze(0) if unbatched else out
+
+
+def _conv2d_relu_max_pool2d(input: Any, weight: Tensor, bias: Tensor | None, stride: tuple[int, int],
+                            padding: tuple[int, int], pool_kernel: Any) -> Tensor | None:
+    """``max_pool2d(relu(conv2d(input, weight, bias, stride, padding)), pool_kernel)`` (pool stride = kernel, no pool
+    padding) as one op, where the device's kernels have the fused CPU extension (the numpy kernels) and the arguments
+    are plain ones: a batched, non-empty float input of weight's device and dtype, matching channels, a bias of
+    weight's dtype, the pool fitting the conv's output. None otherwise: the caller runs the modules, which raise what
+    they raise. ``Sequential``'s rule (framework/nn/utils/fusion.py) decides the rest."""
+    if not isinstance(input, Tensor) or input.ndim != 4 or input.shape[0] == 0:
+        return None
+    backend = weight.backend
+    if getattr(backend.kernels.maxpool2d, "conv2d_relu_maxpool2d_forward", None) is None:
+        return None
+    if input.backend is not backend or input.dtype != weight.dtype or input.shape[1] != weight.shape[1]:
+        return None
+    if bias is not None and (bias.backend is not backend or bias.dtype != weight.dtype
+                             or bias.shape != weight.shape[:1]):
+        return None
+    if not input.dtype.is_floating_point:
+        return None
+    (R, S), (sh, sw), (ph, pw) = weight.shape[2:], stride, padding
+    kernel = _pair(pool_kernel, "kernel_size", 1)
+    P, Q = (input.shape[2] + 2 * ph - R) // sh + 1, (input.shape[3] + 2 * pw - S) // sw + 1
+    if min(input.shape[2] + 2 * ph - R, input.shape[3] + 2 * pw - S) < 0 or P < kernel[0] or Q < kernel[1]:
+        return None
+    return Conv2dReluMaxPool2d.apply(input, weight, bias, stride, padding, kernel)
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,

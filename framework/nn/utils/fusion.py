@@ -40,6 +40,18 @@ the pooled map. Same rule for when it applies: exact types ``ReLU`` and ``MaxPoo
 and the ``Sequential``'s ``pool_before_relu`` switch True (the default; the name is from when the pair ran as two
 ops, pool first).
 
+**Conv2d + ReLU + MaxPool2d, one op on the CPU**: a plain ``Conv2d`` directly followed by such a ReLU, MaxPool2d
+pair whose windows do not overlap (stride = kernel, no padding, no dilation, floor mode) runs as one
+``Conv2dReluMaxPool2d`` op where the device's kernels have the numpy backend's extension for it
+(``kernels/numpy/maxpool2d.py``): a conv whose GEMM leaves its output batch-innermost (small maps with many channels,
+DigitsCNN's second conv) is pooled there, without gathering windows or moving the full map to NCHW, and its backward
+builds dy in the layout the conv's GEMMs take. Same numbers as the conv followed by the ReLU, MaxPool2d op: z, dx
+and dw bit for bit; the bias gradient sums the same terms in another order (float rounding in the last bits). The
+conv must be a ``Conv2d`` of exact type with ``padding_mode='zeros'``, numeric padding, dilation 1 and one group, with
+no hook and no instance ``forward``; the input a batched, non-empty float tensor of the weight's dtype and device
+(anything else runs the three modules, which raise what they raise). Other devices run the conv, then the ReLU,
+MaxPool2d op.
+
 What stays PyTorch's: the decision is made at call time and the modules are never replaced, so
 ``state_dict`` keys (``0.weight``), ``repr``, ``seq[0]``, ``len(seq)``, iteration and parameter order
 are exactly those of ``torch.nn.Sequential``, and a PyTorch checkpoint loads as is. Calling the children
@@ -59,10 +71,11 @@ for a finite upstream gradient. The edges, where PyTorch's ReLU backward is ``0 
 
 from __future__ import annotations
 
-from ..layers import Linear, MaxPool2d, ReLU
+from ..functional._args import _pair
+from ..layers import Conv2d, Linear, MaxPool2d, ReLU
 from ..module import Module
 
-__all__ = ["can_fuse_linear_relu", "can_pool_before_relu", "fused_linear_relu_pairs"]
+__all__ = ["can_fuse_conv_relu_pool", "can_fuse_linear_relu", "can_pool_before_relu", "fused_linear_relu_pairs"]
 
 
 def _runs_as_written(module: Module) -> bool:
@@ -82,6 +95,20 @@ def can_pool_before_relu(first: Module, second: Module) -> bool:
     docstring's second rule, without the caller's switch)."""
     return (type(first) is ReLU and type(second) is MaxPool2d and not second.return_indices
             and _runs_as_written(first) and _runs_as_written(second))
+
+
+def can_fuse_conv_relu_pool(conv: Module, relu: Module, pool: Module) -> bool:
+    """Whether ``pool(relu(conv(x)))`` may run as one ``Conv2dReluMaxPool2d`` op (the module docstring's third rule,
+    without the caller's switch and the device's part, which ``F._conv2d_relu_max_pool2d`` checks): a plain
+    ``Conv2d`` (zeros padding given as numbers, no dilation, one group) and a ``ReLU``, ``MaxPool2d`` pair that may
+    run as one, its windows not overlapping (stride = kernel, no padding, dilation 1, floor mode)."""
+    if not (type(conv) is Conv2d and _runs_as_written(conv) and can_pool_before_relu(relu, pool)):
+        return False
+    if conv.padding_mode != "zeros" or isinstance(conv.padding, str) or conv.dilation != (1, 1) or conv.groups != 1:
+        return False
+    kernel = _pair(pool.kernel_size, "kernel_size", 1)
+    return (_pair(pool.stride, "stride", 1) == kernel and _pair(pool.padding, "padding", 0) == (0, 0)
+            and _pair(pool.dilation, "dilation", 1) == (1, 1) and not pool.ceil_mode)
 
 
 def fused_linear_relu_pairs(module: Module) -> list[tuple[str, str]]:
