@@ -204,24 +204,25 @@ def _backward(dy: np.ndarray, argmax: np.ndarray, input_shape, kernel, stride, p
 
     idx = _pool_index(*window_key(g))  # [RS, CPQ]
     CPQ, CHW = C * g.P * g.Q, C * H * W
-    routed = argmax >= 0 if relu else None  # -1: a window the ReLU zeroed routes nothing
+    routed = (argmax >= 0).reshape(N, CPQ) if relu else None  # -1: a window the ReLU zeroed routes nothing
     if routed is not None:
-        argmax = np.where(routed, argmax, 0)
+        argmax = argmax.reshape(N, CPQ) * routed  # any in-range position; its gradient goes to the discard slot
     # flat position of (argmax, j) in idx, then the input pixel it names
     flat = argmax.reshape(N, CPQ).astype(np.intp) * CPQ
     flat += np.arange(CPQ, dtype=np.intp)
     pos = np.take(idx, flat)  # [N, CPQ], CHW = padding slot (only if a pad ties for max)
     row = CHW + 1 if (g.ph or g.pw) else CHW
     pos += (np.arange(N, dtype=np.intp) * row)[:, None]
-    dx = np.zeros(N * row, dtype=dy.dtype)
-    if routed is None:
-        np.add.at(dx, pos.reshape(-1), dy.reshape(-1))
-    else:  # the routed windows in the same (C) order, so the sums round as in the plain backward
-        keep = routed.reshape(-1)
-        np.add.at(dx, pos.reshape(-1)[keep], dy.reshape(-1)[keep])
+    discard = N * row  # one slot past the last image
+    if routed is not None:  # pos where routed, discard elsewhere: arithmetic, not np.where (a branch per element
+        pos -= discard      # on the ReLU's unpredictable mask) or a boolean compress of pos and dy
+        pos *= routed
+        pos += discard
+    dx = np.zeros(discard + 1, dtype=dy.dtype)
+    np.add.at(dx, pos.reshape(-1), dy.reshape(-1))  # in window (C) order: overlapping windows' sums round alike
     if row != CHW:
-        return np.ascontiguousarray(dx.reshape(N, row)[:, :CHW]).reshape(N, C, H, W)
-    return dx.reshape(N, C, H, W)
+        return np.ascontiguousarray(dx[:discard].reshape(N, row)[:, :CHW]).reshape(N, C, H, W)
+    return dx[:discard].reshape(N, C, H, W)
 
 
 # ---------------------------------------------- CPU extension: conv2d -> ReLU -> max-pool, pooled in the GEMM output
