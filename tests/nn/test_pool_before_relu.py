@@ -160,6 +160,20 @@ def test_relu_max_pool2d_functional_matches_torch_unbatched_empty_and_bad_input(
         F.relu_max_pool2d(xs, 0)
 
 
+def _fused_conv_calls(monkeypatch) -> list[bool]:
+    """One entry per ``F._conv2d_relu_max_pool2d`` call from now on: whether it ran the fused op (not None)."""
+    calls = []
+    fused = F._conv2d_relu_max_pool2d
+
+    def spy(*args, **kwargs):
+        out = fused(*args, **kwargs)
+        calls.append(out is not None)
+        return out
+
+    monkeypatch.setattr(F, "_conv2d_relu_max_pool2d", spy)
+    return calls
+
+
 CONV_CASES = [  # (in, out, kernel, conv stride, conv padding, pool kernel, input HxW): n-minor and per-image layouts
     (32, 64, 3, 1, 1, 2, (4, 4)),  # DigitsCNN's second stage
     (1, 8, 3, 1, 1, 2, (8, 8)),  # a first layer: per image
@@ -174,15 +188,7 @@ def test_conv_relu_pool_runs_as_one_op_with_the_same_numbers(device, rng, monkey
     elsewhere; z, dx and dw bit for bit those of the written order, db equal but for summation order; and PyTorch's.
     Inputs with ties (weights and inputs in halves) and exact zeros."""
     cin, cout, k, stride, padding, pool, hw = case
-    calls = []
-    fused = F._conv2d_relu_max_pool2d
-
-    def spy(*args, **kwargs):
-        out = fused(*args, **kwargs)
-        calls.append(out is not None)
-        return out
-
-    monkeypatch.setattr(F, "_conv2d_relu_max_pool2d", spy)
+    calls = _fused_conv_calls(monkeypatch)
     x = np.round(rng.standard_normal((5, cin) + hw) * 2) / 2
     conv_t = tnn.Conv2d(cin, cout, k, stride, padding).double()
     with torch.no_grad():
@@ -217,15 +223,7 @@ def test_conv_relu_pool_runs_as_one_op_with_the_same_numbers(device, rng, monkey
 def test_conv_relu_pool_runs_as_modules_where_the_rule_says(rng, monkeypatch, case):
     """The fused op only for a plain conv and a non-overlapping pool on a batched, non-empty input: everything else
     runs the modules (and the same numbers as the written order)."""
-    ran = []
-    fused = F._conv2d_relu_max_pool2d
-
-    def spy(*args, **kwargs):
-        out = fused(*args, **kwargs)
-        ran.append(out is not None)
-        return out
-
-    monkeypatch.setattr(F, "_conv2d_relu_max_pool2d", spy)
+    ran = _fused_conv_calls(monkeypatch)
     conv_kw = {"groups": dict(groups=2), "dilation": dict(dilation=2), "padding_mode": dict(padding_mode="reflect"),
                "same": dict(padding="same")}.get(case, {})
     pool_kw = {"overlapping_pool": dict(kernel_size=3, stride=2), "pool_padding": dict(kernel_size=2, padding=1),
