@@ -233,8 +233,7 @@ def _backward(dy: np.ndarray, argmax: np.ndarray, input_shape, kernel, stride, p
 # instead, each tap of a non-overlapping window is a [K, P', Q', N] view with the batch contiguous (long rows, no
 # gather), only the pooled map is moved to NCHW, and backward builds dy in the layout the conv's GEMMs take (no
 # transpose of dy). A per-image conv pools its NCHW output with relu_maxpool2d_forward. The result is exactly
-# relu_maxpool2d_forward(conv2d_forward(...)) (z and argmax) and its gradients (dx and dw bit for bit; db sums the same
-# terms in another order).
+# relu_maxpool2d_forward(conv2d_forward(...)) (z and argmax) and its gradients, bit for bit.
 
 
 def _conv_pool_geometries(x_shape, w_shape, stride, padding, kernel):
@@ -327,10 +326,12 @@ def conv2d_relu_maxpool2d_backward(dz: np.ndarray, argmax: np.ndarray, cols: np.
                        out=dY_bits[:, r : pg.P * R : R, s : pg.Q * S : S])
     dyT = dY.reshape(g.K, -1)  # the n-minor dy the conv's GEMMs take
     dw = conv._weight_grad(None, cols, g, ct, dyT).reshape(w.shape).astype(dtype, copy=False) if need_weight else None
-    dx = None
-    if need_input:  # a forward-convolution dx (stride 1, K <= C) reads dy in NCHW
-        dy = np.ascontiguousarray(dY.transpose(3, 0, 1, 2)).astype(dtype, copy=False) \
-            if conv._full_conv_input_grad(g) else None
-        dx = conv._input_grad(dy, w, g, ct, dtype, dyT)
-    db = dyT.sum(axis=1).astype(dtype, copy=False) if need_bias else None
+    # dy in NCHW where it is read so: by a forward-convolution dx (stride 1, K <= C), and by the bias gradient, summed
+    # as the unfused path sums it (the batch first) -- the same bits, so a model trains the same fused or not (one
+    # contiguous sum over dyT's rows rounds differently, and moved `kernelgrad cv cnn`'s result)
+    dy = None
+    if need_bias or (need_input and conv._full_conv_input_grad(g)):
+        dy = np.ascontiguousarray(dY.transpose(3, 0, 1, 2)).astype(dtype, copy=False)
+    dx = conv._input_grad(dy, w, g, ct, dtype, dyT) if need_input else None
+    db = conv.conv2d_backward_bias(dy) if need_bias else None
     return dx, dw, db

@@ -170,7 +170,12 @@ def test_sequential_fuses_linear_relu_and_matches_torch(device, rng, monkeypatch
                          nn.Sigmoid(), nn.Linear(5, 2))
     theirs = tnn.Sequential(tnn.Linear(6, 9), tnn.ReLU(), tnn.Linear(9, 8), tnn.ReLU(), tnn.Linear(8, 5),
                             tnn.ReLU(), tnn.Sigmoid(), tnn.Linear(5, 2))
-    # A batch of 32 keeps every ReLU alive for some sample, so no reference gradient is all zeros.
+    # Positive biases and a batch of 32 keep every ReLU alive for some sample, so no reference gradient is all zeros
+    # (with PyTorch's default init, seed 3771841167 left all five units of the third layer dead for the whole batch).
+    with torch.no_grad():
+        for layer in theirs:
+            if isinstance(layer, tnn.Linear):
+                layer.bias.uniform_(0.05, 0.2)
     out = _check_against_torch(ours, theirs, rng.standard_normal((32, 6)), device, rng)
     assert fused.calls == 3, "each Linear directly followed by ReLU must run as one fused call"
     assert plain_relu.calls == 0, "a fused ReLU must not run again on its own"
