@@ -61,7 +61,8 @@ def relu_max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding
 
     The same values and gradients as the two calls (PyTorch's ``F.max_pool2d(F.relu(x))``, the sign of a zero
     included; :mod:`framework.nn.utils.fusion`): the ReLU is never a pass of its own, forward or backward. Arguments
-    and errors as :func:`max_pool2d` (no ``return_indices``); dilation > 1 runs ``relu(max_pool2d(input))``.
+    and errors as :func:`max_pool2d` (no ``return_indices``); dilation > 1 has no fused kernel and runs
+    ``relu(max_pool2d(input))`` (there the ReLU of a -0.0 maximum is the device ReLU's zero: +0.0 on ``cpu``).
     """
     input, unbatched = _batched(input, "input", 4)
     _check_float(input, "relu_max_pool2d(): input")
