@@ -122,6 +122,14 @@ def columns_shape(g: ConvGeometry) -> tuple[int, ...]:
     return (CRS, g.P * g.Q * g.N) if n_minor_layout(g) else (g.N, CRS, g.P * g.Q)
 
 
+def check_columns(cols, g: ConvGeometry, ct) -> None:
+    """ValueError unless ``cols`` is a column matrix of geometry ``g`` in compute dtype ``ct`` (:func:`columns_shape`):
+    what the backward passes that take the forward's columns check first."""
+    if not isinstance(cols, np.ndarray) or cols.dtype != ct or cols.shape != columns_shape(g):
+        raise ValueError(f"cols must be the forward's column matrix, a {ct} array of shape {columns_shape(g)}, "
+                         f"got {getattr(cols, 'shape', type(cols).__name__)} {getattr(cols, 'dtype', '')}")
+
+
 def _empty(lead: tuple[int, ...], N: int, A: int, B: int, dtype, n_minor: bool, zeros: bool = False):
     """A new array stored ``lead + (A, B, N)`` (n-minor) or ``(N,) + lead + (A, B)`` (per image); returns
     (storage, view) with the view's axes always ``lead + (N, A, B)``, so the code indexing it is the same in
@@ -362,9 +370,7 @@ def conv2d_backward_from_columns(dy: np.ndarray, cols: np.ndarray, w: np.ndarray
     dtype = check_same_dtype(dy=dy, w=w)
     g = conv2d_backward_input_geometry(dy.shape, w.shape, input_shape, stride, padding)
     ct = compute_dtype(dtype)
-    if not isinstance(cols, np.ndarray) or cols.dtype != ct or cols.shape != columns_shape(g):
-        raise ValueError(f"cols must be the forward's column matrix, a {ct} array of shape {columns_shape(g)}, "
-                         f"got {getattr(cols, 'shape', type(cols).__name__)} {getattr(cols, 'dtype', '')}")
+    check_columns(cols, g, ct)
     # n-minor: dy moved N-last for dw's GEMM, shared with dx's (which makes its own when dw is not wanted, and none
     # when it is a forward convolution)
     dyT = _transposed_dy(dy, g, ct) if n_minor_layout(g) and need_weight else None

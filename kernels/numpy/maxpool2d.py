@@ -186,21 +186,29 @@ def _forward(x: np.ndarray, kernel, stride, padding, relu: bool) -> tuple[np.nda
     return y.reshape(N, C, P, Q), argmax.reshape(N, C, P, Q)
 
 
-def _backward(dy: np.ndarray, argmax: np.ndarray, input_shape, kernel, stride, padding, relu: bool) -> np.ndarray:
-    check_float_array("dy", dy, 4)
+def _check_argmax_type(argmax) -> None:
     if not isinstance(argmax, np.ndarray):
         raise TypeError(f"argmax must be a numpy.ndarray, got {type(argmax).__name__}")
     if not np.issubdtype(argmax.dtype, np.integer):
         raise TypeError(f"argmax must have an integer dtype, got {argmax.dtype}")
-    g = maxpool2d_backward_geometry(dy.shape, argmax.shape, input_shape, kernel, stride, padding)
-    N, C, H, W = g.N, g.C, g.H, g.W
 
+
+def _check_argmax_range(argmax: np.ndarray, g, relu: bool) -> None:
+    """argmax in [0, R*S), or [-1, R*S) for the fused ReLU's (-1: no gradient); a host read, free here."""
     lo = -1 if relu else 0
     if argmax.size and (int(argmax.min()) < lo or int(argmax.max()) >= g.R * g.S):
         raise ValueError(
             f"argmax holds values in [{argmax.min()}, {argmax.max()}], "
             f"outside [{lo}, R*S={g.R * g.S}) for kernel {(g.R, g.S)}"
         )
+
+
+def _backward(dy: np.ndarray, argmax: np.ndarray, input_shape, kernel, stride, padding, relu: bool) -> np.ndarray:
+    check_float_array("dy", dy, 4)
+    _check_argmax_type(argmax)
+    g = maxpool2d_backward_geometry(dy.shape, argmax.shape, input_shape, kernel, stride, padding)
+    N, C, H, W = g.N, g.C, g.H, g.W
+    _check_argmax_range(argmax, g, relu)
 
     idx = _pool_index(*window_key(g))  # [RS, CPQ]
     CPQ, CHW = C * g.P * g.Q, C * H * W
@@ -299,21 +307,15 @@ def conv2d_relu_maxpool2d_backward(dz: np.ndarray, argmax: np.ndarray, cols: np.
         dy = relu_maxpool2d_backward(dz, argmax, y_shape, kernel, kernel, 0)
         dx, dw = conv.conv2d_backward_from_columns(dy, cols, w, input_shape, stride, padding, need_input, need_weight)
         return dx, dw, (conv.conv2d_backward_bias(dy) if need_bias else None)
-    if not isinstance(argmax, np.ndarray) or not np.issubdtype(argmax.dtype, np.integer):
-        raise TypeError(f"argmax must be an integer numpy.ndarray, got {type(argmax).__name__} "
-                        f"{getattr(argmax, 'dtype', '')}")
+    _check_argmax_type(argmax)
     pg = maxpool2d_backward_geometry(dz.shape, argmax.shape, y_shape, kernel, kernel, 0)
     dtype = dz.dtype
     ct = conv.compute_dtype(dtype)
     if w.dtype != dtype:
         raise TypeError(f"w has dtype {w.dtype}, expected dz's dtype {dtype}")
-    if not isinstance(cols, np.ndarray) or cols.dtype != ct or cols.shape != conv.columns_shape(g):
-        raise ValueError(f"cols must be the forward's column matrix, a {ct} array of shape {conv.columns_shape(g)}, "
-                         f"got {getattr(cols, 'shape', type(cols).__name__)} {getattr(cols, 'dtype', '')}")
+    conv.check_columns(cols, g, ct)
+    _check_argmax_range(argmax, pg, relu=True)
     R, S = pg.R, pg.S
-    if argmax.size and (int(argmax.min()) < -1 or int(argmax.max()) >= R * S):
-        raise ValueError(f"argmax holds values in [{argmax.min()}, {argmax.max()}], outside [-1, R*S={R * S}) for "
-                         f"kernel {(R, S)}")
     # dY[K, P, Q, N]: each window's tap k receives dz where it won, an exact 0 elsewhere (bits ANDed with all ones or
     # all zeros: a select without a branch, and an inf or NaN dz reaches only its winner)
     dz_bits = np.ascontiguousarray(dz.transpose(1, 2, 3, 0), dtype=ct).view(f"u{np.dtype(ct).itemsize}")

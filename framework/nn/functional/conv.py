@@ -113,7 +113,7 @@ def _conv2d_relu_max_pool2d(input: Any, weight: Tensor, bias: Tensor | None, str
     (R, S), (sh, sw), (ph, pw) = weight.shape[2:], stride, padding
     kernel = _pair(pool_kernel, "kernel_size", 1)
     P, Q = (input.shape[2] + 2 * ph - R) // sh + 1, (input.shape[3] + 2 * pw - S) // sw + 1
-    if min(input.shape[2] + 2 * ph - R, input.shape[3] + 2 * pw - S) < 0 or P < kernel[0] or Q < kernel[1]:
+    if P < kernel[0] or Q < kernel[1]:  # also a conv kernel larger than the padded input (then P or Q <= 0)
         return None
     return Conv2dReluMaxPool2d.apply(input, weight, bias, stride, padding, kernel)
 

@@ -37,13 +37,8 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     _check_float(input, "max_pool2d(): input")  # the kernels pool floats only (PyTorch also pools integers)
     kernel, stride, padding, dilation, out_size = _pool_geometry(input, kernel_size, stride, padding, dilation,
                                                                  ceil_mode, "max_pool2d")
-    H, W = input.shape[2:]
     if dilation == (1, 1):
-        # The kernel sizes its output by the floor rule; for ceil mode, -inf rows/cols at the bottom/right
-        # (fewer than a stride) make that floor the ceil size. They are never a window's maximum.
-        extra = [max(0, (o - 1) * s + k - (n + 2 * p))
-                 for o, s, k, n, p in zip(out_size, stride, kernel, (H, W), padding)]
-        x = pad(input, (0, extra[1], 0, extra[0]), value=-math.inf) if any(extra) else input
+        x = _ceil_mode_padded(input, kernel, stride, padding, out_size)
         out, argmax = MaxPool2d.apply(x, kernel, stride, padding)
         indices = _flat_pool_indices(out, argmax, input.shape, kernel, stride, padding) if return_indices else None
     else:
@@ -71,14 +66,19 @@ def relu_max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding
     if dilation != (1, 1):
         out = ops.Relu.apply(_dilated_max_pool2d(input, kernel, stride, padding, dilation, out_size)[0])
     else:
-        # ceil mode: -inf rows/cols at the bottom/right, as max_pool2d; the kernel's ReLU makes them 0, which never
-        # beats a window's positive maximum and leaves a window of zeros with its first (real) element's sign
-        H, W = input.shape[2:]
-        extra = [max(0, (o - 1) * s + k - (n + 2 * p))
-                 for o, s, k, n, p in zip(out_size, stride, kernel, (H, W), padding)]
-        x = pad(input, (0, extra[1], 0, extra[0]), value=-math.inf) if any(extra) else input
-        out = ops.ReluMaxPool2d.apply(x, kernel, stride, padding)
+        # ceil mode's -inf rows/cols become 0 in the kernel's ReLU: never above a window's positive maximum, and a
+        # window of zeros keeps its first (real) element's sign
+        out = ops.ReluMaxPool2d.apply(_ceil_mode_padded(input, kernel, stride, padding, out_size), kernel, stride,
+                                      padding)
     return out.squeeze(0) if unbatched else out
+
+
+def _ceil_mode_padded(input: Tensor, kernel, stride, padding, out_size) -> Tensor:
+    """``input`` with -inf rows/cols at the bottom/right where ceil mode needs them (fewer than a stride): the max-pool
+    kernels size their output by the floor rule, which these make the ceil size. They are never a window's maximum."""
+    extra = [max(0, (o - 1) * s + k - (n + 2 * p))
+             for o, s, k, n, p in zip(out_size, stride, kernel, input.shape[2:], padding)]
+    return pad(input, (0, extra[1], 0, extra[0]), value=-math.inf) if any(extra) else input
 
 
 def _pool_geometry(input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
