@@ -122,11 +122,12 @@ def columns_shape(g: ConvGeometry) -> tuple[int, ...]:
     return (CRS, g.P * g.Q * g.N) if n_minor_layout(g) else (g.N, CRS, g.P * g.Q)
 
 
-def check_columns(cols, g: ConvGeometry, ct) -> None:
-    """ValueError unless ``cols`` is a column matrix of geometry ``g`` in compute dtype ``ct`` (:func:`columns_shape`):
-    what the backward passes that take the forward's columns check first."""
-    if not isinstance(cols, np.ndarray) or cols.dtype != ct or cols.shape != columns_shape(g):
-        raise ValueError(f"cols must be the forward's column matrix, a {ct} array of shape {columns_shape(g)}, "
+def check_columns(cols, g: ConvGeometry, ct, shape: tuple[int, ...] | None = None) -> None:
+    """ValueError unless ``cols`` is a column matrix of geometry ``g`` in compute dtype ``ct`` (:func:`columns_shape`,
+    or ``shape`` for another layout): what the backward passes that take the forward's columns check first."""
+    shape = columns_shape(g) if shape is None else shape
+    if not isinstance(cols, np.ndarray) or cols.dtype != ct or cols.shape != shape:
+        raise ValueError(f"cols must be the forward's column matrix, a {ct} array of shape {shape}, "
                          f"got {getattr(cols, 'shape', type(cols).__name__)} {getattr(cols, 'dtype', '')}")
 
 

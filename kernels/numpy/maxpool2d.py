@@ -55,8 +55,8 @@ import functools
 
 import numpy as np
 
-from .._args import maxpool2d_backward_geometry, maxpool2d_forward_geometry
-from ._checks import check_float_array
+from .._args import conv2d_forward_geometry, maxpool2d_backward_geometry, maxpool2d_forward_geometry
+from ._checks import check_float_array, check_same_dtype
 from .conv2d import gather_windows, window_index, window_key
 
 __all__ = ["maxpool2d_forward", "maxpool2d_backward", "argmax_dtype", "relu_maxpool2d_forward",
@@ -125,7 +125,7 @@ def relu_maxpool2d_backward(
 
 def _has_negative_zero(x: np.ndarray) -> bool:
     """Whether x holds a -0.0: its bit pattern (sign bit alone) compared as an integer, one pass."""
-    if x.flags.c_contiguous:  # -0.0 is the least integer of its width: one reduction, no temporary
+    if x.size and x.flags.c_contiguous:  # -0.0 is the least integer of its width: one reduction, no temporary
         bits = x.reshape(-1).view(f"i{x.itemsize}")
         return bool(bits.min() == np.iinfo(bits.dtype).min)
     return bool((np.signbit(x) & (x == 0)).any())
@@ -247,8 +247,6 @@ def _backward(dy: np.ndarray, argmax: np.ndarray, input_shape, kernel, stride, p
 def _conv_pool_geometries(x_shape, w_shape, stride, padding, kernel):
     """The conv's geometry and that of a pool of non-overlapping ``kernel`` windows (stride = kernel, no padding)
     over its output; raise as conv2d_forward and maxpool2d_forward."""
-    from .._args import conv2d_forward_geometry
-
     g = conv2d_forward_geometry(x_shape, w_shape, None, stride, padding)
     return g, maxpool2d_forward_geometry((g.N, g.K, g.P, g.Q), kernel, kernel, 0)
 
@@ -259,6 +257,8 @@ def conv2d_relu_maxpool2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | 
     above). Raises as conv2d_forward and maxpool2d_forward."""
     from . import conv2d as conv
 
+    if _window_major(x, w, b, stride, padding, kernel):
+        return _window_major_forward(x, w, b, stride, padding, kernel)
     y, cols = conv._forward(x, w, b, stride, padding, keep_columns=True, batch_last=True)
     g, pg = _conv_pool_geometries(x.shape, w.shape, stride, padding, kernel)
     if not conv.n_minor_layout(g):  # y is NCHW already
@@ -303,6 +303,8 @@ def conv2d_relu_maxpool2d_backward(dz: np.ndarray, argmax: np.ndarray, cols: np.
     check_float_array("w", w, 4)
     g, _ = _conv_pool_geometries(tuple(input_shape), w.shape, stride, padding, kernel)
     y_shape = (g.N, g.K, g.P, g.Q)
+    if _window_major_fits(g, kernel):
+        return _window_major_backward(dz, argmax, cols, w, g, kernel, need_input, need_weight, need_bias)
     if not conv.n_minor_layout(g):
         dy = relu_maxpool2d_backward(dz, argmax, y_shape, kernel, kernel, 0)
         dx, dw = conv.conv2d_backward_from_columns(dy, cols, w, input_shape, stride, padding, need_input, need_weight)
@@ -336,4 +338,123 @@ def conv2d_relu_maxpool2d_backward(dz: np.ndarray, argmax: np.ndarray, cols: np.
         dy = np.ascontiguousarray(dY.transpose(3, 0, 1, 2)).astype(dtype, copy=False)
     dx = conv._input_grad(dy, w, g, ct, dtype, dyT) if need_input else None
     db = conv.conv2d_backward_bias(dy) if need_bias else None
+    return dx, dw, db
+
+
+# A per-image conv small enough to gather its windows (conv2d's _gathers: a first layer on small maps, DigitsCNN's
+# first conv) gathers its columns *window-major* instead: cols[C*R*S, T, N, P'*Q'], the T = pool-window taps
+# outermost, then the batch, then the pooled position. One GEMM then gives Y[K, T, N*P'*Q'], each tap a contiguous
+# block of every row, so the pool is T - 1 long elementwise folds (no window gather of y, no per-image GEMMs), and
+# backward builds dY in that layout with T masked copies and takes dw from one GEMM against the same columns. numpy
+# pays ~100 ns per row of a strided elementwise op (measured: a [128, 256] strided add 21 us against 6 us
+# contiguous), so short rows, not bytes, were the per-image path's cost. Taken only where the pool windows tile the
+# conv's map exactly (_window_major_fits). One GEMM rounds like the per-image GEMMs only up to BLAS's kernel choice:
+# z, dw and db agree with the unfused path to a few ulps (not bit for bit as the other two layouts); argmax is the
+# first maximum of the values computed here.
+
+
+def _window_major(x, w, b, stride, padding, kernel) -> bool:
+    """Whether conv2d_relu_maxpool2d_forward takes the window-major path (above), after the checks conv2d_forward
+    makes (so a bad argument raises exactly as there)."""
+
+    check_float_array("x", x, 4)
+    check_float_array("w", w, 4)
+    if b is not None:
+        check_float_array("b", b, 1)
+    check_same_dtype(x=x, w=w, b=b)
+    g = conv2d_forward_geometry(x.shape, w.shape, None if b is None else b.shape, stride, padding)
+    return _window_major_fits(g, kernel)
+
+
+def _window_major_fits(g, kernel) -> bool:
+    """A per-image gathered conv (conv2d's _gathers) whose map the pool windows tile exactly: a cropped row or
+    column would still take part in dw (0 * NaN where x holds a NaN), so those keep the per-image path."""
+    from . import conv2d as conv
+
+    pg = maxpool2d_forward_geometry((g.N, g.K, g.P, g.Q), kernel, kernel, 0)
+    return conv._gathers(g) and pg.P * pg.R == g.P and pg.Q * pg.S == g.Q
+
+
+@functools.lru_cache(maxsize=8)
+def _window_major_index(key: tuple[int, ...], N: int, R: int, S: int, row: int) -> np.ndarray:
+    """Read-only ``idx[C*R*S, T*N*P'*Q']``: flat positions in an ``[N, row]`` input (row = C*H*W, plus one zero
+    slot when padded) of the window-major column matrix for pool windows R x S (T = R*S)."""
+    from . import conv2d as conv
+
+    win = conv.window_index(*key)  # [C, R_conv, S_conv, P, Q]
+    CRS, P2, Q2 = win.shape[0] * win.shape[1] * win.shape[2], win.shape[3] // R, win.shape[4] // S
+    taps = win[:, :, :, : P2 * R, : Q2 * S].reshape(CRS, P2, R, Q2, S).transpose(0, 2, 4, 1, 3)
+    idx = taps.reshape(CRS, R * S, 1, P2 * Q2) + (np.arange(N, dtype=np.intp) * row)[None, None, :, None]
+    idx = np.ascontiguousarray(idx.reshape(CRS, -1))
+    idx.flags.writeable = False
+    return idx
+
+
+def _window_major_geometry(g, kernel):
+    pg = maxpool2d_forward_geometry((g.N, g.K, g.P, g.Q), kernel, kernel, 0)
+    return pg, pg.R * pg.S, g.N * pg.P * pg.Q
+
+
+def _to_nchw(Y: np.ndarray, g, pg) -> np.ndarray:
+    """``y[N, K, P, Q]`` from the window-major ``Y[K, T, N*P'*Q']`` (a copy)."""
+    return Y.reshape(g.K, pg.R, pg.S, g.N, pg.P, pg.Q).transpose(3, 0, 4, 1, 5, 2).reshape(g.N, g.K, g.P, g.Q)
+
+
+def _window_major_forward(x, w, b, stride, padding, kernel):
+    from . import conv2d as conv
+
+    dtype = x.dtype
+    ct = conv.compute_dtype(dtype)
+    g = conv2d_forward_geometry(x.shape, w.shape, None if b is None else b.shape, stride, padding)
+    pg, T, NW = _window_major_geometry(g, kernel)
+    padded = bool(g.ph or g.pw)
+    L = g.C * g.H * g.W
+    src = x.astype(ct, copy=False).reshape(g.N, L)
+    if padded:  # the zero the padding slot reads, one per image
+        src = np.concatenate([src, np.zeros((g.N, 1), dtype=ct)], axis=1)
+    cols = np.take(np.ascontiguousarray(src).reshape(-1),
+                   _window_major_index(conv.window_key(g), g.N, pg.R, pg.S, L + padded))
+    Y = w.astype(ct, copy=False).reshape(g.K, -1) @ cols  # [K, T * N*P'*Q']
+    if b is not None:
+        Y += b.astype(ct, copy=False)[:, None]
+    Y = Y.astype(dtype, copy=False).reshape(g.K, T, NW)  # pool what the plain path pools (float16: rounded values)
+    best = Y[:, 0].copy()
+    arg = np.zeros(best.shape, dtype=argmax_dtype(T))
+    for k in range(1, T):  # row-major taps; a tap takes over only where strictly greater (the first maximum)
+        _fold_first_max(best, arg, Y[:, k], k)
+    if np.isnan(best).any() or _has_negative_zero(Y):  # PyTorch's NaN rule and a zero's sign: the plain pool
+        return (*relu_maxpool2d_forward(_to_nchw(Y, g, pg), kernel, kernel, 0), cols)
+    off = best <= 0  # the ReLU zeroes these windows: +0.0 (no -0.0 in Y) and no gradient
+    np.maximum(best, best.dtype.type(0), out=best)
+    arg -= np.multiply(arg + 1, off, dtype=arg.dtype)  # -1 where off: arithmetic, not a masked store (a branch each)
+    z = np.ascontiguousarray(best.reshape(g.K, g.N, pg.P, pg.Q).transpose(1, 0, 2, 3))
+    return z, np.ascontiguousarray(arg.reshape(g.K, g.N, pg.P, pg.Q).transpose(1, 0, 2, 3)), cols
+
+
+def _window_major_backward(dz, argmax, cols, w, g, kernel, need_input, need_weight, need_bias):
+    from . import conv2d as conv
+
+    _check_argmax_type(argmax)
+    pg = maxpool2d_backward_geometry(dz.shape, argmax.shape, (g.N, g.K, g.P, g.Q), kernel, kernel, 0)
+    _, T, NW = _window_major_geometry(g, kernel)
+    dtype = dz.dtype
+    ct = conv.compute_dtype(dtype)
+    if w.dtype != dtype:
+        raise TypeError(f"w has dtype {w.dtype}, expected dz's dtype {dtype}")
+    conv.check_columns(cols, g, ct, shape=(g.C * g.R * g.S, T * NW))
+    _check_argmax_range(argmax, pg, relu=True)
+    # dY[K, T, N*P'*Q']: tap k receives dz where it won, an exact 0 elsewhere (a bitwise AND, as the n-minor path)
+    bits = f"u{np.dtype(ct).itemsize}"
+    dz_bits = np.ascontiguousarray(dz.transpose(1, 0, 2, 3), dtype=ct).reshape(g.K, NW).view(bits)
+    won = argmax.transpose(1, 0, 2, 3).reshape(g.K, NW)
+    dY = np.empty((g.K, T, NW), dtype=ct)
+    dY_bits = dY.view(dz_bits.dtype)
+    for k in range(T):
+        np.bitwise_and(dz_bits, np.negative(won == k, dtype=dz_bits.dtype), out=dY_bits[:, k])
+    dY2 = dY.reshape(g.K, -1)
+    dw = (dY2 @ cols.T).reshape(w.shape).astype(dtype, copy=False) if need_weight else None
+    db = dY2.sum(axis=1).astype(dtype, copy=False) if need_bias else None
+    dx = None
+    if need_input:  # dy in NCHW through the per-image conv's input gradient
+        dx = conv._input_grad(_to_nchw(dY, g, pg).astype(dtype, copy=False), w, g, ct, dtype)
     return dx, dw, db
