@@ -46,7 +46,10 @@ pair whose windows do not overlap (stride = kernel, no padding, no dilation, flo
 (``kernels/numpy/maxpool2d.py``): a conv whose GEMM leaves its output batch-innermost (small maps with many channels,
 DigitsCNN's second conv) is pooled there, without gathering windows or moving the full map to NCHW, and its backward
 builds dy in the layout the conv's GEMMs take. Same numbers as the conv followed by the ReLU, MaxPool2d op, bit for
-bit: z and every gradient (the bias gradient summed from dy moved to NCHW, as the conv op sums it). The conv must be a
+bit: z and every gradient (the bias gradient summed from dy moved to NCHW, as the conv op sums it). A first layer on
+small maps that the pool windows tile (DigitsCNN's first conv) gathers its columns pool-window-major and runs one GEMM
+for the batch where the unfused conv runs one per image: the same function, rounded differently (a few ulps in z,
+dw and db; bit for bit where the GEMM is exact). The conv must be a
 ``Conv2d`` of exact type with ``padding_mode='zeros'``, numeric padding, dilation 1 and one group, with
 no hook and no instance ``forward``; the input a batched, non-empty float tensor of the weight's dtype and device
 (anything else runs the three modules, which raise what they raise). Other devices run the conv, then the ReLU,
