@@ -71,6 +71,8 @@ _GATHER_MAX_PQ = 256
 _COL2IM_BLOCK_BYTES = 2 << 20
 # cost of one n-major slice row (Q elements) over one element of the n-minor y / dy transposes, roughly (measured)
 _ROW_COST = 8
+# n-minor col2im as one batched 0/1-matrix product for input maps up to this many pixels (:func:`_col2im`)
+_COL2IM_MATMUL_MAX_HW = 16
 
 
 @functools.lru_cache(maxsize=64)
@@ -210,6 +212,19 @@ def _col2im_table(*geometry: int) -> np.ndarray:
     return table
 
 
+@functools.lru_cache(maxsize=16)
+def _col2im_matrix(*geometry: int) -> np.ndarray:
+    """Read-only float64 ``A[H*W, R*S*P*Q]``: 1 where window element (r, s) of output (p, q) reads input pixel (h, w)
+    (padding reads none), for one channel: :func:`_col2im`'s product form."""
+    C, H, W = geometry[:3]
+    one = window_index(1, H, W, *geometry[3:]).reshape(-1)  # window element -> pixel of channel 0, or the pad slot
+    A = np.zeros((H * W + 1, one.size))
+    A[one, np.arange(one.size)] = 1.0
+    A = np.ascontiguousarray(A[: H * W])
+    A.flags.writeable = False
+    return A
+
+
 def _gathers(g: ConvGeometry) -> bool:
     """Per image and small maps: im2col and col2im as one np.take each through cached index tables."""
     return not n_minor_layout(g) and g.P * g.Q <= _GATHER_MAX_PQ
@@ -240,6 +255,15 @@ def _col2im(dcols: np.ndarray, g: ConvGeometry, dtype) -> np.ndarray:
     """``dx[N, C, H, W]``: the adjoint of :func:`_im2col` by slice adds, every column added back where it was read
     (the per-image gather path is in :func:`_input_grad`)."""
     n_minor = n_minor_layout(g)
+    if n_minor and g.H * g.W <= _COL2IM_MATMUL_MAX_HW:
+        # tiny maps: per channel, dx[H*W, N] = A[H*W, R*S*P*Q] @ dcols_c[R*S*P*Q, N] with A the 0/1 matrix of which
+        # window element lands on which pixel -- one BLAS call over dcols' contiguous rows instead of R*S strided
+        # slice adds and the padded buffer (DigitsCNN's 4x4 maps: 0.65x the time on one core)
+        D = dcols.reshape(g.C, g.R * g.S * g.P * g.Q, g.N)
+        dxT = np.matmul(_col2im_matrix(*window_key(g)).astype(dcols.dtype, copy=False), D)  # [C, H*W, N]
+        dx = np.empty((g.N, g.C, g.H, g.W), dtype=dtype)
+        dx[...] = dxT.reshape(g.C, g.H, g.W, g.N).transpose(3, 0, 1, 2)
+        return dx
     Hp, Wp = max(g.sh * (g.P - 1) + g.R, g.H + g.ph), max(g.sw * (g.Q - 1) + g.S, g.W + g.pw)
     cols = _cols_view(dcols, g)
     _, dxpad = _empty((g.C,), g.N, Hp, Wp, dcols.dtype, n_minor, zeros=True)

@@ -321,13 +321,18 @@ def conv2d_relu_maxpool2d_backward(dz: np.ndarray, argmax: np.ndarray, cols: np.
     # dY[K, P, Q, N]: each window's tap k receives dz where it won, an exact 0 elsewhere (bits ANDed with all ones or
     # all zeros: a select without a branch, and an inf or NaN dz reaches only its winner)
     dz_bits = np.ascontiguousarray(dz.transpose(1, 2, 3, 0), dtype=ct).view(f"u{np.dtype(ct).itemsize}")
-    won = argmax.transpose(1, 2, 3, 0)
-    dY = np.zeros((g.K, g.P, g.Q, g.N), dtype=ct)
-    dY_bits = dY.view(dz_bits.dtype)
-    for k in range(R * S):
-        r, s = divmod(k, S)
-        np.bitwise_and(dz_bits, np.negative(won == k, dtype=dz_bits.dtype),
-                       out=dY_bits[:, r : pg.P * R : R, s : pg.Q * S : S])
+    won = np.ascontiguousarray(argmax.transpose(1, 2, 3, 0))
+    # all R*S taps in three broadcast ops writing dY's own layout, [K, P', R, Q', S, N], instead of three ops per tap
+    # into strided views: the won-tap mask, widened to all-ones / all-zeros words, ANDed with dz
+    P2, Q2 = pg.P, pg.Q
+    taps = np.arange(R * S, dtype=won.dtype).reshape(1, 1, R, 1, S, 1)
+    mask = np.negative(won.reshape(g.K, P2, 1, Q2, 1, g.N) == taps, dtype=dz_bits.dtype)
+    tap_bits = np.bitwise_and(dz_bits.reshape(g.K, P2, 1, Q2, 1, g.N), mask, out=mask)
+    if P2 * R == g.P and Q2 * S == g.Q:  # the windows tile the map: that is dY
+        dY = tap_bits.view(ct).reshape(g.K, g.P, g.Q, g.N)
+    else:  # the pool crops the map: the rows and columns no window reads get no gradient
+        dY = np.zeros((g.K, g.P, g.Q, g.N), dtype=ct)
+        dY[:, : P2 * R, : Q2 * S] = tap_bits.view(ct).reshape(g.K, P2 * R, Q2 * S, g.N)
     dyT = dY.reshape(g.K, -1)  # the n-minor dy the conv's GEMMs take
     dw = conv._weight_grad(None, cols, g, ct, dyT).reshape(w.shape).astype(dtype, copy=False) if need_weight else None
     # dy in NCHW where it is read so: by a forward-convolution dx (stride 1, K <= C), and by the bias gradient, summed

@@ -24,6 +24,8 @@ CASES = [
     ((2, 3, 3, 3), (4, 3, 3, 3), (2, 2), (1, 1)),  # n-minor, a window loop: R*S = 9 > P*Q = 4
     ((1, 1, 40, 40), (2, 1, 24, 24), (1, 1), (0, 0)),  # per image, slice copies, a window loop: R*S > P*Q > 256
     ((2, 6, 20, 17), (3, 6, 5, 4), (1, 1), (2, 3)),  # per image, slice copies; dx as a forward conv (K <= C, stride 1)
+    ((4, 8, 4, 4), (16, 8, 3, 3), (1, 1), (1, 1)),  # n-minor, K > C on a 4x4 map: col2im as a 0/1-matrix product
+    ((2, 8, 5, 5), (16, 8, 3, 3), (1, 1), (1, 1)),  # n-minor, K > C on a 5x5 map: col2im by slice adds
 ]
 
 
@@ -35,10 +37,12 @@ def _torch_conv(x, w, b, stride, padding):
 
 def test_cases_cover_every_path():
     g = [conv.conv2d_forward_geometry(xs, ws, None, s, p) for xs, ws, s, p in CASES]
-    assert [conv.n_minor_layout(c) for c in g] == [True, True, False, False, True, False, False]
-    assert [conv._gathers(c) for c in g] == [False, False, True, False, False, False, False]
-    assert [c.R * c.S > c.P * c.Q for c in g] == [False, False, False, False, True, True, False]
-    assert [conv._full_conv_input_grad(c) for c in g] == [True, False, False, False, False, False, True]
+    assert [conv.n_minor_layout(c) for c in g] == [True, True, False, False, True, False, False, True, True]
+    assert [conv._gathers(c) for c in g] == [False, False, True, False, False, False, False, False, False]
+    assert [c.R * c.S > c.P * c.Q for c in g] == [False, False, False, False, True, True, False, False, False]
+    assert [conv._full_conv_input_grad(c) for c in g] == [True, False, False, False, False, False, True, False, False]
+    col2im_matmul = [conv.n_minor_layout(c) and c.H * c.W <= conv._COL2IM_MATMUL_MAX_HW for c in g]
+    assert col2im_matmul == [True, True, False, False, True, False, False, True, False]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -144,3 +148,24 @@ def test_input_grad_in_blocks_of_images(block_images, rng, monkeypatch):
     torch.nn.functional.conv2d(xt, torch.tensor(w, dtype=torch.float64), None, stride, padding).backward(
         torch.tensor(dy, dtype=torch.float64))
     assert rel_err(conv.conv2d_backward_input(dy, w, x_shape, stride, padding), xt.grad) < 1e-5
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[0][2] * c[0][3] <= 16], ids=lambda c: f"{c[0]}-{c[1]}")
+def test_col2im_product_equals_the_slice_adds(case, rng, monkeypatch):
+    """The small-map col2im (one 0/1-matrix product per channel) against the slice-add one it replaces: bit for bit
+    on integers (exact sums in any order), to rounding on random values."""
+    xs, ws, stride, padding = case
+    g = conv.conv2d_forward_geometry(xs, ws, None, stride, padding)
+    if not conv.n_minor_layout(g):
+        pytest.skip("per-image layout")
+    shape = (g.C * g.R * g.S, g.P * g.Q * g.N)
+    for dcols, exact in ((np.round(rng.standard_normal(shape) * 8).astype(np.float32), True),
+                         (rng.standard_normal(shape).astype(np.float32), False)):
+        product = conv._col2im(dcols, g, np.float32)
+        monkeypatch.setattr(conv, "_COL2IM_MATMUL_MAX_HW", 0)
+        slices = conv._col2im(dcols, g, np.float32)
+        monkeypatch.undo()
+        if exact:
+            np.testing.assert_array_equal(product, slices)
+        else:
+            assert rel_err(product, slices) < 1e-6
