@@ -420,14 +420,25 @@ def _window_major_forward(x, w, b, stride, padding, kernel):
     cols = np.take(np.ascontiguousarray(src).reshape(-1),
                    _window_major_index(conv.window_key(g), g.N, pg.R, pg.S, L + padded))
     Y = w.astype(ct, copy=False).reshape(g.K, -1) @ cols  # [K, T * N*P'*Q']
-    if b is not None:
-        Y += b.astype(ct, copy=False)[:, None]
+    bias = None if b is None else b.astype(ct, copy=False)[:, None]
+    # In float32/64 the bias is added to the pooled map (T times fewer elements): rounding is monotone, so
+    # max(y) + b rounds to max(y + b) exactly; only a tie that the bias's rounding alone creates keeps y's larger
+    # element rather than the first (within one rounding, as the GEMM's own). float16 pools the rounded y + b.
+    late_bias = bias is not None and ct == dtype
+    if bias is not None and not late_bias:
+        Y += bias
     Y = Y.astype(dtype, copy=False).reshape(g.K, T, NW)  # pool what the plain path pools (float16: rounded values)
     best = Y[:, 0].copy()
     arg = np.zeros(best.shape, dtype=argmax_dtype(T))
     for k in range(1, T):  # row-major taps; a tap takes over only where strictly greater (the first maximum)
         _fold_first_max(best, arg, Y[:, k], k)
-    if np.isnan(best).any() or _has_negative_zero(Y):  # PyTorch's NaN rule and a zero's sign: the plain pool
+    if late_bias:
+        best += bias
+    # y + b holds a -0.0 only where both y and b do (a sum is -0.0 only of two -0.0)
+    negative_zero = (_has_negative_zero(bias) and _has_negative_zero(Y)) if late_bias else _has_negative_zero(Y)
+    if negative_zero or np.isnan(best).any():  # PyTorch's NaN rule and a zero's sign: the plain pool
+        if late_bias:
+            Y += bias[:, :, None]
         return (*relu_maxpool2d_forward(_to_nchw(Y, g, pg), kernel, kernel, 0), cols)
     off = best <= 0  # the ReLU zeroes these windows: +0.0 (no -0.0 in Y) and no gradient
     np.maximum(best, best.dtype.type(0), out=best)
@@ -451,11 +462,11 @@ def _window_major_backward(dz, argmax, cols, w, g, kernel, need_input, need_weig
     # dY[K, T, N*P'*Q']: tap k receives dz where it won, an exact 0 elsewhere (a bitwise AND, as the n-minor path)
     bits = f"u{np.dtype(ct).itemsize}"
     dz_bits = np.ascontiguousarray(dz.transpose(1, 0, 2, 3), dtype=ct).reshape(g.K, NW).view(bits)
-    won = argmax.transpose(1, 0, 2, 3).reshape(g.K, NW)
-    dY = np.empty((g.K, T, NW), dtype=ct)
-    dY_bits = dY.view(dz_bits.dtype)
-    for k in range(T):
-        np.bitwise_and(dz_bits, np.negative(won == k, dtype=dz_bits.dtype), out=dY_bits[:, k])
+    won = argmax.transpose(1, 0, 2, 3).reshape(g.K, 1, NW)
+    taps = np.arange(T, dtype=won.dtype).reshape(1, T, 1)
+    dY_bits = np.negative(won == taps, dtype=dz_bits.dtype)  # [K, T, N*P'*Q']: all ones where tap k won
+    dY_bits &= dz_bits.reshape(g.K, 1, NW)
+    dY = dY_bits.view(ct)
     dY2 = dY.reshape(g.K, -1)
     dw = (dY2 @ cols.T).reshape(w.shape).astype(dtype, copy=False) if need_weight else None
     db = dY2.sum(axis=1).astype(dtype, copy=False) if need_bias else None
