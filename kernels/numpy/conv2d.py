@@ -334,16 +334,22 @@ def _input_grad(dy: np.ndarray, w: np.ndarray, g: ConvGeometry, ct, dtype, dyT=N
     return dx.reshape(g.N, g.C, g.H, g.W).astype(dtype, copy=False)
 
 
-def _forward(x, w, b, stride, padding, keep_columns: bool, batch_last: bool = False):
-    """``(y, cols or None)``; with ``batch_last`` and an n-minor geometry, y is left as the GEMM made it,
-    ``Y[K, P, Q, N]`` in the compute dtype (the conv -> ReLU -> max-pool extension in maxpool2d.py pools it there)."""
+def checked_geometry(x, w, b, stride, padding) -> ConvGeometry:
+    """:func:`conv2d_forward`'s argument checks, in its order; returns the geometry (shared with the fused
+    conv -> ReLU -> max-pool extension in maxpool2d.py)."""
     check_float_array("x", x, 4)
     check_float_array("w", w, 4)
     if b is not None:
         check_float_array("b", b, 1)
-    dtype = check_same_dtype(x=x, w=w, b=b)
-    g = conv2d_forward_geometry(x.shape, w.shape, None if b is None else b.shape, stride, padding)
+    check_same_dtype(x=x, w=w, b=b)
+    return conv2d_forward_geometry(x.shape, w.shape, None if b is None else b.shape, stride, padding)
 
+
+def _forward(x, w, b, stride, padding, keep_columns: bool, batch_last: bool = False):
+    """``(y, cols or None)``; with ``batch_last`` and an n-minor geometry, y is left as the GEMM made it,
+    ``Y[K, P, Q, N]`` in the compute dtype (the conv -> ReLU -> max-pool extension in maxpool2d.py pools it there)."""
+    g = checked_geometry(x, w, b, stride, padding)
+    dtype = x.dtype
     ct = compute_dtype(dtype)
     cols = _im2col(x, g, ct)
     w2 = w.astype(ct, copy=False).reshape(g.K, -1)

@@ -56,7 +56,7 @@ import functools
 import numpy as np
 
 from .._args import conv2d_forward_geometry, maxpool2d_backward_geometry, maxpool2d_forward_geometry
-from ._checks import check_float_array, check_same_dtype
+from ._checks import check_float_array
 from .conv2d import gather_windows, window_index, window_key
 
 __all__ = ["maxpool2d_forward", "maxpool2d_backward", "argmax_dtype", "relu_maxpool2d_forward",
@@ -361,14 +361,9 @@ def conv2d_relu_maxpool2d_backward(dz: np.ndarray, argmax: np.ndarray, cols: np.
 def _window_major(x, w, b, stride, padding, kernel) -> bool:
     """Whether conv2d_relu_maxpool2d_forward takes the window-major path (above), after the checks conv2d_forward
     makes (so a bad argument raises exactly as there)."""
+    from . import conv2d as conv
 
-    check_float_array("x", x, 4)
-    check_float_array("w", w, 4)
-    if b is not None:
-        check_float_array("b", b, 1)
-    check_same_dtype(x=x, w=w, b=b)
-    g = conv2d_forward_geometry(x.shape, w.shape, None if b is None else b.shape, stride, padding)
-    return _window_major_fits(g, kernel)
+    return _window_major_fits(conv.checked_geometry(x, w, b, stride, padding), kernel)
 
 
 def _window_major_fits(g, kernel) -> bool:
