@@ -141,3 +141,36 @@ def test_an_empty_batch_forward(rng, C):
     assert z.shape == argmax.shape == (0, 8, 4, 4)
     with pytest.raises(ValueError, match="input_shape"):  # as maxpool2d_backward: the framework never sends N = 0
         pool.conv2d_relu_maxpool2d_backward(z, argmax, cols, w, x.shape, 1, 1, 2)
+
+
+@pytest.mark.parametrize("draw", range(12))
+def test_random_geometries_match_torch(rng, draw):
+    """Fresh geometries each run (the printed seed replays them): conv (kernel 1-3, stride 1-2, padding 0-1),
+    non-overlapping pool (1-3 per side), any layout, float64, against torch's conv2d -> relu -> max_pool2d and its
+    gradients. Random values: ties (where PyTorch's and any other first-maximum rule could differ) have
+    probability 0."""
+    torch = pytest.importorskip("torch")
+    while True:
+        N, C, K = int(rng.integers(1, 6)), int(rng.integers(1, 5)), int(rng.integers(1, 48))
+        H, W = int(rng.integers(2, 13)), int(rng.integers(2, 13))
+        R, S = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+        padding = (int(rng.integers(0, 2)), int(rng.integers(0, 2)))
+        kernel = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        P = (H + 2 * padding[0] - R) // stride[0] + 1
+        Q = (W + 2 * padding[1] - S) // stride[1] + 1
+        if P >= kernel[0] and Q >= kernel[1] and padding[0] < R and padding[1] < S:
+            break
+    x, w, b = rng.standard_normal((N, C, H, W)), rng.standard_normal((K, C, R, S)), rng.standard_normal(K)
+    z, argmax, cols = pool.conv2d_relu_maxpool2d_forward(x, w, b, stride, padding, kernel)
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    zt = torch.nn.functional.max_pool2d(torch.relu(torch.nn.functional.conv2d(xt, wt, bt, stride, padding)), kernel)
+    dz = rng.standard_normal(tuple(zt.shape))
+    zt.backward(torch.tensor(dz))
+    dx, dw, db = pool.conv2d_relu_maxpool2d_backward(dz, argmax, cols, w, x.shape, stride, padding, kernel)
+    g = conv.conv2d_forward_geometry(x.shape, w.shape, None, stride, padding)
+    layout = "n-minor" if conv.n_minor_layout(g) else "window-major" if pool._window_major_fits(g, kernel) else "image"
+    for name, got, want in (("z", z, zt.detach()), ("dx", dx, xt.grad), ("dw", dw, wt.grad), ("db", db, bt.grad)):
+        want = want.numpy()
+        err = np.linalg.norm(got - want) / max(np.linalg.norm(want), 1e-300)
+        assert err <= 1e-12, (name, layout, (N, C, H, W), (K, R, S), stride, padding, kernel, err)
