@@ -213,12 +213,12 @@ def _col2im_table(*geometry: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=16)
-def _col2im_matrix(*geometry: int) -> np.ndarray:
-    """Read-only float64 ``A[H*W, R*S*P*Q]``: 1 where window element (r, s) of output (p, q) reads input pixel (h, w)
-    (padding reads none), for one channel: :func:`_col2im`'s product form."""
+def _col2im_matrix(dtype, *geometry: int) -> np.ndarray:
+    """Read-only ``A[H*W, R*S*P*Q]`` of ``dtype``: 1 where window element (r, s) of output (p, q) reads input pixel
+    (h, w) (padding reads none), for one channel: :func:`_col2im`'s product form."""
     C, H, W = geometry[:3]
     one = window_index(1, H, W, *geometry[3:]).reshape(-1)  # window element -> pixel of channel 0, or the pad slot
-    A = np.zeros((H * W + 1, one.size))
+    A = np.zeros((H * W + 1, one.size), dtype=dtype)
     A[one, np.arange(one.size)] = 1.0
     A = np.ascontiguousarray(A[: H * W])
     A.flags.writeable = False
@@ -260,7 +260,7 @@ def _col2im(dcols: np.ndarray, g: ConvGeometry, dtype) -> np.ndarray:
         # window element lands on which pixel -- one BLAS call over dcols' contiguous rows instead of R*S strided
         # slice adds and the padded buffer (DigitsCNN's 4x4 maps: 0.65x the time on one core)
         D = dcols.reshape(g.C, g.R * g.S * g.P * g.Q, g.N)
-        dxT = np.matmul(_col2im_matrix(*window_key(g)).astype(dcols.dtype, copy=False), D)  # [C, H*W, N]
+        dxT = np.matmul(_col2im_matrix(dcols.dtype, *window_key(g)), D)  # [C, H*W, N]
         dx = np.empty((g.N, g.C, g.H, g.W), dtype=dtype)
         dx[...] = dxT.reshape(g.C, g.H, g.W, g.N).transpose(3, 0, 1, 2)
         return dx
@@ -345,10 +345,12 @@ def checked_geometry(x, w, b, stride, padding) -> ConvGeometry:
     return conv2d_forward_geometry(x.shape, w.shape, None if b is None else b.shape, stride, padding)
 
 
-def _forward(x, w, b, stride, padding, keep_columns: bool, batch_last: bool = False):
+def _forward(x, w, b, stride, padding, keep_columns: bool, batch_last: bool = False, g: ConvGeometry | None = None):
     """``(y, cols or None)``; with ``batch_last`` and an n-minor geometry, y is left as the GEMM made it,
-    ``Y[K, P, Q, N]`` in the compute dtype (the conv -> ReLU -> max-pool extension in maxpool2d.py pools it there)."""
-    g = checked_geometry(x, w, b, stride, padding)
+    ``Y[K, P, Q, N]`` in the compute dtype (the conv -> ReLU -> max-pool extension in maxpool2d.py pools it there).
+    ``g``: :func:`checked_geometry` of these arguments when the caller has already made those checks."""
+    if g is None:
+        g = checked_geometry(x, w, b, stride, padding)
     dtype = x.dtype
     ct = compute_dtype(dtype)
     cols = _im2col(x, g, ct)

@@ -257,10 +257,11 @@ def conv2d_relu_maxpool2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | 
     above). Raises as conv2d_forward and maxpool2d_forward."""
     from . import conv2d as conv
 
-    if _window_major(x, w, b, stride, padding, kernel):
-        return _window_major_forward(x, w, b, stride, padding, kernel)
-    y, cols = conv._forward(x, w, b, stride, padding, keep_columns=True, batch_last=True)
-    g, pg = _conv_pool_geometries(x.shape, w.shape, stride, padding, kernel)
+    g = conv.checked_geometry(x, w, b, stride, padding)  # the conv's checks first, as conv2d_forward
+    pg = maxpool2d_forward_geometry((g.N, g.K, g.P, g.Q), kernel, kernel, 0)
+    if _window_major_fits(g, pg):
+        return _window_major_forward(x, w, b, g, pg)
+    y, cols = conv._forward(x, w, b, stride, padding, keep_columns=True, batch_last=True, g=g)
     if not conv.n_minor_layout(g):  # y is NCHW already
         return (*relu_maxpool2d_forward(y, kernel, kernel, 0), cols)
     Y = y.astype(x.dtype, copy=False)  # pool what the plain path pools (float16: the rounded values)
@@ -301,9 +302,9 @@ def conv2d_relu_maxpool2d_backward(dz: np.ndarray, argmax: np.ndarray, cols: np.
 
     check_float_array("dz", dz, 4)
     check_float_array("w", w, 4)
-    g, _ = _conv_pool_geometries(tuple(input_shape), w.shape, stride, padding, kernel)
+    g, pg = _conv_pool_geometries(tuple(input_shape), w.shape, stride, padding, kernel)
     y_shape = (g.N, g.K, g.P, g.Q)
-    if _window_major_fits(g, kernel):
+    if _window_major_fits(g, pg):
         return _window_major_backward(dz, argmax, cols, w, g, kernel, need_input, need_weight, need_bias)
     if not conv.n_minor_layout(g):
         dy = relu_maxpool2d_backward(dz, argmax, y_shape, kernel, kernel, 0)
@@ -350,7 +351,7 @@ def conv2d_relu_maxpool2d_backward(dz: np.ndarray, argmax: np.ndarray, cols: np.
 # first conv) gathers its columns *window-major* instead: cols[C*R*S, T, N, P'*Q'], the T = pool-window taps
 # outermost, then the batch, then the pooled position. One GEMM then gives Y[K, T, N*P'*Q'], each tap a contiguous
 # block of every row, so the pool is T - 1 long elementwise folds (no window gather of y, no per-image GEMMs), and
-# backward builds dY in that layout with T masked copies and takes dw from one GEMM against the same columns. numpy
+# backward builds dY in that layout with one broadcast mask and takes dw from one GEMM against the same columns. numpy
 # pays ~100 ns per row of a strided elementwise op (measured: a [128, 256] strided add 21 us against 6 us
 # contiguous), so short rows, not bytes, were the per-image path's cost. Taken only where the pool windows tile the
 # conv's map exactly (_window_major_fits). One GEMM rounds like the per-image GEMMs only up to BLAS's kernel choice:
@@ -358,20 +359,12 @@ def conv2d_relu_maxpool2d_backward(dz: np.ndarray, argmax: np.ndarray, cols: np.
 # first maximum of the values computed here.
 
 
-def _window_major(x, w, b, stride, padding, kernel) -> bool:
-    """Whether conv2d_relu_maxpool2d_forward takes the window-major path (above), after the checks conv2d_forward
-    makes (so a bad argument raises exactly as there)."""
+def _window_major_fits(g, pg) -> bool:
+    """Whether the conv of geometry ``g`` and the pool ``pg`` over its output take the window-major path (above): a
+    per-image gathered conv (conv2d's _gathers) whose map the pool windows tile exactly. A cropped row or column would
+    still take part in dw (0 * NaN where x holds a NaN), so those keep the per-image path."""
     from . import conv2d as conv
 
-    return _window_major_fits(conv.checked_geometry(x, w, b, stride, padding), kernel)
-
-
-def _window_major_fits(g, kernel) -> bool:
-    """A per-image gathered conv (conv2d's _gathers) whose map the pool windows tile exactly: a cropped row or
-    column would still take part in dw (0 * NaN where x holds a NaN), so those keep the per-image path."""
-    from . import conv2d as conv
-
-    pg = maxpool2d_forward_geometry((g.N, g.K, g.P, g.Q), kernel, kernel, 0)
     return conv._gathers(g) and pg.P * pg.R == g.P and pg.Q * pg.S == g.Q
 
 
@@ -390,23 +383,19 @@ def _window_major_index(key: tuple[int, ...], N: int, R: int, S: int, row: int) 
     return idx
 
 
-def _window_major_geometry(g, kernel):
-    pg = maxpool2d_forward_geometry((g.N, g.K, g.P, g.Q), kernel, kernel, 0)
-    return pg, pg.R * pg.S, g.N * pg.P * pg.Q
-
-
 def _to_nchw(Y: np.ndarray, g, pg) -> np.ndarray:
     """``y[N, K, P, Q]`` from the window-major ``Y[K, T, N*P'*Q']`` (a copy)."""
     return Y.reshape(g.K, pg.R, pg.S, g.N, pg.P, pg.Q).transpose(3, 0, 4, 1, 5, 2).reshape(g.N, g.K, g.P, g.Q)
 
 
-def _window_major_forward(x, w, b, stride, padding, kernel):
+def _window_major_forward(x, w, b, g, pg):
+    """conv2d_relu_maxpool2d_forward's window-major path, for the checked conv and pool geometries ``g`` and ``pg``."""
     from . import conv2d as conv
 
     dtype = x.dtype
     ct = conv.compute_dtype(dtype)
-    g = conv2d_forward_geometry(x.shape, w.shape, None if b is None else b.shape, stride, padding)
-    pg, T, NW = _window_major_geometry(g, kernel)
+    kernel = (pg.R, pg.S)
+    T, NW = pg.R * pg.S, g.N * pg.P * pg.Q
     padded = bool(g.ph or g.pw)
     L = g.C * g.H * g.W
     src = x.astype(ct, copy=False).reshape(g.N, L)
@@ -447,7 +436,7 @@ def _window_major_backward(dz, argmax, cols, w, g, kernel, need_input, need_weig
 
     _check_argmax_type(argmax)
     pg = maxpool2d_backward_geometry(dz.shape, argmax.shape, (g.N, g.K, g.P, g.Q), kernel, kernel, 0)
-    _, T, NW = _window_major_geometry(g, kernel)
+    T, NW = pg.R * pg.S, g.N * pg.P * pg.Q
     dtype = dz.dtype
     ct = conv.compute_dtype(dtype)
     if w.dtype != dtype:

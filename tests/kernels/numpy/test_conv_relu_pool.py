@@ -27,6 +27,11 @@ CASES = [
 TOL = {np.float16: 2e-3, np.float32: 2e-6, np.float64: 1e-14}
 
 
+def _pool_geometry(g, kernel):
+    """The geometry of the fused op's pool (non-overlapping ``kernel`` windows) over conv geometry g's output."""
+    return pool.maxpool2d_forward_geometry((g.N, g.K, g.P, g.Q), kernel, kernel, 0)
+
+
 def _bits(a: np.ndarray) -> np.ndarray:
     return a.view(f"u{a.itemsize}")
 
@@ -57,7 +62,7 @@ def test_equals_the_conv_then_the_fused_pool(rng, case, dtype, special):
     dx_ref, dw_ref = conv.conv2d_backward_from_columns(dy, cols, w, x.shape, stride, padding)
     db_ref = conv.conv2d_backward_bias(dy)
     dx, dw, db = pool.conv2d_relu_maxpool2d_backward(dz, argmax, cols_fused, w, x.shape, stride, padding, kernel)
-    if not pool._window_major_fits(g, kernel):  # n-minor or per image: bit for bit
+    if not pool._window_major_fits(g, _pool_geometry(g, kernel)):  # n-minor or per image: bit for bit
         np.testing.assert_array_equal(_bits(z), _bits(z_ref))
         np.testing.assert_array_equal(argmax, argmax_ref)
         np.testing.assert_array_equal(cols_fused, cols)
@@ -89,7 +94,7 @@ def test_the_cases_cover_every_layout():
     layouts = []
     for N, C, H, W, K, R, stride, padding, kernel in CASES:
         g = conv.conv2d_forward_geometry((N, C, H, W), (K, C, R, R), None, stride, padding)
-        window_major = pool._window_major_fits(g, kernel)
+        window_major = pool._window_major_fits(g, _pool_geometry(g, kernel))
         layouts.append("n-minor" if conv.n_minor_layout(g) else "window-major" if window_major else "per image")
     assert layouts == ["n-minor", "n-minor", "n-minor", "window-major", "window-major", "window-major", "per image",
                        "per image", "n-minor"]
@@ -169,7 +174,8 @@ def test_random_geometries_match_torch(rng, draw):
     zt.backward(torch.tensor(dz))
     dx, dw, db = pool.conv2d_relu_maxpool2d_backward(dz, argmax, cols, w, x.shape, stride, padding, kernel)
     g = conv.conv2d_forward_geometry(x.shape, w.shape, None, stride, padding)
-    layout = "n-minor" if conv.n_minor_layout(g) else "window-major" if pool._window_major_fits(g, kernel) else "image"
+    window_major = pool._window_major_fits(g, _pool_geometry(g, kernel))
+    layout = "n-minor" if conv.n_minor_layout(g) else "window-major" if window_major else "image"
     for name, got, want in (("z", z, zt.detach()), ("dx", dx, xt.grad), ("dw", dw, wt.grad), ("db", db, bt.grad)):
         want = want.numpy()
         err = np.linalg.norm(got - want) / max(np.linalg.norm(want), 1e-300)
