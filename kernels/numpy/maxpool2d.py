@@ -56,6 +56,7 @@ import functools
 import numpy as np
 
 from .._args import conv2d_forward_geometry, maxpool2d_backward_geometry, maxpool2d_forward_geometry
+from . import _winograd
 from ._checks import check_float_array
 from .conv2d import gather_windows, window_index, window_key
 
@@ -242,6 +243,12 @@ def _backward(dy: np.ndarray, argmax: np.ndarray, input_shape, kernel, stride, p
 # gather), only the pooled map is moved to NCHW, and backward builds dy in the layout the conv's GEMMs take (no
 # transpose of dy). A per-image conv pools its NCHW output with relu_maxpool2d_forward. The result is exactly
 # relu_maxpool2d_forward(conv2d_forward(...)) (z and argmax) and its gradients, bit for bit.
+#
+# Two paths trade that bit-for-bit equality for speed, agreeing with the unfused pair to rounding: window-major (below:
+# a small per-image first layer) and Winograd (kernels/numpy/_winograd.py: an n-minor 3x3 / stride 1 / padding 1 conv
+# on a map of at most 16 pixels pooled 2x2, float32/64 -- DigitsCNN's second stage -- whose GEMMs do 2.25x fewer
+# FLOPs; its V, the transformed input, stands for the column matrix, and a non-finite result falls back to the
+# direct n-minor path above).
 
 
 def _conv_pool_geometries(x_shape, w_shape, stride, padding, kernel):
@@ -261,6 +268,10 @@ def conv2d_relu_maxpool2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | 
     pg = maxpool2d_forward_geometry((g.N, g.K, g.P, g.Q), kernel, kernel, 0)
     if _window_major_fits(g, pg):
         return _window_major_forward(x, w, b, g, pg)
+    if conv.n_minor_layout(g) and _winograd.fits(g, pg, x.dtype):
+        out = _winograd.forward(x, w, b, g, pg, _fold_first_max, argmax_dtype(4))
+        if out is not None:  # None: a non-finite result, which the direct path makes as PyTorch does
+            return out
     y, cols = conv._forward(x, w, b, stride, padding, keep_columns=True, batch_last=True, g=g)
     if not conv.n_minor_layout(g):  # y is NCHW already
         return (*relu_maxpool2d_forward(y, kernel, kernel, 0), cols)
@@ -306,6 +317,8 @@ def conv2d_relu_maxpool2d_backward(dz: np.ndarray, argmax: np.ndarray, cols: np.
     y_shape = (g.N, g.K, g.P, g.Q)
     if _window_major_fits(g, pg):
         return _window_major_backward(dz, argmax, cols, w, g, kernel, need_input, need_weight, need_bias)
+    winograd = (conv.n_minor_layout(g) and _winograd.fits(g, pg, dz.dtype) and isinstance(cols, np.ndarray)
+                and cols.shape == _winograd.columns_shape(g, pg))  # else the forward fell back to the direct path
     if not conv.n_minor_layout(g):
         dy = relu_maxpool2d_backward(dz, argmax, y_shape, kernel, kernel, 0)
         dx, dw = conv.conv2d_backward_from_columns(dy, cols, w, input_shape, stride, padding, need_input, need_weight)
@@ -316,8 +329,10 @@ def conv2d_relu_maxpool2d_backward(dz: np.ndarray, argmax: np.ndarray, cols: np.
     ct = conv.compute_dtype(dtype)
     if w.dtype != dtype:
         raise TypeError(f"w has dtype {w.dtype}, expected dz's dtype {dtype}")
-    conv.check_columns(cols, g, ct)
+    conv.check_columns(cols, g, ct, shape=_winograd.columns_shape(g, pg) if winograd else None)
     _check_argmax_range(argmax, pg, relu=True)
+    if winograd:
+        return _winograd.backward(dz, argmax, cols, w, g, pg, need_input, need_weight, need_bias)
     R, S = pg.R, pg.S
     # dY[K, P, Q, N]: each window's tap k receives dz where it won, an exact 0 elsewhere (bits ANDed with all ones or
     # all zeros: a select without a branch, and an inf or NaN dz reaches only its winner)

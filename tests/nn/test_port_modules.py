@@ -250,11 +250,12 @@ def test_trunc_normal_distribution(mean, std, a, b, seeded):
     values = np.sort(t.numpy().astype(np.float64).ravel())
     assert values.min() >= np.float32(a) and values.max() <= np.float32(b)
     assert np.unique(values).size > values.size * 0.9  # no point masses from clipping
-    # Kolmogorov-Smirnov distance to the exact truncated-normal CDF; 2.2/sqrt(n) fails by chance ~1e-4.
+    # Kolmogorov-Smirnov distance to the exact truncated-normal CDF; 2.6/sqrt(n) fails by chance ~3e-6 (2.2, ~1e-4,
+    # failed on seed 2988530450 with 2.40; 3000 seeds gave the KS tail's nominal rates); it still sees a CDF off 0.034
     n = values.size
     cdf = _truncnorm_cdf(values, mean, std, a, b)
     distance = max(np.max(np.arange(1, n + 1) / n - cdf), np.max(cdf - np.arange(n) / n))
-    assert distance < 2.2 / math.sqrt(n), distance
+    assert distance < 2.6 / math.sqrt(n), distance
 
 
 def test_trunc_normal_errors():
