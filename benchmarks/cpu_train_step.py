@@ -69,6 +69,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: category of its own: its time is charged to whoever called it, split by the time spent per caller.
 CATEGORIES = [
     ("conv2d kernels", "kernels/numpy/conv2d.py"),
+    ("conv2d kernels", "kernels/numpy/_winograd.py"),  # the fused conv -> ReLU -> pool's Winograd conv
     ("other numpy kernels", "kernels/"),
     ("autograd engine + Tensor", "framework/autograd.py"),
     ("autograd engine + Tensor", "framework/tensor.py"),
