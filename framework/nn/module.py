@@ -96,7 +96,7 @@ class Module:
             return
         params, buffers, modules = d["_parameters"], d["_buffers"], d["_modules"]
         if isinstance(value, Parameter):
-            self._forget(name)
+            self._forget(name, keep="_parameters")  # a rebound parameter keeps its place, as in PyTorch
             params[name] = value
         elif name in params:
             if value is not None:
@@ -104,7 +104,7 @@ class Module:
                                 "(fw.nn.Parameter or None expected)")
             params[name] = None
         elif isinstance(value, Module):
-            self._forget(name)
+            self._forget(name, keep="_modules")  # Sequential's s[i] = m replaces module i in place
             modules[name] = value
             self._child_order[name] = None
         elif name in modules:
@@ -123,13 +123,14 @@ class Module:
                 self._child_order.pop(name, None)
             object.__setattr__(self, name, value)
 
-    def _forget(self, name: str) -> None:
-        """Drop ``name`` from every registry (but not from the walk order, so a rebinding keeps its place)."""
+    def _forget(self, name: str, keep: str | None = None) -> None:
+        """Drop ``name`` from every registry but ``keep`` (the one about to be rebound: a dict keeps an existing key's
+        position) and not from the walk order, so a rebinding keeps its place."""
         self.__dict__.pop(name, None)
-        self._parameters.pop(name, None)
-        self._buffers.pop(name, None)
+        for registry in ("_parameters", "_buffers", "_modules"):
+            if registry != keep:
+                getattr(self, registry).pop(name, None)
         self._non_persistent_buffers.discard(name)
-        self._modules.pop(name, None)
 
     def __getattr__(self, name: str) -> Any:
         # Only called when normal lookup fails: registered parameters, buffers and modules live in dicts.

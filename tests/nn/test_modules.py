@@ -596,6 +596,14 @@ def test_sequential_module_list_module_dict_api():
     assert list(s) == [a, b, c] and list(s.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
     with pytest.raises(IndexError):
         s[3]  # noqa: B018
+    d = nn.Linear(2, 2)
+    s[0] = d  # replaced in place, as in PyTorch (it used to move to the end: the layers then ran out of order)
+    assert list(s) == [d, b, c] and [n for n, _ in s.named_children()] == ["0", "1", "2"]
+    assert list(s.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert s(fw.randn(4, 2)).shape == (4, 3)
+    lin = nn.Linear(2, 2)
+    lin.weight = nn.Parameter(fw.zeros(2, 2))  # a rebound parameter keeps its place too
+    assert list(lin.state_dict()) == ["weight", "bias"] and [n for n, _ in lin.named_parameters()] == ["weight", "bias"]
     named = nn.Sequential(OrderedDict(fc=nn.Linear(2, 2), act=nn.ReLU()))
     assert list(named.state_dict()) == ["fc.weight", "fc.bias"]
     with pytest.raises(TypeError, match="not a Module"):
@@ -607,6 +615,8 @@ def test_sequential_module_list_module_dict_api():
     assert len(ml) == 4 and ml[2] is b and list(ml.state_dict()) == ["0.weight", "0.bias", "3.weight", "3.bias"]
     del ml[1]
     assert list(ml) == [a, b, c]
+    ml[0] = d
+    assert list(ml) == [d, b, c]
 
     md = nn.ModuleDict({"x": a})
     md["y"] = c
