@@ -13,14 +13,25 @@ import argparse
 import re
 import sys
 
-from .commands import cv, gpu_check, train_autoencoder, train_cnn, train_gan, train_rnn, train_vae, visualize
+from .commands import (
+    cv,
+    gpu_check,
+    style,
+    train_autoencoder,
+    train_cnn,
+    train_gan,
+    train_rnn,
+    train_superres,
+    train_vae,
+    visualize,
+)
 
 __all__ = ["main", "TRAIN_COMMANDS", "OTHER_COMMANDS"]
 
 #: ``kernelgrad train <NAME>`` commands.
-TRAIN_COMMANDS = [train_cnn, train_autoencoder, train_vae, train_gan, train_rnn]
+TRAIN_COMMANDS = [train_cnn, train_autoencoder, train_vae, train_gan, train_rnn, train_superres]
 #: Other top-level commands (besides ``devices`` and ``bench``).
-OTHER_COMMANDS: list = [cv, visualize, gpu_check]
+OTHER_COMMANDS: list = [cv, visualize, gpu_check, style]
 
 
 def _description(module) -> str:
