@@ -34,9 +34,13 @@ def kernelgrad(*args: str) -> subprocess.CompletedProcess:
 #: channel that barely fires) moves its weight by the noise's sign, and a ReLU or max-pool decision that flips on
 #: the last bit re-routes a gradient. Measured: the one-process run with the numpy conv kernels of 2026-11 against
 #: those of 2026-12 (both within 3e-7 of float64 per call) differ by 4.8e-4 in a conv bias and 5.8e-3 in Adam's
-#: state, as much as two processes against one. A real data-parallel bug (gradients summed, not averaged; a wrong
-#: shard) is an O(1) difference in the optimizer's state.
-WEIGHT_RTOL, STATE_RTOL = 2e-3, 2e-2
+#: state, as much as two processes against one. Since DigitsCNN's second conv stage runs Winograd (2026-12-02), whose
+#: BLAS calls block by the batch's row count, an image's forward differs in the last bits between a batch of 16 and
+#: one of 8, where the direct conv was bit for bit the same (two processes then matched one to 1e-7): measured 4.2e-3
+#: in that conv's weight, 2.6e-3 in a linear bias and 3.2e-2 in the first conv's Adam state (seed 0; BLAS kernels
+#: differ between CPUs, so the bounds keep a few times that). A real data-parallel bug (gradients summed, not averaged;
+#: a wrong shard) is an O(1) difference in the optimizer's state.
+WEIGHT_RTOL, STATE_RTOL = 2e-2, 1.5e-1
 
 
 def assert_same_training(folder: Path, reference: Path) -> None:
