@@ -154,6 +154,25 @@ def _score(generator, classifier, noise, device: str):
     return confident, shares
 
 
+def _print_header(args: argparse.Namespace, device: str, x_train, x_test, extra: str = "") -> None:
+    """The device and data lines both modes print first."""
+    print(f"device: {device}" + (f"  (BLAS threads: {args.threads})" if device == "cpu" else ""))
+    print(f"data: digits  train {len(x_train)}  test {len(x_test)}  image {tuple(x_train.shape[1:])}  "
+          f"latent dim {args.latent_dim}{extra}")
+
+
+def _judge(args: argparse.Namespace, x_train, y_train, x_test, y_test, device: str):
+    """``(classifier, its test accuracy, the scored noise [num_samples, latent_dim])``: the DigitsCNN both modes are
+    scored by, trained and reported, and the fixed noise of the scored samples."""
+    import numpy as np
+
+    print(f"scoring: training a DigitsCNN for {args.classifier_epochs} epochs on the real training digits")
+    classifier, accuracy = _train_classifier(x_train, y_train, x_test, y_test, args.classifier_epochs, args.seed,
+                                             device)
+    print(f"classifier test accuracy: {100 * accuracy:.1f}%")
+    return classifier, accuracy, np.random.default_rng(SCORE_SEED).standard_normal((args.num_samples, args.latent_dim))
+
+
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     import numpy as np
     from threadpoolctl import threadpool_limits  # installed with scikit-learn
@@ -184,9 +203,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     (x_train, y_train), _, (x_test, y_test) = load_digit_splits(parser, args.limit)
     start = time.perf_counter()
     folder = run_folder(args.out, NAME)  # made now: the per-epoch sample pictures go there while training
-    print(f"device: {device}" + (f"  (BLAS threads: {args.threads})" if device == "cpu" else ""))
-    print(f"data: digits  train {len(x_train)}  test {len(x_test)}  image {tuple(x_train.shape[1:])}  "
-          f"latent dim {args.latent_dim}")
+    _print_header(args, device, x_train, x_test)
 
     fw.manual_seed(args.seed)
     generator = Generator(latent_dim=args.latent_dim, image_size=x_train.shape[-1]).to(device)
@@ -228,11 +245,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                       postfix=lambda values: {"d": f"{values['d_loss']:.3f}", "g": f"{values['g_loss']:.3f}"})
         gan_seconds = time.perf_counter() - start
 
-        print(f"scoring: training a DigitsCNN for {args.classifier_epochs} epochs on the real training digits")
-        classifier, classifier_accuracy = _train_classifier(x_train, y_train, x_test, y_test,
-                                                            args.classifier_epochs, args.seed, device)
-        print(f"classifier test accuracy: {100 * classifier_accuracy:.1f}%")
-        noise = np.random.default_rng(SCORE_SEED).standard_normal((args.num_samples, args.latent_dim))
+        classifier, classifier_accuracy, noise = _judge(args, x_train, y_train, x_test, y_test, device)
         shown.eval()
         confident, shares = _score(shown, classifier, noise, device)
     elapsed = time.perf_counter() - start
@@ -351,9 +364,7 @@ def _run_conditional(parser: argparse.ArgumentParser, args: argparse.Namespace, 
     (x_train, y_train), _, (x_test, y_test) = load_digit_splits(parser, args.limit)
     start = time.perf_counter()
     folder = run_folder(args.out, NAME)
-    print(f"device: {device}" + (f"  (BLAS threads: {args.threads})" if device == "cpu" else ""))
-    print(f"data: digits  train {len(x_train)}  test {len(x_test)}  image {tuple(x_train.shape[1:])}  "
-          f"latent dim {args.latent_dim}  conditional (AC-GAN, class weight {class_weight:g})")
+    _print_header(args, device, x_train, x_test, f"  conditional (AC-GAN, class weight {class_weight:g})")
 
     fw.manual_seed(args.seed)
     image_size = int(x_train.shape[-1])
@@ -404,11 +415,7 @@ def _run_conditional(parser: argparse.ArgumentParser, args: argparse.Namespace, 
                                               "cls": f"{values['g_class']:.3f}"})
         gan_seconds = time.perf_counter() - start
 
-        print(f"scoring: training a DigitsCNN for {args.classifier_epochs} epochs on the real training digits")
-        classifier, classifier_accuracy = _train_classifier(x_train, y_train, x_test, y_test,
-                                                            args.classifier_epochs, args.seed, device)
-        print(f"classifier test accuracy: {100 * classifier_accuracy:.1f}%")
-        noise = np.random.default_rng(SCORE_SEED).standard_normal((args.num_samples, args.latent_dim))
+        classifier, classifier_accuracy, noise = _judge(args, x_train, y_train, x_test, y_test, device)
         requested = np.arange(args.num_samples) % NUM_CLASSES
         shown.eval()
         images, accuracy, per_class, confident = _score_conditional(shown, classifier, noise, requested, device)

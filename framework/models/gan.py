@@ -109,17 +109,23 @@ class Discriminator(nn.Sequential):
         if image_size <= 0 or image_size % 4:
             raise ValueError(f"Discriminator: image_size must be a positive multiple of 4, got {image_size}")
         side = image_size // 4
-        super().__init__(
-            nn.Conv2d(in_channels, width, 3, stride=2, padding=1),
-            nn.LeakyReLU(0.2),
-            nn.Dropout(dropout),
-            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),
-            nn.LeakyReLU(0.2),
-            nn.Dropout(dropout),
-            MinibatchStdDev(),
-            nn.Flatten(),
-            nn.Linear((2 * width + 1) * side * side, 1),
-        )
+        super().__init__(*_discriminator_features(in_channels, width, dropout),
+                         nn.Linear((2 * width + 1) * side * side, 1))
+
+
+def _discriminator_features(in_channels: int, width: int, dropout: float) -> list[nn.Module]:
+    """The layers :class:`Discriminator` and :class:`ACDiscriminator` share: two stride-2 convs with LeakyReLU and
+    dropout, the minibatch-stddev channel, flattened to ``(2 * width + 1) * (image_size // 4) ** 2`` features."""
+    return [
+        nn.Conv2d(in_channels, width, 3, stride=2, padding=1),
+        nn.LeakyReLU(0.2),
+        nn.Dropout(dropout),
+        nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),
+        nn.LeakyReLU(0.2),
+        nn.Dropout(dropout),
+        MinibatchStdDev(),
+        nn.Flatten(),
+    ]
 
 
 class ConditionalGenerator(nn.Module):
@@ -181,16 +187,7 @@ class ACDiscriminator(nn.Module):
         if image_size <= 0 or image_size % 4:
             raise ValueError(f"ACDiscriminator: image_size must be a positive multiple of 4, got {image_size}")
         side = image_size // 4
-        self.features = nn.Sequential(
-            nn.Conv2d(in_channels, width, 3, stride=2, padding=1),
-            nn.LeakyReLU(0.2),
-            nn.Dropout(dropout),
-            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),
-            nn.LeakyReLU(0.2),
-            nn.Dropout(dropout),
-            MinibatchStdDev(),
-            nn.Flatten(),
-        )
+        self.features = nn.Sequential(*_discriminator_features(in_channels, width, dropout))
         self.adversarial = nn.Linear((2 * width + 1) * side * side, 1)
         self.classifier = nn.Linear((2 * width + 1) * side * side, num_classes)
         self.num_classes = num_classes
